@@ -1,0 +1,182 @@
+# kumo build. `make` builds every binary into build/bin/.
+# Sources are discovered, not listed: common/*.c form libkumo, every
+# tests/unit/common/test_*.c is a cmocka binary, every tests/fuzz/fuzz_*.c a
+# libFuzzer target, every .proto under tests/proto is compiled for the tests.
+
+BUILD    ?= build
+SAN      ?=
+CC       ?= cc
+ifeq ($(CC),cc)
+CC := gcc
+endif
+OPT      ?= -O2
+PKGS     := libnghttp2 libevent libevent_pthreads libevent_openssl libssl libcrypto \
+            libprotobuf-c jansson zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS_WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
+CPPFLAGS_ALL := -D_GNU_SOURCE -Icommon -I$(BUILD)/gen $(PKG_CFLAGS)
+ifeq ($(SAN),1)
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT := -O1
+endif
+CFLAGS_ALL := $(CFLAGS_WARN) $(OPT) -g -pthread $(SANFLAGS) $(CFLAGS)
+LDFLAGS_ALL := -pthread $(SANFLAGS) $(LDFLAGS)
+DEPFLAGS = -MMD -MP
+
+PROTOC   := protoc
+PROTOC_C := protoc-c
+GRPC_PROTO_DIR := /usr/share/grpc-proto
+WKT_DIR  := /usr/include
+
+# ---- generated protobuf code ------------------------------------------------
+# Well-known types, health and reflection go into libkumo (every daemon serves
+# them); test protos into libkumotest.
+WKT_PROTOS := google/protobuf/timestamp.proto google/protobuf/duration.proto \
+              google/protobuf/descriptor.proto google/protobuf/empty.proto \
+              google/protobuf/field_mask.proto google/protobuf/wrappers.proto \
+              google/protobuf/struct.proto google/protobuf/any.proto
+GRPC_PROTOS := grpc/health/v1/health.proto grpc/reflection/v1/reflection.proto \
+               grpc/reflection/v1alpha/reflection.proto
+TEST_PROTOS := $(patsubst tests/proto/%,%,$(shell find tests/proto -name '*.proto' | sort))
+SVC_PROTOS  := $(patsubst proto/%,%,$(shell find proto -name '*.proto' 2>/dev/null | sort))
+
+GEN := $(BUILD)/gen
+gen_c = $(addprefix $(GEN)/,$(patsubst %.proto,%.pb-c.c,$(1)))
+gen_h = $(addprefix $(GEN)/,$(patsubst %.proto,%.pb-c.h,$(1)))
+
+COMMON_GEN_C := $(call gen_c,$(WKT_PROTOS) $(GRPC_PROTOS))
+TEST_GEN_C   := $(call gen_c,$(TEST_PROTOS))
+ALL_GEN_H    := $(call gen_h,$(WKT_PROTOS) $(GRPC_PROTOS) $(TEST_PROTOS) $(SVC_PROTOS))
+
+PROTO_PATHS := -I$(WKT_DIR) -I$(GRPC_PROTO_DIR) -Iproto -Itests/proto
+
+$(GEN)/google/%.pb-c.c $(GEN)/google/%.pb-c.h: $(WKT_DIR)/google/%.proto
+	@mkdir -p $(GEN)
+	$(PROTOC_C) -I$(WKT_DIR) --c_out=$(GEN) $<
+
+$(GEN)/grpc/%.pb-c.c $(GEN)/grpc/%.pb-c.h: $(GRPC_PROTO_DIR)/grpc/%.proto
+	@mkdir -p $(GEN)
+	$(PROTOC_C) -I$(GRPC_PROTO_DIR) -I$(WKT_DIR) --c_out=$(GEN) $<
+
+$(GEN)/kumo/test/%.pb-c.c $(GEN)/kumo/test/%.pb-c.h: tests/proto/kumo/test/%.proto
+	@mkdir -p $(GEN)
+	$(PROTOC_C) $(PROTO_PATHS) --c_out=$(GEN) $<
+
+$(GEN)/kumo/%.pb-c.c $(GEN)/kumo/%.pb-c.h: proto/kumo/%.proto
+	@mkdir -p $(GEN)
+	$(PROTOC_C) $(PROTO_PATHS) --c_out=$(GEN) $<
+
+# Descriptor sets embedded in binaries for gRPC reflection.
+$(GEN)/desc/test.binpb: $(addprefix tests/proto/,$(TEST_PROTOS))
+	@mkdir -p $(dir $@)
+	$(PROTOC) $(PROTO_PATHS) --include_imports --descriptor_set_out=$@ $(TEST_PROTOS)
+
+$(GEN)/desc/test_desc.S: $(GEN)/desc/test.binpb
+	scripts/embed-blob kumo_test_descriptor_set $< > $@
+
+.PRECIOUS: $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h
+
+proto: $(COMMON_GEN_C) $(TEST_GEN_C) $(ALL_GEN_H) $(GEN)/desc/test.binpb
+
+# ---- objects ----------------------------------------------------------------
+COMMON_SRCS := $(sort $(wildcard common/*.c))
+COMMON_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(COMMON_SRCS)) \
+               $(patsubst $(GEN)/%.c,$(BUILD)/obj/gen/%.o,$(COMMON_GEN_C))
+TEST_OBJS   := $(patsubst $(GEN)/%.c,$(BUILD)/obj/gen/%.o,$(TEST_GEN_C)) \
+               $(BUILD)/obj/gen/desc/test_desc.o
+
+$(BUILD)/obj/%.o: %.c | $(ALL_GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(DEPFLAGS) -c $< -o $@
+
+# Generated code is not ours to warn about beyond what it does.
+$(BUILD)/obj/gen/%.o: $(GEN)/%.c | $(ALL_GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(filter-out -Werror -Wshadow,$(CFLAGS_ALL)) -w $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/obj/gen/desc/%.o: $(GEN)/desc/%.S
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
+
+$(BUILD)/lib/libkumo.a: $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/lib/libkumotest.a: $(TEST_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+LIBKUMO := $(BUILD)/lib/libkumo.a
+LIBKUMOTEST := $(BUILD)/lib/libkumotest.a
+
+# ---- binaries ---------------------------------------------------------------
+BINS :=
+
+# The test EchoService daemon (tests/echo), used by interop tests and benches.
+ECHO_SRCS := $(sort $(wildcard tests/echo/*.c))
+ECHO_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(ECHO_SRCS))
+$(BUILD)/tests/kumo-echo: $(ECHO_OBJS) $(LIBKUMOTEST) $(LIBKUMO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
+
+# Small interop client on the grpc C core (libgrpc-dev).
+$(BUILD)/tests/grpc-core-client: tests/interop/grpc_core_client.c $(LIBKUMOTEST)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -I$(GEN) $(SANFLAGS) \
+	  $(shell pkg-config --cflags grpc libprotobuf-c) -o $@ $^ \
+	  $(shell pkg-config --libs grpc libprotobuf-c) -pthread
+
+UNIT_SRCS := $(sort $(wildcard tests/unit/common/test_*.c))
+UNIT_BINS := $(patsubst tests/unit/common/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
+$(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/common/%.o $(LIBKUMOTEST) $(LIBKUMO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lcmocka -lm
+
+TEST_BINS := $(BUILD)/tests/kumo-echo $(UNIT_BINS) \
+             $(if $(wildcard tests/interop/grpc_core_client.c),$(BUILD)/tests/grpc-core-client)
+
+all: proto $(LIBKUMO) $(BINS) $(TEST_BINS)
+
+# ---- fuzzing (clang + libFuzzer) ---------------------------------------------
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BUILD := build-fuzz
+FUZZ_TIME ?= 60
+fuzz: bootstrap
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang \
+	  CFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \
+	  fuzz-build
+	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_TIME=$(FUZZ_TIME) tests/fuzz/run
+
+fuzz-build: $(LIBKUMO) $(LIBKUMOTEST) $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIBKUMOTEST) $(LIBKUMO)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -lm
+
+# ---- top-level workflows ----------------------------------------------------
+bootstrap:
+	@scripts/bootstrap
+
+test: bootstrap
+	$(MAKE) all
+	$(MAKE) BUILD=build-asan SAN=1 all
+	tests/run build build-asan
+
+run: bootstrap all
+	scripts/run-local
+
+bench: bootstrap all
+	bench/run
+
+lint: bootstrap
+	scripts/lint
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+.PHONY: all proto test run bench lint clean bootstrap fuzz fuzz-build
+.DEFAULT_GOAL := all
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

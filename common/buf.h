@@ -1,0 +1,41 @@
+/* A growable byte buffer. Always NUL-terminated past `len` (so text can be
+ * used as a C string) once anything has been appended. */
+#ifndef KUMO_BUF_H
+#define KUMO_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct kumo_buf {
+    uint8_t *data; /* owned; NULL until the first append */
+    size_t len;    /* bytes used */
+    size_t cap;    /* bytes allocated */
+};
+
+#define KUMO_BUF_INIT                                                                              \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
+
+/* Makes room for `extra` more bytes (plus the terminating NUL). */
+void kumo_buf_reserve(struct kumo_buf *b, size_t extra);
+/* Appends `len` bytes. */
+void kumo_buf_append(struct kumo_buf *b, const void *data, size_t len);
+/* Appends a NUL-terminated string (without its NUL). */
+void kumo_buf_append_str(struct kumo_buf *b, const char *s);
+/* Appends one byte. */
+void kumo_buf_append_byte(struct kumo_buf *b, uint8_t c);
+/* Appends printf-formatted text. */
+void kumo_buf_appendf(struct kumo_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void kumo_buf_vappendf(struct kumo_buf *b, const char *fmt, va_list ap);
+/* Empties the buffer, keeping its memory. */
+void kumo_buf_reset(struct kumo_buf *b);
+/* Frees the memory; the buffer is empty and reusable afterwards. */
+void kumo_buf_free(struct kumo_buf *b);
+/* Hands the data to the caller (who frees it with kumo_free) and empties the
+ * buffer. Never NULL: an empty buffer yields "". */
+char *kumo_buf_steal(struct kumo_buf *b, size_t *len_out);
+
+#endif
