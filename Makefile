@@ -39,6 +39,8 @@ WKT_PROTOS := google/protobuf/timestamp.proto google/protobuf/duration.proto \
               google/protobuf/struct.proto google/protobuf/any.proto
 GRPC_PROTOS := grpc/health/v1/health.proto grpc/reflection/v1/reflection.proto \
                grpc/reflection/v1alpha/reflection.proto
+# Protos the system does not ship, written out under common/proto.
+EXTRA_PROTOS := google/rpc/status.proto
 TEST_PROTOS := $(patsubst tests/proto/%,%,$(shell find tests/proto -name '*.proto' | sort))
 SVC_PROTOS  := $(patsubst proto/%,%,$(shell find proto -name '*.proto' 2>/dev/null | sort))
 
@@ -46,15 +48,19 @@ GEN := $(BUILD)/gen
 gen_c = $(addprefix $(GEN)/,$(patsubst %.proto,%.pb-c.c,$(1)))
 gen_h = $(addprefix $(GEN)/,$(patsubst %.proto,%.pb-c.h,$(1)))
 
-COMMON_GEN_C := $(call gen_c,$(WKT_PROTOS) $(GRPC_PROTOS))
+COMMON_GEN_C := $(call gen_c,$(WKT_PROTOS) $(GRPC_PROTOS) $(EXTRA_PROTOS))
 TEST_GEN_C   := $(call gen_c,$(TEST_PROTOS))
-ALL_GEN_H    := $(call gen_h,$(WKT_PROTOS) $(GRPC_PROTOS) $(TEST_PROTOS) $(SVC_PROTOS))
+ALL_GEN_H    := $(call gen_h,$(WKT_PROTOS) $(GRPC_PROTOS) $(EXTRA_PROTOS) $(TEST_PROTOS) $(SVC_PROTOS))
 
 PROTO_PATHS := -I$(WKT_DIR) -I$(GRPC_PROTO_DIR) -Iproto -Itests/proto
 
 $(GEN)/google/%.pb-c.c $(GEN)/google/%.pb-c.h: $(WKT_DIR)/google/%.proto
 	@mkdir -p $(GEN)
 	$(PROTOC_C) -I$(WKT_DIR) --c_out=$(GEN) $<
+
+$(GEN)/google/rpc/%.pb-c.c $(GEN)/google/rpc/%.pb-c.h: common/proto/google/rpc/%.proto
+	@mkdir -p $(GEN)
+	$(PROTOC_C) -Icommon/proto -I$(WKT_DIR) --c_out=$(GEN) $<
 
 $(GEN)/grpc/%.pb-c.c $(GEN)/grpc/%.pb-c.h: $(GRPC_PROTO_DIR)/grpc/%.proto
 	@mkdir -p $(GEN)
@@ -76,6 +82,16 @@ $(GEN)/desc/test.binpb: $(addprefix tests/proto/,$(TEST_PROTOS))
 $(GEN)/desc/test_desc.S: $(GEN)/desc/test.binpb
 	scripts/embed-blob kumo_test_descriptor_set $< > $@
 
+# Health and reflection, served by every daemon: embedded in libkumo.
+$(GEN)/desc/builtin.binpb:
+	@mkdir -p $(dir $@)
+	$(PROTOC) -I$(GRPC_PROTO_DIR) -I$(WKT_DIR) --include_imports --descriptor_set_out=$@ \
+	  grpc/health/v1/health.proto grpc/reflection/v1/reflection.proto \
+	  grpc/reflection/v1alpha/reflection.proto
+
+$(GEN)/desc/builtin_desc.S: $(GEN)/desc/builtin.binpb
+	scripts/embed-blob kumo_builtin_descriptor_set $< > $@
+
 .PRECIOUS: $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h
 
 proto: $(COMMON_GEN_C) $(TEST_GEN_C) $(ALL_GEN_H) $(GEN)/desc/test.binpb
@@ -83,7 +99,8 @@ proto: $(COMMON_GEN_C) $(TEST_GEN_C) $(ALL_GEN_H) $(GEN)/desc/test.binpb
 # ---- objects ----------------------------------------------------------------
 COMMON_SRCS := $(sort $(wildcard common/*.c))
 COMMON_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(COMMON_SRCS)) \
-               $(patsubst $(GEN)/%.c,$(BUILD)/obj/gen/%.o,$(COMMON_GEN_C))
+               $(patsubst $(GEN)/%.c,$(BUILD)/obj/gen/%.o,$(COMMON_GEN_C)) \
+               $(BUILD)/obj/gen/desc/builtin_desc.o
 TEST_OBJS   := $(patsubst $(GEN)/%.c,$(BUILD)/obj/gen/%.o,$(TEST_GEN_C)) \
                $(BUILD)/obj/gen/desc/test_desc.o
 

@@ -1,0 +1,49 @@
+/* The common main() of every kumo daemon: configuration from KUMO_*
+ * variables (--help, --version), the RPC server with health and reflection,
+ * the admin port, signals and graceful shutdown. A daemon supplies its
+ * variables, descriptor sets and a setup function registering its services. */
+#ifndef KUMO_DAEMON_H
+#define KUMO_DAEMON_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "reflection.h"
+#include "rpc_server.h"
+
+struct kumo_daemon;
+
+struct kumo_daemon_spec {
+    const char *program;  /* "kumo-users" */
+    const char *svc;      /* "users": the "svc" of every log line */
+    const char *summary;  /* one line for --help */
+    const char *version;  /* for --version */
+    int default_rpc_port;
+    int default_admin_port;
+    const struct kumo_config_var *vars; /* the daemon's own variables */
+    size_t n_vars;
+    const struct kumo_blob *descriptor_sets; /* for reflection */
+    size_t n_descriptor_sets;
+    /* Registers services with kumo_daemon_server(d). Returns 0, or nonzero
+     * to abort start-up (after logging why). */
+    int (*setup)(struct kumo_daemon *d, void *ud);
+    /* Optional: runs after the server stopped, before exit. */
+    void (*teardown)(struct kumo_daemon *d, void *ud);
+    void *ud;
+};
+
+/* Runs the daemon: parses argv (--help, --version, subcommand "serve"),
+ * loads config, starts everything, serves until SIGTERM/SIGINT (a second
+ * one exits at once). Returns the process exit status. */
+int kumo_daemon_main(int argc, char **argv, const struct kumo_daemon_spec *spec);
+
+/* The RPC server, to register services on (during setup). */
+struct kumo_rpc_server *kumo_daemon_server(struct kumo_daemon *d);
+
+/* The loaded configuration (common and daemon variables). */
+const struct kumo_config *kumo_daemon_config(const struct kumo_daemon *d);
+
+/* The admin port, to add readiness checks (during setup). */
+struct kumo_admin *kumo_daemon_admin(struct kumo_daemon *d);
+
+#endif

@@ -1,0 +1,456 @@
+/* Answers in the protocol the client spoke: Connect unary (status code and
+ * JSON error body), gRPC (body plus trailers, or Trailers-Only for an
+ * immediate error) and gRPC-Web (trailers in a final body frame). */
+#include "rpc_internal.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "base64.h"
+#include "compress.h"
+#include "google/rpc/status.pb-c.h"
+#include "json_codec.h"
+#include "log.h"
+#include "metrics.h"
+#include "pctenc.h"
+
+/* Responses smaller than this are not worth compressing. */
+#define COMPRESS_MIN_BYTES 1024
+
+struct nvlist {
+    nghttp2_nv *nv;
+    size_t n, cap;
+    struct kumo_arena *arena;
+};
+
+static void nv_add(struct nvlist *l, const char *name, const char *value, size_t value_len)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        nghttp2_nv *nv = kumo_arena_alloc(l->arena, cap * sizeof(*nv));
+        if (l->n)
+            memcpy(nv, l->nv, l->n * sizeof(*nv));
+        l->nv = nv;
+        l->cap = cap;
+    }
+    l->nv[l->n++] = (nghttp2_nv){(uint8_t *)name, (uint8_t *)value, strlen(name), value_len,
+                                 NGHTTP2_NV_FLAG_NONE};
+}
+
+static void nv_adds(struct nvlist *l, const char *name, const char *value)
+{
+    nv_add(l, name, value, strlen(value));
+}
+
+static const char *status_str(struct kumo_rpc_call *call, int status)
+{
+    char tmp[8];
+    snprintf(tmp, sizeof(tmp), "%d", status);
+    return kumo_arena_strdup(call->arena, tmp);
+}
+
+static void record_finish(struct kumo_rpc_call *call, kumo_code code)
+{
+    const char *path = call->method ? call->method->path : "unknown";
+    double secs = (double)(kumo_now_ns() - call->started_ns) / 1e9;
+    if (call->dispatched)
+        kumo_metrics_rpc_finished(path, code, secs);
+    if (code == KUMO_CODE_INTERNAL || code == KUMO_CODE_UNKNOWN || code == KUMO_CODE_DATA_LOSS) {
+        kumo_log(KUMO_LOG_WARN, call->request_id, "rpc failed", "path",
+                 call->path ? call->path : "", "code", kumo_code_name(code), "error",
+                 call->error_message ? call->error_message : "", NULL);
+    } else {
+        kumo_log(KUMO_LOG_DEBUG, call->request_id, "rpc", "path", call->path ? call->path : "",
+                 "code", kumo_code_name(code), NULL);
+    }
+}
+
+static void submit(struct kumo_rpc_call *call, struct nvlist *h, int has_body)
+{
+    struct kumo__conn *conn = call->conn;
+    if (conn == NULL || conn->session == NULL || call->stream_closed)
+        return;
+    call->headers_sent = 1;
+    if (!has_body) {
+        nghttp2_submit_response(conn->session, call->stream_id, h->nv, h->n, NULL);
+        return;
+    }
+    nghttp2_data_provider prd;
+    prd.source.ptr = call;
+    prd.read_callback = kumo__respond_read;
+    nghttp2_submit_response(conn->session, call->stream_id, h->nv, h->n, &prd);
+}
+
+/* Appends body bytes and accounts them as pending output. */
+static void out_append(struct kumo_rpc_call *call, const void *data, size_t len)
+{
+    kumo_buf_append(&call->out, data, len);
+    if (call->conn) {
+        call->conn->pending_out += len;
+        if (call->out_deferred && call->conn->session) {
+            call->out_deferred = 0;
+            nghttp2_session_resume_data(call->conn->session, call->stream_id);
+        }
+    }
+}
+
+static void add_custom(struct nvlist *h, nghttp2_nv *nv, size_t n, const char *prefix,
+                       struct kumo_arena *arena)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *name = (const char *)nv[i].name;
+        if (prefix) {
+            size_t pl = strlen(prefix);
+            char *full = kumo_arena_alloc(arena, pl + nv[i].namelen + 1);
+            memcpy(full, prefix, pl);
+            memcpy(full + pl, nv[i].name, nv[i].namelen + 1);
+            name = full;
+        }
+        nv_add(h, name, (const char *)nv[i].value, nv[i].valuelen);
+    }
+}
+
+ssize_t kumo__respond_read(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
+                           size_t length, uint32_t *data_flags, nghttp2_data_source *source,
+                           void *user_data)
+{
+    (void)user_data;
+    struct kumo_rpc_call *call = source->ptr;
+    size_t left = call->out.len - call->out_off;
+    size_t n = left < length ? left : length;
+    if (n)
+        memcpy(buf, call->out.data + call->out_off, n);
+    call->out_off += n;
+    if (call->conn)
+        call->conn->pending_out -= n;
+    if (call->out_off == call->out.len) {
+        if (!call->out_eof) {
+            if (n == 0) {
+                call->out_deferred = 1;
+                return NGHTTP2_ERR_DEFERRED;
+            }
+            return (ssize_t)n;
+        }
+        *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (call->n_final_trailers > 0) {
+            *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+            nghttp2_submit_trailer(session, stream_id, call->final_trailers,
+                                   call->n_final_trailers);
+        }
+    }
+    return (ssize_t)n;
+}
+
+/* ---- error encodings ---- */
+
+static char *connect_error_json(struct kumo_rpc_call *call, kumo_code code, const char *msg)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "code", json_string(kumo_code_name(code)));
+    if (msg && *msg)
+        json_object_set_new(o, "message", json_stringn_nocheck(msg, strlen(msg)));
+    if (call->n_details) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < call->n_details; i++) {
+            struct kumo_buf b64 = KUMO_BUF_INIT;
+            kumo_base64_encode(call->details[i].data, call->details[i].len, 0, 0, &b64);
+            json_t *d = json_object();
+            json_object_set_new(d, "type", json_string(call->details[i].type));
+            json_object_set_new(d, "value", json_string(b64.data ? (char *)b64.data : ""));
+            json_array_append_new(arr, d);
+            kumo_buf_free(&b64);
+        }
+        json_object_set_new(o, "details", arr);
+    }
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    char *copy = kumo_arena_strdup(call->arena, s ? s : "{\"code\":\"internal\"}");
+    free(s);
+    return copy;
+}
+
+/* grpc-status-details-bin: google.rpc.Status, base64 without padding. */
+static const char *grpc_status_details(struct kumo_rpc_call *call, kumo_code code,
+                                       const char *msg)
+{
+    if (call->n_details == 0)
+        return NULL;
+    Google__Rpc__Status st = GOOGLE__RPC__STATUS__INIT;
+    st.code = (int32_t)code;
+    st.message = (char *)(msg ? msg : "");
+    Google__Protobuf__Any *anys = kumo_arena_alloc(call->arena, call->n_details * sizeof(*anys));
+    Google__Protobuf__Any **ptrs =
+        kumo_arena_alloc(call->arena, call->n_details * sizeof(*ptrs));
+    for (size_t i = 0; i < call->n_details; i++) {
+        google__protobuf__any__init(&anys[i]);
+        struct kumo_buf url = KUMO_BUF_INIT;
+        kumo_buf_appendf(&url, "type.googleapis.com/%s", call->details[i].type);
+        anys[i].type_url = kumo_arena_strdup(call->arena, (char *)url.data);
+        kumo_buf_free(&url);
+        anys[i].value.data = call->details[i].data;
+        anys[i].value.len = call->details[i].len;
+        ptrs[i] = &anys[i];
+    }
+    st.n_details = call->n_details;
+    st.details = ptrs;
+    size_t len = google__rpc__status__get_packed_size(&st);
+    uint8_t *packed = kumo_arena_alloc(call->arena, len ? len : 1);
+    google__rpc__status__pack(&st, packed);
+    struct kumo_buf b64 = KUMO_BUF_INIT;
+    kumo_base64_encode(packed, len, 0, 0, &b64);
+    const char *s = kumo_arena_strdup(call->arena, b64.data ? (char *)b64.data : "");
+    kumo_buf_free(&b64);
+    return s;
+}
+
+static const char *content_type_out(struct kumo_rpc_call *call)
+{
+    switch (call->protocol) {
+    case KUMO_PROTO_GRPC:
+        return call->json ? "application/grpc+json" : "application/grpc+proto";
+    case KUMO_PROTO_GRPC_WEB:
+        return call->json ? "application/grpc-web+json" : "application/grpc-web+proto";
+    default:
+        return call->json ? "application/json" : "application/proto";
+    }
+}
+
+/* gRPC status trailers: grpc-status, grpc-message, details, custom ones. */
+static void grpc_trailers(struct kumo_rpc_call *call, struct nvlist *t, kumo_code code,
+                          const char *msg)
+{
+    char *st = kumo_arena_alloc(call->arena, 4);
+    snprintf(st, 4, "%d", (int)code);
+    nv_adds(t, "grpc-status", st);
+    if (msg && *msg) {
+        struct kumo_buf enc = KUMO_BUF_INIT;
+        kumo_pct_encode(msg, strlen(msg), &enc);
+        nv_adds(t, "grpc-message", kumo_arena_strdup(call->arena, (char *)enc.data));
+        kumo_buf_free(&enc);
+    }
+    const char *details = grpc_status_details(call, code, msg);
+    if (details)
+        nv_adds(t, "grpc-status-details-bin", details);
+    add_custom(t, call->resp_trailers, call->n_resp_trailers, NULL, call->arena);
+}
+
+void kumo__respond_error(struct kumo_rpc_call *call, kumo_code code, const char *msg)
+{
+    if (call->answered)
+        return;
+    call->answered = 1;
+    call->code = code;
+    if (msg && call->error_message != msg)
+        call->error_message = kumo_arena_strdup(call->arena, msg);
+    record_finish(call, code);
+    struct nvlist h = {.arena = call->arena};
+    if (call->protocol == KUMO_PROTO_CONNECT || call->protocol == KUMO_PROTO_CONNECT_GET ||
+        call->protocol == 0) {
+        nv_adds(&h, ":status", status_str(call, kumo_code_http_status(code)));
+        nv_adds(&h, "content-type", "application/json");
+        nv_adds(&h, "x-request-id", call->request_id);
+        add_custom(&h, call->resp_headers, call->n_resp_headers, NULL, call->arena);
+        add_custom(&h, call->resp_trailers, call->n_resp_trailers, "trailer-", call->arena);
+        const char *body = connect_error_json(call, code, msg);
+        out_append(call, body, strlen(body));
+        call->out_eof = 1;
+        submit(call, &h, 1);
+        return;
+    }
+    if (!call->headers_sent) {
+        /* Trailers-Only: one HEADERS frame with END_STREAM. */
+        nv_adds(&h, ":status", "200");
+        nv_adds(&h, "content-type", content_type_out(call));
+        nv_adds(&h, "x-request-id", call->request_id);
+        add_custom(&h, call->resp_headers, call->n_resp_headers, NULL, call->arena);
+        grpc_trailers(call, &h, code, msg);
+        call->out_eof = 1;
+        submit(call, &h, 0);
+        return;
+    }
+    /* Headers already went out (a stream): finish with trailers. */
+    struct nvlist t = {.arena = call->arena};
+    grpc_trailers(call, &t, code, msg);
+    if (call->protocol == KUMO_PROTO_GRPC_WEB) {
+        struct kumo_buf tb = KUMO_BUF_INIT;
+        for (size_t i = 0; i < t.n; i++)
+            kumo_buf_appendf(&tb, "%.*s: %.*s\r\n", (int)t.nv[i].namelen, t.nv[i].name,
+                             (int)t.nv[i].valuelen, t.nv[i].value);
+        struct kumo_buf frame = KUMO_BUF_INIT;
+        kumo_envelope_write(&frame, KUMO_ENVELOPE_END_STREAM, tb.data, tb.len);
+        call->out_eof = 1;
+        out_append(call, frame.data, frame.len);
+        kumo_buf_free(&tb);
+        kumo_buf_free(&frame);
+    } else {
+        call->final_trailers = t.nv;
+        call->n_final_trailers = t.n;
+        call->out_eof = 1;
+        out_append(call, "", 0);
+    }
+    if (call->conn && call->conn->session && call->out_deferred) {
+        call->out_deferred = 0;
+        nghttp2_session_resume_data(call->conn->session, call->stream_id);
+    }
+}
+
+void kumo__respond_http(struct kumo_rpc_call *call, int status, const char *extra_name,
+                        const char *extra_value, const char *json_body)
+{
+    if (call->answered)
+        return;
+    call->answered = 1;
+    record_finish(call, kumo_code_from_http_status(status));
+    struct nvlist h = {.arena = call->arena};
+    nv_adds(&h, ":status", status_str(call, status));
+    if (extra_name)
+        nv_adds(&h, extra_name, extra_value);
+    if (json_body) {
+        nv_adds(&h, "content-type", "application/json");
+        out_append(call, json_body, strlen(json_body));
+    }
+    call->out_eof = 1;
+    submit(call, &h, json_body != NULL);
+}
+
+/* ---- success ---- */
+
+/* Serializes the response message in the call's codec. Returns 0, or
+ * answers an error and returns -1. */
+static int encode_message(struct kumo_rpc_call *call, const ProtobufCMessage *msg,
+                          struct kumo_buf *out)
+{
+    if (call->json) {
+        kumo_json_encode(msg, out);
+    } else {
+        size_t len = protobuf_c_message_get_packed_size(msg);
+        kumo_buf_reserve(out, len);
+        protobuf_c_message_pack(msg, out->data + out->len);
+        out->len += len;
+    }
+    if (out->len > call->io->srv->cfg.max_message_size) {
+        kumo_buf_free(out);
+        kumo__respond_error(call, KUMO_CODE_RESOURCE_EXHAUSTED,
+                            "response message larger than the limit");
+        return -1;
+    }
+    return 0;
+}
+
+/* Compresses `plain` into `out` when worth it; returns 1 if compressed. */
+static int maybe_compress(struct kumo_rpc_call *call, struct kumo_buf *plain, struct kumo_buf *out)
+{
+    if (!call->gzip_out || plain->len < COMPRESS_MIN_BYTES)
+        return 0;
+    kumo_gzip_compress(plain->data, plain->len, out);
+    return 1;
+}
+
+static void grpc_headers(struct kumo_rpc_call *call, struct nvlist *h, int compressed)
+{
+    nv_adds(h, ":status", "200");
+    nv_adds(h, "content-type", content_type_out(call));
+    if (compressed)
+        nv_adds(h, "grpc-encoding", "gzip");
+    nv_adds(h, "grpc-accept-encoding", "gzip,identity");
+    nv_adds(h, "x-request-id", call->request_id);
+    add_custom(h, call->resp_headers, call->n_resp_headers, NULL, call->arena);
+}
+
+void kumo__respond_stream_message(struct kumo_rpc_call *call, const ProtobufCMessage *msg)
+{
+    if (call->answered)
+        return;
+    struct kumo_buf plain = KUMO_BUF_INIT, packed = KUMO_BUF_INIT;
+    if (encode_message(call, msg, &plain) != 0)
+        return;
+    int compressed = maybe_compress(call, &plain, &packed);
+    struct kumo_buf *m = compressed ? &packed : &plain;
+    struct kumo_buf frame = KUMO_BUF_INIT;
+    kumo_envelope_write(&frame, compressed ? KUMO_ENVELOPE_COMPRESSED : 0, m->data, m->len);
+    if (!call->headers_sent) {
+        struct nvlist h = {.arena = call->arena};
+        grpc_headers(call, &h, call->gzip_out);
+        out_append(call, frame.data, frame.len);
+        submit(call, &h, 1);
+    } else {
+        out_append(call, frame.data, frame.len);
+    }
+    kumo_buf_free(&frame);
+    kumo_buf_free(&plain);
+    kumo_buf_free(&packed);
+    if (call->conn)
+        kumo__conn_update_backpressure(call->conn);
+}
+
+void kumo__respond(struct kumo_rpc_call *call)
+{
+    if (call->answered)
+        return;
+    if (call->code != KUMO_CODE_OK) {
+        kumo__respond_error(call, call->code, call->error_message);
+        return;
+    }
+    int streaming = call->method && (call->method->entry->flags & KUMO_RPC_STREAM_EACH);
+    if (streaming) {
+        /* End of a message-by-message stream: status trailers. */
+        if (!call->headers_sent) {
+            call->answered = 1;
+            record_finish(call, KUMO_CODE_OK);
+            struct nvlist h = {.arena = call->arena};
+            grpc_headers(call, &h, 0);
+            grpc_trailers(call, &h, KUMO_CODE_OK, NULL);
+            submit(call, &h, 0);
+            return;
+        }
+        kumo__respond_error(call, KUMO_CODE_OK, NULL);
+        return;
+    }
+    struct kumo_buf plain = KUMO_BUF_INIT, packed = KUMO_BUF_INIT;
+    if (encode_message(call, call->response, &plain) != 0)
+        return;
+    call->answered = 1;
+    record_finish(call, KUMO_CODE_OK);
+    int compressed = maybe_compress(call, &plain, &packed);
+    struct kumo_buf *m = compressed ? &packed : &plain;
+    struct nvlist h = {.arena = call->arena};
+    if (call->protocol == KUMO_PROTO_CONNECT || call->protocol == KUMO_PROTO_CONNECT_GET) {
+        nv_adds(&h, ":status", "200");
+        nv_adds(&h, "content-type", content_type_out(call));
+        if (compressed)
+            nv_adds(&h, "content-encoding", "gzip");
+        nv_adds(&h, "x-request-id", call->request_id);
+        add_custom(&h, call->resp_headers, call->n_resp_headers, NULL, call->arena);
+        add_custom(&h, call->resp_trailers, call->n_resp_trailers, "trailer-", call->arena);
+        out_append(call, m->data, m->len);
+    } else {
+        grpc_headers(call, &h, compressed);
+        uint8_t hdr[KUMO_ENVELOPE_HEADER_LEN];
+        kumo_envelope_header(hdr, compressed ? KUMO_ENVELOPE_COMPRESSED : 0, m->len);
+        out_append(call, hdr, sizeof(hdr));
+        out_append(call, m->data, m->len);
+        struct nvlist t = {.arena = call->arena};
+        grpc_trailers(call, &t, KUMO_CODE_OK, NULL);
+        if (call->protocol == KUMO_PROTO_GRPC_WEB) {
+            struct kumo_buf tb = KUMO_BUF_INIT;
+            for (size_t i = 0; i < t.n; i++)
+                kumo_buf_appendf(&tb, "%.*s: %.*s\r\n", (int)t.nv[i].namelen, t.nv[i].name,
+                                 (int)t.nv[i].valuelen, t.nv[i].value);
+            kumo_envelope_header(hdr, KUMO_ENVELOPE_END_STREAM, tb.len);
+            out_append(call, hdr, sizeof(hdr));
+            out_append(call, tb.data, tb.len);
+            kumo_buf_free(&tb);
+        } else {
+            call->final_trailers = t.nv;
+            call->n_final_trailers = t.n;
+        }
+    }
+    call->out_eof = 1;
+    kumo_buf_free(&plain);
+    kumo_buf_free(&packed);
+    submit(call, &h, 1);
+    if (call->conn)
+        kumo__conn_update_backpressure(call->conn);
+}

@@ -1,0 +1,72 @@
+/* kumo's RPC server: one port serving Connect unary, gRPC and gRPC-Web over
+ * HTTP/2, cleartext (prior knowledge) and TLS (ALPN h2) on the same port.
+ *
+ * Threads: `io_threads` event loops (libevent), each with its own
+ * SO_REUSEPORT listener and its own connections, so a connection never
+ * changes thread; and `worker_threads` that run KUMO_RPC_BLOCKING handlers.
+ * Handlers without that flag run on the I/O thread of their connection. */
+#ifndef KUMO_RPC_SERVER_H
+#define KUMO_RPC_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rpc.h"
+
+struct kumo_rpc_server_config {
+    const char *bind_addr;   /* "127.0.0.1", "0.0.0.0", "::" */
+    int port;                /* 0 = ephemeral (see kumo_rpc_server_port) */
+    int io_threads;          /* 0 = 1 */
+    int worker_threads;      /* 0 = 4 */
+    size_t max_message_size; /* after decompression; 0 = 4 MiB */
+    /* HTTP/2 hardening; 0 = the default in brackets. */
+    uint32_t max_concurrent_streams; /* [100] per connection */
+    uint32_t max_header_list_size;   /* [16 KiB] decoded header bytes per request */
+    int idle_timeout_ms;             /* [120000] connection without streams */
+    int recv_timeout_ms;             /* [20000] silence while a request is arriving */
+    int handshake_timeout_ms;        /* [10000] TLS handshake + HTTP/2 preface */
+    int drain_timeout_ms;            /* [15000] graceful shutdown bound */
+    /* TLS: when both are set the port also accepts TLS (first byte 0x16). */
+    const char *tls_cert_file;
+    const char *tls_key_file;
+};
+
+struct kumo_rpc_server;
+
+/* Creates a server with `cfg` (copied). Nothing is bound yet. Returns 0 and
+ * sets *out, or a negative error (bad TLS files: KUMO_ERR_INVALID). */
+int kumo_rpc_server_new(struct kumo_rpc_server **out, const struct kumo_rpc_server_config *cfg);
+
+/* Registers a service (before start). Returns 0, or KUMO_ERR_INVALID when a
+ * table entry names no method of the descriptor or the service is already
+ * registered. */
+int kumo_rpc_server_add_service(struct kumo_rpc_server *srv, const struct kumo_rpc_service *svc);
+
+/* Number of registered services and the full name of the i-th, for
+ * reflection's list_services. */
+size_t kumo_rpc_server_service_count(const struct kumo_rpc_server *srv);
+const char *kumo_rpc_server_service_name(const struct kumo_rpc_server *srv, size_t i);
+
+/* Binds the listeners and starts the I/O and worker threads. Returns 0 or
+ * -errno (e.g. -EADDRINUSE). */
+int kumo_rpc_server_start(struct kumo_rpc_server *srv);
+
+/* The bound port (after start). */
+int kumo_rpc_server_port(const struct kumo_rpc_server *srv);
+
+/* Begins a graceful shutdown: stop accepting, send GOAWAY, let in-flight
+ * calls finish within the drain timeout, then close everything. Returns at
+ * once; safe from any thread (not from a signal handler). Calling it again
+ * cuts the drain short. */
+void kumo_rpc_server_shutdown(struct kumo_rpc_server *srv);
+
+/* Blocks until the server has stopped after a shutdown; joins its threads. */
+void kumo_rpc_server_wait(struct kumo_rpc_server *srv);
+
+/* Nonzero once every I/O thread has stopped (after a shutdown). */
+int kumo_rpc_server_stopped(const struct kumo_rpc_server *srv);
+
+/* Frees a stopped (or never started) server. NULL is ignored. */
+void kumo_rpc_server_free(struct kumo_rpc_server *srv);
+
+#endif
