@@ -52,8 +52,8 @@ static void common_vars(const struct kumo_daemon_spec *spec, struct kumo_config_
         {"KUMO_WORKER_THREADS", KUMO_CONFIG_INT, "4", "threads for blocking handlers", 0, 1, 256},
         {"KUMO_MAX_CONCURRENT_STREAMS", KUMO_CONFIG_INT, "100",
          "HTTP/2 concurrent streams per connection", 0, 1, 10000},
-        {"KUMO_IDLE_TIMEOUT", KUMO_CONFIG_DURATION_MS, "120s",
-         "close connections idle this long", 0, 100, 86400000},
+        {"KUMO_IDLE_TIMEOUT", KUMO_CONFIG_DURATION_MS, "120s", "close connections idle this long",
+         0, 100, 86400000},
         {"KUMO_RECV_TIMEOUT", KUMO_CONFIG_DURATION_MS, "20s",
          "close connections silent this long while a request arrives", 0, 100, 3600000},
         {"KUMO_DRAIN_TIMEOUT", KUMO_CONFIG_DURATION_MS, "15s",
@@ -129,8 +129,7 @@ static int register_builtin(struct kumo_daemon *d)
         return rc;
     rc = kumo_rpc_server_add_service(d->server, kumo_reflection_service_v1(d->reflection));
     if (rc == 0)
-        rc = kumo_rpc_server_add_service(d->server,
-                                         kumo_reflection_service_v1alpha(d->reflection));
+        rc = kumo_rpc_server_add_service(d->server, kumo_reflection_service_v1alpha(d->reflection));
     return rc;
 }
 
@@ -188,8 +187,8 @@ static int serve(struct kumo_daemon *d)
     char rpc_port[16], admin_port[16];
     snprintf(rpc_port, sizeof(rpc_port), "%d", kumo_rpc_server_port(d->server));
     snprintf(admin_port, sizeof(admin_port), "%d", kumo_admin_port(d->admin));
-    kumo_log(KUMO_LOG_INFO, NULL, "serving", "rpc_port", rpc_port, "admin_port", admin_port,
-             "tls", sc.tls_cert_file && sc.tls_key_file ? "on" : "off", NULL);
+    kumo_log(KUMO_LOG_INFO, NULL, "serving", "rpc_port", rpc_port, "admin_port", admin_port, "tls",
+             sc.tls_cert_file && sc.tls_key_file ? "on" : "off", NULL);
     event_base_dispatch(d->base);
     kumo_rpc_server_wait(d->server);
     kumo_log(KUMO_LOG_INFO, NULL, "stopped", NULL);
@@ -228,7 +227,7 @@ int kumo_daemon_main(int argc, char **argv, const struct kumo_daemon_spec *spec)
 
     const char *cmd = argc > 1 ? argv[1] : "serve";
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        
+
         kumo_config_print_help(stdout, spec->program, spec->summary, vars, n);
         kumo_free(vars);
         return 0;

@@ -14,10 +14,10 @@
 struct kumo_daemon;
 
 struct kumo_daemon_spec {
-    const char *program;  /* "kumo-users" */
-    const char *svc;      /* "users": the "svc" of every log line */
-    const char *summary;  /* one line for --help */
-    const char *version;  /* for --version */
+    const char *program; /* "kumo-users" */
+    const char *svc;     /* "users": the "svc" of every log line */
+    const char *summary; /* one line for --help */
+    const char *version; /* for --version */
     int default_rpc_port;
     int default_admin_port;
     const struct kumo_config_var *vars; /* the daemon's own variables */

@@ -77,15 +77,14 @@ static void nv_push(struct kumo_rpc_call *call, nghttp2_nv **arr, size_t *n, siz
     for (char *p = lname; *p; p++)
         if (*p >= 'A' && *p <= 'Z')
             *p = (char)(*p - 'A' + 'a');
-    (*arr)[(*n)++] = (nghttp2_nv){(uint8_t *)lname,
-                                  (uint8_t *)kumo_arena_strdup(call->arena, value), nl,
-                                  strlen(value), NGHTTP2_NV_FLAG_NONE};
+    (*arr)[(*n)++] =
+        (nghttp2_nv){(uint8_t *)lname, (uint8_t *)kumo_arena_strdup(call->arena, value), nl,
+                     strlen(value), NGHTTP2_NV_FLAG_NONE};
 }
 
 void kumo_rpc_call_set_header(struct kumo_rpc_call *call, const char *name, const char *value)
 {
-    nv_push(call, &call->resp_headers, &call->n_resp_headers, &call->cap_resp_headers, name,
-            value);
+    nv_push(call, &call->resp_headers, &call->n_resp_headers, &call->cap_resp_headers, name, value);
 }
 
 void kumo_rpc_call_set_trailer(struct kumo_rpc_call *call, const char *name, const char *value)

@@ -164,6 +164,7 @@ void kumo__rpc_conn_kick(struct kumo__rpc_conn *conn)
 static void on_read(struct bufferevent *bev, void *arg)
 {
     struct kumo__rpc_conn *conn = arg;
+    struct kumo_rpc_client *c = conn->client;
     struct evbuffer *in = bufferevent_get_input(bev);
     struct evbuffer_iovec v[8];
 
@@ -178,7 +179,7 @@ static void on_read(struct bufferevent *bev, void *arg)
             ssize_t rv = nghttp2_session_mem_recv(conn->session, v[i].iov_base, v[i].iov_len);
             if (rv < 0) {
                 conn_fail(conn, nghttp2_strerror((int)rv));
-                dispatch(conn->client == NULL ? NULL : NULL);
+                dispatch(c);
                 return;
             }
             used += (size_t)rv;
@@ -370,8 +371,7 @@ static size_t stream_limit(struct kumo__rpc_conn *conn)
  * connecting first when there is no connection. */
 static void dispatch(struct kumo_rpc_client *c)
 {
-    struct kumo__rpc_conn *conn = NULL;
-    int submitted = 0;
+    struct kumo__rpc_conn *conn;
 
     while (c->pending.head != NULL && !c->shutting_down) {
         if (c->conn == NULL) {
@@ -399,10 +399,8 @@ static void dispatch(struct kumo_rpc_client *c)
         call->conn = conn;
         call->stream_id = id;
         kumo__rpc_list_push(&conn->streams, call);
-        submitted = 1;
-    }
-    if (submitted && conn && c->conn == conn)
         kumo__rpc_conn_kick(conn);
+    }
 }
 
 static void on_deadline(evutil_socket_t fd, short what, void *arg)

@@ -21,12 +21,12 @@
 /* Stop reading new requests while this many response bytes wait to be sent
  * (a client that never reads cannot make us buffer without bound). */
 #define PENDING_OUT_HIGH (8u * 1024 * 1024)
-#define PENDING_OUT_LOW (4u * 1024 * 1024)
+#define PENDING_OUT_LOW  (4u * 1024 * 1024)
 /* Hand nghttp2 output to the socket in slices; resume below the low mark. */
-#define OUTPUT_HIGH (64u * 1024)
-#define OUTPUT_LOW (16u * 1024)
+#define OUTPUT_HIGH   (64u * 1024)
+#define OUTPUT_LOW    (16u * 1024)
 #define STREAM_WINDOW (1u << 20)
-#define CONN_WINDOW (16u << 20)
+#define CONN_WINDOW   (16u << 20)
 
 static nghttp2_session_callbacks *server_callbacks;
 static nghttp2_option *server_options;
@@ -254,9 +254,9 @@ static void start_transport(struct kumo__conn *conn, int tls)
     struct event_base *base = conn->io->base;
     if (tls) {
         conn->ssl = SSL_new(conn->io->srv->ssl_ctx);
-        conn->bev = bufferevent_openssl_socket_new(base, conn->fd, conn->ssl,
-                                                   BUFFEREVENT_SSL_ACCEPTING,
-                                                   BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+        conn->bev =
+            bufferevent_openssl_socket_new(base, conn->fd, conn->ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                           BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
     } else {
         conn->bev = bufferevent_socket_new(base, conn->fd, BEV_OPT_CLOSE_ON_FREE);
     }

@@ -61,8 +61,8 @@ struct kumo__header {
  * Owned by its I/O thread; while `in_worker` a worker thread may touch the
  * request, arena, response and status (and nothing else). */
 struct kumo_rpc_call {
-    struct kumo__conn *conn; /* NULL once the connection is gone */
-    struct kumo__io_thread *io; /* fixed: the thread that owns the call */
+    struct kumo__conn *conn;           /* NULL once the connection is gone */
+    struct kumo__io_thread *io;        /* fixed: the thread that owns the call */
     struct kumo_rpc_call *prev, *next; /* the connection's live calls */
     int32_t stream_id;
     struct kumo_arena *arena;
@@ -79,12 +79,12 @@ struct kumo_rpc_call {
     const char *accept_encoding; /* grpc-accept-encoding / accept-encoding */
     char request_id[48];
     enum kumo__rpc_protocol protocol;
-    int json;   /* codec: JSON rather than binary protobuf */
+    int json;     /* codec: JSON rather than binary protobuf */
     int gzip_in;  /* request messages may be gzip-compressed */
     int gzip_out; /* response may be gzip-compressed */
     const struct kumo__rpc_method *method;
-    struct kumo_buf body;                   /* Connect unary body */
-    struct kumo_envelope_reader envelopes;  /* gRPC / gRPC-Web */
+    struct kumo_buf body;                  /* Connect unary body */
+    struct kumo_envelope_reader envelopes; /* gRPC / gRPC-Web */
     int envelopes_inited;
     size_t messages_seen;
     int64_t started_ns;
@@ -95,10 +95,10 @@ struct kumo_rpc_call {
     const ProtobufCMessage *request;
     ProtobufCMessage *response;
     kumo_code code;
-    char *error_message;         /* arena */
+    char *error_message;          /* arena */
     struct kumo__detail *details; /* arena */
     size_t n_details, cap_details;
-    nghttp2_nv *resp_headers;    /* extra response headers, arena */
+    nghttp2_nv *resp_headers; /* extra response headers, arena */
     size_t n_resp_headers, cap_resp_headers;
     nghttp2_nv *resp_trailers;
     size_t n_resp_trailers, cap_resp_trailers;
@@ -108,14 +108,14 @@ struct kumo_rpc_call {
     /* response side (I/O thread) */
     struct kumo_buf out; /* body bytes still to send */
     size_t out_off;
-    int headers_sent;   /* response HEADERS submitted */
-    int out_eof;        /* nothing more will be appended to `out` */
-    int out_deferred;   /* data provider returned DEFERRED */
-    int answered;       /* final status decided; later results are dropped */
-    int request_done;   /* END_STREAM received */
+    int headers_sent; /* response HEADERS submitted */
+    int out_eof;      /* nothing more will be appended to `out` */
+    int out_deferred; /* data provider returned DEFERRED */
+    int answered;     /* final status decided; later results are dropped */
+    int request_done; /* END_STREAM received */
     int dispatched;
-    int in_worker;      /* handler running on a worker thread */
-    int stream_closed;  /* nghttp2 closed the stream */
+    int in_worker;     /* handler running on a worker thread */
+    int stream_closed; /* nghttp2 closed the stream */
     atomic_int cancelled;
     pthread_mutex_t sleep_mu; /* for kumo_rpc_call_sleep */
     pthread_cond_t sleep_cv;
@@ -132,11 +132,11 @@ struct kumo__conn {
     nghttp2_session *session;
     SSL *ssl;
     int fd;
-    struct event *sniff_ev; /* waiting for the first byte (TLS or h2c) */
-    struct event *timer;    /* idle / receive / handshake timeout */
+    struct event *sniff_ev;      /* waiting for the first byte (TLS or h2c) */
+    struct event *timer;         /* idle / receive / handshake timeout */
     struct kumo_rpc_call *calls; /* live calls */
     size_t n_calls;
-    size_t n_receiving; /* calls whose request has not fully arrived */
+    size_t n_receiving;  /* calls whose request has not fully arrived */
     size_t workers_busy; /* calls of this connection running in workers */
     size_t pending_out;  /* response bytes not yet handed to nghttp2 */
     int reading_paused;
@@ -234,9 +234,8 @@ void kumo__respond_http(struct kumo_rpc_call *call, int status, const char *extr
 /* For KUMO_RPC_STREAM_EACH: sends one response message now. */
 void kumo__respond_stream_message(struct kumo_rpc_call *call, const ProtobufCMessage *msg);
 /* Data provider read callback. */
-ssize_t kumo__respond_read(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
-                           size_t length, uint32_t *data_flags, nghttp2_data_source *source,
-                           void *user_data);
+ssize_t kumo__respond_read(nghttp2_session *session, int32_t stream_id, uint8_t *buf, size_t length,
+                           uint32_t *data_flags, nghttp2_data_source *source, void *user_data);
 
 /* rpc_tls.c */
 int kumo__tls_server_ctx(const char *cert_file, const char *key_file, SSL_CTX **out);

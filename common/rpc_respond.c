@@ -112,9 +112,8 @@ static void add_custom(struct nvlist *h, nghttp2_nv *nv, size_t n, const char *p
     }
 }
 
-ssize_t kumo__respond_read(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
-                           size_t length, uint32_t *data_flags, nghttp2_data_source *source,
-                           void *user_data)
+ssize_t kumo__respond_read(nghttp2_session *session, int32_t stream_id, uint8_t *buf, size_t length,
+                           uint32_t *data_flags, nghttp2_data_source *source, void *user_data)
 {
     (void)user_data;
     struct kumo_rpc_call *call = source->ptr;
@@ -172,8 +171,7 @@ static char *connect_error_json(struct kumo_rpc_call *call, kumo_code code, cons
 }
 
 /* grpc-status-details-bin: google.rpc.Status, base64 without padding. */
-static const char *grpc_status_details(struct kumo_rpc_call *call, kumo_code code,
-                                       const char *msg)
+static const char *grpc_status_details(struct kumo_rpc_call *call, kumo_code code, const char *msg)
 {
     if (call->n_details == 0)
         return NULL;
@@ -181,8 +179,7 @@ static const char *grpc_status_details(struct kumo_rpc_call *call, kumo_code cod
     st.code = (int32_t)code;
     st.message = (char *)(msg ? msg : "");
     Google__Protobuf__Any *anys = kumo_arena_alloc(call->arena, call->n_details * sizeof(*anys));
-    Google__Protobuf__Any **ptrs =
-        kumo_arena_alloc(call->arena, call->n_details * sizeof(*ptrs));
+    Google__Protobuf__Any **ptrs = kumo_arena_alloc(call->arena, call->n_details * sizeof(*ptrs));
     for (size_t i = 0; i < call->n_details; i++) {
         google__protobuf__any__init(&anys[i]);
         struct kumo_buf url = KUMO_BUF_INIT;

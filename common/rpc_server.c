@@ -141,7 +141,6 @@ const struct kumo__rpc_method *kumo__rpc_find_method(const struct kumo_rpc_serve
 
 /* ---- worker pool ---- */
 
-
 void kumo__rpc_work_submit(struct kumo_rpc_server *srv, struct kumo_rpc_call *call)
 {
     call->work_next = NULL;
@@ -181,8 +180,8 @@ static void *worker_main(void *arg)
 
 /* ---- I/O threads ---- */
 
-static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *addr,
-                      int alen, void *arg)
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *addr, int alen,
+                      void *arg)
 {
     (void)l;
     kumo__conn_accept(arg, fd, addr, alen);

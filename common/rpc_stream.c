@@ -156,8 +156,8 @@ static int decode_request(struct kumo_rpc_call *call, const uint8_t *data, size_
         call->request = msg;
         return 0;
     }
-    ProtobufCMessage *msg = protobuf_c_message_unpack(desc, kumo_arena_allocator(call->arena), len,
-                                                      data);
+    ProtobufCMessage *msg =
+        protobuf_c_message_unpack(desc, kumo_arena_allocator(call->arena), len, data);
     if (msg == NULL) {
         kumo__respond_error(call, KUMO_CODE_INVALID_ARGUMENT,
                             "request is not a valid protobuf message");
@@ -610,7 +610,7 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
     if (call == NULL || frame->hd.type != NGHTTP2_HEADERS)
         return 0;
     if (frame->headers.cat != NGHTTP2_HCAT_REQUEST)
-        return 0; /* request trailers: ignored */
+        return 0;                                  /* request trailers: ignored */
     call->header_bytes += namelen + valuelen + 32; /* RFC 9113 accounting */
     if (call->header_bytes > conn->io->srv->cfg.max_header_list_size ||
         call->n_headers >= MAX_HEADERS) {
@@ -713,8 +713,7 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
     if (!call->answered && call->dispatched) {
         /* The client reset the stream before the answer: canceled. */
         call->answered = 1;
-        kumo_metrics_rpc_finished(call->method ? call->method->path : "unknown",
-                                  KUMO_CODE_CANCELED,
+        kumo_metrics_rpc_finished(call->method ? call->method->path : "unknown", KUMO_CODE_CANCELED,
                                   (double)(kumo_now_ns() - call->started_ns) / 1e9);
     }
     kumo__call_cancel(call);

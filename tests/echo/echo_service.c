@@ -7,7 +7,7 @@
 #include "kumo/test/v1/echo.pb-c.h"
 
 #define MAX_SLEEP_MS 60000
-#define BIG_INT64 9007199254740993LL /* 2^53 + 1: not exact as a double */
+#define BIG_INT64    9007199254740993LL /* 2^53 + 1: not exact as a double */
 
 static kumo_code handle_echo(struct kumo_rpc_call *call, const ProtobufCMessage *request,
                              ProtobufCMessage **response)
