@@ -102,7 +102,7 @@ COMMON_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(COMMON_SRCS)) \
                $(patsubst $(GEN)/%.c,$(BUILD)/obj/gen/%.o,$(COMMON_GEN_C)) \
                $(BUILD)/obj/gen/desc/builtin_desc.o
 TEST_OBJS   := $(patsubst $(GEN)/%.c,$(BUILD)/obj/gen/%.o,$(TEST_GEN_C)) \
-               $(BUILD)/obj/gen/desc/test_desc.o
+               $(BUILD)/obj/gen/desc/test_desc.o $(BUILD)/obj/tests/echo/echo_service.o
 
 $(BUILD)/obj/%.o: %.c | $(ALL_GEN_H)
 	@mkdir -p $(dir $@)
@@ -132,7 +132,7 @@ LIBKUMOTEST := $(BUILD)/lib/libkumotest.a
 BINS :=
 
 # The test EchoService daemon (tests/echo), used by interop tests and benches.
-ECHO_SRCS := $(sort $(wildcard tests/echo/*.c))
+ECHO_SRCS := tests/echo/main.c
 ECHO_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(ECHO_SRCS))
 $(BUILD)/tests/kumo-echo: $(ECHO_OBJS) $(LIBKUMOTEST) $(LIBKUMO)
 	@mkdir -p $(dir $@)
@@ -147,6 +147,7 @@ $(BUILD)/tests/grpc-core-client: tests/interop/grpc_core_client.c $(LIBKUMOTEST)
 
 UNIT_SRCS := $(sort $(wildcard tests/unit/common/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/common/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
+$(BUILD)/obj/tests/unit/%.o: CPPFLAGS_ALL += -Itests/echo
 $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/common/%.o $(LIBKUMOTEST) $(LIBKUMO)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lcmocka -lm
@@ -170,7 +171,7 @@ fuzz-build: $(LIBKUMO) $(LIBKUMOTEST) $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIBKUMOTEST) $(LIBKUMO)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -lm
+	$(CC) $(CPPFLAGS_ALL) -Itests/echo $(CFLAGS_ALL) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -lm
 
 # ---- top-level workflows ----------------------------------------------------
 bootstrap:

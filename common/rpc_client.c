@@ -15,19 +15,13 @@
 #include "alloc.h"
 #include "compress.h"
 #include "envelope.h"
+#include "rpc.h"
 #include "rpc_client_internal.h"
 
 #define DEFAULT_MAX_MESSAGE   (4u * 1024 * 1024)
 #define DEFAULT_CONNECT_MS    5000
 #define MAX_METADATA_NAME_LEN 256
 #define MAX_METADATA_VALUE    8192
-
-int64_t kumo__rpc_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* ---- call lists ---- */
 
@@ -381,8 +375,11 @@ static int valid_value(const char *v)
 static int reserved_name(const char *n)
 {
     static const char *const reserved[] = {
-        "content-type", "te",      "user-agent", "host", "connection", "keep-alive", "upgrade",
-        "transfer-encoding", "proxy-connection", "content-length",
+        "content-type",     "te",
+        "user-agent",       "host",
+        "connection",       "keep-alive",
+        "upgrade",          "transfer-encoding",
+        "proxy-connection", "content-length",
     };
     if (strncmp(n, "grpc-", 5) == 0)
         return 1;
@@ -531,8 +528,8 @@ static kumo_code decode_response(struct kumo__rpc_call *call,
     if (code == KUMO_CODE_OK) {
         *response = protobuf_c_message_unpack(desc, alloc, len, data);
         if (*response == NULL)
-            code = set_status(st, KUMO_CODE_INTERNAL, "cannot parse the response as %s",
-                              desc->name);
+            code =
+                set_status(st, KUMO_CODE_INTERNAL, "cannot parse the response as %s", desc->name);
     }
     kumo_buf_free(&plain);
     return code;
@@ -583,7 +580,7 @@ kumo_code kumo_rpc_client_call(struct kumo_rpc_client *c, const char *path,
         return set_status(status, KUMO_CODE_INVALID_ARGUMENT, "invalid path");
     if ((bad = check_options(o)) != NULL)
         return set_status(status, KUMO_CODE_INVALID_ARGUMENT, "%s", bad);
-    if (o->deadline != 0 && o->deadline <= kumo__rpc_now_ns())
+    if (o->deadline != 0 && o->deadline <= kumo_now_ns())
         return set_status(status, KUMO_CODE_DEADLINE_EXCEEDED, "deadline exceeded before the call");
     size_t size = protobuf_c_message_get_packed_size(request);
     if (size > c->max_message_size)

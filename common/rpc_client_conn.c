@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "rpc.h"
 #include "rpc_client_internal.h"
 
 #define SHUTDOWN_GRACE_MS 200
@@ -50,8 +51,7 @@ static void conn_destroy(struct kumo__rpc_conn *conn)
     if (conn->session)
         nghttp2_session_del(conn->session);
     while ((call = kumo__rpc_list_pop(&conn->streams)) != NULL) {
-        kumo__rpc_call_completef(call, KUMO_CODE_UNAVAILABLE, "connection to %s closed",
-                                 c->target);
+        kumo__rpc_call_completef(call, KUMO_CODE_UNAVAILABLE, "connection to %s closed", c->target);
         kumo__rpc_call_io_release(call);
     }
     bufferevent_free(conn->bev);
@@ -348,10 +348,10 @@ static void conn_start(struct kumo_rpc_client *c)
     struct timeval tv = ms_to_tv(c->connect_timeout_ms);
     evtimer_add(conn->connect_timer, &tv);
 
-    int rc = c->addr_len ? bufferevent_socket_connect(bev, (struct sockaddr *)&c->addr,
-                                                      (int)c->addr_len)
-                         : bufferevent_socket_connect_hostname(bev, c->dns, AF_UNSPEC, c->host,
-                                                               (int)strtol(c->port, NULL, 10));
+    int rc = c->addr_len
+                 ? bufferevent_socket_connect(bev, (struct sockaddr *)&c->addr, (int)c->addr_len)
+                 : bufferevent_socket_connect_hostname(bev, c->dns, AF_UNSPEC, c->host,
+                                                       (int)strtol(c->port, NULL, 10));
     if (rc != 0) {
         char why[256];
         transport_error(conn, BEV_EVENT_ERROR, why, sizeof why);
@@ -416,6 +416,8 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
         kumo__rpc_call_io_release(call);
         return;
     }
+    if (call->io_done)
+        return; /* already reset, or its connection is going away */
     /* The stream stays until nghttp2 closes it (after sending RST_STREAM). */
     call->io_done = 1;
     nghttp2_submit_rst_stream(conn->session, NGHTTP2_FLAG_NONE, call->stream_id, NGHTTP2_CANCEL);
@@ -426,7 +428,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 static void accept_call(struct kumo_rpc_client *c, struct kumo__rpc_call *call)
 {
     if (call->deadline != 0) {
-        int64_t left = call->deadline - kumo__rpc_now_ns();
+        int64_t left = call->deadline - kumo_now_ns();
         if (left <= 0) {
             kumo__rpc_call_completef(call, KUMO_CODE_DEADLINE_EXCEEDED, "deadline exceeded");
             kumo__rpc_call_io_release(call);

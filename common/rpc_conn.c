@@ -125,6 +125,15 @@ void kumo__conn_flush(struct kumo__conn *conn)
 {
     if (conn->session == NULL)
         return;
+    if (conn->bev == NULL) {
+        /* In-memory connection (fuzzing): collect everything. */
+        const uint8_t *data;
+        ssize_t n;
+        while ((n = nghttp2_session_mem_send(conn->session, &data)) > 0)
+            if (conn->memory_out)
+                kumo_buf_append(conn->memory_out, data, (size_t)n);
+        return;
+    }
     struct evbuffer *output = bufferevent_get_output(conn->bev);
     while (evbuffer_get_length(output) < OUTPUT_HIGH) {
         const uint8_t *data;
@@ -228,7 +237,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     kumo__conn_close(conn);
 }
 
-static int start_session(struct kumo__conn *conn)
+static int new_session(struct kumo__conn *conn)
 {
     const struct kumo_rpc_server_config *cfg = &conn->io->srv->cfg;
     pthread_once(&callbacks_once, callbacks_setup);
@@ -242,6 +251,46 @@ static int start_session(struct kumo__conn *conn)
     };
     nghttp2_submit_settings(conn->session, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0]));
     nghttp2_session_set_local_window_size(conn->session, NGHTTP2_FLAG_NONE, 0, CONN_WINDOW);
+    return 0;
+}
+
+static void link_conn(struct kumo__io_thread *io, struct kumo__conn *conn)
+{
+    conn->io = io;
+    conn->fd = -1;
+    conn->next = io->conns;
+    if (io->conns)
+        io->conns->prev = conn;
+    io->conns = conn;
+    io->n_conns++;
+    kumo_metrics_connection_opened();
+    conn->timer = evtimer_new(io->base, on_timer, conn);
+}
+
+struct kumo__conn *kumo__conn_new_memory(struct kumo__io_thread *io, struct kumo_buf *out)
+{
+    struct kumo__conn *conn = kumo_calloc(1, sizeof(*conn));
+    link_conn(io, conn);
+    conn->memory_out = out;
+    conn->preface_done = 1;
+    if (new_session(conn) != 0) {
+        kumo__conn_close(conn);
+        return NULL;
+    }
+    return conn;
+}
+
+int kumo__conn_feed(struct kumo__conn *conn, const uint8_t *data, size_t len)
+{
+    ssize_t n = nghttp2_session_mem_recv(conn->session, data, len);
+    kumo__conn_flush(conn);
+    return n < 0 ? (int)n : 0;
+}
+
+static int start_session(struct kumo__conn *conn)
+{
+    if (new_session(conn) != 0)
+        return -1;
     bufferevent_setcb(conn->bev, on_read, on_write, on_event, conn);
     bufferevent_setwatermark(conn->bev, EV_WRITE, OUTPUT_LOW, 0);
     bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
@@ -293,7 +342,7 @@ void kumo__conn_accept(struct kumo__io_thread *io, int fd, const struct sockaddr
 {
     (void)alen;
     struct kumo__conn *conn = kumo_calloc(1, sizeof(*conn));
-    conn->io = io;
+    link_conn(io, conn);
     conn->fd = fd;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -303,13 +352,6 @@ void kumo__conn_accept(struct kumo__io_thread *io, int fd, const struct sockaddr
     else if (addr->sa_family == AF_INET6)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)addr)->sin6_addr, conn->peer,
                   sizeof(conn->peer));
-    conn->next = io->conns;
-    if (io->conns)
-        io->conns->prev = conn;
-    io->conns = conn;
-    io->n_conns++;
-    kumo_metrics_connection_opened();
-    conn->timer = evtimer_new(io->base, on_timer, conn);
     set_timer(conn, io->srv->cfg.handshake_timeout_ms);
     if (io->draining) {
         kumo__conn_close(conn);

@@ -38,6 +38,7 @@ enum kumo__rpc_protocol {
     KUMO_PROTO_CONNECT_GET, /* Connect unary GET */
     KUMO_PROTO_GRPC,
     KUMO_PROTO_GRPC_WEB,
+    KUMO_PROTO_CONNECT_STREAM, /* Connect streaming (application/connect+...) */
 };
 
 struct kumo__io_thread;
@@ -143,6 +144,7 @@ struct kumo__conn {
     int goaway_sent;
     int dead; /* transport gone; freed when workers_busy drops to 0 */
     int preface_done;
+    struct kumo_buf *memory_out; /* in-memory connection: output goes here */
     char peer[64];
 };
 
@@ -207,6 +209,18 @@ void kumo__conn_flush(struct kumo__conn *conn);
 void kumo__conn_goaway(struct kumo__conn *conn);
 /* Tears the connection down now. */
 void kumo__conn_close(struct kumo__conn *conn);
+/* For fuzzing and tests: a connection over no socket. Output is appended
+ * to `out` (may be NULL to discard). */
+struct kumo__conn *kumo__conn_new_memory(struct kumo__io_thread *io, struct kumo_buf *out);
+/* Feeds raw client bytes (after the preface is fine too: nghttp2 expects
+ * the client magic first). Returns 0 or a negative nghttp2 error. */
+int kumo__conn_feed(struct kumo__conn *conn, const uint8_t *data, size_t len);
+/* For fuzzing and tests: prepares the server's I/O structures without
+ * binding or starting threads; returns I/O thread 0. */
+struct kumo__io_thread *kumo__rpc_server_prepare_offline(struct kumo_rpc_server *srv);
+/* For fuzzing and tests: runs queued blocking handlers on this thread and
+ * completes them. */
+void kumo__rpc_server_run_pending(struct kumo_rpc_server *srv);
 /* Reading back-pressure after response bytes were produced or consumed. */
 void kumo__conn_update_backpressure(struct kumo__conn *conn);
 

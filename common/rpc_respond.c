@@ -170,6 +170,38 @@ static char *connect_error_json(struct kumo_rpc_call *call, kumo_code code, cons
     return copy;
 }
 
+/* Connect streaming: the final message (flag 0x02) carries the error, if
+ * any, and the trailers as metadata. */
+#define CONNECT_END_STREAM 0x02
+
+static void connect_end_stream(struct kumo_rpc_call *call, kumo_code code, const char *msg)
+{
+    json_t *o = json_object();
+    if (code != KUMO_CODE_OK) {
+        const char *err = connect_error_json(call, code, msg);
+        json_object_set_new(o, "error", json_loads(err, 0, NULL));
+    }
+    if (call->n_resp_trailers) {
+        json_t *md = json_object();
+        for (size_t i = 0; i < call->n_resp_trailers; i++) {
+            json_t *arr = json_array();
+            json_array_append_new(arr,
+                                  json_stringn_nocheck((const char *)call->resp_trailers[i].value,
+                                                       call->resp_trailers[i].valuelen));
+            json_object_set_new(md, (const char *)call->resp_trailers[i].name, arr);
+        }
+        json_object_set_new(o, "metadata", md);
+    }
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    struct kumo_buf frame = KUMO_BUF_INIT;
+    kumo_envelope_write(&frame, CONNECT_END_STREAM, (const uint8_t *)s, strlen(s));
+    free(s);
+    call->out_eof = 1;
+    out_append(call, frame.data, frame.len);
+    kumo_buf_free(&frame);
+}
+
 /* grpc-status-details-bin: google.rpc.Status, base64 without padding. */
 static const char *grpc_status_details(struct kumo_rpc_call *call, kumo_code code, const char *msg)
 {
@@ -209,6 +241,8 @@ static const char *content_type_out(struct kumo_rpc_call *call)
         return call->json ? "application/grpc+json" : "application/grpc+proto";
     case KUMO_PROTO_GRPC_WEB:
         return call->json ? "application/grpc-web+json" : "application/grpc-web+proto";
+    case KUMO_PROTO_CONNECT_STREAM:
+        return call->json ? "application/connect+json" : "application/connect+proto";
     default:
         return call->json ? "application/json" : "application/proto";
     }
@@ -254,6 +288,19 @@ void kumo__respond_error(struct kumo_rpc_call *call, kumo_code code, const char 
         out_append(call, body, strlen(body));
         call->out_eof = 1;
         submit(call, &h, 1);
+        return;
+    }
+    if (call->protocol == KUMO_PROTO_CONNECT_STREAM) {
+        if (!call->headers_sent) {
+            nv_adds(&h, ":status", "200");
+            nv_adds(&h, "content-type", content_type_out(call));
+            nv_adds(&h, "x-request-id", call->request_id);
+            add_custom(&h, call->resp_headers, call->n_resp_headers, NULL, call->arena);
+            connect_end_stream(call, code, msg);
+            submit(call, &h, 1);
+        } else {
+            connect_end_stream(call, code, msg);
+        }
         return;
     }
     if (!call->headers_sent) {
@@ -347,11 +394,12 @@ static int maybe_compress(struct kumo_rpc_call *call, struct kumo_buf *plain, st
 
 static void grpc_headers(struct kumo_rpc_call *call, struct nvlist *h, int compressed)
 {
+    int connect = call->protocol == KUMO_PROTO_CONNECT_STREAM;
     nv_adds(h, ":status", "200");
     nv_adds(h, "content-type", content_type_out(call));
     if (compressed)
-        nv_adds(h, "grpc-encoding", "gzip");
-    nv_adds(h, "grpc-accept-encoding", "gzip,identity");
+        nv_adds(h, connect ? "connect-content-encoding" : "grpc-encoding", "gzip");
+    nv_adds(h, connect ? "connect-accept-encoding" : "grpc-accept-encoding", "gzip,identity");
     nv_adds(h, "x-request-id", call->request_id);
     add_custom(h, call->resp_headers, call->n_resp_headers, NULL, call->arena);
 }
@@ -393,7 +441,7 @@ void kumo__respond(struct kumo_rpc_call *call)
     int streaming = call->method && (call->method->entry->flags & KUMO_RPC_STREAM_EACH);
     if (streaming) {
         /* End of a message-by-message stream: status trailers. */
-        if (!call->headers_sent) {
+        if (!call->headers_sent && call->protocol != KUMO_PROTO_CONNECT_STREAM) {
             call->answered = 1;
             record_finish(call, KUMO_CODE_OK);
             struct nvlist h = {.arena = call->arena};

@@ -355,6 +355,36 @@ int kumo_rpc_server_start(struct kumo_rpc_server *srv)
     return 0;
 }
 
+struct kumo__io_thread *kumo__rpc_server_prepare_offline(struct kumo_rpc_server *srv)
+{
+    srv->io = kumo_calloc(1, sizeof(*srv->io));
+    srv->n_io = 1;
+    struct kumo__io_thread *io = &srv->io[0];
+    io->srv = srv;
+    pthread_mutex_init(&io->mu, NULL);
+    io->base = event_base_new();
+    io->wakeup_ev = event_new(io->base, -1, EV_PERSIST, on_wakeup, io);
+    return io;
+}
+
+void kumo__rpc_server_run_pending(struct kumo_rpc_server *srv)
+{
+    for (;;) {
+        pthread_mutex_lock(&srv->work_mu);
+        struct kumo_rpc_call *call = srv->work_head;
+        if (call) {
+            srv->work_head = call->work_next;
+            if (srv->work_head == NULL)
+                srv->work_tail = NULL;
+        }
+        pthread_mutex_unlock(&srv->work_mu);
+        if (call == NULL)
+            return;
+        kumo__call_run_handler(call);
+        kumo__stream_work_done(call);
+    }
+}
+
 int kumo_rpc_server_port(const struct kumo_rpc_server *srv)
 {
     return srv->port;

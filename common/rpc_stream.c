@@ -406,6 +406,8 @@ static int classify_content_type(struct kumo_rpc_call *call, const char *mt)
         {"application/grpc-web+json", KUMO_PROTO_GRPC_WEB, 1},
         {"application/proto", KUMO_PROTO_CONNECT, 0},
         {"application/json", KUMO_PROTO_CONNECT, 1},
+        {"application/connect+proto", KUMO_PROTO_CONNECT_STREAM, 0},
+        {"application/connect+json", KUMO_PROTO_CONNECT_STREAM, 1},
     };
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
         if (strcmp(mt, table[i].type) == 0) {
@@ -469,7 +471,8 @@ static int parse_deadline(struct kumo_rpc_call *call)
     int64_t ns = 0;
     int rc = 0;
     const char *v;
-    if (call->protocol == KUMO_PROTO_CONNECT || call->protocol == KUMO_PROTO_CONNECT_GET) {
+    if (call->protocol == KUMO_PROTO_CONNECT || call->protocol == KUMO_PROTO_CONNECT_GET ||
+        call->protocol == KUMO_PROTO_CONNECT_STREAM) {
         v = find_header(call, "connect-timeout-ms");
         if (v == NULL)
             return 0;
@@ -506,12 +509,17 @@ static int setup_encodings(struct kumo_rpc_call *call)
         call->gzip_out = list_has_gzip(find_header(call, "accept-encoding"));
         return 0;
     }
-    call->encoding = find_header(call, grpc ? "grpc-encoding" : "content-encoding");
-    call->accept_encoding = find_header(call, grpc ? "grpc-accept-encoding" : "accept-encoding");
+    const char *enc_name = grpc ? "grpc-encoding" : "content-encoding";
+    const char *accept_name = grpc ? "grpc-accept-encoding" : "accept-encoding";
+    if (call->protocol == KUMO_PROTO_CONNECT_STREAM) {
+        enc_name = "connect-content-encoding";
+        accept_name = "connect-accept-encoding";
+    }
+    call->encoding = find_header(call, enc_name);
+    call->accept_encoding = find_header(call, accept_name);
     if (call->encoding && strcasecmp(call->encoding, "identity") != 0) {
         if (strcasecmp(call->encoding, "gzip") != 0) {
-            kumo_rpc_call_set_header(call, grpc ? "grpc-accept-encoding" : "accept-encoding",
-                                     "gzip,identity");
+            kumo_rpc_call_set_header(call, accept_name, "gzip,identity");
             kumo__respond_error(call, KUMO_CODE_UNIMPLEMENTED,
                                 "unsupported compression (supported: gzip, identity)");
             return -1;
@@ -575,13 +583,25 @@ static void headers_done(struct kumo_rpc_call *call)
     }
     if (streaming && (call->protocol == KUMO_PROTO_CONNECT || is_get)) {
         kumo__respond_http(call, 415, "accept-post",
-                           "application/grpc, application/grpc+proto, application/grpc-web", NULL);
+                           "application/connect+proto, application/connect+json, "
+                           "application/grpc, application/grpc+proto, application/grpc-web",
+                           NULL);
+        call->method = NULL;
+        return;
+    }
+    if (!streaming && call->protocol == KUMO_PROTO_CONNECT_STREAM) {
+        kumo__respond_http(call, 415, "accept-post",
+                           "application/proto, application/json, application/grpc, "
+                           "application/grpc+proto, application/grpc+json, "
+                           "application/grpc-web, application/grpc-web+proto",
+                           NULL);
         call->method = NULL;
         return;
     }
     if (setup_encodings(call) != 0 || parse_deadline(call) != 0)
         return;
-    if (call->protocol == KUMO_PROTO_GRPC || call->protocol == KUMO_PROTO_GRPC_WEB) {
+    if (call->protocol == KUMO_PROTO_GRPC || call->protocol == KUMO_PROTO_GRPC_WEB ||
+        call->protocol == KUMO_PROTO_CONNECT_STREAM) {
         /* The wire limit: a compressed message may not exceed it either. */
         kumo_envelope_reader_init(&call->envelopes, call->io->srv->cfg.max_message_size);
         call->envelopes_inited = 1;
