@@ -78,7 +78,7 @@ static void conn_fail(struct kumo__rpc_conn *conn, const char *why)
     struct kumo_rpc_client *c = conn->client;
     struct kumo_buf msg = KUMO_BUF_INIT;
 
-    if (!conn->ready && c->conn == conn) {
+    if (!conn->usable && c->conn == conn) {
         kumo_buf_appendf(&msg, "cannot connect to %s: %s", c->target, why);
         fail_pending(c, KUMO_CODE_UNAVAILABLE, (const char *)msg.data);
     } else {
@@ -228,13 +228,12 @@ static void transport_error(struct kumo__rpc_conn *conn, short what, char *out, 
 /* The transport is up (TCP connected, or TLS handshake done). */
 static void conn_ready(struct kumo__rpc_conn *conn)
 {
-    struct kumo_rpc_client *c = conn->client;
     int one = 1;
     evutil_socket_t fd = bufferevent_getfd(conn->bev);
     if (fd >= 0)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 
-    if (c->tls) {
+    if (conn->client->tls) {
         const unsigned char *alpn = NULL;
         unsigned alpn_len = 0;
         SSL_get0_alpn_selected(bufferevent_openssl_get_ssl(conn->bev), &alpn, &alpn_len);
@@ -247,9 +246,10 @@ static void conn_ready(struct kumo__rpc_conn *conn)
         conn_fail(conn, "cannot create the HTTP/2 session");
         return;
     }
-    event_del(conn->connect_timer);
+    /* Usable once the server's SETTINGS arrive (on_frame_recv): that proves
+     * it speaks HTTP/2 and tells how many streams it takes. Until then the
+     * connect timer runs. */
     conn->ready = 1;
-    kumo__rpc_stat_inc(c, &c->stats.connections);
     conn_flush(conn);
 }
 
@@ -379,7 +379,7 @@ static void dispatch(struct kumo_rpc_client *c)
             continue; /* either c->conn is set or the pending calls failed */
         }
         conn = c->conn;
-        if (!conn->ready || conn->streams.n >= stream_limit(conn))
+        if (!conn->usable || conn->streams.n >= stream_limit(conn))
             break;
         struct kumo__rpc_call *call = kumo__rpc_list_pop(&c->pending);
         int32_t id = kumo__rpc_h2_submit(conn, call);

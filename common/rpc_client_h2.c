@@ -304,6 +304,11 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *a
         conn->goaway = 1;
         if (conn->client->conn == conn)
             conn->client->conn = NULL;
+    } else if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK) &&
+               !conn->usable) {
+        conn->usable = 1;
+        event_del(conn->connect_timer);
+        kumo__rpc_stat_inc(conn->client, &conn->client->stats.connections);
     }
     return 0;
 }

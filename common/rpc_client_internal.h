@@ -44,7 +44,7 @@ struct kumo__rpc_call {
     char *authorization; /* or NULL */
     char **md;           /* n_md name/value pairs: md[2i], md[2i+1] */
     size_t n_md;
-    int64_t deadline; /* CLOCK_MONOTONIC ns, 0 = none */
+    int64_t deadline;     /* CLOCK_MONOTONIC ns, 0 = none */
     struct kumo_buf body; /* the enveloped request message */
     size_t body_off;      /* bytes of body handed to nghttp2 so far */
 
@@ -83,10 +83,11 @@ struct kumo__rpc_conn {
     struct event *connect_timer;
     struct event *kick; /* deferred "send what nghttp2 has queued" */
     struct kumo__rpc_call_list streams;
-    int ready;         /* transport up, session created */
-    int goaway;        /* no new streams: GOAWAY received or ids exhausted */
-    int closing;       /* client shutting down: close once output drained */
-    int check_unsent;  /* some request HEADERS were not sent (see h2.c) */
+    int ready;        /* transport up, session created */
+    int usable;       /* the server's SETTINGS arrived: streams may start */
+    int goaway;       /* no new streams: GOAWAY received or ids exhausted */
+    int closing;      /* client shutting down: close once output drained */
+    int check_unsent; /* some request HEADERS were not sent (see h2.c) */
 };
 
 struct kumo_rpc_client {
@@ -110,8 +111,8 @@ struct kumo_rpc_client {
     pthread_t thread;
 
     pthread_mutex_t mu;
-    pthread_condattr_t cond_attr; /* CLOCK_MONOTONIC, for the calls' conds */
-    pthread_cond_t idle;          /* signalled when n_callers drops to 0 while closing */
+    pthread_condattr_t cond_attr;         /* CLOCK_MONOTONIC, for the calls' conds */
+    pthread_cond_t idle;                  /* signalled when n_callers drops to 0 while closing */
     struct kumo__rpc_call_list submitted; /* callers -> I/O thread, under mu */
     int closing;                          /* under mu */
     int n_callers;                        /* under mu */
@@ -126,7 +127,6 @@ struct kumo_rpc_client {
 
 /* ---- rpc_client.c ---- */
 
-int64_t kumo__rpc_now_ns(void);
 void kumo__rpc_list_push(struct kumo__rpc_call_list *l, struct kumo__rpc_call *call);
 void kumo__rpc_list_push_front(struct kumo__rpc_call_list *l, struct kumo__rpc_call *call);
 void kumo__rpc_list_remove(struct kumo__rpc_call_list *l, struct kumo__rpc_call *call);

@@ -346,7 +346,8 @@ void kumo__respond_http(struct kumo_rpc_call *call, int status, const char *extr
     if (call->answered)
         return;
     call->answered = 1;
-    record_finish(call, kumo_code_from_http_status(status));
+    kumo_logf(KUMO_LOG_DEBUG, call->request_id, "http %d for %s %s", status,
+              call->method_name ? call->method_name : "?", call->path ? call->path : "?");
     struct nvlist h = {.arena = call->arena};
     nv_adds(&h, ":status", status_str(call, status));
     if (extra_name)

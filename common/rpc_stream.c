@@ -269,7 +269,16 @@ static void dispatch_grpc(struct kumo_rpc_call *call)
             kumo__respond_error(call, KUMO_CODE_UNIMPLEMENTED, "unary request has no message");
         return;
     }
-    if (kumo_envelope_reader_pending(&call->envelopes) > 0) {
+    /* The envelope reader may reuse its buffer: copy into the arena. */
+    uint8_t *copy = kumo_arena_alloc(call->arena, len ? len : 1);
+    if (len)
+        memcpy(copy, msg, len);
+    const uint8_t *data = copy;
+    uint8_t flags2;
+    const uint8_t *msg2;
+    size_t len2;
+    if (kumo_envelope_reader_next(&call->envelopes, &flags2, &msg2, &len2) != 0 ||
+        kumo_envelope_reader_pending(&call->envelopes) > 0) {
         kumo__respond_error(call, KUMO_CODE_UNIMPLEMENTED, "unary request has several messages");
         return;
     }
@@ -278,11 +287,6 @@ static void dispatch_grpc(struct kumo_rpc_call *call)
                             "compressed message flag set without grpc-encoding");
         return;
     }
-    /* The envelope reader may reuse its buffer: copy into the arena. */
-    uint8_t *copy = kumo_arena_alloc(call->arena, len ? len : 1);
-    if (len)
-        memcpy(copy, msg, len);
-    const uint8_t *data = copy;
     if (inflate_message(call, flags & KUMO_ENVELOPE_COMPRESSED, &data, &len) == 0 &&
         decode_request(call, data, len) == 0)
         run(call);
