@@ -139,11 +139,11 @@ $(BUILD)/tests/kumo-echo: $(ECHO_OBJS) $(LIBKUMOTEST) $(LIBKUMO)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
 
 # Small interop client on the grpc C core (libgrpc-dev).
-$(BUILD)/tests/grpc-core-client: tests/interop/grpc_core_client.c $(LIBKUMOTEST)
+$(BUILD)/tests/grpc-core-client: tests/interop/grpc_core_client.c $(LIBKUMOTEST) $(LIBKUMO)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -I$(GEN) $(SANFLAGS) \
 	  $(shell pkg-config --cflags grpc libprotobuf-c) -o $@ $^ \
-	  $(shell pkg-config --libs grpc libprotobuf-c) -pthread
+	  $(shell pkg-config --libs grpc libprotobuf-c) $(PKG_LIBS) -pthread
 
 UNIT_SRCS := $(sort $(wildcard tests/unit/common/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/common/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
