@@ -1,5 +1,6 @@
 #include "alloc.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,8 @@ void *kumo_malloc(size_t size)
 
 void *kumo_calloc(size_t n, size_t size)
 {
+    if (size != 0 && n > SIZE_MAX / size)
+        out_of_memory(SIZE_MAX);
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (p == NULL)
         out_of_memory(n * size);

@@ -60,8 +60,7 @@ static struct response *find_resp(struct harness *h, int32_t id)
 }
 
 static int on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8_t *name,
-                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
-                     void *ud)
+                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags, void *ud)
 {
     (void)s;
     (void)flags;
@@ -194,8 +193,7 @@ static struct response *request(struct harness *h, const char *method, const cha
 {
     nghttp2_nv nv[32];
     size_t n = 0;
-#define ADD(nm, v)                                                                                 \
-    nv[n++] = (nghttp2_nv){(uint8_t *)(nm), (uint8_t *)(v), strlen(nm), strlen(v), 0}
+#define ADD(nm, v) nv[n++] = (nghttp2_nv){(uint8_t *)(nm), (uint8_t *)(v), strlen(nm), strlen(v), 0}
     ADD(":method", method);
     ADD(":scheme", "http");
     ADD(":authority", "test");
@@ -264,9 +262,9 @@ static void test_rpc_server_connect_json_echo(void **state)
     (void)state;
     struct harness *h = harness_new(0);
     const char *body = "{\"message\":\"hi\",\"payload\":\"AAE=\"}";
-    struct response *r = request(h, "POST", "/kumo.test.v1.EchoService/Echo",
-                                 "application/json; charset=utf-8", (const uint8_t *)body,
-                                 strlen(body), NULL);
+    struct response *r =
+        request(h, "POST", "/kumo.test.v1.EchoService/Echo", "application/json; charset=utf-8",
+                (const uint8_t *)body, strlen(body), NULL);
     assert_int_equal(r->status, 200);
     assert_true(has_line(&r->headers, "content-type: application/json\n"));
     assert_non_null(strstr((char *)r->body.data, "\"message\":\"hi\""));
@@ -284,9 +282,8 @@ static void test_rpc_server_connect_error_status_mapping(void **state)
         struct harness *h = harness_new(0);
         char body[64];
         snprintf(body, sizeof(body), "{\"code\":%d,\"message\":\"m%d\"}", code, code);
-        struct response *r =
-            request(h, "POST", "/kumo.test.v1.EchoService/Fail", "application/json",
-                    (const uint8_t *)body, strlen(body), NULL);
+        struct response *r = request(h, "POST", "/kumo.test.v1.EchoService/Fail",
+                                     "application/json", (const uint8_t *)body, strlen(body), NULL);
         assert_int_equal(r->status, expect[code]);
         assert_true(has_line(&r->headers, "content-type: application/json\n"));
         char want[96];
@@ -316,16 +313,16 @@ static void test_rpc_server_connect_get(void **state)
 {
     (void)state;
     struct harness *h = harness_new(0);
-    struct response *r = request(
-        h, "GET",
-        "/kumo.test.v1.EchoService/Lookup?encoding=json&message=%7B%22key%22%3A%22k%22%7D",
-        NULL, NULL, 0, NULL);
+    struct response *r =
+        request(h, "GET",
+                "/kumo.test.v1.EchoService/Lookup?encoding=json&message=%7B%22key%22%3A%22k%22%7D",
+                NULL, NULL, 0, NULL);
     assert_int_equal(r->status, 200);
     assert_non_null(strstr((char *)r->body.data, "\"value\":\"value-of-k\""));
     assert_non_null(strstr((char *)r->body.data, "\"big\":\"9007199254740993\""));
     /* GET on a method with side effects: 405, naming POST. */
-    r = request(h, "GET", "/kumo.test.v1.EchoService/Echo?encoding=json&message=%7B%7D", NULL,
-                NULL, 0, NULL);
+    r = request(h, "GET", "/kumo.test.v1.EchoService/Echo?encoding=json&message=%7B%7D", NULL, NULL,
+                0, NULL);
     assert_int_equal(r->status, 405);
     assert_true(has_line(&r->headers, "allow: POST\n"));
     /* Missing message parameter. */
@@ -379,9 +376,9 @@ static void test_rpc_server_connect_gzip_both_ways(void **state)
     size_t plen = kumo__test__v1__echo_request__pack(&req, packed);
     struct kumo_buf gz = KUMO_BUF_INIT;
     kumo_gzip_compress(packed, plen, &gz);
-    struct response *r = request(h, "POST", "/kumo.test.v1.EchoService/Echo", "application/proto",
-                                 gz.data, gz.len, "content-encoding", "gzip", "accept-encoding",
-                                 "gzip, br", NULL);
+    struct response *r =
+        request(h, "POST", "/kumo.test.v1.EchoService/Echo", "application/proto", gz.data, gz.len,
+                "content-encoding", "gzip", "accept-encoding", "gzip, br", NULL);
     assert_int_equal(r->status, 200);
     assert_true(has_line(&r->headers, "content-encoding: gzip\n"));
     struct kumo_buf plain = KUMO_BUF_INIT;
@@ -629,9 +626,9 @@ static void test_rpc_server_oversized_headers_reset(void **state)
     char big[8000];
     memset(big, 'a', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
-    struct response *r = request(h, "POST", "/kumo.test.v1.EchoService/Echo", "application/proto",
-                                 hello_req, sizeof(hello_req), "x-a", big, "x-b", big, "x-c", big,
-                                 NULL);
+    struct response *r =
+        request(h, "POST", "/kumo.test.v1.EchoService/Echo", "application/proto", hello_req,
+                sizeof(hello_req), "x-a", big, "x-b", big, "x-c", big, NULL);
     assert_true(r->closed);
     assert_int_equal(r->status, 0); /* reset, never answered */
     assert_int_not_equal(r->rst_code, 0);
