@@ -17,7 +17,6 @@
 #include "rpc.h"
 #include "rpc_server.h"
 
-struct bufferevent;
 struct evconnlistener;
 
 /* A registered method, resolved against its descriptor. */
@@ -51,6 +50,22 @@ struct kumo__detail {
     size_t len;
 };
 
+/* Request headers the server itself reads, indexed as they arrive so that
+ * routing never scans the header list. */
+enum kumo__known_header {
+    KUMO_KH_CONTENT_TYPE,
+    KUMO_KH_REQUEST_ID,
+    KUMO_KH_GRPC_TIMEOUT,
+    KUMO_KH_CONNECT_TIMEOUT,
+    KUMO_KH_GRPC_ENCODING,
+    KUMO_KH_GRPC_ACCEPT_ENCODING,
+    KUMO_KH_CONTENT_ENCODING,
+    KUMO_KH_ACCEPT_ENCODING,
+    KUMO_KH_CONNECT_CONTENT_ENCODING,
+    KUMO_KH_CONNECT_ACCEPT_ENCODING,
+    KUMO_KH_COUNT
+};
+
 /* One header as received. */
 struct kumo__header {
     const char *name;
@@ -71,6 +86,7 @@ struct kumo_rpc_call {
     /* request */
     struct kumo__header *headers;
     size_t n_headers, cap_headers;
+    const char *known[KUMO_KH_COUNT]; /* first value of each known header */
     size_t header_bytes;
     const char *method_name; /* :method */
     const char *path;        /* :path, without the query for GET */
@@ -129,11 +145,16 @@ struct kumo_rpc_call {
 struct kumo__conn {
     struct kumo__io_thread *io;
     struct kumo__conn *prev, *next;
-    struct bufferevent *bev;
     nghttp2_session *session;
     SSL *ssl;
     int fd;
-    struct event *sniff_ev;      /* waiting for the first byte (TLS or h2c) */
+    struct event *read_ev;  /* first the TLS/h2c sniffer, then reads */
+    struct event *write_ev; /* armed only while the kernel refuses bytes */
+    int write_armed;
+    int tls_ready;
+    struct kumo_buf wbuf; /* output not yet taken by the kernel */
+    size_t woff;
+    int timer_mode;
     struct event *timer;         /* idle / receive / handshake timeout */
     struct kumo_rpc_call *calls; /* live calls */
     size_t n_calls;
@@ -163,6 +184,9 @@ struct kumo__io_thread {
     int draining;
     struct event *drain_ev;
     int stopped;
+    /* Arenas of finished calls, reset and kept for the next ones. */
+    struct kumo_arena *arena_pool[64];
+    int n_arena_pool;
 };
 
 struct kumo_rpc_server {

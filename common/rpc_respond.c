@@ -35,8 +35,13 @@ static void nv_add(struct nvlist *l, const char *name, const char *value, size_t
         l->nv = nv;
         l->cap = cap;
     }
-    l->nv[l->n++] = (nghttp2_nv){(uint8_t *)name, (uint8_t *)value, strlen(name), value_len,
-                                 NGHTTP2_NV_FLAG_NONE};
+    /* Names and values live in the call's arena or are static, and the
+     * arena outlives the HEADERS frame: nghttp2 need not copy them. */
+    uint8_t flags = NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;
+    /* A value unique to each response would only churn the HPACK table. */
+    if (strcmp(name, "x-request-id") == 0)
+        flags |= NGHTTP2_NV_FLAG_NO_INDEX;
+    l->nv[l->n++] = (nghttp2_nv){(uint8_t *)name, (uint8_t *)value, strlen(name), value_len, flags};
 }
 
 static void nv_adds(struct nvlist *l, const char *name, const char *value)
@@ -46,6 +51,8 @@ static void nv_adds(struct nvlist *l, const char *name, const char *value)
 
 static const char *status_str(struct kumo_rpc_call *call, int status)
 {
+    if (status == 200)
+        return "200";
     char tmp[8];
     snprintf(tmp, sizeof(tmp), "%d", status);
     return kumo_arena_strdup(call->arena, tmp);
@@ -83,10 +90,9 @@ static void submit(struct kumo_rpc_call *call, struct nvlist *h, int has_body)
     nghttp2_submit_response(conn->session, call->stream_id, h->nv, h->n, &prd);
 }
 
-/* Appends body bytes and accounts them as pending output. */
-static void out_append(struct kumo_rpc_call *call, const void *data, size_t len)
+/* Accounts `len` bytes just added to call->out as pending output. */
+static void out_grew(struct kumo_rpc_call *call, size_t len)
 {
-    kumo_buf_append(&call->out, data, len);
     if (call->conn) {
         call->conn->pending_out += len;
         if (call->out_deferred && call->conn->session) {
@@ -94,6 +100,13 @@ static void out_append(struct kumo_rpc_call *call, const void *data, size_t len)
             nghttp2_session_resume_data(call->conn->session, call->stream_id);
         }
     }
+}
+
+/* Appends body bytes and accounts them as pending output. */
+static void out_append(struct kumo_rpc_call *call, const void *data, size_t len)
+{
+    kumo_buf_append(&call->out, data, len);
+    out_grew(call, len);
 }
 
 static void add_custom(struct nvlist *h, nghttp2_nv *nv, size_t n, const char *prefix,
@@ -252,9 +265,9 @@ static const char *content_type_out(struct kumo_rpc_call *call)
 static void grpc_trailers(struct kumo_rpc_call *call, struct nvlist *t, kumo_code code,
                           const char *msg)
 {
-    char *st = kumo_arena_alloc(call->arena, 4);
-    snprintf(st, 4, "%d", (int)code);
-    nv_adds(t, "grpc-status", st);
+    static const char *const codes[] = {"0", "1",  "2",  "3",  "4",  "5",  "6",  "7", "8",
+                                        "9", "10", "11", "12", "13", "14", "15", "16"};
+    nv_adds(t, "grpc-status", codes[(unsigned)code <= KUMO_CODE_MAX ? code : KUMO_CODE_UNKNOWN]);
     if (msg && *msg) {
         struct kumo_buf enc = KUMO_BUF_INIT;
         kumo_pct_encode(msg, strlen(msg), &enc);
@@ -362,35 +375,65 @@ void kumo__respond_http(struct kumo_rpc_call *call, int status, const char *extr
 
 /* ---- success ---- */
 
-/* Serializes the response message in the call's codec. Returns 0, or
- * answers an error and returns -1. */
-static int encode_message(struct kumo_rpc_call *call, const ProtobufCMessage *msg,
-                          struct kumo_buf *out)
+/* Appends `msg` to the call's output in wire form: bare for Connect unary,
+ * in an envelope for the streaming protocols; gzip when the client accepts
+ * it and the message is big enough. The common case (binary, small) packs
+ * straight into the output buffer. Returns 0 and sets *compressed, or
+ * answers resource_exhausted and returns -1. */
+static int append_message(struct kumo_rpc_call *call, const ProtobufCMessage *msg, int enveloped,
+                          int *compressed)
 {
+    size_t max = call->io->srv->cfg.max_message_size;
+    size_t hdr = enveloped ? KUMO_ENVELOPE_HEADER_LEN : 0;
+    *compressed = 0;
+    if (!call->json) {
+        size_t len = protobuf_c_message_get_packed_size(msg);
+        if (len > max)
+            goto too_large;
+        if (!call->gzip_out || len < COMPRESS_MIN_BYTES) {
+            kumo_buf_reserve(&call->out, hdr + len);
+            uint8_t *p = call->out.data + call->out.len;
+            if (enveloped)
+                kumo_envelope_header(p, 0, len);
+            protobuf_c_message_pack(msg, p + hdr);
+            call->out.len += hdr + len;
+            call->out.data[call->out.len] = '\0';
+            out_grew(call, hdr + len);
+            return 0;
+        }
+    }
+    struct kumo_buf plain = KUMO_BUF_INIT, packed = KUMO_BUF_INIT;
     if (call->json) {
-        kumo_json_encode(msg, out);
+        kumo_json_encode(msg, &plain);
     } else {
         size_t len = protobuf_c_message_get_packed_size(msg);
-        kumo_buf_reserve(out, len);
-        protobuf_c_message_pack(msg, out->data + out->len);
-        out->len += len;
+        kumo_buf_reserve(&plain, len);
+        protobuf_c_message_pack(msg, plain.data);
+        plain.len = len;
     }
-    if (out->len > call->io->srv->cfg.max_message_size) {
-        kumo_buf_free(out);
-        kumo__respond_error(call, KUMO_CODE_RESOURCE_EXHAUSTED,
-                            "response message larger than the limit");
-        return -1;
+    if (plain.len > max) {
+        kumo_buf_free(&plain);
+        goto too_large;
     }
+    struct kumo_buf *m = &plain;
+    if (call->gzip_out && plain.len >= COMPRESS_MIN_BYTES) {
+        kumo_gzip_compress(plain.data, plain.len, &packed);
+        m = &packed;
+        *compressed = 1;
+    }
+    if (enveloped) {
+        uint8_t h[KUMO_ENVELOPE_HEADER_LEN];
+        kumo_envelope_header(h, *compressed ? KUMO_ENVELOPE_COMPRESSED : 0, m->len);
+        out_append(call, h, sizeof(h));
+    }
+    out_append(call, m->data, m->len);
+    kumo_buf_free(&plain);
+    kumo_buf_free(&packed);
     return 0;
-}
-
-/* Compresses `plain` into `out` when worth it; returns 1 if compressed. */
-static int maybe_compress(struct kumo_rpc_call *call, struct kumo_buf *plain, struct kumo_buf *out)
-{
-    if (!call->gzip_out || plain->len < COMPRESS_MIN_BYTES)
-        return 0;
-    kumo_gzip_compress(plain->data, plain->len, out);
-    return 1;
+too_large:
+    kumo__respond_error(call, KUMO_CODE_RESOURCE_EXHAUSTED,
+                        "response message larger than the limit");
+    return -1;
 }
 
 static void grpc_headers(struct kumo_rpc_call *call, struct nvlist *h, int compressed)
@@ -409,24 +452,16 @@ void kumo__respond_stream_message(struct kumo_rpc_call *call, const ProtobufCMes
 {
     if (call->answered)
         return;
-    struct kumo_buf plain = KUMO_BUF_INIT, packed = KUMO_BUF_INIT;
-    if (encode_message(call, msg, &plain) != 0)
+    int first = !call->headers_sent, compressed;
+    if (append_message(call, msg, 1, &compressed) != 0)
         return;
-    int compressed = maybe_compress(call, &plain, &packed);
-    struct kumo_buf *m = compressed ? &packed : &plain;
-    struct kumo_buf frame = KUMO_BUF_INIT;
-    kumo_envelope_write(&frame, compressed ? KUMO_ENVELOPE_COMPRESSED : 0, m->data, m->len);
-    if (!call->headers_sent) {
+    if (first) {
+        /* The encoding header names the algorithm; each message says by
+         * its flag whether it used it. */
         struct nvlist h = {.arena = call->arena};
         grpc_headers(call, &h, call->gzip_out);
-        out_append(call, frame.data, frame.len);
         submit(call, &h, 1);
-    } else {
-        out_append(call, frame.data, frame.len);
     }
-    kumo_buf_free(&frame);
-    kumo_buf_free(&plain);
-    kumo_buf_free(&packed);
     if (call->conn)
         kumo__conn_update_backpressure(call->conn);
 }
@@ -454,15 +489,14 @@ void kumo__respond(struct kumo_rpc_call *call)
         kumo__respond_error(call, KUMO_CODE_OK, NULL);
         return;
     }
-    struct kumo_buf plain = KUMO_BUF_INIT, packed = KUMO_BUF_INIT;
-    if (encode_message(call, call->response, &plain) != 0)
+    int connect = call->protocol == KUMO_PROTO_CONNECT || call->protocol == KUMO_PROTO_CONNECT_GET;
+    int compressed;
+    if (append_message(call, call->response, !connect, &compressed) != 0)
         return;
     call->answered = 1;
     record_finish(call, KUMO_CODE_OK);
-    int compressed = maybe_compress(call, &plain, &packed);
-    struct kumo_buf *m = compressed ? &packed : &plain;
     struct nvlist h = {.arena = call->arena};
-    if (call->protocol == KUMO_PROTO_CONNECT || call->protocol == KUMO_PROTO_CONNECT_GET) {
+    if (connect) {
         nv_adds(&h, ":status", "200");
         nv_adds(&h, "content-type", content_type_out(call));
         if (compressed)
@@ -470,13 +504,9 @@ void kumo__respond(struct kumo_rpc_call *call)
         nv_adds(&h, "x-request-id", call->request_id);
         add_custom(&h, call->resp_headers, call->n_resp_headers, NULL, call->arena);
         add_custom(&h, call->resp_trailers, call->n_resp_trailers, "trailer-", call->arena);
-        out_append(call, m->data, m->len);
     } else {
         grpc_headers(call, &h, compressed);
         uint8_t hdr[KUMO_ENVELOPE_HEADER_LEN];
-        kumo_envelope_header(hdr, compressed ? KUMO_ENVELOPE_COMPRESSED : 0, m->len);
-        out_append(call, hdr, sizeof(hdr));
-        out_append(call, m->data, m->len);
         struct nvlist t = {.arena = call->arena};
         grpc_trailers(call, &t, KUMO_CODE_OK, NULL);
         if (call->protocol == KUMO_PROTO_GRPC_WEB) {
@@ -494,8 +524,6 @@ void kumo__respond(struct kumo_rpc_call *call)
         }
     }
     call->out_eof = 1;
-    kumo_buf_free(&plain);
-    kumo_buf_free(&packed);
     submit(call, &h, 1);
     if (call->conn)
         kumo__conn_update_backpressure(call->conn);

@@ -436,6 +436,8 @@ void kumo_rpc_server_free(struct kumo_rpc_server *srv)
             event_free(io->drain_ev);
         if (io->base)
             event_base_free(io->base);
+        for (int j = 0; j < io->n_arena_pool; j++)
+            kumo_arena_free(io->arena_pool[j]);
         pthread_mutex_destroy(&io->mu);
     }
     kumo_free(srv->io);

@@ -29,7 +29,9 @@ int64_t kumo_now_ns(void)
 
 static struct kumo_rpc_call *call_new(struct kumo__conn *conn, int32_t stream_id)
 {
-    struct kumo_arena *arena = kumo_arena_new();
+    struct kumo__io_thread *io = conn->io;
+    struct kumo_arena *arena =
+        io->n_arena_pool ? io->arena_pool[--io->n_arena_pool] : kumo_arena_new();
     struct kumo_rpc_call *call = kumo_arena_calloc(arena, sizeof(*call));
     call->arena = arena;
     call->conn = conn;
@@ -79,7 +81,15 @@ void kumo__call_free(struct kumo_rpc_call *call)
         pthread_mutex_destroy(&call->sleep_mu);
         pthread_cond_destroy(&call->sleep_cv);
     }
-    kumo_arena_free(call->arena); /* the call itself lives in its arena */
+    /* The call itself lives in its arena: nothing of it is read below. */
+    struct kumo__io_thread *io = call->io;
+    struct kumo_arena *arena = call->arena;
+    if (io->n_arena_pool < (int)(sizeof(io->arena_pool) / sizeof(io->arena_pool[0]))) {
+        kumo_arena_reset(arena);
+        io->arena_pool[io->n_arena_pool++] = arena;
+    } else {
+        kumo_arena_free(arena);
+    }
 }
 
 void kumo__call_cancel(struct kumo_rpc_call *call)
@@ -373,12 +383,29 @@ static void request_complete(struct kumo_rpc_call *call)
 
 /* ---- routing at the end of the request headers ---- */
 
-static const char *find_header(const struct kumo_rpc_call *call, const char *name)
+/* Returns the index of a header the server reads, or -1. */
+static int known_header(const uint8_t *name, size_t len)
 {
-    for (size_t i = 0; i < call->n_headers; i++)
-        if (strcmp(call->headers[i].name, name) == 0)
-            return call->headers[i].value;
-    return NULL;
+    static const struct {
+        const char *name;
+        size_t len;
+        int index;
+    } table[] = {
+        {"content-type", 12, KUMO_KH_CONTENT_TYPE},
+        {"x-request-id", 12, KUMO_KH_REQUEST_ID},
+        {"grpc-timeout", 12, KUMO_KH_GRPC_TIMEOUT},
+        {"connect-timeout-ms", 18, KUMO_KH_CONNECT_TIMEOUT},
+        {"grpc-encoding", 13, KUMO_KH_GRPC_ENCODING},
+        {"grpc-accept-encoding", 20, KUMO_KH_GRPC_ACCEPT_ENCODING},
+        {"content-encoding", 16, KUMO_KH_CONTENT_ENCODING},
+        {"accept-encoding", 15, KUMO_KH_ACCEPT_ENCODING},
+        {"connect-content-encoding", 24, KUMO_KH_CONNECT_CONTENT_ENCODING},
+        {"connect-accept-encoding", 23, KUMO_KH_CONNECT_ACCEPT_ENCODING},
+    };
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+        if (table[i].len == len && memcmp(table[i].name, name, len) == 0)
+            return table[i].index;
+    return -1;
 }
 
 /* The media type without parameters, lowercased, in the arena. */
@@ -466,8 +493,12 @@ static void make_request_id(char *out, size_t outlen)
         state ^= state >> 27;
         parts[i] = state * 0x2545F4914F6CDD1Du;
     }
-    snprintf(out, outlen, "%016llx%016llx", (unsigned long long)parts[0],
-             (unsigned long long)parts[1]);
+    static const char hex[] = "0123456789abcdef";
+    if (outlen < 33)
+        return;
+    for (int i = 0; i < 32; i++)
+        out[i] = hex[(parts[i / 16] >> (60 - 4 * (i % 16))) & 0xf];
+    out[32] = '\0';
 }
 
 static int parse_deadline(struct kumo_rpc_call *call)
@@ -477,12 +508,12 @@ static int parse_deadline(struct kumo_rpc_call *call)
     const char *v;
     if (call->protocol == KUMO_PROTO_CONNECT || call->protocol == KUMO_PROTO_CONNECT_GET ||
         call->protocol == KUMO_PROTO_CONNECT_STREAM) {
-        v = find_header(call, "connect-timeout-ms");
+        v = call->known[KUMO_KH_CONNECT_TIMEOUT];
         if (v == NULL)
             return 0;
         rc = kumo_connect_timeout_parse(v, strlen(v), &ns);
     } else {
-        v = find_header(call, "grpc-timeout");
+        v = call->known[KUMO_KH_GRPC_TIMEOUT];
         if (v == NULL)
             return 0;
         rc = kumo_grpc_timeout_parse(v, strlen(v), &ns);
@@ -510,17 +541,19 @@ static int setup_encodings(struct kumo_rpc_call *call)
 {
     int grpc = call->protocol == KUMO_PROTO_GRPC || call->protocol == KUMO_PROTO_GRPC_WEB;
     if (call->protocol == KUMO_PROTO_CONNECT_GET) {
-        call->gzip_out = list_has_gzip(find_header(call, "accept-encoding"));
+        call->gzip_out = list_has_gzip(call->known[KUMO_KH_ACCEPT_ENCODING]);
         return 0;
     }
-    const char *enc_name = grpc ? "grpc-encoding" : "content-encoding";
     const char *accept_name = grpc ? "grpc-accept-encoding" : "accept-encoding";
+    int enc = grpc ? KUMO_KH_GRPC_ENCODING : KUMO_KH_CONTENT_ENCODING;
+    int accept = grpc ? KUMO_KH_GRPC_ACCEPT_ENCODING : KUMO_KH_ACCEPT_ENCODING;
     if (call->protocol == KUMO_PROTO_CONNECT_STREAM) {
-        enc_name = "connect-content-encoding";
         accept_name = "connect-accept-encoding";
+        enc = KUMO_KH_CONNECT_CONTENT_ENCODING;
+        accept = KUMO_KH_CONNECT_ACCEPT_ENCODING;
     }
-    call->encoding = find_header(call, enc_name);
-    call->accept_encoding = find_header(call, accept_name);
+    call->encoding = call->known[enc];
+    call->accept_encoding = call->known[accept];
     if (call->encoding && strcasecmp(call->encoding, "identity") != 0) {
         if (strcasecmp(call->encoding, "gzip") != 0) {
             kumo_rpc_call_set_header(call, accept_name, "gzip,identity");
@@ -537,7 +570,7 @@ static int setup_encodings(struct kumo_rpc_call *call)
 /* All request headers are in: decide protocol and method, or answer. */
 static void headers_done(struct kumo_rpc_call *call)
 {
-    const char *rid = find_header(call, "x-request-id");
+    const char *rid = call->known[KUMO_KH_REQUEST_ID];
     if (rid && request_id_ok(rid))
         snprintf(call->request_id, sizeof(call->request_id), "%s", rid);
     else
@@ -558,7 +591,7 @@ static void headers_done(struct kumo_rpc_call *call)
     if (is_get) {
         call->protocol = KUMO_PROTO_CONNECT_GET;
     } else {
-        call->content_type = find_header(call, "content-type");
+        call->content_type = call->known[KUMO_KH_CONTENT_TYPE];
         if (call->content_type == NULL ||
             classify_content_type(call, media_type(call, call->content_type)) != 0) {
             kumo__respond_http(call, 415, "accept-post",
@@ -667,6 +700,9 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
         call->cap_headers = cap;
     }
     call->headers[call->n_headers++] = (struct kumo__header){n, v, valuelen};
+    int k = known_header(name, namelen);
+    if (k >= 0 && call->known[k] == NULL)
+        call->known[k] = v;
     return 0;
 }
 
