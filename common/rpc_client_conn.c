@@ -161,17 +161,13 @@ void kumo__rpc_conn_kick(struct kumo__rpc_conn *conn)
 
 /* ---- bufferevent callbacks ---- */
 
-static void on_read(struct bufferevent *bev, void *arg)
+/* Feeds the buffered input to nghttp2. Returns 0, or -1 when the
+ * connection failed and was destroyed. */
+static int conn_recv(struct kumo__rpc_conn *conn)
 {
-    struct kumo__rpc_conn *conn = arg;
-    struct kumo_rpc_client *c = conn->client;
-    struct evbuffer *in = bufferevent_get_input(bev);
+    struct evbuffer *in = bufferevent_get_input(conn->bev);
     struct evbuffer_iovec v[8];
 
-    if (conn->closing || conn->session == NULL) {
-        evbuffer_drain(in, evbuffer_get_length(in));
-        return;
-    }
     while (evbuffer_get_length(in) > 0) {
         int n = evbuffer_peek(in, -1, NULL, v, 8);
         size_t used = 0;
@@ -179,12 +175,31 @@ static void on_read(struct bufferevent *bev, void *arg)
             ssize_t rv = nghttp2_session_mem_recv(conn->session, v[i].iov_base, v[i].iov_len);
             if (rv < 0) {
                 conn_fail(conn, nghttp2_strerror((int)rv));
-                dispatch(c);
-                return;
+                return -1;
             }
             used += (size_t)rv;
         }
         evbuffer_drain(in, used);
+    }
+    return 0;
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+    struct kumo__rpc_conn *conn = arg;
+    struct kumo_rpc_client *c = conn->client;
+
+    if (conn->closing) {
+        struct evbuffer *in = bufferevent_get_input(bev);
+        evbuffer_drain(in, evbuffer_get_length(in));
+        return;
+    }
+    /* Bytes read before the transport is reported up wait for conn_ready. */
+    if (conn->session == NULL)
+        return;
+    if (conn_recv(conn) != 0) {
+        dispatch(c);
+        return;
     }
     conn_flush(conn);
 }
@@ -250,7 +265,8 @@ static void conn_ready(struct kumo__rpc_conn *conn)
      * it speaks HTTP/2 and tells how many streams it takes. Until then the
      * connect timer runs. */
     conn->ready = 1;
-    conn_flush(conn);
+    if (conn_recv(conn) == 0)
+        conn_flush(conn);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -307,13 +323,17 @@ static SSL *tls_new(struct kumo_rpc_client *c)
 
 static struct bufferevent *transport_new(struct kumo_rpc_client *c)
 {
+    /* Deferred callbacks: an OpenSSL bufferevent would otherwise report an
+     * error from inside bufferevent_write, i.e. from inside nghttp2's send
+     * callback, and the connection would be freed under nghttp2's feet. */
+    const int opts = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
     if (!c->tls)
-        return bufferevent_socket_new(c->base, -1, BEV_OPT_CLOSE_ON_FREE);
+        return bufferevent_socket_new(c->base, -1, opts);
     SSL *ssl = tls_new(c);
     if (ssl == NULL)
         return NULL;
-    struct bufferevent *bev = bufferevent_openssl_socket_new(
-        c->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+    struct bufferevent *bev =
+        bufferevent_openssl_socket_new(c->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, opts);
     if (bev == NULL) {
         SSL_free(ssl);
         return NULL;

@@ -235,7 +235,12 @@ static void dispatch_connect_get(struct kumo_rpc_call *call)
     const char *q = call->query ? call->query : "";
     int rc = kumo_connect_get_parse(q, strlen(q), &get, &why);
     if (rc != 0) {
-        kumo__respond_error(call, (kumo_code)rc, why ? why : "bad GET query");
+        /* No codec, or one we do not speak: the Connect spec's 415, as for
+         * an unsupported content type on POST. */
+        if (why && strstr(why, "encoding") != NULL)
+            kumo__respond_http(call, 415, NULL, NULL, NULL);
+        else
+            kumo__respond_error(call, (kumo_code)rc, why ? why : "bad GET query");
         return;
     }
     call->json = strcmp(get.encoding, "json") == 0;

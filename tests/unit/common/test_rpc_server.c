@@ -328,6 +328,12 @@ static void test_rpc_server_connect_get(void **state)
     /* Missing message parameter. */
     r = request(h, "GET", "/kumo.test.v1.EchoService/Lookup?encoding=json", NULL, NULL, 0, NULL);
     assert_int_equal(r->status, 400);
+    /* No codec, or an unknown one: 415 as the Connect spec says. */
+    r = request(h, "GET", "/kumo.test.v1.EchoService/Lookup?message=%7B%7D", NULL, NULL, 0, NULL);
+    assert_int_equal(r->status, 415);
+    r = request(h, "GET", "/kumo.test.v1.EchoService/Lookup?encoding=xml&message=%7B%7D", NULL,
+                NULL, 0, NULL);
+    assert_int_equal(r->status, 415);
     harness_free(h);
 }
 
