@@ -125,9 +125,9 @@ int kumo_rpc_call_cancelled(const struct kumo_rpc_call *call)
 
 int kumo_rpc_call_sleep(struct kumo_rpc_call *call, int64_t ns)
 {
-    /* Set up lazily; the I/O thread only signals once sleep_inited is seen,
-     * so initialise under the first-use race with a plain flag published
-     * after init (the I/O thread reads it when cancelling). */
+    /* Set up lazily (few handlers sleep). Publishing sleep_inited before
+     * checking `cancelled` under the mutex pairs with kumo__call_cancel,
+     * which sets `cancelled` before reading sleep_inited. */
     if (!call->sleep_inited) {
         pthread_mutex_init(&call->sleep_mu, NULL);
         pthread_condattr_t attr;
@@ -135,7 +135,7 @@ int kumo_rpc_call_sleep(struct kumo_rpc_call *call, int64_t ns)
         pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
         pthread_cond_init(&call->sleep_cv, &attr);
         pthread_condattr_destroy(&attr);
-        __atomic_store_n(&call->sleep_inited, 1, __ATOMIC_RELEASE);
+        __atomic_store_n(&call->sleep_inited, 1, __ATOMIC_SEQ_CST);
     }
     int64_t until = kumo_now_ns() + ns;
     if (call->deadline != 0 && call->deadline < until)

@@ -94,8 +94,11 @@ void kumo__call_free(struct kumo_rpc_call *call)
 
 void kumo__call_cancel(struct kumo_rpc_call *call)
 {
+    /* Pairs with kumo_rpc_call_sleep: it publishes sleep_inited before
+     * checking `cancelled` under the mutex; we set `cancelled` before
+     * reading sleep_inited. Either it sees the flag or we see the mutex. */
     atomic_store(&call->cancelled, 1);
-    if (call->sleep_inited) {
+    if (__atomic_load_n(&call->sleep_inited, __ATOMIC_SEQ_CST)) {
         pthread_mutex_lock(&call->sleep_mu);
         pthread_cond_broadcast(&call->sleep_cv);
         pthread_mutex_unlock(&call->sleep_mu);
