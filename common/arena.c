@@ -100,6 +100,17 @@ char *kumo_arena_strdup(struct kumo_arena *a, const char *s)
     return kumo_arena_strndup(a, s, strlen(s));
 }
 
+void *kumo_arena_grow(struct kumo_arena *a, const void *old, size_t used, size_t *cap,
+                      size_t elem_size, size_t first)
+{
+    size_t n = *cap ? *cap * 2 : first;
+    void *p = kumo_arena_alloc(a, n * elem_size);
+    if (used)
+        memcpy(p, old, used * elem_size);
+    *cap = n;
+    return p;
+}
+
 static void free_chain(struct arena_block *b)
 {
     while (b) {

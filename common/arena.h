@@ -20,6 +20,11 @@ void *kumo_arena_calloc(struct kumo_arena *a, size_t size);
 /* Copies `len` bytes plus a NUL terminator into the arena. */
 char *kumo_arena_strndup(struct kumo_arena *a, const char *s, size_t len);
 char *kumo_arena_strdup(struct kumo_arena *a, const char *s);
+/* Grows an arena-backed array: returns an array of twice *cap elements (or
+ * `first` when *cap is 0) holding the `used` elements of `old`, and updates
+ * *cap. The old array is simply abandoned to the arena. */
+void *kumo_arena_grow(struct kumo_arena *a, const void *old, size_t used, size_t *cap,
+                      size_t elem_size, size_t first);
 /* Releases everything but the first block, for reuse. */
 void kumo_arena_reset(struct kumo_arena *a);
 /* Frees the arena and all memory handed out by it. NULL is ignored. */

@@ -38,14 +38,9 @@ kumo_code kumo_rpc_call_error(struct kumo_rpc_call *call, kumo_code code, const 
 
 void kumo_rpc_call_add_error_detail(struct kumo_rpc_call *call, const ProtobufCMessage *msg)
 {
-    if (call->n_details == call->cap_details) {
-        size_t cap = call->cap_details ? call->cap_details * 2 : 4;
-        struct kumo__detail *d = kumo_arena_alloc(call->arena, cap * sizeof(*d));
-        if (call->n_details)
-            memcpy(d, call->details, call->n_details * sizeof(*d));
-        call->details = d;
-        call->cap_details = cap;
-    }
+    if (call->n_details == call->cap_details)
+        call->details = kumo_arena_grow(call->arena, call->details, call->n_details,
+                                        &call->cap_details, sizeof(*call->details), 4);
     struct kumo__detail *d = &call->details[call->n_details++];
     d->type = msg->descriptor->name;
     d->len = protobuf_c_message_get_packed_size(msg);
@@ -64,14 +59,8 @@ const char *kumo_rpc_call_header(const struct kumo_rpc_call *call, const char *n
 static void nv_push(struct kumo_rpc_call *call, nghttp2_nv **arr, size_t *n, size_t *cap,
                     const char *name, const char *value)
 {
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 4;
-        nghttp2_nv *nv = kumo_arena_alloc(call->arena, c * sizeof(*nv));
-        if (*n)
-            memcpy(nv, *arr, *n * sizeof(*nv));
-        *arr = nv;
-        *cap = c;
-    }
+    if (*n == *cap)
+        *arr = kumo_arena_grow(call->arena, *arr, *n, cap, sizeof(**arr), 4);
     size_t nl = strlen(name);
     char *lname = kumo_arena_strndup(call->arena, name, nl);
     for (char *p = lname; *p; p++)

@@ -27,14 +27,8 @@ struct nvlist {
 
 static void nv_add(struct nvlist *l, const char *name, const char *value, size_t value_len)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        nghttp2_nv *nv = kumo_arena_alloc(l->arena, cap * sizeof(*nv));
-        if (l->n)
-            memcpy(nv, l->nv, l->n * sizeof(*nv));
-        l->nv = nv;
-        l->cap = cap;
-    }
+    if (l->n == l->cap)
+        l->nv = kumo_arena_grow(l->arena, l->nv, l->n, &l->cap, sizeof(*l->nv), 16);
     /* Names and values live in the call's arena or are static, and the
      * arena outlives the HEADERS frame: nghttp2 need not copy them. */
     uint8_t flags = NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;

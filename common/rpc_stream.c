@@ -699,14 +699,9 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
         }
         return 0;
     }
-    if (call->n_headers == call->cap_headers) {
-        size_t cap = call->cap_headers ? call->cap_headers * 2 : 16;
-        struct kumo__header *h = kumo_arena_alloc(call->arena, cap * sizeof(*h));
-        if (call->n_headers)
-            memcpy(h, call->headers, call->n_headers * sizeof(*h));
-        call->headers = h;
-        call->cap_headers = cap;
-    }
+    if (call->n_headers == call->cap_headers)
+        call->headers = kumo_arena_grow(call->arena, call->headers, call->n_headers,
+                                        &call->cap_headers, sizeof(*call->headers), 16);
     call->headers[call->n_headers++] = (struct kumo__header){n, v, valuelen};
     int k = known_header(name, namelen);
     if (k >= 0 && call->known[k] == NULL)

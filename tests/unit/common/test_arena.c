@@ -93,6 +93,23 @@ static void test_arena_protobuf_allocator(void **state)
     kumo_arena_free(a);
 }
 
+static void test_arena_grow_keeps_elements(void **state)
+{
+    (void)state;
+    struct kumo_arena *a = kumo_arena_new();
+    int *arr = NULL;
+    size_t n = 0, cap = 0;
+    for (int i = 0; i < 1000; i++) {
+        if (n == cap)
+            arr = kumo_arena_grow(a, arr, n, &cap, sizeof(*arr), 4);
+        arr[n++] = i * 3;
+    }
+    assert_int_equal(cap, 1024);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(arr[i], i * 3);
+    kumo_arena_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -101,6 +118,7 @@ int main(void)
         cmocka_unit_test(test_arena_calloc_strdup),
         cmocka_unit_test(test_arena_reset_reuses),
         cmocka_unit_test(test_arena_protobuf_allocator),
+        cmocka_unit_test(test_arena_grow_keeps_elements),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
