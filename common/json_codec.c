@@ -1,6 +1,5 @@
 #include "json_codec.h"
 
-#include <errno.h>
 #include <float.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -693,7 +692,8 @@ static void append_float(struct kumo_buf *b, float v)
 
 static void append_enum(struct kumo_buf *b, const ProtobufCEnumDescriptor *ed, int32_t v)
 {
-    if (is_null_value_enum(ed)) {
+    if (is_null_value_enum(ed) && v == 0) {
+        /* Any other number stays a number, or it would not read back. */
         kumo_buf_append_str(b, "null");
         return;
     }

@@ -10,7 +10,11 @@
  *
  * Maps are recognised the way protoc builds them: a repeated field of a
  * nested message named <FieldName>Entry with exactly the fields key = 1 and
- * value = 2 (protobuf-c descriptors do not carry the map_entry option). */
+ * value = 2 (protobuf-c descriptors do not carry the map_entry option).
+ *
+ * Limits that come from jansson: a bare JSON integer outside the int64 range
+ * (e.g. a uint64 above 2^63 not written as a string) and "\u0000" in strings
+ * are rejected as invalid JSON. */
 #ifndef KUMO_JSON_CODEC_H
 #define KUMO_JSON_CODEC_H
 
@@ -24,7 +28,8 @@
 #define KUMO_JSON_MAX_DEPTH 64
 
 /* Decodes proto3 JSON `json` (`len` bytes, not necessarily NUL-terminated)
- * into a new message of type `desc`. The top level must be a JSON object.
+ * into a new message of type `desc`. The top level must be a JSON object (or
+ * an array for google.protobuf.ListValue).
  * Everything (the message, strings, repeated arrays, bytes, sub-messages) is
  * allocated with `alloc` (e.g. a per-request arena, see arena.h), which must
  * not return NULL; `alloc` NULL means malloc, and the caller then frees the

@@ -398,7 +398,11 @@ static int append_message(struct kumo_rpc_call *call, const ProtobufCMessage *ms
     }
     struct kumo_buf plain = KUMO_BUF_INIT, packed = KUMO_BUF_INIT;
     if (call->json) {
-        kumo_json_encode(msg, &plain);
+        if (kumo_json_encode(msg, &plain) != 0) {
+            kumo_buf_free(&plain);
+            kumo__respond_error(call, KUMO_CODE_INTERNAL, "response cannot be written as JSON");
+            return -1;
+        }
     } else {
         size_t len = protobuf_c_message_get_packed_size(msg);
         kumo_buf_reserve(&plain, len);
