@@ -15,12 +15,23 @@
  * hint. */
 #define MIN_GROWTH 4096
 
+/* zlib reports an error on arguments we control (a bug, not bad input). */
+static void zfail(const char *what, int rc)
+{
+    fprintf(stderr, "kumo: zlib %s failed: %d\n", what, rc);
+    abort();
+}
+
 /* zlib allocates through kumo's wrappers, so failure aborts like everywhere
- * else and no Z_MEM_ERROR path needs handling. */
+ * else and no Z_MEM_ERROR path needs handling. Not zeroed (zlib's own default
+ * does not zero either): clearing deflate's ~256 KiB of tables on every call
+ * made compressing a 4 KiB message 1.3-7x slower here. */
 static voidpf zalloc(voidpf opaque, uInt items, uInt size)
 {
     (void)opaque;
-    return kumo_calloc(items, size);
+    if (size && items > SIZE_MAX / size)
+        zfail("zalloc size", 0);
+    return kumo_malloc((size_t)items * size);
 }
 
 static void zfree(voidpf opaque, voidpf p)
@@ -34,13 +45,6 @@ static void zinit(z_stream *zs)
     memset(zs, 0, sizeof *zs);
     zs->zalloc = zalloc;
     zs->zfree = zfree;
-}
-
-/* zlib reports an error on arguments we control (a bug, not bad input). */
-static void zfail(const char *what, int rc)
-{
-    fprintf(stderr, "kumo: zlib %s failed: %d\n", what, rc);
-    abort();
 }
 
 /* Gives zlib the next piece of input: avail_in is 32-bit. */

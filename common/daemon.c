@@ -4,6 +4,7 @@
 #include "daemon.h"
 
 #include <event2/event.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,6 +244,10 @@ int kumo_daemon_main(int argc, char **argv, const struct kumo_daemon_spec *spec)
         return 2;
     }
     kumo_log_init(spec->svc, KUMO_LOG_INFO);
+    /* A fixed threshold keeps big buffers (messages up to the size limit)
+     * in their own mappings, returned to the system when freed; glibc's
+     * adaptive threshold would otherwise keep them in the heap for good. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     struct kumo_daemon d = {.spec = spec};
     char *err = NULL;
     if (kumo_config_load(vars, n, &d.config, &err) != 0) {

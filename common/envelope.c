@@ -128,9 +128,12 @@ void kumo_envelope_reader_detach(struct kumo_envelope_reader *r)
 
 int kumo_envelope_reader_feed(struct kumo_envelope_reader *r, const uint8_t *data, size_t len)
 {
+    /* Detach even after an error: the caller may drop the borrowed bytes
+     * once this returns, and next() still delivers the messages before the
+     * oversized one. */
+    kumo_envelope_reader_detach(r);
     if (r->err)
         return r->err;
-    kumo_envelope_reader_detach(r);
     return feed_copy(r, data, len);
 }
 
@@ -146,9 +149,9 @@ static size_t tail_need(const struct kumo_envelope_reader *r)
 int kumo_envelope_reader_feed_borrowed(struct kumo_envelope_reader *r, const uint8_t *data,
                                        size_t len)
 {
+    kumo_envelope_reader_detach(r);
     if (r->err)
         return r->err;
-    kumo_envelope_reader_detach(r);
     /* Finish the message split across calls by copying; afterwards the
      * buffer ends on a boundary and the rest of `data` can be borrowed. */
     size_t need;

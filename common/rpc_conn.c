@@ -22,10 +22,6 @@
 #include "log.h"
 #include "metrics.h"
 
-/* Stop reading new requests while this many response bytes wait to be sent
- * (a client that never reads cannot make us buffer without bound). */
-#define PENDING_OUT_HIGH (8u * 1024 * 1024)
-#define PENDING_OUT_LOW  (4u * 1024 * 1024)
 /* Coalesce nghttp2 output up to this much before a write. */
 #define OUTPUT_CHUNK (64u * 1024)
 #define READ_CHUNK   (16u * 1024)
@@ -134,10 +130,10 @@ void kumo__conn_update_backpressure(struct kumo__conn *conn)
 {
     if (conn->read_ev == NULL)
         return;
-    if (!conn->reading_paused && conn->pending_out > PENDING_OUT_HIGH) {
+    if (!conn->reading_paused && conn->pending_out > KUMO__PENDING_OUT_HIGH) {
         conn->reading_paused = 1;
         event_del(conn->read_ev);
-    } else if (conn->reading_paused && conn->pending_out < PENDING_OUT_LOW) {
+    } else if (conn->reading_paused && conn->pending_out < KUMO__PENDING_OUT_LOW) {
         conn->reading_paused = 0;
         event_add(conn->read_ev, NULL);
     }
@@ -226,9 +222,13 @@ void kumo__conn_flush(struct kumo__conn *conn)
         /* In-memory connection (fuzzing, tests): collect everything. */
         const uint8_t *data;
         ssize_t n;
-        while ((n = nghttp2_session_mem_send(conn->session, &data)) > 0)
-            if (conn->memory_out)
-                kumo_buf_append(conn->memory_out, data, (size_t)n);
+        do {
+            while ((n = nghttp2_session_mem_send(conn->session, &data)) > 0)
+                if (conn->memory_out)
+                    kumo_buf_append(conn->memory_out, data, (size_t)n);
+            kumo__conn_run_deferred(conn);
+        } while (nghttp2_session_want_write(conn->session) && conn->pending_out == 0 &&
+                 conn->deferred_head == NULL && n > 0);
         return;
     }
     for (;;) {
@@ -250,8 +250,14 @@ void kumo__conn_flush(struct kumo__conn *conn)
             }
             kumo_buf_append(&conn->wbuf, data, (size_t)n);
         }
-        if (conn->wbuf.len == 0)
+        if (conn->wbuf.len == 0) {
+            /* Output drained: requests held back may run now. */
+            if (conn->deferred_head && conn->pending_out < KUMO__PENDING_OUT_LOW) {
+                kumo__conn_run_deferred(conn);
+                continue;
+            }
             break;
+        }
     }
     kumo__conn_update_backpressure(conn);
     if (!nghttp2_session_want_read(conn->session) && !nghttp2_session_want_write(conn->session) &&

@@ -139,6 +139,8 @@ struct kumo_rpc_call {
     int sleep_inited;
 
     struct kumo_rpc_call *work_next; /* worker / completion queues */
+    int deferred;                    /* waiting in the connection's deferred queue */
+    struct kumo_rpc_call *defer_next;
 };
 
 /* One HTTP/2 connection. */
@@ -166,6 +168,8 @@ struct kumo__conn {
     int dead; /* transport gone; freed when workers_busy drops to 0 */
     int preface_done;
     struct kumo_buf *memory_out; /* in-memory connection: output goes here */
+    /* Complete requests not yet run because too much output is pending. */
+    struct kumo_rpc_call *deferred_head, *deferred_tail;
     char peer[64];
 };
 
@@ -245,6 +249,11 @@ struct kumo__io_thread *kumo__rpc_server_prepare_offline(struct kumo_rpc_server 
 /* For fuzzing and tests: runs queued blocking handlers on this thread and
  * completes them. */
 void kumo__rpc_server_run_pending(struct kumo_rpc_server *srv);
+/* Output bytes per connection past which no new request is read or run. */
+#define KUMO__PENDING_OUT_HIGH (4u * 1024 * 1024)
+#define KUMO__PENDING_OUT_LOW  (1u * 1024 * 1024)
+/* Runs deferred requests while the output is below the high mark. */
+void kumo__conn_run_deferred(struct kumo__conn *conn);
 /* Reading back-pressure after response bytes were produced or consumed. */
 void kumo__conn_update_backpressure(struct kumo__conn *conn);
 

@@ -363,6 +363,63 @@ static void pump_stream_each(struct kumo_rpc_call *call)
     }
 }
 
+static void dispatch(struct kumo_rpc_call *call)
+{
+    switch (call->protocol) {
+    case KUMO_PROTO_CONNECT_GET:
+        dispatch_connect_get(call);
+        break;
+    case KUMO_PROTO_CONNECT:
+        dispatch_connect(call);
+        break;
+    default:
+        dispatch_grpc(call);
+        break;
+    }
+}
+
+void kumo__conn_run_deferred(struct kumo__conn *conn)
+{
+    while (conn->deferred_head && conn->pending_out < KUMO__PENDING_OUT_HIGH) {
+        struct kumo_rpc_call *call = conn->deferred_head;
+        conn->deferred_head = call->defer_next;
+        if (conn->deferred_head == NULL)
+            conn->deferred_tail = NULL;
+        call->deferred = 0;
+        call->defer_next = NULL;
+        if (!call->answered)
+            dispatch(call);
+    }
+}
+
+static void defer(struct kumo_rpc_call *call)
+{
+    struct kumo__conn *conn = call->conn;
+    call->deferred = 1;
+    call->defer_next = NULL;
+    if (conn->deferred_tail)
+        conn->deferred_tail->defer_next = call;
+    else
+        conn->deferred_head = call;
+    conn->deferred_tail = call;
+}
+
+static void undefer(struct kumo_rpc_call *call)
+{
+    struct kumo__conn *conn = call->conn;
+    struct kumo_rpc_call **pp = &conn->deferred_head, *prev = NULL;
+    while (*pp && *pp != call) {
+        prev = *pp;
+        pp = &(*pp)->defer_next;
+    }
+    if (*pp == NULL)
+        return;
+    *pp = call->defer_next;
+    if (conn->deferred_tail == call)
+        conn->deferred_tail = prev;
+    call->deferred = 0;
+}
+
 static void request_complete(struct kumo_rpc_call *call)
 {
     if (call->request_done)
@@ -376,17 +433,14 @@ static void request_complete(struct kumo_rpc_call *call)
         pump_stream_each(call);
         return;
     }
-    switch (call->protocol) {
-    case KUMO_PROTO_CONNECT_GET:
-        dispatch_connect_get(call);
-        break;
-    case KUMO_PROTO_CONNECT:
-        dispatch_connect(call);
-        break;
-    default:
-        dispatch_grpc(call);
-        break;
+    /* A client that does not read its answers cannot make us produce more:
+     * past the mark, requests wait until the output drains. */
+    if (call->conn &&
+        (call->conn->pending_out >= KUMO__PENDING_OUT_HIGH || call->conn->deferred_head)) {
+        defer(call);
+        return;
     }
+    dispatch(call);
 }
 
 /* ---- routing at the end of the request headers ---- */
@@ -772,6 +826,8 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
     if (call == NULL)
         return 0;
     nghttp2_session_set_stream_user_data(session, stream_id, NULL);
+    if (call->deferred && call->conn)
+        undefer(call);
     call->stream_closed = 1;
     if (!call->answered && call->dispatched) {
         /* The client reset the stream before the answer: canceled. */
