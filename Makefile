@@ -11,7 +11,7 @@ CC := gcc
 endif
 OPT      ?= -O2
 PKGS     := libnghttp2 libevent libevent_pthreads libevent_openssl libssl libcrypto \
-            libprotobuf-c jansson zlib
+            libprotobuf-c jansson zlib libmariadb libjwt libargon2 libcurl libxml-2.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -50,6 +50,7 @@ gen_h = $(addprefix $(GEN)/,$(patsubst %.proto,%.pb-c.h,$(1)))
 
 COMMON_GEN_C := $(call gen_c,$(WKT_PROTOS) $(GRPC_PROTOS) $(EXTRA_PROTOS))
 TEST_GEN_C   := $(call gen_c,$(TEST_PROTOS))
+SVC_GEN_C    := $(call gen_c,$(SVC_PROTOS))
 ALL_GEN_H    := $(call gen_h,$(WKT_PROTOS) $(GRPC_PROTOS) $(EXTRA_PROTOS) $(TEST_PROTOS) $(SVC_PROTOS))
 
 PROTO_PATHS := -I$(WKT_DIR) -I$(GRPC_PROTO_DIR) -Iproto -Itests/proto
@@ -82,6 +83,17 @@ $(GEN)/desc/test.binpb: $(addprefix tests/proto/,$(TEST_PROTOS))
 $(GEN)/desc/test_desc.S: $(GEN)/desc/test.binpb
 	scripts/embed-blob kumo_test_descriptor_set $< > $@
 
+# One descriptor set per service package (proto/kumo/<svc>/v1), embedded as
+# kumo_<svc>_descriptor_set for that daemon's reflection.
+SVC_NAMES := $(sort $(notdir $(patsubst %/,%,$(dir $(patsubst %/v1/,%/,$(dir $(wildcard proto/kumo/*/v1/*.proto)))))))
+$(GEN)/desc/svc_%.binpb: $(wildcard proto/kumo/*/v1/*.proto)
+	@mkdir -p $(dir $@)
+	$(PROTOC) $(PROTO_PATHS) --include_imports --descriptor_set_out=$@ \
+	  $(patsubst proto/%,%,$(wildcard proto/kumo/$*/v1/*.proto))
+
+$(GEN)/desc/svc_%_desc.S: $(GEN)/desc/svc_%.binpb
+	scripts/embed-blob kumo_$*_descriptor_set $< > $@
+
 # Health and reflection, served by every daemon: embedded in libkumo.
 $(GEN)/desc/builtin.binpb:
 	@mkdir -p $(dir $@)
@@ -94,7 +106,7 @@ $(GEN)/desc/builtin_desc.S: $(GEN)/desc/builtin.binpb
 
 .PRECIOUS: $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h
 
-proto: $(COMMON_GEN_C) $(TEST_GEN_C) $(ALL_GEN_H) $(GEN)/desc/test.binpb
+proto: $(COMMON_GEN_C) $(TEST_GEN_C) $(SVC_GEN_C) $(ALL_GEN_H) $(GEN)/desc/test.binpb
 
 # ---- objects ----------------------------------------------------------------
 COMMON_SRCS := $(sort $(wildcard common/*.c))
@@ -121,15 +133,34 @@ $(BUILD)/lib/libkumo.a: $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+# Every service's generated messages and descriptor sets: a daemon links
+# the ones it serves and the ones of the services it calls.
+SVC_OBJS := $(patsubst $(GEN)/%.c,$(BUILD)/obj/gen/%.o,$(SVC_GEN_C)) \
+            $(patsubst %,$(BUILD)/obj/gen/desc/svc_%_desc.o,$(SVC_NAMES))
+$(BUILD)/lib/libkumoproto.a: $(SVC_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
 $(BUILD)/lib/libkumotest.a: $(TEST_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
 LIBKUMO := $(BUILD)/lib/libkumo.a
 LIBKUMOTEST := $(BUILD)/lib/libkumotest.a
+LIBKUMOPROTO := $(BUILD)/lib/libkumoproto.a
 
 # ---- binaries ---------------------------------------------------------------
-BINS :=
+# Each services/<name>/ (and bff/) with C sources is a daemon build/bin/kumo-<name>.
+DAEMON_DIRS := $(sort $(patsubst %/,%,$(dir $(wildcard services/*/*.c bff/*.c))))
+BINS := $(foreach d,$(DAEMON_DIRS),$(BUILD)/bin/kumo-$(notdir $(d)))
+
+define daemon_rule
+$(BUILD)/bin/kumo-$(notdir $(1)): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c)) \
+    $(LIBKUMOPROTO) $(LIBKUMO)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS_ALL) -o $$@ $$^ $$(PKG_LIBS) -lm
+endef
+$(foreach d,$(DAEMON_DIRS),$(eval $(call daemon_rule,$(d))))
 
 # The test EchoService daemon (tests/echo), used by interop tests and benches.
 ECHO_SRCS := tests/echo/main.c
@@ -148,14 +179,14 @@ $(BUILD)/tests/grpc-core-client: tests/interop/grpc_core_client.c $(LIBKUMOTEST)
 UNIT_SRCS := $(sort $(wildcard tests/unit/common/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/common/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 $(BUILD)/obj/tests/unit/%.o: CPPFLAGS_ALL += -Itests/echo
-$(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/common/%.o $(LIBKUMOTEST) $(LIBKUMO)
+$(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/common/%.o $(LIBKUMOTEST) $(LIBKUMOPROTO) $(LIBKUMO)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lcmocka -lm
 
 TEST_BINS := $(BUILD)/tests/kumo-echo $(UNIT_BINS) \
              $(if $(wildcard tests/interop/grpc_core_client.c),$(BUILD)/tests/grpc-core-client)
 
-all: proto $(LIBKUMO) $(BINS) $(TEST_BINS)
+all: proto $(LIBKUMO) $(LIBKUMOPROTO) $(BINS) $(TEST_BINS)
 
 # ---- fuzzing (clang + libFuzzer) ---------------------------------------------
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
