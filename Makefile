@@ -219,13 +219,17 @@ run: bootstrap all
 bench: bootstrap all
 	bench/run
 
+# Benchmark peers (gRPC C++, grpc-go), built from Debian packages only.
+bench-peers: bootstrap
+	bench/peers/build
+
 lint: bootstrap
 	scripts/lint
 
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all proto test run bench lint clean bootstrap fuzz fuzz-build
+.PHONY: all proto test run bench bench-peers lint clean bootstrap fuzz fuzz-build
 .DEFAULT_GOAL := all
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
