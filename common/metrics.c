@@ -164,11 +164,18 @@ static size_t bucket_index(double seconds)
     return N_BUCKETS;
 }
 
-void kumo_metrics_rpc_finished(const char *method, kumo_code code, double seconds)
+struct kumo_metrics_method *kumo_metrics_method(const char *method)
 {
-    atomic_fetch_sub_explicit(&rpc_in_flight, 1, memory_order_relaxed);
     struct method_series *m =
         method && method_label_ok(method) ? find_or_add_method(method, 0) : other_method();
+    return (struct kumo_metrics_method *)m;
+}
+
+void kumo_metrics_rpc_finished_at(struct kumo_metrics_method *handle, kumo_code code,
+                                  double seconds)
+{
+    struct method_series *m = (struct method_series *)handle;
+    atomic_fetch_sub_explicit(&rpc_in_flight, 1, memory_order_relaxed);
     unsigned c = (unsigned)code > KUMO_CODE_MAX ? KUMO_CODE_UNKNOWN : (unsigned)code;
     if (!(seconds > 0)) /* negative or NaN */
         seconds = 0;
@@ -177,6 +184,11 @@ void kumo_metrics_rpc_finished(const char *method, kumo_code code, double second
     atomic_fetch_add_explicit(&m->codes[c], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&m->buckets[bucket_index(seconds)], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&m->sum_ns, (uint64_t)(seconds * 1e9 + 0.5), memory_order_relaxed);
+}
+
+void kumo_metrics_rpc_finished(const char *method, kumo_code code, double seconds)
+{
+    kumo_metrics_rpc_finished_at(kumo_metrics_method(method), code, seconds);
 }
 
 void kumo_metrics_connection_opened(void)

@@ -40,6 +40,15 @@ void kumo_metrics_rpc_finished(const char *method, kumo_code code, double second
 
 /* A connection was accepted / closed: kumo_connections_open +1 / -1,
  * kumo_connections_total +1 on open. */
+/* A method's series, for hot paths that record the same method again and
+ * again: look it up once (created on first use; "other" past the cap) and
+ * record through the handle. Valid for the life of the process (until
+ * kumo_metrics_reset, which is for tests). */
+struct kumo_metrics_method;
+struct kumo_metrics_method *kumo_metrics_method(const char *method);
+/* kumo_metrics_rpc_finished for a method looked up with kumo_metrics_method. */
+void kumo_metrics_rpc_finished_at(struct kumo_metrics_method *m, kumo_code code, double seconds);
+
 void kumo_metrics_connection_opened(void);
 void kumo_metrics_connection_closed(void);
 

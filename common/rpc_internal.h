@@ -24,6 +24,7 @@ struct kumo__rpc_method {
     char *path; /* "/pkg.Svc/Method" */
     const ProtobufCMethodDescriptor *desc;
     const struct kumo_rpc_method *entry; /* copy owned by the service */
+    struct kumo_metrics_method *metric;  /* its series, looked up once */
     struct kumo__rpc_service *service;
 };
 
@@ -42,6 +43,7 @@ enum kumo__rpc_protocol {
 
 struct kumo__io_thread;
 struct kumo__conn;
+struct kumo_metrics_method;
 
 /* An error detail: a message's full type name and its serialized bytes. */
 struct kumo__detail {
@@ -95,6 +97,7 @@ struct kumo_rpc_call {
     const char *encoding;        /* grpc-encoding / content-encoding */
     const char *accept_encoding; /* grpc-accept-encoding / accept-encoding */
     char request_id[48];
+    int request_id_from_client;
     enum kumo__rpc_protocol protocol;
     int json;     /* codec: JSON rather than binary protobuf */
     int gzip_in;  /* request messages may be gzip-compressed */

@@ -31,16 +31,23 @@ static void nv_add(struct nvlist *l, const char *name, const char *value, size_t
         l->nv = kumo_arena_grow(l->arena, l->nv, l->n, &l->cap, sizeof(*l->nv), 16);
     /* Names and values live in the call's arena or are static, and the
      * arena outlives the HEADERS frame: nghttp2 need not copy them. */
-    uint8_t flags = NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;
-    /* A value unique to each response would only churn the HPACK table. */
-    if (strcmp(name, "x-request-id") == 0)
-        flags |= NGHTTP2_NV_FLAG_NO_INDEX;
-    l->nv[l->n++] = (nghttp2_nv){(uint8_t *)name, (uint8_t *)value, strlen(name), value_len, flags};
+    l->nv[l->n++] = (nghttp2_nv){(uint8_t *)name, (uint8_t *)value, strlen(name), value_len,
+                                 NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
 }
 
 static void nv_adds(struct nvlist *l, const char *name, const char *value)
 {
     nv_add(l, name, value, strlen(value));
+}
+
+/* x-request-id goes back only to a client that sent one (its own id); a
+ * value unique to each response is kept out of the HPACK table. */
+static void add_request_id(struct kumo_rpc_call *call, struct nvlist *l)
+{
+    if (!call->request_id_from_client)
+        return;
+    nv_adds(l, "x-request-id", call->request_id);
+    l->nv[l->n - 1].flags |= NGHTTP2_NV_FLAG_NO_INDEX;
 }
 
 static const char *status_str(struct kumo_rpc_call *call, int status)
@@ -54,10 +61,10 @@ static const char *status_str(struct kumo_rpc_call *call, int status)
 
 static void record_finish(struct kumo_rpc_call *call, kumo_code code)
 {
-    const char *path = call->method ? call->method->path : "unknown";
-    double secs = (double)(kumo_now_ns() - call->started_ns) / 1e9;
-    if (call->dispatched)
-        kumo_metrics_rpc_finished(path, code, secs);
+    if (call->dispatched) {
+        double secs = (double)(kumo_now_ns() - call->started_ns) / 1e9;
+        kumo_metrics_rpc_finished_at(call->method->metric, code, secs);
+    }
     if (code == KUMO_CODE_INTERNAL || code == KUMO_CODE_UNKNOWN || code == KUMO_CODE_DATA_LOSS) {
         kumo_log(KUMO_LOG_WARN, call->request_id, "rpc failed", "path",
                  call->path ? call->path : "", "code", kumo_code_name(code), "error",
@@ -288,7 +295,7 @@ void kumo__respond_error(struct kumo_rpc_call *call, kumo_code code, const char 
         call->protocol == 0) {
         nv_adds(&h, ":status", status_str(call, kumo_code_http_status(code)));
         nv_adds(&h, "content-type", "application/json");
-        nv_adds(&h, "x-request-id", call->request_id);
+        add_request_id(call, &h);
         add_custom(&h, call->resp_headers, call->n_resp_headers, NULL, call->arena);
         add_custom(&h, call->resp_trailers, call->n_resp_trailers, "trailer-", call->arena);
         const char *body = connect_error_json(call, code, msg);
@@ -301,7 +308,7 @@ void kumo__respond_error(struct kumo_rpc_call *call, kumo_code code, const char 
         if (!call->headers_sent) {
             nv_adds(&h, ":status", "200");
             nv_adds(&h, "content-type", content_type_out(call));
-            nv_adds(&h, "x-request-id", call->request_id);
+            add_request_id(call, &h);
             add_custom(&h, call->resp_headers, call->n_resp_headers, NULL, call->arena);
             connect_end_stream(call, code, msg);
             submit(call, &h, 1);
@@ -314,7 +321,7 @@ void kumo__respond_error(struct kumo_rpc_call *call, kumo_code code, const char 
         /* Trailers-Only: one HEADERS frame with END_STREAM. */
         nv_adds(&h, ":status", "200");
         nv_adds(&h, "content-type", content_type_out(call));
-        nv_adds(&h, "x-request-id", call->request_id);
+        add_request_id(call, &h);
         add_custom(&h, call->resp_headers, call->n_resp_headers, NULL, call->arena);
         grpc_trailers(call, &h, code, msg);
         call->out_eof = 1;
@@ -442,7 +449,7 @@ static void grpc_headers(struct kumo_rpc_call *call, struct nvlist *h, int compr
     if (compressed)
         nv_adds(h, connect ? "connect-content-encoding" : "grpc-encoding", "gzip");
     nv_adds(h, connect ? "connect-accept-encoding" : "grpc-accept-encoding", "gzip,identity");
-    nv_adds(h, "x-request-id", call->request_id);
+    add_request_id(call, h);
     add_custom(h, call->resp_headers, call->n_resp_headers, NULL, call->arena);
 }
 
@@ -499,7 +506,7 @@ void kumo__respond(struct kumo_rpc_call *call)
         nv_adds(&h, "content-type", content_type_out(call));
         if (compressed)
             nv_adds(&h, "content-encoding", "gzip");
-        nv_adds(&h, "x-request-id", call->request_id);
+        add_request_id(call, &h);
         add_custom(&h, call->resp_headers, call->n_resp_headers, NULL, call->arena);
         add_custom(&h, call->resp_trailers, call->n_resp_trailers, "trailer-", call->arena);
     } else {

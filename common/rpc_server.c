@@ -16,6 +16,7 @@
 
 #include "alloc.h"
 #include "log.h"
+#include "metrics.h"
 
 #define DEFAULT_MAX_MESSAGE (4u * 1024 * 1024)
 
@@ -119,6 +120,8 @@ int kumo_rpc_server_add_service(struct kumo_rpc_server *srv, const struct kumo_r
                 m->entry = &s->methods[j];
     }
     qsort(srv->methods, srv->n_methods, sizeof(*srv->methods), method_cmp);
+    for (size_t i = 0; i < srv->n_methods; i++)
+        srv->methods[i].metric = kumo_metrics_method(srv->methods[i].path);
     return 0;
 }
 

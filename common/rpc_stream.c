@@ -633,9 +633,10 @@ static int setup_encodings(struct kumo_rpc_call *call)
 static void headers_done(struct kumo_rpc_call *call)
 {
     const char *rid = call->known[KUMO_KH_REQUEST_ID];
-    if (rid && request_id_ok(rid))
+    if (rid && request_id_ok(rid)) {
         snprintf(call->request_id, sizeof(call->request_id), "%s", rid);
-    else
+        call->request_id_from_client = 1;
+    } else
         make_request_id(call->request_id, sizeof(call->request_id));
 
     if (call->method_name == NULL || call->path == NULL) {
@@ -737,22 +738,22 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
                                  "requests refused for too many header bytes", 1);
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST_STREAM */
     }
-    const char *n = kumo_arena_strndup(call->arena, (const char *)name, namelen);
-    const char *v = kumo_arena_strndup(call->arena, (const char *)value, valuelen);
     if (name[0] == ':') {
-        if (strcmp(n, ":method") == 0) {
-            call->method_name = v;
-        } else if (strcmp(n, ":path") == 0) {
+        /* Only :method and :path are kept; nghttp2 validated the rest. */
+        if (namelen == 7 && memcmp(name, ":method", 7) == 0) {
+            call->method_name = kumo_arena_strndup(call->arena, (const char *)value, valuelen);
+        } else if (namelen == 5 && memcmp(name, ":path", 5) == 0) {
+            const char *v = (const char *)value;
             const char *q = memchr(v, '?', valuelen);
-            if (q) {
-                call->path = kumo_arena_strndup(call->arena, v, (size_t)(q - v));
-                call->query = q + 1;
-            } else {
-                call->path = v;
-            }
+            size_t plen = q ? (size_t)(q - v) : valuelen;
+            call->path = kumo_arena_strndup(call->arena, v, plen);
+            if (q)
+                call->query = kumo_arena_strndup(call->arena, q + 1, valuelen - plen - 1);
         }
         return 0;
     }
+    const char *n = kumo_arena_strndup(call->arena, (const char *)name, namelen);
+    const char *v = kumo_arena_strndup(call->arena, (const char *)value, valuelen);
     if (call->n_headers == call->cap_headers)
         call->headers = kumo_arena_grow(call->arena, call->headers, call->n_headers,
                                         &call->cap_headers, sizeof(*call->headers), 16);
@@ -832,8 +833,8 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
     if (!call->answered && call->dispatched) {
         /* The client reset the stream before the answer: canceled. */
         call->answered = 1;
-        kumo_metrics_rpc_finished(call->method ? call->method->path : "unknown", KUMO_CODE_CANCELED,
-                                  (double)(kumo_now_ns() - call->started_ns) / 1e9);
+        kumo_metrics_rpc_finished_at(call->method->metric, KUMO_CODE_CANCELED,
+                                     (double)(kumo_now_ns() - call->started_ns) / 1e9);
     }
     kumo__call_cancel(call);
     if (call->in_worker) {
