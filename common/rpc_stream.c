@@ -558,8 +558,11 @@ static void make_request_id(char *out, size_t outlen)
     static const char hex[] = "0123456789abcdef";
     if (outlen < 33)
         return;
-    for (int i = 0; i < 32; i++)
-        out[i] = hex[(parts[i / 16] >> (60 - 4 * (i % 16))) & 0xf];
+    for (int i = 0; i < 16; i++) {
+        unsigned b = (unsigned)(parts[i / 8] >> (8 * (i % 8))) & 0xff;
+        out[2 * i] = hex[b >> 4];
+        out[2 * i + 1] = hex[b & 0xf];
+    }
     out[32] = '\0';
 }
 
