@@ -104,7 +104,7 @@ $(GEN)/desc/builtin.binpb:
 $(GEN)/desc/builtin_desc.S: $(GEN)/desc/builtin.binpb
 	scripts/embed-blob kumo_builtin_descriptor_set $< > $@
 
-.PRECIOUS: $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h
+.PRECIOUS: $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h $(GEN)/desc/%.binpb $(GEN)/desc/%.S
 
 proto: $(COMMON_GEN_C) $(TEST_GEN_C) $(SVC_GEN_C) $(ALL_GEN_H) $(GEN)/desc/test.binpb
 
