@@ -111,6 +111,29 @@ void *kumo_arena_grow(struct kumo_arena *a, const void *old, size_t used, size_t
     return p;
 }
 
+void kumo_arena_buf_reserve(struct kumo_arena *a, struct kumo_arena_buf *b, size_t extra)
+{
+    if (b->cap - b->len >= extra)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap - b->len < extra)
+        cap *= 2;
+    uint8_t *p = kumo_arena_alloc(a, cap);
+    if (b->len)
+        memcpy(p, b->data, b->len);
+    b->data = p;
+    b->cap = cap;
+}
+
+void kumo_arena_buf_append(struct kumo_arena *a, struct kumo_arena_buf *b, const void *data,
+                           size_t len)
+{
+    kumo_arena_buf_reserve(a, b, len);
+    if (len)
+        memcpy(b->data + b->len, data, len);
+    b->len += len;
+}
+
 static void free_chain(struct arena_block *b)
 {
     while (b) {

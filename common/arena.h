@@ -7,6 +7,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct kumo_arena;
 
@@ -25,6 +26,19 @@ char *kumo_arena_strdup(struct kumo_arena *a, const char *s);
  * *cap. The old array is simply abandoned to the arena. */
 void *kumo_arena_grow(struct kumo_arena *a, const void *old, size_t used, size_t *cap,
                       size_t elem_size, size_t first);
+/* A byte buffer whose storage comes from an arena: it grows by doubling and
+ * abandons old storage to the arena, so it is never freed on its own. For
+ * per-request bodies, which die with their request anyway. */
+struct kumo_arena_buf {
+    uint8_t *data;
+    size_t len, cap;
+};
+
+/* Makes room for `extra` more bytes. */
+void kumo_arena_buf_reserve(struct kumo_arena *a, struct kumo_arena_buf *b, size_t extra);
+/* Appends `len` bytes. */
+void kumo_arena_buf_append(struct kumo_arena *a, struct kumo_arena_buf *b, const void *data,
+                           size_t len);
 /* Releases everything but the first block, for reuse. */
 void kumo_arena_reset(struct kumo_arena *a);
 /* Frees the arena and all memory handed out by it. NULL is ignored. */

@@ -103,7 +103,7 @@ struct kumo_rpc_call {
     int gzip_in;  /* request messages may be gzip-compressed */
     int gzip_out; /* response may be gzip-compressed */
     const struct kumo__rpc_method *method;
-    struct kumo_buf body;                  /* Connect unary body */
+    struct kumo_arena_buf body;            /* Connect unary body */
     struct kumo_envelope_reader envelopes; /* gRPC / gRPC-Web */
     int envelopes_inited;
     size_t messages_seen;
@@ -126,7 +126,7 @@ struct kumo_rpc_call {
     size_t n_final_trailers;
 
     /* response side (I/O thread) */
-    struct kumo_buf out; /* body bytes still to send */
+    struct kumo_arena_buf out; /* response body; bytes from out_off still to send */
     size_t out_off;
     int headers_sent; /* response HEADERS submitted */
     int out_eof;      /* nothing more will be appended to `out` */

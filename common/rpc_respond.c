@@ -106,7 +106,7 @@ static void out_grew(struct kumo_rpc_call *call, size_t len)
 /* Appends body bytes and accounts them as pending output. */
 static void out_append(struct kumo_rpc_call *call, const void *data, size_t len)
 {
-    kumo_buf_append(&call->out, data, len);
+    kumo_arena_buf_append(call->arena, &call->out, data, len);
     out_grew(call, len);
 }
 
@@ -392,13 +392,12 @@ static int append_message(struct kumo_rpc_call *call, const ProtobufCMessage *ms
         if (len > max)
             goto too_large;
         if (!call->gzip_out || len < COMPRESS_MIN_BYTES) {
-            kumo_buf_reserve(&call->out, hdr + len);
+            kumo_arena_buf_reserve(call->arena, &call->out, hdr + len);
             uint8_t *p = call->out.data + call->out.len;
             if (enveloped)
                 kumo_envelope_header(p, 0, len);
             protobuf_c_message_pack(msg, p + hdr);
             call->out.len += hdr + len;
-            call->out.data[call->out.len] = '\0';
             out_grew(call, hdr + len);
             return 0;
         }

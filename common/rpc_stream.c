@@ -75,8 +75,6 @@ void kumo__call_free(struct kumo_rpc_call *call)
         event_free(call->deadline_ev);
     if (call->envelopes_inited)
         kumo_envelope_reader_free(&call->envelopes);
-    kumo_buf_free(&call->body);
-    kumo_buf_free(&call->out);
     if (call->sleep_inited) {
         pthread_mutex_destroy(&call->sleep_mu);
         pthread_cond_destroy(&call->sleep_cv);
@@ -806,7 +804,7 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
                                 "request message larger than the limit");
             return 0;
         }
-        kumo_buf_append(&call->body, data, len);
+        kumo_arena_buf_append(call->arena, &call->body, data, len);
         return 0;
     }
     if (call->protocol == KUMO_PROTO_CONNECT_GET)
