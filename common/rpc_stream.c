@@ -486,22 +486,24 @@ static int classify_content_type(struct kumo_rpc_call *call, const char *mt)
 {
     static const struct {
         const char *type;
+        size_t len;
         enum kumo__rpc_protocol protocol;
         int json;
     } table[] = {
-        {"application/grpc", KUMO_PROTO_GRPC, 0},
-        {"application/grpc+proto", KUMO_PROTO_GRPC, 0},
-        {"application/grpc+json", KUMO_PROTO_GRPC, 1},
-        {"application/grpc-web", KUMO_PROTO_GRPC_WEB, 0},
-        {"application/grpc-web+proto", KUMO_PROTO_GRPC_WEB, 0},
-        {"application/grpc-web+json", KUMO_PROTO_GRPC_WEB, 1},
-        {"application/proto", KUMO_PROTO_CONNECT, 0},
-        {"application/json", KUMO_PROTO_CONNECT, 1},
-        {"application/connect+proto", KUMO_PROTO_CONNECT_STREAM, 0},
-        {"application/connect+json", KUMO_PROTO_CONNECT_STREAM, 1},
+        {"application/proto", 17, KUMO_PROTO_CONNECT, 0},
+        {"application/grpc", 16, KUMO_PROTO_GRPC, 0},
+        {"application/json", 16, KUMO_PROTO_CONNECT, 1},
+        {"application/grpc+proto", 22, KUMO_PROTO_GRPC, 0},
+        {"application/grpc+json", 21, KUMO_PROTO_GRPC, 1},
+        {"application/grpc-web", 20, KUMO_PROTO_GRPC_WEB, 0},
+        {"application/grpc-web+proto", 26, KUMO_PROTO_GRPC_WEB, 0},
+        {"application/grpc-web+json", 25, KUMO_PROTO_GRPC_WEB, 1},
+        {"application/connect+proto", 25, KUMO_PROTO_CONNECT_STREAM, 0},
+        {"application/connect+json", 24, KUMO_PROTO_CONNECT_STREAM, 1},
     };
+    size_t len = strlen(mt);
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-        if (strcmp(mt, table[i].type) == 0) {
+        if (table[i].len == len && memcmp(mt, table[i].type, len) == 0) {
             call->protocol = table[i].protocol;
             call->json = table[i].json;
             return 0;
