@@ -61,7 +61,21 @@ struct kumo_rpc_service {
     void *user_data; /* returned by kumo_rpc_call_service_data */
 };
 
+/* Authenticates a call before its handler runs (every method but those
+ * flagged KUMO_RPC_PUBLIC). `authorization` is the request's authorization
+ * header or NULL. On success it returns KUMO_CODE_OK and may set *principal
+ * to data allocated with kumo_rpc_call_alloc (what handlers get from
+ * kumo_rpc_call_principal); otherwise it returns kumo_rpc_call_error(call,
+ * KUMO_CODE_UNAUTHENTICATED, ...). Runs where the handler runs (a worker for
+ * KUMO_RPC_BLOCKING methods), so it may block. */
+typedef kumo_code (*kumo_rpc_auth_fn)(void *ud, struct kumo_rpc_call *call,
+                                      const char *authorization, void **principal);
+
 /* ---- what a handler may ask of its call ---- */
+
+/* The principal set by the server's authenticator, or NULL (public methods,
+ * or no authenticator installed). */
+void *kumo_rpc_call_principal(const struct kumo_rpc_call *call);
 
 /* Allocates `size` bytes that live until the call ends (the call's arena). */
 void *kumo_rpc_call_alloc(struct kumo_rpc_call *call, size_t size);

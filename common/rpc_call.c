@@ -144,3 +144,8 @@ void *kumo_rpc_call_service_data(const struct kumo_rpc_call *call)
 {
     return call->method->service->def.user_data;
 }
+
+void *kumo_rpc_call_principal(const struct kumo_rpc_call *call)
+{
+    return call->principal;
+}

@@ -65,6 +65,7 @@ enum kumo__known_header {
     KUMO_KH_ACCEPT_ENCODING,
     KUMO_KH_CONNECT_CONTENT_ENCODING,
     KUMO_KH_CONNECT_ACCEPT_ENCODING,
+    KUMO_KH_AUTHORIZATION,
     KUMO_KH_COUNT
 };
 
@@ -114,6 +115,7 @@ struct kumo_rpc_call {
     /* handler side */
     const ProtobufCMessage *request;
     ProtobufCMessage *response;
+    void *principal; /* from the authenticator */
     kumo_code code;
     char *error_message;          /* arena */
     struct kumo__detail *details; /* arena */
@@ -215,6 +217,8 @@ struct kumo_rpc_server {
     pthread_cond_t work_cv;
     struct kumo_rpc_call *work_head, *work_tail;
     int work_stop;
+    kumo_rpc_auth_fn auth_fn;
+    void *auth_ud;
     atomic_int shutdowns;
     atomic_int io_stopped;
     int started;

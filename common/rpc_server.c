@@ -125,6 +125,12 @@ int kumo_rpc_server_add_service(struct kumo_rpc_server *srv, const struct kumo_r
     return 0;
 }
 
+void kumo_rpc_server_set_auth(struct kumo_rpc_server *srv, kumo_rpc_auth_fn fn, void *ud)
+{
+    srv->auth_fn = fn;
+    srv->auth_ud = ud;
+}
+
 size_t kumo_rpc_server_service_count(const struct kumo_rpc_server *srv)
 {
     return srv->n_services;

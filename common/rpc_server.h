@@ -42,6 +42,10 @@ int kumo_rpc_server_new(struct kumo_rpc_server **out, const struct kumo_rpc_serv
  * registered. */
 int kumo_rpc_server_add_service(struct kumo_rpc_server *srv, const struct kumo_rpc_service *svc);
 
+/* Installs the authenticator run before every non-public handler (before
+ * start). Without one, every call reaches its handler unauthenticated. */
+void kumo_rpc_server_set_auth(struct kumo_rpc_server *srv, kumo_rpc_auth_fn fn, void *ud);
+
 /* Number of registered services and the full name of the i-th, for
  * reflection's list_services. */
 size_t kumo_rpc_server_service_count(const struct kumo_rpc_server *srv);

@@ -114,7 +114,13 @@ void kumo__call_run_handler(struct kumo_rpc_call *call)
 {
     const struct kumo_rpc_method *m = call->method->entry;
     ProtobufCMessage *resp = NULL;
-    kumo_code code = m->handler(call, call->request, &resp);
+    const struct kumo_rpc_server *srv = call->io->srv;
+    kumo_code code = KUMO_CODE_OK;
+    if (srv->auth_fn && !(m->flags & KUMO_RPC_PUBLIC))
+        code =
+            srv->auth_fn(srv->auth_ud, call, call->known[KUMO_KH_AUTHORIZATION], &call->principal);
+    if (code == KUMO_CODE_OK)
+        code = m->handler(call, call->request, &resp);
     if (code == KUMO_CODE_OK && resp == NULL)
         code = kumo_rpc_call_error(call, KUMO_CODE_INTERNAL, "handler returned no response");
     if (code != KUMO_CODE_OK && call->code == KUMO_CODE_OK)
@@ -337,7 +343,14 @@ static void pump_stream_each(struct kumo_rpc_call *call)
             kumo_metrics_rpc_started();
         }
         ProtobufCMessage *resp = NULL;
-        kumo_code code = call->method->entry->handler(call, call->request, &resp);
+        const struct kumo_rpc_server *srv = call->io->srv;
+        kumo_code code = KUMO_CODE_OK;
+        if (srv->auth_fn && !(call->method->entry->flags & KUMO_RPC_PUBLIC) &&
+            call->principal == NULL)
+            code = srv->auth_fn(srv->auth_ud, call, call->known[KUMO_KH_AUTHORIZATION],
+                                &call->principal);
+        if (code == KUMO_CODE_OK)
+            code = call->method->entry->handler(call, call->request, &resp);
         if (code != KUMO_CODE_OK) {
             call->code = code;
             kumo__respond(call);
@@ -461,6 +474,7 @@ static int known_header(const uint8_t *name, size_t len)
         {"accept-encoding", 15, KUMO_KH_ACCEPT_ENCODING},
         {"connect-content-encoding", 24, KUMO_KH_CONNECT_CONTENT_ENCODING},
         {"connect-accept-encoding", 23, KUMO_KH_CONNECT_ACCEPT_ENCODING},
+        {"authorization", 13, KUMO_KH_AUTHORIZATION},
     };
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
         if (table[i].len == len && memcmp(table[i].name, name, len) == 0)

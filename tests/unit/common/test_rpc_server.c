@@ -645,6 +645,36 @@ static void test_rpc_server_oversized_headers_reset(void **state)
     harness_free(h);
 }
 
+static kumo_code test_auth(void *ud, struct kumo_rpc_call *call, const char *authorization,
+                           void **principal)
+{
+    (*(int *)ud)++;
+    if (authorization == NULL || strcmp(authorization, "Bearer good") != 0)
+        return kumo_rpc_call_error(call, KUMO_CODE_UNAUTHENTICATED, "bad token");
+    *principal = kumo_rpc_call_alloc(call, 8);
+    return KUMO_CODE_OK;
+}
+
+static void test_rpc_server_authenticator(void **state)
+{
+    (void)state;
+    struct harness *h = harness_new(0);
+    int calls = 0;
+    kumo_rpc_server_set_auth(h->srv, test_auth, &calls);
+    struct response *r = request(h, "POST", "/kumo.test.v1.EchoService/Echo", "application/proto",
+                                 hello_req, sizeof(hello_req), NULL);
+    assert_int_equal(r->status, 401);
+    assert_non_null(strstr((char *)r->body.data, "unauthenticated"));
+    r = request(h, "POST", "/kumo.test.v1.EchoService/Echo", "application/proto", hello_req,
+                sizeof(hello_req), "authorization", "Bearer bad", NULL);
+    assert_int_equal(r->status, 401);
+    r = request(h, "POST", "/kumo.test.v1.EchoService/Echo", "application/proto", hello_req,
+                sizeof(hello_req), "authorization", "Bearer good", NULL);
+    assert_int_equal(r->status, 200);
+    assert_int_equal(calls, 3);
+    harness_free(h);
+}
+
 static void test_rpc_server_registration_validates(void **state)
 {
     (void)state;
@@ -683,6 +713,7 @@ int main(void)
         cmocka_unit_test(test_rpc_server_deadline),
         cmocka_unit_test(test_rpc_server_health_and_reset),
         cmocka_unit_test(test_rpc_server_oversized_headers_reset),
+        cmocka_unit_test(test_rpc_server_authenticator),
         cmocka_unit_test(test_rpc_server_registration_validates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
