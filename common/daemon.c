@@ -227,7 +227,18 @@ int kumo_daemon_main(int argc, char **argv, const struct kumo_daemon_spec *spec)
         memcpy(vars + N_COMMON_VARS, spec->vars, spec->n_vars * sizeof(*vars));
 
     const char *cmd = argc > 1 ? argv[1] : "serve";
+    const struct kumo_daemon_command *command = NULL;
+    for (size_t i = 0; i < spec->n_commands; i++)
+        if (strcmp(cmd, spec->commands[i].name) == 0)
+            command = &spec->commands[i];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        printf("Usage: %s [serve", spec->program);
+        for (size_t i = 0; i < spec->n_commands; i++)
+            printf("|%s", spec->commands[i].name);
+        printf("]\n  serve: run the daemon (the default)\n");
+        for (size_t i = 0; i < spec->n_commands; i++)
+            printf("  %s: %s\n", spec->commands[i].name, spec->commands[i].help);
+        printf("\n");
 
         kumo_config_print_help(stdout, spec->program, spec->summary, vars, n);
         kumo_free(vars);
@@ -238,7 +249,7 @@ int kumo_daemon_main(int argc, char **argv, const struct kumo_daemon_spec *spec)
         kumo_free(vars);
         return 0;
     }
-    if (strcmp(cmd, "serve") != 0) {
+    if (strcmp(cmd, "serve") != 0 && command == NULL) {
         fprintf(stderr, "%s: unknown command \"%s\" (try --help)\n", spec->program, cmd);
         kumo_free(vars);
         return 2;
@@ -265,6 +276,11 @@ int kumo_daemon_main(int argc, char **argv, const struct kumo_daemon_spec *spec)
         return 2;
     }
     kumo_log_init(spec->svc, lvl);
+    if (command) {
+        int rc = command->run(d.config, argc - 1, argv + 1, spec->ud);
+        kumo_config_free(d.config);
+        return rc;
+    }
     int status = serve(&d);
     cleanup(&d);
     return status;

@@ -13,6 +13,15 @@
 
 struct kumo_daemon;
 
+/* A subcommand besides "serve" (e.g. "migrate", "bootstrap"): runs with the
+ * loaded configuration instead of serving, and its return value is the
+ * process exit status. argv[0] is the subcommand's name. */
+struct kumo_daemon_command {
+    const char *name;
+    const char *help; /* one line for --help */
+    int (*run)(const struct kumo_config *config, int argc, char **argv, void *ud);
+};
+
 struct kumo_daemon_spec {
     const char *program; /* "kumo-users" */
     const char *svc;     /* "users": the "svc" of every log line */
@@ -27,12 +36,16 @@ struct kumo_daemon_spec {
     /* Registers services with kumo_daemon_server(d). Returns 0, or nonzero
      * to abort start-up (after logging why). */
     int (*setup)(struct kumo_daemon *d, void *ud);
+    /* Subcommands besides "serve". */
+    const struct kumo_daemon_command *commands;
+    size_t n_commands;
     /* Optional: runs after the server stopped, before exit. */
     void (*teardown)(struct kumo_daemon *d, void *ud);
     void *ud;
 };
 
-/* Runs the daemon: parses argv (--help, --version, subcommand "serve"),
+/* Runs the daemon: parses argv (--help, --version, "serve" or one of the
+ * spec's subcommands),
  * loads config, starts everything, serves until SIGTERM/SIGINT (a second
  * one exits at once). Returns the process exit status. */
 int kumo_daemon_main(int argc, char **argv, const struct kumo_daemon_spec *spec);
