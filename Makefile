@@ -11,7 +11,7 @@ CC := gcc
 endif
 OPT      ?= -O2
 PKGS     := libnghttp2 libevent libevent_pthreads libevent_openssl libssl libcrypto \
-            libprotobuf-c jansson zlib libmariadb libjwt libargon2 libcurl libxml-2.0
+            libprotobuf-c jansson zlib libmariadb libjwt libargon2 libcurl libxml-2.0 libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
