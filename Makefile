@@ -218,6 +218,7 @@ run: bootstrap all
 
 bench: bootstrap all
 	bench/run
+	bench/compare
 
 # Benchmark peers (gRPC C++, grpc-go), built from Debian packages only.
 bench-peers: bootstrap
