@@ -328,8 +328,40 @@ static int make_listener(struct kumo_rpc_server *srv, int port, int *fd_out, int
     return 0;
 }
 
+/* SO_REUSEPORT would let a second daemon share a port already serving
+ * another: probe the port without it first, so "in use" is an error. */
+static int probe_port_free(struct kumo_rpc_server *srv, int port)
+{
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
+    char portstr[16];
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    if (getaddrinfo(srv->bind_addr, portstr, &hints, &res) != 0)
+        return -EINVAL;
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int rc = 0;
+    if (fd < 0) {
+        rc = -errno;
+    } else {
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, res->ai_addr, res->ai_addrlen) != 0)
+            rc = -errno;
+        close(fd);
+    }
+    freeaddrinfo(res);
+    return rc;
+}
+
 int kumo_rpc_server_start(struct kumo_rpc_server *srv)
 {
+    if (srv->cfg.port != 0) {
+        int rc = probe_port_free(srv, srv->cfg.port);
+        if (rc != 0)
+            return rc;
+    }
     int n = srv->cfg.io_threads;
     srv->io = kumo_calloc((size_t)n, sizeof(*srv->io));
     srv->n_io = n;

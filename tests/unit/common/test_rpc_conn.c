@@ -288,9 +288,12 @@ static void test_rpc_conn_port_in_use(void **state)
     (void)state;
     struct kumo_rpc_server_config cfg = {.port = 0};
     struct kumo_rpc_server *a = start_server(&cfg);
-    /* SO_REUSEPORT is per user: a second server on the same port binds,
-     * which is how several I/O threads share it. A different address family
-     * conflict is not tested here; check the error path with a bad address. */
+    /* A second server on a port in use must fail, SO_REUSEPORT or not. */
+    struct kumo_rpc_server *c;
+    struct kumo_rpc_server_config same = {.port = kumo_rpc_server_port(a)};
+    assert_int_equal(kumo_rpc_server_new(&c, &same), 0);
+    assert_int_equal(kumo_rpc_server_start(c), -EADDRINUSE);
+    kumo_rpc_server_free(c);
     struct kumo_rpc_server *b;
     struct kumo_rpc_server_config bad = {.bind_addr = "not-an-address", .port = 0};
     assert_int_equal(kumo_rpc_server_new(&b, &bad), 0);
