@@ -29,12 +29,20 @@ struct check {
     void *ud;
 };
 
+struct extra_route {
+    char *path;
+    kumo_admin_route_fn fn;
+    void *ud;
+};
+
 struct kumo_admin {
     struct evhttp *http;
     int port;
     atomic_int draining;
     struct check *checks;
     size_t n_checks;
+    struct extra_route *routes;
+    size_t n_routes;
 };
 
 /* ---- responses ---- */
@@ -138,14 +146,22 @@ static void serve_metrics(struct evhttp_request *req)
     kumo_buf_free(&b);
 }
 
-enum route { ROUTE_NONE, ROUTE_HEALTHZ, ROUTE_READYZ, ROUTE_METRICS };
-
-static enum route route_of(struct evhttp_request *req)
+static void serve_extra(const struct extra_route *rt, struct evhttp_request *req)
 {
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-    if (path == NULL)
-        return ROUTE_NONE;
+    struct kumo_buf b = KUMO_BUF_INIT;
+    const char *ctype = "application/json";
+    int status = rt->fn(rt->ud, &b, &ctype);
+    if (status < 200 || status > 599)
+        status = 500;
+    send_body(req, status, NULL, ctype ? ctype : "application/json", b.data ? b.data : (void *)"",
+              b.len);
+    kumo_buf_free(&b);
+}
+
+enum route { ROUTE_NONE, ROUTE_HEALTHZ, ROUTE_READYZ, ROUTE_METRICS, ROUTE_EXTRA };
+
+static enum route builtin_route(const char *path)
+{
     if (strcmp(path, "/healthz") == 0)
         return ROUTE_HEALTHZ;
     if (strcmp(path, "/readyz") == 0)
@@ -155,10 +171,30 @@ static enum route route_of(struct evhttp_request *req)
     return ROUTE_NONE;
 }
 
+static enum route route_of(const struct kumo_admin *a, struct evhttp_request *req,
+                           const struct extra_route **extra)
+{
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    if (path == NULL)
+        return ROUTE_NONE;
+    enum route r = builtin_route(path);
+    if (r != ROUTE_NONE)
+        return r;
+    for (size_t i = 0; i < a->n_routes; i++) {
+        if (strcmp(path, a->routes[i].path) == 0) {
+            *extra = &a->routes[i];
+            return ROUTE_EXTRA;
+        }
+    }
+    return ROUTE_NONE;
+}
+
 static void handle_request(struct evhttp_request *req, void *arg)
 {
     struct kumo_admin *a = arg;
-    enum route r = route_of(req);
+    const struct extra_route *extra = NULL;
+    enum route r = route_of(a, req, &extra);
     if (r == ROUTE_NONE) {
         send_text(req, 404, "Not Found", "not found\n");
         return;
@@ -175,6 +211,9 @@ static void handle_request(struct evhttp_request *req, void *arg)
         break;
     case ROUTE_READYZ:
         serve_readyz(a, req);
+        break;
+    case ROUTE_EXTRA:
+        serve_extra(extra, req);
         break;
     default:
         serve_metrics(req);
@@ -268,6 +307,21 @@ void kumo_admin_add_check(struct kumo_admin *a, const char *name, kumo_admin_che
     a->n_checks++;
 }
 
+int kumo_admin_add_route(struct kumo_admin *a, const char *path, kumo_admin_route_fn fn, void *ud)
+{
+    if (path == NULL || path[0] != '/' || fn == NULL || builtin_route(path) != ROUTE_NONE)
+        return KUMO_ERR_INVALID;
+    for (size_t i = 0; i < a->n_routes; i++)
+        if (strcmp(a->routes[i].path, path) == 0)
+            return KUMO_ERR_INVALID;
+    a->routes = kumo_realloc(a->routes, (a->n_routes + 1) * sizeof *a->routes);
+    a->routes[a->n_routes].path = kumo_strdup(path);
+    a->routes[a->n_routes].fn = fn;
+    a->routes[a->n_routes].ud = ud;
+    a->n_routes++;
+    return 0;
+}
+
 void kumo_admin_set_draining(struct kumo_admin *a)
 {
     atomic_store(&a->draining, 1);
@@ -281,5 +335,8 @@ void kumo_admin_free(struct kumo_admin *a)
     for (size_t i = 0; i < a->n_checks; i++)
         kumo_free(a->checks[i].name);
     kumo_free(a->checks);
+    for (size_t i = 0; i < a->n_routes; i++)
+        kumo_free(a->routes[i].path);
+    kumo_free(a->routes);
     kumo_free(a);
 }

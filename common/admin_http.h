@@ -6,6 +6,7 @@
  *                 "error":"..."}}} if a check fails, or 503
  *                 {"status":"draining"} once draining    (readiness)
  *   GET /metrics  kumo_metrics_render(), text/plain; version=0.0.4
+ *   GET <path>    routes a daemon adds (kumo_admin_add_route)
  * HEAD works wherever GET does (headers and Content-Length of the GET, no
  * body); any other standard method on those paths is 405 with "Allow: GET,
  * HEAD"; any other path is 404. The query string is ignored. evhttp itself
@@ -18,6 +19,8 @@
 #define KUMO_ADMIN_HTTP_H
 
 #include <stddef.h>
+
+#include "buf.h"
 
 struct event_base;
 
@@ -48,6 +51,21 @@ int kumo_admin_port(const struct kumo_admin *a);
  * identifier). `ud` is passed to `fn` and stays the caller's. Call on the
  * loop thread or before the loop runs. */
 void kumo_admin_add_check(struct kumo_admin *a, const char *name, kumo_admin_check_fn fn, void *ud);
+
+/* Serves an extra GET/HEAD path (e.g. "/.well-known/jwks.json") whose
+ * answer a daemon supplies. Runs on the admin loop thread for every request,
+ * so like a check it must answer at once from state it already holds. It
+ * appends the body to `body`, may set *content_type (a static string;
+ * "application/json" if left alone) and returns the HTTP status (200; any
+ * value outside 200..599 becomes 500). */
+typedef int (*kumo_admin_route_fn)(void *ud, struct kumo_buf *body, const char **content_type);
+
+/* Adds the route for the exact path `path` (copied; must start with '/'
+ * and not be one of the built-in paths). Other methods on it get 405 like
+ * the built-in paths. `ud` stays the caller's. Call on the loop thread or
+ * before the loop runs. Returns 0, or KUMO_ERR_INVALID for a bad or
+ * duplicate path. */
+int kumo_admin_add_route(struct kumo_admin *a, const char *path, kumo_admin_route_fn fn, void *ud);
 
 /* Marks the process as draining: /readyz answers 503 {"status":"draining"}
  * from then on, so load balancers stop sending traffic while in-flight work

@@ -149,3 +149,8 @@ void *kumo_rpc_call_principal(const struct kumo_rpc_call *call)
 {
     return call->principal;
 }
+
+const char *kumo_rpc_call_peer(const struct kumo_rpc_call *call)
+{
+    return call->peer;
+}

@@ -99,6 +99,7 @@ struct kumo_rpc_call {
     const char *accept_encoding; /* grpc-accept-encoding / accept-encoding */
     char request_id[48];
     int request_id_from_client;
+    char peer[64]; /* copy of the connection's: the call may outlive it */
     enum kumo__rpc_protocol protocol;
     int json;     /* codec: JSON rather than binary protobuf */
     int gzip_in;  /* request messages may be gzip-compressed */

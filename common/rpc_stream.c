@@ -14,6 +14,7 @@
 #include "json_codec.h"
 #include "log.h"
 #include "metrics.h"
+#include "proto_check.h"
 #include "timeout.h"
 
 #define MAX_HEADERS 128
@@ -37,6 +38,7 @@ static struct kumo_rpc_call *call_new(struct kumo__conn *conn, int32_t stream_id
     call->conn = conn;
     call->io = conn->io;
     call->stream_id = stream_id;
+    memcpy(call->peer, conn->peer, sizeof(call->peer));
     call->started_ns = kumo_now_ns();
     atomic_init(&call->cancelled, 0);
     call->next = conn->calls;
@@ -178,6 +180,16 @@ static int decode_request(struct kumo_rpc_call *call, const uint8_t *data, size_
     if (msg == NULL) {
         kumo__respond_error(call, KUMO_CODE_INVALID_ARGUMENT,
                             "request is not a valid protobuf message");
+        return -1;
+    }
+    /* protobuf-c checks no UTF-8 and truncates strings at a NUL: look at
+     * the string fields on the wire before a handler sees a mangled value. */
+    struct kumo_proto_check_error perr;
+    if (kumo_proto_check_strings(desc, data, len, &perr) != 0) {
+        char text[160];
+        snprintf(text, sizeof text, "field %s %s", perr.field[0] ? perr.field : "(unknown)",
+                 perr.reason);
+        kumo__respond_error(call, KUMO_CODE_INVALID_ARGUMENT, text);
         return -1;
     }
     call->request = msg;

@@ -522,6 +522,65 @@ static void test_admin_http_new_rejects_bad_arguments(void **state)
     event_base_free(base);
 }
 
+static int route_calls;
+
+static int jwks_route(void *ud, struct kumo_buf *body, const char **content_type)
+{
+    route_calls++;
+    kumo_buf_append_str(body, (const char *)ud);
+    *content_type = "application/jwk-set+json";
+    return 200;
+}
+
+static int broken_route(void *ud, struct kumo_buf *body, const char **content_type)
+{
+    (void)ud;
+    (void)content_type;
+    kumo_buf_append_str(body, "{}");
+    return 42; /* not an HTTP status */
+}
+
+static void test_admin_http_extra_routes(void **state)
+{
+    (void)state;
+    struct server *s = server_new();
+    route_calls = 0;
+    assert_int_equal(
+        kumo_admin_add_route(s->admin, "/.well-known/jwks.json", jwks_route, "{\"keys\":[]}"), 0);
+    assert_int_equal(kumo_admin_add_route(s->admin, "/broken", broken_route, NULL), 0);
+    /* Duplicates, built-in paths and malformed paths are refused. */
+    assert_int_equal(kumo_admin_add_route(s->admin, "/.well-known/jwks.json", jwks_route, NULL),
+                     KUMO_ERR_INVALID);
+    assert_int_equal(kumo_admin_add_route(s->admin, "/healthz", jwks_route, NULL),
+                     KUMO_ERR_INVALID);
+    assert_int_equal(kumo_admin_add_route(s->admin, "nope", jwks_route, NULL), KUMO_ERR_INVALID);
+    assert_int_equal(kumo_admin_add_route(s->admin, "/x", NULL, NULL), KUMO_ERR_INVALID);
+    server_run(s);
+    int port = kumo_admin_port(s->admin);
+    struct response r = request(port, "GET", "/.well-known/jwks.json?x=1");
+    char v[128];
+    assert_int_equal(r.status, 200);
+    assert_string_equal(header(&r, "Content-Type", v, sizeof v), "application/jwk-set+json");
+    assert_string_equal(r.body, "{\"keys\":[]}");
+    response_free(&r);
+    r = request(port, "HEAD", "/.well-known/jwks.json");
+    assert_int_equal(r.status, 200);
+    assert_string_equal(header(&r, "Content-Length", v, sizeof v), "11");
+    assert_int_equal(r.body_len, 0);
+    response_free(&r);
+    r = request(port, "POST", "/.well-known/jwks.json");
+    assert_int_equal(r.status, 405);
+    response_free(&r);
+    r = request(port, "GET", "/broken");
+    assert_int_equal(r.status, 500);
+    response_free(&r);
+    r = request(port, "GET", "/.well-known/jwks.jsonx");
+    assert_int_equal(r.status, 404);
+    response_free(&r);
+    server_free(s);
+    assert_int_equal(route_calls, 2);
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -543,6 +602,7 @@ int main(void)
         cmocka_unit_test(test_admin_http_limits),
         cmocka_unit_test(test_admin_http_keep_alive_serves_several_requests),
         cmocka_unit_test(test_admin_http_new_rejects_bad_arguments),
+        cmocka_unit_test(test_admin_http_extra_routes),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
 }

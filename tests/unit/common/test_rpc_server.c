@@ -675,6 +675,78 @@ static void test_rpc_server_authenticator(void **state)
     harness_free(h);
 }
 
+static void test_rpc_server_rejects_bad_strings(void **state)
+{
+    (void)state;
+    struct harness *h = harness_new(0);
+    /* EchoRequest.message (a string) with a NUL inside, then with a
+     * surrogate: protobuf-c would hand the handler "ab" and garbage. */
+    static const uint8_t nul[] = {0x0a, 0x05, 'a', 'b', 0, 'c', 'd'};
+    static const uint8_t surrogate[] = {0x0a, 0x03, 0xed, 0xa0, 0x80};
+    static const uint8_t bytes_ok[] = {0x12, 0x03, 0xed, 0x00, 0x80}; /* payload: bytes */
+    struct response *r = request(h, "POST", "/kumo.test.v1.EchoService/Echo", "application/proto",
+                                 nul, sizeof(nul), NULL);
+    assert_int_equal(r->status, 400);
+    assert_non_null(strstr((char *)r->body.data, "invalid_argument"));
+    assert_non_null(strstr((char *)r->body.data, "field message contains a NUL byte"));
+    struct kumo_buf env = KUMO_BUF_INIT;
+    envelope(&env, 0, surrogate, sizeof(surrogate));
+    r = request(h, "POST", "/kumo.test.v1.EchoService/Echo", "application/grpc", env.data, env.len,
+                "te", "trailers", NULL);
+    /* Trailers-only error: the status is in the (only) HEADERS. */
+    assert_true(has_line(&r->headers, "grpc-status: 3\n"));
+    assert_true(has_line(&r->headers, "grpc-message: field message is not valid UTF-8\n"));
+    kumo_buf_free(&env);
+    r = request(h, "POST", "/kumo.test.v1.EchoService/Echo", "application/proto", bytes_ok,
+                sizeof(bytes_ok), NULL);
+    assert_int_equal(r->status, 200);
+    harness_free(h);
+}
+
+static kumo_code peer_echo(struct kumo_rpc_call *call, const ProtobufCMessage *request,
+                           ProtobufCMessage **response)
+{
+    (void)request;
+    Kumo__Test__V1__EchoResponse *r = kumo_rpc_call_alloc(call, sizeof *r);
+    kumo__test__v1__echo_response__init(r);
+    r->message = (char *)kumo_rpc_call_peer(call);
+    *response = &r->base;
+    return KUMO_CODE_OK;
+}
+
+static void test_rpc_server_call_peer(void **state)
+{
+    (void)state;
+    struct harness *h = calloc(1, sizeof(*h));
+    struct kumo_rpc_server_config cfg = {0};
+    static const struct kumo_rpc_method m[] = {{"Echo", peer_echo, 0}};
+    struct kumo_rpc_service svc = {&kumo__test__v1__echo_service__descriptor, m, 1, NULL};
+    assert_int_equal(kumo_rpc_server_new(&h->srv, &cfg), 0);
+    assert_int_equal(kumo_rpc_server_add_service(h->srv, &svc), 0);
+    h->io = kumo__rpc_server_prepare_offline(h->srv);
+    h->conn = kumo__conn_new_memory(h->io, &h->server_out);
+    nghttp2_session_callbacks *cbs;
+    nghttp2_session_callbacks_new(&cbs);
+    nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_close);
+    nghttp2_session_client_new(&h->client, cbs, h);
+    nghttp2_session_callbacks_del(cbs);
+    nghttp2_submit_settings(h->client, NGHTTP2_FLAG_NONE, NULL, 0);
+    /* In-memory connections have no peer; a socket's is its numeric address. */
+    struct response *r = request(h, "POST", "/kumo.test.v1.EchoService/Echo", "application/json",
+                                 (const uint8_t *)"{}", 2, NULL);
+    assert_int_equal(r->status, 200);
+    assert_string_equal((char *)r->body.data, "{}");
+    snprintf(h->conn->peer, sizeof h->conn->peer, "%s", "2001:db8::7");
+    r = request(h, "POST", "/kumo.test.v1.EchoService/Echo", "application/json",
+                (const uint8_t *)"{}", 2, NULL);
+    assert_int_equal(r->status, 200);
+    assert_string_equal((char *)r->body.data, "{\"message\":\"2001:db8::7\"}");
+    harness_free(h);
+}
+
 static void test_rpc_server_registration_validates(void **state)
 {
     (void)state;
@@ -715,6 +787,8 @@ int main(void)
         cmocka_unit_test(test_rpc_server_oversized_headers_reset),
         cmocka_unit_test(test_rpc_server_authenticator),
         cmocka_unit_test(test_rpc_server_registration_validates),
+        cmocka_unit_test(test_rpc_server_rejects_bad_strings),
+        cmocka_unit_test(test_rpc_server_call_peer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

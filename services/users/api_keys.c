@@ -1,0 +1,509 @@
+/* API keys: CreateApiKey, ListApiKeys, RevokeApiKey, ExchangeApiKey.
+ *
+ * A key is "kumo_<id>_<secret>" (secret.h); only HMAC(pepper, secret) is
+ * stored, and the whole key is in the CreateApiKey response only. A key
+ * acts in its tenant with its role, until it expires or is revoked. At most
+ * two keys of one name are live at once: enough to roll a credential over
+ * (create the new one, deploy it, revoke the old one), not enough to pile
+ * up forgotten ones.
+ *
+ * Who may do what: admins manage every key of their tenant; other members
+ * create keys with a role no higher than their own and see and revoke only
+ * keys they made. A key made by a user acts at most with its maker's
+ * current role and dies with the maker (deleted or disabled). Keys of role
+ * "service" are service principals: only system administrators make them
+ * (in the system tenant), their name is the service's name, and exchanging
+ * one needs the tenant to act for named explicitly. API-key principals
+ * cannot make keys (no chains of keys). */
+#include <string.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "page_token.h"
+#include "secret.h"
+#include "users.h"
+#include "validate.h"
+
+#define KEY_SUB_PREFIX "ak_"
+#define INVALID_KEY    "invalid API key"
+#define MAX_EXPIRE_S   253402300799LL /* 9999-12-31T23:59:59Z */
+
+struct key_row {
+    int64_t seq, role, create_us, expire_us, revoke_us, used_us;
+    int expire_null, revoke_null, used_null;
+    char *id, *name;
+};
+
+#define KEY_COLUMNS                                                                                \
+    "k.seq, k.role, k.create_time, k.expire_time, k.revoke_time, k.last_used_time, k.id, k.name"
+
+static struct kumo_db_out nullable_time(int64_t *v, int *is_null)
+{
+    return (struct kumo_db_out){.type = KUMO_DB_T_TIME, .i64 = v, .is_null = is_null};
+}
+
+static kumo_code scan_key(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out)
+{
+    struct key_row *k = out;
+    kumo_code rc =
+        kumo_db_rows_scan(rows, KUMO_DB_OUTS(KUMO_DB_OUT_I64(&k->seq), KUMO_DB_OUT_I64(&k->role),
+                                             KUMO_DB_OUT_TIME(&k->create_us),
+                                             nullable_time(&k->expire_us, &k->expire_null),
+                                             nullable_time(&k->revoke_us, &k->revoke_null),
+                                             nullable_time(&k->used_us, &k->used_null)));
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    k->id = users_col_str(call, rows, 6);
+    k->name = users_col_str(call, rows, 7);
+    return KUMO_CODE_OK;
+}
+
+static Kumo__Users__V1__ApiKey *key_message(struct kumo_rpc_call *call, const struct key_row *k)
+{
+    Kumo__Users__V1__ApiKey *m = kumo_rpc_call_alloc(call, sizeof *m);
+    kumo__users__v1__api_key__init(m);
+    m->id = k->id;
+    m->name = k->name;
+    m->role = (Kumo__Users__V1__Role)k->role;
+    m->create_time = users_ts(call, k->create_us);
+    m->expire_time = k->expire_null ? NULL : users_ts(call, k->expire_us);
+    m->revoke_time = k->revoke_null ? NULL : users_ts(call, k->revoke_us);
+    m->last_used_time = k->used_null ? NULL : users_ts(call, k->used_us);
+    return m;
+}
+
+static int is_key_principal(const struct kumo_principal *p)
+{
+    return strncmp(p->sub, KEY_SUB_PREFIX, strlen(KEY_SUB_PREFIX)) == 0;
+}
+
+/* ---- CreateApiKey ---- */
+
+static kumo_code check_key_role(struct users_ctx *ctx, struct kumo_rpc_call *call,
+                                const struct kumo_principal *p,
+                                const Kumo__Users__V1__CreateApiKeyRequest *req)
+{
+    const char *why;
+    if (req->role == KUMO__USERS__V1__ROLE__ROLE_SERVICE) {
+        if (!users_caller_is_system_admin(ctx, call, p))
+            return kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
+                                       "only system administrators create service keys");
+        if (kumo_slug_check(req->name, strlen(req->name), 1, KUMO_RPC_AUTH_SERVICE_MAX, &why) != 0)
+            return users_invalid(call, "name", "of a service key must be the service's name");
+        return KUMO_CODE_OK;
+    }
+    if (!users_role_valid_for_user(req->role))
+        return users_invalid(call, "role", "must be viewer, editor, admin or service");
+    if (users_role_rank(req->role) > users_caller_rank(p))
+        return kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
+                                   "a key cannot have a role above your own");
+    return KUMO_CODE_OK;
+}
+
+static kumo_code check_expiry(struct kumo_rpc_call *call, const Google__Protobuf__Timestamp *t,
+                              int64_t now_us, int64_t *exp_us)
+{
+    *exp_us = 0;
+    if (t == NULL)
+        return KUMO_CODE_OK;
+    if (t->nanos < 0 || t->nanos > 999999999 || t->seconds > MAX_EXPIRE_S)
+        return users_invalid(call, "expire_time", "is not a valid time");
+    int64_t us = t->seconds * 1000000 + t->nanos / 1000;
+    if (t->seconds <= 0 || us <= now_us)
+        return users_invalid(call, "expire_time", "must be in the future");
+    *exp_us = us;
+    return KUMO_CODE_OK;
+}
+
+/* Inside a transaction locking the tenant row, so two creations cannot both
+ * see one live key. */
+static kumo_code count_live(struct kumo_db_conn *c, const char *tid, const char *name, int64_t now,
+                            int64_t *live)
+{
+    int64_t dummy;
+    kumo_code rc =
+        kumo_db_query_row(c, "SELECT seq FROM tenants WHERE id = ? FOR UPDATE",
+                          KUMO_DB_PARAMS(KUMO_DB_STRZ(tid)), KUMO_DB_OUTS(KUMO_DB_OUT_I64(&dummy)));
+    if (rc != KUMO_CODE_OK)
+        return rc == KUMO_CODE_NOT_FOUND ? KUMO_CODE_FAILED_PRECONDITION : rc;
+    return kumo_db_query_row(
+        c,
+        "SELECT COUNT(*) FROM api_keys WHERE tenant_id = ? AND name = ?"
+        " AND revoke_time IS NULL AND (expire_time IS NULL OR expire_time > ?)",
+        KUMO_DB_PARAMS(KUMO_DB_STRZ(tid), KUMO_DB_STRZ(name), KUMO_DB_TIME(now)),
+        KUMO_DB_OUTS(KUMO_DB_OUT_I64(live)));
+}
+
+/* Stores the key. Answers the call itself on failure (the transaction is
+ * rolled back); `c` stays the caller's to release. */
+static kumo_code insert_key(struct users_ctx *ctx, struct kumo_rpc_call *call,
+                            struct kumo_db_conn *c, const struct kumo_principal *p,
+                            const struct kumo_api_key *key, struct key_row *k)
+{
+    char hash[KUMO_SECRET_HASH_HEX_LEN + 1];
+    if (kumo_secret_hash_hex(ctx->pepper, ctx->pepper_len, KUMO_SECRET_PURPOSE_API_KEY, key->secret,
+                             strlen(key->secret), hash) != 0)
+        return kumo_rpc_call_error(call, KUMO_CODE_INTERNAL, "internal error");
+    int64_t live = 0;
+    kumo_code rc = kumo_db_begin(c);
+    if (rc == KUMO_CODE_OK)
+        rc = count_live(c, p->tid, k->name, k->create_us, &live);
+    if (rc == KUMO_CODE_OK && live >= USERS_LIVE_KEYS_PER_NAME)
+        rc = kumo_rpc_call_error(call, KUMO_CODE_FAILED_PRECONDITION,
+                                 "two keys of this name are live: revoke one first");
+    else if (rc == KUMO_CODE_FAILED_PRECONDITION)
+        rc = kumo_rpc_call_error(call, rc, "the tenant no longer exists");
+    else if (rc == KUMO_CODE_OK)
+        rc = kumo_db_exec(
+            c,
+            "INSERT INTO api_keys (id, tenant_id, name, role, secret_hash, created_by,"
+            " create_time, expire_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            KUMO_DB_PARAMS(KUMO_DB_STRZ(key->id), KUMO_DB_STRZ(p->tid), KUMO_DB_STRZ(k->name),
+                           KUMO_DB_I64(k->role), KUMO_DB_STRZ(hash), KUMO_DB_STRZ(p->sub),
+                           KUMO_DB_TIME(k->create_us),
+                           k->expire_null ? KUMO_DB_NULL : KUMO_DB_TIME(k->expire_us)),
+            NULL);
+    if (rc == KUMO_CODE_OK)
+        rc = kumo_db_commit(c);
+    if (rc == KUMO_CODE_OK)
+        return rc;
+    if (rc != KUMO_CODE_FAILED_PRECONDITION)
+        rc = users_db_fail(call, NULL, rc); /* reads the DB error before the rollback */
+    if (kumo_db_in_transaction(c))
+        kumo_db_rollback(c);
+    return rc;
+}
+
+USERS_HANDLER(create_api_key)
+{
+    struct users_ctx *ctx = kumo_rpc_call_service_data(call);
+    const Kumo__Users__V1__CreateApiKeyRequest *req = (const void *)request;
+    const struct kumo_principal *p = users_caller(call);
+    kumo_code rc = users_deny_service(call, p);
+    if (rc == KUMO_CODE_OK && is_key_principal(p))
+        rc = kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
+                                 "API keys cannot create API keys");
+    if (rc == KUMO_CODE_OK)
+        rc = users_check_name(call, "name", req->name, 0);
+    if (rc == KUMO_CODE_OK)
+        rc = check_key_role(ctx, call, p, req);
+    struct key_row k = {.role = req->role,
+                        .create_us = users_now_us(),
+                        .revoke_null = 1,
+                        .used_null = 1,
+                        .name = req->name};
+    if (rc == KUMO_CODE_OK)
+        rc = check_expiry(call, req->expire_time, k.create_us, &k.expire_us);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    k.expire_null = k.expire_us == 0;
+    struct kumo_api_key key;
+    char *text = kumo_rpc_call_alloc(call, KUMO_API_KEY_LEN + 1);
+    if (kumo_api_key_generate(&key, text) != 0)
+        return kumo_rpc_call_error(call, KUMO_CODE_INTERNAL, "internal error");
+    struct kumo_db_conn *c;
+    if ((rc = users_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+        return rc;
+    rc = insert_key(ctx, call, c, p, &key, &k);
+    kumo_secret_wipe(&key.secret, sizeof key.secret);
+    kumo_db_release(c);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    k.id = kumo_rpc_call_alloc(call, KUMO_API_KEY_ID_LEN + 1);
+    memcpy(k.id, key.id, KUMO_API_KEY_ID_LEN + 1);
+    Kumo__Users__V1__CreateApiKeyResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__users__v1__create_api_key_response__init(resp);
+    resp->api_key = key_message(call, &k);
+    resp->secret = text;
+    *response = &resp->base;
+    return KUMO_CODE_OK;
+}
+
+/* ---- ListApiKeys ---- */
+
+USERS_HANDLER(list_api_keys)
+{
+    struct users_ctx *ctx = kumo_rpc_call_service_data(call);
+    const Kumo__Users__V1__ListApiKeysRequest *req = (const void *)request;
+    const struct kumo_principal *p = users_caller(call);
+    kumo_code rc = users_deny_service(call, p);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    int admin = users_caller_is_admin(p);
+    int32_t size;
+    if (kumo_page_size(req->page_size, USERS_PAGE_DEFAULT, USERS_PAGE_MAX, &size) != 0)
+        return users_invalid(call, "page_size", "must not be negative");
+    struct kumo_buf scope = KUMO_BUF_INIT;
+    kumo_buf_appendf(&scope, "keys|%s|%s", p->tid, admin ? "" : p->sub);
+    int64_t after;
+    if (kumo_page_token_decode(req->page_token, strlen(req->page_token), scope.data, scope.len,
+                               &after) != 0) {
+        kumo_buf_free(&scope);
+        return users_invalid(call, "page_token", "is not a token of this query");
+    }
+    struct kumo_db_conn *c;
+    if ((rc = users_db_acquire(ctx, call, &c)) != KUMO_CODE_OK) {
+        kumo_buf_free(&scope);
+        return rc;
+    }
+    struct kumo_db_rows *rows;
+    rc = kumo_db_query(c,
+                       "SELECT " KEY_COLUMNS " FROM api_keys k WHERE k.tenant_id = ? AND k.seq > ?"
+                       " AND (? OR k.created_by = ?) ORDER BY k.seq LIMIT ?",
+                       KUMO_DB_PARAMS(KUMO_DB_STRZ(p->tid), KUMO_DB_I64(after), KUMO_DB_I64(admin),
+                                      KUMO_DB_STRZ(p->sub), KUMO_DB_I64(size + 1)),
+                       &rows);
+    if (rc != KUMO_CODE_OK) {
+        kumo_buf_free(&scope);
+        return users_db_fail(call, c, rc);
+    }
+    Kumo__Users__V1__ListApiKeysResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__users__v1__list_api_keys_response__init(resp);
+    resp->api_keys = kumo_rpc_call_alloc(call, (size_t)size * sizeof *resp->api_keys);
+    int64_t last = -1;
+    int more = 0;
+    for (;;) {
+        int has = 0;
+        if ((rc = kumo_db_rows_next(rows, &has)) != KUMO_CODE_OK || !has)
+            break;
+        if (resp->n_api_keys == (size_t)size) {
+            more = 1;
+            break;
+        }
+        struct key_row k;
+        if ((rc = scan_key(call, rows, &k)) != KUMO_CODE_OK)
+            break;
+        resp->api_keys[resp->n_api_keys++] = key_message(call, &k);
+        last = k.seq;
+    }
+    kumo_db_rows_close(rows);
+    if (rc != KUMO_CODE_OK) {
+        kumo_buf_free(&scope);
+        return users_db_fail(call, c, rc);
+    }
+    kumo_db_release(c);
+    if (more) {
+        resp->next_page_token = kumo_rpc_call_alloc(call, KUMO_PAGE_TOKEN_MAX);
+        kumo_page_token_encode(last, scope.data, scope.len, resp->next_page_token);
+    }
+    kumo_buf_free(&scope);
+    *response = &resp->base;
+    return KUMO_CODE_OK;
+}
+
+/* ---- RevokeApiKey ---- */
+
+USERS_HANDLER(revoke_api_key)
+{
+    struct users_ctx *ctx = kumo_rpc_call_service_data(call);
+    const Kumo__Users__V1__RevokeApiKeyRequest *req = (const void *)request;
+    const struct kumo_principal *p = users_caller(call);
+    kumo_code rc = users_deny_service(call, p);
+    if (rc == KUMO_CODE_OK)
+        rc = users_check_id(call, "api key", req->id);
+    struct kumo_db_conn *c;
+    if (rc != KUMO_CODE_OK || (rc = users_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+        return rc;
+    int admin = users_caller_is_admin(p);
+    uint64_t n = 0;
+    rc = kumo_db_exec(c,
+                      "UPDATE api_keys SET revoke_time = ? WHERE tenant_id = ? AND id = ?"
+                      " AND (? OR created_by = ?) AND revoke_time IS NULL",
+                      KUMO_DB_PARAMS(KUMO_DB_TIME(users_now_us()), KUMO_DB_STRZ(p->tid),
+                                     KUMO_DB_STRZ(req->id), KUMO_DB_I64(admin),
+                                     KUMO_DB_STRZ(p->sub)),
+                      &n);
+    if (rc == KUMO_CODE_OK && n == 0) {
+        /* Already revoked (fine: revoking is idempotent) or not visible. */
+        int64_t seq;
+        rc = kumo_db_query_row(c,
+                               "SELECT seq FROM api_keys WHERE tenant_id = ? AND id = ?"
+                               " AND (? OR created_by = ?)",
+                               KUMO_DB_PARAMS(KUMO_DB_STRZ(p->tid), KUMO_DB_STRZ(req->id),
+                                              KUMO_DB_I64(admin), KUMO_DB_STRZ(p->sub)),
+                               KUMO_DB_OUTS(KUMO_DB_OUT_I64(&seq)));
+        if (rc == KUMO_CODE_NOT_FOUND) {
+            kumo_db_release(c);
+            return kumo_rpc_call_error(call, rc, "no such api key");
+        }
+    }
+    if (rc != KUMO_CODE_OK)
+        return users_db_fail(call, c, rc);
+    kumo_db_release(c);
+    Kumo__Users__V1__RevokeApiKeyResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__users__v1__revoke_api_key_response__init(resp);
+    *response = &resp->base;
+    return KUMO_CODE_OK;
+}
+
+/* ---- ExchangeApiKey ---- */
+
+struct exchange_row {
+    int64_t role, expire_us, revoke_us, maker_role, maker_disabled;
+    int expire_null, revoke_null, maker_role_null, maker_disabled_null;
+    char *tenant_id, *name, *secret_hash, *created_by;
+};
+
+static kumo_code scan_exchange(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out)
+{
+    struct exchange_row *x = out;
+    kumo_code rc = kumo_db_rows_scan(
+        rows, KUMO_DB_OUTS(KUMO_DB_OUT_I64(&x->role), nullable_time(&x->expire_us, &x->expire_null),
+                           nullable_time(&x->revoke_us, &x->revoke_null),
+                           ((struct kumo_db_out){.type = KUMO_DB_T_I64,
+                                                 .i64 = &x->maker_role,
+                                                 .is_null = &x->maker_role_null}),
+                           ((struct kumo_db_out){.type = KUMO_DB_T_I64,
+                                                 .i64 = &x->maker_disabled,
+                                                 .is_null = &x->maker_disabled_null})));
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    x->tenant_id = users_col_str(call, rows, 5);
+    x->name = users_col_str(call, rows, 6);
+    x->secret_hash = users_col_str(call, rows, 7);
+    size_t len = 0;
+    x->created_by = kumo_db_rows_bytes(rows, 8, &len) ? users_col_str(call, rows, 8) : NULL;
+    return KUMO_CODE_OK;
+}
+
+static kumo_code refuse_key(struct users_ctx *ctx, struct kumo_rpc_call *call, const char *addr,
+                            const char *why)
+{
+    kumo_throttle_hit(ctx->fail_address, addr, strlen(addr), kumo_now_ns() / 1000000);
+    kumo_metrics_counter_add("kumo_users_api_key_failures_total", "refused API key exchanges", 1);
+    kumo_log(KUMO_LOG_INFO, kumo_rpc_call_request_id(call), "api key refused", "reason", why,
+             "client", addr, NULL);
+    return kumo_rpc_call_error(call, KUMO_CODE_UNAUTHENTICATED, INVALID_KEY);
+}
+
+/* Why a found key does not work, or NULL if it does. */
+static const char *key_problem(struct users_ctx *ctx, const struct kumo_api_key *key,
+                               const struct exchange_row *x)
+{
+    char hash[KUMO_SECRET_HASH_HEX_LEN + 1];
+    kumo_secret_hash_hex(ctx->pepper, ctx->pepper_len, KUMO_SECRET_PURPOSE_API_KEY, key->secret,
+                         strlen(key->secret), hash);
+    int same = strlen(x->secret_hash) == KUMO_SECRET_HASH_HEX_LEN &&
+               kumo_secret_equal(hash, x->secret_hash, KUMO_SECRET_HASH_HEX_LEN);
+    kumo_secret_wipe(hash, sizeof hash);
+    if (!same)
+        return "wrong secret";
+    if (!x->revoke_null)
+        return "revoked";
+    if (!x->expire_null && x->expire_us <= users_now_us())
+        return "expired";
+    if (x->created_by && (x->maker_role_null || x->maker_disabled))
+        return "its maker is gone or disabled";
+    return NULL;
+}
+
+/* A working key used for another tenant than its own (service keys name
+ * theirs): refused before anything is recorded. */
+static int wrong_tenant(const struct exchange_row *x, const char *tenant_id)
+{
+    return x->role != KUMO__USERS__V1__ROLE__ROLE_SERVICE && tenant_id[0] &&
+           strcmp(tenant_id, x->tenant_id) != 0;
+}
+
+/* Finds and checks the key, recording its use. OK with *x filled, or an
+ * answer. */
+static kumo_code check_key(struct users_ctx *ctx, struct kumo_rpc_call *call,
+                           const struct kumo_api_key *key, const char *addr, const char *tenant_id,
+                           struct exchange_row *x)
+{
+    struct kumo_db_conn *c;
+    kumo_code rc = users_db_acquire(ctx, call, &c);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    rc = users_query_one(c,
+                         "SELECT k.role, k.expire_time, k.revoke_time, u.role, u.disabled,"
+                         " k.tenant_id, k.name, k.secret_hash, k.created_by FROM api_keys k"
+                         " LEFT JOIN users u ON u.id = k.created_by AND u.tenant_id = k.tenant_id"
+                         " WHERE k.id = ?",
+                         KUMO_DB_PARAMS(KUMO_DB_STRZ(key->id)), scan_exchange, call, x);
+    const char *why = rc == KUMO_CODE_OK ? key_problem(ctx, key, x) : NULL;
+    int foreign = rc == KUMO_CODE_OK && why == NULL && wrong_tenant(x, tenant_id);
+    if (rc == KUMO_CODE_OK && why == NULL && !foreign)
+        rc =
+            kumo_db_exec(c, "UPDATE api_keys SET last_used_time = ? WHERE id = ?",
+                         KUMO_DB_PARAMS(KUMO_DB_TIME(users_now_us()), KUMO_DB_STRZ(key->id)), NULL);
+    if (rc != KUMO_CODE_OK && rc != KUMO_CODE_NOT_FOUND)
+        return users_db_fail(call, c, rc);
+    kumo_db_release(c);
+    if (rc == KUMO_CODE_NOT_FOUND)
+        return refuse_key(ctx, call, addr, "unknown key id");
+    if (why)
+        return refuse_key(ctx, call, addr, why);
+    if (foreign)
+        return kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
+                                   "an API key acts only in its own tenant");
+    return KUMO_CODE_OK;
+}
+
+static kumo_code service_tenant(struct users_ctx *ctx, struct kumo_rpc_call *call,
+                                const char *tenant_id)
+{
+    if (tenant_id[0] == '\0')
+        return users_invalid(call, "tenant_id", "is required for a service key");
+    kumo_code rc = users_check_id(call, "tenant", tenant_id);
+    struct kumo_db_conn *c;
+    if (rc != KUMO_CODE_OK || (rc = users_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+        return rc;
+    int64_t seq;
+    rc = kumo_db_query_row(c, "SELECT seq FROM tenants WHERE id = ?",
+                           KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id)),
+                           KUMO_DB_OUTS(KUMO_DB_OUT_I64(&seq)));
+    kumo_db_release(c);
+    if (rc == KUMO_CODE_NOT_FOUND)
+        return kumo_rpc_call_error(call, rc, "no such tenant");
+    return rc == KUMO_CODE_OK ? rc : users_db_fail(call, NULL, rc);
+}
+
+USERS_HANDLER(exchange_api_key)
+{
+    struct users_ctx *ctx = kumo_rpc_call_service_data(call);
+    const Kumo__Users__V1__ExchangeApiKeyRequest *req = (const void *)request;
+    const char *addr = users_client_address(ctx, call);
+    if (kumo_throttle_blocked(ctx->fail_address, addr, strlen(addr), kumo_now_ns() / 1000000))
+        return kumo_rpc_call_error(call, KUMO_CODE_RESOURCE_EXHAUSTED,
+                                   "too many failed attempts; try again later");
+    struct kumo_api_key key;
+    if (kumo_api_key_parse(req->api_key, strlen(req->api_key), &key) != 0)
+        return refuse_key(ctx, call, addr, "malformed key");
+    struct exchange_row x = {0};
+    kumo_code rc = check_key(ctx, call, &key, addr, req->tenant_id, &x);
+    kumo_secret_wipe(&key, sizeof key);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    const char *sub, *tid;
+    unsigned roles;
+    if (x.role == KUMO__USERS__V1__ROLE__ROLE_SERVICE) {
+        if ((rc = service_tenant(ctx, call, req->tenant_id)) != KUMO_CODE_OK)
+            return rc;
+        sub = x.name;
+        tid = req->tenant_id;
+        roles = KUMO_ROLE_SERVICE;
+    } else {
+        int64_t role = x.role;
+        if (x.created_by && x.maker_role < role)
+            role = x.maker_role;
+        char *s = kumo_rpc_call_alloc(call, sizeof KEY_SUB_PREFIX + KUMO_API_KEY_ID_LEN);
+        memcpy(s, KEY_SUB_PREFIX, strlen(KEY_SUB_PREFIX));
+        memcpy(s + strlen(KEY_SUB_PREFIX), req->api_key + KUMO_API_KEY_PREFIX_LEN,
+               KUMO_API_KEY_ID_LEN);
+        s[strlen(KEY_SUB_PREFIX) + KUMO_API_KEY_ID_LEN] = '\0';
+        sub = s;
+        tid = x.tenant_id;
+        roles = users_role_bit((Kumo__Users__V1__Role)role);
+    }
+    Kumo__Users__V1__ExchangeApiKeyResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__users__v1__exchange_api_key_response__init(resp);
+    int64_t exp;
+    rc =
+        users_issue_access(ctx, call, sub, tid, roles, ctx->s.api_ttl_s, &resp->access_token, &exp);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    resp->access_token_expire_time = users_ts(call, exp * 1000000);
+    *response = &resp->base;
+    return KUMO_CODE_OK;
+}

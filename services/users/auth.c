@@ -1,0 +1,101 @@
+/* Who the caller is and what it may do. Authentication is common/rpc_auth
+ * (Bearer JWT -> principal); this file holds kumo-users' authorization
+ * rules:
+ *   - the tenant is the token's tid, nothing else;
+ *   - roles rank viewer < editor < admin; service principals stand outside
+ *     the ladder and may only use the read-only RPCs (GetTenant, GetUser,
+ *     ListUsers) of the tenant their token names;
+ *   - system administrators are the admins of the tenant whose slug is
+ *     "system" (made by bootstrap): they alone create tenants and read any
+ *     tenant. */
+#include <string.h>
+
+#include "users.h"
+
+int users_auth_install(struct users_ctx *ctx, struct kumo_rpc_server *srv)
+{
+    kumo_rpc_server_set_auth(srv, kumo_rpc_jwt_auth_fn, ctx->auth);
+    return 0;
+}
+
+const struct kumo_principal *users_caller(struct kumo_rpc_call *call)
+{
+    return kumo_rpc_principal(call);
+}
+
+int users_caller_is_admin(const struct kumo_principal *p)
+{
+    return p && !p->service && (p->roles & KUMO_ROLE_ADMIN);
+}
+
+int users_caller_rank(const struct kumo_principal *p)
+{
+    if (p == NULL || p->service)
+        return 0;
+    if (p->roles & KUMO_ROLE_ADMIN)
+        return 3;
+    if (p->roles & KUMO_ROLE_EDITOR)
+        return 2;
+    if (p->roles & KUMO_ROLE_VIEWER)
+        return 1;
+    return 0;
+}
+
+kumo_code users_deny_service(struct kumo_rpc_call *call, const struct kumo_principal *p)
+{
+    if (p && p->service)
+        return kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
+                                   "service principals may not call this method");
+    return KUMO_CODE_OK;
+}
+
+static kumo_code scan_id(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out)
+{
+    (void)call;
+    size_t len = 0;
+    const void *p = kumo_db_rows_bytes(rows, 0, &len);
+    if (p == NULL || len == 0 || len > USERS_ID_MAX)
+        return KUMO_CODE_INTERNAL;
+    memcpy(out, p, len);
+    ((char *)out)[len] = '\0';
+    return KUMO_CODE_OK;
+}
+
+kumo_code users_system_tenant_id(struct users_ctx *ctx, struct kumo_rpc_call *call,
+                                 char out[USERS_ID_MAX + 1])
+{
+    pthread_mutex_lock(&ctx->system_mu);
+    int known = ctx->system_tid[0] != '\0';
+    if (known)
+        memcpy(out, ctx->system_tid, sizeof ctx->system_tid);
+    pthread_mutex_unlock(&ctx->system_mu);
+    if (known)
+        return KUMO_CODE_OK;
+    struct kumo_db_conn *c;
+    kumo_code rc = kumo_db_acquire(ctx->db, kumo_rpc_call_deadline(call), &c);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    char id[USERS_ID_MAX + 1];
+    rc = users_query_one(c, "SELECT id FROM tenants WHERE slug = ?",
+                         KUMO_DB_PARAMS(KUMO_DB_STRZ(USERS_SYSTEM_SLUG)), scan_id, call, id);
+    kumo_db_release(c);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    /* The system tenant is never renamed or deleted: cache it for good. */
+    pthread_mutex_lock(&ctx->system_mu);
+    memcpy(ctx->system_tid, id, sizeof id);
+    pthread_mutex_unlock(&ctx->system_mu);
+    memcpy(out, id, sizeof id);
+    return KUMO_CODE_OK;
+}
+
+int users_caller_is_system_admin(struct users_ctx *ctx, struct kumo_rpc_call *call,
+                                 const struct kumo_principal *p)
+{
+    if (!users_caller_is_admin(p))
+        return 0;
+    char sys[USERS_ID_MAX + 1];
+    if (users_system_tenant_id(ctx, call, sys) != KUMO_CODE_OK)
+        return 0;
+    return strcmp(sys, p->tid) == 0;
+}

@@ -1,0 +1,158 @@
+/* kumo-users' KUMO_* variables (listed by --help) and their loading. */
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "log.h"
+#include "users.h"
+
+#define HOUR_MS (3600LL * 1000)
+#define DAY_MS  (24 * HOUR_MS)
+
+static const struct kumo_config_var own_vars[] = {
+    {"KUMO_JWT_ISSUER", KUMO_CONFIG_STRING, "kumo-users", "iss of the access tokens issued"},
+    {"KUMO_JWT_AUDIENCE", KUMO_CONFIG_STRING, "kumo", "aud of the access tokens issued"},
+    {"KUMO_JWT_SIGNING_KEY_FILES", KUMO_CONFIG_STRING, NULL,
+     "comma-separated P-256 private key PEM files (openssl genpkey -algorithm EC -pkeyopt "
+     "ec_paramgen_curve:P-256); the first signs, the second stays published for rotation "
+     "(required to serve)"},
+    {"KUMO_JWT_LEEWAY", KUMO_CONFIG_DURATION_MS, "30s", "clock skew allowed verifying tokens", 0, 0,
+     300000},
+    {"KUMO_ACCESS_TOKEN_TTL", KUMO_CONFIG_DURATION_MS, "15m", "lifetime of access tokens", 0, 60000,
+     24 * HOUR_MS},
+    {"KUMO_API_TOKEN_TTL", KUMO_CONFIG_DURATION_MS, "5m",
+     "lifetime of access tokens exchanged for API keys", 0, 60000, HOUR_MS},
+    {"KUMO_REFRESH_TOKEN_TTL", KUMO_CONFIG_DURATION_MS, "168h",
+     "lifetime of one refresh token (each use rotates it)", 0, 60000, 90 * DAY_MS},
+    {"KUMO_REFRESH_FAMILY_TTL", KUMO_CONFIG_DURATION_MS, "720h",
+     "longest a login lasts through refreshes, from Authenticate", 0, 60000, 365 * DAY_MS},
+    {"KUMO_SECRET_PEPPER", KUMO_CONFIG_STRING, NULL,
+     "server secret (>= 32 bytes) keying the stored hashes of refresh tokens and API keys "
+     "(required to serve and bootstrap)",
+     KUMO_CONFIG_SECRET},
+    {"KUMO_PASSWORD_ARGON2_M_KIB", KUMO_CONFIG_INT, "19456",
+     "argon2id memory (KiB) for new password hashes; OWASP minimum 19456", 0, 19456, 1024 * 1024},
+    {"KUMO_PASSWORD_ARGON2_T", KUMO_CONFIG_INT, "2", "argon2id passes; minimum 2", 0, 2, 64},
+    {"KUMO_PASSWORD_ARGON2_P", KUMO_CONFIG_INT, "1", "argon2id lanes; minimum 1", 0, 1, 16},
+    {"KUMO_PASSWORD_MAX_CONCURRENT", KUMO_CONFIG_INT, "2",
+     "argon2 runs at once (each takes M KiB); more wait up to 2 s, then resource_exhausted", 0, 1,
+     64},
+    {"KUMO_LOGIN_WINDOW", KUMO_CONFIG_DURATION_MS, "15m",
+     "sliding window of the login failure counters", 0, 1000, DAY_MS},
+    {"KUMO_LOGIN_MAX_FAILURES_PER_ACCOUNT", KUMO_CONFIG_INT, "5",
+     "failed logins of one account within the window before resource_exhausted", 0, 1, 100000},
+    {"KUMO_LOGIN_MAX_FAILURES_PER_ADDRESS", KUMO_CONFIG_INT, "20",
+     "failed logins and API key exchanges from one client address within the window", 0, 1,
+     1000000},
+    {"KUMO_TRUSTED_PROXIES", KUMO_CONFIG_STRING, "",
+     "comma-separated peer addresses (the BFF) whose x-forwarded-for names the client; others' "
+     "is ignored"},
+    {"KUMO_SERVICE_CALLERS", KUMO_CONFIG_STRING, "documents,bff",
+     "service principals (API keys of role service) allowed the read-only RPCs"},
+    {"KUMO_MIGRATE_LOCK_TIMEOUT", KUMO_CONFIG_DURATION_MS, "60s",
+     "migrate: longest wait for another migrator's lock", 0, 0, HOUR_MS},
+    {"KUMO_AWS_REGION", KUMO_CONFIG_STRING, NULL,
+     "region of the RDS IAM token (KUMO_DB_AUTH=iam); default: AWS_REGION"},
+    {"KUMO_BOOTSTRAP_ADMIN_EMAIL", KUMO_CONFIG_STRING, "admin@kumo.local",
+     "bootstrap: e-mail of the system tenant's administrator"},
+    {"KUMO_BOOTSTRAP_ADMIN_PASSWORD", KUMO_CONFIG_STRING, NULL,
+     "bootstrap: password of the system administrator (needed when it is created)",
+     KUMO_CONFIG_SECRET},
+    {"KUMO_BOOTSTRAP_DEMO_TENANT", KUMO_CONFIG_STRING, "demo",
+     "bootstrap: slug of a demo tenant to create (empty: none)"},
+    {"KUMO_BOOTSTRAP_DEMO_TENANT_NAME", KUMO_CONFIG_STRING, "Demo",
+     "bootstrap: display name of the demo tenant"},
+    {"KUMO_BOOTSTRAP_DEMO_ADMIN_EMAIL", KUMO_CONFIG_STRING, "admin@demo.local",
+     "bootstrap: e-mail of the demo tenant's administrator"},
+    {"KUMO_BOOTSTRAP_DEMO_ADMIN_PASSWORD", KUMO_CONFIG_STRING, NULL,
+     "bootstrap: password of the demo administrator (needed when it is created)",
+     KUMO_CONFIG_SECRET},
+    {"KUMO_BOOTSTRAP_SERVICES", KUMO_CONFIG_STRING, "documents,storage,bff",
+     "bootstrap: service principals to give an API key (role service, system tenant)"},
+    {"KUMO_BOOTSTRAP_KEY_DIR", KUMO_CONFIG_STRING, NULL,
+     "bootstrap: directory receiving <service>.apikey (mode 0600) for each service principal"},
+};
+
+#define N_OWN (sizeof own_vars / sizeof own_vars[0])
+
+static struct kumo_config_var all_vars[N_OWN + KUMO_DB_N_CONFIG_VARS];
+static pthread_once_t vars_once = PTHREAD_ONCE_INIT;
+
+static void build_vars(void)
+{
+    memcpy(all_vars, own_vars, sizeof own_vars);
+    kumo_db_config_vars(all_vars + N_OWN, KUMO_DB_N_CONFIG_VARS, "kumo_users");
+}
+
+const struct kumo_config_var *users_config_vars(size_t *n)
+{
+    pthread_once(&vars_once, build_vars);
+    *n = N_OWN + KUMO_DB_N_CONFIG_VARS;
+    return all_vars;
+}
+
+/* Parses "a, b" into s->trusted_proxies, each a numeric IPv4/IPv6 address
+ * written the way the RPC server formats peers. */
+static int parse_proxies(const char *list, struct users_settings *s)
+{
+    const char *p = list ? list : "";
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *start = p;
+        while (*p && *p != ',' && *p != ' ')
+            p++;
+        size_t n = (size_t)(p - start);
+        if (n == 0)
+            continue;
+        if (n >= sizeof s->trusted_proxies[0] || s->n_trusted_proxies == USERS_MAX_TRUSTED_PROXIES)
+            return -1;
+        char addr[64];
+        memcpy(addr, start, n);
+        addr[n] = '\0';
+        unsigned char bin[16];
+        int fam = strchr(addr, ':') ? AF_INET6 : AF_INET;
+        if (inet_pton(fam, addr, bin) != 1)
+            return -1;
+        /* Canonical text, as inet_ntop gives the peer. */
+        inet_ntop(fam, bin, s->trusted_proxies[s->n_trusted_proxies], sizeof s->trusted_proxies[0]);
+        s->n_trusted_proxies++;
+    }
+    return 0;
+}
+
+int users_settings_load(const struct kumo_config *c, struct users_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    s->issuer = kumo_config_string(c, "KUMO_JWT_ISSUER");
+    s->audience = kumo_config_string(c, "KUMO_JWT_AUDIENCE");
+    s->signing_key_files = kumo_config_string(c, "KUMO_JWT_SIGNING_KEY_FILES");
+    s->leeway_s = kumo_config_int(c, "KUMO_JWT_LEEWAY") / 1000;
+    s->access_ttl_s = kumo_config_int(c, "KUMO_ACCESS_TOKEN_TTL") / 1000;
+    s->api_ttl_s = kumo_config_int(c, "KUMO_API_TOKEN_TTL") / 1000;
+    s->refresh_ttl_s = kumo_config_int(c, "KUMO_REFRESH_TOKEN_TTL") / 1000;
+    s->family_ttl_s = kumo_config_int(c, "KUMO_REFRESH_FAMILY_TTL") / 1000;
+    s->argon2.m_kib = (uint32_t)kumo_config_int(c, "KUMO_PASSWORD_ARGON2_M_KIB");
+    s->argon2.t_cost = (uint32_t)kumo_config_int(c, "KUMO_PASSWORD_ARGON2_T");
+    s->argon2.parallelism = (uint32_t)kumo_config_int(c, "KUMO_PASSWORD_ARGON2_P");
+    s->argon2_max_concurrent = kumo_config_int(c, "KUMO_PASSWORD_MAX_CONCURRENT");
+    s->login_window_ms = kumo_config_int(c, "KUMO_LOGIN_WINDOW");
+    s->login_max_per_account = kumo_config_int(c, "KUMO_LOGIN_MAX_FAILURES_PER_ACCOUNT");
+    s->login_max_per_address = kumo_config_int(c, "KUMO_LOGIN_MAX_FAILURES_PER_ADDRESS");
+    s->service_callers = kumo_config_string(c, "KUMO_SERVICE_CALLERS");
+    if (!s->issuer || !*s->issuer || !s->audience || !*s->audience) {
+        kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "error",
+                 "KUMO_JWT_ISSUER and KUMO_JWT_AUDIENCE must not be empty", NULL);
+        return -1;
+    }
+    if (s->refresh_ttl_s > s->family_ttl_s) {
+        kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "error",
+                 "KUMO_REFRESH_TOKEN_TTL must not exceed KUMO_REFRESH_FAMILY_TTL", NULL);
+        return -1;
+    }
+    if (parse_proxies(kumo_config_string(c, "KUMO_TRUSTED_PROXIES"), s) != 0) {
+        kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "error",
+                 "KUMO_TRUSTED_PROXIES must list numeric IP addresses", NULL);
+        return -1;
+    }
+    return 0;
+}

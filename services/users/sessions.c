@@ -1,0 +1,504 @@
+/* Sessions: Authenticate (password -> access JWT + refresh token),
+ * RefreshToken (rotation with reuse detection), Logout.
+ *
+ * A login starts a refresh *family*. Each refresh token is 256 random bits,
+ * stored only as HMAC(pepper, token) and usable once: RefreshToken marks it
+ * used and issues the next one of the family. Presenting a used token again
+ * means two parties hold the family (a stolen token), so the whole family
+ * is revoked and both must sign in again.
+ *
+ * Unknown account and wrong password are indistinguishable: same error,
+ * same argon2 work (a dummy verify for unknown accounts), same throttling.
+ * Failures are counted per account (tenant + e-mail) and per client
+ * address; past either limit Authenticate answers resource_exhausted before
+ * any argon2 work. */
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "log.h"
+#include "metrics.h"
+#include "secret.h"
+#include "users.h"
+#include "validate.h"
+
+#define REFRESH_BYTES   32
+#define INVALID_LOGIN   "invalid credentials"
+#define INVALID_REFRESH "invalid or expired refresh token"
+
+kumo_code users_issue_access(struct users_ctx *ctx, struct kumo_rpc_call *call, const char *sub,
+                             const char *tid, unsigned roles, int64_t ttl_s, char **token,
+                             int64_t *exp_s)
+{
+    int64_t now = users_now_us() / 1000000;
+    struct kumo_jwt_claims cl = {sub, tid, roles, now, ttl_s};
+    char *tok = NULL;
+    int rc = kumo_jwt_sign(ctx->signer, &cl, &tok, NULL);
+    if (rc != 0) {
+        kumo_log(KUMO_LOG_ERROR, kumo_rpc_call_request_id(call), "cannot sign an access token",
+                 "error", kumo_jwt_strerror(rc), NULL);
+        return kumo_rpc_call_error(call, KUMO_CODE_INTERNAL, "internal error");
+    }
+    size_t n = strlen(tok);
+    *token = kumo_rpc_call_alloc(call, n + 1);
+    memcpy(*token, tok, n + 1);
+    kumo_secret_wipe(tok, n);
+    kumo_free(tok);
+    *exp_s = now + ttl_s;
+    return KUMO_CODE_OK;
+}
+
+kumo_code users_revoke_families(struct kumo_db_conn *c, const char *tenant_id, const char *user_id,
+                                const char *reason)
+{
+    return kumo_db_exec(c,
+                        "UPDATE refresh_families SET revoke_time = ?, revoke_reason = ?"
+                        " WHERE tenant_id = ? AND user_id = ? AND revoke_time IS NULL",
+                        KUMO_DB_PARAMS(KUMO_DB_TIME(users_now_us()), KUMO_DB_STRZ(reason),
+                                       KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(user_id)),
+                        NULL);
+}
+
+/* Canonical text of a numeric address, or 0 if `s` is not one. */
+static int canonical_ip(const char *s, size_t n, char out[64])
+{
+    char tmp[64];
+    if (n == 0 || n >= sizeof tmp)
+        return 0;
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    unsigned char bin[16];
+    int fam = memchr(tmp, ':', n) ? AF_INET6 : AF_INET;
+    if (inet_pton(fam, tmp, bin) != 1)
+        return 0;
+    return inet_ntop(fam, bin, out, 64) != NULL;
+}
+
+const char *users_client_address(struct users_ctx *ctx, struct kumo_rpc_call *call)
+{
+    const char *peer = kumo_rpc_call_peer(call);
+    int trusted = 0;
+    for (size_t i = 0; i < ctx->s.n_trusted_proxies && !trusted; i++)
+        trusted = strcmp(peer, ctx->s.trusted_proxies[i]) == 0;
+    const char *xff = trusted ? kumo_rpc_call_header(call, "x-forwarded-for") : NULL;
+    if (xff) {
+        /* The last entry is the one our proxy appended: the client as the
+         * proxy saw it. Earlier entries are whatever the client claimed. */
+        const char *last = strrchr(xff, ',');
+        last = last ? last + 1 : xff;
+        while (*last == ' ')
+            last++;
+        size_t n = strlen(last);
+        while (n && last[n - 1] == ' ')
+            n--;
+        char *out = kumo_rpc_call_alloc(call, 64);
+        if (canonical_ip(last, n, out))
+            return out;
+    }
+    return peer[0] ? peer : "unknown";
+}
+
+/* ---- refresh families ---- */
+
+/* Starts a family for a user and issues its first refresh token. Inside
+ * the caller's transaction. */
+static kumo_code start_family(struct users_ctx *ctx, struct kumo_db_conn *c, const char *tid,
+                              const char *uid, const char *token, int64_t *exp_us)
+{
+    char fid[USERS_ID_MAX + 1], hash[KUMO_SECRET_HASH_HEX_LEN + 1];
+    if (users_new_id("rf", fid) != 0 ||
+        kumo_secret_hash_hex(ctx->pepper, ctx->pepper_len, KUMO_SECRET_PURPOSE_REFRESH, token,
+                             strlen(token), hash) != 0)
+        return KUMO_CODE_INTERNAL;
+    int64_t now = users_now_us();
+    int64_t fam_exp = now + ctx->s.family_ttl_s * 1000000;
+    *exp_us = now + ctx->s.refresh_ttl_s * 1000000;
+    kumo_code rc =
+        kumo_db_exec(c,
+                     "INSERT INTO refresh_families (id, tenant_id, user_id, create_time,"
+                     " expire_time) VALUES (?, ?, ?, ?, ?)",
+                     KUMO_DB_PARAMS(KUMO_DB_STRZ(fid), KUMO_DB_STRZ(tid), KUMO_DB_STRZ(uid),
+                                    KUMO_DB_TIME(now), KUMO_DB_TIME(fam_exp)),
+                     NULL);
+    if (rc == KUMO_CODE_OK)
+        rc = kumo_db_exec(c,
+                          "INSERT INTO refresh_tokens (token_hash, family_id, create_time,"
+                          " expire_time) VALUES (?, ?, ?, ?)",
+                          KUMO_DB_PARAMS(KUMO_DB_STRZ(hash), KUMO_DB_STRZ(fid), KUMO_DB_TIME(now),
+                                         KUMO_DB_TIME(*exp_us)),
+                          NULL);
+    return rc;
+}
+
+/* A fresh refresh token in the call's arena. */
+static char *new_refresh_token(struct kumo_rpc_call *call)
+{
+    char *t = NULL;
+    if (kumo_secret_random(REFRESH_BYTES, &t) != 0)
+        return NULL;
+    size_t n = strlen(t);
+    char *out = kumo_rpc_call_alloc(call, n + 1);
+    memcpy(out, t, n + 1);
+    kumo_secret_wipe(t, n);
+    kumo_free(t);
+    return out;
+}
+
+/* ---- Authenticate ---- */
+
+struct login_row {
+    struct users_user_row u;
+    char *phc;
+};
+
+static kumo_code scan_login(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out)
+{
+    struct login_row *l = out;
+    kumo_code rc = users_scan_user(call, rows, &l->u);
+    if (rc == KUMO_CODE_OK)
+        l->phc = users_col_str(call, rows, 10);
+    return rc;
+}
+
+static kumo_code refuse_login(struct users_ctx *ctx, struct kumo_rpc_call *call, const char *acct,
+                              const char *addr, const char *why)
+{
+    int64_t now_ms = kumo_now_ns() / 1000000;
+    kumo_throttle_hit(ctx->fail_account, acct, strlen(acct), now_ms);
+    kumo_throttle_hit(ctx->fail_address, addr, strlen(addr), now_ms);
+    kumo_metrics_counter_add("kumo_users_login_failures_total", "failed sign-ins", 1);
+    kumo_log(KUMO_LOG_INFO, kumo_rpc_call_request_id(call), "sign-in refused", "reason", why,
+             "client", addr, NULL);
+    return kumo_rpc_call_error(call, KUMO_CODE_UNAUTHENTICATED, INVALID_LOGIN);
+}
+
+/* Replaces a hash made with weaker parameters than today's (best effort:
+ * the login succeeds either way). */
+static void maybe_rehash(struct users_ctx *ctx, struct kumo_rpc_call *call, struct kumo_db_conn *c,
+                         const struct login_row *l, const char *pw)
+{
+    if (kumo_password_needs_rehash(ctx->hasher, l->phc) != 1)
+        return;
+    char *phc = NULL;
+    if (users_argon2_enter(ctx, call) != KUMO_CODE_OK)
+        return;
+    int err = kumo_password_hash(ctx->hasher, pw, strlen(pw), &phc);
+    users_argon2_leave(ctx);
+    if (err != 0)
+        return;
+    kumo_db_exec(c,
+                 "UPDATE users SET password_hash = ? WHERE tenant_id = ? AND id = ?"
+                 " AND password_hash = ?",
+                 KUMO_DB_PARAMS(KUMO_DB_STRZ(phc), KUMO_DB_STRZ(l->u.tenant_id),
+                                KUMO_DB_STRZ(l->u.id), KUMO_DB_STRZ(l->phc)),
+                 NULL);
+    kumo_free(phc);
+    kumo_log(KUMO_LOG_INFO, kumo_rpc_call_request_id(call), "password rehashed", "user", l->u.id,
+             NULL);
+}
+
+/* Looks the account up, then verifies the password (dummy work when the
+ * account does not exist). Returns OK with *found filled, or an answer. */
+static kumo_code check_login(struct users_ctx *ctx, struct kumo_rpc_call *call, const char *slug,
+                             const char *norm, const char *pw, const char *acct, const char *addr,
+                             struct login_row *l)
+{
+    struct kumo_db_conn *c;
+    kumo_code rc = users_db_acquire(ctx, call, &c);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    rc = users_query_one(c,
+                         "SELECT " USERS_USER_COLUMNS ", u.password_hash FROM users u"
+                         " JOIN tenants t ON t.id = u.tenant_id"
+                         " WHERE t.slug = ? AND u.email_norm = ?",
+                         KUMO_DB_PARAMS(KUMO_DB_STRZ(slug), KUMO_DB_STRZ(norm)), scan_login, call,
+                         l);
+    kumo_db_release(c);
+    if (rc != KUMO_CODE_OK && rc != KUMO_CODE_NOT_FOUND)
+        return users_db_fail(call, NULL, rc);
+    int found = rc == KUMO_CODE_OK;
+    if ((rc = users_argon2_enter(ctx, call)) != KUMO_CODE_OK)
+        return rc;
+    int err = found ? kumo_password_verify(l->phc, pw, strlen(pw))
+                    : kumo_password_verify_dummy(ctx->hasher, pw, strlen(pw));
+    users_argon2_leave(ctx);
+    if (!found)
+        return refuse_login(ctx, call, acct, addr, "unknown account");
+    if (err != 0)
+        return refuse_login(ctx, call, acct, addr,
+                            err == KUMO_PASSWORD_ERR_MISMATCH ? "wrong password"
+                                                              : kumo_password_strerror(err));
+    if (l->u.disabled)
+        return refuse_login(ctx, call, acct, addr, "account disabled");
+    return KUMO_CODE_OK;
+}
+
+USERS_HANDLER(authenticate)
+{
+    struct users_ctx *ctx = kumo_rpc_call_service_data(call);
+    const Kumo__Users__V1__AuthenticateRequest *req = (const void *)request;
+    const char *why;
+    char norm[KUMO_EMAIL_MAX + 1];
+    if (kumo_slug_check(req->tenant, strlen(req->tenant), 1, USERS_SLUG_MAX, &why) != 0)
+        return users_invalid(call, "tenant", why);
+    if (kumo_email_check(req->email, strlen(req->email), norm, &why) != 0)
+        return users_invalid(call, "email", why);
+    size_t pwlen = strlen(req->password);
+    if (pwlen == 0 || pwlen > KUMO_PASSWORD_MAX_LEN)
+        return users_invalid(call, "password", "must be 1 to 1024 bytes long");
+    const char *addr = users_client_address(ctx, call);
+    struct kumo_buf acct = KUMO_BUF_INIT;
+    kumo_buf_appendf(&acct, "%s|%s", req->tenant, norm);
+    int64_t now_ms = kumo_now_ns() / 1000000;
+    if (kumo_throttle_blocked(ctx->fail_account, acct.data, acct.len, now_ms) ||
+        kumo_throttle_blocked(ctx->fail_address, addr, strlen(addr), now_ms)) {
+        kumo_buf_free(&acct);
+        kumo_metrics_counter_add("kumo_users_login_throttled_total",
+                                 "sign-ins refused by throttling", 1);
+        return kumo_rpc_call_error(call, KUMO_CODE_RESOURCE_EXHAUSTED,
+                                   "too many failed sign-ins; try again later");
+    }
+    struct login_row l;
+    kumo_code rc =
+        check_login(ctx, call, req->tenant, norm, req->password, (const char *)acct.data, addr, &l);
+    if (rc == KUMO_CODE_OK)
+        kumo_throttle_reset(ctx->fail_account, acct.data, acct.len);
+    kumo_buf_free(&acct);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+
+    Kumo__Users__V1__AuthenticateResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__users__v1__authenticate_response__init(resp);
+    resp->refresh_token = new_refresh_token(call);
+    if (resp->refresh_token == NULL)
+        return kumo_rpc_call_error(call, KUMO_CODE_INTERNAL, "internal error");
+    struct kumo_db_conn *c;
+    if ((rc = users_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+        return rc;
+    maybe_rehash(ctx, call, c, &l, req->password);
+    int64_t rexp = 0;
+    rc = kumo_db_begin(c);
+    if (rc == KUMO_CODE_OK)
+        rc = start_family(ctx, c, l.u.tenant_id, l.u.id, resp->refresh_token, &rexp);
+    if (rc == KUMO_CODE_OK)
+        rc = kumo_db_commit(c);
+    if (rc != KUMO_CODE_OK)
+        return users_db_fail(call, c, rc);
+    kumo_db_release(c);
+    int64_t aexp;
+    rc = users_issue_access(ctx, call, l.u.id, l.u.tenant_id,
+                            users_role_bit((Kumo__Users__V1__Role)l.u.role), ctx->s.access_ttl_s,
+                            &resp->access_token, &aexp);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    resp->access_token_expire_time = users_ts(call, aexp * 1000000);
+    resp->refresh_token_expire_time = users_ts(call, rexp);
+    resp->user = users_user_message(call, &l.u);
+    *response = &resp->base;
+    return KUMO_CODE_OK;
+}
+
+/* ---- RefreshToken ---- */
+
+struct refresh_row {
+    int64_t tok_exp, used, fam_exp, revoked;
+    int used_null, revoked_null;
+    char *family, *tenant_id, *user_id;
+};
+
+static kumo_code scan_refresh(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out)
+{
+    struct refresh_row *r = out;
+    kumo_code rc = kumo_db_rows_scan(
+        rows, KUMO_DB_OUTS(KUMO_DB_OUT_TIME(&r->tok_exp),
+                           ((struct kumo_db_out){
+                               .type = KUMO_DB_T_TIME, .i64 = &r->used, .is_null = &r->used_null}),
+                           KUMO_DB_OUT_TIME(&r->fam_exp),
+                           ((struct kumo_db_out){.type = KUMO_DB_T_TIME,
+                                                 .i64 = &r->revoked,
+                                                 .is_null = &r->revoked_null})));
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    r->family = users_col_str(call, rows, 4);
+    r->tenant_id = users_col_str(call, rows, 5);
+    r->user_id = users_col_str(call, rows, 6);
+    return KUMO_CODE_OK;
+}
+
+#define SELECT_REFRESH                                                                             \
+    "SELECT t.expire_time, t.used_time, f.expire_time, f.revoke_time, f.id, f.tenant_id,"          \
+    " f.user_id FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id"               \
+    " WHERE t.token_hash = ?"
+
+static kumo_code revoke_family(struct kumo_db_conn *c, const char *fid, const char *reason)
+{
+    return kumo_db_exec(
+        c,
+        "UPDATE refresh_families SET revoke_time = ?, revoke_reason = ?"
+        " WHERE id = ? AND revoke_time IS NULL",
+        KUMO_DB_PARAMS(KUMO_DB_TIME(users_now_us()), KUMO_DB_STRZ(reason), KUMO_DB_STRZ(fid)),
+        NULL);
+}
+
+/* Ends the transaction with a refusal; `reason` (NULL: none) revokes the
+ * family first and is committed, so the revocation sticks. */
+static kumo_code refuse_refresh(struct kumo_rpc_call *call, struct kumo_db_conn *c,
+                                const struct refresh_row *r, const char *reason)
+{
+    kumo_code rc = KUMO_CODE_OK;
+    if (reason) {
+        rc = revoke_family(c, r->family, reason);
+        if (rc == KUMO_CODE_OK)
+            rc = kumo_db_commit(c);
+        kumo_log(KUMO_LOG_WARN, kumo_rpc_call_request_id(call), "refresh family revoked", "reason",
+                 reason, "family", r->family, "user", r->user_id, NULL);
+    }
+    if (rc != KUMO_CODE_OK)
+        return users_db_fail(call, c, rc);
+    if (kumo_db_in_transaction(c))
+        kumo_db_rollback(c);
+    kumo_db_release(c);
+    return kumo_rpc_call_error(call, KUMO_CODE_UNAUTHENTICATED, INVALID_REFRESH);
+}
+
+static kumo_code scan_role(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out)
+{
+    (void)call;
+    int64_t *v = out;
+    return kumo_db_rows_scan(rows, KUMO_DB_OUTS(KUMO_DB_OUT_I64(&v[0]), KUMO_DB_OUT_I64(&v[1])));
+}
+
+/* The rotation itself, inside a transaction holding the token row. On OK
+ * *role is the user's current role and *rexp the new token's expiry. */
+static kumo_code rotate(struct users_ctx *ctx, struct kumo_rpc_call *call, struct kumo_db_conn *c,
+                        const char *hash, const char *next, struct refresh_row *r, int64_t *role,
+                        int64_t *rexp)
+{
+    kumo_code rc = users_query_one(c, SELECT_REFRESH " FOR UPDATE",
+                                   KUMO_DB_PARAMS(KUMO_DB_STRZ(hash)), scan_refresh, call, r);
+    if (rc == KUMO_CODE_NOT_FOUND)
+        return refuse_refresh(call, c, r, NULL);
+    if (rc != KUMO_CODE_OK)
+        return users_db_fail(call, c, rc);
+    int64_t now = users_now_us();
+    if (!r->revoked_null)
+        return refuse_refresh(call, c, r, NULL);
+    if (!r->used_null)
+        return refuse_refresh(call, c, r, "reuse");
+    if (r->tok_exp <= now || r->fam_exp <= now)
+        return refuse_refresh(call, c, r, NULL);
+    int64_t ud[2];
+    rc = users_query_one(c, "SELECT role, disabled FROM users WHERE tenant_id = ? AND id = ?",
+                         KUMO_DB_PARAMS(KUMO_DB_STRZ(r->tenant_id), KUMO_DB_STRZ(r->user_id)),
+                         scan_role, call, ud);
+    if (rc == KUMO_CODE_NOT_FOUND || (rc == KUMO_CODE_OK && ud[1]))
+        return refuse_refresh(call, c, r, "user_gone");
+    if (rc != KUMO_CODE_OK)
+        return users_db_fail(call, c, rc);
+    char next_hash[KUMO_SECRET_HASH_HEX_LEN + 1];
+    kumo_secret_hash_hex(ctx->pepper, ctx->pepper_len, KUMO_SECRET_PURPOSE_REFRESH, next,
+                         strlen(next), next_hash);
+    *rexp = now + ctx->s.refresh_ttl_s * 1000000;
+    if (*rexp > r->fam_exp)
+        *rexp = r->fam_exp;
+    rc = kumo_db_exec(c, "UPDATE refresh_tokens SET used_time = ? WHERE token_hash = ?",
+                      KUMO_DB_PARAMS(KUMO_DB_TIME(now), KUMO_DB_STRZ(hash)), NULL);
+    if (rc == KUMO_CODE_OK)
+        rc = kumo_db_exec(c,
+                          "INSERT INTO refresh_tokens (token_hash, family_id, create_time,"
+                          " expire_time) VALUES (?, ?, ?, ?)",
+                          KUMO_DB_PARAMS(KUMO_DB_STRZ(next_hash), KUMO_DB_STRZ(r->family),
+                                         KUMO_DB_TIME(now), KUMO_DB_TIME(*rexp)),
+                          NULL);
+    if (rc == KUMO_CODE_OK)
+        rc = kumo_db_commit(c);
+    if (rc != KUMO_CODE_OK)
+        return users_db_fail(call, c, rc);
+    kumo_db_release(c);
+    *role = ud[0];
+    return KUMO_CODE_OK;
+}
+
+/* Hashes a presented refresh token, refusing malformed ones before any
+ * lookup. */
+static int presented_hash(struct users_ctx *ctx, const char *tok, char out[65])
+{
+    size_t n = strlen(tok);
+    if (kumo_secret_token_check(tok, n, REFRESH_BYTES) != 0)
+        return -1;
+    return kumo_secret_hash_hex(ctx->pepper, ctx->pepper_len, KUMO_SECRET_PURPOSE_REFRESH, tok, n,
+                                out);
+}
+
+USERS_HANDLER(refresh_token)
+{
+    struct users_ctx *ctx = kumo_rpc_call_service_data(call);
+    const Kumo__Users__V1__RefreshTokenRequest *req = (const void *)request;
+    char hash[KUMO_SECRET_HASH_HEX_LEN + 1];
+    if (presented_hash(ctx, req->refresh_token, hash) != 0)
+        return kumo_rpc_call_error(call, KUMO_CODE_UNAUTHENTICATED, INVALID_REFRESH);
+    Kumo__Users__V1__RefreshTokenResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__users__v1__refresh_token_response__init(resp);
+    resp->refresh_token = new_refresh_token(call);
+    if (resp->refresh_token == NULL)
+        return kumo_rpc_call_error(call, KUMO_CODE_INTERNAL, "internal error");
+    struct kumo_db_conn *c;
+    kumo_code rc = users_db_acquire(ctx, call, &c);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    struct refresh_row r = {0};
+    int64_t role = 0, rexp = 0, aexp = 0;
+    rc = kumo_db_begin(c);
+    if (rc != KUMO_CODE_OK)
+        return users_db_fail(call, c, rc);
+    rc = rotate(ctx, call, c, hash, resp->refresh_token, &r, &role, &rexp);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    rc = users_issue_access(ctx, call, r.user_id, r.tenant_id,
+                            users_role_bit((Kumo__Users__V1__Role)role), ctx->s.access_ttl_s,
+                            &resp->access_token, &aexp);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    resp->access_token_expire_time = users_ts(call, aexp * 1000000);
+    resp->refresh_token_expire_time = users_ts(call, rexp);
+    *response = &resp->base;
+    return KUMO_CODE_OK;
+}
+
+/* ---- Logout ---- */
+
+USERS_HANDLER(logout)
+{
+    struct users_ctx *ctx = kumo_rpc_call_service_data(call);
+    const Kumo__Users__V1__LogoutRequest *req = (const void *)request;
+    const struct kumo_principal *p = users_caller(call);
+    kumo_code rc = users_deny_service(call, p);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    char hash[KUMO_SECRET_HASH_HEX_LEN + 1];
+    if (presented_hash(ctx, req->refresh_token, hash) != 0)
+        return users_invalid(call, "refresh_token", "is not a refresh token");
+    struct kumo_db_conn *c;
+    if ((rc = users_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+        return rc;
+    struct refresh_row r = {0};
+    rc = users_query_one(c, SELECT_REFRESH, KUMO_DB_PARAMS(KUMO_DB_STRZ(hash)), scan_refresh, call,
+                         &r);
+    /* Only the session's own user logs it out; anyone else's session is,
+     * to them, not there. */
+    if (rc == KUMO_CODE_OK && (strcmp(r.tenant_id, p->tid) != 0 || strcmp(r.user_id, p->sub) != 0))
+        rc = KUMO_CODE_NOT_FOUND;
+    if (rc == KUMO_CODE_NOT_FOUND) {
+        kumo_db_release(c);
+        return kumo_rpc_call_error(call, rc, "no such session");
+    }
+    if (rc == KUMO_CODE_OK)
+        rc = revoke_family(c, r.family, "logout");
+    if (rc != KUMO_CODE_OK)
+        return users_db_fail(call, c, rc);
+    kumo_db_release(c);
+    Kumo__Users__V1__LogoutResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__users__v1__logout_response__init(resp);
+    *response = &resp->base;
+    return KUMO_CODE_OK;
+}

@@ -1,0 +1,162 @@
+/* CreateTenant (system administrators) and GetTenant. */
+#include <string.h>
+
+#include "alloc.h"
+
+#include "users.h"
+#include "validate.h"
+
+struct tenant_row {
+    int64_t create_us;
+    char *id, *slug, *name;
+};
+
+static kumo_code scan_tenant(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out)
+{
+    struct tenant_row *t = out;
+    kumo_code rc = kumo_db_rows_scan(rows, KUMO_DB_OUTS(KUMO_DB_OUT_TIME(&t->create_us)));
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    t->id = users_col_str(call, rows, 1);
+    t->slug = users_col_str(call, rows, 2);
+    t->name = users_col_str(call, rows, 3);
+    return KUMO_CODE_OK;
+}
+
+static Kumo__Users__V1__Tenant *tenant_message(struct kumo_rpc_call *call,
+                                               const struct tenant_row *t)
+{
+    Kumo__Users__V1__Tenant *m = kumo_rpc_call_alloc(call, sizeof *m);
+    kumo__users__v1__tenant__init(m);
+    m->id = t->id;
+    m->slug = t->slug;
+    m->name = t->name;
+    m->create_time = users_ts(call, t->create_us);
+    return m;
+}
+
+static kumo_code check_create(struct users_ctx *ctx, struct kumo_rpc_call *call,
+                              const struct kumo_principal *p,
+                              const Kumo__Users__V1__CreateTenantRequest *req, char *norm)
+{
+    kumo_code rc = users_deny_service(call, p);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    if (!users_caller_is_system_admin(ctx, call, p))
+        return kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
+                                   "only system administrators create tenants");
+    const char *why;
+    if (kumo_slug_check(req->slug, strlen(req->slug), USERS_SLUG_MIN, USERS_SLUG_MAX, &why) != 0)
+        return users_invalid(call, "slug", why);
+    if ((rc = users_check_name(call, "name", req->name, 0)) != KUMO_CODE_OK)
+        return rc;
+    if (kumo_email_check(req->admin_email, strlen(req->admin_email), norm, &why) != 0)
+        return users_invalid(call, "admin_email", why);
+    return users_check_name(call, "admin_display_name", req->admin_display_name, 1);
+}
+
+/* The tenant and its first admin, in one transaction. */
+static kumo_code insert_tenant(struct kumo_db_conn *c, const struct tenant_row *t,
+                               const struct users_user_row *u, const char *norm, const char *phc)
+{
+    kumo_code rc = kumo_db_begin(c);
+    if (rc == KUMO_CODE_OK)
+        rc =
+            kumo_db_exec(c, "INSERT INTO tenants (id, slug, name, create_time) VALUES (?, ?, ?, ?)",
+                         KUMO_DB_PARAMS(KUMO_DB_STRZ(t->id), KUMO_DB_STRZ(t->slug),
+                                        KUMO_DB_STRZ(t->name), KUMO_DB_TIME(t->create_us)),
+                         NULL);
+    if (rc == KUMO_CODE_OK)
+        rc = kumo_db_exec(c,
+                          "INSERT INTO users (id, tenant_id, email, email_norm, display_name, role,"
+                          " disabled, password_hash, version, create_time, update_time)"
+                          " VALUES (?, ?, ?, ?, ?, ?, 0, ?, 1, ?, ?)",
+                          KUMO_DB_PARAMS(KUMO_DB_STRZ(u->id), KUMO_DB_STRZ(u->tenant_id),
+                                         KUMO_DB_STRZ(u->email), KUMO_DB_STRZ(norm),
+                                         KUMO_DB_STRZ(u->display_name), KUMO_DB_I64(u->role),
+                                         KUMO_DB_STRZ(phc), KUMO_DB_TIME(u->create_us),
+                                         KUMO_DB_TIME(u->update_us)),
+                          NULL);
+    if (rc == KUMO_CODE_OK)
+        rc = kumo_db_commit(c);
+    return rc;
+}
+
+USERS_HANDLER(create_tenant)
+{
+    struct users_ctx *ctx = kumo_rpc_call_service_data(call);
+    const Kumo__Users__V1__CreateTenantRequest *req = (const void *)request;
+    const struct kumo_principal *p = users_caller(call);
+    char norm[KUMO_EMAIL_MAX + 1];
+    kumo_code rc = check_create(ctx, call, p, req, norm);
+    char *phc = NULL;
+    if (rc != KUMO_CODE_OK || (rc = users_hash_password(ctx, call, "admin_password",
+                                                        req->admin_password, &phc)) != KUMO_CODE_OK)
+        return rc;
+    struct tenant_row t = {.create_us = users_now_us(), .slug = req->slug, .name = req->name};
+    struct users_user_row u = {.role = KUMO__USERS__V1__ROLE__ROLE_ADMIN,
+                               .version = 1,
+                               .email = req->admin_email,
+                               .display_name = req->admin_display_name};
+    u.create_us = u.update_us = t.create_us;
+    t.id = u.tenant_id = kumo_rpc_call_alloc(call, USERS_ID_MAX + 1);
+    u.id = kumo_rpc_call_alloc(call, USERS_ID_MAX + 1);
+    struct kumo_db_conn *c = NULL;
+    if (users_new_id("tn", t.id) != 0 || users_new_id("us", u.id) != 0)
+        rc = kumo_rpc_call_error(call, KUMO_CODE_INTERNAL, "internal error");
+    else if ((rc = users_db_acquire(ctx, call, &c)) == KUMO_CODE_OK)
+        rc = insert_tenant(c, &t, &u, norm, phc);
+    kumo_free(phc);
+    if (c == NULL)
+        return rc;
+    if (rc == KUMO_CODE_ALREADY_EXISTS) {
+        kumo_db_rollback(c);
+        kumo_db_release(c);
+        return kumo_rpc_call_error(call, rc, "a tenant with this slug exists");
+    }
+    if (rc != KUMO_CODE_OK)
+        return users_db_fail(call, c, rc);
+    kumo_db_release(c);
+    Kumo__Users__V1__CreateTenantResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__users__v1__create_tenant_response__init(resp);
+    resp->tenant = tenant_message(call, &t);
+    resp->admin = users_user_message(call, &u);
+    *response = &resp->base;
+    return KUMO_CODE_OK;
+}
+
+USERS_HANDLER(get_tenant)
+{
+    struct users_ctx *ctx = kumo_rpc_call_service_data(call);
+    const Kumo__Users__V1__GetTenantRequest *req = (const void *)request;
+    const struct kumo_principal *p = users_caller(call);
+    const char *want = req->tenant_id[0] ? req->tenant_id : p->tid;
+    /* Another tenant exists, as far as anyone but a system admin can tell,
+     * only if it is theirs. */
+    if (strcmp(want, p->tid) != 0) {
+        kumo_code rc = users_check_id(call, "tenant", want);
+        if (rc != KUMO_CODE_OK)
+            return rc;
+        if (!users_caller_is_system_admin(ctx, call, p))
+            return kumo_rpc_call_error(call, KUMO_CODE_NOT_FOUND, "no such tenant");
+    }
+    struct kumo_db_conn *c;
+    kumo_code rc = users_db_acquire(ctx, call, &c);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    struct tenant_row t = {0};
+    rc = users_query_one(c, "SELECT create_time, id, slug, name FROM tenants WHERE id = ?",
+                         KUMO_DB_PARAMS(KUMO_DB_STRZ(want)), scan_tenant, call, &t);
+    if (rc == KUMO_CODE_NOT_FOUND) {
+        kumo_db_release(c);
+        return kumo_rpc_call_error(call, rc, "no such tenant");
+    }
+    if (rc != KUMO_CODE_OK)
+        return users_db_fail(call, c, rc);
+    kumo_db_release(c);
+    Kumo__Users__V1__GetTenantResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__users__v1__get_tenant_response__init(resp);
+    resp->tenant = tenant_message(call, &t);
+    *response = &resp->base;
+    return KUMO_CODE_OK;
+}

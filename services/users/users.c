@@ -1,0 +1,570 @@
+/* Users of the caller's tenant: CreateUser, GetUser, ListUsers,
+ * UpdateUser, DeleteUser, ChangePassword.
+ *
+ * Every statement filters on tenant_id = the token's tid, so another
+ * tenant's user is simply not found. Reads are open to every member of the
+ * tenant and to allowed service principals; writes need an admin, except
+ * that anyone may change their own display name and password. Nobody
+ * changes their own role or disables or deletes themselves (which also
+ * means nobody raises their own role). */
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "log.h"
+#include "page_token.h"
+#include "secret.h"
+#include "users.h"
+#include "validate.h"
+
+#define SELECT_USER "SELECT " USERS_USER_COLUMNS " FROM users u WHERE u.tenant_id = ? AND u.id = ?"
+
+/* Create/Get/UpdateUserResponse are all { base; User *user }: one builder,
+ * given the method's response descriptor. */
+_Static_assert(sizeof(Kumo__Users__V1__CreateUserResponse) ==
+                       sizeof(Kumo__Users__V1__GetUserResponse) &&
+                   sizeof(Kumo__Users__V1__UpdateUserResponse) ==
+                       sizeof(Kumo__Users__V1__GetUserResponse),
+               "user responses share one layout");
+static kumo_code respond_user(struct kumo_rpc_call *call, const ProtobufCMessageDescriptor *d,
+                              const struct users_user_row *u, ProtobufCMessage **response)
+{
+    Kumo__Users__V1__GetUserResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
+    protobuf_c_message_init(d, resp);
+    resp->user = users_user_message(call, u);
+    *response = &resp->base;
+    return KUMO_CODE_OK;
+}
+
+/* Fetches a user of the tenant; answers not_found itself. */
+static kumo_code fetch_user(struct kumo_rpc_call *call, struct kumo_db_conn *c, const char *tid,
+                            const char *id, struct users_user_row *u)
+{
+    kumo_code rc =
+        users_query_one(c, SELECT_USER, KUMO_DB_PARAMS(KUMO_DB_STRZ(tid), KUMO_DB_STRZ(id)),
+                        users_scan_user, call, u);
+    if (rc == KUMO_CODE_NOT_FOUND)
+        return kumo_rpc_call_error(call, rc, "no such user");
+    return rc;
+}
+
+static kumo_code check_email(struct kumo_rpc_call *call, const char *email, char *norm)
+{
+    const char *why;
+    if (kumo_email_check(email, strlen(email), norm, &why) != 0)
+        return users_invalid(call, "email", why);
+    return KUMO_CODE_OK;
+}
+
+/* A role a caller of rank `rank` may give a user. */
+static kumo_code check_user_role(struct kumo_rpc_call *call, Kumo__Users__V1__Role role, int rank)
+{
+    if (role == KUMO__USERS__V1__ROLE__ROLE_SERVICE)
+        return kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
+                                   "role service belongs to API keys, not users");
+    if (!users_role_valid_for_user(role))
+        return users_invalid(call, "role", "must be viewer, editor or admin");
+    if (users_role_rank(role) > rank)
+        return kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
+                                   "cannot grant a role above your own");
+    return KUMO_CODE_OK;
+}
+
+static kumo_code require_admin(struct kumo_rpc_call *call, const struct kumo_principal *p)
+{
+    kumo_code rc = users_deny_service(call, p);
+    if (rc == KUMO_CODE_OK && !users_caller_is_admin(p))
+        rc = kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED, "admin role required");
+    return rc;
+}
+
+/* ---- CreateUser ---- */
+
+USERS_HANDLER(create_user)
+{
+    struct users_ctx *ctx = kumo_rpc_call_service_data(call);
+    const Kumo__Users__V1__CreateUserRequest *req = (const void *)request;
+    const struct kumo_principal *p = users_caller(call);
+    kumo_code rc = require_admin(call, p);
+    char norm[KUMO_EMAIL_MAX + 1];
+    if (rc == KUMO_CODE_OK)
+        rc = check_email(call, req->email, norm);
+    if (rc == KUMO_CODE_OK)
+        rc = users_check_name(call, "display_name", req->display_name, 1);
+    if (rc == KUMO_CODE_OK)
+        rc = check_user_role(call, req->role, users_caller_rank(p));
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    char *phc = NULL;
+    if ((rc = users_hash_password(ctx, call, "password", req->password, &phc)) != KUMO_CODE_OK)
+        return rc;
+    struct users_user_row u = {.role = req->role, .version = 1};
+    u.create_us = u.update_us = users_now_us();
+    u.id = kumo_rpc_call_alloc(call, USERS_ID_MAX + 1);
+    u.tenant_id = (char *)p->tid;
+    u.email = req->email;
+    u.display_name = req->display_name;
+    struct kumo_db_conn *c = NULL;
+    if (users_new_id("us", u.id) != 0)
+        rc = kumo_rpc_call_error(call, KUMO_CODE_INTERNAL, "internal error");
+    else
+        rc = users_db_acquire(ctx, call, &c);
+    if (rc == KUMO_CODE_OK)
+        rc = kumo_db_exec(
+            c,
+            "INSERT INTO users (id, tenant_id, email, email_norm, display_name, role,"
+            " disabled, password_hash, version, create_time, update_time)"
+            " VALUES (?, ?, ?, ?, ?, ?, 0, ?, 1, ?, ?)",
+            KUMO_DB_PARAMS(KUMO_DB_STRZ(u.id), KUMO_DB_STRZ(u.tenant_id), KUMO_DB_STRZ(u.email),
+                           KUMO_DB_STRZ(norm), KUMO_DB_STRZ(u.display_name), KUMO_DB_I64(u.role),
+                           KUMO_DB_STRZ(phc), KUMO_DB_TIME(u.create_us), KUMO_DB_TIME(u.update_us)),
+            NULL);
+    kumo_free(phc);
+    if (c == NULL)
+        return rc;
+    if (rc == KUMO_CODE_ALREADY_EXISTS) {
+        kumo_db_release(c);
+        return kumo_rpc_call_error(call, rc, "a user with this email exists in the tenant");
+    }
+    if (rc == KUMO_CODE_FAILED_PRECONDITION) {
+        kumo_db_release(c);
+        return kumo_rpc_call_error(call, rc, "the tenant no longer exists");
+    }
+    if (rc != KUMO_CODE_OK)
+        return users_db_fail(call, c, rc);
+    kumo_db_release(c);
+    u.tenant_id = kumo_rpc_call_alloc(call, strlen(p->tid) + 1);
+    memcpy(u.tenant_id, p->tid, strlen(p->tid) + 1);
+    return respond_user(call, &kumo__users__v1__create_user_response__descriptor, &u, response);
+}
+
+/* ---- GetUser ---- */
+
+USERS_HANDLER(get_user)
+{
+    struct users_ctx *ctx = kumo_rpc_call_service_data(call);
+    const Kumo__Users__V1__GetUserRequest *req = (const void *)request;
+    const struct kumo_principal *p = users_caller(call);
+    kumo_code rc = users_check_id(call, "user", req->id);
+    struct kumo_db_conn *c;
+    if (rc != KUMO_CODE_OK || (rc = users_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+        return rc;
+    struct users_user_row u;
+    rc = fetch_user(call, c, p->tid, req->id, &u);
+    kumo_db_release(c);
+    if (rc == KUMO_CODE_NOT_FOUND)
+        return rc;
+    if (rc != KUMO_CODE_OK)
+        return users_db_fail(call, NULL, rc);
+    return respond_user(call, &kumo__users__v1__get_user_response__descriptor, &u, response);
+}
+
+/* ---- ListUsers ---- */
+
+/* The page token's scope: tenant, role filter and query. */
+static void list_scope(struct kumo_buf *b, const char *tid, int role, const char *query)
+{
+    kumo_buf_appendf(b, "users|%s|%d|", tid, role);
+    kumo_buf_append_str(b, query);
+}
+
+USERS_HANDLER(list_users)
+{
+    struct users_ctx *ctx = kumo_rpc_call_service_data(call);
+    const Kumo__Users__V1__ListUsersRequest *req = (const void *)request;
+    const struct kumo_principal *p = users_caller(call);
+    int32_t size;
+    if (kumo_page_size(req->page_size, USERS_PAGE_DEFAULT, USERS_PAGE_MAX, &size) != 0)
+        return users_invalid(call, "page_size", "must not be negative");
+    if (req->role != KUMO__USERS__V1__ROLE__ROLE_UNSPECIFIED &&
+        !users_role_valid_for_user(req->role))
+        return users_invalid(call, "role", "must be unset, viewer, editor or admin");
+    const char *why;
+    if (kumo_text_check(req->query, strlen(req->query), USERS_QUERY_MAX_CHARS, USERS_NAME_MAX_BYTES,
+                        KUMO_TEXT_ALLOW_EMPTY, &why) != 0)
+        return users_invalid(call, "query", why);
+    struct kumo_buf scope = KUMO_BUF_INIT;
+    list_scope(&scope, p->tid, req->role, req->query);
+    int64_t after;
+    int bad = kumo_page_token_decode(req->page_token, strlen(req->page_token), scope.data,
+                                     scope.len, &after);
+    kumo_buf_free(&scope);
+    if (bad)
+        return users_invalid(call, "page_token", "is not a token of this query");
+    struct kumo_db_conn *c;
+    kumo_code rc = users_db_acquire(ctx, call, &c);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    struct kumo_db_rows *rows;
+    rc = kumo_db_query(
+        c,
+        "SELECT " USERS_USER_COLUMNS " FROM users u WHERE u.tenant_id = ? AND u.seq > ?"
+        " AND (? = 0 OR u.role = ?)"
+        " AND (? = '' OR INSTR(CONVERT(u.email_norm USING utf8mb4), LOWER(?)) > 0"
+        "      OR INSTR(LOWER(u.display_name), LOWER(?)) > 0)"
+        " ORDER BY u.seq LIMIT ?",
+        KUMO_DB_PARAMS(KUMO_DB_STRZ(p->tid), KUMO_DB_I64(after), KUMO_DB_I64(req->role),
+                       KUMO_DB_I64(req->role), KUMO_DB_STRZ(req->query), KUMO_DB_STRZ(req->query),
+                       KUMO_DB_STRZ(req->query), KUMO_DB_I64(size + 1)),
+        &rows);
+    if (rc != KUMO_CODE_OK)
+        return users_db_fail(call, c, rc);
+    Kumo__Users__V1__ListUsersResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__users__v1__list_users_response__init(resp);
+    resp->users = kumo_rpc_call_alloc(call, (size_t)size * sizeof *resp->users);
+    int more = 0;
+    int64_t last = -1;
+    for (;;) {
+        int has = 0;
+        rc = kumo_db_rows_next(rows, &has);
+        if (rc != KUMO_CODE_OK || !has)
+            break;
+        if (resp->n_users == (size_t)size) {
+            more = 1;
+            break;
+        }
+        struct users_user_row u;
+        if ((rc = users_scan_user(call, rows, &u)) != KUMO_CODE_OK)
+            break;
+        resp->users[resp->n_users++] = users_user_message(call, &u);
+        last = u.seq;
+    }
+    kumo_db_rows_close(rows);
+    if (rc != KUMO_CODE_OK)
+        return users_db_fail(call, c, rc);
+    kumo_db_release(c);
+    if (more) {
+        struct kumo_buf s2 = KUMO_BUF_INIT;
+        list_scope(&s2, p->tid, req->role, req->query);
+        resp->next_page_token = kumo_rpc_call_alloc(call, KUMO_PAGE_TOKEN_MAX);
+        kumo_page_token_encode(last, s2.data, s2.len, resp->next_page_token);
+        kumo_buf_free(&s2);
+    }
+    *response = &resp->base;
+    return KUMO_CODE_OK;
+}
+
+/* ---- UpdateUser ---- */
+
+enum { F_NAME = 1, F_ROLE = 2, F_DISABLED = 4, F_EMAIL = 8 };
+
+static kumo_code parse_mask(struct kumo_rpc_call *call, const Google__Protobuf__FieldMask *m,
+                            unsigned *fields)
+{
+    static const struct {
+        const char *path;
+        unsigned bit;
+    } known[] = {
+        {"display_name", F_NAME}, {"role", F_ROLE}, {"disabled", F_DISABLED}, {"email", F_EMAIL}};
+    *fields = 0;
+    if (m == NULL || m->n_paths == 0)
+        return users_invalid(call, "update_mask", "must name at least one field");
+    for (size_t i = 0; i < m->n_paths; i++) {
+        unsigned bit = 0;
+        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+            if (strcmp(m->paths[i], known[k].path) == 0)
+                bit = known[k].bit;
+        if (bit == 0)
+            return users_invalid(call, "update_mask",
+                                 "may only name display_name, role, disabled and email");
+        *fields |= bit;
+    }
+    return KUMO_CODE_OK;
+}
+
+/* Fields the update does not apply must still be sane: the tenant and
+ * etag inside `user` can only repeat what they are, and values outside the
+ * mask stay within the sizes of the fields. */
+static kumo_code check_unmasked(struct kumo_rpc_call *call, const struct kumo_principal *p,
+                                const Kumo__Users__V1__UpdateUserRequest *req, unsigned fields)
+{
+    const Kumo__Users__V1__User *u = req->user;
+    if (u->tenant_id[0] && strcmp(u->tenant_id, p->tid) != 0)
+        return users_invalid(call, "user.tenant_id", "cannot be changed");
+    if (u->etag[0] && req->etag[0] && strcmp(u->etag, req->etag) != 0)
+        return users_invalid(call, "user.etag", "differs from etag");
+    if (!(fields & F_EMAIL) && strlen(u->email) > KUMO_EMAIL_MAX)
+        return users_invalid(call, "user.email", "is too long");
+    if (!(fields & F_NAME) && strlen(u->display_name) > USERS_NAME_MAX_BYTES)
+        return users_invalid(call, "user.display_name", "is too long");
+    return KUMO_CODE_OK;
+}
+
+/* Who may change what (see the top of the file). */
+static kumo_code authorize_update(struct kumo_rpc_call *call, const struct kumo_principal *p,
+                                  const Kumo__Users__V1__User *u, unsigned fields)
+{
+    kumo_code rc = users_deny_service(call, p);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    int self = strcmp(u->id, p->sub) == 0;
+    if (!users_caller_is_admin(p)) {
+        if (!self || fields != F_NAME)
+            return kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
+                                       "only admins change users other than themselves or "
+                                       "fields other than display_name");
+        return KUMO_CODE_OK;
+    }
+    if (self && (fields & (F_ROLE | F_DISABLED)))
+        return kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
+                                   "nobody changes their own role or disables themselves");
+    if (fields & F_ROLE)
+        return check_user_role(call, u->role, users_caller_rank(p));
+    return KUMO_CODE_OK;
+}
+
+/* An UPDATE that matched nothing: gone, or changed since the etag. */
+static kumo_code update_missed(struct kumo_rpc_call *call, struct kumo_db_conn *c, const char *tid,
+                               const char *id)
+{
+    int64_t version;
+    kumo_code rc = kumo_db_query_row(c, "SELECT version FROM users WHERE tenant_id = ? AND id = ?",
+                                     KUMO_DB_PARAMS(KUMO_DB_STRZ(tid), KUMO_DB_STRZ(id)),
+                                     KUMO_DB_OUTS(KUMO_DB_OUT_I64(&version)));
+    if (rc == KUMO_CODE_NOT_FOUND) {
+        kumo_db_rollback(c);
+        kumo_db_release(c);
+        return kumo_rpc_call_error(call, rc, "no such user");
+    }
+    if (rc != KUMO_CODE_OK)
+        return users_db_fail(call, c, rc);
+    kumo_db_rollback(c);
+    kumo_db_release(c);
+    return kumo_rpc_call_error(call, KUMO_CODE_ABORTED,
+                               "the user changed since this etag: read it again");
+}
+
+static kumo_code apply_update(struct kumo_rpc_call *call, struct kumo_db_conn *c,
+                              const struct kumo_principal *p, const Kumo__Users__V1__User *u,
+                              unsigned fields, const char *norm, int64_t version,
+                              struct users_user_row *out)
+{
+    uint64_t n = 0;
+    int64_t now = users_now_us();
+    kumo_code rc = kumo_db_begin(c);
+    if (rc == KUMO_CODE_OK)
+        rc = kumo_db_exec(
+            c,
+            "UPDATE users SET display_name = IF(?, ?, display_name), role = IF(?, ?, role),"
+            " disabled = IF(?, ?, disabled), email = IF(?, ?, email),"
+            " email_norm = IF(?, ?, email_norm), version = version + 1, update_time = ?"
+            " WHERE tenant_id = ? AND id = ? AND version = ?",
+            KUMO_DB_PARAMS(KUMO_DB_I64((fields & F_NAME) != 0), KUMO_DB_STRZ(u->display_name),
+                           KUMO_DB_I64((fields & F_ROLE) != 0), KUMO_DB_I64(u->role),
+                           KUMO_DB_I64((fields & F_DISABLED) != 0), KUMO_DB_I64(u->disabled != 0),
+                           KUMO_DB_I64((fields & F_EMAIL) != 0),
+                           KUMO_DB_STRZ((fields & F_EMAIL) ? u->email : ""),
+                           KUMO_DB_I64((fields & F_EMAIL) != 0), KUMO_DB_STRZ(norm),
+                           KUMO_DB_TIME(now), KUMO_DB_STRZ(p->tid), KUMO_DB_STRZ(u->id),
+                           KUMO_DB_I64(version)),
+            &n);
+    if (rc == KUMO_CODE_ALREADY_EXISTS) {
+        kumo_db_rollback(c);
+        kumo_db_release(c);
+        return kumo_rpc_call_error(call, rc, "a user with this email exists in the tenant");
+    }
+    if (rc != KUMO_CODE_OK)
+        return users_db_fail(call, c, rc);
+    if (n == 0)
+        return update_missed(call, c, p->tid, u->id);
+    if ((fields & F_DISABLED) && u->disabled)
+        rc = users_revoke_families(c, p->tid, u->id, "disabled");
+    if (rc == KUMO_CODE_OK)
+        rc = fetch_user(call, c, p->tid, u->id, out);
+    if (rc == KUMO_CODE_OK)
+        rc = kumo_db_commit(c);
+    if (rc != KUMO_CODE_OK)
+        return users_db_fail(call, c, rc);
+    kumo_db_release(c);
+    return KUMO_CODE_OK;
+}
+
+USERS_HANDLER(update_user)
+{
+    struct users_ctx *ctx = kumo_rpc_call_service_data(call);
+    const Kumo__Users__V1__UpdateUserRequest *req = (const void *)request;
+    const struct kumo_principal *p = users_caller(call);
+    const Kumo__Users__V1__User *u = req->user;
+    if (u == NULL)
+        return users_invalid(call, "user", "is required");
+    unsigned fields;
+    int64_t version;
+    char norm[KUMO_EMAIL_MAX + 1] = "";
+    kumo_code rc = users_check_id(call, "user", u->id);
+    if (rc == KUMO_CODE_OK)
+        rc = parse_mask(call, req->update_mask, &fields);
+    if (rc == KUMO_CODE_OK)
+        rc = check_unmasked(call, p, req, fields);
+    const char *etag = req->etag[0] ? req->etag : u->etag;
+    if (rc == KUMO_CODE_OK && users_etag_parse(etag, &version) != 0)
+        rc = users_invalid(call, "etag", "is required and must be an etag this service returned");
+    if (rc == KUMO_CODE_OK && (fields & F_NAME))
+        rc = users_check_name(call, "user.display_name", u->display_name, 1);
+    if (rc == KUMO_CODE_OK && (fields & F_EMAIL))
+        rc = check_email(call, u->email, norm);
+    if (rc == KUMO_CODE_OK)
+        rc = authorize_update(call, p, u, fields);
+    struct kumo_db_conn *c;
+    if (rc != KUMO_CODE_OK || (rc = users_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+        return rc;
+    struct users_user_row out;
+    rc = apply_update(call, c, p, u, fields, norm, version, &out);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    return respond_user(call, &kumo__users__v1__update_user_response__descriptor, &out, response);
+}
+
+/* ---- DeleteUser ---- */
+
+USERS_HANDLER(delete_user)
+{
+    struct users_ctx *ctx = kumo_rpc_call_service_data(call);
+    const Kumo__Users__V1__DeleteUserRequest *req = (const void *)request;
+    const struct kumo_principal *p = users_caller(call);
+    kumo_code rc = require_admin(call, p);
+    int64_t version = 0;
+    if (rc == KUMO_CODE_OK)
+        rc = users_check_id(call, "user", req->id);
+    if (rc == KUMO_CODE_OK && req->etag[0] && users_etag_parse(req->etag, &version) != 0)
+        rc = users_invalid(call, "etag", "must be an etag this service returned");
+    if (rc == KUMO_CODE_OK && strcmp(req->id, p->sub) == 0)
+        rc = kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED, "nobody deletes themselves");
+    struct kumo_db_conn *c;
+    if (rc != KUMO_CODE_OK || (rc = users_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+        return rc;
+    uint64_t n = 0;
+    rc = kumo_db_begin(c);
+    if (rc == KUMO_CODE_OK)
+        rc = kumo_db_exec(
+            c, "DELETE FROM users WHERE tenant_id = ? AND id = ? AND (? = 0 OR version = ?)",
+            KUMO_DB_PARAMS(KUMO_DB_STRZ(p->tid), KUMO_DB_STRZ(req->id), KUMO_DB_I64(version),
+                           KUMO_DB_I64(version)),
+            &n);
+    if (rc != KUMO_CODE_OK)
+        return users_db_fail(call, c, rc);
+    if (n == 0)
+        return update_missed(call, c, p->tid, req->id);
+    /* Refresh families go with the row (ON DELETE CASCADE); keys the user
+     * made stop working too. */
+    rc = kumo_db_exec(
+        c,
+        "UPDATE api_keys SET revoke_time = ? WHERE tenant_id = ? AND created_by = ?"
+        " AND revoke_time IS NULL",
+        KUMO_DB_PARAMS(KUMO_DB_TIME(users_now_us()), KUMO_DB_STRZ(p->tid), KUMO_DB_STRZ(req->id)),
+        NULL);
+    if (rc == KUMO_CODE_OK)
+        rc = kumo_db_commit(c);
+    if (rc != KUMO_CODE_OK)
+        return users_db_fail(call, c, rc);
+    kumo_db_release(c);
+    Kumo__Users__V1__DeleteUserResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__users__v1__delete_user_response__init(resp);
+    *response = &resp->base;
+    return KUMO_CODE_OK;
+}
+
+/* ---- ChangePassword ---- */
+
+static kumo_code scan_hash(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out)
+{
+    *(char **)out = users_col_str(call, rows, 0);
+    return KUMO_CODE_OK;
+}
+
+/* Checks the caller's current password (throttled like a login). */
+static kumo_code verify_current(struct users_ctx *ctx, struct kumo_rpc_call *call,
+                                const struct kumo_principal *p, const char *phc, const char *pw)
+{
+    int64_t now_ms = kumo_now_ns() / 1000000;
+    if (kumo_throttle_blocked(ctx->fail_account, p->sub, strlen(p->sub), now_ms))
+        return kumo_rpc_call_error(call, KUMO_CODE_RESOURCE_EXHAUSTED,
+                                   "too many failed attempts; try again later");
+    kumo_code rc = users_argon2_enter(ctx, call);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    int err = kumo_password_verify(phc, pw, strlen(pw));
+    users_argon2_leave(ctx);
+    if (err == 0)
+        return KUMO_CODE_OK;
+    kumo_throttle_hit(ctx->fail_account, p->sub, strlen(p->sub), now_ms);
+    return kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
+                               "current_password is not the current password");
+}
+
+static kumo_code store_password(struct kumo_rpc_call *call, struct kumo_db_conn *c, const char *tid,
+                                const char *id, const char *old_phc, const char *new_phc)
+{
+    uint64_t n = 0;
+    kumo_code rc = kumo_db_begin(c);
+    if (rc == KUMO_CODE_OK)
+        rc = kumo_db_exec(c,
+                          "UPDATE users SET password_hash = ? WHERE tenant_id = ? AND id = ?"
+                          " AND password_hash = ?",
+                          KUMO_DB_PARAMS(KUMO_DB_STRZ(new_phc), KUMO_DB_STRZ(tid), KUMO_DB_STRZ(id),
+                                         KUMO_DB_STRZ(old_phc)),
+                          &n);
+    if (rc == KUMO_CODE_OK && n == 0) {
+        kumo_db_rollback(c);
+        kumo_db_release(c);
+        return kumo_rpc_call_error(call, KUMO_CODE_ABORTED,
+                                   "the password changed meanwhile: try again");
+    }
+    /* Every session of the user ends: whoever knew the old password must
+     * not keep a refresh token. */
+    if (rc == KUMO_CODE_OK)
+        rc = users_revoke_families(c, tid, id, "password_changed");
+    if (rc == KUMO_CODE_OK)
+        rc = kumo_db_commit(c);
+    if (rc != KUMO_CODE_OK)
+        return users_db_fail(call, c, rc);
+    kumo_db_release(c);
+    return KUMO_CODE_OK;
+}
+
+USERS_HANDLER(change_password)
+{
+    struct users_ctx *ctx = kumo_rpc_call_service_data(call);
+    const Kumo__Users__V1__ChangePasswordRequest *req = (const void *)request;
+    const struct kumo_principal *p = users_caller(call);
+    kumo_code rc = users_deny_service(call, p);
+    const char *target = req->user_id[0] ? req->user_id : p->sub;
+    int self = strcmp(target, p->sub) == 0;
+    if (rc == KUMO_CODE_OK)
+        rc = users_check_id(call, "user", target);
+    if (rc == KUMO_CODE_OK && !self && !users_caller_is_admin(p))
+        rc = kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
+                                 "only admins change other users' passwords");
+    if (rc == KUMO_CODE_OK && strlen(req->current_password) > KUMO_PASSWORD_MAX_LEN)
+        rc = users_invalid(call, "current_password", "is too long");
+    if (rc == KUMO_CODE_OK && self && req->current_password[0] == '\0')
+        rc = users_invalid(call, "current_password", "is required for your own password");
+    struct kumo_db_conn *c;
+    if (rc != KUMO_CODE_OK || (rc = users_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+        return rc;
+    char *old_phc = NULL;
+    rc = users_query_one(c, "SELECT password_hash FROM users WHERE tenant_id = ? AND id = ?",
+                         KUMO_DB_PARAMS(KUMO_DB_STRZ(p->tid), KUMO_DB_STRZ(target)), scan_hash,
+                         call, &old_phc);
+    /* Not holding a connection through argon2. */
+    kumo_db_release(c);
+    if (rc == KUMO_CODE_NOT_FOUND)
+        return kumo_rpc_call_error(call, rc, "no such user");
+    if (rc != KUMO_CODE_OK)
+        return users_db_fail(call, NULL, rc);
+    if (self && (rc = verify_current(ctx, call, p, old_phc, req->current_password)) != KUMO_CODE_OK)
+        return rc;
+    char *phc = NULL;
+    if ((rc = users_hash_password(ctx, call, "new_password", req->new_password, &phc)) !=
+        KUMO_CODE_OK)
+        return rc;
+    if ((rc = users_db_acquire(ctx, call, &c)) == KUMO_CODE_OK)
+        rc = store_password(call, c, p->tid, target, old_phc, phc);
+    kumo_secret_wipe(phc, strlen(phc));
+    kumo_free(phc);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    Kumo__Users__V1__ChangePasswordResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__users__v1__change_password_response__init(resp);
+    *response = &resp->base;
+    return KUMO_CODE_OK;
+}
