@@ -219,6 +219,7 @@ run: bootstrap all
 bench: bootstrap all
 	bench/run
 	bench/compare
+	bench/users/run build
 
 # Benchmark peers (gRPC C++, grpc-go), built from Debian packages only.
 bench-peers: bootstrap
