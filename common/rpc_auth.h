@@ -49,4 +49,8 @@ int kumo_rpc_jwt_auth_service_allowed(const struct kumo_rpc_jwt_auth *auth, cons
 /* Frees the authenticator (not the verifier). NULL is ignored. */
 void kumo_rpc_jwt_auth_free(struct kumo_rpc_jwt_auth *auth);
 
+/* Number of calls authenticated from the verified-token cache (tokens are
+ * remembered by SHA-256 for at most 60 s and never past their exp). */
+unsigned long kumo_rpc_jwt_auth_cache_hits(const struct kumo_rpc_jwt_auth *auth);
+
 #endif

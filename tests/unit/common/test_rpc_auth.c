@@ -132,6 +132,30 @@ static void test_rpc_auth_valid_token_gives_the_principal(void **state)
     kumo_free(h);
 }
 
+static void test_rpc_auth_cache_serves_repeats_not_forgeries(void **state)
+{
+    (void)state;
+    char out[512];
+    char *h = bearer("us_9", "tn_c", KUMO_ROLE_VIEWER, time(NULL), 600);
+    unsigned long before = kumo_rpc_jwt_auth_cache_hits(auth);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(call(h, out, sizeof out), KUMO_CODE_OK);
+    assert_int_equal(kumo_rpc_jwt_auth_cache_hits(auth) - before, 4);
+    char want[128];
+    snprintf(want, sizeof want, "us_9|tn_c|%u|0|127.0.0.1", (unsigned)KUMO_ROLE_VIEWER);
+    assert_string_equal(out, want);
+    /* A token differing in one signature character is not a cache hit. */
+    size_t n = strlen(h);
+    h[n - 2] = h[n - 2] == 'A' ? 'B' : 'A';
+    assert_int_equal(call(h, out, sizeof out), KUMO_CODE_UNAUTHENTICATED);
+    kumo_free(h);
+    /* A cached service token is still held to the allow-list. */
+    char *svc = bearer("reports", "tn_c", KUMO_ROLE_SERVICE, time(NULL), 600);
+    assert_int_equal(call(svc, out, sizeof out), KUMO_CODE_UNAUTHENTICATED);
+    assert_int_equal(call(svc, out, sizeof out), KUMO_CODE_UNAUTHENTICATED);
+    kumo_free(svc);
+}
+
 static void test_rpc_auth_refuses_missing_and_bad_tokens(void **state)
 {
     (void)state;
@@ -190,6 +214,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rpc_auth_valid_token_gives_the_principal),
+        cmocka_unit_test(test_rpc_auth_cache_serves_repeats_not_forgeries),
         cmocka_unit_test(test_rpc_auth_refuses_missing_and_bad_tokens),
         cmocka_unit_test(test_rpc_auth_service_allowlist),
         cmocka_unit_test(test_rpc_auth_new_validates_the_list),
