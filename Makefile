@@ -218,6 +218,7 @@ run: bootstrap all
 
 bench: bootstrap all
 	bench/run
+	bench/instructions build
 	bench/compare
 	bench/users/run build
 

@@ -99,11 +99,12 @@ void kumo_rpc_call_add_error_detail(struct kumo_rpc_call *call, const ProtobufCM
  * header sent several times, the first value. Valid until the call ends. */
 const char *kumo_rpc_call_header(const struct kumo_rpc_call *call, const char *name);
 
-/* Adds a response header (gRPC: initial metadata; Connect: a header). */
+/* Adds a response header (gRPC: initial metadata; Connect: a header). The
+ * name must be lowercase, as HTTP/2 requires; both strings are copied. */
 void kumo_rpc_call_set_header(struct kumo_rpc_call *call, const char *name, const char *value);
 
 /* Adds a response trailer (gRPC: trailing metadata; Connect unary: a
- * header prefixed "trailer-"). */
+ * header prefixed "trailer-"). Lowercase name; both strings are copied. */
 void kumo_rpc_call_set_trailer(struct kumo_rpc_call *call, const char *name, const char *value);
 
 /* The request id: the client's x-request-id when it sent a sane one, else

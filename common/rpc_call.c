@@ -61,12 +61,10 @@ static void nv_push(struct kumo_rpc_call *call, nghttp2_nv **arr, size_t *n, siz
 {
     if (*n == *cap)
         *arr = kumo_arena_grow(call->arena, *arr, *n, cap, sizeof(**arr), 4);
-    /* One arena block holds the lowercased name and the value. */
+    /* One arena block holds the name and the value. */
     size_t nl = strlen(name), vl = strlen(value);
     char *buf = kumo_arena_alloc(call->arena, nl + vl + 2);
-    for (size_t i = 0; i < nl; i++)
-        buf[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]);
-    buf[nl] = '\0';
+    memcpy(buf, name, nl + 1); /* HTTP/2 names are lowercase: the caller's contract */
     memcpy(buf + nl + 1, value, vl + 1);
     (*arr)[(*n)++] =
         (nghttp2_nv){(uint8_t *)buf, (uint8_t *)buf + nl + 1, nl, vl, NGHTTP2_NV_FLAG_NONE};

@@ -25,15 +25,24 @@ struct nvlist {
     struct kumo_arena *arena;
 };
 
-static void nv_add(struct nvlist *l, const char *name, const char *value, size_t value_len)
+static void nv_addn(struct nvlist *l, const char *name, size_t name_len, const char *value,
+                    size_t value_len)
 {
     if (l->n == l->cap)
         l->nv = kumo_arena_grow(l->arena, l->nv, l->n, &l->cap, sizeof(*l->nv), 16);
     /* Names and values live in the call's arena or are static, and the
      * arena outlives the HEADERS frame: nghttp2 need not copy them. */
-    l->nv[l->n++] = (nghttp2_nv){(uint8_t *)name, (uint8_t *)value, strlen(name), value_len,
+    l->nv[l->n++] = (nghttp2_nv){(uint8_t *)name, (uint8_t *)value, name_len, value_len,
                                  NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
 }
+
+static void nv_add(struct nvlist *l, const char *name, const char *value, size_t value_len)
+{
+    nv_addn(l, name, strlen(name), value, value_len);
+}
+
+/* A header whose name is a string literal (its length known at compile time). */
+#define NV_LIT(l, lit, value) nv_addn((l), (lit), sizeof(lit) - 1, (value), strlen(value))
 
 static void nv_adds(struct nvlist *l, const char *name, const char *value)
 {
@@ -46,7 +55,7 @@ static void add_request_id(struct kumo_rpc_call *call, struct nvlist *l)
 {
     if (!call->request_id_from_client)
         return;
-    nv_adds(l, "x-request-id", call->request_id);
+    NV_LIT(l, "x-request-id", call->request_id);
     l->nv[l->n - 1].flags |= NGHTTP2_NV_FLAG_NO_INDEX;
 }
 
@@ -122,7 +131,8 @@ static void add_custom(struct nvlist *h, nghttp2_nv *nv, size_t n, const char *p
             memcpy(full + pl, nv[i].name, nv[i].namelen + 1);
             name = full;
         }
-        nv_add(h, name, (const char *)nv[i].value, nv[i].valuelen);
+        nv_addn(h, name, prefix ? strlen(prefix) + nv[i].namelen : nv[i].namelen,
+                (const char *)nv[i].value, nv[i].valuelen);
     }
 }
 
@@ -268,16 +278,16 @@ static void grpc_trailers(struct kumo_rpc_call *call, struct nvlist *t, kumo_cod
 {
     static const char *const codes[] = {"0", "1",  "2",  "3",  "4",  "5",  "6",  "7", "8",
                                         "9", "10", "11", "12", "13", "14", "15", "16"};
-    nv_adds(t, "grpc-status", codes[(unsigned)code <= KUMO_CODE_MAX ? code : KUMO_CODE_UNKNOWN]);
+    NV_LIT(t, "grpc-status", codes[(unsigned)code <= KUMO_CODE_MAX ? code : KUMO_CODE_UNKNOWN]);
     if (msg && *msg) {
         struct kumo_buf enc = KUMO_BUF_INIT;
         kumo_pct_encode(msg, strlen(msg), &enc);
-        nv_adds(t, "grpc-message", kumo_arena_strdup(call->arena, (char *)enc.data));
+        NV_LIT(t, "grpc-message", kumo_arena_strdup(call->arena, (char *)enc.data));
         kumo_buf_free(&enc);
     }
     const char *details = grpc_status_details(call, code, msg);
     if (details)
-        nv_adds(t, "grpc-status-details-bin", details);
+        NV_LIT(t, "grpc-status-details-bin", details);
     add_custom(t, call->resp_trailers, call->n_resp_trailers, NULL, call->arena);
 }
 
@@ -293,8 +303,8 @@ void kumo__respond_error(struct kumo_rpc_call *call, kumo_code code, const char 
     struct nvlist h = {.arena = call->arena};
     if (call->protocol == KUMO_PROTO_CONNECT || call->protocol == KUMO_PROTO_CONNECT_GET ||
         call->protocol == 0) {
-        nv_adds(&h, ":status", status_str(call, kumo_code_http_status(code)));
-        nv_adds(&h, "content-type", "application/json");
+        NV_LIT(&h, ":status", status_str(call, kumo_code_http_status(code)));
+        NV_LIT(&h, "content-type", "application/json");
         add_request_id(call, &h);
         add_custom(&h, call->resp_headers, call->n_resp_headers, NULL, call->arena);
         add_custom(&h, call->resp_trailers, call->n_resp_trailers, "trailer-", call->arena);
@@ -306,8 +316,8 @@ void kumo__respond_error(struct kumo_rpc_call *call, kumo_code code, const char 
     }
     if (call->protocol == KUMO_PROTO_CONNECT_STREAM) {
         if (!call->headers_sent) {
-            nv_adds(&h, ":status", "200");
-            nv_adds(&h, "content-type", content_type_out(call));
+            NV_LIT(&h, ":status", "200");
+            NV_LIT(&h, "content-type", content_type_out(call));
             add_request_id(call, &h);
             add_custom(&h, call->resp_headers, call->n_resp_headers, NULL, call->arena);
             connect_end_stream(call, code, msg);
@@ -319,8 +329,8 @@ void kumo__respond_error(struct kumo_rpc_call *call, kumo_code code, const char 
     }
     if (!call->headers_sent) {
         /* Trailers-Only: one HEADERS frame with END_STREAM. */
-        nv_adds(&h, ":status", "200");
-        nv_adds(&h, "content-type", content_type_out(call));
+        NV_LIT(&h, ":status", "200");
+        NV_LIT(&h, "content-type", content_type_out(call));
         add_request_id(call, &h);
         add_custom(&h, call->resp_headers, call->n_resp_headers, NULL, call->arena);
         grpc_trailers(call, &h, code, msg);
@@ -363,11 +373,11 @@ void kumo__respond_http(struct kumo_rpc_call *call, int status, const char *extr
     kumo_logf(KUMO_LOG_DEBUG, call->request_id, "http %d for %s %s", status,
               call->method_name ? call->method_name : "?", call->path ? call->path : "?");
     struct nvlist h = {.arena = call->arena};
-    nv_adds(&h, ":status", status_str(call, status));
+    NV_LIT(&h, ":status", status_str(call, status));
     if (extra_name)
         nv_adds(&h, extra_name, extra_value);
     if (json_body) {
-        nv_adds(&h, "content-type", "application/json");
+        NV_LIT(&h, "content-type", "application/json");
         out_append(call, json_body, strlen(json_body));
     }
     call->out_eof = 1;
@@ -443,8 +453,8 @@ too_large:
 static void grpc_headers(struct kumo_rpc_call *call, struct nvlist *h, int compressed)
 {
     int connect = call->protocol == KUMO_PROTO_CONNECT_STREAM;
-    nv_adds(h, ":status", "200");
-    nv_adds(h, "content-type", content_type_out(call));
+    NV_LIT(h, ":status", "200");
+    NV_LIT(h, "content-type", content_type_out(call));
     if (compressed)
         nv_adds(h, connect ? "connect-content-encoding" : "grpc-encoding", "gzip");
     nv_adds(h, connect ? "connect-accept-encoding" : "grpc-accept-encoding", "gzip,identity");
@@ -501,10 +511,10 @@ void kumo__respond(struct kumo_rpc_call *call)
     record_finish(call, KUMO_CODE_OK);
     struct nvlist h = {.arena = call->arena};
     if (connect) {
-        nv_adds(&h, ":status", "200");
-        nv_adds(&h, "content-type", content_type_out(call));
+        NV_LIT(&h, ":status", "200");
+        NV_LIT(&h, "content-type", content_type_out(call));
         if (compressed)
-            nv_adds(&h, "content-encoding", "gzip");
+            NV_LIT(&h, "content-encoding", "gzip");
         add_request_id(call, &h);
         add_custom(&h, call->resp_headers, call->n_resp_headers, NULL, call->arena);
         add_custom(&h, call->resp_trailers, call->n_resp_trailers, "trailer-", call->arena);

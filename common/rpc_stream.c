@@ -781,8 +781,13 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
         }
         return 0;
     }
-    const char *n = kumo_arena_strndup(call->arena, (const char *)name, namelen);
-    const char *v = kumo_arena_strndup(call->arena, (const char *)value, valuelen);
+    /* One arena block for the name and the value. */
+    char *n = kumo_arena_alloc(call->arena, namelen + valuelen + 2);
+    memcpy(n, name, namelen);
+    n[namelen] = '\0';
+    char *v = n + namelen + 1;
+    memcpy(v, value, valuelen);
+    v[valuelen] = '\0';
     if (call->n_headers == call->cap_headers)
         call->headers = kumo_arena_grow(call->arena, call->headers, call->n_headers,
                                         &call->cap_headers, sizeof(*call->headers), 16);
