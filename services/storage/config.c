@@ -1,0 +1,192 @@
+/* kumo-storage's KUMO_* variables (listed by --help) and their loading. */
+#include <string.h>
+
+#include "log.h"
+#include "storage.h"
+
+#define SEC_MS  1000LL
+#define MIN_MS  (60 * SEC_MS)
+#define HOUR_MS (60 * MIN_MS)
+#define DAY_MS  (24 * HOUR_MS)
+#define MIB     (1024LL * 1024)
+#define GIB     (1024 * MIB)
+
+static const struct kumo_config_var vars[] = {
+    {"KUMO_STORAGE_BACKEND", KUMO_CONFIG_STRING, "local",
+     "where objects live: local (a directory, served by the data port) or s3"},
+    {"KUMO_STORAGE_S3_ENDPOINT", KUMO_CONFIG_STRING, "",
+     "s3 backend: endpoint URL (default https://s3.<region>.amazonaws.com)"},
+    {"KUMO_STORAGE_S3_ADDRESSING", KUMO_CONFIG_STRING, "auto",
+     "s3 backend: path, virtual (bucket in the host name) or auto (virtual for AWS, path for "
+     "a custom endpoint)"},
+    {"KUMO_STORAGE_S3_TIMEOUT", KUMO_CONFIG_DURATION_MS, "120s",
+     "s3 backend: longest S3 call (assembling a large multipart object takes a while)", 0, SEC_MS,
+     HOUR_MS},
+    {"KUMO_STORAGE_S3_CA_FILE", KUMO_CONFIG_STRING, NULL,
+     "s3 backend: PEM CA bundle for https (default: the system's)"},
+    {"KUMO_STORAGE_ROOT", KUMO_CONFIG_STRING, "/var/lib/kumo/storage",
+     "local backend: directory holding objects, metadata and uploads"},
+    {"KUMO_STORAGE_BUCKET", KUMO_CONFIG_STRING, "kumo",
+     "bucket name in URLs (path style /<bucket>/<key>)"},
+    {"KUMO_STORAGE_REGION", KUMO_CONFIG_STRING, "us-east-1", "SigV4 region of the data plane"},
+    {"KUMO_STORAGE_DATA_ADDR", KUMO_CONFIG_STRING, NULL,
+     "address the data port binds (default: KUMO_RPC_ADDR)"},
+    {"KUMO_STORAGE_DATA_PORT", KUMO_CONFIG_INT, "7104",
+     "S3-compatible HTTP/1.1 data port; 0 = any, -1 = off", 0, -1, 65535},
+    {"KUMO_STORAGE_PUBLIC_URL", KUMO_CONFIG_STRING, "",
+     "base URL clients reach the data port at, put in presigned URLs "
+     "(default: http://<data addr>:<data port>)"},
+    {"KUMO_STORAGE_ACCESS_KEY_ID", KUMO_CONFIG_STRING, NULL,
+     "local backend: access key id that signs presigned URLs and that S3 clients use "
+     "(required)"},
+    {"KUMO_STORAGE_SECRET_ACCESS_KEY", KUMO_CONFIG_STRING, NULL,
+     "local backend: secret access key of KUMO_STORAGE_ACCESS_KEY_ID (required)",
+     KUMO_CONFIG_SECRET},
+    {"KUMO_STORAGE_PRESIGN_TTL", KUMO_CONFIG_DURATION_MS, "15m",
+     "validity of presigned URLs when the request names none", 0, SEC_MS, 7 * DAY_MS},
+    {"KUMO_STORAGE_MAX_OBJECT_SIZE", KUMO_CONFIG_SIZE, "5GiB",
+     "largest single PUT (larger objects go multipart)", 0, 0, 5 * 1024 * GIB},
+    {"KUMO_STORAGE_MAX_PART_SIZE", KUMO_CONFIG_SIZE, "5GiB", "largest multipart part", 0, 1,
+     5 * GIB},
+    {"KUMO_STORAGE_MIN_PART_SIZE", KUMO_CONFIG_SIZE, "5MiB",
+     "smallest multipart part but the last (S3: 5 MiB)", 0, 0, 5 * GIB},
+    {"KUMO_STORAGE_MAX_PARTS", KUMO_CONFIG_INT, "10000", "most parts in an upload", 0, 1,
+     STG_PARTS_MAX},
+    {"KUMO_STORAGE_MAX_XML_SIZE", KUMO_CONFIG_SIZE, "2MiB", "largest CompleteMultipartUpload body",
+     0, 1024, 64 * MIB},
+    {"KUMO_STORAGE_RESTORE_EXPEDITED", KUMO_CONFIG_DURATION_MS, "5s",
+     "archive emulation: delay of an Expedited restore", 0, 0, 30 * DAY_MS},
+    {"KUMO_STORAGE_RESTORE_STANDARD", KUMO_CONFIG_DURATION_MS, "1m",
+     "archive emulation: delay of a Standard restore", 0, 0, 30 * DAY_MS},
+    {"KUMO_STORAGE_RESTORE_BULK", KUMO_CONFIG_DURATION_MS, "5m",
+     "archive emulation: delay of a Bulk restore", 0, 0, 30 * DAY_MS},
+    {"KUMO_STORAGE_RESTORE_DAY", KUMO_CONFIG_DURATION_MS, "24h",
+     "archive emulation: length of one of a restore's days (shorten for tests)", 0, 1, DAY_MS},
+    {"KUMO_STORAGE_CORS_ORIGINS", KUMO_CONFIG_STRING, "",
+     "comma-separated browser origins allowed on the data port (\"*\" = any; empty = none)"},
+    {"KUMO_STORAGE_CORS_MAX_AGE", KUMO_CONFIG_DURATION_MS, "10m",
+     "how long browsers may cache a CORS preflight", 0, 0, DAY_MS},
+    {"KUMO_STORAGE_DATA_MAX_CONNECTIONS", KUMO_CONFIG_INT, "256",
+     "data port: most connections at once (one thread each)", 0, 1, 10000},
+    {"KUMO_STORAGE_DATA_TIMEOUT", KUMO_CONFIG_DURATION_MS, "60s",
+     "data port: close a connection silent this long", 0, SEC_MS, HOUR_MS},
+    {"KUMO_STORAGE_DATA_CONNECTION_MEMORY", KUMO_CONFIG_SIZE, "128KiB",
+     "data port: memory per connection, which bounds request headers", 0, 16 * 1024, 4 * MIB},
+    {"KUMO_STORAGE_FSYNC", KUMO_CONFIG_BOOL, "true",
+     "fsync objects and directories before acknowledging writes"},
+    {"KUMO_JWT_ISSUER", KUMO_CONFIG_STRING, "kumo-users", "required iss of access tokens"},
+    {"KUMO_JWT_AUDIENCE", KUMO_CONFIG_STRING, "kumo", "required aud of access tokens"},
+    {"KUMO_JWT_LEEWAY", KUMO_CONFIG_DURATION_MS, "30s", "clock skew allowed verifying tokens", 0, 0,
+     300 * SEC_MS},
+    {"KUMO_JWT_MAX_TTL", KUMO_CONFIG_DURATION_MS, "24h", "longest token lifetime accepted", 0,
+     SEC_MS, 7 * DAY_MS},
+    {"KUMO_JWT_JWKS_FILE", KUMO_CONFIG_STRING, NULL,
+     "JWKS file with the keys verifying access tokens (re-read when it changes); "
+     "takes precedence over KUMO_JWT_JWKS_URL"},
+    {"KUMO_JWT_JWKS_URL", KUMO_CONFIG_STRING, "http://127.0.0.1:9101/.well-known/jwks.json",
+     "URL of kumo-users' JWKS (its admin port)"},
+    {"KUMO_JWT_JWKS_REFRESH", KUMO_CONFIG_DURATION_MS, "5m", "how often the JWKS is reloaded", 0,
+     SEC_MS, DAY_MS},
+    {"KUMO_SERVICE_CALLERS", KUMO_CONFIG_STRING, "documents",
+     "service principals allowed to call, naming the tenant in tenant_id"},
+};
+
+const struct kumo_config_var *stg_config_vars(size_t *n)
+{
+    *n = sizeof vars / sizeof vars[0];
+    return vars;
+}
+
+static int bad(const char *why)
+{
+    kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "error", why, NULL);
+    return -1;
+}
+
+static void load_numbers(const struct kumo_config *c, struct stg_settings *s)
+{
+    s->data_port = (int)kumo_config_int(c, "KUMO_STORAGE_DATA_PORT");
+    s->presign_ttl_s = kumo_config_int(c, "KUMO_STORAGE_PRESIGN_TTL") / 1000;
+    s->max_object_size = kumo_config_int(c, "KUMO_STORAGE_MAX_OBJECT_SIZE");
+    s->max_part_size = kumo_config_int(c, "KUMO_STORAGE_MAX_PART_SIZE");
+    s->min_part_size = kumo_config_int(c, "KUMO_STORAGE_MIN_PART_SIZE");
+    s->max_parts = (int)kumo_config_int(c, "KUMO_STORAGE_MAX_PARTS");
+    s->max_xml_size = kumo_config_int(c, "KUMO_STORAGE_MAX_XML_SIZE");
+    s->restore_ms[STG_TIER_EXPEDITED] = kumo_config_int(c, "KUMO_STORAGE_RESTORE_EXPEDITED");
+    s->restore_ms[STG_TIER_STANDARD] = kumo_config_int(c, "KUMO_STORAGE_RESTORE_STANDARD");
+    s->restore_ms[STG_TIER_BULK] = kumo_config_int(c, "KUMO_STORAGE_RESTORE_BULK");
+    s->restore_ms[STG_TIER_UNSPECIFIED] = s->restore_ms[STG_TIER_STANDARD];
+    s->restore_day_ms = kumo_config_int(c, "KUMO_STORAGE_RESTORE_DAY");
+    s->cors_max_age_s = kumo_config_int(c, "KUMO_STORAGE_CORS_MAX_AGE") / 1000;
+    s->data_max_connections = (int)kumo_config_int(c, "KUMO_STORAGE_DATA_MAX_CONNECTIONS");
+    s->data_timeout_s = kumo_config_int(c, "KUMO_STORAGE_DATA_TIMEOUT") / 1000;
+    s->data_connection_memory = kumo_config_int(c, "KUMO_STORAGE_DATA_CONNECTION_MEMORY");
+    s->drain_timeout_ms = kumo_config_int(c, "KUMO_DRAIN_TIMEOUT");
+    s->do_fsync = kumo_config_bool(c, "KUMO_STORAGE_FSYNC");
+    s->jwt_leeway_s = kumo_config_int(c, "KUMO_JWT_LEEWAY") / 1000;
+    s->jwt_max_ttl_s = kumo_config_int(c, "KUMO_JWT_MAX_TTL") / 1000;
+    s->jwks_refresh_ms = kumo_config_int(c, "KUMO_JWT_JWKS_REFRESH");
+}
+
+/* The local backend's data port key pair (the S3 backend signs with the
+ * provider chain's credentials instead). */
+static int check_key_pair(const struct stg_settings *s)
+{
+    if (s->access_key_id == NULL || s->access_key_id[0] == '\0' ||
+        strchr(s->access_key_id, '/') != NULL || strlen(s->access_key_id) > 128)
+        return bad("KUMO_STORAGE_ACCESS_KEY_ID must be 1..128 characters without '/'");
+    if (s->secret_access_key == NULL || strlen(s->secret_access_key) < 16)
+        return bad("KUMO_STORAGE_SECRET_ACCESS_KEY must be at least 16 characters");
+    return 0;
+}
+
+int stg_settings_load(const struct kumo_config *c, struct stg_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    s->backend = kumo_config_string(c, "KUMO_STORAGE_BACKEND");
+    s->root = kumo_config_string(c, "KUMO_STORAGE_ROOT");
+    s->bucket = kumo_config_string(c, "KUMO_STORAGE_BUCKET");
+    s->region = kumo_config_string(c, "KUMO_STORAGE_REGION");
+    s->data_addr = kumo_config_string(c, "KUMO_STORAGE_DATA_ADDR");
+    if (s->data_addr == NULL || *s->data_addr == '\0')
+        s->data_addr = kumo_config_string(c, "KUMO_RPC_ADDR");
+    s->public_url = kumo_config_string(c, "KUMO_STORAGE_PUBLIC_URL");
+    s->access_key_id = kumo_config_string(c, "KUMO_STORAGE_ACCESS_KEY_ID");
+    s->secret_access_key = kumo_config_string(c, "KUMO_STORAGE_SECRET_ACCESS_KEY");
+    s->cors_origins = kumo_config_string(c, "KUMO_STORAGE_CORS_ORIGINS");
+    s->jwt_issuer = kumo_config_string(c, "KUMO_JWT_ISSUER");
+    s->jwt_audience = kumo_config_string(c, "KUMO_JWT_AUDIENCE");
+    s->jwks_file = kumo_config_string(c, "KUMO_JWT_JWKS_FILE");
+    s->jwks_url = kumo_config_string(c, "KUMO_JWT_JWKS_URL");
+    s->service_callers = kumo_config_string(c, "KUMO_SERVICE_CALLERS");
+    s->s3_endpoint = kumo_config_string(c, "KUMO_STORAGE_S3_ENDPOINT");
+    s->s3_addressing = kumo_config_string(c, "KUMO_STORAGE_S3_ADDRESSING");
+    s->s3_ca_file = kumo_config_string(c, "KUMO_STORAGE_S3_CA_FILE");
+    s->s3_timeout_ms = kumo_config_int(c, "KUMO_STORAGE_S3_TIMEOUT");
+    load_numbers(c, s);
+
+    if (strcmp(s->backend, "local") != 0 && strcmp(s->backend, "s3") != 0)
+        return bad("KUMO_STORAGE_BACKEND must be local or s3");
+    if (strcmp(s->s3_addressing, "auto") != 0 && strcmp(s->s3_addressing, "path") != 0 &&
+        strcmp(s->s3_addressing, "virtual") != 0)
+        return bad("KUMO_STORAGE_S3_ADDRESSING must be auto, path or virtual");
+    if (s->root == NULL || s->root[0] != '/')
+        return bad("KUMO_STORAGE_ROOT must be an absolute path");
+    if (!stg_bucket_name_valid(s->bucket))
+        return bad("KUMO_STORAGE_BUCKET is not a valid S3 bucket name");
+    if (s->region[0] == '\0' || strchr(s->region, '/') != NULL)
+        return bad("KUMO_STORAGE_REGION must be a region name such as us-east-1");
+    if (strcmp(s->backend, "local") == 0 && check_key_pair(s) != 0)
+        return -1;
+    if (s->min_part_size > s->max_part_size)
+        return bad("KUMO_STORAGE_MIN_PART_SIZE must not exceed KUMO_STORAGE_MAX_PART_SIZE");
+    if (s->data_port < 0 && strcmp(s->backend, "local") == 0)
+        return bad("KUMO_STORAGE_DATA_PORT=-1 is only for the S3 backend: the local backend "
+                   "serves its objects there");
+    if (s->jwt_issuer[0] == '\0' || s->jwt_audience[0] == '\0')
+        return bad("KUMO_JWT_ISSUER and KUMO_JWT_AUDIENCE must not be empty");
+    if ((s->jwks_file == NULL || s->jwks_file[0] == '\0') &&
+        (s->jwks_url == NULL || s->jwks_url[0] == '\0'))
+        return bad("one of KUMO_JWT_JWKS_FILE and KUMO_JWT_JWKS_URL is required");
+    return 0;
+}

@@ -1,0 +1,118 @@
+/* Internals of the data port shared by dataport.c (server, request life
+ * cycle, SigV4, routing, CORS, responses) and s3ops.c (the S3 operations). */
+#ifndef KUMO_STORAGE_DATAPORT_H
+#define KUMO_STORAGE_DATAPORT_H
+
+#include <microhttpd.h>
+#include <openssl/evp.h>
+
+#include "storage.h"
+
+enum dp_op {
+    DP_OP_NONE,
+    DP_OP_PUT_OBJECT,
+    DP_OP_GET_OBJECT,
+    DP_OP_HEAD_OBJECT,
+    DP_OP_DELETE_OBJECT,
+    DP_OP_CREATE_MPU,
+    DP_OP_UPLOAD_PART,
+    DP_OP_COMPLETE_MPU,
+    DP_OP_ABORT_MPU,
+    DP_OP_LIST_PARTS,
+    DP_OP_COPY_OBJECT,
+    DP_OP_RESTORE_OBJECT,
+    DP_OP_PREFLIGHT,
+};
+
+/* Where a request body goes. */
+enum dp_body {
+    DP_BODY_NONE, /* the operation takes none */
+    DP_BODY_FILE, /* streamed into a stg_writer */
+    DP_BODY_XML,  /* buffered (bounded) for parsing */
+};
+
+/* A decoded query parameter. */
+struct dp_param {
+    char *name;
+    char *value;
+};
+
+/* One request, from its headers to the completion callback. */
+struct dp_req {
+    struct stg_ctx *ctx;
+    struct MHD_Connection *conn;
+    const char *method;
+    char *uri; /* raw request target (owned) */
+    size_t path_len;
+    const char *query; /* into uri, after '?' ("" if none) */
+    size_t query_len;
+    struct dp_param *params;
+    size_t n_params;
+    enum dp_op op;
+    int started;
+    int responded;
+    char key[STG_KEY_MAX + 1];
+    char upload_id[STG_UPLOAD_ID_LEN + 1];
+    int part_number;
+    char rid[33];
+    int64_t t0_ns;
+    const char *origin; /* allowed CORS origin, or NULL */
+    /* body */
+    enum dp_body body;
+    struct stg_writer *w;
+    struct kumo_buf xml;
+    EVP_MD_CTX *xml_sha;
+    int64_t content_length; /* -1: not sent */
+    int64_t received;
+    enum stg_err body_error;
+    const char *body_error_why;
+    /* what the client declared about the body */
+    int has_content_sha256;
+    char content_sha256[65];
+    int has_md5;
+    uint8_t md5[16];
+    int has_cksum;
+    uint8_t cksum[32];
+    /* settings of a PUT or CreateMultipartUpload */
+    struct stg_meta meta;
+    /* outcome, for the access log */
+    unsigned status;
+    int64_t bytes_out;
+};
+
+/* ---- dataport.c ---- */
+
+/* A request header (any case), or NULL. */
+const char *kumo__dp_header(struct dp_req *r, const char *name);
+/* A decoded query parameter, or NULL. */
+const struct dp_param *kumo__dp_param(const struct dp_req *r, const char *name);
+/* Queues `resp` with `status` plus the common headers (request id, CORS),
+ * and destroys it. Returns MHD_YES or MHD_NO. */
+enum MHD_Result kumo__dp_queue(struct dp_req *r, unsigned status, struct MHD_Response *resp);
+/* Answers an S3 <Error> document (no body for HEAD); `why` (may be NULL)
+ * replaces the default message; `extra` (may be NULL) is more XML inside
+ * <Error>. */
+enum MHD_Result kumo__dp_error(struct dp_req *r, enum stg_err e, const char *why,
+                               const char *extra);
+/* Answers `status` with an XML body (copied). */
+enum MHD_Result kumo__dp_xml(struct dp_req *r, unsigned status, const struct kumo_buf *xml);
+/* Answers `status` with no body and the ETag header if `etag` is set. */
+enum MHD_Result kumo__dp_empty(struct dp_req *r, unsigned status, const char *etag);
+
+/* Percent-decodes in[0..len) into out[cap] ('+' stays '+'). Returns the
+ * length, -1 for a bad escape, -2 if it does not fit. */
+long kumo__dp_decode_path(const char *in, size_t len, char *out, size_t cap);
+
+/* ---- s3ops.c ---- */
+
+/* Called once the request is authenticated: validates and either answers
+ * (operations without a body) or prepares the body. */
+enum MHD_Result kumo__dp_begin_op(struct dp_req *r);
+/* A piece of the body. Returns 0, or -1 to drop the connection. */
+int kumo__dp_body(struct dp_req *r, const char *data, size_t len);
+/* The body is complete: verifies it and answers. */
+enum MHD_Result kumo__dp_finish_op(struct dp_req *r);
+/* Releases what an operation holds (temporary file, buffers). */
+void kumo__dp_op_cleanup(struct dp_req *r);
+
+#endif

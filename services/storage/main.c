@@ -1,0 +1,132 @@
+/* kumo-storage: presigned uploads and downloads, object metadata, archive
+ * emulation and multipart uploads (kumo.storage.v1), with an S3-compatible
+ * data port serving the local backend.
+ *   kumo-storage [serve]   the daemon (RPC 7103, admin 9103, data 7104) */
+#include <libxml/parser.h>
+#include <string.h>
+
+#include "admin_http.h"
+#include "alloc.h"
+#include "daemon.h"
+#include "log.h"
+#include "storage.h"
+
+extern const unsigned char kumo_storage_descriptor_set[];
+extern const size_t kumo_storage_descriptor_set_size;
+
+static struct stg_ctx ctx;
+static struct kumo_rpc_service service;
+
+static int store_ready(void *ud, char *err, size_t errlen)
+{
+    return stg_store_check(ud, err, errlen);
+}
+
+static int open_store(void)
+{
+    if (stg_store_open(&ctx.store, ctx.s.root, ctx.s.do_fsync) != 0)
+        return -1;
+    struct stg_sweep_stats st;
+    if (stg_store_sweep(ctx.store, &st) != 0)
+        return -1;
+    char tmp[24], orphans[24], broken[24], uploads[24];
+    snprintf(tmp, sizeof tmp, "%lu", st.temp_removed);
+    snprintf(orphans, sizeof orphans, "%lu", st.orphans_removed);
+    snprintf(broken, sizeof broken, "%lu", st.broken_removed);
+    snprintf(uploads, sizeof uploads, "%lu", st.uploads_kept);
+    kumo_log(KUMO_LOG_INFO, NULL, "storage swept", "root", ctx.s.root, "temp_removed", tmp,
+             "orphans_removed", orphans, "broken_removed", broken, "uploads", uploads, NULL);
+    return 0;
+}
+
+/* The local backend: the store, swept, and the data port serving it. */
+static int setup_local(void)
+{
+    ctx.be = &stg_backend_local;
+    ctx.creds.access_key_id = kumo_strdup(ctx.s.access_key_id);
+    ctx.creds.secret_access_key = kumo_strdup(ctx.s.secret_access_key);
+    struct kumo_buf prefix = KUMO_BUF_INIT;
+    kumo_buf_appendf(&prefix, "/%s", ctx.s.bucket);
+    ctx.path_prefix = kumo_buf_steal(&prefix, NULL);
+    if (open_store() != 0 || stg_dataport_start(&ctx) != 0 ||
+        stg_public_url_init(&ctx, stg_dataport_port(ctx.dp)) != 0)
+        return -1;
+    char port[16];
+    snprintf(port, sizeof port, "%d", stg_dataport_port(ctx.dp));
+    kumo_log(KUMO_LOG_INFO, NULL, "data port listening", "data_port", port, "public_url",
+             ctx.public_url, "bucket", ctx.s.bucket, NULL);
+    return 0;
+}
+
+static int setup_s3(void)
+{
+    ctx.be = &stg_backend_s3;
+    if (stg_s3_open(&ctx) != 0)
+        return -1;
+    kumo_log(KUMO_LOG_INFO, NULL, "S3 backend", "endpoint", ctx.public_url, "bucket", ctx.s.bucket,
+             "region", ctx.s.region, NULL);
+    return 0;
+}
+
+static int setup(struct kumo_daemon *d, void *ud)
+{
+    (void)ud;
+    if (stg_settings_load(kumo_daemon_config(d), &ctx.s) != 0)
+        return -1;
+    xmlInitParser();
+    int local = strcmp(ctx.s.backend, "local") == 0;
+    if ((local ? setup_local() : setup_s3()) != 0)
+        return -1;
+    stg_service_init(&service, &ctx);
+    struct kumo_rpc_server *srv = kumo_daemon_server(d);
+    if (kumo_rpc_server_add_service(srv, &service) != 0 ||
+        stg_auth_start(&ctx, srv, kumo_daemon_admin(d)) != 0) {
+        kumo_log(KUMO_LOG_ERROR, NULL, "cannot set up the storage service", NULL);
+        return -1;
+    }
+    if (local)
+        kumo_admin_add_check(kumo_daemon_admin(d), "storage", store_ready, ctx.store);
+    return 0;
+}
+
+static void teardown(struct kumo_daemon *d, void *ud)
+{
+    (void)d;
+    (void)ud;
+    stg_dataport_stop(ctx.dp);
+    ctx.dp = NULL;
+    stg_auth_stop(&ctx);
+    stg_store_close(ctx.store);
+    ctx.store = NULL;
+    stg_s3_close(ctx.s3);
+    ctx.s3 = NULL;
+    kumo_aws_credentials_clear(&ctx.creds);
+    kumo_free(ctx.path_prefix);
+    kumo_free(ctx.public_url);
+    kumo_free(ctx.public_host);
+    ctx.public_url = ctx.public_host = ctx.path_prefix = NULL;
+    xmlCleanupParser();
+}
+
+int main(int argc, char **argv)
+{
+    size_t n_vars;
+    const struct kumo_config_var *vars = stg_config_vars(&n_vars);
+    struct kumo_blob sets[] = {{kumo_storage_descriptor_set, kumo_storage_descriptor_set_size}};
+    struct kumo_daemon_spec spec = {
+        .program = "kumo-storage",
+        .svc = "storage",
+        .summary = "kumo storage service: presigned uploads/downloads, archive, multipart "
+                   "(kumo.storage.v1) and an S3-compatible data port",
+        .version = "0.1.0",
+        .default_rpc_port = 7103,
+        .default_admin_port = 9103,
+        .vars = vars,
+        .n_vars = n_vars,
+        .descriptor_sets = sets,
+        .n_descriptor_sets = 1,
+        .setup = setup,
+        .teardown = teardown,
+    };
+    return kumo_daemon_main(argc, argv, &spec);
+}

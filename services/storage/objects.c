@@ -1,0 +1,419 @@
+/* Objects in the local backend: commit, stat, open, delete, copy, storage
+ * class and restore. Writers to one key are serialised by a striped mutex
+ * (the commit step only: uploads themselves run in parallel); readers take
+ * no lock and retry if an overwrite removed the generation they were about
+ * to open. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "local.h"
+#include "log.h"
+
+#define OPEN_RETRIES 5
+
+struct loc {
+    char hash[65];
+    char dir[3];
+    char meta[72];
+};
+
+static void locate(const char *key, struct loc *l)
+{
+    kumo_sigv4_sha256_hex(key, strlen(key), l->hash);
+    memcpy(l->dir, l->hash, 2);
+    l->dir[2] = '\0';
+    snprintf(l->meta, sizeof l->meta, "%s.meta", l->hash);
+}
+
+static void data_name(const struct loc *l, const char *gen, char out[100])
+{
+    snprintf(out, 100, "%s.%s", l->hash, gen);
+}
+
+static pthread_mutex_t *key_lock(struct stg_store *st, const struct loc *l)
+{
+    uint8_t v;
+    stg_unhex(l->hash + 2, 2, &v, 1);
+    return &st->key_locks[v % LOCK_STRIPES];
+}
+
+/* Opens obj/<hh>; with `create`, makes it first. Returns fd or -errno. */
+static int open_dir(struct stg_store *st, const struct loc *l, int create)
+{
+    if (create) {
+        if (mkdirat(st->objfd, l->dir, 0750) == 0)
+            kumo__stg_fsync(st, st->objfd);
+        else if (errno != EEXIST)
+            return -errno;
+    }
+    return kumo__stg_openat(st->objfd, l->dir, O_RDONLY | O_DIRECTORY, 0);
+}
+
+/* Reads the sidecar. STG_E_NO_SUCH_KEY if absent; the key inside must be
+ * the one asked for. */
+static enum stg_err read_meta(int dirfd, const struct loc *l, const char *key, struct stg_meta *m)
+{
+    struct kumo_buf b = KUMO_BUF_INIT;
+    int rc = kumo__stg_read_small(dirfd, l->meta, STG_META_FILE_MAX, &b);
+    if (rc == -ENOENT) {
+        kumo_buf_free(&b);
+        return STG_E_NO_SUCH_KEY;
+    }
+    if (rc != 0) {
+        kumo_buf_free(&b);
+        return kumo__stg_io_error("read metadata", rc);
+    }
+    rc = stg_meta_decode((const char *)b.data, b.len, m);
+    kumo_buf_free(&b);
+    if (rc != 0 || strcmp(m->key, key) != 0) {
+        if (rc == 0)
+            stg_meta_clear(m);
+        kumo_log(KUMO_LOG_ERROR, NULL, "corrupt metadata sidecar", "file", l->meta, NULL);
+        return STG_E_INTERNAL;
+    }
+    return STG_OK;
+}
+
+static enum stg_err write_meta(struct stg_store *st, int dirfd, const struct loc *l,
+                               const struct stg_meta *m)
+{
+    struct kumo_buf b = KUMO_BUF_INIT;
+    stg_meta_encode(m, &b);
+    int rc = kumo__stg_write_atomic(st, dirfd, l->meta, b.data, b.len);
+    kumo_buf_free(&b);
+    return rc == 0 ? STG_OK : kumo__stg_io_error("write metadata", rc);
+}
+
+/* Renames the sealed writer file in as a new generation, then points the
+ * sidecar at it and drops the previous generation. Under the key lock. */
+static enum stg_err commit_locked(struct stg_store *st, int dirfd, const struct loc *l,
+                                  struct stg_writer *w, struct stg_meta *m)
+{
+    char data[100];
+    if (kumo__stg_random_hex(STG_GEN_LEN / 2, m->gen) != 0)
+        return kumo__stg_io_error("random", EIO);
+    data_name(l, m->gen, data);
+    if (renameat(st->tmpfd, w->name, dirfd, data) != 0)
+        return kumo__stg_io_error("rename object", errno);
+    /* The data file must be durable under its name before a sidecar that
+     * names it can be. */
+    int rc = kumo__stg_fsync(st, dirfd);
+    struct stg_meta old;
+    char old_gen[STG_GEN_LEN + 1] = "";
+    if (read_meta(dirfd, l, m->key, &old) == STG_OK) {
+        memcpy(old_gen, old.gen, sizeof old_gen);
+        stg_meta_clear(&old);
+    }
+    enum stg_err e = rc == 0 ? write_meta(st, dirfd, l, m) : kumo__stg_io_error("fsync", rc);
+    if (e != STG_OK) {
+        unlinkat(dirfd, data, 0);
+        return e;
+    }
+    if (old_gen[0] && strcmp(old_gen, m->gen) != 0) {
+        data_name(l, old_gen, data);
+        unlinkat(dirfd, data, 0);
+    }
+    return STG_OK;
+}
+
+/* Commits a writer whose digests are final as m->key. */
+static enum stg_err commit(struct stg_store *st, struct stg_writer *w, struct stg_meta *m)
+{
+    struct loc l;
+    locate(m->key, &l);
+    int rc = kumo__stg_writer_seal(w);
+    if (rc != 0) {
+        stg_writer_discard(w);
+        return kumo__stg_io_error("fsync object", rc);
+    }
+    int dirfd = open_dir(st, &l, 1);
+    if (dirfd < 0) {
+        stg_writer_discard(w);
+        return kumo__stg_io_error("open object directory", dirfd);
+    }
+    pthread_mutex_t *mu = key_lock(st, &l);
+    pthread_mutex_lock(mu);
+    enum stg_err e = commit_locked(st, dirfd, &l, w, m);
+    pthread_mutex_unlock(mu);
+    close(dirfd);
+    if (e != STG_OK)
+        stg_writer_discard(w);
+    else
+        kumo__stg_writer_free(w);
+    return e;
+}
+
+enum stg_err stg_object_put(struct stg_store *st, struct stg_writer *w, struct stg_meta *m)
+{
+    uint8_t md5[16];
+    stg_writer_digests(w, md5, m->sha256);
+    m->size = stg_writer_size(w);
+    if (m->parts == 0)
+        stg_hex(md5, 16, m->etag);
+    m->mtime_ms = stg_now_ms();
+    if (m->storage_class == STG_CLASS_UNSPECIFIED)
+        m->storage_class = STG_CLASS_STANDARD;
+    return commit(st, w, m);
+}
+
+enum stg_err stg_object_stat(struct stg_store *st, const char *key, struct stg_meta *m)
+{
+    struct loc l;
+    locate(key, &l);
+    int dirfd = open_dir(st, &l, 0);
+    if (dirfd == -ENOENT)
+        return STG_E_NO_SUCH_KEY;
+    if (dirfd < 0)
+        return kumo__stg_io_error("open object directory", dirfd);
+    enum stg_err e = read_meta(dirfd, &l, key, m);
+    close(dirfd);
+    return e;
+}
+
+static enum stg_err open_data(int dirfd, const struct loc *l, struct stg_meta *m, int *fd,
+                              int *retry)
+{
+    char data[100];
+    data_name(l, m->gen, data);
+    int f = kumo__stg_openat(dirfd, data, O_RDONLY, 0);
+    if (f == -ENOENT) {
+        *retry = 1; /* overwritten or deleted between the two opens */
+        return STG_E_NO_SUCH_KEY;
+    }
+    if (f < 0)
+        return kumo__stg_io_error("open object", f);
+    struct stat sb;
+    if (fstat(f, &sb) != 0 || sb.st_size != m->size) {
+        close(f);
+        kumo_log(KUMO_LOG_ERROR, NULL, "object size differs from its metadata", "file", data, NULL);
+        return STG_E_INTERNAL;
+    }
+    *fd = f;
+    return STG_OK;
+}
+
+enum stg_err stg_object_open(struct stg_store *st, const char *key, struct stg_meta *m, int *fd)
+{
+    struct loc l;
+    locate(key, &l);
+    int dirfd = open_dir(st, &l, 0);
+    if (dirfd == -ENOENT)
+        return STG_E_NO_SUCH_KEY;
+    if (dirfd < 0)
+        return kumo__stg_io_error("open object directory", dirfd);
+    enum stg_err e = STG_E_NO_SUCH_KEY;
+    for (int i = 0; i < OPEN_RETRIES; i++) {
+        e = read_meta(dirfd, &l, key, m);
+        if (e != STG_OK)
+            break;
+        int retry = 0;
+        e = open_data(dirfd, &l, m, fd, &retry);
+        if (e == STG_OK || !retry) {
+            if (e != STG_OK)
+                stg_meta_clear(m);
+            break;
+        }
+        stg_meta_clear(m);
+    }
+    close(dirfd);
+    return e;
+}
+
+enum stg_err stg_object_delete(struct stg_store *st, const char *key, int *existed)
+{
+    struct loc l;
+    locate(key, &l);
+    if (existed)
+        *existed = 0;
+    int dirfd = open_dir(st, &l, 0);
+    if (dirfd == -ENOENT)
+        return STG_OK;
+    if (dirfd < 0)
+        return kumo__stg_io_error("open object directory", dirfd);
+    pthread_mutex_t *mu = key_lock(st, &l);
+    pthread_mutex_lock(mu);
+    struct stg_meta m;
+    enum stg_err e = read_meta(dirfd, &l, key, &m);
+    if (e == STG_OK) {
+        char data[100];
+        data_name(&l, m.gen, data);
+        stg_meta_clear(&m);
+        /* Sidecar first: a crash in between leaves an orphan data file,
+         * which the sweep removes, never a sidecar without data. */
+        if (unlinkat(dirfd, l.meta, 0) != 0) {
+            e = kumo__stg_io_error("unlink metadata", errno);
+        } else {
+            kumo__stg_fsync(st, dirfd);
+            unlinkat(dirfd, data, 0);
+            if (existed)
+                *existed = 1;
+        }
+    } else if (e == STG_E_NO_SUCH_KEY) {
+        e = STG_OK;
+    }
+    pthread_mutex_unlock(mu);
+    close(dirfd);
+    return e;
+}
+
+enum stg_err stg_object_copy(struct stg_store *st, const char *src, const char *dst,
+                             enum stg_class cls, const struct stg_meta *replace, int64_t now_ms,
+                             struct stg_meta *out)
+{
+    struct stg_meta m;
+    int fd;
+    enum stg_err e = stg_object_open(st, src, &m, &fd);
+    if (e != STG_OK)
+        return e;
+    if (!stg_meta_readable(&m, now_ms)) {
+        close(fd);
+        stg_meta_clear(&m);
+        return STG_E_INVALID_OBJECT_STATE;
+    }
+    struct stg_writer *w;
+    e = kumo__stg_writer_open(st, W_MD5 | W_SHA256, &w);
+    if (e == STG_OK)
+        e = kumo__stg_copy_fd(w, fd);
+    close(fd);
+    if (e == STG_OK) {
+        uint8_t sha[32];
+        stg_writer_digests(w, NULL, sha);
+        if (memcmp(sha, m.sha256, 32) != 0) {
+            kumo_log(KUMO_LOG_ERROR, NULL, "object content differs from its SHA-256", "key", src,
+                     NULL);
+            e = STG_E_INTERNAL;
+        }
+    }
+    if (e != STG_OK) {
+        stg_writer_discard(w);
+        stg_meta_clear(&m);
+        return e;
+    }
+    memcpy(m.key, dst, strlen(dst) + 1);
+    if (replace) {
+        stg_meta_clear(&m);
+        memcpy(m.content_type, replace->content_type, sizeof m.content_type);
+        for (size_t i = 0; i < replace->n_hdrs; i++)
+            stg_meta_add_hdr(&m, replace->hdrs[i].name, strlen(replace->hdrs[i].name),
+                             replace->hdrs[i].value, strlen(replace->hdrs[i].value));
+    }
+    m.parts = 0;
+    m.storage_class = cls == STG_CLASS_UNSPECIFIED ? STG_CLASS_STANDARD : cls;
+    m.restore_ready_ms = m.restore_expire_ms = 0;
+    m.restore_tier = STG_TIER_UNSPECIFIED;
+    e = stg_object_put(st, w, &m);
+    if (e == STG_OK)
+        *out = m;
+    else
+        stg_meta_clear(&m);
+    return e;
+}
+
+/* Runs `edit` on the sidecar of `key` under its lock and writes the result
+ * back unless edit fails. Fills *out with the result. */
+typedef enum stg_err (*meta_edit_fn)(struct stg_meta *m, void *arg);
+
+static enum stg_err edit_meta(struct stg_store *st, const char *key, meta_edit_fn edit, void *arg,
+                              struct stg_meta *out)
+{
+    struct loc l;
+    locate(key, &l);
+    int dirfd = open_dir(st, &l, 0);
+    if (dirfd == -ENOENT)
+        return STG_E_NO_SUCH_KEY;
+    if (dirfd < 0)
+        return kumo__stg_io_error("open object directory", dirfd);
+    pthread_mutex_t *mu = key_lock(st, &l);
+    pthread_mutex_lock(mu);
+    struct stg_meta m;
+    enum stg_err e = read_meta(dirfd, &l, key, &m);
+    if (e == STG_OK) {
+        e = edit(&m, arg);
+        if (e == STG_OK)
+            e = write_meta(st, dirfd, &l, &m);
+        if (e == STG_OK)
+            *out = m;
+        else
+            stg_meta_clear(&m);
+    }
+    pthread_mutex_unlock(mu);
+    close(dirfd);
+    return e;
+}
+
+static int is_archive(enum stg_class c)
+{
+    return c == STG_CLASS_GLACIER || c == STG_CLASS_DEEP_ARCHIVE;
+}
+
+struct class_edit {
+    enum stg_class cls;
+    int64_t now_ms;
+};
+
+static enum stg_err set_class(struct stg_meta *m, void *arg)
+{
+    const struct class_edit *c = arg;
+    if (m->storage_class == c->cls)
+        return STG_OK;
+    if (is_archive(m->storage_class) && !is_archive(c->cls) &&
+        stg_meta_restore_state(m, c->now_ms) != STG_RESTORE_RESTORED)
+        return STG_E_INVALID_OBJECT_STATE;
+    if (!is_archive(c->cls) || !is_archive(m->storage_class)) {
+        m->restore_ready_ms = m->restore_expire_ms = 0;
+        m->restore_tier = STG_TIER_UNSPECIFIED;
+    }
+    m->storage_class = c->cls;
+    return STG_OK;
+}
+
+enum stg_err stg_object_set_class(struct stg_store *st, const char *key, enum stg_class cls,
+                                  int64_t now_ms, struct stg_meta *out)
+{
+    struct class_edit c = {cls, now_ms};
+    return edit_meta(st, key, set_class, &c, out);
+}
+
+struct restore_edit {
+    int days;
+    enum stg_tier tier;
+    int64_t delay_ms, day_ms, now_ms;
+    enum stg_restore_state before;
+};
+
+static enum stg_err restore(struct stg_meta *m, void *arg)
+{
+    struct restore_edit *r = arg;
+    int64_t span = (int64_t)r->days * r->day_ms;
+    r->before = stg_meta_restore_state(m, r->now_ms);
+    switch (r->before) {
+    case STG_RESTORE_NONE:
+        return STG_E_INVALID_OBJECT_STATE;
+    case STG_RESTORE_IN_PROGRESS:
+        return STG_OK; /* as asked already: nothing to change */
+    case STG_RESTORE_RESTORED:
+        m->restore_expire_ms = r->now_ms + span;
+        return STG_OK;
+    default:
+        m->restore_tier = r->tier == STG_TIER_UNSPECIFIED ? STG_TIER_STANDARD : r->tier;
+        m->restore_ready_ms = r->now_ms + r->delay_ms;
+        if (m->restore_ready_ms == 0)
+            m->restore_ready_ms = 1;
+        m->restore_expire_ms = m->restore_ready_ms + span;
+        return STG_OK;
+    }
+}
+
+enum stg_err stg_object_restore(struct stg_store *st, const char *key, int days, enum stg_tier tier,
+                                int64_t delay_ms, int64_t day_ms, int64_t now_ms,
+                                struct stg_meta *out, enum stg_restore_state *before)
+{
+    struct restore_edit r = {days, tier, delay_ms, day_ms, now_ms, STG_RESTORE_NONE};
+    enum stg_err e = edit_meta(st, key, restore, &r, out);
+    *before = r.before;
+    return e;
+}

@@ -1,0 +1,984 @@
+/* The S3 operations of the data port, on the local backend: PutObject,
+ * GetObject (Range, conditional ETags, response-* overrides), HeadObject,
+ * DeleteObject and the multipart calls.
+ *
+ * Integrity: a body is streamed to a temporary file while MD5 and SHA-256
+ * are computed; only when it is complete are the client's declarations
+ * checked (x-amz-content-sha256 when it is a hash, Content-MD5,
+ * x-amz-checksum-sha256) and the object committed. A mismatch answers the
+ * S3 error and leaves nothing behind. */
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "base64.h"
+#include "dataport.h"
+#include "log.h"
+#include "validate.h"
+
+#define XML_HEAD   "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+#define S3_NS      " xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\""
+#define DEFAULT_CT "binary/octet-stream"
+#define LIST_MAX   1000
+
+/* ---- small parsers ---- */
+
+static int parse_uint(const char *s, size_t len, int64_t *out)
+{
+    if (len == 0 || len > 18)
+        return -1;
+    int64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+static int64_t header_length(struct dp_req *r, int *bad)
+{
+    const char *cl = kumo__dp_header(r, "Content-Length");
+    int64_t v = -1;
+    *bad = cl && parse_uint(cl, strlen(cl), &v) != 0;
+    return cl ? v : -1;
+}
+
+static int has_body(struct dp_req *r)
+{
+    const char *cl = kumo__dp_header(r, "Content-Length");
+    return kumo__dp_header(r, "Transfer-Encoding") != NULL || (cl && strcmp(cl, "0") != 0);
+}
+
+static void xml_elem(struct kumo_buf *b, const char *name, const char *text)
+{
+    kumo_buf_appendf(b, "<%s>", name);
+    stg_xml_escape(b, text, strlen(text));
+    kumo_buf_appendf(b, "</%s>", name);
+}
+
+/* ---- what the client declared about the body ---- */
+
+static const char *const unsupported_checksums[] = {
+    "x-amz-checksum-crc32",     "x-amz-checksum-crc32c", "x-amz-checksum-sha1",
+    "x-amz-checksum-crc64nvme", "x-amz-trailer",         "x-amz-sdk-checksum-algorithm",
+};
+
+static int decode_b64(const char *s, uint8_t *out, size_t n)
+{
+    struct kumo_buf b = KUMO_BUF_INIT;
+    int ok = kumo_base64_decode(s, strlen(s), &b) == 0 && b.len == n;
+    if (ok)
+        memcpy(out, b.data, n);
+    kumo_buf_free(&b);
+    return ok ? 0 : -1;
+}
+
+static enum MHD_Result digests(struct dp_req *r, int *ok)
+{
+    *ok = 0;
+    for (size_t i = 0; i < sizeof unsupported_checksums / sizeof unsupported_checksums[0]; i++)
+        if (kumo__dp_header(r, unsupported_checksums[i]))
+            return kumo__dp_error(r, STG_E_NOT_IMPLEMENTED,
+                                  "Only the SHA256 checksum (x-amz-checksum-sha256) and "
+                                  "Content-MD5 are supported.",
+                                  NULL);
+    const char *enc = kumo__dp_header(r, "Content-Encoding");
+    if (enc && strstr(enc, "aws-chunked"))
+        return kumo__dp_error(r, STG_E_NOT_IMPLEMENTED, "aws-chunked uploads are not supported.",
+                              NULL);
+    const char *md5 = kumo__dp_header(r, "Content-MD5");
+    if (md5 && decode_b64(md5, r->md5, 16) != 0)
+        return kumo__dp_error(r, STG_E_INVALID_DIGEST, NULL, NULL);
+    r->has_md5 = md5 != NULL;
+    const char *ck = kumo__dp_header(r, "x-amz-checksum-sha256");
+    if (ck && decode_b64(ck, r->cksum, 32) != 0)
+        return kumo__dp_error(r, STG_E_INVALID_DIGEST,
+                              "Value for x-amz-checksum-sha256 header is invalid.", NULL);
+    r->has_cksum = ck != NULL;
+    *ok = 1;
+    return MHD_YES;
+}
+
+/* Content-Length of a body that goes to disk: required, bounded. */
+static enum MHD_Result body_length(struct dp_req *r, int64_t max, int *ok)
+{
+    *ok = 0;
+    int bad;
+    int64_t cl = header_length(r, &bad);
+    if (bad)
+        return kumo__dp_error(r, STG_E_INVALID_ARGUMENT, "Content-Length is not a number.", NULL);
+    if (cl < 0)
+        return kumo__dp_error(r, STG_E_MISSING_CONTENT_LENGTH, NULL, NULL);
+    if (cl > max) {
+        char extra[128];
+        snprintf(extra, sizeof extra,
+                 "<ProposedSize>%lld</ProposedSize><MaxSizeAllowed>%lld</MaxSizeAllowed>",
+                 (long long)cl, (long long)max);
+        return kumo__dp_error(r, STG_E_ENTITY_TOO_LARGE, NULL, extra);
+    }
+    r->content_length = cl;
+    *ok = 1;
+    return MHD_YES;
+}
+
+/* ---- object settings from headers (PUT, CreateMultipartUpload) ---- */
+
+static const char *const stored_headers[] = {
+    "content-disposition", "content-encoding", "cache-control", "content-language", "expires",
+};
+
+struct meta_scan {
+    struct stg_meta *m;
+    size_t user_bytes;
+    enum stg_err err;
+    const char *why;
+};
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key, size_t klen,
+                                   const char *value, size_t vlen)
+{
+    (void)kind;
+    struct meta_scan *s = cls;
+    int user = klen > 11 && strncasecmp(key, "x-amz-meta-", 11) == 0;
+    int keep = user;
+    for (size_t i = 0; !keep && i < sizeof stored_headers / sizeof stored_headers[0]; i++)
+        keep = strlen(stored_headers[i]) == klen && strncasecmp(key, stored_headers[i], klen) == 0;
+    if (!keep)
+        return MHD_YES;
+    const char *why = NULL;
+    if (user)
+        s->user_bytes += klen - 11 + vlen;
+    if (s->user_bytes > STG_USER_META_MAX || s->m->n_hdrs >= STG_MAX_STORED_HDRS) {
+        s->err = STG_E_METADATA_TOO_LARGE;
+        return MHD_NO;
+    }
+    if (vlen > STG_HEADER_VALUE_MAX ||
+        kumo_text_check(value ? value : "", vlen, STG_HEADER_VALUE_MAX, STG_HEADER_VALUE_MAX,
+                        KUMO_TEXT_ALLOW_EMPTY, &why) != 0) {
+        s->err = STG_E_INVALID_ARGUMENT;
+        s->why = "A stored header (x-amz-meta-*, Content-Disposition...) is not valid text.";
+        return MHD_NO;
+    }
+    stg_meta_add_hdr(s->m, key, klen, value ? value : "", vlen);
+    return MHD_YES;
+}
+
+static enum MHD_Result object_settings(struct dp_req *r, int *ok)
+{
+    *ok = 0;
+    struct stg_meta *m = &r->meta;
+    memcpy(m->key, r->key, strlen(r->key) + 1);
+    const char *ct = kumo__dp_header(r, "Content-Type");
+    if (ct == NULL || *ct == '\0')
+        ct = DEFAULT_CT;
+    if (!stg_content_type_valid(ct, strlen(ct)))
+        return kumo__dp_error(r, STG_E_INVALID_ARGUMENT,
+                              "Content-Type must be 1..256 printable ASCII characters.", NULL);
+    memcpy(m->content_type, ct, strlen(ct) + 1);
+    const char *cls = kumo__dp_header(r, "x-amz-storage-class");
+    m->storage_class = cls ? stg_class_parse(cls, strlen(cls)) : STG_CLASS_STANDARD;
+    if (m->storage_class == STG_CLASS_UNSPECIFIED)
+        return kumo__dp_error(r, STG_E_INVALID_STORAGE_CLASS, NULL, NULL);
+    struct meta_scan s = {m, 0, STG_OK, NULL};
+    MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, scan_header, &s);
+    if (s.err != STG_OK)
+        return kumo__dp_error(r, s.err, s.why, NULL);
+    *ok = 1;
+    return MHD_YES;
+}
+
+/* ---- begin ---- */
+
+static enum MHD_Result begin_put(struct dp_req *r)
+{
+    int ok;
+    enum MHD_Result out = digests(r, &ok);
+    if (ok)
+        out = body_length(r, r->ctx->s.max_object_size, &ok);
+    if (ok)
+        out = object_settings(r, &ok);
+    if (!ok)
+        return out;
+    enum stg_err e = stg_writer_open(r->ctx->store, 1, &r->w);
+    if (e != STG_OK)
+        return kumo__dp_error(r, e, NULL, NULL);
+    r->body = DP_BODY_FILE;
+    return MHD_YES;
+}
+
+static enum MHD_Result upload_ref(struct dp_req *r, int *ok)
+{
+    *ok = 0;
+    const struct dp_param *id = kumo__dp_param(r, "uploadId");
+    if (id == NULL || !stg_upload_id_valid(id->value, strlen(id->value)))
+        return kumo__dp_error(r, STG_E_NO_SUCH_UPLOAD, NULL, NULL);
+    memcpy(r->upload_id, id->value, STG_UPLOAD_ID_LEN + 1);
+    enum stg_err e = stg_mpu_get(r->ctx->store, r->upload_id, r->key, NULL);
+    if (e != STG_OK)
+        return kumo__dp_error(r, e, NULL, NULL);
+    *ok = 1;
+    return MHD_YES;
+}
+
+static enum MHD_Result begin_part(struct dp_req *r)
+{
+    const struct dp_param *pn = kumo__dp_param(r, "partNumber");
+    int64_t n = 0;
+    if (pn == NULL || parse_uint(pn->value, strlen(pn->value), &n) != 0 || n < 1 ||
+        n > STG_PARTS_MAX)
+        return kumo__dp_error(r, STG_E_INVALID_ARGUMENT,
+                              "Part number must be an integer between 1 and 10000, inclusive",
+                              NULL);
+    r->part_number = (int)n;
+    int ok;
+    enum MHD_Result out = upload_ref(r, &ok);
+    if (ok)
+        out = digests(r, &ok);
+    if (ok)
+        out = body_length(r, r->ctx->s.max_part_size, &ok);
+    if (!ok)
+        return out;
+    enum stg_err e = stg_writer_open(r->ctx->store, r->has_content_sha256 || r->has_cksum, &r->w);
+    if (e != STG_OK)
+        return kumo__dp_error(r, e, NULL, NULL);
+    r->body = DP_BODY_FILE;
+    return MHD_YES;
+}
+
+static enum MHD_Result too_big_xml(struct dp_req *r)
+{
+    return kumo__dp_error(r, STG_E_MAX_MESSAGE_LENGTH, NULL, NULL);
+}
+
+/* Prepares to buffer an XML body of declared length cl (-1: unknown). */
+static enum MHD_Result xml_body(struct dp_req *r, int64_t cl)
+{
+    if (cl > r->ctx->s.max_xml_size)
+        return too_big_xml(r);
+    r->content_length = cl;
+    r->body = DP_BODY_XML;
+    r->xml_sha = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(r->xml_sha, EVP_sha256(), NULL);
+    return MHD_YES;
+}
+
+static enum MHD_Result begin_complete(struct dp_req *r)
+{
+    int ok, bad;
+    enum MHD_Result out = upload_ref(r, &ok);
+    if (ok)
+        out = digests(r, &ok);
+    if (!ok)
+        return out;
+    int64_t cl = header_length(r, &bad);
+    if (bad)
+        return kumo__dp_error(r, STG_E_INVALID_ARGUMENT, "Content-Length is not a number.", NULL);
+    return xml_body(r, cl);
+}
+
+static enum MHD_Result begin_restore(struct dp_req *r)
+{
+    int ok, bad;
+    enum MHD_Result out = digests(r, &ok);
+    if (!ok)
+        return out;
+    int64_t cl = header_length(r, &bad);
+    if (bad)
+        return kumo__dp_error(r, STG_E_INVALID_ARGUMENT, "Content-Length is not a number.", NULL);
+    return xml_body(r, cl);
+}
+
+static enum MHD_Result get_object(struct dp_req *r);
+static enum MHD_Result delete_object(struct dp_req *r);
+static enum MHD_Result create_mpu(struct dp_req *r);
+static enum MHD_Result abort_mpu(struct dp_req *r);
+static enum MHD_Result list_parts(struct dp_req *r);
+static enum MHD_Result copy_object(struct dp_req *r);
+
+enum MHD_Result kumo__dp_begin_op(struct dp_req *r)
+{
+    const char *why = NULL;
+    enum stg_err e = stg_key_check(r->key, strlen(r->key), &why);
+    if (e != STG_OK) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "The object key %s.", why);
+        return kumo__dp_error(r, e, msg, NULL);
+    }
+    switch (r->op) {
+    case DP_OP_PUT_OBJECT:
+        return begin_put(r);
+    case DP_OP_UPLOAD_PART:
+        return begin_part(r);
+    case DP_OP_COMPLETE_MPU:
+        return begin_complete(r);
+    case DP_OP_RESTORE_OBJECT:
+        return begin_restore(r);
+    default:
+        break;
+    }
+    if (has_body(r))
+        return kumo__dp_error(r, STG_E_INVALID_REQUEST,
+                              "This operation does not take a request body.", NULL);
+    if (r->has_content_sha256 && strcmp(r->content_sha256, KUMO_SIGV4_EMPTY_SHA256) != 0)
+        return kumo__dp_error(r, STG_E_SHA256_MISMATCH, NULL, NULL);
+    switch (r->op) {
+    case DP_OP_GET_OBJECT:
+    case DP_OP_HEAD_OBJECT:
+        return get_object(r);
+    case DP_OP_DELETE_OBJECT:
+        return delete_object(r);
+    case DP_OP_CREATE_MPU:
+        return create_mpu(r);
+    case DP_OP_ABORT_MPU:
+        return abort_mpu(r);
+    case DP_OP_LIST_PARTS:
+        return list_parts(r);
+    case DP_OP_COPY_OBJECT:
+        return copy_object(r);
+    default:
+        return kumo__dp_error(r, STG_E_NOT_IMPLEMENTED, NULL, NULL);
+    }
+}
+
+/* ---- body ---- */
+
+int kumo__dp_body(struct dp_req *r, const char *data, size_t len)
+{
+    if (r->body_error != STG_OK)
+        return 0; /* drained: the error is answered at the end */
+    switch (r->body) {
+    case DP_BODY_FILE: {
+        enum stg_err e = stg_writer_write(r->w, data, len);
+        if (e != STG_OK) {
+            r->body_error = e;
+            stg_writer_discard(r->w);
+            r->w = NULL;
+        }
+        return 0;
+    }
+    case DP_BODY_XML:
+        if (r->xml.len + len > (size_t)r->ctx->s.max_xml_size) {
+            /* Without a Content-Length (chunked), refuse to read on. */
+            return -1;
+        }
+        kumo_buf_append(&r->xml, data, len);
+        EVP_DigestUpdate(r->xml_sha, data, len);
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+/* ---- finish ---- */
+
+static enum MHD_Result sha_mismatch(struct dp_req *r, const uint8_t sha[32])
+{
+    char hex[65];
+    stg_hex(sha, 32, hex);
+    struct kumo_buf x = KUMO_BUF_INIT;
+    xml_elem(&x, "ClientComputedContentSHA256", r->content_sha256);
+    xml_elem(&x, "S3ComputedContentSHA256", hex);
+    enum MHD_Result rc = kumo__dp_error(r, STG_E_SHA256_MISMATCH, NULL, (const char *)x.data);
+    kumo_buf_free(&x);
+    return rc;
+}
+
+/* Checks the declarations against the computed digests; answers and
+ * returns 0 on a mismatch. */
+static int check_digests(struct dp_req *r, const uint8_t md5[16], const uint8_t sha[32],
+                         enum MHD_Result *out)
+{
+    if (r->has_content_sha256) {
+        char hex[65];
+        stg_hex(sha, 32, hex);
+        if (strcmp(hex, r->content_sha256) != 0) {
+            *out = sha_mismatch(r, sha);
+            return 0;
+        }
+    }
+    if (r->has_md5 && memcmp(md5, r->md5, 16) != 0) {
+        *out = kumo__dp_error(r, STG_E_BAD_DIGEST, NULL, NULL);
+        return 0;
+    }
+    if (r->has_cksum && memcmp(sha, r->cksum, 32) != 0) {
+        *out =
+            kumo__dp_error(r, STG_E_BAD_DIGEST,
+                           "The SHA256 you specified did not match the calculated checksum.", NULL);
+        return 0;
+    }
+    return 1;
+}
+
+static enum MHD_Result finish_put(struct dp_req *r)
+{
+    uint8_t md5[16], sha[32];
+    stg_writer_digests(r->w, md5, sha);
+    enum MHD_Result out;
+    if (!check_digests(r, md5, sha, &out))
+        return out;
+    struct stg_writer *w = r->w;
+    r->w = NULL;
+    enum stg_err e = stg_object_put(r->ctx->store, w, &r->meta);
+    if (e != STG_OK)
+        return kumo__dp_error(r, e, NULL, NULL);
+    char etag[STG_ETAG_MAX + 2];
+    snprintf(etag, sizeof etag, "\"%s\"", r->meta.etag);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    if (resp && r->has_cksum) {
+        struct kumo_buf b = KUMO_BUF_INIT;
+        kumo_base64_encode(sha, 32, 0, 1, &b);
+        MHD_add_response_header(resp, "x-amz-checksum-sha256", (const char *)b.data);
+        kumo_buf_free(&b);
+    }
+    if (resp)
+        MHD_add_response_header(resp, "ETag", etag);
+    return kumo__dp_queue(r, 200, resp);
+}
+
+static enum MHD_Result finish_part(struct dp_req *r)
+{
+    uint8_t md5[16], sha[32];
+    stg_writer_digests(r->w, md5, sha);
+    enum MHD_Result out;
+    if (!check_digests(r, md5, sha, &out))
+        return out;
+    struct stg_writer *w = r->w;
+    r->w = NULL;
+    char etag[33], quoted[36];
+    enum stg_err e = stg_mpu_put_part(r->ctx->store, r->upload_id, r->key, r->part_number, w, etag);
+    if (e != STG_OK)
+        return kumo__dp_error(r, e, NULL, NULL);
+    snprintf(quoted, sizeof quoted, "\"%s\"", etag);
+    return kumo__dp_empty(r, 200, quoted);
+}
+
+static void complete_result(struct dp_req *r, const struct stg_meta *m, struct kumo_buf *b)
+{
+    struct kumo_buf loc = KUMO_BUF_INIT;
+    kumo_buf_appendf(&loc, "%s/%s/", r->ctx->public_url, r->ctx->s.bucket);
+    kumo_sigv4_uri_encode(m->key, strlen(m->key), 1, &loc);
+    char etag[STG_ETAG_MAX + 2];
+    snprintf(etag, sizeof etag, "\"%s\"", m->etag);
+    kumo_buf_append_str(b, XML_HEAD "<CompleteMultipartUploadResult" S3_NS ">");
+    xml_elem(b, "Location", (const char *)loc.data);
+    xml_elem(b, "Bucket", r->ctx->s.bucket);
+    xml_elem(b, "Key", m->key);
+    xml_elem(b, "ETag", etag);
+    kumo_buf_append_str(b, "</CompleteMultipartUploadResult>");
+    kumo_buf_free(&loc);
+}
+
+/* Checks the declared digests of a buffered XML body; answers and returns
+ * 0 on a mismatch. */
+static int xml_digests_ok(struct dp_req *r, enum MHD_Result *out)
+{
+    uint8_t sha[32], md5[16];
+    unsigned len;
+    EVP_DigestFinal_ex(r->xml_sha, sha, &len);
+    EVP_Digest(r->xml.data ? (const void *)r->xml.data : "", r->xml.len, md5, &len, EVP_md5(),
+               NULL);
+    return check_digests(r, md5, sha, out);
+}
+
+static enum MHD_Result finish_restore(struct dp_req *r)
+{
+    enum MHD_Result out;
+    if (!xml_digests_ok(r, &out))
+        return out;
+    int days;
+    enum stg_tier tier;
+    const char *why = NULL;
+    enum stg_err e =
+        stg_xml_parse_restore((const char *)r->xml.data, r->xml.len, &days, &tier, &why);
+    if (e != STG_OK)
+        return kumo__dp_error(r, e, why, NULL);
+    struct stg_meta m;
+    enum stg_restore_state before;
+    const struct stg_settings *s = &r->ctx->s;
+    e = stg_object_restore(r->ctx->store, r->key, days, tier, s->restore_ms[tier],
+                           s->restore_day_ms, stg_now_ms(), &m, &before);
+    if (e == STG_E_INVALID_OBJECT_STATE)
+        return kumo__dp_error(r, e, "Restore is not allowed for the object's current storage class",
+                              NULL);
+    if (e != STG_OK)
+        return kumo__dp_error(r, e, NULL, NULL);
+    stg_meta_clear(&m);
+    if (before == STG_RESTORE_IN_PROGRESS)
+        return kumo__dp_error(r, STG_E_RESTORE_IN_PROGRESS, NULL, NULL);
+    return kumo__dp_empty(r, before == STG_RESTORE_RESTORED ? 200 : 202, NULL);
+}
+
+static enum MHD_Result finish_complete(struct dp_req *r)
+{
+    enum MHD_Result out;
+    if (!xml_digests_ok(r, &out))
+        return out;
+    struct stg_part *parts = NULL;
+    size_t n = 0;
+    const char *why = NULL;
+    enum stg_err e = stg_xml_parse_complete((const char *)r->xml.data, r->xml.len,
+                                            r->ctx->s.max_parts, &parts, &n, &why);
+    struct stg_meta m;
+    if (e == STG_OK)
+        e = stg_mpu_complete(r->ctx->store, r->upload_id, r->key, parts, n, r->ctx->s.min_part_size,
+                             &m, &why);
+    kumo_free(parts);
+    if (e != STG_OK) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s%s%s", stg_err_message(e), why ? " " : "", why ? why : "");
+        return kumo__dp_error(r, e, msg, NULL);
+    }
+    struct kumo_buf b = KUMO_BUF_INIT;
+    complete_result(r, &m, &b);
+    stg_meta_clear(&m);
+    out = kumo__dp_xml(r, 200, &b);
+    kumo_buf_free(&b);
+    return out;
+}
+
+enum MHD_Result kumo__dp_finish_op(struct dp_req *r)
+{
+    if (r->body_error != STG_OK)
+        return kumo__dp_error(r, r->body_error, NULL, NULL);
+    if (r->content_length >= 0 && r->received != r->content_length)
+        return kumo__dp_error(r, STG_E_INCOMPLETE_BODY, NULL, NULL);
+    switch (r->op) {
+    case DP_OP_PUT_OBJECT:
+        return finish_put(r);
+    case DP_OP_UPLOAD_PART:
+        return finish_part(r);
+    case DP_OP_COMPLETE_MPU:
+        return finish_complete(r);
+    case DP_OP_RESTORE_OBJECT:
+        return finish_restore(r);
+    default:
+        return kumo__dp_error(r, STG_E_INTERNAL, NULL, NULL);
+    }
+}
+
+void kumo__dp_op_cleanup(struct dp_req *r)
+{
+    stg_writer_discard(r->w);
+    r->w = NULL;
+    kumo_buf_free(&r->xml);
+    EVP_MD_CTX_free(r->xml_sha);
+    r->xml_sha = NULL;
+}
+
+/* ---- GET / HEAD ---- */
+
+/* 1: a satisfiable single range in [*first, *last]; 0: serve the whole
+ * object (no header, or one S3 ignores: malformed or several ranges);
+ * -1: unsatisfiable. */
+static int parse_range(const char *h, int64_t size, int64_t *first, int64_t *last)
+{
+    if (h == NULL || strncmp(h, "bytes=", 6) != 0 || strchr(h, ',') != NULL)
+        return 0;
+    const char *p = h + 6, *dash = strchr(p, '-');
+    if (dash == NULL)
+        return 0;
+    int64_t a, b;
+    if (dash == p) {
+        if (parse_uint(dash + 1, strlen(dash + 1), &b) != 0)
+            return 0;
+        if (b == 0 || size == 0)
+            return -1;
+        *first = b >= size ? 0 : size - b;
+        *last = size - 1;
+        return 1;
+    }
+    if (parse_uint(p, (size_t)(dash - p), &a) != 0)
+        return 0;
+    if (dash[1] == '\0') {
+        b = INT64_MAX;
+    } else if (parse_uint(dash + 1, strlen(dash + 1), &b) != 0 || b < a) {
+        return 0;
+    }
+    if (a >= size)
+        return -1;
+    *first = a;
+    *last = b >= size ? size - 1 : b;
+    return 1;
+}
+
+/* 1 if `etag` (unquoted) is in the If-Match / If-None-Match list `h`. */
+static int etag_listed(const char *h, const char *etag)
+{
+    size_t elen = strlen(etag);
+    const char *p = h;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t n = strcspn(p, ",");
+        const char *t = p;
+        size_t tn = n;
+        while (tn && t[tn - 1] == ' ')
+            tn--;
+        if (tn == 1 && *t == '*')
+            return 1;
+        if (tn >= 2 && t[0] == 'W' && t[1] == '/')
+            t += 2, tn -= 2;
+        if (tn >= 2 && t[0] == '"' && t[tn - 1] == '"')
+            t++, tn -= 2;
+        if (tn == elen && memcmp(t, etag, elen) == 0)
+            return 1;
+        p += n;
+    }
+    return 0;
+}
+
+static void restore_header(struct MHD_Response *resp, const struct stg_meta *m)
+{
+    char v[96], date[32];
+    switch (stg_meta_restore_state(m, stg_now_ms())) {
+    case STG_RESTORE_IN_PROGRESS:
+        MHD_add_response_header(resp, "x-amz-restore", "ongoing-request=\"true\"");
+        break;
+    case STG_RESTORE_RESTORED:
+        stg_http_date(m->restore_expire_ms, date);
+        snprintf(v, sizeof v, "ongoing-request=\"false\", expiry-date=\"%s\"", date);
+        MHD_add_response_header(resp, "x-amz-restore", v);
+        break;
+    default:
+        break;
+    }
+}
+
+static const char *const overrides[][2] = {
+    {"response-content-type", "Content-Type"},
+    {"response-content-language", "Content-Language"},
+    {"response-expires", "Expires"},
+    {"response-cache-control", "Cache-Control"},
+    {"response-content-disposition", "Content-Disposition"},
+    {"response-content-encoding", "Content-Encoding"},
+};
+
+static const char *override_for(struct dp_req *r, const char *header)
+{
+    for (size_t i = 0; i < sizeof overrides / sizeof overrides[0]; i++) {
+        if (strcasecmp(overrides[i][1], header) != 0)
+            continue;
+        const struct dp_param *p = kumo__dp_param(r, overrides[i][0]);
+        return p ? p->value : NULL;
+    }
+    return NULL;
+}
+
+static int header_value_ok(const char *v)
+{
+    for (; *v; v++)
+        if ((unsigned char)*v < 0x20 || *v == 0x7f)
+            return 0;
+    return 1;
+}
+
+static void object_headers(struct dp_req *r, struct MHD_Response *resp, const struct stg_meta *m)
+{
+    char etag[STG_ETAG_MAX + 2], date[32];
+    snprintf(etag, sizeof etag, "\"%s\"", m->etag);
+    stg_http_date(m->mtime_ms, date);
+    MHD_add_response_header(resp, "ETag", etag);
+    MHD_add_response_header(resp, "Last-Modified", date);
+    MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+    const char *ct = override_for(r, "Content-Type");
+    MHD_add_response_header(resp, "Content-Type", ct ? ct : m->content_type);
+    for (size_t i = 0; i < m->n_hdrs; i++)
+        if (override_for(r, m->hdrs[i].name) == NULL)
+            MHD_add_response_header(resp, m->hdrs[i].name, m->hdrs[i].value);
+    for (size_t i = 1; i < sizeof overrides / sizeof overrides[0]; i++) {
+        const struct dp_param *p = kumo__dp_param(r, overrides[i][0]);
+        if (p)
+            MHD_add_response_header(resp, overrides[i][1], p->value);
+    }
+    if (m->storage_class != STG_CLASS_STANDARD)
+        MHD_add_response_header(resp, "x-amz-storage-class", stg_class_name(m->storage_class));
+    restore_header(resp, m);
+}
+
+static enum MHD_Result not_modified(struct dp_req *r, const struct stg_meta *m)
+{
+    char etag[STG_ETAG_MAX + 2];
+    snprintf(etag, sizeof etag, "\"%s\"", m->etag);
+    return kumo__dp_empty(r, 304, etag);
+}
+
+/* Answers a precondition or range problem; returns 0 if there is none. */
+static int preconditions(struct dp_req *r, const struct stg_meta *m, enum MHD_Result *out)
+{
+    const char *im = kumo__dp_header(r, "If-Match");
+    const char *inm = kumo__dp_header(r, "If-None-Match");
+    if (im && !etag_listed(im, m->etag)) {
+        *out =
+            kumo__dp_error(r, STG_E_PRECONDITION_FAILED, NULL, "<Condition>If-Match</Condition>");
+        return 1;
+    }
+    if (inm && etag_listed(inm, m->etag)) {
+        *out = not_modified(r, m);
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof overrides / sizeof overrides[0]; i++) {
+        const struct dp_param *p = kumo__dp_param(r, overrides[i][0]);
+        if (p && (strlen(p->value) > STG_HEADER_VALUE_MAX || !header_value_ok(p->value))) {
+            *out = kumo__dp_error(r, STG_E_INVALID_ARGUMENT,
+                                  "A response-* override is not a valid header value.", NULL);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static enum MHD_Result serve_range(struct dp_req *r, int fd, const struct stg_meta *m)
+{
+    int64_t first = 0, last = m->size - 1;
+    int rng = parse_range(kumo__dp_header(r, "Range"), m->size, &first, &last);
+    if (rng < 0) {
+        close(fd);
+        char extra[64];
+        snprintf(extra, sizeof extra, "<ActualObjectSize>%lld</ActualObjectSize>",
+                 (long long)m->size);
+        return kumo__dp_error(r, STG_E_INVALID_RANGE, NULL, extra);
+    }
+    int64_t len = rng ? last - first + 1 : m->size;
+    struct MHD_Response *resp;
+    if (len == 0) {
+        close(fd);
+        resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    } else {
+        resp = MHD_create_response_from_fd_at_offset64((uint64_t)len, fd, (uint64_t)first);
+        if (resp == NULL)
+            close(fd);
+    }
+    if (resp == NULL)
+        return MHD_NO;
+    object_headers(r, resp, m);
+    const char *mode = kumo__dp_header(r, "x-amz-checksum-mode");
+    if (!rng && mode && strcasecmp(mode, "ENABLED") == 0) {
+        struct kumo_buf b = KUMO_BUF_INIT;
+        kumo_base64_encode(m->sha256, 32, 0, 1, &b);
+        MHD_add_response_header(resp, "x-amz-checksum-sha256", (const char *)b.data);
+        kumo_buf_free(&b);
+    }
+    if (rng) {
+        char cr[80];
+        snprintf(cr, sizeof cr, "bytes %lld-%lld/%lld", (long long)first, (long long)last,
+                 (long long)m->size);
+        MHD_add_response_header(resp, "Content-Range", cr);
+    }
+    if (strcmp(r->method, "HEAD") != 0)
+        r->bytes_out += len;
+    return kumo__dp_queue(r, rng ? 206 : 200, resp);
+}
+
+static enum MHD_Result get_object(struct dp_req *r)
+{
+    struct stg_meta m;
+    int fd = -1;
+    enum stg_err e = stg_object_open(r->ctx->store, r->key, &m, &fd);
+    if (e != STG_OK)
+        return kumo__dp_error(r, e, NULL, NULL);
+    enum MHD_Result out;
+    if (r->op == DP_OP_GET_OBJECT && !stg_meta_readable(&m, stg_now_ms())) {
+        char extra[64];
+        snprintf(extra, sizeof extra, "<StorageClass>%s</StorageClass>",
+                 stg_class_name(m.storage_class));
+        out = kumo__dp_error(r, STG_E_INVALID_OBJECT_STATE, NULL, extra);
+    } else if (preconditions(r, &m, &out)) {
+        /* answered */
+    } else {
+        out = serve_range(r, fd, &m);
+        fd = -1;
+    }
+    if (fd >= 0)
+        close(fd);
+    stg_meta_clear(&m);
+    return out;
+}
+
+/* ---- the rest ---- */
+
+static enum MHD_Result delete_object(struct dp_req *r)
+{
+    enum stg_err e = stg_object_delete(r->ctx->store, r->key, NULL);
+    if (e != STG_OK)
+        return kumo__dp_error(r, e, NULL, NULL);
+    return kumo__dp_empty(r, 204, NULL);
+}
+
+static enum MHD_Result create_mpu(struct dp_req *r)
+{
+    int ok;
+    enum MHD_Result out = object_settings(r, &ok);
+    if (!ok)
+        return out;
+    char id[STG_UPLOAD_ID_LEN + 1];
+    enum stg_err e = stg_mpu_create(r->ctx->store, &r->meta, id);
+    if (e != STG_OK)
+        return kumo__dp_error(r, e, NULL, NULL);
+    struct kumo_buf b = KUMO_BUF_INIT;
+    kumo_buf_append_str(&b, XML_HEAD "<InitiateMultipartUploadResult" S3_NS ">");
+    xml_elem(&b, "Bucket", r->ctx->s.bucket);
+    xml_elem(&b, "Key", r->key);
+    xml_elem(&b, "UploadId", id);
+    kumo_buf_append_str(&b, "</InitiateMultipartUploadResult>");
+    out = kumo__dp_xml(r, 200, &b);
+    kumo_buf_free(&b);
+    return out;
+}
+
+static enum MHD_Result abort_mpu(struct dp_req *r)
+{
+    const struct dp_param *id = kumo__dp_param(r, "uploadId");
+    enum stg_err e = stg_mpu_abort(r->ctx->store, id ? id->value : "", r->key);
+    if (e != STG_OK)
+        return kumo__dp_error(r, e, NULL, NULL);
+    return kumo__dp_empty(r, 204, NULL);
+}
+
+static int int_param(struct dp_req *r, const char *name, int64_t def, int64_t max, int64_t *out)
+{
+    const struct dp_param *p = kumo__dp_param(r, name);
+    *out = def;
+    if (p == NULL)
+        return 0;
+    if (parse_uint(p->value, strlen(p->value), out) != 0 || *out > max)
+        return -1;
+    return 0;
+}
+
+static void parts_xml(struct dp_req *r, const struct stg_meta *m, int64_t marker, int64_t max,
+                      const struct stg_part *parts, size_t n, int truncated, struct kumo_buf *b)
+{
+    kumo_buf_append_str(b, XML_HEAD "<ListPartsResult" S3_NS ">");
+    xml_elem(b, "Bucket", r->ctx->s.bucket);
+    xml_elem(b, "Key", r->key);
+    xml_elem(b, "UploadId", r->upload_id);
+    kumo_buf_appendf(b, "<PartNumberMarker>%lld</PartNumberMarker>", (long long)marker);
+    if (n)
+        kumo_buf_appendf(b, "<NextPartNumberMarker>%d</NextPartNumberMarker>", parts[n - 1].number);
+    kumo_buf_appendf(b, "<MaxParts>%lld</MaxParts><IsTruncated>%s</IsTruncated>", (long long)max,
+                     truncated ? "true" : "false");
+    for (size_t i = 0; i < n; i++) {
+        char date[32];
+        stg_iso_date(parts[i].mtime_ms, date);
+        kumo_buf_appendf(b,
+                         "<Part><PartNumber>%d</PartNumber><LastModified>%s</LastModified>"
+                         "<ETag>&quot;%s&quot;</ETag><Size>%lld</Size></Part>",
+                         parts[i].number, date, parts[i].etag, (long long)parts[i].size);
+    }
+    kumo_buf_appendf(b, "<StorageClass>%s</StorageClass></ListPartsResult>",
+                     stg_class_name(m->storage_class));
+}
+
+static enum MHD_Result list_parts(struct dp_req *r)
+{
+    int64_t max, marker;
+    if (int_param(r, "max-parts", LIST_MAX, INT32_MAX, &max) != 0 ||
+        int_param(r, "part-number-marker", 0, STG_PARTS_MAX, &marker) != 0)
+        return kumo__dp_error(r, STG_E_INVALID_ARGUMENT,
+                              "max-parts and part-number-marker must be non-negative integers",
+                              NULL);
+    if (max > LIST_MAX)
+        max = LIST_MAX;
+    const struct dp_param *id = kumo__dp_param(r, "uploadId");
+    if (id == NULL || !stg_upload_id_valid(id->value, strlen(id->value)))
+        return kumo__dp_error(r, STG_E_NO_SUCH_UPLOAD, NULL, NULL);
+    memcpy(r->upload_id, id->value, STG_UPLOAD_ID_LEN + 1);
+    struct stg_meta m;
+    enum stg_err e = stg_mpu_get(r->ctx->store, r->upload_id, r->key, &m);
+    if (e != STG_OK)
+        return kumo__dp_error(r, e, NULL, NULL);
+    struct stg_part *parts = NULL;
+    size_t n = 0;
+    int truncated = 0;
+    e = stg_mpu_list(r->ctx->store, r->upload_id, r->key, (int)marker, (int)max, &parts, &n,
+                     &truncated);
+    if (e != STG_OK) {
+        stg_meta_clear(&m);
+        return kumo__dp_error(r, e, NULL, NULL);
+    }
+    struct kumo_buf b = KUMO_BUF_INIT;
+    parts_xml(r, &m, marker, max, parts, n, truncated, &b);
+    kumo_free(parts);
+    stg_meta_clear(&m);
+    enum MHD_Result out = kumo__dp_xml(r, 200, &b);
+    kumo_buf_free(&b);
+    return out;
+}
+
+/* ---- CopyObject ---- */
+
+/* Decodes x-amz-copy-source ("[/]bucket/key", URL-encoded) into src. */
+static enum MHD_Result copy_source(struct dp_req *r, char *src, size_t cap, int *ok)
+{
+    *ok = 0;
+    const char *h = kumo__dp_header(r, "x-amz-copy-source");
+    if (*h == '/')
+        h++;
+    if (strchr(h, '?'))
+        return kumo__dp_error(r, STG_E_NOT_IMPLEMENTED, "Object versions are not supported.", NULL);
+    size_t blen = strlen(r->ctx->s.bucket);
+    if (strncmp(h, r->ctx->s.bucket, blen) != 0 || h[blen] != '/')
+        return kumo__dp_error(r, STG_E_INVALID_ARGUMENT,
+                              "The copy source must be an object of this bucket.", NULL);
+    long n = kumo__dp_decode_path(h + blen + 1, strlen(h + blen + 1), src, cap);
+    const char *why = NULL;
+    if (n < 0 || (size_t)n != strlen(src) || stg_key_check(src, (size_t)n, &why) != STG_OK)
+        return kumo__dp_error(r, STG_E_INVALID_ARGUMENT, "The copy source key is not valid.", NULL);
+    *ok = 1;
+    return MHD_YES;
+}
+
+static const char *const copy_conditions[] = {
+    "x-amz-copy-source-if-match",
+    "x-amz-copy-source-if-none-match",
+    "x-amz-copy-source-if-modified-since",
+    "x-amz-copy-source-if-unmodified-since",
+    "x-amz-copy-source-range",
+};
+
+static enum MHD_Result copy_object(struct dp_req *r)
+{
+    for (size_t i = 0; i < sizeof copy_conditions / sizeof copy_conditions[0]; i++)
+        if (kumo__dp_header(r, copy_conditions[i]))
+            return kumo__dp_error(r, STG_E_NOT_IMPLEMENTED,
+                                  "Conditional and ranged copies are not supported.", NULL);
+    char src[STG_KEY_MAX + 1];
+    int ok;
+    enum MHD_Result out = copy_source(r, src, sizeof src, &ok);
+    if (!ok)
+        return out;
+    const char *dir = kumo__dp_header(r, "x-amz-metadata-directive");
+    int replace = dir && strcmp(dir, "REPLACE") == 0;
+    if (dir && !replace && strcmp(dir, "COPY") != 0)
+        return kumo__dp_error(r, STG_E_INVALID_ARGUMENT,
+                              "x-amz-metadata-directive must be COPY or REPLACE.", NULL);
+    if (strcmp(src, r->key) == 0 && !replace && !kumo__dp_header(r, "x-amz-storage-class"))
+        return kumo__dp_error(r, STG_E_INVALID_REQUEST,
+                              "This copy request is illegal because it is trying to copy an "
+                              "object to itself without changing the object's metadata, storage "
+                              "class, website redirect location or encryption attributes.",
+                              NULL);
+    out = object_settings(r, &ok); /* class, and the REPLACE settings */
+    if (!ok)
+        return out;
+    struct stg_meta m;
+    enum stg_err e = stg_object_copy(r->ctx->store, src, r->key, r->meta.storage_class,
+                                     replace ? &r->meta : NULL, stg_now_ms(), &m);
+    if (e != STG_OK)
+        return kumo__dp_error(r, e, NULL, NULL);
+    char date[32];
+    stg_iso_date(m.mtime_ms, date);
+    struct kumo_buf b = KUMO_BUF_INIT;
+    kumo_buf_appendf(&b,
+                     XML_HEAD "<CopyObjectResult" S3_NS "><LastModified>%s</LastModified>"
+                              "<ETag>&quot;%s&quot;</ETag></CopyObjectResult>",
+                     date, m.etag);
+    stg_meta_clear(&m);
+    out = kumo__dp_xml(r, 200, &b);
+    kumo_buf_free(&b);
+    return out;
+}

@@ -1,0 +1,706 @@
+/* kumo.storage.v1.StorageService: who may act on which key, argument
+ * checks, and the calls into the local backend and the presigner.
+ *
+ * Tenancy: a user's tenant is its token's tid; a service principal (role
+ * service, allowed by KUMO_SERVICE_CALLERS) names the tenant it acts for in
+ * tenant_id. Every key must lie under "t/<that tenant>/". Reading needs any
+ * role; writing needs editor or admin (or a service principal). */
+#include <string.h>
+
+#include "alloc.h"
+#include "base64.h"
+#include "kumo/storage/v1/storage.pb-c.h"
+#include "log.h"
+#include "page_token.h"
+#include "storage.h"
+#include "validate.h"
+
+#define HANDLER(name)                                                                              \
+    static kumo_code name(struct kumo_rpc_call *call, const ProtobufCMessage *request,             \
+                          ProtobufCMessage **response)
+
+#define DISPOSITION_MAX 1024
+
+/* ---- small helpers ---- */
+
+static char *call_strdup(struct kumo_rpc_call *call, const char *s)
+{
+    size_t n = strlen(s);
+    char *d = kumo_rpc_call_alloc(call, n + 1);
+    memcpy(d, s, n + 1);
+    return d;
+}
+
+static Google__Protobuf__Timestamp *timestamp(struct kumo_rpc_call *call, int64_t ms)
+{
+    Google__Protobuf__Timestamp *t = kumo_rpc_call_alloc(call, sizeof *t);
+    google__protobuf__timestamp__init(t);
+    t->seconds = ms / 1000;
+    t->nanos = (int32_t)(ms % 1000) * 1000000;
+    return t;
+}
+
+static kumo_code fail(struct kumo_rpc_call *call, enum stg_err e, const char *why)
+{
+    if (why)
+        return kumo_rpc_call_error(call, stg_err_rpc_code(e), "%s", why);
+    switch (e) {
+    case STG_E_NO_SUCH_KEY:
+        return kumo_rpc_call_error(call, KUMO_CODE_NOT_FOUND, "no object at this key");
+    case STG_E_NO_SUCH_UPLOAD:
+        return kumo_rpc_call_error(call, KUMO_CODE_NOT_FOUND,
+                                   "no such multipart upload for this key");
+    case STG_E_INVALID_OBJECT_STATE:
+        return kumo_rpc_call_error(call, KUMO_CODE_FAILED_PRECONDITION,
+                                   "the object is archived and not restored, or not archived "
+                                   "for a restore");
+    default:
+        return kumo_rpc_call_error(call, stg_err_rpc_code(e), "%s", stg_err_message(e));
+    }
+}
+
+static int tenant_text_ok(const char *t)
+{
+    size_t n = strlen(t);
+    if (n == 0 || n > STG_TENANT_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)t[i] <= 0x20 || (unsigned char)t[i] >= 0x7f || t[i] == '/')
+            return 0;
+    return 1;
+}
+
+/* Resolves the tenant the call acts for and checks the role. */
+static kumo_code acting_tenant(struct kumo_rpc_call *call, const char *requested, int write,
+                               const char **tid)
+{
+    const struct kumo_principal *p = kumo_rpc_principal(call);
+    if (p == NULL)
+        return kumo_rpc_call_error(call, KUMO_CODE_UNAUTHENTICATED,
+                                   "missing or invalid access token");
+    if (p->service) {
+        if (requested == NULL || *requested == '\0')
+            return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT,
+                                       "service principals must name the tenant in tenant_id");
+        if (!tenant_text_ok(requested))
+            return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT,
+                                       "tenant_id is not a tenant id");
+        *tid = requested;
+        return KUMO_CODE_OK;
+    }
+    if (requested && *requested && strcmp(requested, p->tid) != 0)
+        return kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
+                                   "tenant_id must be empty or the caller's own tenant");
+    if (write && !(p->roles & (KUMO_ROLE_ADMIN | KUMO_ROLE_EDITOR)))
+        return kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
+                                   "writing objects needs the editor or admin role");
+    *tid = p->tid;
+    return KUMO_CODE_OK;
+}
+
+static kumo_code check_key(struct kumo_rpc_call *call, const char *field, const char *key,
+                           const char *tid)
+{
+    const char *why = NULL;
+    if (stg_key_check(key, strlen(key), &why) != STG_OK)
+        return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT, "%s %s", field, why);
+    if (!stg_key_in_tenant(key, tid))
+        return kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
+                                   "%s must lie under t/<tenant id>/ of the tenant acted for",
+                                   field);
+    return KUMO_CODE_OK;
+}
+
+static kumo_code upload_id_arg(struct kumo_rpc_call *call, const char *id)
+{
+    const struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
+    if (!ctx->be->upload_id_valid(id, strlen(id)))
+        return kumo_rpc_call_error(call, KUMO_CODE_NOT_FOUND,
+                                   "no such multipart upload for this key");
+    return KUMO_CODE_OK;
+}
+
+/* Tenant, role and key in one step, as nearly every RPC starts. */
+static kumo_code start(struct kumo_rpc_call *call, const char *tenant, const char *key, int write,
+                       const char **tid)
+{
+    kumo_code rc = acting_tenant(call, tenant, write, tid);
+    return rc != KUMO_CODE_OK ? rc : check_key(call, "key", key, *tid);
+}
+
+static kumo_code expiry(struct kumo_rpc_call *call, const struct stg_ctx *ctx,
+                        const Google__Protobuf__Duration *d, long *out)
+{
+    if (d == NULL) {
+        *out = (long)ctx->s.presign_ttl_s;
+        return KUMO_CODE_OK;
+    }
+    if (d->seconds < 1 || d->seconds > KUMO_SIGV4_MAX_EXPIRES || d->nanos < 0)
+        return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT,
+                                   "expires_in must be from 1 second to 7 days");
+    *out = (long)d->seconds;
+    return KUMO_CODE_OK;
+}
+
+static kumo_code content_type_arg(struct kumo_rpc_call *call, const char *ct)
+{
+    if (*ct && !stg_content_type_valid(ct, strlen(ct)))
+        return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT,
+                                   "content_type must be 1..256 printable ASCII characters");
+    return KUMO_CODE_OK;
+}
+
+static kumo_code class_arg(struct kumo_rpc_call *call, int v, int allow_unspecified,
+                           enum stg_class *out)
+{
+    if ((v == STG_CLASS_UNSPECIFIED && !allow_unspecified) || v < 0 || v > STG_CLASS_DEEP_ARCHIVE)
+        return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT,
+                                   "storage_class must be STANDARD, GLACIER or DEEP_ARCHIVE");
+    *out = (enum stg_class)v;
+    return KUMO_CODE_OK;
+}
+
+static Kumo__Storage__V1__ObjectInfo *object_info(struct kumo_rpc_call *call,
+                                                  const struct stg_meta *m)
+{
+    int64_t now = stg_now_ms();
+    Kumo__Storage__V1__ObjectInfo *o = kumo_rpc_call_alloc(call, sizeof *o);
+    kumo__storage__v1__object_info__init(o);
+    o->key = call_strdup(call, m->key);
+    o->size = m->size;
+    o->etag = call_strdup(call, m->etag);
+    static const uint8_t unknown[32];
+    if (memcmp(m->sha256, unknown, 32) != 0) { /* S3 may not know it */
+        o->sha256.data = kumo_rpc_call_alloc(call, 32);
+        memcpy(o->sha256.data, m->sha256, 32);
+        o->sha256.len = 32;
+    }
+    o->content_type = call_strdup(call, m->content_type);
+    o->storage_class = (Kumo__Storage__V1__StorageClass)m->storage_class;
+    o->last_modified_time = timestamp(call, m->mtime_ms);
+    o->parts_count = m->parts;
+    enum stg_restore_state rs = stg_meta_restore_state(m, now);
+    if (rs != STG_RESTORE_NONE) {
+        Kumo__Storage__V1__Restore *r = kumo_rpc_call_alloc(call, sizeof *r);
+        kumo__storage__v1__restore__init(r);
+        r->state = (Kumo__Storage__V1__RestoreState)rs;
+        r->tier = (Kumo__Storage__V1__RestoreTier)m->restore_tier;
+        if (m->restore_ready_ms && m->restore_ready_ms != STG_TIME_UNKNOWN)
+            r->ready_time = timestamp(call, m->restore_ready_ms);
+        if (m->restore_ready_ms && m->restore_expire_ms != STG_TIME_UNKNOWN)
+            r->expire_time = timestamp(call, m->restore_expire_ms);
+        o->restore = r;
+    }
+    return o;
+}
+
+/* ---- presigned uploads ---- */
+
+struct upload_args {
+    const char *key;
+    const char *content_type; /* "" = not signed */
+    const Google__Protobuf__Int64Value *size;
+    ProtobufCBinaryData sha256;
+    enum stg_class cls;
+    long expires;
+    const char *upload_id; /* NULL for a whole object */
+    int part_number;
+};
+
+/* Fills the signed headers of a presigned PUT; strings live in the call. */
+static size_t upload_headers(struct kumo_rpc_call *call, const struct upload_args *a,
+                             struct kumo_sigv4_kv *h)
+{
+    size_t n = 0;
+    if (a->size) {
+        char num[24];
+        snprintf(num, sizeof num, "%lld", (long long)a->size->value);
+        h[n++] = kumo_sigv4_kv_str("content-length", call_strdup(call, num));
+    }
+    if (*a->content_type)
+        h[n++] = kumo_sigv4_kv_str("content-type", a->content_type);
+    if (a->sha256.len == 32) {
+        struct kumo_buf b = KUMO_BUF_INIT;
+        kumo_base64_encode(a->sha256.data, 32, 0, 1, &b);
+        h[n++] = kumo_sigv4_kv_str("x-amz-checksum-sha256", call_strdup(call, (char *)b.data));
+        kumo_buf_free(&b);
+    }
+    if (a->cls != STG_CLASS_UNSPECIFIED)
+        h[n++] = kumo_sigv4_kv_str("x-amz-storage-class", stg_class_name(a->cls));
+    return n;
+}
+
+static kumo_code presign_put(struct kumo_rpc_call *call, struct stg_ctx *ctx,
+                             const struct upload_args *a, char **url,
+                             Kumo__Storage__V1__Header ***hdrs_out, size_t *n_out,
+                             Google__Protobuf__Timestamp **exp)
+{
+    struct kumo_sigv4_kv h[4];
+    size_t nh = upload_headers(call, a, h);
+    struct kumo_sigv4_kv q[2];
+    size_t nq = 0;
+    char num[16];
+    if (a->upload_id) {
+        snprintf(num, sizeof num, "%d", a->part_number);
+        q[nq++] = kumo_sigv4_kv_str("partNumber", num);
+        q[nq++] = kumo_sigv4_kv_str("uploadId", a->upload_id);
+    }
+    time_t now = time(NULL);
+    struct kumo_buf b = KUMO_BUF_INIT;
+    int rc = stg_presign(ctx, "PUT", a->key, q, nq, h, nh, a->expires, now, &b);
+    if (rc != 0) {
+        kumo_buf_free(&b);
+        return kumo_rpc_call_error(call, KUMO_CODE_INTERNAL, "cannot presign: %s",
+                                   kumo_strerror(rc));
+    }
+    *url = call_strdup(call, (char *)b.data);
+    kumo_buf_free(&b);
+    Kumo__Storage__V1__Header **hdrs = kumo_rpc_call_alloc(call, (nh ? nh : 1) * sizeof *hdrs);
+    for (size_t i = 0; i < nh; i++) {
+        hdrs[i] = kumo_rpc_call_alloc(call, sizeof **hdrs);
+        kumo__storage__v1__header__init(hdrs[i]);
+        hdrs[i]->name = (char *)h[i].name;
+        hdrs[i]->value = (char *)h[i].value;
+    }
+    *hdrs_out = hdrs;
+    *n_out = nh;
+    *exp = timestamp(call, ((int64_t)now + a->expires) * 1000);
+    return KUMO_CODE_OK;
+}
+
+static kumo_code upload_common(struct kumo_rpc_call *call, struct stg_ctx *ctx,
+                               const struct upload_args *a, int64_t max_size)
+{
+    if (a->size && (a->size->value < 0 || a->size->value > max_size))
+        return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT,
+                                   "size must be from 0 to %lld bytes%s", (long long)max_size,
+                                   a->upload_id ? "" : " (use a multipart upload beyond)");
+    if (a->sha256.len != 0 && a->sha256.len != 32)
+        return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT,
+                                   "sha256 must be 32 bytes (or empty)");
+    (void)ctx;
+    return content_type_arg(call, a->content_type);
+}
+
+HANDLER(presign_upload)
+{
+    struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
+    const Kumo__Storage__V1__PresignUploadRequest *rq = (const void *)request;
+    const char *tid;
+    kumo_code rc = start(call, rq->tenant_id, rq->key, 1, &tid);
+    struct upload_args a = {rq->key, rq->content_type, rq->size, rq->sha256};
+    if (rc == KUMO_CODE_OK)
+        rc = upload_common(call, ctx, &a, ctx->s.max_object_size);
+    if (rc == KUMO_CODE_OK)
+        rc = class_arg(call, rq->storage_class, 1, &a.cls);
+    if (rc == KUMO_CODE_OK)
+        rc = expiry(call, ctx, rq->expires_in, &a.expires);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    Kumo__Storage__V1__PresignUploadResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__storage__v1__presign_upload_response__init(resp);
+    resp->method = "PUT";
+    rc = presign_put(call, ctx, &a, &resp->url, &resp->headers, &resp->n_headers,
+                     &resp->expire_time);
+    *response = &resp->base;
+    return rc;
+}
+
+HANDLER(presign_upload_part)
+{
+    struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
+    const Kumo__Storage__V1__PresignUploadPartRequest *rq = (const void *)request;
+    const char *tid;
+    kumo_code rc = start(call, rq->tenant_id, rq->key, 1, &tid);
+    struct upload_args a = {
+        rq->key,        "", rq->size, rq->sha256, STG_CLASS_UNSPECIFIED, 0, rq->upload_id,
+        rq->part_number};
+    if (rc == KUMO_CODE_OK && (rq->part_number < 1 || rq->part_number > STG_PARTS_MAX))
+        rc = kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT,
+                                 "part_number must be from 1 to 10000");
+    if (rc == KUMO_CODE_OK)
+        rc = upload_common(call, ctx, &a, ctx->s.max_part_size);
+    if (rc == KUMO_CODE_OK)
+        rc = expiry(call, ctx, rq->expires_in, &a.expires);
+    if (rc == KUMO_CODE_OK)
+        rc = upload_id_arg(call, rq->upload_id);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    enum stg_err e = ctx->be->mpu_check(ctx, rq->upload_id, rq->key);
+    if (e != STG_OK)
+        return fail(call, e, NULL);
+    Kumo__Storage__V1__PresignUploadPartResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__storage__v1__presign_upload_part_response__init(resp);
+    resp->method = "PUT";
+    rc = presign_put(call, ctx, &a, &resp->url, &resp->headers, &resp->n_headers,
+                     &resp->expire_time);
+    *response = &resp->base;
+    return rc;
+}
+
+/* ---- downloads and object calls ---- */
+
+static kumo_code download_args(struct kumo_rpc_call *call,
+                               const Kumo__Storage__V1__PresignDownloadRequest *rq)
+{
+    const char *d = rq->response_content_disposition, *why = NULL;
+    if (*d && kumo_text_check(d, strlen(d), DISPOSITION_MAX, DISPOSITION_MAX, 0, &why) != 0)
+        return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT,
+                                   "response_content_disposition %s", why);
+    const char *ct = rq->response_content_type;
+    if (*ct && !stg_content_type_valid(ct, strlen(ct)))
+        return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT,
+                                   "response_content_type must be 1..256 printable ASCII "
+                                   "characters");
+    return KUMO_CODE_OK;
+}
+
+HANDLER(presign_download)
+{
+    struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
+    const Kumo__Storage__V1__PresignDownloadRequest *rq = (const void *)request;
+    const char *tid;
+    long expires = 0;
+    kumo_code rc = start(call, rq->tenant_id, rq->key, 0, &tid);
+    if (rc == KUMO_CODE_OK)
+        rc = expiry(call, ctx, rq->expires_in, &expires);
+    if (rc == KUMO_CODE_OK)
+        rc = download_args(call, rq);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    struct stg_meta m;
+    enum stg_err e = ctx->be->stat(ctx, rq->key, &m);
+    if (e != STG_OK)
+        return fail(call, e, NULL);
+    Kumo__Storage__V1__PresignDownloadResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__storage__v1__presign_download_response__init(resp);
+    resp->object = object_info(call, &m);
+    int readable = stg_meta_readable(&m, stg_now_ms());
+    stg_meta_clear(&m);
+    if (!readable)
+        return kumo_rpc_call_error(call, KUMO_CODE_FAILED_PRECONDITION,
+                                   "the object is archived: restore it first");
+    struct kumo_sigv4_kv q[2];
+    size_t nq = 0;
+    if (*rq->response_content_disposition)
+        q[nq++] =
+            kumo_sigv4_kv_str("response-content-disposition", rq->response_content_disposition);
+    if (*rq->response_content_type)
+        q[nq++] = kumo_sigv4_kv_str("response-content-type", rq->response_content_type);
+    time_t now = time(NULL);
+    struct kumo_buf b = KUMO_BUF_INIT;
+    int prc = stg_presign(ctx, "GET", rq->key, q, nq, NULL, 0, expires, now, &b);
+    if (prc != 0) {
+        kumo_buf_free(&b);
+        return kumo_rpc_call_error(call, KUMO_CODE_INTERNAL, "cannot presign: %s",
+                                   kumo_strerror(prc));
+    }
+    resp->url = call_strdup(call, (char *)b.data);
+    kumo_buf_free(&b);
+    resp->method = "GET";
+    resp->expire_time = timestamp(call, ((int64_t)now + expires) * 1000);
+    *response = &resp->base;
+    return KUMO_CODE_OK;
+}
+
+HANDLER(stat_object)
+{
+    struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
+    const Kumo__Storage__V1__StatObjectRequest *rq = (const void *)request;
+    const char *tid;
+    kumo_code rc = start(call, rq->tenant_id, rq->key, 0, &tid);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    struct stg_meta m;
+    enum stg_err e = ctx->be->stat(ctx, rq->key, &m);
+    if (e != STG_OK)
+        return fail(call, e, NULL);
+    Kumo__Storage__V1__StatObjectResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__storage__v1__stat_object_response__init(resp);
+    resp->object = object_info(call, &m);
+    stg_meta_clear(&m);
+    *response = &resp->base;
+    return KUMO_CODE_OK;
+}
+
+HANDLER(delete_object)
+{
+    struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
+    const Kumo__Storage__V1__DeleteObjectRequest *rq = (const void *)request;
+    const char *tid;
+    kumo_code rc = start(call, rq->tenant_id, rq->key, 1, &tid);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    enum stg_err e = ctx->be->remove(ctx, rq->key);
+    if (e != STG_OK)
+        return fail(call, e, NULL);
+    Kumo__Storage__V1__DeleteObjectResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__storage__v1__delete_object_response__init(resp);
+    *response = &resp->base;
+    return KUMO_CODE_OK;
+}
+
+HANDLER(copy_object)
+{
+    struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
+    const Kumo__Storage__V1__CopyObjectRequest *rq = (const void *)request;
+    const char *tid;
+    enum stg_class cls = STG_CLASS_UNSPECIFIED;
+    kumo_code rc = acting_tenant(call, rq->tenant_id, 1, &tid);
+    if (rc == KUMO_CODE_OK)
+        rc = check_key(call, "source_key", rq->source_key, tid);
+    if (rc == KUMO_CODE_OK)
+        rc = check_key(call, "destination_key", rq->destination_key, tid);
+    if (rc == KUMO_CODE_OK)
+        rc = class_arg(call, rq->storage_class, 1, &cls);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    struct stg_meta m;
+    enum stg_err e = ctx->be->copy(ctx, rq->source_key, rq->destination_key, cls, &m);
+    if (e != STG_OK)
+        return fail(call, e, NULL);
+    Kumo__Storage__V1__CopyObjectResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__storage__v1__copy_object_response__init(resp);
+    resp->object = object_info(call, &m);
+    stg_meta_clear(&m);
+    *response = &resp->base;
+    return KUMO_CODE_OK;
+}
+
+HANDLER(set_storage_class)
+{
+    struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
+    const Kumo__Storage__V1__SetStorageClassRequest *rq = (const void *)request;
+    const char *tid;
+    enum stg_class cls = STG_CLASS_UNSPECIFIED;
+    kumo_code rc = start(call, rq->tenant_id, rq->key, 1, &tid);
+    if (rc == KUMO_CODE_OK)
+        rc = class_arg(call, rq->storage_class, 0, &cls);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    struct stg_meta m;
+    enum stg_err e = ctx->be->set_class(ctx, rq->key, cls, &m);
+    if (e == STG_E_INVALID_OBJECT_STATE)
+        return fail(call, e, "an archived object must be restored before it leaves its class");
+    if (e != STG_OK)
+        return fail(call, e, NULL);
+    Kumo__Storage__V1__SetStorageClassResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__storage__v1__set_storage_class_response__init(resp);
+    resp->object = object_info(call, &m);
+    stg_meta_clear(&m);
+    *response = &resp->base;
+    return KUMO_CODE_OK;
+}
+
+HANDLER(restore_object)
+{
+    struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
+    const Kumo__Storage__V1__RestoreObjectRequest *rq = (const void *)request;
+    const char *tid;
+    kumo_code rc = start(call, rq->tenant_id, rq->key, 1, &tid);
+    if (rc == KUMO_CODE_OK && (rq->days < 1 || rq->days > STG_RESTORE_DAYS_MAX))
+        rc = kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT, "days must be from 1 to 365");
+    if (rc == KUMO_CODE_OK && ((int)rq->tier < 0 || (int)rq->tier > (int)STG_TIER_BULK))
+        rc = kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT,
+                                 "tier must be EXPEDITED, STANDARD or BULK");
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    enum stg_tier tier = (enum stg_tier)rq->tier;
+    struct stg_meta m;
+    enum stg_restore_state before = STG_RESTORE_NONE;
+    enum stg_err e = ctx->be->restore(ctx, rq->key, rq->days, tier, &m, &before);
+    if (e == STG_E_INVALID_OBJECT_STATE)
+        return fail(call, e, "only archived objects (GLACIER, DEEP_ARCHIVE) can be restored");
+    if (e != STG_OK)
+        return fail(call, e, NULL);
+    Kumo__Storage__V1__RestoreObjectResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__storage__v1__restore_object_response__init(resp);
+    resp->object = object_info(call, &m);
+    resp->already_restored = before == STG_RESTORE_RESTORED;
+    stg_meta_clear(&m);
+    *response = &resp->base;
+    return KUMO_CODE_OK;
+}
+
+/* ---- multipart ---- */
+
+HANDLER(create_multipart_upload)
+{
+    struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
+    const Kumo__Storage__V1__CreateMultipartUploadRequest *rq = (const void *)request;
+    const char *tid;
+    enum stg_class cls = STG_CLASS_UNSPECIFIED;
+    kumo_code rc = start(call, rq->tenant_id, rq->key, 1, &tid);
+    if (rc == KUMO_CODE_OK)
+        rc = content_type_arg(call, rq->content_type);
+    if (rc == KUMO_CODE_OK)
+        rc = class_arg(call, rq->storage_class, 1, &cls);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    struct stg_meta m;
+    stg_meta_init(&m);
+    memcpy(m.key, rq->key, strlen(rq->key) + 1);
+    const char *ct = *rq->content_type ? rq->content_type : "application/octet-stream";
+    memcpy(m.content_type, ct, strlen(ct) + 1);
+    m.storage_class = cls == STG_CLASS_UNSPECIFIED ? STG_CLASS_STANDARD : cls;
+    char id[STG_UPLOAD_ID_MAX + 1];
+    enum stg_err e = ctx->be->mpu_create(ctx, &m, id);
+    stg_meta_clear(&m);
+    if (e != STG_OK)
+        return fail(call, e, NULL);
+    Kumo__Storage__V1__CreateMultipartUploadResponse *resp =
+        kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__storage__v1__create_multipart_upload_response__init(resp);
+    resp->upload_id = call_strdup(call, id);
+    *response = &resp->base;
+    return KUMO_CODE_OK;
+}
+
+static kumo_code completed_parts(struct kumo_rpc_call *call, struct stg_ctx *ctx,
+                                 const Kumo__Storage__V1__CompleteMultipartUploadRequest *rq,
+                                 struct stg_part **out)
+{
+    if (rq->n_parts == 0 || rq->n_parts > (size_t)ctx->s.max_parts)
+        return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT,
+                                   "parts must list 1 to %d parts", ctx->s.max_parts);
+    struct stg_part *parts = kumo_rpc_call_alloc(call, rq->n_parts * sizeof *parts);
+    for (size_t i = 0; i < rq->n_parts; i++) {
+        memset(&parts[i], 0, sizeof parts[i]);
+        parts[i].number = rq->parts[i]->part_number;
+        if (stg_etag_parse(rq->parts[i]->etag, parts[i].etag) != 0)
+            return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT,
+                                       "parts[%zu].etag must be 32 hex digits", i);
+    }
+    const char *why = NULL;
+    enum stg_err e = stg_parts_check(parts, rq->n_parts, ctx->s.max_parts, &why);
+    if (e != STG_OK)
+        return fail(call, e, why);
+    *out = parts;
+    return KUMO_CODE_OK;
+}
+
+HANDLER(complete_multipart_upload)
+{
+    struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
+    const Kumo__Storage__V1__CompleteMultipartUploadRequest *rq = (const void *)request;
+    const char *tid;
+    struct stg_part *parts = NULL;
+    kumo_code rc = start(call, rq->tenant_id, rq->key, 1, &tid);
+    if (rc == KUMO_CODE_OK)
+        rc = upload_id_arg(call, rq->upload_id);
+    if (rc == KUMO_CODE_OK)
+        rc = completed_parts(call, ctx, rq, &parts);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    struct stg_meta m;
+    const char *why = NULL;
+    enum stg_err e =
+        ctx->be->mpu_complete(ctx, rq->upload_id, rq->key, parts, rq->n_parts, &m, &why);
+    if (e != STG_OK)
+        return fail(call, e, why);
+    Kumo__Storage__V1__CompleteMultipartUploadResponse *resp =
+        kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__storage__v1__complete_multipart_upload_response__init(resp);
+    resp->object = object_info(call, &m);
+    stg_meta_clear(&m);
+    *response = &resp->base;
+    return KUMO_CODE_OK;
+}
+
+HANDLER(abort_multipart_upload)
+{
+    struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
+    const Kumo__Storage__V1__AbortMultipartUploadRequest *rq = (const void *)request;
+    const char *tid;
+    kumo_code rc = start(call, rq->tenant_id, rq->key, 1, &tid);
+    if (rc == KUMO_CODE_OK)
+        rc = upload_id_arg(call, rq->upload_id);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    enum stg_err e = ctx->be->mpu_abort(ctx, rq->upload_id, rq->key);
+    if (e != STG_OK)
+        return fail(call, e, NULL);
+    Kumo__Storage__V1__AbortMultipartUploadResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__storage__v1__abort_multipart_upload_response__init(resp);
+    *response = &resp->base;
+    return KUMO_CODE_OK;
+}
+
+static Kumo__Storage__V1__Part *part_msg(struct kumo_rpc_call *call, const struct stg_part *p)
+{
+    Kumo__Storage__V1__Part *m = kumo_rpc_call_alloc(call, sizeof *m);
+    kumo__storage__v1__part__init(m);
+    m->part_number = p->number;
+    m->etag = call_strdup(call, p->etag);
+    m->size = p->size;
+    m->last_modified_time = timestamp(call, p->mtime_ms);
+    return m;
+}
+
+HANDLER(list_parts)
+{
+    struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
+    const Kumo__Storage__V1__ListPartsRequest *rq = (const void *)request;
+    const char *tid;
+    int32_t size = 0;
+    int64_t after = -1;
+    kumo_code rc = start(call, rq->tenant_id, rq->key, 0, &tid);
+    if (rc == KUMO_CODE_OK)
+        rc = upload_id_arg(call, rq->upload_id);
+    if (rc == KUMO_CODE_OK &&
+        kumo_page_size(rq->page_size, STG_PAGE_DEFAULT, STG_PAGE_DEFAULT, &size) != 0)
+        rc = kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT, "page_size is negative");
+    if (rc == KUMO_CODE_OK &&
+        kumo_page_token_decode(rq->page_token, strlen(rq->page_token), rq->upload_id,
+                               strlen(rq->upload_id), &after) != 0)
+        rc = kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT, "invalid page_token");
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    struct stg_part *parts;
+    size_t n;
+    int truncated;
+    enum stg_err e = ctx->be->mpu_list(ctx, rq->upload_id, rq->key, after < 0 ? 0 : (int)after,
+                                       size, &parts, &n, &truncated);
+    if (e != STG_OK)
+        return fail(call, e, NULL);
+    Kumo__Storage__V1__ListPartsResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__storage__v1__list_parts_response__init(resp);
+    resp->parts = kumo_rpc_call_alloc(call, (n ? n : 1) * sizeof *resp->parts);
+    for (size_t i = 0; i < n; i++)
+        resp->parts[i] = part_msg(call, &parts[i]);
+    resp->n_parts = n;
+    if (truncated && n > 0) {
+        char tok[KUMO_PAGE_TOKEN_MAX];
+        kumo_page_token_encode(parts[n - 1].number, rq->upload_id, strlen(rq->upload_id), tok);
+        resp->next_page_token = call_strdup(call, tok);
+    }
+    kumo_free(parts);
+    *response = &resp->base;
+    return KUMO_CODE_OK;
+}
+
+#define B  KUMO_RPC_BLOCKING
+#define NS KUMO_RPC_NO_SIDE_EFFECTS
+
+static const struct kumo_rpc_method methods[] = {
+    {"PresignUpload", presign_upload, 0},
+    {"PresignDownload", presign_download, B},
+    {"StatObject", stat_object, B | NS},
+    {"DeleteObject", delete_object, B},
+    {"CopyObject", copy_object, B},
+    {"SetStorageClass", set_storage_class, B},
+    {"RestoreObject", restore_object, B},
+    {"CreateMultipartUpload", create_multipart_upload, B},
+    {"PresignUploadPart", presign_upload_part, B},
+    {"CompleteMultipartUpload", complete_multipart_upload, B},
+    {"AbortMultipartUpload", abort_multipart_upload, B},
+    {"ListParts", list_parts, B | NS},
+};
+
+void stg_service_init(struct kumo_rpc_service *svc, struct stg_ctx *ctx)
+{
+    svc->descriptor = &kumo__storage__v1__storage_service__descriptor;
+    svc->methods = methods;
+    svc->n_methods = sizeof methods / sizeof methods[0];
+    svc->user_data = ctx;
+}

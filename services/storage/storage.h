@@ -1,0 +1,500 @@
+/* kumo-storage internals: settings, errors, keys, object metadata, the local
+ * backend, presigning, the JWKS loader, the RPC service and the S3-compatible
+ * data port. Nothing here is used outside services/storage. */
+#ifndef KUMO_STORAGE_STORAGE_H
+#define KUMO_STORAGE_STORAGE_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "aws_credentials.h"
+#include "buf.h"
+#include "config.h"
+#include "errors.h"
+#include "kumo_jwt.h"
+#include "rpc.h"
+#include "rpc_auth.h"
+#include "sigv4.h"
+
+struct kumo_admin;
+struct kumo_rpc_server;
+
+/* ---- limits ---------------------------------------------------------------- */
+
+#define STG_KEY_MAX          1024 /* bytes, as S3 */
+#define STG_TENANT_MAX       128  /* = KUMO_JWT_ID_MAX */
+#define STG_UPLOAD_ID_LEN    32   /* hex characters (128 random bits) */
+#define STG_GEN_LEN          32   /* hex characters of a data file generation */
+#define STG_ETAG_MAX         56   /* "<32 hex>-<parts>" and NUL, with room */
+#define STG_CONTENT_TYPE_MAX 256
+#define STG_HEADER_VALUE_MAX 1024 /* stored headers (content-disposition...) */
+#define STG_USER_META_MAX    2048 /* x-amz-meta-* names + values, as S3 */
+#define STG_MAX_STORED_HDRS  64
+#define STG_META_FILE_MAX    (64 * 1024)
+#define STG_PARTS_MAX        10000 /* S3's part number range 1..10000 */
+#define STG_RESTORE_DAYS_MAX 365
+#define STG_PAGE_DEFAULT     1000
+
+/* ---- errors ---------------------------------------------------------------- */
+
+/* What went wrong, in terms both faces understand: each maps to an S3 error
+ * (code, HTTP status) for the data port and to a kumo_code for the RPCs. */
+enum stg_err {
+    STG_OK = 0,
+    STG_E_NO_SUCH_KEY,
+    STG_E_NO_SUCH_UPLOAD,
+    STG_E_INVALID_OBJECT_STATE, /* archived and not restored */
+    STG_E_INVALID_PART,         /* missing part or ETag mismatch */
+    STG_E_INVALID_PART_ORDER,
+    STG_E_ENTITY_TOO_SMALL, /* a part (not the last) under the minimum */
+    STG_E_ENTITY_TOO_LARGE,
+    STG_E_BAD_DIGEST,      /* Content-MD5 or x-amz-checksum-sha256 mismatch */
+    STG_E_SHA256_MISMATCH, /* x-amz-content-sha256 mismatch */
+    STG_E_INVALID_DIGEST,  /* a digest header that does not parse */
+    STG_E_INVALID_ARGUMENT,
+    STG_E_KEY_TOO_LONG,
+    STG_E_INVALID_STORAGE_CLASS,
+    STG_E_METADATA_TOO_LARGE,
+    STG_E_MALFORMED_XML,
+    STG_E_INCOMPLETE_BODY,
+    STG_E_MISSING_CONTENT_LENGTH,
+    STG_E_NOT_IMPLEMENTED,
+    STG_E_PRECONDITION_FAILED,
+    STG_E_INVALID_RANGE,
+    STG_E_MAX_MESSAGE_LENGTH,
+    STG_E_RESTORE_IN_PROGRESS,
+    STG_E_INVALID_REQUEST,
+    STG_E_UPSTREAM, /* the S3 backend could not be reached or failed */
+    STG_E_INTERNAL,
+    STG_E__COUNT
+};
+
+/* S3 code ("NoSuchKey"), HTTP status and RPC code of an error. */
+const char *stg_err_s3_code(enum stg_err e);
+int stg_err_http_status(enum stg_err e);
+kumo_code stg_err_rpc_code(enum stg_err e);
+/* S3's default message for the error. */
+const char *stg_err_message(enum stg_err e);
+
+/* ---- settings ---------------------------------------------------------------- */
+
+struct stg_settings {
+    const char *backend; /* "local" */
+    const char *root;
+    const char *bucket;
+    const char *region;
+    const char *data_addr;
+    int data_port;          /* -1: off */
+    const char *public_url; /* "" until resolved after the data port binds */
+    const char *access_key_id;
+    const char *secret_access_key;
+    int64_t presign_ttl_s;
+    int64_t max_object_size;
+    int64_t max_part_size;
+    int64_t min_part_size;
+    int max_parts;
+    int64_t max_xml_size;
+    int64_t restore_ms[4]; /* by RestoreTier value (0 = STANDARD's) */
+    int64_t restore_day_ms;
+    const char *cors_origins;
+    int64_t cors_max_age_s;
+    int data_max_connections;
+    int64_t data_timeout_s;
+    int64_t data_connection_memory;
+    int64_t drain_timeout_ms;
+    int do_fsync;
+    const char *jwt_issuer;
+    const char *jwt_audience;
+    int64_t jwt_leeway_s;
+    int64_t jwt_max_ttl_s;
+    const char *jwks_file;
+    const char *jwks_url;
+    int64_t jwks_refresh_ms;
+    const char *service_callers;
+    const char *s3_endpoint;
+    const char *s3_addressing; /* auto, path, virtual */
+    int64_t s3_timeout_ms;
+    const char *s3_ca_file;
+};
+
+/* The daemon's variables (for kumo_daemon_spec). */
+const struct kumo_config_var *stg_config_vars(size_t *n);
+
+/* Fills *s from the loaded configuration (strings borrowed from `c`) and
+ * checks what the table cannot. Returns 0, or -1 after logging why. */
+int stg_settings_load(const struct kumo_config *c, struct stg_settings *s);
+
+/* ---- keys ---------------------------------------------------------------- */
+
+/* Checks the syntax of an object key: 1..STG_KEY_MAX bytes of UTF-8 without
+ * NUL or control characters, no leading '/', no empty, "." or ".." segments,
+ * no backslash, and the form "t/<tenant>/<rest>" with a tenant of printable
+ * ASCII. Returns STG_OK, STG_E_KEY_TOO_LONG or STG_E_INVALID_ARGUMENT with
+ * *why (may be NULL) a static reason safe to show clients. */
+enum stg_err stg_key_check(const char *key, size_t len, const char **why);
+
+/* For a key that passed stg_key_check: points *tid at its tenant segment. */
+void stg_key_tenant(const char *key, const char **tid, size_t *tid_len);
+
+/* Returns 1 if `key` (checked) lies under "t/<tid>/". */
+int stg_key_in_tenant(const char *key, const char *tid);
+
+/* Returns 1 if id[0..len) is a well-formed upload id (STG_UPLOAD_ID_LEN
+ * lowercase hex characters). */
+int stg_upload_id_valid(const char *id, size_t len);
+
+/* Returns 1 if `name` is a valid S3 bucket name (3..63 of a-z 0-9 . -,
+ * starting and ending with a letter or digit, no "..", not an IP address). */
+int stg_bucket_name_valid(const char *name);
+
+/* Returns 1 if s[0..len) is an acceptable Content-Type value (1..
+ * STG_CONTENT_TYPE_MAX printable ASCII bytes). */
+int stg_content_type_valid(const char *s, size_t len);
+
+/* ---- object metadata ------------------------------------------------------- */
+
+enum stg_class {
+    STG_CLASS_UNSPECIFIED = 0,
+    STG_CLASS_STANDARD = 1,
+    STG_CLASS_GLACIER = 2,
+    STG_CLASS_DEEP_ARCHIVE = 3,
+};
+
+enum stg_restore_state {
+    STG_RESTORE_NONE = 0, /* not archived */
+    STG_RESTORE_ARCHIVED = 1,
+    STG_RESTORE_IN_PROGRESS = 2,
+    STG_RESTORE_RESTORED = 3,
+};
+
+enum stg_tier {
+    STG_TIER_UNSPECIFIED = 0,
+    STG_TIER_EXPEDITED = 1,
+    STG_TIER_STANDARD = 2,
+    STG_TIER_BULK = 3,
+};
+
+/* A header stored with an object and returned on GET/HEAD (x-amz-meta-*,
+ * content-disposition, content-encoding, cache-control, content-language,
+ * expires). Owned strings. */
+struct stg_hdr {
+    char *name; /* lowercase */
+    char *value;
+};
+
+/* A time the backend does not know (an S3 restore in progress). */
+#define STG_TIME_UNKNOWN INT64_MAX
+
+/* An object's metadata, as kept in its sidecar file (also the settings of a
+ * multipart upload). */
+struct stg_meta {
+    char key[STG_KEY_MAX + 1];
+    char gen[STG_GEN_LEN + 1]; /* data file generation; "" for uploads */
+    int64_t size;
+    char etag[STG_ETAG_MAX]; /* without quotes */
+    uint8_t sha256[32];
+    char content_type[STG_CONTENT_TYPE_MAX + 1];
+    enum stg_class storage_class;
+    int parts; /* 0 for a single PUT */
+    int64_t mtime_ms;
+    enum stg_tier restore_tier;
+    int64_t restore_ready_ms; /* 0: never restored; STG_TIME_UNKNOWN: ongoing */
+    int64_t restore_expire_ms;
+    struct stg_hdr *hdrs;
+    size_t n_hdrs;
+};
+
+void stg_meta_init(struct stg_meta *m);
+/* Frees the headers; the struct may be reused after stg_meta_init. */
+void stg_meta_clear(struct stg_meta *m);
+/* Deep copy into *dst (initialized or cleared first by the caller). */
+void stg_meta_copy(struct stg_meta *dst, const struct stg_meta *src);
+/* Appends a stored header (copied). */
+void stg_meta_add_hdr(struct stg_meta *m, const char *name, size_t nlen, const char *value,
+                      size_t vlen);
+/* Appends the sidecar JSON of `m` to `out`. */
+void stg_meta_encode(const struct stg_meta *m, struct kumo_buf *out);
+/* Parses a sidecar. Returns 0 (m filled; clear it later) or KUMO_ERR_INVALID. */
+int stg_meta_decode(const char *json, size_t len, struct stg_meta *m);
+
+/* Restore state at `now_ms`. */
+enum stg_restore_state stg_meta_restore_state(const struct stg_meta *m, int64_t now_ms);
+/* Returns 1 if the object's bytes may be read at `now_ms`. */
+int stg_meta_readable(const struct stg_meta *m, int64_t now_ms);
+
+/* "STANDARD", "GLACIER", "DEEP_ARCHIVE"; NULL for others. */
+const char *stg_class_name(enum stg_class c);
+/* Parses an S3 x-amz-storage-class value. Returns the class, or
+ * STG_CLASS_UNSPECIFIED if unknown. */
+enum stg_class stg_class_parse(const char *s, size_t len);
+/* "Expedited", "Standard", "Bulk". */
+const char *stg_tier_name(enum stg_tier t);
+
+/* Wall clock in milliseconds since the epoch. */
+int64_t stg_now_ms(void);
+/* Writes an HTTP date ("Mon, 23 Nov 2026 08:00:00 GMT") of `ms` to out[32]. */
+void stg_http_date(int64_t ms, char out[32]);
+/* Writes an ISO 8601 UTC time with milliseconds ("2026-11-23T08:00:00.000Z"). */
+void stg_iso_date(int64_t ms, char out[32]);
+/* Lowercase hex of n bytes into out (2n + 1 bytes). */
+void stg_hex(const uint8_t *in, size_t n, char *out);
+/* Parses exactly 2n hex digits into out[n]. Returns 0 or -1. */
+int stg_unhex(const char *in, size_t len, uint8_t *out, size_t n);
+
+/* ---- local backend ----------------------------------------------------------- */
+
+struct stg_store;
+
+/* Opens (creating if needed) the store rooted at `root`. Returns 0 and sets
+ * *out, or -1 after logging why. */
+int stg_store_open(struct stg_store **out, const char *root, int do_fsync);
+void stg_store_close(struct stg_store *st);
+
+struct stg_sweep_stats {
+    unsigned long temp_removed;    /* temporary files of interrupted writes */
+    unsigned long orphans_removed; /* data files no metadata points at */
+    unsigned long broken_removed;  /* metadata without its data */
+    unsigned long uploads_kept;
+};
+
+/* Removes what interrupted writes left behind. Run at start-up, before
+ * serving. Returns 0 or -1 (logged). */
+int stg_store_sweep(struct stg_store *st, struct stg_sweep_stats *stats);
+
+/* Readiness: 0 if the root is still usable, else fills err. */
+int stg_store_check(struct stg_store *st, char *err, size_t errlen);
+
+/* A temporary file being written, with running MD5 and SHA-256. */
+struct stg_writer;
+
+/* Opens a temporary file computing MD5 and, if want_sha256, SHA-256. */
+enum stg_err stg_writer_open(struct stg_store *st, int want_sha256, struct stg_writer **out);
+/* Appends n bytes. STG_E_INTERNAL on an I/O error (logged). */
+enum stg_err stg_writer_write(struct stg_writer *w, const void *p, size_t n);
+int64_t stg_writer_size(const struct stg_writer *w);
+/* Finishes the digests (once; later calls return the same values). The
+ * SHA-256 is zero if the writer was opened without it. */
+void stg_writer_digests(struct stg_writer *w, uint8_t md5[16], uint8_t sha256[32]);
+/* Removes the temporary file and frees w. NULL is ignored. */
+void stg_writer_discard(struct stg_writer *w);
+
+/* Makes the written bytes the object m->key atomically (fsync, rename, fsync
+ * directory; then the metadata sidecar likewise). Fills m->gen, size, etag
+ * (MD5 hex), sha256, mtime_ms. Consumes w in all cases. */
+enum stg_err stg_object_put(struct stg_store *st, struct stg_writer *w, struct stg_meta *m);
+
+/* Reads the metadata of `key`. STG_E_NO_SUCH_KEY if absent. */
+enum stg_err stg_object_stat(struct stg_store *st, const char *key, struct stg_meta *m);
+
+/* Opens the bytes of `key` for reading, consistent with the metadata
+ * returned (a concurrent overwrite does not mix versions). *fd is the
+ * caller's to close. */
+enum stg_err stg_object_open(struct stg_store *st, const char *key, struct stg_meta *m, int *fd);
+
+/* Deletes `key`; *existed (may be NULL) says whether it was there. */
+enum stg_err stg_object_delete(struct stg_store *st, const char *key, int *existed);
+
+/* Copies src to dst (new data file, MD5 ETag of the content), with class
+ * `cls` (UNSPECIFIED: STANDARD), keeping the source's content type and
+ * stored headers unless `replace` is given (then its content type and
+ * headers are used, as S3's x-amz-metadata-directive: REPLACE).
+ * STG_E_INVALID_OBJECT_STATE if the source is archived and not restored.
+ * Fills *out. */
+enum stg_err stg_object_copy(struct stg_store *st, const char *src, const char *dst,
+                             enum stg_class cls, const struct stg_meta *replace, int64_t now_ms,
+                             struct stg_meta *out);
+
+/* Changes the class of `key`. Leaving an archived class needs a restored
+ * copy (else STG_E_INVALID_OBJECT_STATE). Fills *out. */
+enum stg_err stg_object_set_class(struct stg_store *st, const char *key, enum stg_class cls,
+                                  int64_t now_ms, struct stg_meta *out);
+
+/* Starts (or, if restored, extends) a restore of an archived object: ready
+ * after delay_ms, then readable for days * day_ms. *before receives the
+ * restore state found: RESTORED (only the expiry moved, counted from now),
+ * IN_PROGRESS (left as it is) or ARCHIVED (a restore started).
+ * STG_E_INVALID_OBJECT_STATE for an object that is not archived. */
+enum stg_err stg_object_restore(struct stg_store *st, const char *key, int days, enum stg_tier tier,
+                                int64_t delay_ms, int64_t day_ms, int64_t now_ms,
+                                struct stg_meta *out, enum stg_restore_state *before);
+
+/* ---- multipart uploads (local backend) -------------------------------------- */
+
+struct stg_part {
+    int number;
+    char etag[33]; /* MD5 hex */
+    int64_t size;
+    int64_t mtime_ms;
+};
+
+/* Creates an upload for init->key with init's content type, class and
+ * headers; writes its id (STG_UPLOAD_ID_LEN hex + NUL) to id_out. */
+enum stg_err stg_mpu_create(struct stg_store *st, const struct stg_meta *init,
+                            char id_out[STG_UPLOAD_ID_LEN + 1]);
+
+/* Reads an upload's settings; STG_E_NO_SUCH_UPLOAD unless it exists for
+ * `key`. `m` may be NULL (existence check). */
+enum stg_err stg_mpu_get(struct stg_store *st, const char *id, const char *key, struct stg_meta *m);
+
+/* Stores the written bytes as part `number` of the upload (replacing an
+ * earlier one) and writes its ETag (MD5 hex) to etag_out. Consumes w. */
+enum stg_err stg_mpu_put_part(struct stg_store *st, const char *id, const char *key, int number,
+                              struct stg_writer *w, char etag_out[33]);
+
+/* Lists the parts in ascending order from part number > `after`, at most
+ * `max` (*truncated = 1 if more follow). *parts is the caller's (kumo_free). */
+enum stg_err stg_mpu_list(struct stg_store *st, const char *id, const char *key, int after, int max,
+                          struct stg_part **parts, size_t *n, int *truncated);
+
+/* Assembles the listed parts (ascending numbers, ETags without quotes) into
+ * the object; every part but the last must be >= min_part_size. Fills *out
+ * (ETag "<md5 of md5s>-<n>"). Removes the upload. */
+enum stg_err stg_mpu_complete(struct stg_store *st, const char *id, const char *key,
+                              const struct stg_part *want, size_t n, int64_t min_part_size,
+                              struct stg_meta *out, const char **why);
+
+/* Discards the upload and its parts. */
+enum stg_err stg_mpu_abort(struct stg_store *st, const char *id, const char *key);
+
+/* ---- backends: what the RPCs run against ---------------------------------------- */
+
+/* Longest upload id accepted from any backend (S3's are opaque text). */
+#define STG_UPLOAD_ID_MAX 1024
+
+struct stg_ctx;
+struct stg_s3;
+
+/* The object operations behind the RPCs, for the local store or S3. Each
+ * fills its outputs only on STG_OK; `out` metadata is the caller's to
+ * clear. */
+struct stg_backend_ops {
+    const char *name;
+    /* Returns 1 if id[0..len) can be an upload id of this backend. */
+    int (*upload_id_valid)(const char *id, size_t len);
+    enum stg_err (*stat)(struct stg_ctx *c, const char *key, struct stg_meta *m);
+    enum stg_err (*remove)(struct stg_ctx *c, const char *key);
+    enum stg_err (*copy)(struct stg_ctx *c, const char *src, const char *dst, enum stg_class cls,
+                         struct stg_meta *out);
+    enum stg_err (*set_class)(struct stg_ctx *c, const char *key, enum stg_class cls,
+                              struct stg_meta *out);
+    enum stg_err (*restore)(struct stg_ctx *c, const char *key, int days, enum stg_tier tier,
+                            struct stg_meta *out, enum stg_restore_state *before);
+    enum stg_err (*mpu_create)(struct stg_ctx *c, const struct stg_meta *init,
+                               char id_out[STG_UPLOAD_ID_MAX + 1]);
+    enum stg_err (*mpu_check)(struct stg_ctx *c, const char *id, const char *key);
+    enum stg_err (*mpu_list)(struct stg_ctx *c, const char *id, const char *key, int after, int max,
+                             struct stg_part **parts, size_t *n, int *truncated);
+    enum stg_err (*mpu_complete)(struct stg_ctx *c, const char *id, const char *key,
+                                 const struct stg_part *want, size_t n, struct stg_meta *out,
+                                 const char **why);
+    enum stg_err (*mpu_abort)(struct stg_ctx *c, const char *id, const char *key);
+    /* Copies the credentials that sign presigned URLs into *out (caller
+     * clears). Returns 0 or a negative error (logged). */
+    int (*sign_creds)(struct stg_ctx *c, struct kumo_aws_credentials *out);
+};
+
+/* The local backend (ctx->store). */
+extern const struct stg_backend_ops stg_backend_local;
+
+/* The S3 backend (ctx->s3): KUMO_STORAGE_S3_* settings, credentials from
+ * the provider chain of aws_credentials.h. */
+extern const struct stg_backend_ops stg_backend_s3;
+
+/* Sets up ctx->s3 and the URL parts presigning uses. Returns 0 or -1
+ * (logged). */
+int stg_s3_open(struct stg_ctx *ctx);
+/* Frees what stg_s3_open made. NULL is ignored. */
+void stg_s3_close(struct stg_s3 *s3);
+
+/* ---- shared daemon state ------------------------------------------------------ */
+
+struct stg_jwks;
+struct stg_dataport;
+struct stg_s3;
+
+struct stg_ctx {
+    struct stg_settings s;
+    const struct stg_backend_ops *be;
+    struct stg_store *store;           /* local backend */
+    struct stg_s3 *s3;                 /* S3 backend */
+    char *path_prefix;                 /* "/<bucket>" (path style) or "" before "/<key>" in URLs */
+    struct kumo_aws_credentials creds; /* the data port's key pair */
+    char *public_url;                  /* "http://host:port", no trailing '/' */
+    char *public_host;                 /* the Host header clients send */
+    struct kumo_jwt_verifier *verifier;
+    struct kumo_rpc_jwt_auth *auth;
+    struct stg_jwks *jwks;
+    struct stg_dataport *dp;
+};
+
+/* ---- presigning ---------------------------------------------------------------- */
+
+/* Presigns `method` on the object `key` (plain text) with query parameters
+ * `query` (wire order) and extra signed headers (besides host) for
+ * `expires` seconds at `now`; appends the full URL to `url`. Returns 0 or a
+ * negative KUMO_ERR_*. */
+int stg_presign(const struct stg_ctx *ctx, const char *method, const char *key,
+                const struct kumo_sigv4_kv *query, size_t nq, const struct kumo_sigv4_kv *headers,
+                size_t nh, long expires, time_t now, struct kumo_buf *url);
+
+/* Splits "http(s)://authority[/]" into the base URL (no trailing '/')
+ * and the Host header value (the default port dropped). Returns 0 (both
+ * the caller's to free) or -1. */
+int stg_url_split(const char *url, char **base, char **host);
+
+/* Sets ctx->public_url/public_host from the settings (or the bound data
+ * port). Returns 0 or -1 (logged). */
+int stg_public_url_init(struct stg_ctx *ctx, int bound_port);
+
+/* ---- JWKS and authentication --------------------------------------------------- */
+
+/* Builds the verifier and authenticator and starts loading the JWKS (file
+ * or URL, refreshed in a thread). Returns 0 or -1 (logged). */
+int stg_auth_start(struct stg_ctx *ctx, struct kumo_rpc_server *srv, struct kumo_admin *admin);
+void stg_auth_stop(struct stg_ctx *ctx);
+
+/* ---- RPC service ---------------------------------------------------------------- */
+
+void stg_service_init(struct kumo_rpc_service *svc, struct stg_ctx *ctx);
+
+/* ---- data port -------------------------------------------------------------------- */
+
+/* Starts the S3-compatible HTTP/1.1 data port. Returns 0 or -1 (logged). */
+int stg_dataport_start(struct stg_ctx *ctx);
+/* The bound port. */
+int stg_dataport_port(const struct stg_dataport *dp);
+/* Stops accepting, lets requests in flight finish (bounded by the drain
+ * timeout), then stops. NULL is ignored. */
+void stg_dataport_stop(struct stg_dataport *dp);
+
+/* ---- S3 XML ---------------------------------------------------------------------- */
+
+/* Appends `s` escaped for XML text. */
+void stg_xml_escape(struct kumo_buf *out, const char *s, size_t len);
+
+/* Parses a CompleteMultipartUpload body with libxml2 (no DTD, no entities,
+ * no network). Returns STG_OK and sets *parts (caller frees) / *n, or
+ * STG_E_MALFORMED_XML / STG_E_INVALID_PART_ORDER / STG_E_INVALID_ARGUMENT
+ * with *why. */
+enum stg_err stg_xml_parse_complete(const char *body, size_t len, int max_parts,
+                                    struct stg_part **parts, size_t *n, const char **why);
+
+/* Checks a part list for the shared rules (1..max parts, numbers 1..10000
+ * strictly ascending). */
+/* Parses a RestoreObject body (<RestoreRequest><Days>..</Days>
+ * <GlacierJobParameters><Tier>..</Tier></GlacierJobParameters>) with the same
+ * parser settings. Days 1..365 required; Tier defaults to Standard. Returns
+ * STG_OK, STG_E_MALFORMED_XML or STG_E_NOT_IMPLEMENTED (select or output
+ * location requests) with *why. */
+enum stg_err stg_xml_parse_restore(const char *body, size_t len, int *days, enum stg_tier *tier,
+                                   const char **why);
+
+/* Parses a part ETag: 32 hex digits, optionally in double quotes, into
+ * lowercase out[33]. Returns 0 or -1. */
+int stg_etag_parse(const char *s, char out[33]);
+
+enum stg_err stg_parts_check(struct stg_part *parts, size_t n, int max_parts, const char **why);
+
+#endif
