@@ -221,6 +221,7 @@ bench: bootstrap all
 	bench/instructions build
 	bench/compare
 	bench/users/run build
+	bench/storage/run build
 
 # Benchmark peers (gRPC C++, grpc-go), built from Debian packages only.
 bench-peers: bootstrap
