@@ -198,11 +198,22 @@ fuzz: bootstrap
 	  fuzz-build
 	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_TIME=$(FUZZ_TIME) tests/fuzz/run
 
-fuzz-build: $(LIBKUMO) $(LIBKUMOTEST) $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+fuzz-build: $(LIBKUMO) $(LIBKUMOTEST) $(LIBKUMOPROTO) $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIBKUMOTEST) $(LIBKUMO)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIBKUMOTEST) $(LIBKUMOPROTO) $(LIBKUMO)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) -Itests/echo $(CFLAGS_ALL) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -lm
+
+# A target named fuzz_<service>_<what>.c also links that service's objects
+# (all but main.c), to fuzz the parsers a service writes itself.
+define service_fuzz_rule
+$(BUILD)/fuzz/fuzz_$(1)_%: tests/fuzz/fuzz_$(1)_%.c \
+    $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out services/$(1)/main.c,$(wildcard services/$(1)/*.c))) \
+    $(LIBKUMOTEST) $(LIBKUMOPROTO) $(LIBKUMO)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CPPFLAGS_ALL) -Iservices/$(1) $$(CFLAGS_ALL) -fsanitize=fuzzer,address,undefined -o $$@ $$^ $$(PKG_LIBS) -lm
+endef
+$(foreach d,$(notdir $(patsubst %/,%,$(dir $(wildcard services/*/*.c)))),$(eval $(call service_fuzz_rule,$(d))))
 
 # ---- top-level workflows ----------------------------------------------------
 bootstrap:
