@@ -63,6 +63,10 @@ class Daemon:
                 self.vars[m.group(1)] = cur
             elif cur is not None and line.startswith("      "):
                 cur["desc"] += line.strip() + " "
+                # Daemons mark conditionally required variables in their
+                # description, e.g. "... (required)" or "(required to serve)".
+                if re.search(r"\(required( to serve)?\)\s*$", line):
+                    cur["required"] = True
         m = re.search(r"Usage: \S+ \[([a-z|]+)\]", self.help)
         self.subcommands = m.group(1).split("|") if m else ["serve"]
         with open(path, "rb") as f:
