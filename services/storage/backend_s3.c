@@ -172,7 +172,8 @@ static void parse_etag(const char *v, struct stg_meta *m)
     memcpy(m->etag, v, n);
     m->etag[n] = '\0';
     const char *dash = strchr(m->etag, '-');
-    m->parts = dash ? (int)strtol(dash + 1, NULL, 10) : 0;
+    long parts = dash ? strtol(dash + 1, NULL, 10) : 0;
+    m->parts = parts > 0 && parts <= STG_PARTS_MAX ? (int)parts : 0;
 }
 
 static void head_meta(const char *key, const struct s3_resp *r, struct stg_meta *m)

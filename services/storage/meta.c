@@ -308,7 +308,10 @@ static int decode_fields(json_t *o, struct stg_meta *m)
     if (m->storage_class == STG_CLASS_UNSPECIFIED)
         return -1;
     m->size = get_int(o, "size", &ok);
-    m->parts = (int)get_int(o, "parts", &ok);
+    int64_t parts = get_int(o, "parts", &ok);
+    if (parts < 0 || parts > STG_PARTS_MAX)
+        return -1; /* checked before the cast: a corrupted count must not wrap */
+    m->parts = (int)parts;
     m->mtime_ms = get_int(o, "mtime_ms", &ok);
     if (!ok || decode_restore(o, m) != 0 || decode_headers(o, m) != 0)
         return -1;
