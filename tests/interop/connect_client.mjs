@@ -191,7 +191,7 @@ async function runCases(p, kind, binary, baseUrl, tlsOpts) {
     const r = await call(echo.sleep, { durationMs: 2000n }, { timeoutMs: 200 });
     const el = Date.now() - t0;
     expectError(name, r, Code.DeadlineExceeded);
-    report(el <= 1000, `${name} returned within 1 s`, `took ${el} ms`);
+    report(el <= 1500, `${name} returned within 1.5 s`, `took ${el} ms`);
     const r2 = await call(echo.echo, { message: "after" }, opt());
     if (expectOk(`${p}/deadline/server still answers`, r2)) report(r2.res.message === "after", `${p}/deadline/server still answers`);
   }

@@ -164,7 +164,7 @@ async function main() {
     r = await unary(c, "Sleep", { durationMs: "2000" }, { timeoutMs: 200 });
     const el = Date.now() - t0;
     expectError(name, r, S.DEADLINE_EXCEEDED);
-    report(el <= 1000, `${name} returned within 1 s`, `took ${el} ms`);
+    report(el <= 1500, `${name} returned within 1.5 s`, `took ${el} ms`);
     r = await unary(c, "Echo", { message: "after" });
     if (expectOk("deadline/server still answers", r)) report(r.res.message === "after", "deadline/server still answers");
     r = await unary(c, "Echo", { message: "d" }, { timeoutMs: 5000 });

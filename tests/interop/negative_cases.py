@@ -502,14 +502,14 @@ def lifecycle_cases(hp):
         el = time.monotonic() - t0
         name = p + "/%s: grpc-timeout 200m on Sleep 2000 -> server answers grpc-status 4" % proto
         expect_grpc_status(name, r, 4, status_fn)
-        report(el <= 1.0, name + " within 1 s", "took %.2f s" % el)
+        report(el <= 1.5, name + " within 1.5 s", "took %.2f s" % el)
     t0 = time.monotonic()
     r = connect_post(hp, sleep_req(2000), ctype="application/proto", path=SLEEP,
                      extra=[("connect-timeout-ms", "200")])
     el = time.monotonic() - t0
     name = p + "/connect: connect-timeout-ms 200 on Sleep 2000 -> server answers 504"
     expect_connect_error(name, r, "deadline_exceeded")
-    report(el <= 1.0, name + " within 1 s", "took %.2f s" % el)
+    report(el <= 1.5, name + " within 1.5 s", "took %.2f s" % el)
 
     # Cancelling sleeps (RST_STREAM CANCEL) must free the server at once:
     # more sleeps than worker threads, then an Echo on the same connection.
@@ -528,7 +528,7 @@ def lifecycle_cases(hp):
         report(grpc_status(r) == 0 and b"after cancel" in r.body,
                p + "/8 Sleep 5000 cancelled with RST_STREAM, then Echo on the same connection",
                r.describe())
-        report(el <= 1.0, p + "/Echo after cancelling sleeps answered within 1 s",
+        report(el <= 1.5, p + "/Echo after cancelling sleeps answered within 1.5 s",
                "took %.2f s" % el)
     finally:
         sess.close()

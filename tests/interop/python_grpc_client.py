@@ -192,7 +192,7 @@ def case_deadline(c):
     resp, err = c.call("Sleep", SleepRequest(duration_ms=2000), EchoResponse, timeout=0.2)
     elapsed = time.monotonic() - t0
     expect_error(name, resp, err, grpc.StatusCode.DEADLINE_EXCEEDED)
-    report(elapsed <= 1.0, name + " returned within 1 s", "took %.2f s" % elapsed)
+    report(elapsed <= 1.5, name + " returned within 1.5 s", "took %.2f s" % elapsed)
     # The server must answer later calls normally after the abandoned Sleep.
     resp, err = c.call("Echo", EchoRequest(message="after"), EchoResponse)
     if expect_ok("deadline/server still answers", resp, err):
