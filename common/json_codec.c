@@ -52,13 +52,14 @@ static int is_integral_key_type(ProtobufCType t)
            t != PROTOBUF_C_TYPE_STRING && t != PROTOBUF_C_TYPE_BOOL;
 }
 
-/* Whether `entry` is named like protoc names the entry of map field
- * `field`: the field name in UpperCamelCase followed by "Entry". */
-static int is_map_entry_name(const char *entry, const char *field)
+/* Matches the camel-case form of the proto name `proto` ('_' dropped, the
+ * letter after it upper-cased; the first letter too when `cap_first`) at the
+ * start of `s`. Returns what follows the match in `s`, or NULL. */
+static const char *camel_prefix(const char *proto, const char *s, int cap_first)
 {
-    int cap = 1;
-    for (; *field; field++) {
-        char c = *field;
+    int cap = cap_first;
+    for (; *proto; proto++) {
+        char c = *proto;
         if (c == '_') {
             cap = 1;
             continue;
@@ -66,10 +67,18 @@ static int is_map_entry_name(const char *entry, const char *field)
         if (cap && c >= 'a' && c <= 'z')
             c = (char)(c - 'a' + 'A');
         cap = 0;
-        if (*entry++ != c)
-            return 0;
+        if (*s++ != c)
+            return NULL;
     }
-    return strcmp(entry, "Entry") == 0;
+    return s;
+}
+
+/* Whether `entry` is named like protoc names the entry of map field
+ * `field`: the field name in UpperCamelCase followed by "Entry". */
+static int is_map_entry_name(const char *entry, const char *field)
+{
+    const char *rest = camel_prefix(field, entry, 1);
+    return rest != NULL && strcmp(rest, "Entry") == 0;
 }
 
 /* protobuf-c descriptors lose the map_entry option, so a map is recognised
@@ -1508,20 +1517,8 @@ static int decode_map(struct dec *d, ProtobufCMessage *m, const ProtobufCFieldDe
 /* Whether JSON key `key` is the lowerCamelCase form of `proto`. */
 static int json_name_eq(const char *proto, const char *key)
 {
-    int up = 0;
-    for (; *proto; proto++) {
-        char c = *proto;
-        if (c == '_') {
-            up = 1;
-            continue;
-        }
-        if (up && c >= 'a' && c <= 'z')
-            c = (char)(c - 'a' + 'A');
-        up = 0;
-        if (*key++ != c)
-            return 0;
-    }
-    return *key == '\0';
+    const char *rest = camel_prefix(proto, key, 0);
+    return rest != NULL && *rest == '\0';
 }
 
 static const ProtobufCFieldDescriptor *find_field(const ProtobufCMessageDescriptor *desc,
