@@ -11,7 +11,7 @@ CC := gcc
 endif
 OPT      ?= -O2
 PKGS     := libnghttp2 libevent libevent_pthreads libevent_openssl libssl libcrypto \
-            libprotobuf-c jansson zlib libmariadb libjwt libargon2 libcurl libxml-2.0 libmicrohttpd
+            libprotobuf-c jansson zlib libmariadb libjwt libargon2 libcurl libxml-2.0 libmicrohttpd libmagic
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -158,7 +158,7 @@ define daemon_rule
 $(BUILD)/bin/kumo-$(notdir $(1)): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c)) \
     $(LIBKUMOPROTO) $(LIBKUMO)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(LDFLAGS_ALL) -o $$@ $$^ $$(PKG_LIBS) -lm
+	$$(CC) $$(LDFLAGS_ALL) -o $$@ -Wl,--start-group $$^ -Wl,--end-group $$(PKG_LIBS) -lm
 endef
 $(foreach d,$(DAEMON_DIRS),$(eval $(call daemon_rule,$(d))))
 
@@ -181,7 +181,7 @@ UNIT_BINS := $(patsubst tests/unit/common/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS)
 $(BUILD)/obj/tests/unit/%.o: CPPFLAGS_ALL += -Itests/echo
 $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/common/%.o $(LIBKUMOTEST) $(LIBKUMOPROTO) $(LIBKUMO)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lcmocka -lm
+	$(CC) $(LDFLAGS_ALL) -o $@ -Wl,--start-group $^ -Wl,--end-group $(PKG_LIBS) -lcmocka -lm
 
 TEST_BINS := $(BUILD)/tests/kumo-echo $(UNIT_BINS) \
              $(if $(wildcard tests/interop/grpc_core_client.c),$(BUILD)/tests/grpc-core-client)
@@ -202,7 +202,7 @@ fuzz-build: $(LIBKUMO) $(LIBKUMOTEST) $(LIBKUMOPROTO) $(patsubst tests/fuzz/%.c,
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIBKUMOTEST) $(LIBKUMOPROTO) $(LIBKUMO)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS_ALL) -Itests/echo $(CFLAGS_ALL) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -lm
+	$(CC) $(CPPFLAGS_ALL) -Itests/echo $(CFLAGS_ALL) -fsanitize=fuzzer,address,undefined -o $@ -Wl,--start-group $^ -Wl,--end-group $(PKG_LIBS) -lm
 
 # A target named fuzz_<service>_<what>.c also links that service's objects
 # (all but main.c), to fuzz the parsers a service writes itself.
@@ -211,7 +211,7 @@ $(BUILD)/fuzz/fuzz_$(1)_%: tests/fuzz/fuzz_$(1)_%.c \
     $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out services/$(1)/main.c,$(wildcard services/$(1)/*.c))) \
     $(LIBKUMOTEST) $(LIBKUMOPROTO) $(LIBKUMO)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CPPFLAGS_ALL) -Iservices/$(1) $$(CFLAGS_ALL) -fsanitize=fuzzer,address,undefined -o $$@ $$^ $$(PKG_LIBS) -lm
+	$$(CC) $$(CPPFLAGS_ALL) -Iservices/$(1) $$(CFLAGS_ALL) -fsanitize=fuzzer,address,undefined -o $$@ -Wl,--start-group $$^ -Wl,--end-group $$(PKG_LIBS) -lm
 endef
 $(foreach d,$(notdir $(patsubst %/,%,$(dir $(wildcard services/*/*.c)))),$(eval $(call service_fuzz_rule,$(d))))
 
