@@ -172,12 +172,18 @@ type docsServer struct {
 	getVers *sql.Stmt
 }
 
-const docColumns = "d.id, d.number, d.title, d.description, d.file_name, d.content_type, d.size," +
-	" d.sha256, d.tags_text, d.metadata, d.status, d.current_version, d.owner_id, d.version," +
-	" d.create_time, d.update_time, d.detected_content_type, d.extraction_state"
+// The column lists of kumo-documents' queries (services/documents/documents.h
+// DOCS_DOC_COLUMNS and DOCS_VERSION_COLUMNS), in the same order.
+const docColumns = "d.seq, d.size, d.status, d.current_version, d.pending_version, d.version," +
+	" d.create_time, d.update_time, d.archive_time, d.delete_time, d.purge_time," +
+	" d.restore_state, d.restore_tier, d.restore_days, d.restore_ready_time," +
+	" d.restore_expire_time, d.extraction_state, d.status_before_delete, d.id, d.number," +
+	" d.title, d.description, d.file_name, d.content_type, d.sha256, d.tags_text, d.metadata," +
+	" d.owner_id, d.detected_content_type"
 
-const versionColumns = "v.version, v.status, v.file_name, v.content_type, v.size, v.sha256," +
-	" v.detected_content_type, v.creator_id, v.create_time, v.complete_time"
+const versionColumns = "v.version, v.status, v.size, v.upload_method, v.part_size," +
+	" v.part_count, v.create_time, v.complete_time, v.file_name, v.content_type, v.sha256," +
+	" v.detected_content_type, v.creator_id, v.object_key, v.upload_id"
 
 func ts(raw sql.NullString) *timestamppb.Timestamp {
 	if !raw.Valid {
@@ -206,17 +212,26 @@ func (s *docsServer) GetDocument(ctx context.Context, req *pb.GetDocumentRequest
 	d := &pb.Document{}
 	var sha, meta []byte
 	var tags string
-	var etag int64
-	var status_, extraction int32
-	var create, update sql.NullString
-	err = s.getDoc.QueryRowContext(ctx, c.Tid, req.Id).Scan(&d.Id, &d.Number, &d.Title,
-		&d.Description, &d.FileName, &d.ContentType, &d.Size, &sha, &tags, &meta, &status_,
-		&d.CurrentVersion, &d.OwnerId, &etag, &create, &update, &d.DetectedContentType, &extraction)
+	var seq, etag, pending int64
+	var status_, extraction, restoreState, restoreTier, restoreDays int32
+	var beforeDelete sql.NullInt32
+	var create, update, archive, del, purge, ready, expire sql.NullString
+	err = s.getDoc.QueryRowContext(ctx, c.Tid, req.Id).Scan(&seq, &d.Size, &status_,
+		&d.CurrentVersion, &pending, &etag, &create, &update, &archive, &del, &purge,
+		&restoreState, &restoreTier, &restoreDays, &ready, &expire, &extraction, &beforeDelete,
+		&d.Id, &d.Number, &d.Title, &d.Description, &d.FileName, &d.ContentType, &sha, &tags,
+		&meta, &d.OwnerId, &d.DetectedContentType)
 	if err == sql.ErrNoRows {
 		return nil, status.Error(codes.NotFound, "no such document")
 	}
 	if err != nil {
 		return nil, status.Error(codes.Unavailable, "database unavailable")
+	}
+	d.ArchiveTime, d.DeleteTime, d.PurgeTime = ts(archive), ts(del), ts(purge)
+	if restoreState != 0 {
+		d.Restore = &pb.Restore{State: pb.RestoreState(restoreState),
+			Tier: pb.RestoreTier(restoreTier), Days: restoreDays, ReadyTime: ts(ready),
+			ExpireTime: ts(expire)}
 	}
 	d.Sha256 = sha
 	if tags != "" {
@@ -241,10 +256,13 @@ func (s *docsServer) GetDocument(ctx context.Context, req *pb.GetDocumentRequest
 		v := &pb.Version{}
 		var vstatus int32
 		var vsha []byte
+		var method, partSize, partCount int64
+		var objectKey string
+		var uploadID sql.NullString
 		var vcreate, vcomplete sql.NullString
 		err = s.getVers.QueryRowContext(ctx, c.Tid, req.Id, want).Scan(&v.Version, &vstatus,
-			&v.FileName, &v.ContentType, &v.Size, &vsha, &v.DetectedContentType, &v.CreatorId,
-			&vcreate, &vcomplete)
+			&v.Size, &method, &partSize, &partCount, &vcreate, &vcomplete, &v.FileName,
+			&v.ContentType, &vsha, &v.DetectedContentType, &v.CreatorId, &objectKey, &uploadID)
 		if err == sql.ErrNoRows {
 			return nil, status.Error(codes.NotFound, "no such version")
 		}
