@@ -22,7 +22,9 @@ SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 OPT := -O1
 endif
 CFLAGS_ALL := $(CFLAGS_WARN) $(OPT) -g -pthread $(SANFLAGS) $(CFLAGS)
-LDFLAGS_ALL := -pthread $(SANFLAGS) $(LDFLAGS)
+# --as-needed: each binary records only the shared libraries it uses (the
+# runtime images install exactly those).
+LDFLAGS_ALL := -pthread -Wl,--as-needed $(SANFLAGS) $(LDFLAGS)
 DEPFLAGS = -MMD -MP
 
 PROTOC   := protoc

@@ -89,6 +89,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     }
     kumo_logf(KUMO_LOG_INFO, NULL, "signal %d: draining", (int)sig);
     kumo_admin_set_draining(d->admin);
+    if (d->spec->drain)
+        d->spec->drain(d, d->spec->ud);
     kumo_health_set(d->health, "", 0);
     kumo_rpc_server_shutdown(d->server);
 }
@@ -185,11 +187,18 @@ static int serve(struct kumo_daemon *d)
     event_add(d->poll_ev, &tv);
     signal(SIGPIPE, SIG_IGN);
 
-    char rpc_port[16], admin_port[16];
+    char rpc_port[16], admin_port[16], extra_port[16];
     snprintf(rpc_port, sizeof(rpc_port), "%d", kumo_rpc_server_port(d->server));
     snprintf(admin_port, sizeof(admin_port), "%d", kumo_admin_port(d->admin));
-    kumo_log(KUMO_LOG_INFO, NULL, "serving", "rpc_port", rpc_port, "admin_port", admin_port, "tls",
-             sc.tls_cert_file && sc.tls_key_file ? "on" : "off", NULL);
+    const char *tls = sc.tls_cert_file && sc.tls_key_file ? "on" : "off";
+    if (d->spec->extra_port && d->spec->extra_port_name) {
+        snprintf(extra_port, sizeof(extra_port), "%d", d->spec->extra_port(d, d->spec->ud));
+        kumo_log(KUMO_LOG_INFO, NULL, "serving", "rpc_port", rpc_port, "admin_port", admin_port,
+                 d->spec->extra_port_name, extra_port, "tls", tls, NULL);
+    } else {
+        kumo_log(KUMO_LOG_INFO, NULL, "serving", "rpc_port", rpc_port, "admin_port", admin_port,
+                 "tls", tls, NULL);
+    }
     event_base_dispatch(d->base);
     kumo_rpc_server_wait(d->server);
     kumo_log(KUMO_LOG_INFO, NULL, "stopped", NULL);

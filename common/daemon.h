@@ -42,6 +42,16 @@ struct kumo_daemon_spec {
     /* Optional: runs after the server stopped, before exit. */
     void (*teardown)(struct kumo_daemon *d, void *ud);
     void *ud;
+    /* Optional: a listener the daemon runs itself (the BFF's HTTP port).
+     * After setup, the "serving" log line gets the field `extra_port_name`
+     * (e.g. "http_port") with the value extra_port returns, so scripts find
+     * an ephemeral port the same way as rpc_port and admin_port. */
+    const char *extra_port_name;
+    int (*extra_port)(struct kumo_daemon *d, void *ud);
+    /* Optional: runs on the main loop at the first SIGTERM/SIGINT, before
+     * the RPC server drains, so the daemon stops accepting on its own
+     * listeners too. */
+    void (*drain)(struct kumo_daemon *d, void *ud);
 };
 
 /* Runs the daemon: parses argv (--help, --version, "serve" or one of the

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "apikey_exchange.h"
+#include "buf.h"
 #include "config.h"
 #include "db.h"
 #include "db_rds_auth.h"
@@ -68,5 +69,267 @@ struct docs_ctx {
     struct kumo_apikey_exchange *exchange; /* the service principal's tokens */
     char *service_api_key;                 /* from KUMO_SERVICE_API_KEY_FILE, or NULL */
 };
+
+/* ---- limits of the data model ---- */
+
+#define DOCS_TITLE_MAX_CHARS       300
+#define DOCS_DESCRIPTION_MAX_CHARS 4000
+#define DOCS_FILE_NAME_MAX_CHARS   255
+#define DOCS_CONTENT_TYPE_MAX      255
+#define DOCS_TAGS_MAX              50
+#define DOCS_TAG_MAX_CHARS         64
+#define DOCS_METADATA_MAX          (64 * 1024) /* as JSON text */
+#define DOCS_IDEMPOTENCY_KEY_MAX   128
+#define DOCS_QUERY_MAX_CHARS       200
+#define DOCS_PAGE_DEFAULT          20
+#define DOCS_PAGE_MAX              100
+#define DOCS_PRESIGN_PARTS_MAX     1000  /* part URLs in one response */
+#define DOCS_PARTS_MAX             10000 /* parts of one multipart upload */
+#define DOCS_MIN_PART_SIZE         (5LL * 1024 * 1024)
+#define DOCS_DOWNLOAD_TTL_MAX_MS   (3600LL * 1000)
+
+/* Roles on the documents ladder (kumo_principal.roles -> rank). */
+enum docs_rank { DOCS_VIEWER = 1, DOCS_EDITOR = 2, DOCS_ADMIN = 3 };
+
+/* ---- config.c ---- */
+
+/* The daemon's own variables (DB ones included), for the daemon spec. */
+const struct kumo_config_var *docs_config_vars(size_t *n);
+
+/* Fills *s from a loaded configuration (strings borrowed from `c`).
+ * Returns 0, or -1 after logging what is wrong. */
+int docs_settings_load(const struct kumo_config *c, struct docs_settings *s);
+
+/* Part size for `size` bytes: the configured size, grown (to whole MiB) so
+ * that no more than DOCS_PARTS_MAX parts are needed; sets *count. */
+int64_t docs_part_size(const struct docs_settings *s, int64_t size, int32_t *count);
+
+/* ---- context.c ---- */
+
+/* Builds the context for serving: settings, DB pool, storage and users
+ * clients, service API key and its exchange. Returns 0, or -1 after
+ * logging why. (Token verification is set up by docs_auth_start.) */
+int docs_ctx_init(struct docs_ctx *ctx, const struct kumo_config *c);
+
+/* Opens only the DB pool (for migrate). */
+int docs_ctx_open_db(struct docs_ctx *ctx, const struct kumo_config *c);
+
+/* Releases everything docs_ctx_init / docs_ctx_open_db / docs_auth_start
+ * made. */
+void docs_ctx_free(struct docs_ctx *ctx);
+
+/* ---- auth.c: token verification and readiness ---- */
+
+/* Verifier with kumo-users' JWKS (refreshed), the authenticator installed
+ * on `srv`, and the readiness checks db, storage and jwks on `admin`.
+ * Returns 0 or -1 after logging. */
+struct kumo_admin;
+int docs_auth_start(struct docs_ctx *ctx, struct kumo_rpc_server *srv, struct kumo_admin *admin);
+void docs_auth_stop(struct docs_ctx *ctx);
+
+/* Sets *p to the caller if it is a user (not a service principal) of at
+ * least `rank` and returns OK; otherwise answers permission_denied (or
+ * unauthenticated) and returns the code. */
+kumo_code docs_caller(struct kumo_rpc_call *call, enum docs_rank rank,
+                      const struct kumo_principal **p);
+
+/* The caller's roles as text ("admin", "editor,viewer"), into out[64]. */
+void docs_roles_text(unsigned roles, char out[64]);
+
+/* ---- migrations.c ---- */
+
+const struct kumo_db_migration *docs_migrations(size_t *n);
+
+/* The `migrate` subcommand. */
+int docs_cmd_migrate(const struct kumo_config *c, int argc, char **argv, void *ud);
+
+/* ---- audit.c: audit trail and purge (also used by the job workers) ---- */
+
+/* Writes one audit event inside the caller's open transaction. actor_id,
+ * actor_roles, action required; document_id/request_id may be NULL or "";
+ * details_json a JSON object text or NULL. Returns OK or the DB error. */
+kumo_code docs_audit(struct kumo_db_conn *c, const char *tenant_id, const char *actor_id,
+                     const char *actor_roles, const char *action, const char *document_id,
+                     int32_t version, const char *request_id, const char *details_json);
+
+/* Inside the caller's open transaction: deletes the document, its versions
+ * and tags, writes a "document.purge" audit event (actor "service" roles
+ * when actor_id names a service) and enqueues one "purge_content" job whose
+ * payload lists every version's object key and upload id. NOT_FOUND if the
+ * tenant has no such document; otherwise OK or the DB error. */
+kumo_code docs_purge_rows(struct kumo_db_conn *c, const char *tenant_id, const char *document_id,
+                          const char *actor_id, const char *request_id);
+
+/* As docs_purge_rows with the actor's roles (DeleteDocument purge=true
+ * passes the user's). */
+kumo_code docs__purge_rows_as(struct kumo_db_conn *c, const char *tenant_id,
+                              const char *document_id, const char *actor_id,
+                              const char *actor_roles, const char *request_id);
+
+/* ---- dbutil.c ---- */
+
+/* Leases a connection for the call. On failure answers and returns the
+ * code. */
+kumo_code docs_db_acquire(struct docs_ctx *ctx, struct kumo_rpc_call *call,
+                          struct kumo_db_conn **c);
+
+/* Answers the call with the last DB error (safe message), releasing `c`
+ * (may be NULL; rolls back). Returns the code. */
+kumo_code docs_db_fail(struct kumo_rpc_call *call, struct kumo_db_conn *c, kumo_code rc);
+
+/* Answers invalid_argument "<field> <why>". */
+kumo_code docs_invalid(struct kumo_rpc_call *call, const char *field, const char *why);
+
+/* Validates a document id field; answers invalid_argument if malformed. */
+kumo_code docs_check_id(struct kumo_rpc_call *call, const char *field, const char *s);
+
+/* Calls kumo-storage's `method` with the caller's token, deadline and
+ * request id; the response lives in the call's arena. Returns OK, or the
+ * storage code (logged with its message, which is never passed on). */
+kumo_code docs_storage_call(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *method,
+                            const ProtobufCMessage *req,
+                            const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp);
+
+/* Answers a failed storage call: unavailable "storage unavailable" for
+ * transport errors, failed_precondition/not_found with `what` otherwise. */
+kumo_code docs_storage_fail(struct kumo_rpc_call *call, kumo_code rc, const char *what);
+
+/* ---- model.c: rows and messages ---- */
+
+#define DOCS_DOC_COLUMNS                                                                           \
+    "d.seq, d.size, d.status, d.current_version, d.pending_version, d.version, d.create_time,"     \
+    " d.update_time, d.archive_time, d.delete_time, d.purge_time, d.restore_state,"                \
+    " d.restore_tier, d.restore_days, d.restore_ready_time, d.restore_expire_time,"                \
+    " d.extraction_state, d.status_before_delete, d.id, d.number, d.title, d.description,"         \
+    " d.file_name, d.content_type, d.sha256, d.tags_text, d.metadata, d.owner_id,"                 \
+    " d.detected_content_type"
+
+/* Inserts one tag row of a document, copying the document's create_time
+ * and seq (migration 3; list.c walks tags in that order). Parameters: tag,
+ * tenant_id, document id. The document must exist (in the transaction). */
+#define DOCS_INSERT_TAG_SQL                                                                        \
+    "INSERT INTO document_tags (tenant_id, document_id, tag, create_time, seq)"                    \
+    " SELECT tenant_id, id, ?, create_time, seq FROM documents WHERE tenant_id = ? AND id = ?"
+
+struct docs_doc_row {
+    int64_t seq, size, status, current_version, pending_version, version;
+    int64_t create_us, update_us, archive_us, delete_us, purge_us;
+    int archive_null, delete_null, purge_null;
+    int64_t restore_state, restore_tier, restore_days, restore_ready_us, restore_expire_us;
+    int restore_ready_null, restore_expire_null;
+    int64_t extraction_state, status_before_delete;
+    char *id, *number, *title, *description, *file_name, *content_type, *tags_text, *metadata,
+        *owner_id, *detected_content_type;
+    uint8_t sha256[32];
+    size_t sha256_len;
+};
+kumo_code docs_scan_doc(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out);
+
+/* Loads a document of the tenant (FOR UPDATE when `lock`). OK, NOT_FOUND
+ * or the DB error. */
+kumo_code docs_load_doc(struct kumo_db_conn *c, struct kumo_rpc_call *call, const char *tenant_id,
+                        const char *id, int lock, struct docs_doc_row *d);
+
+Kumo__Documents__V1__Document *docs_doc_message(struct kumo_rpc_call *call,
+                                                const struct docs_doc_row *d);
+
+#define DOCS_VERSION_COLUMNS                                                                       \
+    "v.version, v.status, v.size, v.upload_method, v.part_size, v.part_count, v.create_time,"      \
+    " v.complete_time, v.file_name, v.content_type, v.sha256, v.detected_content_type,"            \
+    " v.creator_id, v.object_key, v.upload_id"
+
+struct docs_version_row {
+    int64_t version, status, size, upload_method, part_size, part_count, create_us, complete_us;
+    int complete_null;
+    char *file_name, *content_type, *detected_content_type, *creator_id, *object_key, *upload_id;
+    uint8_t sha256[32];
+    size_t sha256_len;
+};
+kumo_code docs_scan_version(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out);
+kumo_code docs_load_version(struct kumo_db_conn *c, struct kumo_rpc_call *call,
+                            const char *tenant_id, const char *doc_id, int64_t version,
+                            struct docs_version_row *v);
+Kumo__Documents__V1__Version *docs_version_message(struct kumo_rpc_call *call,
+                                                   const struct docs_version_row *v);
+
+/* The object key of a version: "t/<tenant>/d/<doc>/v<N>" (call arena). */
+char *docs_object_key(struct kumo_rpc_call *call, const char *tenant_id, const char *doc_id,
+                      int64_t version);
+
+/* Timestamp / etag in the call's arena. */
+Google__Protobuf__Timestamp *docs_ts(struct kumo_rpc_call *call, int64_t us);
+char *docs_etag(struct kumo_rpc_call *call, int64_t version);
+
+/* Struct <-> JSON object text. docs_metadata_json appends the JSON of `s`
+ * (NULL: nothing) and returns 0, or -1 if not encodable. docs_struct_parse
+ * decodes JSON text into a Struct in the call's arena (NULL on failure or
+ * for NULL/empty text). */
+int docs_metadata_json(const Google__Protobuf__Struct *s, struct kumo_buf *out);
+Google__Protobuf__Struct *docs_struct_parse(struct kumo_rpc_call *call, const char *json);
+
+/* ---- validate.c: request fields ---- */
+
+/* Each returns OK or answers invalid_argument naming `field`. */
+kumo_code docs_check_file_name(struct kumo_rpc_call *call, const char *field, const char *s);
+kumo_code docs_check_title(struct kumo_rpc_call *call, const char *field, const char *s);
+kumo_code docs_check_description(struct kumo_rpc_call *call, const char *field, const char *s);
+kumo_code docs_check_content_type(struct kumo_rpc_call *call, const char *field, const char *s);
+kumo_code docs_check_sha256(struct kumo_rpc_call *call, const char *field, ProtobufCBinaryData b);
+kumo_code docs_check_size(struct kumo_rpc_call *call, const struct docs_settings *s,
+                          const char *field, int64_t size);
+/* Checks tags and appends them joined by ' ' to `text`. */
+kumo_code docs_check_tags(struct kumo_rpc_call *call, const char *field, char **tags, size_t n,
+                          struct kumo_buf *text);
+/* Checks metadata and appends its JSON to `json` (nothing for NULL). */
+kumo_code docs_check_metadata(struct kumo_rpc_call *call, const char *field,
+                              const Google__Protobuf__Struct *m, struct kumo_buf *json);
+
+/* Pure checks (fuzzed): 0 or -1 with a static *why. */
+int docs_content_type_valid(const char *s, size_t len, const char **why);
+int docs_file_name_valid(const char *s, size_t len, const char **why);
+int docs_tag_valid(const char *s, size_t len, const char **why);
+
+/* ---- upload.c: upload targets ---- */
+
+/* Builds the upload target of a pending version (creating the multipart
+ * upload and recording its id if it has none yet). Returns OK or answers. */
+kumo_code docs_upload_target(struct docs_ctx *ctx, struct kumo_rpc_call *call,
+                             const char *tenant_id, const char *doc_id, struct docs_version_row *v,
+                             int presign_parts, Kumo__Documents__V1__UploadTarget **out);
+
+/* Presigns part `part_number` (1..v->part_count) of a pending multipart
+ * version into *out; sets *expire to the URL's expiry. OK or answers. */
+kumo_code docs_presign_part(struct docs_ctx *ctx, struct kumo_rpc_call *call,
+                            const struct docs_version_row *v, int32_t part_number,
+                            Kumo__Documents__V1__PartTarget **out,
+                            Google__Protobuf__Timestamp **expire);
+
+/* Enqueues a job if the jobs module is linked (else OK). */
+kumo_code docs_enqueue(struct kumo_db_conn *c, const char *tenant_id, const char *kind,
+                       const char *document_id, int32_t version, const char *payload_json,
+                       int64_t run_at_us);
+
+/* ---- the handlers ---- */
+
+#define DOCS_HANDLER(name)                                                                         \
+    kumo_code docs_##name(struct kumo_rpc_call *call, const ProtobufCMessage *request,             \
+                          ProtobufCMessage **response)
+
+DOCS_HANDLER(create_document);
+DOCS_HANDLER(presign_upload_parts);
+DOCS_HANDLER(complete_upload);
+DOCS_HANDLER(get_document);
+DOCS_HANDLER(list_documents);
+DOCS_HANDLER(update_document);
+DOCS_HANDLER(archive_document);
+DOCS_HANDLER(restore_document);
+DOCS_HANDLER(delete_document);
+DOCS_HANDLER(undelete_document);
+DOCS_HANDLER(create_version);
+DOCS_HANDLER(list_versions);
+DOCS_HANDLER(list_audit_events);
+
+/* service.c: the service to register (user_data = ctx). */
+void docs_service_init(struct kumo_rpc_service *svc, struct docs_ctx *ctx);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "alloc.h"
 #include "base64.h"
+#include "db_row.h"
 #include "kumo/storage/v1/storage.pb-c.h"
 #include "log.h"
 #include "page_token.h"
@@ -29,15 +30,6 @@ static char *call_strdup(struct kumo_rpc_call *call, const char *s)
     char *d = kumo_rpc_call_alloc(call, n + 1);
     memcpy(d, s, n + 1);
     return d;
-}
-
-static Google__Protobuf__Timestamp *timestamp(struct kumo_rpc_call *call, int64_t ms)
-{
-    Google__Protobuf__Timestamp *t = kumo_rpc_call_alloc(call, sizeof *t);
-    google__protobuf__timestamp__init(t);
-    t->seconds = ms / 1000;
-    t->nanos = (int32_t)(ms % 1000) * 1000000;
-    return t;
 }
 
 static kumo_code fail(struct kumo_rpc_call *call, enum stg_err e, const char *why)
@@ -177,7 +169,7 @@ static Kumo__Storage__V1__ObjectInfo *object_info(struct kumo_rpc_call *call,
     }
     o->content_type = call_strdup(call, m->content_type);
     o->storage_class = (Kumo__Storage__V1__StorageClass)m->storage_class;
-    o->last_modified_time = timestamp(call, m->mtime_ms);
+    o->last_modified_time = kumo_pb_timestamp(kumo_rpc_call_allocator(call), 1000 * m->mtime_ms);
     o->parts_count = m->parts;
     enum stg_restore_state rs = stg_meta_restore_state(m, now);
     if (rs != STG_RESTORE_NONE) {
@@ -186,9 +178,11 @@ static Kumo__Storage__V1__ObjectInfo *object_info(struct kumo_rpc_call *call,
         r->state = (Kumo__Storage__V1__RestoreState)rs;
         r->tier = (Kumo__Storage__V1__RestoreTier)m->restore_tier;
         if (m->restore_ready_ms && m->restore_ready_ms != STG_TIME_UNKNOWN)
-            r->ready_time = timestamp(call, m->restore_ready_ms);
+            r->ready_time =
+                kumo_pb_timestamp(kumo_rpc_call_allocator(call), 1000 * m->restore_ready_ms);
         if (m->restore_ready_ms && m->restore_expire_ms != STG_TIME_UNKNOWN)
-            r->expire_time = timestamp(call, m->restore_expire_ms);
+            r->expire_time =
+                kumo_pb_timestamp(kumo_rpc_call_allocator(call), 1000 * m->restore_expire_ms);
         o->restore = r;
     }
     return o;
@@ -264,7 +258,7 @@ static kumo_code presign_put(struct kumo_rpc_call *call, struct stg_ctx *ctx,
     }
     *hdrs_out = hdrs;
     *n_out = nh;
-    *exp = timestamp(call, ((int64_t)now + a->expires) * 1000);
+    *exp = kumo_pb_timestamp(kumo_rpc_call_allocator(call), ((int64_t)now + a->expires) * 1000000);
     return KUMO_CODE_OK;
 }
 
@@ -398,7 +392,8 @@ HANDLER(presign_download)
     resp->url = call_strdup(call, (char *)b.data);
     kumo_buf_free(&b);
     resp->method = "GET";
-    resp->expire_time = timestamp(call, ((int64_t)now + expires) * 1000);
+    resp->expire_time =
+        kumo_pb_timestamp(kumo_rpc_call_allocator(call), ((int64_t)now + expires) * 1000000);
     *response = &resp->base;
     return KUMO_CODE_OK;
 }
@@ -633,7 +628,7 @@ static Kumo__Storage__V1__Part *part_msg(struct kumo_rpc_call *call, const struc
     m->part_number = p->number;
     m->etag = call_strdup(call, p->etag);
     m->size = p->size;
-    m->last_modified_time = timestamp(call, p->mtime_ms);
+    m->last_modified_time = kumo_pb_timestamp(kumo_rpc_call_allocator(call), 1000 * p->mtime_ms);
     return m;
 }
 

@@ -53,8 +53,8 @@ static kumo_code scan_key(struct kumo_rpc_call *call, struct kumo_db_rows *rows,
                                              nullable_time(&k->used_us, &k->used_null)));
     if (rc != KUMO_CODE_OK)
         return rc;
-    k->id = users_col_str(call, rows, 6);
-    k->name = users_col_str(call, rows, 7);
+    k->id = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 6);
+    k->name = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 7);
     return KUMO_CODE_OK;
 }
 
@@ -65,10 +65,13 @@ static Kumo__Users__V1__ApiKey *key_message(struct kumo_rpc_call *call, const st
     m->id = k->id;
     m->name = k->name;
     m->role = (Kumo__Users__V1__Role)k->role;
-    m->create_time = users_ts(call, k->create_us);
-    m->expire_time = k->expire_null ? NULL : users_ts(call, k->expire_us);
-    m->revoke_time = k->revoke_null ? NULL : users_ts(call, k->revoke_us);
-    m->last_used_time = k->used_null ? NULL : users_ts(call, k->used_us);
+    m->create_time = kumo_pb_timestamp(kumo_rpc_call_allocator(call), k->create_us);
+    m->expire_time =
+        k->expire_null ? NULL : kumo_pb_timestamp(kumo_rpc_call_allocator(call), k->expire_us);
+    m->revoke_time =
+        k->revoke_null ? NULL : kumo_pb_timestamp(kumo_rpc_call_allocator(call), k->revoke_us);
+    m->last_used_time =
+        k->used_null ? NULL : kumo_pb_timestamp(kumo_rpc_call_allocator(call), k->used_us);
     return m;
 }
 
@@ -188,7 +191,7 @@ USERS_HANDLER(create_api_key)
     if (rc == KUMO_CODE_OK)
         rc = check_key_role(ctx, call, p, req);
     struct key_row k = {.role = req->role,
-                        .create_us = users_now_us(),
+                        .create_us = kumo_now_us(),
                         .revoke_null = 1,
                         .used_null = 1,
                         .name = req->name};
@@ -309,7 +312,7 @@ USERS_HANDLER(revoke_api_key)
     rc = kumo_db_exec(c,
                       "UPDATE api_keys SET revoke_time = ? WHERE tenant_id = ? AND id = ?"
                       " AND (? OR created_by = ?) AND revoke_time IS NULL",
-                      KUMO_DB_PARAMS(KUMO_DB_TIME(users_now_us()), KUMO_DB_STRZ(p->tid),
+                      KUMO_DB_PARAMS(KUMO_DB_TIME(kumo_now_us()), KUMO_DB_STRZ(p->tid),
                                      KUMO_DB_STRZ(req->id), KUMO_DB_I64(admin),
                                      KUMO_DB_STRZ(p->sub)),
                       &n);
@@ -358,11 +361,13 @@ static kumo_code scan_exchange(struct kumo_rpc_call *call, struct kumo_db_rows *
                                                  .is_null = &x->maker_disabled_null})));
     if (rc != KUMO_CODE_OK)
         return rc;
-    x->tenant_id = users_col_str(call, rows, 5);
-    x->name = users_col_str(call, rows, 6);
-    x->secret_hash = users_col_str(call, rows, 7);
+    x->tenant_id = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 5);
+    x->name = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 6);
+    x->secret_hash = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 7);
     size_t len = 0;
-    x->created_by = kumo_db_rows_bytes(rows, 8, &len) ? users_col_str(call, rows, 8) : NULL;
+    x->created_by = kumo_db_rows_bytes(rows, 8, &len)
+                        ? kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 8)
+                        : NULL;
     return KUMO_CODE_OK;
 }
 
@@ -390,7 +395,7 @@ static const char *key_problem(struct users_ctx *ctx, const struct kumo_api_key 
         return "wrong secret";
     if (!x->revoke_null)
         return "revoked";
-    if (!x->expire_null && x->expire_us <= users_now_us())
+    if (!x->expire_null && x->expire_us <= kumo_now_us())
         return "expired";
     if (x->created_by && (x->maker_role_null || x->maker_disabled))
         return "its maker is gone or disabled";
@@ -415,18 +420,18 @@ static kumo_code check_key(struct users_ctx *ctx, struct kumo_rpc_call *call,
     kumo_code rc = users_db_acquire(ctx, call, &c);
     if (rc != KUMO_CODE_OK)
         return rc;
-    rc = users_query_one(c,
-                         "SELECT k.role, k.expire_time, k.revoke_time, u.role, u.disabled,"
-                         " k.tenant_id, k.name, k.secret_hash, k.created_by FROM api_keys k"
-                         " LEFT JOIN users u ON u.id = k.created_by AND u.tenant_id = k.tenant_id"
-                         " WHERE k.id = ?",
-                         KUMO_DB_PARAMS(KUMO_DB_STRZ(key->id)), scan_exchange, call, x);
+    rc = kumo_db_row_query_one(
+        c,
+        "SELECT k.role, k.expire_time, k.revoke_time, u.role, u.disabled,"
+        " k.tenant_id, k.name, k.secret_hash, k.created_by FROM api_keys k"
+        " LEFT JOIN users u ON u.id = k.created_by AND u.tenant_id = k.tenant_id"
+        " WHERE k.id = ?",
+        KUMO_DB_PARAMS(KUMO_DB_STRZ(key->id)), scan_exchange, call, x);
     const char *why = rc == KUMO_CODE_OK ? key_problem(ctx, key, x) : NULL;
     int foreign = rc == KUMO_CODE_OK && why == NULL && wrong_tenant(x, tenant_id);
     if (rc == KUMO_CODE_OK && why == NULL && !foreign)
-        rc =
-            kumo_db_exec(c, "UPDATE api_keys SET last_used_time = ? WHERE id = ?",
-                         KUMO_DB_PARAMS(KUMO_DB_TIME(users_now_us()), KUMO_DB_STRZ(key->id)), NULL);
+        rc = kumo_db_exec(c, "UPDATE api_keys SET last_used_time = ? WHERE id = ?",
+                          KUMO_DB_PARAMS(KUMO_DB_TIME(kumo_now_us()), KUMO_DB_STRZ(key->id)), NULL);
     if (rc != KUMO_CODE_OK && rc != KUMO_CODE_NOT_FOUND)
         return users_db_fail(call, c, rc);
     kumo_db_release(c);
@@ -503,7 +508,8 @@ USERS_HANDLER(exchange_api_key)
         users_issue_access(ctx, call, sub, tid, roles, ctx->s.api_ttl_s, &resp->access_token, &exp);
     if (rc != KUMO_CODE_OK)
         return rc;
-    resp->access_token_expire_time = users_ts(call, exp * 1000000);
+    resp->access_token_expire_time =
+        kumo_pb_timestamp(kumo_rpc_call_allocator(call), exp * 1000000);
     *response = &resp->base;
     return KUMO_CODE_OK;
 }

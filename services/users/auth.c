@@ -76,8 +76,8 @@ kumo_code users_system_tenant_id(struct users_ctx *ctx, struct kumo_rpc_call *ca
     if (rc != KUMO_CODE_OK)
         return rc;
     char id[USERS_ID_MAX + 1];
-    rc = users_query_one(c, "SELECT id FROM tenants WHERE slug = ?",
-                         KUMO_DB_PARAMS(KUMO_DB_STRZ(USERS_SYSTEM_SLUG)), scan_id, call, id);
+    rc = kumo_db_row_query_one(c, "SELECT id FROM tenants WHERE slug = ?",
+                               KUMO_DB_PARAMS(KUMO_DB_STRZ(USERS_SYSTEM_SLUG)), scan_id, call, id);
     kumo_db_release(c);
     if (rc != KUMO_CODE_OK)
         return rc;

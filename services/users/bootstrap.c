@@ -66,12 +66,12 @@ static int ensure_tenant(struct boot *b, const char *slug, const char *name,
         if (rc != KUMO_CODE_NOT_FOUND)
             return fail_db("bootstrap: cannot read tenants");
         char id[USERS_ID_MAX + 1];
-        if (users_new_id("tn", id) != 0)
+        if (kumo_id_new("tn", id, USERS_ID_MAX + 1) != 0)
             return fail("bootstrap: no randomness", "");
         rc = kumo_db_exec(b->c,
                           "INSERT INTO tenants (id, slug, name, create_time) VALUES (?, ?, ?, ?)",
                           KUMO_DB_PARAMS(KUMO_DB_STRZ(id), KUMO_DB_STRZ(slug), KUMO_DB_STRZ(name),
-                                         KUMO_DB_TIME(users_now_us())),
+                                         KUMO_DB_TIME(kumo_now_us())),
                           NULL);
         if (rc == KUMO_CODE_OK) {
             memcpy(tid, id, sizeof id);
@@ -110,8 +110,8 @@ static int ensure_admin(struct boot *b, const char *tid, const char *email_var,
     if (kumo_password_hash(b->ctx->hasher, pw, n, &phc) != 0)
         return fail("bootstrap: cannot hash a password", "argon2");
     char id[USERS_ID_MAX + 1];
-    int64_t now = users_now_us();
-    rc = users_new_id("us", id) != 0
+    int64_t now = kumo_now_us();
+    rc = kumo_id_new("us", id, USERS_ID_MAX + 1) != 0
              ? KUMO_CODE_INTERNAL
              : kumo_db_exec(b->c,
                             "INSERT INTO users (id, tenant_id, email,"
@@ -194,7 +194,7 @@ static int new_service_key(struct boot *b, const char *tid, const char *name, co
         return fail("bootstrap: no randomness", "");
     kumo_secret_hash_hex(b->ctx->pepper, b->ctx->pepper_len, KUMO_SECRET_PURPOSE_API_KEY,
                          key.secret, strlen(key.secret), hash);
-    int64_t now = users_now_us();
+    int64_t now = kumo_now_us();
     kumo_code rc = kumo_db_exec(
         b->c,
         "INSERT INTO api_keys (id, tenant_id, name, role, secret_hash, created_by, create_time)"

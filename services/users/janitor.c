@@ -26,13 +26,13 @@ static uint64_t purge_batch(void)
     struct kumo_db_conn *c;
     if (kumo_db_acquire(J.ctx->db, kumo_now_ns() + 5000000000LL, &c) != KUMO_CODE_OK)
         return 0;
-    int64_t cutoff = users_now_us() - JANITOR_KEEP_US;
+    int64_t cutoff = kumo_now_us() - JANITOR_KEEP_US;
     uint64_t n = 0;
     kumo_code rc =
         kumo_db_exec(c,
                      "DELETE FROM refresh_families WHERE expire_time < ?"
                      " OR revoke_time < ? LIMIT 1000",
-                     KUMO_DB_PARAMS(KUMO_DB_TIME(users_now_us()), KUMO_DB_TIME(cutoff)), &n);
+                     KUMO_DB_PARAMS(KUMO_DB_TIME(kumo_now_us()), KUMO_DB_TIME(cutoff)), &n);
     kumo_db_release(c);
     return rc == KUMO_CODE_OK ? n : 0;
 }

@@ -1,6 +1,7 @@
 /* The kumo.users.v1.UserService handler table. Everything touching MySQL
  * or argon2 is KUMO_RPC_BLOCKING (worker threads); the four methods a caller
- * uses to get a token in the first place are KUMO_RPC_PUBLIC. */
+ * uses to get a token in the first place are KUMO_RPC_PUBLIC, and so is
+ * Logout: the refresh token it presents is its proof (see sessions.c). */
 #include "users.h"
 
 #define B  KUMO_RPC_BLOCKING
@@ -18,7 +19,7 @@ static const struct kumo_rpc_method methods[] = {
     {"ChangePassword", users_change_password, B},
     {"Authenticate", users_authenticate, B | P},
     {"RefreshToken", users_refresh_token, B | P},
-    {"Logout", users_logout, B},
+    {"Logout", users_logout, B | P},
     {"GetJwks", users_get_jwks, NS | P},
     {"CreateApiKey", users_create_api_key, B},
     {"ListApiKeys", users_list_api_keys, B | NS},

@@ -30,7 +30,7 @@ kumo_code users_issue_access(struct users_ctx *ctx, struct kumo_rpc_call *call, 
                              const char *tid, unsigned roles, int64_t ttl_s, char **token,
                              int64_t *exp_s)
 {
-    int64_t now = users_now_us() / 1000000;
+    int64_t now = kumo_now_us() / 1000000;
     struct kumo_jwt_claims cl = {sub, tid, roles, now, ttl_s};
     char *tok = NULL;
     int rc = kumo_jwt_sign(ctx->signer, &cl, &tok, NULL);
@@ -54,7 +54,7 @@ kumo_code users_revoke_families(struct kumo_db_conn *c, const char *tenant_id, c
     return kumo_db_exec(c,
                         "UPDATE refresh_families SET revoke_time = ?, revoke_reason = ?"
                         " WHERE tenant_id = ? AND user_id = ? AND revoke_time IS NULL",
-                        KUMO_DB_PARAMS(KUMO_DB_TIME(users_now_us()), KUMO_DB_STRZ(reason),
+                        KUMO_DB_PARAMS(KUMO_DB_TIME(kumo_now_us()), KUMO_DB_STRZ(reason),
                                        KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(user_id)),
                         NULL);
 }
@@ -106,11 +106,11 @@ static kumo_code start_family(struct users_ctx *ctx, struct kumo_db_conn *c, con
                               const char *uid, const char *token, int64_t *exp_us)
 {
     char fid[USERS_ID_MAX + 1], hash[KUMO_SECRET_HASH_HEX_LEN + 1];
-    if (users_new_id("rf", fid) != 0 ||
+    if (kumo_id_new("rf", fid, USERS_ID_MAX + 1) != 0 ||
         kumo_secret_hash_hex(ctx->pepper, ctx->pepper_len, KUMO_SECRET_PURPOSE_REFRESH, token,
                              strlen(token), hash) != 0)
         return KUMO_CODE_INTERNAL;
-    int64_t now = users_now_us();
+    int64_t now = kumo_now_us();
     int64_t fam_exp = now + ctx->s.family_ttl_s * 1000000;
     *exp_us = now + ctx->s.refresh_ttl_s * 1000000;
     kumo_code rc =
@@ -156,7 +156,7 @@ static kumo_code scan_login(struct kumo_rpc_call *call, struct kumo_db_rows *row
     struct login_row *l = out;
     kumo_code rc = users_scan_user(call, rows, &l->u);
     if (rc == KUMO_CODE_OK)
-        l->phc = users_col_str(call, rows, 10);
+        l->phc = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 10);
     return rc;
 }
 
@@ -207,12 +207,12 @@ static kumo_code check_login(struct users_ctx *ctx, struct kumo_rpc_call *call, 
     kumo_code rc = users_db_acquire(ctx, call, &c);
     if (rc != KUMO_CODE_OK)
         return rc;
-    rc = users_query_one(c,
-                         "SELECT " USERS_USER_COLUMNS ", u.password_hash FROM users u"
-                         " JOIN tenants t ON t.id = u.tenant_id"
-                         " WHERE t.slug = ? AND u.email_norm = ?",
-                         KUMO_DB_PARAMS(KUMO_DB_STRZ(slug), KUMO_DB_STRZ(norm)), scan_login, call,
-                         l);
+    rc = kumo_db_row_query_one(c,
+                               "SELECT " USERS_USER_COLUMNS ", u.password_hash FROM users u"
+                               " JOIN tenants t ON t.id = u.tenant_id"
+                               " WHERE t.slug = ? AND u.email_norm = ?",
+                               KUMO_DB_PARAMS(KUMO_DB_STRZ(slug), KUMO_DB_STRZ(norm)), scan_login,
+                               call, l);
     kumo_db_release(c);
     if (rc != KUMO_CODE_OK && rc != KUMO_CODE_NOT_FOUND)
         return users_db_fail(call, NULL, rc);
@@ -291,8 +291,9 @@ USERS_HANDLER(authenticate)
                             &resp->access_token, &aexp);
     if (rc != KUMO_CODE_OK)
         return rc;
-    resp->access_token_expire_time = users_ts(call, aexp * 1000000);
-    resp->refresh_token_expire_time = users_ts(call, rexp);
+    resp->access_token_expire_time =
+        kumo_pb_timestamp(kumo_rpc_call_allocator(call), aexp * 1000000);
+    resp->refresh_token_expire_time = kumo_pb_timestamp(kumo_rpc_call_allocator(call), rexp);
     resp->user = users_user_message(call, &l.u);
     *response = &resp->base;
     return KUMO_CODE_OK;
@@ -319,9 +320,9 @@ static kumo_code scan_refresh(struct kumo_rpc_call *call, struct kumo_db_rows *r
                                                  .is_null = &r->revoked_null})));
     if (rc != KUMO_CODE_OK)
         return rc;
-    r->family = users_col_str(call, rows, 4);
-    r->tenant_id = users_col_str(call, rows, 5);
-    r->user_id = users_col_str(call, rows, 6);
+    r->family = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 4);
+    r->tenant_id = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 5);
+    r->user_id = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 6);
     return KUMO_CODE_OK;
 }
 
@@ -336,8 +337,7 @@ static kumo_code revoke_family(struct kumo_db_conn *c, const char *fid, const ch
         c,
         "UPDATE refresh_families SET revoke_time = ?, revoke_reason = ?"
         " WHERE id = ? AND revoke_time IS NULL",
-        KUMO_DB_PARAMS(KUMO_DB_TIME(users_now_us()), KUMO_DB_STRZ(reason), KUMO_DB_STRZ(fid)),
-        NULL);
+        KUMO_DB_PARAMS(KUMO_DB_TIME(kumo_now_us()), KUMO_DB_STRZ(reason), KUMO_DB_STRZ(fid)), NULL);
 }
 
 /* Ends the transaction with a refusal; `reason` (NULL: none) revokes the
@@ -374,13 +374,13 @@ static kumo_code rotate(struct users_ctx *ctx, struct kumo_rpc_call *call, struc
                         const char *hash, const char *next, struct refresh_row *r, int64_t *role,
                         int64_t *rexp)
 {
-    kumo_code rc = users_query_one(c, SELECT_REFRESH " FOR UPDATE",
-                                   KUMO_DB_PARAMS(KUMO_DB_STRZ(hash)), scan_refresh, call, r);
+    kumo_code rc = kumo_db_row_query_one(c, SELECT_REFRESH " FOR UPDATE",
+                                         KUMO_DB_PARAMS(KUMO_DB_STRZ(hash)), scan_refresh, call, r);
     if (rc == KUMO_CODE_NOT_FOUND)
         return refuse_refresh(call, c, r, NULL);
     if (rc != KUMO_CODE_OK)
         return users_db_fail(call, c, rc);
-    int64_t now = users_now_us();
+    int64_t now = kumo_now_us();
     if (!r->revoked_null)
         return refuse_refresh(call, c, r, NULL);
     if (!r->used_null)
@@ -388,9 +388,9 @@ static kumo_code rotate(struct users_ctx *ctx, struct kumo_rpc_call *call, struc
     if (r->tok_exp <= now || r->fam_exp <= now)
         return refuse_refresh(call, c, r, NULL);
     int64_t ud[2];
-    rc = users_query_one(c, "SELECT role, disabled FROM users WHERE tenant_id = ? AND id = ?",
-                         KUMO_DB_PARAMS(KUMO_DB_STRZ(r->tenant_id), KUMO_DB_STRZ(r->user_id)),
-                         scan_role, call, ud);
+    rc = kumo_db_row_query_one(c, "SELECT role, disabled FROM users WHERE tenant_id = ? AND id = ?",
+                               KUMO_DB_PARAMS(KUMO_DB_STRZ(r->tenant_id), KUMO_DB_STRZ(r->user_id)),
+                               scan_role, call, ud);
     if (rc == KUMO_CODE_NOT_FOUND || (rc == KUMO_CODE_OK && ud[1]))
         return refuse_refresh(call, c, r, "user_gone");
     if (rc != KUMO_CODE_OK)
@@ -459,44 +459,57 @@ USERS_HANDLER(refresh_token)
                             &resp->access_token, &aexp);
     if (rc != KUMO_CODE_OK)
         return rc;
-    resp->access_token_expire_time = users_ts(call, aexp * 1000000);
-    resp->refresh_token_expire_time = users_ts(call, rexp);
+    resp->access_token_expire_time =
+        kumo_pb_timestamp(kumo_rpc_call_allocator(call), aexp * 1000000);
+    resp->refresh_token_expire_time = kumo_pb_timestamp(kumo_rpc_call_allocator(call), rexp);
     *response = &resp->base;
     return KUMO_CODE_OK;
 }
 
 /* ---- Logout ---- */
 
-USERS_HANDLER(logout)
+/* Logout is KUMO_RPC_PUBLIC: the refresh token itself is the proof of
+ * possession (whoever holds it could as well spend it with RefreshToken, or
+ * revoke its family by replaying it), and a browser or the BFF ending a
+ * session may no longer hold a live access token. So it uses no principal:
+ * it revokes exactly the family the presented token belongs to, and nothing
+ * else.
+ *
+ * A known token, in any state (live, spent, expired, already revoked),
+ * answers OK: revoking is idempotent, so a repeated logout succeeds. A
+ * malformed or unknown token answers unauthenticated with the same text as
+ * RefreshToken, so a guess learns nothing it could not learn there. */
+static kumo_code logout_family(struct users_ctx *ctx, struct kumo_rpc_call *call, const char *hash)
 {
-    struct users_ctx *ctx = kumo_rpc_call_service_data(call);
-    const Kumo__Users__V1__LogoutRequest *req = (const void *)request;
-    const struct kumo_principal *p = users_caller(call);
-    kumo_code rc = users_deny_service(call, p);
+    struct kumo_db_conn *c;
+    kumo_code rc = users_db_acquire(ctx, call, &c);
     if (rc != KUMO_CODE_OK)
         return rc;
-    char hash[KUMO_SECRET_HASH_HEX_LEN + 1];
-    if (presented_hash(ctx, req->refresh_token, hash) != 0)
-        return users_invalid(call, "refresh_token", "is not a refresh token");
-    struct kumo_db_conn *c;
-    if ((rc = users_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
-        return rc;
     struct refresh_row r = {0};
-    rc = users_query_one(c, SELECT_REFRESH, KUMO_DB_PARAMS(KUMO_DB_STRZ(hash)), scan_refresh, call,
-                         &r);
-    /* Only the session's own user logs it out; anyone else's session is,
-     * to them, not there. */
-    if (rc == KUMO_CODE_OK && (strcmp(r.tenant_id, p->tid) != 0 || strcmp(r.user_id, p->sub) != 0))
-        rc = KUMO_CODE_NOT_FOUND;
+    rc = kumo_db_row_query_one(c, SELECT_REFRESH, KUMO_DB_PARAMS(KUMO_DB_STRZ(hash)), scan_refresh,
+                               call, &r);
     if (rc == KUMO_CODE_NOT_FOUND) {
         kumo_db_release(c);
-        return kumo_rpc_call_error(call, rc, "no such session");
+        return kumo_rpc_call_error(call, KUMO_CODE_UNAUTHENTICATED, INVALID_REFRESH);
     }
-    if (rc == KUMO_CODE_OK)
+    if (rc == KUMO_CODE_OK && r.revoked_null)
         rc = revoke_family(c, r.family, "logout");
     if (rc != KUMO_CODE_OK)
         return users_db_fail(call, c, rc);
     kumo_db_release(c);
+    return KUMO_CODE_OK;
+}
+
+USERS_HANDLER(logout)
+{
+    struct users_ctx *ctx = kumo_rpc_call_service_data(call);
+    const Kumo__Users__V1__LogoutRequest *req = (const void *)request;
+    char hash[KUMO_SECRET_HASH_HEX_LEN + 1];
+    if (presented_hash(ctx, req->refresh_token, hash) != 0)
+        return kumo_rpc_call_error(call, KUMO_CODE_UNAUTHENTICATED, INVALID_REFRESH);
+    kumo_code rc = logout_family(ctx, call, hash);
+    if (rc != KUMO_CODE_OK)
+        return rc;
     Kumo__Users__V1__LogoutResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__users__v1__logout_response__init(resp);
     *response = &resp->base;

@@ -17,9 +17,9 @@ static kumo_code scan_tenant(struct kumo_rpc_call *call, struct kumo_db_rows *ro
     kumo_code rc = kumo_db_rows_scan(rows, KUMO_DB_OUTS(KUMO_DB_OUT_TIME(&t->create_us)));
     if (rc != KUMO_CODE_OK)
         return rc;
-    t->id = users_col_str(call, rows, 1);
-    t->slug = users_col_str(call, rows, 2);
-    t->name = users_col_str(call, rows, 3);
+    t->id = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 1);
+    t->slug = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 2);
+    t->name = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 3);
     return KUMO_CODE_OK;
 }
 
@@ -31,7 +31,7 @@ static Kumo__Users__V1__Tenant *tenant_message(struct kumo_rpc_call *call,
     m->id = t->id;
     m->slug = t->slug;
     m->name = t->name;
-    m->create_time = users_ts(call, t->create_us);
+    m->create_time = kumo_pb_timestamp(kumo_rpc_call_allocator(call), t->create_us);
     return m;
 }
 
@@ -93,7 +93,7 @@ USERS_HANDLER(create_tenant)
     if (rc != KUMO_CODE_OK || (rc = users_hash_password(ctx, call, "admin_password",
                                                         req->admin_password, &phc)) != KUMO_CODE_OK)
         return rc;
-    struct tenant_row t = {.create_us = users_now_us(), .slug = req->slug, .name = req->name};
+    struct tenant_row t = {.create_us = kumo_now_us(), .slug = req->slug, .name = req->name};
     struct users_user_row u = {.role = KUMO__USERS__V1__ROLE__ROLE_ADMIN,
                                .version = 1,
                                .email = req->admin_email,
@@ -102,7 +102,8 @@ USERS_HANDLER(create_tenant)
     t.id = u.tenant_id = kumo_rpc_call_alloc(call, USERS_ID_MAX + 1);
     u.id = kumo_rpc_call_alloc(call, USERS_ID_MAX + 1);
     struct kumo_db_conn *c = NULL;
-    if (users_new_id("tn", t.id) != 0 || users_new_id("us", u.id) != 0)
+    if (kumo_id_new("tn", t.id, USERS_ID_MAX + 1) != 0 ||
+        kumo_id_new("us", u.id, USERS_ID_MAX + 1) != 0)
         rc = kumo_rpc_call_error(call, KUMO_CODE_INTERNAL, "internal error");
     else if ((rc = users_db_acquire(ctx, call, &c)) == KUMO_CODE_OK)
         rc = insert_tenant(c, &t, &u, norm, phc);
@@ -145,8 +146,8 @@ USERS_HANDLER(get_tenant)
     if (rc != KUMO_CODE_OK)
         return rc;
     struct tenant_row t = {0};
-    rc = users_query_one(c, "SELECT create_time, id, slug, name FROM tenants WHERE id = ?",
-                         KUMO_DB_PARAMS(KUMO_DB_STRZ(want)), scan_tenant, call, &t);
+    rc = kumo_db_row_query_one(c, "SELECT create_time, id, slug, name FROM tenants WHERE id = ?",
+                               KUMO_DB_PARAMS(KUMO_DB_STRZ(want)), scan_tenant, call, &t);
     if (rc == KUMO_CODE_NOT_FOUND) {
         kumo_db_release(c);
         return kumo_rpc_call_error(call, rc, "no such tenant");

@@ -41,8 +41,8 @@ static kumo_code fetch_user(struct kumo_rpc_call *call, struct kumo_db_conn *c, 
                             const char *id, struct users_user_row *u)
 {
     kumo_code rc =
-        users_query_one(c, SELECT_USER, KUMO_DB_PARAMS(KUMO_DB_STRZ(tid), KUMO_DB_STRZ(id)),
-                        users_scan_user, call, u);
+        kumo_db_row_query_one(c, SELECT_USER, KUMO_DB_PARAMS(KUMO_DB_STRZ(tid), KUMO_DB_STRZ(id)),
+                              users_scan_user, call, u);
     if (rc == KUMO_CODE_NOT_FOUND)
         return kumo_rpc_call_error(call, rc, "no such user");
     return rc;
@@ -99,13 +99,13 @@ USERS_HANDLER(create_user)
     if ((rc = users_hash_password(ctx, call, "password", req->password, &phc)) != KUMO_CODE_OK)
         return rc;
     struct users_user_row u = {.role = req->role, .version = 1};
-    u.create_us = u.update_us = users_now_us();
+    u.create_us = u.update_us = kumo_now_us();
     u.id = kumo_rpc_call_alloc(call, USERS_ID_MAX + 1);
     u.tenant_id = (char *)p->tid;
     u.email = req->email;
     u.display_name = req->display_name;
     struct kumo_db_conn *c = NULL;
-    if (users_new_id("us", u.id) != 0)
+    if (kumo_id_new("us", u.id, USERS_ID_MAX + 1) != 0)
         rc = kumo_rpc_call_error(call, KUMO_CODE_INTERNAL, "internal error");
     else
         rc = users_db_acquire(ctx, call, &c);
@@ -340,7 +340,7 @@ static kumo_code apply_update(struct kumo_rpc_call *call, struct kumo_db_conn *c
                               struct users_user_row *out)
 {
     uint64_t n = 0;
-    int64_t now = users_now_us();
+    int64_t now = kumo_now_us();
     kumo_code rc = kumo_db_begin(c);
     if (rc == KUMO_CODE_OK)
         rc = kumo_db_exec(
@@ -396,7 +396,7 @@ USERS_HANDLER(update_user)
     if (rc == KUMO_CODE_OK)
         rc = check_unmasked(call, p, req, fields);
     const char *etag = req->etag[0] ? req->etag : u->etag;
-    if (rc == KUMO_CODE_OK && users_etag_parse(etag, &version) != 0)
+    if (rc == KUMO_CODE_OK && kumo_etag_parse(etag, &version) != 0)
         rc = users_invalid(call, "etag", "is required and must be an etag this service returned");
     if (rc == KUMO_CODE_OK && (fields & F_NAME))
         rc = users_check_name(call, "user.display_name", u->display_name, 1);
@@ -425,7 +425,7 @@ USERS_HANDLER(delete_user)
     int64_t version = 0;
     if (rc == KUMO_CODE_OK)
         rc = users_check_id(call, "user", req->id);
-    if (rc == KUMO_CODE_OK && req->etag[0] && users_etag_parse(req->etag, &version) != 0)
+    if (rc == KUMO_CODE_OK && req->etag[0] && kumo_etag_parse(req->etag, &version) != 0)
         rc = users_invalid(call, "etag", "must be an etag this service returned");
     if (rc == KUMO_CODE_OK && strcmp(req->id, p->sub) == 0)
         rc = kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED, "nobody deletes themselves");
@@ -450,7 +450,7 @@ USERS_HANDLER(delete_user)
         c,
         "UPDATE api_keys SET revoke_time = ? WHERE tenant_id = ? AND created_by = ?"
         " AND revoke_time IS NULL",
-        KUMO_DB_PARAMS(KUMO_DB_TIME(users_now_us()), KUMO_DB_STRZ(p->tid), KUMO_DB_STRZ(req->id)),
+        KUMO_DB_PARAMS(KUMO_DB_TIME(kumo_now_us()), KUMO_DB_STRZ(p->tid), KUMO_DB_STRZ(req->id)),
         NULL);
     if (rc == KUMO_CODE_OK)
         rc = kumo_db_commit(c);
@@ -467,7 +467,7 @@ USERS_HANDLER(delete_user)
 
 static kumo_code scan_hash(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out)
 {
-    *(char **)out = users_col_str(call, rows, 0);
+    *(char **)out = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 0);
     return KUMO_CODE_OK;
 }
 
@@ -542,9 +542,9 @@ USERS_HANDLER(change_password)
     if (rc != KUMO_CODE_OK || (rc = users_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
         return rc;
     char *old_phc = NULL;
-    rc = users_query_one(c, "SELECT password_hash FROM users WHERE tenant_id = ? AND id = ?",
-                         KUMO_DB_PARAMS(KUMO_DB_STRZ(p->tid), KUMO_DB_STRZ(target)), scan_hash,
-                         call, &old_phc);
+    rc = kumo_db_row_query_one(c, "SELECT password_hash FROM users WHERE tenant_id = ? AND id = ?",
+                               KUMO_DB_PARAMS(KUMO_DB_STRZ(p->tid), KUMO_DB_STRZ(target)),
+                               scan_hash, call, &old_phc);
     /* Not holding a connection through argon2. */
     kumo_db_release(c);
     if (rc == KUMO_CODE_NOT_FOUND)

@@ -11,6 +11,8 @@
 
 #include "config.h"
 #include "db.h"
+#include "db_row.h"
+#include "ids.h"
 #include "db_rds_auth.h"
 #include "kumo/users/v1/users.pb-c.h"
 #include "kumo_jwt.h"
@@ -107,18 +109,7 @@ int users_cmd_migrate(const struct kumo_config *c, int argc, char **argv, void *
 
 int users_cmd_bootstrap(const struct kumo_config *c, int argc, char **argv, void *ud);
 
-/* ---- model.c: ids, times, roles, rows ---- */
-
-/* A new random id "<prefix>_<20 base32 chars>" into out[USERS_ID_MAX + 1].
- * Returns 0 or -1 (CSPRNG failure). */
-int users_new_id(const char *prefix, char out[USERS_ID_MAX + 1]);
-
-/* Wall clock, microseconds since the epoch. */
-int64_t users_now_us(void);
-
-/* A Timestamp message in the call's arena for `us` microseconds since the
- * epoch. */
-Google__Protobuf__Timestamp *users_ts(struct kumo_rpc_call *call, int64_t us);
+/* ---- model.c: roles, rows (ids, times, etags: common ids.h, db_row.h) ---- */
 
 /* Role enum -> kumo_role bit; whether a role can be a user's (viewer,
  * editor, admin); its rank (viewer 1 < editor 2 < admin 3; service and
@@ -126,23 +117,6 @@ Google__Protobuf__Timestamp *users_ts(struct kumo_rpc_call *call, int64_t us);
 unsigned users_role_bit(Kumo__Users__V1__Role r);
 int users_role_valid_for_user(Kumo__Users__V1__Role r);
 int users_role_rank(Kumo__Users__V1__Role r);
-
-/* An etag is the row version in decimal. Returns 0 and sets *version, or
- * -1 if `etag` is not one. */
-int users_etag_parse(const char *etag, int64_t *version);
-char *users_etag(struct kumo_rpc_call *call, int64_t version);
-
-/* Column `i` of the current row copied into the call's arena,
- * NUL-terminated ("" for SQL NULL). */
-char *users_col_str(struct kumo_rpc_call *call, struct kumo_db_rows *rows, unsigned i);
-
-/* Runs a query expected to return at most one row and hands the row to
- * `scan`. OK, NOT_FOUND without a row, or the error. */
-kumo_code users_query_one(struct kumo_db_conn *c, const char *sql,
-                          const struct kumo_db_param *params, size_t n,
-                          kumo_code (*scan)(struct kumo_rpc_call *call, struct kumo_db_rows *rows,
-                                            void *out),
-                          struct kumo_rpc_call *call, void *out);
 
 /* Column list and scanner for a user row (tenant-scoped queries only). */
 #define USERS_USER_COLUMNS                                                                         \

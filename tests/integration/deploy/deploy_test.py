@@ -22,6 +22,9 @@ FAILED = 0
 # Packages every Debian image has, and sanitizer runtimes of SAN=1 builds.
 BASE_PACKAGES = {"libc6", "libgcc-s1", "libstdc++6"}
 SAN_LIB = re.compile(r"^lib(asan|ubsan|tsan|lsan)")
+# Library package -> the data package it needs at run time (runtime images
+# install both; nothing else beyond the NEEDED libraries).
+DATA_PACKAGES = {"libmagic1": "libmagic-mgc"}
 
 
 def tap(ok, name, diag=()):
@@ -133,7 +136,98 @@ def mutations(daemons):
         c = s(docs)
         c["env"] = [e for e in c.get("env", []) if e["name"] != "KUMO_STORAGE_ACCESS_KEY_ID"]
 
+    def np_rule(docs, name, kind, port):
+        np = find(docs, "NetworkPolicy", name)
+        key = "ingress" if kind == "in" else "egress"
+        return np, key, [r for r in np["spec"][key] if port in [x.get("port") for x in r.get("ports") or []]]
+
+    def bff_to_documents_cut(docs):
+        np, key, rules = np_rule(docs, "kumo-documents", "in", 7102)
+        np["spec"][key].remove(rules[0])
+
+    def documents_to_storage_cut(docs):
+        np, key, rules = np_rule(docs, "kumo-documents", "out", 7103)
+        np["spec"][key].remove(rules[0])
+
+    def users_to_documents(docs):
+        sel = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "kumo-users"}}}
+        find(docs, "NetworkPolicy", "kumo-documents")["spec"]["ingress"].append(
+            {"from": [sel], "ports": [{"protocol": "TCP", "port": 7102}]})
+        find(docs, "NetworkPolicy", "kumo-users")["spec"]["egress"].append(
+            {"to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "kumo-documents"}}}],
+             "ports": [{"protocol": "TCP", "port": 7102}]})
+
+    def documents_from_ingress(docs):
+        find(docs, "NetworkPolicy", "kumo-documents")["spec"]["ingress"].append(
+            {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}],
+             "ports": [{"protocol": "TCP", "port": 7102}]})
+
+    def documents_no_aurora(docs):
+        np, key, rules = np_rule(docs, "kumo-documents", "out", 3306)
+        np["spec"][key].remove(rules[0])
+
+    def boot_ctr(docs):
+        return policy.pod_spec(find(docs, "Job", "kumo-users-bootstrap"))["initContainers"][1]
+
+    def boot_db_host(docs):
+        for e in boot_ctr(docs)["env"]:
+            if e["name"] == "KUMO_DB_HOST":
+                e["value"] = "some-other-cluster.rds.amazonaws.com"
+
+    def docs_key_elsewhere(docs):
+        for vol in policy.pod_spec(find(docs, D, "kumo-documents"))["volumes"]:
+            if vol["name"] == "apikey":
+                vol["secret"]["secretName"] = "some-hand-made-secret"
+
+    def docs_job_db_host(docs):
+        for e in ctr(docs, "Job", "kumo-documents-migrate")["env"]:
+            if e["name"] == "KUMO_DB_HOST":
+                e["value"] = "some-other-cluster.rds.amazonaws.com"
+
+    def no_bff_ingress(docs):
+        drop(docs, "Ingress", "kumo-bff")
+
+    b = lambda docs: ctr(docs, D, "kumo-bff")  # noqa: E731
     return [
+        ("BFF cannot reach documents", "prod", None, bff_to_documents_cut, "kumo-bff cannot reach kumo-documents:7102"),
+        ("documents cannot reach storage", "local", None, documents_to_storage_cut,
+         "kumo-documents cannot reach kumo-storage:7103"),
+        ("users reaches documents", "prod", None, users_to_documents, "kumo-users can reach kumo-documents:7102"),
+        ("documents reachable from the ingress controller", "local", None, documents_from_ingress, "outside the namespace"),
+        ("documents without Aurora egress", "prod", None, documents_no_aurora, "kumo-documents has no egress to Aurora"),
+        ("no Ingress to the BFF", "prod", None, no_bff_ingress, "no Ingress routes to kumo-bff"),
+        ("Ingress without ALB annotations", "staging", None,
+         lambda d: find(d, "Ingress", "kumo-bff")["metadata"].update(annotations={}), "AWS Load Balancer Controller"),
+        ("bootstrap Job missing", "prod", "users", lambda d: drop(d, "Job", "kumo-users-bootstrap"), "no bootstrap Job"),
+        ("bootstrap before the migration", "prod", "users",
+         lambda d: find(d, "Job", "kumo-users-bootstrap")["metadata"]["annotations"].update({policy.WAVE: "-1"}),
+         "not after the users migration"),
+        ("bootstrap DB host differs", "prod", "users", boot_db_host, "differs"),
+        ("bootstrap runs before the key fetch", "local", "users",
+         lambda d: policy.pod_spec(find(d, "Job", "kumo-users-bootstrap"))["initContainers"].reverse(),
+         "runs after bootstrap"),
+        ("bootstrap writes no keys", "local", "users",
+         lambda d: boot_ctr(d).update(env=[e for e in boot_ctr(d)["env"] if e["name"] != "KUMO_BOOTSTRAP_KEY_DIR"]),
+         "KUMO_BOOTSTRAP_KEY_DIR"),
+        ("documents key not from the bootstrap Secret", "prod", "documents", docs_key_elsewhere,
+         "is not from the Secret kumo-documents-apikey"),
+        ("documents migration not a PreSync hook", "prod", "documents",
+         lambda d: find(d, "Job", "kumo-documents-migrate")["metadata"]["annotations"].pop(policy.HOOK), "PreSync"),
+        ("documents migration Job missing", "staging", "documents", lambda d: drop(d, "Job", "kumo-documents-migrate"),
+         "kumo-documents: no migration Job"),
+        ("documents migration DB host differs", "prod", "documents", docs_job_db_host, "differs"),
+        ("documents rpc port differs from KUMO_RPC_PORT", "prod", "documents",
+         lambda d: ctr(d, D, "kumo-documents")["ports"][0].update(containerPort=7999), "port rpc"),
+        ("documents env variable typo", "prod", "documents",
+         lambda d: cm_of(d, "documents")["data"].update(KUMO_JOBS_WORKER="2"), "not accepted"),
+        ("BFF readiness not /readyz", "prod", "bff",
+         lambda d: b(d)["readinessProbe"]["httpGet"].update(path="/healthz"), "readiness probe is not GET /readyz"),
+        ("BFF http port differs from KUMO_HTTP_PORT", "prod", "bff",
+         lambda d: b(d)["ports"][0].update(containerPort=8081), "port http"),
+        ("BFF bind address loopback", "prod", "bff", lambda d: cm_of(d, "bff")["data"].update(KUMO_HTTP_ADDR="127.0.0.1"),
+         "KUMO_HTTP_ADDR"),
+        ("BFF env variable typo", "prod", "bff", lambda d: cm_of(d, "bff")["data"].update(KUMO_CORS_ORIGIN="x"),
+         "not accepted"),
         ("no readiness probe", "prod", None, lambda d: u(d).pop("readinessProbe"), "no readinessProbe"),
         ("no liveness probe", "prod", None, lambda d: u(d).pop("livenessProbe"), "no livenessProbe"),
         ("image :latest", "prod", None, lambda d: u(d).update(image=u(d)["image"].rsplit(":", 1)[0] + ":latest"), ":latest"),
@@ -298,8 +392,10 @@ def test_dockerfiles(daemons):
             # image (a plain build) never loads.
             note("skip: runtime libraries of kumo-%s (sanitizer build)" % svc)
             want = pkgs
-        missing = sorted(want - pkgs)
-        extra = sorted(pkgs - want - {"ca-certificates"})
+        # Data packages a library reads at run time (libmagic: its database).
+        data = set(p for lib, p in DATA_PACKAGES.items() if lib in want)
+        missing = sorted((want | data) - pkgs)
+        extra = sorted(pkgs - want - data - {"ca-certificates"})
         tap(not missing and not extra and not unknown,
             "kumo-%s runtime image installs exactly the libraries the binary needs (%s)" % (svc, " ".join(sorted(want))),
             (["missing: %s" % missing] if missing else []) + (["not needed: %s" % extra] if extra else [])
@@ -456,26 +552,30 @@ def test_gitops():
         sh(["git", "clone", "-q", bare, b], t)
         kz = "k8s/overlays/staging/kustomization.yaml"
         src = "0123456789abcdef0123456789abcdef01234567"
+        # Every daemon of the staging overlay, in its images: order.
+        ALL = ("users", "storage", "documents", "bff")
 
         def run(tag, *svcs, cwd=a):
             return sh([bump, "--checkout", cwd, "--overlay", "k8s/overlays/staging", "--tag", tag,
                        "--source-commit", src] + list(svcs), t, check=False)
 
-        r = run("a1b2c3d4e5f6", "users", "storage")
+        r = run("a1b2c3d4e5f6", *ALL)
         text = remote_file(bare, kz)
         tags = re.findall(r'newTag: "?([\w.-]+)"?', text)
         msg = sh(["git", "--git-dir", bare, "log", "-1", "--format=%B", "main"], t).stdout
-        tap(r.returncode == 0 and tags == ["a1b2c3d4e5f6"] * 2 and src in msg and "# staging on EKS" in text,
+        tap(r.returncode == 0 and tags == ["a1b2c3d4e5f6"] * len(ALL) and src in msg and "# staging on EKS" in text,
             "gitops-bump sets the tags, commits naming the source commit, pushes (comments kept)",
             [r.stderr.strip(), msg.strip()] if r.returncode else [])
         k = kubectl()
         if k:
             docs, err = render(k, os.path.join(a, "k8s/overlays/staging"))
-            images = sorted(set(c["image"] for d in docs or [] if policy.pod_spec(d) for c in policy.pod_spec(d)["containers"]))
+            images = sorted(set(c["image"] for d in docs or [] if policy.pod_spec(d)
+                                for c in policy.pod_spec(d)["containers"] + (policy.pod_spec(d).get("initContainers") or [])
+                                if policy.image_service(c["image"])))
             tap(docs is not None and all(i.endswith(":a1b2c3d4e5f6") for i in images) and images,
                 "bumped overlay renders with the new tags", images or [err])
         head = sh(["git", "--git-dir", bare, "rev-parse", "main"], t).stdout
-        r = run("a1b2c3d4e5f6", "users", "storage")
+        r = run("a1b2c3d4e5f6", *ALL)
         tap(r.returncode == 0 and "nothing to do" in r.stdout and
             sh(["git", "--git-dir", bare, "rev-parse", "main"], t).stdout == head,
             "gitops-bump is a no-op when repeated", [r.stdout.strip(), r.stderr.strip()])
@@ -510,16 +610,16 @@ def test_gitops():
         text = remote_file(bare, kz)
         tap(r.returncode == 0 and os.path.exists(os.path.join(t, "raced")) and "rejected" in r.stderr
             and log[0].startswith("deploy(staging): kumo-users -> d1d2d3d4d5d6") and log[1] == "docs: unrelated change"
-            and re.findall(r'newTag: "?([\w.-]+)"?', text) == ["d1d2d3d4d5d6", "a1b2c3d4e5f6"],
+            and re.findall(r'newTag: "?([\w.-]+)"?', text) == ["d1d2d3d4d5d6"] + ["a1b2c3d4e5f6"] * (len(ALL) - 1),
             "gitops-bump retries a rejected push by rebasing onto the concurrent commit",
             [r.stderr.strip()] + log[:2])
         # A concurrent bump of the same line: the rebase conflicts, the script
         # starts again from the remote state and still lands its tag.
         race("sed -i 's/newTag: .*/newTag: \"e0e0e0e0e0e0\"/' %s && git commit -qam 'deploy(staging): other'" % kz)
-        r = run("f1f2f3f4f5f6", "users", "storage")
+        r = run("f1f2f3f4f5f6", *ALL)
         text = remote_file(bare, kz)
         log = sh(["git", "--git-dir", bare, "log", "--format=%s", "-2", "main"], t).stdout.split("\n")
-        tap(r.returncode == 0 and re.findall(r'newTag: "?([\w.-]+)"?', text) == ["f1f2f3f4f5f6"] * 2
+        tap(r.returncode == 0 and re.findall(r'newTag: "?([\w.-]+)"?', text) == ["f1f2f3f4f5f6"] * len(ALL)
             and log[1] == "deploy(staging): other",
             "gitops-bump redoes its edit when the concurrent push touched the same lines", [r.stderr.strip()] + log)
         status = sh(["git", "status", "--porcelain"], a).stdout

@@ -27,6 +27,23 @@ PORT_VARS = {
 # Variables naming files a container must find (mounted or baked in).
 FILE_VARS_RE = re.compile(r"^KUMO_\w+_(FILE|FILES)$")
 DB_CLIENTS = ("kumo-users", "kumo-documents")
+# Pods allowed to reach MySQL: the DB clients, their migration Jobs, the
+# users bootstrap Job.
+DB_PODS = tuple(x for c in DB_CLIENTS for x in (c, c + "-migrate")) + ("kumo-users-bootstrap",)
+# Who must reach whom inside a namespace (source, destination, port), from
+# issue 8: the BFF calls every service, documents calls users and storage,
+# every token verifier fetches kumo-users' JWKS (admin port), the DB pods
+# reach MySQL. Every other in-namespace flow to a declared port must be
+# denied, except OPTIONAL_FLOWS (allowed or not).
+REQUIRED_FLOWS = (
+    ("kumo-bff", "kumo-users", 7101), ("kumo-bff", "kumo-users", 9101),
+    ("kumo-bff", "kumo-documents", 7102), ("kumo-bff", "kumo-storage", 7103),
+    ("kumo-documents", "kumo-users", 7101), ("kumo-documents", "kumo-users", 9101),
+    ("kumo-documents", "kumo-storage", 7103), ("kumo-storage", "kumo-users", 9101),
+) + tuple((p, "mariadb", 3306) for p in DB_PODS)
+OPTIONAL_FLOWS = (("kumo-documents", "kumo-storage", 7104), ("kumo-bff", "kumo-storage", 7104))
+# Variables naming the addresses a daemon binds (each must be a wildcard).
+BIND_VARS = ("KUMO_RPC_ADDR", "KUMO_HTTP_ADDR", "KUMO_ADMIN_ADDR")
 MYSQL_PORT = 3306
 AWS_ENVS = ("staging", "prod")
 IRSA = "eks.amazonaws.com/role-arn"
@@ -245,9 +262,16 @@ def check_daemon(doc, pod, c, d, env, docs, envname, v, todo):
     for name, info in d.vars.items():
         if info["required"] and name not in env and name + "_FILE" not in env:
             v.append("%s: required %s is not set" % (where, name))
-    addr = resolve(env, d, "KUMO_RPC_ADDR")
-    if addr not in ("0.0.0.0", "::", "[::]"):
-        v.append("%s: KUMO_RPC_ADDR=%s is not reachable from other pods" % (where, addr))
+    binds = [x for x in BIND_VARS if x in d.vars]
+    if not binds:
+        v.append("%s: kumo-%s --help names no bind address (%s)" % (where, d.svc, ", ".join(BIND_VARS)))
+    for var in binds:
+        addr = resolve(env, d, var)
+        # KUMO_ADMIN_ADDR unset usually means "as the main listener".
+        if var == "KUMO_ADMIN_ADDR" and addr in (None, ""):
+            continue
+        if addr not in ("0.0.0.0", "::", "[::]"):
+            v.append("%s: %s=%s is not reachable from other pods" % (where, var, addr))
     declared = {}
     for p in c.get("ports") or []:
         pname = p.get("name")
@@ -269,7 +293,9 @@ def check_daemon(doc, pod, c, d, env, docs, envname, v, todo):
     if admin is None:
         v.append("%s: no admin port" % where)
     rp = c.get("readinessProbe") or {}
-    if rpc is not None:
+    # A daemon with an HTTP API (the BFF) is ready when its dependencies are
+    # (/readyz); its RPC port only carries health and reflection.
+    if rpc is not None and "http" not in declared:
         g = rp.get("grpc")
         if not g:
             v.append("%s: readiness probe is not a gRPC probe on the RPC port" % where)
@@ -363,14 +389,98 @@ def check_netpol(docs, daemons, v):
                 if "kumo-storage" in targets and src not in ("kumo-documents", "kumo-bff") \
                         and not all(p in admin_ports for p in ports):
                     v.append("%s: lets %s reach kumo-storage (only documents and the BFF may)" % (where, src))
-                if "mariadb" in targets and src not in [x for c in DB_CLIENTS for x in (c, c + "-migrate")]:
+                if "mariadb" in targets and src not in DB_PODS:
                     v.append("%s: lets %s reach MySQL (only users and documents may)" % (where, src))
         for rule in spec.get("egress") or []:
             # A rule without ports allows every port, 3306 included.
             if MYSQL_PORT in rule_ports(rule) or None in rule_ports(rule):
-                bad = [t for t in targets if t not in [x for c in DB_CLIENTS for x in (c, c + "-migrate")]]
+                bad = [t for t in targets if t not in DB_PODS]
                 if bad:
                     v.append("%s: lets %s reach MySQL (port 3306)" % (where, bad))
+
+
+def _peer_matches_pod(peer, labels):
+    """A NetworkPolicy peer admits a pod of the same namespace. ipBlock is
+    for addresses outside the cluster; a namespaceSelector-only peer names
+    other namespaces (our overlays never label their own namespace for it)."""
+    if peer is None:
+        return True
+    if "ipBlock" in peer:
+        return False
+    if "namespaceSelector" in peer:
+        ns = peer["namespaceSelector"] or {}
+        if ns.get("matchLabels") or ns.get("matchExpressions"):
+            return False
+    return labels_match(peer.get("podSelector") or {}, labels)
+
+
+def _allows(nps, kind, subject, peer_labels, port):
+    """True when the policies let `subject` (labels) send (kind Egress) to,
+    or receive (kind Ingress) from, a pod with peer_labels on port."""
+    key = "egress" if kind == "Egress" else "ingress"
+    side = "to" if kind == "Egress" else "from"
+    sel = [n for n in nps if labels_match((n.get("spec") or {}).get("podSelector") or {}, subject)
+           and kind in ((n.get("spec") or {}).get("policyTypes") or ["Ingress"])]
+    if not sel:
+        return True  # not isolated in that direction
+    for n in sel:
+        for rule in n["spec"].get(key) or []:
+            ports = rule_ports(rule)
+            if None not in ports and port not in ports:
+                continue
+            for peer in rule.get(side) or [None]:
+                if _peer_matches_pod(peer, peer_labels):
+                    return True
+    return False
+
+
+def reachable(docs, src, dst, port):
+    """Whether a pod named src (app.kubernetes.io/name) may open a TCP
+    connection to pod dst on port under the rendered NetworkPolicies."""
+    nps = [d for d in docs if d.get("kind") == "NetworkPolicy"]
+    pods = {name: labels for name, labels, _, _ in pods_of(docs)}
+    if src not in pods or dst not in pods:
+        return None
+    return _allows(nps, "Egress", pods[src], pods[dst], port) and _allows(nps, "Ingress", pods[dst], pods[src], port)
+
+
+def check_reachability(docs, envname, v):
+    """The in-namespace reachability matrix (REQUIRED_FLOWS / deny the rest)."""
+    pods = {}
+    for name, labels, _, d in pods_of(docs):
+        if name is None:
+            continue
+        ports = pods.setdefault(name, set())
+        for c in pod_spec(d)["containers"]:
+            ports |= set(p.get("containerPort") for p in c.get("ports") or [])
+    required = set(f for f in REQUIRED_FLOWS if f[0] in pods and f[1] in pods)
+    for src, dst, port in sorted(required):
+        if not reachable(docs, src, dst, port):
+            v.append("reachability: %s cannot reach %s:%d (it must)" % (src, dst, port))
+    for src in sorted(pods):
+        for dst in sorted(pods):
+            if src == dst:
+                continue
+            for port in sorted(pods[dst]):
+                f = (src, dst, port)
+                if f in required or f in OPTIONAL_FLOWS:
+                    continue
+                if port in (9100, 9102, 9103):
+                    pass  # admin ports of non-users daemons: nobody in the namespace needs them
+                if reachable(docs, src, dst, port):
+                    v.append("reachability: %s can reach %s:%d (not in the allowed matrix)" % (src, dst, port))
+    if envname in AWS_ENVS:
+        # Aurora is outside the cluster: the DB pods need egress to an
+        # ipBlock on 3306, and no other pod has one.
+        nps = [d for d in docs if d.get("kind") == "NetworkPolicy"]
+        for name in sorted(pods):
+            labels = {"app.kubernetes.io/name": name}
+            ok = any(labels_match((n.get("spec") or {}).get("podSelector") or {}, labels) and
+                     any(MYSQL_PORT in rule_ports(r) and any("ipBlock" in (p or {}) for p in r.get("to") or [])
+                         for r in n["spec"].get("egress") or [])
+                     for n in nps)
+            if name in DB_PODS and not ok:
+                v.append("reachability: %s has no egress to Aurora (ipBlock, port 3306) in %s" % (name, envname))
 
 
 def check_disruption(docs, envname, v):
@@ -403,13 +513,7 @@ def check_migrations(docs, daemons, v):
     for svc, d in sorted(daemons.items()):
         if d is None or "migrate" not in d.subcommands:
             continue
-        jobs = []
-        for doc in docs:
-            if doc.get("kind") != "Job":
-                continue
-            for c in pod_spec(doc)["containers"]:
-                if image_service(c.get("image", "")) == svc and (c.get("args") or [None])[0] == "migrate":
-                    jobs.append((doc, c))
+        jobs = [(doc, c) for doc, c in jobs_running(docs, svc, "migrate")]
         dep = [x for x in docs if x.get("kind") == "Deployment" and x["metadata"]["name"] == "kumo-" + svc]
         if not jobs:
             v.append("kumo-%s: no migration Job (args [migrate])" % svc)
@@ -432,12 +536,92 @@ def check_migrations(docs, daemons, v):
             if pod_spec(job).get("restartPolicy") not in ("Never", "OnFailure"):
                 v.append("%s: bad restartPolicy" % ident(job))
             if dep:
-                denv = effective_env(dep[0], pod_spec(dep[0])["containers"][0], docs, [], "")
-                jenv = effective_env(job, c, docs, [], "")
-                for k in sorted(set(denv) | set(jenv)):
-                    if k.startswith("KUMO_DB_") and k not in ("KUMO_DB_IO_TIMEOUT", "KUMO_DB_POOL_SIZE") \
-                            and denv.get(k) != jenv.get(k):
-                        v.append("%s: %s=%s differs from the Deployment's %s" % (ident(job), k, jenv.get(k), denv.get(k)))
+                same_db(docs, dep[0], job, c, v)
+
+
+def jobs_running(docs, svc, sub):
+    """(Job, container) pairs whose container (or init container) runs
+    kumo-<svc> <sub>."""
+    out = []
+    for doc in docs:
+        if doc.get("kind") != "Job":
+            continue
+        spec = pod_spec(doc)
+        for c in (spec.get("initContainers") or []) + spec["containers"]:
+            if image_service(c.get("image", "")) == svc and (c.get("args") or [None])[0] == sub:
+                out.append((doc, c))
+    return out
+
+
+def same_db(docs, dep, job, c, v):
+    """A hook Job talks to the database the Deployment uses."""
+    denv = effective_env(dep, pod_spec(dep)["containers"][0], docs, [], "")
+    jenv = effective_env(job, c, docs, [], "")
+    for k in sorted(set(denv) | set(jenv)):
+        if k.startswith("KUMO_DB_") and k not in ("KUMO_DB_IO_TIMEOUT", "KUMO_DB_POOL_SIZE") \
+                and denv.get(k) != jenv.get(k):
+            v.append("%s: %s=%s differs from the Deployment's %s" % (ident(job), k, jenv.get(k), denv.get(k)))
+    for k in ("KUMO_AWS_REGION",):
+        if denv.get(k) != jenv.get(k):
+            v.append("%s: %s=%s differs from the Deployment's %s" % (ident(job), k, jenv.get(k), denv.get(k)))
+
+
+def check_bootstrap(docs, daemons, v):
+    """kumo-users bootstrap runs as a hook after the users migration and its
+    service keys reach every daemon that reads KUMO_SERVICE_API_KEY_FILE,
+    through the Secret kumo-<svc>-apikey."""
+    users = daemons.get("users")
+    if users is None or "bootstrap" not in users.subcommands:
+        return
+    boots = jobs_running(docs, "users", "bootstrap")
+    if not boots:
+        v.append("kumo-users: no bootstrap Job (args [bootstrap])")
+        return
+    migrate_waves = [int((j["metadata"].get("annotations") or {}).get(WAVE, "0"))
+                     for j, _ in jobs_running(docs, "users", "migrate")]
+    dep = [x for x in docs if x.get("kind") == "Deployment" and x["metadata"]["name"] == "kumo-users"]
+    for job, c in boots:
+        ann = job["metadata"].get("annotations") or {}
+        if ann.get(HOOK) not in ("PreSync", "Sync", "PostSync"):
+            v.append("%s: bootstrap Job is not an ArgoCD hook" % ident(job))
+        elif ann.get(HOOK) == "PreSync" and (WAVE not in ann or any(int(ann[WAVE]) <= w for w in migrate_waves)):
+            v.append("%s: bootstrap Job's sync wave is not after the users migration's %s" % (ident(job), migrate_waves))
+        if dep:
+            same_db(docs, dep[0], job, c, v)
+        inits = pod_spec(job).get("initContainers") or []
+        names = [x["name"] for x in inits]
+        for i, x in enumerate(inits):
+            if "kubectl get secret" in yaml.safe_dump(x) and c in inits and i > names.index(c["name"]):
+                v.append("%s: init container %s (fetches the published keys) runs after bootstrap" % (ident(job), x["name"]))
+        env = effective_env(job, c, docs, [], "")
+        services = [s.strip() for s in (env.get("KUMO_BOOTSTRAP_SERVICES") or
+                                        (users.vars.get("KUMO_BOOTSTRAP_SERVICES") or {}).get("default") or "").split(",")]
+        if not env.get("KUMO_BOOTSTRAP_KEY_DIR"):
+            v.append("%s: KUMO_BOOTSTRAP_KEY_DIR unset: no service keys are written" % ident(job))
+        text = yaml.safe_dump(pod_spec(job))
+        for doc in docs:
+            if doc.get("kind") != "Deployment":
+                continue
+            for dc in pod_spec(doc)["containers"]:
+                svc = image_service(dc.get("image", ""))
+                if svc is None or daemons.get(svc) is None:
+                    continue
+                denv = effective_env(doc, dc, docs, [], "")
+                path = denv.get("KUMO_SERVICE_API_KEY_FILE")
+                if not path:
+                    continue
+                where = "%s container %s" % (ident(doc), dc["name"])
+                if svc not in services:
+                    v.append("%s: kumo-%s reads a service key but bootstrap's KUMO_BOOTSTRAP_SERVICES %s lacks it"
+                             % (where, svc, services))
+                m = mounted(dc, path, pod_spec(doc))
+                vol = [x for x in pod_spec(doc).get("volumes") or [] if m and x["name"] == m["name"]]
+                secret = ((vol[0].get("secret") or {}).get("secretName") if vol else None) or ""
+                want = "kumo-%s-apikey" % svc
+                if not secret.startswith(want):
+                    v.append("%s: KUMO_SERVICE_API_KEY_FILE=%s is not from the Secret %s" % (where, path, want))
+                elif want not in text and "kumo-$s-apikey" not in text:
+                    v.append("%s: the bootstrap Job does not publish the Secret %s" % (ident(job), want))
 
 
 def check_irsa(docs, v):
@@ -472,8 +656,9 @@ def check_services(docs, v):
 
 
 def check_ingress(docs, daemons, envname, v, skips):
-    if daemons.get("bff") is None:
-        skips.append("Ingress for kumo-bff (%s): kumo-bff not built" % envname)
+    has_bff = any(d.get("kind") == "Deployment" and d["metadata"]["name"] == "kumo-bff" for d in docs)
+    if daemons.get("bff") is None and not has_bff:
+        skips.append("Ingress for kumo-bff (%s): kumo-bff neither built nor deployed" % envname)
         return
     ings = [d for d in docs if d.get("kind") == "Ingress"]
     good = [i for i in ings if any(((p.get("backend") or {}).get("service") or {}).get("name") == "kumo-bff"
@@ -547,8 +732,10 @@ def check(docs, envname, daemons):
                     env = effective_env(doc, c, docs, v, where)
                     check_daemon(doc, pod, c, daemons[svc], env, docs, envname, v, todo)
     check_netpol(docs, daemons, v)
+    check_reachability(docs, envname, v)
     check_disruption(docs, envname, v)
     check_migrations(docs, daemons, v)
+    check_bootstrap(docs, daemons, v)
     check_services(docs, v)
     check_jwks(docs, daemons, v)
     if envname in AWS_ENVS:

@@ -1,0 +1,250 @@
+/* kumo-bff internals: the browser-facing JSON API. One front-end
+ * independent core (bff_handle: request in, response out) behind the
+ * HTTP/1.1 front-end (libmicrohttpd, http1.c); the route handlers turn JSON
+ * into RPCs to kumo-users and kumo-documents. Nothing here is used outside
+ * bff/. */
+#ifndef KUMO_BFF_H
+#define KUMO_BFF_H
+
+#include <jansson.h>
+#include <protobuf-c/protobuf-c.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "apikey_exchange.h"
+#include "arena.h"
+#include "buf.h"
+#include "config.h"
+#include "jwks_fetch.h"
+#include "kumo_jwt.h"
+#include "ratelimit.h"
+#include "rpc_client.h"
+#include "web.h"
+
+/* Settings from the KUMO_* variables (config.c). */
+struct bff_settings {
+    const char *http_addr;
+    int http_port;
+    const char *users_target, *documents_target, *storage_target;
+    const char *jwt_issuer, *jwt_audience;
+    int64_t jwt_leeway_s, jwt_max_ttl_s;
+    const char *jwks_file, *jwks_url;
+    int64_t jwks_refresh_ms;
+    const char *cors_origins;
+    int cookie_secure;
+    int64_t body_max;
+    int json_max_depth;
+    int64_t request_timeout_ms;
+    int64_t client_timeout_ms;
+    int http_threads;
+    double rl_addr_rate, rl_addr_burst;
+    double rl_principal_rate, rl_principal_burst;
+    double rl_login_rate, rl_login_burst;
+    const char *trusted_proxies;
+    int page_size_max;
+};
+
+/* Loads and validates the settings; logs and returns -1 on a bad value. */
+int bff_settings_load(const struct kumo_config *c, struct bff_settings *s);
+/* The BFF's own variables (besides the daemon's common ones). */
+const struct kumo_config_var *bff_config_vars(size_t *n);
+
+/* The process-wide state. */
+struct bff {
+    struct bff_settings s;
+    struct kumo_rpc_client *users, *documents, *storage;
+    struct kumo_apikey_exchange *apikeys;
+    struct kumo_jwt_verifier *verifier;
+    struct kumo_jwks_refresher *jwks;
+    struct kumo_ratelimit *rl_addr, *rl_principal, *rl_login;
+    struct bff_http *http;
+};
+
+/* ---- the front-end independent request and response ---------------- */
+
+struct bff_kv {
+    const char *name;
+    const char *value;
+};
+
+#define BFF_MAX_HEADERS 64
+#define BFF_MAX_QUERY   32
+
+struct bff_request {
+    const char *method; /* "GET" */
+    const char *path;   /* decoded path, no query */
+    struct bff_kv headers[BFF_MAX_HEADERS];
+    size_t n_headers;
+    struct bff_kv query[BFF_MAX_QUERY]; /* decoded */
+    size_t n_query;
+    int too_many_query; /* more than BFF_MAX_QUERY parameters */
+    const char *body;
+    size_t body_len;
+    int body_too_large; /* the front-end stopped reading at the limit */
+    const char *peer;   /* socket peer address, numeric */
+};
+
+#define BFF_MAX_RESP_HEADERS 24
+
+struct bff_response {
+    int status;
+    struct kumo_buf body;
+    const char *content_type; /* static */
+    char *header_names[BFF_MAX_RESP_HEADERS];
+    char *header_values[BFF_MAX_RESP_HEADERS];
+    size_t n_headers;
+};
+
+/* Serves one request: fills *rs (status, headers, body). Thread-safe;
+ * blocks on RPCs. */
+void bff_handle(struct bff *app, const struct bff_request *rq, struct bff_response *rs);
+
+/* Frees the strings of *rs. */
+void bff_response_clear(struct bff_response *rs);
+
+/* Adds a response header (both strings copied). */
+void bff_resp_header(struct bff_response *rs, const char *name, const char *value);
+
+/* ---- per-request context for route handlers ------------------------ */
+
+struct bff_ctx {
+    struct bff *app;
+    const struct bff_request *rq;
+    struct bff_response *rs;
+    struct kumo_arena *arena;
+    struct kumo_web_params params;
+    char request_id[130];
+    char client[64];
+    int64_t deadline; /* kumo_now_ns base */
+    int authenticated;
+    struct kumo_principal principal;
+    char *authorization; /* "Bearer <jwt>" to forward (kumo_malloc'd) */
+    json_t *body;        /* parsed JSON body, or NULL */
+};
+
+/* Request helpers. */
+const char *bff_header(const struct bff_request *rq, const char *name);
+const char *bff_query(const struct bff_request *rq, const char *name);
+/* Path parameter `name` copied into the arena, or "" */
+const char *bff_param(struct bff_ctx *c, const char *name);
+
+/* Responses. */
+void bff_json(struct bff_ctx *c, int status, json_t *obj); /* steals obj */
+void bff_error(struct bff_ctx *c, int status, const char *code, const char *message);
+/* The error response for an RPC failure (status mapped from the code;
+ * unavailable/internal/unknown messages replaced by generic text). */
+void bff_rpc_error(struct bff_ctx *c, kumo_code code, const struct kumo_rpc_status *st);
+
+/* Parses the body as a JSON object into c->body (depth checked). Returns 0,
+ * or answers 400 and returns -1. An empty body gives an empty object. */
+int bff_parse_body(struct bff_ctx *c);
+/* Checks that every key of `obj` is one of the NULL-terminated `allowed`;
+ * otherwise answers 400 naming the first other and returns -1. */
+int bff_only_fields(struct bff_ctx *c, json_t *obj, const char *const *allowed);
+
+/* Builds a request message from proto-JSON `obj` (decoded into the arena;
+ * obj is not stolen). Returns the message, or answers 400 and returns
+ * NULL. */
+ProtobufCMessage *bff_proto_from_json(struct bff_ctx *c, const ProtobufCMessageDescriptor *desc,
+                                      json_t *obj);
+/* Converts a response message to the REST JSON form: snake_case keys
+ * (except inside metadata/details), enum names short and lowercase, sha256
+ * as hex, sizes as numbers. Returns a new reference (never NULL). */
+json_t *bff_proto_to_json(const ProtobufCMessage *m);
+
+/* Calls method `path` on `client` with the request's deadline, request id
+ * and forwarded authorization (when `with_auth`). Returns the code; the
+ * response is in the arena. */
+kumo_code bff_call(struct bff_ctx *c, struct kumo_rpc_client *client, const char *path,
+                   const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+                   int with_auth, ProtobufCMessage **resp, struct kumo_rpc_status *st);
+/* bff_call, answering the error itself on failure. Returns 0 or -1. */
+int bff_call_or_error(struct bff_ctx *c, struct kumo_rpc_client *client, const char *path,
+                      const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+                      ProtobufCMessage **resp);
+
+/* Requires one of `roles` (bits) in the principal; answers 403 otherwise
+ * and returns -1. */
+int bff_require_role(struct bff_ctx *c, unsigned roles);
+
+/* page_size from the query, clamped to 1..KUMO_PAGE_SIZE_MAX (0 when
+ * absent: the service's default). Returns 0, or answers 400 and returns -1. */
+int bff_page_size(struct bff_ctx *c, int *out);
+/* Answers 200 {key: [...], next_page_token} from a List*Response. */
+void bff_page_out(struct bff_ctx *c, const char *key, ProtobufCMessage *rs);
+/* Adds ETag: "<etag>" (nothing for an empty etag). */
+void bff_etag_header(struct bff_ctx *c, const char *etag);
+/* The etag of If-Match without quotes or W/ (in the arena), or NULL. */
+const char *bff_if_match(struct bff_ctx *c);
+
+/* ---- routes ---------------------------------------------------------- */
+
+enum bff_auth { BFF_PUBLIC, BFF_TOKEN };
+
+struct bff_route {
+    const char *method;
+    const char *pattern;
+    enum bff_auth auth;
+    void (*fn)(struct bff_ctx *c);
+};
+
+extern const struct bff_route bff_routes[];
+extern const size_t bff_n_routes;
+
+/* Handlers (auth.c, users.c, documents.c, misc.c). */
+void bff_h_login(struct bff_ctx *c);
+void bff_h_refresh(struct bff_ctx *c);
+void bff_h_logout(struct bff_ctx *c);
+void bff_h_me(struct bff_ctx *c);
+void bff_h_users_list(struct bff_ctx *c);
+void bff_h_users_create(struct bff_ctx *c);
+void bff_h_users_get(struct bff_ctx *c);
+void bff_h_users_update(struct bff_ctx *c);
+void bff_h_users_delete(struct bff_ctx *c);
+void bff_h_keys_list(struct bff_ctx *c);
+void bff_h_keys_create(struct bff_ctx *c);
+void bff_h_keys_delete(struct bff_ctx *c);
+void bff_h_docs_list(struct bff_ctx *c);
+void bff_h_docs_create(struct bff_ctx *c);
+void bff_h_docs_get(struct bff_ctx *c);
+void bff_h_docs_put(struct bff_ctx *c);
+void bff_h_docs_patch(struct bff_ctx *c);
+void bff_h_docs_delete(struct bff_ctx *c);
+void bff_h_docs_upload_parts(struct bff_ctx *c);
+void bff_h_docs_complete(struct bff_ctx *c);
+void bff_h_docs_archive(struct bff_ctx *c);
+void bff_h_docs_restore(struct bff_ctx *c);
+void bff_h_docs_undelete(struct bff_ctx *c);
+void bff_h_docs_versions(struct bff_ctx *c);
+void bff_h_audit(struct bff_ctx *c);
+void bff_h_dead_letters(struct bff_ctx *c);
+void bff_h_redrive(struct bff_ctx *c);
+void bff_h_healthcheck(struct bff_ctx *c);
+void bff_h_openapi(struct bff_ctx *c);
+
+/* The OpenAPI document as JSON (openapi_spec.c, generated by
+ * bff/openapi-gen from bff/openapi.yaml). */
+extern const char bff_openapi_json[];
+
+/* ---- the HTTP/1.1 front-end (http1.c) ------------------------------ */
+
+struct bff_http;
+int bff_http_start(struct bff *app, struct bff_http **out);
+int bff_http_port(const struct bff_http *h);
+/* The body of the 408 answered to a client that did not send its request
+ * within KUMO_CLIENT_TIMEOUT (http1.c, h2c.c). */
+#define BFF_TIMEOUT_BODY                                                                           \
+    "{\"error\":{\"code\":\"deadline_exceeded\",\"message\":\"the request was not received in "    \
+    "time\"}}"
+
+/* Serves one h2c connection (h2c.c) until it closes, has no open stream
+ * for KUMO_CLIENT_TIMEOUT, or *stopping is set (then GOAWAY). A request
+ * still arriving KUMO_CLIENT_TIMEOUT after its HEADERS began is answered
+ * 408 and reset. The fd stays the caller's. */
+void bff_h2c_serve(struct bff *app, int fd, const char *peer, atomic_int *stopping);
+/* Stops accepting new connections (drain). */
+void bff_http_quiesce(struct bff_http *h);
+void bff_http_stop(struct bff_http *h);
+
+#endif

@@ -1,0 +1,124 @@
+/* kumo-bff configuration: the KUMO_* variables of the BFF (the daemon
+ * framework adds KUMO_RPC_ADDR/PORT, KUMO_ADMIN_PORT, KUMO_LOG_LEVEL...). */
+#include <string.h>
+
+#include "bff.h"
+#include "log.h"
+
+#define SEC_MS  1000LL
+#define HOUR_MS (3600 * SEC_MS)
+#define DAY_MS  (24 * HOUR_MS)
+#define MIB     (1024LL * 1024)
+
+static const struct kumo_config_var vars[] = {
+    {"KUMO_HTTP_ADDR", KUMO_CONFIG_STRING, NULL,
+     "address the HTTP port binds (numeric); empty: KUMO_RPC_ADDR"},
+    {"KUMO_HTTP_PORT", KUMO_CONFIG_INT, "8080",
+     "JSON API port (HTTP/1.1, and h2c with prior knowledge); 0 = any", 0, 0, 65535},
+    {"KUMO_USERS_TARGET", KUMO_CONFIG_STRING, "127.0.0.1:7101", "kumo-users RPC address"},
+    {"KUMO_DOCUMENTS_TARGET", KUMO_CONFIG_STRING, "127.0.0.1:7102", "kumo-documents RPC address"},
+    {"KUMO_STORAGE_TARGET", KUMO_CONFIG_STRING, "127.0.0.1:7103",
+     "kumo-storage RPC address (health checks only)"},
+    {"KUMO_JWT_ISSUER", KUMO_CONFIG_STRING, "kumo-users", "required iss of access tokens"},
+    {"KUMO_JWT_AUDIENCE", KUMO_CONFIG_STRING, "kumo", "required aud of access tokens"},
+    {"KUMO_JWT_LEEWAY", KUMO_CONFIG_DURATION_MS, "30s", "clock skew allowed verifying tokens", 0, 0,
+     300 * SEC_MS},
+    {"KUMO_JWT_MAX_TTL", KUMO_CONFIG_DURATION_MS, "24h", "longest token lifetime accepted", 0,
+     SEC_MS, 7 * DAY_MS},
+    {"KUMO_JWT_JWKS_FILE", KUMO_CONFIG_STRING, NULL,
+     "JWKS file with the keys verifying access tokens; takes precedence over KUMO_JWT_JWKS_URL"},
+    {"KUMO_JWT_JWKS_URL", KUMO_CONFIG_STRING, "http://127.0.0.1:9101/.well-known/jwks.json",
+     "URL of kumo-users' JWKS (its admin port)"},
+    {"KUMO_JWT_JWKS_REFRESH", KUMO_CONFIG_DURATION_MS, "5m", "how often the JWKS is reloaded", 0,
+     SEC_MS, DAY_MS},
+    {"KUMO_CORS_ORIGINS", KUMO_CONFIG_STRING, "",
+     "comma-separated browser origins allowed (exact match; empty = no CORS; \"*\" is ignored)"},
+    {"KUMO_COOKIE_SECURE", KUMO_CONFIG_BOOL, "true",
+     "session cookies are Secure and __Host- prefixed (false only for local http)"},
+    {"KUMO_BODY_MAX", KUMO_CONFIG_SIZE, "1MiB", "largest request body (413 above)", 0, 1024,
+     64 * MIB},
+    {"KUMO_JSON_MAX_DEPTH", KUMO_CONFIG_INT, "32", "deepest JSON nesting accepted (400 above)", 0,
+     2, 1000},
+    {"KUMO_REQUEST_TIMEOUT", KUMO_CONFIG_DURATION_MS, "30s",
+     "deadline budget of a request, passed to every RPC", 0, 100, HOUR_MS},
+    {"KUMO_CLIENT_TIMEOUT", KUMO_CONFIG_DURATION_MS, "10s",
+     "close HTTP connections silent this long, and answer 408 to a request not received whole "
+     "(first byte to end of body) within it (slow clients)",
+     0, SEC_MS, HOUR_MS},
+    {"KUMO_HTTP_THREADS", KUMO_CONFIG_INT, "8", "HTTP worker threads (each blocks on RPCs)", 0, 1,
+     256},
+    {"KUMO_RATE_LIMIT_PER_ADDRESS", KUMO_CONFIG_STRING, "50/s burst 100",
+     "token bucket per client address (\"<n>/s|m|h [burst <b>]\", \"off\")"},
+    {"KUMO_RATE_LIMIT_PER_PRINCIPAL", KUMO_CONFIG_STRING, "100/s burst 200",
+     "token bucket per authenticated principal (tenant and subject)"},
+    {"KUMO_LOGIN_RATE_LIMIT", KUMO_CONFIG_STRING, "10/m burst 10",
+     "token bucket per client address on POST /api/v1/auth/login"},
+    {"KUMO_TRUSTED_PROXIES", KUMO_CONFIG_STRING, "",
+     "comma-separated proxy addresses whose X-Forwarded-For is believed"},
+    {"KUMO_PAGE_SIZE_MAX", KUMO_CONFIG_INT, "100", "largest page_size (larger ones are clamped)", 0,
+     1, 1000},
+};
+
+const struct kumo_config_var *bff_config_vars(size_t *n)
+{
+    *n = sizeof vars / sizeof vars[0];
+    return vars;
+}
+
+static int bad(const char *why)
+{
+    kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "error", why, NULL);
+    return -1;
+}
+
+static int limit(const struct kumo_config *c, const char *name, double *rate, double *burst)
+{
+    if (kumo_ratelimit_parse(kumo_config_string(c, name), rate, burst) != 0) {
+        kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "variable", name, "error",
+                 "expected \"<n>/s|m|h [burst <b>]\" or \"off\"", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+int bff_settings_load(const struct kumo_config *c, struct bff_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    s->http_addr = kumo_config_string(c, "KUMO_HTTP_ADDR");
+    if (s->http_addr == NULL || *s->http_addr == '\0')
+        s->http_addr = kumo_config_string(c, "KUMO_RPC_ADDR");
+    if (s->http_addr == NULL || *s->http_addr == '\0')
+        s->http_addr = "0.0.0.0";
+    s->http_port = (int)kumo_config_int(c, "KUMO_HTTP_PORT");
+    s->users_target = kumo_config_string(c, "KUMO_USERS_TARGET");
+    s->documents_target = kumo_config_string(c, "KUMO_DOCUMENTS_TARGET");
+    s->storage_target = kumo_config_string(c, "KUMO_STORAGE_TARGET");
+    s->jwt_issuer = kumo_config_string(c, "KUMO_JWT_ISSUER");
+    s->jwt_audience = kumo_config_string(c, "KUMO_JWT_AUDIENCE");
+    s->jwt_leeway_s = kumo_config_int(c, "KUMO_JWT_LEEWAY") / 1000;
+    s->jwt_max_ttl_s = kumo_config_int(c, "KUMO_JWT_MAX_TTL") / 1000;
+    s->jwks_file = kumo_config_string(c, "KUMO_JWT_JWKS_FILE");
+    s->jwks_url = kumo_config_string(c, "KUMO_JWT_JWKS_URL");
+    s->jwks_refresh_ms = kumo_config_int(c, "KUMO_JWT_JWKS_REFRESH");
+    s->cors_origins = kumo_config_string(c, "KUMO_CORS_ORIGINS");
+    s->cookie_secure = kumo_config_bool(c, "KUMO_COOKIE_SECURE");
+    s->body_max = kumo_config_int(c, "KUMO_BODY_MAX");
+    s->json_max_depth = (int)kumo_config_int(c, "KUMO_JSON_MAX_DEPTH");
+    s->request_timeout_ms = kumo_config_int(c, "KUMO_REQUEST_TIMEOUT");
+    s->client_timeout_ms = kumo_config_int(c, "KUMO_CLIENT_TIMEOUT");
+    s->http_threads = (int)kumo_config_int(c, "KUMO_HTTP_THREADS");
+    s->trusted_proxies = kumo_config_string(c, "KUMO_TRUSTED_PROXIES");
+    s->page_size_max = (int)kumo_config_int(c, "KUMO_PAGE_SIZE_MAX");
+    if (limit(c, "KUMO_RATE_LIMIT_PER_ADDRESS", &s->rl_addr_rate, &s->rl_addr_burst) != 0 ||
+        limit(c, "KUMO_RATE_LIMIT_PER_PRINCIPAL", &s->rl_principal_rate, &s->rl_principal_burst) !=
+            0 ||
+        limit(c, "KUMO_LOGIN_RATE_LIMIT", &s->rl_login_rate, &s->rl_login_burst) != 0)
+        return -1;
+    if (s->jwt_issuer == NULL || s->jwt_issuer[0] == '\0' || s->jwt_audience == NULL ||
+        s->jwt_audience[0] == '\0')
+        return bad("KUMO_JWT_ISSUER and KUMO_JWT_AUDIENCE must not be empty");
+    if ((s->jwks_file == NULL || s->jwks_file[0] == '\0') &&
+        (s->jwks_url == NULL || s->jwks_url[0] == '\0'))
+        return bad("one of KUMO_JWT_JWKS_FILE and KUMO_JWT_JWKS_URL is required");
+    return 0;
+}

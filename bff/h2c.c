@@ -1,0 +1,437 @@
+/* The h2c front-end (HTTP/2 over cleartext with prior knowledge, as
+ * `curl --http2-prior-knowledge` speaks it) on the same port as HTTP/1.1:
+ * the listener hands a connection whose first bytes are the HTTP/2 preface
+ * to bff_h2c_serve, which runs an nghttp2 server session on it in the
+ * connection's own thread. Each complete request (END_STREAM) goes through
+ * the same core as HTTP/1.1 (bff_handle); streams of one connection are
+ * served one after another. Limits: the body limit while reading DATA
+ * (413), BFF_MAX_HEADERS headers, 64 KiB of header list, and
+ * KUMO_CLIENT_TIMEOUT twice: a connection without an open stream that long
+ * is closed (PINGs or a trickled preface do not keep it), and a request
+ * still being received that long after its HEADERS began (time we spent
+ * serving other streams of the connection not counted) is answered 408
+ * and reset: trickling bytes must not hold a connection thread forever. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <nghttp2/nghttp2.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "bff.h"
+#include "log.h"
+#include "pctenc.h"
+#include "metrics.h"
+#include "rpc.h"
+
+struct h2_stream {
+    int32_t id;
+    struct kumo_arena *arena;
+    struct bff_request rq;
+    char *method, *path_raw;
+    struct kumo_buf body;
+    struct bff_response rs;
+    size_t sent;
+    int too_large;
+    int header_bytes;
+    int complete;          /* END_STREAM received */
+    int cut;               /* answered 408 for reading too slowly */
+    int64_t begin_ns;      /* HEADERS began (kumo_now_ns) */
+    int64_t busy_at_begin; /* the connection's busy_ns then */
+    struct h2_stream *next_ready;
+    struct h2_stream *prev_all, *next_all; /* every live stream of the conn */
+};
+
+struct h2_conn {
+    struct bff *app;
+    int fd;
+    const char *peer;
+    nghttp2_session *sess;
+    struct h2_stream *ready, **ready_tail;
+    struct h2_stream *all; /* freed at the end: nghttp2_session_del does not
+                              call on_stream_close */
+    int failed;
+    int64_t busy_ns; /* time spent serving streams (not reading) */
+};
+
+static void stream_free(struct h2_conn *c, struct h2_stream *st)
+{
+    if (st->prev_all)
+        st->prev_all->next_all = st->next_all;
+    else
+        c->all = st->next_all;
+    if (st->next_all)
+        st->next_all->prev_all = st->prev_all;
+    bff_response_clear(&st->rs);
+    kumo_buf_free(&st->body);
+    kumo_arena_free(st->arena);
+    kumo_free(st);
+}
+
+static ssize_t on_send(nghttp2_session *s, const uint8_t *data, size_t len, int flags, void *ud)
+{
+    (void)s;
+    (void)flags;
+    struct h2_conn *c = ud;
+    ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
+    if (n < 0) {
+        if (errno == EINTR)
+            return NGHTTP2_ERR_WOULDBLOCK;
+        c->failed = 1;
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
+    return n;
+}
+
+static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud)
+{
+    struct h2_conn *c = ud;
+    if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0;
+    struct h2_stream *st = kumo_calloc(1, sizeof *st);
+    st->id = f->hd.stream_id;
+    st->arena = kumo_arena_new();
+    st->begin_ns = kumo_now_ns();
+    st->busy_at_begin = c->busy_ns;
+    st->next_all = c->all;
+    if (c->all)
+        c->all->prev_all = st;
+    c->all = st;
+    nghttp2_session_set_stream_user_data(s, st->id, st);
+    return 0;
+}
+
+static void add_header(struct h2_stream *st, const char *name, const char *value, size_t vlen)
+{
+    struct bff_request *rq = &st->rq;
+    if (strcmp(name, "cookie") == 0) {
+        /* HTTP/2 may split Cookie into several fields: join them. */
+        for (size_t i = 0; i < rq->n_headers; i++) {
+            if (strcmp(rq->headers[i].name, "cookie") == 0) {
+                size_t old = strlen(rq->headers[i].value);
+                char *j = kumo_arena_alloc(st->arena, old + 2 + vlen + 1);
+                memcpy(j, rq->headers[i].value, old);
+                memcpy(j + old, "; ", 2);
+                memcpy(j + old + 2, value, vlen);
+                j[old + 2 + vlen] = '\0';
+                rq->headers[i].value = j;
+                return;
+            }
+        }
+    }
+    if (rq->n_headers >= BFF_MAX_HEADERS)
+        return;
+    rq->headers[rq->n_headers].name = kumo_arena_strdup(st->arena, name);
+    rq->headers[rq->n_headers].value = kumo_arena_strndup(st->arena, value, vlen);
+    rq->n_headers++;
+}
+
+static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
+                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags, void *ud)
+{
+    (void)flags;
+    struct h2_stream *st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
+    if (!st || f->hd.type != NGHTTP2_HEADERS)
+        return 0;
+    st->header_bytes += (int)(namelen + valuelen + 32);
+    if (st->header_bytes > 64 * 1024)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
+    char *n = kumo_arena_strndup(st->arena, (const char *)name, namelen);
+    if (strcmp(n, ":method") == 0)
+        st->method = kumo_arena_strndup(st->arena, (const char *)value, valuelen);
+    else if (strcmp(n, ":path") == 0)
+        st->path_raw = kumo_arena_strndup(st->arena, (const char *)value, valuelen);
+    else if (n[0] != ':')
+        add_header(st, n, (const char *)value, valuelen);
+    if (strcmp(n, "content-length") == 0) {
+        /* Refuse a declared oversize body without buffering any of it. */
+        char *end;
+        unsigned long long cl =
+            strtoull(kumo_arena_strndup(st->arena, (const char *)value, valuelen), &end, 10);
+        if (cl > (unsigned long long)((struct h2_conn *)ud)->app->s.body_max)
+            st->too_large = 1;
+    }
+    return 0;
+}
+
+static int on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data, size_t len,
+                   void *ud)
+{
+    (void)flags;
+    struct h2_conn *c = ud;
+    struct h2_stream *st = nghttp2_session_get_stream_user_data(s, id);
+    if (!st || st->too_large || st->cut)
+        return 0;
+    if (st->body.len + len > (size_t)c->app->s.body_max) {
+        st->too_large = 1;
+        kumo_buf_free(&st->body);
+        return 0;
+    }
+    kumo_buf_append(&st->body, data, len);
+    return 0;
+}
+
+static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
+{
+    struct h2_conn *c = ud;
+    if ((f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) ||
+        !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+        return 0;
+    struct h2_stream *st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
+    if (!st || st->complete)
+        return 0;
+    st->complete = 1;
+    if (st->cut)
+        return 0; /* already answered 408 */
+    st->next_ready = NULL;
+    *c->ready_tail = st;
+    c->ready_tail = &st->next_ready;
+    return 0;
+}
+
+static int on_stream_close(nghttp2_session *s, int32_t id, uint32_t code, void *ud)
+{
+    (void)code;
+    struct h2_conn *c = ud;
+    struct h2_stream *st = nghttp2_session_get_stream_user_data(s, id);
+    if (!st)
+        return 0;
+    /* Unlink it if it was still waiting to be served. */
+    for (struct h2_stream **p = &c->ready; *p; p = &(*p)->next_ready) {
+        if (*p == st) {
+            *p = st->next_ready;
+            if (c->ready_tail == &st->next_ready)
+                c->ready_tail = p;
+            break;
+        }
+    }
+    nghttp2_session_set_stream_user_data(s, id, NULL);
+    stream_free(c, st);
+    return 0;
+}
+
+static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
+                         nghttp2_data_source *src, void *ud)
+{
+    (void)s;
+    (void)id;
+    (void)ud;
+    struct h2_stream *st = src->ptr;
+    size_t left = st->rs.body.len - st->sent;
+    size_t n = left < len ? left : len;
+    if (n)
+        memcpy(buf, st->rs.body.data + st->sent, n);
+    st->sent += n;
+    if (st->sent == st->rs.body.len)
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return (ssize_t)n;
+}
+
+/* Percent-decodes a path (no '+' rule); a bad escape is kept verbatim. */
+static char *decode_path(struct kumo_arena *a, const char *s, size_t len)
+{
+    char *out = kumo_arena_alloc(a, len + 1);
+    size_t j = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned hi, lo;
+        if (s[i] == '%' && i + 2 < len && sscanf(s + i + 1, "%1x%1x", &hi, &lo) == 2) {
+            unsigned char ch = (unsigned char)(hi * 16 + lo);
+            if (ch == 0)
+                ch = '?'; /* never a NUL inside a path */
+            out[j++] = (char)ch;
+            i += 2;
+        } else {
+            out[j++] = s[i];
+        }
+    }
+    out[j] = '\0';
+    return out;
+}
+
+static void parse_query(struct h2_stream *st, const char *q)
+{
+    struct bff_request *rq = &st->rq;
+    while (*q) {
+        const char *amp = strchr(q, '&');
+        size_t len = amp ? (size_t)(amp - q) : strlen(q);
+        if (len) {
+            if (rq->n_query >= BFF_MAX_QUERY) {
+                rq->too_many_query = 1;
+                return;
+            }
+            const char *eq = memchr(q, '=', len);
+            size_t klen = eq ? (size_t)(eq - q) : len;
+            struct kumo_buf k = KUMO_BUF_INIT, v = KUMO_BUF_INIT;
+            if (kumo_url_query_decode(q, klen, &k) == 0 &&
+                (!eq || kumo_url_query_decode(eq + 1, len - klen - 1, &v) == 0)) {
+                rq->query[rq->n_query].name =
+                    kumo_arena_strndup(st->arena, k.data ? (char *)k.data : "", k.len);
+                rq->query[rq->n_query].value =
+                    kumo_arena_strndup(st->arena, v.data ? (char *)v.data : "", v.len);
+                rq->n_query++;
+            }
+            kumo_buf_free(&k);
+            kumo_buf_free(&v);
+        }
+        q += len + (amp ? 1 : 0);
+    }
+}
+
+static void submit_response(struct h2_conn *c, struct h2_stream *st);
+
+static void serve_stream(struct h2_conn *c, struct h2_stream *st)
+{
+    const char *raw = st->path_raw ? st->path_raw : "/";
+    const char *qm = strchr(raw, '?');
+    st->rq.method = st->method ? st->method : "GET";
+    st->rq.path = decode_path(st->arena, raw, qm ? (size_t)(qm - raw) : strlen(raw));
+    if (qm)
+        parse_query(st, qm + 1);
+    st->rq.body = st->body.data ? (const char *)st->body.data : "";
+    st->rq.body_len = st->body.len;
+    st->rq.body_too_large = st->too_large;
+    st->rq.peer = c->peer;
+    int64_t t0 = kumo_now_ns();
+    bff_handle(c->app, &st->rq, &st->rs);
+    c->busy_ns += kumo_now_ns() - t0;
+    submit_response(c, st);
+}
+
+/* Answers a stream still being received past the client timeout with 408;
+ * on_frame_send then resets it so the client stops sending. */
+static void cut_stream(struct h2_conn *c, struct h2_stream *st)
+{
+    st->cut = 1;
+    kumo_buf_free(&st->body);
+    st->rq.method = st->method ? st->method : "POST";
+    st->rs.status = 408;
+    st->rs.content_type = "application/json";
+    kumo_buf_append_str(&st->rs.body, BFF_TIMEOUT_BODY);
+    bff_resp_header(&st->rs, "Cache-Control", "no-store");
+    bff_resp_header(&st->rs, "X-Content-Type-Options", "nosniff");
+    kumo_log(KUMO_LOG_INFO, NULL, "slow client cut off", "peer", c->peer, "protocol", "h2c", NULL);
+    submit_response(c, st);
+}
+
+/* Cuts every stream whose request has been arriving for longer than the
+ * client timeout, not counting the time we were busy serving others (its
+ * bytes may be waiting unread in the socket meanwhile). */
+static void cut_slow_streams(struct h2_conn *c)
+{
+    int64_t now = kumo_now_ns(), budget = c->app->s.client_timeout_ms * 1000000;
+    for (struct h2_stream *st = c->all; st; st = st->next_all) {
+        if (st->complete || st->cut)
+            continue;
+        if (now - st->begin_ns - (c->busy_ns - st->busy_at_begin) > budget)
+            cut_stream(c, st);
+    }
+}
+
+static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud)
+{
+    (void)ud;
+    if (f->hd.type != NGHTTP2_HEADERS)
+        return 0;
+    struct h2_stream *st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
+    if (st && st->cut && !st->complete)
+        nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
+    return 0;
+}
+
+static void submit_response(struct h2_conn *c, struct h2_stream *st)
+{
+    struct bff_response *rs = &st->rs;
+    nghttp2_nv nva[BFF_MAX_RESP_HEADERS + 3];
+    size_t n = 0;
+    char status[8], clen[24];
+    snprintf(status, sizeof status, "%d", rs->status);
+    snprintf(clen, sizeof clen, "%zu", rs->body.len);
+#define NV(nm, val)                                                                                \
+    nva[n++] = (nghttp2_nv){(uint8_t *)(nm), (uint8_t *)(val), strlen(nm), strlen(val),            \
+                            NGHTTP2_NV_FLAG_NONE}
+    NV(":status", status);
+    if (rs->content_type)
+        NV("content-type", rs->content_type);
+    NV("content-length", clen);
+    for (size_t i = 0; i < rs->n_headers; i++) {
+        /* HTTP/2 field names are lowercase. */
+        for (char *p = rs->header_names[i]; *p; p++)
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p - 'A' + 'a');
+        NV(rs->header_names[i], rs->header_values[i]);
+    }
+#undef NV
+    nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_body};
+    int has_body = rs->body.len > 0 && rs->status != 204 && strcmp(st->rq.method, "HEAD") != 0;
+    nghttp2_submit_response(c->sess, st->id, nva, n, has_body ? &prd : NULL);
+}
+
+void bff_h2c_serve(struct bff *app, int fd, const char *peer, atomic_int *stopping)
+{
+    struct h2_conn c = {.app = app, .fd = fd, .peer = peer};
+    c.ready_tail = &c.ready;
+    nghttp2_session_callbacks *cb;
+    nghttp2_session_callbacks_new(&cb);
+    nghttp2_session_callbacks_set_send_callback(cb, on_send);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
+    nghttp2_session_server_new(&c.sess, cb, &c);
+    nghttp2_session_callbacks_del(cb);
+    nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 32},
+                                   {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, 64 * 1024}};
+    nghttp2_submit_settings(c.sess, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]);
+    struct timeval tv = {(time_t)(app->s.client_timeout_ms / 1000), 0};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    int64_t idle_since = kumo_now_ns();
+    int goaway = 0;
+    uint8_t buf[16384];
+    kumo_metrics_connection_opened();
+    for (;;) {
+        while (c.ready) {
+            struct h2_stream *st = c.ready;
+            c.ready = st->next_ready;
+            if (!c.ready)
+                c.ready_tail = &c.ready;
+            serve_stream(&c, st);
+        }
+        cut_slow_streams(&c);
+        /* Only open streams count as activity: a connection that sends
+         * nothing but PINGs or a trickled preface is idle. */
+        if (c.all)
+            idle_since = kumo_now_ns();
+        else if (kumo_now_ns() - idle_since > app->s.client_timeout_ms * 1000000)
+            break;
+        if (!goaway && atomic_load(stopping)) {
+            nghttp2_session_terminate_session(c.sess, NGHTTP2_NO_ERROR);
+            goaway = 1;
+        }
+        if (nghttp2_session_send(c.sess) != 0 || c.failed)
+            break;
+        if (!nghttp2_session_want_read(c.sess) && !nghttp2_session_want_write(c.sess))
+            break;
+        struct pollfd p = {fd, POLLIN, 0};
+        int r = poll(&p, 1, 500);
+        if (r < 0 && errno != EINTR)
+            break;
+        if (r <= 0)
+            continue; /* the checks at the top of the loop close or cut */
+        ssize_t got = recv(fd, buf, sizeof buf, 0);
+        if (got <= 0)
+            break;
+        if (nghttp2_session_mem_recv(c.sess, buf, (size_t)got) < 0)
+            break;
+    }
+    nghttp2_session_del(c.sess);
+    while (c.all)
+        stream_free(&c, c.all);
+    kumo_metrics_connection_closed();
+}

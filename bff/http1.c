@@ -1,0 +1,621 @@
+/* The HTTP port: our own listener peeks at each connection's first bytes;
+ * the HTTP/2 preface ("PRI ") goes to the h2c front-end (h2c.c), anything
+ * else to libmicrohttpd (MHD_add_connection; MHD_USE_NO_LISTEN_SOCKET) with
+ * a thread pool (handlers block on RPCs). MHD parses HTTP/1.1; each request
+ * becomes a struct bff_request for the core and its struct bff_response
+ * goes back into MHD's. The body limit is enforced
+ * while reading: a Content-Length over it is answered 413 before any byte
+ * of the body is read, and a chunked body stops being buffered at the
+ * limit. Slow clients: MHD's connection timeout closes connections silent
+ * for KUMO_CLIENT_TIMEOUT, but it is an inactivity timer that every
+ * trickled byte resets, so a watchdog also bounds the time to read one
+ * request (see "read budget" below). */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "bff.h"
+#include "log.h"
+#include "rpc.h"
+
+struct bff_http {
+    struct bff *app;
+    struct MHD_Daemon *d;
+    int port;
+    int lfd;     /* our listening socket */
+    int wake[2]; /* wakes the accept thread to stop */
+    pthread_t acceptor;
+    int acceptor_started;
+    int quiesced;
+    atomic_int stopping;
+    atomic_int inflight; /* HTTP/1.1 requests being served */
+    atomic_int threads;  /* connection threads (classifying or h2c) */
+    pthread_mutex_t conns_mu;
+    struct h1_conn *conns; /* every MHD connection (read budget) */
+    pthread_t watchdog;
+    int watchdog_started;
+    atomic_int watchdog_stop;
+};
+
+/* Most connections waiting for their first bytes or speaking h2c at once
+ * (one thread each). */
+#define MAX_CONN_THREADS 512
+
+/* ---- read budget ------------------------------------------------------
+ * A request must arrive whole (first byte to end of body) within
+ * KUMO_CLIENT_TIMEOUT. MHD has no such timer, so every MHD connection is
+ * registered here with its own dup of the socket (so the watchdog never
+ * touches a descriptor number MHD may have closed and reused) and the
+ * moment its current request started: for the first request, when its
+ * first bytes were there (the classifier had seen them); for a later one
+ * on a kept-alive connection, when its request line was parsed (MHD
+ * offers nothing earlier; the idle time before it is MHD's own timer).
+ * From the end of the body (the handler runs: its RPCs have their own
+ * deadline) until the response is sent the connection is not watched.
+ * The watchdog answers a request over budget with 408 and shuts the
+ * socket down, which MHD sees as the client closing. */
+enum h1_phase { H1_READING, H1_SERVING, H1_IDLE, H1_CUT };
+
+struct h1_conn {
+    int fd; /* our dup of the socket */
+    enum h1_phase phase;
+    int64_t since; /* kumo_now_ns when the request being read began */
+    char peer[64];
+    struct h1_conn *prev, *next;
+};
+
+struct h1_req {
+    struct kumo_buf body;
+    int too_large;
+    int done;
+};
+
+struct collect {
+    struct bff_request *rq;
+    int query;
+};
+
+static enum MHD_Result collect_kv(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    struct collect *cl = cls;
+    struct bff_request *rq = cl->rq;
+    if (!key)
+        return MHD_YES;
+    if (kind == MHD_GET_ARGUMENT_KIND) {
+        if (rq->n_query >= BFF_MAX_QUERY) {
+            rq->too_many_query = 1;
+            return MHD_YES;
+        }
+        rq->query[rq->n_query].name = key;
+        rq->query[rq->n_query].value = value ? value : "";
+        rq->n_query++;
+    } else if (rq->n_headers < BFF_MAX_HEADERS) {
+        rq->headers[rq->n_headers].name = key;
+        rq->headers[rq->n_headers].value = value ? value : "";
+        rq->n_headers++;
+    }
+    return MHD_YES;
+}
+
+static void peer_addr(struct MHD_Connection *conn, char *out, size_t cap)
+{
+    snprintf(out, cap, "unknown");
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
+    else if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a6))
+            inet_ntop(AF_INET, &a6->s6_addr[12], out, (socklen_t)cap);
+        else
+            inet_ntop(AF_INET6, a6, out, (socklen_t)cap);
+    }
+}
+
+static struct h1_conn *conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* Moves a connection to `phase`; entering H1_READING restarts its clock,
+ * but only from H1_IDLE (the first request's clock runs from the start). */
+static void set_phase(struct bff_http *h, struct MHD_Connection *conn, enum h1_phase phase)
+{
+    struct h1_conn *hc = conn_of(conn);
+    if (!hc)
+        return;
+    pthread_mutex_lock(&h->conns_mu);
+    if (hc->phase != H1_CUT) {
+        if (phase != H1_READING)
+            hc->phase = phase;
+        else if (hc->phase == H1_IDLE) {
+            hc->phase = H1_READING;
+            hc->since = kumo_now_ns();
+        }
+    }
+    pthread_mutex_unlock(&h->conns_mu);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct bff_http *h = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        int fd = ci ? fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0) : -1;
+        if (fd < 0)
+            return; /* out of descriptors: only MHD's idle timer applies */
+        struct h1_conn *hc = kumo_calloc(1, sizeof *hc);
+        hc->fd = fd;
+        hc->phase = H1_READING;
+        hc->since = kumo_now_ns();
+        peer_addr(conn, hc->peer, sizeof hc->peer);
+        pthread_mutex_lock(&h->conns_mu);
+        hc->next = h->conns;
+        if (h->conns)
+            h->conns->prev = hc;
+        h->conns = hc;
+        pthread_mutex_unlock(&h->conns_mu);
+        *socket_context = hc;
+        return;
+    }
+    struct h1_conn *hc = *socket_context;
+    if (!hc)
+        return;
+    pthread_mutex_lock(&h->conns_mu);
+    if (hc->prev)
+        hc->prev->next = hc->next;
+    else
+        h->conns = hc->next;
+    if (hc->next)
+        hc->next->prev = hc->prev;
+    pthread_mutex_unlock(&h->conns_mu);
+    close(hc->fd);
+    kumo_free(hc);
+    *socket_context = NULL;
+}
+
+/* Called by MHD once a request line is parsed: a new request on a
+ * kept-alive connection starts its clock here. Returns the initial
+ * per-request pointer (none yet). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)uri;
+    set_phase(cls, conn, H1_READING);
+    return NULL;
+}
+
+/* Answers 408 on a connection over its budget and shuts it down. Called
+ * with conns_mu held. */
+static void cut_conn(struct h1_conn *hc)
+{
+    char head[256];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
+                     "Content-Type: application/json\r\nCache-Control: no-store\r\n"
+                     "X-Content-Type-Options: nosniff\r\nContent-Length: %zu\r\n\r\n",
+                     sizeof BFF_TIMEOUT_BODY - 1);
+    /* Best effort and never blocking: the close is what matters. */
+    if (n > 0 && send(hc->fd, head, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) == n)
+        (void)!send(hc->fd, BFF_TIMEOUT_BODY, sizeof BFF_TIMEOUT_BODY - 1,
+                    MSG_DONTWAIT | MSG_NOSIGNAL);
+    shutdown(hc->fd, SHUT_RDWR);
+    hc->phase = H1_CUT;
+    kumo_log(KUMO_LOG_INFO, NULL, "slow client cut off", "peer", hc->peer, "protocol", "http/1.1",
+             NULL);
+}
+
+/* Every ~quarter of a second, cuts the connections whose request has been
+ * arriving for longer than the client timeout. One whose bytes are waiting
+ * unread in the socket is spared this round: the delay is ours (its MHD
+ * thread is busy in a handler), not the client's. */
+static void *watchdog_main(void *arg)
+{
+    struct bff_http *h = arg;
+    int64_t budget = h->app->s.client_timeout_ms * 1000000;
+    while (!atomic_load(&h->watchdog_stop)) {
+        usleep(250 * 1000);
+        int64_t now = kumo_now_ns();
+        pthread_mutex_lock(&h->conns_mu);
+        for (struct h1_conn *hc = h->conns; hc; hc = hc->next) {
+            if (hc->phase != H1_READING || now - hc->since <= budget)
+                continue;
+            int unread = 0;
+            if (ioctl(hc->fd, FIONREAD, &unread) == 0 && unread > 0)
+                continue;
+            cut_conn(hc);
+        }
+        pthread_mutex_unlock(&h->conns_mu);
+    }
+    return NULL;
+}
+
+static enum MHD_Result respond(struct bff_http *h, struct MHD_Connection *conn, const char *url,
+                               const char *method, struct h1_req *r)
+{
+    struct bff_request rq;
+    memset(&rq, 0, sizeof rq);
+    char peer[64];
+    peer_addr(conn, peer, sizeof peer);
+    rq.method = method;
+    rq.path = url;
+    rq.peer = peer;
+    rq.body = r->body.data ? (const char *)r->body.data : "";
+    rq.body_len = r->body.len;
+    rq.body_too_large = r->too_large;
+    struct collect cl = {&rq, 0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_kv, &cl);
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_kv, &cl);
+
+    set_phase(h, conn, H1_SERVING);
+    struct bff_response rs;
+    memset(&rs, 0, sizeof rs);
+    bff_handle(h->app, &rq, &rs);
+    r->done = 1;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        rs.body.len, rs.body.data ? rs.body.data : (void *)"", MHD_RESPMEM_MUST_COPY);
+    if (!resp) {
+        bff_response_clear(&rs);
+        return MHD_NO;
+    }
+    for (size_t i = 0; i < rs.n_headers; i++)
+        MHD_add_response_header(resp, rs.header_names[i], rs.header_values[i]);
+    if (rs.content_type)
+        MHD_add_response_header(resp, "Content-Type", rs.content_type);
+    if (r->too_large)
+        MHD_add_response_header(resp, "Connection", "close");
+    enum MHD_Result rc = MHD_queue_response(conn, (unsigned)rs.status, resp);
+    MHD_destroy_response(resp);
+    bff_response_clear(&rs);
+    return rc;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
+{
+    (void)version;
+    struct bff_http *h = cls;
+    struct h1_req *r = *req_cls;
+    if (r == NULL) {
+        r = kumo_calloc(1, sizeof *r);
+        *req_cls = r;
+        atomic_fetch_add(&h->inflight, 1);
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        if (cl) {
+            char *end;
+            errno = 0;
+            unsigned long long n = strtoull(cl, &end, 10);
+            if (errno || end == cl || *end || n > (unsigned long long)h->app->s.body_max) {
+                /* Refuse before reading any of the body. */
+                r->too_large = 1;
+                return respond(h, conn, url, method, r);
+            }
+        }
+        return MHD_YES;
+    }
+    if (r->done) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (!r->too_large) {
+            if (r->body.len + n > (size_t)h->app->s.body_max) {
+                r->too_large = 1;
+                kumo_buf_free(&r->body);
+            } else {
+                kumo_buf_append(&r->body, upload_data, n);
+            }
+        }
+        return MHD_YES;
+    }
+    return respond(h, conn, url, method, r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)toe;
+    struct bff_http *h = cls;
+    set_phase(h, conn, H1_IDLE);
+    struct h1_req *r = *req_cls;
+    if (!r)
+        return;
+    kumo_buf_free(&r->body);
+    kumo_free(r);
+    *req_cls = NULL;
+    atomic_fetch_sub(&h->inflight, 1);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    kumo_log(KUMO_LOG_DEBUG, NULL, "libmicrohttpd", "detail", msg, NULL);
+}
+
+static int fill_addr(const char *addr, int port, struct sockaddr_storage *ss, socklen_t *len)
+{
+    memset(ss, 0, sizeof *ss);
+    if (strcmp(addr, "localhost") == 0)
+        addr = "127.0.0.1";
+    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, addr, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)port);
+        *len = sizeof *in4;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        *len = sizeof *in6;
+        return 0;
+    }
+    return -1;
+}
+
+static int listen_on(const struct sockaddr_storage *ss, socklen_t len, int *port)
+{
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (const struct sockaddr *)ss, len) != 0 || listen(fd, 512) != 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    struct sockaddr_storage got;
+    socklen_t gl = sizeof got;
+    getsockname(fd, (struct sockaddr *)&got, &gl);
+    *port = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
+                                            : ((struct sockaddr_in *)&got)->sin_port);
+    return fd;
+}
+
+struct pending {
+    struct bff_http *h;
+    int fd;
+    struct sockaddr_storage ss;
+    socklen_t sl;
+};
+
+static void addr_text(const struct sockaddr_storage *ss, char *out, size_t cap)
+{
+    snprintf(out, cap, "unknown");
+    if (ss->ss_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out, (socklen_t)cap);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a6))
+            inet_ntop(AF_INET, &a6->s6_addr[12], out, (socklen_t)cap);
+        else
+            inet_ntop(AF_INET6, a6, out, (socklen_t)cap);
+    }
+}
+
+/* Waits (up to the client timeout) for enough bytes to tell the HTTP/2
+ * preface from an HTTP/1.1 request line. Returns 2, 1, or 0 (gone). */
+static int classify(struct bff_http *h, int fd)
+{
+    int64_t deadline = kumo_now_ns() + h->app->s.client_timeout_ms * 1000000;
+    for (;;) {
+        int64_t left = (deadline - kumo_now_ns()) / 1000000;
+        if (left <= 0 || atomic_load(&h->stopping))
+            return 0;
+        struct pollfd p = {fd, POLLIN, 0};
+        int r = poll(&p, 1, left > 500 ? 500 : (int)left);
+        if (r < 0 && errno != EINTR)
+            return 0;
+        if (r <= 0)
+            continue;
+        char b[4];
+        ssize_t n = recv(fd, b, sizeof b, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+            return 0;
+        if (n > 0 && memcmp(b, "PRI ", (size_t)n) != 0)
+            return 1;
+        if (n == 4)
+            return 2;
+        usleep(2000); /* a partial preface: its bytes stay readable */
+    }
+}
+
+static void *conn_main(void *arg)
+{
+    struct pending *pc = arg;
+    struct bff_http *h = pc->h;
+    int kind = classify(h, pc->fd);
+    if (kind == 1) {
+        /* MHD owns (and closes) the socket from here on. */
+        MHD_add_connection(h->d, pc->fd, (const struct sockaddr *)&pc->ss, pc->sl);
+    } else {
+        if (kind == 2) {
+            char peer[64];
+            addr_text(&pc->ss, peer, sizeof peer);
+            bff_h2c_serve(h->app, pc->fd, peer, &h->stopping);
+        }
+        close(pc->fd);
+    }
+    kumo_free(pc);
+    atomic_fetch_sub(&h->threads, 1);
+    return NULL;
+}
+
+static void *accept_main(void *arg)
+{
+    struct bff_http *h = arg;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    while (!atomic_load(&h->stopping)) {
+        struct pollfd p[2] = {{h->lfd, POLLIN, 0}, {h->wake[0], POLLIN, 0}};
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (p[1].revents)
+            break;
+        if (!(p[0].revents & POLLIN))
+            continue;
+        struct pending *pc = kumo_calloc(1, sizeof *pc);
+        pc->h = h;
+        pc->sl = sizeof pc->ss;
+        pc->fd = accept4(h->lfd, (struct sockaddr *)&pc->ss, &pc->sl, SOCK_CLOEXEC);
+        if (pc->fd < 0) {
+            kumo_free(pc);
+            if (errno == EMFILE || errno == ENFILE || errno == ENOMEM)
+                usleep(10000);
+            continue;
+        }
+        pthread_t t;
+        if (atomic_fetch_add(&h->threads, 1) >= MAX_CONN_THREADS ||
+            pthread_create(&t, &attr, conn_main, pc) != 0) {
+            atomic_fetch_sub(&h->threads, 1);
+            close(pc->fd);
+            kumo_free(pc);
+        }
+    }
+    pthread_attr_destroy(&attr);
+    return NULL;
+}
+
+static void stop_watchdog(struct bff_http *h)
+{
+    if (!h->watchdog_started)
+        return;
+    atomic_store(&h->watchdog_stop, 1);
+    pthread_join(h->watchdog, NULL);
+    h->watchdog_started = 0;
+}
+
+int bff_http_start(struct bff *app, struct bff_http **out)
+{
+    const struct bff_settings *s = &app->s;
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    if (fill_addr(s->http_addr, s->http_port, &ss, &sl) != 0) {
+        kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "error",
+                 "KUMO_HTTP_ADDR must be a numeric IP address", NULL);
+        return -1;
+    }
+    struct bff_http *h = kumo_calloc(1, sizeof *h);
+    h->app = app;
+    pthread_mutex_init(&h->conns_mu, NULL);
+    h->lfd = listen_on(&ss, sl, &h->port);
+    if (h->lfd < 0) {
+        char port[16];
+        snprintf(port, sizeof port, "%d", s->http_port);
+        kumo_log(KUMO_LOG_ERROR, NULL, "cannot listen on the HTTP port", "port", port, "error",
+                 strerror(-h->lfd), NULL);
+        pthread_mutex_destroy(&h->conns_mu);
+        kumo_free(h);
+        return -1;
+    }
+    unsigned timeout_s = (unsigned)((s->client_timeout_ms + 999) / 1000);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
+    h->d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->http_threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)1024, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
+    if (h->d == NULL || pipe2(h->wake, O_CLOEXEC) != 0) {
+        kumo_log(KUMO_LOG_ERROR, NULL, "cannot start the HTTP server", "error", strerror(errno),
+                 NULL);
+        if (h->d)
+            MHD_stop_daemon(h->d);
+        close(h->lfd);
+        pthread_mutex_destroy(&h->conns_mu);
+        kumo_free(h);
+        return -1;
+    }
+    int rc = pthread_create(&h->watchdog, NULL, watchdog_main, h);
+    if (rc == 0) {
+        h->watchdog_started = 1;
+        rc = pthread_create(&h->acceptor, NULL, accept_main, h);
+    }
+    if (rc != 0) {
+        kumo_log(KUMO_LOG_ERROR, NULL, "cannot start the HTTP threads", NULL);
+        stop_watchdog(h);
+        MHD_stop_daemon(h->d);
+        close(h->lfd);
+        close(h->wake[0]);
+        close(h->wake[1]);
+        pthread_mutex_destroy(&h->conns_mu);
+        kumo_free(h);
+        return -1;
+    }
+    h->acceptor_started = 1;
+    *out = h;
+    return 0;
+}
+
+int bff_http_port(const struct bff_http *h)
+{
+    return h ? h->port : 0;
+}
+
+void bff_http_quiesce(struct bff_http *h)
+{
+    if (!h || h->quiesced)
+        return;
+    h->quiesced = 1;
+    if (write(h->wake[1], "x", 1) < 0) {
+        /* The pipe cannot be full: one byte, once. */
+    }
+    pthread_join(h->acceptor, NULL);
+    close(h->lfd);
+}
+
+void bff_http_stop(struct bff_http *h)
+{
+    if (!h)
+        return;
+    bff_http_quiesce(h);
+    atomic_store(&h->stopping, 1);
+    int64_t deadline = kumo_now_ns() + 15LL * 1000000000;
+    while ((atomic_load(&h->inflight) > 0 || atomic_load(&h->threads) > 0) &&
+           kumo_now_ns() < deadline)
+        usleep(20 * 1000);
+    stop_watchdog(h);
+    MHD_stop_daemon(h->d);
+    close(h->wake[0]);
+    close(h->wake[1]);
+    if (atomic_load(&h->threads) == 0) {
+        pthread_mutex_destroy(&h->conns_mu);
+        kumo_free(h); /* else a stuck thread still holds it: leave it */
+    }
+}

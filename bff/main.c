@@ -1,0 +1,148 @@
+/* kumo-bff: the browser's JSON API (/api/v1, HTTP/1.1 and h2c on
+ * KUMO_HTTP_PORT),
+ * turning REST calls into RPCs to kumo-users and kumo-documents. Its RPC
+ * port (the daemon framework's) serves only health and reflection.
+ *   kumo-bff [serve]   the daemon (HTTP 8080, RPC 7100, admin 9100) */
+#include <string.h>
+
+#include "admin_http.h"
+#include "alloc.h"
+#include "bff.h"
+#include "daemon.h"
+#include "log.h"
+
+static struct bff app;
+
+static int jwks_ready(void *ud, char *err, size_t errlen)
+{
+    struct bff *a = ud;
+    if (kumo_jwks_refresher_loads(a->jwks) > 0)
+        return 0;
+    snprintf(err, errlen, "no JWKS loaded yet");
+    return -1;
+}
+
+static int new_client(const char *target, struct kumo_rpc_client **out, const char *name)
+{
+    struct kumo_rpc_client_config cc = {.target = target};
+    if (kumo_rpc_client_new(out, &cc) != 0) {
+        kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "error", "invalid target", "service",
+                 name, "target", target, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+static int new_limit(double rate, double burst, struct kumo_ratelimit **out)
+{
+    if (rate <= 0) /* "off" */
+        return 0;
+    struct kumo_ratelimit_config rc = {rate, burst, 0};
+    return kumo_ratelimit_new(out, &rc);
+}
+
+static int setup_auth(struct bff *a, struct kumo_admin *admin)
+{
+    const struct bff_settings *s = &a->s;
+    struct kumo_jwt_verify_opts o = {s->jwt_issuer, s->jwt_audience, s->jwt_leeway_s,
+                                     s->jwt_max_ttl_s};
+    if (kumo_jwt_verifier_new(&a->verifier, &o, NULL) != 0) {
+        kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "error", "invalid JWT options", NULL);
+        return -1;
+    }
+    const char *source = s->jwks_file && *s->jwks_file ? s->jwks_file : s->jwks_url;
+    if (kumo_jwks_refresher_start(&a->jwks, a->verifier, source, s->jwks_refresh_ms, NULL) != 0) {
+        kumo_log(KUMO_LOG_ERROR, NULL, "cannot start the JWKS refresher", NULL);
+        return -1;
+    }
+    kumo_admin_add_check(admin, "jwks", jwks_ready, a);
+    struct kumo_apikey_exchange_config xc = {.users = a->users};
+    if (kumo_apikey_exchange_new(&a->apikeys, &xc) != 0) {
+        kumo_log(KUMO_LOG_ERROR, NULL, "cannot create the API key exchange", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+static int setup(struct kumo_daemon *d, void *ud)
+{
+    struct bff *a = ud;
+    if (bff_settings_load(kumo_daemon_config(d), &a->s) != 0)
+        return -1;
+    const struct bff_settings *s = &a->s;
+    if (new_client(s->users_target, &a->users, "users") != 0 ||
+        new_client(s->documents_target, &a->documents, "documents") != 0 ||
+        new_client(s->storage_target, &a->storage, "storage") != 0)
+        return -1;
+    if (setup_auth(a, kumo_daemon_admin(d)) != 0)
+        return -1;
+    if (new_limit(s->rl_addr_rate, s->rl_addr_burst, &a->rl_addr) != 0 ||
+        new_limit(s->rl_principal_rate, s->rl_principal_burst, &a->rl_principal) != 0 ||
+        new_limit(s->rl_login_rate, s->rl_login_burst, &a->rl_login) != 0) {
+        kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "error", "invalid rate limit", NULL);
+        return -1;
+    }
+    if (bff_http_start(a, &a->http) != 0)
+        return -1;
+    return 0;
+}
+
+static int http_port(struct kumo_daemon *d, void *ud)
+{
+    (void)d;
+    struct bff *a = ud;
+    return bff_http_port(a->http);
+}
+
+static void drain(struct kumo_daemon *d, void *ud)
+{
+    (void)d;
+    struct bff *a = ud;
+    bff_http_quiesce(a->http);
+}
+
+static void teardown(struct kumo_daemon *d, void *ud)
+{
+    (void)d;
+    struct bff *a = ud;
+    bff_http_stop(a->http);
+    a->http = NULL;
+    kumo_jwks_refresher_stop(a->jwks);
+    a->jwks = NULL;
+    kumo_apikey_exchange_free(a->apikeys);
+    a->apikeys = NULL;
+    kumo_rpc_client_free(a->users);
+    kumo_rpc_client_free(a->documents);
+    kumo_rpc_client_free(a->storage);
+    a->users = a->documents = a->storage = NULL;
+    kumo_jwt_verifier_free(a->verifier);
+    a->verifier = NULL;
+    kumo_ratelimit_free(a->rl_addr);
+    kumo_ratelimit_free(a->rl_principal);
+    kumo_ratelimit_free(a->rl_login);
+    a->rl_addr = a->rl_principal = a->rl_login = NULL;
+}
+
+int main(int argc, char **argv)
+{
+    size_t n_vars;
+    const struct kumo_config_var *vars = bff_config_vars(&n_vars);
+    struct kumo_daemon_spec spec = {
+        .program = "kumo-bff",
+        .svc = "bff",
+        .summary = "kumo BFF: the browser's JSON API (/api/v1 over HTTP/1.1 and h2c) in front of "
+                   "kumo-users and kumo-documents",
+        .version = "0.1.0",
+        .default_rpc_port = 7100,
+        .default_admin_port = 9100,
+        .vars = vars,
+        .n_vars = n_vars,
+        .setup = setup,
+        .teardown = teardown,
+        .ud = &app,
+        .extra_port_name = "http_port",
+        .extra_port = http_port,
+        .drain = drain,
+    };
+    return kumo_daemon_main(argc, argv, &spec);
+}

@@ -1,0 +1,112 @@
+/* The audit trail (one event per mutation, written in the mutation's own
+ * transaction) and the purge of a document's rows, both shared with the job
+ * workers, which call them with their own connection and no RPC call. */
+#include <jansson.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "documents.h"
+#include "ids.h"
+#include "log.h"
+
+kumo_code docs_audit(struct kumo_db_conn *c, const char *tenant_id, const char *actor_id,
+                     const char *actor_roles, const char *action, const char *document_id,
+                     int32_t version, const char *request_id, const char *details_json)
+{
+    char id[DOCS_ID_MAX + 1];
+    if (kumo_id_new("ae", id, sizeof id) != 0)
+        return KUMO_CODE_INTERNAL;
+    return kumo_db_exec(
+        c,
+        "INSERT INTO audit_events (id, tenant_id, time, actor_id, actor_roles, action,"
+        " document_id, version, request_id, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        KUMO_DB_PARAMS(KUMO_DB_STRZ(id), KUMO_DB_STRZ(tenant_id), KUMO_DB_TIME(kumo_now_us()),
+                       KUMO_DB_STRZ(actor_id), KUMO_DB_STRZ(actor_roles ? actor_roles : ""),
+                       KUMO_DB_STRZ(action), KUMO_DB_STRZ(document_id ? document_id : ""),
+                       KUMO_DB_I64(version), KUMO_DB_STRZ(request_id ? request_id : ""),
+                       KUMO_DB_STRZ(details_json)),
+        NULL);
+}
+
+/* {"objects":[{"key":..,"upload_id":..}, ...]} of every version (locked
+ * with the document row by the caller's transaction). */
+static kumo_code purge_payload(struct kumo_db_conn *c, const char *tenant_id,
+                               const char *document_id, char **out, int *n_versions)
+{
+    struct kumo_db_rows *rows;
+    kumo_code rc =
+        kumo_db_query(c,
+                      "SELECT object_key, upload_id FROM document_versions"
+                      " WHERE tenant_id = ? AND document_id = ? ORDER BY version FOR UPDATE",
+                      KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(document_id)), &rows);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    json_t *objects = json_array();
+    *n_versions = 0;
+    for (;;) {
+        int has = 0;
+        if ((rc = kumo_db_rows_next(rows, &has)) != KUMO_CODE_OK || !has)
+            break;
+        size_t klen = 0, ulen = 0;
+        const char *k = kumo_db_rows_bytes(rows, 0, &klen);
+        const char *u = kumo_db_rows_bytes(rows, 1, &ulen);
+        json_t *o = json_object();
+        json_object_set_new(o, "key", json_stringn(k ? k : "", klen));
+        json_object_set_new(o, "upload_id", json_stringn(u ? u : "", ulen));
+        json_array_append_new(objects, o);
+        (*n_versions)++;
+    }
+    kumo_db_rows_close(rows);
+    if (rc == KUMO_CODE_OK) {
+        json_t *root = json_object();
+        json_object_set_new(root, "objects", objects);
+        *out = json_dumps(root, JSON_COMPACT);
+        json_decref(root);
+    } else {
+        json_decref(objects);
+    }
+    return rc;
+}
+
+kumo_code docs__purge_rows_as(struct kumo_db_conn *c, const char *tenant_id,
+                              const char *document_id, const char *actor_id,
+                              const char *actor_roles, const char *request_id)
+{
+    uint64_t n = 0;
+    kumo_code rc =
+        kumo_db_exec(c, "SELECT 1 FROM documents WHERE tenant_id = ? AND id = ? FOR UPDATE",
+                     KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(document_id)), NULL);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    char *payload = NULL;
+    int n_versions = 0;
+    if ((rc = purge_payload(c, tenant_id, document_id, &payload, &n_versions)) != KUMO_CODE_OK)
+        return rc;
+    rc = kumo_db_exec(c, "DELETE FROM documents WHERE tenant_id = ? AND id = ?",
+                      KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(document_id)), &n);
+    if (rc == KUMO_CODE_OK && n == 0)
+        rc = KUMO_CODE_NOT_FOUND;
+    if (rc == KUMO_CODE_OK)
+        rc =
+            kumo_db_exec(c, "DELETE FROM document_versions WHERE tenant_id = ? AND document_id = ?",
+                         KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(document_id)), NULL);
+    if (rc == KUMO_CODE_OK)
+        rc = kumo_db_exec(c, "DELETE FROM document_tags WHERE tenant_id = ? AND document_id = ?",
+                          KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(document_id)), NULL);
+    if (rc == KUMO_CODE_OK) {
+        char details[64];
+        snprintf(details, sizeof details, "{\"versions\":%d}", n_versions);
+        rc = docs_audit(c, tenant_id, actor_id, actor_roles, "document.purge", document_id, 0,
+                        request_id, details);
+    }
+    if (rc == KUMO_CODE_OK && n_versions > 0)
+        rc = docs_enqueue(c, tenant_id, "purge_content", document_id, 0, payload, kumo_now_us());
+    free(payload);
+    return rc;
+}
+
+kumo_code docs_purge_rows(struct kumo_db_conn *c, const char *tenant_id, const char *document_id,
+                          const char *actor_id, const char *request_id)
+{
+    return docs__purge_rows_as(c, tenant_id, document_id, actor_id, "service", request_id);
+}

@@ -1,0 +1,159 @@
+/* kumo-documents' KUMO_* variables (listed by --help) and their loading. */
+#include <pthread.h>
+#include <string.h>
+
+#include "documents.h"
+#include "log.h"
+
+#define SEC_MS  1000LL
+#define MIN_MS  (60 * SEC_MS)
+#define HOUR_MS (60 * MIN_MS)
+#define DAY_MS  (24 * HOUR_MS)
+#define MIB     (1024LL * 1024)
+#define GIB     (1024 * MIB)
+#define TIB     (1024 * GIB)
+
+static const struct kumo_config_var own_vars[] = {
+    {"KUMO_JWT_ISSUER", KUMO_CONFIG_STRING, "kumo-users", "required iss of access tokens"},
+    {"KUMO_JWT_AUDIENCE", KUMO_CONFIG_STRING, "kumo", "required aud of access tokens"},
+    {"KUMO_JWT_LEEWAY", KUMO_CONFIG_DURATION_MS, "30s", "clock skew allowed verifying tokens", 0, 0,
+     300 * SEC_MS},
+    {"KUMO_JWT_MAX_TTL", KUMO_CONFIG_DURATION_MS, "24h", "longest token lifetime accepted", 0,
+     SEC_MS, 7 * DAY_MS},
+    {"KUMO_JWT_JWKS_FILE", KUMO_CONFIG_STRING, NULL,
+     "JWKS file with the keys verifying access tokens (re-read when it changes); "
+     "takes precedence over KUMO_JWT_JWKS_URL"},
+    {"KUMO_JWT_JWKS_URL", KUMO_CONFIG_STRING, "http://127.0.0.1:9101/.well-known/jwks.json",
+     "URL of kumo-users' JWKS (its admin port)"},
+    {"KUMO_JWT_JWKS_REFRESH", KUMO_CONFIG_DURATION_MS, "5m", "how often the JWKS is reloaded", 0,
+     SEC_MS, DAY_MS},
+    {"KUMO_SERVICE_CALLERS", KUMO_CONFIG_STRING, "",
+     "service principals allowed to call (none: the documents RPCs are for users)"},
+    {"KUMO_AWS_REGION", KUMO_CONFIG_STRING, NULL,
+     "region of the RDS IAM token (KUMO_DB_AUTH=iam); default: AWS_REGION"},
+    {"KUMO_MIGRATE_LOCK_TIMEOUT", KUMO_CONFIG_DURATION_MS, "60s",
+     "migrate: longest wait for another migrator's lock", 0, 0, HOUR_MS},
+    {"KUMO_STORAGE_TARGET", KUMO_CONFIG_STRING, "127.0.0.1:7103",
+     "kumo-storage's RPC address (host:port)"},
+    {"KUMO_USERS_TARGET", KUMO_CONFIG_STRING, "127.0.0.1:7101",
+     "kumo-users' RPC address (host:port), for the service API key exchange"},
+    {"KUMO_SERVICE_API_KEY_FILE", KUMO_CONFIG_STRING, NULL,
+     "file holding this service's API key (kumo-users bootstrap writes documents.apikey); "
+     "unset: no background jobs run here"},
+    {"KUMO_MAX_DOCUMENT_SIZE", KUMO_CONFIG_SIZE, "5TiB", "largest document content", 0, 0, 5 * TIB},
+    {"KUMO_MULTIPART_THRESHOLD", KUMO_CONFIG_SIZE, "100MiB",
+     "content above this size is uploaded in parts", 0, 5 * MIB, 5 * GIB},
+    {"KUMO_MULTIPART_PART_SIZE", KUMO_CONFIG_SIZE, "16MiB",
+     "part size of multipart uploads (grown so that at most 10000 parts are needed)", 0, 5 * MIB,
+     5 * GIB},
+    {"KUMO_UPLOAD_URL_TTL", KUMO_CONFIG_DURATION_MS, "15m", "validity of upload URLs", 0, SEC_MS,
+     7 * DAY_MS},
+    {"KUMO_DOWNLOAD_URL_TTL", KUMO_CONFIG_DURATION_MS, "5m",
+     "validity of download URLs when the request names none (at most 1h)", 0, SEC_MS, HOUR_MS},
+    {"KUMO_DELETE_RETENTION", KUMO_CONFIG_DURATION_MS, "720h",
+     "how long a soft-deleted document can be undeleted before it is purged", 0, 0, 3650 * DAY_MS},
+    {"KUMO_UPLOAD_EXPIRY", KUMO_CONFIG_DURATION_MS, "24h",
+     "pending uploads not completed within this are cleaned up", 0, MIN_MS, 30 * DAY_MS},
+    {"KUMO_IDEMPOTENCY_TTL", KUMO_CONFIG_DURATION_MS, "24h",
+     "how long a CreateDocument idempotency_key is remembered", 0, MIN_MS, 30 * DAY_MS},
+    {"KUMO_JOBS_WORKERS", KUMO_CONFIG_INT, "2", "background job workers (0: none here)", 0, 0, 64},
+    {"KUMO_JOBS_MAX_ATTEMPTS", KUMO_CONFIG_INT, "5",
+     "attempts of a job before it becomes a dead letter", 0, 1, 100},
+    {"KUMO_JOBS_BACKOFF_BASE", KUMO_CONFIG_DURATION_MS, "1s",
+     "delay before the first retry (doubling, with jitter)", 0, 10, HOUR_MS},
+    {"KUMO_JOBS_BACKOFF_MAX", KUMO_CONFIG_DURATION_MS, "5m", "longest delay between retries", 0, 10,
+     DAY_MS},
+    {"KUMO_JOBS_POLL_INTERVAL", KUMO_CONFIG_DURATION_MS, "1s",
+     "how often an idle worker looks for due jobs", 0, 10, 10 * MIN_MS},
+    {"KUMO_JOBS_SWEEP_INTERVAL", KUMO_CONFIG_DURATION_MS, "1m",
+     "how often expired uploads and soft-deleted documents past retention are swept", 0, SEC_MS,
+     DAY_MS},
+    {"KUMO_JOBS_LEASE", KUMO_CONFIG_DURATION_MS, "10m",
+     "how long a worker owns a job before another may take it over", 0, SEC_MS, DAY_MS},
+    {"KUMO_EXTRACT_TEXT_MAX", KUMO_CONFIG_SIZE, "1MiB",
+     "most text extracted from a document for full-text search", 0, 0, 16 * MIB},
+};
+
+#define N_OWN (sizeof own_vars / sizeof own_vars[0])
+
+static struct kumo_config_var all_vars[N_OWN + KUMO_DB_N_CONFIG_VARS];
+static pthread_once_t vars_once = PTHREAD_ONCE_INIT;
+
+static void build_vars(void)
+{
+    memcpy(all_vars, own_vars, sizeof own_vars);
+    kumo_db_config_vars(all_vars + N_OWN, KUMO_DB_N_CONFIG_VARS, "kumo_documents");
+}
+
+const struct kumo_config_var *docs_config_vars(size_t *n)
+{
+    pthread_once(&vars_once, build_vars);
+    *n = N_OWN + KUMO_DB_N_CONFIG_VARS;
+    return all_vars;
+}
+
+static int bad(const char *why)
+{
+    kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "error", why, NULL);
+    return -1;
+}
+
+static void load_numbers(const struct kumo_config *c, struct docs_settings *s)
+{
+    s->jwt_leeway_s = kumo_config_int(c, "KUMO_JWT_LEEWAY") / 1000;
+    s->jwt_max_ttl_s = kumo_config_int(c, "KUMO_JWT_MAX_TTL") / 1000;
+    s->jwks_refresh_ms = kumo_config_int(c, "KUMO_JWT_JWKS_REFRESH");
+    s->max_document_size = kumo_config_int(c, "KUMO_MAX_DOCUMENT_SIZE");
+    s->multipart_threshold = kumo_config_int(c, "KUMO_MULTIPART_THRESHOLD");
+    s->multipart_part_size = kumo_config_int(c, "KUMO_MULTIPART_PART_SIZE");
+    s->upload_url_ttl_ms = kumo_config_int(c, "KUMO_UPLOAD_URL_TTL");
+    s->download_url_ttl_ms = kumo_config_int(c, "KUMO_DOWNLOAD_URL_TTL");
+    s->retention_ms = kumo_config_int(c, "KUMO_DELETE_RETENTION");
+    s->upload_expiry_ms = kumo_config_int(c, "KUMO_UPLOAD_EXPIRY");
+    s->idempotency_ttl_ms = kumo_config_int(c, "KUMO_IDEMPOTENCY_TTL");
+    s->jobs_workers = kumo_config_int(c, "KUMO_JOBS_WORKERS");
+    s->jobs_max_attempts = kumo_config_int(c, "KUMO_JOBS_MAX_ATTEMPTS");
+    s->jobs_backoff_base_ms = kumo_config_int(c, "KUMO_JOBS_BACKOFF_BASE");
+    s->jobs_backoff_max_ms = kumo_config_int(c, "KUMO_JOBS_BACKOFF_MAX");
+    s->jobs_poll_ms = kumo_config_int(c, "KUMO_JOBS_POLL_INTERVAL");
+    s->jobs_sweep_ms = kumo_config_int(c, "KUMO_JOBS_SWEEP_INTERVAL");
+    s->jobs_lease_ms = kumo_config_int(c, "KUMO_JOBS_LEASE");
+    s->extract_text_max = kumo_config_int(c, "KUMO_EXTRACT_TEXT_MAX");
+}
+
+int docs_settings_load(const struct kumo_config *c, struct docs_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    s->jwt_issuer = kumo_config_string(c, "KUMO_JWT_ISSUER");
+    s->jwt_audience = kumo_config_string(c, "KUMO_JWT_AUDIENCE");
+    s->jwks_file = kumo_config_string(c, "KUMO_JWT_JWKS_FILE");
+    s->jwks_url = kumo_config_string(c, "KUMO_JWT_JWKS_URL");
+    s->service_callers = kumo_config_string(c, "KUMO_SERVICE_CALLERS");
+    s->storage_target = kumo_config_string(c, "KUMO_STORAGE_TARGET");
+    s->users_target = kumo_config_string(c, "KUMO_USERS_TARGET");
+    s->service_api_key_file = kumo_config_string(c, "KUMO_SERVICE_API_KEY_FILE");
+    load_numbers(c, s);
+    if (s->jwt_issuer[0] == '\0' || s->jwt_audience[0] == '\0')
+        return bad("KUMO_JWT_ISSUER and KUMO_JWT_AUDIENCE must not be empty");
+    if ((s->jwks_file == NULL || s->jwks_file[0] == '\0') &&
+        (s->jwks_url == NULL || s->jwks_url[0] == '\0'))
+        return bad("one of KUMO_JWT_JWKS_FILE and KUMO_JWT_JWKS_URL is required");
+    if (s->storage_target[0] == '\0' || s->users_target[0] == '\0')
+        return bad("KUMO_STORAGE_TARGET and KUMO_USERS_TARGET must not be empty");
+    if (s->jobs_backoff_base_ms > s->jobs_backoff_max_ms)
+        return bad("KUMO_JOBS_BACKOFF_BASE must not exceed KUMO_JOBS_BACKOFF_MAX");
+    return 0;
+}
+
+int64_t docs_part_size(const struct docs_settings *s, int64_t size, int32_t *count)
+{
+    int64_t ps =
+        s->multipart_part_size < DOCS_MIN_PART_SIZE ? DOCS_MIN_PART_SIZE : s->multipart_part_size;
+    if ((size + ps - 1) / ps > DOCS_PARTS_MAX) {
+        /* Smallest whole number of MiB that fits in DOCS_PARTS_MAX parts. */
+        int64_t need = (size + DOCS_PARTS_MAX - 1) / DOCS_PARTS_MAX;
+        ps = (need + MIB - 1) / MIB * MIB;
+    }
+    *count = size == 0 ? 1 : (int32_t)((size + ps - 1) / ps);
+    return ps;
+}

@@ -1,0 +1,110 @@
+/* Helpers every handler uses: leasing a DB connection for a call, turning
+ * failures into answers, calling kumo-storage on the caller's behalf, and
+ * queueing jobs when the jobs module is linked. */
+#include <stdio.h>
+#include <string.h>
+
+#include "documents.h"
+#include "log.h"
+#include "rpc_propagate.h"
+
+#if __has_include("jobs.h")
+#include "jobs.h"
+#define DOCS_HAVE_JOBS 1
+#endif
+
+kumo_code docs_db_acquire(struct docs_ctx *ctx, struct kumo_rpc_call *call, struct kumo_db_conn **c)
+{
+    kumo_code rc = kumo_db_acquire(ctx->db, kumo_rpc_call_deadline(call), c);
+    if (rc != KUMO_CODE_OK)
+        return kumo_rpc_call_error(call, rc, "%s", kumo_db_last_error()->message);
+    kumo_db_conn_set_request_id(*c, kumo_rpc_call_request_id(call));
+    return KUMO_CODE_OK;
+}
+
+kumo_code docs_db_fail(struct kumo_rpc_call *call, struct kumo_db_conn *c, kumo_code rc)
+{
+    char msg[sizeof kumo_db_last_error()->message];
+    snprintf(msg, sizeof msg, "%s", kumo_db_last_error()->message);
+    if (c) {
+        if (kumo_db_in_transaction(c))
+            kumo_db_rollback(c);
+        kumo_db_release(c);
+    }
+    if (rc == KUMO_CODE_OK)
+        rc = KUMO_CODE_INTERNAL;
+    if (rc == KUMO_CODE_NOT_FOUND)
+        return kumo_rpc_call_error(call, rc, "document not found");
+    return kumo_rpc_call_error(call, rc, "%s", msg[0] ? msg : "database error");
+}
+
+kumo_code docs_invalid(struct kumo_rpc_call *call, const char *field, const char *why)
+{
+    return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT, "%s %s", field, why);
+}
+
+kumo_code docs_check_id(struct kumo_rpc_call *call, const char *field, const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0)
+        return docs_invalid(call, field, "is required");
+    if (n > DOCS_ID_MAX)
+        return docs_invalid(call, field, "is not a valid id");
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_'))
+            return docs_invalid(call, field, "is not a valid id");
+    }
+    return KUMO_CODE_OK;
+}
+
+kumo_code docs_storage_call(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *method,
+                            const ProtobufCMessage *req,
+                            const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/kumo.storage.v1.StorageService/%s", method);
+    struct kumo_rpc_call_options o;
+    kumo_rpc_propagate(call, 1, &o);
+    struct kumo_rpc_status st = {0};
+    kumo_code rc = kumo_rpc_client_call(ctx->storage, path, req, resp_desc,
+                                        kumo_rpc_call_allocator(call), &o, resp, &st);
+    if (rc != KUMO_CODE_OK)
+        kumo_log(KUMO_LOG_WARN, kumo_rpc_call_request_id(call), "storage call failed", "method",
+                 method, "code", kumo_code_name(rc), "error", st.message ? st.message : "", NULL);
+    kumo_rpc_status_clear(&st);
+    return rc;
+}
+
+kumo_code docs_storage_fail(struct kumo_rpc_call *call, kumo_code rc, const char *what)
+{
+    switch (rc) {
+    case KUMO_CODE_NOT_FOUND:
+    case KUMO_CODE_FAILED_PRECONDITION:
+    case KUMO_CODE_INVALID_ARGUMENT:
+    case KUMO_CODE_PERMISSION_DENIED:
+    case KUMO_CODE_RESOURCE_EXHAUSTED:
+    case KUMO_CODE_DEADLINE_EXCEEDED:
+        return kumo_rpc_call_error(call, rc, "%s", what);
+    default:
+        return kumo_rpc_call_error(call, KUMO_CODE_UNAVAILABLE, "storage unavailable: %s", what);
+    }
+}
+
+kumo_code docs_enqueue(struct kumo_db_conn *c, const char *tenant_id, const char *kind,
+                       const char *document_id, int32_t version, const char *payload_json,
+                       int64_t run_at_us)
+{
+#ifdef DOCS_HAVE_JOBS
+    return docs_job_enqueue(c, tenant_id, kind, document_id, version, payload_json, run_at_us);
+#else
+    (void)c;
+    (void)tenant_id;
+    (void)kind;
+    (void)document_id;
+    (void)version;
+    (void)payload_json;
+    (void)run_at_us;
+    return KUMO_CODE_OK;
+#endif
+}

@@ -1,0 +1,80 @@
+/* kumo-documents: documents, versions, archive and restore, search, audit
+ * and background jobs (kumo.documents.v1).
+ *   kumo-documents [serve]   the daemon (RPC 7102, admin 9102)
+ *   kumo-documents migrate   applies the embedded schema migrations */
+#include "admin_http.h"
+#include "daemon.h"
+#include "documents.h"
+#include "log.h"
+
+#if __has_include("jobs.h")
+#include "jobs.h"
+#define DOCS_HAVE_JOBS 1
+#endif
+
+extern const unsigned char kumo_documents_descriptor_set[];
+extern const size_t kumo_documents_descriptor_set_size;
+
+static struct docs_ctx ctx;
+static struct kumo_rpc_service service;
+
+static int setup(struct kumo_daemon *d, void *ud)
+{
+    (void)ud;
+    if (docs_ctx_init(&ctx, kumo_daemon_config(d)) != 0)
+        return -1;
+    docs_service_init(&service, &ctx);
+    struct kumo_rpc_server *srv = kumo_daemon_server(d);
+    if (kumo_rpc_server_add_service(srv, &service) != 0 ||
+        docs_auth_start(&ctx, srv, kumo_daemon_admin(d)) != 0) {
+        kumo_log(KUMO_LOG_ERROR, NULL, "cannot set up the documents service", NULL);
+        return -1;
+    }
+#ifdef DOCS_HAVE_JOBS
+    if (docs_jobs_start(&ctx) != 0) {
+        kumo_log(KUMO_LOG_ERROR, NULL, "cannot start the job workers", NULL);
+        return -1;
+    }
+#endif
+    return 0;
+}
+
+static void teardown(struct kumo_daemon *d, void *ud)
+{
+    (void)d;
+    (void)ud;
+#ifdef DOCS_HAVE_JOBS
+    docs_jobs_stop();
+#endif
+    docs_ctx_free(&ctx);
+}
+
+static const struct kumo_daemon_command commands[] = {
+    {"migrate", "apply the embedded schema migrations (under a MySQL lock) and exit",
+     docs_cmd_migrate},
+};
+
+int main(int argc, char **argv)
+{
+    size_t n_vars;
+    const struct kumo_config_var *vars = docs_config_vars(&n_vars);
+    struct kumo_blob sets[] = {{kumo_documents_descriptor_set, kumo_documents_descriptor_set_size}};
+    struct kumo_daemon_spec spec = {
+        .program = "kumo-documents",
+        .svc = "documents",
+        .summary = "kumo documents service: documents, versions, archive, search, audit, jobs "
+                   "(kumo.documents.v1)",
+        .version = "0.1.0",
+        .default_rpc_port = 7102,
+        .default_admin_port = 9102,
+        .vars = vars,
+        .n_vars = n_vars,
+        .descriptor_sets = sets,
+        .n_descriptor_sets = 1,
+        .setup = setup,
+        .commands = commands,
+        .n_commands = sizeof commands / sizeof commands[0],
+        .teardown = teardown,
+    };
+    return kumo_daemon_main(argc, argv, &spec);
+}
