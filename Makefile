@@ -233,8 +233,11 @@ bench: bootstrap all
 	bench/run
 	bench/instructions build
 	bench/compare
+	BENCH_SUITES=documents bench/compare
 	bench/users/run build
 	bench/storage/run build
+	bench/documents/run build
+	$(if $(wildcard bench/bff/run),bench/bff/run build)
 
 # Benchmark peers (gRPC C++, grpc-go), built from Debian packages only.
 bench-peers: bootstrap
