@@ -238,6 +238,7 @@ struct version_info {
     int sha_null;
     int64_t size;
     int64_t current; /* the document's current version */
+    int64_t status;  /* the document's DocumentStatus */
 };
 
 /* Reads the version's object key, declared SHA-256 and size. NOT_FOUND when
@@ -250,20 +251,22 @@ static kumo_code load_version(struct docs_ctx *ctx, const struct docs_job *job,
     if (rc != KUMO_CODE_OK)
         return rc;
     kumo_db_conn_set_request_id(c, job->id);
-    rc = kumo_db_query_row(
-        c,
-        "SELECT v.object_key, v.sha256, v.size, d.current_version FROM document_versions v"
-        " JOIN documents d ON d.id = v.document_id AND d.tenant_id = v.tenant_id"
-        " WHERE v.tenant_id = ? AND v.document_id = ? AND v.version = ?",
-        KUMO_DB_PARAMS(KUMO_DB_STRZ(job->tenant_id), KUMO_DB_STRZ(job->document_id),
-                       KUMO_DB_I64(job->version)),
-        KUMO_DB_OUTS(KUMO_DB_OUT_BUF(v->key, sizeof v->key - 1, &v->key_len),
-                     (struct kumo_db_out){.type = KUMO_DB_T_BYTES,
-                                          .buf = v->sha,
-                                          .cap = sizeof v->sha,
-                                          .len = &v->sha_len,
-                                          .is_null = &v->sha_null},
-                     KUMO_DB_OUT_I64(&v->size), KUMO_DB_OUT_I64(&v->current)));
+    rc =
+        kumo_db_query_row(c,
+                          "SELECT v.object_key, v.sha256, v.size, d.current_version, d.status"
+                          " FROM document_versions v"
+                          " JOIN documents d ON d.id = v.document_id AND d.tenant_id = v.tenant_id"
+                          " WHERE v.tenant_id = ? AND v.document_id = ? AND v.version = ?",
+                          KUMO_DB_PARAMS(KUMO_DB_STRZ(job->tenant_id),
+                                         KUMO_DB_STRZ(job->document_id), KUMO_DB_I64(job->version)),
+                          KUMO_DB_OUTS(KUMO_DB_OUT_BUF(v->key, sizeof v->key - 1, &v->key_len),
+                                       (struct kumo_db_out){.type = KUMO_DB_T_BYTES,
+                                                            .buf = v->sha,
+                                                            .cap = sizeof v->sha,
+                                                            .len = &v->sha_len,
+                                                            .is_null = &v->sha_null},
+                                       KUMO_DB_OUT_I64(&v->size), KUMO_DB_OUT_I64(&v->current),
+                                       KUMO_DB_OUT_I64(&v->status)));
     kumo_db_release(c);
     v->key[v->key_len] = '\0';
     return rc;
@@ -395,6 +398,13 @@ kumo_code docs__job_extract(struct docs_job_env *env, const struct docs_job *job
     kumo_code rc = load_version(ctx, job, &v);
     if (rc == KUMO_CODE_NOT_FOUND || (rc == KUMO_CODE_OK && v.current != job->version))
         return KUMO_CODE_OK; /* purged or superseded meanwhile: nothing to do */
+    /* Archived before extraction ran: the content cannot be read without a
+     * restore, and retrying would only end in a dead letter. The document
+     * keeps extraction_state PENDING (no text for search) until new content
+     * is uploaded. */
+    if (rc == KUMO_CODE_OK &&
+        v.status == KUMO__DOCUMENTS__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_ARCHIVED)
+        return KUMO_CODE_OK;
     if (rc != KUMO_CODE_OK) {
         kumo_buf_appendf(err, "database: %s", kumo_db_last_error()->message);
         return rc;
