@@ -163,8 +163,14 @@ def main():
         admin = st.login("demo", st.demo_email, st.demo_password)
         tid, owner = admin.user.tenant_id, admin.user.id
         t0 = time.time()
-        seed = subprocess.run([sys.executable, os.path.join(HERE, "seed.py"), "--tenant", tid,
-                               "--owner", owner, "--count", str(COUNT)],
+        seq_base = st.sql("SELECT COALESCE(MAX(seq), 0) FROM documents", "kumo_documents")[0][0]
+        tag_cols = {r[0] for r in st.sql(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+            "'kumo_documents' AND table_name = 'document_tags'")}
+        args = ["--tenant", tid, "--owner", owner, "--count", str(COUNT), "--seq-base", seq_base]
+        if {"create_time", "seq"} <= tag_cols:
+            args.append("--tag-order")
+        seed = subprocess.run([sys.executable, os.path.join(HERE, "seed.py")] + args,
                               capture_output=True, check=True)
         info = json.loads(seed.stderr.decode().strip().splitlines()[-1])
         st.sql_script(seed.stdout, "kumo_documents")
@@ -216,6 +222,7 @@ def main():
             with open(path, "wb") as f:
                 f.write(frame(req))
             bodies[label] = path
+        load_before = os.getloadavg()
         res = {label: [] for label in reqs}
         bad_total = {label: 0 for label in reqs}
         for label, (method, _) in reqs.items():
@@ -229,10 +236,14 @@ def main():
                 res[label].append((rps, p50, p99))
                 say("run %d %s: %.0f req/s p50 %.2f ms p99 %.2f ms (non-OK %d)" % (
                     r + 1, label, rps, p50, p99, int(bad1 - bad0)))
+        load_after = os.getloadavg()
         date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
         lines = ["## kumo-documents benchmark (%s, %d runs x %ds at 10 clients x 10 streams, "
                  "medians)" % (date, RUNS, DURATION), "",
-                 "Machine: %s." % machine(), "",
+                 "Machine: %s. Load average (1/5/15 min) %s before the runs, %s after: the "
+                 "machine is shared, a load above its CPU count means other work competed." % (
+                     machine(), "/".join("%.1f" % x for x in load_before),
+                     "/".join("%.1f" % x for x in load_after)), "",
                  "%s documents seeded into one tenant with SQL (%.0fs, multi-row INSERTs: "
                  "Zipf-distributed vocabulary in titles, descriptions, tags and extracted text; "
                  "85%% ACTIVE). kumo-documents pinned to CPU 0 (defaults, no job workers), "

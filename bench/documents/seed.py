@@ -62,6 +62,10 @@ def main():
     ap.add_argument("--count", type=int, default=100000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--seq-base", type=int, default=0,
+                    help="documents.seq of the first row minus 1 (MAX(seq) so far)")
+    ap.add_argument("--tag-order", action="store_true",
+                    help="document_tags has create_time and seq (migration 3): fill them")
     a = ap.parse_args()
     rng = random.Random(a.seed)
     vocab = WORDS + pseudo_words(rng, 3000)
@@ -85,7 +89,7 @@ def main():
 
     def flush():
         if docs:
-            out.write("INSERT INTO documents (id, tenant_id, number, title, description, file_name,"
+            out.write("INSERT INTO documents (seq, id, tenant_id, number, title, description, file_name,"
                       " content_type, size, sha256, tags_text, metadata, status,"
                       " status_before_delete, current_version, owner_id, version, create_time,"
                       " update_time, archive_time, delete_time, purge_time, restore_state,"
@@ -99,7 +103,8 @@ def main():
             out.write(",\n".join(vers))
             out.write(";\n")
         if tags:
-            out.write("INSERT INTO document_tags (tenant_id, document_id, tag) VALUES\n")
+            out.write("INSERT INTO document_tags (tenant_id, document_id, tag%s) VALUES\n" % (
+                ", create_time, seq" if a.tag_order else ""))
             out.write(",\n".join(tags))
             out.write(";\nCOMMIT;\n")
         docs.clear()
@@ -127,9 +132,9 @@ def main():
             ctype.endswith("document")
         text = words(rng.randint(30, 120)) if status != 1 and textlike else None
         ts = lambda t: "'" + t.strftime("%Y-%m-%d %H:%M:%S.%f") + "'"  # noqa: E731
-        row = "(%s,%s,%s,%s,%s,%s,%s,%d,%s,%s,%s,%d,%s,%d,%s,1,%s,%s,%s,%s,%s,%d,%s,%d,%s)"
+        row = "(%d,%s,%s,%s,%s,%s,%s,%s,%d,%s,%s,%s,%d,%s,%d,%s,1,%s,%s,%s,%s,%s,%d,%s,%d,%s)"
         docs.append(row % (
-            esc(did), esc(a.tenant), esc("DOC-%d-%06d" % (year, i)), esc(title), esc(desc),
+            a.seq_base + i, esc(did), esc(a.tenant), esc("DOC-%d-%06d" % (year, i)), esc(title), esc(desc),
             esc(fname), esc(ctype), size, "NULL" if status == 1 else "UNHEX('%s')" % sha,
             esc(" ".join(dtags)), esc(json.dumps({"source": "seed", "n": i})), status,
             "2" if status == 4 else "NULL", 0 if status == 1 else 1, esc(a.owner),
@@ -144,7 +149,11 @@ def main():
             esc(a.owner), esc("t/%s/d/%s/v1" % (a.tenant, did)), ts(created),
             "NULL" if status == 1 else ts(created)))
         for t in dtags:
-            tags.append("(%s,%s,%s)" % (esc(a.tenant), esc(did), esc(t)))
+            if a.tag_order:
+                tags.append("(%s,%s,%s,%s,%d)" % (esc(a.tenant), esc(did), esc(t), ts(created),
+                                                 a.seq_base + i))
+            else:
+                tags.append("(%s,%s,%s)" % (esc(a.tenant), esc(did), esc(t)))
         if len(docs) >= a.batch:
             flush()
     flush()

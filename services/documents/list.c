@@ -12,8 +12,9 @@
  * (tenant_id, tag, create_time, seq) index (migration 3 copies each
  * document's create_time and seq into its tag rows) and fetches each
  * document by primary key: a page reads about page/(share of the tagged
- * rows passing the other filters) rows. Other orders with a tag walk the
- * order's index and probe the tag for each row.
+ * rows passing the other filters) rows. Other orders with a tag, and the
+ * full-text plan below, walk the documents and probe the tag's primary key
+ * for each row.
  *
  * With a query, MATCH ... AGAINST (natural language mode) over title,
  * description, tags and extracted text filters the rows, and they keep the
@@ -25,8 +26,12 @@
  * in another order. So a text query first walks the order's index,
  * testing each row with "MATCH ... > 0" (the "+ 0" keeps the optimizer
  * from turning it into a full-text access; the rows are exactly those
- * MATCH selects), bounded by LIMIT ROWS EXAMINED: a frequent word fills
- * the page within a few hundred rows. If the page is not full (a rarer
+ * MATCH selects), bounded: a derived table takes the first WALK_ROWS rows
+ * in order that pass the other filters (only their seq), and the outer
+ * query tests those rows' text. This is portable SQL (MySQL 8 / Aurora
+ * MySQL as well as MariaDB; MariaDB's LIMIT ROWS EXAMINED is not). A
+ * frequent word fills the page within those rows, and a full page from
+ * them is by construction the right page. If the page is not full (a rarer
  * word, or the end of the list), the full-text plan runs instead, whose
  * cost is proportional to the number of matches. Both return the same
  * rows in the same order. A query (with its filters and order) whose walk
@@ -51,24 +56,27 @@
 
 enum { ORD_CREATE_DESC, ORD_CREATE_ASC, ORD_UPDATE_DESC, ORD_TITLE_ASC, N_ORD };
 
-#define SELECT "SELECT " DOCS_DOC_COLUMNS " FROM documents d WHERE d.tenant_id = ?"
-#define SELECT_TAGGED                                                                              \
-    "SELECT STRAIGHT_JOIN " DOCS_DOC_COLUMNS " FROM documents d JOIN document_tags t"              \
+/* The FROM ... WHERE of each access path (after the select list). */
+#define FROM_DOCS " FROM documents d WHERE d.tenant_id = ?"
+#define FROM_TAGGED                                                                                \
+    " FROM documents d JOIN document_tags t"                                                       \
     " ON t.tenant_id = d.tenant_id AND t.tag = ? AND t.document_id = d.id WHERE d.tenant_id = ?"
 /* Tag and create-time order: from the tag's rows in that order. */
-#define SELECT_TAG_CREATE                                                                          \
-    "SELECT STRAIGHT_JOIN " DOCS_DOC_COLUMNS " FROM document_tags t JOIN documents d"              \
+#define FROM_TAG_CREATE                                                                            \
+    " FROM document_tags t JOIN documents d"                                                       \
     " ON d.seq = t.seq WHERE t.tenant_id = ? AND t.tag = ? AND d.tenant_id = ?"
-#define MATCH_TEXT                                                                                 \
-    " AND MATCH (d.title, d.description, d.tags_text, d.extracted_text)"                           \
+#define MATCH_EXPR                                                                                 \
+    "MATCH (d.title, d.description, d.tags_text, d.extracted_text)"                                \
     " AGAINST (? IN NATURAL LANGUAGE MODE)"
-/* The same test as a row filter (not an access path): see the top. */
-#define MATCH_WALK MATCH_TEXT " + 0 > 0"
+#define MATCH_TEXT " AND " MATCH_EXPR
+/* The same test as a row filter on the walked rows (not an access path):
+ * see the top. */
+#define WALK_OUTER ") w JOIN documents d ON d.seq = w.seq WHERE " MATCH_EXPR " + 0 > 0"
 
-/* Rows a text query's index walk may examine before the full-text plan
- * takes over: a page of 51 fills within it when at least ~5% of the rows
- * in order match (costs ~1-4 ms when it does not). */
-#define WALK_ROWS_EXAMINED " ROWS EXAMINED 1000"
+/* Rows in order a text query's walk tests before the full-text plan takes
+ * over: a page of 51 fills within them when at least ~5% of the rows in
+ * order match. */
+#define WALK_ROWS 1000
 
 /* Per order: the keyset condition after the cursor, and the ORDER BY. */
 static const struct {
@@ -230,8 +238,13 @@ static size_t build_query(const char *tid, const struct list_query *q,
      * would run a full-text access per tag row. */
     int by_tag = q->tag[0] && (q->order == ORD_CREATE_DESC || q->order == ORD_CREATE_ASC) &&
                  (walk || !q->query[0]);
+    /* The walk: the inner query lists only seq, the outer one the columns. */
+    if (walk)
+        kumo_buf_append_str(sql, "SELECT STRAIGHT_JOIN " DOCS_DOC_COLUMNS " FROM (");
+    kumo_buf_append_str(sql, q->tag[0] ? "SELECT STRAIGHT_JOIN " : "SELECT ");
+    kumo_buf_append_str(sql, walk ? "d.seq" : DOCS_DOC_COLUMNS);
     if (by_tag) {
-        kumo_buf_append_str(sql, SELECT_TAG_CREATE);
+        kumo_buf_append_str(sql, FROM_TAG_CREATE);
         p[n++] = KUMO_DB_STRZ(tid);
         p[n++] = KUMO_DB_STRZ(q->tag);
     } else if (q->tag[0]) {
@@ -239,10 +252,10 @@ static size_t build_query(const char *tid, const struct list_query *q,
          * row: the first page of a common tag stops after a few rows (the
          * optimizer would rather read every tagged row and sort them). A
          * rare tag costs a longer walk. */
-        kumo_buf_append_str(sql, SELECT_TAGGED);
+        kumo_buf_append_str(sql, FROM_TAGGED);
         p[n++] = KUMO_DB_STRZ(q->tag);
     } else {
-        kumo_buf_append_str(sql, SELECT);
+        kumo_buf_append_str(sql, FROM_DOCS);
     }
     p[n++] = KUMO_DB_STRZ(tid);
     if (q->status) {
@@ -265,8 +278,8 @@ static size_t build_query(const char *tid, const struct list_query *q,
             p[n++] = KUMO_DB_TIME(q->t[i]);
         }
     }
-    if (q->query[0]) {
-        kumo_buf_append_str(sql, walk ? MATCH_WALK : MATCH_TEXT);
+    if (q->query[0] && !walk) {
+        kumo_buf_append_str(sql, MATCH_TEXT);
         p[n++] = KUMO_DB_STRZ(q->query);
     }
     const char *after = by_tag ? tag_orders[q->order].after : orders[q->order].after;
@@ -283,9 +296,15 @@ static size_t build_query(const char *tid, const struct list_query *q,
         p[n++] = KUMO_DB_I64(cur->seq);
     }
     kumo_buf_append_str(sql, order_by);
-    p[n++] = KUMO_DB_I64(limit);
-    if (walk)
-        kumo_buf_append_str(sql, WALK_ROWS_EXAMINED);
+    p[n++] = KUMO_DB_I64(walk ? WALK_ROWS : limit);
+    if (walk) {
+        /* The walked rows' text, in the order's terms on d (the tag rows
+         * carry the same create_time and seq). */
+        kumo_buf_append_str(sql, WALK_OUTER);
+        p[n++] = KUMO_DB_STRZ(q->query);
+        kumo_buf_append_str(sql, orders[q->order].order_by);
+        p[n++] = KUMO_DB_I64(limit);
+    }
     return n;
 }
 
