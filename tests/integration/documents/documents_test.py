@@ -25,11 +25,13 @@ work directory.
 """
 import datetime
 import hashlib
+import json
 import http.client
 import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -1077,6 +1079,69 @@ def c_cleanup_uploads(w):
 
 # ---- invalid arguments --------------------------------------------------------------------------
 
+# ---- list plans: every page equals the plain SQL's order -------------------------------------
+
+
+def c_list_pages_equal_sql(w):
+    """ListDocuments picks among several plans (tag rows first, the bounded
+    text walk, the full-text plan, the fallback between them); paging
+    through 3000 seeded documents must give exactly the rows, in order, of
+    one plain SQL statement per case."""
+    S = w.sys.access_token
+    r = w.call("CreateTenant", service=USERS, token=S, slug="pages", name="Pages",
+               admin_email="pat@pages.example", admin_display_name="Pat", admin_password=w.pw)
+    expect(r.code == C.OK, "CreateTenant pages: %r" % r)
+    pat = login(w, "pages", "pat@pages.example", w.pw)
+    tid, token = pat.user.tenant_id, pat.access_token
+    seq_base = w.st.sql("SELECT COALESCE(MAX(seq), 0) FROM documents", "kumo_documents")[0][0]
+    seed = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "documents", "seed.py"),
+                           "--tenant", tid, "--owner", pat.user.id, "--count", "3000",
+                           "--seq-base", str(seq_base), "--tag-order"],
+                          capture_output=True, check=True)
+    info = json.loads(seed.stderr.decode().strip().splitlines()[-1])
+    w.st.sql_script(seed.stdout, "kumo_documents")
+    w.st.sql("ANALYZE TABLE documents, document_tags", "kumo_documents")
+    tag, word, rare = info["common_tag"], info["query_word"], info["rare_word"]
+    mt = ("MATCH (d.title, d.description, d.tags_text, d.extracted_text) AGAINST ('%s' IN "
+          "NATURAL LANGUAGE MODE)")
+    newest, oldest = "d.create_time DESC, d.seq DESC", "d.create_time, d.seq"
+    # ACTIVE and ARCHIVED only: the sweepers (1 s here) clean up the seed's
+    # old pending uploads and purge its deleted documents meanwhile.
+    a, ar = " AND d.status = 2", " AND d.status = 3"
+    cases = [
+        (dict(tag=tag, status=ACTIVE), "t.tag = '%s'" % tag + a, newest),
+        (dict(tag=tag, status=ACTIVE, order_by=2), "t.tag = '%s'" % tag + a, oldest),
+        (dict(tag=tag, status=ACTIVE, order_by=4), "t.tag = '%s'" % tag + a, "d.title, d.seq"),
+        (dict(query=word, status=ACTIVE), mt % word + a, newest),
+        (dict(query=word, status=ACTIVE, order_by=3), mt % word + a,
+         "d.update_time DESC, d.seq DESC"),
+        (dict(query=rare, status=ACTIVE), mt % rare + a, newest),
+        (dict(query=word, status=ARCHIVED), mt % word + ar, newest),
+        (dict(query=word, tag=tag, status=ACTIVE), mt % word + " AND t.tag = '%s'" % tag + a,
+         newest),
+        (dict(query=word + " " + rare, status=ACTIVE, order_by=4),
+         mt % (word + " " + rare) + a, "d.title, d.seq"),
+    ]
+    bad = []
+    for req, where, order in cases:
+        join = (" JOIN document_tags t ON t.tenant_id = d.tenant_id AND t.document_id = d.id"
+                if "t.tag" in where else "")
+        want = [row[0] for row in w.st.sql(
+            "SELECT d.id FROM documents d%s WHERE d.tenant_id = '%s' AND %s ORDER BY %s"
+            % (join, tid, where, order), "kumo_documents")]
+        got, tok = [], ""
+        for _ in range(200):
+            resp = w.ok("ListDocuments", token=token, page_size=50, page_token=tok, **req)
+            got += [d.id for d in resp.documents]
+            tok = resp.next_page_token
+            if not tok:
+                break
+        if got != want or not want:
+            bad.append("%r: %d rows, want %d (equal order: %s)" % (req, len(got), len(want),
+                                                                   got == want))
+    expect(not bad, "\n".join(bad))
+
+
 def c_invalid(w):
     bad = []
 
@@ -1211,6 +1276,8 @@ def main():
              c_idempotent),
             ("numbers: 40 concurrent creates from 8 threads -> DOC-<year>-000001..000040, "
              "no gap", c_numbers),
+            ("list: tag, text and mixed queries over 3000 seeded documents page exactly like "
+             "one SQL statement (every plan, every page)", c_list_pages_equal_sql),
             ("jobs: a soft-deleted document past its retention is purged by the sweeper "
              "(row and blob gone)", c_retention_purge),
             ("jobs: uploads never completed (single PUT and multipart) are cleaned up: rows "
