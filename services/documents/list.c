@@ -26,7 +26,7 @@
  * in another order. So a text query first walks the order's index,
  * testing each row with "MATCH ... > 0" (the "+ 0" keeps the optimizer
  * from turning it into a full-text access; the rows are exactly those
- * MATCH selects), bounded: a derived table takes the first WALK_ROWS rows
+ * MATCH selects), bounded: a derived table takes the first walk rows
  * in order that pass the other filters (only their seq), and the outer
  * query tests those rows' text. This is portable SQL (MySQL 8 / Aurora
  * MySQL as well as MariaDB; MariaDB's LIMIT ROWS EXAMINED is not). A
@@ -74,9 +74,11 @@ enum { ORD_CREATE_DESC, ORD_CREATE_ASC, ORD_UPDATE_DESC, ORD_TITLE_ASC, N_ORD };
 #define WALK_OUTER ") w JOIN documents d ON d.seq = w.seq WHERE " MATCH_EXPR " + 0 > 0"
 
 /* Rows in order a text query's walk tests before the full-text plan takes
- * over: a page of 51 fills within them when at least ~5% of the rows in
- * order match. */
-#define WALK_ROWS 1000
+ * over: WALK_FACTOR times the rows the page needs (at most WALK_ROWS_MAX),
+ * so the page fills within them when at least 1 row in WALK_FACTOR
+ * matches; each walked row costs a primary-key read and a MATCH test. */
+#define WALK_FACTOR   8
+#define WALK_ROWS_MAX 1000
 
 /* Per order: the keyset condition after the cursor, and the ORDER BY. */
 static const struct {
@@ -296,7 +298,10 @@ static size_t build_query(const char *tid, const struct list_query *q,
         p[n++] = KUMO_DB_I64(cur->seq);
     }
     kumo_buf_append_str(sql, order_by);
-    p[n++] = KUMO_DB_I64(walk ? WALK_ROWS : limit);
+    int64_t walk_rows = (int64_t)limit * WALK_FACTOR;
+    if (walk_rows > WALK_ROWS_MAX)
+        walk_rows = WALK_ROWS_MAX;
+    p[n++] = KUMO_DB_I64(walk ? walk_rows : limit);
     if (walk) {
         /* The walked rows' text, in the order's terms on d (the tag rows
          * carry the same create_time and seq). */
