@@ -78,7 +78,8 @@ struct bff_request {
     size_t n_headers;
     struct bff_kv query[BFF_MAX_QUERY]; /* decoded */
     size_t n_query;
-    int too_many_query; /* more than BFF_MAX_QUERY parameters */
+    int too_many_query;   /* more than BFF_MAX_QUERY parameters */
+    int too_many_headers; /* more than BFF_MAX_HEADERS headers (431) */
     const char *body;
     size_t body_len;
     int body_too_large; /* the front-end stopped reading at the limit */

@@ -486,6 +486,10 @@ void bff_handle(struct bff *app, const struct bff_request *rq, struct bff_respon
         preflight(c, origin_ok);
     } else if (rq->body_too_large) {
         bff_error(c, 413, "resource_exhausted", "request body too large");
+    } else if (rq->too_many_headers) {
+        /* Refused rather than cut: a dropped header could change what the
+         * request means. */
+        bff_error(c, 431, "resource_exhausted", "too many request headers");
     } else if (rq->too_many_query) {
         bff_error(c, 400, "invalid_argument", "too many query parameters");
     } else if (!rate_limited(c, app->rl_addr, c->client, "address") &&

@@ -371,19 +371,26 @@ void bff_h_docs_get(struct bff_ctx *c)
         if (code == KUMO_CODE_OK && rs->document &&
             rs->document->status ==
                 KUMO__DOCUMENTS__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_ARCHIVED) {
-            int restoring = rs->document->restore &&
-                            rs->document->restore->state ==
-                                KUMO__DOCUMENTS__V1__RESTORE_STATE__RESTORE_STATE_IN_PROGRESS;
-            if (!restoring) {
+            Kumo__Documents__V1__RestoreState rstate =
+                rs->document->restore
+                    ? rs->document->restore->state
+                    : KUMO__DOCUMENTS__V1__RESTORE_STATE__RESTORE_STATE_UNSPECIFIED;
+            if (rstate == KUMO__DOCUMENTS__V1__RESTORE_STATE__RESTORE_STATE_RESTORED) {
+                /* The restore finished between the two reads: the download
+                 * is possible now, so ask for it again (not a 403). */
+                kumo_rpc_status_clear(&st);
+                rs = get_doc(c, id, version, 1, &code, &st);
+            } else if (rstate != KUMO__DOCUMENTS__V1__RESTORE_STATE__RESTORE_STATE_IN_PROGRESS) {
                 bff_error(c, 403, "failed_precondition",
                           "the document is archived: restore it before downloading");
                 return;
+            } else {
+                doc_etag(c, rs->document);
+                json_t *out = get_answer(rs);
+                json_object_set_new(out, "message", json_string("restore in progress"));
+                bff_json(c, 202, out);
+                return;
             }
-            doc_etag(c, rs->document);
-            json_t *out = get_answer(rs);
-            json_object_set_new(out, "message", json_string("restore in progress"));
-            bff_json(c, 202, out);
-            return;
         }
     }
     if (code != KUMO_CODE_OK) {

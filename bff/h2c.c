@@ -41,11 +41,16 @@ struct h2_stream {
     int header_bytes;
     int complete;          /* END_STREAM received */
     int cut;               /* answered 408 for reading too slowly */
+    int reset;             /* and then reset: it kept sending */
+    int64_t cut_ns;        /* when it was answered 408 */
     int64_t begin_ns;      /* HEADERS began (kumo_now_ns) */
     int64_t busy_at_begin; /* the connection's busy_ns then */
     struct h2_stream *next_ready;
     struct h2_stream *prev_all, *next_all; /* every live stream of the conn */
 };
+
+/* How long a stream answered 408 may go on sending before it is reset. */
+#define CUT_GRACE_NS (1000LL * 1000000)
 
 struct h2_conn {
     struct bff *app;
@@ -124,8 +129,10 @@ static void add_header(struct h2_stream *st, const char *name, const char *value
             }
         }
     }
-    if (rq->n_headers >= BFF_MAX_HEADERS)
+    if (rq->n_headers >= BFF_MAX_HEADERS) {
+        rq->too_many_headers = 1;
         return;
+    }
     rq->headers[rq->n_headers].name = kumo_arena_strdup(st->arena, name);
     rq->headers[rq->n_headers].value = kumo_arena_strndup(st->arena, value, vlen);
     rq->n_headers++;
@@ -302,11 +309,14 @@ static void serve_stream(struct h2_conn *c, struct h2_stream *st)
     submit_response(c, st);
 }
 
-/* Answers a stream still being received past the client timeout with 408;
- * on_frame_send then resets it so the client stops sending. */
+/* Answers a stream still being received past the client timeout with 408
+ * (ending our side of it). Clients such as curl then stop sending; one that
+ * does not is reset after CUT_GRACE_NS (resetting at once would make curl
+ * drop the 408 it has not read yet). */
 static void cut_stream(struct h2_conn *c, struct h2_stream *st)
 {
     st->cut = 1;
+    st->cut_ns = kumo_now_ns();
     kumo_buf_free(&st->body);
     st->rq.method = st->method ? st->method : "POST";
     st->rs.status = 408;
@@ -325,22 +335,17 @@ static void cut_slow_streams(struct h2_conn *c)
 {
     int64_t now = kumo_now_ns(), budget = c->app->s.client_timeout_ms * 1000000;
     for (struct h2_stream *st = c->all; st; st = st->next_all) {
-        if (st->complete || st->cut)
+        if (st->complete || st->reset)
             continue;
-        if (now - st->begin_ns - (c->busy_ns - st->busy_at_begin) > budget)
+        if (st->cut) {
+            if (now - st->cut_ns > CUT_GRACE_NS) {
+                st->reset = 1;
+                nghttp2_submit_rst_stream(c->sess, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+            }
+        } else if (now - st->begin_ns - (c->busy_ns - st->busy_at_begin) > budget) {
             cut_stream(c, st);
+        }
     }
-}
-
-static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud)
-{
-    (void)ud;
-    if (f->hd.type != NGHTTP2_HEADERS)
-        return 0;
-    struct h2_stream *st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
-    if (st && st->cut && !st->complete)
-        nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
-    return 0;
 }
 
 static void submit_response(struct h2_conn *c, struct h2_stream *st)
@@ -383,7 +388,6 @@ void bff_h2c_serve(struct bff *app, int fd, const char *peer, atomic_int *stoppi
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
-    nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
     nghttp2_session_server_new(&c.sess, cb, &c);
     nghttp2_session_callbacks_del(cb);
     nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 32},

@@ -101,7 +101,9 @@ static enum MHD_Result collect_kv(void *cls, enum MHD_ValueKind kind, const char
         rq->query[rq->n_query].name = key;
         rq->query[rq->n_query].value = value ? value : "";
         rq->n_query++;
-    } else if (rq->n_headers < BFF_MAX_HEADERS) {
+    } else if (rq->n_headers >= BFF_MAX_HEADERS) {
+        rq->too_many_headers = 1;
+    } else {
         rq->headers[rq->n_headers].name = key;
         rq->headers[rq->n_headers].value = value ? value : "";
         rq->n_headers++;

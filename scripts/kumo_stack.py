@@ -305,7 +305,10 @@ class Stack:
         data = text.encode() if isinstance(text, str) else text
         p = self._mariadb(*args, stdin=data, check=False)
         if p.returncode != 0:
-            raise StackError("SQL script failed:\n%s" % p.stderr.decode()[-2000:])
+            err = p.stderr.decode("utf-8", "replace")
+            # The client echoes the failing statement (maybe megabytes): keep the error.
+            lines = [ln for ln in err.splitlines() if ln.startswith("ERROR")] or [err[-2000:]]
+            raise StackError("SQL script failed:\n%s" % "\n".join(lines)[-2000:])
         return p.stdout.decode("utf-8", "replace")
 
     # ---- secrets --------------------------------------------------------------------

@@ -201,8 +201,8 @@ def main():
         doc_url = base_url + "/api/v1/documents/" + did
         code, j = curl_json("GET", doc_url, token)
         assert code == 200 and j.get("presigned_url"), (code, j)
-        h2c = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{http_version}",
-                              "--http2-prior-knowledge", "-H", "Authorization: Bearer " + token,
+        h2c = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w",
+                              "%{http_code} %{http_version}", "--http2-prior-knowledge", "-H", "Authorization: Bearer " + token,
                               doc_url], capture_output=True, text=True).stdout.split()
         has_h2c = h2c == ["200", "2"]
         M = st.messages()
