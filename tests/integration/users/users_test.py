@@ -701,7 +701,9 @@ def case_jwt_attacks(c, args, w):
         kid = jwt.get_unverified_header(w.alice.access_token)["kid"]
         out = subprocess.run(
             ["/usr/bin/python3", os.path.join(args.root, "tests/unit/common/jwt_interop.py"),
-             "forge", "--priv", args.priv, "--pub", pub_path, "--jwks", jwks_path, "--kid", kid,
+             "forge", "--priv", args.priv, "--pub", pub_path, "--jwks", jwks_path,
+             # "=": a thumbprint may start with "-", which argparse would take for an option
+             "--kid=" + kid,
              "--iss", "kumo-users", "--aud", "kumo", "--now", str(int(time.time()))],
             capture_output=True, check=True).stdout.decode()
     cases = [line.split("\t") for line in out.splitlines() if line]

@@ -950,7 +950,7 @@ static void test_jwt_verify_pyjwt_attack_suite(void **state)
     write_file(pub, &F.pub_pem);
     write_file(jwks, &F.jwks);
     snprintf(cmd, sizeof cmd,
-             "/usr/bin/python3 %s forge --priv %s --pub %s --jwks %s --kid %s --iss %s --aud %s "
+             "/usr/bin/python3 %s forge --priv %s --pub %s --jwks %s --kid=%s --iss %s --aud %s "
              "--now %lld",
              script, priv, pub, jwks, KID, ISS, AUD, (long long)F.now);
     FILE *f = popen(cmd, "r");
