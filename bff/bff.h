@@ -19,6 +19,7 @@
 #include "jwks_fetch.h"
 #include "kumo_jwt.h"
 #include "ratelimit.h"
+#include "throttle.h"
 #include "rpc_client.h"
 #include "web.h"
 
@@ -41,7 +42,7 @@ struct bff_settings {
     double rl_addr_rate, rl_addr_burst;
     double rl_principal_rate, rl_principal_burst;
     double rl_login_rate, rl_login_burst;
-    const char *trusted_proxies;
+    struct kumo_cidr_list *trusted_proxies; /* owned; freed in teardown */
     int page_size_max;
 };
 
@@ -58,6 +59,9 @@ struct bff {
     struct kumo_jwt_verifier *verifier;
     struct kumo_jwks_refresher *jwks;
     struct kumo_ratelimit *rl_addr, *rl_principal, *rl_login;
+    /* Client addresses with a credential refused within the last
+     * BFF_SUSPECT_WINDOW_MS: their API keys skip the exchange cache. */
+    struct kumo_throttle *suspects;
     struct bff_http *http;
 };
 
@@ -164,6 +168,15 @@ kumo_code bff_call(struct bff_ctx *c, struct kumo_rpc_client *client, const char
 int bff_call_or_error(struct bff_ctx *c, struct kumo_rpc_client *client, const char *path,
                       const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
                       ProtobufCMessage **resp);
+
+#define BFF_SUSPECT_WINDOW_MS (15 * 60 * 1000)
+
+/* Returns 1 if the request's client address had a credential (password,
+ * API key, refresh token) refused by kumo-users recently. */
+int bff_client_suspect(struct bff_ctx *c);
+/* Records the outcome of a kumo-users call made for the request's client:
+ * unauthenticated or resource_exhausted marks the address suspect. */
+void bff_note_credential_outcome(struct bff_ctx *c, kumo_code code);
 
 /* Requires one of `roles` (bits) in the principal; answers 403 otherwise
  * and returns -1. */

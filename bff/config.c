@@ -54,7 +54,8 @@ static const struct kumo_config_var vars[] = {
     {"KUMO_LOGIN_RATE_LIMIT", KUMO_CONFIG_STRING, "10/m burst 10",
      "token bucket per client address on POST /api/v1/auth/login"},
     {"KUMO_TRUSTED_PROXIES", KUMO_CONFIG_STRING, "",
-     "comma-separated proxy addresses whose X-Forwarded-For is believed"},
+     "comma-separated proxy address ranges (CIDR: 10.0.0.0/8, fd00::/8, or single addresses) "
+     "whose X-Forwarded-For is believed"},
     {"KUMO_PAGE_SIZE_MAX", KUMO_CONFIG_INT, "100", "largest page_size (larger ones are clamped)", 0,
      1, 1000},
 };
@@ -107,7 +108,13 @@ int bff_settings_load(const struct kumo_config *c, struct bff_settings *s)
     s->request_timeout_ms = kumo_config_int(c, "KUMO_REQUEST_TIMEOUT");
     s->client_timeout_ms = kumo_config_int(c, "KUMO_CLIENT_TIMEOUT");
     s->http_threads = (int)kumo_config_int(c, "KUMO_HTTP_THREADS");
-    s->trusted_proxies = kumo_config_string(c, "KUMO_TRUSTED_PROXIES");
+    char err[160];
+    if (kumo_cidr_list_parse(kumo_config_string(c, "KUMO_TRUSTED_PROXIES"), &s->trusted_proxies,
+                             err, sizeof err) != 0) {
+        kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "variable", "KUMO_TRUSTED_PROXIES",
+                 "error", err, NULL);
+        return -1;
+    }
     s->page_size_max = (int)kumo_config_int(c, "KUMO_PAGE_SIZE_MAX");
     if (limit(c, "KUMO_RATE_LIMIT_PER_ADDRESS", &s->rl_addr_rate, &s->rl_addr_burst) != 0 ||
         limit(c, "KUMO_RATE_LIMIT_PER_PRINCIPAL", &s->rl_principal_rate, &s->rl_principal_burst) !=

@@ -117,8 +117,12 @@ void bff_rpc_error(struct bff_ctx *c, kumo_code code, const struct kumo_rpc_stat
     default:
         break;
     }
-    if (code == KUMO_CODE_RESOURCE_EXHAUSTED)
-        bff_resp_header(c->rs, "Retry-After", "1");
+    if (code == KUMO_CODE_RESOURCE_EXHAUSTED) {
+        char ra[24];
+        snprintf(ra, sizeof ra, "%lld",
+                 (long long)(st && st->retry_after_s > 0 ? st->retry_after_s : 1));
+        bff_resp_header(c->rs, "Retry-After", ra);
+    }
     bff_error(c, status, kumo_code_name(code), msg);
 }
 
@@ -240,17 +244,38 @@ const char *bff_if_match(struct bff_ctx *c)
 
 /* ---- RPC ---------------------------------------------------------------- */
 
+int bff_client_suspect(struct bff_ctx *c)
+{
+    return kumo_throttle_blocked(c->app->suspects, c->client, strlen(c->client),
+                                 kumo_now_ns() / 1000000);
+}
+
+void bff_note_credential_outcome(struct bff_ctx *c, kumo_code code)
+{
+    if (code == KUMO_CODE_UNAUTHENTICATED || code == KUMO_CODE_RESOURCE_EXHAUSTED)
+        kumo_throttle_hit(c->app->suspects, c->client, strlen(c->client), kumo_now_ns() / 1000000);
+}
+
 kumo_code bff_call(struct bff_ctx *c, struct kumo_rpc_client *client, const char *path,
                    const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
                    int with_auth, ProtobufCMessage **resp, struct kumo_rpc_status *st)
 {
+    /* kumo-users throttles sign-ins and key exchanges per client address:
+     * it must see the client's, not ours (it believes it from us only when
+     * our address is in its KUMO_TRUSTED_PROXIES). */
+    struct kumo_rpc_metadata xff = {"x-forwarded-for", c->client};
     struct kumo_rpc_call_options o = {
         .deadline = c->deadline,
         .request_id = c->request_id,
         .authorization = with_auth ? c->authorization : NULL,
+        .metadata = client == c->app->users ? &xff : NULL,
+        .n_metadata = client == c->app->users,
     };
-    return kumo_rpc_client_call(client, path, req, resp_desc, kumo_arena_allocator(c->arena), &o,
-                                resp, st);
+    kumo_code code = kumo_rpc_client_call(client, path, req, resp_desc,
+                                          kumo_arena_allocator(c->arena), &o, resp, st);
+    if (client == c->app->users)
+        bff_note_credential_outcome(c, code);
+    return code;
 }
 
 int bff_call_or_error(struct bff_ctx *c, struct kumo_rpc_client *client, const char *path,
@@ -355,15 +380,26 @@ static int authenticate(struct bff_ctx *c)
     if (len == KUMO_API_KEY_LEN && kumo_api_key_parse(tok, len, &key) == 0) {
         kumo_secret_wipe(&key, sizeof key);
         char *api_key = kumo_strndup(tok, len);
-        struct kumo_rpc_call_options o = {.deadline = c->deadline, .request_id = c->request_id};
+        struct kumo_rpc_metadata xff = {"x-forwarded-for", c->client};
+        struct kumo_rpc_call_options o = {.deadline = c->deadline,
+                                          .request_id = c->request_id,
+                                          .metadata = &xff,
+                                          .n_metadata = 1};
         struct kumo_rpc_status st = {0};
+        /* An address with recent credential failures is not served from
+         * the cache: kumo-users, which counts them, decides (429). */
         kumo_code code =
-            kumo_apikey_exchange_token(c->app->apikeys, api_key, NULL, &o, &jwt, NULL, &st);
+            bff_client_suspect(c)
+                ? kumo_apikey_exchange_token_fresh(c->app->apikeys, api_key, NULL, &o, &jwt, NULL,
+                                                   &st)
+                : kumo_apikey_exchange_token(c->app->apikeys, api_key, NULL, &o, &jwt, NULL, &st);
         kumo_secret_wipe(api_key, len);
         kumo_free(api_key);
+        bff_note_credential_outcome(c, code);
         if (code != KUMO_CODE_OK) {
             bff_rpc_error(c,
-                          code == KUMO_CODE_UNAVAILABLE || code == KUMO_CODE_DEADLINE_EXCEEDED
+                          code == KUMO_CODE_UNAVAILABLE || code == KUMO_CODE_DEADLINE_EXCEEDED ||
+                                  code == KUMO_CODE_RESOURCE_EXHAUSTED
                               ? code
                               : KUMO_CODE_UNAUTHENTICATED,
                           &st);

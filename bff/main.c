@@ -56,6 +56,9 @@ static int setup_auth(struct bff *a, struct kumo_admin *admin)
         return -1;
     }
     kumo_admin_add_check(admin, "jwks", jwks_ready, a);
+    struct kumo_throttle_config sc = {1, BFF_SUSPECT_WINDOW_MS, 0};
+    if (kumo_throttle_new(&a->suspects, &sc) != 0)
+        return -1;
     struct kumo_apikey_exchange_config xc = {.users = a->users};
     if (kumo_apikey_exchange_new(&a->apikeys, &xc) != 0) {
         kumo_log(KUMO_LOG_ERROR, NULL, "cannot create the API key exchange", NULL);
@@ -121,6 +124,10 @@ static void teardown(struct kumo_daemon *d, void *ud)
     kumo_ratelimit_free(a->rl_principal);
     kumo_ratelimit_free(a->rl_login);
     a->rl_addr = a->rl_principal = a->rl_login = NULL;
+    kumo_throttle_free(a->suspects);
+    a->suspects = NULL;
+    kumo_cidr_list_free(a->s.trusted_proxies);
+    a->s.trusted_proxies = NULL;
 }
 
 int main(int argc, char **argv)

@@ -229,7 +229,8 @@ void bff_h_keys_delete(struct bff_ctx *c)
     if (bff_call_or_error(c, c->app->users, USERS "RevokeApiKey", &rq.base,
                           &kumo__users__v1__revoke_api_key_response__descriptor, &rs) != 0)
         return;
-    /* Tokens already exchanged for the revoked key must not outlive it. */
-    kumo_apikey_exchange_flush(c->app->apikeys);
+    /* Tokens already exchanged for the revoked key must not outlive it
+     * here; other replicas learn it from the revocation feed. */
+    kumo_apikey_exchange_forget(c->app->apikeys, rq.id);
     bff_json(c, 204, NULL);
 }

@@ -24,6 +24,7 @@
 
 struct entry {
     uint8_t digest[DIGEST_LEN];
+    char key_id[KUMO_API_KEY_ID_LEN + 1]; /* the key's public id, to forget it by */
     char *token;
     int64_t exp;
     struct entry *chain;         /* next in the same bucket */
@@ -124,8 +125,8 @@ static void remove_entry(struct kumo_apikey_exchange *x, struct entry *e)
 
 /* Stores (or replaces) the token for digest `d`; evicts the oldest entries
  * beyond the bound. Takes a copy of `token`. */
-static void store(struct kumo_apikey_exchange *x, const uint8_t d[DIGEST_LEN], const char *token,
-                  int64_t exp)
+static void store(struct kumo_apikey_exchange *x, const uint8_t d[DIGEST_LEN], const char *key_id,
+                  const char *token, int64_t exp)
 {
     struct entry *old = find(x, d);
     if (old)
@@ -134,6 +135,7 @@ static void store(struct kumo_apikey_exchange *x, const uint8_t d[DIGEST_LEN], c
         remove_entry(x, x->oldest);
     struct entry *e = kumo_calloc(1, sizeof *e);
     memcpy(e->digest, d, DIGEST_LEN);
+    memcpy(e->key_id, key_id, sizeof e->key_id);
     e->token = kumo_strdup(token);
     e->exp = exp;
     size_t b = bucket_of(x, d);
@@ -228,14 +230,14 @@ static int tenant_ok(const char *t)
     return 1;
 }
 
-kumo_code kumo_apikey_exchange_token(struct kumo_apikey_exchange *x, const char *api_key,
-                                     const char *tenant_id,
-                                     const struct kumo_rpc_call_options *opts, char **token,
-                                     int64_t *exp, struct kumo_rpc_status *status)
+static kumo_code exchange(struct kumo_apikey_exchange *x, const char *api_key,
+                          const char *tenant_id, const struct kumo_rpc_call_options *opts,
+                          int use_cache, char **token, int64_t *exp, struct kumo_rpc_status *status)
 {
     if (status) { /* as kumo_rpc_client_call: *status is output only */
         status->code = KUMO_CODE_OK;
         status->message = NULL;
+        status->retry_after_s = 0;
     }
     if (!x || !token)
         return fail(status, KUMO_CODE_INVALID_ARGUMENT, "missing argument");
@@ -244,6 +246,8 @@ kumo_code kumo_apikey_exchange_token(struct kumo_apikey_exchange *x, const char 
     struct kumo_api_key parsed;
     if (!api_key || kumo_api_key_parse(api_key, strlen(api_key), &parsed) != 0)
         return fail(status, KUMO_CODE_UNAUTHENTICATED, "malformed API key");
+    char key_id[KUMO_API_KEY_ID_LEN + 1];
+    memcpy(key_id, parsed.id, sizeof key_id);
     kumo_secret_wipe(&parsed, sizeof parsed);
     if (!tenant_ok(tenant_id))
         return fail(status, KUMO_CODE_INVALID_ARGUMENT, "malformed tenant id");
@@ -251,7 +255,7 @@ kumo_code kumo_apikey_exchange_token(struct kumo_apikey_exchange *x, const char 
     uint8_t d[DIGEST_LEN];
     cache_digest(api_key, tenant_id, d);
     int64_t e = 0;
-    char *tok = cache_get(x, d, &e);
+    char *tok = use_cache ? cache_get(x, d, &e) : NULL;
     if (!tok) {
         kumo_code rc = call_users(x, api_key, tenant_id, opts, &tok, &e, status);
         if (rc != KUMO_CODE_OK)
@@ -260,7 +264,7 @@ kumo_code kumo_apikey_exchange_token(struct kumo_apikey_exchange *x, const char 
          * valid now) but not cached. */
         if (e - wall_now_s() > x->margin_s) {
             pthread_mutex_lock(&x->mu);
-            store(x, d, tok, e);
+            store(x, d, key_id, tok, e);
             pthread_mutex_unlock(&x->mu);
         }
     }
@@ -268,6 +272,39 @@ kumo_code kumo_apikey_exchange_token(struct kumo_apikey_exchange *x, const char 
     if (exp)
         *exp = e;
     return KUMO_CODE_OK;
+}
+
+kumo_code kumo_apikey_exchange_token(struct kumo_apikey_exchange *x, const char *api_key,
+                                     const char *tenant_id,
+                                     const struct kumo_rpc_call_options *opts, char **token,
+                                     int64_t *exp, struct kumo_rpc_status *status)
+{
+    return exchange(x, api_key, tenant_id, opts, 1, token, exp, status);
+}
+
+kumo_code kumo_apikey_exchange_token_fresh(struct kumo_apikey_exchange *x, const char *api_key,
+                                           const char *tenant_id,
+                                           const struct kumo_rpc_call_options *opts, char **token,
+                                           int64_t *exp, struct kumo_rpc_status *status)
+{
+    return exchange(x, api_key, tenant_id, opts, 0, token, exp, status);
+}
+
+int kumo_apikey_exchange_forget(struct kumo_apikey_exchange *x, const char *key_id)
+{
+    int n = 0;
+    if (!x || !key_id)
+        return 0;
+    pthread_mutex_lock(&x->mu);
+    for (struct entry *e = x->oldest, *next; e; e = next) {
+        next = e->newer;
+        if (strcmp(e->key_id, key_id) == 0) {
+            remove_entry(x, e);
+            n++;
+        }
+    }
+    pthread_mutex_unlock(&x->mu);
+    return n;
 }
 
 void kumo_apikey_exchange_flush(struct kumo_apikey_exchange *x)

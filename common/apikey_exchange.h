@@ -52,7 +52,20 @@ kumo_code kumo_apikey_exchange_token(struct kumo_apikey_exchange *x, const char 
                                      const struct kumo_rpc_call_options *opts, char **token,
                                      int64_t *exp, struct kumo_rpc_status *status);
 
-/* Forgets every cached token (e.g. after a key was revoked). */
+/* As kumo_apikey_exchange_token, but always asks kumo-users (and refreshes
+ * the cache with its answer): for a client whose address has had failures,
+ * so kumo-users' throttling decides rather than a cached answer. */
+kumo_code kumo_apikey_exchange_token_fresh(struct kumo_apikey_exchange *x, const char *api_key,
+                                           const char *tenant_id,
+                                           const struct kumo_rpc_call_options *opts, char **token,
+                                           int64_t *exp, struct kumo_rpc_status *status);
+
+/* Forgets the cached tokens of the key whose public id (the part between
+ * "kumo_" and the secret) is `key_id`, for every tenant. Returns how many
+ * were forgotten. */
+int kumo_apikey_exchange_forget(struct kumo_apikey_exchange *x, const char *key_id);
+
+/* Forgets every cached token. */
 void kumo_apikey_exchange_flush(struct kumo_apikey_exchange *x);
 
 /* Frees the exchange and wipes its cache. NULL is ignored. */

@@ -545,6 +545,7 @@ static kumo_code take_result(struct kumo__rpc_call *call, const ProtobufCMessage
     if (st) {
         st->code = call->code;
         st->message = call->message;
+        st->retry_after_s = call->retry_after_s;
         call->message = NULL;
     }
     return call->code;
@@ -571,6 +572,7 @@ kumo_code kumo_rpc_client_call(struct kumo_rpc_client *c, const char *path,
     if (status) {
         status->code = KUMO_CODE_OK;
         status->message = NULL;
+        status->retry_after_s = 0;
     }
     if (response)
         *response = NULL;

@@ -56,7 +56,9 @@ struct kumo_rpc_call_options {
 
 struct kumo_rpc_status {
     kumo_code code;
-    char *message; /* malloc'd or NULL; kumo_rpc_status_clear frees */
+    char *message;         /* malloc'd or NULL; kumo_rpc_status_clear frees */
+    int64_t retry_after_s; /* a refusal's `retry-after` header or trailer
+                              (delay-seconds, capped at 86400), 0 = none */
 };
 
 /* Blocking unary call; thread-safe. Serializes `request`, sends it to `path`

@@ -135,6 +135,14 @@ static void status_header(struct kumo__rpc_call *call, const uint8_t *name, size
     if (NAME_IS(name, nlen, "grpc-status")) {
         call->have_grpc_status = 1;
         call->grpc_status = parse_status(value, vlen);
+    } else if (NAME_IS(name, nlen, "retry-after")) {
+        /* delay-seconds only (RFC 9110 10.2.3); an HTTP-date is ignored. */
+        int64_t s = 0;
+        size_t i = 0;
+        for (; i < vlen && i < 9 && value[i] >= '0' && value[i] <= '9'; i++)
+            s = s * 10 + (value[i] - '0');
+        if (i == vlen && vlen > 0)
+            call->retry_after_s = s > 86400 ? 86400 : s;
     } else if (NAME_IS(name, nlen, "grpc-message")) {
         call->have_grpc_message = 1;
         kumo_buf_reset(&call->grpc_message);

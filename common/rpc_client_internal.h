@@ -60,6 +60,7 @@ struct kumo__rpc_call {
     int grpc_status; /* -1 when the value was malformed */
     int have_grpc_message;
     struct kumo_buf grpc_message; /* raw, still percent-encoded */
+    int64_t retry_after_s;        /* from a retry-after header or trailer, 0 = none */
     enum kumo__rpc_encoding encoding;
     struct kumo_envelope_reader reader;
     int n_msgs;

@@ -137,6 +137,37 @@ int kumo_throttle_blocked(struct kumo_throttle *t, const void *key, size_t len, 
     return kumo_throttle_count(t, key, len, now_ms) >= (double)t->limit;
 }
 
+/* How long until the weighted count of `s` drops below the limit with no
+ * further hits (0 if it already is). */
+static int64_t wait_ms(const struct kumo_throttle *t, const struct slot *s, int64_t now_ms)
+{
+    double limit = (double)t->limit, W = (double)t->window_ms;
+    if (weighted(t, s, now_ms) < limit)
+        return 0;
+    double into = (double)(now_ms - s->window * t->window_ms);
+    double wait;
+    if ((double)s->cur >= limit) /* next window: cur becomes prev and fades */
+        wait = (W - into) + W * (1.0 - limit / (double)s->cur);
+    else /* this window: prev fades until prev*(1-x/W) + cur < limit */
+        wait = W * (1.0 - (limit - (double)s->cur) / (double)s->prev) - into;
+    return wait < 0 ? 1 : (int64_t)wait + 1;
+}
+
+int64_t kumo_throttle_retry_after_ms(struct kumo_throttle *t, const void *key, size_t len,
+                                     int64_t now_ms)
+{
+    uint64_t fp = fingerprint(t, key, len);
+    pthread_mutex_lock(&t->mu);
+    int64_t ms = 0;
+    struct slot *s = find(t, fp, 0);
+    if (s) {
+        roll(t, s, now_ms);
+        ms = wait_ms(t, s, now_ms);
+    }
+    pthread_mutex_unlock(&t->mu);
+    return ms;
+}
+
 void kumo_throttle_hit(struct kumo_throttle *t, const void *key, size_t len, int64_t now_ms)
 {
     uint64_t fp = fingerprint(t, key, len);

@@ -37,6 +37,12 @@ void kumo_throttle_free(struct kumo_throttle *t);
  * millisecond clock, the same for every call), else 0. Does not count. */
 int kumo_throttle_blocked(struct kumo_throttle *t, const void *key, size_t len, int64_t now_ms);
 
+/* 0 if `key` is not blocked at `now_ms`; else the milliseconds until it
+ * is no longer blocked if no further event is counted (>= 1), for a
+ * Retry-After. */
+int64_t kumo_throttle_retry_after_ms(struct kumo_throttle *t, const void *key, size_t len,
+                                     int64_t now_ms);
+
 /* Counts one event (a failure) for `key` at `now_ms`. */
 void kumo_throttle_hit(struct kumo_throttle *t, const void *key, size_t len, int64_t now_ms);
 

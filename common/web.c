@@ -163,26 +163,6 @@ int kumo_web_request_id_ok(const char *id)
 }
 
 /* 1 if s[0..n) is one of the comma-separated entries of `list`. */
-static int in_list(const char *list, const char *s, size_t n)
-{
-    if (!list)
-        return 0;
-    const char *p = list;
-    while (*p) {
-        while (is_space(*p) || *p == ',')
-            p++;
-        const char *start = p;
-        while (*p && *p != ',')
-            p++;
-        const char *end = p;
-        while (end > start && is_space(end[-1]))
-            end--;
-        if ((size_t)(end - start) == n && n > 0 && memcmp(start, s, n) == 0)
-            return 1;
-    }
-    return 0;
-}
-
 static int addr_plausible(const char *s, size_t n)
 {
     if (n == 0 || n > 45)
@@ -203,13 +183,13 @@ static void copy_out(char *out, size_t cap, const char *s, size_t n)
     out[n] = '\0';
 }
 
-void kumo_web_client_addr(const char *peer, const char *xff, const char *trusted, char *out,
-                          size_t cap)
+void kumo_web_client_addr(const char *peer, const char *xff, const struct kumo_cidr_list *trusted,
+                          char *out, size_t cap)
 {
     if (!peer)
         peer = "";
     copy_out(out, cap, peer, strlen(peer));
-    if (!xff || !*xff || !in_list(trusted, peer, strlen(peer)))
+    if (!xff || !*xff || !kumo_cidr_list_contains(trusted, peer, strlen(peer)))
         return;
     const char *end = xff + strlen(xff);
     while (end > xff) {
@@ -225,7 +205,7 @@ void kumo_web_client_addr(const char *peer, const char *xff, const char *trusted
         size_t n = (size_t)(e - b);
         if (!addr_plausible(b, n))
             return;
-        if (!in_list(trusted, b, n)) {
+        if (!kumo_cidr_list_contains(trusted, b, n)) {
             copy_out(out, cap, b, n);
             return;
         }

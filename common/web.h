@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "cidr.h"
 #include "errors.h"
 
 /* Finds cookie `name` in a Cookie header value ("a=1; b=2"). Returns 1 and
@@ -49,13 +50,13 @@ int kumo_web_json_depth(const char *s, size_t len, int limit);
 int kumo_web_request_id_ok(const char *id);
 
 /* The client's address: `peer` (the socket's address), or, when `peer` is
- * one of the comma-separated `trusted` proxies, the right-most address of
- * the X-Forwarded-For value `xff` that is not itself a trusted proxy (each
- * proxy appends the address it saw). Writes it NUL-terminated to
- * out[0..cap); an entry that is not a plausible address (characters other
- * than hex digits, '.', ':') falls back to `peer`. */
-void kumo_web_client_addr(const char *peer, const char *xff, const char *trusted, char *out,
-                          size_t cap);
+ * inside one of the `trusted` proxy ranges (cidr.h; NULL = none), the
+ * right-most address of the X-Forwarded-For value `xff` that is not itself
+ * a trusted proxy (each proxy appends the address it saw). Writes it
+ * NUL-terminated to out[0..cap); an entry that is not a plausible address
+ * (characters other than hex digits, '.', ':') falls back to `peer`. */
+void kumo_web_client_addr(const char *peer, const char *xff, const struct kumo_cidr_list *trusted,
+                          char *out, size_t cap);
 
 #define KUMO_WEB_MAX_PARAMS 4
 

@@ -374,7 +374,7 @@ static kumo_code scan_exchange(struct kumo_rpc_call *call, struct kumo_db_rows *
 static kumo_code refuse_key(struct users_ctx *ctx, struct kumo_rpc_call *call, const char *addr,
                             const char *why)
 {
-    kumo_throttle_hit(ctx->fail_address, addr, strlen(addr), kumo_now_ns() / 1000000);
+    kumo_login_guard_failed(ctx->guard, NULL, addr, kumo_now_ns() / 1000000);
     kumo_metrics_counter_add("kumo_users_api_key_failures_total", "refused API key exchanges", 1);
     kumo_log(KUMO_LOG_INFO, kumo_rpc_call_request_id(call), "api key refused", "reason", why,
              "client", addr, NULL);
@@ -469,14 +469,14 @@ USERS_HANDLER(exchange_api_key)
     struct users_ctx *ctx = kumo_rpc_call_service_data(call);
     const Kumo__Users__V1__ExchangeApiKeyRequest *req = (const void *)request;
     const char *addr = users_client_address(ctx, call);
-    if (kumo_throttle_blocked(ctx->fail_address, addr, strlen(addr), kumo_now_ns() / 1000000))
-        return kumo_rpc_call_error(call, KUMO_CODE_RESOURCE_EXHAUSTED,
-                                   "too many failed attempts; try again later");
+    kumo_code rc = users_guard_admit(ctx, call, NULL, addr);
+    if (rc != KUMO_CODE_OK)
+        return rc;
     struct kumo_api_key key;
     if (kumo_api_key_parse(req->api_key, strlen(req->api_key), &key) != 0)
         return refuse_key(ctx, call, addr, "malformed key");
     struct exchange_row x = {0};
-    kumo_code rc = check_key(ctx, call, &key, addr, req->tenant_id, &x);
+    rc = check_key(ctx, call, &key, addr, req->tenant_id, &x);
     kumo_secret_wipe(&key, sizeof key);
     if (rc != KUMO_CODE_OK)
         return rc;

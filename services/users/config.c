@@ -1,5 +1,4 @@
 /* kumo-users' KUMO_* variables (listed by --help) and their loading. */
-#include <arpa/inet.h>
 #include <string.h>
 
 #include "log.h"
@@ -39,13 +38,22 @@ static const struct kumo_config_var own_vars[] = {
     {"KUMO_LOGIN_WINDOW", KUMO_CONFIG_DURATION_MS, "15m",
      "sliding window of the login failure counters", 0, 1000, DAY_MS},
     {"KUMO_LOGIN_MAX_FAILURES_PER_ACCOUNT", KUMO_CONFIG_INT, "5",
-     "failed logins of one account within the window before resource_exhausted", 0, 1, 100000},
+     "failed logins of one account from one client address within the window before that "
+     "address gets resource_exhausted for that account (other addresses are not affected)",
+     0, 1, 100000},
     {"KUMO_LOGIN_MAX_FAILURES_PER_ADDRESS", KUMO_CONFIG_INT, "20",
-     "failed logins and API key exchanges from one client address within the window", 0, 1,
-     1000000},
+     "failed logins and API key exchanges from one client address within the window before "
+     "that address gets resource_exhausted for every credential",
+     0, 1, 1000000},
+    {"KUMO_LOGIN_SLOWDOWN_AFTER", KUMO_CONFIG_INT, "20",
+     "failed logins of one account from all addresses within the window after which attempts "
+     "on it are slowed down (never locked out)",
+     0, 1, 1000000},
+    {"KUMO_LOGIN_SLOWDOWN_INTERVAL", KUMO_CONFIG_DURATION_MS, "2s",
+     "a slowed-down account admits one attempt per this interval", 0, 100, 600000},
     {"KUMO_TRUSTED_PROXIES", KUMO_CONFIG_STRING, "",
-     "comma-separated peer addresses (the BFF) whose x-forwarded-for names the client; others' "
-     "is ignored"},
+     "comma-separated address ranges (CIDR, or single addresses) of callers (the BFF) whose "
+     "x-forwarded-for names the client; anyone else's is ignored"},
     {"KUMO_SERVICE_CALLERS", KUMO_CONFIG_STRING, "documents,bff",
      "service principals (API keys of role service) allowed the read-only RPCs"},
     {"KUMO_MIGRATE_LOCK_TIMEOUT", KUMO_CONFIG_DURATION_MS, "60s",
@@ -90,36 +98,6 @@ const struct kumo_config_var *users_config_vars(size_t *n)
     return all_vars;
 }
 
-/* Parses "a, b" into s->trusted_proxies, each a numeric IPv4/IPv6 address
- * written the way the RPC server formats peers. */
-static int parse_proxies(const char *list, struct users_settings *s)
-{
-    const char *p = list ? list : "";
-    while (*p) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        const char *start = p;
-        while (*p && *p != ',' && *p != ' ')
-            p++;
-        size_t n = (size_t)(p - start);
-        if (n == 0)
-            continue;
-        if (n >= sizeof s->trusted_proxies[0] || s->n_trusted_proxies == USERS_MAX_TRUSTED_PROXIES)
-            return -1;
-        char addr[64];
-        memcpy(addr, start, n);
-        addr[n] = '\0';
-        unsigned char bin[16];
-        int fam = strchr(addr, ':') ? AF_INET6 : AF_INET;
-        if (inet_pton(fam, addr, bin) != 1)
-            return -1;
-        /* Canonical text, as inet_ntop gives the peer. */
-        inet_ntop(fam, bin, s->trusted_proxies[s->n_trusted_proxies], sizeof s->trusted_proxies[0]);
-        s->n_trusted_proxies++;
-    }
-    return 0;
-}
-
 int users_settings_load(const struct kumo_config *c, struct users_settings *s)
 {
     memset(s, 0, sizeof *s);
@@ -138,6 +116,8 @@ int users_settings_load(const struct kumo_config *c, struct users_settings *s)
     s->login_window_ms = kumo_config_int(c, "KUMO_LOGIN_WINDOW");
     s->login_max_per_account = kumo_config_int(c, "KUMO_LOGIN_MAX_FAILURES_PER_ACCOUNT");
     s->login_max_per_address = kumo_config_int(c, "KUMO_LOGIN_MAX_FAILURES_PER_ADDRESS");
+    s->login_slowdown_after = kumo_config_int(c, "KUMO_LOGIN_SLOWDOWN_AFTER");
+    s->login_slowdown_interval_ms = kumo_config_int(c, "KUMO_LOGIN_SLOWDOWN_INTERVAL");
     s->service_callers = kumo_config_string(c, "KUMO_SERVICE_CALLERS");
     if (!s->issuer || !*s->issuer || !s->audience || !*s->audience) {
         kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "error",
@@ -149,9 +129,11 @@ int users_settings_load(const struct kumo_config *c, struct users_settings *s)
                  "KUMO_REFRESH_TOKEN_TTL must not exceed KUMO_REFRESH_FAMILY_TTL", NULL);
         return -1;
     }
-    if (parse_proxies(kumo_config_string(c, "KUMO_TRUSTED_PROXIES"), s) != 0) {
-        kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "error",
-                 "KUMO_TRUSTED_PROXIES must list numeric IP addresses", NULL);
+    char err[160];
+    if (kumo_cidr_list_parse(kumo_config_string(c, "KUMO_TRUSTED_PROXIES"), &s->trusted_proxies,
+                             err, sizeof err) != 0) {
+        kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "variable", "KUMO_TRUSTED_PROXIES",
+                 "error", err, NULL);
         return -1;
     }
     return 0;

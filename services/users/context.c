@@ -137,12 +137,15 @@ int users_load_pepper(struct users_ctx *ctx, const struct kumo_config *c)
 
 static int make_throttles(struct users_ctx *ctx)
 {
-    struct kumo_throttle_config acc = {(uint32_t)ctx->s.login_max_per_account,
-                                       ctx->s.login_window_ms, 0};
-    struct kumo_throttle_config addr = {(uint32_t)ctx->s.login_max_per_address,
-                                        ctx->s.login_window_ms, 0};
-    if (kumo_throttle_new(&ctx->fail_account, &acc) != 0 ||
-        kumo_throttle_new(&ctx->fail_address, &addr) != 0)
+    const struct users_settings *s = &ctx->s;
+    struct kumo_login_guard_config g = {
+        .per_address = (uint32_t)s->login_max_per_address,
+        .per_account_address = (uint32_t)s->login_max_per_account,
+        .per_account = (uint32_t)s->login_slowdown_after,
+        .window_ms = s->login_window_ms,
+        .account_rate = 1000.0 / (double)s->login_slowdown_interval_ms,
+    };
+    if (kumo_login_guard_new(&ctx->guard, &g) != 0)
         return fail("cannot create the login throttles", "bad limits");
     return 0;
 }
@@ -168,8 +171,10 @@ void users_ctx_free(struct users_ctx *ctx)
     kumo_jwt_verifier_free(ctx->verifier);
     kumo_jwt_signer_free(ctx->signer);
     kumo_password_hasher_free(ctx->hasher);
-    kumo_throttle_free(ctx->fail_account);
-    kumo_throttle_free(ctx->fail_address);
+    kumo_login_guard_free(ctx->guard);
+    ctx->guard = NULL;
+    kumo_cidr_list_free(ctx->s.trusted_proxies);
+    ctx->s.trusted_proxies = NULL;
     if (ctx->argon2_inited)
         sem_destroy(&ctx->argon2_slots);
     if (ctx->pepper) {

@@ -12,7 +12,7 @@
  * Failures are counted per account (tenant + e-mail) and per client
  * address; past either limit Authenticate answers resource_exhausted before
  * any argon2 work. */
-#include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -21,6 +21,7 @@
 #include "secret.h"
 #include "users.h"
 #include "validate.h"
+#include "web.h"
 
 #define REFRESH_BYTES   32
 #define INVALID_LOGIN   "invalid credentials"
@@ -59,43 +60,30 @@ kumo_code users_revoke_families(struct kumo_db_conn *c, const char *tenant_id, c
                         NULL);
 }
 
-/* Canonical text of a numeric address, or 0 if `s` is not one. */
-static int canonical_ip(const char *s, size_t n, char out[64])
-{
-    char tmp[64];
-    if (n == 0 || n >= sizeof tmp)
-        return 0;
-    memcpy(tmp, s, n);
-    tmp[n] = '\0';
-    unsigned char bin[16];
-    int fam = memchr(tmp, ':', n) ? AF_INET6 : AF_INET;
-    if (inet_pton(fam, tmp, bin) != 1)
-        return 0;
-    return inet_ntop(fam, bin, out, 64) != NULL;
-}
-
 const char *users_client_address(struct users_ctx *ctx, struct kumo_rpc_call *call)
 {
     const char *peer = kumo_rpc_call_peer(call);
-    int trusted = 0;
-    for (size_t i = 0; i < ctx->s.n_trusted_proxies && !trusted; i++)
-        trusted = strcmp(peer, ctx->s.trusted_proxies[i]) == 0;
-    const char *xff = trusted ? kumo_rpc_call_header(call, "x-forwarded-for") : NULL;
-    if (xff) {
-        /* The last entry is the one our proxy appended: the client as the
-         * proxy saw it. Earlier entries are whatever the client claimed. */
-        const char *last = strrchr(xff, ',');
-        last = last ? last + 1 : xff;
-        while (*last == ' ')
-            last++;
-        size_t n = strlen(last);
-        while (n && last[n - 1] == ' ')
-            n--;
-        char *out = kumo_rpc_call_alloc(call, 64);
-        if (canonical_ip(last, n, out))
-            return out;
-    }
-    return peer[0] ? peer : "unknown";
+    char *out = kumo_rpc_call_alloc(call, 64);
+    kumo_web_client_addr(peer, kumo_rpc_call_header(call, "x-forwarded-for"),
+                         ctx->s.trusted_proxies, out, 64);
+    return out[0] ? out : "unknown";
+}
+
+kumo_code users_guard_admit(struct users_ctx *ctx, struct kumo_rpc_call *call, const char *account,
+                            const char *addr)
+{
+    int64_t wait_ms = 0;
+    if (kumo_login_guard_admit(ctx->guard, account, addr, kumo_now_ns() / 1000000, &wait_ms))
+        return KUMO_CODE_OK;
+    char secs[24];
+    snprintf(secs, sizeof secs, "%lld", (long long)((wait_ms + 999) / 1000));
+    kumo_rpc_call_set_trailer(call, "retry-after", secs);
+    kumo_metrics_counter_add("kumo_users_login_throttled_total",
+                             "sign-ins and key exchanges refused by throttling", 1);
+    kumo_log(KUMO_LOG_INFO, kumo_rpc_call_request_id(call), "credential check throttled", "client",
+             addr, "retry_after_s", secs, NULL);
+    return kumo_rpc_call_error(call, KUMO_CODE_RESOURCE_EXHAUSTED,
+                               "too many failed attempts; try again in %s s", secs);
 }
 
 /* ---- refresh families ---- */
@@ -163,9 +151,7 @@ static kumo_code scan_login(struct kumo_rpc_call *call, struct kumo_db_rows *row
 static kumo_code refuse_login(struct users_ctx *ctx, struct kumo_rpc_call *call, const char *acct,
                               const char *addr, const char *why)
 {
-    int64_t now_ms = kumo_now_ns() / 1000000;
-    kumo_throttle_hit(ctx->fail_account, acct, strlen(acct), now_ms);
-    kumo_throttle_hit(ctx->fail_address, addr, strlen(addr), now_ms);
+    kumo_login_guard_failed(ctx->guard, acct, addr, kumo_now_ns() / 1000000);
     kumo_metrics_counter_add("kumo_users_login_failures_total", "failed sign-ins", 1);
     kumo_log(KUMO_LOG_INFO, kumo_rpc_call_request_id(call), "sign-in refused", "reason", why,
              "client", addr, NULL);
@@ -249,20 +235,16 @@ USERS_HANDLER(authenticate)
     const char *addr = users_client_address(ctx, call);
     struct kumo_buf acct = KUMO_BUF_INIT;
     kumo_buf_appendf(&acct, "%s|%s", req->tenant, norm);
-    int64_t now_ms = kumo_now_ns() / 1000000;
-    if (kumo_throttle_blocked(ctx->fail_account, acct.data, acct.len, now_ms) ||
-        kumo_throttle_blocked(ctx->fail_address, addr, strlen(addr), now_ms)) {
+    kumo_code rc = users_guard_admit(ctx, call, (const char *)acct.data, addr);
+    if (rc != KUMO_CODE_OK) {
         kumo_buf_free(&acct);
-        kumo_metrics_counter_add("kumo_users_login_throttled_total",
-                                 "sign-ins refused by throttling", 1);
-        return kumo_rpc_call_error(call, KUMO_CODE_RESOURCE_EXHAUSTED,
-                                   "too many failed sign-ins; try again later");
+        return rc;
     }
     struct login_row l;
-    kumo_code rc =
+    rc =
         check_login(ctx, call, req->tenant, norm, req->password, (const char *)acct.data, addr, &l);
     if (rc == KUMO_CODE_OK)
-        kumo_throttle_reset(ctx->fail_account, acct.data, acct.len);
+        kumo_login_guard_succeeded(ctx->guard, (const char *)acct.data, addr);
     kumo_buf_free(&acct);
     if (rc != KUMO_CODE_OK)
         return rc;

@@ -475,18 +475,20 @@ static kumo_code scan_hash(struct kumo_rpc_call *call, struct kumo_db_rows *rows
 static kumo_code verify_current(struct users_ctx *ctx, struct kumo_rpc_call *call,
                                 const struct kumo_principal *p, const char *phc, const char *pw)
 {
-    int64_t now_ms = kumo_now_ns() / 1000000;
-    if (kumo_throttle_blocked(ctx->fail_account, p->sub, strlen(p->sub), now_ms))
-        return kumo_rpc_call_error(call, KUMO_CODE_RESOURCE_EXHAUSTED,
-                                   "too many failed attempts; try again later");
-    kumo_code rc = users_argon2_enter(ctx, call);
+    /* The account key is the user id here (sign-ins key by tenant|email):
+     * a stolen session guessing its own password is throttled separately. */
+    const char *addr = users_client_address(ctx, call);
+    kumo_code rc = users_guard_admit(ctx, call, p->sub, addr);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    rc = users_argon2_enter(ctx, call);
     if (rc != KUMO_CODE_OK)
         return rc;
     int err = kumo_password_verify(phc, pw, strlen(pw));
     users_argon2_leave(ctx);
     if (err == 0)
         return KUMO_CODE_OK;
-    kumo_throttle_hit(ctx->fail_account, p->sub, strlen(p->sub), now_ms);
+    kumo_login_guard_failed(ctx->guard, p->sub, addr, kumo_now_ns() / 1000000);
     return kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
                                "current_password is not the current password");
 }

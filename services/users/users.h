@@ -20,22 +20,22 @@
 #include "rpc.h"
 #include "rpc_auth.h"
 #include "rpc_server.h"
-#include "throttle.h"
+#include "cidr.h"
+#include "login_guard.h"
 
 /* ---- limits of the data model ---- */
 
-#define USERS_ID_MAX              32  /* "us_" + 20 base32 characters, with room */
-#define USERS_NAME_MAX_CHARS      200 /* display names, tenant and key names */
-#define USERS_NAME_MAX_BYTES      800
-#define USERS_QUERY_MAX_CHARS     200
-#define USERS_PASSWORD_MIN        12
-#define USERS_SLUG_MIN            3
-#define USERS_SLUG_MAX            63
-#define USERS_PAGE_DEFAULT        20
-#define USERS_PAGE_MAX            100
-#define USERS_LIVE_KEYS_PER_NAME  2
-#define USERS_SYSTEM_SLUG         "system"
-#define USERS_MAX_TRUSTED_PROXIES 16
+#define USERS_ID_MAX             32  /* "us_" + 20 base32 characters, with room */
+#define USERS_NAME_MAX_CHARS     200 /* display names, tenant and key names */
+#define USERS_NAME_MAX_BYTES     800
+#define USERS_QUERY_MAX_CHARS    200
+#define USERS_PASSWORD_MIN       12
+#define USERS_SLUG_MIN           3
+#define USERS_SLUG_MAX           63
+#define USERS_PAGE_DEFAULT       20
+#define USERS_PAGE_MAX           100
+#define USERS_LIVE_KEYS_PER_NAME 2
+#define USERS_SYSTEM_SLUG        "system"
 
 /* Settings from the KUMO_* variables (config.c). */
 struct users_settings {
@@ -47,9 +47,9 @@ struct users_settings {
     int64_t argon2_max_concurrent;
     int64_t login_window_ms;
     int64_t login_max_per_account, login_max_per_address;
+    int64_t login_slowdown_after, login_slowdown_interval_ms;
     const char *service_callers;
-    char trusted_proxies[USERS_MAX_TRUSTED_PROXIES][64];
-    size_t n_trusted_proxies;
+    struct kumo_cidr_list *trusted_proxies; /* owned (users_ctx_free) */
 };
 
 /* Everything the handlers share; built once at start-up (context.c),
@@ -64,7 +64,7 @@ struct users_ctx {
     struct kumo_password_hasher *hasher;
     sem_t argon2_slots; /* bounds concurrent argon2 runs (memory) */
     int argon2_inited;
-    struct kumo_throttle *fail_account, *fail_address;
+    struct kumo_login_guard *guard; /* sign-in and API key throttling */
     uint8_t *pepper;
     size_t pepper_len;
     char *jwks; /* the JWKS document, served as is */
@@ -203,9 +203,17 @@ kumo_code users_issue_access(struct users_ctx *ctx, struct kumo_rpc_call *call, 
 kumo_code users_revoke_families(struct kumo_db_conn *c, const char *tenant_id, const char *user_id,
                                 const char *reason);
 
-/* The client's address for throttling: the peer, or the last
- * x-forwarded-for entry when the peer is a trusted proxy. */
+/* The client's address for throttling: the peer, or, when the peer is
+ * inside KUMO_TRUSTED_PROXIES, the right-most x-forwarded-for entry that is
+ * not itself a trusted proxy (common/web.h). */
 const char *users_client_address(struct users_ctx *ctx, struct kumo_rpc_call *call);
+
+/* Admits a credential check for `account` (NULL for API keys) from the
+ * call's client address (login_guard.h). Returns KUMO_CODE_OK, or answers
+ * resource_exhausted with a `retry-after` trailer (seconds) and returns
+ * it. */
+kumo_code users_guard_admit(struct users_ctx *ctx, struct kumo_rpc_call *call, const char *account,
+                            const char *addr);
 
 /* ---- the handlers ---- */
 

@@ -24,8 +24,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (kumo_web_cookie_get(s, "kumo_csrf", &v, &n) && n > 0)
             (void)kumo_web_csrf_ok(v, n, "x");
         break;
-    case 1:
-        kumo_web_client_addr("10.0.0.1", s, "10.0.0.1,10.0.0.2", out, sizeof out);
+    case 1: {
+        static struct kumo_cidr_list *trusted;
+        if (!trusted && kumo_cidr_list_parse("10.0.0.1,10.0.0.2,fd00::/8", &trusted, NULL, 0) != 0)
+            abort();
+        kumo_web_client_addr("10.0.0.1", s, trusted, out, sizeof out);
+    }
         if (strlen(out) >= sizeof out)
             abort();
         break;

@@ -69,8 +69,9 @@ def load_messages(root):
 class Result:
     """Outcome of one call: resp (message or None), code, details."""
 
-    def __init__(self, resp, code, details):
+    def __init__(self, resp, code, details, trailers=None):
         self.resp, self.code, self.details = resp, code, details
+        self.trailers = trailers or {}
 
     def __repr__(self):
         return "%s %r" % (self.code, self.details)
@@ -101,7 +102,7 @@ class Client:
             data = stub(body, timeout=TIMEOUT, metadata=md or None)
             return Result(out_type.FromString(data), C.OK, "")
         except grpc.RpcError as e:
-            return Result(None, e.code(), e.details())
+            return Result(None, e.code(), e.details(), dict(e.trailing_metadata() or ()))
 
     def new(self, type_name, **kw):
         return self.M["kumo.users.v1." + type_name](**kw)
@@ -544,9 +545,19 @@ def case_throttling(c, args, w):
              for i in range(5)]
     report(codes == [C.UNAUTHENTICATED] * 5, "5 failed logins of one account (5 addresses)",
            codes)
+    # OWASP: failures from other addresses never lock the owner out.
     r = login(c, "acme", "t@acme.example", pw, xff="198.18.0.99")
-    expect("6th attempt on the account, even correct: resource_exhausted", r,
+    expect("then the correct password from a 6th address: ok (no lockout for everybody)", r,
+           C.OK)
+    codes = [login(c, "acme", "t@acme.example", "wrong-password-y", xff="198.18.1.1").code
+             for i in range(5)]
+    r = login(c, "acme", "t@acme.example", pw, xff="198.18.1.1")
+    expect("5 failures of the account from one address: that address is refused for it", r,
            C.RESOURCE_EXHAUSTED)
+    ra = r.trailers.get("retry-after", "")
+    report(ra.isdigit() and 1 <= int(ra) <= 1800, "with a retry-after trailer (seconds)", ra)
+    r = login(c, "acme", "t@acme.example", pw, xff="198.18.1.2")
+    expect("while another address signs in to the same account", r, C.OK)
     codes = [login(c, "acme", "u%d@acme.example" % i, "wrong-password-x",
                    xff="198.51.100.7").code for i in range(10)]
     report(codes == [C.UNAUTHENTICATED] * 10, "10 failed logins from one address", codes)

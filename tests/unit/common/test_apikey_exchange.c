@@ -208,6 +208,39 @@ static void test_apikey_exchange_keyed_by_key_and_tenant(void **state)
     kumo_apikey_exchange_free(x);
 }
 
+/* forget drops one key's tokens (every tenant) and no other key's; fresh
+ * always asks kumo-users and refreshes the cache. */
+static void test_apikey_exchange_forget_one_key(void **state)
+{
+    (void)state;
+    char k1[KUMO_API_KEY_LEN + 1], k2[KUMO_API_KEY_LEN + 1];
+    new_key(k1);
+    new_key(k2);
+    struct kumo_apikey_exchange *x = make(0, 0);
+    kumo_free(get(x, k1, NULL));
+    kumo_free(get(x, k1, "ten_b"));
+    kumo_free(get(x, k2, NULL));
+    assert_int_equal(atomic_load(&calls), 3);
+    char id1[KUMO_API_KEY_ID_LEN + 1];
+    memcpy(id1, k1 + KUMO_API_KEY_PREFIX_LEN, KUMO_API_KEY_ID_LEN);
+    id1[KUMO_API_KEY_ID_LEN] = '\0';
+    assert_int_equal(kumo_apikey_exchange_forget(x, id1), 2);
+    assert_int_equal(kumo_apikey_exchange_forget(x, id1), 0);
+    kumo_free(get(x, k2, NULL)); /* still cached */
+    assert_int_equal(atomic_load(&calls), 3);
+    kumo_free(get(x, k1, NULL)); /* asked again */
+    assert_int_equal(atomic_load(&calls), 4);
+    char *tok = NULL;
+    assert_int_equal(kumo_apikey_exchange_token_fresh(x, k2, NULL, NULL, &tok, NULL, NULL),
+                     KUMO_CODE_OK);
+    kumo_free(tok);
+    assert_int_equal(atomic_load(&calls), 5);
+    kumo_free(get(x, k2, NULL)); /* the fresh answer is cached */
+    assert_int_equal(atomic_load(&calls), 5);
+    assert_int_equal(kumo_apikey_exchange_forget(NULL, id1), 0);
+    kumo_apikey_exchange_free(x);
+}
+
 static void test_apikey_exchange_bad_shape_refused(void **state)
 {
     (void)state;
@@ -401,6 +434,7 @@ int main(void)
         cmocka_unit_test_setup(test_apikey_exchange_cache_hit, reset),
         cmocka_unit_test_setup(test_apikey_exchange_refresh_inside_margin, reset),
         cmocka_unit_test_setup(test_apikey_exchange_keyed_by_key_and_tenant, reset),
+        cmocka_unit_test_setup(test_apikey_exchange_forget_one_key, reset),
         cmocka_unit_test_setup(test_apikey_exchange_bad_shape_refused, reset),
         cmocka_unit_test_setup(test_apikey_exchange_unauthenticated_passed_through, reset),
         cmocka_unit_test_setup(test_apikey_exchange_eviction_bound, reset),

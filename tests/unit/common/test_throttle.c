@@ -36,6 +36,34 @@ static void test_throttle_blocks_at_the_limit(void **state)
     kumo_throttle_free(t);
 }
 
+/* retry_after names the first moment the key is no longer blocked: one
+ * millisecond earlier it still is. */
+static void test_throttle_retry_after_is_exact(void **state)
+{
+    (void)state;
+    struct kumo_throttle *t = make(4, 10000, 0);
+    int64_t w0 = 1000000; /* a window boundary (multiple of 10000) */
+    assert_int_equal(kumo_throttle_retry_after_ms(t, K("a"), w0), 0);
+    int64_t checks[] = {w0 + 2000, w0 + 9999, w0 + 10000, w0 + 12000};
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+        /* A key of its own per check: the clock never runs backwards. */
+        char key[8];
+        snprintf(key, sizeof key, "k%zu", i);
+        for (int j = 0; j < 6; j++)
+            kumo_throttle_hit(t, K(key), w0 + 2000);
+        int64_t now = checks[i];
+        int64_t ra = kumo_throttle_retry_after_ms(t, K(key), now);
+        assert_true(ra >= 1);
+        assert_true(kumo_throttle_blocked(t, K(key), now + ra - 2));
+        assert_false(kumo_throttle_blocked(t, K(key), now + ra));
+    }
+    /* Below the limit: 0. */
+    assert_int_equal(kumo_throttle_retry_after_ms(t, K("b"), w0), 0);
+    kumo_throttle_hit(t, K("b"), w0);
+    assert_int_equal(kumo_throttle_retry_after_ms(t, K("b"), w0), 0);
+    kumo_throttle_free(t);
+}
+
 static void test_throttle_window_slides(void **state)
 {
     (void)state;
@@ -134,6 +162,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_throttle_blocks_at_the_limit),
+        cmocka_unit_test(test_throttle_retry_after_is_exact),
         cmocka_unit_test(test_throttle_window_slides),
         cmocka_unit_test(test_throttle_reset_forgets),
         cmocka_unit_test(test_throttle_memory_is_bounded),
