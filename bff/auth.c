@@ -232,6 +232,32 @@ void bff_h_logout(struct bff_ctx *c)
     bff_json(c, 204, NULL);
 }
 
+/* Every session of the caller (or, for an admin, of "user_id" in the body)
+ * ends: refresh families revoked, access tokens refused everywhere within
+ * seconds. In cookie mode the caller's own cookies are cleared. */
+void bff_h_logout_everywhere(struct bff_ctx *c)
+{
+    static const char *const allowed[] = {"user_id", NULL};
+    if (bff_parse_body(c) != 0 || bff_only_fields(c, c->body, allowed) != 0)
+        return;
+    json_t *uid = json_object_get(c->body, "user_id");
+    if (uid && (!json_is_string(uid) || json_string_length(uid) > 64)) {
+        bff_error(c, 400, "invalid_argument", "user_id must be a user id");
+        return;
+    }
+    Kumo__Users__V1__SignOutEverywhereRequest rq =
+        KUMO__USERS__V1__SIGN_OUT_EVERYWHERE_REQUEST__INIT;
+    rq.user_id = uid ? (char *)kumo_arena_strdup(c->arena, json_string_value(uid)) : "";
+    ProtobufCMessage *rs;
+    if (bff_call_or_error(c, c->app->users, USERS "SignOutEverywhere", &rq.base,
+                          &kumo__users__v1__sign_out_everywhere_response__descriptor, &rs) != 0)
+        return;
+    const char *self = !uid || strcmp(json_string_value(uid), c->principal.sub) == 0 ? "1" : NULL;
+    if (self && bff_header(c->rq, "Cookie"))
+        clear_session_cookies(c);
+    bff_json(c, 204, NULL);
+}
+
 void bff_h_me(struct bff_ctx *c)
 {
     json_t *out = json_object();

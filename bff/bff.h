@@ -19,6 +19,7 @@
 #include "jwks_fetch.h"
 #include "kumo_jwt.h"
 #include "ratelimit.h"
+#include "revocations.h"
 #include "throttle.h"
 #include "rpc_client.h"
 #include "web.h"
@@ -62,6 +63,8 @@ struct bff {
     /* Client addresses with a credential refused within the last
      * BFF_SUSPECT_WINDOW_MS: their API keys skip the exchange cache. */
     struct kumo_throttle *suspects;
+    /* Revoked keys and users (kumo-users' feed), checked on every token. */
+    struct kumo_revocations_client revocations;
     struct bff_http *http;
 };
 
@@ -210,6 +213,7 @@ extern const size_t bff_n_routes;
 void bff_h_login(struct bff_ctx *c);
 void bff_h_refresh(struct bff_ctx *c);
 void bff_h_logout(struct bff_ctx *c);
+void bff_h_logout_everywhere(struct bff_ctx *c);
 void bff_h_me(struct bff_ctx *c);
 void bff_h_users_list(struct bff_ctx *c);
 void bff_h_users_create(struct bff_ctx *c);

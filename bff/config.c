@@ -4,6 +4,7 @@
 
 #include "bff.h"
 #include "log.h"
+#include "revocations.h"
 
 #define SEC_MS  1000LL
 #define HOUR_MS (3600 * SEC_MS)
@@ -31,6 +32,7 @@ static const struct kumo_config_var vars[] = {
      "URL of kumo-users' JWKS (its admin port)"},
     {"KUMO_JWT_JWKS_REFRESH", KUMO_CONFIG_DURATION_MS, "5m", "how often the JWKS is reloaded", 0,
      SEC_MS, DAY_MS},
+    KUMO_REVOCATIONS_CONFIG_VARS,
     {"KUMO_CORS_ORIGINS", KUMO_CONFIG_STRING, "",
      "comma-separated browser origins allowed (exact match; empty = no CORS; \"*\" is ignored)"},
     {"KUMO_COOKIE_SECURE", KUMO_CONFIG_BOOL, "true",

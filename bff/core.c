@@ -410,9 +410,14 @@ static int authenticate(struct bff_ctx *c)
         len = strlen(jwt);
     }
     int rc = kumo_jwt_verify(c->app->verifier, tok, len, (int64_t)time(NULL), &c->principal);
+    const char *why = rc != 0 ? kumo_jwt_strerror(rc) : NULL;
+    if (rc == 0 && kumo_revocations_revoked(c->app->revocations.set, c->principal.tid,
+                                            c->principal.sub, c->principal.iat)) {
+        rc = -1;
+        why = "token revoked";
+    }
     if (rc != 0) {
-        kumo_log(KUMO_LOG_INFO, c->request_id, "authentication failed", "reason",
-                 kumo_jwt_strerror(rc), NULL);
+        kumo_log(KUMO_LOG_INFO, c->request_id, "authentication failed", "reason", why, NULL);
         kumo_metrics_counter_add("kumo_bff_auth_failures_total", "Requests refused with 401", 1);
         if (jwt) {
             kumo_secret_wipe(jwt, strlen(jwt));

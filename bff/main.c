@@ -41,7 +41,17 @@ static int new_limit(double rate, double burst, struct kumo_ratelimit **out)
     return kumo_ratelimit_new(out, &rc);
 }
 
-static int setup_auth(struct bff *a, struct kumo_admin *admin)
+/* A revoked API key's exchanged tokens leave the cache at once (its token
+ * subject is "ak_<key id>"). */
+static void on_revocation(void *ud, const char *tid, const char *sub)
+{
+    struct bff *a = ud;
+    (void)tid;
+    if (strncmp(sub, "ak_", 3) == 0)
+        kumo_apikey_exchange_forget(a->apikeys, sub + 3);
+}
+
+static int setup_auth(struct bff *a, struct kumo_admin *admin, const struct kumo_config *c)
 {
     const struct bff_settings *s = &a->s;
     struct kumo_jwt_verify_opts o = {s->jwt_issuer, s->jwt_audience, s->jwt_leeway_s,
@@ -64,7 +74,8 @@ static int setup_auth(struct bff *a, struct kumo_admin *admin)
         kumo_log(KUMO_LOG_ERROR, NULL, "cannot create the API key exchange", NULL);
         return -1;
     }
-    return 0;
+    return kumo_revocations_client_start(&a->revocations, c, s->jwt_max_ttl_s + s->jwt_leeway_s,
+                                         on_revocation, a);
 }
 
 static int setup(struct kumo_daemon *d, void *ud)
@@ -77,7 +88,7 @@ static int setup(struct kumo_daemon *d, void *ud)
         new_client(s->documents_target, &a->documents, "documents") != 0 ||
         new_client(s->storage_target, &a->storage, "storage") != 0)
         return -1;
-    if (setup_auth(a, kumo_daemon_admin(d)) != 0)
+    if (setup_auth(a, kumo_daemon_admin(d), kumo_daemon_config(d)) != 0)
         return -1;
     if (new_limit(s->rl_addr_rate, s->rl_addr_burst, &a->rl_addr) != 0 ||
         new_limit(s->rl_principal_rate, s->rl_principal_burst, &a->rl_principal) != 0 ||
@@ -112,6 +123,7 @@ static void teardown(struct kumo_daemon *d, void *ud)
     a->http = NULL;
     kumo_jwks_refresher_stop(a->jwks);
     a->jwks = NULL;
+    kumo_revocations_client_stop(&a->revocations);
     kumo_apikey_exchange_free(a->apikeys);
     a->apikeys = NULL;
     kumo_rpc_client_free(a->users);

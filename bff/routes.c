@@ -9,6 +9,7 @@ const struct bff_route bff_routes[] = {
     {"POST", P "/auth/login", BFF_PUBLIC, bff_h_login},
     {"POST", P "/auth/refresh", BFF_PUBLIC, bff_h_refresh},
     {"POST", P "/auth/logout", BFF_PUBLIC, bff_h_logout},
+    {"POST", P "/auth/logout-everywhere", BFF_TOKEN, bff_h_logout_everywhere},
     {"GET", P "/me", BFF_TOKEN, bff_h_me},
     {"GET", P "/users", BFF_TOKEN, bff_h_users_list},
     {"POST", P "/users", BFF_TOKEN, bff_h_users_create},

@@ -31,7 +31,8 @@ struct check {
 
 struct extra_route {
     char *path;
-    kumo_admin_route_fn fn;
+    kumo_admin_route_fn fn; /* or NULL, then: */
+    kumo_admin_query_route_fn qfn;
     void *ud;
 };
 
@@ -150,7 +151,14 @@ static void serve_extra(const struct extra_route *rt, struct evhttp_request *req
 {
     struct kumo_buf b = KUMO_BUF_INIT;
     const char *ctype = "application/json";
-    int status = rt->fn(rt->ud, &b, &ctype);
+    int status;
+    if (rt->fn) {
+        status = rt->fn(rt->ud, &b, &ctype);
+    } else {
+        const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+        const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
+        status = rt->qfn(rt->ud, q ? q : "", &b, &ctype);
+    }
     if (status < 200 || status > 599)
         status = 500;
     send_body(req, status, NULL, ctype ? ctype : "application/json", b.data ? b.data : (void *)"",
@@ -307,9 +315,11 @@ void kumo_admin_add_check(struct kumo_admin *a, const char *name, kumo_admin_che
     a->n_checks++;
 }
 
-int kumo_admin_add_route(struct kumo_admin *a, const char *path, kumo_admin_route_fn fn, void *ud)
+static int add_route(struct kumo_admin *a, const char *path, kumo_admin_route_fn fn,
+                     kumo_admin_query_route_fn qfn, void *ud)
 {
-    if (path == NULL || path[0] != '/' || fn == NULL || builtin_route(path) != ROUTE_NONE)
+    if (path == NULL || path[0] != '/' || (fn == NULL && qfn == NULL) ||
+        builtin_route(path) != ROUTE_NONE)
         return KUMO_ERR_INVALID;
     for (size_t i = 0; i < a->n_routes; i++)
         if (strcmp(a->routes[i].path, path) == 0)
@@ -317,9 +327,21 @@ int kumo_admin_add_route(struct kumo_admin *a, const char *path, kumo_admin_rout
     a->routes = kumo_realloc(a->routes, (a->n_routes + 1) * sizeof *a->routes);
     a->routes[a->n_routes].path = kumo_strdup(path);
     a->routes[a->n_routes].fn = fn;
+    a->routes[a->n_routes].qfn = qfn;
     a->routes[a->n_routes].ud = ud;
     a->n_routes++;
     return 0;
+}
+
+int kumo_admin_add_route(struct kumo_admin *a, const char *path, kumo_admin_route_fn fn, void *ud)
+{
+    return add_route(a, path, fn, NULL, ud);
+}
+
+int kumo_admin_add_query_route(struct kumo_admin *a, const char *path, kumo_admin_query_route_fn fn,
+                               void *ud)
+{
+    return add_route(a, path, NULL, fn, ud);
 }
 
 void kumo_admin_set_draining(struct kumo_admin *a)

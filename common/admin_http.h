@@ -67,6 +67,15 @@ typedef int (*kumo_admin_route_fn)(void *ud, struct kumo_buf *body, const char *
  * duplicate path. */
 int kumo_admin_add_route(struct kumo_admin *a, const char *path, kumo_admin_route_fn fn, void *ud);
 
+/* As kumo_admin_route_fn, also given the request's raw query string (after
+ * '?', still percent-encoded; "" when absent). */
+typedef int (*kumo_admin_query_route_fn)(void *ud, const char *query, struct kumo_buf *body,
+                                         const char **content_type);
+
+/* As kumo_admin_add_route, for a handler that reads the query string. */
+int kumo_admin_add_query_route(struct kumo_admin *a, const char *path, kumo_admin_query_route_fn fn,
+                               void *ud);
+
 /* Marks the process as draining: /readyz answers 503 {"status":"draining"}
  * from then on, so load balancers stop sending traffic while in-flight work
  * finishes. Safe from any thread (not from a signal handler: set a flag

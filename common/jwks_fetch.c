@@ -1,6 +1,5 @@
 #include "jwks_fetch.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -11,17 +10,10 @@
 
 #include "alloc.h"
 #include "errors.h"
+#include "http_get.h"
 #include "log.h"
 
-#define DEFAULT_TIMEOUT_MS 5000
-#define FIRST_RETRY_MS     500
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_init(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
+#define FIRST_RETRY_MS 500
 
 static int fail(struct kumo_buf *err, int rc, const char *what, const char *detail)
 {
@@ -33,60 +25,6 @@ static int fail(struct kumo_buf *err, int rc, const char *what, const char *deta
         }
     }
     return rc;
-}
-
-struct sink {
-    struct kumo_buf *b;
-    int too_large;
-};
-
-static size_t on_body(char *data, size_t size, size_t n, void *ud)
-{
-    struct sink *s = ud;
-    size_t len = size * n;
-    if (s->b->len + len > KUMO_JWT_MAX_JWKS_LEN) {
-        s->too_large = 1;
-        return 0; /* makes curl fail the transfer */
-    }
-    kumo_buf_append(s->b, data, len);
-    return len;
-}
-
-static int fetch_url(const char *url, const struct kumo_jwks_fetch_opts *o, struct kumo_buf *body,
-                     struct kumo_buf *err)
-{
-    pthread_once(&curl_once, curl_init);
-    CURL *h = curl_easy_init();
-    if (h == NULL)
-        return fail(err, KUMO_ERR_IO, "jwks: cannot create a curl handle", NULL);
-    struct sink s = {body, 0};
-    char errbuf[CURL_ERROR_SIZE] = "";
-    long timeout = o && o->timeout_ms > 0 ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    if (o && o->ca_file)
-        curl_easy_setopt(h, CURLOPT_CAINFO, o->ca_file);
-    CURLcode cc = curl_easy_perform(h);
-    long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(h);
-    if (s.too_large)
-        return fail(err, KUMO_ERR_TOO_LARGE, "jwks: document too large", NULL);
-    if (cc != CURLE_OK)
-        return fail(err, KUMO_ERR_IO, "jwks: fetch failed",
-                    errbuf[0] ? errbuf : curl_easy_strerror(cc));
-    if (status < 200 || status > 299) {
-        char st[32];
-        snprintf(st, sizeof st, "HTTP %ld", status);
-        return fail(err, KUMO_ERR_IO, "jwks: fetch failed", st);
-    }
-    return 0;
 }
 
 static int read_file(const char *path, struct kumo_buf *body, struct kumo_buf *err)
@@ -123,9 +61,11 @@ int kumo_jwks_load(const char *source, const struct kumo_jwks_fetch_opts *o,
         return fail(err, KUMO_ERR_INVALID, "jwks: no source", NULL);
     struct kumo_buf body = KUMO_BUF_INIT;
     int rc;
-    if (strncmp(source, "http://", 7) == 0 || strncmp(source, "https://", 8) == 0)
-        rc = fetch_url(source, o, &body, err);
-    else
+    if (strncmp(source, "http://", 7) == 0 || strncmp(source, "https://", 8) == 0) {
+        struct kumo_http_get_opts g = {o ? o->ca_file : NULL, o ? o->timeout_ms : 0,
+                                       KUMO_JWT_MAX_JWKS_LEN};
+        rc = kumo_http_get(source, &g, &body, "jwks", err);
+    } else
         rc = read_file(strncmp(source, "file:", 5) == 0 ? source + 5 : source, &body, err);
     if (rc == 0) {
         const char *why = NULL;

@@ -34,6 +34,7 @@ struct kumo_rpc_jwt_auth {
     pthread_mutex_t stripes[CACHE_STRIPES];
     struct cache_entry cache[CACHE_SLOTS];
     atomic_ulong hits;
+    struct kumo_revocations *revocations; /* borrowed, or NULL */
 };
 
 static size_t slot_of(const uint8_t *hash)
@@ -169,6 +170,9 @@ kumo_code kumo_rpc_jwt_auth_fn(void *ud, struct kumo_rpc_call *call, const char 
     }
     if (p->service && !kumo_rpc_jwt_auth_service_allowed(a, p->sub))
         return refuse(call, "service principal not allowed here");
+    /* After the cache too: a revocation must beat a cached verification. */
+    if (kumo_revocations_revoked(a->revocations, p->tid, p->sub, p->iat))
+        return refuse(call, "token revoked");
     *principal = p;
     return KUMO_CODE_OK;
 }
@@ -176,6 +180,11 @@ kumo_code kumo_rpc_jwt_auth_fn(void *ud, struct kumo_rpc_call *call, const char 
 const struct kumo_principal *kumo_rpc_principal(const struct kumo_rpc_call *call)
 {
     return kumo_rpc_call_principal(call);
+}
+
+void kumo_rpc_jwt_auth_set_revocations(struct kumo_rpc_jwt_auth *auth, struct kumo_revocations *r)
+{
+    auth->revocations = r;
 }
 
 void kumo_rpc_jwt_auth_free(struct kumo_rpc_jwt_auth *auth)

@@ -16,6 +16,7 @@
 #define KUMO_RPC_AUTH_H
 
 #include "kumo_jwt.h"
+#include "revocations.h"
 #include "rpc.h"
 
 /* Most services in an allowlist, and longest name. */
@@ -45,6 +46,10 @@ const struct kumo_principal *kumo_rpc_principal(const struct kumo_rpc_call *call
 
 /* Returns 1 if `name` is in the authenticator's service allowlist. */
 int kumo_rpc_jwt_auth_service_allowed(const struct kumo_rpc_jwt_auth *auth, const char *name);
+
+/* Makes the authenticator refuse tokens revoked in `r` (borrowed: it must
+ * outlive the authenticator; NULL = none). Call before serving. */
+void kumo_rpc_jwt_auth_set_revocations(struct kumo_rpc_jwt_auth *auth, struct kumo_revocations *r);
 
 /* Frees the authenticator (not the verifier). NULL is ignored. */
 void kumo_rpc_jwt_auth_free(struct kumo_rpc_jwt_auth *auth);

@@ -363,6 +363,12 @@ class Stack:
             raise StackError("kumo-users is not running: no JWKS URL")
         return "http://127.0.0.1:%d/.well-known/jwks.json" % users.admin_port
 
+    def revocations_url(self):
+        users = self.daemons.get("users")
+        if users is None or users.admin_port is None:
+            raise StackError("kumo-users is not running: no revocation feed")
+        return "http://127.0.0.1:%d/revocations" % users.admin_port
+
     def target_of(self, svc):
         d = self.daemons.get(svc)
         if d is None or d.rpc_port is None:
@@ -397,6 +403,7 @@ class Stack:
                 "KUMO_STORAGE_ACCESS_KEY_ID": self.storage_access_key_id,
                 "KUMO_STORAGE_SECRET_ACCESS_KEY_FILE": self.secret_path("storage-secret-key"),
                 "KUMO_JWT_JWKS_URL": self.jwks_url(),
+                "KUMO_REVOCATIONS_URL": self.revocations_url(),
                 "KUMO_SERVICE_CALLERS": "documents",
             })
         elif svc == "documents":
@@ -405,6 +412,7 @@ class Stack:
                 "KUMO_RPC_PORT": self._port("documents"),
                 "KUMO_ADMIN_PORT": self._port("documents_admin"),
                 "KUMO_JWT_JWKS_URL": self.jwks_url(),
+                "KUMO_REVOCATIONS_URL": self.revocations_url(),
                 "KUMO_STORAGE_TARGET": self.target_of("storage"),
                 "KUMO_USERS_TARGET": self.target_of("users"),
                 "KUMO_SERVICE_API_KEY_FILE": self.apikey_file("documents"),
@@ -415,6 +423,7 @@ class Stack:
                 "KUMO_RPC_PORT": self._port("bff_rpc"),
                 "KUMO_USERS_TARGET": self.target_of("users"),
                 "KUMO_JWT_JWKS_URL": self.jwks_url(),
+                "KUMO_REVOCATIONS_URL": self.revocations_url(),
                 "KUMO_COOKIE_SECURE": "false",
             })
             for dep, var in (("documents", "KUMO_DOCUMENTS_TARGET"),

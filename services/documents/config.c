@@ -4,6 +4,7 @@
 
 #include "documents.h"
 #include "log.h"
+#include "revocations.h"
 
 #define SEC_MS  1000LL
 #define MIN_MS  (60 * SEC_MS)
@@ -27,6 +28,7 @@ static const struct kumo_config_var own_vars[] = {
      "URL of kumo-users' JWKS (its admin port)"},
     {"KUMO_JWT_JWKS_REFRESH", KUMO_CONFIG_DURATION_MS, "5m", "how often the JWKS is reloaded", 0,
      SEC_MS, DAY_MS},
+    KUMO_REVOCATIONS_CONFIG_VARS,
     {"KUMO_SERVICE_CALLERS", KUMO_CONFIG_STRING, "",
      "service principals allowed to call (none: the documents RPCs are for users)"},
     {"KUMO_AWS_REGION", KUMO_CONFIG_STRING, NULL,

@@ -143,15 +143,18 @@ static kumo_code answer_document(struct docs_ctx *ctx, struct kumo_rpc_call *cal
     return KUMO_CODE_OK;
 }
 
-static kumo_code find_by_key(struct kumo_db_conn *c, struct kumo_rpc_call *call, const char *tid,
-                             const char *key, struct docs_doc_row *d)
+/* Idempotency keys are the creating principal's: (tenant, owner, key). */
+static kumo_code find_by_key(struct kumo_db_conn *c, struct kumo_rpc_call *call,
+                             const struct kumo_principal *p, const char *key,
+                             struct docs_doc_row *d)
 {
-    return kumo_db_row_query_one(
-        c,
-        "SELECT " DOCS_DOC_COLUMNS " FROM documents d WHERE d.tenant_id = ?"
-        " AND d.idempotency_key = ? AND d.idempotency_expire_time > ?",
-        KUMO_DB_PARAMS(KUMO_DB_STRZ(tid), KUMO_DB_STRZ(key), KUMO_DB_TIME(kumo_now_us())),
-        docs_scan_doc, call, d);
+    return kumo_db_row_query_one(c,
+                                 "SELECT " DOCS_DOC_COLUMNS
+                                 " FROM documents d WHERE d.tenant_id = ? AND d.owner_id = ?"
+                                 " AND d.idempotency_key = ? AND d.idempotency_expire_time > ?",
+                                 KUMO_DB_PARAMS(KUMO_DB_STRZ(p->tid), KUMO_DB_STRZ(p->sub),
+                                                KUMO_DB_STRZ(key), KUMO_DB_TIME(kumo_now_us())),
+                                 docs_scan_doc, call, d);
 }
 
 struct create_fields {
@@ -233,14 +236,16 @@ static kumo_code validate_create(struct docs_ctx *ctx, struct kumo_rpc_call *cal
 }
 
 /* A key past its TTL no longer names its document: free it for reuse. */
-static kumo_code release_expired_key(struct kumo_db_conn *c, const char *tid, const char *key)
+static kumo_code release_expired_key(struct kumo_db_conn *c, const struct kumo_principal *p,
+                                     const char *key)
 {
-    return kumo_db_exec(
-        c,
-        "UPDATE documents SET idempotency_key = NULL, idempotency_expire_time ="
-        " NULL WHERE tenant_id = ? AND idempotency_key = ?"
-        " AND idempotency_expire_time <= ?",
-        KUMO_DB_PARAMS(KUMO_DB_STRZ(tid), KUMO_DB_STRZ(key), KUMO_DB_TIME(kumo_now_us())), NULL);
+    return kumo_db_exec(c,
+                        "UPDATE documents SET idempotency_key = NULL, idempotency_expire_time ="
+                        " NULL WHERE tenant_id = ? AND owner_id = ? AND idempotency_key = ?"
+                        " AND idempotency_expire_time <= ?",
+                        KUMO_DB_PARAMS(KUMO_DB_STRZ(p->tid), KUMO_DB_STRZ(p->sub),
+                                       KUMO_DB_STRZ(key), KUMO_DB_TIME(kumo_now_us())),
+                        NULL);
 }
 
 static kumo_code create_in_db(struct docs_ctx *ctx, struct kumo_rpc_call *call,
@@ -254,10 +259,10 @@ static kumo_code create_in_db(struct docs_ctx *ctx, struct kumo_rpc_call *call,
         return rc;
     struct docs_doc_row d;
     if (f->idem_key[0]) {
-        rc = find_by_key(c, call, p->tid, f->idem_key, &d);
+        rc = find_by_key(c, call, p, f->idem_key, &d);
         if (rc == KUMO_CODE_OK)
             return answer_document(ctx, call, c, p->tid, &d, presign_parts, response);
-        if (rc != KUMO_CODE_NOT_FOUND || (rc = release_expired_key(c, p->tid, f->idem_key)) != 0)
+        if (rc != KUMO_CODE_NOT_FOUND || (rc = release_expired_key(c, p, f->idem_key)) != 0)
             return docs_db_fail(call, c, rc);
     }
     char doc_id[DOCS_ID_MAX + 1];
@@ -273,7 +278,7 @@ static kumo_code create_in_db(struct docs_ctx *ctx, struct kumo_rpc_call *call,
         strcmp(kumo_db_last_error()->dup_key, "documents_idem") == 0) {
         /* A concurrent create with the same key won: answer with its document. */
         kumo_db_rollback(c);
-        rc = find_by_key(c, call, p->tid, f->idem_key, &d);
+        rc = find_by_key(c, call, p, f->idem_key, &d);
         if (rc != KUMO_CODE_OK)
             return docs_db_fail(call, c, rc == KUMO_CODE_NOT_FOUND ? KUMO_CODE_ABORTED : rc);
         return answer_document(ctx, call, c, p->tid, &d, presign_parts, response);

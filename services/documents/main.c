@@ -17,6 +17,7 @@ extern const size_t kumo_documents_descriptor_set_size;
 
 static struct docs_ctx ctx;
 static struct kumo_rpc_service service;
+static struct kumo_revocations_client revocations;
 
 static int setup(struct kumo_daemon *d, void *ud)
 {
@@ -26,10 +27,13 @@ static int setup(struct kumo_daemon *d, void *ud)
     docs_service_init(&service, &ctx);
     struct kumo_rpc_server *srv = kumo_daemon_server(d);
     if (kumo_rpc_server_add_service(srv, &service) != 0 ||
-        docs_auth_start(&ctx, srv, kumo_daemon_admin(d)) != 0) {
+        docs_auth_start(&ctx, srv, kumo_daemon_admin(d)) != 0 ||
+        kumo_revocations_client_start(&revocations, kumo_daemon_config(d),
+                                      ctx.s.jwt_max_ttl_s + ctx.s.jwt_leeway_s, NULL, NULL) != 0) {
         kumo_log(KUMO_LOG_ERROR, NULL, "cannot set up the documents service", NULL);
         return -1;
     }
+    kumo_rpc_jwt_auth_set_revocations(ctx.auth, revocations.set);
 #ifdef DOCS_HAVE_JOBS
     if (docs_jobs_start(&ctx) != 0) {
         kumo_log(KUMO_LOG_ERROR, NULL, "cannot start the job workers", NULL);
@@ -47,6 +51,7 @@ static void teardown(struct kumo_daemon *d, void *ud)
     docs_jobs_stop();
 #endif
     docs_ctx_free(&ctx);
+    kumo_revocations_client_stop(&revocations);
 }
 
 static const struct kumo_daemon_command commands[] = {

@@ -255,12 +255,20 @@ static const char m3_tag_order[] =
     " MODIFY seq BIGINT NOT NULL,"
     " ADD KEY IF NOT EXISTS document_tags_create (tenant_id, tag, create_time, seq)";
 
+/* Migration 4: an idempotency key names a document per principal, not per
+ * tenant: another editor reusing a key gets a document of its own, never
+ * the first one's (and its upload URL). One ALTER, so it applies whole. */
+static const char m4_idem_per_owner[] =
+    "ALTER TABLE documents DROP INDEX documents_idem,"
+    " ADD UNIQUE KEY documents_idem (tenant_id, owner_id, idempotency_key)";
+
 static const struct kumo_db_migration migrations[] = {
     {1, "documents", m1_documents, 0},
 #ifdef DOCS_HAVE_JOBS
     {2, "jobs", docs_jobs_migration_sql, 0},
 #endif
     {3, "tag_order", m3_tag_order, 0},
+    {4, "idempotency_per_owner", m4_idem_per_owner, 0},
 };
 
 const struct kumo_db_migration *docs_migrations(size_t *n)

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "revocations.h"
 #include "storage.h"
 
 #define SEC_MS  1000LL
@@ -87,6 +88,7 @@ static const struct kumo_config_var vars[] = {
      "URL of kumo-users' JWKS (its admin port)"},
     {"KUMO_JWT_JWKS_REFRESH", KUMO_CONFIG_DURATION_MS, "5m", "how often the JWKS is reloaded", 0,
      SEC_MS, DAY_MS},
+    KUMO_REVOCATIONS_CONFIG_VARS,
     {"KUMO_SERVICE_CALLERS", KUMO_CONFIG_STRING, "documents",
      "service principals allowed to call, naming the tenant in tenant_id"},
 };

@@ -16,6 +16,7 @@ extern const size_t kumo_storage_descriptor_set_size;
 
 static struct stg_ctx ctx;
 static struct kumo_rpc_service service;
+static struct kumo_revocations_client revocations;
 
 static int store_ready(void *ud, char *err, size_t errlen)
 {
@@ -80,10 +81,13 @@ static int setup(struct kumo_daemon *d, void *ud)
     stg_service_init(&service, &ctx);
     struct kumo_rpc_server *srv = kumo_daemon_server(d);
     if (kumo_rpc_server_add_service(srv, &service) != 0 ||
-        stg_auth_start(&ctx, srv, kumo_daemon_admin(d)) != 0) {
+        stg_auth_start(&ctx, srv, kumo_daemon_admin(d)) != 0 ||
+        kumo_revocations_client_start(&revocations, kumo_daemon_config(d),
+                                      ctx.s.jwt_max_ttl_s + ctx.s.jwt_leeway_s, NULL, NULL) != 0) {
         kumo_log(KUMO_LOG_ERROR, NULL, "cannot set up the storage service", NULL);
         return -1;
     }
+    kumo_rpc_jwt_auth_set_revocations(ctx.auth, revocations.set);
     if (local)
         kumo_admin_add_check(kumo_daemon_admin(d), "storage", store_ready, ctx.store);
     return 0;
@@ -96,6 +100,7 @@ static void teardown(struct kumo_daemon *d, void *ud)
     stg_dataport_stop(ctx.dp);
     ctx.dp = NULL;
     stg_auth_stop(&ctx);
+    kumo_revocations_client_stop(&revocations);
     stg_store_close(ctx.store);
     ctx.store = NULL;
     stg_s3_close(ctx.s3);

@@ -24,7 +24,7 @@
 #include "users.h"
 #include "validate.h"
 
-#define KEY_SUB_PREFIX "ak_"
+#define KEY_SUB_PREFIX USERS_KEY_SUB_PREFIX
 #define INVALID_KEY    "invalid API key"
 #define MAX_EXPIRE_S   253402300799LL /* 9999-12-31T23:59:59Z */
 
@@ -73,11 +73,6 @@ static Kumo__Users__V1__ApiKey *key_message(struct kumo_rpc_call *call, const st
     m->last_used_time =
         k->used_null ? NULL : kumo_pb_timestamp(kumo_rpc_call_allocator(call), k->used_us);
     return m;
-}
-
-static int is_key_principal(const struct kumo_principal *p)
-{
-    return strncmp(p->sub, KEY_SUB_PREFIX, strlen(KEY_SUB_PREFIX)) == 0;
 }
 
 /* ---- CreateApiKey ---- */
@@ -183,7 +178,7 @@ USERS_HANDLER(create_api_key)
     const Kumo__Users__V1__CreateApiKeyRequest *req = (const void *)request;
     const struct kumo_principal *p = users_caller(call);
     kumo_code rc = users_deny_service(call, p);
-    if (rc == KUMO_CODE_OK && is_key_principal(p))
+    if (rc == KUMO_CODE_OK && users_key_principal(p))
         rc = kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
                                  "API keys cannot create API keys");
     if (rc == KUMO_CODE_OK)
@@ -309,13 +304,23 @@ USERS_HANDLER(revoke_api_key)
         return rc;
     int admin = users_caller_is_admin(p);
     uint64_t n = 0;
-    rc = kumo_db_exec(c,
-                      "UPDATE api_keys SET revoke_time = ? WHERE tenant_id = ? AND id = ?"
-                      " AND (? OR created_by = ?) AND revoke_time IS NULL",
-                      KUMO_DB_PARAMS(KUMO_DB_TIME(kumo_now_us()), KUMO_DB_STRZ(p->tid),
-                                     KUMO_DB_STRZ(req->id), KUMO_DB_I64(admin),
-                                     KUMO_DB_STRZ(p->sub)),
-                      &n);
+    rc = kumo_db_begin(c);
+    if (rc == KUMO_CODE_OK)
+        rc = kumo_db_exec(c,
+                          "UPDATE api_keys SET revoke_time = ? WHERE tenant_id = ? AND id = ?"
+                          " AND (? OR created_by = ?) AND revoke_time IS NULL",
+                          KUMO_DB_PARAMS(KUMO_DB_TIME(kumo_now_us()), KUMO_DB_STRZ(p->tid),
+                                         KUMO_DB_STRZ(req->id), KUMO_DB_I64(admin),
+                                         KUMO_DB_STRZ(p->sub)),
+                          &n);
+    if (rc == KUMO_CODE_OK && n > 0) {
+        /* Tokens already exchanged for it die everywhere within a second. */
+        char subject[sizeof KEY_SUB_PREFIX + USERS_ID_MAX];
+        snprintf(subject, sizeof subject, "%s%s", KEY_SUB_PREFIX, req->id);
+        rc = users_revoke_tokens(c, p->tid, subject, "key_revoked");
+    }
+    if (rc == KUMO_CODE_OK)
+        rc = kumo_db_commit(c);
     if (rc == KUMO_CODE_OK && n == 0) {
         /* Already revoked (fine: revoking is idempotent) or not visible. */
         int64_t seq;

@@ -41,6 +41,36 @@ int users_caller_rank(const struct kumo_principal *p)
     return 0;
 }
 
+int users_key_principal(const struct kumo_principal *p)
+{
+    return p && strncmp(p->sub, USERS_KEY_SUB_PREFIX, strlen(USERS_KEY_SUB_PREFIX)) == 0;
+}
+
+/* Is `tid` in the comma-separated KUMO_API_KEYS_GRANT_TENANTS? */
+static int tenant_lets_keys_grant(const struct users_ctx *ctx, const char *tid)
+{
+    const char *p = ctx->s.key_grant_tenants ? ctx->s.key_grant_tenants : "";
+    size_t n = strlen(tid);
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *start = p;
+        while (*p && *p != ',' && *p != ' ')
+            p++;
+        if ((size_t)(p - start) == n && n > 0 && memcmp(start, tid, n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int users_grant_rank(const struct users_ctx *ctx, const struct kumo_principal *p)
+{
+    int rank = users_caller_rank(p);
+    if (users_key_principal(p) && !tenant_lets_keys_grant(ctx, p->tid))
+        rank--; /* a key grants only below its own role */
+    return rank;
+}
+
 kumo_code users_deny_service(struct kumo_rpc_call *call, const struct kumo_principal *p)
 {
     if (p && p->service)

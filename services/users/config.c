@@ -51,6 +51,11 @@ static const struct kumo_config_var own_vars[] = {
      0, 1, 1000000},
     {"KUMO_LOGIN_SLOWDOWN_INTERVAL", KUMO_CONFIG_DURATION_MS, "2s",
      "a slowed-down account admits one attempt per this interval", 0, 100, 600000},
+    {"KUMO_REVOCATIONS_POLL", KUMO_CONFIG_DURATION_MS, "250ms",
+     "how often the revocations table is read into memory (served at /revocations)", 0, 50, 10000},
+    {"KUMO_API_KEYS_GRANT_TENANTS", KUMO_CONFIG_STRING, "",
+     "comma-separated tenant ids whose admin API keys may create and promote users to admin "
+     "(elsewhere an API key grants only roles below its own)"},
     {"KUMO_TRUSTED_PROXIES", KUMO_CONFIG_STRING, "",
      "comma-separated address ranges (CIDR, or single addresses) of callers (the BFF) whose "
      "x-forwarded-for names the client; anyone else's is ignored"},
@@ -117,6 +122,8 @@ int users_settings_load(const struct kumo_config *c, struct users_settings *s)
     s->login_max_per_account = kumo_config_int(c, "KUMO_LOGIN_MAX_FAILURES_PER_ACCOUNT");
     s->login_max_per_address = kumo_config_int(c, "KUMO_LOGIN_MAX_FAILURES_PER_ADDRESS");
     s->login_slowdown_after = kumo_config_int(c, "KUMO_LOGIN_SLOWDOWN_AFTER");
+    s->revocations_poll_ms = kumo_config_int(c, "KUMO_REVOCATIONS_POLL");
+    s->key_grant_tenants = kumo_config_string(c, "KUMO_API_KEYS_GRANT_TENANTS");
     s->login_slowdown_interval_ms = kumo_config_int(c, "KUMO_LOGIN_SLOWDOWN_INTERVAL");
     s->service_callers = kumo_config_string(c, "KUMO_SERVICE_CALLERS");
     if (!s->issuer || !*s->issuer || !s->audience || !*s->audience) {

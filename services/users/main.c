@@ -23,7 +23,8 @@ static int setup(struct kumo_daemon *d, void *ud)
     struct kumo_rpc_server *srv = kumo_daemon_server(d);
     if (kumo_rpc_server_add_service(srv, &service) != 0 || users_auth_install(&ctx, srv) != 0 ||
         users_jwks_route_install(&ctx, kumo_daemon_admin(d)) != 0 ||
-        users_readiness_start(&ctx, kumo_daemon_admin(d)) != 0 || users_janitor_start(&ctx) != 0) {
+        users_readiness_start(&ctx, kumo_daemon_admin(d)) != 0 || users_janitor_start(&ctx) != 0 ||
+        users_revocations_start(&ctx, kumo_daemon_admin(d)) != 0) {
         kumo_log(KUMO_LOG_ERROR, NULL, "cannot set up the users service", NULL);
         return -1;
     }
@@ -37,6 +38,7 @@ static void teardown(struct kumo_daemon *d, void *ud)
     (void)d;
     (void)ud;
     users_janitor_stop();
+    users_revocations_stop(&ctx);
     users_readiness_stop();
     users_ctx_free(&ctx);
 }

@@ -93,10 +93,26 @@ static const char m3_api_keys[] =
     " CONSTRAINT api_keys_tenant_fk FOREIGN KEY (tenant_id) REFERENCES tenants (id)"
     ")" TABLE_OPTS;
 
+/* Revocations of access tokens (common/revocations.h): every other process
+ * follows them through GET /revocations on the admin port. Times in epoch
+ * seconds, as JWT iat. */
+static const char m4_revocations[] =
+    "CREATE TABLE revocations ("
+    " seq BIGINT NOT NULL AUTO_INCREMENT,"
+    " tenant_id " ASCII_ID " NOT NULL,"
+    " subject VARCHAR(128) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,"
+    " not_before BIGINT NOT NULL,"
+    " created BIGINT NOT NULL,"
+    " reason VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,"
+    " PRIMARY KEY (seq),"
+    " KEY revocations_created (created)"
+    ")" TABLE_OPTS ";";
+
 static const struct kumo_db_migration migrations[] = {
     {1, "create_tenants_users", m1_tenants_users, 0},
     {2, "create_refresh_tokens", m2_sessions, 0},
     {3, "create_api_keys", m3_api_keys, 0},
+    {4, "create_revocations", m4_revocations, 0},
 };
 
 const struct kumo_db_migration *users_migrations(size_t *n)

@@ -20,6 +20,7 @@ static const struct kumo_rpc_method methods[] = {
     {"Authenticate", users_authenticate, B | P},
     {"RefreshToken", users_refresh_token, B | P},
     {"Logout", users_logout, B | P},
+    {"SignOutEverywhere", users_sign_out_everywhere, B},
     {"GetJwks", users_get_jwks, NS | P},
     {"CreateApiKey", users_create_api_key, B},
     {"ListApiKeys", users_list_api_keys, B | NS},

@@ -497,3 +497,52 @@ USERS_HANDLER(logout)
     *response = &resp->base;
     return KUMO_CODE_OK;
 }
+
+/* ---- SignOutEverywhere ---- */
+
+USERS_HANDLER(sign_out_everywhere)
+{
+    struct users_ctx *ctx = kumo_rpc_call_service_data(call);
+    const Kumo__Users__V1__SignOutEverywhereRequest *req = (const void *)request;
+    const struct kumo_principal *p = users_caller(call);
+    kumo_code rc = users_deny_service(call, p);
+    if (rc == KUMO_CODE_OK && users_key_principal(p))
+        rc = kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
+                                 "an API key has no sessions; revoke the key instead");
+    const char *uid = req->user_id[0] ? req->user_id : p->sub;
+    if (rc == KUMO_CODE_OK && strcmp(uid, p->sub) != 0) {
+        if (!users_caller_is_admin(p))
+            rc = kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
+                                     "only admins sign other users out");
+        else
+            rc = users_check_id(call, "user", uid);
+    }
+    struct kumo_db_conn *c;
+    if (rc != KUMO_CODE_OK || (rc = users_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+        return rc;
+    int64_t seq;
+    rc = kumo_db_query_row(c, "SELECT seq FROM users WHERE tenant_id = ? AND id = ?",
+                           KUMO_DB_PARAMS(KUMO_DB_STRZ(p->tid), KUMO_DB_STRZ(uid)),
+                           KUMO_DB_OUTS(KUMO_DB_OUT_I64(&seq)));
+    if (rc == KUMO_CODE_NOT_FOUND) {
+        kumo_db_release(c);
+        return kumo_rpc_call_error(call, rc, "no such user");
+    }
+    if (rc == KUMO_CODE_OK)
+        rc = kumo_db_begin(c);
+    if (rc == KUMO_CODE_OK)
+        rc = users_revoke_families(c, p->tid, uid, "signed_out_everywhere");
+    if (rc == KUMO_CODE_OK)
+        rc = users_revoke_tokens(c, p->tid, uid, "signed_out_everywhere");
+    if (rc == KUMO_CODE_OK)
+        rc = kumo_db_commit(c);
+    if (rc != KUMO_CODE_OK)
+        return users_db_fail(call, c, rc);
+    kumo_db_release(c);
+    kumo_log(KUMO_LOG_INFO, kumo_rpc_call_request_id(call), "signed out everywhere", "user", uid,
+             "by", p->sub, NULL);
+    Kumo__Users__V1__SignOutEverywhereResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__users__v1__sign_out_everywhere_response__init(resp);
+    *response = &resp->base;
+    return KUMO_CODE_OK;
+}

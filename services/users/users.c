@@ -59,6 +59,7 @@ static kumo_code check_email(struct kumo_rpc_call *call, const char *email, char
 /* A role a caller of rank `rank` may give a user. */
 static kumo_code check_user_role(struct kumo_rpc_call *call, Kumo__Users__V1__Role role, int rank)
 {
+    /* rank is users_grant_rank: an API key's is one below its role. */
     if (role == KUMO__USERS__V1__ROLE__ROLE_SERVICE)
         return kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
                                    "role service belongs to API keys, not users");
@@ -66,7 +67,9 @@ static kumo_code check_user_role(struct kumo_rpc_call *call, Kumo__Users__V1__Ro
         return users_invalid(call, "role", "must be viewer, editor or admin");
     if (users_role_rank(role) > rank)
         return kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
-                                   "cannot grant a role above your own");
+                                   rank == 2 ? "cannot grant a role above editor here (an API key "
+                                               "grants only roles below its own)"
+                                             : "cannot grant a role above your own");
     return KUMO_CODE_OK;
 }
 
@@ -92,7 +95,7 @@ USERS_HANDLER(create_user)
     if (rc == KUMO_CODE_OK)
         rc = users_check_name(call, "display_name", req->display_name, 1);
     if (rc == KUMO_CODE_OK)
-        rc = check_user_role(call, req->role, users_caller_rank(p));
+        rc = check_user_role(call, req->role, users_grant_rank(ctx, p));
     if (rc != KUMO_CODE_OK)
         return rc;
     char *phc = NULL;
@@ -309,7 +312,8 @@ static kumo_code authorize_update(struct kumo_rpc_call *call, const struct kumo_
         return kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
                                    "nobody changes their own role or disables themselves");
     if (fields & F_ROLE)
-        return check_user_role(call, u->role, users_caller_rank(p));
+        return check_user_role(call, u->role,
+                               users_grant_rank(kumo_rpc_call_service_data(call), p));
     return KUMO_CODE_OK;
 }
 
@@ -369,6 +373,15 @@ static kumo_code apply_update(struct kumo_rpc_call *call, struct kumo_db_conn *c
         return update_missed(call, c, p->tid, u->id);
     if ((fields & F_DISABLED) && u->disabled)
         rc = users_revoke_families(c, p->tid, u->id, "disabled");
+    /* A disabled user's tokens, and a changed role's old tokens (they name
+     * the old role), and those of the keys the user made (their role is
+     * capped by the maker's), stop working everywhere within a second. */
+    if (rc == KUMO_CODE_OK && (((fields & F_DISABLED) && u->disabled) || (fields & F_ROLE))) {
+        const char *why = (fields & F_DISABLED) && u->disabled ? "disabled" : "role_changed";
+        rc = users_revoke_tokens(c, p->tid, u->id, why);
+        if (rc == KUMO_CODE_OK)
+            rc = users_revoke_keys_of(c, p->tid, u->id, why);
+    }
     if (rc == KUMO_CODE_OK)
         rc = fetch_user(call, c, p->tid, u->id, out);
     if (rc == KUMO_CODE_OK)
@@ -452,6 +465,10 @@ USERS_HANDLER(delete_user)
         " AND revoke_time IS NULL",
         KUMO_DB_PARAMS(KUMO_DB_TIME(kumo_now_us()), KUMO_DB_STRZ(p->tid), KUMO_DB_STRZ(req->id)),
         NULL);
+    if (rc == KUMO_CODE_OK)
+        rc = users_revoke_tokens(c, p->tid, req->id, "deleted");
+    if (rc == KUMO_CODE_OK)
+        rc = users_revoke_keys_of(c, p->tid, req->id, "deleted");
     if (rc == KUMO_CODE_OK)
         rc = kumo_db_commit(c);
     if (rc != KUMO_CODE_OK)

@@ -36,6 +36,7 @@
 #define USERS_PAGE_MAX           100
 #define USERS_LIVE_KEYS_PER_NAME 2
 #define USERS_SYSTEM_SLUG        "system"
+#define USERS_KEY_SUB_PREFIX     "ak_" /* sub of a token exchanged for an API key */
 
 /* Settings from the KUMO_* variables (config.c). */
 struct users_settings {
@@ -48,6 +49,8 @@ struct users_settings {
     int64_t login_window_ms;
     int64_t login_max_per_account, login_max_per_address;
     int64_t login_slowdown_after, login_slowdown_interval_ms;
+    int64_t revocations_poll_ms;
+    const char *key_grant_tenants; /* KUMO_API_KEYS_GRANT_TENANTS */
     const char *service_callers;
     struct kumo_cidr_list *trusted_proxies; /* owned (users_ctx_free) */
 };
@@ -64,7 +67,9 @@ struct users_ctx {
     struct kumo_password_hasher *hasher;
     sem_t argon2_slots; /* bounds concurrent argon2 runs (memory) */
     int argon2_inited;
-    struct kumo_login_guard *guard; /* sign-in and API key throttling */
+    struct kumo_login_guard *guard;       /* sign-in and API key throttling */
+    struct kumo_revocations *revocations; /* revocations.c */
+    int64_t revocations_keep_s;
     uint8_t *pepper;
     size_t pepper_len;
     char *jwks; /* the JWKS document, served as is */
@@ -150,6 +155,16 @@ int users_caller_is_system_admin(struct users_ctx *ctx, struct kumo_rpc_call *ca
  * service 0). */
 int users_caller_rank(const struct kumo_principal *p);
 
+/* 1 if the caller is an API key (its token's subject is
+ * USERS_KEY_SUB_PREFIX + key id), else 0. */
+int users_key_principal(const struct kumo_principal *p);
+
+/* The highest rank the caller may give a user: its own rank, but for an
+ * API key one below it (an admin key creates editors and viewers, not
+ * admins) unless its tenant is listed in KUMO_API_KEYS_GRANT_TENANTS. A
+ * leaked automation key must not mint people with its own power. */
+int users_grant_rank(const struct users_ctx *ctx, const struct kumo_principal *p);
+
 /* Answers permission_denied for a service principal on an RPC not meant
  * for services; returns KUMO_CODE_OK for anyone else. */
 kumo_code users_deny_service(struct kumo_rpc_call *call, const struct kumo_principal *p);
@@ -232,6 +247,7 @@ USERS_HANDLER(change_password);
 USERS_HANDLER(authenticate);
 USERS_HANDLER(refresh_token);
 USERS_HANDLER(logout);
+USERS_HANDLER(sign_out_everywhere);
 USERS_HANDLER(get_jwks);
 USERS_HANDLER(create_api_key);
 USERS_HANDLER(list_api_keys);
@@ -248,6 +264,19 @@ int users_jwks_route_install(struct users_ctx *ctx, struct kumo_admin *admin);
 /* readiness.c: the "db" readiness check, fed by a background pinger. */
 int users_readiness_start(struct users_ctx *ctx, struct kumo_admin *admin);
 void users_readiness_stop(void);
+
+/* revocations.c: token revocations (common/revocations.h). The writers
+ * run inside the caller's transaction: a revocation of every token of
+ * `subject` (a user id, or USERS_KEY_SUB_PREFIX + an API key id) issued up
+ * to now, and of the tokens of every API key `user_id` made. */
+kumo_code users_revoke_tokens(struct kumo_db_conn *c, const char *tenant_id, const char *subject,
+                              const char *reason);
+kumo_code users_revoke_keys_of(struct kumo_db_conn *c, const char *tenant_id, const char *user_id,
+                               const char *reason);
+/* Starts the poller copying the table into ctx->revocations, installs the
+ * set in the authenticator and serves GET /revocations on the admin port. */
+int users_revocations_start(struct users_ctx *ctx, struct kumo_admin *admin);
+void users_revocations_stop(struct users_ctx *ctx);
 
 /* janitor.c: purges dead refresh families in the background. */
 int users_janitor_start(struct users_ctx *ctx);

@@ -1497,6 +1497,8 @@ def c_openapi(w):
                     NO_SUCH_USER if "/users/" in path else NO_SUCH_ID)
             url = path.replace("{id}", fake)
             body = {} if method.lower() in ("post", "put", "patch") else None
+            if path.endswith("/logout-everywhere"):
+                body = {"user_id": NO_SUCH_USER}  # not the caller's own sessions
             # Unknown ids everywhere: nothing real is deleted or changed.
             r = w.bff.req(method.upper(), url, w.admin_tok, body=body, use=False)
             j2 = r.json() or {}

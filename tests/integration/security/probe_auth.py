@@ -63,9 +63,9 @@ class Resp:
         return "%d %s" % (self.status, self.body[:300])
 
 
-def req(port, method, path, token=None, body=None, xff=None, timeout=30):
+def req(port, method, path, token=None, body=None, xff=None, timeout=30, headers=None):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    h = {}
+    h = dict(headers or {})
     if token:
         h["Authorization"] = "Bearer " + token
     if xff:
@@ -155,6 +155,208 @@ def probe_lockout(w):
     w.key, w.admin_tok = key, tok
 
 
+# ---- finding 5: revocations reach every process within seconds ----------------------------
+
+LIMIT_S = 2.0
+
+
+def until_refused(checks, limit=6.0):
+    """Polls each (name, fn) until fn() is True; returns {name: seconds}."""
+    t0 = time.monotonic()
+    out = {}
+    while len(out) < len(checks) and time.monotonic() - t0 < limit:
+        for name, fn in checks:
+            if name not in out and fn():
+                out[name] = time.monotonic() - t0
+        time.sleep(0.05)
+    return out
+
+
+def documents_refuses(w, token):
+    """ListDocuments called straight on kumo-documents with `token`."""
+    import grpc
+    M = w.st.messages()
+    try:
+        w.st.call("documents", "kumo.documents.v1.DocumentService", "ListDocuments",
+                  M["kumo.documents.v1.ListDocumentsRequest"](page_size=1), token=token,
+                  timeout=5)
+        return False
+    except grpc.RpcError as e:
+        return e.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def timed(w, what, checks):
+    got = until_refused(checks)
+    slow = {k: round(v, 2) for k, v in got.items() if v > LIMIT_S}
+    missing = [n for n, _ in checks if n not in got]
+    report(not slow and not missing, "%s: refused everywhere within %.0f s (%s)" % (
+        what, LIMIT_S, ", ".join("%s %.2f s" % (k, v) for k, v in sorted(got.items()))),
+           "too slow: %r; never: %r" % (slow, missing))
+    w.figures.append((what, got))
+
+
+def probe_revocation(w):
+    st = w.st
+    p1, p2 = w.bff.http_port, w.bff2.http_port
+    admin = w.admin_tok
+
+    def key(role="editor", tok=admin):
+        # A name of its own: two live keys per name is the rotation limit.
+        r = req(p1, "POST", API + "/api-keys", tok, body={"name": "rv-%s" % secrets.token_hex(4),
+                                                         "role": role}, xff=OTHER2)
+        j = r.json() or {}
+        return j.get("secret"), (j.get("api_key") or {}).get("id")
+
+    # An API key revoked through one BFF stops working at both.
+    k1, k1_id = key()
+    k2, _ = key()
+    ok = all(req(p, "GET", API + "/documents", k, xff=OTHER2).status == 200
+             for p in (p1, p2) for k in (k1, k2))
+    if not report(ok and k1_id, "two keys work through both BFF replicas (exchange cached)"):
+        return
+    r = req(p1, "DELETE", API + "/api-keys/" + k1_id, admin, xff=OTHER2)
+    report(r.status == 204, "DELETE /api-keys/{id} through replica 1", r)
+    timed(w, "revoked API key", [
+        ("bff1", lambda: req(p1, "GET", API + "/documents", k1, xff=OTHER2).status == 401),
+        ("bff2", lambda: req(p2, "GET", API + "/documents", k1, xff=OTHER2).status == 401)])
+    report(all(req(p, "GET", API + "/documents", k2, xff=OTHER2).status == 200 for p in (p1, p2)),
+           "the other key keeps working at both replicas")
+
+    # A disabled user's access token, and the keys the user made.
+    email = "revoked-%d@demo.local" % int(time.time())
+    r = req(p1, "POST", API + "/users", admin, body={"email": email, "role": "admin",
+                                                      "password": "a-long-password-1"},
+            xff=OTHER2)
+    uid = ((r.json() or {}).get("user") or {}).get("id") or (r.json() or {}).get("id")
+    if not report(r.status == 201 and uid, "admin creates a second admin", r):
+        return
+    r = login(p1, "demo", email, "a-long-password-1", xff=OTHER2)
+    utok = (r.json() or {}).get("access_token")
+    ukey, _ = key(tok=utok)
+    ok = (utok and ukey and req(p2, "GET", API + "/documents", utok, xff=OTHER2).status == 200
+          and req(p2, "GET", API + "/documents", ukey, xff=OTHER2).status == 200
+          and not documents_refuses(w, utok))
+    if not report(ok, "the user's token and key work (BFF and kumo-documents)"):
+        return
+    r = req(p1, "PATCH", API + "/users/" + uid, admin, body={"disabled": True}, xff=OTHER2)
+    report(r.status == 200, "PATCH /users/{id} disabled", r)
+    timed(w, "disabled user", [
+        ("bff1 token", lambda: req(p1, "GET", API + "/documents", utok, xff=OTHER2).status == 401),
+        ("bff2 token", lambda: req(p2, "GET", API + "/documents", utok, xff=OTHER2).status == 401),
+        ("bff2 key", lambda: req(p2, "GET", API + "/documents", ukey, xff=OTHER2).status == 401),
+        ("documents", lambda: documents_refuses(w, utok))])
+
+    # Deleting a user ends its key everywhere too.
+    email = "deleted-%d@demo.local" % int(time.time())
+    r = req(p1, "POST", API + "/users", admin, body={"email": email, "role": "admin",
+                                                      "password": "a-long-password-2"},
+            xff=OTHER2)
+    uid = ((r.json() or {}).get("user") or {}).get("id") or (r.json() or {}).get("id")
+    r = login(p1, "demo", email, "a-long-password-2", xff=OTHER2)
+    dtok = (r.json() or {}).get("access_token")
+    dkey, _ = key(tok=dtok)
+    ok = dkey and req(p2, "GET", API + "/documents", dkey, xff=OTHER2).status == 200
+    if not report(ok, "a third admin's key works"):
+        return
+    r = req(p1, "DELETE", API + "/users/" + uid, admin, xff=OTHER2)
+    report(r.status in (200, 204), "DELETE /users/{id}", r)
+    timed(w, "deleted user", [
+        ("bff2 key", lambda: req(p2, "GET", API + "/documents", dkey, xff=OTHER2).status == 401),
+        ("bff1 token", lambda: req(p1, "GET", API + "/documents", dtok, xff=OTHER2).status == 401),
+        ("documents", lambda: documents_refuses(w, dtok))])
+    # Sign out everywhere: the user's every token, at every process.
+    email = "everywhere-%d@demo.local" % int(time.time())
+    r = req(p1, "POST", API + "/users", admin, body={"email": email, "role": "viewer",
+                                                      "password": "a-long-password-3"},
+            xff=OTHER2)
+    r1 = login(p1, "demo", email, "a-long-password-3", xff=OTHER2)
+    r2 = login(p2, "demo", email, "a-long-password-3", xff=OTHER2)
+    t1, t2 = [(x.json() or {}).get("access_token") for x in (r1, r2)]
+    rt2 = (r2.json() or {}).get("refresh_token")
+    ok = t1 and t2 and all(req(p, "GET", API + "/documents", t, xff=OTHER2).status == 200
+                           for p in (p1, p2) for t in (t1, t2))
+    if not report(ok, "a viewer signed in on two replicas"):
+        return
+    r = req(p1, "POST", API + "/auth/logout-everywhere", t1, xff=OTHER2)
+    report(r.status == 204, "POST /auth/logout-everywhere", r)
+    timed(w, "signed out everywhere", [
+        ("bff1 token", lambda: req(p1, "GET", API + "/documents", t1, xff=OTHER2).status == 401),
+        ("bff2 other session", lambda: req(p2, "GET", API + "/documents", t2,
+                                           xff=OTHER2).status == 401),
+        ("documents", lambda: documents_refuses(w, t2))])
+    r = req(p2, "POST", API + "/auth/refresh", body={"refresh_token": rt2}, xff=OTHER2)
+    report(r.status == 401, "the other session's refresh token is dead too", r)
+    time.sleep(1.1)  # a token of the same second as the sign-out is refused too
+    r = login(p2, "demo", email, "a-long-password-3", xff=OTHER2)
+    t3 = (r.json() or {}).get("access_token")
+    report(t3 and req(p1, "GET", API + "/documents", t3, xff=OTHER2).status == 200,
+           "signing in again afterwards works", r)
+    # The admin who did all this was never affected.
+    report(req(p2, "GET", API + "/documents", admin, xff=OTHER2).status == 200,
+           "the admin's own token still works")
+
+
+# ---- finding 6: idempotency keys per principal; what an admin API key may grant ----------
+
+def new_user(w, role, tag):
+    p = w.bff.http_port
+    email = "%s-%s@demo.local" % (tag, secrets.token_hex(3))
+    pw = "pw-" + secrets.token_hex(8)
+    r = req(p, "POST", API + "/users", w.admin_tok, body={"email": email, "role": role,
+                                                           "password": pw}, xff=OTHER2)
+    j = r.json() or {}
+    uid = (j.get("user") or {}).get("id") or j.get("id")
+    r = login(p, "demo", email, pw, xff=OTHER2)
+    return uid, (r.json() or {}).get("access_token")
+
+
+def probe_idempotency_and_grants(w):
+    p = w.bff.http_port
+    _, ed1 = new_user(w, "editor", "ed1")
+    _, ed2 = new_user(w, "editor", "ed2")
+    if not report(ed1 and ed2, "two editors sign in"):
+        return
+    idem = {"Idempotency-Key": "shared-" + secrets.token_hex(6)}
+    body = {"file_name": "idem.txt", "file_size": 4}
+    a1 = req(p, "POST", API + "/documents", ed1, body=body, headers=idem, xff=OTHER2)
+    a2 = req(p, "POST", API + "/documents", ed1, body=body, headers=idem, xff=OTHER2)
+    b1 = req(p, "POST", API + "/documents", ed2, body=body, headers=idem, xff=OTHER2)
+    ida, ida2, idb = [(x.json() or {}).get("document_id") for x in (a1, a2, b1)]
+    report(ida and ida == ida2, "the same editor's retry with its key: the same document",
+           "%r %r" % (a1, a2))
+    report(b1.status == 201 and idb and idb != ida and
+           (b1.json() or {}).get("upload_url") != (a1.json() or {}).get("upload_url"),
+           "another editor reusing the key gets a document of its own, not the first one's",
+           "%r vs %r" % (b1, a1))
+    r = req(p, "GET", API + "/documents/" + ida, ed2, xff=OTHER2)
+    report(r.status in (200, 404) and (r.json() or {}).get("upload_url") is None,
+           "and no upload URL of the first one's document", r)
+
+    # An admin API key grants only roles below its own.
+    r = req(p, "POST", API + "/api-keys", w.admin_tok,
+            body={"name": "adm-" + secrets.token_hex(3), "role": "admin"}, xff=OTHER2)
+    akey = (r.json() or {}).get("secret")
+    if not report(r.status == 201 and akey, "admin creates an admin API key", r):
+        return
+    email = "k-%s@demo.local" % secrets.token_hex(3)
+    r = req(p, "POST", API + "/users", akey, body={"email": email, "role": "admin",
+                                                    "password": "pw-" + secrets.token_hex(8)},
+            xff=OTHER2)
+    report(r.status == 403, "the admin key cannot create an admin", r)
+    r = req(p, "POST", API + "/users", akey, body={"email": email, "role": "editor",
+                                                    "password": "pw-" + secrets.token_hex(8)},
+            xff=OTHER2)
+    uid = ((r.json() or {}).get("user") or {}).get("id")
+    report(r.status == 201 and uid, "the admin key creates an editor", r)
+    r = req(p, "PATCH", API + "/users/%s" % uid, akey, body={"role": "admin"}, xff=OTHER2)
+    report(r.status == 403, "the admin key cannot promote a user to admin", r)
+    r = req(p, "POST", API + "/api-keys", akey, body={"name": "chain", "role": "viewer"},
+            xff=OTHER2)
+    report(r.status == 403, "an API key cannot create API keys", r)
+    r = req(p, "PATCH", API + "/users/%s" % uid, w.admin_tok, body={"role": "admin"}, xff=OTHER2)
+    report(r.status == 200, "a signed-in admin still promotes", r)
+
+
 def main():
     build = os.path.abspath(sys.argv[1])
     work = tempfile.mkdtemp(prefix="kumo-sec-auth-")
@@ -168,7 +370,8 @@ def main():
         st.up(services=("users", "storage", "documents"))
         w.bff = st.start("bff", name="bff", env=BFF_ENV)
         w.bff2 = st.start("bff", name="bff2", env=BFF_ENV)
-        for probe in (probe_lockout,):
+        w.figures = []
+        for probe in (probe_lockout, probe_revocation, probe_idempotency_and_grants):
             try:
                 probe(w)
             except Exception:
@@ -181,6 +384,8 @@ def main():
             st.down()
         except Exception:
             pass
+    for what, got in getattr(w, "figures", []):
+        print("# figure: %s: %s" % (what, ", ".join("%s %.2f s" % kv for kv in sorted(got.items()))))
     print("# probe_auth: done")
     return 1 if results["fail"] else 0
 

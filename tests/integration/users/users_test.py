@@ -986,7 +986,7 @@ def case_strings(c, args, w):
     report(ok, "SQL metacharacters and a 4-byte character round-trip through MySQL", r)
     tables = sql(args, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema ="
                  " 'kumo_users'")
-    report(tables == [["6"]], "all tables still there", tables)
+    report(tables == [["7"]], "all tables still there", tables)
 
 
 # ---- concurrency ---------------------------------------------------------------
