@@ -333,6 +333,19 @@ static int authenticate(struct dp_req *r, enum MHD_Result *out)
         kumo_sigv4_verify_result_free(&res);
         return 0;
     }
+    /* A download link's lifetime is capped whoever signed it (the same
+     * limit as PresignDownload's). */
+    if (res.query_auth && (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0) &&
+        (int64_t)(res.expires_at - res.request_time) > r->ctx->s.download_ttl_max_s) {
+        kumo_sigv4_verify_result_free(&res);
+        kumo_log(KUMO_LOG_INFO, r->rid, "data port request refused", "reason",
+                 "download URL lifetime over KUMO_STORAGE_DOWNLOAD_TTL_MAX", NULL);
+        *out = error_raw(r, 403, "AccessDenied",
+                         "Presigned download URLs may not be valid longer than the configured "
+                         "maximum.",
+                         NULL);
+        return 0;
+    }
     const char *ph = res.payload_hash ? res.payload_hash : KUMO_SIGV4_UNSIGNED_PAYLOAD;
     if (strlen(ph) == 64) {
         r->has_content_sha256 = 1;
