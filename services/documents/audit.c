@@ -49,8 +49,7 @@ static kumo_code purge_payload(struct kumo_db_conn *c, const char *tenant_id,
         if ((rc = kumo_db_rows_next(rows, &has)) != KUMO_CODE_OK || !has)
             break;
         int64_t version = 0;
-        if ((rc = kumo_db_rows_scan(rows, KUMO_DB_OUTS(KUMO_DB_OUT_I64(&version)))) !=
-            KUMO_CODE_OK)
+        if ((rc = kumo_db_rows_scan(rows, KUMO_DB_OUTS(KUMO_DB_OUT_I64(&version)))) != KUMO_CODE_OK)
             break;
         size_t klen = 0, ulen = 0;
         const char *k = kumo_db_rows_bytes(rows, 1, &klen);

@@ -83,7 +83,8 @@ static kumo_code complete_multipart(struct docs_ctx *ctx, struct kumo_rpc_call *
         return KUMO_CODE_OK;
     }
     /* The upload is gone: a retry after it was assembled finds the object. */
-    if (rc == KUMO_CODE_NOT_FOUND && stat_object(ctx, call, tid, v->object_key, obj) == KUMO_CODE_OK)
+    if (rc == KUMO_CODE_NOT_FOUND &&
+        stat_object(ctx, call, tid, v->object_key, obj) == KUMO_CODE_OK)
         return KUMO_CODE_OK;
     if (rc == KUMO_CODE_INVALID_ARGUMENT || rc == KUMO_CODE_FAILED_PRECONDITION)
         return kumo_rpc_call_error(call, KUMO_CODE_FAILED_PRECONDITION,

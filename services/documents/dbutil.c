@@ -72,14 +72,13 @@ static int set_tenant(ProtobufCMessage *req, const char *tenant_id)
     return 0;
 }
 
-kumo_code docs_storage_call(struct docs_ctx *ctx, struct kumo_rpc_call *call,
-                            const char *tenant_id, const char *method, ProtobufCMessage *req,
+kumo_code docs_storage_call(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *tenant_id,
+                            const char *method, ProtobufCMessage *req,
                             const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp)
 {
     const char *rid = kumo_rpc_call_request_id(call);
     if (set_tenant(req, tenant_id) != 0) {
-        kumo_log(KUMO_LOG_ERROR, rid, "storage request without tenant_id", "method", method,
-                 NULL);
+        kumo_log(KUMO_LOG_ERROR, rid, "storage request without tenant_id", "method", method, NULL);
         return KUMO_CODE_INTERNAL;
     }
     struct kumo_rpc_call_options o;
@@ -92,8 +91,7 @@ kumo_code docs_storage_call(struct docs_ctx *ctx, struct kumo_rpc_call *call,
                        : KUMO_CODE_UNAVAILABLE;
     if (rc != KUMO_CODE_OK) {
         kumo_log(KUMO_LOG_WARN, rid, "no service token for kumo-storage", "method", method, "code",
-                 kumo_code_name(rc), "error", st.message ? st.message : "no service API key",
-                 NULL);
+                 kumo_code_name(rc), "error", st.message ? st.message : "no service API key", NULL);
         kumo_rpc_status_clear(&st);
         /* Not the caller's fault whatever kumo-users said. */
         return KUMO_CODE_UNAVAILABLE;

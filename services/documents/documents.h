@@ -192,8 +192,8 @@ kumo_code docs_check_id(struct kumo_rpc_call *call, const char *field, const cha
  * response lives in the call's arena. Returns OK, the storage code (logged
  * with its message, which is never passed on), or UNAVAILABLE when no
  * service token could be had. */
-kumo_code docs_storage_call(struct docs_ctx *ctx, struct kumo_rpc_call *call,
-                            const char *tenant_id, const char *method, ProtobufCMessage *req,
+kumo_code docs_storage_call(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *tenant_id,
+                            const char *method, ProtobufCMessage *req,
                             const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp);
 
 /* Answers a failed storage call: unavailable "storage unavailable" for
@@ -305,8 +305,8 @@ kumo_code docs_upload_target(struct docs_ctx *ctx, struct kumo_rpc_call *call,
 
 /* Presigns part `part_number` (1..v->part_count) of a pending multipart
  * version into *out; sets *expire to the URL's expiry. OK or answers. */
-kumo_code docs_presign_part(struct docs_ctx *ctx, struct kumo_rpc_call *call,
-                            const char *tenant_id, const struct docs_version_row *v, int32_t part_number,
+kumo_code docs_presign_part(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *tenant_id,
+                            const struct docs_version_row *v, int32_t part_number,
                             Kumo__Documents__V1__PartTarget **out,
                             Google__Protobuf__Timestamp **expire);
 

@@ -332,7 +332,8 @@ DOCS_HANDLER(archive_document)
         return kumo_rpc_call_error(call, KUMO_CODE_FAILED_PRECONDITION,
                                    "only active documents can be archived");
     for (size_t i = 0; i < n; i++) {
-        rc = set_class(ctx, call, p->tid, keys[i], KUMO__STORAGE__V1__STORAGE_CLASS__STORAGE_CLASS_GLACIER);
+        rc = set_class(ctx, call, p->tid, keys[i],
+                       KUMO__STORAGE__V1__STORAGE_CLASS__STORAGE_CLASS_GLACIER);
         if (rc != KUMO_CODE_OK)
             return docs_storage_fail(call, rc, "cannot archive the content");
     }
@@ -362,8 +363,7 @@ DOCS_HANDLER(archive_document)
 }
 
 static kumo_code restore_object(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *tid,
-                                const char *key,
-                                int32_t days, int32_t tier,
+                                const char *key, int32_t days, int32_t tier,
                                 const Kumo__Storage__V1__ObjectInfo **obj)
 {
     Kumo__Storage__V1__RestoreObjectRequest req = KUMO__STORAGE__V1__RESTORE_OBJECT_REQUEST__INIT;

@@ -105,8 +105,8 @@ static kumo_code check_readable(struct kumo_rpc_call *call, const struct docs_do
     return KUMO_CODE_OK;
 }
 
-static kumo_code presign_download(struct docs_ctx *ctx, struct kumo_rpc_call *call,
-                                  const char *tid, const struct docs_version_row *v, int64_t ttl_ms,
+static kumo_code presign_download(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *tid,
+                                  const struct docs_version_row *v, int64_t ttl_ms,
                                   Kumo__Documents__V1__DownloadTarget **out)
 {
     Kumo__Storage__V1__PresignDownloadRequest req =

@@ -56,8 +56,8 @@ static kumo_code presign_single(struct docs_ctx *ctx, struct kumo_rpc_call *call
     return KUMO_CODE_OK;
 }
 
-kumo_code docs_presign_part(struct docs_ctx *ctx, struct kumo_rpc_call *call,
-                            const char *tenant_id, const struct docs_version_row *v, int32_t part_number,
+kumo_code docs_presign_part(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *tenant_id,
+                            const struct docs_version_row *v, int32_t part_number,
                             Kumo__Documents__V1__PartTarget **out,
                             Google__Protobuf__Timestamp **expire)
 {
@@ -166,7 +166,8 @@ kumo_code docs_upload_target(struct docs_ctx *ctx, struct kumo_rpc_call *call,
             v->part_count < DOCS_PRESIGN_PARTS_MAX ? (size_t)v->part_count : DOCS_PRESIGN_PARTS_MAX;
         t->parts = kumo_rpc_call_alloc(call, n * sizeof *t->parts);
         for (size_t i = 0; i < n; i++) {
-            rc = docs_presign_part(ctx, call, tenant_id, v, (int32_t)(i + 1), &t->parts[i], &t->expire_time);
+            rc = docs_presign_part(ctx, call, tenant_id, v, (int32_t)(i + 1), &t->parts[i],
+                                   &t->expire_time);
             if (rc != KUMO_CODE_OK)
                 return rc;
             t->n_parts++;

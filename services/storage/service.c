@@ -66,8 +66,7 @@ static int tenant_text_ok(const char *t)
 }
 
 /* Resolves the tenant the call acts for: service principals only. */
-static kumo_code acting_tenant(struct kumo_rpc_call *call, const char *requested,
-                               const char **tid)
+static kumo_code acting_tenant(struct kumo_rpc_call *call, const char *requested, const char **tid)
 {
     const struct kumo_principal *p = kumo_rpc_principal(call);
     if (p == NULL)
