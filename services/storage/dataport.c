@@ -73,6 +73,8 @@ static void add_common_headers(struct dp_req *r, struct MHD_Response *resp)
 {
     MHD_add_response_header(resp, "x-amz-request-id", r->rid);
     MHD_add_response_header(resp, "Server", "kumo-storage");
+    /* Every answer, errors included: no browser guesses a type here. */
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (r->origin) {
         MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->origin);
         MHD_add_response_header(resp, "Access-Control-Expose-Headers", CORS_EXPOSE);

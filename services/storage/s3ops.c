@@ -685,10 +685,11 @@ static const char *stored_header(const struct stg_meta *m, const char *name)
     return NULL;
 }
 
-/* What a browser does with the bytes: never sniff a type, render inline
- * only the types stg_inline_safe allows (others are attachments whatever
- * was asked), and sandbox what it renders (no script, no same-origin
- * access to the data port), as S3 behind a response headers policy would. */
+/* What a browser does with the bytes: render inline only the types
+ * stg_inline_safe allows (others are attachments whatever was asked), and
+ * sandbox what it renders (no script, no same-origin access to the data
+ * port), as S3 behind a response headers policy would. (nosniff is on
+ * every answer of the data port: add_common_headers.) */
 static void browser_headers(struct dp_req *r, struct MHD_Response *resp, const char *ct,
                             const struct stg_meta *m)
 {
@@ -700,7 +701,6 @@ static void browser_headers(struct dp_req *r, struct MHD_Response *resp, const c
     if (d.len)
         MHD_add_response_header(resp, "Content-Disposition", (const char *)d.data);
     kumo_buf_free(&d);
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, "Content-Security-Policy", "sandbox");
 }
 

@@ -351,9 +351,11 @@ def p_link_lifetime(w):
     r = w.ok("storage", STORAGE, "PresignDownload", w.service, tenant_id=w.tid, key=key)
     if r.expire_time.seconds > now + 3601:
         problems.append("default link lives %d s" % (r.expire_time.seconds - now))
-    st, _, b = http_req(presign_get(w, key, 604800))
+    st, h, b = http_req(presign_get(w, key, 604800))
     if st != 403 or b"AccessDenied" not in b:
         problems.append("data port, 7-day signature: %d %r" % (st, b[:200]))
+    if h.get("x-content-type-options") != "nosniff":
+        problems.append("data port error without nosniff: %r" % h)
     st, _, b = http_req(presign_get(w, key, 3600))
     if st != 200 or b != data:
         problems.append("data port, 1 h signature: %d %r" % (st, b[:200]))
