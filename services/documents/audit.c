@@ -2,6 +2,7 @@
  * transaction) and the purge of a document's rows, both shared with the job
  * workers, which call them with their own connection and no RPC call. */
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -36,7 +37,7 @@ static kumo_code purge_payload(struct kumo_db_conn *c, const char *tenant_id,
     struct kumo_db_rows *rows;
     kumo_code rc =
         kumo_db_query(c,
-                      "SELECT object_key, upload_id FROM document_versions"
+                      "SELECT version, object_key, upload_id FROM document_versions"
                       " WHERE tenant_id = ? AND document_id = ? ORDER BY version FOR UPDATE",
                       KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(document_id)), &rows);
     if (rc != KUMO_CODE_OK)
@@ -47,13 +48,28 @@ static kumo_code purge_payload(struct kumo_db_conn *c, const char *tenant_id,
         int has = 0;
         if ((rc = kumo_db_rows_next(rows, &has)) != KUMO_CODE_OK || !has)
             break;
+        int64_t version = 0;
+        if ((rc = kumo_db_rows_scan(rows, KUMO_DB_OUTS(KUMO_DB_OUT_I64(&version)))) != KUMO_CODE_OK)
+            break;
         size_t klen = 0, ulen = 0;
-        const char *k = kumo_db_rows_bytes(rows, 0, &klen);
-        const char *u = kumo_db_rows_bytes(rows, 1, &ulen);
+        const char *k = kumo_db_rows_bytes(rows, 1, &klen);
+        const char *u = kumo_db_rows_bytes(rows, 2, &ulen);
         json_t *o = json_object();
         json_object_set_new(o, "key", json_stringn(k ? k : "", klen));
         json_object_set_new(o, "upload_id", json_stringn(u ? u : "", ulen));
         json_array_append_new(objects, o);
+        /* A completed single PUT is served from its own content key: its
+         * upload key may still hold bytes (an upload URL outlives the
+         * completion) and goes too. */
+        char upload_key[320];
+        snprintf(upload_key, sizeof upload_key, "t/%s/d/%s/v%lld", tenant_id, document_id,
+                 (long long)version);
+        if (strlen(upload_key) != klen || memcmp(upload_key, k, klen) != 0) {
+            json_t *u2 = json_object();
+            json_object_set_new(u2, "key", json_string(upload_key));
+            json_object_set_new(u2, "upload_id", json_string(""));
+            json_array_append_new(objects, u2);
+        }
         (*n_versions)++;
     }
     kumo_db_rows_close(rows);

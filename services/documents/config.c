@@ -40,8 +40,9 @@ static const struct kumo_config_var own_vars[] = {
     {"KUMO_USERS_TARGET", KUMO_CONFIG_STRING, "127.0.0.1:7101",
      "kumo-users' RPC address (host:port), for the service API key exchange"},
     {"KUMO_SERVICE_API_KEY_FILE", KUMO_CONFIG_STRING, NULL,
-     "file holding this service's API key (kumo-users bootstrap writes documents.apikey); "
-     "unset: no background jobs run here"},
+     "file holding this service's API key (kumo-users bootstrap writes documents.apikey), "
+     "exchanged for the service token every kumo-storage call and background job uses "
+     "(required to serve)"},
     {"KUMO_MAX_DOCUMENT_SIZE", KUMO_CONFIG_SIZE, "5TiB", "largest document content", 0, 0, 5 * TIB},
     {"KUMO_MULTIPART_THRESHOLD", KUMO_CONFIG_SIZE, "100MiB",
      "content above this size is uploaded in parts", 0, 5 * MIB, 5 * GIB},

@@ -1,6 +1,7 @@
 /* Start-up of the shared state: settings, DB pool, the kumo-storage and
  * kumo-users clients, and the service principal's API key with its token
- * exchange (for the background jobs). */
+ * exchange (every kumo-storage call, from handlers and background jobs,
+ * is made as the service principal). */
 #include <stdio.h>
 #include <string.h>
 
@@ -30,11 +31,10 @@ int docs_ctx_open_db(struct docs_ctx *ctx, const struct kumo_config *c)
 static int load_api_key(struct docs_ctx *ctx)
 {
     const char *path = ctx->s.service_api_key_file;
-    if (path == NULL || *path == '\0') {
-        kumo_log(KUMO_LOG_WARN, NULL, "KUMO_SERVICE_API_KEY_FILE is unset: no background jobs",
-                 NULL);
-        return 0;
-    }
+    if (path == NULL || *path == '\0')
+        return fail("bad configuration",
+                    "KUMO_SERVICE_API_KEY_FILE is required: kumo-documents calls kumo-storage as "
+                    "its service principal");
     FILE *f = fopen(path, "re");
     if (f == NULL)
         return fail("cannot read KUMO_SERVICE_API_KEY_FILE", path);

@@ -1,12 +1,15 @@
 /* Helpers every handler uses: leasing a DB connection for a call, turning
- * failures into answers, calling kumo-storage on the caller's behalf, and
+ * failures into answers, calling kumo-storage as the service principal for
+ * the caller's tenant, and
  * queueing jobs when the jobs module is linked. */
 #include <stdio.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "documents.h"
 #include "log.h"
 #include "rpc_propagate.h"
+#include "secret.h"
 
 #if __has_include("jobs.h")
 #include "jobs.h"
@@ -58,21 +61,56 @@ kumo_code docs_check_id(struct kumo_rpc_call *call, const char *field, const cha
     return KUMO_CODE_OK;
 }
 
-kumo_code docs_storage_call(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *method,
-                            const ProtobufCMessage *req,
+/* Sets the request's tenant_id (every kumo.storage.v1 request has one). */
+static int set_tenant(ProtobufCMessage *req, const char *tenant_id)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(req->descriptor, "tenant_id");
+    if (f == NULL || f->type != PROTOBUF_C_TYPE_STRING || f->label == PROTOBUF_C_LABEL_REPEATED)
+        return -1;
+    *(const char **)((char *)req + f->offset) = tenant_id;
+    return 0;
+}
+
+kumo_code docs_storage_call(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *tenant_id,
+                            const char *method, ProtobufCMessage *req,
                             const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp)
 {
+    const char *rid = kumo_rpc_call_request_id(call);
+    if (set_tenant(req, tenant_id) != 0) {
+        kumo_log(KUMO_LOG_ERROR, rid, "storage request without tenant_id", "method", method, NULL);
+        return KUMO_CODE_INTERNAL;
+    }
+    struct kumo_rpc_call_options o;
+    kumo_rpc_propagate(call, 0, &o);
+    struct kumo_rpc_status st = {0};
+    char *token = NULL;
+    kumo_code rc = ctx->service_api_key
+                       ? kumo_apikey_exchange_token(ctx->exchange, ctx->service_api_key, tenant_id,
+                                                    &o, &token, NULL, &st)
+                       : KUMO_CODE_UNAVAILABLE;
+    if (rc != KUMO_CODE_OK) {
+        kumo_log(KUMO_LOG_WARN, rid, "no service token for kumo-storage", "method", method, "code",
+                 kumo_code_name(rc), "error", st.message ? st.message : "no service API key", NULL);
+        kumo_rpc_status_clear(&st);
+        /* Not the caller's fault whatever kumo-users said. */
+        return KUMO_CODE_UNAVAILABLE;
+    }
+    struct kumo_buf auth = KUMO_BUF_INIT;
+    kumo_buf_appendf(&auth, "Bearer %s", token);
+    o.authorization = (const char *)auth.data;
     char path[128];
     snprintf(path, sizeof path, "/kumo.storage.v1.StorageService/%s", method);
-    struct kumo_rpc_call_options o;
-    kumo_rpc_propagate(call, 1, &o);
-    struct kumo_rpc_status st = {0};
-    kumo_code rc = kumo_rpc_client_call(ctx->storage, path, req, resp_desc,
-                                        kumo_rpc_call_allocator(call), &o, resp, &st);
+    rc = kumo_rpc_client_call(ctx->storage, path, req, resp_desc, kumo_rpc_call_allocator(call), &o,
+                              resp, &st);
     if (rc != KUMO_CODE_OK)
-        kumo_log(KUMO_LOG_WARN, kumo_rpc_call_request_id(call), "storage call failed", "method",
-                 method, "code", kumo_code_name(rc), "error", st.message ? st.message : "", NULL);
+        kumo_log(KUMO_LOG_WARN, rid, "storage call failed", "method", method, "code",
+                 kumo_code_name(rc), "error", st.message ? st.message : "", NULL);
     kumo_rpc_status_clear(&st);
+    kumo_secret_wipe(auth.data, auth.len);
+    kumo_buf_free(&auth);
+    kumo_secret_wipe(token, strlen(token));
+    kumo_free(token);
     return rc;
 }
 

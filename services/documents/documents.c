@@ -450,7 +450,7 @@ DOCS_HANDLER(presign_upload_parts)
     kumo__documents__v1__presign_upload_parts_response__init(resp);
     resp->parts = kumo_rpc_call_alloc(call, req->n_part_numbers * sizeof *resp->parts);
     for (size_t i = 0; i < req->n_part_numbers; i++) {
-        rc = docs_presign_part(ctx, call, &v, req->part_numbers[i], &resp->parts[i],
+        rc = docs_presign_part(ctx, call, p->tid, &v, req->part_numbers[i], &resp->parts[i],
                                &resp->expire_time);
         if (rc != KUMO_CODE_OK)
             return rc;

@@ -183,11 +183,17 @@ kumo_code docs_invalid(struct kumo_rpc_call *call, const char *field, const char
 /* Validates a document id field; answers invalid_argument if malformed. */
 kumo_code docs_check_id(struct kumo_rpc_call *call, const char *field, const char *s);
 
-/* Calls kumo-storage's `method` with the caller's token, deadline and
- * request id; the response lives in the call's arena. Returns OK, or the
- * storage code (logged with its message, which is never passed on). */
-kumo_code docs_storage_call(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *method,
-                            const ProtobufCMessage *req,
+/* Calls kumo-storage's `method` as the service principal acting for
+ * `tenant_id` (the caller's verified tenant): sets req's tenant_id, gets
+ * the service token for that tenant (KUMO_SERVICE_API_KEY_FILE exchanged
+ * with kumo-users, cached) and passes on the call's deadline and request
+ * id, never the caller's token: kumo-storage serves only its service
+ * callers, and this service decides who may touch a document's bytes. The
+ * response lives in the call's arena. Returns OK, the storage code (logged
+ * with its message, which is never passed on), or UNAVAILABLE when no
+ * service token could be had. */
+kumo_code docs_storage_call(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *tenant_id,
+                            const char *method, ProtobufCMessage *req,
                             const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp);
 
 /* Answers a failed storage call: unavailable "storage unavailable" for
@@ -299,7 +305,7 @@ kumo_code docs_upload_target(struct docs_ctx *ctx, struct kumo_rpc_call *call,
 
 /* Presigns part `part_number` (1..v->part_count) of a pending multipart
  * version into *out; sets *expire to the URL's expiry. OK or answers. */
-kumo_code docs_presign_part(struct docs_ctx *ctx, struct kumo_rpc_call *call,
+kumo_code docs_presign_part(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *tenant_id,
                             const struct docs_version_row *v, int32_t part_number,
                             Kumo__Documents__V1__PartTarget **out,
                             Google__Protobuf__Timestamp **expire);

@@ -301,15 +301,15 @@ static kumo_code load_for_change(struct docs_ctx *ctx, struct kumo_rpc_call *cal
     return KUMO_CODE_OK;
 }
 
-static kumo_code set_class(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *key,
-                           Kumo__Storage__V1__StorageClass cls)
+static kumo_code set_class(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *tid,
+                           const char *key, Kumo__Storage__V1__StorageClass cls)
 {
     Kumo__Storage__V1__SetStorageClassRequest req =
         KUMO__STORAGE__V1__SET_STORAGE_CLASS_REQUEST__INIT;
     req.key = (char *)key;
     req.storage_class = cls;
     ProtobufCMessage *m;
-    return docs_storage_call(ctx, call, "SetStorageClass", &req.base,
+    return docs_storage_call(ctx, call, tid, "SetStorageClass", &req.base,
                              &kumo__storage__v1__set_storage_class_response__descriptor, &m);
 }
 
@@ -332,7 +332,8 @@ DOCS_HANDLER(archive_document)
         return kumo_rpc_call_error(call, KUMO_CODE_FAILED_PRECONDITION,
                                    "only active documents can be archived");
     for (size_t i = 0; i < n; i++) {
-        rc = set_class(ctx, call, keys[i], KUMO__STORAGE__V1__STORAGE_CLASS__STORAGE_CLASS_GLACIER);
+        rc = set_class(ctx, call, p->tid, keys[i],
+                       KUMO__STORAGE__V1__STORAGE_CLASS__STORAGE_CLASS_GLACIER);
         if (rc != KUMO_CODE_OK)
             return docs_storage_fail(call, rc, "cannot archive the content");
     }
@@ -361,8 +362,8 @@ DOCS_HANDLER(archive_document)
                   &kumo__documents__v1__archive_document_response__descriptor, response);
 }
 
-static kumo_code restore_object(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *key,
-                                int32_t days, int32_t tier,
+static kumo_code restore_object(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *tid,
+                                const char *key, int32_t days, int32_t tier,
                                 const Kumo__Storage__V1__ObjectInfo **obj)
 {
     Kumo__Storage__V1__RestoreObjectRequest req = KUMO__STORAGE__V1__RESTORE_OBJECT_REQUEST__INIT;
@@ -370,7 +371,7 @@ static kumo_code restore_object(struct docs_ctx *ctx, struct kumo_rpc_call *call
     req.days = days;
     req.tier = (Kumo__Storage__V1__RestoreTier)tier;
     ProtobufCMessage *m;
-    kumo_code rc = docs_storage_call(ctx, call, "RestoreObject", &req.base,
+    kumo_code rc = docs_storage_call(ctx, call, tid, "RestoreObject", &req.base,
                                      &kumo__storage__v1__restore_object_response__descriptor, &m);
     if (rc == KUMO_CODE_OK)
         *obj = ((Kumo__Storage__V1__RestoreObjectResponse *)m)->object;
@@ -408,7 +409,7 @@ DOCS_HANDLER(restore_document)
     const Kumo__Storage__V1__ObjectInfo *cur = NULL;
     for (size_t i = 0; i < n; i++) {
         const Kumo__Storage__V1__ObjectInfo *o = NULL;
-        if ((rc = restore_object(ctx, call, keys[i], req->days, tier, &o)) != KUMO_CODE_OK)
+        if ((rc = restore_object(ctx, call, p->tid, keys[i], req->days, tier, &o)) != KUMO_CODE_OK)
             return docs_storage_fail(call, rc, "cannot restore the content");
         if (i == 0)
             cur = o; /* keys are newest first: the current version's */

@@ -30,15 +30,17 @@ static int64_t ts_us(const Google__Protobuf__Timestamp *t)
     return t ? t->seconds * 1000000 + t->nanos / 1000 : 0;
 }
 
-/* Brings the row's restore state up to date with the object's. Best
- * effort: on any failure the stored state stands. */
+/* Brings the row's restore state up to date with the object's at `key`
+ * (a version's content: the versions of a document are archived and
+ * restored together). Best effort: on any failure the stored state
+ * stands. */
 static void refresh_restore(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *tid,
-                            struct docs_doc_row *d)
+                            struct docs_doc_row *d, const char *key)
 {
     Kumo__Storage__V1__StatObjectRequest req = KUMO__STORAGE__V1__STAT_OBJECT_REQUEST__INIT;
-    req.key = docs_object_key(call, tid, d->id, d->current_version);
+    req.key = (char *)key;
     ProtobufCMessage *m;
-    if (docs_storage_call(ctx, call, "StatObject", &req.base,
+    if (docs_storage_call(ctx, call, tid, "StatObject", &req.base,
                           &kumo__storage__v1__stat_object_response__descriptor, &m) != KUMO_CODE_OK)
         return;
     const Kumo__Storage__V1__ObjectInfo *o = ((Kumo__Storage__V1__StatObjectResponse *)m)->object;
@@ -103,7 +105,7 @@ static kumo_code check_readable(struct kumo_rpc_call *call, const struct docs_do
     return KUMO_CODE_OK;
 }
 
-static kumo_code presign_download(struct docs_ctx *ctx, struct kumo_rpc_call *call,
+static kumo_code presign_download(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *tid,
                                   const struct docs_version_row *v, int64_t ttl_ms,
                                   Kumo__Documents__V1__DownloadTarget **out)
 {
@@ -121,7 +123,7 @@ static kumo_code presign_download(struct docs_ctx *ctx, struct kumo_rpc_call *ca
     kumo_buf_free(&cd);
     req.response_content_type = v->content_type;
     ProtobufCMessage *m;
-    kumo_code rc = docs_storage_call(ctx, call, "PresignDownload", &req.base,
+    kumo_code rc = docs_storage_call(ctx, call, tid, "PresignDownload", &req.base,
                                      &kumo__storage__v1__presign_download_response__descriptor, &m);
     if (rc == KUMO_CODE_FAILED_PRECONDITION)
         return kumo_rpc_call_error(call, rc, "document is archived: restore it first");
@@ -181,13 +183,13 @@ DOCS_HANDLER(get_document)
         return rc;
     struct docs_doc_row d;
     struct docs_version_row v;
-    int has_version;
+    int has_version = 0;
     rc = load_doc_version(ctx, call, p->tid, req->id, req->version, &d, &v, &has_version);
     if (rc != KUMO_CODE_OK)
         return rc;
-    if (d.status == ST_ARCHIVED &&
+    if (has_version && d.status == ST_ARCHIVED &&
         (d.restore_state == RS_RUNNING || d.restore_state == RS_RESTORED))
-        refresh_restore(ctx, call, p->tid, &d);
+        refresh_restore(ctx, call, p->tid, &d, v.object_key);
     Kumo__Documents__V1__GetDocumentResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__documents__v1__get_document_response__init(resp);
     if (req->include_download_url) {
@@ -196,7 +198,7 @@ DOCS_HANDLER(get_document)
         if (req->version == 0 || req->version == d.current_version)
             v.file_name = d.file_name;
         if ((rc = check_readable(call, &d, &v, has_version)) != KUMO_CODE_OK ||
-            (rc = presign_download(ctx, call, &v, ttl_ms, &resp->download)) != KUMO_CODE_OK)
+            (rc = presign_download(ctx, call, p->tid, &v, ttl_ms, &resp->download)) != KUMO_CODE_OK)
             return rc;
     }
     resp->document = docs_doc_message(call, &d);

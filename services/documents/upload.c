@@ -25,7 +25,7 @@ static Kumo__Documents__V1__Header **copy_headers(struct kumo_rpc_call *call,
 }
 
 static kumo_code presign_single(struct docs_ctx *ctx, struct kumo_rpc_call *call,
-                                const struct docs_version_row *v,
+                                const char *tenant_id, const struct docs_version_row *v,
                                 Kumo__Documents__V1__UploadTarget *t)
 {
     Kumo__Storage__V1__PresignUploadRequest req = KUMO__STORAGE__V1__PRESIGN_UPLOAD_REQUEST__INIT;
@@ -42,7 +42,7 @@ static kumo_code presign_single(struct docs_ctx *ctx, struct kumo_rpc_call *call
     ttl.seconds = ctx->s.upload_url_ttl_ms / 1000;
     req.expires_in = &ttl;
     ProtobufCMessage *m;
-    kumo_code rc = docs_storage_call(ctx, call, "PresignUpload", &req.base,
+    kumo_code rc = docs_storage_call(ctx, call, tenant_id, "PresignUpload", &req.base,
                                      &kumo__storage__v1__presign_upload_response__descriptor, &m);
     if (rc != KUMO_CODE_OK)
         return docs_storage_fail(call, rc, "cannot presign the upload");
@@ -56,7 +56,7 @@ static kumo_code presign_single(struct docs_ctx *ctx, struct kumo_rpc_call *call
     return KUMO_CODE_OK;
 }
 
-kumo_code docs_presign_part(struct docs_ctx *ctx, struct kumo_rpc_call *call,
+kumo_code docs_presign_part(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *tenant_id,
                             const struct docs_version_row *v, int32_t part_number,
                             Kumo__Documents__V1__PartTarget **out,
                             Google__Protobuf__Timestamp **expire)
@@ -77,7 +77,7 @@ kumo_code docs_presign_part(struct docs_ctx *ctx, struct kumo_rpc_call *call,
     req.expires_in = &ttl;
     ProtobufCMessage *m;
     kumo_code rc =
-        docs_storage_call(ctx, call, "PresignUploadPart", &req.base,
+        docs_storage_call(ctx, call, tenant_id, "PresignUploadPart", &req.base,
                           &kumo__storage__v1__presign_upload_part_response__descriptor, &m);
     if (rc != KUMO_CODE_OK)
         return docs_storage_fail(call, rc, "cannot presign the upload part");
@@ -106,7 +106,7 @@ static kumo_code start_multipart(struct docs_ctx *ctx, struct kumo_rpc_call *cal
     req.content_type = v->content_type;
     ProtobufCMessage *m;
     kumo_code rc =
-        docs_storage_call(ctx, call, "CreateMultipartUpload", &req.base,
+        docs_storage_call(ctx, call, tenant_id, "CreateMultipartUpload", &req.base,
                           &kumo__storage__v1__create_multipart_upload_response__descriptor, &m);
     if (rc != KUMO_CODE_OK)
         return docs_storage_fail(call, rc, "cannot start the multipart upload");
@@ -131,7 +131,7 @@ static kumo_code start_multipart(struct docs_ctx *ctx, struct kumo_rpc_call *cal
             KUMO__STORAGE__V1__ABORT_MULTIPART_UPLOAD_REQUEST__INIT;
         ab.key = v->object_key;
         ab.upload_id = upload_id;
-        docs_storage_call(ctx, call, "AbortMultipartUpload", &ab.base,
+        docs_storage_call(ctx, call, tenant_id, "AbortMultipartUpload", &ab.base,
                           &kumo__storage__v1__abort_multipart_upload_response__descriptor, &m);
         if (v->upload_id[0] == '\0')
             return kumo_rpc_call_error(call, KUMO_CODE_ABORTED, "concurrent upload change");
@@ -149,7 +149,7 @@ kumo_code docs_upload_target(struct docs_ctx *ctx, struct kumo_rpc_call *call,
     kumo__documents__v1__upload_target__init(t);
     kumo_code rc;
     if (v->upload_method == KUMO__DOCUMENTS__V1__UPLOAD_METHOD__UPLOAD_METHOD_SINGLE_PUT) {
-        if ((rc = presign_single(ctx, call, v, t)) != KUMO_CODE_OK)
+        if ((rc = presign_single(ctx, call, tenant_id, v, t)) != KUMO_CODE_OK)
             return rc;
         *out = t;
         return KUMO_CODE_OK;
@@ -166,7 +166,8 @@ kumo_code docs_upload_target(struct docs_ctx *ctx, struct kumo_rpc_call *call,
             v->part_count < DOCS_PRESIGN_PARTS_MAX ? (size_t)v->part_count : DOCS_PRESIGN_PARTS_MAX;
         t->parts = kumo_rpc_call_alloc(call, n * sizeof *t->parts);
         for (size_t i = 0; i < n; i++) {
-            rc = docs_presign_part(ctx, call, v, (int32_t)(i + 1), &t->parts[i], &t->expire_time);
+            rc = docs_presign_part(ctx, call, tenant_id, v, (int32_t)(i + 1), &t->parts[i],
+                                   &t->expire_time);
             if (rc != KUMO_CODE_OK)
                 return rc;
             t->n_parts++;

@@ -45,6 +45,10 @@ static const struct kumo_config_var vars[] = {
      KUMO_CONFIG_SECRET},
     {"KUMO_STORAGE_PRESIGN_TTL", KUMO_CONFIG_DURATION_MS, "15m",
      "validity of presigned URLs when the request names none", 0, SEC_MS, 7 * DAY_MS},
+    {"KUMO_STORAGE_DOWNLOAD_TTL_MAX", KUMO_CONFIG_DURATION_MS, "1h",
+     "longest validity of a download URL: PresignDownload refuses more, the data port refuses "
+     "presigned GET/HEAD signed for longer",
+     0, SEC_MS, 7 * DAY_MS},
     {"KUMO_STORAGE_MAX_OBJECT_SIZE", KUMO_CONFIG_SIZE, "5GiB",
      "largest single PUT (larger objects go multipart)", 0, 0, 5 * 1024 * GIB},
     {"KUMO_STORAGE_MAX_PART_SIZE", KUMO_CONFIG_SIZE, "5GiB", "largest multipart part", 0, 1,
@@ -90,7 +94,8 @@ static const struct kumo_config_var vars[] = {
      SEC_MS, DAY_MS},
     KUMO_REVOCATIONS_CONFIG_VARS,
     {"KUMO_SERVICE_CALLERS", KUMO_CONFIG_STRING, "documents",
-     "service principals allowed to call, naming the tenant in tenant_id"},
+     "service principals allowed to call (every RPC but health and reflection; users' tokens "
+     "are refused), naming the tenant in tenant_id"},
 };
 
 const struct kumo_config_var *stg_config_vars(size_t *n)
@@ -109,6 +114,7 @@ static void load_numbers(const struct kumo_config *c, struct stg_settings *s)
 {
     s->data_port = (int)kumo_config_int(c, "KUMO_STORAGE_DATA_PORT");
     s->presign_ttl_s = kumo_config_int(c, "KUMO_STORAGE_PRESIGN_TTL") / 1000;
+    s->download_ttl_max_s = kumo_config_int(c, "KUMO_STORAGE_DOWNLOAD_TTL_MAX") / 1000;
     s->max_object_size = kumo_config_int(c, "KUMO_STORAGE_MAX_OBJECT_SIZE");
     s->max_part_size = kumo_config_int(c, "KUMO_STORAGE_MAX_PART_SIZE");
     s->min_part_size = kumo_config_int(c, "KUMO_STORAGE_MIN_PART_SIZE");

@@ -73,6 +73,8 @@ static void add_common_headers(struct dp_req *r, struct MHD_Response *resp)
 {
     MHD_add_response_header(resp, "x-amz-request-id", r->rid);
     MHD_add_response_header(resp, "Server", "kumo-storage");
+    /* Every answer, errors included: no browser guesses a type here. */
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (r->origin) {
         MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->origin);
         MHD_add_response_header(resp, "Access-Control-Expose-Headers", CORS_EXPOSE);
@@ -331,6 +333,19 @@ static int authenticate(struct dp_req *r, enum MHD_Result *out)
                          x.len ? (const char *)x.data : NULL);
         kumo_buf_free(&x);
         kumo_sigv4_verify_result_free(&res);
+        return 0;
+    }
+    /* A download link's lifetime is capped whoever signed it (the same
+     * limit as PresignDownload's). */
+    if (res.query_auth && (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0) &&
+        (int64_t)(res.expires_at - res.request_time) > r->ctx->s.download_ttl_max_s) {
+        kumo_sigv4_verify_result_free(&res);
+        kumo_log(KUMO_LOG_INFO, r->rid, "data port request refused", "reason",
+                 "download URL lifetime over KUMO_STORAGE_DOWNLOAD_TTL_MAX", NULL);
+        *out = error_raw(r, 403, "AccessDenied",
+                         "Presigned download URLs may not be valid longer than the configured "
+                         "maximum.",
+                         NULL);
         return 0;
     }
     const char *ph = res.payload_hash ? res.payload_hash : KUMO_SIGV4_UNSIGNED_PAYLOAD;

@@ -676,6 +676,34 @@ static int header_value_ok(const char *v)
     return 1;
 }
 
+/* The stored header `name` of m, or NULL. */
+static const char *stored_header(const struct stg_meta *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_hdrs; i++)
+        if (strcasecmp(m->hdrs[i].name, name) == 0)
+            return m->hdrs[i].value;
+    return NULL;
+}
+
+/* What a browser does with the bytes: render inline only the types
+ * stg_inline_safe allows (others are attachments whatever was asked), and
+ * sandbox what it renders (no script, no same-origin access to the data
+ * port), as S3 behind a response headers policy would. (nosniff is on
+ * every answer of the data port: add_common_headers.) */
+static void browser_headers(struct dp_req *r, struct MHD_Response *resp, const char *ct,
+                            const struct stg_meta *m)
+{
+    const char *want = override_for(r, "Content-Disposition");
+    if (want == NULL)
+        want = stored_header(m, "content-disposition");
+    struct kumo_buf d = KUMO_BUF_INIT;
+    stg_serve_disposition(ct, want, &d);
+    if (d.len)
+        MHD_add_response_header(resp, "Content-Disposition", (const char *)d.data);
+    kumo_buf_free(&d);
+    MHD_add_response_header(resp, "Content-Security-Policy", "sandbox");
+}
+
 static void object_headers(struct dp_req *r, struct MHD_Response *resp, const struct stg_meta *m)
 {
     char etag[STG_ETAG_MAX + 2], date[32];
@@ -685,15 +713,19 @@ static void object_headers(struct dp_req *r, struct MHD_Response *resp, const st
     MHD_add_response_header(resp, "Last-Modified", date);
     MHD_add_response_header(resp, "Accept-Ranges", "bytes");
     const char *ct = override_for(r, "Content-Type");
-    MHD_add_response_header(resp, "Content-Type", ct ? ct : m->content_type);
+    if (ct == NULL)
+        ct = m->content_type;
+    MHD_add_response_header(resp, "Content-Type", ct);
     for (size_t i = 0; i < m->n_hdrs; i++)
-        if (override_for(r, m->hdrs[i].name) == NULL)
+        if (override_for(r, m->hdrs[i].name) == NULL &&
+            strcasecmp(m->hdrs[i].name, "content-disposition") != 0)
             MHD_add_response_header(resp, m->hdrs[i].name, m->hdrs[i].value);
     for (size_t i = 1; i < sizeof overrides / sizeof overrides[0]; i++) {
         const struct dp_param *p = kumo__dp_param(r, overrides[i][0]);
-        if (p)
+        if (p && strcasecmp(overrides[i][1], "Content-Disposition") != 0)
             MHD_add_response_header(resp, overrides[i][1], p->value);
     }
+    browser_headers(r, resp, ct, m);
     if (m->storage_class != STG_CLASS_STANDARD)
         MHD_add_response_header(resp, "x-amz-storage-class", stg_class_name(m->storage_class));
     restore_header(resp, m);

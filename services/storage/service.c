@@ -1,10 +1,13 @@
 /* kumo.storage.v1.StorageService: who may act on which key, argument
- * checks, and the calls into the local backend and the presigner.
+ * checks, and the calls into the backend and the presigner.
  *
- * Tenancy: a user's tenant is its token's tid; a service principal (role
- * service, allowed by KUMO_SERVICE_CALLERS) names the tenant it acts for in
- * tenant_id. Every key must lie under "t/<that tenant>/". Reading needs any
- * role; writing needs editor or admin (or a service principal). */
+ * kumo-storage is internal: every RPC serves only the service principals
+ * of KUMO_SERVICE_CALLERS (kumo-documents), never a user's token whatever
+ * its role. kumo-documents decides who may touch a document's bytes and
+ * audits it; a storage RPC open to users would be a way around both. The
+ * service names the tenant it acts for in tenant_id, which must be the
+ * tenant its token was issued for, and every key must lie under
+ * "t/<that tenant>/". */
 #include <string.h>
 
 #include "alloc.h"
@@ -62,31 +65,30 @@ static int tenant_text_ok(const char *t)
     return 1;
 }
 
-/* Resolves the tenant the call acts for and checks the role. */
-static kumo_code acting_tenant(struct kumo_rpc_call *call, const char *requested, int write,
-                               const char **tid)
+/* Resolves the tenant the call acts for: service principals only. */
+static kumo_code acting_tenant(struct kumo_rpc_call *call, const char *requested, const char **tid)
 {
     const struct kumo_principal *p = kumo_rpc_principal(call);
     if (p == NULL)
         return kumo_rpc_call_error(call, KUMO_CODE_UNAUTHENTICATED,
                                    "missing or invalid access token");
-    if (p->service) {
-        if (requested == NULL || *requested == '\0')
-            return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT,
-                                       "service principals must name the tenant in tenant_id");
-        if (!tenant_text_ok(requested))
-            return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT,
-                                       "tenant_id is not a tenant id");
-        *tid = requested;
-        return KUMO_CODE_OK;
-    }
-    if (requested && *requested && strcmp(requested, p->tid) != 0)
+    if (!p->service)
         return kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
-                                   "tenant_id must be empty or the caller's own tenant");
-    if (write && !(p->roles & (KUMO_ROLE_ADMIN | KUMO_ROLE_EDITOR)))
+                                   "kumo-storage serves only its service callers: go through "
+                                   "kumo-documents");
+    if (requested == NULL || *requested == '\0')
+        return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT,
+                                   "service principals must name the tenant in tenant_id");
+    if (!tenant_text_ok(requested))
+        return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT,
+                                   "tenant_id is not a tenant id");
+    /* kumo-users issues a service token for the tenant acted for: one
+     * tenant's token never reaches another tenant's objects. */
+    if (strcmp(requested, p->tid) != 0)
         return kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
-                                   "writing objects needs the editor or admin role");
-    *tid = p->tid;
+                                   "tenant_id must be the tenant the service token was issued "
+                                   "for");
+    *tid = requested;
     return KUMO_CODE_OK;
 }
 
@@ -112,11 +114,11 @@ static kumo_code upload_id_arg(struct kumo_rpc_call *call, const char *id)
     return KUMO_CODE_OK;
 }
 
-/* Tenant, role and key in one step, as nearly every RPC starts. */
-static kumo_code start(struct kumo_rpc_call *call, const char *tenant, const char *key, int write,
+/* Caller, tenant and key in one step, as nearly every RPC starts. */
+static kumo_code start(struct kumo_rpc_call *call, const char *tenant, const char *key,
                        const char **tid)
 {
-    kumo_code rc = acting_tenant(call, tenant, write, tid);
+    kumo_code rc = acting_tenant(call, tenant, tid);
     return rc != KUMO_CODE_OK ? rc : check_key(call, "key", key, *tid);
 }
 
@@ -130,6 +132,25 @@ static kumo_code expiry(struct kumo_rpc_call *call, const struct stg_ctx *ctx,
     if (d->seconds < 1 || d->seconds > KUMO_SIGV4_MAX_EXPIRES || d->nanos < 0)
         return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT,
                                    "expires_in must be from 1 second to 7 days");
+    *out = (long)d->seconds;
+    return KUMO_CODE_OK;
+}
+
+/* A download URL's lifetime: at most KUMO_STORAGE_DOWNLOAD_TTL_MAX (the
+ * default is capped to it too). */
+static kumo_code download_expiry(struct kumo_rpc_call *call, const struct stg_ctx *ctx,
+                                 const Google__Protobuf__Duration *d, long *out)
+{
+    long max = (long)ctx->s.download_ttl_max_s;
+    if (d == NULL) {
+        *out = ctx->s.presign_ttl_s < max ? (long)ctx->s.presign_ttl_s : max;
+        return KUMO_CODE_OK;
+    }
+    if (d->seconds < 1 || d->seconds > max || d->nanos < 0)
+        return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT,
+                                   "expires_in must be from 1 second to %ld seconds for a "
+                                   "download",
+                                   max);
     *out = (long)d->seconds;
     return KUMO_CODE_OK;
 }
@@ -281,7 +302,7 @@ HANDLER(presign_upload)
     struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
     const Kumo__Storage__V1__PresignUploadRequest *rq = (const void *)request;
     const char *tid;
-    kumo_code rc = start(call, rq->tenant_id, rq->key, 1, &tid);
+    kumo_code rc = start(call, rq->tenant_id, rq->key, &tid);
     struct upload_args a = {rq->key, rq->content_type, rq->size, rq->sha256};
     if (rc == KUMO_CODE_OK)
         rc = upload_common(call, ctx, &a, ctx->s.max_object_size);
@@ -305,7 +326,7 @@ HANDLER(presign_upload_part)
     struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
     const Kumo__Storage__V1__PresignUploadPartRequest *rq = (const void *)request;
     const char *tid;
-    kumo_code rc = start(call, rq->tenant_id, rq->key, 1, &tid);
+    kumo_code rc = start(call, rq->tenant_id, rq->key, &tid);
     struct upload_args a = {
         rq->key,        "", rq->size, rq->sha256, STG_CLASS_UNSPECIFIED, 0, rq->upload_id,
         rq->part_number};
@@ -349,15 +370,23 @@ static kumo_code download_args(struct kumo_rpc_call *call,
     return KUMO_CODE_OK;
 }
 
+static const char *stored_disposition(const struct stg_meta *m)
+{
+    for (size_t i = 0; i < m->n_hdrs; i++)
+        if (strcmp(m->hdrs[i].name, "content-disposition") == 0)
+            return m->hdrs[i].value;
+    return NULL;
+}
+
 HANDLER(presign_download)
 {
     struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
     const Kumo__Storage__V1__PresignDownloadRequest *rq = (const void *)request;
     const char *tid;
     long expires = 0;
-    kumo_code rc = start(call, rq->tenant_id, rq->key, 0, &tid);
+    kumo_code rc = start(call, rq->tenant_id, rq->key, &tid);
     if (rc == KUMO_CODE_OK)
-        rc = expiry(call, ctx, rq->expires_in, &expires);
+        rc = download_expiry(call, ctx, rq->expires_in, &expires);
     if (rc == KUMO_CODE_OK)
         rc = download_args(call, rq);
     if (rc != KUMO_CODE_OK)
@@ -370,15 +399,28 @@ HANDLER(presign_download)
     kumo__storage__v1__presign_download_response__init(resp);
     resp->object = object_info(call, &m);
     int readable = stg_meta_readable(&m, stg_now_ms());
+    /* The served disposition is decided here too, not only by the data
+     * port: S3 serves what the URL's parameters say. */
+    const char *ct = *rq->response_content_type ? rq->response_content_type : m.content_type;
+    const char *want = *rq->response_content_disposition ? rq->response_content_disposition
+                                                         : stored_disposition(&m);
+    struct kumo_buf disp = KUMO_BUF_INIT;
+    stg_serve_disposition(ct, want, &disp);
+    /* A parameter only when it changes what the object would be served
+     * with (its stored header, or none). */
+    char *disposition = NULL;
+    if (disp.len && (*rq->response_content_disposition || want == NULL ||
+                     strcmp((const char *)disp.data, want) != 0))
+        disposition = call_strdup(call, (const char *)disp.data);
+    kumo_buf_free(&disp);
     stg_meta_clear(&m);
     if (!readable)
         return kumo_rpc_call_error(call, KUMO_CODE_FAILED_PRECONDITION,
                                    "the object is archived: restore it first");
     struct kumo_sigv4_kv q[2];
     size_t nq = 0;
-    if (*rq->response_content_disposition)
-        q[nq++] =
-            kumo_sigv4_kv_str("response-content-disposition", rq->response_content_disposition);
+    if (disposition)
+        q[nq++] = kumo_sigv4_kv_str("response-content-disposition", disposition);
     if (*rq->response_content_type)
         q[nq++] = kumo_sigv4_kv_str("response-content-type", rq->response_content_type);
     time_t now = time(NULL);
@@ -403,7 +445,7 @@ HANDLER(stat_object)
     struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
     const Kumo__Storage__V1__StatObjectRequest *rq = (const void *)request;
     const char *tid;
-    kumo_code rc = start(call, rq->tenant_id, rq->key, 0, &tid);
+    kumo_code rc = start(call, rq->tenant_id, rq->key, &tid);
     if (rc != KUMO_CODE_OK)
         return rc;
     struct stg_meta m;
@@ -423,7 +465,7 @@ HANDLER(delete_object)
     struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
     const Kumo__Storage__V1__DeleteObjectRequest *rq = (const void *)request;
     const char *tid;
-    kumo_code rc = start(call, rq->tenant_id, rq->key, 1, &tid);
+    kumo_code rc = start(call, rq->tenant_id, rq->key, &tid);
     if (rc != KUMO_CODE_OK)
         return rc;
     enum stg_err e = ctx->be->remove(ctx, rq->key);
@@ -441,7 +483,7 @@ HANDLER(copy_object)
     const Kumo__Storage__V1__CopyObjectRequest *rq = (const void *)request;
     const char *tid;
     enum stg_class cls = STG_CLASS_UNSPECIFIED;
-    kumo_code rc = acting_tenant(call, rq->tenant_id, 1, &tid);
+    kumo_code rc = acting_tenant(call, rq->tenant_id, &tid);
     if (rc == KUMO_CODE_OK)
         rc = check_key(call, "source_key", rq->source_key, tid);
     if (rc == KUMO_CODE_OK)
@@ -468,7 +510,7 @@ HANDLER(set_storage_class)
     const Kumo__Storage__V1__SetStorageClassRequest *rq = (const void *)request;
     const char *tid;
     enum stg_class cls = STG_CLASS_UNSPECIFIED;
-    kumo_code rc = start(call, rq->tenant_id, rq->key, 1, &tid);
+    kumo_code rc = start(call, rq->tenant_id, rq->key, &tid);
     if (rc == KUMO_CODE_OK)
         rc = class_arg(call, rq->storage_class, 0, &cls);
     if (rc != KUMO_CODE_OK)
@@ -492,7 +534,7 @@ HANDLER(restore_object)
     struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
     const Kumo__Storage__V1__RestoreObjectRequest *rq = (const void *)request;
     const char *tid;
-    kumo_code rc = start(call, rq->tenant_id, rq->key, 1, &tid);
+    kumo_code rc = start(call, rq->tenant_id, rq->key, &tid);
     if (rc == KUMO_CODE_OK && (rq->days < 1 || rq->days > STG_RESTORE_DAYS_MAX))
         rc = kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT, "days must be from 1 to 365");
     if (rc == KUMO_CODE_OK && ((int)rq->tier < 0 || (int)rq->tier > (int)STG_TIER_BULK))
@@ -525,7 +567,7 @@ HANDLER(create_multipart_upload)
     const Kumo__Storage__V1__CreateMultipartUploadRequest *rq = (const void *)request;
     const char *tid;
     enum stg_class cls = STG_CLASS_UNSPECIFIED;
-    kumo_code rc = start(call, rq->tenant_id, rq->key, 1, &tid);
+    kumo_code rc = start(call, rq->tenant_id, rq->key, &tid);
     if (rc == KUMO_CODE_OK)
         rc = content_type_arg(call, rq->content_type);
     if (rc == KUMO_CODE_OK)
@@ -580,7 +622,7 @@ HANDLER(complete_multipart_upload)
     const Kumo__Storage__V1__CompleteMultipartUploadRequest *rq = (const void *)request;
     const char *tid;
     struct stg_part *parts = NULL;
-    kumo_code rc = start(call, rq->tenant_id, rq->key, 1, &tid);
+    kumo_code rc = start(call, rq->tenant_id, rq->key, &tid);
     if (rc == KUMO_CODE_OK)
         rc = upload_id_arg(call, rq->upload_id);
     if (rc == KUMO_CODE_OK)
@@ -607,7 +649,7 @@ HANDLER(abort_multipart_upload)
     struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
     const Kumo__Storage__V1__AbortMultipartUploadRequest *rq = (const void *)request;
     const char *tid;
-    kumo_code rc = start(call, rq->tenant_id, rq->key, 1, &tid);
+    kumo_code rc = start(call, rq->tenant_id, rq->key, &tid);
     if (rc == KUMO_CODE_OK)
         rc = upload_id_arg(call, rq->upload_id);
     if (rc != KUMO_CODE_OK)
@@ -639,7 +681,7 @@ HANDLER(list_parts)
     const char *tid;
     int32_t size = 0;
     int64_t after = -1;
-    kumo_code rc = start(call, rq->tenant_id, rq->key, 0, &tid);
+    kumo_code rc = start(call, rq->tenant_id, rq->key, &tid);
     if (rc == KUMO_CODE_OK)
         rc = upload_id_arg(call, rq->upload_id);
     if (rc == KUMO_CODE_OK &&

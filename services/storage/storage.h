@@ -91,6 +91,7 @@ struct stg_settings {
     const char *access_key_id;
     const char *secret_access_key;
     int64_t presign_ttl_s;
+    int64_t download_ttl_max_s; /* longest download URL lifetime */
     int64_t max_object_size;
     int64_t max_part_size;
     int64_t min_part_size;
@@ -152,6 +153,25 @@ int stg_bucket_name_valid(const char *name);
 /* Returns 1 if s[0..len) is an acceptable Content-Type value (1..
  * STG_CONTENT_TYPE_MAX printable ASCII bytes). */
 int stg_content_type_valid(const char *s, size_t len);
+
+/* ---- what browsers may render (serve_policy.c) -------------------------------- */
+
+/* Returns 1 if content of type ct[0..len) may be served inline: a raster
+ * image (png, apng, jpeg, gif, webp, avif, bmp, icons; never SVG),
+ * application/pdf, or text/plain with a charset parameter; the value must
+ * parse as type/subtype *(; name=token|quoted-string). 0 for anything else
+ * (HTML, SVG, XML, scripts, text without a charset, malformed values). */
+int stg_inline_safe(const char *ct, size_t len);
+
+/* Appends to `out` the Content-Disposition to serve an object of type `ct`
+ * (NUL-terminated) with, given the one asked for (`want`: the
+ * response-content-disposition override or the stored header; NULL or
+ * blank for none). A type that is not inline-safe is always an attachment:
+ * `want` kept if its type is already "attachment", else "attachment" with
+ * want's parameters (a filename survives), else "attachment". An
+ * inline-safe type keeps `want` as it is (nothing appended when blank:
+ * no header). */
+void stg_serve_disposition(const char *ct, const char *want, struct kumo_buf *out);
 
 /* ---- object metadata ------------------------------------------------------- */
 

@@ -121,6 +121,10 @@ class Keys:
                                           serialization.PrivateFormat.PKCS8,
                                           serialization.NoEncryption())
 
+    def service_token(self, tid=TENANT, sub="documents"):
+        """What kumo-users issues kumo-documents for tenant `tid`."""
+        return self.token(tid=tid, roles=("service",), sub=sub)
+
     def token(self, tid=TENANT, roles=("editor",), sub="us_alice", ttl=900, key=None):
         now = int(time.time())
         claims = {"iss": "kumo-users", "aud": "kumo", "sub": sub, "tid": tid,
@@ -230,11 +234,18 @@ class Daemon:
 # ---- clients -----------------------------------------------------------------
 
 class Rpc:
-    def __init__(self, daemon, msgs):
+    """StorageService calls. kumo-storage serves only its service callers
+    (kumo-documents), which name the tenant they act for: tenant_id is
+    TENANT unless a call gives one (even "")."""
+
+    def __init__(self, daemon, msgs, tenant=TENANT):
         self.d = daemon
         self.m = msgs
+        self.tenant = tenant
 
     def call(self, method, token=None, **fields):
+        if "tenant_id" not in fields:
+            fields["tenant_id"] = self.tenant
         req_cls = self.m[method + "Request"]
         resp_cls = self.m[method + "Response"]
         req = req_cls(**fields)
@@ -340,7 +351,7 @@ class Suite:
         self.msgs = load_messages(tmp)
         self.d = Daemon(build, tmp, self.keys)
         self.rpc = Rpc(self.d, self.msgs)
-        self.tok = self.keys.token()
+        self.tok = self.keys.service_token()
 
     def start(self):
         self.d.start()
@@ -872,10 +883,11 @@ class Suite:
 
     # -- authorization --
 
-    @case("RPC auth: no/forged token, viewer writes, tenant_id rules, service principals")
+    @case("RPC auth: users refused whatever their role; service callers only, for the tenant of their token")
     def t_rpc_auth(self):
         key = self.key("auth/x.txt")
         self.put_presigned(self.presign_put(key), b"auth")
+        up = self.rpc.call("CreateMultipartUpload", self.tok, key=key).upload_id
         problems = []
 
         def want(label, got, code):
@@ -883,34 +895,48 @@ class Suite:
                 problems.append("%s: %s %s" % (label, got[0], got[1]))
 
         want("no token", self.rpc.error("StatObject", None, key=key), "UNAUTHENTICATED")
-        forged = self.keys.token(key=ec.generate_private_key(ec.SECP256R1()).private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption()))
+        forged = self.keys.token(roles=("service",), sub="documents",
+                                 key=ec.generate_private_key(ec.SECP256R1()).private_bytes(
+                                     serialization.Encoding.PEM,
+                                     serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption()))
         want("forged token", self.rpc.error("StatObject", forged, key=key), "UNAUTHENTICATED")
-        viewer = self.keys.token(roles=("viewer",))
-        want("viewer stat", self.rpc.error("StatObject", viewer, key=key), "OK")
-        want("viewer presign download",
-             self.rpc.error("PresignDownload", viewer, key=key), "OK")
-        for m in ("PresignUpload", "DeleteObject", "CreateMultipartUpload"):
-            want("viewer " + m, self.rpc.error(m, viewer, key=key), "PERMISSION_DENIED")
-        want("user names another tenant",
+        calls = {"StatObject": {"key": key}, "PresignDownload": {"key": key},
+                 "PresignUpload": {"key": key}, "DeleteObject": {"key": key},
+                 "CopyObject": {"source_key": key, "destination_key": self.key("auth/y")},
+                 "SetStorageClass": {"key": key, "storage_class": 2},
+                 "RestoreObject": {"key": key, "days": 1},
+                 "CreateMultipartUpload": {"key": key},
+                 "PresignUploadPart": {"key": key, "upload_id": up, "part_number": 1},
+                 "ListParts": {"key": key, "upload_id": up},
+                 "CompleteMultipartUpload": {"key": key, "upload_id": up},
+                 "AbortMultipartUpload": {"key": key, "upload_id": up}}
+        for role in ("viewer", "editor", "admin"):
+            user = self.keys.token(roles=(role,))
+            for m, args in calls.items():
+                for tid in ("", TENANT):
+                    want("%s %s tenant_id=%r" % (role, m, tid),
+                         self.rpc.error(m, user, tenant_id=tid, **args), "PERMISSION_DENIED")
+        want("service with tenant_id",
+             self.rpc.error("StatObject", self.tok, key=key, tenant_id=TENANT), "OK")
+        want("service without tenant_id",
+             self.rpc.error("StatObject", self.tok, key=key, tenant_id=""), "INVALID_ARGUMENT")
+        want("service names another tenant than its token's",
              self.rpc.error("StatObject", self.tok, key=key, tenant_id=OTHER),
              "PERMISSION_DENIED")
-        want("user names own tenant",
-             self.rpc.error("StatObject", self.tok, key=key, tenant_id=TENANT), "OK")
-        svc = self.keys.token(tid="tn_system", roles=("service",), sub="documents")
-        want("service with tenant_id",
-             self.rpc.error("StatObject", svc, key=key, tenant_id=TENANT), "OK")
-        want("service without tenant_id", self.rpc.error("StatObject", svc, key=key),
-             "INVALID_ARGUMENT")
-        want("service key outside the named tenant",
-             self.rpc.error("StatObject", svc, key=key, tenant_id=OTHER), "PERMISSION_DENIED")
-        bff = self.keys.token(tid="tn_system", roles=("service",), sub="bff")
-        want("service not allowed", self.rpc.error("StatObject", bff, key=key, tenant_id=TENANT),
-             "UNAUTHENTICATED")
-        other = self.keys.token(tid=OTHER)
-        want("other tenant's user", self.rpc.error("StatObject", other, key=key),
+        sys_svc = self.keys.service_token(tid="tn_system")
+        want("system-tenant service token names a tenant",
+             self.rpc.error("StatObject", sys_svc, key=key, tenant_id=TENANT),
              "PERMISSION_DENIED")
+        other_svc = self.keys.service_token(tid=OTHER)
+        want("service key outside the named tenant",
+             self.rpc.error("StatObject", other_svc, key=key, tenant_id=OTHER),
+             "PERMISSION_DENIED")
+        bff = self.keys.service_token(sub="bff")
+        want("service not allowed", self.rpc.error("StatObject", bff, key=key),
+             "UNAUTHENTICATED")
+        want("the object is untouched", self.rpc.error("StatObject", self.tok, key=key), "OK")
+        self.rpc.call("AbortMultipartUpload", self.tok, key=key, upload_id=up)
         expect(not problems, "\n".join(problems))
 
     # -- archive emulation, copy, delete --
@@ -1288,7 +1314,7 @@ class S3Suite:
             "KUMO_STORAGE_BACKEND": "s3", "KUMO_STORAGE_S3_ENDPOINT": target.endpoint,
             "AWS_ACCESS_KEY_ID": target.akid, "AWS_SECRET_ACCESS_KEY": target.secret})
         self.rpc = Rpc(self.d, msgs)
-        self.tok = keys.token()
+        self.tok = keys.service_token()
         self.name = "S3 backend on %s: " % ("kumo's data port" if target.full else "s3rver")
         # s3rver decodes x-amz-copy-source with decodeURI, which leaves %2B
         # encoded: a '+' in a source key is not found there (S3 decodes it).
