@@ -27,8 +27,8 @@ struct kumo_rpc_server_config {
     int handshake_timeout_ms;        /* [10000] TLS handshake + HTTP/2 preface */
     int drain_timeout_ms;            /* [15000] graceful shutdown bound */
     /* Resource bounds a client cannot grow past; 0 = the default. */
-    int max_connections; /* [1024] open connections on the port (all I/O threads);
-                            more are closed at once. Lowered to fit RLIMIT_NOFILE. */
+    int max_connections;          /* [1024] open connections on the port (all I/O threads);
+                                     more are closed at once. Lowered to fit RLIMIT_NOFILE. */
     size_t max_connection_buffer; /* [16 MiB] request body bytes held per connection
                                      over all its streams; a stream that would pass it
                                      is answered resource_exhausted. At least

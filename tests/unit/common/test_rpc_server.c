@@ -766,8 +766,8 @@ static void test_rpc_server_auth_answers_before_the_body(void **state)
     struct harness *h = harness_with_auth(&calls);
     /* Headers only, the body still to come: the answer is already there,
      * and the stream is reset without error so the client stops sending. */
-    struct response *r = open_request(h, "/kumo.test.v1.EchoService/Echo", "application/json",
-                                      NULL, NULL, 0);
+    struct response *r =
+        open_request(h, "/kumo.test.v1.EchoService/Echo", "application/json", NULL, NULL, 0);
     assert_int_equal(r->status, 401);
     assert_true(r->closed);
     assert_int_equal(r->rst_code, NGHTTP2_NO_ERROR);
@@ -896,8 +896,8 @@ static void test_rpc_server_connection_buffer_limit(void **state)
     nghttp2_submit_rst_stream(h->client, NGHTTP2_FLAG_NONE, a->stream_id, NGHTTP2_CANCEL);
     pump(h);
     assert_int_equal(h->conn->in_bytes, 900);
-    struct response *d = request(h, "POST", path, "application/proto", hello_req,
-                                 sizeof(hello_req), NULL);
+    struct response *d =
+        request(h, "POST", path, "application/proto", hello_req, sizeof(hello_req), NULL);
     assert_int_equal(d->status, 200);
     assert_int_equal(h->conn->in_bytes, 900);
     harness_free(h);
