@@ -18,6 +18,10 @@
 #include "timeout.h"
 
 #define MAX_HEADERS 128
+/* Request bytes still accepted (and dropped) on a stream answered before
+ * its request ended: what a client had in flight when the answer left. Past
+ * this the stream is reset. */
+#define DISCARD_MAX (64u * 1024)
 
 int64_t kumo_now_ns(void)
 {
@@ -870,14 +874,35 @@ static int over_budget(struct kumo_rpc_call *call, size_t len)
     return 1;
 }
 
+/* Resets a stream answered before its request ended once the client has
+ * sent more than DISCARD_MAX after it: from then on none of it is read. */
+static void reset_if_sending(nghttp2_session *session, struct kumo_rpc_call *call)
+{
+    if (call->end_sent && call->discarded > DISCARD_MAX && !call->request_done)
+        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, call->stream_id, NGHTTP2_NO_ERROR);
+}
+
+/* Request bytes of a stream already answered: never buffered. */
+static void discard(nghttp2_session *session, struct kumo_rpc_call *call, size_t len)
+{
+    size_t before = call->discarded;
+    call->discarded += len;
+    if (before <= DISCARD_MAX)
+        reset_if_sending(session, call);
+}
+
 static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream_id,
                          const uint8_t *data, size_t len, void *user_data)
 {
     (void)flags;
     (void)user_data;
     struct kumo_rpc_call *call = nghttp2_session_get_stream_user_data(session, stream_id);
-    if (call == NULL || call->answered || call->method == NULL)
+    if (call == NULL)
         return 0;
+    if (call->answered || call->method == NULL) {
+        discard(session, call, len);
+        return 0;
+    }
     if (call->protocol == KUMO_PROTO_CONNECT_GET)
         return 0; /* a GET body is ignored */
     if (over_budget(call, len))
@@ -929,10 +954,14 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
     return 0;
 }
 
-/* A stream answered before its request ended (refused, failed, or too
- * large): once the answer has left, RST_STREAM(NO_ERROR) tells the client
- * to stop sending (RFC 9113 8.1), so nothing more of it is read into a
- * buffer or over the wire. */
+/* A stream answered before its request ended (refused, failed, too large):
+ * its remaining DATA is dropped unread into any buffer (discard), and once
+ * the answer has left and the client keeps sending past DISCARD_MAX,
+ * RST_STREAM(NO_ERROR) tells it to stop (RFC 9113 8.1). Not at once: a
+ * client whose short body was already on its way when the answer came is
+ * better left to finish (curl 7.88 reports an RST_STREAM racing its upload
+ * as an error, even with NO_ERROR after a complete response). The RST may
+ * only follow the answer's last frame, or it would overtake the answer. */
 static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
 {
     (void)user_data;
@@ -940,9 +969,10 @@ static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, v
         (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA))
         return 0;
     struct kumo_rpc_call *call = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
-    if (call && !call->request_done)
-        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
-                                  NGHTTP2_NO_ERROR);
+    if (call && !call->request_done) {
+        call->end_sent = 1;
+        reset_if_sending(session, call);
+    }
     return 0;
 }
 
