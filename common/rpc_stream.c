@@ -327,26 +327,7 @@ static void dispatch_grpc(struct kumo_rpc_call *call)
         run(call);
 }
 
-static void pump_messages(struct kumo_rpc_call *call);
-
 /* Streaming, message by message: handle every complete message now. */
-/* A message-by-message stream holds only what its envelope reader has not
- * handed out yet: give the rest back to the connection's budget. */
-static void release_consumed(struct kumo_rpc_call *call)
-{
-    size_t held = kumo_envelope_reader_pending(&call->envelopes);
-    if (call->conn && held < call->in_bytes) {
-        call->conn->in_bytes -= call->in_bytes - held;
-        call->in_bytes = held;
-    }
-}
-
-static void pump_stream_each(struct kumo_rpc_call *call)
-{
-    pump_messages(call);
-    release_consumed(call);
-}
-
 static void pump_messages(struct kumo_rpc_call *call)
 {
     for (;;) {
@@ -397,6 +378,23 @@ static void pump_messages(struct kumo_rpc_call *call)
         call->response = NULL;
         kumo__respond(call);
     }
+}
+
+/* A message-by-message stream holds only what its envelope reader has not
+ * handed out yet: give the rest back to the connection's budget. */
+static void release_consumed(struct kumo_rpc_call *call)
+{
+    size_t held = kumo_envelope_reader_pending(&call->envelopes);
+    if (call->conn && held < call->in_bytes) {
+        call->conn->in_bytes -= call->in_bytes - held;
+        call->in_bytes = held;
+    }
+}
+
+static void pump_stream_each(struct kumo_rpc_call *call)
+{
+    pump_messages(call);
+    release_consumed(call);
 }
 
 static void dispatch(struct kumo_rpc_call *call)
@@ -673,8 +671,9 @@ static int setup_encodings(struct kumo_rpc_call *call)
 
 /* Authenticates from the headers alone, before any of the body is read or
  * decoded: an unauthenticated caller of a non-public method learns nothing
- * about its request, costs no decode, and gets its stream reset once
- * answered (on_frame_send). Returns 0, or -1 after answering. */
+ * about its request and costs no decode; the rest of its body is dropped
+ * unbuffered, then its stream reset (discard, on_frame_send). Returns 0, or
+ * -1 after answering. */
 static int authenticate(struct kumo_rpc_call *call)
 {
     const struct kumo_rpc_server *srv = call->io->srv;
