@@ -785,8 +785,8 @@ static void test_rpc_server_auth_answers_before_the_body(void **state)
     assert_int_equal(h->conn->in_bytes, 0);
     assert_int_equal(calls, 4);
     /* The connection still serves an authenticated call. */
-    r = request(h, "POST", path, "application/proto", hello_req, sizeof(hello_req),
-                "authorization", "Bearer good", NULL);
+    r = request(h, "POST", path, "application/proto", hello_req, sizeof(hello_req), "authorization",
+                "Bearer good", NULL);
     assert_int_equal(r->status, 200);
     harness_free(h);
 }
