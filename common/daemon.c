@@ -31,7 +31,7 @@ struct kumo_daemon {
     int signals_seen;
 };
 
-#define N_COMMON_VARS 13
+#define N_COMMON_VARS 15
 
 static void common_vars(const struct kumo_daemon_spec *spec, struct kumo_config_var *v,
                         char *rpc_port, char *admin_port, size_t portlen)
@@ -53,6 +53,14 @@ static void common_vars(const struct kumo_daemon_spec *spec, struct kumo_config_
         {"KUMO_WORKER_THREADS", KUMO_CONFIG_INT, "4", "threads for blocking handlers", 0, 1, 256},
         {"KUMO_MAX_CONCURRENT_STREAMS", KUMO_CONFIG_INT, "100",
          "HTTP/2 concurrent streams per connection", 0, 1, 10000},
+        {"KUMO_MAX_CONNECTIONS", KUMO_CONFIG_INT, "1024",
+         "open connections on the RPC port; more are closed at once (lowered to fit "
+         "RLIMIT_NOFILE)",
+         0, 1, 1000000},
+        {"KUMO_MAX_CONNECTION_BUFFER", KUMO_CONFIG_SIZE, "16MiB",
+         "request bytes held per RPC connection over all its streams (at least "
+         "KUMO_MAX_MESSAGE_SIZE); a request past it gets resource_exhausted",
+         0, 1024, 1LL << 32},
         {"KUMO_IDLE_TIMEOUT", KUMO_CONFIG_DURATION_MS, "120s", "close connections idle this long",
          0, 100, 86400000},
         {"KUMO_RECV_TIMEOUT", KUMO_CONFIG_DURATION_MS, "20s",
@@ -146,6 +154,8 @@ static int serve(struct kumo_daemon *d)
         .worker_threads = (int)kumo_config_int(c, "KUMO_WORKER_THREADS"),
         .max_message_size = (size_t)kumo_config_int(c, "KUMO_MAX_MESSAGE_SIZE"),
         .max_concurrent_streams = (uint32_t)kumo_config_int(c, "KUMO_MAX_CONCURRENT_STREAMS"),
+        .max_connections = (int)kumo_config_int(c, "KUMO_MAX_CONNECTIONS"),
+        .max_connection_buffer = (size_t)kumo_config_int(c, "KUMO_MAX_CONNECTION_BUFFER"),
         .idle_timeout_ms = (int)kumo_config_int(c, "KUMO_IDLE_TIMEOUT"),
         .recv_timeout_ms = (int)kumo_config_int(c, "KUMO_RECV_TIMEOUT"),
         .drain_timeout_ms = (int)kumo_config_int(c, "KUMO_DRAIN_TIMEOUT"),

@@ -61,13 +61,16 @@ struct kumo_rpc_service {
     void *user_data; /* returned by kumo_rpc_call_service_data */
 };
 
-/* Authenticates a call before its handler runs (every method but those
+/* Authenticates a call before its body is read (every method but those
  * flagged KUMO_RPC_PUBLIC). `authorization` is the request's authorization
  * header or NULL. On success it returns KUMO_CODE_OK and may set *principal
  * to data allocated with kumo_rpc_call_alloc (what handlers get from
  * kumo_rpc_call_principal); otherwise it returns kumo_rpc_call_error(call,
- * KUMO_CODE_UNAUTHENTICATED, ...). Runs where the handler runs (a worker for
- * KUMO_RPC_BLOCKING methods), so it may block. */
+ * KUMO_CODE_UNAUTHENTICATED, ...). Runs on the I/O thread as soon as the
+ * request headers are in, so that an unauthenticated body is never buffered
+ * nor decoded: it must not block (CPU work such as a signature check is
+ * fine; I/O is not). Only the headers are available (kumo_rpc_call_header,
+ * _peer, _path, _request_id), not the request message. */
 typedef kumo_code (*kumo_rpc_auth_fn)(void *ud, struct kumo_rpc_call *call,
                                       const char *authorization, void **principal);
 

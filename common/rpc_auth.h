@@ -36,7 +36,9 @@ int kumo_rpc_jwt_auth_new(struct kumo_rpc_jwt_auth **out, struct kumo_jwt_verifi
 
 /* The kumo_rpc_auth_fn to install: kumo_rpc_server_set_auth(srv,
  * kumo_rpc_jwt_auth_fn, auth). On success the principal is a struct
- * kumo_principal in the call's arena. */
+ * kumo_principal in the call's arena. Runs on the I/O thread, from the
+ * headers: a token seen within the last minute costs a SHA-256 and a cache
+ * lookup, a new one an ES256 verification (~75 us); nothing blocks. */
 kumo_code kumo_rpc_jwt_auth_fn(void *auth, struct kumo_rpc_call *call, const char *authorization,
                                void **principal);
 

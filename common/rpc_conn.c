@@ -121,6 +121,8 @@ void kumo__conn_close(struct kumo__conn *conn)
     if (conn->next)
         conn->next->prev = conn->prev;
     io->n_conns--;
+    if (conn->admitted)
+        kumo__rpc_release(io->srv, conn->peer);
     kumo_metrics_connection_closed();
     kumo_free(conn);
     kumo__io_conn_gone(io);
@@ -494,18 +496,25 @@ static void on_sniff(evutil_socket_t fd, short what, void *arg)
 void kumo__conn_accept(struct kumo__io_thread *io, int fd, const struct sockaddr *addr, int alen)
 {
     (void)alen;
+    char peer[sizeof(((struct kumo__conn *)0)->peer)] = "";
+    if (addr->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, peer, sizeof(peer));
+    else if (addr->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)addr)->sin6_addr, peer, sizeof(peer));
+    /* Refused before anything is allocated for it: past the limit a
+     * connection costs an accept and a close, nothing more. */
+    if (!kumo__rpc_admit(io->srv, peer)) {
+        close(fd);
+        return;
+    }
     struct kumo__conn *conn = kumo_calloc(1, sizeof(*conn));
     link_conn(io, conn);
+    conn->admitted = 1;
     conn->fd = fd;
+    memcpy(conn->peer, peer, sizeof(peer));
     evutil_make_socket_nonblocking(fd);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (addr->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, conn->peer,
-                  sizeof(conn->peer));
-    else if (addr->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)addr)->sin6_addr, conn->peer,
-                  sizeof(conn->peer));
     set_timer(conn, io->srv->cfg.handshake_timeout_ms);
     if (io->draining) {
         kumo__conn_close(conn);

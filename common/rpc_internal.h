@@ -108,6 +108,7 @@ struct kumo_rpc_call {
     struct kumo_arena_buf body;            /* Connect unary body */
     struct kumo_envelope_reader envelopes; /* gRPC / gRPC-Web */
     int envelopes_inited;
+    size_t in_bytes; /* request body bytes held, counted in conn->in_bytes */
     size_t messages_seen;
     int64_t started_ns;
     int64_t deadline; /* monotonic ns, 0 = none */
@@ -136,6 +137,8 @@ struct kumo_rpc_call {
     int out_deferred; /* data provider returned DEFERRED */
     int answered;     /* final status decided; later results are dropped */
     int request_done; /* END_STREAM received */
+    int end_sent;     /* answered before request_done, and the answer has left */
+    size_t discarded; /* request bytes dropped after an early answer */
     int dispatched;
     int in_worker;     /* handler running on a worker thread */
     int stream_closed; /* nghttp2 closed the stream */
@@ -169,6 +172,8 @@ struct kumo__conn {
     size_t n_receiving;  /* calls whose request has not fully arrived */
     size_t workers_busy; /* calls of this connection running in workers */
     size_t pending_out;  /* response bytes not yet handed to nghttp2 */
+    size_t in_bytes;     /* request body bytes held by its calls (all streams) */
+    int admitted;        /* counted by kumo__rpc_admit: released on close */
     int reading_paused;
     int goaway_sent;
     int dead; /* transport gone; freed when workers_busy drops to 0 */
@@ -222,6 +227,7 @@ struct kumo_rpc_server {
     void *auth_ud;
     atomic_int shutdowns;
     atomic_int io_stopped;
+    atomic_int n_conns; /* admitted connections, all I/O threads */
     int started;
 };
 
@@ -230,6 +236,15 @@ const struct kumo__rpc_method *kumo__rpc_find_method(const struct kumo_rpc_serve
                                                      const char *path);
 /* Queues a call for a worker thread. */
 void kumo__rpc_work_submit(struct kumo_rpc_server *srv, struct kumo_rpc_call *call);
+
+/* Admission of a new connection on the RPC port: the one place connection
+ * limits are decided (KUMO_MAX_CONNECTIONS per port; a per-address limit or
+ * idle-first eviction belong here too, hence the peer address). Returns 1
+ * and counts the connection, or 0 when it must be refused (counted in
+ * kumo_connections_refused_total). Any I/O thread. */
+int kumo__rpc_admit(struct kumo_rpc_server *srv, const char *peer);
+/* Forgets a connection kumo__rpc_admit counted. */
+void kumo__rpc_release(struct kumo_rpc_server *srv, const char *peer);
 
 /* Hands a finished call back to its I/O thread (from a worker). */
 void kumo__io_post_completion(struct kumo__io_thread *io, struct kumo_rpc_call *call);

@@ -11,6 +11,7 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,7 +19,13 @@
 #include "log.h"
 #include "metrics.h"
 
-#define DEFAULT_MAX_MESSAGE (4u * 1024 * 1024)
+#define DEFAULT_MAX_MESSAGE     (4u * 1024 * 1024)
+#define DEFAULT_MAX_CONNECTIONS 1024
+#define DEFAULT_CONN_BUFFER     (16u * 1024 * 1024)
+/* Descriptors kept for the rest of the process (MySQL pool, outgoing RPC
+ * connections, admin port, files) when fitting connections into
+ * RLIMIT_NOFILE. */
+#define FD_RESERVE 256
 
 static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
 
@@ -62,6 +69,13 @@ int kumo_rpc_server_new(struct kumo_rpc_server **out, const struct kumo_rpc_serv
         c->handshake_timeout_ms = 10000;
     if (c->drain_timeout_ms <= 0)
         c->drain_timeout_ms = 15000;
+    if (c->max_connections <= 0)
+        c->max_connections = DEFAULT_MAX_CONNECTIONS;
+    if (c->max_connection_buffer == 0)
+        c->max_connection_buffer = DEFAULT_CONN_BUFFER;
+    /* One message of the largest size, in its envelope, always fits. */
+    if (c->max_connection_buffer < c->max_message_size + 64)
+        c->max_connection_buffer = c->max_message_size + 64;
     if (srv->tls_cert_file && srv->tls_key_file) {
         int rc = kumo__tls_server_ctx(srv->tls_cert_file, srv->tls_key_file, &srv->ssl_ctx);
         if (rc != 0) {
@@ -146,6 +160,57 @@ const struct kumo__rpc_method *kumo__rpc_find_method(const struct kumo_rpc_serve
 {
     struct kumo__rpc_method key = {.path = (char *)path};
     return bsearch(&key, srv->methods, srv->n_methods, sizeof(*srv->methods), method_cmp);
+}
+
+/* ---- connection admission ---- */
+
+int kumo__rpc_admit(struct kumo_rpc_server *srv, const char *peer)
+{
+    (void)peer; /* a per-address limit would count by it here */
+    int n = atomic_fetch_add_explicit(&srv->n_conns, 1, memory_order_relaxed);
+    if (n < srv->cfg.max_connections)
+        return 1;
+    atomic_fetch_sub_explicit(&srv->n_conns, 1, memory_order_relaxed);
+    kumo_metrics_counter_add("kumo_connections_refused_total",
+                             "connections closed at once: the RPC port had KUMO_MAX_CONNECTIONS "
+                             "open",
+                             1);
+    return 0;
+}
+
+void kumo__rpc_release(struct kumo_rpc_server *srv, const char *peer)
+{
+    (void)peer;
+    atomic_fetch_sub_explicit(&srv->n_conns, 1, memory_order_relaxed);
+}
+
+/* Every connection is a descriptor: raise the soft RLIMIT_NOFILE so the
+ * limit fits with room for the rest of the process, or lower the limit to
+ * what fits (as Redis does with maxclients). accept() then never fails with
+ * EMFILE, on which libevent's listener would spin. */
+static void fit_fd_limit(struct kumo_rpc_server *srv)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t want = (rlim_t)srv->cfg.max_connections + FD_RESERVE;
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+        return;
+    struct rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+        rl = raised;
+    if (rl.rlim_cur >= want)
+        return;
+    int fit = rl.rlim_cur > 2 * FD_RESERVE ? (int)(rl.rlim_cur - FD_RESERVE) : (int)rl.rlim_cur / 2;
+    if (fit < 1)
+        fit = 1;
+    char was[16], now[16];
+    snprintf(was, sizeof was, "%d", srv->cfg.max_connections);
+    snprintf(now, sizeof now, "%d", fit);
+    kumo_log(KUMO_LOG_WARN, NULL, "RLIMIT_NOFILE too low: fewer connections allowed",
+             "max_connections", was, "now", now, NULL);
+    srv->cfg.max_connections = fit;
 }
 
 /* ---- worker pool ---- */
@@ -362,6 +427,7 @@ int kumo_rpc_server_start(struct kumo_rpc_server *srv)
         if (rc != 0)
             return rc;
     }
+    fit_fd_limit(srv);
     int n = srv->cfg.io_threads;
     srv->io = kumo_calloc((size_t)n, sizeof(*srv->io));
     srv->n_io = n;

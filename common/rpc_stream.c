@@ -18,6 +18,10 @@
 #include "timeout.h"
 
 #define MAX_HEADERS 128
+/* Request bytes still accepted (and dropped) on a stream answered before
+ * its request ended: what a client had in flight when the answer left. Past
+ * this the stream is reset. */
+#define DISCARD_MAX (64u * 1024)
 
 int64_t kumo_now_ns(void)
 {
@@ -67,6 +71,8 @@ static void call_detach(struct kumo_rpc_call *call)
     if (!call->request_done)
         conn->n_receiving--;
     conn->pending_out -= call->out.len - call->out_off;
+    conn->in_bytes -= call->in_bytes;
+    call->in_bytes = 0;
     call->conn = NULL;
 }
 
@@ -114,15 +120,10 @@ static void finish_inline(struct kumo_rpc_call *call)
 
 void kumo__call_run_handler(struct kumo_rpc_call *call)
 {
+    /* Authenticated already, from the headers (authenticate()). */
     const struct kumo_rpc_method *m = call->method->entry;
     ProtobufCMessage *resp = NULL;
-    const struct kumo_rpc_server *srv = call->io->srv;
-    kumo_code code = KUMO_CODE_OK;
-    if (srv->auth_fn && !(m->flags & KUMO_RPC_PUBLIC))
-        code =
-            srv->auth_fn(srv->auth_ud, call, call->known[KUMO_KH_AUTHORIZATION], &call->principal);
-    if (code == KUMO_CODE_OK)
-        code = m->handler(call, call->request, &resp);
+    kumo_code code = m->handler(call, call->request, &resp);
     if (code == KUMO_CODE_OK && resp == NULL)
         code = kumo_rpc_call_error(call, KUMO_CODE_INTERNAL, "handler returned no response");
     if (code != KUMO_CODE_OK && call->code == KUMO_CODE_OK)
@@ -327,7 +328,7 @@ static void dispatch_grpc(struct kumo_rpc_call *call)
 }
 
 /* Streaming, message by message: handle every complete message now. */
-static void pump_stream_each(struct kumo_rpc_call *call)
+static void pump_messages(struct kumo_rpc_call *call)
 {
     for (;;) {
         if (call->answered)
@@ -355,14 +356,7 @@ static void pump_stream_each(struct kumo_rpc_call *call)
             kumo_metrics_rpc_started();
         }
         ProtobufCMessage *resp = NULL;
-        const struct kumo_rpc_server *srv = call->io->srv;
-        kumo_code code = KUMO_CODE_OK;
-        if (srv->auth_fn && !(call->method->entry->flags & KUMO_RPC_PUBLIC) &&
-            call->principal == NULL)
-            code = srv->auth_fn(srv->auth_ud, call, call->known[KUMO_KH_AUTHORIZATION],
-                                &call->principal);
-        if (code == KUMO_CODE_OK)
-            code = call->method->entry->handler(call, call->request, &resp);
+        kumo_code code = call->method->entry->handler(call, call->request, &resp);
         if (code != KUMO_CODE_OK) {
             call->code = code;
             kumo__respond(call);
@@ -384,6 +378,23 @@ static void pump_stream_each(struct kumo_rpc_call *call)
         call->response = NULL;
         kumo__respond(call);
     }
+}
+
+/* A message-by-message stream holds only what its envelope reader has not
+ * handed out yet: give the rest back to the connection's budget. */
+static void release_consumed(struct kumo_rpc_call *call)
+{
+    size_t held = kumo_envelope_reader_pending(&call->envelopes);
+    if (call->conn && held < call->in_bytes) {
+        call->conn->in_bytes -= call->in_bytes - held;
+        call->in_bytes = held;
+    }
+}
+
+static void pump_stream_each(struct kumo_rpc_call *call)
+{
+    pump_messages(call);
+    release_consumed(call);
 }
 
 static void dispatch(struct kumo_rpc_call *call)
@@ -658,6 +669,27 @@ static int setup_encodings(struct kumo_rpc_call *call)
     return 0;
 }
 
+/* Authenticates from the headers alone, before any of the body is read or
+ * decoded: an unauthenticated caller of a non-public method learns nothing
+ * about its request and costs no decode; the rest of its body is dropped
+ * unbuffered, then its stream reset (discard, on_frame_send). Returns 0, or
+ * -1 after answering. */
+static int authenticate(struct kumo_rpc_call *call)
+{
+    const struct kumo_rpc_server *srv = call->io->srv;
+    if (srv->auth_fn == NULL || (call->method->entry->flags & KUMO_RPC_PUBLIC))
+        return 0;
+    kumo_code code =
+        srv->auth_fn(srv->auth_ud, call, call->known[KUMO_KH_AUTHORIZATION], &call->principal);
+    if (code == KUMO_CODE_OK)
+        return 0;
+    /* Counted in kumo_rpc_requests_total like a call its handler refused. */
+    call->dispatched = 1;
+    kumo_metrics_rpc_started();
+    kumo__respond_error(call, code, call->error_message ? call->error_message : "unauthenticated");
+    return -1;
+}
+
 /* All request headers are in: decide protocol and method, or answer. */
 static void headers_done(struct kumo_rpc_call *call)
 {
@@ -727,7 +759,7 @@ static void headers_done(struct kumo_rpc_call *call)
         call->method = NULL;
         return;
     }
-    if (setup_encodings(call) != 0 || parse_deadline(call) != 0)
+    if (authenticate(call) != 0 || setup_encodings(call) != 0 || parse_deadline(call) != 0)
         return;
     if (call->protocol == KUMO_PROTO_GRPC || call->protocol == KUMO_PROTO_GRPC_WEB ||
         call->protocol == KUMO_PROTO_CONNECT_STREAM) {
@@ -822,13 +854,57 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
     }
 }
 
+/* Counts `len` more request bytes against the connection's budget (all its
+ * streams), or answers resource_exhausted when they would pass it: many
+ * streams each below the message limit must not add up to unbounded memory.
+ * Returns 1 when refused. */
+static int over_budget(struct kumo_rpc_call *call, size_t len)
+{
+    struct kumo__conn *conn = call->conn;
+    if (conn->in_bytes + len <= call->io->srv->cfg.max_connection_buffer) {
+        conn->in_bytes += len;
+        call->in_bytes += len;
+        return 0;
+    }
+    kumo_metrics_counter_add("kumo_rpc_buffer_refused_total",
+                             "requests refused: their connection held too many request bytes", 1);
+    kumo__respond_error(call, KUMO_CODE_RESOURCE_EXHAUSTED,
+                        "too many request bytes in flight on this connection");
+    return 1;
+}
+
+/* Resets a stream answered before its request ended once the client has
+ * sent more than DISCARD_MAX after it: from then on none of it is read. */
+static void reset_if_sending(nghttp2_session *session, struct kumo_rpc_call *call)
+{
+    if (call->end_sent && call->discarded > DISCARD_MAX && !call->request_done)
+        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, call->stream_id, NGHTTP2_NO_ERROR);
+}
+
+/* Request bytes of a stream already answered: never buffered. */
+static void discard(nghttp2_session *session, struct kumo_rpc_call *call, size_t len)
+{
+    size_t before = call->discarded;
+    call->discarded += len;
+    if (before <= DISCARD_MAX)
+        reset_if_sending(session, call);
+}
+
 static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream_id,
                          const uint8_t *data, size_t len, void *user_data)
 {
     (void)flags;
     (void)user_data;
     struct kumo_rpc_call *call = nghttp2_session_get_stream_user_data(session, stream_id);
-    if (call == NULL || call->answered || call->method == NULL)
+    if (call == NULL)
+        return 0;
+    if (call->answered || call->method == NULL) {
+        discard(session, call, len);
+        return 0;
+    }
+    if (call->protocol == KUMO_PROTO_CONNECT_GET)
+        return 0; /* a GET body is ignored */
+    if (over_budget(call, len))
         return 0;
     size_t max = call->io->srv->cfg.max_message_size;
     if (call->protocol == KUMO_PROTO_CONNECT) {
@@ -840,8 +916,6 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
         kumo_arena_buf_append(call->arena, &call->body, data, len);
         return 0;
     }
-    if (call->protocol == KUMO_PROTO_CONNECT_GET)
-        return 0; /* a GET body is ignored */
     if (kumo_envelope_reader_feed(&call->envelopes, data, len) != 0) {
         kumo__respond_error(call, KUMO_CODE_RESOURCE_EXHAUSTED,
                             "request message larger than the limit");
@@ -879,8 +953,31 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
     return 0;
 }
 
+/* A stream answered before its request ended (refused, failed, too large):
+ * its remaining DATA is dropped unread into any buffer (discard), and once
+ * the answer has left and the client keeps sending past DISCARD_MAX,
+ * RST_STREAM(NO_ERROR) tells it to stop (RFC 9113 8.1). Not at once: a
+ * client whose short body was already on its way when the answer came is
+ * better left to finish (curl 7.88 reports an RST_STREAM racing its upload
+ * as an error, even with NO_ERROR after a complete response). The RST may
+ * only follow the answer's last frame, or it would overtake the answer. */
+static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
+{
+    (void)user_data;
+    if (!(frame->hd.flags & NGHTTP2_FLAG_END_STREAM) ||
+        (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA))
+        return 0;
+    struct kumo_rpc_call *call = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+    if (call && !call->request_done) {
+        call->end_sent = 1;
+        reset_if_sending(session, call);
+    }
+    return 0;
+}
+
 void kumo__stream_install_callbacks(nghttp2_session_callbacks *cbs)
 {
+    nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
     nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@
 #include "echo_service.h"
 #include "kumo/test/v1/echo.pb-c.h"
 #include "rpc_client.h"
+#include "rpc_internal.h"
 #include "rpc_server.h"
 
 static char tls_dir[] = "/tmp/kumo-test-tls-XXXXXX";
@@ -283,6 +285,79 @@ static void test_rpc_conn_handshake_and_idle_timeouts(void **state)
     stop_server(srv);
 }
 
+/* Opens a connection that speaks the HTTP/2 preface; returns it once the
+ * server's SETTINGS arrived (admitted), or -1 when the server closed it. */
+static int open_h2(int port)
+{
+    int fd = raw_connect(port);
+    const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+                           "\x00\x00\x00\x04\x00\x00\x00\x00\x00"; /* empty SETTINGS */
+    send(fd, preface, sizeof(preface) - 1, MSG_NOSIGNAL);
+    char buf[256];
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n > 0)
+        return fd;
+    assert_true(n == 0 || errno == ECONNRESET); /* closed, not timed out */
+    close(fd);
+    return -1;
+}
+
+static void test_rpc_conn_connection_limit(void **state)
+{
+    (void)state;
+    struct kumo_rpc_server_config cfg = {.port = 0, .max_connections = 4};
+    struct kumo_rpc_server *srv = start_server(&cfg);
+    int port = kumo_rpc_server_port(srv);
+    int held[4];
+    for (int i = 0; i < 4; i++) {
+        held[i] = open_h2(port);
+        assert_true(held[i] >= 0);
+    }
+    /* Past the limit: closed at once, however many come. */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(open_h2(port), -1);
+    struct kumo_rpc_client *c = client_for(srv, 0);
+    assert_int_not_equal(echo(c, "x", kumo_now_ns() + 2000000000LL, NULL, 0), KUMO_CODE_OK);
+    kumo_rpc_client_free(c);
+    /* Once some close, a legitimate client is served again. */
+    close(held[0]);
+    close(held[1]);
+    kumo_code code = KUMO_CODE_UNAVAILABLE;
+    for (int i = 0; i < 50 && code != KUMO_CODE_OK; i++) {
+        c = client_for(srv, 0);
+        code = echo(c, "back", kumo_now_ns() + 2000000000LL, NULL, 0);
+        kumo_rpc_client_free(c);
+        if (code != KUMO_CODE_OK)
+            usleep(100000);
+    }
+    assert_int_equal(code, KUMO_CODE_OK);
+    close(held[2]);
+    close(held[3]);
+    stop_server(srv);
+}
+
+static void test_rpc_conn_limit_fits_fd_limit(void **state)
+{
+    (void)state;
+    struct rlimit rl;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 900000) {
+        skip();
+        return;
+    }
+    /* More connections than descriptors: the limit is lowered to what fits
+     * (accept would otherwise fail with EMFILE), and the server serves. */
+    struct kumo_rpc_server_config cfg = {.port = 0, .max_connections = 1000000};
+    struct kumo_rpc_server *srv = start_server(&cfg);
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    assert_true((rlim_t)srv->cfg.max_connections < rl.rlim_cur);
+    assert_true(srv->cfg.max_connections >= 1);
+    struct kumo_rpc_client *c = client_for(srv, 0);
+    assert_int_equal(echo(c, "x", kumo_now_ns() + 5000000000LL, NULL, 0), KUMO_CODE_OK);
+    kumo_rpc_client_free(c);
+    stop_server(srv);
+}
+
 static void test_rpc_conn_port_in_use(void **state)
 {
     (void)state;
@@ -312,6 +387,8 @@ int main(void)
         cmocka_unit_test(test_rpc_conn_graceful_shutdown_finishes_in_flight),
         cmocka_unit_test(test_rpc_conn_handshake_and_idle_timeouts),
         cmocka_unit_test(test_rpc_conn_port_in_use),
+        cmocka_unit_test(test_rpc_conn_connection_limit),
+        cmocka_unit_test(test_rpc_conn_limit_fits_fd_limit),
     };
     return cmocka_run_group_tests(tests, setup_tls, teardown_tls);
 }
