@@ -137,7 +137,7 @@ struct kumo_rpc_call {
     int out_deferred; /* data provider returned DEFERRED */
     int answered;     /* final status decided; later results are dropped */
     int request_done; /* END_STREAM received */
-    int end_sent;     /* answered before request_done, and the answer has left */
+    int reset_sent;   /* RST_STREAM submitted after an early answer */
     size_t discarded; /* request bytes dropped after an early answer */
     int dispatched;
     int in_worker;     /* handler running on a worker thread */
