@@ -54,7 +54,8 @@ int kumo_rpc_server_add_service(struct kumo_rpc_server *srv, const struct kumo_r
 /* Installs the authenticator run for every non-public method (before
  * start), from the request headers alone, on the I/O thread, before any of
  * the body is read or decoded: a refused call is answered unauthenticated
- * whatever its body, and its stream is reset. Without one, every call
+ * whatever its body, the rest of its body is dropped unbuffered, and its
+ * stream is reset if the client keeps sending. Without one, every call
  * reaches its handler unauthenticated. */
 void kumo_rpc_server_set_auth(struct kumo_rpc_server *srv, kumo_rpc_auth_fn fn, void *ud);
 
