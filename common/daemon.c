@@ -31,7 +31,7 @@ struct kumo_daemon {
     int signals_seen;
 };
 
-#define N_COMMON_VARS 15
+#define N_COMMON_VARS 16
 
 static void common_vars(const struct kumo_daemon_spec *spec, struct kumo_config_var *v,
                         char *rpc_port, char *admin_port, size_t portlen)
@@ -56,6 +56,10 @@ static void common_vars(const struct kumo_daemon_spec *spec, struct kumo_config_
         {"KUMO_MAX_CONNECTIONS", KUMO_CONFIG_INT, "1024",
          "open connections on the RPC port; more are closed at once (lowered to fit "
          "RLIMIT_NOFILE)",
+         0, 1, 1000000},
+        {"KUMO_MAX_CONNECTIONS_PER_ADDRESS", KUMO_CONFIG_INT, "256",
+         "open connections on the RPC port from one client address (at most "
+         "KUMO_MAX_CONNECTIONS); more are closed at once",
          0, 1, 1000000},
         {"KUMO_MAX_CONNECTION_BUFFER", KUMO_CONFIG_SIZE, "16MiB",
          "request bytes held per RPC connection over all its streams (at least "
@@ -155,6 +159,7 @@ static int serve(struct kumo_daemon *d)
         .max_message_size = (size_t)kumo_config_int(c, "KUMO_MAX_MESSAGE_SIZE"),
         .max_concurrent_streams = (uint32_t)kumo_config_int(c, "KUMO_MAX_CONCURRENT_STREAMS"),
         .max_connections = (int)kumo_config_int(c, "KUMO_MAX_CONNECTIONS"),
+        .max_connections_per_address = (int)kumo_config_int(c, "KUMO_MAX_CONNECTIONS_PER_ADDRESS"),
         .max_connection_buffer = (size_t)kumo_config_int(c, "KUMO_MAX_CONNECTION_BUFFER"),
         .idle_timeout_ms = (int)kumo_config_int(c, "KUMO_IDLE_TIMEOUT"),
         .recv_timeout_ms = (int)kumo_config_int(c, "KUMO_RECV_TIMEOUT"),

@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "envelope.h"
 #include "rpc.h"
+#include "rpc_admit.h"
 #include "rpc_server.h"
 
 struct evconnlistener;
@@ -137,7 +138,7 @@ struct kumo_rpc_call {
     int out_deferred; /* data provider returned DEFERRED */
     int answered;     /* final status decided; later results are dropped */
     int request_done; /* END_STREAM received */
-    int end_sent;     /* answered before request_done, and the answer has left */
+    int reset_sent;   /* RST_STREAM submitted after an early answer */
     size_t discarded; /* request bytes dropped after an early answer */
     int dispatched;
     int in_worker;     /* handler running on a worker thread */
@@ -227,7 +228,8 @@ struct kumo_rpc_server {
     void *auth_ud;
     atomic_int shutdowns;
     atomic_int io_stopped;
-    atomic_int n_conns; /* admitted connections, all I/O threads */
+    struct kumo__rpc_admit admit; /* connection limits (from start) */
+    int admit_inited;
     int started;
 };
 
@@ -237,11 +239,11 @@ const struct kumo__rpc_method *kumo__rpc_find_method(const struct kumo_rpc_serve
 /* Queues a call for a worker thread. */
 void kumo__rpc_work_submit(struct kumo_rpc_server *srv, struct kumo_rpc_call *call);
 
-/* Admission of a new connection on the RPC port: the one place connection
- * limits are decided (KUMO_MAX_CONNECTIONS per port; a per-address limit or
- * idle-first eviction belong here too, hence the peer address). Returns 1
- * and counts the connection, or 0 when it must be refused (counted in
- * kumo_connections_refused_total). Any I/O thread. */
+/* Admission of a new connection on the RPC port (rpc_admit.h): the one
+ * place connection limits are decided (KUMO_MAX_CONNECTIONS per port,
+ * KUMO_MAX_CONNECTIONS_PER_ADDRESS per client address; idle-first eviction
+ * would go here too). Returns 1 and counts the connection, or 0 when it must
+ * be refused (counted in kumo_connections_refused_total). Any I/O thread. */
 int kumo__rpc_admit(struct kumo_rpc_server *srv, const char *peer);
 /* Forgets a connection kumo__rpc_admit counted. */
 void kumo__rpc_release(struct kumo_rpc_server *srv, const char *peer);

@@ -21,6 +21,7 @@
 
 #define DEFAULT_MAX_MESSAGE     (4u * 1024 * 1024)
 #define DEFAULT_MAX_CONNECTIONS 1024
+#define DEFAULT_MAX_PER_ADDRESS 256
 #define DEFAULT_CONN_BUFFER     (16u * 1024 * 1024)
 /* Descriptors kept for the rest of the process (MySQL pool, outgoing RPC
  * connections, admin port, files) when fitting connections into
@@ -71,6 +72,8 @@ int kumo_rpc_server_new(struct kumo_rpc_server **out, const struct kumo_rpc_serv
         c->drain_timeout_ms = 15000;
     if (c->max_connections <= 0)
         c->max_connections = DEFAULT_MAX_CONNECTIONS;
+    if (c->max_connections_per_address <= 0)
+        c->max_connections_per_address = DEFAULT_MAX_PER_ADDRESS;
     if (c->max_connection_buffer == 0)
         c->max_connection_buffer = DEFAULT_CONN_BUFFER;
     /* One message of the largest size, in its envelope, always fits. */
@@ -166,22 +169,25 @@ const struct kumo__rpc_method *kumo__rpc_find_method(const struct kumo_rpc_serve
 
 int kumo__rpc_admit(struct kumo_rpc_server *srv, const char *peer)
 {
-    (void)peer; /* a per-address limit would count by it here */
-    int n = atomic_fetch_add_explicit(&srv->n_conns, 1, memory_order_relaxed);
-    if (n < srv->cfg.max_connections)
+    enum kumo__rpc_admit_result r = kumo__rpc_admit_take(&srv->admit, peer);
+    if (r == KUMO_ADMIT_OK)
         return 1;
-    atomic_fetch_sub_explicit(&srv->n_conns, 1, memory_order_relaxed);
     kumo_metrics_counter_add("kumo_connections_refused_total",
-                             "connections closed at once: the RPC port had KUMO_MAX_CONNECTIONS "
-                             "open",
+                             "connections closed at once: KUMO_MAX_CONNECTIONS open on the RPC "
+                             "port, or KUMO_MAX_CONNECTIONS_PER_ADDRESS from the client's address",
                              1);
+    if (r == KUMO_ADMIT_ADDRESS_FULL)
+        kumo_metrics_counter_add(
+            "kumo_connections_refused_address_total",
+            "connections closed at once: KUMO_MAX_CONNECTIONS_PER_ADDRESS open "
+            "from the client's address",
+            1);
     return 0;
 }
 
 void kumo__rpc_release(struct kumo_rpc_server *srv, const char *peer)
 {
-    (void)peer;
-    atomic_fetch_sub_explicit(&srv->n_conns, 1, memory_order_relaxed);
+    kumo__rpc_admit_release(&srv->admit, peer);
 }
 
 /* Every connection is a descriptor: raise the soft RLIMIT_NOFILE so the
@@ -428,6 +434,9 @@ int kumo_rpc_server_start(struct kumo_rpc_server *srv)
             return rc;
     }
     fit_fd_limit(srv);
+    kumo__rpc_admit_init(&srv->admit, srv->cfg.max_connections,
+                         srv->cfg.max_connections_per_address);
+    srv->admit_inited = 1;
     int n = srv->cfg.io_threads;
     srv->io = kumo_calloc((size_t)n, sizeof(*srv->io));
     srv->n_io = n;
@@ -547,6 +556,8 @@ void kumo_rpc_server_free(struct kumo_rpc_server *srv)
             kumo_arena_free(io->arena_pool[j]);
         pthread_mutex_destroy(&io->mu);
     }
+    if (srv->admit_inited)
+        kumo__rpc_admit_free(&srv->admit);
     kumo_free(srv->io);
     kumo_free(srv->workers);
     for (size_t i = 0; i < srv->n_methods; i++)

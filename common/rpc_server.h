@@ -27,12 +27,14 @@ struct kumo_rpc_server_config {
     int handshake_timeout_ms;        /* [10000] TLS handshake + HTTP/2 preface */
     int drain_timeout_ms;            /* [15000] graceful shutdown bound */
     /* Resource bounds a client cannot grow past; 0 = the default. */
-    int max_connections;          /* [1024] open connections on the port (all I/O threads);
-                                     more are closed at once. Lowered to fit RLIMIT_NOFILE. */
-    size_t max_connection_buffer; /* [16 MiB] request body bytes held per connection
-                                     over all its streams; a stream that would pass it
-                                     is answered resource_exhausted. At least
-                                     max_message_size plus an envelope. */
+    int max_connections;             /* [1024] open connections on the port (all I/O threads);
+                                        more are closed at once. Lowered to fit RLIMIT_NOFILE. */
+    int max_connections_per_address; /* [256] of them from one client address
+                                        (at most max_connections) */
+    size_t max_connection_buffer;    /* [16 MiB] request body bytes held per connection
+                                        over all its streams; a stream that would pass it
+                                        is answered resource_exhausted. At least
+                                        max_message_size plus an envelope. */
     /* TLS: when both are set the port also accepts TLS (first byte 0x16). */
     const char *tls_cert_file;
     const char *tls_key_file;
@@ -52,7 +54,8 @@ int kumo_rpc_server_add_service(struct kumo_rpc_server *srv, const struct kumo_r
 /* Installs the authenticator run for every non-public method (before
  * start), from the request headers alone, on the I/O thread, before any of
  * the body is read or decoded: a refused call is answered unauthenticated
- * whatever its body, and its stream is reset. Without one, every call
+ * whatever its body, the rest of its body is dropped unbuffered, and its
+ * stream is reset if the client keeps sending. Without one, every call
  * reaches its handler unauthenticated. */
 void kumo_rpc_server_set_auth(struct kumo_rpc_server *srv, kumo_rpc_auth_fn fn, void *ud);
 

@@ -672,8 +672,8 @@ static int setup_encodings(struct kumo_rpc_call *call)
 /* Authenticates from the headers alone, before any of the body is read or
  * decoded: an unauthenticated caller of a non-public method learns nothing
  * about its request and costs no decode; the rest of its body is dropped
- * unbuffered, then its stream reset (discard, on_frame_send). Returns 0, or
- * -1 after answering. */
+ * unbuffered, then its stream reset (discard). Returns 0, or -1 after
+ * answering. */
 static int authenticate(struct kumo_rpc_call *call)
 {
     const struct kumo_rpc_server *srv = call->io->srv;
@@ -873,21 +873,25 @@ static int over_budget(struct kumo_rpc_call *call, size_t len)
     return 1;
 }
 
-/* Resets a stream answered before its request ended once the client has
- * sent more than DISCARD_MAX after it: from then on none of it is read. */
-static void reset_if_sending(nghttp2_session *session, struct kumo_rpc_call *call)
-{
-    if (call->end_sent && call->discarded > DISCARD_MAX && !call->request_done)
-        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, call->stream_id, NGHTTP2_NO_ERROR);
-}
-
-/* Request bytes of a stream already answered: never buffered. */
+/* Request bytes of a stream already answered (refused, failed, too large)
+ * are dropped, never buffered. A client that keeps sending past DISCARD_MAX
+ * is told to stop with RST_STREAM(NO_ERROR) (RFC 9113 8.1), once the answer
+ * has left (the stream is half-closed on our side: an RST queued earlier
+ * would overtake it). Not at once: a client whose short body was already on
+ * its way when the answer came is better left to finish (curl 7.88 reports
+ * an RST_STREAM racing its upload as an error, even with NO_ERROR after a
+ * complete response). Checked here rather than per frame sent, which would
+ * cost every request a stream lookup. */
 static void discard(nghttp2_session *session, struct kumo_rpc_call *call, size_t len)
 {
-    size_t before = call->discarded;
     call->discarded += len;
-    if (before <= DISCARD_MAX)
-        reset_if_sending(session, call);
+    if (call->discarded <= DISCARD_MAX || call->reset_sent || call->request_done)
+        return;
+    nghttp2_stream *st = nghttp2_session_find_stream(session, call->stream_id);
+    if (st == NULL || nghttp2_stream_get_state(st) != NGHTTP2_STREAM_STATE_HALF_CLOSED_LOCAL)
+        return;
+    call->reset_sent = 1;
+    nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, call->stream_id, NGHTTP2_NO_ERROR);
 }
 
 static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream_id,
@@ -953,31 +957,8 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
     return 0;
 }
 
-/* A stream answered before its request ended (refused, failed, too large):
- * its remaining DATA is dropped unread into any buffer (discard), and once
- * the answer has left and the client keeps sending past DISCARD_MAX,
- * RST_STREAM(NO_ERROR) tells it to stop (RFC 9113 8.1). Not at once: a
- * client whose short body was already on its way when the answer came is
- * better left to finish (curl 7.88 reports an RST_STREAM racing its upload
- * as an error, even with NO_ERROR after a complete response). The RST may
- * only follow the answer's last frame, or it would overtake the answer. */
-static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
-{
-    (void)user_data;
-    if (!(frame->hd.flags & NGHTTP2_FLAG_END_STREAM) ||
-        (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA))
-        return 0;
-    struct kumo_rpc_call *call = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
-    if (call && !call->request_done) {
-        call->end_sent = 1;
-        reset_if_sending(session, call);
-    }
-    return 0;
-}
-
 void kumo__stream_install_callbacks(nghttp2_session_callbacks *cbs)
 {
-    nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
     nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);

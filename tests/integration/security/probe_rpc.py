@@ -15,7 +15,9 @@ kumo-users (with its MariaDB, from scripts/kumo_stack.py):
   bytes than KUMO_MAX_CONNECTION_BUFFER across its streams;
 - KUMO_MAX_CONNECTIONS: a daemon holding its limit of idle connections
   closes the extra ones at once (kumo_connections_refused_total counts
-  them), and serves a legitimate client again once some close.
+  them), and serves a legitimate client again once some close;
+  KUMO_MAX_CONNECTIONS_PER_ADDRESS: one client address alone cannot fill
+  the port (loopback sources 127.0.0.x are distinct addresses).
 
 Usage: probe_rpc.py BUILD_DIR
 Prints TAP lines "ok - security: rpc: ..." / "not ok - security: rpc: ..."
@@ -405,11 +407,16 @@ def metric(admin_port, name):
     return 0.0
 
 
-def open_idle(port):
-    """Opens a connection speaking the HTTP/2 preface. Returns the socket
-    once the server's SETTINGS arrive (admitted), or None when the server
-    closes it (refused)."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+def open_idle(port, src=None):
+    """Opens a connection from source address src (loopback 127.0.0.x: each
+    is a distinct client address to the server) speaking the HTTP/2 preface.
+    Returns the socket once the server's SETTINGS arrive (admitted), or None
+    when the server closes it (refused)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(10)
+    if src:
+        s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
     try:
         s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
     except OSError:
@@ -428,70 +435,108 @@ def open_idle(port):
     return s
 
 
-def probe_connection_limit(st_, d, token, user_id, limit, extra):
-    M = st_.messages()
-    before = metric(d.admin_port, "kumo_connections_refused_total")
-    held, refused = [], 0
-    t0 = time.monotonic()
+class SourceClient(H2Client):
+    """H2Client from a given loopback source address."""
+
+    def __init__(self, port, src, timeout=5.0):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.bind((src, 0))
+        self.sock.connect(("127.0.0.1", port))
+        cfg = h2.config.H2Configuration(client_side=True, header_encoding="utf-8")
+        self.conn = h2.connection.H2Connection(config=cfg)
+        self.conn.initiate_connection()
+        self.streams = {}
+        self.closed = False
+        self.flush()
+
+
+def legit_call(d, token, user_id, src):
+    """One GetUser from src on a new connection: (served, details)."""
+    c = None
     try:
-        for _ in range(limit + extra):
-            s = open_idle(d.rpc_port)
+        c = SourceClient(d.rpc_port, src)
+        st = c.call("POST", USERS + "GetUser", [("content-type", "application/json")] +
+                    auth_hdr(token), json.dumps({"id": user_id}).encode(), timeout=5.0)
+        return st.status == 200 and user_id.encode() in st.body, describe(st)
+    except OSError as e:
+        return False, "connection: %s" % e
+    finally:
+        if c:
+            c.close()
+
+
+def probe_connection_limit(d, token, user_id, limit, per_address, extra):
+    refused_total = "kumo_connections_refused_total"
+    refused_addr = "kumo_connections_refused_address_total"
+    held = []
+    try:
+        # limit+extra idle connections from four addresses (each under its
+        # own limit): the port holds `limit`, the rest are closed at once.
+        before = metric(d.admin_port, refused_total)
+        refused = 0
+        t0 = time.monotonic()
+        srcs = ["127.0.0.%d" % i for i in (2, 3, 4, 5)]
+        for i in range(limit + extra):
+            s = open_idle(d.rpc_port, srcs[i % len(srcs)])
             if s is None:
                 refused += 1
             else:
                 held.append(s)
         took = time.monotonic() - t0
-        after = metric(d.admin_port, "kumo_connections_refused_total")
-        ok = len(held) <= limit and refused >= extra and after - before >= refused
+        after = metric(d.admin_port, refused_total)
+        ok = len(held) == limit and refused == extra and after - before >= refused
         report(ok, "%d idle connections against KUMO_MAX_CONNECTIONS=%d: the extra ones are "
                "closed at once and counted" % (limit + extra, limit),
-               "held %d, refused %d, kumo_connections_refused_total %+g" % (
-                   len(held), refused, after - before))
-        note("%d held, %d refused in %.2f s; kumo_connections_refused_total +%g" % (
-            len(held), refused, took, after - before))
-        # While full, a legitimate client is refused too...
-        c = None
-        try:
-            c = H2Client(d.rpc_port, timeout=5.0)
-            stx = c.call("POST", USERS + "GetUser", [("content-type", "application/json")] +
-                         auth_hdr(token), json.dumps({"id": user_id}).encode(), timeout=5.0)
-            full_refused = stx.status is None
-        except OSError:
-            full_refused = True
-        finally:
-            if c:
-                c.close()
-        report(full_refused, "while the port is full a new connection is refused")
+               "held %d, refused %d, %s %+g" % (len(held), refused, refused_total, after - before))
+        note("port limit: %d held, %d refused in %.2f s; %s +%g" % (
+            len(held), refused, took, refused_total, after - before))
+        served, why = legit_call(d, token, user_id, "127.0.0.6")
+        report(not served, "while the port is full a new client is refused", why)
         status, _ = kumo_stack.http_get(d.admin_port, "/healthz")
         report(status == 200, "the admin port answers while the RPC port is full")
-        # ...and served once some of the idle ones go.
+        # Once some of the idle ones go, a legitimate client is served.
         for s in held[:10]:
             s.close()
         held = held[10:]
-        served, tries, err = False, 0, None
-        deadline = time.monotonic() + 20
+        tries, deadline = 0, time.monotonic() + 20
+        served = False
         while not served and time.monotonic() < deadline:
             tries += 1
-            c = None
-            try:
-                c = H2Client(d.rpc_port, timeout=5.0)
-                stx = c.call("POST", USERS + "GetUser", [("content-type", "application/json")] +
-                             auth_hdr(token), json.dumps({"id": user_id}).encode(), timeout=5.0)
-                served = stx.status == 200 and user_id.encode() in stx.body
-                err = describe(stx)
-            except OSError as e:
-                err = e
-            finally:
-                if c:
-                    c.close()
+            served, why = legit_call(d, token, user_id, "127.0.0.6")
             if not served:
                 time.sleep(0.2)
         report(served, "a legitimate client is served once some idle connections close",
-               "after %d tries: %s" % (tries, err))
+               "after %d tries: %s" % (tries, why))
+        for s in held:
+            s.close()
+        held = []
+        # Wait for the server to see those closes.
+        deadline = time.monotonic() + 20
+        while metric(d.admin_port, "kumo_connections_open") > 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        # One address alone cannot take the port: KUMO_MAX_CONNECTIONS_PER_ADDRESS.
+        before = metric(d.admin_port, refused_addr)
+        refused = 0
+        for _ in range(per_address + extra):
+            s = open_idle(d.rpc_port, "127.0.0.7")
+            if s is None:
+                refused += 1
+            else:
+                held.append(s)
+        after = metric(d.admin_port, refused_addr)
+        ok = len(held) == per_address and refused == extra and after - before >= refused
+        report(ok, "%d idle connections from one address against "
+               "KUMO_MAX_CONNECTIONS_PER_ADDRESS=%d: the extra ones are closed at once and "
+               "counted" % (per_address + extra, per_address),
+               "held %d, refused %d, %s %+g" % (len(held), refused, refused_addr, after - before))
+        note("address limit: %d held, %d refused; %s +%g" % (
+            len(held), refused, refused_addr, after - before))
+        served, why = legit_call(d, token, user_id, "127.0.0.8")
+        report(served, "another address is served while one holds its limit", why)
     finally:
         for s in held:
             s.close()
-    del M
 
 
 def main():
@@ -517,14 +562,16 @@ def main():
                 fn()
             except Exception:  # noqa: BLE001
                 report(False, "probe %s ran" % name, traceback.format_exc())
-        limit, extra = 40, 50
+        limit, per_address, extra = 40, 30, 50
         capped = st.start("users", name="users-capped", env={
-            "KUMO_MAX_CONNECTIONS": str(limit), "KUMO_MAX_MESSAGE_SIZE": "64KiB",
-            "KUMO_MAX_CONNECTION_BUFFER": "128KiB"})
+            "KUMO_MAX_CONNECTIONS": str(limit),
+            "KUMO_MAX_CONNECTIONS_PER_ADDRESS": str(per_address),
+            "KUMO_MAX_MESSAGE_SIZE": "64KiB", "KUMO_MAX_CONNECTION_BUFFER": "128KiB"})
         for name, fn in (
                 ("connection buffer", lambda: probe_connection_buffer(capped.rpc_port, token)),
                 ("connection limit",
-                 lambda: probe_connection_limit(st, capped, token, user_id, limit, extra))):
+                 lambda: probe_connection_limit(capped, token, user_id, limit, per_address,
+                                                extra))):
             try:
                 fn()
             except Exception:  # noqa: BLE001

@@ -285,11 +285,22 @@ static void test_rpc_conn_handshake_and_idle_timeouts(void **state)
     stop_server(srv);
 }
 
-/* Opens a connection that speaks the HTTP/2 preface; returns it once the
- * server's SETTINGS arrived (admitted), or -1 when the server closed it. */
-static int open_h2(int port)
+/* Opens a connection from source address `src` (NULL: any) that speaks
+ * the HTTP/2 preface; returns it once the server's SETTINGS arrived
+ * (admitted), or -1 when the server closed it. */
+static int open_h2_from(int port, const char *src)
 {
-    int fd = raw_connect(port);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (src) {
+        struct sockaddr_in me = {.sin_family = AF_INET};
+        inet_pton(AF_INET, src, &me.sin_addr);
+        assert_int_equal(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
+    }
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    struct timeval tv = {3, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
                            "\x00\x00\x00\x04\x00\x00\x00\x00\x00"; /* empty SETTINGS */
     send(fd, preface, sizeof(preface) - 1, MSG_NOSIGNAL);
@@ -300,6 +311,11 @@ static int open_h2(int port)
     assert_true(n == 0 || errno == ECONNRESET); /* closed, not timed out */
     close(fd);
     return -1;
+}
+
+static int open_h2(int port)
+{
+    return open_h2_from(port, NULL);
 }
 
 static void test_rpc_conn_connection_limit(void **state)
@@ -333,6 +349,39 @@ static void test_rpc_conn_connection_limit(void **state)
     assert_int_equal(code, KUMO_CODE_OK);
     close(held[2]);
     close(held[3]);
+    stop_server(srv);
+}
+
+static void test_rpc_conn_per_address_limit(void **state)
+{
+    (void)state;
+    /* 127.0.0.2 and .3 reach the server over loopback as distinct peers. */
+    struct kumo_rpc_server_config cfg = {
+        .port = 0, .max_connections = 5, .max_connections_per_address = 3};
+    struct kumo_rpc_server *srv = start_server(&cfg);
+    int port = kumo_rpc_server_port(srv);
+    int held[5], n = 0;
+    for (int i = 0; i < 3; i++) {
+        held[n] = open_h2_from(port, "127.0.0.2");
+        assert_true(held[n++] >= 0);
+    }
+    /* One address cannot take the whole port... */
+    assert_int_equal(open_h2_from(port, "127.0.0.2"), -1);
+    assert_int_equal(kumo__rpc_admit_open(&srv->admit, "127.0.0.2"), 3);
+    /* ...another still gets in, up to the port's limit. */
+    for (int i = 0; i < 2; i++) {
+        held[n] = open_h2_from(port, "127.0.0.3");
+        assert_true(held[n++] >= 0);
+    }
+    assert_int_equal(open_h2_from(port, "127.0.0.3"), -1);
+    assert_int_equal(kumo__rpc_admit_open(&srv->admit, NULL), 5);
+    for (int i = 0; i < n; i++)
+        close(held[i]);
+    /* Closed connections are forgotten (the server sees the EOFs soon). */
+    for (int i = 0; i < 100 && kumo__rpc_admit_open(&srv->admit, NULL) > 0; i++)
+        usleep(20000);
+    assert_int_equal(kumo__rpc_admit_open(&srv->admit, NULL), 0);
+    assert_int_equal(kumo__rpc_admit_open(&srv->admit, "127.0.0.2"), 0);
     stop_server(srv);
 }
 
@@ -388,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_rpc_conn_handshake_and_idle_timeouts),
         cmocka_unit_test(test_rpc_conn_port_in_use),
         cmocka_unit_test(test_rpc_conn_connection_limit),
+        cmocka_unit_test(test_rpc_conn_per_address_limit),
         cmocka_unit_test(test_rpc_conn_limit_fits_fd_limit),
     };
     return cmocka_run_group_tests(tests, setup_tls, teardown_tls);
