@@ -983,7 +983,7 @@ class Suite:
         code, _ = self.rpc.error("RestoreObject", self.tok, key=key, days=1)
         expect(code == "FAILED_PRECONDITION", code)
 
-    @case("CopyObject (same SHA-256, MD5 ETag), archived source refused; DeleteObject idempotent")
+    @case("CopyObject (same SHA-256, MD5 ETag, independent of its source), archived source refused; DeleteObject idempotent")
     def t_copy_delete(self):
         src, dst = self.key("copy/src.bin"), self.key("copy/dst.bin")
         body = os.urandom(3000)
@@ -997,6 +997,16 @@ class Suite:
         self.rpc.call("DeleteObject", self.tok, key=dst)
         self.rpc.call("DeleteObject", self.tok, key=dst)
         expect(self.stat_code(dst) == "NOT_FOUND", "not deleted")
+        # The local copy shares the source's data file: neither a new
+        # version nor the removal of the source may reach the copy.
+        o = self.rpc.call("CopyObject", self.tok, source_key=src, destination_key=dst).object
+        expect(o.sha256 == sha256(body) and o.storage_class == 1, o)
+        self.put_presigned(self.presign_put(src), b"new source bytes")
+        self.rpc.call("DeleteObject", self.tok, key=src)
+        g = self.rpc.call("PresignDownload", self.tok, key=dst)
+        st, _, b = http_req(self.d.data, "GET", url_target(g.url))
+        expect(st == 200 and b == body, "copy changed with its source: %d %r" % (st, b[:40]))
+        self.rpc.call("DeleteObject", self.tok, key=dst)
 
     # -- limits, XML, CORS --
 
