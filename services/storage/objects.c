@@ -324,8 +324,8 @@ static enum stg_err copy_bytes(struct stg_store *st, int fd, struct stg_meta *m)
         uint8_t sha[32];
         stg_writer_digests(w, NULL, sha);
         if (memcmp(sha, want, 32) != 0) {
-            kumo_log(KUMO_LOG_ERROR, NULL, "object content differs from its SHA-256", "key",
-                     m->key, NULL);
+            kumo_log(KUMO_LOG_ERROR, NULL, "object content differs from its SHA-256", "key", m->key,
+                     NULL);
             e = STG_E_INTERNAL;
         }
     }
