@@ -124,7 +124,7 @@ static kumo_code seal_single(struct docs_ctx *ctx, struct kumo_rpc_call *call, c
 static void discard(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *tid,
                     const struct docs_version_row *v, const char *content_key)
 {
-    if (content_key != v->object_key)
+    if (strcmp(content_key, v->object_key) != 0) /* a sealed copy */
         delete_object(ctx, call, tid, content_key);
     delete_object(ctx, call, tid, v->object_key);
     if (v->upload_method != UM_MULTI)
@@ -271,7 +271,7 @@ static kumo_code complete_pending(struct docs_ctx *ctx, struct kumo_rpc_call *ca
     }
     if (rc != KUMO_CODE_OK)
         return rc;
-    int sealed = content_key != v->object_key, lost = 0;
+    int sealed = v->upload_method != UM_MULTI, lost = 0;
     struct kumo_db_conn *c;
     if ((rc = docs_db_acquire(ctx, call, &c)) != KUMO_CODE_OK) {
         if (sealed)

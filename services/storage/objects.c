@@ -88,17 +88,12 @@ static enum stg_err write_meta(struct stg_store *st, int dirfd, const struct loc
     return rc == 0 ? STG_OK : kumo__stg_io_error("write metadata", rc);
 }
 
-/* Renames the sealed writer file in as a new generation, then points the
- * sidecar at it and drops the previous generation. Under the key lock. */
-static enum stg_err commit_locked(struct stg_store *st, int dirfd, const struct loc *l,
-                                  struct stg_writer *w, struct stg_meta *m)
+/* Points the sidecar of l at m, whose data file `data` (m->gen) is already
+ * in place under dirfd, then drops the previous generation. Under the key
+ * lock. On failure removes `data`. */
+static enum stg_err publish_locked(struct stg_store *st, int dirfd, const struct loc *l,
+                                   struct stg_meta *m, const char *data)
 {
-    char data[100];
-    if (kumo__stg_random_hex(STG_GEN_LEN / 2, m->gen) != 0)
-        return kumo__stg_io_error("random", EIO);
-    data_name(l, m->gen, data);
-    if (renameat(st->tmpfd, w->name, dirfd, data) != 0)
-        return kumo__stg_io_error("rename object", errno);
     /* The data file must be durable under its name before a sidecar that
      * names it can be. */
     int rc = kumo__stg_fsync(st, dirfd);
@@ -114,10 +109,25 @@ static enum stg_err commit_locked(struct stg_store *st, int dirfd, const struct 
         return e;
     }
     if (old_gen[0] && strcmp(old_gen, m->gen) != 0) {
-        data_name(l, old_gen, data);
-        unlinkat(dirfd, data, 0);
+        char prev[100];
+        data_name(l, old_gen, prev);
+        unlinkat(dirfd, prev, 0);
     }
     return STG_OK;
+}
+
+/* Renames the sealed writer file in as a new generation, then points the
+ * sidecar at it and drops the previous generation. Under the key lock. */
+static enum stg_err commit_locked(struct stg_store *st, int dirfd, const struct loc *l,
+                                  struct stg_writer *w, struct stg_meta *m)
+{
+    char data[100];
+    if (kumo__stg_random_hex(STG_GEN_LEN / 2, m->gen) != 0)
+        return kumo__stg_io_error("random", EIO);
+    data_name(l, m->gen, data);
+    if (renameat(st->tmpfd, w->name, dirfd, data) != 0)
+        return kumo__stg_io_error("rename object", errno);
+    return publish_locked(st, dirfd, l, m, data);
 }
 
 /* Commits a writer whose digests are final as m->key. */
@@ -260,6 +270,72 @@ enum stg_err stg_object_delete(struct stg_store *st, const char *key, int *exist
     return e;
 }
 
+/* Makes the data file of `src` (generation src_gen) the data of m->key
+ * too, by a hard link: a data file never changes once written (every write
+ * makes a new generation), so two objects may share one, and the copy
+ * costs no I/O whatever the size. Returns STG_OK, an error, or
+ * STG_E_NOT_IMPLEMENTED when the file system will not link (or the source
+ * was replaced meanwhile): the caller copies the bytes instead. */
+static enum stg_err link_put(struct stg_store *st, const char *src, const char *src_gen,
+                             struct stg_meta *m)
+{
+    struct loc sl, dl;
+    locate(src, &sl);
+    locate(m->key, &dl);
+    int sdir = open_dir(st, &sl, 0);
+    if (sdir < 0)
+        return STG_E_NOT_IMPLEMENTED;
+    int ddir = open_dir(st, &dl, 1);
+    if (ddir < 0) {
+        close(sdir);
+        return kumo__stg_io_error("open object directory", ddir);
+    }
+    char sname[100], dname[100];
+    data_name(&sl, src_gen, sname);
+    enum stg_err e = STG_E_NOT_IMPLEMENTED;
+    if (kumo__stg_random_hex(STG_GEN_LEN / 2, m->gen) != 0) {
+        e = kumo__stg_io_error("random", EIO);
+    } else {
+        data_name(&dl, m->gen, dname);
+        if (linkat(sdir, sname, ddir, dname, 0) == 0) {
+            pthread_mutex_t *mu = key_lock(st, &dl);
+            pthread_mutex_lock(mu);
+            e = publish_locked(st, ddir, &dl, m, dname);
+            pthread_mutex_unlock(mu);
+        }
+    }
+    close(sdir);
+    close(ddir);
+    return e;
+}
+
+/* The byte copy: from fd (the bytes m describes) into a new generation of
+ * m->key (already set), checking the SHA-256 on the way. */
+static enum stg_err copy_bytes(struct stg_store *st, int fd, struct stg_meta *m)
+{
+    uint8_t want[32];
+    memcpy(want, m->sha256, 32);
+    struct stg_writer *w;
+    enum stg_err e = kumo__stg_writer_open(st, W_MD5 | W_SHA256, &w);
+    if (e != STG_OK)
+        return e;
+    e = kumo__stg_copy_fd(w, fd);
+    if (e == STG_OK) {
+        uint8_t sha[32];
+        stg_writer_digests(w, NULL, sha);
+        if (memcmp(sha, want, 32) != 0) {
+            kumo_log(KUMO_LOG_ERROR, NULL, "object content differs from its SHA-256", "key", m->key,
+                     NULL);
+            e = STG_E_INTERNAL;
+        }
+    }
+    if (e != STG_OK) {
+        stg_writer_discard(w);
+        return e;
+    }
+    return stg_object_put(st, w, m);
+}
+
 enum stg_err stg_object_copy(struct stg_store *st, const char *src, const char *dst,
                              enum stg_class cls, const struct stg_meta *replace, int64_t now_ms,
                              struct stg_meta *out)
@@ -274,25 +350,11 @@ enum stg_err stg_object_copy(struct stg_store *st, const char *src, const char *
         stg_meta_clear(&m);
         return STG_E_INVALID_OBJECT_STATE;
     }
-    struct stg_writer *w;
-    e = kumo__stg_writer_open(st, W_MD5 | W_SHA256, &w);
-    if (e == STG_OK)
-        e = kumo__stg_copy_fd(w, fd);
-    close(fd);
-    if (e == STG_OK) {
-        uint8_t sha[32];
-        stg_writer_digests(w, NULL, sha);
-        if (memcmp(sha, m.sha256, 32) != 0) {
-            kumo_log(KUMO_LOG_ERROR, NULL, "object content differs from its SHA-256", "key", src,
-                     NULL);
-            e = STG_E_INTERNAL;
-        }
-    }
-    if (e != STG_OK) {
-        stg_writer_discard(w);
-        stg_meta_clear(&m);
-        return e;
-    }
+    char src_gen[STG_GEN_LEN + 1];
+    memcpy(src_gen, m.gen, sizeof src_gen);
+    /* A single PUT's ETag is the MD5 of its bytes, as the copy's must be;
+     * a multipart source needs the bytes read to get it. */
+    int linkable = m.parts == 0;
     memcpy(m.key, dst, strlen(dst) + 1);
     if (replace) {
         stg_meta_clear(&m);
@@ -305,7 +367,14 @@ enum stg_err stg_object_copy(struct stg_store *st, const char *src, const char *
     m.storage_class = cls == STG_CLASS_UNSPECIFIED ? STG_CLASS_STANDARD : cls;
     m.restore_ready_ms = m.restore_expire_ms = 0;
     m.restore_tier = STG_TIER_UNSPECIFIED;
-    e = stg_object_put(st, w, &m);
+    e = STG_E_NOT_IMPLEMENTED;
+    if (linkable) {
+        m.mtime_ms = stg_now_ms();
+        e = link_put(st, src, src_gen, &m);
+    }
+    if (e == STG_E_NOT_IMPLEMENTED)
+        e = copy_bytes(st, fd, &m);
+    close(fd);
     if (e == STG_OK)
         *out = m;
     else

@@ -698,6 +698,9 @@ def c_multipart(w):
 
 def c_audit(w):
     rid = "docs-test-" + os.urandom(8).hex()
+    # The big document's extraction writes an audit event of its own: let it
+    # land first, or it may be newer than the update below (a loaded run).
+    wait_extracted(w, w.E, w.big.id)
     cur = w.ok("GetDocument", token=w.E, id=w.big.id).document
     req = w.msg("UpdateDocumentRequest", etag=cur.etag)
     req.document.id = cur.id
