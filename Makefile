@@ -1,7 +1,10 @@
 # kumo build. `make` builds every binary into build/bin/.
-# Sources are discovered, not listed: common/*.c form libkumo, every
-# tests/unit/common/test_*.c is a cmocka binary, every tests/fuzz/fuzz_*.c a
-# libFuzzer target, every .proto under tests/proto is compiled for the tests.
+# Sources are discovered, not listed: common/<subsystem>/*.c form libkumo,
+# clients/<service>/*.c (clients of a service, which need its protos) form
+# libkumoclients, every tests/unit/**/test_*.c is a cmocka binary (named by
+# its file), every tests/fuzz/fuzz_*.c a libFuzzer target, every .proto
+# under tests/proto is compiled for the tests. Link order: a daemon's
+# objects, libkumoclients, libkumoproto, libkumo (nothing refers back up).
 
 BUILD    ?= build
 SAN      ?=
@@ -16,7 +19,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS_WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
-CPPFLAGS_ALL := -D_GNU_SOURCE -Icommon -I$(BUILD)/gen $(PKG_CFLAGS)
+CPPFLAGS_ALL := -D_GNU_SOURCE -Icommon -Iclients -I$(BUILD)/gen $(PKG_CFLAGS)
 ifeq ($(SAN),1)
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 OPT := -O1
@@ -111,7 +114,8 @@ $(GEN)/desc/builtin_desc.S: $(GEN)/desc/builtin.binpb
 proto: $(COMMON_GEN_C) $(TEST_GEN_C) $(SVC_GEN_C) $(ALL_GEN_H) $(GEN)/desc/test.binpb
 
 # ---- objects ----------------------------------------------------------------
-COMMON_SRCS := $(sort $(wildcard common/*.c))
+COMMON_SRCS := $(sort $(shell find common -name '*.c'))
+CLIENT_SRCS := $(sort $(shell find clients -name '*.c' 2>/dev/null))
 COMMON_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(COMMON_SRCS)) \
                $(patsubst $(GEN)/%.c,$(BUILD)/obj/gen/%.o,$(COMMON_GEN_C)) \
                $(BUILD)/obj/gen/desc/builtin_desc.o
@@ -131,9 +135,15 @@ $(BUILD)/obj/gen/desc/%.o: $(GEN)/desc/%.S
 	@mkdir -p $(dir $@)
 	$(CC) -c $< -o $@
 
+# `ar q`: members are appended, so two objects of one base name in
+# different subsystem folders (rpc/conn.o, rpc_client/conn.o) both stay.
 $(BUILD)/lib/libkumo.a: $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	rm -f $@ && ar qcs $@ $^
+
+$(BUILD)/lib/libkumoclients.a: $(patsubst %.c,$(BUILD)/obj/%.o,$(CLIENT_SRCS))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar qcs $@ $^
 
 # Every service's generated messages and descriptor sets: a daemon links
 # the ones it serves and the ones of the services it calls.
@@ -150,6 +160,9 @@ $(BUILD)/lib/libkumotest.a: $(TEST_OBJS)
 LIBKUMO := $(BUILD)/lib/libkumo.a
 LIBKUMOTEST := $(BUILD)/lib/libkumotest.a
 LIBKUMOPROTO := $(BUILD)/lib/libkumoproto.a
+LIBKUMOCLIENTS := $(BUILD)/lib/libkumoclients.a
+# What a daemon, a unit test or a fuzz target links after its own objects.
+LIBS_ALL := $(LIBKUMOCLIENTS) $(LIBKUMOPROTO) $(LIBKUMO)
 
 # ---- binaries ---------------------------------------------------------------
 # Each services/<name>/ (and bff/) with C sources is a daemon build/bin/kumo-<name>.
@@ -158,9 +171,9 @@ BINS := $(foreach d,$(DAEMON_DIRS),$(BUILD)/bin/kumo-$(notdir $(d)))
 
 define daemon_rule
 $(BUILD)/bin/kumo-$(notdir $(1)): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c)) \
-    $(LIBKUMOPROTO) $(LIBKUMO)
+    $(LIBS_ALL)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(LDFLAGS_ALL) -o $$@ -Wl,--start-group $$^ -Wl,--end-group $$(PKG_LIBS) -lm
+	$$(CC) $$(LDFLAGS_ALL) -o $$@ $$^ $$(PKG_LIBS) -lm
 endef
 $(foreach d,$(DAEMON_DIRS),$(eval $(call daemon_rule,$(d))))
 
@@ -178,17 +191,27 @@ $(BUILD)/tests/grpc-core-client: tests/interop/grpc_core_client.c $(LIBKUMOTEST)
 	  $(shell pkg-config --cflags grpc libprotobuf-c) -o $@ $^ \
 	  $(shell pkg-config --libs grpc libprotobuf-c) $(PKG_LIBS) -pthread
 
-UNIT_SRCS := $(sort $(wildcard tests/unit/common/test_*.c))
-UNIT_BINS := $(patsubst tests/unit/common/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
-$(BUILD)/obj/tests/unit/%.o: CPPFLAGS_ALL += -Itests/echo
-$(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/common/%.o $(LIBKUMOTEST) $(LIBKUMOPROTO) $(LIBKUMO)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ -Wl,--start-group $^ -Wl,--end-group $(PKG_LIBS) -lcmocka -lm
+# Unit tests mirror the source tree: tests/unit/common/<subsystem>/,
+# tests/unit/clients/<service>/, tests/unit/bff/, tests/unit/services/<svc>/.
+# A test of a daemon's module links that daemon's objects (all but main.o).
+UNIT_SRCS := $(sort $(shell find tests/unit -name 'test_*.c'))
+UNIT_BINS := $(foreach s,$(UNIT_SRCS),$(BUILD)/tests/unit/$(basename $(notdir $(s))))
+$(BUILD)/obj/tests/unit/%.o: CPPFLAGS_ALL += -Itests/echo -Itests/unit/common/db
+unit_daemon_dir = $(patsubst tests/unit/%/,%,$(filter tests/unit/bff/ tests/unit/services/%/,$(dir $(1))))
+define unit_rule
+$(BUILD)/obj/$(patsubst %.c,%.o,$(1)): CPPFLAGS_ALL += $(if $(call unit_daemon_dir,$(1)),-I$(call unit_daemon_dir,$(1)))
+$(BUILD)/tests/unit/$(basename $(notdir $(1))): $(BUILD)/obj/$(patsubst %.c,%.o,$(1)) \
+    $(if $(call unit_daemon_dir,$(1)),$(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out %/main.c,$(wildcard $(call unit_daemon_dir,$(1))/*.c)))) \
+    $(LIBKUMOTEST) $(LIBS_ALL)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS_ALL) -o $$@ $$^ $$(PKG_LIBS) -lcmocka -lm
+endef
+$(foreach s,$(UNIT_SRCS),$(eval $(call unit_rule,$(s))))
 
 TEST_BINS := $(BUILD)/tests/kumo-echo $(UNIT_BINS) \
              $(if $(wildcard tests/interop/grpc_core_client.c),$(BUILD)/tests/grpc-core-client)
 
-all: proto $(LIBKUMO) $(LIBKUMOPROTO) $(BINS) $(TEST_BINS)
+all: proto $(LIBKUMO) $(LIBKUMOPROTO) $(LIBKUMOCLIENTS) $(BINS) $(TEST_BINS)
 
 # ---- fuzzing (clang + libFuzzer) ---------------------------------------------
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -200,22 +223,23 @@ fuzz: bootstrap
 	  fuzz-build
 	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_TIME=$(FUZZ_TIME) tests/fuzz/run
 
-fuzz-build: $(LIBKUMO) $(LIBKUMOTEST) $(LIBKUMOPROTO) $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+fuzz-build: $(LIBKUMO) $(LIBKUMOTEST) $(LIBS_ALL) $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIBKUMOTEST) $(LIBKUMOPROTO) $(LIBKUMO)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIBKUMOTEST) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS_ALL) -Itests/echo $(CFLAGS_ALL) -fsanitize=fuzzer,address,undefined -o $@ -Wl,--start-group $^ -Wl,--end-group $(PKG_LIBS) -lm
+	$(CC) $(CPPFLAGS_ALL) -Itests/echo $(CFLAGS_ALL) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -lm
 
-# A target named fuzz_<service>_<what>.c also links that service's objects
-# (all but main.c), to fuzz the parsers a service writes itself.
+# A target named fuzz_<daemon>_<what>.c also links that daemon's objects
+# (all but main.c: services/<daemon>/ or bff/), to fuzz the parsers a
+# daemon writes itself.
 define service_fuzz_rule
-$(BUILD)/fuzz/fuzz_$(1)_%: tests/fuzz/fuzz_$(1)_%.c \
-    $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out services/$(1)/main.c,$(wildcard services/$(1)/*.c))) \
-    $(LIBKUMOTEST) $(LIBKUMOPROTO) $(LIBKUMO)
+$(BUILD)/fuzz/fuzz_$(notdir $(1))_%: tests/fuzz/fuzz_$(notdir $(1))_%.c \
+    $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out $(1)/main.c,$(wildcard $(1)/*.c))) \
+    $(LIBKUMOTEST) $(LIBS_ALL)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CPPFLAGS_ALL) -Iservices/$(1) $$(CFLAGS_ALL) -fsanitize=fuzzer,address,undefined -o $$@ -Wl,--start-group $$^ -Wl,--end-group $$(PKG_LIBS) -lm
+	$$(CC) $$(CPPFLAGS_ALL) -I$(1) $$(CFLAGS_ALL) -fsanitize=fuzzer,address,undefined -o $$@ $$^ $$(PKG_LIBS) -lm
 endef
-$(foreach d,$(notdir $(patsubst %/,%,$(dir $(wildcard services/*/*.c)))),$(eval $(call service_fuzz_rule,$(d))))
+$(foreach d,$(DAEMON_DIRS),$(eval $(call service_fuzz_rule,$(d))))
 
 # ---- top-level workflows ----------------------------------------------------
 bootstrap:

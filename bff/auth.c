@@ -12,11 +12,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "alloc.h"
+#include "base/alloc.h"
 #include "bff.h"
 #include "kumo/users/v1/users.pb-c.h"
-#include "log.h"
-#include "secret.h"
+#include "runtime/log.h"
+#include "base/secret.h"
 
 #define USERS       "/kumo.users.v1.UserService/"
 #define CSRF_COOKIE "kumo_csrf"

@@ -12,16 +12,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "apikey_exchange.h"
-#include "arena.h"
-#include "buf.h"
-#include "config.h"
-#include "jwks_fetch.h"
-#include "kumo_jwt.h"
-#include "ratelimit.h"
-#include "revocations.h"
-#include "throttle.h"
-#include "rpc_client.h"
+#include "users/apikey_exchange.h"
+#include "base/arena.h"
+#include "base/buf.h"
+#include "runtime/config.h"
+#include "auth/jwks_fetch.h"
+#include "auth/jwt.h"
+#include "auth/ratelimit.h"
+#include "auth/revocations.h"
+#include "auth/throttle.h"
+#include "rpc_client/client.h"
+#include "auth/client_addr.h"
 #include "web.h"
 
 /* Settings from the KUMO_* variables (config.c). */

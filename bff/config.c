@@ -3,8 +3,8 @@
 #include <string.h>
 
 #include "bff.h"
-#include "log.h"
-#include "revocations.h"
+#include "runtime/log.h"
+#include "auth/revocations.h"
 
 #define SEC_MS  1000LL
 #define HOUR_MS (3600 * SEC_MS)

@@ -8,12 +8,12 @@
 #include <strings.h>
 #include <time.h>
 
-#include "alloc.h"
+#include "base/alloc.h"
 #include "bff.h"
-#include "log.h"
-#include "metrics.h"
-#include "rpc.h"
-#include "secret.h"
+#include "runtime/log.h"
+#include "runtime/metrics.h"
+#include "rpc/rpc.h"
+#include "base/secret.h"
 
 #define CORS_METHODS "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 #define CORS_HEADERS                                                                               \
@@ -516,8 +516,8 @@ void bff_handle(struct bff *app, const struct bff_request *rq, struct bff_respon
     c->arena = kumo_arena_new();
     c->deadline = t0 + app->s.request_timeout_ms * 1000000;
     new_request_id(c);
-    kumo_web_client_addr(rq->peer, bff_header(rq, "X-Forwarded-For"), app->s.trusted_proxies,
-                         c->client, sizeof c->client);
+    kumo_client_addr(rq->peer, bff_header(rq, "X-Forwarded-For"), app->s.trusted_proxies, c->client,
+                     sizeof c->client);
     int origin_ok = 0;
     base_headers(c, &origin_ok);
     const struct bff_route *route = NULL;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base64.h"
+#include "base/base64.h"
 #include "bff.h"
 #include "kumo/documents/v1/documents.pb-c.h"
 

@@ -22,12 +22,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "alloc.h"
+#include "base/alloc.h"
 #include "bff.h"
-#include "log.h"
-#include "pctenc.h"
-#include "metrics.h"
-#include "rpc.h"
+#include "runtime/log.h"
+#include "base/pctenc.h"
+#include "runtime/metrics.h"
+#include "rpc/rpc.h"
 
 struct h2_stream {
     int32_t id;

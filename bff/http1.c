@@ -24,10 +24,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "alloc.h"
+#include "base/alloc.h"
 #include "bff.h"
-#include "log.h"
-#include "rpc.h"
+#include "runtime/log.h"
+#include "rpc/rpc.h"
 
 struct bff_http {
     struct bff *app;

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "base64.h"
+#include "base/alloc.h"
+#include "base/base64.h"
 #include "bff.h"
-#include "json_codec.h"
+#include "codec/json_codec.h"
 
 ProtobufCMessage *bff_proto_from_json(struct bff_ctx *c, const ProtobufCMessageDescriptor *desc,
                                       json_t *obj)

@@ -5,11 +5,11 @@
  *   kumo-bff [serve]   the daemon (HTTP 8080, RPC 7100, admin 9100) */
 #include <string.h>
 
-#include "admin_http.h"
-#include "alloc.h"
+#include "runtime/admin_http.h"
+#include "base/alloc.h"
 #include "bff.h"
-#include "daemon.h"
-#include "log.h"
+#include "runtime/daemon.h"
+#include "runtime/log.h"
 
 static struct bff app;
 

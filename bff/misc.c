@@ -4,7 +4,7 @@
 
 #include "bff.h"
 #include "grpc/health/v1/health.pb-c.h"
-#include "rpc.h"
+#include "rpc/rpc.h"
 
 #define HEALTH_BUDGET_NS (2LL * 1000000000)
 

@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "base/alloc.h"
 #include "documents.h"
-#include "ids.h"
-#include "log.h"
+#include "base/ids.h"
+#include "runtime/log.h"
 
 kumo_code docs_audit(struct kumo_db_conn *c, const char *tenant_id, const char *actor_id,
                      const char *actor_roles, const char *action, const char *document_id,

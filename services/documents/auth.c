@@ -8,10 +8,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "admin_http.h"
+#include "runtime/admin_http.h"
 #include "documents.h"
 #include "grpc/health/v1/health.pb-c.h"
-#include "log.h"
+#include "runtime/log.h"
 
 #define PING_INTERVAL_MS 2000
 

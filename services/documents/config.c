@@ -3,8 +3,8 @@
 #include <string.h>
 
 #include "documents.h"
-#include "log.h"
-#include "revocations.h"
+#include "runtime/log.h"
+#include "auth/revocations.h"
 
 #define SEC_MS  1000LL
 #define MIN_MS  (60 * SEC_MS)

@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "base/alloc.h"
 #include "documents.h"
-#include "log.h"
-#include "secret.h"
+#include "runtime/log.h"
+#include "base/secret.h"
 
 #define MAX_API_KEY_FILE 4096
 

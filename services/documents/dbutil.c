@@ -5,11 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "base/alloc.h"
 #include "documents.h"
-#include "log.h"
-#include "rpc_propagate.h"
-#include "secret.h"
+#include "runtime/log.h"
+#include "rpc/propagate.h"
+#include "base/secret.h"
 
 #if __has_include("jobs.h")
 #include "jobs.h"

@@ -8,11 +8,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "db_row.h"
-#include "ids.h"
+#include "db/row.h"
+#include "base/ids.h"
 #include "jobs.h"
-#include "page_token.h"
-#include "rpc_auth.h"
+#include "db/page_token.h"
+#include "auth/rpc_auth.h"
 
 #define PAGE_DEFAULT 20
 #define PAGE_MAX     100

@@ -12,10 +12,10 @@
 #include <time.h>
 
 #include "documents.h"
-#include "db_row.h"
-#include "ids.h"
+#include "db/row.h"
+#include "base/ids.h"
 #include "kumo/storage/v1/storage.pb-c.h"
-#include "log.h"
+#include "runtime/log.h"
 
 #define ST_PENDING KUMO__DOCUMENTS__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_PENDING_UPLOAD
 #define ST_ACTIVE  KUMO__DOCUMENTS__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_ACTIVE

@@ -7,18 +7,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "apikey_exchange.h"
-#include "buf.h"
-#include "config.h"
-#include "db.h"
-#include "db_rds_auth.h"
-#include "jwks_fetch.h"
+#include "users/apikey_exchange.h"
+#include "base/buf.h"
+#include "runtime/config.h"
+#include "db/db.h"
+#include "db/rds_auth.h"
+#include "auth/jwks_fetch.h"
 #include "kumo/documents/v1/documents.pb-c.h"
-#include "kumo_jwt.h"
-#include "rpc.h"
-#include "rpc_auth.h"
-#include "rpc_client.h"
-#include "rpc_server.h"
+#include "auth/jwt.h"
+#include "rpc/rpc.h"
+#include "auth/rpc_auth.h"
+#include "rpc_client/client.h"
+#include "rpc/server.h"
 
 #define DOCS_ID_MAX 32 /* "doc_" + 20 base32 characters, with room */
 

@@ -19,10 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "ids.h"
+#include "base/alloc.h"
+#include "base/ids.h"
 #include "jobs.h"
-#include "log.h"
+#include "runtime/log.h"
 
 #define SWEEP_BATCH     100
 #define VERSION_PENDING 1

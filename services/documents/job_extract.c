@@ -12,11 +12,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "base/alloc.h"
 #include "google/protobuf/duration.pb-c.h"
 #include "jobs.h"
 #include "kumo/storage/v1/storage.pb-c.h"
-#include "log.h"
+#include "runtime/log.h"
 
 #define MAGIC_HEAD        (64 * 1024) /* bytes libmagic looks at */
 #define PRESIGN_TTL_S     900

@@ -8,12 +8,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "ids.h"
+#include "base/alloc.h"
+#include "base/ids.h"
 #include "jobs.h"
-#include "log.h"
-#include "metrics.h"
-#include "secret.h"
+#include "runtime/log.h"
+#include "runtime/metrics.h"
+#include "base/secret.h"
 
 #define TX_RETRIES 3 /* deadlocks (ABORTED) are retried this many times */
 

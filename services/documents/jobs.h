@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "base/buf.h"
 #include "documents.h"
 
 /* ---- used by the rest of kumo-documents ---- */

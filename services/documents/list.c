@@ -47,10 +47,10 @@
 #include <string.h>
 
 #include "documents.h"
-#include "ids.h"
-#include "page_cursor.h"
-#include "page_token.h"
-#include "validate.h"
+#include "base/ids.h"
+#include "db/page_cursor.h"
+#include "db/page_token.h"
+#include "base/validate.h"
 
 #define ST_DELETED KUMO__DOCUMENTS__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_DELETED
 

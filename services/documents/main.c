@@ -2,10 +2,10 @@
  * and background jobs (kumo.documents.v1).
  *   kumo-documents [serve]   the daemon (RPC 7102, admin 9102)
  *   kumo-documents migrate   applies the embedded schema migrations */
-#include "admin_http.h"
-#include "daemon.h"
+#include "runtime/admin_http.h"
+#include "runtime/daemon.h"
 #include "documents.h"
-#include "log.h"
+#include "runtime/log.h"
 
 #if __has_include("jobs.h")
 #include "jobs.h"

@@ -8,7 +8,7 @@
  * shared contract is /work/notes/docs-schema.md; migration 2 (jobs) is the
  * jobs module's. Never edit an applied migration: add a new one. */
 #include "documents.h"
-#include "log.h"
+#include "runtime/log.h"
 
 #if __has_include("jobs.h")
 #include "jobs.h"

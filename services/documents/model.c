@@ -4,12 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "db_row.h"
+#include "base/alloc.h"
+#include "db/row.h"
 #include "documents.h"
 #include "google/protobuf/struct.pb-c.h"
-#include "ids.h"
-#include "json_codec.h"
+#include "base/ids.h"
+#include "codec/json_codec.h"
 
 #define OUT_I64_N(p, n)  ((struct kumo_db_out){.type = KUMO_DB_T_I64, .i64 = (p), .is_null = (n)})
 #define OUT_TIME_N(p, n) ((struct kumo_db_out){.type = KUMO_DB_T_TIME, .i64 = (p), .is_null = (n)})

@@ -9,14 +9,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "content_disposition.h"
-#include "db_row.h"
+#include "http/content_disposition.h"
+#include "db/row.h"
 #include "documents.h"
 #include "google/protobuf/duration.pb-c.h"
-#include "ids.h"
+#include "base/ids.h"
 #include "kumo/storage/v1/storage.pb-c.h"
-#include "log.h"
-#include "page_token.h"
+#include "runtime/log.h"
+#include "db/page_token.h"
 
 #define ST_ARCHIVED KUMO__DOCUMENTS__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_ARCHIVED
 #define ST_DELETED  KUMO__DOCUMENTS__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_DELETED

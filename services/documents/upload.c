@@ -7,9 +7,9 @@
 #include "documents.h"
 #include "google/protobuf/duration.pb-c.h"
 #include "google/protobuf/wrappers.pb-c.h"
-#include "ids.h"
+#include "base/ids.h"
 #include "kumo/storage/v1/storage.pb-c.h"
-#include "log.h"
+#include "runtime/log.h"
 
 static Kumo__Documents__V1__Header **copy_headers(struct kumo_rpc_call *call,
                                                   Kumo__Storage__V1__Header **h, size_t n)

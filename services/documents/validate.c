@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "documents.h"
-#include "validate.h"
+#include "base/validate.h"
 
 #define MAX_BYTES(chars) ((chars)*4)
 

@@ -10,12 +10,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "ids.h"
+#include "base/alloc.h"
+#include "base/ids.h"
 #include "jobs.h"
-#include "log.h"
-#include "metrics.h"
-#include "secret.h"
+#include "runtime/log.h"
+#include "runtime/metrics.h"
+#include "base/secret.h"
 
 #define STORAGE_TIMEOUT_NS (30LL * 1000 * 1000 * 1000)
 

@@ -1,11 +1,11 @@
 /* Authentication of RPCs: kumo-users' access tokens, verified here with its
  * JWKS (common/jwks_fetch keeps it fresh), through common/rpc_auth. Which
  * tenant and role may do what is decided per RPC in service.c. */
-#include "admin_http.h"
-#include "alloc.h"
-#include "jwks_fetch.h"
-#include "log.h"
-#include "rpc_server.h"
+#include "runtime/admin_http.h"
+#include "base/alloc.h"
+#include "auth/jwks_fetch.h"
+#include "runtime/log.h"
+#include "rpc/server.h"
 #include "storage.h"
 
 struct stg_jwks {

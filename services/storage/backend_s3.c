@@ -13,9 +13,9 @@
 #include <strings.h>
 #include <time.h>
 
-#include "alloc.h"
-#include "base64.h"
-#include "log.h"
+#include "base/alloc.h"
+#include "base/base64.h"
+#include "runtime/log.h"
 #include "s3client.h"
 
 /* ---- XML ---- */

@@ -1,8 +1,8 @@
 /* kumo-storage's KUMO_* variables (listed by --help) and their loading. */
 #include <string.h>
 
-#include "log.h"
-#include "revocations.h"
+#include "runtime/log.h"
+#include "auth/revocations.h"
 #include "storage.h"
 
 #define SEC_MS  1000LL

@@ -23,13 +23,13 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "alloc.h"
+#include "base/alloc.h"
 #include "dataport.h"
-#include "log.h"
-#include "metrics.h"
-#include "pctenc.h"
-#include "rpc.h"
-#include "secret.h"
+#include "runtime/log.h"
+#include "runtime/metrics.h"
+#include "base/pctenc.h"
+#include "rpc/rpc.h"
+#include "base/secret.h"
 
 #define MAX_HEADERS      KUMO_SIGV4_MAX_HEADERS
 #define MAX_HEADER_BYTES (16 * 1024)

@@ -7,7 +7,7 @@
  * through TCP flow control). */
 #include <string.h>
 
-#include "alloc.h"
+#include "base/alloc.h"
 #include "local.h"
 
 #define OFFLOAD_RING (1024 * 1024)

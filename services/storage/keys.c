@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "storage.h"
-#include "validate.h"
+#include "base/validate.h"
 
 /* The segment "t" then the tenant then at least one more segment. */
 #define KEY_PREFIX     "t/"

@@ -13,10 +13,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "alloc.h"
+#include "base/alloc.h"
 #include "local.h"
-#include "log.h"
-#include "secret.h"
+#include "runtime/log.h"
+#include "base/secret.h"
 
 #define MARKER         ".kumo-storage"
 #define MARKER_TEXT    "kumo-storage layout 1\n"

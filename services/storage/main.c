@@ -5,10 +5,10 @@
 #include <libxml/parser.h>
 #include <string.h>
 
-#include "admin_http.h"
-#include "alloc.h"
-#include "daemon.h"
-#include "log.h"
+#include "runtime/admin_http.h"
+#include "base/alloc.h"
+#include "runtime/daemon.h"
+#include "runtime/log.h"
 #include "storage.h"
 
 extern const unsigned char kumo_storage_descriptor_set[];

@@ -7,7 +7,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "alloc.h"
+#include "base/alloc.h"
 #include "storage.h"
 
 #define META_VERSION 1

@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "alloc.h"
+#include "base/alloc.h"
 #include "local.h"
-#include "log.h"
+#include "runtime/log.h"
 
 #define UPLOAD_FILE   "upload.json"
 #define PART_NAME_LEN (5 + 1 + 32)

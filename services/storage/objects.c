@@ -9,9 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "alloc.h"
+#include "base/alloc.h"
 #include "local.h"
-#include "log.h"
+#include "runtime/log.h"
 
 #define OPEN_RETRIES 5
 

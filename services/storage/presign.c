@@ -5,8 +5,8 @@
  * scheme's default). */
 #include <string.h>
 
-#include "alloc.h"
-#include "log.h"
+#include "base/alloc.h"
+#include "runtime/log.h"
 #include "storage.h"
 
 int stg_presign(const struct stg_ctx *ctx, const char *method, const char *key,

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "alloc.h"
-#include "log.h"
+#include "base/alloc.h"
+#include "runtime/log.h"
 #include "s3client.h"
 
 #define MAX_RESPONSE (8 * 1024 * 1024)

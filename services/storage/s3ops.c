@@ -12,11 +12,11 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "base64.h"
+#include "base/alloc.h"
+#include "base/base64.h"
 #include "dataport.h"
-#include "log.h"
-#include "validate.h"
+#include "runtime/log.h"
+#include "base/validate.h"
 
 #define XML_HEAD   "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 #define S3_NS      " xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\""

@@ -10,7 +10,7 @@
 #include <libxml/tree.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "base/alloc.h"
 #include "storage.h"
 
 void stg_xml_escape(struct kumo_buf *out, const char *s, size_t len)

@@ -10,14 +10,14 @@
  * "t/<that tenant>/". */
 #include <string.h>
 
-#include "alloc.h"
-#include "base64.h"
-#include "db_row.h"
+#include "base/alloc.h"
+#include "base/base64.h"
+#include "db/row.h"
 #include "kumo/storage/v1/storage.pb-c.h"
-#include "log.h"
-#include "page_token.h"
+#include "runtime/log.h"
+#include "db/page_token.h"
 #include "storage.h"
-#include "validate.h"
+#include "base/validate.h"
 
 #define HANDLER(name)                                                                              \
     static kumo_code name(struct kumo_rpc_call *call, const ProtobufCMessage *request,             \

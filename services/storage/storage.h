@@ -9,14 +9,14 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "aws_credentials.h"
-#include "buf.h"
-#include "config.h"
-#include "errors.h"
-#include "kumo_jwt.h"
-#include "rpc.h"
-#include "rpc_auth.h"
-#include "sigv4.h"
+#include "aws/credentials.h"
+#include "base/buf.h"
+#include "runtime/config.h"
+#include "base/errors.h"
+#include "auth/jwt.h"
+#include "rpc/rpc.h"
+#include "auth/rpc_auth.h"
+#include "aws/sigv4.h"
 
 struct kumo_admin;
 struct kumo_rpc_server;

@@ -17,12 +17,12 @@
  * cannot make keys (no chains of keys). */
 #include <string.h>
 
-#include "log.h"
-#include "metrics.h"
-#include "page_token.h"
-#include "secret.h"
+#include "runtime/log.h"
+#include "runtime/metrics.h"
+#include "db/page_token.h"
+#include "base/secret.h"
 #include "users.h"
-#include "validate.h"
+#include "base/validate.h"
 
 #define KEY_SUB_PREFIX USERS_KEY_SUB_PREFIX
 #define INVALID_KEY    "invalid API key"

@@ -15,11 +15,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "log.h"
-#include "secret.h"
+#include "base/alloc.h"
+#include "runtime/log.h"
+#include "base/secret.h"
 #include "users.h"
-#include "validate.h"
+#include "base/validate.h"
 
 struct boot {
     struct users_ctx *ctx;

@@ -1,7 +1,7 @@
 /* kumo-users' KUMO_* variables (listed by --help) and their loading. */
 #include <string.h>
 
-#include "log.h"
+#include "runtime/log.h"
 #include "users.h"
 
 #define HOUR_MS (3600LL * 1000)

@@ -6,10 +6,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "db_rds_auth.h"
-#include "log.h"
-#include "secret.h"
+#include "base/alloc.h"
+#include "db/rds_auth.h"
+#include "runtime/log.h"
+#include "base/secret.h"
 #include "users.h"
 
 #define MAX_KEY_FILE (64 * 1024)

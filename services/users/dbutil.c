@@ -5,11 +5,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "alloc.h"
-#include "log.h"
-#include "metrics.h"
+#include "base/alloc.h"
+#include "runtime/log.h"
+#include "runtime/metrics.h"
 #include "users.h"
-#include "validate.h"
+#include "base/validate.h"
 
 #define ARGON2_WAIT_MS 2000
 

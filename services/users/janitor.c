@@ -4,7 +4,7 @@
  * replica runs it; the deletes are idempotent. */
 #include <time.h>
 
-#include "log.h"
+#include "runtime/log.h"
 #include "users.h"
 
 #define JANITOR_INTERVAL_S 600

@@ -3,7 +3,7 @@
  * where the other services fetch it with plain HTTP (common/jwks_fetch). */
 #include <string.h>
 
-#include "admin_http.h"
+#include "runtime/admin_http.h"
 #include "users.h"
 
 USERS_HANDLER(get_jwks)

@@ -3,9 +3,9 @@
  *   kumo-users migrate   applies the embedded schema migrations
  *   kumo-users bootstrap creates the system tenant, its admin, a demo tenant
  *                        and the service principals' API keys, idempotently */
-#include "admin_http.h"
-#include "daemon.h"
-#include "log.h"
+#include "runtime/admin_http.h"
+#include "runtime/daemon.h"
+#include "runtime/log.h"
 #include "users.h"
 
 extern const unsigned char kumo_users_descriptor_set[];

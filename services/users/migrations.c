@@ -8,7 +8,7 @@
  * session time zone); `seq` is an AUTO_INCREMENT key used for stable
  * cursor pagination; every tenant-owned row carries tenant_id and every
  * query filters on it. Never edit an applied migration: add a new one. */
-#include "log.h"
+#include "runtime/log.h"
 #include "users.h"
 
 #define ASCII_ID   "VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin"
@@ -93,7 +93,7 @@ static const char m3_api_keys[] =
     " CONSTRAINT api_keys_tenant_fk FOREIGN KEY (tenant_id) REFERENCES tenants (id)"
     ")" TABLE_OPTS;
 
-/* Revocations of access tokens (common/revocations.h): every other process
+/* Revocations of access tokens (common/auth/revocations.h): every other process
  * follows them through GET /revocations on the admin port. Times in epoch
  * seconds, as JWT iat. */
 static const char m4_revocations[] =

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "admin_http.h"
+#include "runtime/admin_http.h"
 #include "users.h"
 
 #define PING_INTERVAL_MS 2000

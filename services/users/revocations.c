@@ -1,5 +1,5 @@
 /* Token revocations, written here and followed by every other process
- * (common/revocations.h). Writers insert a row in the transaction that
+ * (common/auth/revocations.h). Writers insert a row in the transaction that
  * disables, deletes or revokes; a poller thread copies new rows into the
  * in-memory set every KUMO_REVOCATIONS_POLL, which this process's
  * authenticator checks and GET /revocations on the admin port serves.
@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "admin_http.h"
-#include "log.h"
+#include "runtime/admin_http.h"
+#include "runtime/log.h"
 #include "users.h"
 
 #define POLL_BATCH    500

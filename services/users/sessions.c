@@ -15,13 +15,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "log.h"
-#include "metrics.h"
-#include "secret.h"
+#include "base/alloc.h"
+#include "runtime/log.h"
+#include "runtime/metrics.h"
+#include "base/secret.h"
 #include "users.h"
-#include "validate.h"
-#include "web.h"
+#include "base/validate.h"
+#include "auth/client_addr.h"
 
 #define REFRESH_BYTES   32
 #define INVALID_LOGIN   "invalid credentials"
@@ -64,8 +64,8 @@ const char *users_client_address(struct users_ctx *ctx, struct kumo_rpc_call *ca
 {
     const char *peer = kumo_rpc_call_peer(call);
     char *out = kumo_rpc_call_alloc(call, 64);
-    kumo_web_client_addr(peer, kumo_rpc_call_header(call, "x-forwarded-for"),
-                         ctx->s.trusted_proxies, out, 64);
+    kumo_client_addr(peer, kumo_rpc_call_header(call, "x-forwarded-for"), ctx->s.trusted_proxies,
+                     out, 64);
     return out[0] ? out : "unknown";
 }
 

@@ -1,10 +1,10 @@
 /* CreateTenant (system administrators) and GetTenant. */
 #include <string.h>
 
-#include "alloc.h"
+#include "base/alloc.h"
 
 #include "users.h"
-#include "validate.h"
+#include "base/validate.h"
 
 struct tenant_row {
     int64_t create_us;

@@ -10,12 +10,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "log.h"
-#include "page_token.h"
-#include "secret.h"
+#include "base/alloc.h"
+#include "runtime/log.h"
+#include "db/page_token.h"
+#include "base/secret.h"
 #include "users.h"
-#include "validate.h"
+#include "base/validate.h"
 
 #define SELECT_USER "SELECT " USERS_USER_COLUMNS " FROM users u WHERE u.tenant_id = ? AND u.id = ?"
 

@@ -9,19 +9,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "db.h"
-#include "db_row.h"
-#include "ids.h"
-#include "db_rds_auth.h"
+#include "runtime/config.h"
+#include "db/db.h"
+#include "db/row.h"
+#include "base/ids.h"
+#include "db/rds_auth.h"
 #include "kumo/users/v1/users.pb-c.h"
-#include "kumo_jwt.h"
-#include "password.h"
-#include "rpc.h"
-#include "rpc_auth.h"
-#include "rpc_server.h"
-#include "cidr.h"
-#include "login_guard.h"
+#include "auth/jwt.h"
+#include "auth/password.h"
+#include "rpc/rpc.h"
+#include "auth/rpc_auth.h"
+#include "rpc/server.h"
+#include "auth/cidr.h"
+#include "auth/login_guard.h"
 
 /* ---- limits of the data model ---- */
 
@@ -220,7 +220,7 @@ kumo_code users_revoke_families(struct kumo_db_conn *c, const char *tenant_id, c
 
 /* The client's address for throttling: the peer, or, when the peer is
  * inside KUMO_TRUSTED_PROXIES, the right-most x-forwarded-for entry that is
- * not itself a trusted proxy (common/web.h). */
+ * not itself a trusted proxy (bff/web.h). */
 const char *users_client_address(struct users_ctx *ctx, struct kumo_rpc_call *call);
 
 /* Admits a credential check for `account` (NULL for API keys) from the
@@ -265,7 +265,7 @@ int users_jwks_route_install(struct users_ctx *ctx, struct kumo_admin *admin);
 int users_readiness_start(struct users_ctx *ctx, struct kumo_admin *admin);
 void users_readiness_stop(void);
 
-/* revocations.c: token revocations (common/revocations.h). The writers
+/* revocations.c: token revocations (common/auth/revocations.h). The writers
  * run inside the caller's transaction: a revocation of every token of
  * `subject` (a user id, or USERS_KEY_SUB_PREFIX + an API key id) issued up
  * to now, and of the tokens of every API key `user_id` made. */

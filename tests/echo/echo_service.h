@@ -4,7 +4,7 @@
 
 #include <time.h>
 
-#include "rpc.h"
+#include "rpc/rpc.h"
 
 extern const struct kumo_rpc_service kumo_test_echo_service;
 

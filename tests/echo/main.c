@@ -1,6 +1,6 @@
 /* kumo-echo: a daemon serving only the test EchoService (plus health and
  * reflection), for interop tests, abuse tests and benchmarks. */
-#include "daemon.h"
+#include "runtime/daemon.h"
 #include "echo_service.h"
 
 extern const unsigned char kumo_test_descriptor_set[];

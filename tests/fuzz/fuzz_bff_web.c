@@ -1,4 +1,4 @@
-/* Fuzzes the parsers of common/web.c that read client input: Cookie
+/* Fuzzes the parsers of bff/web.c that read client input: Cookie
  * headers, X-Forwarded-For, JSON nesting depth, request ids, origins and
  * route patterns. The first byte picks the parser; the rest is the input. */
 #include <stddef.h>
@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/client_addr.h"
 #include "web.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -28,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         static struct kumo_cidr_list *trusted;
         if (!trusted && kumo_cidr_list_parse("10.0.0.1,10.0.0.2,fd00::/8", &trusted, NULL, 0) != 0)
             abort();
-        kumo_web_client_addr("10.0.0.1", s, trusted, out, sizeof out);
+        kumo_client_addr("10.0.0.1", s, trusted, out, sizeof out);
     }
         if (strlen(out) >= sizeof out)
             abort();

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base64.h"
-#include "connect_get.h"
-#include "errors.h"
-#include "pctenc.h"
+#include "base/base64.h"
+#include "wire/connect_get.h"
+#include "base/errors.h"
+#include "base/pctenc.h"
 
 static void check_parse(const char *q, size_t len)
 {

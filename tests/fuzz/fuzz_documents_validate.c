@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "content_disposition.h"
+#include "http/content_disposition.h"
 #include "documents.h"
-#include "validate.h"
+#include "base/validate.h"
 
 static void content_type(const char *s, size_t n)
 {

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "envelope.h"
-#include "errors.h"
+#include "base/alloc.h"
+#include "wire/envelope.h"
+#include "base/errors.h"
 
 static size_t pick_max_len(uint8_t sel)
 {

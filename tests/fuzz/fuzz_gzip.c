@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compress.h"
-#include "errors.h"
+#include "wire/compress.h"
+#include "base/errors.h"
 
 #define LIMIT (256 * 1024)
 

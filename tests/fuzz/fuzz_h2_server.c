@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "echo_service.h"
-#include "rpc_internal.h"
+#include "rpc/internal.h"
 
 static struct kumo_rpc_server *server;
 static struct kumo__io_thread *io;

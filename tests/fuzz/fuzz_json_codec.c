@@ -1,4 +1,4 @@
-/* Fuzzes the proto3 JSON codec (common/json_codec.c): arbitrary bytes are
+/* Fuzzes the proto3 JSON codec (common/codec/json_codec.c): arbitrary bytes are
  * decoded as kumo.test.v1.AllTypes (every field kind) and as EchoRequest.
  * Whatever decodes must re-encode to JSON that decodes again and encodes to
  * the same bytes, and must survive a trip through the binary codec unchanged. */
@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "arena.h"
-#include "buf.h"
-#include "json_codec.h"
+#include "base/alloc.h"
+#include "base/arena.h"
+#include "base/buf.h"
+#include "codec/json_codec.h"
 
 #include "kumo/test/v1/echo.pb-c.h"
 #include "kumo/test/v1/types.pb-c.h"

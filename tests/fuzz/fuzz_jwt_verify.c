@@ -15,11 +15,11 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "alloc.h"
-#include "base64.h"
-#include "buf.h"
-#include "errors.h"
-#include "kumo_jwt.h"
+#include "base/alloc.h"
+#include "base/base64.h"
+#include "base/buf.h"
+#include "base/errors.h"
+#include "auth/jwt.h"
 
 #define ISS "https://users.kumo.test"
 #define AUD "kumo"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "page_cursor.h"
+#include "db/page_cursor.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

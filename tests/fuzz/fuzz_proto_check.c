@@ -11,9 +11,9 @@
 
 #include "google/protobuf/struct.pb-c.h"
 #include "kumo/test/v1/echo.pb-c.h"
-#include "page_token.h"
-#include "proto_check.h"
-#include "validate.h"
+#include "db/page_token.h"
+#include "wire/proto_check.h"
+#include "base/validate.h"
 
 static const ProtobufCMessageDescriptor *descs[] = {
     &kumo__test__v1__echo_request__descriptor,

@@ -1,11 +1,11 @@
-/* libFuzzer target: the revocation feed page parser (common/revocations.c),
+/* libFuzzer target: the revocation feed page parser (common/auth/revocations.c),
  * which reads what another process's admin port answers. Whatever the
  * input, a page either applies whole or not at all, and a set it filled
  * serves a feed page that parses again. */
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "revocations.h"
+#include "auth/revocations.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

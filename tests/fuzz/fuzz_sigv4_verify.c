@@ -14,12 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "aws_credentials.h"
-#include "buf.h"
-#include "errors.h"
-#include "rds_token.h"
-#include "sigv4.h"
+#include "base/alloc.h"
+#include "aws/credentials.h"
+#include "base/buf.h"
+#include "base/errors.h"
+#include "aws/rds_token.h"
+#include "aws/sigv4.h"
 
 #define T0 1440938160
 

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "alloc.h"
+#include "base/alloc.h"
 #include "storage.h"
 
 static void check_safe_family(const char *ct)

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "base/alloc.h"
 #include "storage.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -4,7 +4,7 @@
 Run by tests/integration/users/run. No generated stubs: the message classes
 come from a descriptor set protoc builds from proto/kumo/users/v1 at start,
 calls are generic raw-bytes gRPC calls, tokens are checked with PyJWT and
-attack tokens are built with tests/unit/common/jwt_interop.py (PyJWT +
+attack tokens are built with tests/unit/common/auth/jwt_interop.py (PyJWT +
 cryptography), so nothing on the client side is kumo's code.
 
 Phases:
@@ -711,7 +711,7 @@ def case_jwt_attacks(c, args, w):
                        check=True, capture_output=True)
         kid = jwt.get_unverified_header(w.alice.access_token)["kid"]
         out = subprocess.run(
-            ["/usr/bin/python3", os.path.join(args.root, "tests/unit/common/jwt_interop.py"),
+            ["/usr/bin/python3", os.path.join(args.root, "tests/unit/common/auth/jwt_interop.py"),
              "forge", "--priv", args.priv, "--pub", pub_path, "--jwks", jwks_path,
              # "=": a thumbprint may start with "-", which argparse would take for an option
              "--kid=" + kid,

@@ -1,0 +1,194 @@
+#include "auth/jwks_fetch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/errors.h"
+#include "http/http_get.h"
+#include "runtime/log.h"
+
+#define FIRST_RETRY_MS 500
+
+static int fail(struct kumo_buf *err, int rc, const char *what, const char *detail)
+{
+    if (err) {
+        kumo_buf_append_str(err, what);
+        if (detail && *detail) {
+            kumo_buf_append_str(err, ": ");
+            kumo_buf_append_str(err, detail);
+        }
+    }
+    return rc;
+}
+
+static int read_file(const char *path, struct kumo_buf *body, struct kumo_buf *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return fail(err, KUMO_ERR_IO, "jwks: cannot open the file", strerror(errno));
+    char chunk[4096];
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            close(fd);
+            return fail(err, KUMO_ERR_IO, "jwks: cannot read the file", strerror(e));
+        }
+        if (n == 0)
+            break;
+        if (body->len + (size_t)n > KUMO_JWT_MAX_JWKS_LEN) {
+            close(fd);
+            return fail(err, KUMO_ERR_TOO_LARGE, "jwks: document too large", NULL);
+        }
+        kumo_buf_append(body, chunk, (size_t)n);
+    }
+    close(fd);
+    return 0;
+}
+
+int kumo_jwks_load(const char *source, const struct kumo_jwks_fetch_opts *o,
+                   struct kumo_jwt_keyset **out, struct kumo_buf *err)
+{
+    if (source == NULL || *source == '\0' || out == NULL)
+        return fail(err, KUMO_ERR_INVALID, "jwks: no source", NULL);
+    struct kumo_buf body = KUMO_BUF_INIT;
+    int rc;
+    if (strncmp(source, "http://", 7) == 0 || strncmp(source, "https://", 8) == 0) {
+        struct kumo_http_get_opts g = {o ? o->ca_file : NULL, o ? o->timeout_ms : 0,
+                                       KUMO_JWT_MAX_JWKS_LEN};
+        rc = kumo_http_get(source, &g, &body, "jwks", err);
+    } else
+        rc = read_file(strncmp(source, "file:", 5) == 0 ? source + 5 : source, &body, err);
+    if (rc == 0) {
+        const char *why = NULL;
+        rc = kumo_jwt_keyset_from_jwks(out, body.data ? (const char *)body.data : "", body.len,
+                                       &why);
+        if (rc != 0)
+            fail(err, rc, "jwks: unusable document", why);
+    }
+    kumo_buf_free(&body);
+    return rc;
+}
+
+/* ---- refresher ---- */
+
+struct kumo_jwks_refresher {
+    struct kumo_jwt_verifier *v;
+    char *source;
+    struct kumo_jwks_fetch_opts opts;
+    char *ca_file;
+    int64_t interval_ms;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;
+    atomic_ulong loads;
+};
+
+/* Sleeps up to ms, or until stopped. Returns 1 if stopped. */
+static int nap(struct kumo_jwks_refresher *r, int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&r->mu);
+    while (!r->stop && pthread_cond_timedwait(&r->cv, &r->mu, &ts) != ETIMEDOUT)
+        ;
+    int stopped = r->stop;
+    pthread_mutex_unlock(&r->mu);
+    return stopped;
+}
+
+static void *refresh_loop(void *arg)
+{
+    struct kumo_jwks_refresher *r = arg;
+    int64_t retry = FIRST_RETRY_MS;
+    for (;;) {
+        struct kumo_jwt_keyset *ks = NULL;
+        struct kumo_buf err = KUMO_BUF_INIT;
+        int64_t wait;
+        if (kumo_jwks_load(r->source, &r->opts, &ks, &err) == 0) {
+            kumo_jwt_verifier_set_keys(r->v, ks);
+            atomic_fetch_add(&r->loads, 1);
+            retry = FIRST_RETRY_MS;
+            wait = r->interval_ms;
+        } else {
+            kumo_log(KUMO_LOG_WARN, NULL, "jwks: refresh failed; keeping the current keys", "error",
+                     err.data ? (const char *)err.data : "", NULL);
+            wait = retry;
+            retry = retry * 2 > r->interval_ms ? r->interval_ms : retry * 2;
+        }
+        kumo_buf_free(&err);
+        if (nap(r, wait))
+            return NULL;
+    }
+}
+
+int kumo_jwks_refresher_start(struct kumo_jwks_refresher **out, struct kumo_jwt_verifier *v,
+                              const char *source, int64_t interval_ms,
+                              const struct kumo_jwks_fetch_opts *o)
+{
+    if (out == NULL || v == NULL || source == NULL || *source == '\0' || interval_ms < 1000)
+        return KUMO_ERR_INVALID;
+    struct kumo_jwks_refresher *r = kumo_calloc(1, sizeof *r);
+    r->v = v;
+    r->source = kumo_strdup(source);
+    if (o) {
+        r->opts = *o;
+        r->ca_file = o->ca_file ? kumo_strdup(o->ca_file) : NULL;
+        r->opts.ca_file = r->ca_file;
+    }
+    r->interval_ms = interval_ms;
+    atomic_init(&r->loads, 0);
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->cv, &attr);
+    pthread_condattr_destroy(&attr);
+    int rc = pthread_create(&r->thread, NULL, refresh_loop, r);
+    if (rc != 0) {
+        pthread_cond_destroy(&r->cv);
+        pthread_mutex_destroy(&r->mu);
+        kumo_free(r->source);
+        kumo_free(r->ca_file);
+        kumo_free(r);
+        return -rc;
+    }
+    *out = r;
+    return 0;
+}
+
+unsigned long kumo_jwks_refresher_loads(struct kumo_jwks_refresher *r)
+{
+    return atomic_load(&r->loads);
+}
+
+void kumo_jwks_refresher_stop(struct kumo_jwks_refresher *r)
+{
+    if (r == NULL)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->stop = 1;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    pthread_join(r->thread, NULL);
+    pthread_cond_destroy(&r->cv);
+    pthread_mutex_destroy(&r->mu);
+    kumo_free(r->source);
+    kumo_free(r->ca_file);
+    kumo_free(r);
+}

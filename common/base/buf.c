@@ -1,0 +1,84 @@
+#include "base/buf.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+
+void kumo_buf_reserve(struct kumo_buf *b, size_t extra)
+{
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need)
+        cap *= 2;
+    b->data = kumo_realloc(b->data, cap);
+    b->cap = cap;
+}
+
+void kumo_buf_append(struct kumo_buf *b, const void *data, size_t len)
+{
+    kumo_buf_reserve(b, len);
+    if (len)
+        memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+}
+
+void kumo_buf_append_str(struct kumo_buf *b, const char *s)
+{
+    kumo_buf_append(b, s, strlen(s));
+}
+
+void kumo_buf_append_byte(struct kumo_buf *b, uint8_t c)
+{
+    kumo_buf_append(b, &c, 1);
+}
+
+void kumo_buf_vappendf(struct kumo_buf *b, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0)
+        return;
+    kumo_buf_reserve(b, (size_t)n);
+    vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+}
+
+void kumo_buf_appendf(struct kumo_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    kumo_buf_vappendf(b, fmt, ap);
+    va_end(ap);
+}
+
+void kumo_buf_reset(struct kumo_buf *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+void kumo_buf_free(struct kumo_buf *b)
+{
+    kumo_free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+char *kumo_buf_steal(struct kumo_buf *b, size_t *len_out)
+{
+    if (b->data == NULL)
+        kumo_buf_reserve(b, 0), b->data[0] = '\0';
+    char *p = (char *)b->data;
+    if (len_out)
+        *len_out = b->len;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return p;
+}

@@ -1,0 +1,79 @@
+/* KUMO_DB_* variables -> struct kumo_db_options. */
+#include <string.h>
+#include <strings.h>
+
+#include "runtime/config.h"
+#include "db/internal.h"
+
+static const struct kumo_config_var db_vars[KUMO_DB_N_CONFIG_VARS] = {
+    {"KUMO_DB_HOST", KUMO_CONFIG_STRING, "127.0.0.1", "MySQL host (TCP)"},
+    {"KUMO_DB_PORT", KUMO_CONFIG_INT, "3306", "MySQL port", 0, 1, 65535},
+    {"KUMO_DB_SOCKET", KUMO_CONFIG_STRING, NULL,
+     "MySQL unix socket instead of TCP (password auth only)"},
+    {"KUMO_DB_USER", KUMO_CONFIG_STRING, "kumo", "MySQL user"},
+    {"KUMO_DB_NAME", KUMO_CONFIG_STRING, NULL, "MySQL database (schema)"},
+    {"KUMO_DB_AUTH", KUMO_CONFIG_STRING, "password",
+     "password, or iam (an RDS IAM token per connection, over verified TLS)"},
+    {"KUMO_DB_PASSWORD", KUMO_CONFIG_STRING, NULL, "MySQL password (password auth)",
+     KUMO_CONFIG_SECRET},
+    {"KUMO_DB_TLS_CA_FILE", KUMO_CONFIG_STRING, NULL,
+     "CA bundle verifying the MySQL server (required for iam; set it to require TLS)"},
+    {"KUMO_DB_POOL_SIZE", KUMO_CONFIG_INT, "8", "most MySQL connections", 0, 1, 1000},
+    {"KUMO_DB_ACQUIRE_TIMEOUT", KUMO_CONFIG_DURATION_MS, "2s",
+     "longest wait for a free MySQL connection", 0, 1, 600000},
+    {"KUMO_DB_CONNECT_TIMEOUT", KUMO_CONFIG_DURATION_MS, "5s", "MySQL connect timeout", 0, 1,
+     600000},
+    {"KUMO_DB_IO_TIMEOUT", KUMO_CONFIG_DURATION_MS, "30s",
+     "MySQL read/write timeout (give migrate a longer one)", 0, 1, 86400000},
+    {"KUMO_DB_MAX_LIFETIME", KUMO_CONFIG_DURATION_MS, "10m",
+     "close MySQL connections older than this", 0, 1000, 86400000},
+    {"KUMO_DB_LOCK_WAIT_TIMEOUT", KUMO_CONFIG_DURATION_MS, "10s",
+     "innodb_lock_wait_timeout (whole seconds)", 0, 1000, 3600000},
+};
+
+size_t kumo_db_config_vars(struct kumo_config_var *out, size_t cap, const char *default_database)
+{
+    if (cap < KUMO_DB_N_CONFIG_VARS)
+        return 0;
+    memcpy(out, db_vars, sizeof db_vars);
+    for (size_t i = 0; i < KUMO_DB_N_CONFIG_VARS; i++)
+        if (strcmp(out[i].name, "KUMO_DB_NAME") == 0)
+            out[i].default_value = default_database;
+    return KUMO_DB_N_CONFIG_VARS;
+}
+
+static const char *opt_string(const struct kumo_config *c, const char *name)
+{
+    const char *s = kumo_config_string(c, name);
+    return s && *s ? s : NULL;
+}
+
+int kumo_db_options_from_config(const struct kumo_config *c, struct kumo_db_options *o)
+{
+    const char *auth = kumo_config_string(c, "KUMO_DB_AUTH");
+
+    memset(o, 0, sizeof *o);
+    if (auth && strcasecmp(auth, "iam") == 0) {
+        o->auth = KUMO_DB_AUTH_IAM;
+    } else if (!auth || strcasecmp(auth, "password") == 0) {
+        o->auth = KUMO_DB_AUTH_PASSWORD;
+    } else {
+        kumo__db_error(NULL, KUMO_CODE_INVALID_ARGUMENT, "invalid database options",
+                       "KUMO_DB_AUTH must be password or iam");
+        return KUMO_ERR_INVALID;
+    }
+    o->host = opt_string(c, "KUMO_DB_HOST");
+    o->port = (unsigned)kumo_config_int(c, "KUMO_DB_PORT");
+    o->unix_socket = opt_string(c, "KUMO_DB_SOCKET");
+    o->user = opt_string(c, "KUMO_DB_USER");
+    o->database = opt_string(c, "KUMO_DB_NAME");
+    o->password = opt_string(c, "KUMO_DB_PASSWORD");
+    o->tls_ca_file = opt_string(c, "KUMO_DB_TLS_CA_FILE");
+    o->max_conns = (unsigned)kumo_config_int(c, "KUMO_DB_POOL_SIZE");
+    o->acquire_timeout_ms = kumo_config_int(c, "KUMO_DB_ACQUIRE_TIMEOUT");
+    o->connect_timeout_ms = kumo_config_int(c, "KUMO_DB_CONNECT_TIMEOUT");
+    o->io_timeout_ms = kumo_config_int(c, "KUMO_DB_IO_TIMEOUT");
+    o->max_lifetime_ms = kumo_config_int(c, "KUMO_DB_MAX_LIFETIME");
+    o->lock_wait_timeout_s = kumo_config_int(c, "KUMO_DB_LOCK_WAIT_TIMEOUT") / 1000;
+    return 0;
+}

@@ -1,0 +1,72 @@
+/* The common main() of every kumo daemon: configuration from KUMO_*
+ * variables (--help, --version), the RPC server with health and reflection,
+ * the admin port, signals and graceful shutdown. A daemon supplies its
+ * variables, descriptor sets and a setup function registering its services. */
+#ifndef KUMO_DAEMON_H
+#define KUMO_DAEMON_H
+
+#include <stddef.h>
+
+#include "runtime/config.h"
+#include "rpc/reflection.h"
+#include "rpc/server.h"
+
+struct kumo_daemon;
+
+/* A subcommand besides "serve" (e.g. "migrate", "bootstrap"): runs with the
+ * loaded configuration instead of serving, and its return value is the
+ * process exit status. argv[0] is the subcommand's name. */
+struct kumo_daemon_command {
+    const char *name;
+    const char *help; /* one line for --help */
+    int (*run)(const struct kumo_config *config, int argc, char **argv, void *ud);
+};
+
+struct kumo_daemon_spec {
+    const char *program; /* "kumo-users" */
+    const char *svc;     /* "users": the "svc" of every log line */
+    const char *summary; /* one line for --help */
+    const char *version; /* for --version */
+    int default_rpc_port;
+    int default_admin_port;
+    const struct kumo_config_var *vars; /* the daemon's own variables */
+    size_t n_vars;
+    const struct kumo_blob *descriptor_sets; /* for reflection */
+    size_t n_descriptor_sets;
+    /* Registers services with kumo_daemon_server(d). Returns 0, or nonzero
+     * to abort start-up (after logging why). */
+    int (*setup)(struct kumo_daemon *d, void *ud);
+    /* Subcommands besides "serve". */
+    const struct kumo_daemon_command *commands;
+    size_t n_commands;
+    /* Optional: runs after the server stopped, before exit. */
+    void (*teardown)(struct kumo_daemon *d, void *ud);
+    void *ud;
+    /* Optional: a listener the daemon runs itself (the BFF's HTTP port).
+     * After setup, the "serving" log line gets the field `extra_port_name`
+     * (e.g. "http_port") with the value extra_port returns, so scripts find
+     * an ephemeral port the same way as rpc_port and admin_port. */
+    const char *extra_port_name;
+    int (*extra_port)(struct kumo_daemon *d, void *ud);
+    /* Optional: runs on the main loop at the first SIGTERM/SIGINT, before
+     * the RPC server drains, so the daemon stops accepting on its own
+     * listeners too. */
+    void (*drain)(struct kumo_daemon *d, void *ud);
+};
+
+/* Runs the daemon: parses argv (--help, --version, "serve" or one of the
+ * spec's subcommands),
+ * loads config, starts everything, serves until SIGTERM/SIGINT (a second
+ * one exits at once). Returns the process exit status. */
+int kumo_daemon_main(int argc, char **argv, const struct kumo_daemon_spec *spec);
+
+/* The RPC server, to register services on (during setup). */
+struct kumo_rpc_server *kumo_daemon_server(struct kumo_daemon *d);
+
+/* The loaded configuration (common and daemon variables). */
+const struct kumo_config *kumo_daemon_config(const struct kumo_daemon *d);
+
+/* The admin port, to add readiness checks (during setup). */
+struct kumo_admin *kumo_daemon_admin(struct kumo_daemon *d);
+
+#endif

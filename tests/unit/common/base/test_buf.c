@@ -1,0 +1,73 @@
+/* Tests of common/base/buf.c. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/buf.h"
+
+static void test_buf_append_and_terminate(void **state)
+{
+    (void)state;
+    struct kumo_buf b = KUMO_BUF_INIT;
+    kumo_buf_append(&b, "ab", 2);
+    kumo_buf_append_str(&b, "cd");
+    kumo_buf_append_byte(&b, 'e');
+    assert_int_equal(b.len, 5);
+    assert_string_equal((char *)b.data, "abcde");
+    kumo_buf_appendf(&b, "-%d-%s", 42, "x");
+    assert_string_equal((char *)b.data, "abcde-42-x");
+    kumo_buf_reset(&b);
+    assert_int_equal(b.len, 0);
+    assert_string_equal((char *)b.data, "");
+    kumo_buf_free(&b);
+    assert_null(b.data);
+}
+
+static void test_buf_grows_large(void **state)
+{
+    (void)state;
+    struct kumo_buf b = KUMO_BUF_INIT;
+    char chunk[1000];
+    memset(chunk, 'q', sizeof(chunk));
+    for (int i = 0; i < 5000; i++)
+        kumo_buf_append(&b, chunk, sizeof(chunk));
+    assert_int_equal(b.len, 5000000);
+    assert_int_equal(b.data[4999999], 'q');
+    assert_int_equal(b.data[5000000], 0);
+    kumo_buf_appendf(&b, "%0*d", 3000, 7);
+    assert_int_equal(b.len, 5003000);
+    kumo_buf_free(&b);
+}
+
+static void test_buf_steal(void **state)
+{
+    (void)state;
+    struct kumo_buf b = KUMO_BUF_INIT;
+    size_t len = 99;
+    char *empty = kumo_buf_steal(&b, &len);
+    assert_string_equal(empty, "");
+    assert_int_equal(len, 0);
+    kumo_free(empty);
+    kumo_buf_append_str(&b, "mine");
+    char *s = kumo_buf_steal(&b, &len);
+    assert_string_equal(s, "mine");
+    assert_int_equal(len, 4);
+    assert_null(b.data);
+    assert_int_equal(b.len, 0);
+    kumo_free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_buf_append_and_terminate),
+        cmocka_unit_test(test_buf_grows_large),
+        cmocka_unit_test(test_buf_steal),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
