@@ -454,7 +454,7 @@ static void print_range(FILE *f, const struct kumo_config_var *v)
 void kumo_config_print_help(FILE *f, const char *prog, const char *summary,
                             const struct kumo_config_var *vars, size_t n)
 {
-    fprintf(f, "Usage: %s [--help] [--version]\n", prog ? prog : "kumo");
+    (void)prog; /* the usage line is the daemon's (runtime/daemon.c) */
     if (summary && *summary)
         fprintf(f, "\n%s\n", summary);
     fprintf(f, "\nConfiguration (environment variables):\n");

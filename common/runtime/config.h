@@ -83,7 +83,7 @@ void kumo_config_free(struct kumo_config *c);
  * variable of another type, is a programming error: the accessors print it
  * and abort, so the bug shows on the first run instead of as a zero. */
 
-/* Prints usage to `f`: "Usage: prog", the one-line summary, then each
+/* Prints the configuration part of --help to `f`: the one-line summary, then each
  * variable with its type, default (secrets: never shown), range, whether it
  * is required, its help, and for secrets the NAME_FILE alternative. */
 void kumo_config_print_help(FILE *f, const char *prog, const char *summary,

@@ -241,6 +241,20 @@ static void cleanup(struct kumo_daemon *d)
     kumo_config_free(d->config);
 }
 
+/* The command line, the same for every daemon: one usage line listing the
+ * subcommands, then what each does. */
+static void print_usage(FILE *f, const struct kumo_daemon_spec *spec)
+{
+    fprintf(f, "Usage: %s [serve", spec->program);
+    for (size_t i = 0; i < spec->n_commands; i++)
+        fprintf(f, "|%s", spec->commands[i].name);
+    fprintf(f, "|help|version]\n\nCommands:\n  %-10s run the daemon (the default)\n", "serve");
+    for (size_t i = 0; i < spec->n_commands; i++)
+        fprintf(f, "  %-10s %s\n", spec->commands[i].name, spec->commands[i].help);
+    fprintf(f, "  %-10s print this help and exit (also -h, --help)\n", "help");
+    fprintf(f, "  %-10s print the version and exit (also -V, --version)\n", "version");
+}
+
 int kumo_daemon_main(int argc, char **argv, const struct kumo_daemon_spec *spec)
 {
     size_t n = N_COMMON_VARS + spec->n_vars;
@@ -256,25 +270,19 @@ int kumo_daemon_main(int argc, char **argv, const struct kumo_daemon_spec *spec)
         if (strcmp(cmd, spec->commands[i].name) == 0)
             command = &spec->commands[i];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        printf("Usage: %s [serve", spec->program);
-        for (size_t i = 0; i < spec->n_commands; i++)
-            printf("|%s", spec->commands[i].name);
-        printf("]\n  serve: run the daemon (the default)\n");
-        for (size_t i = 0; i < spec->n_commands; i++)
-            printf("  %s: %s\n", spec->commands[i].name, spec->commands[i].help);
-        printf("\n");
-
+        print_usage(stdout, spec);
         kumo_config_print_help(stdout, spec->program, spec->summary, vars, n);
         kumo_free(vars);
         return 0;
     }
-    if (strcmp(cmd, "--version") == 0) {
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0 || strcmp(cmd, "version") == 0) {
         printf("%s %s\n", spec->program, spec->version);
         kumo_free(vars);
         return 0;
     }
     if (strcmp(cmd, "serve") != 0 && command == NULL) {
-        fprintf(stderr, "%s: unknown command \"%s\" (try --help)\n", spec->program, cmd);
+        fprintf(stderr, "%s: unknown command \"%s\"\n", spec->program, cmd);
+        print_usage(stderr, spec);
         kumo_free(vars);
         return 2;
     }
