@@ -193,6 +193,7 @@ class Stack:
         self.secrets_dir = os.path.join(self.work, "secrets")
         self.keys_dir = os.path.join(self.work, "keys")
         self.logs_dir = os.path.join(self.work, "logs")
+        self._logs_seen = set()
         self.storage_root = os.path.join(self.work, "storage")
         self.db_port = None
         self.db_running = False
@@ -446,9 +447,21 @@ class Stack:
 
     # ---- one-shot subcommands ---------------------------------------------------------
 
-    def _run_cmd(self, svc, sub, extra_env=None):
+    def _log_path(self, base):
+        """logs/<base>.log for this run. The first time this Stack writes a
+        log, a file left by an earlier run becomes <base>.log.1 (the one
+        before that is dropped): a kept var/ holds this run's logs and the
+        previous run's, never an ever-growing file."""
         os.makedirs(self.logs_dir, exist_ok=True)
-        log = os.path.join(self.logs_dir, "%s-%s.log" % (svc, sub))
+        path = os.path.join(self.logs_dir, base + ".log")
+        if path not in self._logs_seen:
+            self._logs_seen.add(path)
+            if os.path.exists(path):
+                os.replace(path, path + ".1")
+        return path
+
+    def _run_cmd(self, svc, sub, extra_env=None):
+        log = self._log_path("%s-%s" % (svc, sub))
         env = self._base_env()
         env.update(self._db_env(svc))
         if svc == "users":
@@ -486,7 +499,7 @@ class Stack:
         full = self._base_env()
         full.update(self.env_of(svc))
         full.update(env or {})
-        log = os.path.join(self.logs_dir, name + ".log")
+        log = self._log_path(name)
         f = open(log, "ab")
         start_off = f.tell()
         try:

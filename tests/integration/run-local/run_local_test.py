@@ -25,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 RUN_LOCAL = os.path.join(ROOT, "scripts", "run-local")
 SERVICES = ("users", "storage", "documents", "bff")
-PORT_VARS = ("KUMO_BFF_PORT", "KUMO_BFF_ADMIN_PORT", "KUMO_USERS_RPC_PORT", "KUMO_USERS_ADMIN_PORT",
+PORT_VARS = ("KUMO_BFF_PORT", "KUMO_BFF_ADMIN_PORT", "KUMO_BFF_RPC_PORT", "KUMO_USERS_RPC_PORT", "KUMO_USERS_ADMIN_PORT",
              "KUMO_DOCUMENTS_RPC_PORT", "KUMO_DOCUMENTS_ADMIN_PORT", "KUMO_STORAGE_RPC_PORT",
              "KUMO_STORAGE_ADMIN_PORT", "KUMO_STORAGE_DATA_PORT", "KUMO_MARIADB_PORT")
 UP_TIMEOUT = float(os.environ.get("KUMO_RUN_LOCAL_TIMEOUT", "240"))
@@ -186,6 +186,35 @@ def test_port_taken(build, base):
         s.close()
 
 
+def readme_block():
+    """The README's first-ten-minutes lines, exactly as written."""
+    with open(os.path.join(ROOT, "README.md")) as f:
+        text = f.read()
+    m = re.search(r"<!-- first-ten-minutes:begin -->\n```sh\n(.*?)```\n<!-- first-ten-minutes:end -->",
+                  text, re.S)
+    return m.group(1) if m else None
+
+
+def check_readme_lines(url, work, base):
+    """Runs the README's lines with bash -e in a directory whose var/ is the
+    run's var dir (the README's lines run from the repository root)."""
+    block = readme_block()
+    tap(block is not None, "README has the first-ten-minutes block between its markers")
+    if block is None:
+        return
+    where = os.path.join(base, "readme-cwd")
+    os.makedirs(where, exist_ok=True)
+    if not os.path.lexists(os.path.join(where, "var")):
+        os.symlink(work, os.path.join(where, "var"))
+    env = dict(os.environ, KUMO=url)
+    p = subprocess.run(["bash", "-eo", "pipefail", "-c", block], cwd=where, env=env,
+                       capture_output=True, text=True, timeout=120)
+    tap(p.returncode == 0 and "the same bytes came back" in p.stdout,
+        "the README's first ten minutes run as written against make run (sign in, create, PUT, "
+        "complete, get, download, list, search, API key)",
+        ["exit %s" % p.returncode, p.stdout[-1500:], p.stderr[-1500:]])
+
+
 def main():
     if len(sys.argv) != 2:
         print("usage: run_local_test.py BUILD_DIR", file=sys.stderr)
@@ -223,6 +252,9 @@ def main():
         doc_id = doc.get("document_id") if isinstance(doc, dict) else None
         tap(status in ("200", "201") and bool(doc_id), "first run: a document is created through the BFF with the API key",
             ["status %s: %s" % (status, str(doc)[:500])])
+        tap("TOKEN=$(jq -n --arg pw" in text and "/api/v1/auth/login" in text,
+            "first run: prints the sign-in line", [text[-1500:]])
+        check_readme_lines(url, work, base)
         ports = banner_ports(text)
         rc = r.interrupt()
         out = r.text()
@@ -250,6 +282,9 @@ def main():
         ports = banner_ports(r.text())
         rc = r.interrupt()
         tap(rc == 0, "second run: SIGINT, exit 0", ["exit %s" % rc, r.text()[-2000:]])
+        logs = sorted(os.listdir(os.path.join(work, "logs")))
+        tap("bff.log" in logs and "bff.log.1" in logs and not any(x.endswith(".2") for x in logs),
+            "logs: this run's and the previous run's are kept, nothing older", [logs])
         still = [p for p in ports if listening(p)]
         tap(not still, "second run: nothing left listening", ["still listening: %s" % still])
     finally:
