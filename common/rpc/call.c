@@ -152,3 +152,13 @@ const char *kumo_rpc_call_peer(const struct kumo_rpc_call *call)
 {
     return call->peer;
 }
+
+void kumo_rpc_call_set_state(struct kumo_rpc_call *call, void *state)
+{
+    call->service_state = state;
+}
+
+void *kumo_rpc_call_state(const struct kumo_rpc_call *call)
+{
+    return call->service_state;
+}

@@ -20,6 +20,8 @@ struct kumo_health {
     size_t n_entries;
     size_t cap_entries;
     struct kumo_rpc_service service; /* filled by kumo_health_service */
+    void (*on_change)(void *ud);     /* kumo_health_on_change */
+    void *on_change_ud;
 };
 
 /* Caller holds the lock. */
@@ -63,9 +65,22 @@ void kumo_health_set(struct kumo_health *h, const char *service, int serving)
         service = "";
     pthread_mutex_lock(&h->lock);
     struct health_entry *e = find_entry(h, service);
+    int changed = e == NULL || e->serving != (serving != 0);
     if (e == NULL)
         e = add_entry(h, service);
     e->serving = serving != 0;
+    void (*fn)(void *) = h->on_change;
+    void *ud = h->on_change_ud;
+    pthread_mutex_unlock(&h->lock);
+    if (changed && fn)
+        fn(ud);
+}
+
+void kumo_health_on_change(struct kumo_health *h, void (*fn)(void *ud), void *ud)
+{
+    pthread_mutex_lock(&h->lock);
+    h->on_change = fn;
+    h->on_change_ud = ud;
     pthread_mutex_unlock(&h->lock);
 }
 

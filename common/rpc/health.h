@@ -25,6 +25,11 @@ int kumo_health_new(struct kumo_health **out);
  * answered (readiness checks, shutdown). */
 void kumo_health_set(struct kumo_health *h, const char *service, int serving);
 
+/* Calls fn(ud) after every kumo_health_set that changed a status (outside
+ * the registry's lock; from the thread that set it): the daemon wakes the
+ * RPC server's held Watch streams with it (kumo_rpc_server_tick). */
+void kumo_health_on_change(struct kumo_health *h, void (*fn)(void *ud), void *ud);
+
 /* Looks up `service` ("" or NULL = the whole server). Returns KUMO_CODE_OK
  * and sets *status to a Grpc__Health__V1__HealthCheckResponse__ServingStatus
  * (SERVING or NOT_SERVING), or KUMO_CODE_NOT_FOUND (*status untouched) for a
@@ -32,8 +37,10 @@ void kumo_health_set(struct kumo_health *h, const char *service, int serving);
 kumo_code kumo_health_check(struct kumo_health *h, const char *service, int *status);
 
 /* Returns the service to register with the RPC server: grpc.health.v1.Health
- * with method Check (public, side-effect free); Watch has no handler, so the
- * server answers it UNIMPLEMENTED. The struct is owned by `h` and valid until
+ * with methods Check (public, side-effect free) and Watch (public, a server
+ * stream: the current status at once, then every change, SERVICE_UNKNOWN
+ * for a name never set; NOT_SERVING then `unavailable` when the server
+ * drains). The struct is owned by `h` and valid until
  * kumo_health_free; `h` must outlive the server. (health_service.c) */
 const struct kumo_rpc_service *kumo_health_service(struct kumo_health *h);
 

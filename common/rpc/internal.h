@@ -151,6 +151,11 @@ struct kumo_rpc_call {
     struct kumo_rpc_call *work_next; /* worker / completion queues */
     int deferred;                    /* waiting in the connection's deferred queue */
     struct kumo_rpc_call *defer_next;
+
+    /* server streams (KUMO_RPC_SERVER_STREAM), I/O thread only */
+    int held; /* in io->held, open after half-close */
+    struct kumo_rpc_call *held_prev, *held_next;
+    void *service_state; /* kumo_rpc_call_set_state */
 };
 
 /* One HTTP/2 connection. */
@@ -197,6 +202,8 @@ struct kumo__io_thread {
     pthread_mutex_t mu;
     struct kumo_rpc_call *completed; /* from workers, LIFO; guarded by mu */
     int shutdown_requested;          /* guarded by mu */
+    int tick_requested;              /* guarded by mu (kumo_rpc_server_tick) */
+    struct kumo_rpc_call *held;      /* held server streams (I/O thread only) */
     int draining;
     struct event *drain_ev;
     int stopped;
@@ -247,6 +254,12 @@ void kumo__rpc_work_submit(struct kumo_rpc_server *srv, struct kumo_rpc_call *ca
 int kumo__rpc_admit(struct kumo_rpc_server *srv, const char *peer);
 /* Forgets a connection kumo__rpc_admit counted. */
 void kumo__rpc_release(struct kumo_rpc_server *srv, const char *peer);
+
+/* Held server streams (KUMO_RPC_SERVER_STREAM), on the call's I/O thread:
+ * hold keeps the call open after the client half-closed; unhold forgets it
+ * (kumo__call_free does it for a stream that closed). */
+void kumo__io_hold(struct kumo_rpc_call *call);
+void kumo__io_unhold(struct kumo_rpc_call *call);
 
 /* Hands a finished call back to its I/O thread (from a worker). */
 void kumo__io_post_completion(struct kumo__io_thread *io, struct kumo_rpc_call *call);

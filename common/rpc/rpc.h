@@ -42,13 +42,28 @@ enum kumo_rpc_method_flags {
     KUMO_RPC_STREAM_EACH = 1u << 2,
     /* Needs no credentials (health checks, reflection). */
     KUMO_RPC_PUBLIC = 1u << 3,
+    /* Server streaming (set with STREAM_EACH): the answer to the one request
+     * message is the first response message, and when the client
+     * half-closes the stream stays open ("held") instead of ending. The
+     * method's `tick` then runs on the call's I/O thread after each
+     * kumo_rpc_server_tick and once more when the server starts draining,
+     * and may return a further message. A draining server ends held
+     * streams with `unavailable` (after that last tick), so they never hold
+     * up the drain. gRPC and gRPC-Web only. */
+    KUMO_RPC_SERVER_STREAM = 1u << 4,
 };
+
+/* A held stream's tick (KUMO_RPC_SERVER_STREAM): returns the next message
+ * to send (allocated with kumo_rpc_call_alloc), or NULL when there is
+ * nothing new. Runs on the call's I/O thread: must not block. */
+typedef ProtobufCMessage *(*kumo_rpc_tick_fn)(struct kumo_rpc_call *call);
 
 /* One entry of a service's handler table. */
 struct kumo_rpc_method {
     const char *name; /* method name as declared in the .proto: "Echo" */
     kumo_rpc_handler_fn handler;
-    unsigned flags; /* enum kumo_rpc_method_flags */
+    unsigned flags;        /* enum kumo_rpc_method_flags */
+    kumo_rpc_tick_fn tick; /* KUMO_RPC_SERVER_STREAM only, else NULL */
 };
 
 /* A service to register with the server. The server copies the struct and
@@ -142,6 +157,12 @@ int kumo_rpc_call_sleep(struct kumo_rpc_call *call, int64_t ns);
 
 /* The service's user_data. */
 void *kumo_rpc_call_service_data(const struct kumo_rpc_call *call);
+
+/* Per-call state of a service (e.g. what a held stream last sent): any
+ * pointer, NULL until set; memory from kumo_rpc_call_alloc lives as long as
+ * the call. */
+void kumo_rpc_call_set_state(struct kumo_rpc_call *call, void *state);
+void *kumo_rpc_call_state(const struct kumo_rpc_call *call);
 
 /* CLOCK_MONOTONIC now, in nanoseconds. */
 int64_t kumo_now_ns(void);

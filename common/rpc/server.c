@@ -267,6 +267,54 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     kumo__conn_accept(arg, fd, addr, alen);
 }
 
+/* ---- held server streams ---- */
+
+void kumo__io_hold(struct kumo_rpc_call *call)
+{
+    struct kumo__io_thread *io = call->io;
+    call->held = 1;
+    call->held_prev = NULL;
+    call->held_next = io->held;
+    if (io->held)
+        io->held->held_prev = call;
+    io->held = call;
+}
+
+void kumo__io_unhold(struct kumo_rpc_call *call)
+{
+    struct kumo__io_thread *io = call->io;
+    if (call->held_prev)
+        call->held_prev->held_next = call->held_next;
+    else
+        io->held = call->held_next;
+    if (call->held_next)
+        call->held_next->held_prev = call->held_prev;
+    call->held = 0;
+    call->held_prev = call->held_next = NULL;
+}
+
+/* Runs the tick of every held stream of `io`; with `end`, then ends them
+ * with `unavailable` (the server drains). */
+static void tick_held(struct kumo__io_thread *io, int end)
+{
+    for (struct kumo_rpc_call *c = io->held, *next; c; c = next) {
+        next = c->held_next;
+        struct kumo__conn *conn = c->conn;
+        if (conn == NULL || c->stream_closed || c->answered) {
+            kumo__io_unhold(c);
+            continue;
+        }
+        ProtobufCMessage *msg = c->method->entry->tick ? c->method->entry->tick(c) : NULL;
+        if (msg)
+            kumo__respond_stream_message(c, msg);
+        if (end) {
+            kumo__io_unhold(c);
+            kumo__respond_error(c, KUMO_CODE_UNAVAILABLE, "the server is shutting down");
+        }
+        kumo__conn_flush(conn);
+    }
+}
+
 static void io_stop_if_idle(struct kumo__io_thread *io)
 {
     if (io->draining && io->n_conns == 0)
@@ -297,6 +345,8 @@ static void begin_drain(struct kumo__io_thread *io, int immediate)
     if (io->draining)
         return;
     io->draining = 1;
+    /* Held streams get their last message (e.g. NOT_SERVING) and end. */
+    tick_held(io, 1);
     for (struct kumo__conn *c = io->conns, *next; c; c = next) {
         next = c->next;
         kumo__conn_goaway(c);
@@ -319,7 +369,11 @@ static void on_wakeup(evutil_socket_t fd, short what, void *arg)
     io->completed = NULL;
     int shutdown = io->shutdown_requested;
     io->shutdown_requested = 0;
+    int tick = io->tick_requested;
+    io->tick_requested = 0;
     pthread_mutex_unlock(&io->mu);
+    if (tick)
+        tick_held(io, 0);
     /* Reverse the LIFO so calls complete in the order they finished. */
     struct kumo_rpc_call *ordered = NULL;
     while (done) {
@@ -513,6 +567,19 @@ void kumo_rpc_server_shutdown(struct kumo_rpc_server *srv)
         struct kumo__io_thread *io = &srv->io[i];
         pthread_mutex_lock(&io->mu);
         io->shutdown_requested = n > 1 ? 2 : 1;
+        pthread_mutex_unlock(&io->mu);
+        event_active(io->wakeup_ev, EV_READ, 0);
+    }
+}
+
+void kumo_rpc_server_tick(struct kumo_rpc_server *srv)
+{
+    if (srv == NULL || !srv->started)
+        return;
+    for (int i = 0; i < srv->n_io; i++) {
+        struct kumo__io_thread *io = &srv->io[i];
+        pthread_mutex_lock(&io->mu);
+        io->tick_requested = 1;
         pthread_mutex_unlock(&io->mu);
         event_active(io->wakeup_ev, EV_READ, 0);
     }

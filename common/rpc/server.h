@@ -77,6 +77,11 @@ int kumo_rpc_server_port(const struct kumo_rpc_server *srv);
  * cuts the drain short. */
 void kumo_rpc_server_shutdown(struct kumo_rpc_server *srv);
 
+/* Wakes every I/O thread to run the tick of each held server stream
+ * (KUMO_RPC_SERVER_STREAM), e.g. after a health status changed. Thread-safe
+ * (any thread, not a signal handler); cheap when nothing is held. */
+void kumo_rpc_server_tick(struct kumo_rpc_server *srv);
+
 /* Blocks until the server has stopped after a shutdown; joins its threads. */
 void kumo_rpc_server_wait(struct kumo_rpc_server *srv);
 

@@ -78,6 +78,8 @@ static void call_detach(struct kumo_rpc_call *call)
 
 void kumo__call_free(struct kumo_rpc_call *call)
 {
+    if (call->held)
+        kumo__io_unhold(call);
     call_detach(call);
     if (call->deadline_ev)
         event_free(call->deadline_ev);
@@ -351,6 +353,11 @@ static void pump_messages(struct kumo_rpc_call *call)
         if (inflate_message(call, flags & KUMO_ENVELOPE_COMPRESSED, &data, &len) != 0 ||
             decode_request(call, data, len) != 0)
             return;
+        if (++call->messages_seen > 1 && (call->method->entry->flags & KUMO_RPC_SERVER_STREAM)) {
+            kumo__respond_error(call, KUMO_CODE_INVALID_ARGUMENT,
+                                "a server stream takes exactly one request message");
+            return;
+        }
         if (!call->dispatched) {
             call->dispatched = 1;
             kumo_metrics_rpc_started();
@@ -368,6 +375,15 @@ static void pump_messages(struct kumo_rpc_call *call)
     if (call->request_done && !call->answered) {
         if (kumo_envelope_reader_pending(&call->envelopes) > 0) {
             kumo__respond_error(call, KUMO_CODE_INVALID_ARGUMENT, "truncated request message");
+            return;
+        }
+        if (call->method->entry->flags & KUMO_RPC_SERVER_STREAM) {
+            /* One request message, then the stream stays open for ticks. */
+            if (call->messages_seen != 1 || !call->dispatched)
+                kumo__respond_error(call, KUMO_CODE_INVALID_ARGUMENT,
+                                    "a server stream takes exactly one request message");
+            else if (!call->held)
+                kumo__io_hold(call);
             return;
         }
         if (!call->dispatched) {

@@ -116,11 +116,18 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
         event_base_loopexit(d->base, NULL);
 }
 
+/* Health changes (readiness, drain) reach held Watch streams at once. */
+static void health_changed(void *ud)
+{
+    kumo_rpc_server_tick(ud);
+}
+
 static int register_builtin(struct kumo_daemon *d)
 {
     if (kumo_health_new(&d->health) != 0)
         return -1;
     kumo_health_set(d->health, "", 1);
+    kumo_health_on_change(d->health, health_changed, d->server);
     int rc = kumo_rpc_server_add_service(d->server, kumo_health_service(d->health));
     /* Reflection lists every service: register it last, naming them all. */
     size_t n = kumo_rpc_server_service_count(d->server);

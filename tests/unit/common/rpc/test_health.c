@@ -81,6 +81,34 @@ static void test_health_set_copies_name(void **state)
     kumo_health_free(h);
 }
 
+static void count_change(void *ud)
+{
+    (*(int *)ud)++;
+}
+
+/* The change hook (which wakes held Watch streams) fires on real changes
+ * only: a new name, or a status that flipped. */
+static void test_health_on_change_fires_on_changes_only(void **state)
+{
+    (void)state;
+    struct kumo_health *h = NULL;
+    assert_int_equal(kumo_health_new(&h), 0);
+    int n = 0;
+    kumo_health_on_change(h, count_change, &n);
+    kumo_health_set(h, "", 1); /* already SERVING */
+    assert_int_equal(n, 0);
+    kumo_health_set(h, "", 0);
+    assert_int_equal(n, 1);
+    kumo_health_set(h, "", 0);
+    assert_int_equal(n, 1);
+    kumo_health_set(h, "kumo.x.v1.X", 1); /* a new name */
+    assert_int_equal(n, 2);
+    kumo_health_on_change(h, NULL, NULL);
+    kumo_health_set(h, "", 1);
+    assert_int_equal(n, 2);
+    kumo_health_free(h);
+}
+
 static void test_health_free_null(void **state)
 {
     (void)state;
@@ -180,6 +208,7 @@ int main(void)
         cmocka_unit_test(test_health_unknown_service_not_found),
         cmocka_unit_test(test_health_set_flips_status),
         cmocka_unit_test(test_health_set_copies_name),
+        cmocka_unit_test(test_health_on_change_fires_on_changes_only),
         cmocka_unit_test(test_health_free_null),
         cmocka_unit_test(test_health_status_flips_thread_safely),
     };
