@@ -240,3 +240,13 @@ kumo_code kumo__db_stmt_error(struct kumo_db_conn *c, MYSQL_STMT *st, const char
     return kumo__db_mysql_error(c, sql, mysql_stmt_errno(st), mysql_stmt_sqlstate(st),
                                 mysql_stmt_error(st));
 }
+
+kumo_code kumo__db_deadline_error(struct kumo_db_conn *c, const char *sql)
+{
+    set_last(KUMO_CODE_DEADLINE_EXCEEDED, 0, NULL,
+             "the database did not answer within the request's deadline");
+    kumo_log(KUMO_LOG_WARN, rid(c), "db: call cut at the request's deadline", "sql", sql, NULL);
+    if (c)
+        c->poisoned = 1;
+    return KUMO_CODE_DEADLINE_EXCEEDED;
+}

@@ -67,6 +67,11 @@ struct kumo_db_conn {
     uint64_t tick;
     uint64_t last_insert_id;
     struct kumo_db_rows rows;
+    /* watchdog.c: the lender's deadline bounds every blocking call */
+    int64_t deadline_ns; /* monotonic, 0 = none (KUMO_DB_IO_TIMEOUT only) */
+    int guarded;         /* in db->guarded (guard_mu) */
+    int guard_fired;     /* the watchdog shut the socket (guard_mu) */
+    struct kumo_db_conn *guard_next;
 };
 
 struct kumo_db {
@@ -84,6 +89,12 @@ struct kumo_db {
     uint64_t epoch;
     int64_t down_until_ns; /* reconnect backoff: fail fast until then */
     uint64_t connects, connect_fails, discarded;
+    /* watchdog.c */
+    pthread_mutex_t guard_mu;
+    pthread_cond_t guard_cv;
+    pthread_t guard_thread;
+    int guard_started, guard_stop;
+    struct kumo_db_conn *guarded; /* connections inside a guarded call */
 };
 
 /* ---- db_error.c ---- */
@@ -155,5 +166,17 @@ struct kumo__db_span {
  * stored in *out (kumo_malloc'd, free with kumo_free; NULL when 0) or
  * KUMO_ERR_INVALID for an unterminated quote or comment. */
 int kumo__db_split_sql(const char *sql, size_t len, struct kumo__db_span **out);
+
+/* watchdog.c: database calls bounded by the lender's deadline. start/stop
+ * run with the pool (kumo_db_new/free). guard_begin before a blocking
+ * libmariadb call on `c` (nothing without a deadline); guard_end after it
+ * returns 1 if the deadline passed and the socket was shut (the call's
+ * error is then deadline_exceeded, and `c` is poisoned). */
+int kumo__db_watchdog_start(struct kumo_db *db);
+void kumo__db_watchdog_stop(struct kumo_db *db);
+void kumo__db_guard_begin(struct kumo_db_conn *c);
+int kumo__db_guard_end(struct kumo_db_conn *c);
+/* error.c: the error of a call the watchdog cut short. */
+kumo_code kumo__db_deadline_error(struct kumo_db_conn *c, const char *sql);
 
 #endif

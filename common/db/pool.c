@@ -146,6 +146,11 @@ int kumo_db_new(struct kumo_db **out, const struct kumo_db_options *opts)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&db->cv, &ca);
     pthread_condattr_destroy(&ca);
+    if (kumo__db_watchdog_start(db) != 0)
+        kumo_log(KUMO_LOG_WARN, NULL,
+                 "db: no deadline watchdog (thread creation failed): calls are bounded by "
+                 "KUMO_DB_IO_TIMEOUT only",
+                 NULL);
     *out = db;
     return 0;
 }
@@ -353,7 +358,11 @@ static int idle_usable(struct kumo_db_conn *c, uint64_t epoch, int64_t now)
     if (c->epoch != epoch || now >= c->expires_ns)
         return 0;
     if (o->validate_idle_ms < 0 || now - c->last_used_ns > o->validate_idle_ms * NS_PER_MS) {
-        if (mysql_ping(c->m) != 0) {
+        kumo__db_guard_begin(c);
+        int bad = mysql_ping(c->m) != 0;
+        if (kumo__db_guard_end(c))
+            return 0; /* the lender's deadline passed while the server was silent */
+        if (bad) {
             kumo__db_conn_error(c, "(ping)");
             kumo__db_clear_error();
             return 0;
@@ -424,9 +433,14 @@ kumo_code kumo_db_acquire(struct kumo_db *db, int64_t deadline_ns, struct kumo_d
             db->n_idle--;
             pthread_mutex_unlock(&db->mu);
             c->next = NULL;
+            c->deadline_ns = deadline_ns;
             if (idle_usable(c, epoch, now_ns())) {
                 *out = c;
                 return KUMO_CODE_OK;
+            }
+            if (deadline_ns && now_ns() >= deadline_ns) {
+                discard_conn(db, c);
+                return wait_failed(db, 1);
             }
             discard_conn(db, c);
             pthread_mutex_lock(&db->mu);
@@ -441,7 +455,10 @@ kumo_code kumo_db_acquire(struct kumo_db *db, int64_t deadline_ns, struct kumo_d
             uint64_t epoch = db->epoch;
             db->n_open++;
             pthread_mutex_unlock(&db->mu);
-            return open_in_slot(db, epoch, until, out);
+            kumo_code orc = open_in_slot(db, epoch, until, out);
+            if (orc == KUMO_CODE_OK)
+                (*out)->deadline_ns = deadline_ns;
+            return orc;
         }
         db->n_waiting++;
         int r = pthread_cond_timedwait(&db->cv, &db->mu, &ts);
@@ -461,7 +478,11 @@ static void rollback_on_release(struct kumo_db_conn *c)
         return;
     kumo_log(KUMO_LOG_WARN, c->request_id,
              "db: connection released inside a transaction: rolled back", NULL);
-    if (mysql_rollback(c->m) != 0)
+    kumo__db_guard_begin(c);
+    int bad = mysql_rollback(c->m) != 0;
+    if (kumo__db_guard_end(c))
+        c->poisoned = 1; /* never reused; the server rolls back on disconnect */
+    else if (bad)
         kumo__db_conn_error(c, "ROLLBACK");
     c->in_tx = 0;
 }
@@ -482,6 +503,7 @@ void kumo_db_release(struct kumo_db_conn *c)
     rollback_on_release(c);
     kumo__db_restore_error(&saved);
     c->request_id = NULL;
+    c->deadline_ns = 0;
     now = now_ns();
     pthread_mutex_lock(&db->mu);
     if (c->poisoned || c->epoch != db->epoch || now >= c->expires_ns) {
@@ -509,7 +531,11 @@ kumo_code kumo_db_ping(struct kumo_db *db, int64_t deadline_ns)
 
     if (rc != KUMO_CODE_OK)
         return rc;
-    if (mysql_ping(c->m) != 0)
+    kumo__db_guard_begin(c);
+    int bad = mysql_ping(c->m) != 0;
+    if (kumo__db_guard_end(c) && bad)
+        rc = kumo__db_deadline_error(c, "(ping)");
+    else if (bad)
         rc = kumo__db_conn_error(c, "(ping)");
     kumo_db_release(c);
     return rc;
@@ -539,6 +565,7 @@ void kumo_db_free(struct kumo_db *db)
 {
     if (!db)
         return;
+    kumo__db_watchdog_stop(db);
     while (db->idle) {
         struct kumo_db_conn *c = db->idle;
         db->idle = c->next;

@@ -160,7 +160,13 @@ static kumo_code prepare(struct kumo_db_conn *c, const char *sql, struct kumo__d
         st = mysql_stmt_init(c->m);
         if (!st)
             return kumo__db_conn_error(c, sql);
-        if (mysql_stmt_prepare(st, sql, (unsigned long)len) != 0) {
+        kumo__db_guard_begin(c);
+        int bad = mysql_stmt_prepare(st, sql, (unsigned long)len) != 0;
+        if (kumo__db_guard_end(c) && bad) {
+            mysql_stmt_close(st);
+            return kumo__db_deadline_error(c, sql);
+        }
+        if (bad) {
             kumo_code rc = kumo__db_stmt_error(c, st, sql);
             mysql_stmt_close(st);
             return rc;
@@ -294,8 +300,14 @@ static kumo_code run(struct kumo_db_conn *c, const char *sql, const struct kumo_
         return kumo__db_error(c, KUMO_CODE_INTERNAL, "internal database error", "params is NULL");
     space_init(&ps, n);
     rc = bind_params(c, s, params, n, &ps);
-    if (rc == KUMO_CODE_OK && mysql_stmt_execute(s->st) != 0)
-        rc = kumo__db_stmt_error(c, s->st, s->sql);
+    if (rc == KUMO_CODE_OK) {
+        kumo__db_guard_begin(c);
+        int bad = mysql_stmt_execute(s->st) != 0;
+        if (kumo__db_guard_end(c) && bad)
+            rc = kumo__db_deadline_error(c, s->sql);
+        else if (bad)
+            rc = kumo__db_stmt_error(c, s->st, s->sql);
+    }
     space_free(&ps);
     if (rc == KUMO_CODE_OK)
         *out = s;
@@ -453,7 +465,10 @@ kumo_code kumo_db_rows_next(struct kumo_db_rows *r, int *has_row)
         return kumo__db_error(r->conn, KUMO_CODE_UNAVAILABLE, "database unavailable",
                               "connection already failed");
     r->has_row = 0;
+    kumo__db_guard_begin(r->conn);
     f = mysql_stmt_fetch(r->stmt->st);
+    if (kumo__db_guard_end(r->conn) && f != 0 && f != MYSQL_DATA_TRUNCATED)
+        return kumo__db_deadline_error(r->conn, r->stmt->sql);
     if (f == MYSQL_NO_DATA)
         return KUMO_CODE_OK;
     if (f != 0 && f != MYSQL_DATA_TRUNCATED)
@@ -750,9 +765,16 @@ kumo_code kumo__db_text(struct kumo_db_conn *c, const char *sql, size_t len)
     if (c->poisoned)
         return kumo__db_error(c, KUMO_CODE_UNAVAILABLE, "database unavailable",
                               "connection already failed");
-    if (mysql_real_query(c->m, sql, (unsigned long)len) != 0)
+    kumo__db_guard_begin(c);
+    int bad = mysql_real_query(c->m, sql, (unsigned long)len) != 0;
+    res = bad ? NULL : mysql_store_result(c->m);
+    if (kumo__db_guard_end(c) && (bad || (!res && mysql_field_count(c->m) != 0))) {
+        if (res)
+            mysql_free_result(res);
+        return kumo__db_deadline_error(c, sql);
+    }
+    if (bad)
         return kumo__db_conn_error(c, sql);
-    res = mysql_store_result(c->m);
     if (res)
         mysql_free_result(res);
     else if (mysql_field_count(c->m) != 0)
@@ -788,7 +810,11 @@ kumo_code kumo_db_commit(struct kumo_db_conn *c)
     if (!kumo_db_in_transaction(c))
         return kumo__db_error(c, KUMO_CODE_INTERNAL, "internal database error",
                               "commit outside a transaction");
-    if (mysql_commit(c->m) != 0) {
+    kumo__db_guard_begin(c);
+    int bad = mysql_commit(c->m) != 0;
+    if (kumo__db_guard_end(c) && bad) {
+        rc = kumo__db_deadline_error(c, "COMMIT");
+    } else if (bad) {
         rc = kumo__db_conn_error(c, "COMMIT");
         if (!c->poisoned && mysql_rollback(c->m) != 0)
             kumo__db_poison(c, 0);
@@ -805,7 +831,11 @@ kumo_code kumo_db_rollback(struct kumo_db_conn *c)
     if ((rc = usable(c)) != KUMO_CODE_OK)
         return rc;
     c->in_tx = 0;
-    if (mysql_rollback(c->m) != 0)
+    kumo__db_guard_begin(c);
+    int bad = mysql_rollback(c->m) != 0;
+    if (kumo__db_guard_end(c) && bad)
+        return kumo__db_deadline_error(c, "ROLLBACK");
+    if (bad)
         return kumo__db_conn_error(c, "ROLLBACK");
     return KUMO_CODE_OK;
 }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <signal.h>
 #include <cmocka.h>
 
 #include <pthread.h>
@@ -17,6 +18,7 @@
 #include "base/arena.h"
 #include "db/db.h"
 #include "db/internal.h"
+#include "rpc/rpc.h" /* kumo_now_ns */
 #include "db_test_server.h"
 #include "runtime/log.h"
 
@@ -1092,6 +1094,81 @@ static void test_db_idle_validation_recovers_killed(void **state)
     kumo_db_free(db);
 }
 
+/* The server's pid, from the private instance's pid file. */
+static pid_t server_pid(void)
+{
+    char path[256], text[32] = "";
+    snprintf(path, sizeof path, "%s/mariadbd.pid", srv.dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(text, sizeof text, f));
+    fclose(f);
+    long v = strtol(text, NULL, 10);
+    assert_true(v > 1);
+    return (pid_t)v;
+}
+
+static double since(double t0)
+{
+    return tm_now() - t0;
+}
+
+/* A statement never outlives the lender's deadline: the watchdog cuts it
+ * (deadline_exceeded), the connection is discarded, the pool goes on. */
+static void test_db_deadline_bounds_a_slow_statement(void **state)
+{
+    (void)state;
+    struct kumo_db_options o = base_opts();
+    struct kumo_db *db = new_pool(&o);
+    struct kumo_db_conn *c = NULL;
+    assert_int_equal(kumo_db_acquire(db, kumo_now_ns() + 300000000LL, &c), KUMO_CODE_OK);
+    double t0 = tm_now();
+    assert_int_equal(kumo_db_exec(c, "DO SLEEP(5)", NULL, 0, NULL), KUMO_CODE_DEADLINE_EXCEEDED);
+    assert_true(since(t0) < 1.5);
+    assert_int_equal(kumo_db_last_error()->code, KUMO_CODE_DEADLINE_EXCEEDED);
+    /* Poisoned: never touches the shut socket again. */
+    assert_int_equal(kumo_db_exec(c, "SELECT 1", NULL, 0, NULL), KUMO_CODE_UNAVAILABLE);
+    kumo_db_release(c);
+    struct kumo_db_stats st;
+    kumo_db_stats(db, &st);
+    assert_int_equal(st.discarded, 1);
+    /* Without a deadline, the same pool serves normally. */
+    c = get(db);
+    exec_ok(c, "DO SLEEP(0.1)");
+    kumo_db_release(c);
+    kumo_db_free(db);
+}
+
+/* A hung server (SIGSTOP) holds no request past its deadline: the query
+ * and the idle-connection ping are both cut; after SIGCONT the pool
+ * recovers without a restart. */
+static void test_db_deadline_bounds_a_hung_server(void **state)
+{
+    (void)state;
+    struct kumo_db_options o = base_opts();
+    o.validate_idle_ms = -1; /* ping every idle connection before lending it */
+    struct kumo_db *db = new_pool(&o);
+    struct kumo_db_conn *c = get(db);
+    exec_ok(c, "SELECT 1");
+    kumo_db_release(c);
+    pid_t pid = server_pid();
+    assert_int_equal(kill(pid, SIGSTOP), 0);
+    double t0 = tm_now();
+    kumo_code rc = kumo_db_acquire(db, kumo_now_ns() + 400000000LL, &c);
+    if (rc == KUMO_CODE_OK) {
+        rc = kumo_db_exec(c, "SELECT 1", NULL, 0, NULL);
+        kumo_db_release(c);
+    }
+    double took = since(t0);
+    kill(pid, SIGCONT);
+    assert_true(rc == KUMO_CODE_DEADLINE_EXCEEDED || rc == KUMO_CODE_UNAVAILABLE);
+    assert_true(took < 1.5);
+    c = get(db);
+    exec_ok(c, "SELECT 1");
+    kumo_db_release(c);
+    kumo_db_free(db);
+}
+
 static void test_db_killed_connection_unavailable_then_recovers(void **state)
 {
     struct kumo_db_options o = base_opts();
@@ -1339,6 +1416,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_db_new_rejects_bad_options),
+        cmocka_unit_test(test_db_deadline_bounds_a_slow_statement),
+        cmocka_unit_test(test_db_deadline_bounds_a_hung_server),
         cmocka_unit_test(test_db_typed_roundtrip),
         cmocka_unit_test(test_db_rows_iteration),
         cmocka_unit_test(test_db_sql_metacharacters_roundtrip),
