@@ -465,6 +465,9 @@ static void record(struct bff_ctx *c, const struct bff_route *route, int64_t t0)
 
 void bff_handle(struct bff *app, const struct bff_request *rq, struct bff_response *rs)
 {
+    /* The web console's files (static.c): everything outside /api/. */
+    if (bff_static_serve(rq, rs))
+        return;
     int64_t t0 = kumo_now_ns();
     struct bff_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
