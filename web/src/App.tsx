@@ -1,4 +1,4 @@
-import { lazy, Suspense, type ReactNode } from "react";
+import { lazy, Suspense, useMemo, type ReactNode } from "react";
 import { createTheme, Loader, MantineProvider, Center } from "@mantine/core";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { BrowserRouter, Navigate, Route, Routes, useLocation } from "react-router-dom";
@@ -7,6 +7,7 @@ import { Layout } from "./components/Layout";
 import { Forbidden, NotFound } from "./pages/Errors";
 import { DocumentsPage } from "./pages/Documents";
 import { ApiError } from "./api/client";
+import { useTranslation } from "./i18n";
 
 const SignIn = lazy(() => import("./pages/SignIn"));
 const Notifications = lazy(() => import("@mantine/notifications").then((m) => ({ default: m.Notifications })));
@@ -18,12 +19,20 @@ const AuditPage = lazy(() => import("./pages/admin/Audit"));
 const DeadLettersPage = lazy(() => import("./pages/admin/DeadLetters"));
 const ProfilePage = lazy(() => import("./pages/Profile"));
 
-const theme = createTheme({
+const makeTheme = (closeLabel: string) => createTheme({
   primaryColor: "indigo",
+  // Shade 7 in light mode: white on indigo-6 misses WCAG AA contrast.
+  primaryShade: { light: 7, dark: 8 },
   defaultRadius: "md",
   fontFamily:
     'system-ui, -apple-system, "Segoe UI", Roboto, "Hiragino Sans", "Noto Sans JP", "Noto Sans CJK JP", "Yu Gothic UI", sans-serif',
   headings: { fontWeight: "650" },
+  // Close buttons need a name (axe: button-name); set by key, not by
+  // Modal.extend, so the theme does not pull Modal into the initial JS.
+  components: {
+    Modal: { defaultProps: { closeButtonProps: { "aria-label": closeLabel } } },
+    Notification: { defaultProps: { closeButtonProps: { "aria-label": closeLabel } } },
+  },
 });
 
 const queryClient = new QueryClient({
@@ -92,6 +101,8 @@ export function AppRoutes() {
 }
 
 export function App() {
+  const { t, i18n } = useTranslation();
+  const theme = useMemo(() => makeTheme(t("common.close")), [i18n.language]); // eslint-disable-line react-hooks/exhaustive-deps
   return (
     <MantineProvider theme={theme} defaultColorScheme="auto">
       <Suspense fallback={null}>

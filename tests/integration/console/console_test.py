@@ -35,7 +35,7 @@ def tap(good, name, diag=""):
     print("%s - console: %s" % ("ok" if good else "not ok", name), flush=True)
     if not good:
         failed += 1
-        for line in str(diag).splitlines()[:20]:
+        for line in str(diag).splitlines()[:40]:
             print("#   " + line, flush=True)
 
 

@@ -23,7 +23,7 @@ function ok(name) {
 function notOk(name, err) {
   failed++;
   console.log(`not ok - console: ${name}`);
-  for (const l of String(err?.stack ?? err).split("\n").slice(0, 8)) console.log(`#   ${l}`);
+  for (const l of String(err?.stack ?? err).split("\n").slice(0, 12)) console.log(`#   ${l}`);
 }
 async function step(name, fn) {
   const t0 = Date.now();
@@ -76,14 +76,18 @@ function watch(p) {
 }
 
 async function axe(page, screen) {
+  await page.waitForTimeout(500); // let dialogs finish their transitions
   await page.evaluate(axeSource);
   const r = await page.evaluate(async () =>
     // eslint-disable-next-line no-undef
-    (await axe.run(document, { resultTypes: ["violations"] })).violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help, target: v.nodes[0]?.target })),
+    (await axe.run(document, { resultTypes: ["violations"] })).violations.map((v) => ({
+      id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help,
+      where: v.nodes.slice(0, 3).map((n) => ({ target: n.target.join(" "), data: n.any[0]?.data, html: n.html.slice(0, 120) })),
+    })),
   );
   const bad = r.filter((v) => v.impact === "serious" || v.impact === "critical");
   await step(`axe: ${screen}: no serious or critical violation`, async () => {
-    assert(!bad.length, JSON.stringify(bad, null, 1));
+    assert(!bad.length, JSON.stringify(bad));
   });
 }
 
@@ -297,7 +301,7 @@ await step("admin creates a viewer user", async () => {
   const dlg = page.getByRole("dialog");
   await dlg.getByLabel("E-mail").fill(viewer.email);
   await dlg.getByLabel("Name").fill("Vera Viewer");
-  await dlg.getByRole("textbox", { name: "Role" }).click();
+  await dlg.locator("[data-testid=user-role]").click();
   await page.getByRole("option", { name: "Viewer" }).click();
   await dlg.getByLabel("Initial password").fill(viewer.password);
   await dlg.getByRole("button", { name: "Create" }).click();
@@ -341,8 +345,9 @@ await step("screenshots of the main screens (light/dark, en/ja)", async () => {
       }, [lang, scheme]);
       for (const [name, path] of screens) {
         await page.goto(base + path);
-        await page.waitForLoadState("networkidle");
-        await page.waitForTimeout(250);
+        await page.locator("h2").first().waitFor({ timeout: 10000 }).catch(() => undefined);
+        await page.locator("[data-testid=user-menu]").waitFor({ timeout: 10000 }).catch(() => undefined);
+        await page.waitForTimeout(500);
         await page.screenshot({ path: join(cfg.shots, `${name}-${lang}-${scheme}.png`) });
       }
       const sctx = await newContext({ colorScheme: scheme, locale: lang === "ja" ? "ja-JP" : "en-US" });
@@ -352,10 +357,18 @@ await step("screenshots of the main screens (light/dark, en/ja)", async () => {
       await sp.screenshot({ path: join(cfg.shots, `signin-${lang}-${scheme}.png`) });
       await sctx.close();
       const mctx = await newContext({ colorScheme: scheme, viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
-      await mctx.addInitScript(([l, s]) => { localStorage.setItem("kumo.lang", l); localStorage.setItem("mantine-color-scheme-value", s); }, [lang, scheme]);
+      await mctx.addInitScript(([l, s]) => {
+        try {
+          localStorage.setItem("kumo.lang", l);
+          localStorage.setItem("mantine-color-scheme-value", s);
+        } catch {
+          /* about:blank has no storage */
+        }
+      }, [lang, scheme]);
       const mp = await mctx.newPage();
       await signIn(mp, cfg.email, cfg.password).catch(() => undefined);
-      await mp.waitForTimeout(400);
+      await mp.locator("[data-testid=doc-row]").first().waitFor({ timeout: 10000 }).catch(() => undefined);
+      await mp.waitForTimeout(600);
       await mp.screenshot({ path: join(cfg.shots, `documents-phone-${lang}-${scheme}.png`) });
       await mctx.close();
     }
@@ -377,7 +390,7 @@ await step("the Japanese catalogue is used when the browser's language is Japane
 
 await step("sign out: back to sign-in, and the back button shows nothing private", async () => {
   await page.goto(docUrl || base + "/documents");
-  await page.waitForLoadState("networkidle");
+  await page.locator("h2").first().waitFor({ timeout: 10000 });
   await page.click("[data-testid=user-menu]");
   await page.click("[data-testid=sign-out]");
   await page.waitForURL("**/signin**");

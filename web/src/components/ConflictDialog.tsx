@@ -58,7 +58,7 @@ export function ConflictDialog({
       </SimpleGrid>
       <Group justify="flex-end" mt="lg">
         <Button variant="default" onClick={onReload} data-testid="conflict-reload">{t("doc.reloadTheirs")}</Button>
-        <Button color="orange" onClick={onOverwrite} loading={busy} data-testid="conflict-overwrite">{t("doc.overwrite")}</Button>
+        <Button color="red" onClick={onOverwrite} loading={busy} data-testid="conflict-overwrite">{t("doc.overwrite")}</Button>
       </Group>
     </Modal>
   );

@@ -39,9 +39,14 @@ function UploadButton() {
   const { pick } = useUploads();
   const { t } = useTranslation();
   return (
-    <Button leftSection={<IconCloudUpload size={18} />} onClick={() => pick()} data-testid="upload-button">
-      {t("nav.upload")}
-    </Button>
+    <>
+      <Button leftSection={<IconCloudUpload size={18} />} onClick={() => pick()} data-testid="upload-button" visibleFrom="sm">
+        {t("nav.upload")}
+      </Button>
+      <ActionIcon size="lg" onClick={() => pick()} aria-label={t("nav.upload")} hiddenFrom="sm">
+        <IconCloudUpload size={18} />
+      </ActionIcon>
+    </>
   );
 }
 

@@ -60,17 +60,17 @@ export function DocTable({ docs, trash, actions }: { docs: Document[]; trash?: b
   const { t } = useTranslation();
   return (
     <div style={{ overflowX: "auto" }}>
-      <div style={{ minWidth: 720 }}>
+      <div className="kumo-table-min">
       <table className="kumo-table" data-testid="doc-table">
         <thead>
           <tr>
             <th>{t("docs.colTitle")}</th>
-            <th>{t("docs.colNumber")}</th>
+            <th className="wide">{t("docs.colNumber")}</th>
             <th>{t("docs.colStatus")}</th>
-            <th>{t("docs.colType")}</th>
+            <th className="wide">{t("docs.colType")}</th>
             <th className="num">{t("docs.colSize")}</th>
-            <th>{t("docs.colTags")}</th>
-            <th>{trash ? t("trash.purge") : t("docs.colUpdated")}</th>
+            <th className="wide">{t("docs.colTags")}</th>
+            <th className="wide">{trash ? t("trash.purge") : t("docs.colUpdated")}</th>
             {actions && <th><span className="kumo-skip">{t("common.actions")}</span></th>}
           </tr>
         </thead>
@@ -90,16 +90,16 @@ export function DocTable({ docs, trash, actions }: { docs: Document[]; trash?: b
                   </div>
                 </Group>
               </td>
-              <td><Text size="sm" ff="monospace" c="dimmed">{d.number}</Text></td>
+              <td className="wide"><Text size="sm" ff="monospace" c="dimmed" style={{ whiteSpace: "nowrap" }}>{d.number}</Text></td>
               <td><StatusBadge doc={d} /></td>
-              <td><Text size="sm">{shortType(d.detected_content_type || d.content_type)}</Text></td>
+              <td className="wide"><Text size="sm">{shortType(d.detected_content_type || d.content_type)}</Text></td>
               <td className="num"><Text size="sm">{bytes(d.size)}</Text></td>
-              <td>
+              <td className="wide">
                 <Group gap={4}>
                   {(d.tags ?? []).slice(0, 3).map((tg) => <Badge key={tg} variant="outline" size="sm" radius="sm">{tg}</Badge>)}
                 </Group>
               </td>
-              <td><Text size="sm" c="dimmed">{when(trash ? d.purge_time : d.update_time)}</Text></td>
+              <td className="wide"><Text size="sm" c="dimmed" style={{ whiteSpace: "nowrap" }}>{when(trash ? d.purge_time : d.update_time)}</Text></td>
               {actions && <td>{actions(d)}</td>}
             </tr>
           ))}
@@ -145,7 +145,7 @@ export function DocumentsPage() {
     <Stack gap="md">
       <Group justify="space-between" align="flex-end">
         <Title order={2}>{t("docs.title")}</Title>
-        <Group gap="xs" wrap="nowrap" style={{ flex: 1, justifyContent: "flex-end" }}>
+        <Group gap="xs" wrap="wrap" style={{ flex: "1 1 320px", justifyContent: "flex-end" }}>
           <TextInput
             leftSection={<IconSearch size={16} />}
             placeholder={t("docs.search")}
@@ -153,12 +153,12 @@ export function DocumentsPage() {
             value={text}
             onChange={(e) => setText(e.currentTarget.value)}
             rightSection={text ? <CloseButton size="sm" aria-label={t("common.clear")} onClick={() => setText("")} /> : null}
-            style={{ flex: 1, maxWidth: 420 }}
+            style={{ flex: "1 1 220px", maxWidth: 420 }}
             data-testid="search"
           />
           <NativeSelect
             aria-label={t("docs.sort")}
-            w={190}
+            w={180}
             value={sp.get("order") ?? "create_time_desc"}
             onChange={(e) => set("order", e.currentTarget.value === "create_time_desc" ? null : e.currentTarget.value)}
             data={[

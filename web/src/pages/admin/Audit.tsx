@@ -1,7 +1,7 @@
 import { useMemo } from "react";
 import { Button, Center, Group, Loader, Paper, SimpleGrid, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
-import { useInfiniteQuery } from "@tanstack/react-query";
+import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { Link, useSearchParams } from "react-router-dom";
 import { useTranslation } from "../../i18n";
 import { api, unwrap } from "../../api/client";
@@ -25,6 +25,12 @@ export default function AuditPage() {
       unwrap(await api.GET("/api/v1/audit-events", { params: { query: { page_size: 50, ...query, ...(pageParam ? { page_token: pageParam } : {}) } } })),
     getNextPageParam: (l) => l.next_page_token || undefined,
   });
+  // Actors by e-mail where they are users of this tenant.
+  const users = useQuery({
+    queryKey: ["users"],
+    queryFn: async () => unwrap(await api.GET("/api/v1/users", { params: { query: { page_size: 100 } } })).users ?? [],
+  });
+  const who = useMemo(() => new Map((users.data ?? []).map((u) => [u.id ?? "", u.email ?? ""])), [users.data]);
   const events = useMemo(() => (q.data?.pages.flatMap((p) => p.events ?? []) ?? []) as Ev[], [q.data]);
   const set = (k: string, v: string) => {
     const n = new URLSearchParams(sp);
@@ -42,7 +48,7 @@ export default function AuditPage() {
       </SimpleGrid>
       {q.isPending ? <Center h={200}><Loader /></Center> : events.length === 0 ? <Text c="dimmed">{t("admin.noEvents")}</Text> : (
         <Paper withBorder radius="md">
-          <Table.ScrollContainer minWidth={720}>
+          <Table.ScrollContainer minWidth={960}>
             <Table verticalSpacing="xs" fz="sm">
               <Table.Thead>
                 <Table.Tr>
@@ -58,9 +64,15 @@ export default function AuditPage() {
                   const doc = s(e, "document_id");
                   return (
                     <Table.Tr key={s(e, "id") || i}>
-                      <Table.Td>{when(s(e, "create_time", "time", "event_time"))}</Table.Td>
+                      <Table.Td style={{ whiteSpace: "nowrap" }}>{when(s(e, "create_time", "time", "event_time"))}</Table.Td>
                       <Table.Td><Text size="sm" fw={500}>{s(e, "action")}</Text></Table.Td>
-                      <Table.Td><Text className="kumo-mono">{s(e, "actor_id", "actor")}</Text></Table.Td>
+                      <Table.Td>
+                        {who.get(s(e, "actor_id")) ? (
+                          <Text size="sm" title={s(e, "actor_id")}>{who.get(s(e, "actor_id"))}</Text>
+                        ) : (
+                          <Text className="kumo-mono">{s(e, "actor_id", "actor")}</Text>
+                        )}
+                      </Table.Td>
                       <Table.Td>{doc ? <Link to={`/documents/${doc}`} className="kumo-row-link"><Text className="kumo-mono" span>{doc}</Text></Link> : "—"}</Table.Td>
                       <Table.Td><Text className="kumo-mono">{s(e, "request_id")}</Text></Table.Td>
                     </Table.Tr>

@@ -126,7 +126,7 @@ export default function UsersPage() {
             {formError && <Alert color="red" role="alert">{formError}</Alert>}
             <TextInput label={t("admin.email")} type="email" required value={form.email} onChange={(e) => setForm({ ...form, email: e.currentTarget.value })} data-autofocus />
             <TextInput label={t("admin.displayName")} value={form.display_name} onChange={(e) => setForm({ ...form, display_name: e.currentTarget.value })} />
-            <Select label={t("admin.role")} data={roles} value={form.role} allowDeselect={false} onChange={(r) => setForm({ ...form, role: (r as Role) ?? "editor" })} />
+            <Select label={t("admin.role")} data={roles} value={form.role} allowDeselect={false} onChange={(r) => setForm({ ...form, role: (r as Role) ?? "editor" })} data-testid="user-role" />
             <PasswordInput label={t("admin.password")} required value={form.password} onChange={(e) => setForm({ ...form, password: e.currentTarget.value })} autoComplete="new-password" />
             <Group justify="flex-end">
               <Button variant="default" onClick={() => setCreating(false)}>{t("common.cancel")}</Button>
