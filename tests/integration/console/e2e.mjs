@@ -218,6 +218,7 @@ if (uploaded) {
     await page2.fill("[data-testid=edit-title]", "Handbook (tab two)");
     await page2.click("[data-testid=edit-save]");
     await page2.locator("[data-testid=conflict-theirs]").waitFor({ timeout: 10000 });
+    await page2.waitForTimeout(600);
     assert((await page2.locator("[data-testid=conflict-theirs]").textContent()).includes("tab one"), "theirs shown");
     assert((await page2.locator("[data-testid=conflict-mine]").textContent()).includes("tab two"), "mine shown");
     await page2.screenshot({ path: join(cfg.shots, "conflict-en-light.png") });
@@ -349,6 +350,7 @@ await step("screenshots of the main screens (light/dark, en/ja)", async () => {
         await page.locator("[data-testid=user-menu]").waitFor({ timeout: 10000 }).catch(() => undefined);
         await page.waitForTimeout(500);
         await page.screenshot({ path: join(cfg.shots, `${name}-${lang}-${scheme}.png`) });
+        if (!(lang === "en" && scheme === "light")) await axe(page, `${name} (${lang}, ${scheme})`);
       }
       const sctx = await newContext({ colorScheme: scheme, locale: lang === "ja" ? "ja-JP" : "en-US" });
       const sp = await sctx.newPage();
