@@ -277,6 +277,32 @@ if (uploaded) {
   });
 }
 
+if (uploaded) {
+  await step("filters live in the URL: status=archived shows only the archived document; a bookmark reopens it", async () => {
+    await page.goto(base + "/documents");
+    await page.getByRole("button", { name: "Filters" }).click();
+    await page.getByLabel("Status", { exact: true }).first().click();
+    await page.getByRole("option", { name: "Archived" }).click();
+    await until(async () => page.url().includes("status=archived"), "status in the URL", 5000, 200);
+    await until(async () => (await page.locator("[data-testid=doc-row]").count()) === 1, "one archived row", 10000, 300);
+    const bookmark = page.url();
+    await page.goto(base + "/documents");
+    await page.goto(bookmark);
+    await until(async () => (await page.locator("[data-testid=doc-row]").count()) === 1, "bookmark: one row", 10000, 300);
+    assert((await page.locator("[data-testid=status-badge]").getAttribute("data-status")) !== "active", "only archived");
+  });
+
+  await step("keyboard alone: the skip link comes first, a row opens with Enter", async () => {
+    await page.goto(base + "/documents");
+    await page.locator("[data-testid=doc-row]").first().waitFor();
+    await page.keyboard.press("Tab");
+    assert((await page.evaluate(() => document.activeElement?.textContent)) === "Skip to content", "skip link first");
+    await page.locator("[data-testid=doc-row] a").first().focus();
+    await page.keyboard.press("Enter");
+    await page.locator("[data-testid=doc-title]").waitFor({ timeout: 10000 });
+  });
+}
+
 let keySecret = "";
 await step("API key: created (secret shown once), works with an HTTP client, revoked in the console -> 401", async () => {
   await page.goto(base + "/admin/api-keys");

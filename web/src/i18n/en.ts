@@ -24,7 +24,7 @@ const en = {
   },
   docs: {
     title: "Documents", search: "Search titles and content", filters: "Filters", clearFilters: "Clear filters",
-    status: "Status", anyStatus: "Any status", tag: "Tag", contentType: "Content type", owner: "Owner (user id)",
+    status: "Status", anyStatus: "Any status", tag: "Tag", contentType: "Content type", owner: "Owner",
     createdFrom: "Created from", createdTo: "Created until", updatedFrom: "Updated from", updatedTo: "Updated until",
     sort: "Sort", sortNewest: "Newest first", sortOldest: "Oldest first", sortUpdated: "Recently updated",
     sortTitle: "Title A–Z", colTitle: "Title", colNumber: "Number", colStatus: "Status", colSize: "Size",

@@ -25,7 +25,7 @@ const ja: Catalogue = {
   },
   docs: {
     title: "文書", search: "タイトルと本文を検索", filters: "絞り込み", clearFilters: "絞り込みを解除",
-    status: "状態", anyStatus: "すべての状態", tag: "タグ", contentType: "種類", owner: "所有者 (ユーザー ID)",
+    status: "状態", anyStatus: "すべての状態", tag: "タグ", contentType: "種類", owner: "所有者",
     createdFrom: "作成日 (から)", createdTo: "作成日 (まで)", updatedFrom: "更新日 (から)", updatedTo: "更新日 (まで)",
     sort: "並び順", sortNewest: "新しい順", sortOldest: "古い順", sortUpdated: "更新が新しい順",
     sortTitle: "タイトル順", colTitle: "タイトル", colNumber: "番号", colStatus: "状態", colSize: "サイズ",

@@ -2,7 +2,28 @@
 // not part of the list page's initial JavaScript).
 import { Button, Group, Paper, Select, SimpleGrid, TextInput } from "@mantine/core";
 import { IconFilterOff } from "@tabler/icons-react";
+import { useQuery } from "@tanstack/react-query";
+import { api, unwrap } from "../api/client";
+import { can, useAuth } from "../auth";
 import { useTranslation } from "../i18n";
+
+/** Owner: admins pick among the tenant's users; others can narrow to themselves. */
+function OwnerFilter({ value, onChange }: { value: string | null; onChange: (v: string | null) => void }) {
+  const { t } = useTranslation();
+  const { session } = useAuth();
+  const admin = can(session, "admin");
+  const users = useQuery({
+    queryKey: ["users"],
+    enabled: admin,
+    queryFn: async () => unwrap(await api.GET("/api/v1/users", { params: { query: { page_size: 100 } } })).users ?? [],
+  });
+  const me = session?.userId ?? "";
+  const data = admin
+    ? (users.data ?? []).map((u) => ({ value: u.id ?? "", label: u.email ?? u.id ?? "" }))
+    : [{ value: me, label: session?.user?.email ?? me }];
+  if (value && !data.some((d) => d.value === value)) data.push({ value, label: value });
+  return <Select label={t("docs.owner")} clearable searchable value={value} onChange={onChange} data={data} />;
+}
 
 export default function DocumentFilters({ sp, set, clear }: { sp: URLSearchParams; set: (k: string, v: string | null) => void; clear: () => void }) {
   const { t } = useTranslation();
@@ -26,7 +47,7 @@ export default function DocumentFilters({ sp, set, clear }: { sp: URLSearchParam
               onChange={(v) => set("type", v)}
               data={["application/pdf", "text/plain", "text/markdown", "text/csv", "image/png", "image/jpeg", "application/json", "application/zip", "application/octet-stream"]}
             />
-            <TextInput label={t("docs.owner")} value={sp.get("owner") ?? ""} onChange={(e) => set("owner", e.currentTarget.value)} />
+            <OwnerFilter value={sp.get("owner")} onChange={(v) => set("owner", v)} />
             <TextInput type="date" label={t("docs.createdFrom")} value={sp.get("cfrom") ?? ""} onChange={(e) => set("cfrom", e.currentTarget.value)} />
             <TextInput type="date" label={t("docs.createdTo")} value={sp.get("cto") ?? ""} onChange={(e) => set("cto", e.currentTarget.value)} />
             <TextInput type="date" label={t("docs.updatedFrom")} value={sp.get("ufrom") ?? ""} onChange={(e) => set("ufrom", e.currentTarget.value)} />
