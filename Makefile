@@ -211,7 +211,18 @@ $(foreach s,$(UNIT_SRCS),$(eval $(call unit_rule,$(s))))
 TEST_BINS := $(BUILD)/tests/kumo-echo $(UNIT_BINS) \
              $(if $(wildcard tests/interop/grpc_core_client.c),$(BUILD)/tests/grpc-core-client)
 
-all: proto $(LIBKUMO) $(LIBKUMOPROTO) $(LIBKUMOCLIENTS) $(BINS) $(TEST_BINS)
+all: proto $(LIBKUMO) $(LIBKUMOPROTO) $(LIBKUMOCLIENTS) $(BINS) $(TEST_BINS) $(BUILD)/web/index.html
+
+# ---- the web console (web/: Vite + React + TypeScript) ----------------------
+# Built into $(BUILD)/web (served by kumo-bff at /), rebuilt only when its
+# sources, its lock file or bff/openapi.yaml (the API types) change.
+WEB_SRCS := $(shell find web/src web/public web/scripts -type f -not -name '*.gen.ts' 2>/dev/null) \
+            web/index.html web/vite.config.ts web/tsconfig.json web/package.json bff/openapi.yaml
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+$(BUILD)/web/index.html: $(WEB_SRCS) web/node_modules/.package-lock.json
+	cd web && node scripts/build.mjs $(abspath $(BUILD)/web)
 
 # ---- fuzzing (clang + libFuzzer) ---------------------------------------------
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -273,7 +284,9 @@ lint: bootstrap
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all proto test run bench bench-peers lint clean bootstrap fuzz fuzz-build
+web: $(BUILD)/web/index.html
+
+.PHONY: web all proto test run bench bench-peers lint clean bootstrap fuzz fuzz-build
 .DEFAULT_GOAL := all
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -60,6 +60,12 @@ static const struct kumo_config_var vars[] = {
      "whose X-Forwarded-For is believed"},
     {"KUMO_PAGE_SIZE_MAX", KUMO_CONFIG_INT, "100", "largest page_size (larger ones are clamped)", 0,
      1, 1000},
+    {"KUMO_WEB_ROOT", KUMO_CONFIG_STRING, "",
+     "directory of the built web console served at / (empty: ../web next to the binary; off: "
+     "none)"},
+    {"KUMO_WEB_CONNECT_SRC", KUMO_CONFIG_STRING, "",
+     "space-separated origins the console may fetch from besides its own (the data port or "
+     "bucket: uploads and previews), added to its CSP connect-src and img-src"},
 };
 
 const struct kumo_config_var *bff_config_vars(size_t *n)
@@ -118,6 +124,8 @@ int bff_settings_load(const struct kumo_config *c, struct bff_settings *s)
         return -1;
     }
     s->page_size_max = (int)kumo_config_int(c, "KUMO_PAGE_SIZE_MAX");
+    s->web_root = kumo_config_string(c, "KUMO_WEB_ROOT");
+    s->web_connect_src = kumo_config_string(c, "KUMO_WEB_CONNECT_SRC");
     if (limit(c, "KUMO_RATE_LIMIT_PER_ADDRESS", &s->rl_addr_rate, &s->rl_addr_burst) != 0 ||
         limit(c, "KUMO_RATE_LIMIT_PER_PRINCIPAL", &s->rl_principal_rate, &s->rl_principal_burst) !=
             0 ||

@@ -504,8 +504,38 @@ static void record(struct bff_ctx *c, const struct bff_route *route, int64_t t0)
              c->authenticated ? c->principal.sub : "", NULL);
 }
 
+/* 1 if the Origin header names this very server (scheme://Host): the web
+ * console served at / calling /api/v1. A browser sets Origin itself, so a
+ * cross-site page cannot forge it to match our Host. */
+static int same_origin(const struct bff_request *rq)
+{
+    const char *origin = bff_header(rq, "Origin");
+    const char *host = bff_header(rq, "Host");
+    if (!origin || !host || !*host)
+        return 0;
+    const char *rest = strncmp(origin, "http://", 7) == 0    ? origin + 7
+                       : strncmp(origin, "https://", 8) == 0 ? origin + 8
+                                                             : NULL;
+    return rest && strcasecmp(rest, host) == 0;
+}
+
 void bff_handle(struct bff *app, const struct bff_request *rq, struct bff_response *rs)
 {
+    /* Same-origin requests (the console) are treated like requests without
+     * an Origin: no CORS headers, and the cookie endpoints' Origin check
+     * (which knows only the KUMO_CORS_ORIGINS list) does not refuse them. */
+    struct bff_request same;
+    if (same_origin(rq)) {
+        same = *rq;
+        same.n_headers = 0;
+        for (size_t i = 0; i < rq->n_headers; i++)
+            if (strcasecmp(rq->headers[i].name, "Origin") != 0)
+                same.headers[same.n_headers++] = rq->headers[i];
+        rq = &same;
+    }
+    /* The web console's files (static.c): everything outside /api/. */
+    if (bff_static_serve(rq, rs))
+        return;
     int64_t t0 = kumo_now_ns();
     struct bff_ctx ctx;
     memset(&ctx, 0, sizeof ctx);

@@ -361,10 +361,14 @@ void bff_h_docs_get(struct bff_ctx *c)
         }
         version = (int)n;
     }
+    /* download=false: the metadata only, whatever the state (the console's
+     * document page reads an archived document too). */
+    const char *dl = bff_query(c->rq, "download");
+    int want_url = !(dl && (strcmp(dl, "false") == 0 || strcmp(dl, "0") == 0));
     struct kumo_rpc_status st = {0};
     kumo_code code;
-    Kumo__Documents__V1__GetDocumentResponse *rs = get_doc(c, id, version, 1, &code, &st);
-    if (code == KUMO_CODE_FAILED_PRECONDITION || code == KUMO_CODE_UNAVAILABLE) {
+    Kumo__Documents__V1__GetDocumentResponse *rs = get_doc(c, id, version, want_url, &code, &st);
+    if (want_url && (code == KUMO_CODE_FAILED_PRECONDITION || code == KUMO_CODE_UNAVAILABLE)) {
         /* No download possible: say why, from the document's state. */
         kumo_rpc_status_clear(&st);
         rs = get_doc(c, id, version, 0, &code, &st);

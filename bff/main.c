@@ -96,6 +96,8 @@ static int setup(struct kumo_daemon *d, void *ud)
         kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "error", "invalid rate limit", NULL);
         return -1;
     }
+    if (bff_static_init(s) != 0)
+        return -1;
     if (bff_http_start(a, &a->http) != 0)
         return -1;
     return 0;
@@ -121,6 +123,7 @@ static void teardown(struct kumo_daemon *d, void *ud)
     struct bff *a = ud;
     bff_http_stop(a->http);
     a->http = NULL;
+    bff_static_free();
     kumo_jwks_refresher_stop(a->jwks);
     a->jwks = NULL;
     kumo_revocations_client_stop(&a->revocations);

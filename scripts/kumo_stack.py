@@ -355,6 +355,11 @@ class Stack:
             env["KUMO_DB_TLS_CA_FILE"] = self.db_ca
         return env
 
+    def _console_origins(self):
+        """The web console's origins (the BFF's HTTP port) when it is fixed."""
+        p = self.ports.get("bff", 0)
+        return "http://127.0.0.1:%d,http://localhost:%d" % (p, p) if p else ""
+
     def _port(self, key):
         return str(self.ports.get(key, 0))
 
@@ -406,6 +411,11 @@ class Stack:
                 "KUMO_JWT_JWKS_URL": self.jwks_url(),
                 "KUMO_REVOCATIONS_URL": self.revocations_url(),
                 "KUMO_SERVICE_CALLERS": "documents",
+                # The web console uploads and previews straight from the data
+                # port: its origin (the BFF's) must pass CORS. With a fixed BFF
+                # port that origin is exact; with an ephemeral one any origin
+                # (presigned URLs carry their own authorization).
+                "KUMO_STORAGE_CORS_ORIGINS": self._console_origins() or "*",
             })
         elif svc == "documents":
             env.update(self._db_env("documents"))
@@ -427,6 +437,14 @@ class Stack:
                 "KUMO_REVOCATIONS_URL": self.revocations_url(),
                 "KUMO_COOKIE_SECURE": "false",
             })
+            # The web console built by `make` into BUILD/web, and the data
+            # port's origin in its CSP (uploads and previews go there).
+            web = os.path.join(self.build, "web")
+            env["KUMO_WEB_ROOT"] = web if os.path.exists(os.path.join(web, "index.html")) else "off"
+            storage = self.daemons.get("storage")
+            if storage is not None and getattr(storage, "data_port", None):
+                env["KUMO_WEB_CONNECT_SRC"] = "http://127.0.0.1:%d http://localhost:%d" % (
+                    storage.data_port, storage.data_port)
             for dep, var in (("documents", "KUMO_DOCUMENTS_TARGET"),
                              ("storage", "KUMO_STORAGE_TARGET")):
                 if dep in self.daemons:

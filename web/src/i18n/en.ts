@@ -1,0 +1,90 @@
+// English catalogue: the reference. ja.ts must have every key (the type
+// below and tests/unit/i18n.test.ts check it).
+const en = {
+  app: { name: "kumo", tagline: "Your company's documents, in one place" },
+  nav: {
+    documents: "Documents", trash: "Trash", admin: "Administration", users: "Users",
+    apiKeys: "API keys", audit: "Audit log", deadLetters: "Dead letters", profile: "Profile",
+    signOut: "Sign out", language: "Language", theme: "Theme", light: "Light", dark: "Dark",
+    system: "System", menu: "Menu", upload: "Upload", skip: "Skip to content",
+  },
+  signIn: {
+    title: "Sign in to kumo", tenant: "Organisation", tenantHint: "Your organisation's short name, e.g. demo",
+    email: "E-mail", password: "Password", submit: "Sign in",
+    wrong: "Wrong organisation, e-mail or password.",
+    tooMany: "Too many attempts. Try again in {{seconds}} s.",
+    tooManyNow: "Too many attempts. You can try again now.",
+    failed: "Sign-in failed: {{message}}",
+  },
+  common: {
+    save: "Save", cancel: "Cancel", close: "Close", delete: "Delete", retry: "Retry", loading: "Loading…",
+    error: "Something went wrong: {{message}}", create: "Create", confirm: "Confirm", copy: "Copy",
+    copied: "Copied", loadMore: "Load more", none: "—", yes: "Yes", no: "No", actions: "Actions",
+    back: "Back", reload: "Reload", apply: "Apply", clear: "Clear",
+  },
+  docs: {
+    title: "Documents", search: "Search titles and content", filters: "Filters", clearFilters: "Clear filters",
+    status: "Status", anyStatus: "Any status", tag: "Tag", contentType: "Content type", owner: "Owner",
+    createdFrom: "Created from", createdTo: "Created until", updatedFrom: "Updated from", updatedTo: "Updated until",
+    sort: "Sort", sortNewest: "Newest first", sortOldest: "Oldest first", sortUpdated: "Recently updated",
+    sortTitle: "Title A–Z", colTitle: "Title", colNumber: "Number", colStatus: "Status", colSize: "Size",
+    colType: "Type", colTags: "Tags", colUpdated: "Updated", count: "{{count}} shown",
+    emptyTitle: "No documents yet", emptyBody: "Drop files anywhere on this page, or use Upload to add your first documents.",
+    noMatchTitle: "Nothing matches", noMatchBody: "No document matches these filters. Try other words or clear the filters.",
+    end: "That's all.", upload: "Upload",
+  },
+  status: {
+    pending_upload: "Uploading", active: "Active", archived: "Archived", deleted: "Deleted",
+    in_progress: "Restoring", restored: "Restored",
+  },
+  upload: {
+    title: "Uploads", dropHere: "Drop files to upload", pick: "Choose files", overall: "{{done}} of {{total}} files",
+    queued: "Waiting", hashing: "Checking {{percent}}%", uploading: "Uploading", completing: "Finishing",
+    done: "Uploaded", error: "Failed: {{message}}", canceled: "Canceled", cancel: "Cancel upload", retry: "Retry upload",
+    clearDone: "Clear finished", newVersion: "Upload new version", parts: "{{done}}/{{total}} parts",
+  },
+  doc: {
+    details: "Details", number: "Number", status: "Status", size: "Size", type: "Content type",
+    detected: "Detected type", owner: "Owner", created: "Created", updated: "Updated", version: "Version",
+    sha256: "SHA-256", tags: "Tags", description: "Description", metadata: "Metadata", fileName: "File name",
+    edit: "Edit", download: "Download", archive: "Archive", restore: "Restore", undelete: "Restore from trash",
+    deleteTitle: "Move to trash?", deleteBody: "“{{title}}” goes to the trash. It can be restored until it is purged.",
+    deleted: "Moved to trash", undo: "Undo", archiveTitle: "Archive this document?",
+    archiveBody: "Archived documents move to cold storage. Downloading one needs a restore first.",
+    archived: "Archived", restoreTitle: "Restore from the archive", tier: "Speed", tierExpedited: "Expedited (minutes)",
+    tierStandard: "Standard (hours)", tierBulk: "Bulk (cheapest)", days: "Keep readable for (days)",
+    restoring: "Restore in progress: the download is possible once it is ready.", restoredUntil: "Restored copy readable until {{time}}.",
+    archivedNote: "This document is archived. Restore it to download it.",
+    deletedNote: "This document is in the trash and will be purged on {{time}}.",
+    versions: "Versions", preview: "Preview", previewNone: "No preview for this type.", previewTooBig: "Too large to preview.",
+    previewFailed: "The preview could not be loaded.", editTitle: "Edit document", title: "Title",
+    metadataInvalid: "Metadata must be a JSON object.", saved: "Saved", extraction: "Text extraction",
+    conflictTitle: "Someone else changed this document",
+    conflictBody: "The document changed since you opened it. Keep their version (reload) or save yours over it (overwrite).",
+    theirs: "Current version", yours: "Your changes", overwrite: "Overwrite", reloadTheirs: "Reload",
+    notFound: "This document does not exist or you cannot see it.", creator: "By",
+  },
+  trash: { title: "Trash", empty: "The trash is empty.", purge: "Purged on", restore: "Restore", restored: "Restored" },
+  admin: {
+    users: "Users", newUser: "New user", email: "E-mail", displayName: "Name", role: "Role", disabled: "Disabled",
+    password: "Initial password", deleteUser: "Delete user?", deleteUserBody: "{{email}} loses access at once.",
+    roleAdmin: "Administrator", roleEditor: "Editor", roleViewer: "Viewer", roleService: "Service",
+    apiKeys: "API keys", newKey: "New API key", keyName: "Name", expires: "Expires", lastUsed: "Last used",
+    revoked: "Revoked", revoke: "Revoke", revokeTitle: "Revoke this key?", revokeBody: "Programs using “{{name}}” stop working at once.",
+    secretTitle: "Your new API key", secretBody: "Copy it now: it is shown only once and cannot be recovered.",
+    active: "Active", audit: "Audit log", actor: "Actor", action: "Action", document: "Document", time: "Time",
+    requestId: "Request id", deadLetters: "Dead letters", job: "Job", attempts: "Attempts", lastError: "Last error",
+    redrive: "Redrive", redriven: "Queued again", noDeadLetters: "No dead letters: every background job succeeded.",
+    noEvents: "No events match.",
+  },
+  profile: {
+    title: "Profile", tenant: "Organisation id", userId: "User id", roles: "Roles",
+    changePassword: "Change password", passwordUnavailable: "Changing the password from the console needs an API the BFF does not offer yet; ask an administrator.",
+  },
+  forbidden: { title: "403 — Not allowed", body: "Your role does not allow this page. Ask an administrator if you need access.", home: "Back to documents" },
+  notFound: { title: "Page not found", body: "There is nothing at this address." },
+} as const;
+
+type Widen<T> = { [K in keyof T]: T[K] extends string ? string : Widen<T[K]> };
+export type Catalogue = Widen<typeof en>;
+export default en as Catalogue;

@@ -1,0 +1,127 @@
+// The browser side of the upload queue: the BFF calls through the typed
+// client, bytes with XMLHttpRequest (upload progress) straight to the
+// presigned URLs, the hash in a worker.
+import { api, toError } from "../api/client";
+import { AbortedError, type Plan, type UploadTransport } from "./queue";
+
+function planOf(d: {
+  document_id?: string;
+  method?: "presigned_url" | "multipart";
+  upload_url?: string;
+  upload_headers?: Record<string, string>;
+  part_size?: number;
+  part_count?: number;
+  parts?: { part_number?: number; size?: number; url?: string; headers?: Record<string, string> }[];
+  version?: { version?: number };
+}): Plan {
+  return {
+    documentId: d.document_id ?? "",
+    method: d.method ?? "presigned_url",
+    ...(d.version?.version !== undefined ? { version: d.version.version } : {}),
+    ...(d.upload_url ? { uploadUrl: d.upload_url } : {}),
+    ...(d.upload_headers ? { uploadHeaders: d.upload_headers } : {}),
+    ...(d.part_size ? { partSize: d.part_size } : {}),
+    ...(d.part_count ? { partCount: d.part_count } : {}),
+    ...(d.parts ? { parts: d.parts } : {}),
+  };
+}
+
+function permanent(e: Error, status: number): Error {
+  // 4xx answers (but 408/429) will not change on a retry.
+  if (status >= 400 && status < 500 && status !== 408 && status !== 429) Object.assign(e, { permanent: true });
+  return e;
+}
+
+export const browserTransport: UploadTransport = {
+  hash(file, onProgress, signal) {
+    return new Promise((resolve, reject) => {
+      const w = new Worker(new URL("./hash.worker.ts", import.meta.url), { type: "module" });
+      const stop = () => {
+        w.terminate();
+        reject(new AbortedError());
+      };
+      signal.addEventListener("abort", stop, { once: true });
+      w.onmessage = (e: MessageEvent<{ progress?: number; hex?: string; error?: string }>) => {
+        if (e.data.progress !== undefined) return onProgress(e.data.progress);
+        signal.removeEventListener("abort", stop);
+        w.terminate();
+        if (e.data.hex) resolve(e.data.hex);
+        else reject(new Error(e.data.error ?? "hash failed"));
+      };
+      w.onerror = (e) => {
+        w.terminate();
+        reject(new Error(e.message || "hash worker failed"));
+      };
+      w.postMessage({ file });
+    });
+  },
+
+  async create(file, sha256, target, idempotencyKey, signal) {
+    const body = {
+      file_name: file.name,
+      file_size: file.size,
+      sha256,
+      presign_parts: true,
+      ...(file.type ? { content_type: file.type } : {}),
+    };
+    if (target.kind === "version") {
+      const res = await api.PUT("/api/v1/documents/{id}", {
+        params: { path: { id: target.documentId } },
+        body,
+        signal,
+      });
+      if (!res.data) throw permanent(toError(res), res.response.status);
+      return planOf(res.data);
+    }
+    const res = await api.POST("/api/v1/documents", {
+      params: { header: { "Idempotency-Key": idempotencyKey } },
+      body: { ...body, title: file.name.replace(/\.[^.]+$/, "") || file.name },
+      signal,
+    });
+    if (!res.data) throw permanent(toError(res), res.response.status);
+    return planOf(res.data);
+  },
+
+  async presignParts(id, version, partNumbers, signal) {
+    const res = await api.POST("/api/v1/documents/{id}/upload-parts", {
+      params: { path: { id } },
+      body: { part_numbers: partNumbers, ...(version !== undefined ? { version } : {}) },
+      signal,
+    });
+    if (!res.data) throw permanent(toError(res), res.response.status);
+    return res.data.parts ?? [];
+  },
+
+  put(url, headers, body, onProgress, signal) {
+    return new Promise((resolve, reject) => {
+      const x = new XMLHttpRequest();
+      x.open("PUT", url);
+      for (const [k, v] of Object.entries(headers)) {
+        // The browser sets these itself.
+        if (!/^(host|content-length)$/i.test(k)) x.setRequestHeader(k, v);
+      }
+      x.upload.onprogress = (e) => onProgress(e.loaded);
+      x.onload = () => {
+        if (x.status >= 200 && x.status < 300) resolve({ etag: x.getResponseHeader("ETag") });
+        else reject(permanent(new Error(`upload answered ${x.status}`), x.status === 403 ? 500 : x.status));
+      };
+      x.onerror = () => reject(new Error("network error during upload"));
+      x.onabort = () => reject(new AbortedError());
+      signal.addEventListener("abort", () => x.abort(), { once: true });
+      x.send(body);
+    });
+  },
+
+  async complete(id, version, parts, signal) {
+    const res = await api.POST("/api/v1/documents/{id}/complete", {
+      params: { path: { id } },
+      body: { ...(version !== undefined ? { version } : {}), ...(parts ? { parts } : {}) },
+      signal,
+    });
+    if (!res.response.ok) throw permanent(toError(res), res.response.status);
+  },
+
+  async discard(id) {
+    await api.DELETE("/api/v1/documents/{id}", { params: { path: { id }, query: { purge: true } } });
+  },
+};

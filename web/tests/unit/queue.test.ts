@@ -1,0 +1,159 @@
+import { describe, expect, it, vi } from "vitest";
+import { UploadQueue, type Plan, type UploadItem, type UploadTransport } from "../../src/upload/queue";
+
+const MiB = 1024 * 1024;
+
+function file(size: number, name = "f.bin") {
+  return new File([new Uint8Array(size)], name);
+}
+
+function waitFor(q: UploadQueue, pred: (items: readonly UploadItem[]) => boolean, ms = 3000) {
+  return new Promise<readonly UploadItem[]>((resolve, reject) => {
+    const check = () => {
+      const s = q.getSnapshot();
+      if (pred(s)) {
+        un();
+        clearTimeout(t);
+        resolve(s);
+      }
+    };
+    const un = q.subscribe(check);
+    const t = setTimeout(() => {
+      un();
+      reject(new Error("timeout: " + JSON.stringify(q.getSnapshot().map((i) => [i.state, i.error]))));
+    }, ms);
+    check();
+  });
+}
+
+function transport(plan: Partial<Plan>, over: Partial<UploadTransport> = {}) {
+  const calls = { puts: [] as string[], complete: [] as unknown[], maxInFlight: 0, inFlight: 0, discard: [] as string[] };
+  const t: UploadTransport = {
+    hash: async (f, p) => {
+      p(f.size);
+      return "ab".repeat(32);
+    },
+    create: async () => ({ documentId: "doc_1", method: "presigned_url", uploadUrl: "http://data/put", ...plan }),
+    presignParts: async (_id, _v, nums) => nums.map((n) => ({ part_number: n, url: `http://data/part/${n}` })),
+    put: async (url, _h, body, onProgress) => {
+      calls.inFlight++;
+      calls.maxInFlight = Math.max(calls.maxInFlight, calls.inFlight);
+      await new Promise((r) => setTimeout(r, 5));
+      onProgress(body.size);
+      calls.inFlight--;
+      calls.puts.push(url);
+      return { etag: `"etag-${url.split("/").pop()}"` };
+    },
+    complete: async (_id, _v, parts) => {
+      calls.complete.push(parts);
+    },
+    discard: async (id) => {
+      calls.discard.push(id);
+    },
+    sleep: async () => undefined,
+    ...over,
+  };
+  return { t, calls };
+}
+
+describe("upload queue", () => {
+  it("uploads a small file with one PUT, declares the hash, completes", async () => {
+    const create = vi.fn(async (): Promise<Plan> => ({ documentId: "d1", method: "presigned_url", uploadUrl: "http://data/one" }));
+    const { t, calls } = transport({}, { create });
+    const q = new UploadQueue(t);
+    q.add([file(1000)]);
+    const items = await waitFor(q, (s) => s[0]?.state === "done");
+    expect(create).toHaveBeenCalledWith(expect.any(File), "ab".repeat(32), { kind: "new" }, expect.stringMatching(/^console-/), expect.anything());
+    expect(calls.puts).toEqual(["http://data/one"]);
+    expect(calls.complete).toEqual([undefined]);
+    expect(items[0]!.uploaded).toBe(1000);
+    expect(UploadQueue.progress(items)).toBe(1);
+  });
+
+  it("uploads parts in parallel (bounded), fetches missing part URLs, completes with sorted ETags", async () => {
+    const { t, calls } = transport({ method: "multipart", partSize: 5 * MiB, partCount: 5, parts: [{ part_number: 1, url: "http://data/part/1" }] });
+    const presign = vi.spyOn(t, "presignParts");
+    const q = new UploadQueue(t, { partConcurrency: 3 });
+    q.add([file(5 * MiB * 4 + 100)]);
+    await waitFor(q, (s) => s[0]?.state === "done");
+    expect(calls.puts.sort()).toEqual([1, 2, 3, 4, 5].map((n) => `http://data/part/${n}`));
+    expect(calls.maxInFlight).toBeLessThanOrEqual(3);
+    expect(calls.maxInFlight).toBeGreaterThan(1);
+    expect(presign).toHaveBeenCalled();
+    expect(calls.complete[0]).toEqual([1, 2, 3, 4, 5].map((n) => ({ part_number: n, etag: `"etag-${n}"` })));
+  });
+
+  it("retries a failing part with a fresh URL, then succeeds", async () => {
+    let failures = 0;
+    const base = transport({ method: "multipart", partSize: 5 * MiB, partCount: 2 });
+    const put = base.t.put;
+    base.t.put = async (url, h, body, p, s) => {
+      if (url.endsWith("/2") && failures < 2) {
+        failures++;
+        throw new Error("connection reset");
+      }
+      return put(url, h, body, p, s);
+    };
+    const presign = vi.spyOn(base.t, "presignParts");
+    const q = new UploadQueue(base.t);
+    q.add([file(6 * MiB)]);
+    await waitFor(q, (s) => s[0]?.state === "done");
+    expect(failures).toBe(2);
+    // The first attempt asked for part 2's URL, and each retry again.
+    expect(presign.mock.calls.filter((c) => c[2].length === 1 && c[2][0] === 2).length).toBe(3);
+    expect((base.calls.complete[0] as unknown[]).length).toBe(2);
+  });
+
+  it("fails a file whose part keeps failing; retry starts it again", async () => {
+    let broken = true;
+    const base = transport({ method: "multipart", partSize: 5 * MiB, partCount: 2 });
+    const put = base.t.put;
+    base.t.put = async (url, h, body, p, s) => {
+      if (broken && url.endsWith("/2")) throw new Error("boom");
+      return put(url, h, body, p, s);
+    };
+    const q = new UploadQueue(base.t, { partAttempts: 3 });
+    const [id] = q.add([file(6 * MiB)]);
+    const failed = await waitFor(q, (s) => s[0]?.state === "error");
+    expect(failed[0]!.error).toBe("boom");
+    broken = false;
+    q.retry(id!);
+    await waitFor(q, (s) => s[0]?.state === "done");
+  });
+
+  it("cancels an upload in flight: the PUT is aborted and the pending document discarded", async () => {
+    let aborted = false;
+    const { t, calls } = transport({}, {
+      put: (_u, _h, _b, _p, signal) =>
+        new Promise((_, reject) => {
+          signal.addEventListener("abort", () => {
+            aborted = true;
+            reject(new Error("aborted"));
+          });
+        }),
+    });
+    const q = new UploadQueue(t);
+    const [id] = q.add([file(100)]);
+    await waitFor(q, (s) => s[0]?.state === "uploading");
+    q.cancel(id!);
+    await waitFor(q, (s) => s[0]?.state === "canceled");
+    expect(aborted).toBe(true);
+    expect(calls.discard).toEqual(["doc_1"]);
+    expect(calls.complete).toEqual([]);
+  });
+
+  it("runs at most fileConcurrency files at once and the rest wait", async () => {
+    const gates: (() => void)[] = [];
+    const { t } = transport({}, {
+      put: (_u, _h, b, p) => new Promise((resolve) => gates.push(() => { p(b.size); resolve({ etag: '"x"' }); })),
+    });
+    const q = new UploadQueue(t, { fileConcurrency: 2 });
+    q.add([file(1, "a"), file(1, "b"), file(1, "c")]);
+    await waitFor(q, (s) => s.filter((i) => i.state === "uploading").length === 2);
+    expect(q.getSnapshot()[2]!.state).toBe("queued");
+    gates.shift()!();
+    await waitFor(q, (s) => s[0]!.state === "done" && s[2]!.state === "uploading");
+    while (gates.length) gates.shift()!();
+    await waitFor(q, (s) => s.every((i) => i.state === "done" || i.state === "uploading"));
+  });
+});
