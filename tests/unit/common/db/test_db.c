@@ -1124,7 +1124,7 @@ static void test_db_deadline_bounds_a_slow_statement(void **state)
     assert_int_equal(kumo_db_acquire(db, kumo_now_ns() + 300000000LL, &c), KUMO_CODE_OK);
     double t0 = tm_now();
     assert_int_equal(kumo_db_exec(c, "DO SLEEP(5)", NULL, 0, NULL), KUMO_CODE_DEADLINE_EXCEEDED);
-    assert_true(since(t0) < 1.5);
+    assert_true(since(t0) < 3.0); /* SLEEP(5): cut at 0.3 s; slack for valgrind */
     assert_int_equal(kumo_db_last_error()->code, KUMO_CODE_DEADLINE_EXCEEDED);
     /* Poisoned: never touches the shut socket again. */
     assert_int_equal(kumo_db_exec(c, "SELECT 1", NULL, 0, NULL), KUMO_CODE_UNAVAILABLE);
@@ -1162,7 +1162,7 @@ static void test_db_deadline_bounds_a_hung_server(void **state)
     double took = since(t0);
     kill(pid, SIGCONT);
     assert_true(rc == KUMO_CODE_DEADLINE_EXCEEDED || rc == KUMO_CODE_UNAVAILABLE);
-    assert_true(took < 1.5);
+    assert_true(took < 3.0); /* unguarded: KUMO_DB_IO_TIMEOUT, 30 s */
     c = get(db);
     exec_ok(c, "SELECT 1");
     kumo_db_release(c);
