@@ -1478,6 +1478,58 @@ class Suite:
             d.data, "POST", t2, b"", {"x-amz-checksum-algorithm": "MD5"}))
         expect(st == 400 and s3_code(b) == "InvalidRequest", (st, b))
 
+    @case("multipart checksums: CRC64NVME and CRC32C FULL_OBJECT over the assembled bytes, "
+          "SHA256 COMPOSITE; a listed part checksum that does not match is InvalidPart")
+    def t_mpu_checksums(self):
+        d = self.d
+        parts = [os.urandom(5 * MIB), os.urandom(1234)]
+        whole = b"".join(parts)
+
+        def mpu(key, alg, ctype=None, tamper=False):
+            t = "/%s/%s" % (BUCKET, key)
+            hdr = {"x-amz-checksum-algorithm": alg}
+            if ctype:
+                hdr["x-amz-checksum-type"] = ctype
+            st, _, b = http_req(d.data, "POST", t + "?uploads",
+                                signed_headers(d.data, "POST", t + "?uploads", b"", hdr))
+            expect(st == 200, (st, b))
+            up = re.search(rb"<UploadId>([^<]*)<", b).group(1).decode()
+            xml = "<CompleteMultipartUpload>"
+            for i, p in enumerate(parts, 1):
+                tp = "%s?partNumber=%d&uploadId=%s" % (t, i, up)
+                name = "x-amz-checksum-" + alg.lower()
+                value = {"CRC64NVME": crc64nvme_b64, "CRC32C": crc32c_b64,
+                         "SHA256": lambda x: base64.b64encode(sha256(x)).decode()}[alg](p)
+                st, h, b = http_req(d.data, "PUT", tp,
+                                    signed_headers(d.data, "PUT", tp, p, {name: value}), p)
+                expect(st == 200 and h.get(name) == value, (st, b))
+                if tamper and i == 1:
+                    value = value[::-1]
+                xml += ("<Part><PartNumber>%d</PartNumber><ETag>%s</ETag><Checksum%s>%s"
+                        "</Checksum%s></Part>" % (i, h["etag"], alg, value, alg))
+            xml = (xml + "</CompleteMultipartUpload>").encode()
+            tc = "%s?uploadId=%s" % (t, up)
+            return http_req(d.data, "POST", tc, signed_headers(d.data, "POST", tc, xml), xml)
+
+        for alg, ctype, want_type, want in (
+                ("CRC64NVME", None, "FULL_OBJECT", crc64nvme_b64(whole)),
+                ("CRC32C", "FULL_OBJECT", "FULL_OBJECT", crc32c_b64(whole)),
+                ("SHA256", None, "COMPOSITE", base64.b64encode(hashlib.sha256(
+                    b"".join(sha256(p) for p in parts)).digest()).decode() + "-2")):
+            key = self.key("mpu-ck/%s.bin" % alg)
+            st, _, b = mpu(key, alg, ctype)
+            expect(st == 200 and ("<Checksum%s>%s</Checksum%s>" % (alg, want, alg)).encode() in b
+                   and ("<ChecksumType>%s</ChecksumType>" % want_type).encode() in b, (alg, b))
+            t = "/%s/%s" % (BUCKET, key)
+            st, h, _ = http_req(d.data, "HEAD", t, signed_headers(
+                d.data, "HEAD", t, headers={"x-amz-checksum-mode": "ENABLED"}))
+            expect(st == 200 and h.get("x-amz-checksum-" + alg.lower()) == want and
+                   h.get("x-amz-checksum-type") == want_type, (alg, h))
+        key = self.key("mpu-ck/tampered.bin")
+        st, _, b = mpu(key, "CRC32C", tamper=True)
+        expect(st == 400 and s3_code(b) == "InvalidPart", (st, b))
+        expect(self.stat_code(key) == "NOT_FOUND", "completed with a wrong part checksum")
+
     @case("ListObjectsV2: prefix, delimiter, max-keys pages, start-after, encoding-type=url; "
           "bad tokens refused; unsigned, other buckets and ListObjects v1 not served")
     def t_list_objects(self):
@@ -1856,7 +1908,7 @@ def main():
                      "t_archive", "t_copy_delete", "t_limits", "t_cors", "t_atomic_overwrite",
                      "t_sdk_default_checksums", "t_awscli_checksums", "t_awscli_ls",
                      "t_chunked_signed", "t_chunked_unsigned_trailer", "t_chunked_errors",
-                     "t_checksum_errors", "t_list_objects",
+                     "t_checksum_errors", "t_mpu_checksums", "t_list_objects",
                      "t_big", "t_disconnect", "t_crash",
                      "t_shutdown"):
             if only and name not in only:
