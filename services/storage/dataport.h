@@ -72,8 +72,6 @@ struct dp_req {
     char content_sha256[65];
     int has_md5;
     uint8_t md5[16];
-    int has_cksum;
-    uint8_t cksum[32];
     /* aws-chunked: x-amz-content-sha256 was STREAMING-* (the decoder's
      * settings from the verified signature), and the decoded length the
      * client declared (x-amz-decoded-content-length) */

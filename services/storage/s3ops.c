@@ -1,12 +1,15 @@
 /* The S3 operations of the data port, on the local backend: PutObject,
  * GetObject (Range, conditional ETags, response-* overrides), HeadObject,
- * DeleteObject and the multipart calls.
+ * DeleteObject, the multipart calls and ListObjectsV2.
  *
- * Integrity: a body is streamed to a temporary file while MD5 and SHA-256
- * are computed; only when it is complete are the client's declarations
- * checked (x-amz-content-sha256 when it is a hash, Content-MD5,
- * x-amz-checksum-sha256) and the object committed. A mismatch answers the
- * S3 error and leaves nothing behind. */
+ * Integrity: a body is streamed to a temporary file (decoded on the way
+ * when it is aws-chunked, chunk signatures checked as each chunk ends)
+ * while MD5, SHA-256 and the flexible checksum the client chose are
+ * computed; only when it is complete are the client's declarations checked
+ * (x-amz-content-sha256 when it is a hash, Content-MD5, x-amz-checksum-*
+ * from a header or the trailer, x-amz-decoded-content-length) and the
+ * object committed. A mismatch answers the S3 error and leaves nothing
+ * behind. */
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
@@ -625,12 +628,6 @@ static int check_digests(struct dp_req *r, const uint8_t md5[16], const uint8_t 
     }
     if (r->has_md5 && memcmp(md5, r->md5, 16) != 0) {
         *out = kumo__dp_error(r, STG_E_BAD_DIGEST, NULL, NULL);
-        return 0;
-    }
-    if (r->has_cksum && memcmp(sha, r->cksum, 32) != 0) {
-        *out =
-            kumo__dp_error(r, STG_E_BAD_DIGEST,
-                           "The SHA256 you specified did not match the calculated checksum.", NULL);
         return 0;
     }
     return 1;

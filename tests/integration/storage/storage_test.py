@@ -324,7 +324,8 @@ def aws(d, *args, config=None, check=False):
     p = subprocess.run([AWS, "--endpoint-url", d.endpoint] + list(args), env=env,
                        capture_output=True, text=True, timeout=300)
     if check and p.returncode != 0:
-        raise AssertionError("aws %s failed: %s" % (" ".join(args), p.stderr))
+        raise AssertionError("aws %s failed (exit %d): %s%s" % (" ".join(args), p.returncode,
+                                                                p.stderr, p.stdout[-2000:]))
     return p
 
 
