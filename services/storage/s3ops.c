@@ -104,8 +104,20 @@ static int flexible_checksum(struct dp_req *r, enum MHD_Result *out)
 {
     struct ck_scan s = {STG_CK_NONE, NULL, 0};
     MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, scan_ck_header, &s);
+    /* A presigned URL carries them as (signed) query parameters. */
+    for (int a = STG_CK_CRC32; a <= STG_CK_SHA256; a++) {
+        const struct dp_param *q = kumo__dp_param(r, stg_ck_header((enum stg_ck_alg)a));
+        if (q) {
+            s.alg = (enum stg_ck_alg)a;
+            s.value = q->value;
+            s.count++;
+        }
+    }
     const char *trailer = kumo__dp_header(r, "x-amz-trailer");
     const char *sdk = kumo__dp_header(r, "x-amz-sdk-checksum-algorithm");
+    const struct dp_param *sdk_q = kumo__dp_param(r, "x-amz-sdk-checksum-algorithm");
+    if (sdk == NULL && sdk_q)
+        sdk = sdk_q->value;
     enum stg_ck_alg sdk_alg = sdk ? stg_ck_parse(sdk, strlen(sdk)) : STG_CK_NONE;
     if (sdk && sdk_alg == STG_CK_NONE) {
         *out = kumo__dp_error(r, STG_E_INVALID_REQUEST,

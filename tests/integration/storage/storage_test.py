@@ -1447,8 +1447,9 @@ class Suite:
         st, _, b = http_req(d.data, "PUT", target, h, body)
         expect(st == 411 and s3_code(b) == "MissingContentLength", (st, b))
 
-    @case("flexible checksum headers: each algorithm verified (BadDigest on a mismatch), "
-          "malformed values and two algorithms refused, an unknown multipart algorithm refused")
+    @case("flexible checksum headers: each algorithm verified (BadDigest on a mismatch), also "
+          "from a presigned URL's query; malformed values and two algorithms refused, an unknown "
+          "multipart algorithm refused")
     def t_checksum_errors(self):
         d = self.d
         data = b"checksummed bytes"
@@ -1469,6 +1470,15 @@ class Suite:
             st, _, b = http_req(d.data, "PUT", target,
                                 signed_headers(d.data, "PUT", target, data, {name: "AAAA"}), data)
             expect(st == 400 and s3_code(b) == "InvalidRequest", (name, st, b))
+        # In a presigned URL (as the SDK's presigner hoists them): verified too.
+        from botocore.auth import S3SigV4QueryAuth
+        for body, want in ((data, 200), (data + b"!", 400)):
+            q = urllib.parse.urlencode({"x-amz-checksum-crc32": good["x-amz-checksum-crc32"],
+                                        "x-amz-sdk-checksum-algorithm": "CRC32"})
+            req = AWSRequest(method="PUT", url="http://127.0.0.1:%d%s?%s" % (d.data, target, q))
+            S3SigV4QueryAuth(Credentials(AKID, SECRET), "s3", REGION, expires=300).add_auth(req)
+            st, rh, b = http_req(d.data, "PUT", url_target(req.url), {}, body)
+            expect(st == want and (st == 200 or s3_code(b) == "BadDigest"), (st, b))
         two = {"x-amz-checksum-crc32": good["x-amz-checksum-crc32"],
                "x-amz-checksum-sha1": good["x-amz-checksum-sha1"]}
         st, _, b = http_req(d.data, "PUT", target,
