@@ -165,6 +165,10 @@ LIBKUMOCLIENTS := $(BUILD)/lib/libkumoclients.a
 LIBS_ALL := $(LIBKUMOCLIENTS) $(LIBKUMOPROTO) $(LIBKUMO)
 
 # ---- binaries ---------------------------------------------------------------
+# Libraries only one daemon needs, linked into it, its unit tests and its fuzz
+# targets (the other daemons' images need not have them): kumo-storage's
+# CRC32C is ISA-L's.
+DAEMON_LIBS_storage := -lisal
 # Each services/<name>/ (and bff/) with C sources is a daemon build/bin/kumo-<name>.
 DAEMON_DIRS := $(sort $(patsubst %/,%,$(dir $(wildcard services/*/*.c bff/*.c))))
 BINS := $(foreach d,$(DAEMON_DIRS),$(BUILD)/bin/kumo-$(notdir $(d)))
@@ -173,7 +177,7 @@ define daemon_rule
 $(BUILD)/bin/kumo-$(notdir $(1)): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c)) \
     $(LIBS_ALL)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(LDFLAGS_ALL) -o $$@ $$^ $$(PKG_LIBS) -lm
+	$$(CC) $$(LDFLAGS_ALL) -o $$@ $$^ $$(PKG_LIBS) $$(DAEMON_LIBS_$(notdir $(1))) -lm
 endef
 $(foreach d,$(DAEMON_DIRS),$(eval $(call daemon_rule,$(d))))
 
@@ -204,7 +208,7 @@ $(BUILD)/tests/unit/$(basename $(notdir $(1))): $(BUILD)/obj/$(patsubst %.c,%.o,
     $(if $(call unit_daemon_dir,$(1)),$(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out %/main.c,$(wildcard $(call unit_daemon_dir,$(1))/*.c)))) \
     $(LIBKUMOTEST) $(LIBS_ALL)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(LDFLAGS_ALL) -o $$@ $$^ $$(PKG_LIBS) -lcmocka -lm
+	$$(CC) $$(LDFLAGS_ALL) -o $$@ $$^ $$(PKG_LIBS) $$(DAEMON_LIBS_$$(notdir $(call unit_daemon_dir,$(1)))) -lcmocka -lm
 endef
 $(foreach s,$(UNIT_SRCS),$(eval $(call unit_rule,$(s))))
 
@@ -248,7 +252,7 @@ $(BUILD)/fuzz/fuzz_$(notdir $(1))_%: tests/fuzz/fuzz_$(notdir $(1))_%.c \
     $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out $(1)/main.c,$(wildcard $(1)/*.c))) \
     $(LIBKUMOTEST) $(LIBS_ALL)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CPPFLAGS_ALL) -I$(1) $$(CFLAGS_ALL) -fsanitize=fuzzer,address,undefined -o $$@ $$^ $$(PKG_LIBS) -lm
+	$$(CC) $$(CPPFLAGS_ALL) -I$(1) $$(CFLAGS_ALL) -fsanitize=fuzzer,address,undefined -o $$@ $$^ $$(PKG_LIBS) $$(DAEMON_LIBS_$(notdir $(1))) -lm
 endef
 $(foreach d,$(DAEMON_DIRS),$(eval $(call service_fuzz_rule,$(d))))
 

@@ -39,7 +39,8 @@
 #define CORS_METHODS     "GET, PUT, POST, DELETE, HEAD"
 #define CORS_EXPOSE                                                                                \
     "ETag, Content-Length, Content-Range, Content-Type, Last-Modified, x-amz-request-id, "         \
-    "x-amz-storage-class, x-amz-restore, x-amz-checksum-sha256"
+    "x-amz-storage-class, x-amz-restore, x-amz-checksum-sha256, x-amz-checksum-crc32, "            \
+    "x-amz-checksum-crc32c, x-amz-checksum-crc64nvme, x-amz-checksum-sha1, x-amz-checksum-type"
 #define MAX_CORS_HDR_LEN 4096
 
 struct stg_dataport {
@@ -231,11 +232,26 @@ static enum MHD_Result parse_target(struct dp_req *r, int *ok)
     const char *bucket = r->uri + 1;
     const char *slash = memchr(bucket, '/', r->path_len - 1);
     size_t blen = slash ? (size_t)(slash - bucket) : r->path_len - 1;
-    if (blen == 0 || slash == NULL || (size_t)(slash + 1 - r->uri) == r->path_len)
+    int bucket_level = slash == NULL || (size_t)(slash + 1 - r->uri) == r->path_len;
+    if (blen == 0)
         return error_raw(r, 501, "NotImplemented",
-                         "Only object operations are implemented on this endpoint.", NULL);
+                         "Only object operations and ListObjectsV2 are implemented on this "
+                         "endpoint.",
+                         NULL);
     if (blen != strlen(r->ctx->s.bucket) || memcmp(bucket, r->ctx->s.bucket, blen) != 0)
         return error_raw(r, 404, "NoSuchBucket", "The specified bucket does not exist", NULL);
+    if (bucket_level) {
+        /* The bucket itself: only ListObjectsV2 (GET ?list-type=2). */
+        const struct dp_param *lt = kumo__dp_param(r, "list-type");
+        if (strcmp(r->method, "GET") != 0 || lt == NULL || strcmp(lt->value, "2") != 0)
+            return error_raw(r, 501, "NotImplemented",
+                             "Only object operations and ListObjectsV2 are implemented on this "
+                             "endpoint.",
+                             NULL);
+        r->op = DP_OP_LIST_OBJECTS;
+        *ok = 1;
+        return MHD_YES;
+    }
     const char *k = slash + 1;
     long n = kumo__dp_decode_path(k, r->path_len - (size_t)(k - r->uri), r->key, sizeof r->key);
     if (n == -2) {
@@ -300,6 +316,34 @@ static void sig_extra(struct kumo_buf *x, const struct kumo_sigv4_verify_result 
     }
 }
 
+/* Records an aws-chunked payload mode (x-amz-content-sha256 STREAMING-*)
+ * and what verifying its chunk signatures needs. Returns 0 for a mode the
+ * data port does not speak (SigV4a). */
+static int streaming_mode(struct dp_req *r, const char *ph,
+                          const struct kumo_sigv4_verify_result *res)
+{
+    struct stg_chunked_cfg *cfg = &r->chunk_cfg;
+    memset(cfg, 0, sizeof *cfg);
+    if (strcmp(ph, "STREAMING-UNSIGNED-PAYLOAD-TRAILER") == 0) {
+        cfg->trailer = 1;
+    } else if (strcmp(ph, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD") == 0 ||
+               strcmp(ph, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER") == 0) {
+        cfg->signed_chunks = 1;
+        cfg->trailer = strstr(ph, "-TRAILER") != NULL;
+        /* A presigned URL has no seed signature to chain from. */
+        if (res->query_auth || res->scope == NULL || strlen(res->scope) >= sizeof cfg->scope ||
+            kumo_sigv4_format_date(res->request_time, cfg->date) != 0)
+            return 0;
+        memcpy(cfg->key, res->signing_key, sizeof cfg->key);
+        memcpy(cfg->seed, res->signature, sizeof cfg->seed);
+        memcpy(cfg->scope, res->scope, strlen(res->scope) + 1);
+    } else {
+        return 0;
+    }
+    r->streaming = 1;
+    return 1;
+}
+
 /* Verifies the request's signature; answers and returns 0 on failure. On
  * success records the declared payload hash. */
 static int authenticate(struct dp_req *r, enum MHD_Result *out)
@@ -349,19 +393,17 @@ static int authenticate(struct dp_req *r, enum MHD_Result *out)
         return 0;
     }
     const char *ph = res.payload_hash ? res.payload_hash : KUMO_SIGV4_UNSIGNED_PAYLOAD;
+    int ok = 1;
     if (strlen(ph) == 64) {
         r->has_content_sha256 = 1;
         memcpy(r->content_sha256, ph, 65);
-    } else if (strcmp(ph, KUMO_SIGV4_UNSIGNED_PAYLOAD) != 0) {
-        kumo_sigv4_verify_result_free(&res);
+    } else if (strcmp(ph, KUMO_SIGV4_UNSIGNED_PAYLOAD) != 0 && !streaming_mode(r, ph, &res)) {
         *out = error_raw(r, 501, "NotImplemented",
-                         "aws-chunked (STREAMING-*) payloads are not supported: sign the payload "
-                         "hash or use UNSIGNED-PAYLOAD.",
-                         NULL);
-        return 0;
+                         "ECDSA-signed (SigV4a) aws-chunked payloads are not supported.", NULL);
+        ok = 0;
     }
     kumo_sigv4_verify_result_free(&res);
-    return 1;
+    return ok;
 }
 
 /* ---- routing ---- */
@@ -535,8 +577,9 @@ static enum MHD_Result begin(struct dp_req *r)
         return out;
     if (!authenticate(r, &out))
         return out;
-    const char *err;
-    r->op = choose_op(r, &err);
+    const char *err = NULL;
+    if (r->op != DP_OP_LIST_OBJECTS)
+        r->op = choose_op(r, &err);
     if (err && strcmp(err, "method") == 0)
         return error_raw(r, 405, "MethodNotAllowed",
                          "The specified method is not allowed against this resource.", NULL);
@@ -589,6 +632,7 @@ static const char *op_name(enum dp_op op)
         [DP_OP_COPY_OBJECT] = "CopyObject",
         [DP_OP_RESTORE_OBJECT] = "RestoreObject",
         [DP_OP_PREFLIGHT] = "Preflight",
+        [DP_OP_LIST_OBJECTS] = "ListObjectsV2",
     };
     return names[op];
 }

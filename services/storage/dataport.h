@@ -22,6 +22,7 @@ enum dp_op {
     DP_OP_COPY_OBJECT,
     DP_OP_RESTORE_OBJECT,
     DP_OP_PREFLIGHT,
+    DP_OP_LIST_OBJECTS,
 };
 
 /* Where a request body goes. */
@@ -71,8 +72,23 @@ struct dp_req {
     char content_sha256[65];
     int has_md5;
     uint8_t md5[16];
-    int has_cksum;
-    uint8_t cksum[32];
+    /* aws-chunked: x-amz-content-sha256 was STREAMING-* (the decoder's
+     * settings from the verified signature), and the decoded length the
+     * client declared (x-amz-decoded-content-length) */
+    int streaming;
+    struct stg_chunked_cfg chunk_cfg;
+    struct stg_chunked *chunked;
+    int64_t decoded_length;
+    /* the flexible checksum of the body (x-amz-checksum-*, x-amz-trailer,
+     * x-amz-sdk-checksum-algorithm): algorithm, running state, and the
+     * value declared in a header (from_trailer: it comes in the trailer) */
+    enum stg_ck_alg ck_alg;
+    struct stg_cksum ck;
+    int ck_from_trailer;
+    int has_ck_expect;
+    uint8_t ck_expect[STG_CK_MAX_LEN];
+    /* the upload's settings (UploadPart) */
+    enum stg_ck_alg upload_ck_alg;
     /* settings of a PUT or CreateMultipartUpload */
     struct stg_meta meta;
     /* outcome, for the access log */

@@ -72,6 +72,9 @@ static const struct err_info table[STG_E__COUNT] = {
                                    "Object restore is already in progress"},
     [STG_E_INVALID_REQUEST] = {"InvalidRequest", 400, KUMO_CODE_INVALID_ARGUMENT,
                                "Invalid Request"},
+    [STG_E_SIGNATURE_MISMATCH] = {"SignatureDoesNotMatch", 403, KUMO_CODE_PERMISSION_DENIED,
+                                  "The request signature we calculated does not match the "
+                                  "signature you provided."},
     [STG_E_UPSTREAM] = {"ServiceUnavailable", 503, KUMO_CODE_UNAVAILABLE,
                         "The object store could not be reached or failed."},
     [STG_E_INTERNAL] = {"InternalError", 500, KUMO_CODE_INTERNAL,

@@ -230,6 +230,14 @@ void stg_meta_encode(const struct stg_meta *m, struct kumo_buf *out)
         json_object_set_new(r, "expire_ms", json_integer(m->restore_expire_ms));
         json_object_set_new(o, "restore", r);
     }
+    if (m->ck_alg != STG_CK_NONE) {
+        json_t *c = json_object();
+        json_object_set_new(c, "alg", json_string(stg_ck_name(m->ck_alg)));
+        json_object_set_new(
+            c, "type", json_string(m->ck_type == STG_CK_COMPOSITE ? "COMPOSITE" : "FULL_OBJECT"));
+        json_object_set_new(c, "value", json_string(m->ck_value));
+        json_object_set_new(o, "checksum", c);
+    }
     json_t *h = json_array();
     for (size_t i = 0; i < m->n_hdrs; i++)
         json_array_append_new(h, json_pack("[ss]", m->hdrs[i].name, m->hdrs[i].value));
@@ -269,6 +277,28 @@ static int decode_restore(json_t *o, struct stg_meta *m)
     m->restore_ready_ms = get_int(r, "ready_ms", &ok);
     m->restore_expire_ms = get_int(r, "expire_ms", &ok);
     return ok ? 0 : -1;
+}
+
+/* The optional "checksum" object: {"alg", "type", "value"}. */
+static int decode_checksum(json_t *o, struct stg_meta *m)
+{
+    json_t *c = json_object_get(o, "checksum");
+    if (c == NULL)
+        return 0;
+    const char *alg = json_string_value(json_object_get(c, "alg"));
+    const char *type = json_string_value(json_object_get(c, "type"));
+    if (alg == NULL || type == NULL)
+        return -1;
+    m->ck_alg = stg_ck_parse(alg, strlen(alg));
+    if (m->ck_alg == STG_CK_NONE)
+        return -1;
+    if (strcmp(type, "COMPOSITE") == 0)
+        m->ck_type = STG_CK_COMPOSITE;
+    else if (strcmp(type, "FULL_OBJECT") == 0)
+        m->ck_type = STG_CK_FULL_OBJECT;
+    else
+        return -1;
+    return copy_str(c, "value", m->ck_value, sizeof m->ck_value);
 }
 
 static int decode_headers(json_t *o, struct stg_meta *m)
@@ -313,7 +343,7 @@ static int decode_fields(json_t *o, struct stg_meta *m)
         return -1; /* checked before the cast: a corrupted count must not wrap */
     m->parts = (int)parts;
     m->mtime_ms = get_int(o, "mtime_ms", &ok);
-    if (!ok || decode_restore(o, m) != 0 || decode_headers(o, m) != 0)
+    if (!ok || decode_restore(o, m) != 0 || decode_checksum(o, m) != 0 || decode_headers(o, m) != 0)
         return -1;
     return 0;
 }

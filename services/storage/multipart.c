@@ -276,9 +276,44 @@ static enum stg_err match_parts(const struct stg_part *want, size_t n, const str
     return STG_OK;
 }
 
-/* Streams the parts into a writer; md5s receives MD5(concatenated part MD5s). */
+#define COPY_PIECE (256 * 1024)
+
+/* Copies the part file fd into the writer, feeding the part's checksum and
+ * the whole object's (either may be of STG_CK_NONE). */
+static enum stg_err copy_part(struct stg_writer *w, int fd, struct stg_cksum *part,
+                              struct stg_cksum *whole)
+{
+    uint8_t *buf = kumo_malloc(COPY_PIECE);
+    enum stg_err e = STG_OK;
+    for (;;) {
+        ssize_t n = read(fd, buf, COPY_PIECE);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            e = kumo__stg_io_error("read part", errno);
+            break;
+        }
+        if (n == 0)
+            break;
+        stg_ck_update(part, buf, (size_t)n);
+        stg_ck_update(whole, buf, (size_t)n);
+        e = stg_writer_write(w, buf, (size_t)n);
+        if (e != STG_OK)
+            break;
+    }
+    kumo_free(buf);
+    return e;
+}
+
+/* Streams the parts into a writer; md5s receives MD5(concatenated part
+ * MD5s). With the upload's checksum algorithm (m->ck_alg) it computes each
+ * part's checksum, checks it against the one the client listed, and sets
+ * m->ck_value: for COMPOSITE, as S3 does, the checksum of the concatenated
+ * binary part checksums, base64, then "-<parts>"; for FULL_OBJECT the
+ * checksum of the whole object. */
 static enum stg_err assemble(struct stg_store *st, int dfd, const struct stg_part *want, size_t n,
-                             struct stg_writer **out, uint8_t md5s[16])
+                             struct stg_meta *m, struct stg_writer **out, uint8_t md5s[16],
+                             const char **why)
 {
     struct stg_writer *w;
     enum stg_err e = kumo__stg_writer_open(st, W_SHA256, &w);
@@ -286,6 +321,9 @@ static enum stg_err assemble(struct stg_store *st, int dfd, const struct stg_par
         return e;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     EVP_DigestInit_ex(ctx, EVP_md5(), NULL);
+    struct stg_cksum whole, of_parts;
+    stg_ck_init(&whole, m->ck_type == STG_CK_FULL_OBJECT ? m->ck_alg : STG_CK_NONE);
+    stg_ck_init(&of_parts, m->ck_type == STG_CK_COMPOSITE ? m->ck_alg : STG_CK_NONE);
     for (size_t i = 0; e == STG_OK && i < n; i++) {
         char name[48];
         uint8_t raw[16];
@@ -297,15 +335,43 @@ static enum stg_err assemble(struct stg_store *st, int dfd, const struct stg_par
             e = kumo__stg_io_error("open part", fd);
             break;
         }
-        e = kumo__stg_copy_fd(w, fd);
+        struct stg_cksum part;
+        stg_ck_init(&part, m->ck_alg);
+        e = copy_part(w, fd, &part, &whole);
         close(fd);
+        uint8_t pck[STG_CK_MAX_LEN];
+        size_t plen = stg_ck_final(&part, pck);
+        char b64[STG_CK_B64_MAX];
+        stg_ck_b64(pck, plen, b64);
+        if (e == STG_OK && m->ck_alg != STG_CK_NONE && want[i].ck_alg == m->ck_alg &&
+            strcmp(want[i].ck, b64) != 0) {
+            *why = "a part's checksum does not match";
+            e = STG_E_INVALID_PART;
+        }
+        stg_ck_update(&of_parts, pck, plen);
     }
     unsigned len;
     EVP_DigestFinal_ex(ctx, md5s, &len);
     EVP_MD_CTX_free(ctx);
+    uint8_t ck[STG_CK_MAX_LEN];
+    size_t cklen = stg_ck_final(m->ck_type == STG_CK_COMPOSITE ? &of_parts : &whole, ck);
+    stg_ck_free(&of_parts);
+    stg_ck_free(&whole);
     if (e != STG_OK) {
         stg_writer_discard(w);
         return e;
+    }
+    m->ck_value[0] = '\0';
+    if (m->ck_alg != STG_CK_NONE) {
+        char b64[STG_CK_B64_MAX];
+        stg_ck_b64(ck, cklen, b64);
+        /* base64 of at most 32 bytes (44) and "-10000" fit STG_CK_B64_MAX. */
+        char v[STG_CK_B64_MAX + 24];
+        if (m->ck_type == STG_CK_COMPOSITE)
+            snprintf(v, sizeof v, "%s-%zu", b64, n);
+        else
+            snprintf(v, sizeof v, "%s", b64);
+        snprintf(m->ck_value, sizeof m->ck_value, "%.*s", STG_CK_B64_MAX - 1, v);
     }
     *out = w;
     return STG_OK;
@@ -337,7 +403,7 @@ static enum stg_err complete_locked(struct stg_store *st, int dfd, const char *i
     struct stg_writer *w = NULL;
     uint8_t md5s[16];
     if (e == STG_OK)
-        e = assemble(st, dfd, want, n, &w, md5s);
+        e = assemble(st, dfd, want, n, m, &w, md5s, why);
     if (e != STG_OK)
         return e;
     char hex[33];

@@ -3,8 +3,10 @@
  * (the commit step only: uploads themselves run in parallel); readers take
  * no lock and retry if an overwrite removed the generation they were about
  * to open. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -364,6 +366,13 @@ enum stg_err stg_object_copy(struct stg_store *st, const char *src, const char *
                              replace->hdrs[i].value, strlen(replace->hdrs[i].value));
     }
     m.parts = 0;
+    if (m.ck_type == STG_CK_COMPOSITE) {
+        /* A checksum of parts' checksums does not describe a copy made
+         * in one piece. */
+        m.ck_alg = STG_CK_NONE;
+        m.ck_type = STG_CK_FULL_OBJECT;
+        m.ck_value[0] = '\0';
+    }
     m.storage_class = cls == STG_CLASS_UNSPECIFIED ? STG_CLASS_STANDARD : cls;
     m.restore_ready_ms = m.restore_expire_ms = 0;
     m.restore_tier = STG_TIER_UNSPECIFIED;
@@ -485,4 +494,85 @@ enum stg_err stg_object_restore(struct stg_store *st, const char *key, int days,
     enum stg_err e = edit_meta(st, key, restore, &r, out);
     *before = r.before;
     return e;
+}
+
+/* ---- listing ---- */
+
+static int cmp_entries(const void *a, const void *b)
+{
+    return strcmp(((const struct stg_list_entry *)a)->key, ((const struct stg_list_entry *)b)->key);
+}
+
+/* Adds the objects of obj/<dir> whose keys start with prefix. */
+static enum stg_err list_dir(int objfd, const char *dir, const char *prefix,
+                             struct stg_list_entry **out, size_t *n, size_t *cap)
+{
+    int dfd = kumo__stg_openat(objfd, dir, O_RDONLY | O_DIRECTORY, 0);
+    if (dfd == -ENOENT)
+        return STG_OK;
+    if (dfd < 0)
+        return kumo__stg_io_error("open object directory", dfd);
+    DIR *d = fdopendir(dfd);
+    if (d == NULL) {
+        close(dfd);
+        return kumo__stg_io_error("list objects", errno);
+    }
+    size_t plen = strlen(prefix);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        if (len != 64 + 5 || strcmp(de->d_name + 64, ".meta") != 0)
+            continue;
+        struct kumo_buf b = KUMO_BUF_INIT;
+        struct stg_meta m;
+        int rc = kumo__stg_read_small(dfd, de->d_name, STG_META_FILE_MAX, &b);
+        if (rc == 0 && stg_meta_decode((const char *)b.data, b.len, &m) == 0) {
+            if (strncmp(m.key, prefix, plen) == 0) {
+                if (*n == *cap) {
+                    *cap = *cap ? *cap * 2 : 64;
+                    *out = kumo_realloc(*out, *cap * sizeof **out);
+                }
+                struct stg_list_entry *e = &(*out)[(*n)++];
+                e->key = kumo_strdup(m.key);
+                e->size = m.size;
+                memcpy(e->etag, m.etag, sizeof e->etag);
+                e->mtime_ms = m.mtime_ms;
+                e->storage_class = m.storage_class;
+                e->ck_alg = m.ck_alg;
+            }
+            stg_meta_clear(&m);
+        }
+        kumo_buf_free(&b);
+    }
+    closedir(d);
+    return STG_OK;
+}
+
+enum stg_err stg_object_list(struct stg_store *st, const char *prefix, struct stg_list_entry **out,
+                             size_t *n)
+{
+    size_t cap = 0;
+    *out = NULL;
+    *n = 0;
+    for (int i = 0; i < 256; i++) {
+        char dir[3];
+        snprintf(dir, sizeof dir, "%02x", i);
+        enum stg_err e = list_dir(st->objfd, dir, prefix, out, n, &cap);
+        if (e != STG_OK) {
+            stg_list_free(*out, *n);
+            *out = NULL;
+            *n = 0;
+            return e;
+        }
+    }
+    if (*n)
+        qsort(*out, *n, sizeof **out, cmp_entries);
+    return STG_OK;
+}
+
+void stg_list_free(struct stg_list_entry *entries, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        kumo_free(entries[i].key);
+    kumo_free(entries);
 }

@@ -1,12 +1,15 @@
 /* The S3 operations of the data port, on the local backend: PutObject,
  * GetObject (Range, conditional ETags, response-* overrides), HeadObject,
- * DeleteObject and the multipart calls.
+ * DeleteObject, the multipart calls and ListObjectsV2.
  *
- * Integrity: a body is streamed to a temporary file while MD5 and SHA-256
- * are computed; only when it is complete are the client's declarations
- * checked (x-amz-content-sha256 when it is a hash, Content-MD5,
- * x-amz-checksum-sha256) and the object committed. A mismatch answers the
- * S3 error and leaves nothing behind. */
+ * Integrity: a body is streamed to a temporary file (decoded on the way
+ * when it is aws-chunked, chunk signatures checked as each chunk ends)
+ * while MD5, SHA-256 and the flexible checksum the client chose are
+ * computed; only when it is complete are the client's declarations checked
+ * (x-amz-content-sha256 when it is a hash, Content-MD5, x-amz-checksum-*
+ * from a header or the trailer, x-amz-decoded-content-length) and the
+ * object committed. A mismatch answers the S3 error and leaves nothing
+ * behind. */
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
@@ -62,11 +65,6 @@ static void xml_elem(struct kumo_buf *b, const char *name, const char *text)
 
 /* ---- what the client declared about the body ---- */
 
-static const char *const unsupported_checksums[] = {
-    "x-amz-checksum-crc32",     "x-amz-checksum-crc32c", "x-amz-checksum-sha1",
-    "x-amz-checksum-crc64nvme", "x-amz-trailer",         "x-amz-sdk-checksum-algorithm",
-};
-
 static int decode_b64(const char *s, uint8_t *out, size_t n)
 {
     struct kumo_buf b = KUMO_BUF_INIT;
@@ -77,28 +75,153 @@ static int decode_b64(const char *s, uint8_t *out, size_t n)
     return ok ? 0 : -1;
 }
 
+struct ck_scan {
+    enum stg_ck_alg alg;
+    const char *value;
+    int count;
+};
+
+static enum MHD_Result scan_ck_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      size_t klen, const char *value, size_t vlen)
+{
+    (void)kind;
+    (void)vlen;
+    struct ck_scan *s = cls;
+    enum stg_ck_alg a = stg_ck_from_header(key, klen);
+    if (a != STG_CK_NONE) {
+        s->alg = a;
+        s->value = value ? value : "";
+        s->count++;
+    }
+    return MHD_YES;
+}
+
+/* The flexible checksum of a body: one x-amz-checksum-<alg> header, or
+ * x-amz-trailer naming one (aws-chunked with a trailer), or only
+ * x-amz-sdk-checksum-algorithm (computed and stored, nothing to compare).
+ * Answers and returns 0 on a problem. */
+static int flexible_checksum(struct dp_req *r, enum MHD_Result *out)
+{
+    struct ck_scan s = {STG_CK_NONE, NULL, 0};
+    MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, scan_ck_header, &s);
+    /* A presigned URL carries them as (signed) query parameters. */
+    for (int a = STG_CK_CRC32; a <= STG_CK_SHA256; a++) {
+        const struct dp_param *q = kumo__dp_param(r, stg_ck_header((enum stg_ck_alg)a));
+        if (q) {
+            s.alg = (enum stg_ck_alg)a;
+            s.value = q->value;
+            s.count++;
+        }
+    }
+    const char *trailer = kumo__dp_header(r, "x-amz-trailer");
+    const char *sdk = kumo__dp_header(r, "x-amz-sdk-checksum-algorithm");
+    const struct dp_param *sdk_q = kumo__dp_param(r, "x-amz-sdk-checksum-algorithm");
+    if (sdk == NULL && sdk_q)
+        sdk = sdk_q->value;
+    enum stg_ck_alg sdk_alg = sdk ? stg_ck_parse(sdk, strlen(sdk)) : STG_CK_NONE;
+    if (sdk && sdk_alg == STG_CK_NONE) {
+        *out = kumo__dp_error(r, STG_E_INVALID_REQUEST,
+                              "Value for x-amz-sdk-checksum-algorithm header is invalid.", NULL);
+        return 0;
+    }
+    if (s.count + (trailer != NULL) > 1) {
+        *out = kumo__dp_error(r, STG_E_INVALID_REQUEST,
+                              "Expecting a single x-amz-checksum- header. Multiple checksum "
+                              "Types are not allowed.",
+                              NULL);
+        return 0;
+    }
+    if (trailer) {
+        size_t tl = strlen(trailer);
+        while (tl && trailer[tl - 1] == ' ')
+            tl--;
+        while (tl && *trailer == ' ')
+            trailer++, tl--;
+        r->ck_alg = stg_ck_from_header(trailer, tl);
+        if (r->ck_alg == STG_CK_NONE || !r->streaming || !r->chunk_cfg.trailer) {
+            *out = kumo__dp_error(r, STG_E_INVALID_REQUEST,
+                                  "x-amz-trailer must name one x-amz-checksum-* header of an "
+                                  "aws-chunked body with a trailer (STREAMING-*-TRAILER).",
+                                  NULL);
+            return 0;
+        }
+        r->ck_from_trailer = 1;
+    } else if (s.count == 1) {
+        r->ck_alg = s.alg;
+        if (stg_ck_unb64(s.value, s.alg, r->ck_expect) != 0) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "Value for %s header is invalid.", stg_ck_header(s.alg));
+            *out = kumo__dp_error(r, STG_E_INVALID_REQUEST, msg, NULL);
+            return 0;
+        }
+        r->has_ck_expect = 1;
+    } else {
+        r->ck_alg = sdk_alg;
+    }
+    if (sdk_alg != STG_CK_NONE && sdk_alg != r->ck_alg) {
+        *out =
+            kumo__dp_error(r, STG_E_INVALID_REQUEST,
+                           "x-amz-sdk-checksum-algorithm does not match the checksum sent.", NULL);
+        return 0;
+    }
+    if (r->streaming && r->chunk_cfg.trailer && !r->ck_from_trailer) {
+        *out = kumo__dp_error(r, STG_E_INVALID_REQUEST,
+                              "A STREAMING-*-TRAILER body needs x-amz-trailer.", NULL);
+        return 0;
+    }
+    stg_ck_init(&r->ck, r->ck_alg);
+    return 1;
+}
+
+/* aws-chunked: the decoded length is required and bounded like a body. */
+static int streaming_length(struct dp_req *r, int64_t max, enum MHD_Result *out)
+{
+    const char *enc = kumo__dp_header(r, "Content-Encoding");
+    const char *dl = kumo__dp_header(r, "x-amz-decoded-content-length");
+    int64_t v = -1;
+    if (!r->streaming) {
+        if (enc && strstr(enc, "aws-chunked")) {
+            *out = kumo__dp_error(r, STG_E_INVALID_REQUEST,
+                                  "An aws-chunked body needs x-amz-content-sha256 "
+                                  "STREAMING-UNSIGNED-PAYLOAD-TRAILER or "
+                                  "STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER].",
+                                  NULL);
+            return 0;
+        }
+        return 1;
+    }
+    if (dl == NULL) {
+        *out = kumo__dp_error(r, STG_E_MISSING_CONTENT_LENGTH,
+                              "An aws-chunked body needs x-amz-decoded-content-length.", NULL);
+        return 0;
+    }
+    if (parse_uint(dl, strlen(dl), &v) != 0) {
+        *out = kumo__dp_error(r, STG_E_INVALID_ARGUMENT,
+                              "x-amz-decoded-content-length is not a number.", NULL);
+        return 0;
+    }
+    if (v > max) {
+        char extra[128];
+        snprintf(extra, sizeof extra,
+                 "<ProposedSize>%lld</ProposedSize><MaxSizeAllowed>%lld</MaxSizeAllowed>",
+                 (long long)v, (long long)max);
+        *out = kumo__dp_error(r, STG_E_ENTITY_TOO_LARGE, NULL, extra);
+        return 0;
+    }
+    r->decoded_length = v;
+    return 1;
+}
+
 static enum MHD_Result digests(struct dp_req *r, int *ok)
 {
     *ok = 0;
-    for (size_t i = 0; i < sizeof unsupported_checksums / sizeof unsupported_checksums[0]; i++)
-        if (kumo__dp_header(r, unsupported_checksums[i]))
-            return kumo__dp_error(r, STG_E_NOT_IMPLEMENTED,
-                                  "Only the SHA256 checksum (x-amz-checksum-sha256) and "
-                                  "Content-MD5 are supported.",
-                                  NULL);
-    const char *enc = kumo__dp_header(r, "Content-Encoding");
-    if (enc && strstr(enc, "aws-chunked"))
-        return kumo__dp_error(r, STG_E_NOT_IMPLEMENTED, "aws-chunked uploads are not supported.",
-                              NULL);
+    enum MHD_Result out;
+    if (!flexible_checksum(r, &out))
+        return out;
     const char *md5 = kumo__dp_header(r, "Content-MD5");
     if (md5 && decode_b64(md5, r->md5, 16) != 0)
         return kumo__dp_error(r, STG_E_INVALID_DIGEST, NULL, NULL);
     r->has_md5 = md5 != NULL;
-    const char *ck = kumo__dp_header(r, "x-amz-checksum-sha256");
-    if (ck && decode_b64(ck, r->cksum, 32) != 0)
-        return kumo__dp_error(r, STG_E_INVALID_DIGEST,
-                              "Value for x-amz-checksum-sha256 header is invalid.", NULL);
-    r->has_cksum = ck != NULL;
     *ok = 1;
     return MHD_YES;
 }
@@ -108,9 +231,19 @@ static enum MHD_Result body_length(struct dp_req *r, int64_t max, int *ok)
 {
     *ok = 0;
     int bad;
+    enum MHD_Result out;
+    if (!streaming_length(r, max, &out))
+        return out;
     int64_t cl = header_length(r, &bad);
     if (bad)
         return kumo__dp_error(r, STG_E_INVALID_ARGUMENT, "Content-Length is not a number.", NULL);
+    if (r->streaming) {
+        /* The wire length of an aws-chunked body: the decoded bytes plus
+         * framing, whose every piece the decoder bounds. */
+        r->content_length = cl;
+        *ok = 1;
+        return MHD_YES;
+    }
     if (cl < 0)
         return kumo__dp_error(r, STG_E_MISSING_CONTENT_LENGTH, NULL, NULL);
     if (cl > max) {
@@ -163,6 +296,31 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
         s->why = "A stored header (x-amz-meta-*, Content-Disposition...) is not valid text.";
         return MHD_NO;
     }
+    if (klen == 16 && strncasecmp(key, "content-encoding", klen) == 0 && value &&
+        strstr(value, "aws-chunked")) {
+        /* aws-chunked is how the body travelled, not what it is. */
+        struct kumo_buf b = KUMO_BUF_INIT;
+        const char *p = value;
+        while (*p) {
+            size_t n = strcspn(p, ",");
+            const char *t = p;
+            size_t tn = n;
+            while (tn && *t == ' ')
+                t++, tn--;
+            while (tn && t[tn - 1] == ' ')
+                tn--;
+            if (tn && !(tn == 11 && strncasecmp(t, "aws-chunked", 11) == 0)) {
+                if (b.len)
+                    kumo_buf_append_str(&b, ",");
+                kumo_buf_append(&b, t, tn);
+            }
+            p += n + (p[n] == ',');
+        }
+        if (b.len)
+            stg_meta_add_hdr(s->m, key, klen, (const char *)b.data, b.len);
+        kumo_buf_free(&b);
+        return MHD_YES;
+    }
     stg_meta_add_hdr(s->m, key, klen, value ? value : "", vlen);
     return MHD_YES;
 }
@@ -183,6 +341,28 @@ static enum MHD_Result object_settings(struct dp_req *r, int *ok)
     m->storage_class = cls ? stg_class_parse(cls, strlen(cls)) : STG_CLASS_STANDARD;
     if (m->storage_class == STG_CLASS_UNSPECIFIED)
         return kumo__dp_error(r, STG_E_INVALID_STORAGE_CLASS, NULL, NULL);
+    if (r->op == DP_OP_CREATE_MPU) {
+        /* The upload's checksum: S3 computes composite checksums for
+         * CRC32, CRC32C, SHA1 and SHA256 unless FULL_OBJECT is asked (CRC
+         * only), and full-object ones for CRC64NVME. */
+        const char *alg = kumo__dp_header(r, "x-amz-checksum-algorithm");
+        const char *type = kumo__dp_header(r, "x-amz-checksum-type");
+        m->ck_alg = alg ? stg_ck_parse(alg, strlen(alg)) : STG_CK_NONE;
+        if (alg && m->ck_alg == STG_CK_NONE)
+            return kumo__dp_error(r, STG_E_INVALID_REQUEST,
+                                  "Checksum algorithm provided is unsupported. Please try again "
+                                  "with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, "
+                                  "SHA256]",
+                                  NULL);
+        m->ck_type = m->ck_alg == STG_CK_CRC64NVME ? STG_CK_FULL_OBJECT : STG_CK_COMPOSITE;
+        if (type && strcmp(type, "FULL_OBJECT") == 0 && m->ck_alg != STG_CK_SHA1 &&
+            m->ck_alg != STG_CK_SHA256 && m->ck_alg != STG_CK_NONE)
+            m->ck_type = STG_CK_FULL_OBJECT;
+        else if (type && (strcmp(type, "COMPOSITE") != 0 || m->ck_alg == STG_CK_NONE ||
+                          m->ck_alg == STG_CK_CRC64NVME))
+            return kumo__dp_error(r, STG_E_INVALID_REQUEST,
+                                  "The x-amz-checksum-type is not valid for the algorithm.", NULL);
+    }
     struct meta_scan s = {m, 0, STG_OK, NULL};
     MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, scan_header, &s);
     if (s.err != STG_OK)
@@ -192,6 +372,37 @@ static enum MHD_Result object_settings(struct dp_req *r, int *ok)
 }
 
 /* ---- begin ---- */
+
+/* Where body bytes (decoded, for aws-chunked) go: the running checksum
+ * and the temporary file. */
+static int file_sink(void *arg, const uint8_t *p, size_t n)
+{
+    struct dp_req *r = arg;
+    if (r->streaming && stg_chunked_decoded(r->chunked) + (int64_t)n > r->decoded_length) {
+        r->body_error = STG_E_INVALID_REQUEST;
+        r->body_error_why = "The aws-chunked body holds more than x-amz-decoded-content-length.";
+        return -1;
+    }
+    stg_ck_update(&r->ck, p, n);
+    enum stg_err e = stg_writer_write(r->w, p, n);
+    if (e != STG_OK) {
+        r->body_error = e;
+        return -1;
+    }
+    return 0;
+}
+
+/* Opens the temporary file (and the aws-chunked decoder) of a body. */
+static enum MHD_Result file_body(struct dp_req *r, int want_sha256)
+{
+    enum stg_err e = stg_writer_open(r->ctx->store, want_sha256, &r->w);
+    if (e != STG_OK)
+        return kumo__dp_error(r, e, NULL, NULL);
+    if (r->streaming)
+        r->chunked = stg_chunked_new(&r->chunk_cfg, file_sink, r);
+    r->body = DP_BODY_FILE;
+    return MHD_YES;
+}
 
 static enum MHD_Result begin_put(struct dp_req *r)
 {
@@ -203,11 +414,7 @@ static enum MHD_Result begin_put(struct dp_req *r)
         out = object_settings(r, &ok);
     if (!ok)
         return out;
-    enum stg_err e = stg_writer_open(r->ctx->store, 1, &r->w);
-    if (e != STG_OK)
-        return kumo__dp_error(r, e, NULL, NULL);
-    r->body = DP_BODY_FILE;
-    return MHD_YES;
+    return file_body(r, 1);
 }
 
 static enum MHD_Result upload_ref(struct dp_req *r, int *ok)
@@ -217,9 +424,12 @@ static enum MHD_Result upload_ref(struct dp_req *r, int *ok)
     if (id == NULL || !stg_upload_id_valid(id->value, strlen(id->value)))
         return kumo__dp_error(r, STG_E_NO_SUCH_UPLOAD, NULL, NULL);
     memcpy(r->upload_id, id->value, STG_UPLOAD_ID_LEN + 1);
-    enum stg_err e = stg_mpu_get(r->ctx->store, r->upload_id, r->key, NULL);
+    struct stg_meta m;
+    enum stg_err e = stg_mpu_get(r->ctx->store, r->upload_id, r->key, &m);
     if (e != STG_OK)
         return kumo__dp_error(r, e, NULL, NULL);
+    r->upload_ck_alg = m.ck_alg;
+    stg_meta_clear(&m);
     *ok = 1;
     return MHD_YES;
 }
@@ -242,11 +452,16 @@ static enum MHD_Result begin_part(struct dp_req *r)
         out = body_length(r, r->ctx->s.max_part_size, &ok);
     if (!ok)
         return out;
-    enum stg_err e = stg_writer_open(r->ctx->store, r->has_content_sha256 || r->has_cksum, &r->w);
-    if (e != STG_OK)
-        return kumo__dp_error(r, e, NULL, NULL);
-    r->body = DP_BODY_FILE;
-    return MHD_YES;
+    if (r->upload_ck_alg != STG_CK_NONE && r->ck_alg != STG_CK_NONE &&
+        r->ck_alg != r->upload_ck_alg) {
+        char msg[128];
+        snprintf(msg, sizeof msg,
+                 "Checksum Type mismatch occurred, expected checksum Type: %s, actual checksum "
+                 "Type: %s",
+                 stg_ck_name(r->upload_ck_alg), stg_ck_name(r->ck_alg));
+        return kumo__dp_error(r, STG_E_INVALID_REQUEST, msg, NULL);
+    }
+    return file_body(r, r->has_content_sha256);
 }
 
 static enum MHD_Result too_big_xml(struct dp_req *r)
@@ -257,6 +472,11 @@ static enum MHD_Result too_big_xml(struct dp_req *r)
 /* Prepares to buffer an XML body of declared length cl (-1: unknown). */
 static enum MHD_Result xml_body(struct dp_req *r, int64_t cl)
 {
+    if (r->streaming)
+        return kumo__dp_error(r, STG_E_NOT_IMPLEMENTED,
+                              "aws-chunked bodies are supported for PutObject and UploadPart "
+                              "only.",
+                              NULL);
     if (cl > r->ctx->s.max_xml_size)
         return too_big_xml(r);
     r->content_length = cl;
@@ -299,9 +519,17 @@ static enum MHD_Result abort_mpu(struct dp_req *r);
 static enum MHD_Result list_parts(struct dp_req *r);
 static enum MHD_Result copy_object(struct dp_req *r);
 
+static enum MHD_Result list_objects(struct dp_req *r);
+
 enum MHD_Result kumo__dp_begin_op(struct dp_req *r)
 {
     const char *why = NULL;
+    if (r->op == DP_OP_LIST_OBJECTS) {
+        if (has_body(r))
+            return kumo__dp_error(r, STG_E_INVALID_REQUEST,
+                                  "This operation does not take a request body.", NULL);
+        return list_objects(r);
+    }
     enum stg_err e = stg_key_check(r->key, strlen(r->key), &why);
     if (e != STG_OK) {
         char msg[160];
@@ -352,9 +580,18 @@ int kumo__dp_body(struct dp_req *r, const char *data, size_t len)
         return 0; /* drained: the error is answered at the end */
     switch (r->body) {
     case DP_BODY_FILE: {
-        enum stg_err e = stg_writer_write(r->w, data, len);
-        if (e != STG_OK) {
-            r->body_error = e;
+        if (r->chunked) {
+            const char *why = NULL;
+            enum stg_err e = stg_chunked_feed(r->chunked, (const uint8_t *)data, len, &why);
+            if (e != STG_OK && r->body_error == STG_OK) {
+                r->body_error = e;
+                r->body_error_why = why;
+            }
+        } else if (file_sink(r, (const uint8_t *)data, len) != 0 && r->body_error == STG_OK) {
+            r->body_error = STG_E_INTERNAL;
+        }
+        if (r->body_error != STG_OK) {
+            /* Nothing of a bad body stays: the rest is drained unread. */
             stg_writer_discard(r->w);
             r->w = NULL;
         }
@@ -367,6 +604,7 @@ int kumo__dp_body(struct dp_req *r, const char *data, size_t len)
         }
         kumo_buf_append(&r->xml, data, len);
         EVP_DigestUpdate(r->xml_sha, data, len);
+        stg_ck_update(&r->ck, data, len);
         return 0;
     default:
         return -1;
@@ -404,12 +642,57 @@ static int check_digests(struct dp_req *r, const uint8_t md5[16], const uint8_t 
         *out = kumo__dp_error(r, STG_E_BAD_DIGEST, NULL, NULL);
         return 0;
     }
-    if (r->has_cksum && memcmp(sha, r->cksum, 32) != 0) {
-        *out =
-            kumo__dp_error(r, STG_E_BAD_DIGEST,
-                           "The SHA256 you specified did not match the calculated checksum.", NULL);
+    return 1;
+}
+
+/* The end of an aws-chunked body: complete, of the declared length. */
+static int chunked_done(struct dp_req *r, enum MHD_Result *out)
+{
+    if (!r->streaming)
+        return 1;
+    const char *why = NULL;
+    enum stg_err e = stg_chunked_finish(r->chunked, &why);
+    if (e == STG_OK && stg_chunked_decoded(r->chunked) != r->decoded_length) {
+        e = STG_E_INCOMPLETE_BODY;
+        why = "The aws-chunked body does not hold x-amz-decoded-content-length bytes.";
+    }
+    if (e != STG_OK) {
+        *out = kumo__dp_error(r, e, why, NULL);
         return 0;
     }
+    return 1;
+}
+
+/* Finishes the flexible checksum and compares it with the declared value
+ * (header or trailer). Fills b64 ("" without an algorithm). Answers and
+ * returns 0 on a mismatch or a bad trailer. */
+static int flexible_ok(struct dp_req *r, char b64[STG_CK_B64_MAX], enum MHD_Result *out)
+{
+    b64[0] = '\0';
+    if (r->ck_alg == STG_CK_NONE)
+        return 1;
+    uint8_t got[STG_CK_MAX_LEN];
+    size_t n = stg_ck_final(&r->ck, got);
+    if (r->ck_from_trailer) {
+        const char *v =
+            r->chunked ? stg_chunked_trailer(r->chunked, stg_ck_header(r->ck_alg)) : NULL;
+        if (v == NULL || stg_ck_unb64(v, r->ck_alg, r->ck_expect) != 0) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "The trailer does not hold a valid %s.",
+                     stg_ck_header(r->ck_alg));
+            *out = kumo__dp_error(r, STG_E_INVALID_REQUEST, msg, NULL);
+            return 0;
+        }
+        r->has_ck_expect = 1;
+    }
+    if (r->has_ck_expect && memcmp(got, r->ck_expect, n) != 0) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "The %s you specified did not match the calculated checksum.",
+                 stg_ck_name(r->ck_alg));
+        *out = kumo__dp_error(r, STG_E_BAD_DIGEST, msg, NULL);
+        return 0;
+    }
+    stg_ck_b64(got, n, b64);
     return 1;
 }
 
@@ -418,8 +701,12 @@ static enum MHD_Result finish_put(struct dp_req *r)
     uint8_t md5[16], sha[32];
     stg_writer_digests(r->w, md5, sha);
     enum MHD_Result out;
-    if (!check_digests(r, md5, sha, &out))
+    char ck[STG_CK_B64_MAX];
+    if (!chunked_done(r, &out) || !check_digests(r, md5, sha, &out) || !flexible_ok(r, ck, &out))
         return out;
+    r->meta.ck_alg = r->ck_alg;
+    r->meta.ck_type = STG_CK_FULL_OBJECT;
+    memcpy(r->meta.ck_value, ck, sizeof ck);
     struct stg_writer *w = r->w;
     r->w = NULL;
     enum stg_err e = stg_object_put(r->ctx->store, w, &r->meta);
@@ -428,11 +715,9 @@ static enum MHD_Result finish_put(struct dp_req *r)
     char etag[STG_ETAG_MAX + 2];
     snprintf(etag, sizeof etag, "\"%s\"", r->meta.etag);
     struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
-    if (resp && r->has_cksum) {
-        struct kumo_buf b = KUMO_BUF_INIT;
-        kumo_base64_encode(sha, 32, 0, 1, &b);
-        MHD_add_response_header(resp, "x-amz-checksum-sha256", (const char *)b.data);
-        kumo_buf_free(&b);
+    if (resp && r->ck_alg != STG_CK_NONE) {
+        MHD_add_response_header(resp, stg_ck_header(r->ck_alg), ck);
+        MHD_add_response_header(resp, "x-amz-checksum-type", "FULL_OBJECT");
     }
     if (resp)
         MHD_add_response_header(resp, "ETag", etag);
@@ -444,7 +729,8 @@ static enum MHD_Result finish_part(struct dp_req *r)
     uint8_t md5[16], sha[32];
     stg_writer_digests(r->w, md5, sha);
     enum MHD_Result out;
-    if (!check_digests(r, md5, sha, &out))
+    char ck[STG_CK_B64_MAX];
+    if (!chunked_done(r, &out) || !check_digests(r, md5, sha, &out) || !flexible_ok(r, ck, &out))
         return out;
     struct stg_writer *w = r->w;
     r->w = NULL;
@@ -453,7 +739,13 @@ static enum MHD_Result finish_part(struct dp_req *r)
     if (e != STG_OK)
         return kumo__dp_error(r, e, NULL, NULL);
     snprintf(quoted, sizeof quoted, "\"%s\"", etag);
-    return kumo__dp_empty(r, 200, quoted);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    if (resp) {
+        MHD_add_response_header(resp, "ETag", quoted);
+        if (r->ck_alg != STG_CK_NONE)
+            MHD_add_response_header(resp, stg_ck_header(r->ck_alg), ck);
+    }
+    return kumo__dp_queue(r, 200, resp);
 }
 
 static void complete_result(struct dp_req *r, const struct stg_meta *m, struct kumo_buf *b)
@@ -468,6 +760,10 @@ static void complete_result(struct dp_req *r, const struct stg_meta *m, struct k
     xml_elem(b, "Bucket", r->ctx->s.bucket);
     xml_elem(b, "Key", m->key);
     xml_elem(b, "ETag", etag);
+    if (m->ck_alg != STG_CK_NONE) {
+        xml_elem(b, stg_ck_xml(m->ck_alg), m->ck_value);
+        xml_elem(b, "ChecksumType", m->ck_type == STG_CK_COMPOSITE ? "COMPOSITE" : "FULL_OBJECT");
+    }
     kumo_buf_append_str(b, "</CompleteMultipartUploadResult>");
     kumo_buf_free(&loc);
 }
@@ -481,7 +777,8 @@ static int xml_digests_ok(struct dp_req *r, enum MHD_Result *out)
     EVP_DigestFinal_ex(r->xml_sha, sha, &len);
     EVP_Digest(r->xml.data ? (const void *)r->xml.data : "", r->xml.len, md5, &len, EVP_md5(),
                NULL);
-    return check_digests(r, md5, sha, out);
+    char ck[STG_CK_B64_MAX];
+    return check_digests(r, md5, sha, out) && flexible_ok(r, ck, out);
 }
 
 static enum MHD_Result finish_restore(struct dp_req *r)
@@ -543,14 +840,18 @@ static enum MHD_Result finish_complete(struct dp_req *r)
 enum MHD_Result kumo__dp_finish_op(struct dp_req *r)
 {
     if (r->body_error != STG_OK)
-        return kumo__dp_error(r, r->body_error, NULL, NULL);
+        return kumo__dp_error(r, r->body_error, r->body_error_why, NULL);
     if (r->content_length >= 0 && r->received != r->content_length)
         return kumo__dp_error(r, STG_E_INCOMPLETE_BODY, NULL, NULL);
+    enum MHD_Result out;
     switch (r->op) {
     case DP_OP_PUT_OBJECT:
-        return finish_put(r);
     case DP_OP_UPLOAD_PART:
-        return finish_part(r);
+        out = r->op == DP_OP_PUT_OBJECT ? finish_put(r) : finish_part(r);
+        /* A refused body's temporary file goes before the answer does. */
+        stg_writer_discard(r->w);
+        r->w = NULL;
+        return out;
     case DP_OP_COMPLETE_MPU:
         return finish_complete(r);
     case DP_OP_RESTORE_OBJECT:
@@ -567,6 +868,9 @@ void kumo__dp_op_cleanup(struct dp_req *r)
     kumo_buf_free(&r->xml);
     EVP_MD_CTX_free(r->xml_sha);
     r->xml_sha = NULL;
+    stg_ck_free(&r->ck);
+    stg_chunked_free(r->chunked);
+    r->chunked = NULL;
 }
 
 /* ---- GET / HEAD ---- */
@@ -789,10 +1093,19 @@ static enum MHD_Result serve_range(struct dp_req *r, int fd, const struct stg_me
     object_headers(r, resp, m);
     const char *mode = kumo__dp_header(r, "x-amz-checksum-mode");
     if (!rng && mode && strcasecmp(mode, "ENABLED") == 0) {
-        struct kumo_buf b = KUMO_BUF_INIT;
-        kumo_base64_encode(m->sha256, 32, 0, 1, &b);
-        MHD_add_response_header(resp, "x-amz-checksum-sha256", (const char *)b.data);
-        kumo_buf_free(&b);
+        if (m->ck_alg != STG_CK_NONE) {
+            MHD_add_response_header(resp, stg_ck_header(m->ck_alg), m->ck_value);
+            MHD_add_response_header(resp, "x-amz-checksum-type",
+                                    m->ck_type == STG_CK_COMPOSITE ? "COMPOSITE" : "FULL_OBJECT");
+        } else {
+            /* Without a checksum the client chose: the SHA-256 every
+             * object has. */
+            struct kumo_buf b = KUMO_BUF_INIT;
+            kumo_base64_encode(m->sha256, 32, 0, 1, &b);
+            MHD_add_response_header(resp, "x-amz-checksum-sha256", (const char *)b.data);
+            MHD_add_response_header(resp, "x-amz-checksum-type", "FULL_OBJECT");
+            kumo_buf_free(&b);
+        }
     }
     if (rng) {
         char cr[80];
@@ -1012,5 +1325,203 @@ static enum MHD_Result copy_object(struct dp_req *r)
     stg_meta_clear(&m);
     out = kumo__dp_xml(r, 200, &b);
     kumo_buf_free(&b);
+    return out;
+}
+
+/* ---- ListObjectsV2 ---- */
+
+/* What one credential may list. The data port has one key pair, kumo's
+ * own (kumo-documents signs every URL with it), which may read every
+ * object of the bucket: its allowed prefix is the whole key space, whose
+ * keys all lie under "t/<tenant>/". A listing never names anything else
+ * (uploads in progress, the store's own files). */
+static const char *allowed_prefix(const struct dp_req *r)
+{
+    (void)r;
+    return "";
+}
+
+/* A continuation token: "k" + the last key returned, or "p" + the last
+ * common prefix, base64url. */
+static void make_token(char kind, const char *s, struct kumo_buf *out)
+{
+    struct kumo_buf raw = KUMO_BUF_INIT;
+    kumo_buf_append_byte(&raw, (uint8_t)kind);
+    kumo_buf_append_str(&raw, s);
+    kumo_base64_encode(raw.data, raw.len, 1, 0, out);
+    kumo_buf_free(&raw);
+}
+
+static int parse_token(const char *tok, char *kind, struct kumo_buf *out)
+{
+    if (kumo_base64_decode(tok, strlen(tok), out) != 0 || out->len < 1 ||
+        out->len > STG_KEY_MAX + 1 || (out->data[0] != 'k' && out->data[0] != 'p') ||
+        memchr(out->data, '\0', out->len) != NULL)
+        return -1;
+    *kind = (char)out->data[0];
+    kumo_buf_append_byte(out, 0);
+    return 0;
+}
+
+static void list_text(struct kumo_buf *b, const char *name, const char *text, int url)
+{
+    if (!url) {
+        xml_elem(b, name, text);
+        return;
+    }
+    struct kumo_buf e = KUMO_BUF_INIT;
+    kumo_sigv4_uri_encode(text, strlen(text), 1, &e);
+    kumo_buf_append_str(&e, "");
+    xml_elem(b, name, (const char *)e.data);
+    kumo_buf_free(&e);
+}
+
+struct list_params {
+    const char *prefix, *delim, *start_after, *token;
+    int64_t max;
+    int url;
+};
+
+static enum MHD_Result list_params(struct dp_req *r, struct list_params *lp, int *ok)
+{
+    *ok = 0;
+    const struct dp_param *p;
+    lp->prefix = (p = kumo__dp_param(r, "prefix")) ? p->value : "";
+    lp->delim = (p = kumo__dp_param(r, "delimiter")) ? p->value : "";
+    lp->start_after = (p = kumo__dp_param(r, "start-after")) ? p->value : "";
+    lp->token = (p = kumo__dp_param(r, "continuation-token")) ? p->value : NULL;
+    p = kumo__dp_param(r, "encoding-type");
+    if (p && strcmp(p->value, "url") != 0)
+        return kumo__dp_error(r, STG_E_INVALID_ARGUMENT,
+                              "Invalid Encoding Method specified in Request", NULL);
+    lp->url = p != NULL;
+    if (int_param(r, "max-keys", LIST_MAX, INT32_MAX, &lp->max) != 0)
+        return kumo__dp_error(r, STG_E_INVALID_ARGUMENT,
+                              "Provided max-keys not an integer or within integer range", NULL);
+    if (lp->max > LIST_MAX)
+        lp->max = LIST_MAX;
+    if (strlen(lp->prefix) > STG_KEY_MAX || strlen(lp->delim) > STG_KEY_MAX ||
+        strlen(lp->start_after) > STG_KEY_MAX)
+        return kumo__dp_error(r, STG_E_KEY_TOO_LONG, NULL, NULL);
+    *ok = 1;
+    return MHD_YES;
+}
+
+/* The common prefix of key under lp (prefix + up to the first delimiter
+ * after it, inclusive) into cp; 0 if the key has none. */
+static int common_prefix(const struct list_params *lp, const char *key, struct kumo_buf *cp)
+{
+    size_t plen = strlen(lp->prefix), dlen = strlen(lp->delim);
+    if (dlen == 0)
+        return 0;
+    const char *d = strstr(key + plen, lp->delim);
+    if (d == NULL)
+        return 0;
+    cp->len = 0;
+    kumo_buf_append(cp, key, (size_t)(d - key) + dlen);
+    kumo_buf_append_byte(cp, 0);
+    return 1;
+}
+
+static enum MHD_Result list_objects(struct dp_req *r)
+{
+    struct list_params lp;
+    int ok;
+    enum MHD_Result out = list_params(r, &lp, &ok);
+    if (!ok)
+        return out;
+    char kind = 'k';
+    struct kumo_buf tok = KUMO_BUF_INIT;
+    if (lp.token && parse_token(lp.token, &kind, &tok) != 0) {
+        kumo_buf_free(&tok);
+        return kumo__dp_error(r, STG_E_INVALID_ARGUMENT,
+                              "The continuation token provided is incorrect", NULL);
+    }
+    const char *marker = lp.token ? (const char *)tok.data + 1 : lp.start_after;
+    const char *allowed = allowed_prefix(r);
+    /* Never more than the credential may see: the listing's prefix is the
+     * longer of the two when one extends the other, else nothing. */
+    int visible = strncmp(lp.prefix, allowed, strlen(allowed)) == 0 ||
+                  strncmp(allowed, lp.prefix, strlen(lp.prefix)) == 0;
+    const char *scan = strlen(allowed) > strlen(lp.prefix) ? allowed : lp.prefix;
+    struct stg_list_entry *all = NULL;
+    size_t n = 0;
+    enum stg_err e = visible ? stg_object_list(r->ctx->store, scan, &all, &n) : STG_OK;
+    if (e != STG_OK) {
+        kumo_buf_free(&tok);
+        return kumo__dp_error(r, e, NULL, NULL);
+    }
+    struct kumo_buf items = KUMO_BUF_INIT, cp = KUMO_BUF_INIT, last_cp = KUMO_BUF_INIT,
+                    next = KUMO_BUF_INIT;
+    int64_t count = 0;
+    int truncated = 0;
+    size_t mlen = strlen(marker);
+    for (size_t i = 0; i < n; i++) {
+        const char *key = all[i].key;
+        if (strcmp(key, marker) <= 0 || (kind == 'p' && strncmp(key, marker, mlen) == 0))
+            continue;
+        int has_cp = common_prefix(&lp, key, &cp);
+        if (has_cp && last_cp.len && strcmp((const char *)cp.data, (const char *)last_cp.data) == 0)
+            continue;
+        if (count == lp.max) {
+            truncated = 1;
+            break;
+        }
+        count++;
+        next.len = 0;
+        if (has_cp) {
+            kumo_buf_append_str(&items, "<CommonPrefixes>");
+            list_text(&items, "Prefix", (const char *)cp.data, lp.url);
+            kumo_buf_append_str(&items, "</CommonPrefixes>");
+            last_cp.len = 0;
+            kumo_buf_append(&last_cp, cp.data, cp.len);
+            make_token('p', (const char *)cp.data, &next);
+            continue;
+        }
+        char date[32];
+        stg_iso_date(all[i].mtime_ms, date);
+        kumo_buf_append_str(&items, "<Contents>");
+        list_text(&items, "Key", key, lp.url);
+        kumo_buf_appendf(&items,
+                         "<LastModified>%s</LastModified><ETag>&quot;%s&quot;</ETag>"
+                         "<Size>%lld</Size><StorageClass>%s</StorageClass>",
+                         date, all[i].etag, (long long)all[i].size,
+                         stg_class_name(all[i].storage_class));
+        if (all[i].ck_alg != STG_CK_NONE)
+            kumo_buf_appendf(&items, "<ChecksumAlgorithm>%s</ChecksumAlgorithm>",
+                             stg_ck_name(all[i].ck_alg));
+        kumo_buf_append_str(&items, "</Contents>");
+        make_token('k', key, &next);
+    }
+    stg_list_free(all, n);
+    struct kumo_buf b = KUMO_BUF_INIT;
+    kumo_buf_append_str(&b, XML_HEAD "<ListBucketResult" S3_NS ">");
+    xml_elem(&b, "Name", r->ctx->s.bucket);
+    list_text(&b, "Prefix", lp.prefix, lp.url);
+    if (lp.delim[0])
+        list_text(&b, "Delimiter", lp.delim, lp.url);
+    if (lp.url)
+        xml_elem(&b, "EncodingType", "url");
+    if (lp.start_after[0])
+        list_text(&b, "StartAfter", lp.start_after, lp.url);
+    if (lp.token)
+        xml_elem(&b, "ContinuationToken", lp.token);
+    kumo_buf_appendf(&b, "<KeyCount>%lld</KeyCount><MaxKeys>%lld</MaxKeys>", (long long)count,
+                     (long long)lp.max);
+    kumo_buf_appendf(&b, "<IsTruncated>%s</IsTruncated>", truncated ? "true" : "false");
+    if (truncated) {
+        kumo_buf_append_str(&next, "");
+        xml_elem(&b, "NextContinuationToken", (const char *)next.data);
+    }
+    if (items.len)
+        kumo_buf_append(&b, items.data, items.len);
+    kumo_buf_append_str(&b, "</ListBucketResult>");
+    out = kumo__dp_xml(r, 200, &b);
+    kumo_buf_free(&b);
+    kumo_buf_free(&items);
+    kumo_buf_free(&cp);
+    kumo_buf_free(&last_cp);
+    kumo_buf_free(&next);
+    kumo_buf_free(&tok);
     return out;
 }

@@ -111,6 +111,17 @@ static enum stg_err parse_part(xmlNode *part, struct stg_part *p, const char **w
         } else if (name_is(c, "ETag")) {
             if (have_etag++ || element_text(c, etag, sizeof etag) != 0)
                 break;
+        } else if (c->type == XML_ELEMENT_NODE &&
+                   strncmp((const char *)c->name, "Checksum", 8) == 0 &&
+                   strcmp((const char *)c->name, "ChecksumType") != 0) {
+            /* ChecksumCRC32 and kin: compared with the part's checksum
+             * when the upload has that algorithm. */
+            const char *alg = (const char *)c->name + 8;
+            p->ck_alg = stg_ck_parse(alg, strlen(alg));
+            if (p->ck_alg == STG_CK_NONE || element_text(c, p->ck, sizeof p->ck) != 0) {
+                *why = "a part's checksum element is not valid";
+                return STG_E_MALFORMED_XML;
+            }
         }
     }
     if (have_num != 1 || have_etag != 1) {

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include "aws/credentials.h"
 #include "base/buf.h"
 #include "runtime/config.h"
@@ -66,7 +68,8 @@ enum stg_err {
     STG_E_MAX_MESSAGE_LENGTH,
     STG_E_RESTORE_IN_PROGRESS,
     STG_E_INVALID_REQUEST,
-    STG_E_UPSTREAM, /* the S3 backend could not be reached or failed */
+    STG_E_SIGNATURE_MISMATCH, /* an aws-chunked chunk or trailer signature */
+    STG_E_UPSTREAM,           /* the S3 backend could not be reached or failed */
     STG_E_INTERNAL,
     STG_E__COUNT
 };
@@ -173,6 +176,114 @@ int stg_inline_safe(const char *ct, size_t len);
  * no header). */
 void stg_serve_disposition(const char *ct, const char *want, struct kumo_buf *out);
 
+/* ---- flexible checksums (checksum.c) ------------------------------------------- */
+
+/* S3's checksum algorithms (x-amz-checksum-<alg>). */
+enum stg_ck_alg {
+    STG_CK_NONE = 0,
+    STG_CK_CRC32,
+    STG_CK_CRC32C,
+    STG_CK_CRC64NVME,
+    STG_CK_SHA1,
+    STG_CK_SHA256,
+};
+
+/* How an object's checksum was computed: over its bytes (FULL_OBJECT), or
+ * as the checksum of its parts' checksums ("<base64>-<parts>", COMPOSITE). */
+enum stg_ck_type {
+    STG_CK_FULL_OBJECT = 0,
+    STG_CK_COMPOSITE = 1,
+};
+
+#define STG_CK_MAX_LEN 32 /* bytes of the longest checksum (SHA-256) */
+#define STG_CK_B64_MAX 56 /* base64 of 32 bytes (44), "-10000" and NUL */
+
+/* A running checksum. */
+struct stg_cksum {
+    enum stg_ck_alg alg;
+    uint32_t c32;
+    uint64_t c64;
+    EVP_MD_CTX *md;
+};
+
+/* CRC-32 (zlib), CRC-32C (Castagnoli, ISA-L) and CRC-64/NVME of data,
+ * continuing from `crc` (0 to start; the value returned for the bytes so
+ * far to go on). */
+uint32_t stg_crc32(uint32_t crc, const void *data, size_t len);
+uint32_t stg_crc32c(uint32_t crc, const void *data, size_t len);
+uint64_t stg_crc64nvme(uint64_t crc, const void *data, size_t len);
+
+/* "CRC32"...; the header "x-amz-checksum-crc32"...; the XML element
+ * "ChecksumCRC32"...; the raw length in bytes. "" / 0 for STG_CK_NONE. */
+const char *stg_ck_name(enum stg_ck_alg a);
+const char *stg_ck_header(enum stg_ck_alg a);
+const char *stg_ck_xml(enum stg_ck_alg a);
+size_t stg_ck_len(enum stg_ck_alg a);
+/* The algorithm named s[0..len) (any case), or STG_CK_NONE. */
+enum stg_ck_alg stg_ck_parse(const char *s, size_t len);
+/* The algorithm whose header is name[0..len) (any case), or STG_CK_NONE. */
+enum stg_ck_alg stg_ck_from_header(const char *name, size_t len);
+
+/* Starts a checksum (STG_CK_NONE: updates do nothing). */
+void stg_ck_init(struct stg_cksum *c, enum stg_ck_alg a);
+void stg_ck_update(struct stg_cksum *c, const void *data, size_t len);
+/* Writes the big-endian checksum to out and returns its length; frees c. */
+size_t stg_ck_final(struct stg_cksum *c, uint8_t out[STG_CK_MAX_LEN]);
+/* Frees c without a result (safe twice, and on a zeroed struct). */
+void stg_ck_free(struct stg_cksum *c);
+/* Base64 (padded) of raw[0..len) into out. */
+void stg_ck_b64(const uint8_t *raw, size_t len, char out[STG_CK_B64_MAX]);
+/* Decodes the base64 checksum s of algorithm a into out. Returns 0, or -1
+ * unless it is exactly stg_ck_len(a) bytes of valid base64. */
+int stg_ck_unb64(const char *s, enum stg_ck_alg a, uint8_t out[STG_CK_MAX_LEN]);
+
+/* ---- aws-chunked bodies (chunked.c) ---------------------------------------------- */
+
+/* Bounds on what a client controls in an aws-chunked body. */
+#define STG_CHUNK_MAX          (64 * 1024 * 1024) /* payload bytes of one chunk */
+#define STG_CHUNK_LINE_MAX     256                /* a chunk header line */
+#define STG_CHUNK_TRAILERS_MAX 8                  /* trailing header lines */
+#define STG_CHUNK_TRAILER_MAX  512                /* one trailing header line */
+
+/* How the chunks are signed (from x-amz-content-sha256). */
+struct stg_chunked_cfg {
+    int signed_chunks; /* STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER] */
+    int trailer;       /* *-TRAILER: trailing headers follow the last chunk */
+    /* signed_chunks only: the request's signing key, X-Amz-Date
+     * ("YYYYMMDDTHHMMSSZ"), credential scope and seed signature (hex). */
+    uint8_t key[32];
+    char date[17];
+    char scope[160];
+    char seed[65];
+};
+
+/* The decoder of one body. */
+struct stg_chunked;
+
+/* Receives decoded payload bytes; returns 0, or nonzero to stop decoding
+ * (stg_chunked_feed then fails with STG_E_INTERNAL). */
+typedef int (*stg_chunked_sink)(void *arg, const uint8_t *p, size_t n);
+
+/* A decoder for `cfg` (copied), emitting payload to sink(arg, ...). */
+struct stg_chunked *stg_chunked_new(const struct stg_chunked_cfg *cfg, stg_chunked_sink sink,
+                                    void *arg);
+/* Frees the decoder and wipes its key. NULL is ignored. */
+void stg_chunked_free(struct stg_chunked *c);
+
+/* Decodes the next n wire bytes (any split). Returns STG_OK or, for good
+ * (later calls keep returning it): STG_E_INVALID_REQUEST (malformed
+ * framing, bounds exceeded, bytes after the end), STG_E_SIGNATURE_MISMATCH
+ * (a chunk or trailer signature) with *why a static reason. */
+enum stg_err stg_chunked_feed(struct stg_chunked *c, const uint8_t *p, size_t n, const char **why);
+/* After the last byte: STG_OK if the body ended exactly (final chunk and,
+ * with a trailer, the trailing headers and their blank line), else
+ * STG_E_INCOMPLETE_BODY or the error feed returned. */
+enum stg_err stg_chunked_finish(struct stg_chunked *c, const char **why);
+/* Payload bytes decoded so far. */
+int64_t stg_chunked_decoded(const struct stg_chunked *c);
+/* The value of trailing header `name` (lowercase), or NULL. */
+const char *stg_chunked_trailer(const struct stg_chunked *c, const char *name);
+
 /* ---- object metadata ------------------------------------------------------- */
 
 enum stg_class {
@@ -222,6 +333,11 @@ struct stg_meta {
     enum stg_tier restore_tier;
     int64_t restore_ready_ms; /* 0: never restored; STG_TIME_UNKNOWN: ongoing */
     int64_t restore_expire_ms;
+    /* The flexible checksum the client chose (STG_CK_NONE: none), its type
+     * and base64 value ("" for an upload in progress). */
+    enum stg_ck_alg ck_alg;
+    enum stg_ck_type ck_type;
+    char ck_value[STG_CK_B64_MAX];
     struct stg_hdr *hdrs;
     size_t n_hdrs;
 };
@@ -340,11 +456,33 @@ enum stg_err stg_object_restore(struct stg_store *st, const char *key, int days,
                                 int64_t delay_ms, int64_t day_ms, int64_t now_ms,
                                 struct stg_meta *out, enum stg_restore_state *before);
 
+/* An object in a listing. */
+struct stg_list_entry {
+    char *key; /* owned */
+    int64_t size;
+    char etag[STG_ETAG_MAX];
+    int64_t mtime_ms;
+    enum stg_class storage_class;
+    enum stg_ck_alg ck_alg;
+};
+
+/* Every object whose key starts with `prefix`, sorted by key (byte order,
+ * as S3's UTF-8 binary order). Reads every sidecar: the local backend
+ * keeps no index, so a listing costs one pass over the store. *out is the
+ * caller's (stg_list_free). */
+enum stg_err stg_object_list(struct stg_store *st, const char *prefix, struct stg_list_entry **out,
+                             size_t *n);
+void stg_list_free(struct stg_list_entry *entries, size_t n);
+
 /* ---- multipart uploads (local backend) -------------------------------------- */
 
 struct stg_part {
     int number;
     char etag[33]; /* MD5 hex */
+    /* CompleteMultipartUpload: the part's checksum the client listed
+     * (base64, "" if none) for the upload's algorithm. */
+    char ck[STG_CK_B64_MAX];
+    enum stg_ck_alg ck_alg;
     int64_t size;
     int64_t mtime_ms;
 };
