@@ -277,6 +277,7 @@ bench: bootstrap all
 	bench/storage/run build
 	bench/documents/run build
 	$(if $(wildcard bench/bff/run),bench/bff/run build)
+	bench/console/run build
 
 # Benchmark peers (gRPC C++, grpc-go), built from Debian packages only.
 bench-peers: bootstrap

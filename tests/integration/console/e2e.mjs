@@ -287,6 +287,9 @@ if (uploaded) {
     await until(async () => (await page.locator("[data-testid=doc-row]").count()) === 1, "one archived row", 10000, 300);
     const bookmark = page.url();
     await page.goto(base + "/documents");
+    // A full load renews the session (the refresh cookie rotates): let it
+    // finish before the next navigation, as a person would.
+    await page.locator("[data-testid=doc-row]").first().waitFor();
     await page.goto(bookmark);
     await until(async () => (await page.locator("[data-testid=doc-row]").count()) === 1, "bookmark: one row", 10000, 300);
     assert((await page.locator("[data-testid=status-badge]").getAttribute("data-status")) !== "active", "only archived");

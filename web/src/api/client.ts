@@ -57,7 +57,15 @@ export function refreshSession(): Promise<boolean> {
   // No CSRF cookie: no browser session to renew (and no 401 to log).
   if (!csrfToken()) return Promise.resolve(false);
   if (!refreshing) {
-    refreshing = (async () => {
+    // One refresh at a time across this browser's tabs: each rotates the
+    // refresh cookie, and a second tab sending the spent one would make the
+    // server revoke the whole session (reuse detection). The lock makes the
+    // later tab wait, then send the cookie the first one received.
+    const locked = <T,>(fn: () => Promise<T>): Promise<T> =>
+      typeof navigator !== "undefined" && navigator.locks
+        ? (navigator.locks.request("kumo-refresh", fn) as Promise<T>)
+        : fn();
+    refreshing = locked(async () => {
       try {
         const r = await fetch("/api/v1/auth/refresh", {
           method: "POST",
@@ -76,7 +84,7 @@ export function refreshSession(): Promise<boolean> {
       } finally {
         refreshing = null;
       }
-    })();
+    });
   }
   return refreshing;
 }

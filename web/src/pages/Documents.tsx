@@ -1,6 +1,6 @@
-import { lazy, Suspense, useEffect, useMemo, useRef, useState } from "react";
+import { lazy, memo, Suspense, useEffect, useMemo, useRef, useState } from "react";
 import {
-  Badge, Button, Center, Group, Loader, NativeSelect, Paper, Stack, Text, TextInput, Title,
+  Button, Center, Group, Loader, NativeSelect, Paper, Stack, Text, TextInput, Title,
   ThemeIcon, CloseButton, Indicator,
 } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
@@ -56,6 +56,35 @@ function useInfiniteSentinel(onVisible: () => void, enabled: boolean) {
   return ref;
 }
 
+// One row, memoised: appending a page (infinite scroll) renders only the
+// new rows, not the hundreds already shown (pages keep their identity).
+const DocRow = memo(function DocRow({ d, trash, actions }: { d: Document; trash?: boolean; actions?: (d: Document) => React.ReactNode }) {
+  useTranslation(); // re-render dates and labels when the language changes
+  // Plain elements rather than Mantine boxes: hundreds of these rows render.
+  return (
+    <tr data-testid="doc-row">
+      <td className="title">
+        <div className="kumo-cell-title">
+          <span className="kumo-file-icon" aria-hidden><IconFileText size={16} /></span>
+          <div style={{ minWidth: 0 }}>
+            <Link className="kumo-row-link kumo-trunc" to={`/documents/${d.id}`}>{d.title || d.file_name}</Link>
+            {d.title && d.file_name && d.title !== d.file_name && <div className="kumo-sub kumo-trunc">{d.file_name}</div>}
+          </div>
+        </div>
+      </td>
+      <td className="wide"><span className="kumo-number">{d.number}</span></td>
+      <td><StatusBadge doc={d} /></td>
+      <td className="wide">{shortType(d.detected_content_type || d.content_type)}</td>
+      <td className="num">{bytes(d.size)}</td>
+      <td className="wide xwide">
+        {(d.tags ?? []).slice(0, 3).map((tg) => <span key={tg} className="kumo-tag">{tg}</span>)}
+      </td>
+      <td className="wide kumo-dim kumo-nowrap">{when(trash ? d.purge_time : d.update_time)}</td>
+      {actions && <td>{actions(d)}</td>}
+    </tr>
+  );
+});
+
 export function DocTable({ docs, trash, actions }: { docs: Document[]; trash?: boolean; actions?: (d: Document) => React.ReactNode }) {
   const { t } = useTranslation();
   return (
@@ -65,43 +94,18 @@ export function DocTable({ docs, trash, actions }: { docs: Document[]; trash?: b
         <thead>
           <tr>
             <th>{t("docs.colTitle")}</th>
-            <th className="wide">{t("docs.colNumber")}</th>
-            <th>{t("docs.colStatus")}</th>
-            <th className="wide">{t("docs.colType")}</th>
-            <th className="num">{t("docs.colSize")}</th>
-            <th className="wide">{t("docs.colTags")}</th>
-            <th className="wide">{trash ? t("trash.purge") : t("docs.colUpdated")}</th>
-            {actions && <th><span className="kumo-skip">{t("common.actions")}</span></th>}
+            <th className="wide c-number">{t("docs.colNumber")}</th>
+            <th className="c-status">{t("docs.colStatus")}</th>
+            <th className="wide c-type">{t("docs.colType")}</th>
+            <th className="num c-size">{t("docs.colSize")}</th>
+            <th className="wide xwide c-tags">{t("docs.colTags")}</th>
+            <th className="wide c-updated">{trash ? t("trash.purge") : t("docs.colUpdated")}</th>
+            {actions && <th className="c-act"><span className="kumo-skip">{t("common.actions")}</span></th>}
           </tr>
         </thead>
         <tbody>
           {docs.map((d) => (
-            <tr key={d.id} data-testid="doc-row">
-              <td className="title">
-                <Group gap="sm" wrap="nowrap">
-                  <ThemeIcon variant="light" size="md" radius="md" aria-hidden><IconFileText size={16} /></ThemeIcon>
-                  <div style={{ minWidth: 0 }}>
-                    <Link className="kumo-row-link" to={`/documents/${d.id}`}>
-                      <Text span truncate="end" inherit>{d.title || d.file_name}</Text>
-                    </Link>
-                    {d.title && d.file_name && d.title !== d.file_name && (
-                      <Text size="xs" c="dimmed" truncate="end">{d.file_name}</Text>
-                    )}
-                  </div>
-                </Group>
-              </td>
-              <td className="wide"><Text size="sm" ff="monospace" c="dimmed" style={{ whiteSpace: "nowrap" }}>{d.number}</Text></td>
-              <td><StatusBadge doc={d} /></td>
-              <td className="wide"><Text size="sm">{shortType(d.detected_content_type || d.content_type)}</Text></td>
-              <td className="num"><Text size="sm">{bytes(d.size)}</Text></td>
-              <td className="wide">
-                <Group gap={4}>
-                  {(d.tags ?? []).slice(0, 3).map((tg) => <Badge key={tg} variant="outline" size="sm" radius="sm">{tg}</Badge>)}
-                </Group>
-              </td>
-              <td className="wide"><Text size="sm" c="dimmed" style={{ whiteSpace: "nowrap" }}>{when(trash ? d.purge_time : d.update_time)}</Text></td>
-              {actions && <td>{actions(d)}</td>}
-            </tr>
+            <DocRow key={d.id} d={d} trash={trash} actions={actions} />
           ))}
         </tbody>
       </table>

@@ -1,0 +1,100 @@
+// Browser side of the console bench (bench/console/bench.py drives it):
+// Debian chromium + playwright-core against a stack seeded with documents.
+// Prints one JSON line of figures.
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+
+const cfg = JSON.parse(readFileSync(process.argv[2], "utf8"));
+const require = createRequire(join(cfg.web, "package.json"));
+const { chromium } = require("playwright-core");
+const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+const page = await ctx.newPage();
+await page.goto(cfg.base + "/signin");
+await page.fill("input[name=tenant]", cfg.tenant);
+await page.fill("input[name=email]", cfg.email);
+await page.fill("input[name=password]", cfg.password);
+await page.click("button[type=submit]");
+await page.waitForURL("**/documents");
+await page.locator("[data-testid=doc-row]").first().waitFor();
+const out = {};
+
+// 1. Navigation to the first 50 rows (a full load: the session comes back
+// through the refresh cookie, then /me, then the first page).
+const firstRows = [];
+for (let i = 0; i < 7; i++) {
+  await page.goto(cfg.base + "/documents");
+  await page.waitForFunction(() => document.querySelectorAll("[data-testid=doc-row]").length >= 50, null, { timeout: 30000 });
+  firstRows.push(await page.evaluate(() => performance.now()));
+}
+out.firstRowsMs = { median: median(firstRows), all: firstRows.map((x) => Math.round(x)) };
+
+// 2. Scrolling to 500 rows (infinite scroll): long tasks.
+await page.evaluate(() => {
+  window.__long = [];
+  new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__long.push(e.duration); }).observe({ type: "longtask", buffered: false });
+});
+const t0 = Date.now();
+while ((await page.locator("[data-testid=doc-row]").count()) < 500) {
+  await page.mouse.wheel(0, 4000);
+  await page.waitForTimeout(60);
+  if (Date.now() - t0 > 60000) break;
+}
+out.scroll = {
+  rows: await page.locator("[data-testid=doc-row]").count(),
+  seconds: (Date.now() - t0) / 1000,
+  longTasks: await page.evaluate(() => window.__long.length),
+  longestTaskMs: await page.evaluate(() => Math.max(0, ...window.__long)),
+};
+
+// 3. The 1 GiB upload through the console, with the tab's JS heap sampled.
+const cdp = await ctx.newCDPSession(page);
+await cdp.send("HeapProfiler.collectGarbage");
+const base = (await cdp.send("Runtime.getHeapUsage")).usedSize;
+let peak = base;
+let sampling = true;
+const sampler = (async () => {
+  while (sampling) {
+    try {
+      peak = Math.max(peak, (await cdp.send("Runtime.getHeapUsage")).usedSize);
+    } catch {
+      /* page busy */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+})();
+await page.goto(cfg.base + "/documents");
+await page.locator("[data-testid=upload-button]").waitFor();
+const [chooser] = await Promise.all([page.waitForEvent("filechooser"), page.click("[data-testid=upload-button]")]);
+const u0 = Date.now();
+await chooser.setFiles(cfg.bigFile);
+let uploadStart = 0;
+for (;;) {
+  const st = await page.locator("[data-testid=upload-item]").first().getAttribute("data-state").catch(() => null);
+  if (st === "uploading" && !uploadStart) uploadStart = Date.now();
+  if (st === "done" || st === "error" || st === "canceled") {
+    out.upload = { state: st };
+    break;
+  }
+  if (Date.now() - u0 > 600000) {
+    out.upload = { state: "timeout" };
+    break;
+  }
+  await page.waitForTimeout(50);
+}
+const u1 = Date.now();
+sampling = false;
+await sampler;
+out.upload.totalSeconds = (u1 - u0) / 1000;
+out.upload.transferSeconds = uploadStart ? (u1 - uploadStart) / 1000 : null;
+out.upload.heapBaseMiB = base / 1048576;
+out.upload.heapPeakMiB = peak / 1048576;
+await browser.close();
+console.log(JSON.stringify(out));
