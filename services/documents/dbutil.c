@@ -11,10 +11,7 @@
 #include "rpc/propagate.h"
 #include "base/secret.h"
 
-#if __has_include("jobs.h")
-#include "jobs.h"
-#define DOCS_HAVE_JOBS 1
-#endif
+#include "jobs/jobs.h"
 
 kumo_code docs_db_acquire(struct docs_ctx *ctx, struct kumo_rpc_call *call, struct kumo_db_conn **c)
 {
@@ -133,16 +130,5 @@ kumo_code docs_enqueue(struct kumo_db_conn *c, const char *tenant_id, const char
                        const char *document_id, int32_t version, const char *payload_json,
                        int64_t run_at_us)
 {
-#ifdef DOCS_HAVE_JOBS
     return docs_job_enqueue(c, tenant_id, kind, document_id, version, payload_json, run_at_us);
-#else
-    (void)c;
-    (void)tenant_id;
-    (void)kind;
-    (void)document_id;
-    (void)version;
-    (void)payload_json;
-    (void)run_at_us;
-    return KUMO_CODE_OK;
-#endif
 }

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
-#include "documents.h"
+#include "../documents.h"
 
 /* ---- used by the rest of kumo-documents ---- */
 
