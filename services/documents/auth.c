@@ -10,6 +10,7 @@
 
 #include "runtime/admin_http.h"
 #include "documents.h"
+#include "store/audit.h"
 #include "grpc/health/v1/health.pb-c.h"
 #include "runtime/log.h"
 
@@ -195,4 +196,14 @@ void docs_roles_text(unsigned roles, char out[64])
         if (w > 0 && (size_t)w < 64 - n)
             n += (size_t)w;
     }
+}
+
+kumo_code docs_audit_caller(struct kumo_db_conn *c, struct kumo_rpc_call *call,
+                            const struct kumo_principal *p, const char *action,
+                            const char *document_id, int32_t version, const char *details_json)
+{
+    char roles[64];
+    docs_roles_text(p->roles, roles);
+    return docs_audit(c, p->tid, p->sub, roles, action, document_id, version,
+                      kumo_rpc_call_request_id(call), details_json);
 }

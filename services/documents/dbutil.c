@@ -1,7 +1,6 @@
 /* Helpers every handler uses: leasing a DB connection for a call, turning
  * failures into answers, calling kumo-storage as the service principal for
- * the caller's tenant, and
- * queueing jobs when the jobs module is linked. */
+ * the caller's tenant. */
 #include <stdio.h>
 #include <string.h>
 
@@ -10,8 +9,6 @@
 #include "runtime/log.h"
 #include "rpc/propagate.h"
 #include "base/secret.h"
-
-#include "jobs/jobs.h"
 
 kumo_code docs_db_acquire(struct docs_ctx *ctx, struct kumo_rpc_call *call, struct kumo_db_conn **c)
 {
@@ -124,11 +121,4 @@ kumo_code docs_storage_fail(struct kumo_rpc_call *call, kumo_code rc, const char
     default:
         return kumo_rpc_call_error(call, KUMO_CODE_UNAVAILABLE, "storage unavailable: %s", what);
     }
-}
-
-kumo_code docs_enqueue(struct kumo_db_conn *c, const char *tenant_id, const char *kind,
-                       const char *document_id, int32_t version, const char *payload_json,
-                       int64_t run_at_us)
-{
-    return docs_job_enqueue(c, tenant_id, kind, document_id, version, payload_json, run_at_us);
 }

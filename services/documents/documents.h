@@ -136,35 +136,19 @@ kumo_code docs_caller(struct kumo_rpc_call *call, enum docs_rank rank,
 /* The caller's roles as text ("admin", "editor,viewer"), into out[64]. */
 void docs_roles_text(unsigned roles, char out[64]);
 
+/* Writes the audit event of a change the caller `p` made (their roles, the
+ * call's request id) inside the open transaction on `c`. OK or the DB
+ * error. */
+kumo_code docs_audit_caller(struct kumo_db_conn *c, struct kumo_rpc_call *call,
+                            const struct kumo_principal *p, const char *action,
+                            const char *document_id, int32_t version, const char *details_json);
+
 /* ---- migrations.c ---- */
 
 const struct kumo_db_migration *docs_migrations(size_t *n);
 
 /* The `migrate` subcommand. */
 int docs_cmd_migrate(const struct kumo_config *c, int argc, char **argv, void *ud);
-
-/* ---- audit.c: audit trail and purge (also used by the job workers) ---- */
-
-/* Writes one audit event inside the caller's open transaction. actor_id,
- * actor_roles, action required; document_id/request_id may be NULL or "";
- * details_json a JSON object text or NULL. Returns OK or the DB error. */
-kumo_code docs_audit(struct kumo_db_conn *c, const char *tenant_id, const char *actor_id,
-                     const char *actor_roles, const char *action, const char *document_id,
-                     int32_t version, const char *request_id, const char *details_json);
-
-/* Inside the caller's open transaction: deletes the document, its versions
- * and tags, writes a "document.purge" audit event (actor "service" roles
- * when actor_id names a service) and enqueues one "purge_content" job whose
- * payload lists every version's object key and upload id. NOT_FOUND if the
- * tenant has no such document; otherwise OK or the DB error. */
-kumo_code docs_purge_rows(struct kumo_db_conn *c, const char *tenant_id, const char *document_id,
-                          const char *actor_id, const char *request_id);
-
-/* As docs_purge_rows with the actor's roles (DeleteDocument purge=true
- * passes the user's). */
-kumo_code docs__purge_rows_as(struct kumo_db_conn *c, const char *tenant_id,
-                              const char *document_id, const char *actor_id,
-                              const char *actor_roles, const char *request_id);
 
 /* ---- dbutil.c ---- */
 
@@ -200,70 +184,20 @@ kumo_code docs_storage_call(struct docs_ctx *ctx, struct kumo_rpc_call *call, co
  * transport errors, failed_precondition/not_found with `what` otherwise. */
 kumo_code docs_storage_fail(struct kumo_rpc_call *call, kumo_code rc, const char *what);
 
-/* ---- model.c: rows and messages ---- */
+/* ---- messages.c: rows (store/) to messages ---- */
 
-#define DOCS_DOC_COLUMNS                                                                           \
-    "d.seq, d.size, d.status, d.current_version, d.pending_version, d.version, d.create_time,"     \
-    " d.update_time, d.archive_time, d.delete_time, d.purge_time, d.restore_state,"                \
-    " d.restore_tier, d.restore_days, d.restore_ready_time, d.restore_expire_time,"                \
-    " d.extraction_state, d.status_before_delete, d.id, d.number, d.title, d.description,"         \
-    " d.file_name, d.content_type, d.sha256, d.tags_text, d.metadata, d.owner_id,"                 \
-    " d.detected_content_type"
-
-/* Inserts one tag row of a document, copying the document's create_time
- * and seq (migration 3; list.c walks tags in that order). Parameters: tag,
- * tenant_id, document id. The document must exist (in the transaction). */
-#define DOCS_INSERT_TAG_SQL                                                                        \
-    "INSERT INTO document_tags (tenant_id, document_id, tag, create_time, seq)"                    \
-    " SELECT tenant_id, id, ?, create_time, seq FROM documents WHERE tenant_id = ? AND id = ?"
-
-struct docs_doc_row {
-    int64_t seq, size, status, current_version, pending_version, version;
-    int64_t create_us, update_us, archive_us, delete_us, purge_us;
-    int archive_null, delete_null, purge_null;
-    int64_t restore_state, restore_tier, restore_days, restore_ready_us, restore_expire_us;
-    int restore_ready_null, restore_expire_null;
-    int64_t extraction_state, status_before_delete;
-    char *id, *number, *title, *description, *file_name, *content_type, *tags_text, *metadata,
-        *owner_id, *detected_content_type;
-    uint8_t sha256[32];
-    size_t sha256_len;
-};
-kumo_code docs_scan_doc(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out);
-
-/* Loads a document of the tenant (FOR UPDATE when `lock`). OK, NOT_FOUND
- * or the DB error. */
-kumo_code docs_load_doc(struct kumo_db_conn *c, struct kumo_rpc_call *call, const char *tenant_id,
-                        const char *id, int lock, struct docs_doc_row *d);
+struct docs_doc_row;
+struct docs_version_row;
 
 Kumo__Documents__V1__Document *docs_doc_message(struct kumo_rpc_call *call,
                                                 const struct docs_doc_row *d);
-
-#define DOCS_VERSION_COLUMNS                                                                       \
-    "v.version, v.status, v.size, v.upload_method, v.part_size, v.part_count, v.create_time,"      \
-    " v.complete_time, v.file_name, v.content_type, v.sha256, v.detected_content_type,"            \
-    " v.creator_id, v.object_key, v.upload_id"
-
-struct docs_version_row {
-    int64_t version, status, size, upload_method, part_size, part_count, create_us, complete_us;
-    int complete_null;
-    char *file_name, *content_type, *detected_content_type, *creator_id, *object_key, *upload_id;
-    uint8_t sha256[32];
-    size_t sha256_len;
-};
-kumo_code docs_scan_version(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out);
-kumo_code docs_load_version(struct kumo_db_conn *c, struct kumo_rpc_call *call,
-                            const char *tenant_id, const char *doc_id, int64_t version,
-                            struct docs_version_row *v);
 Kumo__Documents__V1__Version *docs_version_message(struct kumo_rpc_call *call,
                                                    const struct docs_version_row *v);
 
-/* The object key of a version: "t/<tenant>/d/<doc>/v<N>" (call arena). */
-char *docs_object_key(struct kumo_rpc_call *call, const char *tenant_id, const char *doc_id,
-                      int64_t version);
-
 /* Timestamp / etag in the call's arena. */
 Google__Protobuf__Timestamp *docs_ts(struct kumo_rpc_call *call, int64_t us);
+/* A Timestamp in microseconds since the epoch (0 for NULL). */
+int64_t docs_ts_us(const Google__Protobuf__Timestamp *t);
 char *docs_etag(struct kumo_rpc_call *call, int64_t version);
 
 /* Struct <-> JSON object text. docs_metadata_json appends the JSON of `s`
@@ -272,6 +206,28 @@ char *docs_etag(struct kumo_rpc_call *call, int64_t version);
  * for NULL/empty text). */
 int docs_metadata_json(const Google__Protobuf__Struct *s, struct kumo_buf *out);
 Google__Protobuf__Struct *docs_struct_parse(struct kumo_rpc_call *call, const char *json);
+
+/* ---- content.c: new content (CreateDocument, CreateVersion) ---- */
+
+/* What a new version is made of, as the client declared it. */
+struct docs_new_content {
+    const char *file_name, *content_type;
+    int64_t size;
+    ProtobufCBinaryData sha256;
+};
+
+/* Checks new content ("" content_type becomes application/octet-stream).
+ * OK, or answers invalid_argument naming the field. */
+kumo_code docs_check_content(struct kumo_rpc_call *call, const struct docs_settings *s,
+                             struct docs_new_content *n);
+
+/* Fills *out (store/versions.h) with pending version `version` of n: a
+ * multipart upload above KUMO_MULTIPART_THRESHOLD, in docs_part_size
+ * parts. */
+struct docs_version_new;
+void docs_pending_version(const struct docs_settings *s, const char *tenant_id, const char *doc_id,
+                          int64_t version, const struct docs_new_content *n, const char *creator_id,
+                          int64_t now_us, struct docs_version_new *out);
 
 /* ---- validate.c: request fields ---- */
 
@@ -310,10 +266,25 @@ kumo_code docs_presign_part(struct docs_ctx *ctx, struct kumo_rpc_call *call, co
                             Kumo__Documents__V1__PartTarget **out,
                             Google__Protobuf__Timestamp **expire);
 
-/* Enqueues a job if the jobs module is linked (else OK). */
-kumo_code docs_enqueue(struct kumo_db_conn *c, const char *tenant_id, const char *kind,
-                       const char *document_id, int32_t version, const char *payload_json,
-                       int64_t run_at_us);
+/* ---- change.c: what the conditional changes share ---- */
+
+/* Loads the document `id` of the caller to change (checking `etag` when
+ * given: aborted if stale) and, when keys is not NULL, the content keys of
+ * its available versions, newest first. OK or answered. */
+kumo_code docs_load_for_change(struct docs_ctx *ctx, struct kumo_rpc_call *call,
+                               const struct kumo_principal *p, const char *id, const char *etag,
+                               struct docs_doc_row *d, char ***keys, size_t *n);
+
+/* Answers a conditional change that matched no row: the document is gone
+ * (not_found) or the etag was stale (aborted). Rolls back, releases c. */
+kumo_code docs_lost_race(struct kumo_rpc_call *call, struct kumo_db_conn *c, const char *tid,
+                         const char *id);
+
+/* Commits, reads the document back and answers with a response of type
+ * `desc`, whose first field is the Document. Releases c. */
+kumo_code docs_finish_change(struct kumo_rpc_call *call, struct kumo_db_conn *c, const char *tid,
+                             const char *id, const ProtobufCMessageDescriptor *desc,
+                             ProtobufCMessage **response);
 
 /* ---- the handlers ---- */
 

@@ -11,6 +11,7 @@
 #include "db/row.h"
 #include "base/ids.h"
 #include "jobs.h"
+#include "../store/audit.h"
 #include "db/page_token.h"
 #include "auth/rpc_auth.h"
 

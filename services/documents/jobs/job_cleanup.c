@@ -22,6 +22,8 @@
 #include "base/alloc.h"
 #include "base/ids.h"
 #include "jobs.h"
+#include "../store/audit.h"
+#include "../store/purge.h"
 #include "runtime/log.h"
 
 #define SWEEP_BATCH     100

@@ -13,8 +13,10 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/validate.h"
 #include "google/protobuf/duration.pb-c.h"
 #include "jobs.h"
+#include "../store/audit.h"
 #include "kumo/storage/v1/storage.pb-c.h"
 #include "runtime/log.h"
 
@@ -47,62 +49,6 @@ int docs__mime_is_text(const char *mime)
     size_t n = strlen(mime);
     return (n > 4 && strcmp(mime + n - 4, "+xml") == 0) ||
            (n > 5 && strcmp(mime + n - 5, "+json") == 0);
-}
-
-/* Length of the valid UTF-8 sequence at s[0..len), or 0 if invalid
- * (overlongs, surrogates and code points above U+10FFFF are invalid). */
-static size_t utf8_seq(const unsigned char *s, size_t len)
-{
-    unsigned char c = s[0];
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else
-        return 0;
-    if (len < n || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return n;
-}
-
-void docs__utf8_clean(const char *in, size_t len, size_t max, struct kumo_buf *out)
-{
-    const unsigned char *s = (const unsigned char *)in;
-    size_t added = 0, i = 0;
-    kumo_buf_reserve(out, len < max ? len : max);
-    while (i < len) {
-        if (s[i] == 0) {
-            i++;
-            continue;
-        }
-        size_t n = utf8_seq(s + i, len - i);
-        if (n == 0) {
-            i++; /* drop the invalid byte */
-            continue;
-        }
-        if (added + n > max)
-            break;
-        kumo_buf_append(out, s + i, n);
-        added += n;
-        i += n;
-    }
 }
 
 /* ---- the transfer ---- */
@@ -450,8 +396,8 @@ kumo_code docs__job_extract(struct docs_job_env *env, const struct docs_job *job
     if (rc == KUMO_CODE_OK) {
         mime_sanitize(k.mime);
         if (k.is_text && ctx->s.extract_text_max > 0) {
-            docs__utf8_clean(k.raw.data ? (const char *)k.raw.data : "", k.raw.len,
-                             (size_t)ctx->s.extract_text_max, &text);
+            kumo_utf8_clean(k.raw.data ? (const char *)k.raw.data : "", k.raw.len,
+                            (size_t)ctx->s.extract_text_max, &text);
             r.text = text.data ? (const char *)text.data : "";
             r.text_len = text.len;
         }

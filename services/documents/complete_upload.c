@@ -23,6 +23,9 @@
 #include <string.h>
 
 #include "documents.h"
+#include "store/documents.h"
+#include "store/jobs.h"
+#include "store/versions.h"
 #include "base/ids.h"
 #include "kumo/storage/v1/storage.pb-c.h"
 #include "runtime/log.h"
@@ -132,10 +135,7 @@ static void discard(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char
     struct kumo_db_conn *c;
     if (kumo_db_acquire(ctx->db, kumo_rpc_call_deadline(call), &c) != KUMO_CODE_OK)
         return;
-    kumo_db_exec(c,
-                 "UPDATE document_versions SET upload_id = NULL WHERE tenant_id = ?"
-                 " AND object_key = ? AND status = 1",
-                 KUMO_DB_PARAMS(KUMO_DB_STRZ(tid), KUMO_DB_STRZ(v->object_key)), NULL);
+    docs_version_forget_upload(c, tid, v->object_key);
     kumo_db_release(c);
 }
 
@@ -186,9 +186,9 @@ static kumo_code make_current(struct kumo_db_conn *c, struct kumo_rpc_call *call
 {
     struct docs_doc_row d;
     struct docs_version_row v;
-    kumo_code rc = docs_load_doc(c, call, p->tid, doc_id, 1, &d);
+    kumo_code rc = docs_doc_load(c, call, p->tid, doc_id, 1, &d);
     if (rc == KUMO_CODE_OK)
-        rc = docs_load_version(c, call, p->tid, doc_id, v0->version, &v);
+        rc = docs_version_load(c, call, p->tid, doc_id, v0->version, &v);
     if (rc == KUMO_CODE_OK && v.status != V_PENDING)
         *lost = 1; /* completed meanwhile: answered as is */
     if (rc != KUMO_CODE_OK || v.status != V_PENDING)
@@ -201,34 +201,17 @@ static kumo_code make_current(struct kumo_db_conn *c, struct kumo_rpc_call *call
                          : obj->sha256.len == 32 ? obj->sha256.data
                                                  : NULL;
     int64_t now = kumo_now_us();
-    rc = kumo_db_exec(c,
-                      "UPDATE document_versions SET status = 2, complete_time = ?, sha256 = ?,"
-                      " object_key = ? WHERE tenant_id = ? AND document_id = ? AND version = ?",
-                      KUMO_DB_PARAMS(KUMO_DB_TIME(now), sha ? KUMO_DB_BYTES(sha, 32) : KUMO_DB_NULL,
-                                     KUMO_DB_STRZ(content_key), KUMO_DB_STRZ(p->tid),
-                                     KUMO_DB_STRZ(doc_id), KUMO_DB_I64(v.version)),
-                      NULL);
+    rc = docs_version_complete(c, p->tid, doc_id, v.version, content_key, sha, now);
     if (rc == KUMO_CODE_OK)
-        rc = kumo_db_exec(
-            c,
-            "UPDATE documents SET status = 2, current_version = ?, pending_version ="
-            " IF(pending_version = ?, 0, pending_version), file_name = ?, content_type = ?,"
-            " size = ?, sha256 = ?, detected_content_type = '', extraction_state = 1,"
-            " extracted_text = NULL, version = version + 1, update_time = ?"
-            " WHERE tenant_id = ? AND id = ?",
-            KUMO_DB_PARAMS(KUMO_DB_I64(v.version), KUMO_DB_I64(v.version),
-                           KUMO_DB_STRZ(v.file_name), KUMO_DB_STRZ(v.content_type),
-                           KUMO_DB_I64(v.size), sha ? KUMO_DB_BYTES(sha, 32) : KUMO_DB_NULL,
-                           KUMO_DB_TIME(now), KUMO_DB_STRZ(p->tid), KUMO_DB_STRZ(doc_id)),
-            NULL);
+        rc = docs_doc_set_current(c, p->tid, doc_id, v.version, v.file_name, v.content_type, v.size,
+                                  sha, now);
     if (rc == KUMO_CODE_OK)
-        rc = docs_enqueue(c, p->tid, "extract", doc_id, (int32_t)v.version, NULL, now);
+        rc = docs_job_enqueue(c, p->tid, DOCS_JOB_EXTRACT, doc_id, (int32_t)v.version, NULL, now);
     if (rc == KUMO_CODE_OK) {
-        char roles[64], details[64];
-        docs_roles_text(p->roles, roles);
+        char details[64];
         snprintf(details, sizeof details, "{\"size\":%lld}", (long long)v.size);
-        rc = docs_audit(c, p->tid, p->sub, roles, "document.complete_upload", doc_id,
-                        (int32_t)v.version, kumo_rpc_call_request_id(call), details);
+        rc = docs_audit_caller(c, call, p, "document.complete_upload", doc_id, (int32_t)v.version,
+                               details);
     }
     return rc;
 }
@@ -242,7 +225,7 @@ static int completed_meanwhile(struct docs_ctx *ctx, struct kumo_rpc_call *call,
     struct docs_version_row v;
     if (kumo_db_acquire(ctx->db, kumo_rpc_call_deadline(call), &c) != KUMO_CODE_OK)
         return 0;
-    int done = docs_load_version(c, call, tid, doc_id, version, &v) == KUMO_CODE_OK &&
+    int done = docs_version_load(c, call, tid, doc_id, version, &v) == KUMO_CODE_OK &&
                v.status != V_PENDING;
     kumo_db_release(c);
     return done;
@@ -320,7 +303,7 @@ DOCS_HANDLER(complete_upload)
         return rc;
     struct docs_doc_row d;
     struct docs_version_row v;
-    if ((rc = docs_load_doc(c, call, p->tid, req->document_id, 0, &d)) != KUMO_CODE_OK)
+    if ((rc = docs_doc_load(c, call, p->tid, req->document_id, 0, &d)) != KUMO_CODE_OK)
         return docs_db_fail(call, c, rc);
     int64_t want = req->version ? req->version : d.pending_version;
     if (want == 0)
@@ -329,7 +312,7 @@ DOCS_HANDLER(complete_upload)
         kumo_db_release(c);
         return kumo_rpc_call_error(call, KUMO_CODE_FAILED_PRECONDITION, "no upload is pending");
     }
-    rc = docs_load_version(c, call, p->tid, d.id, want, &v);
+    rc = docs_version_load(c, call, p->tid, d.id, want, &v);
     if (rc != KUMO_CODE_OK) {
         if (rc == KUMO_CODE_NOT_FOUND) {
             kumo_db_release(c);
@@ -345,7 +328,7 @@ DOCS_HANDLER(complete_upload)
     }
     if ((rc = docs_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
         return rc;
-    rc = docs_load_doc(c, call, p->tid, d.id, 0, &d);
+    rc = docs_doc_load(c, call, p->tid, d.id, 0, &d);
     if (rc != KUMO_CODE_OK)
         return docs_db_fail(call, c, rc);
     kumo_db_release(c);

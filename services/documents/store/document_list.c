@@ -1,9 +1,8 @@
-/* ListDocuments: filters, full-text search and keyset pagination.
- *
+/* The ListDocuments query (store/document_list.h).
  * Every order is a keyset on (sort column, seq): create_time, update_time
  * or title, with seq breaking ties in the same direction, so a page starts
  * exactly after the last row of the previous one however many rows are
- * inserted meanwhile (common/page_cursor carries the last row's values and
+ * inserted meanwhile (db/page_cursor carries the last row's values and
  * binds the token to the tenant, filters and order). Each order has an
  * index (tenant_id, column, seq); no COUNT(*), and the listed columns never
  * include extracted_text.
@@ -46,15 +45,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "documents.h"
 #include "base/ids.h"
-#include "db/page_cursor.h"
-#include "db/page_token.h"
-#include "base/validate.h"
-
-#define ST_DELETED KUMO__DOCUMENTS__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_DELETED
-
-enum { ORD_CREATE_DESC, ORD_CREATE_ASC, ORD_UPDATE_DESC, ORD_TITLE_ASC, N_ORD };
+#include "document_list.h"
+#include "documents.h"
 
 /* The FROM ... WHERE of each access path (after the select list). */
 #define FROM_DOCS " FROM documents d WHERE d.tenant_id = ?"
@@ -83,7 +76,7 @@ enum { ORD_CREATE_DESC, ORD_CREATE_ASC, ORD_UPDATE_DESC, ORD_TITLE_ASC, N_ORD };
 /* Per order: the keyset condition after the cursor, and the ORDER BY. */
 static const struct {
     const char *after, *order_by;
-} orders[N_ORD] = {
+} orders[DOCS_ORD_N] = {
     {" AND d.create_time <= ? AND (d.create_time < ? OR d.seq < ?)",
      " ORDER BY d.create_time DESC, d.seq DESC LIMIT ?"},
     {" AND d.create_time >= ? AND (d.create_time > ? OR d.seq > ?)",
@@ -145,106 +138,24 @@ static void sparse_note(uint64_t key)
     pthread_mutex_unlock(&sparse_mu);
 }
 
-struct list_query {
-    int order;
-    int64_t status;
-    const char *tag, *content_type, *owner_id, *query;
-    int64_t t[4]; /* create after, create before, update after, update before (us) */
-    int has_t[4];
-};
-
-static int64_t ts_us(const Google__Protobuf__Timestamp *t)
-{
-    return t->seconds * 1000000 + t->nanos / 1000;
-}
-
-static kumo_code parse_request(struct kumo_rpc_call *call,
-                               const Kumo__Documents__V1__ListDocumentsRequest *req,
-                               struct list_query *q)
-{
-    memset(q, 0, sizeof *q);
-    switch (req->order_by) {
-    case KUMO__DOCUMENTS__V1__DOCUMENT_ORDER__DOCUMENT_ORDER_UNSPECIFIED:
-    case KUMO__DOCUMENTS__V1__DOCUMENT_ORDER__DOCUMENT_ORDER_CREATE_TIME_DESC:
-        q->order = ORD_CREATE_DESC;
-        break;
-    case KUMO__DOCUMENTS__V1__DOCUMENT_ORDER__DOCUMENT_ORDER_CREATE_TIME_ASC:
-        q->order = ORD_CREATE_ASC;
-        break;
-    case KUMO__DOCUMENTS__V1__DOCUMENT_ORDER__DOCUMENT_ORDER_UPDATE_TIME_DESC:
-        q->order = ORD_UPDATE_DESC;
-        break;
-    case KUMO__DOCUMENTS__V1__DOCUMENT_ORDER__DOCUMENT_ORDER_TITLE_ASC:
-        q->order = ORD_TITLE_ASC;
-        break;
-    default:
-        return docs_invalid(call, "order_by", "is not a known order");
-    }
-    if (req->status < 0 || req->status > ST_DELETED)
-        return docs_invalid(call, "status", "is not a known status");
-    q->status = req->status;
-    const char *why;
-    if (req->tag[0] && docs_tag_valid(req->tag, strlen(req->tag), &why) != 0)
-        return docs_invalid(call, "tag", why);
-    if (req->content_type[0] &&
-        docs_content_type_valid(req->content_type, strlen(req->content_type), &why) != 0)
-        return docs_invalid(call, "content_type", why);
-    if (strlen(req->owner_id) > 64)
-        return docs_invalid(call, "owner_id", "is too long");
-    if (kumo_text_check(req->query, strlen(req->query), DOCS_QUERY_MAX_CHARS,
-                        DOCS_QUERY_MAX_CHARS * 4, KUMO_TEXT_ALLOW_EMPTY, &why) != 0)
-        return docs_invalid(call, "query", why);
-    q->tag = req->tag;
-    q->content_type = req->content_type;
-    q->owner_id = req->owner_id;
-    q->query = req->query;
-    const Google__Protobuf__Timestamp *ts[4] = {req->create_time_after, req->create_time_before,
-                                                req->update_time_after, req->update_time_before};
-    static const char *const names[4] = {"create_time_after", "create_time_before",
-                                         "update_time_after", "update_time_before"};
-    for (int i = 0; i < 4; i++) {
-        if (ts[i] == NULL)
-            continue;
-        if (ts[i]->nanos < 0 || ts[i]->nanos > 999999999 || ts[i]->seconds < 0 ||
-            ts[i]->seconds > 253402300799LL)
-            return docs_invalid(call, names[i], "is out of range");
-        q->t[i] = ts_us(ts[i]);
-        q->has_t[i] = 1;
-    }
-    return KUMO_CODE_OK;
-}
-
-/* The bytes a page token is bound to: length-prefixed fields, so no two
- * queries share a scope. */
-static void list_scope(struct kumo_buf *b, const char *tid, const struct list_query *q)
-{
-    const char *strs[] = {tid, q->tag, q->content_type, q->owner_id, q->query};
-    kumo_buf_appendf(b, "docs|%d|%lld", q->order, (long long)q->status);
-    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
-        kumo_buf_appendf(b, "|%zu:%s", strlen(strs[i]), strs[i]);
-    for (int i = 0; i < 4; i++)
-        kumo_buf_appendf(b, "|%d:%lld", q->has_t[i], (long long)q->t[i]);
-}
-
-/* The statement for `q`, assembled from the fixed fragments above (only
- * which filters are present shapes it: values are always bound), and its
- * parameters. `walk` picks the bounded index walk for a text query (see
- * the top). Few shapes occur in practice, so the per-connection statement
- * cache keeps them prepared. */
-static size_t build_query(const char *tid, const struct list_query *q,
-                          const struct kumo_page_cursor *cur, int32_t limit, int walk,
-                          struct kumo_buf *sql, struct kumo_db_param *p)
+size_t docs_list_sql(const char *tid, const struct docs_list_query *q,
+                     const struct kumo_page_cursor *cur, int32_t limit, int walk,
+                     struct kumo_buf *sql, struct kumo_db_param *p)
 {
     size_t n = 0;
     /* Not with the full-text plan: with the tag rows first, the server
      * would run a full-text access per tag row. */
-    int by_tag = q->tag[0] && (q->order == ORD_CREATE_DESC || q->order == ORD_CREATE_ASC) &&
+    int by_tag = q->tag[0] &&
+                 (q->order == DOCS_ORD_CREATE_DESC || q->order == DOCS_ORD_CREATE_ASC) &&
                  (walk || !q->query[0]);
     /* The walk: the inner query lists only seq, the outer one the columns. */
-    if (walk)
-        kumo_buf_append_str(sql, "SELECT STRAIGHT_JOIN " DOCS_DOC_COLUMNS " FROM (");
+    if (walk) {
+        kumo_buf_append_str(sql, "SELECT STRAIGHT_JOIN ");
+        kumo_buf_append_str(sql, docs_doc_columns);
+        kumo_buf_append_str(sql, " FROM (");
+    }
     kumo_buf_append_str(sql, q->tag[0] ? "SELECT STRAIGHT_JOIN " : "SELECT ");
-    kumo_buf_append_str(sql, walk ? "d.seq" : DOCS_DOC_COLUMNS);
+    kumo_buf_append_str(sql, walk ? "d.seq" : docs_doc_columns);
     if (by_tag) {
         kumo_buf_append_str(sql, FROM_TAG_CREATE);
         p[n++] = KUMO_DB_STRZ(tid);
@@ -288,7 +199,7 @@ static size_t build_query(const char *tid, const struct list_query *q,
     const char *order_by = by_tag ? tag_orders[q->order].order_by : orders[q->order].order_by;
     if (cur->seq >= 0) {
         kumo_buf_append_str(sql, after);
-        if (q->order == ORD_TITLE_ASC) {
+        if (q->order == DOCS_ORD_TITLE_ASC) {
             p[n++] = KUMO_DB_STR(cur->str, cur->str_len);
             p[n++] = KUMO_DB_STR(cur->str, cur->str_len);
         } else {
@@ -313,115 +224,54 @@ static size_t build_query(const char *tid, const struct list_query *q,
     return n;
 }
 
-/* Runs one statement of the list, filling resp->documents (room for
- * `size`) and *last; *more when a row beyond `size` came back. OK or the
- * DB error (the connection stays leased either way). */
+/* Runs one statement of the list, filling rows[0..*n) (room for `size`);
+ * *more when a row beyond `size` came back. OK or the DB error. */
 static kumo_code fetch_page(struct kumo_db_conn *c, struct kumo_rpc_call *call, const char *tid,
-                            const struct list_query *q, const struct kumo_page_cursor *cur,
-                            int32_t size, int walk,
-                            Kumo__Documents__V1__ListDocumentsResponse *resp,
-                            struct docs_doc_row *last, int *more)
+                            const struct docs_list_query *q, const struct kumo_page_cursor *cur,
+                            int32_t size, int walk, struct docs_doc_row *rows, size_t *n, int *more)
 {
     struct kumo_db_param params[24];
     struct kumo_buf sql = KUMO_BUF_INIT;
-    size_t n = build_query(tid, q, cur, size + 1, walk, &sql, params);
-    struct kumo_db_rows *rows;
-    kumo_code rc = kumo_db_query(c, (const char *)sql.data, params, n, &rows);
+    size_t np = docs_list_sql(tid, q, cur, size + 1, walk, &sql, params);
+    struct kumo_db_rows *res;
+    kumo_code rc = kumo_db_query(c, (const char *)sql.data, params, np, &res);
     kumo_buf_free(&sql);
     if (rc != KUMO_CODE_OK)
         return rc;
-    resp->n_documents = 0;
+    *n = 0;
     *more = 0;
     for (;;) {
         int has = 0;
-        if ((rc = kumo_db_rows_next(rows, &has)) != KUMO_CODE_OK || !has)
+        if ((rc = kumo_db_rows_next(res, &has)) != KUMO_CODE_OK || !has)
             break;
-        if (resp->n_documents == (size_t)size) {
+        if (*n == (size_t)size) {
             *more = 1;
             break;
         }
-        if ((rc = docs_scan_doc(call, rows, last)) != KUMO_CODE_OK)
+        if ((rc = docs_doc_scan(call, res, &rows[*n])) != KUMO_CODE_OK)
             break;
-        resp->documents[resp->n_documents++] = docs_doc_message(call, last);
+        (*n)++;
     }
-    kumo_db_rows_close(rows);
+    kumo_db_rows_close(res);
     return rc;
 }
 
-static kumo_code run_list(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *tid,
-                          const struct list_query *q, const struct kumo_buf *scope,
-                          const struct kumo_page_cursor *cur, int32_t size,
-                          Kumo__Documents__V1__ListDocumentsResponse *resp,
-                          struct docs_doc_row *last, int *more)
+kumo_code docs_doc_list(struct kumo_db_conn *c, struct kumo_rpc_call *call, const char *tid,
+                        const struct docs_list_query *q, const struct kumo_buf *scope,
+                        const struct kumo_page_cursor *cur, int32_t size,
+                        struct docs_doc_row **rows, size_t *n, int *more)
 {
-    struct kumo_db_conn *c;
-    kumo_code rc = docs_db_acquire(ctx, call, &c);
-    if (rc != KUMO_CODE_OK)
-        return rc;
-    resp->documents = kumo_rpc_call_alloc(call, (size_t)size * sizeof *resp->documents);
+    *rows = kumo_rpc_call_alloc(call, (size_t)size * sizeof **rows);
     uint64_t key = q->query[0] ? scope_hash(scope) : 0;
     int walk = q->query[0] && !sparse_known(key);
-    rc = fetch_page(c, call, tid, q, cur, size, walk, resp, last, more);
+    kumo_code rc = fetch_page(c, call, tid, q, cur, size, walk, *rows, n, more);
     /* A walk that did not fill the page may have hit its row bound (or
      * the end of the list): the full-text plan decides. If that fills the
      * page, the walk was too short for this query: remember it. */
     if (rc == KUMO_CODE_OK && walk && !*more) {
-        rc = fetch_page(c, call, tid, q, cur, size, 0, resp, last, more);
+        rc = fetch_page(c, call, tid, q, cur, size, 0, *rows, n, more);
         if (rc == KUMO_CODE_OK && *more)
             sparse_note(key);
     }
-    if (rc != KUMO_CODE_OK)
-        return docs_db_fail(call, c, rc);
-    kumo_db_release(c);
-    return KUMO_CODE_OK;
-}
-
-DOCS_HANDLER(list_documents)
-{
-    struct docs_ctx *ctx = kumo_rpc_call_service_data(call);
-    const Kumo__Documents__V1__ListDocumentsRequest *req = (const void *)request;
-    const struct kumo_principal *p;
-    kumo_code rc = docs_caller(call, DOCS_VIEWER, &p);
-    if (rc != KUMO_CODE_OK)
-        return rc;
-    int32_t size;
-    if (kumo_page_size(req->page_size, DOCS_PAGE_DEFAULT, DOCS_PAGE_MAX, &size) != 0)
-        return docs_invalid(call, "page_size", "must not be negative");
-    struct list_query q;
-    if ((rc = parse_request(call, req, &q)) != KUMO_CODE_OK)
-        return rc;
-    struct kumo_buf scope = KUMO_BUF_INIT, strbuf = KUMO_BUF_INIT;
-    list_scope(&scope, p->tid, &q);
-    struct kumo_page_cursor cur;
-    if (kumo_page_cursor_decode(req->page_token, strlen(req->page_token), scope.data, scope.len,
-                                &cur, &strbuf) != 0) {
-        rc = docs_invalid(call, "page_token", "is not a token of this query");
-        goto out;
-    }
-    Kumo__Documents__V1__ListDocumentsResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__documents__v1__list_documents_response__init(resp);
-    struct docs_doc_row last;
-    int more = 0;
-    if ((rc = run_list(ctx, call, p->tid, &q, &scope, &cur, size, resp, &last, &more)) !=
-        KUMO_CODE_OK)
-        goto out;
-    if (more) {
-        struct kumo_page_cursor next = {last.seq, 0, "", 0};
-        if (q.order == ORD_TITLE_ASC) {
-            next.str = last.title;
-            next.str_len = strlen(last.title);
-        } else {
-            next.num = q.order == ORD_UPDATE_DESC ? last.update_us : last.create_us;
-        }
-        struct kumo_buf tok = KUMO_BUF_INIT;
-        kumo_page_cursor_encode(&next, scope.data, scope.len, &tok);
-        resp->next_page_token = kumo_rpc_call_alloc(call, tok.len + 1);
-        memcpy(resp->next_page_token, tok.data, tok.len + 1);
-        kumo_buf_free(&tok);
-    }
-    *response = &resp->base;
-out:
-    kumo_buf_free(&scope);
-    kumo_buf_free(&strbuf);
     return rc;
 }

@@ -10,6 +10,7 @@
 
 #include "base/alloc.h"
 #include "base/ids.h"
+#include "base/validate.h"
 #include "jobs.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
@@ -89,7 +90,7 @@ static void error_text(const char *in, struct kumo_buf *out)
 {
     if (!in || !in[0])
         in = "failed";
-    docs__utf8_clean(in, strlen(in), 1000, out);
+    kumo_utf8_clean(in, strlen(in), 1000, out);
     if (out->len == 0)
         kumo_buf_append_str(out, "failed");
 }

@@ -1,76 +1,16 @@
-/* Rows and messages: scanning documents and versions, building the
- * response messages, object keys, etags, and the metadata Struct <-> JSON
- * text. */
+/* Rows to messages: the Document and Version messages of store/ rows,
+ * timestamps, etags, and the metadata Struct <-> JSON text. */
 #include <stdio.h>
 #include <string.h>
 
 #include "base/alloc.h"
 #include "db/row.h"
 #include "documents.h"
+#include "store/documents.h"
+#include "store/versions.h"
 #include "google/protobuf/struct.pb-c.h"
 #include "base/ids.h"
 #include "codec/json_codec.h"
-
-#define OUT_I64_N(p, n)  ((struct kumo_db_out){.type = KUMO_DB_T_I64, .i64 = (p), .is_null = (n)})
-#define OUT_TIME_N(p, n) ((struct kumo_db_out){.type = KUMO_DB_T_TIME, .i64 = (p), .is_null = (n)})
-
-static char *col(struct kumo_rpc_call *call, struct kumo_db_rows *rows, unsigned i)
-{
-    return kumo_db_row_str(kumo_rpc_call_allocator(call), rows, i);
-}
-
-static void col_sha(struct kumo_db_rows *rows, unsigned i, uint8_t out[32], size_t *len)
-{
-    size_t n = 0;
-    const void *p = kumo_db_rows_bytes(rows, i, &n);
-    *len = (p && n == 32) ? 32 : 0;
-    if (*len)
-        memcpy(out, p, 32);
-}
-
-kumo_code docs_scan_doc(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out)
-{
-    struct docs_doc_row *d = out;
-    int sbd_null = 0;
-    kumo_code rc = kumo_db_rows_scan(
-        rows,
-        KUMO_DB_OUTS(
-            KUMO_DB_OUT_I64(&d->seq), KUMO_DB_OUT_I64(&d->size), KUMO_DB_OUT_I64(&d->status),
-            KUMO_DB_OUT_I64(&d->current_version), KUMO_DB_OUT_I64(&d->pending_version),
-            KUMO_DB_OUT_I64(&d->version), KUMO_DB_OUT_TIME(&d->create_us),
-            KUMO_DB_OUT_TIME(&d->update_us), OUT_TIME_N(&d->archive_us, &d->archive_null),
-            OUT_TIME_N(&d->delete_us, &d->delete_null), OUT_TIME_N(&d->purge_us, &d->purge_null),
-            KUMO_DB_OUT_I64(&d->restore_state), KUMO_DB_OUT_I64(&d->restore_tier),
-            KUMO_DB_OUT_I64(&d->restore_days),
-            OUT_TIME_N(&d->restore_ready_us, &d->restore_ready_null),
-            OUT_TIME_N(&d->restore_expire_us, &d->restore_expire_null),
-            KUMO_DB_OUT_I64(&d->extraction_state), OUT_I64_N(&d->status_before_delete, &sbd_null)));
-    if (rc != KUMO_CODE_OK)
-        return rc;
-    d->id = col(call, rows, 18);
-    d->number = col(call, rows, 19);
-    d->title = col(call, rows, 20);
-    d->description = col(call, rows, 21);
-    d->file_name = col(call, rows, 22);
-    d->content_type = col(call, rows, 23);
-    col_sha(rows, 24, d->sha256, &d->sha256_len);
-    d->tags_text = col(call, rows, 25);
-    d->metadata = col(call, rows, 26);
-    d->owner_id = col(call, rows, 27);
-    d->detected_content_type = col(call, rows, 28);
-    return KUMO_CODE_OK;
-}
-
-kumo_code docs_load_doc(struct kumo_db_conn *c, struct kumo_rpc_call *call, const char *tenant_id,
-                        const char *id, int lock, struct docs_doc_row *d)
-{
-    const char *sql = lock ? "SELECT " DOCS_DOC_COLUMNS
-                             " FROM documents d WHERE d.tenant_id = ? AND d.id = ? FOR UPDATE"
-                           : "SELECT " DOCS_DOC_COLUMNS
-                             " FROM documents d WHERE d.tenant_id = ? AND d.id = ?";
-    return kumo_db_row_query_one(c, sql, KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(id)),
-                                 docs_scan_doc, call, d);
-}
 
 Google__Protobuf__Timestamp *docs_ts(struct kumo_rpc_call *call, int64_t us)
 {
@@ -168,39 +108,6 @@ Kumo__Documents__V1__Document *docs_doc_message(struct kumo_rpc_call *call,
     return m;
 }
 
-kumo_code docs_scan_version(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out)
-{
-    struct docs_version_row *v = out;
-    kumo_code rc = kumo_db_rows_scan(
-        rows, KUMO_DB_OUTS(KUMO_DB_OUT_I64(&v->version), KUMO_DB_OUT_I64(&v->status),
-                           KUMO_DB_OUT_I64(&v->size), KUMO_DB_OUT_I64(&v->upload_method),
-                           KUMO_DB_OUT_I64(&v->part_size), KUMO_DB_OUT_I64(&v->part_count),
-                           KUMO_DB_OUT_TIME(&v->create_us),
-                           OUT_TIME_N(&v->complete_us, &v->complete_null)));
-    if (rc != KUMO_CODE_OK)
-        return rc;
-    v->file_name = col(call, rows, 8);
-    v->content_type = col(call, rows, 9);
-    col_sha(rows, 10, v->sha256, &v->sha256_len);
-    v->detected_content_type = col(call, rows, 11);
-    v->creator_id = col(call, rows, 12);
-    v->object_key = col(call, rows, 13);
-    v->upload_id = col(call, rows, 14);
-    return KUMO_CODE_OK;
-}
-
-kumo_code docs_load_version(struct kumo_db_conn *c, struct kumo_rpc_call *call,
-                            const char *tenant_id, const char *doc_id, int64_t version,
-                            struct docs_version_row *v)
-{
-    return kumo_db_row_query_one(
-        c,
-        "SELECT " DOCS_VERSION_COLUMNS " FROM document_versions v"
-        " WHERE v.tenant_id = ? AND v.document_id = ? AND v.version = ?",
-        KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(doc_id), KUMO_DB_I64(version)),
-        docs_scan_version, call, v);
-}
-
 Kumo__Documents__V1__Version *docs_version_message(struct kumo_rpc_call *call,
                                                    const struct docs_version_row *v)
 {
@@ -220,15 +127,6 @@ Kumo__Documents__V1__Version *docs_version_message(struct kumo_rpc_call *call,
     return m;
 }
 
-char *docs_object_key(struct kumo_rpc_call *call, const char *tenant_id, const char *doc_id,
-                      int64_t version)
-{
-    size_t n = strlen(tenant_id) + strlen(doc_id) + 32;
-    char *k = kumo_rpc_call_alloc(call, n);
-    snprintf(k, n, "t/%s/d/%s/v%lld", tenant_id, doc_id, (long long)version);
-    return k;
-}
-
 int docs_metadata_json(const Google__Protobuf__Struct *s, struct kumo_buf *out)
 {
     if (s == NULL)
@@ -245,4 +143,9 @@ Google__Protobuf__Struct *docs_struct_parse(struct kumo_rpc_call *call, const ch
                          kumo_rpc_call_allocator(call), &m, NULL) != 0)
         return NULL;
     return (Google__Protobuf__Struct *)m;
+}
+
+int64_t docs_ts_us(const Google__Protobuf__Timestamp *t)
+{
+    return t ? t->seconds * 1000000 + t->nanos / 1000 : 0;
 }

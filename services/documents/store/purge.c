@@ -1,33 +1,14 @@
-/* The audit trail (one event per mutation, written in the mutation's own
- * transaction) and the purge of a document's rows, both shared with the job
- * workers, which call them with their own connection and no RPC call. */
+/* The purge of a document's rows (store/purge.h). */
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "base/alloc.h"
-#include "documents.h"
+#include "audit.h"
 #include "base/ids.h"
-#include "runtime/log.h"
-
-kumo_code docs_audit(struct kumo_db_conn *c, const char *tenant_id, const char *actor_id,
-                     const char *actor_roles, const char *action, const char *document_id,
-                     int32_t version, const char *request_id, const char *details_json)
-{
-    char id[DOCS_ID_MAX + 1];
-    if (kumo_id_new("ae", id, sizeof id) != 0)
-        return KUMO_CODE_INTERNAL;
-    return kumo_db_exec(
-        c,
-        "INSERT INTO audit_events (id, tenant_id, time, actor_id, actor_roles, action,"
-        " document_id, version, request_id, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        KUMO_DB_PARAMS(KUMO_DB_STRZ(id), KUMO_DB_STRZ(tenant_id), KUMO_DB_TIME(kumo_now_us()),
-                       KUMO_DB_STRZ(actor_id), KUMO_DB_STRZ(actor_roles ? actor_roles : ""),
-                       KUMO_DB_STRZ(action), KUMO_DB_STRZ(document_id ? document_id : ""),
-                       KUMO_DB_I64(version), KUMO_DB_STRZ(request_id ? request_id : ""),
-                       KUMO_DB_STRZ(details_json)),
-        NULL);
-}
+#include "jobs.h"
+#include "purge.h"
+#include "versions.h"
 
 /* {"objects":[{"key":..,"upload_id":..}, ...]} of every version (locked
  * with the document row by the caller's transaction). */
@@ -62,8 +43,7 @@ static kumo_code purge_payload(struct kumo_db_conn *c, const char *tenant_id,
          * upload key may still hold bytes (an upload URL outlives the
          * completion) and goes too. */
         char upload_key[320];
-        snprintf(upload_key, sizeof upload_key, "t/%s/d/%s/v%lld", tenant_id, document_id,
-                 (long long)version);
+        docs_version_key(upload_key, sizeof upload_key, tenant_id, document_id, version);
         if (strlen(upload_key) != klen || memcmp(upload_key, k, klen) != 0) {
             json_t *u2 = json_object();
             json_object_set_new(u2, "key", json_string(upload_key));
@@ -84,9 +64,8 @@ static kumo_code purge_payload(struct kumo_db_conn *c, const char *tenant_id,
     return rc;
 }
 
-kumo_code docs__purge_rows_as(struct kumo_db_conn *c, const char *tenant_id,
-                              const char *document_id, const char *actor_id,
-                              const char *actor_roles, const char *request_id)
+kumo_code docs_purge_rows_as(struct kumo_db_conn *c, const char *tenant_id, const char *document_id,
+                             const char *actor_id, const char *actor_roles, const char *request_id)
 {
     uint64_t n = 0;
     kumo_code rc =
@@ -116,7 +95,8 @@ kumo_code docs__purge_rows_as(struct kumo_db_conn *c, const char *tenant_id,
                         request_id, details);
     }
     if (rc == KUMO_CODE_OK && n_versions > 0)
-        rc = docs_enqueue(c, tenant_id, "purge_content", document_id, 0, payload, kumo_now_us());
+        rc = docs_job_enqueue(c, tenant_id, DOCS_JOB_PURGE_CONTENT, document_id, 0, payload,
+                              kumo_now_us());
     free(payload);
     return rc;
 }
@@ -124,5 +104,5 @@ kumo_code docs__purge_rows_as(struct kumo_db_conn *c, const char *tenant_id,
 kumo_code docs_purge_rows(struct kumo_db_conn *c, const char *tenant_id, const char *document_id,
                           const char *actor_id, const char *request_id)
 {
-    return docs__purge_rows_as(c, tenant_id, document_id, actor_id, "service", request_id);
+    return docs_purge_rows_as(c, tenant_id, document_id, actor_id, "service", request_id);
 }

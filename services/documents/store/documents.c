@@ -1,0 +1,298 @@
+/* The document aggregate's SQL (documents, document_tags,
+ * document_counters) and its row mapping: DOC_COLUMNS below is read back
+ * by docs_doc_scan right under it, in the same order. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/ids.h"
+#include "db/row.h"
+#include "columns.h"
+#include "documents.h"
+
+/* The columns of a documents row, in the order docs_doc_scan reads them:
+ * the numbers and times first (one kumo_db_rows_scan), then the text and
+ * bytes by position (18 on). */
+#define DOC_COLUMNS                                                                                \
+    "d.seq, d.size, d.status, d.current_version, d.pending_version, d.version, d.create_time,"     \
+    " d.update_time, d.archive_time, d.delete_time, d.purge_time, d.restore_state,"                \
+    " d.restore_tier, d.restore_days, d.restore_ready_time, d.restore_expire_time,"                \
+    " d.extraction_state, d.status_before_delete, d.id, d.number, d.title, d.description,"         \
+    " d.file_name, d.content_type, d.sha256, d.tags_text, d.metadata, d.owner_id,"                 \
+    " d.detected_content_type"
+enum { DOC_COL_ID = 18 };
+
+const char docs_doc_columns[] = DOC_COLUMNS;
+
+kumo_code docs_doc_scan(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out)
+{
+    struct docs_doc_row *d = out;
+    int sbd_null = 0;
+    kumo_code rc = kumo_db_rows_scan(
+        rows, KUMO_DB_OUTS(KUMO_DB_OUT_I64(&d->seq), KUMO_DB_OUT_I64(&d->size),
+                           KUMO_DB_OUT_I64(&d->status), KUMO_DB_OUT_I64(&d->current_version),
+                           KUMO_DB_OUT_I64(&d->pending_version), KUMO_DB_OUT_I64(&d->version),
+                           KUMO_DB_OUT_TIME(&d->create_us), KUMO_DB_OUT_TIME(&d->update_us),
+                           DOCS_OUT_TIME_N(&d->archive_us, &d->archive_null),
+                           DOCS_OUT_TIME_N(&d->delete_us, &d->delete_null),
+                           DOCS_OUT_TIME_N(&d->purge_us, &d->purge_null),
+                           KUMO_DB_OUT_I64(&d->restore_state), KUMO_DB_OUT_I64(&d->restore_tier),
+                           KUMO_DB_OUT_I64(&d->restore_days),
+                           DOCS_OUT_TIME_N(&d->restore_ready_us, &d->restore_ready_null),
+                           DOCS_OUT_TIME_N(&d->restore_expire_us, &d->restore_expire_null),
+                           KUMO_DB_OUT_I64(&d->extraction_state),
+                           DOCS_OUT_I64_N(&d->status_before_delete, &sbd_null)));
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    unsigned i = DOC_COL_ID;
+    d->id = docs_col_str(call, rows, i++);
+    d->number = docs_col_str(call, rows, i++);
+    d->title = docs_col_str(call, rows, i++);
+    d->description = docs_col_str(call, rows, i++);
+    d->file_name = docs_col_str(call, rows, i++);
+    d->content_type = docs_col_str(call, rows, i++);
+    docs_col_sha256(rows, i++, d->sha256, &d->sha256_len);
+    d->tags_text = docs_col_str(call, rows, i++);
+    d->metadata = docs_col_str(call, rows, i++);
+    d->owner_id = docs_col_str(call, rows, i++);
+    d->detected_content_type = docs_col_str(call, rows, i++);
+    return KUMO_CODE_OK;
+}
+
+kumo_code docs_doc_load(struct kumo_db_conn *c, struct kumo_rpc_call *call, const char *tenant_id,
+                        const char *id, int lock, struct docs_doc_row *d)
+{
+    const char *sql = lock ? "SELECT " DOC_COLUMNS
+                             " FROM documents d WHERE d.tenant_id = ? AND d.id = ? FOR UPDATE"
+                           : "SELECT " DOC_COLUMNS
+                             " FROM documents d WHERE d.tenant_id = ? AND d.id = ?";
+    return kumo_db_row_query_one(c, sql, KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(id)),
+                                 docs_doc_scan, call, d);
+}
+
+/* Idempotency keys are the creating principal's: (tenant, owner, key). */
+kumo_code docs_doc_find_by_key(struct kumo_db_conn *c, struct kumo_rpc_call *call,
+                               const char *tenant_id, const char *owner_id, const char *key,
+                               struct docs_doc_row *d)
+{
+    return kumo_db_row_query_one(c,
+                                 "SELECT " DOC_COLUMNS
+                                 " FROM documents d WHERE d.tenant_id = ? AND d.owner_id = ?"
+                                 " AND d.idempotency_key = ? AND d.idempotency_expire_time > ?",
+                                 KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(owner_id),
+                                                KUMO_DB_STRZ(key), KUMO_DB_TIME(kumo_now_us())),
+                                 docs_doc_scan, call, d);
+}
+
+kumo_code docs_doc_release_key(struct kumo_db_conn *c, const char *tenant_id, const char *owner_id,
+                               const char *key)
+{
+    return kumo_db_exec(c,
+                        "UPDATE documents SET idempotency_key = NULL, idempotency_expire_time ="
+                        " NULL WHERE tenant_id = ? AND owner_id = ? AND idempotency_key = ?"
+                        " AND idempotency_expire_time <= ?",
+                        KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(owner_id),
+                                       KUMO_DB_STRZ(key), KUMO_DB_TIME(kumo_now_us())),
+                        NULL);
+}
+
+void docs_doc_number(int year, int64_t n, char out[24])
+{
+    snprintf(out, 24, "DOC-%04d-%06lld", year, (long long)n);
+}
+
+int docs_utc_year(int64_t us)
+{
+    time_t t = (time_t)(us / 1000000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    return tm.tm_year + 1900;
+}
+
+static kumo_code next_number(struct kumo_db_conn *c, const char *tid, int year, char out[24])
+{
+    kumo_code rc =
+        kumo_db_exec(c,
+                     "INSERT INTO document_counters (tenant_id, year, last_number) VALUES (?, ?, 1)"
+                     " ON DUPLICATE KEY UPDATE last_number = last_number + 1",
+                     KUMO_DB_PARAMS(KUMO_DB_STRZ(tid), KUMO_DB_I64(year)), NULL);
+    int64_t n = 0;
+    if (rc == KUMO_CODE_OK)
+        rc = kumo_db_query_row(
+            c, "SELECT last_number FROM document_counters WHERE tenant_id = ? AND year = ?",
+            KUMO_DB_PARAMS(KUMO_DB_STRZ(tid), KUMO_DB_I64(year)),
+            KUMO_DB_OUTS(KUMO_DB_OUT_I64(&n)));
+    if (rc == KUMO_CODE_OK)
+        docs_doc_number(year, n, out);
+    return rc;
+}
+
+/* Inserts one tag row of a document, copying the document's create_time
+ * and seq (migration 3; store/document_list.c walks tags in that order).
+ * The document must exist (in the transaction). */
+static kumo_code insert_tags(struct kumo_db_conn *c, const char *tid, const char *id, char **tags,
+                             size_t n)
+{
+    kumo_code rc = KUMO_CODE_OK;
+    for (size_t i = 0; rc == KUMO_CODE_OK && i < n; i++)
+        rc = kumo_db_exec(
+            c,
+            "INSERT INTO document_tags (tenant_id, document_id, tag, create_time, seq)"
+            " SELECT tenant_id, id, ?, create_time, seq FROM documents"
+            " WHERE tenant_id = ? AND id = ?",
+            KUMO_DB_PARAMS(KUMO_DB_STRZ(tags[i]), KUMO_DB_STRZ(tid), KUMO_DB_STRZ(id)), NULL);
+    return rc;
+}
+
+kumo_code docs_doc_insert(struct kumo_db_conn *c, const struct docs_doc_new *n, char number[24])
+{
+    kumo_code rc = next_number(c, n->tenant_id, docs_utc_year(n->now_us), number);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    int idem = n->idem_key[0] != '\0';
+    rc = kumo_db_exec(
+        c,
+        "INSERT INTO documents (id, tenant_id, number, title, description, file_name,"
+        " content_type, size, sha256, tags_text, metadata, status, current_version,"
+        " pending_version, owner_id, version, create_time, update_time, idempotency_key,"
+        " idempotency_expire_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 0, 1, ?, 1, ?, ?,"
+        " ?, ?)",
+        KUMO_DB_PARAMS(KUMO_DB_STRZ(n->id), KUMO_DB_STRZ(n->tenant_id), KUMO_DB_STRZ(number),
+                       KUMO_DB_STRZ(n->title), KUMO_DB_STRZ(n->description),
+                       KUMO_DB_STRZ(n->file_name), KUMO_DB_STRZ(n->content_type),
+                       KUMO_DB_I64(n->size),
+                       n->sha256.len ? KUMO_DB_BYTES(n->sha256.data, 32) : KUMO_DB_NULL,
+                       KUMO_DB_STRZ(n->tags_text), KUMO_DB_STRZ(n->metadata),
+                       KUMO_DB_STRZ(n->owner_id), KUMO_DB_TIME(n->now_us), KUMO_DB_TIME(n->now_us),
+                       idem ? KUMO_DB_STRZ(n->idem_key) : KUMO_DB_NULL,
+                       idem ? KUMO_DB_TIME(n->idem_expire_us) : KUMO_DB_NULL),
+        NULL);
+    if (rc == KUMO_CODE_OK)
+        rc = insert_tags(c, n->tenant_id, n->id, n->tags, n->n_tags);
+    return rc;
+}
+
+kumo_code docs_doc_set_pending(struct kumo_db_conn *c, const char *tenant_id, const char *id,
+                               int64_t version, int64_t now_us)
+{
+    return kumo_db_exec(c,
+                        "UPDATE documents SET pending_version = ?, update_time = ?,"
+                        " version = version + 1 WHERE tenant_id = ? AND id = ?",
+                        KUMO_DB_PARAMS(KUMO_DB_I64(version), KUMO_DB_TIME(now_us),
+                                       KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(id)),
+                        NULL);
+}
+
+kumo_code docs_doc_update(struct kumo_db_conn *c, const char *tenant_id, const char *id,
+                          int64_t version, const struct docs_doc_edit *e, uint64_t *matched)
+{
+    unsigned f = e->fields;
+    kumo_code rc = kumo_db_exec(
+        c,
+        "UPDATE documents SET title = IF(?, ?, title), description = IF(?, ?, description),"
+        " file_name = IF(?, ?, file_name), tags_text = IF(?, ?, tags_text),"
+        " metadata = IF(?, ?, metadata), version = version + 1, update_time = ?"
+        " WHERE tenant_id = ? AND id = ? AND version = ? AND status <> 4",
+        KUMO_DB_PARAMS(KUMO_DB_I64((f & DOCS_DOC_F_TITLE) != 0), KUMO_DB_STRZ(e->title),
+                       KUMO_DB_I64((f & DOCS_DOC_F_DESCRIPTION) != 0), KUMO_DB_STRZ(e->description),
+                       KUMO_DB_I64((f & DOCS_DOC_F_FILE_NAME) != 0), KUMO_DB_STRZ(e->file_name),
+                       KUMO_DB_I64((f & DOCS_DOC_F_TAGS) != 0), KUMO_DB_STRZ(e->tags_text),
+                       KUMO_DB_I64((f & DOCS_DOC_F_METADATA) != 0), KUMO_DB_STRZ(e->metadata),
+                       KUMO_DB_TIME(kumo_now_us()), KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(id),
+                       KUMO_DB_I64(version)),
+        matched);
+    if (rc != KUMO_CODE_OK || *matched == 0 || !(f & DOCS_DOC_F_TAGS))
+        return rc;
+    rc = kumo_db_exec(c, "DELETE FROM document_tags WHERE tenant_id = ? AND document_id = ?",
+                      KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(id)), NULL);
+    if (rc == KUMO_CODE_OK)
+        rc = insert_tags(c, tenant_id, id, e->tags, e->n_tags);
+    return rc;
+}
+
+kumo_code docs_doc_archive(struct kumo_db_conn *c, const char *tenant_id, const char *id,
+                           int64_t version, int64_t now_us, uint64_t *matched)
+{
+    return kumo_db_exec(c,
+                        "UPDATE documents SET status = 3, archive_time = ?, restore_state = 1,"
+                        " restore_tier = 0, restore_days = 0, restore_ready_time = NULL,"
+                        " restore_expire_time = NULL, version = version + 1, update_time = ?"
+                        " WHERE tenant_id = ? AND id = ? AND version = ? AND status = 2",
+                        KUMO_DB_PARAMS(KUMO_DB_TIME(now_us), KUMO_DB_TIME(now_us),
+                                       KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(id),
+                                       KUMO_DB_I64(version)),
+                        matched);
+}
+
+kumo_code docs_doc_set_restore(struct kumo_db_conn *c, const char *tenant_id, const char *id,
+                               int64_t version, const struct docs_doc_restore *r, int64_t now_us,
+                               uint64_t *matched)
+{
+    return kumo_db_exec(
+        c,
+        "UPDATE documents SET restore_state = ?, restore_tier = ?, restore_days = ?,"
+        " restore_ready_time = ?, restore_expire_time = ?, version = version + 1,"
+        " update_time = ? WHERE tenant_id = ? AND id = ? AND version = ? AND status = 3",
+        KUMO_DB_PARAMS(KUMO_DB_I64(r->state), KUMO_DB_I64(r->tier), KUMO_DB_I64(r->days),
+                       r->ready_us ? KUMO_DB_TIME(r->ready_us) : KUMO_DB_NULL,
+                       r->expire_us ? KUMO_DB_TIME(r->expire_us) : KUMO_DB_NULL,
+                       KUMO_DB_TIME(now_us), KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(id),
+                       KUMO_DB_I64(version)),
+        matched);
+}
+
+kumo_code docs_doc_refresh_restore(struct kumo_db_conn *c, const char *tenant_id, const char *id,
+                                   int64_t version, int64_t state, int64_t ready_us,
+                                   int64_t expire_us)
+{
+    return kumo_db_exec(
+        c,
+        "UPDATE documents SET restore_state = ?, restore_ready_time = ?,"
+        " restore_expire_time = ? WHERE tenant_id = ? AND id = ? AND version = ?",
+        KUMO_DB_PARAMS(KUMO_DB_I64(state), ready_us ? KUMO_DB_TIME(ready_us) : KUMO_DB_NULL,
+                       expire_us ? KUMO_DB_TIME(expire_us) : KUMO_DB_NULL, KUMO_DB_STRZ(tenant_id),
+                       KUMO_DB_STRZ(id), KUMO_DB_I64(version)),
+        NULL);
+}
+
+kumo_code docs_doc_soft_delete(struct kumo_db_conn *c, const char *tenant_id, const char *id,
+                               int64_t now_us, int64_t purge_us)
+{
+    return kumo_db_exec(
+        c,
+        "UPDATE documents SET status_before_delete = status, status = 4, delete_time = ?,"
+        " purge_time = ?, version = version + 1, update_time = ?"
+        " WHERE tenant_id = ? AND id = ?",
+        KUMO_DB_PARAMS(KUMO_DB_TIME(now_us), KUMO_DB_TIME(purge_us), KUMO_DB_TIME(now_us),
+                       KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(id)),
+        NULL);
+}
+
+kumo_code docs_doc_undelete(struct kumo_db_conn *c, const char *tenant_id, const char *id,
+                            int64_t now_us)
+{
+    return kumo_db_exec(
+        c,
+        "UPDATE documents SET status = COALESCE(status_before_delete, 2),"
+        " status_before_delete = NULL, delete_time = NULL, purge_time = NULL,"
+        " version = version + 1, update_time = ? WHERE tenant_id = ? AND id = ?",
+        KUMO_DB_PARAMS(KUMO_DB_TIME(now_us), KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(id)), NULL);
+}
+
+kumo_code docs_doc_set_current(struct kumo_db_conn *c, const char *tenant_id, const char *id,
+                               int64_t version, const char *file_name, const char *content_type,
+                               int64_t size, const uint8_t *sha, int64_t now_us)
+{
+    return kumo_db_exec(
+        c,
+        "UPDATE documents SET status = 2, current_version = ?, pending_version ="
+        " IF(pending_version = ?, 0, pending_version), file_name = ?, content_type = ?,"
+        " size = ?, sha256 = ?, detected_content_type = '', extraction_state = 1,"
+        " extracted_text = NULL, version = version + 1, update_time = ?"
+        " WHERE tenant_id = ? AND id = ?",
+        KUMO_DB_PARAMS(KUMO_DB_I64(version), KUMO_DB_I64(version), KUMO_DB_STRZ(file_name),
+                       KUMO_DB_STRZ(content_type), KUMO_DB_I64(size),
+                       sha ? KUMO_DB_BYTES(sha, 32) : KUMO_DB_NULL, KUMO_DB_TIME(now_us),
+                       KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(id)),
+        NULL);
+}
