@@ -47,7 +47,7 @@ DOCS_HANDLER(archive_document)
             return docs_storage_fail(call, rc, "cannot archive the content");
     }
     struct kumo_db_conn *c;
-    if ((rc = docs_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
     int64_t now = kumo_now_us();
     uint64_t matched = 0;

@@ -55,14 +55,14 @@ kumo_code docs_load_for_change(struct docs_ctx *ctx, struct kumo_rpc_call *call,
                                const struct kumo_principal *p, const char *id, const char *etag,
                                struct docs_doc_row *d, char ***keys, size_t *n)
 {
-    kumo_code rc = docs_check_id(call, "id", id);
+    kumo_code rc = kumo_rpc_check_id(call, "id", id);
     if (rc != KUMO_CODE_OK)
         return rc;
     int64_t want = 0;
     if (etag && etag[0] && kumo_etag_parse(etag, &want) != 0)
-        return docs_invalid(call, "etag", "is not an etag of this service");
+        return kumo_rpc_invalid(call, "etag", "is not an etag of this service");
     struct kumo_db_conn *c;
-    if ((rc = docs_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
     rc = docs_doc_load(c, call, p->tid, id, 0, d);
     if (rc == KUMO_CODE_OK && keys)

@@ -64,7 +64,7 @@ static kumo_code complete_multipart(struct docs_ctx *ctx, struct kumo_rpc_call *
                                     Kumo__Storage__V1__ObjectInfo **obj)
 {
     if (req->n_parts == 0)
-        return docs_invalid(call, "parts", "must list every uploaded part");
+        return kumo_rpc_invalid(call, "parts", "must list every uploaded part");
     Kumo__Storage__V1__CompleteMultipartUploadRequest r =
         KUMO__STORAGE__V1__COMPLETE_MULTIPART_UPLOAD_REQUEST__INIT;
     r.key = v->object_key;
@@ -256,7 +256,7 @@ static kumo_code complete_pending(struct docs_ctx *ctx, struct kumo_rpc_call *ca
         return rc;
     int sealed = v->upload_method != UM_MULTI, lost = 0;
     struct kumo_db_conn *c;
-    if ((rc = docs_db_acquire(ctx, call, &c)) != KUMO_CODE_OK) {
+    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK) {
         if (sealed)
             delete_object(ctx, call, p->tid, content_key);
         return rc;
@@ -293,13 +293,13 @@ DOCS_HANDLER(complete_upload)
     const struct kumo_principal *p;
     kumo_code rc = docs_caller(call, DOCS_EDITOR, &p);
     if (rc == KUMO_CODE_OK)
-        rc = docs_check_id(call, "document_id", req->document_id);
+        rc = kumo_rpc_check_id(call, "document_id", req->document_id);
     if (rc != KUMO_CODE_OK)
         return rc;
     if (req->version < 0)
-        return docs_invalid(call, "version", "must not be negative");
+        return kumo_rpc_invalid(call, "version", "must not be negative");
     struct kumo_db_conn *c;
-    if ((rc = docs_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
     struct docs_doc_row d;
     struct docs_version_row v;
@@ -326,7 +326,7 @@ DOCS_HANDLER(complete_upload)
         if ((rc = complete_pending(ctx, call, p, d.id, &v, req)) != KUMO_CODE_OK)
             return rc;
     }
-    if ((rc = docs_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
     rc = docs_doc_load(c, call, p->tid, d.id, 0, &d);
     if (rc != KUMO_CODE_OK)

@@ -20,10 +20,10 @@ static kumo_code check_idempotency_key(struct kumo_rpc_call *call, const char *k
 {
     size_t n = strlen(k);
     if (n > DOCS_IDEMPOTENCY_KEY_MAX)
-        return docs_invalid(call, "idempotency_key", "is longer than 128 characters");
+        return kumo_rpc_invalid(call, "idempotency_key", "is longer than 128 characters");
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)k[i] < 0x20 || (unsigned char)k[i] > 0x7e)
-            return docs_invalid(call, "idempotency_key", "must be printable ASCII");
+            return kumo_rpc_invalid(call, "idempotency_key", "must be printable ASCII");
     return KUMO_CODE_OK;
 }
 
@@ -118,7 +118,7 @@ static kumo_code create_in_db(struct docs_ctx *ctx, struct kumo_rpc_call *call,
                               ProtobufCMessage **response)
 {
     struct kumo_db_conn *c;
-    kumo_code rc = docs_db_acquire(ctx, call, &c);
+    kumo_code rc = kumo_db_call_acquire(ctx->db, call, &c);
     if (rc != KUMO_CODE_OK)
         return rc;
     struct docs_doc_row d;

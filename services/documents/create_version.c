@@ -18,11 +18,11 @@ DOCS_HANDLER(create_version)
     const struct kumo_principal *p;
     kumo_code rc = docs_caller(call, DOCS_EDITOR, &p);
     if (rc == KUMO_CODE_OK)
-        rc = docs_check_id(call, "document_id", req->document_id);
+        rc = kumo_rpc_check_id(call, "document_id", req->document_id);
     if (rc != KUMO_CODE_OK)
         return rc;
     struct kumo_db_conn *c;
-    if ((rc = docs_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
     struct docs_doc_row d;
     if ((rc = kumo_db_begin(c)) != KUMO_CODE_OK ||

@@ -15,7 +15,7 @@ static kumo_code purge(struct docs_ctx *ctx, struct kumo_rpc_call *call,
                        ProtobufCMessage **response)
 {
     struct kumo_db_conn *c;
-    kumo_code rc = docs_db_acquire(ctx, call, &c);
+    kumo_code rc = kumo_db_call_acquire(ctx->db, call, &c);
     if (rc != KUMO_CODE_OK)
         return rc;
     char roles[64];
@@ -46,16 +46,16 @@ DOCS_HANDLER(delete_document)
     const struct kumo_principal *p;
     kumo_code rc = docs_caller(call, DOCS_EDITOR, &p);
     if (rc == KUMO_CODE_OK)
-        rc = docs_check_id(call, "id", req->id);
+        rc = kumo_rpc_check_id(call, "id", req->id);
     if (rc != KUMO_CODE_OK)
         return rc;
     int64_t version = 0;
     if (req->etag[0] && kumo_etag_parse(req->etag, &version) != 0)
-        return docs_invalid(call, "etag", "is not an etag of this service");
+        return kumo_rpc_invalid(call, "etag", "is not an etag of this service");
     if (req->purge)
         return purge(ctx, call, p, req->id, version, response);
     struct kumo_db_conn *c;
-    if ((rc = docs_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
     struct docs_doc_row d;
     rc = kumo_db_begin(c);

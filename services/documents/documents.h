@@ -10,11 +10,15 @@
 #include "users/apikey_exchange.h"
 #include "base/buf.h"
 #include "runtime/config.h"
+#include "db/call.h"
 #include "db/db.h"
 #include "db/rds_auth.h"
 #include "auth/jwks_fetch.h"
+#include "auth/jwt_setup.h"
+#include "runtime/probes.h"
 #include "kumo/documents/v1/documents.pb-c.h"
 #include "auth/jwt.h"
+#include "rpc/fields.h"
 #include "rpc/rpc.h"
 #include "auth/rpc_auth.h"
 #include "rpc_client/client.h"
@@ -25,12 +29,7 @@
 /* Settings from the KUMO_* variables (config.c). Durations in ms unless
  * the name says otherwise. */
 struct docs_settings {
-    /* token verification (as kumo-storage) */
-    const char *jwt_issuer, *jwt_audience;
-    int64_t jwt_leeway_s, jwt_max_ttl_s;
-    const char *jwks_file, *jwks_url;
-    int64_t jwks_refresh_ms;
-    const char *service_callers;
+    struct kumo_jwt_settings jwt; /* token verification (the KUMO_JWT_* settings) */
     /* peers */
     const char *storage_target;       /* KUMO_STORAGE_TARGET, "127.0.0.1:7103" */
     const char *users_target;         /* KUMO_USERS_TARGET, "127.0.0.1:7101" */
@@ -61,9 +60,8 @@ struct docs_ctx {
     struct docs_settings s;
     struct kumo_db *db;
     struct kumo_db_rds_auth *db_rds;       /* when KUMO_DB_AUTH=iam */
-    struct kumo_jwt_verifier *verifier;    /* kumo-users' keys (JWKS) */
-    struct kumo_rpc_jwt_auth *auth;        /* installed on the RPC server */
-    struct kumo_jwks_refresher *jwks;      /* keeps the verifier's keys fresh */
+    struct kumo_jwt_setup jwt;             /* verifier, authenticator, JWKS refresher */
+    struct kumo_probes *probes;            /* readiness: db, storage */
     struct kumo_rpc_client *storage;       /* kumo-storage */
     struct kumo_rpc_client *users;         /* kumo-users (API key exchange) */
     struct kumo_apikey_exchange *exchange; /* the service principal's tokens */
@@ -118,11 +116,12 @@ int docs_ctx_open_db(struct docs_ctx *ctx, const struct kumo_config *c);
  * made. */
 void docs_ctx_free(struct docs_ctx *ctx);
 
-/* ---- auth.c: token verification and readiness ---- */
+/* ---- auth.c: token verification, readiness, who may call what ---- */
 
-/* Verifier with kumo-users' JWKS (refreshed), the authenticator installed
- * on `srv`, and the readiness checks db, storage and jwks on `admin`.
- * Returns 0 or -1 after logging. */
+/* Token verification (common/auth/jwt_setup: kumo-users' JWKS, refreshed)
+ * with the authenticator installed on `srv`, and the readiness checks db,
+ * storage and jwks on `admin` (common/runtime/probes). Returns 0 or -1
+ * after logging. */
 struct kumo_admin;
 int docs_auth_start(struct docs_ctx *ctx, struct kumo_rpc_server *srv, struct kumo_admin *admin);
 void docs_auth_stop(struct docs_ctx *ctx);
@@ -150,22 +149,18 @@ const struct kumo_db_migration *docs_migrations(size_t *n);
 /* The `migrate` subcommand. */
 int docs_cmd_migrate(const struct kumo_config *c, int argc, char **argv, void *ud);
 
-/* ---- dbutil.c ---- */
+/* ---- the DB in a handler (common/db/call.h, rpc/fields.h) ---- */
 
-/* Leases a connection for the call. On failure answers and returns the
- * code. */
-kumo_code docs_db_acquire(struct docs_ctx *ctx, struct kumo_rpc_call *call,
-                          struct kumo_db_conn **c);
+/* Answers the call with the last DB error (safe message; NOT_FOUND is
+ * "document not found"), releasing `c` (may be NULL; rolls back). Returns
+ * the code. */
+static inline kumo_code docs_db_fail(struct kumo_rpc_call *call, struct kumo_db_conn *c,
+                                     kumo_code rc)
+{
+    return kumo_db_call_fail(call, c, rc, "document not found");
+}
 
-/* Answers the call with the last DB error (safe message), releasing `c`
- * (may be NULL; rolls back). Returns the code. */
-kumo_code docs_db_fail(struct kumo_rpc_call *call, struct kumo_db_conn *c, kumo_code rc);
-
-/* Answers invalid_argument "<field> <why>". */
-kumo_code docs_invalid(struct kumo_rpc_call *call, const char *field, const char *why);
-
-/* Validates a document id field; answers invalid_argument if malformed. */
-kumo_code docs_check_id(struct kumo_rpc_call *call, const char *field, const char *s);
+/* ---- storage_call.c ---- */
 
 /* Calls kumo-storage's `method` as the service principal acting for
  * `tenant_id` (the caller's verified tenant): sets req's tenant_id, gets

@@ -64,7 +64,7 @@ static kumo_code download_ttl(struct docs_ctx *ctx, struct kumo_rpc_call *call,
         return KUMO_CODE_OK;
     int64_t v = want->seconds * 1000 + want->nanos / 1000000;
     if (want->seconds < 0 || want->nanos < 0 || v < 1000 || v > DOCS_DOWNLOAD_TTL_MAX_MS)
-        return docs_invalid(call, "download_expires_in", "must be between 1s and 1h");
+        return kumo_rpc_invalid(call, "download_expires_in", "must be between 1s and 1h");
     *ms = v;
     return KUMO_CODE_OK;
 }
@@ -130,7 +130,7 @@ static kumo_code load_doc_version(struct docs_ctx *ctx, struct kumo_rpc_call *ca
                                   struct docs_version_row *v, int *has_version)
 {
     struct kumo_db_conn *c;
-    kumo_code rc = docs_db_acquire(ctx, call, &c);
+    kumo_code rc = kumo_db_call_acquire(ctx->db, call, &c);
     if (rc != KUMO_CODE_OK)
         return rc;
     if ((rc = docs_doc_load(c, call, tid, id, 0, d)) != KUMO_CODE_OK)
@@ -159,11 +159,11 @@ DOCS_HANDLER(get_document)
     const struct kumo_principal *p;
     kumo_code rc = docs_caller(call, DOCS_VIEWER, &p);
     if (rc == KUMO_CODE_OK)
-        rc = docs_check_id(call, "id", req->id);
+        rc = kumo_rpc_check_id(call, "id", req->id);
     if (rc != KUMO_CODE_OK)
         return rc;
     if (req->version < 0)
-        return docs_invalid(call, "version", "must not be negative");
+        return kumo_rpc_invalid(call, "version", "must not be negative");
     int64_t ttl_ms;
     if ((rc = download_ttl(ctx, call, req->download_expires_in, &ttl_ms)) != KUMO_CODE_OK)
         return rc;

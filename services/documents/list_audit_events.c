@@ -12,10 +12,10 @@ static kumo_code check_filter(struct kumo_rpc_call *call, const char *field, con
 {
     size_t n = strlen(s);
     if (n > 128)
-        return docs_invalid(call, field, "is too long");
+        return kumo_rpc_invalid(call, field, "is too long");
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
-            return docs_invalid(call, field, "must be printable ASCII without spaces");
+            return kumo_rpc_invalid(call, field, "must be printable ASCII without spaces");
     return KUMO_CODE_OK;
 }
 
@@ -49,7 +49,7 @@ DOCS_HANDLER(list_audit_events)
         return rc;
     int32_t size;
     if (kumo_page_size(req->page_size, DOCS_PAGE_DEFAULT, DOCS_PAGE_MAX, &size) != 0)
-        return docs_invalid(call, "page_size", "must not be negative");
+        return kumo_rpc_invalid(call, "page_size", "must not be negative");
     struct kumo_buf scope = KUMO_BUF_INIT;
     kumo_buf_appendf(&scope, "audit|%s|%s|%s|%s", p->tid, req->document_id, req->actor_id,
                      req->action);
@@ -59,7 +59,7 @@ DOCS_HANDLER(list_audit_events)
         return rc;
     }
     struct kumo_db_conn *c;
-    if ((rc = docs_db_acquire(ctx, call, &c)) != KUMO_CODE_OK) {
+    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK) {
         kumo_buf_free(&scope);
         return rc;
     }

@@ -35,22 +35,22 @@ static kumo_code parse_request(struct kumo_rpc_call *call,
         q->order = DOCS_ORD_TITLE_ASC;
         break;
     default:
-        return docs_invalid(call, "order_by", "is not a known order");
+        return kumo_rpc_invalid(call, "order_by", "is not a known order");
     }
     if (req->status < 0 || req->status > ST_DELETED)
-        return docs_invalid(call, "status", "is not a known status");
+        return kumo_rpc_invalid(call, "status", "is not a known status");
     q->status = req->status;
     const char *why;
     if (req->tag[0] && docs_tag_valid(req->tag, strlen(req->tag), &why) != 0)
-        return docs_invalid(call, "tag", why);
+        return kumo_rpc_invalid(call, "tag", why);
     if (req->content_type[0] &&
         docs_content_type_valid(req->content_type, strlen(req->content_type), &why) != 0)
-        return docs_invalid(call, "content_type", why);
+        return kumo_rpc_invalid(call, "content_type", why);
     if (strlen(req->owner_id) > 64)
-        return docs_invalid(call, "owner_id", "is too long");
+        return kumo_rpc_invalid(call, "owner_id", "is too long");
     if (kumo_text_check(req->query, strlen(req->query), DOCS_QUERY_MAX_CHARS,
                         DOCS_QUERY_MAX_CHARS * 4, KUMO_TEXT_ALLOW_EMPTY, &why) != 0)
-        return docs_invalid(call, "query", why);
+        return kumo_rpc_invalid(call, "query", why);
     q->tag = req->tag;
     q->content_type = req->content_type;
     q->owner_id = req->owner_id;
@@ -64,7 +64,7 @@ static kumo_code parse_request(struct kumo_rpc_call *call,
             continue;
         if (ts[i]->nanos < 0 || ts[i]->nanos > 999999999 || ts[i]->seconds < 0 ||
             ts[i]->seconds > 253402300799LL)
-            return docs_invalid(call, names[i], "is out of range");
+            return kumo_rpc_invalid(call, names[i], "is out of range");
         q->t[i] = docs_ts_us(ts[i]);
         q->has_t[i] = 1;
     }
@@ -93,7 +93,7 @@ DOCS_HANDLER(list_documents)
         return rc;
     int32_t size;
     if (kumo_page_size(req->page_size, DOCS_PAGE_DEFAULT, DOCS_PAGE_MAX, &size) != 0)
-        return docs_invalid(call, "page_size", "must not be negative");
+        return kumo_rpc_invalid(call, "page_size", "must not be negative");
     struct docs_list_query q;
     if ((rc = parse_request(call, req, &q)) != KUMO_CODE_OK)
         return rc;
@@ -102,13 +102,13 @@ DOCS_HANDLER(list_documents)
     struct kumo_page_cursor cur;
     if (kumo_page_cursor_decode(req->page_token, strlen(req->page_token), scope.data, scope.len,
                                 &cur, &strbuf) != 0) {
-        rc = docs_invalid(call, "page_token", "is not a token of this query");
+        rc = kumo_rpc_invalid(call, "page_token", "is not a token of this query");
         goto out;
     }
     Kumo__Documents__V1__ListDocumentsResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__documents__v1__list_documents_response__init(resp);
     struct kumo_db_conn *c;
-    if ((rc = docs_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         goto out;
     struct docs_doc_row *rows;
     size_t n = 0;

@@ -15,12 +15,12 @@ DOCS_HANDLER(list_versions)
     const struct kumo_principal *p;
     kumo_code rc = docs_caller(call, DOCS_VIEWER, &p);
     if (rc == KUMO_CODE_OK)
-        rc = docs_check_id(call, "document_id", req->document_id);
+        rc = kumo_rpc_check_id(call, "document_id", req->document_id);
     if (rc != KUMO_CODE_OK)
         return rc;
     int32_t size;
     if (kumo_page_size(req->page_size, DOCS_PAGE_DEFAULT, DOCS_PAGE_MAX, &size) != 0)
-        return docs_invalid(call, "page_size", "must not be negative");
+        return kumo_rpc_invalid(call, "page_size", "must not be negative");
     struct kumo_buf scope = KUMO_BUF_INIT;
     kumo_buf_appendf(&scope, "versions|%s|%s", p->tid, req->document_id);
     int64_t after;
@@ -29,7 +29,7 @@ DOCS_HANDLER(list_versions)
         return rc;
     }
     struct kumo_db_conn *c;
-    if ((rc = docs_db_acquire(ctx, call, &c)) != KUMO_CODE_OK) {
+    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK) {
         kumo_buf_free(&scope);
         return rc;
     }

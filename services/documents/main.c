@@ -26,11 +26,11 @@ static int setup(struct kumo_daemon *d, void *ud)
     if (kumo_rpc_server_add_service(srv, &service) != 0 ||
         docs_auth_start(&ctx, srv, kumo_daemon_admin(d)) != 0 ||
         kumo_revocations_client_start(&revocations, kumo_daemon_config(d),
-                                      ctx.s.jwt_max_ttl_s + ctx.s.jwt_leeway_s, NULL, NULL) != 0) {
+                                      ctx.s.jwt.max_ttl_s + ctx.s.jwt.leeway_s, NULL, NULL) != 0) {
         kumo_log(KUMO_LOG_ERROR, NULL, "cannot set up the documents service", NULL);
         return -1;
     }
-    kumo_rpc_jwt_auth_set_revocations(ctx.auth, revocations.set);
+    kumo_rpc_jwt_auth_set_revocations(ctx.jwt.auth, revocations.set);
     if (docs_jobs_start(&ctx) != 0) {
         kumo_log(KUMO_LOG_ERROR, NULL, "cannot start the job workers", NULL);
         return -1;

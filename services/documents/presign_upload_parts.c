@@ -15,7 +15,7 @@ static kumo_code pending_version(struct docs_ctx *ctx, struct kumo_rpc_call *cal
                                  struct docs_version_row *v)
 {
     struct kumo_db_conn *c;
-    kumo_code rc = docs_db_acquire(ctx, call, &c);
+    kumo_code rc = kumo_db_call_acquire(ctx->db, call, &c);
     if (rc != KUMO_CODE_OK)
         return rc;
     if ((rc = docs_doc_load(c, call, p->tid, doc_id, 0, d)) != KUMO_CODE_OK)
@@ -24,7 +24,7 @@ static kumo_code pending_version(struct docs_ctx *ctx, struct kumo_rpc_call *cal
     if (version < 0 || want == 0) {
         kumo_db_release(c);
         if (version < 0)
-            return docs_invalid(call, "version", "must not be negative");
+            return kumo_rpc_invalid(call, "version", "must not be negative");
         return kumo_rpc_call_error(call, KUMO_CODE_FAILED_PRECONDITION, "no upload is pending");
     }
     rc = docs_version_load(c, call, p->tid, doc_id, want, v);
@@ -46,11 +46,11 @@ DOCS_HANDLER(presign_upload_parts)
     const struct kumo_principal *p;
     kumo_code rc = docs_caller(call, DOCS_EDITOR, &p);
     if (rc == KUMO_CODE_OK)
-        rc = docs_check_id(call, "document_id", req->document_id);
+        rc = kumo_rpc_check_id(call, "document_id", req->document_id);
     if (rc != KUMO_CODE_OK)
         return rc;
     if (req->n_part_numbers == 0 || req->n_part_numbers > DOCS_PRESIGN_PARTS_MAX)
-        return docs_invalid(call, "part_numbers", "must name 1..1000 parts");
+        return kumo_rpc_invalid(call, "part_numbers", "must name 1..1000 parts");
     struct docs_doc_row d;
     struct docs_version_row v;
     if ((rc = pending_version(ctx, call, p, req->document_id, req->version, &d, &v)) !=

@@ -40,9 +40,9 @@ DOCS_HANDLER(restore_document)
     if (rc != KUMO_CODE_OK)
         return rc;
     if (req->days < 1 || req->days > 365)
-        return docs_invalid(call, "days", "must be 1..365");
+        return kumo_rpc_invalid(call, "days", "must be 1..365");
     if (req->tier < 0 || req->tier > KUMO__DOCUMENTS__V1__RESTORE_TIER__RESTORE_TIER_BULK)
-        return docs_invalid(call, "tier", "is not a known tier");
+        return kumo_rpc_invalid(call, "tier", "is not a known tier");
     int32_t tier = req->tier ? req->tier : KUMO__DOCUMENTS__V1__RESTORE_TIER__RESTORE_TIER_STANDARD;
     if ((rc = docs_load_for_change(ctx, call, p, req->id, NULL, &d, &keys, &n)) != KUMO_CODE_OK)
         return rc;
@@ -66,7 +66,7 @@ DOCS_HANDLER(restore_document)
         expire = docs_ts_us(cur->restore->expire_time);
     }
     struct kumo_db_conn *c;
-    if ((rc = docs_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
     uint64_t matched = 0;
     struct docs_doc_restore r = {state, tier, req->days, ready, expire};

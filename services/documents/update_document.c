@@ -24,15 +24,16 @@ static kumo_code parse_mask(struct kumo_rpc_call *call, const Google__Protobuf__
 {
     *fields = 0;
     if (m == NULL || m->n_paths == 0)
-        return docs_invalid(call, "update_mask", "must name at least one field");
+        return kumo_rpc_invalid(call, "update_mask", "must name at least one field");
     for (size_t i = 0; i < m->n_paths; i++) {
         unsigned bit = 0;
         for (size_t k = 0; k < sizeof mask_paths / sizeof mask_paths[0]; k++)
             if (strcmp(m->paths[i], mask_paths[k].path) == 0)
                 bit = mask_paths[k].bit;
         if (bit == 0)
-            return docs_invalid(call, "update_mask",
-                                "may only name title, description, tags, metadata and file_name");
+            return kumo_rpc_invalid(
+                call, "update_mask",
+                "may only name title, description, tags, metadata and file_name");
         *fields |= bit;
     }
     return KUMO_CODE_OK;
@@ -91,23 +92,23 @@ DOCS_HANDLER(update_document)
     if (rc != KUMO_CODE_OK)
         return rc;
     if (req->document == NULL)
-        return docs_invalid(call, "document", "is required");
+        return kumo_rpc_invalid(call, "document", "is required");
     const char *id = req->document->id;
     unsigned f;
     int64_t version;
-    if ((rc = docs_check_id(call, "document.id", id)) != KUMO_CODE_OK ||
+    if ((rc = kumo_rpc_check_id(call, "document.id", id)) != KUMO_CODE_OK ||
         (rc = parse_mask(call, req->update_mask, &f)) != KUMO_CODE_OK)
         return rc;
     if (req->etag[0] == '\0')
-        return docs_invalid(call, "etag", "is required");
+        return kumo_rpc_invalid(call, "etag", "is required");
     if (kumo_etag_parse(req->etag, &version) != 0)
-        return docs_invalid(call, "etag", "is not an etag of this service");
+        return kumo_rpc_invalid(call, "etag", "is not an etag of this service");
     struct docs_doc_edit u;
     struct kumo_buf tags = KUMO_BUF_INIT, meta = KUMO_BUF_INIT, details = KUMO_BUF_INIT;
     struct kumo_db_conn *c = NULL;
     uint64_t matched = 0;
     if ((rc = check_update(call, req->document, f, &u, &tags, &meta)) != KUMO_CODE_OK ||
-        (rc = docs_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+        (rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         goto out;
     changed_fields(f, &details);
     rc = kumo_db_begin(c);

@@ -113,7 +113,7 @@ static kumo_code start_multipart(struct docs_ctx *ctx, struct kumo_rpc_call *cal
         return docs_storage_fail(call, rc, "cannot start the multipart upload");
     char *upload_id = ((Kumo__Storage__V1__CreateMultipartUploadResponse *)m)->upload_id;
     struct kumo_db_conn *c;
-    if ((rc = docs_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
     uint64_t n = 0;
     rc = docs_version_set_upload_id(c, tenant_id, doc_id, v->version, upload_id, &n);

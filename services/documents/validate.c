@@ -111,7 +111,7 @@ kumo_code docs_check_file_name(struct kumo_rpc_call *call, const char *field, co
 {
     const char *why;
     if (docs_file_name_valid(s, strlen(s), &why) != 0)
-        return docs_invalid(call, field, why);
+        return kumo_rpc_invalid(call, field, why);
     return KUMO_CODE_OK;
 }
 
@@ -120,7 +120,7 @@ kumo_code docs_check_title(struct kumo_rpc_call *call, const char *field, const 
     const char *why;
     if (kumo_text_check(s, strlen(s), DOCS_TITLE_MAX_CHARS, MAX_BYTES(DOCS_TITLE_MAX_CHARS), 0,
                         &why) != 0)
-        return docs_invalid(call, field, why);
+        return kumo_rpc_invalid(call, field, why);
     return KUMO_CODE_OK;
 }
 
@@ -130,7 +130,7 @@ kumo_code docs_check_description(struct kumo_rpc_call *call, const char *field, 
     if (kumo_text_check(s, strlen(s), DOCS_DESCRIPTION_MAX_CHARS,
                         MAX_BYTES(DOCS_DESCRIPTION_MAX_CHARS),
                         KUMO_TEXT_ALLOW_EMPTY | KUMO_TEXT_MULTILINE, &why) != 0)
-        return docs_invalid(call, field, why);
+        return kumo_rpc_invalid(call, field, why);
     return KUMO_CODE_OK;
 }
 
@@ -138,14 +138,14 @@ kumo_code docs_check_content_type(struct kumo_rpc_call *call, const char *field,
 {
     const char *why;
     if (docs_content_type_valid(s, strlen(s), &why) != 0)
-        return docs_invalid(call, field, why);
+        return kumo_rpc_invalid(call, field, why);
     return KUMO_CODE_OK;
 }
 
 kumo_code docs_check_sha256(struct kumo_rpc_call *call, const char *field, ProtobufCBinaryData b)
 {
     if (b.len != 0 && b.len != 32)
-        return docs_invalid(call, field, "must be empty or 32 bytes");
+        return kumo_rpc_invalid(call, field, "must be empty or 32 bytes");
     return KUMO_CODE_OK;
 }
 
@@ -153,9 +153,9 @@ kumo_code docs_check_size(struct kumo_rpc_call *call, const struct docs_settings
                           const char *field, int64_t size)
 {
     if (size < 0)
-        return docs_invalid(call, field, "must not be negative");
+        return kumo_rpc_invalid(call, field, "must not be negative");
     if (size > s->max_document_size)
-        return docs_invalid(call, field, "exceeds the largest document size");
+        return kumo_rpc_invalid(call, field, "exceeds the largest document size");
     return KUMO_CODE_OK;
 }
 
@@ -163,7 +163,7 @@ kumo_code docs_check_tags(struct kumo_rpc_call *call, const char *field, char **
                           struct kumo_buf *text)
 {
     if (n > DOCS_TAGS_MAX)
-        return docs_invalid(call, field, "holds more than 50 tags");
+        return kumo_rpc_invalid(call, field, "holds more than 50 tags");
     for (size_t i = 0; i < n; i++) {
         const char *why;
         if (docs_tag_valid(tags[i], strlen(tags[i]), &why) != 0)
@@ -184,10 +184,10 @@ kumo_code docs_check_metadata(struct kumo_rpc_call *call, const char *field,
                               const Google__Protobuf__Struct *m, struct kumo_buf *json)
 {
     if (docs_metadata_json(m, json) != 0)
-        return docs_invalid(call, field, "cannot be represented as JSON");
+        return kumo_rpc_invalid(call, field, "cannot be represented as JSON");
     if (json->len > DOCS_METADATA_MAX)
-        return docs_invalid(call, field, "is larger than 64 KiB as JSON");
+        return kumo_rpc_invalid(call, field, "is larger than 64 KiB as JSON");
     if (json->len && !kumo_utf8_valid((const char *)json->data, json->len))
-        return docs_invalid(call, field, "is not valid UTF-8");
+        return kumo_rpc_invalid(call, field, "is not valid UTF-8");
     return KUMO_CODE_OK;
 }

@@ -52,7 +52,7 @@ static kumo_code check_email(struct kumo_rpc_call *call, const char *email, char
 {
     const char *why;
     if (kumo_email_check(email, strlen(email), norm, &why) != 0)
-        return users_invalid(call, "email", why);
+        return kumo_rpc_invalid(call, "email", why);
     return KUMO_CODE_OK;
 }
 
@@ -64,7 +64,7 @@ static kumo_code check_user_role(struct kumo_rpc_call *call, Kumo__Users__V1__Ro
         return kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
                                    "role service belongs to API keys, not users");
     if (!users_role_valid_for_user(role))
-        return users_invalid(call, "role", "must be viewer, editor or admin");
+        return kumo_rpc_invalid(call, "role", "must be viewer, editor or admin");
     if (users_role_rank(role) > rank)
         return kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
                                    rank == 2 ? "cannot grant a role above editor here (an API key "
@@ -111,7 +111,7 @@ USERS_HANDLER(create_user)
     if (kumo_id_new("us", u.id, USERS_ID_MAX + 1) != 0)
         rc = kumo_rpc_call_error(call, KUMO_CODE_INTERNAL, "internal error");
     else
-        rc = users_db_acquire(ctx, call, &c);
+        rc = kumo_db_call_acquire(ctx->db, call, &c);
     if (rc == KUMO_CODE_OK)
         rc = kumo_db_exec(
             c,
@@ -148,9 +148,9 @@ USERS_HANDLER(get_user)
     struct users_ctx *ctx = kumo_rpc_call_service_data(call);
     const Kumo__Users__V1__GetUserRequest *req = (const void *)request;
     const struct kumo_principal *p = users_caller(call);
-    kumo_code rc = users_check_id(call, "user", req->id);
+    kumo_code rc = kumo_rpc_check_id(call, "user", req->id);
     struct kumo_db_conn *c;
-    if (rc != KUMO_CODE_OK || (rc = users_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+    if (rc != KUMO_CODE_OK || (rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
     struct users_user_row u;
     rc = fetch_user(call, c, p->tid, req->id, &u);
@@ -178,14 +178,14 @@ USERS_HANDLER(list_users)
     const struct kumo_principal *p = users_caller(call);
     int32_t size;
     if (kumo_page_size(req->page_size, USERS_PAGE_DEFAULT, USERS_PAGE_MAX, &size) != 0)
-        return users_invalid(call, "page_size", "must not be negative");
+        return kumo_rpc_invalid(call, "page_size", "must not be negative");
     if (req->role != KUMO__USERS__V1__ROLE__ROLE_UNSPECIFIED &&
         !users_role_valid_for_user(req->role))
-        return users_invalid(call, "role", "must be unset, viewer, editor or admin");
+        return kumo_rpc_invalid(call, "role", "must be unset, viewer, editor or admin");
     const char *why;
     if (kumo_text_check(req->query, strlen(req->query), USERS_QUERY_MAX_CHARS, USERS_NAME_MAX_BYTES,
                         KUMO_TEXT_ALLOW_EMPTY, &why) != 0)
-        return users_invalid(call, "query", why);
+        return kumo_rpc_invalid(call, "query", why);
     struct kumo_buf scope = KUMO_BUF_INIT;
     list_scope(&scope, p->tid, req->role, req->query);
     int64_t after;
@@ -193,9 +193,9 @@ USERS_HANDLER(list_users)
                                      scope.len, &after);
     kumo_buf_free(&scope);
     if (bad)
-        return users_invalid(call, "page_token", "is not a token of this query");
+        return kumo_rpc_invalid(call, "page_token", "is not a token of this query");
     struct kumo_db_conn *c;
-    kumo_code rc = users_db_acquire(ctx, call, &c);
+    kumo_code rc = kumo_db_call_acquire(ctx->db, call, &c);
     if (rc != KUMO_CODE_OK)
         return rc;
     struct kumo_db_rows *rows;
@@ -261,15 +261,15 @@ static kumo_code parse_mask(struct kumo_rpc_call *call, const Google__Protobuf__
         {"display_name", F_NAME}, {"role", F_ROLE}, {"disabled", F_DISABLED}, {"email", F_EMAIL}};
     *fields = 0;
     if (m == NULL || m->n_paths == 0)
-        return users_invalid(call, "update_mask", "must name at least one field");
+        return kumo_rpc_invalid(call, "update_mask", "must name at least one field");
     for (size_t i = 0; i < m->n_paths; i++) {
         unsigned bit = 0;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
             if (strcmp(m->paths[i], known[k].path) == 0)
                 bit = known[k].bit;
         if (bit == 0)
-            return users_invalid(call, "update_mask",
-                                 "may only name display_name, role, disabled and email");
+            return kumo_rpc_invalid(call, "update_mask",
+                                    "may only name display_name, role, disabled and email");
         *fields |= bit;
     }
     return KUMO_CODE_OK;
@@ -283,13 +283,13 @@ static kumo_code check_unmasked(struct kumo_rpc_call *call, const struct kumo_pr
 {
     const Kumo__Users__V1__User *u = req->user;
     if (u->tenant_id[0] && strcmp(u->tenant_id, p->tid) != 0)
-        return users_invalid(call, "user.tenant_id", "cannot be changed");
+        return kumo_rpc_invalid(call, "user.tenant_id", "cannot be changed");
     if (u->etag[0] && req->etag[0] && strcmp(u->etag, req->etag) != 0)
-        return users_invalid(call, "user.etag", "differs from etag");
+        return kumo_rpc_invalid(call, "user.etag", "differs from etag");
     if (!(fields & F_EMAIL) && strlen(u->email) > KUMO_EMAIL_MAX)
-        return users_invalid(call, "user.email", "is too long");
+        return kumo_rpc_invalid(call, "user.email", "is too long");
     if (!(fields & F_NAME) && strlen(u->display_name) > USERS_NAME_MAX_BYTES)
-        return users_invalid(call, "user.display_name", "is too long");
+        return kumo_rpc_invalid(call, "user.display_name", "is too long");
     return KUMO_CODE_OK;
 }
 
@@ -399,18 +399,19 @@ USERS_HANDLER(update_user)
     const struct kumo_principal *p = users_caller(call);
     const Kumo__Users__V1__User *u = req->user;
     if (u == NULL)
-        return users_invalid(call, "user", "is required");
+        return kumo_rpc_invalid(call, "user", "is required");
     unsigned fields;
     int64_t version;
     char norm[KUMO_EMAIL_MAX + 1] = "";
-    kumo_code rc = users_check_id(call, "user", u->id);
+    kumo_code rc = kumo_rpc_check_id(call, "user", u->id);
     if (rc == KUMO_CODE_OK)
         rc = parse_mask(call, req->update_mask, &fields);
     if (rc == KUMO_CODE_OK)
         rc = check_unmasked(call, p, req, fields);
     const char *etag = req->etag[0] ? req->etag : u->etag;
     if (rc == KUMO_CODE_OK && kumo_etag_parse(etag, &version) != 0)
-        rc = users_invalid(call, "etag", "is required and must be an etag this service returned");
+        rc =
+            kumo_rpc_invalid(call, "etag", "is required and must be an etag this service returned");
     if (rc == KUMO_CODE_OK && (fields & F_NAME))
         rc = users_check_name(call, "user.display_name", u->display_name, 1);
     if (rc == KUMO_CODE_OK && (fields & F_EMAIL))
@@ -418,7 +419,7 @@ USERS_HANDLER(update_user)
     if (rc == KUMO_CODE_OK)
         rc = authorize_update(call, p, u, fields);
     struct kumo_db_conn *c;
-    if (rc != KUMO_CODE_OK || (rc = users_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+    if (rc != KUMO_CODE_OK || (rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
     struct users_user_row out;
     rc = apply_update(call, c, p, u, fields, norm, version, &out);
@@ -437,13 +438,13 @@ USERS_HANDLER(delete_user)
     kumo_code rc = require_admin(call, p);
     int64_t version = 0;
     if (rc == KUMO_CODE_OK)
-        rc = users_check_id(call, "user", req->id);
+        rc = kumo_rpc_check_id(call, "user", req->id);
     if (rc == KUMO_CODE_OK && req->etag[0] && kumo_etag_parse(req->etag, &version) != 0)
-        rc = users_invalid(call, "etag", "must be an etag this service returned");
+        rc = kumo_rpc_invalid(call, "etag", "must be an etag this service returned");
     if (rc == KUMO_CODE_OK && strcmp(req->id, p->sub) == 0)
         rc = kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED, "nobody deletes themselves");
     struct kumo_db_conn *c;
-    if (rc != KUMO_CODE_OK || (rc = users_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+    if (rc != KUMO_CODE_OK || (rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
     uint64_t n = 0;
     rc = kumo_db_begin(c);
@@ -549,16 +550,16 @@ USERS_HANDLER(change_password)
     const char *target = req->user_id[0] ? req->user_id : p->sub;
     int self = strcmp(target, p->sub) == 0;
     if (rc == KUMO_CODE_OK)
-        rc = users_check_id(call, "user", target);
+        rc = kumo_rpc_check_id(call, "user", target);
     if (rc == KUMO_CODE_OK && !self && !users_caller_is_admin(p))
         rc = kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
                                  "only admins change other users' passwords");
     if (rc == KUMO_CODE_OK && strlen(req->current_password) > KUMO_PASSWORD_MAX_LEN)
-        rc = users_invalid(call, "current_password", "is too long");
+        rc = kumo_rpc_invalid(call, "current_password", "is too long");
     if (rc == KUMO_CODE_OK && self && req->current_password[0] == '\0')
-        rc = users_invalid(call, "current_password", "is required for your own password");
+        rc = kumo_rpc_invalid(call, "current_password", "is required for your own password");
     struct kumo_db_conn *c;
-    if (rc != KUMO_CODE_OK || (rc = users_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+    if (rc != KUMO_CODE_OK || (rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
     char *old_phc = NULL;
     rc = kumo_db_row_query_one(c, "SELECT password_hash FROM users WHERE tenant_id = ? AND id = ?",
@@ -576,7 +577,7 @@ USERS_HANDLER(change_password)
     if ((rc = users_hash_password(ctx, call, "new_password", req->new_password, &phc)) !=
         KUMO_CODE_OK)
         return rc;
-    if ((rc = users_db_acquire(ctx, call, &c)) == KUMO_CODE_OK)
+    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) == KUMO_CODE_OK)
         rc = store_password(call, c, p->tid, target, old_phc, phc);
     kumo_secret_wipe(phc, strlen(phc));
     kumo_free(phc);

@@ -35,18 +35,6 @@ static const struct kumo_principal *admin_caller(struct kumo_rpc_call *call, kum
     return p;
 }
 
-static kumo_code db_fail(struct kumo_rpc_call *call, struct kumo_db_conn *c, kumo_code rc)
-{
-    const struct kumo_db_error *e = kumo_db_last_error();
-    kumo_code code = rc;
-    if (c) {
-        if (kumo_db_in_transaction(c))
-            kumo_db_rollback(c);
-        kumo_db_release(c);
-    }
-    return kumo_rpc_call_error(call, code, "%s", e->message[0] ? e->message : "database error");
-}
-
 static void scope_of(const char *tenant, char *out, size_t cap)
 {
     snprintf(out, cap, "dead_letters\n%s", tenant);
@@ -104,7 +92,7 @@ kumo_code docs_list_dead_letters(struct kumo_rpc_call *call, const ProtobufCMess
     struct kumo_db_conn *c = NULL;
     rc = kumo_db_acquire(ctx->db, kumo_rpc_call_deadline(call), &c);
     if (rc != KUMO_CODE_OK)
-        return db_fail(call, NULL, rc);
+        return kumo_db_call_fail(call, NULL, rc, NULL);
     kumo_db_conn_set_request_id(c, kumo_rpc_call_request_id(call));
     struct kumo_db_rows *rows = NULL;
     rc = kumo_db_query(
@@ -115,7 +103,7 @@ kumo_code docs_list_dead_letters(struct kumo_rpc_call *call, const ProtobufCMess
         " ORDER BY seq DESC LIMIT ?",
         KUMO_DB_PARAMS(KUMO_DB_STRZ(p->tid), KUMO_DB_I64(last), KUMO_DB_I64(size + 1)), &rows);
     if (rc != KUMO_CODE_OK)
-        return db_fail(call, c, rc);
+        return kumo_db_call_fail(call, c, rc, NULL);
     Kumo__Documents__V1__ListDeadLettersResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__documents__v1__list_dead_letters_response__init(resp);
     resp->dead_letters = kumo_rpc_call_alloc(call, sizeof *resp->dead_letters * (size_t)size);
@@ -134,7 +122,7 @@ kumo_code docs_list_dead_letters(struct kumo_rpc_call *call, const ProtobufCMess
     }
     kumo_db_rows_close(rows);
     if (rc != KUMO_CODE_OK)
-        return db_fail(call, c, rc);
+        return kumo_db_call_fail(call, c, rc, NULL);
     kumo_db_release(c);
     resp->next_page_token = "";
     if (more) {
@@ -144,19 +132,6 @@ kumo_code docs_list_dead_letters(struct kumo_rpc_call *call, const ProtobufCMess
     }
     *response = &resp->base;
     return KUMO_CODE_OK;
-}
-
-static int id_ok(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > DOCS_ID_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_'))
-            return 0;
-    }
-    return 1;
 }
 
 struct redrive {
@@ -242,13 +217,13 @@ kumo_code docs_redrive_dead_letter(struct kumo_rpc_call *call, const ProtobufCMe
     const struct kumo_principal *p = admin_caller(call, &rc);
     if (!p)
         return rc;
-    if (!id_ok(req->id))
+    if (!kumo_rpc_id_valid(req->id))
         return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT, "id is not a dead letter id");
     struct redrive r = {.p = p, .id = req->id, .request_id = kumo_rpc_call_request_id(call)};
     struct kumo_db_conn *c = NULL;
     rc = kumo_db_acquire(ctx->db, kumo_rpc_call_deadline(call), &c);
     if (rc != KUMO_CODE_OK)
-        return db_fail(call, NULL, rc);
+        return kumo_db_call_fail(call, NULL, rc, NULL);
     kumo_db_conn_set_request_id(c, r.request_id);
     for (int tries = 0; tries < 3; tries++) {
         r.answer = KUMO_CODE_OK;
@@ -267,7 +242,7 @@ kumo_code docs_redrive_dead_letter(struct kumo_rpc_call *call, const ProtobufCMe
             break;
     }
     if (rc != KUMO_CODE_OK)
-        return db_fail(call, c, rc);
+        return kumo_db_call_fail(call, c, rc, NULL);
     kumo_db_release(c);
     if (r.answer == KUMO_CODE_NOT_FOUND)
         return kumo_rpc_call_error(call, KUMO_CODE_NOT_FOUND, "no such dead letter");

@@ -1,6 +1,5 @@
-/* Helpers every handler uses: leasing a DB connection for a call, turning
- * failures into answers, calling kumo-storage as the service principal for
- * the caller's tenant. */
+/* Calling kumo-storage as the service principal for the caller's tenant,
+ * and answering its failures. */
 #include <stdio.h>
 #include <string.h>
 
@@ -9,51 +8,6 @@
 #include "runtime/log.h"
 #include "rpc/propagate.h"
 #include "base/secret.h"
-
-kumo_code docs_db_acquire(struct docs_ctx *ctx, struct kumo_rpc_call *call, struct kumo_db_conn **c)
-{
-    kumo_code rc = kumo_db_acquire(ctx->db, kumo_rpc_call_deadline(call), c);
-    if (rc != KUMO_CODE_OK)
-        return kumo_rpc_call_error(call, rc, "%s", kumo_db_last_error()->message);
-    kumo_db_conn_set_request_id(*c, kumo_rpc_call_request_id(call));
-    return KUMO_CODE_OK;
-}
-
-kumo_code docs_db_fail(struct kumo_rpc_call *call, struct kumo_db_conn *c, kumo_code rc)
-{
-    char msg[sizeof kumo_db_last_error()->message];
-    snprintf(msg, sizeof msg, "%s", kumo_db_last_error()->message);
-    if (c) {
-        if (kumo_db_in_transaction(c))
-            kumo_db_rollback(c);
-        kumo_db_release(c);
-    }
-    if (rc == KUMO_CODE_OK)
-        rc = KUMO_CODE_INTERNAL;
-    if (rc == KUMO_CODE_NOT_FOUND)
-        return kumo_rpc_call_error(call, rc, "document not found");
-    return kumo_rpc_call_error(call, rc, "%s", msg[0] ? msg : "database error");
-}
-
-kumo_code docs_invalid(struct kumo_rpc_call *call, const char *field, const char *why)
-{
-    return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT, "%s %s", field, why);
-}
-
-kumo_code docs_check_id(struct kumo_rpc_call *call, const char *field, const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0)
-        return docs_invalid(call, field, "is required");
-    if (n > DOCS_ID_MAX)
-        return docs_invalid(call, field, "is not a valid id");
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_'))
-            return docs_invalid(call, field, "is not a valid id");
-    }
-    return KUMO_CODE_OK;
-}
 
 /* Sets the request's tenant_id (every kumo.storage.v1 request has one). */
 static int set_tenant(ProtobufCMessage *req, const char *tenant_id)

@@ -1,5 +1,6 @@
-/* Helpers every handler uses: leasing a DB connection for a call, turning
- * failures into answers, validating common fields, bounding argon2 work. */
+/* Helpers many handlers use: checking name fields and bounding argon2
+ * work. (Leasing a DB connection and answering its failures:
+ * common/db/call.h; ids: common/rpc/fields.h.) */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,58 +14,13 @@
 
 #define ARGON2_WAIT_MS 2000
 
-kumo_code users_db_acquire(struct users_ctx *ctx, struct kumo_rpc_call *call,
-                           struct kumo_db_conn **c)
-{
-    kumo_code rc = kumo_db_acquire(ctx->db, kumo_rpc_call_deadline(call), c);
-    if (rc != KUMO_CODE_OK)
-        return kumo_rpc_call_error(call, rc, "%s", kumo_db_last_error()->message);
-    kumo_db_conn_set_request_id(*c, kumo_rpc_call_request_id(call));
-    return KUMO_CODE_OK;
-}
-
-kumo_code users_db_fail(struct kumo_rpc_call *call, struct kumo_db_conn *c, kumo_code rc)
-{
-    char msg[sizeof kumo_db_last_error()->message];
-    snprintf(msg, sizeof msg, "%s", kumo_db_last_error()->message);
-    if (c) {
-        if (kumo_db_in_transaction(c))
-            kumo_db_rollback(c);
-        kumo_db_release(c);
-    }
-    if (rc == KUMO_CODE_OK)
-        rc = KUMO_CODE_INTERNAL;
-    return kumo_rpc_call_error(call, rc, "%s", msg[0] ? msg : "database error");
-}
-
-kumo_code users_invalid(struct kumo_rpc_call *call, const char *field, const char *why)
-{
-    return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT, "%s %s", field, why);
-}
-
 kumo_code users_check_name(struct kumo_rpc_call *call, const char *field, const char *s,
                            int allow_empty)
 {
     const char *why;
     if (kumo_text_check(s, strlen(s), USERS_NAME_MAX_CHARS, USERS_NAME_MAX_BYTES,
                         allow_empty ? KUMO_TEXT_ALLOW_EMPTY : 0, &why) != 0)
-        return users_invalid(call, field, why);
-    return KUMO_CODE_OK;
-}
-
-kumo_code users_check_id(struct kumo_rpc_call *call, const char *field, const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0)
-        return users_invalid(call, field, "is required");
-    if (n > USERS_ID_MAX)
-        return users_invalid(call, field, "is not a valid id");
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        int ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
-        if (!ok)
-            return users_invalid(call, field, "is not a valid id");
-    }
+        return kumo_rpc_invalid(call, field, why);
     return KUMO_CODE_OK;
 }
 
@@ -104,9 +60,9 @@ kumo_code users_hash_password(struct users_ctx *ctx, struct kumo_rpc_call *call,
 {
     size_t n = strlen(pw);
     if (n < USERS_PASSWORD_MIN)
-        return users_invalid(call, field, "must be at least 12 bytes long");
+        return kumo_rpc_invalid(call, field, "must be at least 12 bytes long");
     if (n > KUMO_PASSWORD_MAX_LEN)
-        return users_invalid(call, field, "must be at most 1024 bytes long");
+        return kumo_rpc_invalid(call, field, "must be at most 1024 bytes long");
     kumo_code rc = users_argon2_enter(ctx, call);
     if (rc != KUMO_CODE_OK)
         return rc;
