@@ -64,8 +64,16 @@ int kumo_probes_add(struct kumo_probes *p, struct kumo_admin *admin, const char 
     pr->ud = ud;
     pr->failure = failure;
     atomic_init(&pr->ok, 0);
-    kumo_admin_add_check(admin, name, check, pr);
+    if (admin)
+        kumo_admin_add_check(admin, name, check, pr);
     return 0;
+}
+
+int kumo_probes_last(struct kumo_probes *p, int i)
+{
+    if (i < 0 || i >= p->n)
+        return 0;
+    return atomic_load(&p->probes[i].ok);
 }
 
 static void *run(void *arg)

@@ -21,12 +21,16 @@ struct kumo_probes;
 int kumo_probes_new(struct kumo_probes **out, int64_t interval_ms);
 
 /* Adds probe `fn` (`ud` stays the caller's and must outlive the set) and
- * its readiness check `name` on `admin`, failing with `failure` (a static
- * string served to anyone reaching the admin port: no secrets) until the
- * probe last succeeded. At most 8 probes; before kumo_probes_start only.
- * Returns 0 or -1 when full or started. */
+ * its readiness check `name` on `admin` (NULL: none), failing with
+ * `failure` (a static string served to anyone reaching the admin port: no
+ * secrets) until the probe last succeeded. At most 8 probes; before
+ * kumo_probes_start only. Returns 0 or -1 when full or started. */
 int kumo_probes_add(struct kumo_probes *p, struct kumo_admin *admin, const char *name,
                     kumo_probe_fn fn, void *ud, const char *failure);
+
+/* The last outcome of the i-th probe added: 1 healthy, 0 unhealthy or not
+ * run yet (or no such probe). Any thread. */
+int kumo_probes_last(struct kumo_probes *p, int i);
 
 /* Starts the thread, which runs every probe at once and then every
  * interval. Returns 0 or -1 (no thread then). */
