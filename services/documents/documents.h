@@ -300,6 +300,9 @@ DOCS_HANDLER(undelete_document);
 DOCS_HANDLER(create_version);
 DOCS_HANDLER(list_versions);
 DOCS_HANDLER(list_audit_events);
+/* dead_letters.c: tenant admins only. */
+DOCS_HANDLER(list_dead_letters);
+DOCS_HANDLER(redrive_dead_letter);
 
 /* service.c: the service to register (user_data = ctx). */
 void docs_service_init(struct kumo_rpc_service *svc, struct docs_ctx *ctx);

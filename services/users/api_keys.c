@@ -21,6 +21,7 @@
 #include "runtime/metrics.h"
 #include "db/page_token.h"
 #include "base/secret.h"
+#include "db/page_rows.h"
 #include "users.h"
 #include "base/validate.h"
 
@@ -234,56 +235,37 @@ USERS_HANDLER(list_api_keys)
     struct kumo_buf scope = KUMO_BUF_INIT;
     kumo_buf_appendf(&scope, "keys|%s|%s", p->tid, admin ? "" : p->sub);
     int64_t after;
-    if (kumo_page_token_decode(req->page_token, strlen(req->page_token), scope.data, scope.len,
-                               &after) != 0) {
+    if ((rc = kumo_db_page_token_read(call, req->page_token, &scope, &after)) != KUMO_CODE_OK) {
         kumo_buf_free(&scope);
-        return kumo_rpc_invalid(call, "page_token", "is not a token of this query");
+        return rc;
     }
     struct kumo_db_conn *c;
     if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK) {
         kumo_buf_free(&scope);
         return rc;
     }
-    struct kumo_db_rows *rows;
-    rc = kumo_db_query(c,
-                       "SELECT " KEY_COLUMNS " FROM api_keys k WHERE k.tenant_id = ? AND k.seq > ?"
-                       " AND (? OR k.created_by = ?) ORDER BY k.seq LIMIT ?",
-                       KUMO_DB_PARAMS(KUMO_DB_STRZ(p->tid), KUMO_DB_I64(after), KUMO_DB_I64(admin),
-                                      KUMO_DB_STRZ(p->sub), KUMO_DB_I64(size + 1)),
-                       &rows);
-    if (rc != KUMO_CODE_OK) {
-        kumo_buf_free(&scope);
-        return users_db_fail(call, c, rc);
-    }
-    Kumo__Users__V1__ListApiKeysResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__users__v1__list_api_keys_response__init(resp);
-    resp->api_keys = kumo_rpc_call_alloc(call, (size_t)size * sizeof *resp->api_keys);
-    int64_t last = -1;
-    int more = 0;
-    for (;;) {
-        int has = 0;
-        if ((rc = kumo_db_rows_next(rows, &has)) != KUMO_CODE_OK || !has)
-            break;
-        if (resp->n_api_keys == (size_t)size) {
-            more = 1;
-            break;
-        }
-        struct key_row k;
-        if ((rc = scan_key(call, rows, &k)) != KUMO_CODE_OK)
-            break;
-        resp->api_keys[resp->n_api_keys++] = key_message(call, &k);
-        last = k.seq;
-    }
-    kumo_db_rows_close(rows);
+    void *out;
+    size_t n = 0;
+    rc = kumo_db_row_query_page(c,
+                                "SELECT " KEY_COLUMNS " FROM api_keys k WHERE k.tenant_id = ?"
+                                " AND k.seq > ? AND (? OR k.created_by = ?) ORDER BY k.seq LIMIT ?",
+                                KUMO_DB_PARAMS(KUMO_DB_STRZ(p->tid), KUMO_DB_I64(after),
+                                               KUMO_DB_I64(admin), KUMO_DB_STRZ(p->sub),
+                                               KUMO_DB_I64(size + 1)),
+                                scan_key, call, sizeof(struct key_row), (size_t)size + 1, &out, &n);
     if (rc != KUMO_CODE_OK) {
         kumo_buf_free(&scope);
         return users_db_fail(call, c, rc);
     }
     kumo_db_release(c);
-    if (more) {
-        resp->next_page_token = kumo_rpc_call_alloc(call, KUMO_PAGE_TOKEN_MAX);
-        kumo_page_token_encode(last, scope.data, scope.len, resp->next_page_token);
-    }
+    const struct key_row *rows = out;
+    Kumo__Users__V1__ListApiKeysResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__users__v1__list_api_keys_response__init(resp);
+    resp->api_keys = kumo_rpc_call_alloc(call, (size_t)size * sizeof *resp->api_keys);
+    for (size_t i = 0; i < n && i < (size_t)size; i++)
+        resp->api_keys[resp->n_api_keys++] = key_message(call, &rows[i]);
+    if (n > (size_t)size)
+        resp->next_page_token = kumo_db_page_token_write(call, rows[size - 1].seq, &scope);
     kumo_buf_free(&scope);
     *response = &resp->base;
     return KUMO_CODE_OK;

@@ -14,6 +14,7 @@
 #include "runtime/log.h"
 #include "db/page_token.h"
 #include "base/secret.h"
+#include "db/page_rows.h"
 #include "users.h"
 #include "base/validate.h"
 
@@ -189,17 +190,17 @@ USERS_HANDLER(list_users)
     struct kumo_buf scope = KUMO_BUF_INIT;
     list_scope(&scope, p->tid, req->role, req->query);
     int64_t after;
-    int bad = kumo_page_token_decode(req->page_token, strlen(req->page_token), scope.data,
-                                     scope.len, &after);
-    kumo_buf_free(&scope);
-    if (bad)
-        return kumo_rpc_invalid(call, "page_token", "is not a token of this query");
-    struct kumo_db_conn *c;
-    kumo_code rc = kumo_db_call_acquire(ctx->db, call, &c);
-    if (rc != KUMO_CODE_OK)
+    kumo_code rc = kumo_db_page_token_read(call, req->page_token, &scope, &after);
+    struct kumo_db_conn *c = NULL;
+    if (rc == KUMO_CODE_OK)
+        rc = kumo_db_call_acquire(ctx->db, call, &c);
+    if (rc != KUMO_CODE_OK) {
+        kumo_buf_free(&scope);
         return rc;
-    struct kumo_db_rows *rows;
-    rc = kumo_db_query(
+    }
+    void *out;
+    size_t n = 0;
+    rc = kumo_db_row_query_page(
         c,
         "SELECT " USERS_USER_COLUMNS " FROM users u WHERE u.tenant_id = ? AND u.seq > ?"
         " AND (? = 0 OR u.role = ?)"
@@ -209,40 +210,21 @@ USERS_HANDLER(list_users)
         KUMO_DB_PARAMS(KUMO_DB_STRZ(p->tid), KUMO_DB_I64(after), KUMO_DB_I64(req->role),
                        KUMO_DB_I64(req->role), KUMO_DB_STRZ(req->query), KUMO_DB_STRZ(req->query),
                        KUMO_DB_STRZ(req->query), KUMO_DB_I64(size + 1)),
-        &rows);
-    if (rc != KUMO_CODE_OK)
+        users_scan_user, call, sizeof(struct users_user_row), (size_t)size + 1, &out, &n);
+    if (rc != KUMO_CODE_OK) {
+        kumo_buf_free(&scope);
         return users_db_fail(call, c, rc);
+    }
+    kumo_db_release(c);
+    const struct users_user_row *rows = out;
     Kumo__Users__V1__ListUsersResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__users__v1__list_users_response__init(resp);
     resp->users = kumo_rpc_call_alloc(call, (size_t)size * sizeof *resp->users);
-    int more = 0;
-    int64_t last = -1;
-    for (;;) {
-        int has = 0;
-        rc = kumo_db_rows_next(rows, &has);
-        if (rc != KUMO_CODE_OK || !has)
-            break;
-        if (resp->n_users == (size_t)size) {
-            more = 1;
-            break;
-        }
-        struct users_user_row u;
-        if ((rc = users_scan_user(call, rows, &u)) != KUMO_CODE_OK)
-            break;
-        resp->users[resp->n_users++] = users_user_message(call, &u);
-        last = u.seq;
-    }
-    kumo_db_rows_close(rows);
-    if (rc != KUMO_CODE_OK)
-        return users_db_fail(call, c, rc);
-    kumo_db_release(c);
-    if (more) {
-        struct kumo_buf s2 = KUMO_BUF_INIT;
-        list_scope(&s2, p->tid, req->role, req->query);
-        resp->next_page_token = kumo_rpc_call_alloc(call, KUMO_PAGE_TOKEN_MAX);
-        kumo_page_token_encode(last, s2.data, s2.len, resp->next_page_token);
-        kumo_buf_free(&s2);
-    }
+    for (size_t i = 0; i < n && i < (size_t)size; i++)
+        resp->users[resp->n_users++] = users_user_message(call, &rows[i]);
+    if (n > (size_t)size)
+        resp->next_page_token = kumo_db_page_token_write(call, rows[size - 1].seq, &scope);
+    kumo_buf_free(&scope);
     *response = &resp->base;
     return KUMO_CODE_OK;
 }

@@ -33,13 +33,6 @@ int docs_jobs_start(struct docs_ctx *ctx);
  * and idempotent. */
 void docs_jobs_stop(void);
 
-/* RPC handlers (KUMO_RPC_BLOCKING, service data = struct docs_ctx *):
- * ListDeadLetters and RedriveDeadLetter, tenant admins only. */
-kumo_code docs_list_dead_letters(struct kumo_rpc_call *call, const ProtobufCMessage *request,
-                                 ProtobufCMessage **response);
-kumo_code docs_redrive_dead_letter(struct kumo_rpc_call *call, const ProtobufCMessage *request,
-                                   ProtobufCMessage **response);
-
 /* ---- shared by the jobs files only ---- */
 
 /* What a running job may use: the context and its worker's own state. */

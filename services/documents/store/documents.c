@@ -296,3 +296,15 @@ kumo_code docs_doc_set_current(struct kumo_db_conn *c, const char *tenant_id, co
                        KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(id)),
         NULL);
 }
+
+kumo_code docs_doc_extraction_retry(struct kumo_db_conn *c, const char *tenant_id, const char *id,
+                                    int64_t version)
+{
+    /* 1 = PENDING, 3 = FAILED (ExtractionState). */
+    return kumo_db_exec(
+        c,
+        "UPDATE documents SET extraction_state = 1"
+        " WHERE tenant_id = ? AND id = ? AND current_version = ?"
+        " AND extraction_state = 3",
+        KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(id), KUMO_DB_I64(version)), NULL);
+}

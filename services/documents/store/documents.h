@@ -150,4 +150,9 @@ kumo_code docs_doc_set_current(struct kumo_db_conn *c, const char *tenant_id, co
                                int64_t version, const char *file_name, const char *content_type,
                                int64_t size, const uint8_t *sha, int64_t now_us);
 
+/* A failed extraction of the document's current version `version` is
+ * pending again (its job was re-driven). OK or the DB error. */
+kumo_code docs_doc_extraction_retry(struct kumo_db_conn *c, const char *tenant_id, const char *id,
+                                    int64_t version);
+
 #endif

@@ -8,12 +8,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "db/row.h"
-#include "base/ids.h"
-#include "jobs.h"
-#include "../store/audit.h"
-#include "db/page_token.h"
 #include "auth/rpc_auth.h"
+#include "base/ids.h"
+#include "db/page_token.h"
+#include "documents.h"
+#include "store/audit.h"
+#include "store/dead_letters.h"
+#include "store/documents.h"
+#include "store/jobs.h"
 
 #define PAGE_DEFAULT 20
 #define PAGE_MAX     100
@@ -40,30 +42,20 @@ static void scope_of(const char *tenant, char *out, size_t cap)
     snprintf(out, cap, "dead_letters\n%s", tenant);
 }
 
-static kumo_code scan_letter(struct kumo_rpc_call *call, struct kumo_db_rows *rows,
-                             Kumo__Documents__V1__DeadLetter **out, int64_t *seq)
+static Kumo__Documents__V1__DeadLetter *letter_message(struct kumo_rpc_call *call,
+                                                       const struct docs_dead_letter_row *r)
 {
-    ProtobufCAllocator *a = kumo_rpc_call_allocator(call);
-    int64_t version = 0, attempts = 0, create_us = 0, dead_us = 0;
-    kumo_code rc = kumo_db_rows_scan(
-        rows,
-        KUMO_DB_OUTS(KUMO_DB_OUT_I64(seq), KUMO_DB_OUT_SKIP, KUMO_DB_OUT_SKIP, KUMO_DB_OUT_SKIP,
-                     KUMO_DB_OUT_I64(&version), KUMO_DB_OUT_I64(&attempts), KUMO_DB_OUT_SKIP,
-                     KUMO_DB_OUT_TIME(&create_us), KUMO_DB_OUT_TIME(&dead_us)));
-    if (rc != KUMO_CODE_OK)
-        return rc;
     Kumo__Documents__V1__DeadLetter *d = kumo_rpc_call_alloc(call, sizeof *d);
     kumo__documents__v1__dead_letter__init(d);
-    d->id = kumo_db_row_str(a, rows, 1);
-    d->kind = kumo_db_row_str(a, rows, 2);
-    d->document_id = kumo_db_row_str(a, rows, 3);
-    d->version = (int32_t)version;
-    d->attempts = (int32_t)attempts;
-    d->last_error = kumo_db_row_str(a, rows, 6);
-    d->create_time = kumo_pb_timestamp(a, create_us);
-    d->dead_time = kumo_pb_timestamp(a, dead_us);
-    *out = d;
-    return KUMO_CODE_OK;
+    d->id = r->id;
+    d->kind = r->kind;
+    d->document_id = r->document_id;
+    d->version = (int32_t)r->version;
+    d->attempts = (int32_t)r->attempts;
+    d->last_error = r->last_error;
+    d->create_time = docs_ts(call, r->create_us);
+    d->dead_time = docs_ts(call, r->dead_us);
+    return d;
 }
 
 kumo_code docs_list_dead_letters(struct kumo_rpc_call *call, const ProtobufCMessage *request,
@@ -86,48 +78,24 @@ kumo_code docs_list_dead_letters(struct kumo_rpc_call *call, const ProtobufCMess
     const char *tok = req->page_token ? req->page_token : "";
     if (kumo_page_token_decode(tok, strlen(tok), scope, strlen(scope), &last) != 0)
         return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT, "page_token is invalid");
-    if (last < 0)
-        last = INT64_MAX;
 
     struct kumo_db_conn *c = NULL;
-    rc = kumo_db_acquire(ctx->db, kumo_rpc_call_deadline(call), &c);
-    if (rc != KUMO_CODE_OK)
-        return kumo_db_call_fail(call, NULL, rc, NULL);
-    kumo_db_conn_set_request_id(c, kumo_rpc_call_request_id(call));
-    struct kumo_db_rows *rows = NULL;
-    rc = kumo_db_query(
-        c,
-        "SELECT seq, id, kind, document_id, version, attempts, last_error,"
-        " create_time, dead_time FROM dead_letters"
-        " WHERE tenant_id = ? AND seq < ? AND redrive_time IS NULL"
-        " ORDER BY seq DESC LIMIT ?",
-        KUMO_DB_PARAMS(KUMO_DB_STRZ(p->tid), KUMO_DB_I64(last), KUMO_DB_I64(size + 1)), &rows);
-    if (rc != KUMO_CODE_OK)
+    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
+        return rc;
+    struct docs_dead_letter_row *rows;
+    size_t n = 0;
+    if ((rc = docs_dead_letter_list(c, call, p->tid, last, size + 1, &rows, &n)) != KUMO_CODE_OK)
         return kumo_db_call_fail(call, c, rc, NULL);
+    kumo_db_release(c);
     Kumo__Documents__V1__ListDeadLettersResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__documents__v1__list_dead_letters_response__init(resp);
     resp->dead_letters = kumo_rpc_call_alloc(call, sizeof *resp->dead_letters * (size_t)size);
-    int has = 0, more = 0;
-    int64_t seq = 0, last_seq = 0;
-    while ((rc = kumo_db_rows_next(rows, &has)) == KUMO_CODE_OK && has) {
-        if (resp->n_dead_letters == (size_t)size) {
-            more = 1;
-            break;
-        }
-        rc = scan_letter(call, rows, &resp->dead_letters[resp->n_dead_letters], &seq);
-        if (rc != KUMO_CODE_OK)
-            break;
-        resp->n_dead_letters++;
-        last_seq = seq;
-    }
-    kumo_db_rows_close(rows);
-    if (rc != KUMO_CODE_OK)
-        return kumo_db_call_fail(call, c, rc, NULL);
-    kumo_db_release(c);
+    for (size_t i = 0; i < n && i < (size_t)size; i++)
+        resp->dead_letters[resp->n_dead_letters++] = letter_message(call, &rows[i]);
     resp->next_page_token = "";
-    if (more) {
+    if (n > (size_t)size) {
         char *t = kumo_rpc_call_alloc(call, KUMO_PAGE_TOKEN_MAX);
-        if (kumo_page_token_encode(last_seq, scope, strlen(scope), t) == 0)
+        if (kumo_page_token_encode(rows[size - 1].seq, scope, strlen(scope), t) == 0)
             resp->next_page_token = t;
     }
     *response = &resp->base;
@@ -144,65 +112,31 @@ struct redrive {
 
 static kumo_code redrive_tx(struct kumo_db_conn *c, struct kumo_rpc_call *call, struct redrive *r)
 {
-    struct kumo_db_rows *rows = NULL;
-    kumo_code rc =
-        kumo_db_query(c,
-                      "SELECT kind, document_id, version, redrive_time IS NOT NULL,"
-                      " payload FROM dead_letters"
-                      " WHERE tenant_id = ? AND id = ? FOR UPDATE",
-                      KUMO_DB_PARAMS(KUMO_DB_STRZ(r->p->tid), KUMO_DB_STRZ(r->id)), &rows);
+    struct docs_dead_letter_job j;
+    int found = 0;
+    kumo_code rc = docs_dead_letter_lock(c, call, r->p->tid, r->id, &j, &found);
     if (rc != KUMO_CODE_OK)
         return rc;
-    int has = 0;
-    int64_t version = 0, redriven = 0;
-    char *kind = NULL, *doc = NULL, *payload = NULL;
-    ProtobufCAllocator *a = kumo_rpc_call_allocator(call);
-    rc = kumo_db_rows_next(rows, &has);
-    if (rc == KUMO_CODE_OK && has) {
-        rc = kumo_db_rows_scan(rows,
-                               KUMO_DB_OUTS(KUMO_DB_OUT_SKIP, KUMO_DB_OUT_SKIP,
-                                            KUMO_DB_OUT_I64(&version), KUMO_DB_OUT_I64(&redriven)));
-        kind = kumo_db_row_str(a, rows, 0);
-        doc = kumo_db_row_str(a, rows, 1);
-        size_t plen = 0;
-        if (kumo_db_rows_bytes(rows, 4, &plen))
-            payload = kumo_db_row_str(a, rows, 4);
-    }
-    kumo_db_rows_close(rows);
-    if (rc != KUMO_CODE_OK)
-        return rc;
-    if (!has) {
+    if (!found) {
         r->answer = KUMO_CODE_NOT_FOUND;
         return KUMO_CODE_OK;
     }
-    if (redriven) {
+    if (j.redriven) {
         r->answer = KUMO_CODE_FAILED_PRECONDITION;
         return KUMO_CODE_OK;
     }
-    int64_t now = kumo_now_us();
-    rc = docs__job_enqueue_id(c, r->p->tid, kind, doc, (int32_t)version, payload, 0, 0, r->job_id);
+    rc = docs__job_enqueue_id(c, r->p->tid, j.kind, j.document_id, (int32_t)j.version, j.payload, 0,
+                              0, r->job_id);
     if (rc == KUMO_CODE_OK)
-        rc = kumo_db_exec(c,
-                          "UPDATE dead_letters SET redrive_time = ?, redrive_job_id = ?"
-                          " WHERE tenant_id = ? AND id = ?",
-                          KUMO_DB_PARAMS(KUMO_DB_TIME(now), KUMO_DB_STRZ(r->job_id),
-                                         KUMO_DB_STRZ(r->p->tid), KUMO_DB_STRZ(r->id)),
-                          NULL);
-    if (rc == KUMO_CODE_OK && strcmp(kind, DOCS_JOB_EXTRACT) == 0)
-        rc = kumo_db_exec(c,
-                          "UPDATE documents SET extraction_state = ?"
-                          " WHERE tenant_id = ? AND id = ? AND current_version = ?"
-                          " AND extraction_state = ?",
-                          KUMO_DB_PARAMS(KUMO_DB_I64(DOCS_EXTRACT_PENDING), KUMO_DB_STRZ(r->p->tid),
-                                         KUMO_DB_STRZ(doc), KUMO_DB_I64(version),
-                                         KUMO_DB_I64(DOCS_EXTRACT_FAILED)),
-                          NULL);
+        rc = docs_dead_letter_mark_redriven(c, r->p->tid, r->id, r->job_id, kumo_now_us());
+    if (rc == KUMO_CODE_OK && strcmp(j.kind, DOCS_JOB_EXTRACT) == 0)
+        rc = docs_doc_extraction_retry(c, r->p->tid, j.document_id, j.version);
     if (rc == KUMO_CODE_OK) {
         char details[160];
         snprintf(details, sizeof details, "{\"dead_letter_id\":\"%s\",\"job_id\":\"%s\"}", r->id,
                  r->job_id);
-        rc = docs_audit(c, r->p->tid, r->p->sub, "admin", "job.redrive", doc, (int32_t)version,
-                        r->request_id, details);
+        rc = docs_audit(c, r->p->tid, r->p->sub, "admin", "job.redrive", j.document_id,
+                        (int32_t)j.version, r->request_id, details);
     }
     return rc;
 }
@@ -221,10 +155,8 @@ kumo_code docs_redrive_dead_letter(struct kumo_rpc_call *call, const ProtobufCMe
         return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT, "id is not a dead letter id");
     struct redrive r = {.p = p, .id = req->id, .request_id = kumo_rpc_call_request_id(call)};
     struct kumo_db_conn *c = NULL;
-    rc = kumo_db_acquire(ctx->db, kumo_rpc_call_deadline(call), &c);
-    if (rc != KUMO_CODE_OK)
-        return kumo_db_call_fail(call, NULL, rc, NULL);
-    kumo_db_conn_set_request_id(c, r.request_id);
+    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
+        return rc;
     for (int tries = 0; tries < 3; tries++) {
         r.answer = KUMO_CODE_OK;
         rc = kumo_db_begin(c);
