@@ -30,3 +30,20 @@ kumo_code kumo_db_call_fail(struct kumo_rpc_call *call, struct kumo_db_conn *c, 
         return kumo_rpc_call_error(call, rc, "%s", not_found);
     return kumo_rpc_call_error(call, rc, "%s", msg[0] ? msg : "database error");
 }
+
+kumo_code kumo_db_run_tx(struct kumo_db_conn *c, int tries, kumo_db_tx_fn fn, void *arg)
+{
+    kumo_code rc = KUMO_CODE_ABORTED;
+    for (int i = 0; i < tries; i++) {
+        rc = kumo_db_begin(c);
+        if (rc == KUMO_CODE_OK)
+            rc = fn(c, arg);
+        if (rc == KUMO_CODE_OK)
+            rc = kumo_db_commit(c);
+        else
+            kumo_db_rollback(c);
+        if (rc != KUMO_CODE_ABORTED)
+            break;
+    }
+    return rc;
+}

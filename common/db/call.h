@@ -21,4 +21,14 @@ kumo_code kumo_db_call_acquire(struct kumo_db *db, struct kumo_rpc_call *call,
 kumo_code kumo_db_call_fail(struct kumo_rpc_call *call, struct kumo_db_conn *c, kumo_code rc,
                             const char *not_found);
 
+/* A transaction body: runs on `c` inside the transaction; returns OK to
+ * commit, anything else to roll back. */
+typedef kumo_code (*kumo_db_tx_fn)(struct kumo_db_conn *c, void *arg);
+
+/* Runs fn(c, arg) in a transaction on `c`: begin, fn, then commit, or
+ * roll back when fn (or the begin) failed; the whole again while the
+ * outcome is ABORTED (a deadlock or lock wait the server broke), at most
+ * `tries` times. Returns the last outcome. */
+kumo_code kumo_db_run_tx(struct kumo_db_conn *c, int tries, kumo_db_tx_fn fn, void *arg);
+
 #endif

@@ -103,6 +103,7 @@ kumo_code docs_list_dead_letters(struct kumo_rpc_call *call, const ProtobufCMess
 }
 
 struct redrive {
+    struct kumo_rpc_call *call;
     const struct kumo_principal *p;
     const char *id;
     const char *request_id;
@@ -141,6 +142,13 @@ static kumo_code redrive_tx(struct kumo_db_conn *c, struct kumo_rpc_call *call, 
     return rc;
 }
 
+static kumo_code redrive_body(struct kumo_db_conn *c, void *arg)
+{
+    struct redrive *r = arg;
+    r->answer = KUMO_CODE_OK;
+    return redrive_tx(c, r->call, r);
+}
+
 kumo_code docs_redrive_dead_letter(struct kumo_rpc_call *call, const ProtobufCMessage *request,
                                    ProtobufCMessage **response)
 {
@@ -153,26 +161,14 @@ kumo_code docs_redrive_dead_letter(struct kumo_rpc_call *call, const ProtobufCMe
         return rc;
     if (!kumo_rpc_id_valid(req->id))
         return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT, "id is not a dead letter id");
-    struct redrive r = {.p = p, .id = req->id, .request_id = kumo_rpc_call_request_id(call)};
+    struct redrive r = {
+        .call = call, .p = p, .id = req->id, .request_id = kumo_rpc_call_request_id(call)};
     struct kumo_db_conn *c = NULL;
     if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
-    for (int tries = 0; tries < 3; tries++) {
-        r.answer = KUMO_CODE_OK;
-        rc = kumo_db_begin(c);
-        if (rc == KUMO_CODE_OK)
-            rc = redrive_tx(c, call, &r);
-        if (rc == KUMO_CODE_OK && r.answer != KUMO_CODE_OK) {
-            kumo_db_rollback(c);
-            break;
-        }
-        if (rc == KUMO_CODE_OK)
-            rc = kumo_db_commit(c);
-        else
-            kumo_db_rollback(c);
-        if (rc != KUMO_CODE_ABORTED)
-            break;
-    }
+    /* An answer decided in the transaction (no such letter, re-driven
+     * already) commits nothing: it wrote nothing. */
+    rc = kumo_db_run_tx(c, 3, redrive_body, &r);
     if (rc != KUMO_CODE_OK)
         return kumo_db_call_fail(call, c, rc, NULL);
     kumo_db_release(c);

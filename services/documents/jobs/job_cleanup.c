@@ -22,6 +22,9 @@
 #include "base/alloc.h"
 #include "base/ids.h"
 #include "jobs.h"
+#include "../store/documents.h"
+#include "../store/versions.h"
+#include "db/call.h"
 #include "../store/audit.h"
 #include "../store/purge.h"
 #include "runtime/log.h"
@@ -32,27 +35,16 @@
 #define ACTOR           "documents"
 #define ACTOR_ROLES     "service"
 
-/* Runs fn(c, arg) in a transaction, retrying deadlocks. */
-typedef kumo_code (*tx_fn)(struct kumo_db_conn *c, void *arg);
-
-static kumo_code in_tx(struct kumo_db *db, const char *request_id, tx_fn fn, void *arg)
+/* Runs fn(c, arg) in a transaction on a connection of its own, retrying
+ * deadlocks. */
+static kumo_code in_tx(struct kumo_db *db, const char *request_id, kumo_db_tx_fn fn, void *arg)
 {
     struct kumo_db_conn *c = NULL;
     kumo_code rc = kumo_db_acquire(db, 0, &c);
     if (rc != KUMO_CODE_OK)
         return rc;
     kumo_db_conn_set_request_id(c, request_id);
-    for (int tries = 0; tries < 3; tries++) {
-        rc = kumo_db_begin(c);
-        if (rc == KUMO_CODE_OK)
-            rc = fn(c, arg);
-        if (rc == KUMO_CODE_OK)
-            rc = kumo_db_commit(c);
-        else
-            kumo_db_rollback(c);
-        if (rc != KUMO_CODE_ABORTED)
-            break;
-    }
+    rc = kumo_db_run_tx(c, 3, fn, arg);
     kumo_db_release(c);
     return rc;
 }
@@ -92,59 +84,32 @@ static kumo_code cleanup_tx(struct kumo_db_conn *c, void *arg)
      * handlers lock them in. */
     int64_t current = 0;
     int have_doc = 1;
-    rc = kumo_db_query_row(
-        c, "SELECT current_version FROM documents WHERE tenant_id = ? AND id = ? FOR UPDATE",
-        KUMO_DB_PARAMS(KUMO_DB_STRZ(job->tenant_id), KUMO_DB_STRZ(job->document_id)),
-        KUMO_DB_OUTS(KUMO_DB_OUT_I64(&current)));
+    rc = docs_doc_lock_current(c, job->tenant_id, job->document_id, &current);
     if (rc == KUMO_CODE_NOT_FOUND)
         have_doc = 0;
     else if (rc != KUMO_CODE_OK)
         return rc;
-    char key[301] = {0}, upload[201] = {0};
-    size_t key_len = 0, upload_len = 0;
-    int upload_null = 0;
+    char key[301], upload[201];
     int64_t status = 0;
-    rc = kumo_db_query_row(
-        c,
-        "SELECT status, object_key, upload_id FROM document_versions"
-        " WHERE tenant_id = ? AND document_id = ? AND version = ? FOR UPDATE",
-        KUMO_DB_PARAMS(KUMO_DB_STRZ(job->tenant_id), KUMO_DB_STRZ(job->document_id),
-                       KUMO_DB_I64(job->version)),
-        KUMO_DB_OUTS(KUMO_DB_OUT_I64(&status), KUMO_DB_OUT_BUF(key, sizeof key - 1, &key_len),
-                     (struct kumo_db_out){.type = KUMO_DB_T_BYTES,
-                                          .buf = upload,
-                                          .cap = sizeof upload - 1,
-                                          .len = &upload_len,
-                                          .is_null = &upload_null}));
+    rc = docs_version_lock(c, job->tenant_id, job->document_id, job->version, &status, key,
+                           sizeof key, upload, sizeof upload);
     if (rc == KUMO_CODE_NOT_FOUND)
         return KUMO_CODE_OK; /* gone already */
     if (rc != KUMO_CODE_OK)
         return rc;
     if (status != VERSION_PENDING)
         return KUMO_CODE_OK; /* completed meanwhile: keep it */
-    key[key_len] = '\0';
-    upload[upload_len] = '\0';
 
     if (have_doc && current == 0) {
         /* Never had content: the whole document goes (its objects are
          * queued for purge_content by docs_purge_rows). */
         return docs_purge_rows(c, job->tenant_id, job->document_id, ACTOR, job->id);
     }
-    rc = kumo_db_exec(c,
-                      "DELETE FROM document_versions"
-                      " WHERE tenant_id = ? AND document_id = ? AND version = ?",
-                      KUMO_DB_PARAMS(KUMO_DB_STRZ(job->tenant_id), KUMO_DB_STRZ(job->document_id),
-                                     KUMO_DB_I64(job->version)),
-                      NULL);
+    rc = docs_version_delete(c, job->tenant_id, job->document_id, job->version);
     if (rc == KUMO_CODE_OK && have_doc)
-        rc = kumo_db_exec(c,
-                          "UPDATE documents SET pending_version = 0"
-                          " WHERE tenant_id = ? AND id = ? AND pending_version = ?",
-                          KUMO_DB_PARAMS(KUMO_DB_STRZ(job->tenant_id),
-                                         KUMO_DB_STRZ(job->document_id), KUMO_DB_I64(job->version)),
-                          NULL);
+        rc = docs_doc_clear_pending(c, job->tenant_id, job->document_id, job->version);
     if (rc == KUMO_CODE_OK) {
-        char *payload = purge_payload(key, upload_null ? NULL : upload);
+        char *payload = purge_payload(key, upload);
         rc = docs_job_enqueue(c, job->tenant_id, DOCS_JOB_PURGE_CONTENT, job->document_id,
                               job->version, payload, 0);
         free(payload); /* jansson's allocator */
@@ -169,49 +134,8 @@ kumo_code docs__job_cleanup_upload(struct docs_job_env *env, const struct docs_j
 
 /* ---- the sweeper ---- */
 
-struct target {
-    char tenant[DOCS_ID_MAX + 1];
-    char doc[DOCS_ID_MAX + 1];
-    int64_t version;
-};
-
-/* Reads up to SWEEP_BATCH (tenant, document, version) rows of `sql`
- * (one TIME parameter) into t[]. */
-static kumo_code select_targets(struct kumo_db *db, const char *sql, int64_t before_us,
-                                int with_version, struct target *t, size_t *n)
-{
-    *n = 0;
-    struct kumo_db_conn *c = NULL;
-    kumo_code rc = kumo_db_acquire(db, 0, &c);
-    if (rc != KUMO_CODE_OK)
-        return rc;
-    struct kumo_db_rows *rows = NULL;
-    rc = kumo_db_query(c, sql, KUMO_DB_PARAMS(KUMO_DB_TIME(before_us)), &rows);
-    int has = 0;
-    while (rc == KUMO_CODE_OK && *n < SWEEP_BATCH &&
-           (rc = kumo_db_rows_next(rows, &has)) == KUMO_CODE_OK && has) {
-        struct target *x = &t[*n];
-        size_t tl = 0, dl = 0;
-        memset(x, 0, sizeof *x);
-        if (with_version)
-            rc = kumo_db_rows_scan(
-                rows, KUMO_DB_OUTS(KUMO_DB_OUT_BUF(x->tenant, sizeof x->tenant - 1, &tl),
-                                   KUMO_DB_OUT_BUF(x->doc, sizeof x->doc - 1, &dl),
-                                   KUMO_DB_OUT_I64(&x->version)));
-        else
-            rc = kumo_db_rows_scan(
-                rows, KUMO_DB_OUTS(KUMO_DB_OUT_BUF(x->tenant, sizeof x->tenant - 1, &tl),
-                                   KUMO_DB_OUT_BUF(x->doc, sizeof x->doc - 1, &dl)));
-        if (rc == KUMO_CODE_OK)
-            (*n)++;
-    }
-    kumo_db_rows_close(rows);
-    kumo_db_release(c);
-    return rc;
-}
-
 struct queue_arg {
-    const struct target *t;
+    const struct docs_doc_ref *t;
     int64_t before_us;
     int queued;
 };
@@ -219,40 +143,27 @@ struct queue_arg {
 static kumo_code queue_cleanup_tx(struct kumo_db_conn *c, void *arg)
 {
     struct queue_arg *q = arg;
-    const struct target *t = q->t;
+    const struct docs_doc_ref *t = q->t;
     int64_t status = 0, created = 0;
     /* Locking the version row serializes sweepers of every process. */
-    kumo_code rc = kumo_db_query_row(
-        c,
-        "SELECT status, create_time FROM document_versions"
-        " WHERE tenant_id = ? AND document_id = ? AND version = ? FOR UPDATE",
-        KUMO_DB_PARAMS(KUMO_DB_STRZ(t->tenant), KUMO_DB_STRZ(t->doc), KUMO_DB_I64(t->version)),
-        KUMO_DB_OUTS(KUMO_DB_OUT_I64(&status), KUMO_DB_OUT_TIME(&created)));
+    kumo_code rc = docs_version_lock_created(c, t->tenant_id, t->id, t->version, &status, &created);
     if (rc == KUMO_CODE_NOT_FOUND)
         return KUMO_CODE_OK;
     if (rc != KUMO_CODE_OK || status != VERSION_PENDING || created >= q->before_us)
         return rc;
-    int64_t dup = 0;
-    rc = kumo_db_query_row(
-        c,
-        "SELECT (SELECT COUNT(*) FROM jobs WHERE document_id = ? AND version = ? AND kind = ?)"
-        " + (SELECT COUNT(*) FROM dead_letters WHERE document_id = ? AND version = ?"
-        " AND kind = ? AND redrive_time IS NULL)",
-        KUMO_DB_PARAMS(KUMO_DB_STRZ(t->doc), KUMO_DB_I64(t->version),
-                       KUMO_DB_STRZ(DOCS_JOB_CLEANUP_UPLOAD), KUMO_DB_STRZ(t->doc),
-                       KUMO_DB_I64(t->version), KUMO_DB_STRZ(DOCS_JOB_CLEANUP_UPLOAD)),
-        KUMO_DB_OUTS(KUMO_DB_OUT_I64(&dup)));
-    if (rc != KUMO_CODE_OK || dup > 0)
+    int dup = 0;
+    rc = docs_job_cleanup_queued(c, t->id, t->version, &dup);
+    if (rc != KUMO_CODE_OK || dup)
         return rc;
-    rc = docs_job_enqueue(c, t->tenant, DOCS_JOB_CLEANUP_UPLOAD, t->doc, (int32_t)t->version, NULL,
-                          0);
+    rc = docs_job_enqueue(c, t->tenant_id, DOCS_JOB_CLEANUP_UPLOAD, t->id, (int32_t)t->version,
+                          NULL, 0);
     if (rc == KUMO_CODE_OK)
         q->queued = 1;
     return rc;
 }
 
 struct purge_arg {
-    const struct target *t;
+    const struct docs_doc_ref *t;
     int64_t now_us;
     int purged;
 };
@@ -262,18 +173,14 @@ static kumo_code purge_doc_tx(struct kumo_db_conn *c, void *arg)
     struct purge_arg *p = arg;
     int64_t status = 0, purge_us = 0;
     int purge_null = 0;
-    kumo_code rc = kumo_db_query_row(
-        c, "SELECT status, purge_time FROM documents WHERE tenant_id = ? AND id = ? FOR UPDATE",
-        KUMO_DB_PARAMS(KUMO_DB_STRZ(p->t->tenant), KUMO_DB_STRZ(p->t->doc)),
-        KUMO_DB_OUTS(KUMO_DB_OUT_I64(&status), (struct kumo_db_out){.type = KUMO_DB_T_TIME,
-                                                                    .i64 = &purge_us,
-                                                                    .is_null = &purge_null}));
+    kumo_code rc =
+        docs_doc_lock_purge(c, p->t->tenant_id, p->t->id, &status, &purge_us, &purge_null);
     if (rc == KUMO_CODE_NOT_FOUND)
         return KUMO_CODE_OK;
     /* Re-checked under the lock: an Undelete may have won the race. */
     if (rc != KUMO_CODE_OK || status != DOC_DELETED || purge_null || purge_us >= p->now_us)
         return rc;
-    rc = docs_purge_rows(c, p->t->tenant, p->t->doc, ACTOR, "");
+    rc = docs_purge_rows(c, p->t->tenant_id, p->t->id, ACTOR, "");
     if (rc == KUMO_CODE_NOT_FOUND)
         return KUMO_CODE_OK;
     if (rc == KUMO_CODE_OK)
@@ -281,15 +188,30 @@ static kumo_code purge_doc_tx(struct kumo_db_conn *c, void *arg)
     return rc;
 }
 
-static void sweep_uploads(struct docs_ctx *ctx, const volatile int *stopping, struct target *t)
+/* Lists up to SWEEP_BATCH documents to sweep with `list` on a connection
+ * of its own. */
+typedef kumo_code (*list_fn)(struct kumo_db_conn *c, int64_t time_us, struct docs_doc_ref *refs,
+                             size_t max, size_t *n);
+
+static kumo_code list_refs(struct kumo_db *db, list_fn list, int64_t time_us,
+                           struct docs_doc_ref *t, size_t *n)
+{
+    *n = 0;
+    struct kumo_db_conn *c = NULL;
+    kumo_code rc = kumo_db_acquire(db, 0, &c);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    rc = list(c, time_us, t, SWEEP_BATCH, n);
+    kumo_db_release(c);
+    return rc;
+}
+
+static void sweep_uploads(struct docs_ctx *ctx, const volatile int *stopping,
+                          struct docs_doc_ref *t)
 {
     int64_t before = kumo_now_us() - ctx->s.upload_expiry_ms * 1000;
     size_t n = 0;
-    kumo_code rc = select_targets(ctx->db,
-                                  "SELECT tenant_id, document_id, version FROM document_versions"
-                                  " WHERE status = 1 AND create_time < ?"
-                                  " ORDER BY create_time LIMIT 100",
-                                  before, 1, t, &n);
+    kumo_code rc = list_refs(ctx->db, docs_version_list_expired, before, t, &n);
     if (rc != KUMO_CODE_OK) {
         kumo_log(KUMO_LOG_WARN, NULL, "sweep: listing expired uploads failed", "error",
                  kumo_db_last_error()->message, NULL);
@@ -300,19 +222,16 @@ static void sweep_uploads(struct docs_ctx *ctx, const volatile int *stopping, st
         rc = in_tx(ctx->db, NULL, queue_cleanup_tx, &q);
         if (rc != KUMO_CODE_OK)
             kumo_log(KUMO_LOG_WARN, NULL, "sweep: queueing an upload cleanup failed", "document_id",
-                     t[i].doc, "error", kumo_db_last_error()->message, NULL);
+                     t[i].id, "error", kumo_db_last_error()->message, NULL);
     }
 }
 
-static void sweep_deleted(struct docs_ctx *ctx, const volatile int *stopping, struct target *t)
+static void sweep_deleted(struct docs_ctx *ctx, const volatile int *stopping,
+                          struct docs_doc_ref *t)
 {
     int64_t now = kumo_now_us();
     size_t n = 0;
-    kumo_code rc = select_targets(ctx->db,
-                                  "SELECT tenant_id, id FROM documents"
-                                  " WHERE status = 4 AND purge_time < ?"
-                                  " ORDER BY purge_time LIMIT 100",
-                                  now, 0, t, &n);
+    kumo_code rc = list_refs(ctx->db, docs_doc_list_purgeable, now, t, &n);
     if (rc != KUMO_CODE_OK) {
         kumo_log(KUMO_LOG_WARN, NULL, "sweep: listing purgeable documents failed", "error",
                  kumo_db_last_error()->message, NULL);
@@ -322,17 +241,17 @@ static void sweep_deleted(struct docs_ctx *ctx, const volatile int *stopping, st
         struct purge_arg p = {&t[i], now, 0};
         rc = in_tx(ctx->db, NULL, purge_doc_tx, &p);
         if (rc != KUMO_CODE_OK)
-            kumo_log(KUMO_LOG_WARN, NULL, "sweep: purge failed", "tenant_id", t[i].tenant,
-                     "document_id", t[i].doc, "error", kumo_db_last_error()->message, NULL);
+            kumo_log(KUMO_LOG_WARN, NULL, "sweep: purge failed", "tenant_id", t[i].tenant_id,
+                     "document_id", t[i].id, "error", kumo_db_last_error()->message, NULL);
         else if (p.purged)
-            kumo_log(KUMO_LOG_INFO, NULL, "document purged", "tenant_id", t[i].tenant,
-                     "document_id", t[i].doc, NULL);
+            kumo_log(KUMO_LOG_INFO, NULL, "document purged", "tenant_id", t[i].tenant_id,
+                     "document_id", t[i].id, NULL);
     }
 }
 
 void docs__jobs_sweep(struct docs_ctx *ctx, const volatile int *stopping)
 {
-    struct target *t = kumo_calloc(SWEEP_BATCH, sizeof *t);
+    struct docs_doc_ref *t = kumo_calloc(SWEEP_BATCH, sizeof *t);
     sweep_uploads(ctx, stopping, t);
     if (!*stopping)
         sweep_deleted(ctx, stopping, t);

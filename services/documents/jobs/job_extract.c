@@ -16,6 +16,8 @@
 #include "base/validate.h"
 #include "google/protobuf/duration.pb-c.h"
 #include "jobs.h"
+#include "../store/documents.h"
+#include "../store/versions.h"
 #include "../store/audit.h"
 #include "kumo/storage/v1/storage.pb-c.h"
 #include "runtime/log.h"
@@ -176,45 +178,18 @@ static kumo_code fetch(const char *url, struct sink *k, struct kumo_buf *err)
 
 /* ---- the job ---- */
 
-struct version_info {
-    char key[301];
-    size_t key_len;
-    uint8_t sha[32];
-    size_t sha_len;
-    int sha_null;
-    int64_t size;
-    int64_t current; /* the document's current version */
-    int64_t status;  /* the document's DocumentStatus */
-};
-
 /* Reads the version's object key, declared SHA-256 and size. NOT_FOUND when
  * the document or version is gone. */
 static kumo_code load_version(struct docs_ctx *ctx, const struct docs_job *job,
-                              struct version_info *v)
+                              struct docs_version_source *v)
 {
     struct kumo_db_conn *c = NULL;
     kumo_code rc = kumo_db_acquire(ctx->db, 0, &c);
     if (rc != KUMO_CODE_OK)
         return rc;
     kumo_db_conn_set_request_id(c, job->id);
-    rc =
-        kumo_db_query_row(c,
-                          "SELECT v.object_key, v.sha256, v.size, d.current_version, d.status"
-                          " FROM document_versions v"
-                          " JOIN documents d ON d.id = v.document_id AND d.tenant_id = v.tenant_id"
-                          " WHERE v.tenant_id = ? AND v.document_id = ? AND v.version = ?",
-                          KUMO_DB_PARAMS(KUMO_DB_STRZ(job->tenant_id),
-                                         KUMO_DB_STRZ(job->document_id), KUMO_DB_I64(job->version)),
-                          KUMO_DB_OUTS(KUMO_DB_OUT_BUF(v->key, sizeof v->key - 1, &v->key_len),
-                                       (struct kumo_db_out){.type = KUMO_DB_T_BYTES,
-                                                            .buf = v->sha,
-                                                            .cap = sizeof v->sha,
-                                                            .len = &v->sha_len,
-                                                            .is_null = &v->sha_null},
-                                       KUMO_DB_OUT_I64(&v->size), KUMO_DB_OUT_I64(&v->current),
-                                       KUMO_DB_OUT_I64(&v->status)));
+    rc = docs_version_source(c, job->tenant_id, job->document_id, job->version, v);
     kumo_db_release(c);
-    v->key[v->key_len] = '\0';
     return rc;
 }
 
@@ -262,31 +237,15 @@ static kumo_code store_tx(struct kumo_db_conn *c, const struct docs_job *job,
     }
     int64_t current = 0;
     if (rc == KUMO_CODE_OK)
-        rc = kumo_db_query_row(
-            c, "SELECT current_version FROM documents WHERE tenant_id = ? AND id = ? FOR UPDATE",
-            KUMO_DB_PARAMS(KUMO_DB_STRZ(job->tenant_id), KUMO_DB_STRZ(job->document_id)),
-            KUMO_DB_OUTS(KUMO_DB_OUT_I64(&current)));
+        rc = docs_doc_lock_current(c, job->tenant_id, job->document_id, &current);
     if (rc == KUMO_CODE_NOT_FOUND || (rc == KUMO_CODE_OK && current != job->version))
         return KUMO_CODE_OK; /* purged, or superseded by a newer version */
     if (rc == KUMO_CODE_OK)
-        rc = kumo_db_exec(c,
-                          "UPDATE documents SET detected_content_type = ?, sha256 = ?,"
-                          " extracted_text = ?, extraction_state = ?"
-                          " WHERE tenant_id = ? AND id = ?",
-                          KUMO_DB_PARAMS(KUMO_DB_STRZ(r->mime), KUMO_DB_BYTES(r->sha, 32),
-                                         r->text ? KUMO_DB_STR(r->text, r->text_len) : KUMO_DB_NULL,
-                                         KUMO_DB_I64(DOCS_EXTRACT_DONE),
-                                         KUMO_DB_STRZ(job->tenant_id),
-                                         KUMO_DB_STRZ(job->document_id)),
-                          NULL);
+        rc = docs_doc_set_extracted(c, job->tenant_id, job->document_id, r->mime, r->sha, r->text,
+                                    r->text_len);
     if (rc == KUMO_CODE_OK)
-        rc = kumo_db_exec(c,
-                          "UPDATE document_versions SET detected_content_type = ?, sha256 = ?"
-                          " WHERE tenant_id = ? AND document_id = ? AND version = ?",
-                          KUMO_DB_PARAMS(KUMO_DB_STRZ(r->mime), KUMO_DB_BYTES(r->sha, 32),
-                                         KUMO_DB_STRZ(job->tenant_id),
-                                         KUMO_DB_STRZ(job->document_id), KUMO_DB_I64(job->version)),
-                          NULL);
+        rc = docs_version_set_detected(c, job->tenant_id, job->document_id, job->version, r->mime,
+                                       r->sha);
     if (rc == KUMO_CODE_OK) {
         char details[MIME_MAX + 96];
         snprintf(details, sizeof details, "{\"detected_content_type\":\"%s\",\"text_bytes\":%zu}",
@@ -339,7 +298,7 @@ kumo_code docs__job_extract(struct docs_job_env *env, const struct docs_job *job
                             struct kumo_buf *err)
 {
     struct docs_ctx *ctx = env->ctx;
-    struct version_info v;
+    struct docs_version_source v;
     memset(&v, 0, sizeof v);
     kumo_code rc = load_version(ctx, job, &v);
     if (rc == KUMO_CODE_NOT_FOUND || (rc == KUMO_CODE_OK && v.current != job->version))

@@ -22,4 +22,12 @@ char *docs_col_str(struct kumo_rpc_call *call, struct kumo_db_rows *rows, unsign
  * when it is NULL or not 32 bytes long. */
 void docs_col_sha256(struct kumo_db_rows *rows, unsigned i, uint8_t out[32], size_t *len);
 
+struct docs_doc_ref;
+
+/* Runs `sql` (one TIME parameter, `time_us`) whose rows are (tenant_id,
+ * document id[, version when with_version]) into refs[0..*n), at most
+ * `max`. OK or the DB error. */
+kumo_code docs_col_refs(struct kumo_db_conn *c, const char *sql, int64_t time_us, int with_version,
+                        struct docs_doc_ref *refs, size_t max, size_t *n);
+
 #endif

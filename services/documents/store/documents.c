@@ -308,3 +308,55 @@ kumo_code docs_doc_extraction_retry(struct kumo_db_conn *c, const char *tenant_i
         " AND extraction_state = 3",
         KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(id), KUMO_DB_I64(version)), NULL);
 }
+
+kumo_code docs_doc_lock_current(struct kumo_db_conn *c, const char *tenant_id, const char *id,
+                                int64_t *current)
+{
+    return kumo_db_query_row(
+        c, "SELECT current_version FROM documents WHERE tenant_id = ? AND id = ? FOR UPDATE",
+        KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(id)),
+        KUMO_DB_OUTS(KUMO_DB_OUT_I64(current)));
+}
+
+kumo_code docs_doc_lock_purge(struct kumo_db_conn *c, const char *tenant_id, const char *id,
+                              int64_t *status, int64_t *purge_us, int *purge_null)
+{
+    return kumo_db_query_row(
+        c, "SELECT status, purge_time FROM documents WHERE tenant_id = ? AND id = ? FOR UPDATE",
+        KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(id)),
+        KUMO_DB_OUTS(KUMO_DB_OUT_I64(status), DOCS_OUT_TIME_N(purge_us, purge_null)));
+}
+
+kumo_code docs_doc_clear_pending(struct kumo_db_conn *c, const char *tenant_id, const char *id,
+                                 int64_t version)
+{
+    return kumo_db_exec(
+        c,
+        "UPDATE documents SET pending_version = 0"
+        " WHERE tenant_id = ? AND id = ? AND pending_version = ?",
+        KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(id), KUMO_DB_I64(version)), NULL);
+}
+
+kumo_code docs_doc_set_extracted(struct kumo_db_conn *c, const char *tenant_id, const char *id,
+                                 const char *mime, const uint8_t sha[32], const char *text,
+                                 size_t text_len)
+{
+    /* 2 = DONE (ExtractionState). */
+    return kumo_db_exec(c,
+                        "UPDATE documents SET detected_content_type = ?, sha256 = ?,"
+                        " extracted_text = ?, extraction_state = 2"
+                        " WHERE tenant_id = ? AND id = ?",
+                        KUMO_DB_PARAMS(KUMO_DB_STRZ(mime), KUMO_DB_BYTES(sha, 32),
+                                       text ? KUMO_DB_STR(text, text_len) : KUMO_DB_NULL,
+                                       KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(id)),
+                        NULL);
+}
+
+kumo_code docs_doc_list_purgeable(struct kumo_db_conn *c, int64_t now_us, struct docs_doc_ref *refs,
+                                  size_t max, size_t *n)
+{
+    return docs_col_refs(c,
+                         "SELECT tenant_id, id FROM documents WHERE status = 4 AND purge_time < ?"
+                         " ORDER BY purge_time LIMIT 100",
+                         now_us, 0, refs, max, n);
+}

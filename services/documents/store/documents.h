@@ -155,4 +155,36 @@ kumo_code docs_doc_set_current(struct kumo_db_conn *c, const char *tenant_id, co
 kumo_code docs_doc_extraction_retry(struct kumo_db_conn *c, const char *tenant_id, const char *id,
                                     int64_t version);
 
+/* A document named by a background job or sweep. */
+struct docs_doc_ref {
+    char tenant_id[33], id[33];
+    int64_t version; /* a version of it, where the listing names one */
+};
+
+/* Inside the caller's transaction: locks the document row and reads its
+ * current version. OK, NOT_FOUND or the DB error. */
+kumo_code docs_doc_lock_current(struct kumo_db_conn *c, const char *tenant_id, const char *id,
+                                int64_t *current);
+
+/* Inside the caller's transaction: locks the document row and reads its
+ * status and purge time (*purge_null when none). OK, NOT_FOUND or the DB
+ * error. */
+kumo_code docs_doc_lock_purge(struct kumo_db_conn *c, const char *tenant_id, const char *id,
+                              int64_t *status, int64_t *purge_us, int *purge_null);
+
+/* Forgets pending version `version` (its upload expired). */
+kumo_code docs_doc_clear_pending(struct kumo_db_conn *c, const char *tenant_id, const char *id,
+                                 int64_t version);
+
+/* Records what extraction found for the current content: the detected
+ * MIME type, the SHA-256 of the bytes and the text (NULL: none). */
+kumo_code docs_doc_set_extracted(struct kumo_db_conn *c, const char *tenant_id, const char *id,
+                                 const char *mime, const uint8_t sha[32], const char *text,
+                                 size_t text_len);
+
+/* Up to `max` soft-deleted documents whose purge time is before now_us,
+ * oldest first, into refs[0..*n). OK or the DB error. */
+kumo_code docs_doc_list_purgeable(struct kumo_db_conn *c, int64_t now_us, struct docs_doc_ref *refs,
+                                  size_t max, size_t *n);
+
 #endif

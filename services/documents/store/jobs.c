@@ -11,6 +11,7 @@
 #include "base/alloc.h"
 #include "base/ids.h"
 #include "base/validate.h"
+#include "db/call.h"
 #include "jobs.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
@@ -351,6 +352,21 @@ static kumo_code finish_tx(struct docs_ctx *ctx, struct kumo_db_conn *c, const s
                         NULL);
 }
 
+struct finish {
+    struct docs_ctx *ctx;
+    const struct docs_job *job;
+    const char *worker, *error;
+    int64_t start_us;
+    int ok;
+    const char **outcome;
+};
+
+static kumo_code finish_body(struct kumo_db_conn *c, void *arg)
+{
+    struct finish *f = arg;
+    return finish_tx(f->ctx, c, f->job, f->worker, f->start_us, f->ok, f->error, f->outcome);
+}
+
 kumo_code docs__job_finish(struct docs_ctx *ctx, const struct docs_job *job, const char *worker,
                            int64_t start_us, int ok, const char *error, const char **outcome)
 {
@@ -364,18 +380,26 @@ kumo_code docs__job_finish(struct docs_ctx *ctx, const struct docs_job *job, con
         return rc;
     }
     kumo_db_conn_set_request_id(c, job->id);
-    for (int tries = 0; tries < TX_RETRIES; tries++) {
-        rc = kumo_db_begin(c);
-        if (rc == KUMO_CODE_OK)
-            rc = finish_tx(ctx, c, job, worker, start_us, ok, (const char *)err.data, outcome);
-        if (rc == KUMO_CODE_OK)
-            rc = kumo_db_commit(c);
-        else
-            kumo_db_rollback(c);
-        if (rc != KUMO_CODE_ABORTED)
-            break;
-    }
+    struct finish f = {ctx, job, worker, (const char *)err.data, start_us, ok, outcome};
+    rc = kumo_db_run_tx(c, TX_RETRIES, finish_body, &f);
     kumo_db_release(c);
     kumo_buf_free(&err);
+    return rc;
+}
+
+kumo_code docs_job_cleanup_queued(struct kumo_db_conn *c, const char *document_id, int64_t version,
+                                  int *queued)
+{
+    int64_t dup = 0;
+    kumo_code rc = kumo_db_query_row(
+        c,
+        "SELECT (SELECT COUNT(*) FROM jobs WHERE document_id = ? AND version = ? AND kind = ?)"
+        " + (SELECT COUNT(*) FROM dead_letters WHERE document_id = ? AND version = ?"
+        " AND kind = ? AND redrive_time IS NULL)",
+        KUMO_DB_PARAMS(KUMO_DB_STRZ(document_id), KUMO_DB_I64(version),
+                       KUMO_DB_STRZ(DOCS_JOB_CLEANUP_UPLOAD), KUMO_DB_STRZ(document_id),
+                       KUMO_DB_I64(version), KUMO_DB_STRZ(DOCS_JOB_CLEANUP_UPLOAD)),
+        KUMO_DB_OUTS(KUMO_DB_OUT_I64(&dup)));
+    *queued = dup > 0;
     return rc;
 }

@@ -82,4 +82,10 @@ void docs__job_clear(struct docs_job *job);
  * value in [0, min(max_ms, base_ms * 2^(attempts-1))] ("full jitter"). */
 int64_t docs__job_backoff_ms(int64_t base_ms, int64_t max_ms, int64_t attempts);
 
+/* Inside the caller's transaction: 1 in *queued when a cleanup_upload job
+ * of version `version` of the document is queued or dead-lettered (not
+ * re-driven) already. OK or the DB error. */
+kumo_code docs_job_cleanup_queued(struct kumo_db_conn *c, const char *document_id, int64_t version,
+                                  int *queued);
+
 #endif

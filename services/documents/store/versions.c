@@ -8,6 +8,7 @@
 #include "db/row.h"
 #include "jobs.h"
 #include "kumo/documents/v1/documents.pb-c.h"
+#include "documents.h"
 #include "versions.h"
 
 /* The columns of a version row, in the order scan_version reads them: the
@@ -175,4 +176,92 @@ kumo_code docs_version_list(struct kumo_db_conn *c, struct kumo_rpc_call *call,
         scan_version, call, sizeof **rows, (size_t)limit, &out, n);
     *rows = out;
     return rc;
+}
+
+kumo_code docs_version_lock(struct kumo_db_conn *c, const char *tenant_id, const char *doc_id,
+                            int64_t version, int64_t *status, char *key, size_t key_cap,
+                            char *upload, size_t upload_cap)
+{
+    size_t key_len = 0, upload_len = 0;
+    int upload_null = 0;
+    kumo_code rc = kumo_db_query_row(
+        c,
+        "SELECT status, object_key, upload_id FROM document_versions"
+        " WHERE tenant_id = ? AND document_id = ? AND version = ? FOR UPDATE",
+        KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(doc_id), KUMO_DB_I64(version)),
+        KUMO_DB_OUTS(KUMO_DB_OUT_I64(status), KUMO_DB_OUT_BUF(key, key_cap - 1, &key_len),
+                     (struct kumo_db_out){.type = KUMO_DB_T_BYTES,
+                                          .buf = upload,
+                                          .cap = upload_cap - 1,
+                                          .len = &upload_len,
+                                          .is_null = &upload_null}));
+    key[rc == KUMO_CODE_OK ? key_len : 0] = '\0';
+    upload[rc == KUMO_CODE_OK && !upload_null ? upload_len : 0] = '\0';
+    return rc;
+}
+
+kumo_code docs_version_lock_created(struct kumo_db_conn *c, const char *tenant_id,
+                                    const char *doc_id, int64_t version, int64_t *status,
+                                    int64_t *create_us)
+{
+    return kumo_db_query_row(
+        c,
+        "SELECT status, create_time FROM document_versions"
+        " WHERE tenant_id = ? AND document_id = ? AND version = ? FOR UPDATE",
+        KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(doc_id), KUMO_DB_I64(version)),
+        KUMO_DB_OUTS(KUMO_DB_OUT_I64(status), KUMO_DB_OUT_TIME(create_us)));
+}
+
+kumo_code docs_version_delete(struct kumo_db_conn *c, const char *tenant_id, const char *doc_id,
+                              int64_t version)
+{
+    return kumo_db_exec(
+        c,
+        "DELETE FROM document_versions"
+        " WHERE tenant_id = ? AND document_id = ? AND version = ?",
+        KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(doc_id), KUMO_DB_I64(version)), NULL);
+}
+
+kumo_code docs_version_set_detected(struct kumo_db_conn *c, const char *tenant_id,
+                                    const char *doc_id, int64_t version, const char *mime,
+                                    const uint8_t sha[32])
+{
+    return kumo_db_exec(c,
+                        "UPDATE document_versions SET detected_content_type = ?, sha256 = ?"
+                        " WHERE tenant_id = ? AND document_id = ? AND version = ?",
+                        KUMO_DB_PARAMS(KUMO_DB_STRZ(mime), KUMO_DB_BYTES(sha, 32),
+                                       KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(doc_id),
+                                       KUMO_DB_I64(version)),
+                        NULL);
+}
+
+kumo_code docs_version_source(struct kumo_db_conn *c, const char *tenant_id, const char *doc_id,
+                              int64_t version, struct docs_version_source *v)
+{
+    kumo_code rc = kumo_db_query_row(
+        c,
+        "SELECT v.object_key, v.sha256, v.size, d.current_version, d.status"
+        " FROM document_versions v"
+        " JOIN documents d ON d.id = v.document_id AND d.tenant_id = v.tenant_id"
+        " WHERE v.tenant_id = ? AND v.document_id = ? AND v.version = ?",
+        KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(doc_id), KUMO_DB_I64(version)),
+        KUMO_DB_OUTS(KUMO_DB_OUT_BUF(v->key, sizeof v->key - 1, &v->key_len),
+                     (struct kumo_db_out){.type = KUMO_DB_T_BYTES,
+                                          .buf = v->sha,
+                                          .cap = sizeof v->sha,
+                                          .len = &v->sha_len,
+                                          .is_null = &v->sha_null},
+                     KUMO_DB_OUT_I64(&v->size), KUMO_DB_OUT_I64(&v->current),
+                     KUMO_DB_OUT_I64(&v->status)));
+    v->key[v->key_len] = '\0';
+    return rc;
+}
+
+kumo_code docs_version_list_expired(struct kumo_db_conn *c, int64_t before_us,
+                                    struct docs_doc_ref *refs, size_t max, size_t *n)
+{
+    return docs_col_refs(c,
+                         "SELECT tenant_id, document_id, version FROM document_versions"
+                         " WHERE status = 1 AND create_time < ? ORDER BY create_time LIMIT 100",
+                         before_us, 1, refs, max, n);
 }

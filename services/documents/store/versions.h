@@ -84,4 +84,49 @@ kumo_code docs_version_list(struct kumo_db_conn *c, struct kumo_rpc_call *call,
                             const char *tenant_id, const char *doc_id, int64_t before,
                             int32_t limit, struct docs_version_row **rows, size_t *n);
 
+/* Inside the caller's transaction: locks a version row and reads its
+ * status, object key (into key[key_cap]) and upload id (into
+ * upload[upload_cap], "" when NULL). OK, NOT_FOUND or the DB error. */
+kumo_code docs_version_lock(struct kumo_db_conn *c, const char *tenant_id, const char *doc_id,
+                            int64_t version, int64_t *status, char *key, size_t key_cap,
+                            char *upload, size_t upload_cap);
+
+/* Inside the caller's transaction: locks a version row and reads its
+ * status and creation time. OK, NOT_FOUND or the DB error. */
+kumo_code docs_version_lock_created(struct kumo_db_conn *c, const char *tenant_id,
+                                    const char *doc_id, int64_t version, int64_t *status,
+                                    int64_t *create_us);
+
+/* Deletes a version row. OK or the DB error. */
+kumo_code docs_version_delete(struct kumo_db_conn *c, const char *tenant_id, const char *doc_id,
+                              int64_t version);
+
+/* Records what extraction found in a version: its detected MIME type and
+ * the SHA-256 of its bytes. */
+kumo_code docs_version_set_detected(struct kumo_db_conn *c, const char *tenant_id,
+                                    const char *doc_id, int64_t version, const char *mime,
+                                    const uint8_t sha[32]);
+
+/* What extraction reads: a version's content key, declared SHA-256 and
+ * size, and its document's current version and status. */
+struct docs_version_source {
+    char key[301];
+    size_t key_len;
+    uint8_t sha[32];
+    size_t sha_len;
+    int sha_null;
+    int64_t size, current, status;
+};
+
+/* Loads the extraction source of a version. OK, NOT_FOUND (document or
+ * version gone) or the DB error. */
+kumo_code docs_version_source(struct kumo_db_conn *c, const char *tenant_id, const char *doc_id,
+                              int64_t version, struct docs_version_source *v);
+
+/* Up to `max` pending versions created before before_us, oldest first,
+ * into refs[0..*n) (store/documents.h). OK or the DB error. */
+struct docs_doc_ref;
+kumo_code docs_version_list_expired(struct kumo_db_conn *c, int64_t before_us,
+                                    struct docs_doc_ref *refs, size_t max, size_t *n);
+
 #endif
