@@ -175,6 +175,15 @@ kumo_code docs_storage_call(struct docs_ctx *ctx, struct kumo_rpc_call *call, co
                             const char *method, ProtobufCMessage *req,
                             const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp);
 
+/* Calls kumo-storage `method` for a background job (`job_id` as the
+ * request id, a 30 s deadline) as the service principal acting for
+ * `tenant_id`; the response is malloc'd (protobuf_c_message_free_unpacked).
+ * On failure returns the code and appends a description to `err`. */
+kumo_code docs_job_storage_call(struct docs_ctx *ctx, const char *job_id, const char *tenant_id,
+                                const char *method, const ProtobufCMessage *req,
+                                const ProtobufCMessageDescriptor *resp_desc,
+                                ProtobufCMessage **resp, struct kumo_buf *err);
+
 /* Answers a failed storage call: unavailable "storage unavailable" for
  * transport errors, failed_precondition/not_found with `what` otherwise. */
 kumo_code docs_storage_fail(struct kumo_rpc_call *call, kumo_code rc, const char *what);

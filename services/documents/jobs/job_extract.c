@@ -205,8 +205,8 @@ static kumo_code presign(struct docs_job_env *env, const struct docs_job *job, c
     req.expires_in = &ttl;
     ProtobufCMessage *m = NULL;
     kumo_code rc =
-        docs__storage_call(env, job, "PresignDownload", &req.base,
-                           &kumo__storage__v1__presign_download_response__descriptor, &m, err);
+        docs_job_storage_call(env->ctx, job->id, job->tenant_id, "PresignDownload", &req.base,
+                              &kumo__storage__v1__presign_download_response__descriptor, &m, err);
     if (rc != KUMO_CODE_OK)
         return rc;
     Kumo__Storage__V1__PresignDownloadResponse *r = (Kumo__Storage__V1__PresignDownloadResponse *)m;

@@ -19,9 +19,9 @@ static kumo_code purge_one(struct docs_job_env *env, const struct docs_job *job,
         a.tenant_id = (char *)job->tenant_id;
         a.key = (char *)key;
         a.upload_id = (char *)upload_id;
-        rc = docs__storage_call(env, job, "AbortMultipartUpload", &a.base,
-                                &kumo__storage__v1__abort_multipart_upload_response__descriptor,
-                                &resp, err);
+        rc = docs_job_storage_call(
+            env->ctx, job->id, job->tenant_id, "AbortMultipartUpload", &a.base,
+            &kumo__storage__v1__abort_multipart_upload_response__descriptor, &resp, err);
         if (resp)
             protobuf_c_message_free_unpacked(resp, NULL);
         resp = NULL;
@@ -36,8 +36,8 @@ static kumo_code purge_one(struct docs_job_env *env, const struct docs_job *job,
     Kumo__Storage__V1__DeleteObjectRequest d = KUMO__STORAGE__V1__DELETE_OBJECT_REQUEST__INIT;
     d.tenant_id = (char *)job->tenant_id;
     d.key = (char *)key;
-    rc = docs__storage_call(env, job, "DeleteObject", &d.base,
-                            &kumo__storage__v1__delete_object_response__descriptor, &resp, err);
+    rc = docs_job_storage_call(env->ctx, job->id, job->tenant_id, "DeleteObject", &d.base,
+                               &kumo__storage__v1__delete_object_response__descriptor, &resp, err);
     if (resp)
         protobuf_c_message_free_unpacked(resp, NULL);
     if (rc == KUMO_CODE_NOT_FOUND) {

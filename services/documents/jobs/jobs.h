@@ -44,14 +44,6 @@ struct docs_job_env {
     const volatile int *stopping; /* set when the service is stopping */
 };
 
-/* Calls kumo-storage `method` ("DeleteObject") for the job's tenant with
- * the service principal's token (exchanged per call, cached). On failure
- * returns the code and appends a description to `err`. */
-kumo_code docs__storage_call(struct docs_job_env *env, const struct docs_job *job,
-                             const char *method, const ProtobufCMessage *req,
-                             const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
-                             struct kumo_buf *err);
-
 /* The job bodies. Each returns OK when the job is done (including "nothing
  * left to do"), or an error code with a description appended to `err`. */
 kumo_code docs__job_extract(struct docs_job_env *env, const struct docs_job *job,

@@ -17,8 +17,6 @@
 #include "runtime/metrics.h"
 #include "base/secret.h"
 
-#define STORAGE_TIMEOUT_NS (30LL * 1000 * 1000 * 1000)
-
 struct worker {
     pthread_t thread;
     int index;
@@ -53,42 +51,6 @@ static int wait_ms(int64_t ms)
     int s = J.stopping;
     pthread_mutex_unlock(&J.mu);
     return s;
-}
-
-kumo_code docs__storage_call(struct docs_job_env *env, const struct docs_job *job,
-                             const char *method, const ProtobufCMessage *req,
-                             const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
-                             struct kumo_buf *err)
-{
-    struct docs_ctx *ctx = env->ctx;
-    struct kumo_rpc_call_options opts = {.deadline = kumo_now_ns() + STORAGE_TIMEOUT_NS,
-                                         .request_id = job->id};
-    struct kumo_rpc_status st = {KUMO_CODE_OK, NULL};
-    char *token = NULL;
-    kumo_code rc = kumo_apikey_exchange_token(ctx->exchange, ctx->service_api_key, job->tenant_id,
-                                              &opts, &token, NULL, &st);
-    if (rc != KUMO_CODE_OK) {
-        kumo_buf_appendf(err, "service token: %s: %s", kumo_code_name(rc),
-                         st.message ? st.message : "");
-        kumo_rpc_status_clear(&st);
-        return rc;
-    }
-    struct kumo_buf auth = KUMO_BUF_INIT;
-    kumo_buf_appendf(&auth, "Bearer %s", token);
-    opts.authorization = (const char *)auth.data;
-    char path[128];
-    snprintf(path, sizeof path, "/kumo.storage.v1.StorageService/%s", method);
-    rc = kumo_rpc_client_call(ctx->storage, path, req, resp_desc, NULL, &opts, resp, &st);
-    if (rc != KUMO_CODE_OK) {
-        kumo_buf_appendf(err, "storage %s: %s: %s", method, kumo_code_name(rc),
-                         st.message ? st.message : "");
-        kumo_rpc_status_clear(&st);
-    }
-    kumo_secret_wipe(auth.data, auth.len);
-    kumo_buf_free(&auth);
-    kumo_secret_wipe(token, strlen(token));
-    kumo_free(token);
-    return rc;
 }
 
 static kumo_code run_body(struct docs_job_env *env, const struct docs_job *job,
