@@ -83,6 +83,15 @@ kumo_code docs_caller(struct kumo_rpc_call *call, enum docs_rank rank,
     return KUMO_CODE_OK;
 }
 
+kumo_code docs_caller_id(struct kumo_rpc_call *call, enum docs_rank rank, const char *field,
+                         const char *id, const struct kumo_principal **p)
+{
+    kumo_code rc = docs_caller(call, rank, p);
+    if (rc == KUMO_CODE_OK)
+        rc = kumo_rpc_check_id(call, field, id);
+    return rc;
+}
+
 void docs_roles_text(unsigned roles, char out[64])
 {
     static const struct {

@@ -291,9 +291,7 @@ DOCS_HANDLER(complete_upload)
     struct docs_ctx *ctx = kumo_rpc_call_service_data(call);
     const Kumo__Documents__V1__CompleteUploadRequest *req = (const void *)request;
     const struct kumo_principal *p;
-    kumo_code rc = docs_caller(call, DOCS_EDITOR, &p);
-    if (rc == KUMO_CODE_OK)
-        rc = kumo_rpc_check_id(call, "document_id", req->document_id);
+    kumo_code rc = docs_caller_id(call, DOCS_EDITOR, "document_id", req->document_id, &p);
     if (rc != KUMO_CODE_OK)
         return rc;
     if (req->version < 0)
@@ -312,15 +310,8 @@ DOCS_HANDLER(complete_upload)
         kumo_db_release(c);
         return kumo_rpc_call_error(call, KUMO_CODE_FAILED_PRECONDITION, "no upload is pending");
     }
-    rc = docs_version_load(c, call, p->tid, d.id, want, &v);
-    if (rc != KUMO_CODE_OK) {
-        if (rc == KUMO_CODE_NOT_FOUND) {
-            kumo_db_release(c);
-            return kumo_rpc_call_error(call, KUMO_CODE_NOT_FOUND, "version %lld not found",
-                                       (long long)want);
-        }
-        return docs_db_fail(call, c, rc);
-    }
+    if ((rc = docs_version_get(c, call, p->tid, d.id, want, &v)) != KUMO_CODE_OK)
+        return rc;
     kumo_db_release(c);
     if (v.status == V_PENDING) {
         if ((rc = complete_pending(ctx, call, p, d.id, &v, req)) != KUMO_CODE_OK)

@@ -44,9 +44,7 @@ DOCS_HANDLER(delete_document)
     struct docs_ctx *ctx = kumo_rpc_call_service_data(call);
     const Kumo__Documents__V1__DeleteDocumentRequest *req = (const void *)request;
     const struct kumo_principal *p;
-    kumo_code rc = docs_caller(call, DOCS_EDITOR, &p);
-    if (rc == KUMO_CODE_OK)
-        rc = kumo_rpc_check_id(call, "id", req->id);
+    kumo_code rc = docs_caller_id(call, DOCS_EDITOR, "id", req->id, &p);
     if (rc != KUMO_CODE_OK)
         return rc;
     int64_t version = 0;

@@ -132,6 +132,11 @@ void docs_auth_stop(struct docs_ctx *ctx);
 kumo_code docs_caller(struct kumo_rpc_call *call, enum docs_rank rank,
                       const struct kumo_principal **p);
 
+/* docs_caller, then the id in request field `field` (kumo_rpc_check_id):
+ * what every handler naming one document checks first. OK or answered. */
+kumo_code docs_caller_id(struct kumo_rpc_call *call, enum docs_rank rank, const char *field,
+                         const char *id, const struct kumo_principal **p);
+
 /* The caller's roles as text ("admin", "editor,viewer"), into out[64]. */
 void docs_roles_text(unsigned roles, char out[64]);
 
@@ -269,6 +274,15 @@ kumo_code docs_presign_part(struct docs_ctx *ctx, struct kumo_rpc_call *call, co
                             const struct docs_version_row *v, int32_t part_number,
                             Kumo__Documents__V1__PartTarget **out,
                             Google__Protobuf__Timestamp **expire);
+
+/* ---- lookup.c ---- */
+
+/* Loads version `version` of a document on `c`. On failure answers
+ * (not_found "version N not found", or the DB error), releases `c` and
+ * returns the code. */
+kumo_code docs_version_get(struct kumo_db_conn *c, struct kumo_rpc_call *call,
+                           const char *tenant_id, const char *doc_id, int64_t version,
+                           struct docs_version_row *v);
 
 /* ---- change.c: what the conditional changes share ---- */
 

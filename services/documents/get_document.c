@@ -138,14 +138,8 @@ static kumo_code load_doc_version(struct docs_ctx *ctx, struct kumo_rpc_call *ca
     int64_t want = version ? version : d->current_version;
     *has_version = 0;
     if (want > 0) {
-        rc = docs_version_load(c, call, tid, id, want, v);
-        if (rc == KUMO_CODE_NOT_FOUND) {
-            kumo_db_release(c);
-            return kumo_rpc_call_error(call, KUMO_CODE_NOT_FOUND, "version %lld not found",
-                                       (long long)want);
-        }
-        if (rc != KUMO_CODE_OK)
-            return docs_db_fail(call, c, rc);
+        if ((rc = docs_version_get(c, call, tid, id, want, v)) != KUMO_CODE_OK)
+            return rc;
         *has_version = 1;
     }
     kumo_db_release(c);
@@ -157,9 +151,7 @@ DOCS_HANDLER(get_document)
     struct docs_ctx *ctx = kumo_rpc_call_service_data(call);
     const Kumo__Documents__V1__GetDocumentRequest *req = (const void *)request;
     const struct kumo_principal *p;
-    kumo_code rc = docs_caller(call, DOCS_VIEWER, &p);
-    if (rc == KUMO_CODE_OK)
-        rc = kumo_rpc_check_id(call, "id", req->id);
+    kumo_code rc = docs_caller_id(call, DOCS_VIEWER, "id", req->id, &p);
     if (rc != KUMO_CODE_OK)
         return rc;
     if (req->version < 0)

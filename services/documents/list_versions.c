@@ -13,9 +13,7 @@ DOCS_HANDLER(list_versions)
     struct docs_ctx *ctx = kumo_rpc_call_service_data(call);
     const Kumo__Documents__V1__ListVersionsRequest *req = (const void *)request;
     const struct kumo_principal *p;
-    kumo_code rc = docs_caller(call, DOCS_VIEWER, &p);
-    if (rc == KUMO_CODE_OK)
-        rc = kumo_rpc_check_id(call, "document_id", req->document_id);
+    kumo_code rc = docs_caller_id(call, DOCS_VIEWER, "document_id", req->document_id, &p);
     if (rc != KUMO_CODE_OK)
         return rc;
     int32_t size;

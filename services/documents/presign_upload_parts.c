@@ -27,14 +27,8 @@ static kumo_code pending_version(struct docs_ctx *ctx, struct kumo_rpc_call *cal
             return kumo_rpc_invalid(call, "version", "must not be negative");
         return kumo_rpc_call_error(call, KUMO_CODE_FAILED_PRECONDITION, "no upload is pending");
     }
-    rc = docs_version_load(c, call, p->tid, doc_id, want, v);
-    if (rc == KUMO_CODE_NOT_FOUND) {
-        kumo_db_release(c);
-        return kumo_rpc_call_error(call, KUMO_CODE_NOT_FOUND, "version %lld not found",
-                                   (long long)want);
-    }
-    if (rc != KUMO_CODE_OK)
-        return docs_db_fail(call, c, rc);
+    if ((rc = docs_version_get(c, call, p->tid, doc_id, want, v)) != KUMO_CODE_OK)
+        return rc;
     kumo_db_release(c);
     return KUMO_CODE_OK;
 }
@@ -44,9 +38,7 @@ DOCS_HANDLER(presign_upload_parts)
     struct docs_ctx *ctx = kumo_rpc_call_service_data(call);
     const Kumo__Documents__V1__PresignUploadPartsRequest *req = (const void *)request;
     const struct kumo_principal *p;
-    kumo_code rc = docs_caller(call, DOCS_EDITOR, &p);
-    if (rc == KUMO_CODE_OK)
-        rc = kumo_rpc_check_id(call, "document_id", req->document_id);
+    kumo_code rc = docs_caller_id(call, DOCS_EDITOR, "document_id", req->document_id, &p);
     if (rc != KUMO_CODE_OK)
         return rc;
     if (req->n_part_numbers == 0 || req->n_part_numbers > DOCS_PRESIGN_PARTS_MAX)
