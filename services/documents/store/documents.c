@@ -3,8 +3,8 @@
  * by docs_doc_scan right under it, in the same order. */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/calendar.h"
 #include "base/ids.h"
 #include "db/row.h"
 #include "columns.h"
@@ -103,10 +103,7 @@ void docs_doc_number(int year, int64_t n, char out[24])
 
 int docs_utc_year(int64_t us)
 {
-    time_t t = (time_t)(us / 1000000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    return tm.tm_year + 1900;
+    return (int)kumo_utc_year_us(us);
 }
 
 static kumo_code next_number(struct kumo_db_conn *c, const char *tid, int year, char out[24])
