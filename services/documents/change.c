@@ -75,3 +75,15 @@ kumo_code docs_load_for_change(struct docs_ctx *ctx, struct kumo_rpc_call *call,
                                    "etag does not match: the document changed, read it again");
     return KUMO_CODE_OK;
 }
+
+kumo_code docs_lock_doc(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *tenant_id,
+                        const char *id, struct kumo_db_conn **c, struct docs_doc_row *d)
+{
+    kumo_code rc = kumo_db_call_acquire(ctx->db, call, c);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    if ((rc = kumo_db_begin(*c)) != KUMO_CODE_OK ||
+        (rc = docs_doc_load(*c, call, tenant_id, id, 1, d)) != KUMO_CODE_OK)
+        return docs_db_fail(call, *c, rc);
+    return KUMO_CODE_OK;
+}

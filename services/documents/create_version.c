@@ -20,12 +20,9 @@ DOCS_HANDLER(create_version)
     if (rc != KUMO_CODE_OK)
         return rc;
     struct kumo_db_conn *c;
-    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
-        return rc;
     struct docs_doc_row d;
-    if ((rc = kumo_db_begin(c)) != KUMO_CODE_OK ||
-        (rc = docs_doc_load(c, call, p->tid, req->document_id, 1, &d)) != KUMO_CODE_OK)
-        return docs_db_fail(call, c, rc);
+    if ((rc = docs_lock_doc(ctx, call, p->tid, req->document_id, &c, &d)) != KUMO_CODE_OK)
+        return rc;
     if (d.status != ST_ACTIVE) {
         kumo_db_rollback(c);
         kumo_db_release(c);

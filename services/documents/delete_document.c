@@ -8,26 +8,20 @@
 
 #define ST_DELETED KUMO__DOCUMENTS__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_DELETED
 
-/* ---- delete and undelete ---- */
-
 static kumo_code purge(struct docs_ctx *ctx, struct kumo_rpc_call *call,
                        const struct kumo_principal *p, const char *id, int64_t version,
                        ProtobufCMessage **response)
 {
     struct kumo_db_conn *c;
-    kumo_code rc = kumo_db_call_acquire(ctx->db, call, &c);
+    struct docs_doc_row d;
+    kumo_code rc = docs_lock_doc(ctx, call, p->tid, id, &c, &d);
     if (rc != KUMO_CODE_OK)
         return rc;
+    if (version && d.version != version)
+        return docs_lost_race(call, c, p->tid, id);
     char roles[64];
     docs_roles_text(p->roles, roles);
-    struct docs_doc_row d;
-    rc = kumo_db_begin(c);
-    if (rc == KUMO_CODE_OK)
-        rc = docs_doc_load(c, call, p->tid, id, 1, &d);
-    if (rc == KUMO_CODE_OK && version && d.version != version)
-        return docs_lost_race(call, c, p->tid, id);
-    if (rc == KUMO_CODE_OK)
-        rc = docs_purge_rows_as(c, p->tid, id, p->sub, roles, kumo_rpc_call_request_id(call));
+    rc = docs_purge_rows_as(c, p->tid, id, p->sub, roles, kumo_rpc_call_request_id(call));
     if (rc == KUMO_CODE_OK)
         rc = kumo_db_commit(c);
     if (rc != KUMO_CODE_OK)
@@ -53,21 +47,17 @@ DOCS_HANDLER(delete_document)
     if (req->purge)
         return purge(ctx, call, p, req->id, version, response);
     struct kumo_db_conn *c;
-    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
-        return rc;
     struct docs_doc_row d;
-    rc = kumo_db_begin(c);
-    if (rc == KUMO_CODE_OK)
-        rc = docs_doc_load(c, call, p->tid, req->id, 1, &d);
-    if (rc == KUMO_CODE_OK && version && d.version != version)
+    if ((rc = docs_lock_doc(ctx, call, p->tid, req->id, &c, &d)) != KUMO_CODE_OK)
+        return rc;
+    if (version && d.version != version)
         return docs_lost_race(call, c, p->tid, req->id);
-    if (rc == KUMO_CODE_OK && d.status == ST_DELETED) /* idempotent: already deleted */
+    if (d.status == ST_DELETED) /* idempotent: already deleted */
         return docs_finish_change(call, c, p->tid, d.id,
                                   &kumo__documents__v1__delete_document_response__descriptor,
                                   response);
     int64_t now = kumo_now_us();
-    if (rc == KUMO_CODE_OK)
-        rc = docs_doc_soft_delete(c, p->tid, d.id, now, now + ctx->s.retention_ms * 1000);
+    rc = docs_doc_soft_delete(c, p->tid, d.id, now, now + ctx->s.retention_ms * 1000);
     if (rc == KUMO_CODE_OK)
         rc = docs_audit_caller(c, call, p, "document.delete", d.id, 0, NULL);
     if (rc != KUMO_CODE_OK)

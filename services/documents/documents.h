@@ -293,6 +293,12 @@ kumo_code docs_load_for_change(struct docs_ctx *ctx, struct kumo_rpc_call *call,
                                const struct kumo_principal *p, const char *id, const char *etag,
                                struct docs_doc_row *d, char ***keys, size_t *n);
 
+/* Leases a connection, begins a transaction and loads the document `id`
+ * of the tenant FOR UPDATE into *d. OK with *c open, or answered (the
+ * connection released). */
+kumo_code docs_lock_doc(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *tenant_id,
+                        const char *id, struct kumo_db_conn **c, struct docs_doc_row *d);
+
 /* Answers a conditional change that matched no row: the document is gone
  * (not_found) or the etag was stale (aborted). Rolls back, releases c. */
 kumo_code docs_lost_race(struct kumo_rpc_call *call, struct kumo_db_conn *c, const char *tid,

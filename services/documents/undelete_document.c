@@ -15,14 +15,9 @@ DOCS_HANDLER(undelete_document)
     if (rc != KUMO_CODE_OK)
         return rc;
     struct kumo_db_conn *c;
-    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
-        return rc;
     struct docs_doc_row d;
-    rc = kumo_db_begin(c);
-    if (rc == KUMO_CODE_OK)
-        rc = docs_doc_load(c, call, p->tid, req->id, 1, &d);
-    if (rc != KUMO_CODE_OK)
-        return docs_db_fail(call, c, rc);
+    if ((rc = docs_lock_doc(ctx, call, p->tid, req->id, &c, &d)) != KUMO_CODE_OK)
+        return rc;
     const char *why = NULL;
     if (d.status != ST_DELETED)
         why = "document is not deleted";

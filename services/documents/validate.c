@@ -3,25 +3,11 @@
  * by tests/fuzz/fuzz_documents_validate.c). */
 #include <string.h>
 
-#include "documents.h"
 #include "base/validate.h"
+#include "documents.h"
+#include "http/token.h"
 
 #define MAX_BYTES(chars) ((chars)*4)
-
-static int tchar(unsigned char c)
-{
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
-        return 1;
-    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static size_t token_len(const char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len && tchar((unsigned char)s[i]))
-        i++;
-    return i;
-}
 
 /* A quoted-string of RFC 9110 without obs-text; returns its length or 0. */
 static size_t quoted_len(const char *s, size_t len)
@@ -49,10 +35,10 @@ int docs_content_type_valid(const char *s, size_t len, const char **why)
         *why = "is longer than 255 characters";
         return -1;
     }
-    size_t i = token_len(s, len);
+    size_t i = kumo_http_token_len(s, len);
     if (i == 0 || i >= len || s[i] != '/')
         return -1;
-    size_t j = token_len(s + i + 1, len - i - 1);
+    size_t j = kumo_http_token_len(s + i + 1, len - i - 1);
     if (j == 0)
         return -1;
     i += 1 + j;
@@ -64,11 +50,11 @@ int docs_content_type_valid(const char *s, size_t len, const char **why)
         i++;
         while (i < len && (s[i] == ' ' || s[i] == '\t'))
             i++;
-        size_t n = token_len(s + i, len - i);
+        size_t n = kumo_http_token_len(s + i, len - i);
         if (n == 0 || i + n >= len || s[i + n] != '=')
             return -1;
         i += n + 1;
-        size_t v = token_len(s + i, len - i);
+        size_t v = kumo_http_token_len(s + i, len - i);
         if (v == 0)
             v = quoted_len(s + i, len - i);
         if (v == 0)
