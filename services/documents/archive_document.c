@@ -4,6 +4,7 @@
  * failed_precondition ("already archived"). */
 #include "base/ids.h"
 #include "documents.h"
+#include "store/audit.h"
 #include "kumo/storage/v1/storage.pb-c.h"
 #include "store/documents.h"
 

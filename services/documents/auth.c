@@ -10,7 +10,6 @@
 #include "documents.h"
 #include "grpc/health/v1/health.pb-c.h"
 #include "runtime/admin_http.h"
-#include "store/audit.h"
 
 #define PROBE_INTERVAL_MS 2000
 
@@ -90,34 +89,4 @@ kumo_code docs_caller_id(struct kumo_rpc_call *call, enum docs_rank rank, const 
     if (rc == KUMO_CODE_OK)
         rc = kumo_rpc_check_id(call, field, id);
     return rc;
-}
-
-void docs_roles_text(unsigned roles, char out[64])
-{
-    static const struct {
-        unsigned bit;
-        const char *name;
-    } names[] = {{KUMO_ROLE_ADMIN, "admin"},
-                 {KUMO_ROLE_EDITOR, "editor"},
-                 {KUMO_ROLE_VIEWER, "viewer"},
-                 {KUMO_ROLE_SERVICE, "service"}};
-    size_t n = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (!(roles & names[i].bit))
-            continue;
-        int w = snprintf(out + n, 64 - n, "%s%s", n ? "," : "", names[i].name);
-        if (w > 0 && (size_t)w < 64 - n)
-            n += (size_t)w;
-    }
-}
-
-kumo_code docs_audit_caller(struct kumo_db_conn *c, struct kumo_rpc_call *call,
-                            const struct kumo_principal *p, const char *action,
-                            const char *document_id, int32_t version, const char *details_json)
-{
-    char roles[64];
-    docs_roles_text(p->roles, roles);
-    return docs_audit(c, p->tid, p->sub, roles, action, document_id, version,
-                      kumo_rpc_call_request_id(call), details_json);
 }

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "documents.h"
+#include "store/audit.h"
 #include "store/documents.h"
 #include "store/jobs.h"
 #include "store/versions.h"

@@ -12,6 +12,7 @@
 #include "documents.h"
 #include "store/audit.h"
 #include "store/documents.h"
+#include "store/jobs.h"
 #include "store/versions.h"
 
 #define V_PENDING KUMO__DOCUMENTS__V1__VERSION_STATUS__VERSION_STATUS_PENDING_UPLOAD
@@ -101,7 +102,11 @@ static kumo_code insert_all(struct docs_ctx *ctx, struct kumo_db_conn *c,
     if (rc == KUMO_CODE_OK) {
         struct docs_version_new v;
         docs_pending_version(&ctx->s, p->tid, doc->id, 1, n, p->sub, doc->now_us, &v);
-        rc = docs_version_insert(c, &v, doc->now_us + ctx->s.upload_expiry_ms * 1000);
+        rc = docs_version_insert(c, &v);
+        /* Its upload is cleaned up should it never complete. */
+        if (rc == KUMO_CODE_OK)
+            rc = docs_job_enqueue(c, p->tid, DOCS_JOB_CLEANUP_UPLOAD, doc->id, 1, NULL,
+                                  doc->now_us + ctx->s.upload_expiry_ms * 1000);
     }
     if (rc == KUMO_CODE_OK) {
         char details[128];

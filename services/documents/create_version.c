@@ -7,6 +7,7 @@
 #include "documents.h"
 #include "store/audit.h"
 #include "store/documents.h"
+#include "store/jobs.h"
 #include "store/versions.h"
 
 #define ST_ACTIVE KUMO__DOCUMENTS__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_ACTIVE
@@ -43,7 +44,11 @@ DOCS_HANDLER(create_version)
     int64_t now = kumo_now_us();
     struct docs_version_new nv;
     docs_pending_version(&ctx->s, p->tid, d.id, version, &n, p->sub, now, &nv);
-    rc = docs_version_insert(c, &nv, now + ctx->s.upload_expiry_ms * 1000);
+    rc = docs_version_insert(c, &nv);
+    /* Its upload is cleaned up should it never complete. */
+    if (rc == KUMO_CODE_OK)
+        rc = docs_job_enqueue(c, p->tid, DOCS_JOB_CLEANUP_UPLOAD, d.id, (int32_t)version, NULL,
+                              now + ctx->s.upload_expiry_ms * 1000);
     if (rc == KUMO_CODE_OK)
         rc = docs_doc_set_pending(c, p->tid, d.id, version, now);
     if (rc == KUMO_CODE_OK) {

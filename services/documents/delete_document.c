@@ -3,6 +3,7 @@
  * the rows at once and queues the removal of every version's content. */
 #include "base/ids.h"
 #include "documents.h"
+#include "store/audit.h"
 #include "store/documents.h"
 #include "store/purge.h"
 

@@ -137,16 +137,6 @@ kumo_code docs_caller(struct kumo_rpc_call *call, enum docs_rank rank,
 kumo_code docs_caller_id(struct kumo_rpc_call *call, enum docs_rank rank, const char *field,
                          const char *id, const struct kumo_principal **p);
 
-/* The caller's roles as text ("admin", "editor,viewer"), into out[64]. */
-void docs_roles_text(unsigned roles, char out[64]);
-
-/* Writes the audit event of a change the caller `p` made (their roles, the
- * call's request id) inside the open transaction on `c`. OK or the DB
- * error. */
-kumo_code docs_audit_caller(struct kumo_db_conn *c, struct kumo_rpc_call *call,
-                            const struct kumo_principal *p, const char *action,
-                            const char *document_id, int32_t version, const char *details_json);
-
 /* ---- migrations.c ---- */
 
 const struct kumo_db_migration *docs_migrations(size_t *n);

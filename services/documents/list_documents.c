@@ -1,6 +1,6 @@
 /* ListDocuments: filters, full-text search and keyset pagination. The
  * query itself (access paths, the bounded walk for text queries, the
- * keyset conditions) is in store/document_list.c; here: the request's
+ * keyset conditions) is in store/documents.c; here: the request's
  * checks, the page token (db/page_cursor: the last row's sort values and
  * seq, bound to the tenant, filters and order) and the messages. */
 #include <stdio.h>
@@ -10,7 +10,6 @@
 #include "db/page_cursor.h"
 #include "db/page_token.h"
 #include "documents.h"
-#include "store/document_list.h"
 #include "store/documents.h"
 
 #define ST_DELETED KUMO__DOCUMENTS__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_DELETED

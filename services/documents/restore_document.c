@@ -6,6 +6,7 @@
 
 #include "base/ids.h"
 #include "documents.h"
+#include "store/audit.h"
 #include "kumo/storage/v1/storage.pb-c.h"
 #include "store/documents.h"
 

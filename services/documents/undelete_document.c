@@ -2,6 +2,7 @@
  * unless its retention period is over (the purge is then under way). */
 #include "base/ids.h"
 #include "documents.h"
+#include "store/audit.h"
 #include "store/documents.h"
 
 #define ST_DELETED KUMO__DOCUMENTS__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_DELETED

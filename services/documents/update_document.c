@@ -6,6 +6,7 @@
 
 #include "base/ids.h"
 #include "documents.h"
+#include "store/audit.h"
 #include "store/documents.h"
 
 #define ST_DELETED KUMO__DOCUMENTS__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_DELETED

@@ -1,6 +1,9 @@
 /* The audit_events SQL and its row mapping (AUDIT_COLUMNS, read back by
  * scan_event right under it). */
+#include <stdio.h>
+
 #include "audit.h"
+#include "auth/jwt.h"
 #include "base/ids.h"
 #include "columns.h"
 #include "db/page_rows.h"
@@ -68,4 +71,34 @@ kumo_code docs_audit_list(struct kumo_db_conn *c, struct kumo_rpc_call *call, co
         scan_event, call, sizeof **rows, (size_t)limit, &out, n);
     *rows = out;
     return rc;
+}
+
+void docs_roles_text(unsigned roles, char out[64])
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } names[] = {{KUMO_ROLE_ADMIN, "admin"},
+                 {KUMO_ROLE_EDITOR, "editor"},
+                 {KUMO_ROLE_VIEWER, "viewer"},
+                 {KUMO_ROLE_SERVICE, "service"}};
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (!(roles & names[i].bit))
+            continue;
+        int w = snprintf(out + n, 64 - n, "%s%s", n ? "," : "", names[i].name);
+        if (w > 0 && (size_t)w < 64 - n)
+            n += (size_t)w;
+    }
+}
+
+kumo_code docs_audit_caller(struct kumo_db_conn *c, struct kumo_rpc_call *call,
+                            const struct kumo_principal *p, const char *action,
+                            const char *document_id, int32_t version, const char *details_json)
+{
+    char roles[64];
+    docs_roles_text(p->roles, roles);
+    return docs_audit(c, p->tid, p->sub, roles, action, document_id, version,
+                      kumo_rpc_call_request_id(call), details_json);
 }

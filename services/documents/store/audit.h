@@ -17,6 +17,18 @@ kumo_code docs_audit(struct kumo_db_conn *c, const char *tenant_id, const char *
                      const char *actor_roles, const char *action, const char *document_id,
                      int32_t version, const char *request_id, const char *details_json);
 
+/* The actor_roles text of `roles` (kumo_principal.roles): "admin",
+ * "editor,viewer", ... into out[64]. */
+void docs_roles_text(unsigned roles, char out[64]);
+
+/* Writes the audit event of a change the caller `p` made (their roles, the
+ * call's request id) inside the open transaction on `c`. OK or the DB
+ * error. */
+struct kumo_principal;
+kumo_code docs_audit_caller(struct kumo_db_conn *c, struct kumo_rpc_call *call,
+                            const struct kumo_principal *p, const char *action,
+                            const char *document_id, int32_t version, const char *details_json);
+
 /* One audit_events row (text in the call's arena). */
 struct docs_audit_row {
     int64_t seq, time_us, version;

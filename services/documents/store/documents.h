@@ -1,7 +1,7 @@
 /* The document aggregate's rows: the documents table, with the tag rows
  * (document_tags) and per-tenant number counters (document_counters) that
  * live and change with it. Every statement on these tables is in
- * store/documents.c (the list query in store/document_list.c), next to the
+ * store/documents.c (the ListDocuments query included), next to the
  * column list its rows are read back with. Functions take an open
  * connection (and run inside the caller's transaction when it has one);
  * text columns are copied into the call's arena. Nothing here answers an
@@ -14,7 +14,9 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "base/buf.h"
 #include "db/db.h"
+#include "db/page_cursor.h"
 #include "rpc/rpc.h"
 
 /* One documents row (DOC_COLUMNS in store/documents.c). Times in
@@ -31,14 +33,6 @@ struct docs_doc_row {
     uint8_t sha256[32];
     size_t sha256_len;
 };
-
-/* The select list of a documents row (table alias d), for the list query
- * (store/document_list.c): what docs_doc_scan reads, in its order. */
-extern const char docs_doc_columns[];
-
-/* Reads the current row of a query selecting docs_doc_columns into
- * *(struct docs_doc_row *)out. */
-kumo_code docs_doc_scan(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out);
 
 /* Loads a document of the tenant (FOR UPDATE when `lock`). OK, NOT_FOUND
  * or the DB error. */
@@ -186,5 +180,47 @@ kumo_code docs_doc_set_extracted(struct kumo_db_conn *c, const char *tenant_id, 
  * oldest first, into refs[0..*n). OK or the DB error. */
 kumo_code docs_doc_list_purgeable(struct kumo_db_conn *c, int64_t now_us, struct docs_doc_ref *refs,
                                   size_t max, size_t *n);
+
+/* ---- ListDocuments ---- */
+
+/* The orders: each a keyset on (sort column, seq). */
+enum {
+    DOCS_ORD_CREATE_DESC,
+    DOCS_ORD_CREATE_ASC,
+    DOCS_ORD_UPDATE_DESC,
+    DOCS_ORD_TITLE_ASC,
+    DOCS_ORD_N
+};
+
+/* A checked ListDocuments request. Strings "" when absent; status 0 = any
+ * but DELETED. */
+struct docs_list_query {
+    int order; /* DOCS_ORD_* */
+    int64_t status;
+    const char *tag, *content_type, *owner_id, *query;
+    int64_t t[4]; /* create after, create before, update after, update before (us) */
+    int has_t[4];
+};
+
+/* The most parameters docs_list_sql binds. */
+#define DOCS_LIST_PARAMS_MAX 24
+
+/* Appends to `sql` the statement for `q` after cursor `cur` (cur->seq < 0:
+ * the first page), asking for `limit` rows, assembled from fixed fragments
+ * by which filters are present (values are always bound), and fills
+ * p[0..n) with its parameters; returns n. `walk` picks the bounded index
+ * walk of a text query. Pure: no database. */
+size_t docs_list_sql(const char *tenant_id, const struct docs_list_query *q,
+                     const struct kumo_page_cursor *cur, int32_t limit, int walk,
+                     struct kumo_buf *sql, struct kumo_db_param *p);
+
+/* Reads one page of `size` documents after `cur`: rows[0..*n) in the
+ * call's arena, *more when a row beyond the page exists. `scope` (what
+ * the page token is bound to) names the query for the plan hint of text
+ * queries. OK or the DB error. */
+kumo_code docs_doc_list(struct kumo_db_conn *c, struct kumo_rpc_call *call, const char *tenant_id,
+                        const struct docs_list_query *q, const struct kumo_buf *scope,
+                        const struct kumo_page_cursor *cur, int32_t size,
+                        struct docs_doc_row **rows, size_t *n, int *more);
 
 #endif

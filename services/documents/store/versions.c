@@ -6,7 +6,6 @@
 #include "columns.h"
 #include "db/page_rows.h"
 #include "db/row.h"
-#include "jobs.h"
 #include "kumo/documents/v1/documents.pb-c.h"
 #include "documents.h"
 #include "versions.h"
@@ -68,8 +67,7 @@ kumo_code docs_version_load(struct kumo_db_conn *c, struct kumo_rpc_call *call,
         scan_version, call, v);
 }
 
-kumo_code docs_version_insert(struct kumo_db_conn *c, const struct docs_version_new *n,
-                              int64_t cleanup_at_us)
+kumo_code docs_version_insert(struct kumo_db_conn *c, const struct docs_version_new *n)
 {
     char key[320];
     docs_version_key(key, sizeof key, n->tenant_id, n->doc_id, n->version);
@@ -88,9 +86,6 @@ kumo_code docs_version_insert(struct kumo_db_conn *c, const struct docs_version_
                             : KUMO__DOCUMENTS__V1__UPLOAD_METHOD__UPLOAD_METHOD_SINGLE_PUT),
             KUMO_DB_I64(n->part_size), KUMO_DB_I64(n->part_count), KUMO_DB_TIME(n->now_us)),
         NULL);
-    if (rc == KUMO_CODE_OK)
-        rc = docs_job_enqueue(c, n->tenant_id, DOCS_JOB_CLEANUP_UPLOAD, n->doc_id,
-                              (int32_t)n->version, NULL, cleanup_at_us);
     return rc;
 }
 

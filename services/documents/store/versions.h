@@ -48,12 +48,9 @@ struct docs_version_new {
     int64_t now_us;
 };
 
-/* Inside the caller's transaction: inserts a pending version under its
- * upload key (docs_version_key) and queues the cleanup of its upload
- * (a cleanup_upload job due at cleanup_at_us) should it never complete.
- * OK or the DB error. */
-kumo_code docs_version_insert(struct kumo_db_conn *c, const struct docs_version_new *n,
-                              int64_t cleanup_at_us);
+/* Inserts a pending version under its upload key (docs_version_key). OK
+ * or the DB error. (The caller queues the cleanup of its upload.) */
+kumo_code docs_version_insert(struct kumo_db_conn *c, const struct docs_version_new *n);
 
 /* Records the multipart upload id of a pending version unless one is
  * recorded already (*matched = 0 then). OK or the DB error. */

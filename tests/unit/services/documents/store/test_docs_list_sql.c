@@ -1,4 +1,4 @@
-/* store/document_list.c: the ListDocuments statement is assembled from
+/* store/documents.c: the ListDocuments statement is assembled from
  * fixed fragments by which filters are present, every value bound, and
  * each order walks its keyset (sort column, seq) after the cursor. */
 #include <setjmp.h>
@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "store/document_list.h"
+#include "store/documents.h"
 
 static const struct kumo_page_cursor FIRST = {-1, 0, "", 0};
 

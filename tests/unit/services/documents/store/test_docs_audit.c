@@ -1,4 +1,4 @@
-/* auth.c (kumo-documents): the roles text written into audit events. */
+/* store/audit.c: the actor_roles text written into audit events. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,8 @@
 
 #include <cmocka.h>
 
-#include "documents.h"
+#include "store/audit.h"
+#include "auth/jwt.h"
 
 static void test_docs_auth_roles_text(void **state)
 {
