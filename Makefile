@@ -169,12 +169,14 @@ LIBS_ALL := $(LIBKUMOCLIENTS) $(LIBKUMOPROTO) $(LIBKUMO)
 # targets (the other daemons' images need not have them): kumo-storage's
 # CRC32C is ISA-L's.
 DAEMON_LIBS_storage := -lisal
-# Each services/<name>/ (and bff/) with C sources is a daemon build/bin/kumo-<name>.
+# Each services/<name>/ (and bff/) with C sources is a daemon build/bin/kumo-<name>;
+# its sources are the .c files of its folder and of its subfolders (store/, jobs/).
 DAEMON_DIRS := $(sort $(patsubst %/,%,$(dir $(wildcard services/*/*.c bff/*.c))))
+daemon_srcs = $(wildcard $(1)/*.c $(1)/*/*.c)
 BINS := $(foreach d,$(DAEMON_DIRS),$(BUILD)/bin/kumo-$(notdir $(d)))
 
 define daemon_rule
-$(BUILD)/bin/kumo-$(notdir $(1)): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c)) \
+$(BUILD)/bin/kumo-$(notdir $(1)): $(patsubst %.c,$(BUILD)/obj/%.o,$(call daemon_srcs,$(1))) \
     $(LIBS_ALL)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(LDFLAGS_ALL) -o $$@ $$^ $$(PKG_LIBS) $$(DAEMON_LIBS_$(notdir $(1))) -lm
@@ -201,11 +203,14 @@ $(BUILD)/tests/grpc-core-client: tests/interop/grpc_core_client.c $(LIBKUMOTEST)
 UNIT_SRCS := $(sort $(shell find tests/unit -name 'test_*.c'))
 UNIT_BINS := $(foreach s,$(UNIT_SRCS),$(BUILD)/tests/unit/$(basename $(notdir $(s))))
 $(BUILD)/obj/tests/unit/%.o: CPPFLAGS_ALL += -Itests/echo -Itests/unit/common/db
-unit_daemon_dir = $(patsubst tests/unit/%/,%,$(filter tests/unit/bff/ tests/unit/services/%/,$(dir $(1))))
+# The daemon a test belongs to (services/<svc> or bff; tests in subfolders
+# such as tests/unit/services/documents/store/ belong to documents too).
+unit_path = $(subst /, ,$(1))
+unit_daemon_dir = $(if $(filter services,$(word 3,$(unit_path))),$(if $(word 5,$(unit_path)),services/$(word 4,$(unit_path))))$(if $(filter bff,$(word 3,$(unit_path))),bff)
 define unit_rule
 $(BUILD)/obj/$(patsubst %.c,%.o,$(1)): CPPFLAGS_ALL += $(if $(call unit_daemon_dir,$(1)),-I$(call unit_daemon_dir,$(1)))
 $(BUILD)/tests/unit/$(basename $(notdir $(1))): $(BUILD)/obj/$(patsubst %.c,%.o,$(1)) \
-    $(if $(call unit_daemon_dir,$(1)),$(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out %/main.c,$(wildcard $(call unit_daemon_dir,$(1))/*.c)))) \
+    $(if $(call unit_daemon_dir,$(1)),$(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out $(call unit_daemon_dir,$(1))/main.c,$(call daemon_srcs,$(call unit_daemon_dir,$(1)))))) \
     $(LIBKUMOTEST) $(LIBS_ALL)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(LDFLAGS_ALL) -o $$@ $$^ $$(PKG_LIBS) $$(DAEMON_LIBS_$$(notdir $(call unit_daemon_dir,$(1)))) -lcmocka -lm
@@ -249,7 +254,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIBKUMOTEST) $(LIBS_ALL)
 # daemon writes itself.
 define service_fuzz_rule
 $(BUILD)/fuzz/fuzz_$(notdir $(1))_%: tests/fuzz/fuzz_$(notdir $(1))_%.c \
-    $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out $(1)/main.c,$(wildcard $(1)/*.c))) \
+    $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out $(1)/main.c,$(call daemon_srcs,$(1)))) \
     $(LIBKUMOTEST) $(LIBS_ALL)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(CPPFLAGS_ALL) -I$(1) $$(CFLAGS_ALL) -fsanitize=fuzzer,address,undefined -o $$@ $$^ $$(PKG_LIBS) $$(DAEMON_LIBS_$(notdir $(1))) -lm

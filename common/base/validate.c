@@ -2,6 +2,7 @@
 
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "base/errors.h"
 
 /* Length of the well-formed sequence at s[0..len), or 0 (RFC 3629, table 3-7
@@ -37,6 +38,29 @@ static size_t seq_len(const unsigned char *s, size_t len)
         if (s[i] < 0x80 || s[i] > 0xBF)
             return 0;
     return n;
+}
+
+void kumo_utf8_clean(const char *in, size_t len, size_t max, struct kumo_buf *out)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    size_t added = 0, i = 0;
+    kumo_buf_reserve(out, len < max ? len : max);
+    while (i < len) {
+        if (s[i] == 0) {
+            i++;
+            continue;
+        }
+        size_t n = seq_len(s + i, len - i);
+        if (n == 0) {
+            i++; /* drop the invalid byte */
+            continue;
+        }
+        if (added + n > max)
+            break;
+        kumo_buf_append(out, s + i, n);
+        added += n;
+        i += n;
+    }
 }
 
 int kumo_utf8_valid(const char *s, size_t len)

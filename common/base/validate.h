@@ -23,6 +23,14 @@ int kumo_utf8_valid(const char *s, size_t len);
  * UTF-8 (counts lead bytes). */
 size_t kumo_utf8_count(const char *s, size_t len);
 
+struct kumo_buf;
+
+/* Appends to `out` the valid UTF-8 of in[0..len) without NULs and invalid
+ * sequences (dropped a byte at a time), at most `max` bytes and never
+ * ending inside a character: text from anywhere (extracted from files,
+ * error messages) made safe to store and to encode as JSON. */
+void kumo_utf8_clean(const char *in, size_t len, size_t max, struct kumo_buf *out);
+
 /* Flags of kumo_text_check. */
 enum kumo_text_flags {
     KUMO_TEXT_ALLOW_EMPTY = 1u << 0, /* "" passes */

@@ -10,6 +10,7 @@
 
 #include "base/alloc.h"
 #include "base/base64.h"
+#include "base/calendar.h"
 #include "base/errors.h"
 
 /* Encoding has no attacker-chosen depth of its own, but a message unpacked
@@ -396,38 +397,6 @@ static int parse_double_string(const char *s, size_t len, double *out)
     return NUM_OK;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * algorithm). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
-static int days_in_month(int64_t y, unsigned m)
-{
-    static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 ? 28 + leap : dm[m - 1];
-}
-
 /* Reads exactly `n` digits at s[*i]; returns the value or -1. */
 static long read_digits(const char *s, size_t len, size_t *i, size_t n)
 {
@@ -478,7 +447,7 @@ static int parse_timestamp(const char *s, size_t len, int64_t *secs, int32_t *na
     if (mo < 1 || mo > 12 || i >= len || s[i++] != '-')
         return -1;
     long d = read_digits(s, len, &i, 2);
-    if (d < 1 || d > days_in_month(y, (unsigned)mo) || i >= len || s[i++] != 'T')
+    if (d < 1 || d > kumo_days_in_month(y, (unsigned)mo) || i >= len || s[i++] != 'T')
         return -1;
     long h = read_digits(s, len, &i, 2);
     if (h < 0 || h > 23 || i >= len || s[i++] != ':')
@@ -506,7 +475,8 @@ static int parse_timestamp(const char *s, size_t len, int64_t *secs, int32_t *na
     }
     if (i != len)
         return -1;
-    int64_t t = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se;
+    int64_t t =
+        kumo_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se;
     t -= off;
     if (t < TS_MIN_SECONDS || t > TS_MAX_SECONDS)
         return -1;
@@ -893,7 +863,7 @@ static int encode_timestamp(struct kumo_buf *b, const ProtobufCMessage *m)
     int64_t sod = secs - days * 86400;
     int64_t y;
     unsigned mo, d;
-    civil_from_days(days, &y, &mo, &d);
+    kumo_civil_from_days(days, &y, &mo, &d);
     kumo_buf_appendf(b, "\"%04" PRId64 "-%02u-%02uT%02d:%02d:%02d", y, mo, d, (int)(sod / 3600),
                      (int)(sod / 60 % 60), (int)(sod % 60));
     append_nanos(b, nanos);

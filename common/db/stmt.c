@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/calendar.h"
 #include "db/internal.h"
 #include "runtime/log.h"
 
@@ -13,31 +14,6 @@
 #define PARAMS_ON_STACK 16
 
 /* ---- time ---- */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's
- * days_from_civil). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
 
 static int64_t floor_div(int64_t a, int64_t b)
 {
@@ -50,7 +26,7 @@ void kumo__db_time_from_us(int64_t us, MYSQL_TIME *t)
     int64_t sod = secs - days * 86400, y;
     unsigned m, d;
 
-    civil_from_days(days, &y, &m, &d);
+    kumo_civil_from_days(days, &y, &m, &d);
     memset(t, 0, sizeof *t);
     t->year = (unsigned)y;
     t->month = m;
@@ -64,7 +40,7 @@ void kumo__db_time_from_us(int64_t us, MYSQL_TIME *t)
 
 int64_t kumo__db_time_to_us(const MYSQL_TIME *t)
 {
-    int64_t days = days_from_civil(t->year, t->month ? t->month : 1, t->day ? t->day : 1);
+    int64_t days = kumo_days_from_civil(t->year, t->month ? t->month : 1, t->day ? t->day : 1);
     int64_t secs = days * 86400 + (int64_t)t->hour * 3600 + t->minute * 60 + t->second;
     return secs * 1000000 + (int64_t)t->second_part;
 }

@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "auth/jwt_setup.h"
 #include "documents.h"
 #include "runtime/log.h"
 #include "auth/revocations.h"
@@ -15,22 +16,10 @@
 #define TIB     (1024 * GIB)
 
 static const struct kumo_config_var own_vars[] = {
-    {"KUMO_JWT_ISSUER", KUMO_CONFIG_STRING, "kumo-users", "required iss of access tokens"},
-    {"KUMO_JWT_AUDIENCE", KUMO_CONFIG_STRING, "kumo", "required aud of access tokens"},
-    {"KUMO_JWT_LEEWAY", KUMO_CONFIG_DURATION_MS, "30s", "clock skew allowed verifying tokens", 0, 0,
-     300 * SEC_MS},
-    {"KUMO_JWT_MAX_TTL", KUMO_CONFIG_DURATION_MS, "24h", "longest token lifetime accepted", 0,
-     SEC_MS, 7 * DAY_MS},
-    {"KUMO_JWT_JWKS_FILE", KUMO_CONFIG_STRING, NULL,
-     "JWKS file with the keys verifying access tokens (re-read when it changes); "
-     "takes precedence over KUMO_JWT_JWKS_URL"},
-    {"KUMO_JWT_JWKS_URL", KUMO_CONFIG_STRING, "http://127.0.0.1:9101/.well-known/jwks.json",
-     "URL of kumo-users' JWKS (its admin port)"},
-    {"KUMO_JWT_JWKS_REFRESH", KUMO_CONFIG_DURATION_MS, "5m", "how often the JWKS is reloaded", 0,
-     SEC_MS, DAY_MS},
+    KUMO_JWT_SETUP_CONFIG_VARS,
     KUMO_REVOCATIONS_CONFIG_VARS,
-    {"KUMO_SERVICE_CALLERS", KUMO_CONFIG_STRING, "",
-     "service principals allowed to call (none: the documents RPCs are for users)"},
+    KUMO_JWT_SETUP_CALLERS_VAR(
+        "", "service principals allowed to call (none: the documents RPCs are for users)"),
     {"KUMO_AWS_REGION", KUMO_CONFIG_STRING, NULL,
      "region of the RDS IAM token (KUMO_DB_AUTH=iam); default: AWS_REGION"},
     {"KUMO_MIGRATE_LOCK_TIMEOUT", KUMO_CONFIG_DURATION_MS, "60s",
@@ -103,9 +92,6 @@ static int bad(const char *why)
 
 static void load_numbers(const struct kumo_config *c, struct docs_settings *s)
 {
-    s->jwt_leeway_s = kumo_config_int(c, "KUMO_JWT_LEEWAY") / 1000;
-    s->jwt_max_ttl_s = kumo_config_int(c, "KUMO_JWT_MAX_TTL") / 1000;
-    s->jwks_refresh_ms = kumo_config_int(c, "KUMO_JWT_JWKS_REFRESH");
     s->max_document_size = kumo_config_int(c, "KUMO_MAX_DOCUMENT_SIZE");
     s->multipart_threshold = kumo_config_int(c, "KUMO_MULTIPART_THRESHOLD");
     s->multipart_part_size = kumo_config_int(c, "KUMO_MULTIPART_PART_SIZE");
@@ -127,20 +113,12 @@ static void load_numbers(const struct kumo_config *c, struct docs_settings *s)
 int docs_settings_load(const struct kumo_config *c, struct docs_settings *s)
 {
     memset(s, 0, sizeof *s);
-    s->jwt_issuer = kumo_config_string(c, "KUMO_JWT_ISSUER");
-    s->jwt_audience = kumo_config_string(c, "KUMO_JWT_AUDIENCE");
-    s->jwks_file = kumo_config_string(c, "KUMO_JWT_JWKS_FILE");
-    s->jwks_url = kumo_config_string(c, "KUMO_JWT_JWKS_URL");
-    s->service_callers = kumo_config_string(c, "KUMO_SERVICE_CALLERS");
     s->storage_target = kumo_config_string(c, "KUMO_STORAGE_TARGET");
     s->users_target = kumo_config_string(c, "KUMO_USERS_TARGET");
     s->service_api_key_file = kumo_config_string(c, "KUMO_SERVICE_API_KEY_FILE");
     load_numbers(c, s);
-    if (s->jwt_issuer[0] == '\0' || s->jwt_audience[0] == '\0')
-        return bad("KUMO_JWT_ISSUER and KUMO_JWT_AUDIENCE must not be empty");
-    if ((s->jwks_file == NULL || s->jwks_file[0] == '\0') &&
-        (s->jwks_url == NULL || s->jwks_url[0] == '\0'))
-        return bad("one of KUMO_JWT_JWKS_FILE and KUMO_JWT_JWKS_URL is required");
+    if (kumo_jwt_settings_load(c, &s->jwt) != 0)
+        return -1;
     if (s->storage_target[0] == '\0' || s->users_target[0] == '\0')
         return bad("KUMO_STORAGE_TARGET and KUMO_USERS_TARGET must not be empty");
     if (s->jobs_backoff_base_ms > s->jobs_backoff_max_ms)

@@ -10,11 +10,15 @@
 #include "users/apikey_exchange.h"
 #include "base/buf.h"
 #include "runtime/config.h"
+#include "db/call.h"
 #include "db/db.h"
 #include "db/rds_auth.h"
 #include "auth/jwks_fetch.h"
+#include "auth/jwt_setup.h"
+#include "runtime/probes.h"
 #include "kumo/documents/v1/documents.pb-c.h"
 #include "auth/jwt.h"
+#include "rpc/fields.h"
 #include "rpc/rpc.h"
 #include "auth/rpc_auth.h"
 #include "rpc_client/client.h"
@@ -25,12 +29,7 @@
 /* Settings from the KUMO_* variables (config.c). Durations in ms unless
  * the name says otherwise. */
 struct docs_settings {
-    /* token verification (as kumo-storage) */
-    const char *jwt_issuer, *jwt_audience;
-    int64_t jwt_leeway_s, jwt_max_ttl_s;
-    const char *jwks_file, *jwks_url;
-    int64_t jwks_refresh_ms;
-    const char *service_callers;
+    struct kumo_jwt_settings jwt; /* token verification (the KUMO_JWT_* settings) */
     /* peers */
     const char *storage_target;       /* KUMO_STORAGE_TARGET, "127.0.0.1:7103" */
     const char *users_target;         /* KUMO_USERS_TARGET, "127.0.0.1:7101" */
@@ -61,9 +60,8 @@ struct docs_ctx {
     struct docs_settings s;
     struct kumo_db *db;
     struct kumo_db_rds_auth *db_rds;       /* when KUMO_DB_AUTH=iam */
-    struct kumo_jwt_verifier *verifier;    /* kumo-users' keys (JWKS) */
-    struct kumo_rpc_jwt_auth *auth;        /* installed on the RPC server */
-    struct kumo_jwks_refresher *jwks;      /* keeps the verifier's keys fresh */
+    struct kumo_jwt_setup jwt;             /* verifier, authenticator, JWKS refresher */
+    struct kumo_probes *probes;            /* readiness: db, storage */
     struct kumo_rpc_client *storage;       /* kumo-storage */
     struct kumo_rpc_client *users;         /* kumo-users (API key exchange) */
     struct kumo_apikey_exchange *exchange; /* the service principal's tokens */
@@ -118,11 +116,12 @@ int docs_ctx_open_db(struct docs_ctx *ctx, const struct kumo_config *c);
  * made. */
 void docs_ctx_free(struct docs_ctx *ctx);
 
-/* ---- auth.c: token verification and readiness ---- */
+/* ---- auth.c: token verification, readiness, who may call what ---- */
 
-/* Verifier with kumo-users' JWKS (refreshed), the authenticator installed
- * on `srv`, and the readiness checks db, storage and jwks on `admin`.
- * Returns 0 or -1 after logging. */
+/* Token verification (common/auth/jwt_setup: kumo-users' JWKS, refreshed)
+ * with the authenticator installed on `srv`, and the readiness checks db,
+ * storage and jwks on `admin` (common/runtime/probes). Returns 0 or -1
+ * after logging. */
 struct kumo_admin;
 int docs_auth_start(struct docs_ctx *ctx, struct kumo_rpc_server *srv, struct kumo_admin *admin);
 void docs_auth_stop(struct docs_ctx *ctx);
@@ -133,8 +132,10 @@ void docs_auth_stop(struct docs_ctx *ctx);
 kumo_code docs_caller(struct kumo_rpc_call *call, enum docs_rank rank,
                       const struct kumo_principal **p);
 
-/* The caller's roles as text ("admin", "editor,viewer"), into out[64]. */
-void docs_roles_text(unsigned roles, char out[64]);
+/* docs_caller, then the id in request field `field` (kumo_rpc_check_id):
+ * what every handler naming one document checks first. OK or answered. */
+kumo_code docs_caller_id(struct kumo_rpc_call *call, enum docs_rank rank, const char *field,
+                         const char *id, const struct kumo_principal **p);
 
 /* ---- migrations.c ---- */
 
@@ -143,45 +144,18 @@ const struct kumo_db_migration *docs_migrations(size_t *n);
 /* The `migrate` subcommand. */
 int docs_cmd_migrate(const struct kumo_config *c, int argc, char **argv, void *ud);
 
-/* ---- audit.c: audit trail and purge (also used by the job workers) ---- */
+/* ---- the DB in a handler (common/db/call.h, rpc/fields.h) ---- */
 
-/* Writes one audit event inside the caller's open transaction. actor_id,
- * actor_roles, action required; document_id/request_id may be NULL or "";
- * details_json a JSON object text or NULL. Returns OK or the DB error. */
-kumo_code docs_audit(struct kumo_db_conn *c, const char *tenant_id, const char *actor_id,
-                     const char *actor_roles, const char *action, const char *document_id,
-                     int32_t version, const char *request_id, const char *details_json);
+/* Answers the call with the last DB error (safe message; NOT_FOUND is
+ * "document not found"), releasing `c` (may be NULL; rolls back). Returns
+ * the code. */
+static inline kumo_code docs_db_fail(struct kumo_rpc_call *call, struct kumo_db_conn *c,
+                                     kumo_code rc)
+{
+    return kumo_db_call_fail(call, c, rc, "document not found");
+}
 
-/* Inside the caller's open transaction: deletes the document, its versions
- * and tags, writes a "document.purge" audit event (actor "service" roles
- * when actor_id names a service) and enqueues one "purge_content" job whose
- * payload lists every version's object key and upload id. NOT_FOUND if the
- * tenant has no such document; otherwise OK or the DB error. */
-kumo_code docs_purge_rows(struct kumo_db_conn *c, const char *tenant_id, const char *document_id,
-                          const char *actor_id, const char *request_id);
-
-/* As docs_purge_rows with the actor's roles (DeleteDocument purge=true
- * passes the user's). */
-kumo_code docs__purge_rows_as(struct kumo_db_conn *c, const char *tenant_id,
-                              const char *document_id, const char *actor_id,
-                              const char *actor_roles, const char *request_id);
-
-/* ---- dbutil.c ---- */
-
-/* Leases a connection for the call. On failure answers and returns the
- * code. */
-kumo_code docs_db_acquire(struct docs_ctx *ctx, struct kumo_rpc_call *call,
-                          struct kumo_db_conn **c);
-
-/* Answers the call with the last DB error (safe message), releasing `c`
- * (may be NULL; rolls back). Returns the code. */
-kumo_code docs_db_fail(struct kumo_rpc_call *call, struct kumo_db_conn *c, kumo_code rc);
-
-/* Answers invalid_argument "<field> <why>". */
-kumo_code docs_invalid(struct kumo_rpc_call *call, const char *field, const char *why);
-
-/* Validates a document id field; answers invalid_argument if malformed. */
-kumo_code docs_check_id(struct kumo_rpc_call *call, const char *field, const char *s);
+/* ---- storage_call.c ---- */
 
 /* Calls kumo-storage's `method` as the service principal acting for
  * `tenant_id` (the caller's verified tenant): sets req's tenant_id, gets
@@ -196,74 +170,33 @@ kumo_code docs_storage_call(struct docs_ctx *ctx, struct kumo_rpc_call *call, co
                             const char *method, ProtobufCMessage *req,
                             const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp);
 
+/* Calls kumo-storage `method` for a background job (`job_id` as the
+ * request id, a 30 s deadline) as the service principal acting for
+ * `tenant_id`; the response is malloc'd (protobuf_c_message_free_unpacked).
+ * On failure returns the code and appends a description to `err`. */
+kumo_code docs_job_storage_call(struct docs_ctx *ctx, const char *job_id, const char *tenant_id,
+                                const char *method, const ProtobufCMessage *req,
+                                const ProtobufCMessageDescriptor *resp_desc,
+                                ProtobufCMessage **resp, struct kumo_buf *err);
+
 /* Answers a failed storage call: unavailable "storage unavailable" for
  * transport errors, failed_precondition/not_found with `what` otherwise. */
 kumo_code docs_storage_fail(struct kumo_rpc_call *call, kumo_code rc, const char *what);
 
-/* ---- model.c: rows and messages ---- */
+/* ---- messages.c: rows (store/) to messages ---- */
 
-#define DOCS_DOC_COLUMNS                                                                           \
-    "d.seq, d.size, d.status, d.current_version, d.pending_version, d.version, d.create_time,"     \
-    " d.update_time, d.archive_time, d.delete_time, d.purge_time, d.restore_state,"                \
-    " d.restore_tier, d.restore_days, d.restore_ready_time, d.restore_expire_time,"                \
-    " d.extraction_state, d.status_before_delete, d.id, d.number, d.title, d.description,"         \
-    " d.file_name, d.content_type, d.sha256, d.tags_text, d.metadata, d.owner_id,"                 \
-    " d.detected_content_type"
-
-/* Inserts one tag row of a document, copying the document's create_time
- * and seq (migration 3; list.c walks tags in that order). Parameters: tag,
- * tenant_id, document id. The document must exist (in the transaction). */
-#define DOCS_INSERT_TAG_SQL                                                                        \
-    "INSERT INTO document_tags (tenant_id, document_id, tag, create_time, seq)"                    \
-    " SELECT tenant_id, id, ?, create_time, seq FROM documents WHERE tenant_id = ? AND id = ?"
-
-struct docs_doc_row {
-    int64_t seq, size, status, current_version, pending_version, version;
-    int64_t create_us, update_us, archive_us, delete_us, purge_us;
-    int archive_null, delete_null, purge_null;
-    int64_t restore_state, restore_tier, restore_days, restore_ready_us, restore_expire_us;
-    int restore_ready_null, restore_expire_null;
-    int64_t extraction_state, status_before_delete;
-    char *id, *number, *title, *description, *file_name, *content_type, *tags_text, *metadata,
-        *owner_id, *detected_content_type;
-    uint8_t sha256[32];
-    size_t sha256_len;
-};
-kumo_code docs_scan_doc(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out);
-
-/* Loads a document of the tenant (FOR UPDATE when `lock`). OK, NOT_FOUND
- * or the DB error. */
-kumo_code docs_load_doc(struct kumo_db_conn *c, struct kumo_rpc_call *call, const char *tenant_id,
-                        const char *id, int lock, struct docs_doc_row *d);
+struct docs_doc_row;
+struct docs_version_row;
 
 Kumo__Documents__V1__Document *docs_doc_message(struct kumo_rpc_call *call,
                                                 const struct docs_doc_row *d);
-
-#define DOCS_VERSION_COLUMNS                                                                       \
-    "v.version, v.status, v.size, v.upload_method, v.part_size, v.part_count, v.create_time,"      \
-    " v.complete_time, v.file_name, v.content_type, v.sha256, v.detected_content_type,"            \
-    " v.creator_id, v.object_key, v.upload_id"
-
-struct docs_version_row {
-    int64_t version, status, size, upload_method, part_size, part_count, create_us, complete_us;
-    int complete_null;
-    char *file_name, *content_type, *detected_content_type, *creator_id, *object_key, *upload_id;
-    uint8_t sha256[32];
-    size_t sha256_len;
-};
-kumo_code docs_scan_version(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out);
-kumo_code docs_load_version(struct kumo_db_conn *c, struct kumo_rpc_call *call,
-                            const char *tenant_id, const char *doc_id, int64_t version,
-                            struct docs_version_row *v);
 Kumo__Documents__V1__Version *docs_version_message(struct kumo_rpc_call *call,
                                                    const struct docs_version_row *v);
 
-/* The object key of a version: "t/<tenant>/d/<doc>/v<N>" (call arena). */
-char *docs_object_key(struct kumo_rpc_call *call, const char *tenant_id, const char *doc_id,
-                      int64_t version);
-
 /* Timestamp / etag in the call's arena. */
 Google__Protobuf__Timestamp *docs_ts(struct kumo_rpc_call *call, int64_t us);
+/* A Timestamp in microseconds since the epoch (0 for NULL). */
+int64_t docs_ts_us(const Google__Protobuf__Timestamp *t);
 char *docs_etag(struct kumo_rpc_call *call, int64_t version);
 
 /* Struct <-> JSON object text. docs_metadata_json appends the JSON of `s`
@@ -272,6 +205,28 @@ char *docs_etag(struct kumo_rpc_call *call, int64_t version);
  * for NULL/empty text). */
 int docs_metadata_json(const Google__Protobuf__Struct *s, struct kumo_buf *out);
 Google__Protobuf__Struct *docs_struct_parse(struct kumo_rpc_call *call, const char *json);
+
+/* ---- content.c: new content (CreateDocument, CreateVersion) ---- */
+
+/* What a new version is made of, as the client declared it. */
+struct docs_new_content {
+    const char *file_name, *content_type;
+    int64_t size;
+    ProtobufCBinaryData sha256;
+};
+
+/* Checks new content ("" content_type becomes application/octet-stream).
+ * OK, or answers invalid_argument naming the field. */
+kumo_code docs_check_content(struct kumo_rpc_call *call, const struct docs_settings *s,
+                             struct docs_new_content *n);
+
+/* Fills *out (store/versions.h) with pending version `version` of n: a
+ * multipart upload above KUMO_MULTIPART_THRESHOLD, in docs_part_size
+ * parts. */
+struct docs_version_new;
+void docs_pending_version(const struct docs_settings *s, const char *tenant_id, const char *doc_id,
+                          int64_t version, const struct docs_new_content *n, const char *creator_id,
+                          int64_t now_us, struct docs_version_new *out);
 
 /* ---- validate.c: request fields ---- */
 
@@ -310,10 +265,40 @@ kumo_code docs_presign_part(struct docs_ctx *ctx, struct kumo_rpc_call *call, co
                             Kumo__Documents__V1__PartTarget **out,
                             Google__Protobuf__Timestamp **expire);
 
-/* Enqueues a job if the jobs module is linked (else OK). */
-kumo_code docs_enqueue(struct kumo_db_conn *c, const char *tenant_id, const char *kind,
-                       const char *document_id, int32_t version, const char *payload_json,
-                       int64_t run_at_us);
+/* ---- lookup.c ---- */
+
+/* Loads version `version` of a document on `c`. On failure answers
+ * (not_found "version N not found", or the DB error), releases `c` and
+ * returns the code. */
+kumo_code docs_version_get(struct kumo_db_conn *c, struct kumo_rpc_call *call,
+                           const char *tenant_id, const char *doc_id, int64_t version,
+                           struct docs_version_row *v);
+
+/* ---- change.c: what the conditional changes share ---- */
+
+/* Loads the document `id` of the caller to change (checking `etag` when
+ * given: aborted if stale) and, when keys is not NULL, the content keys of
+ * its available versions, newest first. OK or answered. */
+kumo_code docs_load_for_change(struct docs_ctx *ctx, struct kumo_rpc_call *call,
+                               const struct kumo_principal *p, const char *id, const char *etag,
+                               struct docs_doc_row *d, char ***keys, size_t *n);
+
+/* Leases a connection, begins a transaction and loads the document `id`
+ * of the tenant FOR UPDATE into *d. OK with *c open, or answered (the
+ * connection released). */
+kumo_code docs_lock_doc(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *tenant_id,
+                        const char *id, struct kumo_db_conn **c, struct docs_doc_row *d);
+
+/* Answers a conditional change that matched no row: the document is gone
+ * (not_found) or the etag was stale (aborted). Rolls back, releases c. */
+kumo_code docs_lost_race(struct kumo_rpc_call *call, struct kumo_db_conn *c, const char *tid,
+                         const char *id);
+
+/* Commits, reads the document back and answers with a response of type
+ * `desc`, whose first field is the Document. Releases c. */
+kumo_code docs_finish_change(struct kumo_rpc_call *call, struct kumo_db_conn *c, const char *tid,
+                             const char *id, const ProtobufCMessageDescriptor *desc,
+                             ProtobufCMessage **response);
 
 /* ---- the handlers ---- */
 
@@ -334,6 +319,9 @@ DOCS_HANDLER(undelete_document);
 DOCS_HANDLER(create_version);
 DOCS_HANDLER(list_versions);
 DOCS_HANDLER(list_audit_events);
+/* dead_letters.c: tenant admins only. */
+DOCS_HANDLER(list_dead_letters);
+DOCS_HANDLER(redrive_dead_letter);
 
 /* service.c: the service to register (user_data = ctx). */
 void docs_service_init(struct kumo_rpc_service *svc, struct docs_ctx *ctx);

@@ -7,10 +7,7 @@
 #include "documents.h"
 #include "runtime/log.h"
 
-#if __has_include("jobs.h")
-#include "jobs.h"
-#define DOCS_HAVE_JOBS 1
-#endif
+#include "jobs/jobs.h"
 
 extern const unsigned char kumo_documents_descriptor_set[];
 extern const size_t kumo_documents_descriptor_set_size;
@@ -29,17 +26,15 @@ static int setup(struct kumo_daemon *d, void *ud)
     if (kumo_rpc_server_add_service(srv, &service) != 0 ||
         docs_auth_start(&ctx, srv, kumo_daemon_admin(d)) != 0 ||
         kumo_revocations_client_start(&revocations, kumo_daemon_config(d),
-                                      ctx.s.jwt_max_ttl_s + ctx.s.jwt_leeway_s, NULL, NULL) != 0) {
+                                      ctx.s.jwt.max_ttl_s + ctx.s.jwt.leeway_s, NULL, NULL) != 0) {
         kumo_log(KUMO_LOG_ERROR, NULL, "cannot set up the documents service", NULL);
         return -1;
     }
-    kumo_rpc_jwt_auth_set_revocations(ctx.auth, revocations.set);
-#ifdef DOCS_HAVE_JOBS
+    kumo_rpc_jwt_auth_set_revocations(ctx.jwt.auth, revocations.set);
     if (docs_jobs_start(&ctx) != 0) {
         kumo_log(KUMO_LOG_ERROR, NULL, "cannot start the job workers", NULL);
         return -1;
     }
-#endif
     return 0;
 }
 
@@ -47,9 +42,7 @@ static void teardown(struct kumo_daemon *d, void *ud)
 {
     (void)d;
     (void)ud;
-#ifdef DOCS_HAVE_JOBS
     docs_jobs_stop();
-#endif
     docs_ctx_free(&ctx);
     kumo_revocations_client_stop(&revocations);
 }

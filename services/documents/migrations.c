@@ -10,10 +10,7 @@
 #include "documents.h"
 #include "runtime/log.h"
 
-#if __has_include("jobs.h")
-#include "jobs.h"
-#define DOCS_HAVE_JOBS 1
-#endif
+#include "jobs/jobs.h"
 
 #define ASCII_ID   "VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin"
 #define ASCII(n)   "VARCHAR(" #n ") CHARACTER SET ascii COLLATE ascii_bin"
@@ -264,9 +261,7 @@ static const char m4_idem_per_owner[] =
 
 static const struct kumo_db_migration migrations[] = {
     {1, "documents", m1_documents, 0},
-#ifdef DOCS_HAVE_JOBS
     {2, "jobs", docs_jobs_migration_sql, 0},
-#endif
     {3, "tag_order", m3_tag_order, 0},
     {4, "idempotency_per_owner", m4_idem_per_owner, 0},
 };

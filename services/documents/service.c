@@ -2,10 +2,7 @@
  * MySQL or kumo-storage, so every method is KUMO_RPC_BLOCKING. */
 #include "documents.h"
 
-#if __has_include("jobs.h")
-#include "jobs.h"
-#define DOCS_HAVE_JOBS 1
-#endif
+#include "jobs/jobs.h"
 
 #define B  KUMO_RPC_BLOCKING
 #define NS KUMO_RPC_NO_SIDE_EFFECTS
@@ -24,10 +21,8 @@ static const struct kumo_rpc_method methods[] = {
     {"CreateVersion", docs_create_version, B},
     {"ListVersions", docs_list_versions, B | NS},
     {"ListAuditEvents", docs_list_audit_events, B | NS},
-#ifdef DOCS_HAVE_JOBS
     {"ListDeadLetters", docs_list_dead_letters, B | NS},
     {"RedriveDeadLetter", docs_redrive_dead_letter, B},
-#endif
 };
 
 void docs_service_init(struct kumo_rpc_service *svc, struct docs_ctx *ctx)

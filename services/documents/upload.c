@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "documents.h"
+#include "store/versions.h"
 #include "google/protobuf/duration.pb-c.h"
 #include "google/protobuf/wrappers.pb-c.h"
 #include "base/ids.h"
@@ -112,17 +113,12 @@ static kumo_code start_multipart(struct docs_ctx *ctx, struct kumo_rpc_call *cal
         return docs_storage_fail(call, rc, "cannot start the multipart upload");
     char *upload_id = ((Kumo__Storage__V1__CreateMultipartUploadResponse *)m)->upload_id;
     struct kumo_db_conn *c;
-    if ((rc = docs_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
     uint64_t n = 0;
-    rc = kumo_db_exec(c,
-                      "UPDATE document_versions SET upload_id = ? WHERE tenant_id = ?"
-                      " AND document_id = ? AND version = ? AND upload_id IS NULL",
-                      KUMO_DB_PARAMS(KUMO_DB_STRZ(upload_id), KUMO_DB_STRZ(tenant_id),
-                                     KUMO_DB_STRZ(doc_id), KUMO_DB_I64(v->version)),
-                      &n);
+    rc = docs_version_set_upload_id(c, tenant_id, doc_id, v->version, upload_id, &n);
     if (rc == KUMO_CODE_OK && n == 0)
-        rc = docs_load_version(c, call, tenant_id, doc_id, v->version, v);
+        rc = docs_version_load(c, call, tenant_id, doc_id, v->version, v);
     if (rc != KUMO_CODE_OK)
         return docs_db_fail(call, c, rc);
     kumo_db_release(c);

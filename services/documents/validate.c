@@ -3,25 +3,11 @@
  * by tests/fuzz/fuzz_documents_validate.c). */
 #include <string.h>
 
-#include "documents.h"
 #include "base/validate.h"
+#include "documents.h"
+#include "http/token.h"
 
 #define MAX_BYTES(chars) ((chars)*4)
-
-static int tchar(unsigned char c)
-{
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
-        return 1;
-    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static size_t token_len(const char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len && tchar((unsigned char)s[i]))
-        i++;
-    return i;
-}
 
 /* A quoted-string of RFC 9110 without obs-text; returns its length or 0. */
 static size_t quoted_len(const char *s, size_t len)
@@ -49,10 +35,10 @@ int docs_content_type_valid(const char *s, size_t len, const char **why)
         *why = "is longer than 255 characters";
         return -1;
     }
-    size_t i = token_len(s, len);
+    size_t i = kumo_http_token_len(s, len);
     if (i == 0 || i >= len || s[i] != '/')
         return -1;
-    size_t j = token_len(s + i + 1, len - i - 1);
+    size_t j = kumo_http_token_len(s + i + 1, len - i - 1);
     if (j == 0)
         return -1;
     i += 1 + j;
@@ -64,11 +50,11 @@ int docs_content_type_valid(const char *s, size_t len, const char **why)
         i++;
         while (i < len && (s[i] == ' ' || s[i] == '\t'))
             i++;
-        size_t n = token_len(s + i, len - i);
+        size_t n = kumo_http_token_len(s + i, len - i);
         if (n == 0 || i + n >= len || s[i + n] != '=')
             return -1;
         i += n + 1;
-        size_t v = token_len(s + i, len - i);
+        size_t v = kumo_http_token_len(s + i, len - i);
         if (v == 0)
             v = quoted_len(s + i, len - i);
         if (v == 0)
@@ -111,7 +97,7 @@ kumo_code docs_check_file_name(struct kumo_rpc_call *call, const char *field, co
 {
     const char *why;
     if (docs_file_name_valid(s, strlen(s), &why) != 0)
-        return docs_invalid(call, field, why);
+        return kumo_rpc_invalid(call, field, why);
     return KUMO_CODE_OK;
 }
 
@@ -120,7 +106,7 @@ kumo_code docs_check_title(struct kumo_rpc_call *call, const char *field, const 
     const char *why;
     if (kumo_text_check(s, strlen(s), DOCS_TITLE_MAX_CHARS, MAX_BYTES(DOCS_TITLE_MAX_CHARS), 0,
                         &why) != 0)
-        return docs_invalid(call, field, why);
+        return kumo_rpc_invalid(call, field, why);
     return KUMO_CODE_OK;
 }
 
@@ -130,7 +116,7 @@ kumo_code docs_check_description(struct kumo_rpc_call *call, const char *field, 
     if (kumo_text_check(s, strlen(s), DOCS_DESCRIPTION_MAX_CHARS,
                         MAX_BYTES(DOCS_DESCRIPTION_MAX_CHARS),
                         KUMO_TEXT_ALLOW_EMPTY | KUMO_TEXT_MULTILINE, &why) != 0)
-        return docs_invalid(call, field, why);
+        return kumo_rpc_invalid(call, field, why);
     return KUMO_CODE_OK;
 }
 
@@ -138,14 +124,14 @@ kumo_code docs_check_content_type(struct kumo_rpc_call *call, const char *field,
 {
     const char *why;
     if (docs_content_type_valid(s, strlen(s), &why) != 0)
-        return docs_invalid(call, field, why);
+        return kumo_rpc_invalid(call, field, why);
     return KUMO_CODE_OK;
 }
 
 kumo_code docs_check_sha256(struct kumo_rpc_call *call, const char *field, ProtobufCBinaryData b)
 {
     if (b.len != 0 && b.len != 32)
-        return docs_invalid(call, field, "must be empty or 32 bytes");
+        return kumo_rpc_invalid(call, field, "must be empty or 32 bytes");
     return KUMO_CODE_OK;
 }
 
@@ -153,9 +139,9 @@ kumo_code docs_check_size(struct kumo_rpc_call *call, const struct docs_settings
                           const char *field, int64_t size)
 {
     if (size < 0)
-        return docs_invalid(call, field, "must not be negative");
+        return kumo_rpc_invalid(call, field, "must not be negative");
     if (size > s->max_document_size)
-        return docs_invalid(call, field, "exceeds the largest document size");
+        return kumo_rpc_invalid(call, field, "exceeds the largest document size");
     return KUMO_CODE_OK;
 }
 
@@ -163,7 +149,7 @@ kumo_code docs_check_tags(struct kumo_rpc_call *call, const char *field, char **
                           struct kumo_buf *text)
 {
     if (n > DOCS_TAGS_MAX)
-        return docs_invalid(call, field, "holds more than 50 tags");
+        return kumo_rpc_invalid(call, field, "holds more than 50 tags");
     for (size_t i = 0; i < n; i++) {
         const char *why;
         if (docs_tag_valid(tags[i], strlen(tags[i]), &why) != 0)
@@ -184,10 +170,10 @@ kumo_code docs_check_metadata(struct kumo_rpc_call *call, const char *field,
                               const Google__Protobuf__Struct *m, struct kumo_buf *json)
 {
     if (docs_metadata_json(m, json) != 0)
-        return docs_invalid(call, field, "cannot be represented as JSON");
+        return kumo_rpc_invalid(call, field, "cannot be represented as JSON");
     if (json->len > DOCS_METADATA_MAX)
-        return docs_invalid(call, field, "is larger than 64 KiB as JSON");
+        return kumo_rpc_invalid(call, field, "is larger than 64 KiB as JSON");
     if (json->len && !kumo_utf8_valid((const char *)json->data, json->len))
-        return docs_invalid(call, field, "is not valid UTF-8");
+        return kumo_rpc_invalid(call, field, "is not valid UTF-8");
     return KUMO_CODE_OK;
 }

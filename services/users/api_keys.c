@@ -21,6 +21,7 @@
 #include "runtime/metrics.h"
 #include "db/page_token.h"
 #include "base/secret.h"
+#include "db/page_rows.h"
 #include "users.h"
 #include "base/validate.h"
 
@@ -87,11 +88,11 @@ static kumo_code check_key_role(struct users_ctx *ctx, struct kumo_rpc_call *cal
             return kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
                                        "only system administrators create service keys");
         if (kumo_slug_check(req->name, strlen(req->name), 1, KUMO_RPC_AUTH_SERVICE_MAX, &why) != 0)
-            return users_invalid(call, "name", "of a service key must be the service's name");
+            return kumo_rpc_invalid(call, "name", "of a service key must be the service's name");
         return KUMO_CODE_OK;
     }
     if (!users_role_valid_for_user(req->role))
-        return users_invalid(call, "role", "must be viewer, editor, admin or service");
+        return kumo_rpc_invalid(call, "role", "must be viewer, editor, admin or service");
     if (users_role_rank(req->role) > users_caller_rank(p))
         return kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
                                    "a key cannot have a role above your own");
@@ -105,10 +106,10 @@ static kumo_code check_expiry(struct kumo_rpc_call *call, const Google__Protobuf
     if (t == NULL)
         return KUMO_CODE_OK;
     if (t->nanos < 0 || t->nanos > 999999999 || t->seconds > MAX_EXPIRE_S)
-        return users_invalid(call, "expire_time", "is not a valid time");
+        return kumo_rpc_invalid(call, "expire_time", "is not a valid time");
     int64_t us = t->seconds * 1000000 + t->nanos / 1000;
     if (t->seconds <= 0 || us <= now_us)
-        return users_invalid(call, "expire_time", "must be in the future");
+        return kumo_rpc_invalid(call, "expire_time", "must be in the future");
     *exp_us = us;
     return KUMO_CODE_OK;
 }
@@ -200,7 +201,7 @@ USERS_HANDLER(create_api_key)
     if (kumo_api_key_generate(&key, text) != 0)
         return kumo_rpc_call_error(call, KUMO_CODE_INTERNAL, "internal error");
     struct kumo_db_conn *c;
-    if ((rc = users_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
     rc = insert_key(ctx, call, c, p, &key, &k);
     kumo_secret_wipe(&key.secret, sizeof key.secret);
@@ -230,60 +231,41 @@ USERS_HANDLER(list_api_keys)
     int admin = users_caller_is_admin(p);
     int32_t size;
     if (kumo_page_size(req->page_size, USERS_PAGE_DEFAULT, USERS_PAGE_MAX, &size) != 0)
-        return users_invalid(call, "page_size", "must not be negative");
+        return kumo_rpc_invalid(call, "page_size", "must not be negative");
     struct kumo_buf scope = KUMO_BUF_INIT;
     kumo_buf_appendf(&scope, "keys|%s|%s", p->tid, admin ? "" : p->sub);
     int64_t after;
-    if (kumo_page_token_decode(req->page_token, strlen(req->page_token), scope.data, scope.len,
-                               &after) != 0) {
-        kumo_buf_free(&scope);
-        return users_invalid(call, "page_token", "is not a token of this query");
-    }
-    struct kumo_db_conn *c;
-    if ((rc = users_db_acquire(ctx, call, &c)) != KUMO_CODE_OK) {
+    if ((rc = kumo_db_page_token_read(call, req->page_token, &scope, &after)) != KUMO_CODE_OK) {
         kumo_buf_free(&scope);
         return rc;
     }
-    struct kumo_db_rows *rows;
-    rc = kumo_db_query(c,
-                       "SELECT " KEY_COLUMNS " FROM api_keys k WHERE k.tenant_id = ? AND k.seq > ?"
-                       " AND (? OR k.created_by = ?) ORDER BY k.seq LIMIT ?",
-                       KUMO_DB_PARAMS(KUMO_DB_STRZ(p->tid), KUMO_DB_I64(after), KUMO_DB_I64(admin),
-                                      KUMO_DB_STRZ(p->sub), KUMO_DB_I64(size + 1)),
-                       &rows);
-    if (rc != KUMO_CODE_OK) {
+    struct kumo_db_conn *c;
+    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK) {
         kumo_buf_free(&scope);
-        return users_db_fail(call, c, rc);
+        return rc;
     }
-    Kumo__Users__V1__ListApiKeysResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__users__v1__list_api_keys_response__init(resp);
-    resp->api_keys = kumo_rpc_call_alloc(call, (size_t)size * sizeof *resp->api_keys);
-    int64_t last = -1;
-    int more = 0;
-    for (;;) {
-        int has = 0;
-        if ((rc = kumo_db_rows_next(rows, &has)) != KUMO_CODE_OK || !has)
-            break;
-        if (resp->n_api_keys == (size_t)size) {
-            more = 1;
-            break;
-        }
-        struct key_row k;
-        if ((rc = scan_key(call, rows, &k)) != KUMO_CODE_OK)
-            break;
-        resp->api_keys[resp->n_api_keys++] = key_message(call, &k);
-        last = k.seq;
-    }
-    kumo_db_rows_close(rows);
+    void *out;
+    size_t n = 0;
+    rc = kumo_db_row_query_page(c,
+                                "SELECT " KEY_COLUMNS " FROM api_keys k WHERE k.tenant_id = ?"
+                                " AND k.seq > ? AND (? OR k.created_by = ?) ORDER BY k.seq LIMIT ?",
+                                KUMO_DB_PARAMS(KUMO_DB_STRZ(p->tid), KUMO_DB_I64(after),
+                                               KUMO_DB_I64(admin), KUMO_DB_STRZ(p->sub),
+                                               KUMO_DB_I64(size + 1)),
+                                scan_key, call, sizeof(struct key_row), (size_t)size + 1, &out, &n);
     if (rc != KUMO_CODE_OK) {
         kumo_buf_free(&scope);
         return users_db_fail(call, c, rc);
     }
     kumo_db_release(c);
-    if (more) {
-        resp->next_page_token = kumo_rpc_call_alloc(call, KUMO_PAGE_TOKEN_MAX);
-        kumo_page_token_encode(last, scope.data, scope.len, resp->next_page_token);
-    }
+    const struct key_row *rows = out;
+    Kumo__Users__V1__ListApiKeysResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__users__v1__list_api_keys_response__init(resp);
+    resp->api_keys = kumo_rpc_call_alloc(call, (size_t)size * sizeof *resp->api_keys);
+    for (size_t i = 0; i < n && i < (size_t)size; i++)
+        resp->api_keys[resp->n_api_keys++] = key_message(call, &rows[i]);
+    if (n > (size_t)size)
+        resp->next_page_token = kumo_db_page_token_write(call, rows[size - 1].seq, &scope);
     kumo_buf_free(&scope);
     *response = &resp->base;
     return KUMO_CODE_OK;
@@ -298,9 +280,9 @@ USERS_HANDLER(revoke_api_key)
     const struct kumo_principal *p = users_caller(call);
     kumo_code rc = users_deny_service(call, p);
     if (rc == KUMO_CODE_OK)
-        rc = users_check_id(call, "api key", req->id);
+        rc = kumo_rpc_check_id(call, "api key", req->id);
     struct kumo_db_conn *c;
-    if (rc != KUMO_CODE_OK || (rc = users_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+    if (rc != KUMO_CODE_OK || (rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
     int admin = users_caller_is_admin(p);
     uint64_t n = 0;
@@ -422,7 +404,7 @@ static kumo_code check_key(struct users_ctx *ctx, struct kumo_rpc_call *call,
                            struct exchange_row *x)
 {
     struct kumo_db_conn *c;
-    kumo_code rc = users_db_acquire(ctx, call, &c);
+    kumo_code rc = kumo_db_call_acquire(ctx->db, call, &c);
     if (rc != KUMO_CODE_OK)
         return rc;
     rc = kumo_db_row_query_one(
@@ -454,10 +436,10 @@ static kumo_code service_tenant(struct users_ctx *ctx, struct kumo_rpc_call *cal
                                 const char *tenant_id)
 {
     if (tenant_id[0] == '\0')
-        return users_invalid(call, "tenant_id", "is required for a service key");
-    kumo_code rc = users_check_id(call, "tenant", tenant_id);
+        return kumo_rpc_invalid(call, "tenant_id", "is required for a service key");
+    kumo_code rc = kumo_rpc_check_id(call, "tenant", tenant_id);
     struct kumo_db_conn *c;
-    if (rc != KUMO_CODE_OK || (rc = users_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+    if (rc != KUMO_CODE_OK || (rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
     int64_t seq;
     rc = kumo_db_query_row(c, "SELECT seq FROM tenants WHERE id = ?",

@@ -190,7 +190,7 @@ static kumo_code check_login(struct users_ctx *ctx, struct kumo_rpc_call *call, 
                              struct login_row *l)
 {
     struct kumo_db_conn *c;
-    kumo_code rc = users_db_acquire(ctx, call, &c);
+    kumo_code rc = kumo_db_call_acquire(ctx->db, call, &c);
     if (rc != KUMO_CODE_OK)
         return rc;
     rc = kumo_db_row_query_one(c,
@@ -226,12 +226,12 @@ USERS_HANDLER(authenticate)
     const char *why;
     char norm[KUMO_EMAIL_MAX + 1];
     if (kumo_slug_check(req->tenant, strlen(req->tenant), 1, USERS_SLUG_MAX, &why) != 0)
-        return users_invalid(call, "tenant", why);
+        return kumo_rpc_invalid(call, "tenant", why);
     if (kumo_email_check(req->email, strlen(req->email), norm, &why) != 0)
-        return users_invalid(call, "email", why);
+        return kumo_rpc_invalid(call, "email", why);
     size_t pwlen = strlen(req->password);
     if (pwlen == 0 || pwlen > KUMO_PASSWORD_MAX_LEN)
-        return users_invalid(call, "password", "must be 1 to 1024 bytes long");
+        return kumo_rpc_invalid(call, "password", "must be 1 to 1024 bytes long");
     const char *addr = users_client_address(ctx, call);
     struct kumo_buf acct = KUMO_BUF_INIT;
     kumo_buf_appendf(&acct, "%s|%s", req->tenant, norm);
@@ -255,7 +255,7 @@ USERS_HANDLER(authenticate)
     if (resp->refresh_token == NULL)
         return kumo_rpc_call_error(call, KUMO_CODE_INTERNAL, "internal error");
     struct kumo_db_conn *c;
-    if ((rc = users_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
     maybe_rehash(ctx, call, c, &l, req->password);
     int64_t rexp = 0;
@@ -425,7 +425,7 @@ USERS_HANDLER(refresh_token)
     if (resp->refresh_token == NULL)
         return kumo_rpc_call_error(call, KUMO_CODE_INTERNAL, "internal error");
     struct kumo_db_conn *c;
-    kumo_code rc = users_db_acquire(ctx, call, &c);
+    kumo_code rc = kumo_db_call_acquire(ctx->db, call, &c);
     if (rc != KUMO_CODE_OK)
         return rc;
     struct refresh_row r = {0};
@@ -464,7 +464,7 @@ USERS_HANDLER(refresh_token)
 static kumo_code logout_family(struct users_ctx *ctx, struct kumo_rpc_call *call, const char *hash)
 {
     struct kumo_db_conn *c;
-    kumo_code rc = users_db_acquire(ctx, call, &c);
+    kumo_code rc = kumo_db_call_acquire(ctx->db, call, &c);
     if (rc != KUMO_CODE_OK)
         return rc;
     struct refresh_row r = {0};
@@ -515,10 +515,10 @@ USERS_HANDLER(sign_out_everywhere)
             rc = kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
                                      "only admins sign other users out");
         else
-            rc = users_check_id(call, "user", uid);
+            rc = kumo_rpc_check_id(call, "user", uid);
     }
     struct kumo_db_conn *c;
-    if (rc != KUMO_CODE_OK || (rc = users_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+    if (rc != KUMO_CODE_OK || (rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
     int64_t seq;
     rc = kumo_db_query_row(c, "SELECT seq FROM users WHERE tenant_id = ? AND id = ?",

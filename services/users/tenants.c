@@ -47,11 +47,11 @@ static kumo_code check_create(struct users_ctx *ctx, struct kumo_rpc_call *call,
                                    "only system administrators create tenants");
     const char *why;
     if (kumo_slug_check(req->slug, strlen(req->slug), USERS_SLUG_MIN, USERS_SLUG_MAX, &why) != 0)
-        return users_invalid(call, "slug", why);
+        return kumo_rpc_invalid(call, "slug", why);
     if ((rc = users_check_name(call, "name", req->name, 0)) != KUMO_CODE_OK)
         return rc;
     if (kumo_email_check(req->admin_email, strlen(req->admin_email), norm, &why) != 0)
-        return users_invalid(call, "admin_email", why);
+        return kumo_rpc_invalid(call, "admin_email", why);
     return users_check_name(call, "admin_display_name", req->admin_display_name, 1);
 }
 
@@ -105,7 +105,7 @@ USERS_HANDLER(create_tenant)
     if (kumo_id_new("tn", t.id, USERS_ID_MAX + 1) != 0 ||
         kumo_id_new("us", u.id, USERS_ID_MAX + 1) != 0)
         rc = kumo_rpc_call_error(call, KUMO_CODE_INTERNAL, "internal error");
-    else if ((rc = users_db_acquire(ctx, call, &c)) == KUMO_CODE_OK)
+    else if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) == KUMO_CODE_OK)
         rc = insert_tenant(c, &t, &u, norm, phc);
     kumo_free(phc);
     if (c == NULL)
@@ -135,14 +135,14 @@ USERS_HANDLER(get_tenant)
     /* Another tenant exists, as far as anyone but a system admin can tell,
      * only if it is theirs. */
     if (strcmp(want, p->tid) != 0) {
-        kumo_code rc = users_check_id(call, "tenant", want);
+        kumo_code rc = kumo_rpc_check_id(call, "tenant", want);
         if (rc != KUMO_CODE_OK)
             return rc;
         if (!users_caller_is_system_admin(ctx, call, p))
             return kumo_rpc_call_error(call, KUMO_CODE_NOT_FOUND, "no such tenant");
     }
     struct kumo_db_conn *c;
-    kumo_code rc = users_db_acquire(ctx, call, &c);
+    kumo_code rc = kumo_db_call_acquire(ctx->db, call, &c);
     if (rc != KUMO_CODE_OK)
         return rc;
     struct tenant_row t = {0};

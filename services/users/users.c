@@ -14,6 +14,7 @@
 #include "runtime/log.h"
 #include "db/page_token.h"
 #include "base/secret.h"
+#include "db/page_rows.h"
 #include "users.h"
 #include "base/validate.h"
 
@@ -52,7 +53,7 @@ static kumo_code check_email(struct kumo_rpc_call *call, const char *email, char
 {
     const char *why;
     if (kumo_email_check(email, strlen(email), norm, &why) != 0)
-        return users_invalid(call, "email", why);
+        return kumo_rpc_invalid(call, "email", why);
     return KUMO_CODE_OK;
 }
 
@@ -64,7 +65,7 @@ static kumo_code check_user_role(struct kumo_rpc_call *call, Kumo__Users__V1__Ro
         return kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
                                    "role service belongs to API keys, not users");
     if (!users_role_valid_for_user(role))
-        return users_invalid(call, "role", "must be viewer, editor or admin");
+        return kumo_rpc_invalid(call, "role", "must be viewer, editor or admin");
     if (users_role_rank(role) > rank)
         return kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
                                    rank == 2 ? "cannot grant a role above editor here (an API key "
@@ -111,7 +112,7 @@ USERS_HANDLER(create_user)
     if (kumo_id_new("us", u.id, USERS_ID_MAX + 1) != 0)
         rc = kumo_rpc_call_error(call, KUMO_CODE_INTERNAL, "internal error");
     else
-        rc = users_db_acquire(ctx, call, &c);
+        rc = kumo_db_call_acquire(ctx->db, call, &c);
     if (rc == KUMO_CODE_OK)
         rc = kumo_db_exec(
             c,
@@ -148,9 +149,9 @@ USERS_HANDLER(get_user)
     struct users_ctx *ctx = kumo_rpc_call_service_data(call);
     const Kumo__Users__V1__GetUserRequest *req = (const void *)request;
     const struct kumo_principal *p = users_caller(call);
-    kumo_code rc = users_check_id(call, "user", req->id);
+    kumo_code rc = kumo_rpc_check_id(call, "user", req->id);
     struct kumo_db_conn *c;
-    if (rc != KUMO_CODE_OK || (rc = users_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+    if (rc != KUMO_CODE_OK || (rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
     struct users_user_row u;
     rc = fetch_user(call, c, p->tid, req->id, &u);
@@ -178,28 +179,28 @@ USERS_HANDLER(list_users)
     const struct kumo_principal *p = users_caller(call);
     int32_t size;
     if (kumo_page_size(req->page_size, USERS_PAGE_DEFAULT, USERS_PAGE_MAX, &size) != 0)
-        return users_invalid(call, "page_size", "must not be negative");
+        return kumo_rpc_invalid(call, "page_size", "must not be negative");
     if (req->role != KUMO__USERS__V1__ROLE__ROLE_UNSPECIFIED &&
         !users_role_valid_for_user(req->role))
-        return users_invalid(call, "role", "must be unset, viewer, editor or admin");
+        return kumo_rpc_invalid(call, "role", "must be unset, viewer, editor or admin");
     const char *why;
     if (kumo_text_check(req->query, strlen(req->query), USERS_QUERY_MAX_CHARS, USERS_NAME_MAX_BYTES,
                         KUMO_TEXT_ALLOW_EMPTY, &why) != 0)
-        return users_invalid(call, "query", why);
+        return kumo_rpc_invalid(call, "query", why);
     struct kumo_buf scope = KUMO_BUF_INIT;
     list_scope(&scope, p->tid, req->role, req->query);
     int64_t after;
-    int bad = kumo_page_token_decode(req->page_token, strlen(req->page_token), scope.data,
-                                     scope.len, &after);
-    kumo_buf_free(&scope);
-    if (bad)
-        return users_invalid(call, "page_token", "is not a token of this query");
-    struct kumo_db_conn *c;
-    kumo_code rc = users_db_acquire(ctx, call, &c);
-    if (rc != KUMO_CODE_OK)
+    kumo_code rc = kumo_db_page_token_read(call, req->page_token, &scope, &after);
+    struct kumo_db_conn *c = NULL;
+    if (rc == KUMO_CODE_OK)
+        rc = kumo_db_call_acquire(ctx->db, call, &c);
+    if (rc != KUMO_CODE_OK) {
+        kumo_buf_free(&scope);
         return rc;
-    struct kumo_db_rows *rows;
-    rc = kumo_db_query(
+    }
+    void *out;
+    size_t n = 0;
+    rc = kumo_db_row_query_page(
         c,
         "SELECT " USERS_USER_COLUMNS " FROM users u WHERE u.tenant_id = ? AND u.seq > ?"
         " AND (? = 0 OR u.role = ?)"
@@ -209,40 +210,21 @@ USERS_HANDLER(list_users)
         KUMO_DB_PARAMS(KUMO_DB_STRZ(p->tid), KUMO_DB_I64(after), KUMO_DB_I64(req->role),
                        KUMO_DB_I64(req->role), KUMO_DB_STRZ(req->query), KUMO_DB_STRZ(req->query),
                        KUMO_DB_STRZ(req->query), KUMO_DB_I64(size + 1)),
-        &rows);
-    if (rc != KUMO_CODE_OK)
+        users_scan_user, call, sizeof(struct users_user_row), (size_t)size + 1, &out, &n);
+    if (rc != KUMO_CODE_OK) {
+        kumo_buf_free(&scope);
         return users_db_fail(call, c, rc);
+    }
+    kumo_db_release(c);
+    const struct users_user_row *rows = out;
     Kumo__Users__V1__ListUsersResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__users__v1__list_users_response__init(resp);
     resp->users = kumo_rpc_call_alloc(call, (size_t)size * sizeof *resp->users);
-    int more = 0;
-    int64_t last = -1;
-    for (;;) {
-        int has = 0;
-        rc = kumo_db_rows_next(rows, &has);
-        if (rc != KUMO_CODE_OK || !has)
-            break;
-        if (resp->n_users == (size_t)size) {
-            more = 1;
-            break;
-        }
-        struct users_user_row u;
-        if ((rc = users_scan_user(call, rows, &u)) != KUMO_CODE_OK)
-            break;
-        resp->users[resp->n_users++] = users_user_message(call, &u);
-        last = u.seq;
-    }
-    kumo_db_rows_close(rows);
-    if (rc != KUMO_CODE_OK)
-        return users_db_fail(call, c, rc);
-    kumo_db_release(c);
-    if (more) {
-        struct kumo_buf s2 = KUMO_BUF_INIT;
-        list_scope(&s2, p->tid, req->role, req->query);
-        resp->next_page_token = kumo_rpc_call_alloc(call, KUMO_PAGE_TOKEN_MAX);
-        kumo_page_token_encode(last, s2.data, s2.len, resp->next_page_token);
-        kumo_buf_free(&s2);
-    }
+    for (size_t i = 0; i < n && i < (size_t)size; i++)
+        resp->users[resp->n_users++] = users_user_message(call, &rows[i]);
+    if (n > (size_t)size)
+        resp->next_page_token = kumo_db_page_token_write(call, rows[size - 1].seq, &scope);
+    kumo_buf_free(&scope);
     *response = &resp->base;
     return KUMO_CODE_OK;
 }
@@ -261,15 +243,15 @@ static kumo_code parse_mask(struct kumo_rpc_call *call, const Google__Protobuf__
         {"display_name", F_NAME}, {"role", F_ROLE}, {"disabled", F_DISABLED}, {"email", F_EMAIL}};
     *fields = 0;
     if (m == NULL || m->n_paths == 0)
-        return users_invalid(call, "update_mask", "must name at least one field");
+        return kumo_rpc_invalid(call, "update_mask", "must name at least one field");
     for (size_t i = 0; i < m->n_paths; i++) {
         unsigned bit = 0;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
             if (strcmp(m->paths[i], known[k].path) == 0)
                 bit = known[k].bit;
         if (bit == 0)
-            return users_invalid(call, "update_mask",
-                                 "may only name display_name, role, disabled and email");
+            return kumo_rpc_invalid(call, "update_mask",
+                                    "may only name display_name, role, disabled and email");
         *fields |= bit;
     }
     return KUMO_CODE_OK;
@@ -283,13 +265,13 @@ static kumo_code check_unmasked(struct kumo_rpc_call *call, const struct kumo_pr
 {
     const Kumo__Users__V1__User *u = req->user;
     if (u->tenant_id[0] && strcmp(u->tenant_id, p->tid) != 0)
-        return users_invalid(call, "user.tenant_id", "cannot be changed");
+        return kumo_rpc_invalid(call, "user.tenant_id", "cannot be changed");
     if (u->etag[0] && req->etag[0] && strcmp(u->etag, req->etag) != 0)
-        return users_invalid(call, "user.etag", "differs from etag");
+        return kumo_rpc_invalid(call, "user.etag", "differs from etag");
     if (!(fields & F_EMAIL) && strlen(u->email) > KUMO_EMAIL_MAX)
-        return users_invalid(call, "user.email", "is too long");
+        return kumo_rpc_invalid(call, "user.email", "is too long");
     if (!(fields & F_NAME) && strlen(u->display_name) > USERS_NAME_MAX_BYTES)
-        return users_invalid(call, "user.display_name", "is too long");
+        return kumo_rpc_invalid(call, "user.display_name", "is too long");
     return KUMO_CODE_OK;
 }
 
@@ -399,18 +381,19 @@ USERS_HANDLER(update_user)
     const struct kumo_principal *p = users_caller(call);
     const Kumo__Users__V1__User *u = req->user;
     if (u == NULL)
-        return users_invalid(call, "user", "is required");
+        return kumo_rpc_invalid(call, "user", "is required");
     unsigned fields;
     int64_t version;
     char norm[KUMO_EMAIL_MAX + 1] = "";
-    kumo_code rc = users_check_id(call, "user", u->id);
+    kumo_code rc = kumo_rpc_check_id(call, "user", u->id);
     if (rc == KUMO_CODE_OK)
         rc = parse_mask(call, req->update_mask, &fields);
     if (rc == KUMO_CODE_OK)
         rc = check_unmasked(call, p, req, fields);
     const char *etag = req->etag[0] ? req->etag : u->etag;
     if (rc == KUMO_CODE_OK && kumo_etag_parse(etag, &version) != 0)
-        rc = users_invalid(call, "etag", "is required and must be an etag this service returned");
+        rc =
+            kumo_rpc_invalid(call, "etag", "is required and must be an etag this service returned");
     if (rc == KUMO_CODE_OK && (fields & F_NAME))
         rc = users_check_name(call, "user.display_name", u->display_name, 1);
     if (rc == KUMO_CODE_OK && (fields & F_EMAIL))
@@ -418,7 +401,7 @@ USERS_HANDLER(update_user)
     if (rc == KUMO_CODE_OK)
         rc = authorize_update(call, p, u, fields);
     struct kumo_db_conn *c;
-    if (rc != KUMO_CODE_OK || (rc = users_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+    if (rc != KUMO_CODE_OK || (rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
     struct users_user_row out;
     rc = apply_update(call, c, p, u, fields, norm, version, &out);
@@ -437,13 +420,13 @@ USERS_HANDLER(delete_user)
     kumo_code rc = require_admin(call, p);
     int64_t version = 0;
     if (rc == KUMO_CODE_OK)
-        rc = users_check_id(call, "user", req->id);
+        rc = kumo_rpc_check_id(call, "user", req->id);
     if (rc == KUMO_CODE_OK && req->etag[0] && kumo_etag_parse(req->etag, &version) != 0)
-        rc = users_invalid(call, "etag", "must be an etag this service returned");
+        rc = kumo_rpc_invalid(call, "etag", "must be an etag this service returned");
     if (rc == KUMO_CODE_OK && strcmp(req->id, p->sub) == 0)
         rc = kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED, "nobody deletes themselves");
     struct kumo_db_conn *c;
-    if (rc != KUMO_CODE_OK || (rc = users_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+    if (rc != KUMO_CODE_OK || (rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
     uint64_t n = 0;
     rc = kumo_db_begin(c);
@@ -549,16 +532,16 @@ USERS_HANDLER(change_password)
     const char *target = req->user_id[0] ? req->user_id : p->sub;
     int self = strcmp(target, p->sub) == 0;
     if (rc == KUMO_CODE_OK)
-        rc = users_check_id(call, "user", target);
+        rc = kumo_rpc_check_id(call, "user", target);
     if (rc == KUMO_CODE_OK && !self && !users_caller_is_admin(p))
         rc = kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
                                  "only admins change other users' passwords");
     if (rc == KUMO_CODE_OK && strlen(req->current_password) > KUMO_PASSWORD_MAX_LEN)
-        rc = users_invalid(call, "current_password", "is too long");
+        rc = kumo_rpc_invalid(call, "current_password", "is too long");
     if (rc == KUMO_CODE_OK && self && req->current_password[0] == '\0')
-        rc = users_invalid(call, "current_password", "is required for your own password");
+        rc = kumo_rpc_invalid(call, "current_password", "is required for your own password");
     struct kumo_db_conn *c;
-    if (rc != KUMO_CODE_OK || (rc = users_db_acquire(ctx, call, &c)) != KUMO_CODE_OK)
+    if (rc != KUMO_CODE_OK || (rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
     char *old_phc = NULL;
     rc = kumo_db_row_query_one(c, "SELECT password_hash FROM users WHERE tenant_id = ? AND id = ?",
@@ -576,7 +559,7 @@ USERS_HANDLER(change_password)
     if ((rc = users_hash_password(ctx, call, "new_password", req->new_password, &phc)) !=
         KUMO_CODE_OK)
         return rc;
-    if ((rc = users_db_acquire(ctx, call, &c)) == KUMO_CODE_OK)
+    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) == KUMO_CODE_OK)
         rc = store_password(call, c, p->tid, target, old_phc, phc);
     kumo_secret_wipe(phc, strlen(phc));
     kumo_free(phc);

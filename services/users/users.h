@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "runtime/config.h"
+#include "db/call.h"
 #include "db/db.h"
 #include "db/row.h"
 #include "base/ids.h"
@@ -17,6 +18,7 @@
 #include "kumo/users/v1/users.pb-c.h"
 #include "auth/jwt.h"
 #include "auth/password.h"
+#include "rpc/fields.h"
 #include "rpc/rpc.h"
 #include "auth/rpc_auth.h"
 #include "rpc/server.h"
@@ -174,28 +176,21 @@ kumo_code users_deny_service(struct kumo_rpc_call *call, const struct kumo_princ
 kumo_code users_system_tenant_id(struct users_ctx *ctx, struct kumo_rpc_call *call,
                                  char out[USERS_ID_MAX + 1]);
 
-/* ---- dbutil.c ---- */
-
-/* Leases a connection for the call (its deadline, request id in logs).
- * On failure answers the call and returns the code. */
-kumo_code users_db_acquire(struct users_ctx *ctx, struct kumo_rpc_call *call,
-                           struct kumo_db_conn **c);
+/* ---- checks.c (the DB in a handler: common/db/call.h; ids and
+ * invalid_argument answers: common/rpc/fields.h) ---- */
 
 /* Answers the call with the last DB error (safe message), releasing `c`
  * (may be NULL; rolls back an open transaction). Returns the code. */
-kumo_code users_db_fail(struct kumo_rpc_call *call, struct kumo_db_conn *c, kumo_code rc);
-
-/* Answers invalid_argument "<field> <why>". */
-kumo_code users_invalid(struct kumo_rpc_call *call, const char *field, const char *why);
+static inline kumo_code users_db_fail(struct kumo_rpc_call *call, struct kumo_db_conn *c,
+                                      kumo_code rc)
+{
+    return kumo_db_call_fail(call, c, rc, NULL);
+}
 
 /* Validates a single-line name field (display name, tenant name, key
  * name). Returns OK or answers invalid_argument. */
 kumo_code users_check_name(struct kumo_rpc_call *call, const char *field, const char *s,
                            int allow_empty);
-
-/* Validates an id-shaped field (1..USERS_ID_MAX of a-z, 0-9, '_'); answers
- * invalid_argument for anything else. */
-kumo_code users_check_id(struct kumo_rpc_call *call, const char *field, const char *s);
 
 /* Bounds concurrent argon2 work; returns OK or answers resource_exhausted. */
 kumo_code users_argon2_enter(struct users_ctx *ctx, struct kumo_rpc_call *call);
@@ -261,7 +256,8 @@ void users_service_init(struct kumo_rpc_service *svc, struct users_ctx *ctx);
 struct kumo_admin;
 int users_jwks_route_install(struct users_ctx *ctx, struct kumo_admin *admin);
 
-/* readiness.c: the "db" readiness check, fed by a background pinger. */
+/* readiness.c: the "db" readiness check, fed by a background pinger
+ * (common/runtime/probes). Returns 0 or -1; stop is idempotent. */
 int users_readiness_start(struct users_ctx *ctx, struct kumo_admin *admin);
 void users_readiness_stop(void);
 

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "base/errors.h"
+#include "base/buf.h"
 #include "base/validate.h"
 
 #define S(lit) (lit), (sizeof(lit) - 1)
@@ -153,6 +154,26 @@ static void test_validate_slug(void **state)
     assert_int_equal(kumo_slug_check(NULL, 0, 0, 63, &why), KUMO_ERR_INVALID);
 }
 
+/* What extraction and error texts go through before they are stored: the
+ * valid UTF-8, no NULs, bounded without splitting a character. */
+static void test_validate_utf8_clean(void **state)
+{
+    (void)state;
+    struct kumo_buf out = KUMO_BUF_INIT;
+    kumo_utf8_clean(S("caf\xc3\xa9\0 ok\xff\xc0\xaf!"), 100, &out);
+    assert_int_equal(out.len, 9);
+    assert_memory_equal(out.data, "caf\xc3\xa9 ok!", 9);
+    kumo_buf_free(&out);
+    out = (struct kumo_buf)KUMO_BUF_INIT;
+    kumo_utf8_clean(S("ab\xc3\xa9"), 3, &out); /* the 2-byte character would not fit */
+    assert_int_equal(out.len, 2);
+    kumo_buf_free(&out);
+    out = (struct kumo_buf)KUMO_BUF_INIT;
+    kumo_utf8_clean(S("\xed\xa0\x80x"), 10, &out); /* an encoded surrogate goes */
+    assert_int_equal(out.len, 1);
+    kumo_buf_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -163,6 +184,7 @@ int main(void)
         cmocka_unit_test(test_validate_email_accepts_and_normalizes),
         cmocka_unit_test(test_validate_email_rejects),
         cmocka_unit_test(test_validate_slug),
+        cmocka_unit_test(test_validate_utf8_clean),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

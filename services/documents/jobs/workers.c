@@ -1,0 +1,237 @@
+/* The job threads: KUMO_JOBS_WORKERS workers claiming and running jobs,
+ * and one sweeper queueing periodic work. Idle threads wait on a
+ * condition variable (poll interval / sweep interval) so docs_jobs_stop
+ * wakes them at once; a running job's transfer watches the same flag. */
+#include <curl/curl.h>
+#include <magic.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/ids.h"
+#include "jobs.h"
+#include "runtime/log.h"
+#include "runtime/metrics.h"
+#include "base/secret.h"
+
+struct worker {
+    pthread_t thread;
+    int index;
+    char name[DOCS_JOB_WORKER_MAX];
+};
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cond; /* CLOCK_MONOTONIC */
+    volatile int stopping;
+    int started;
+    struct docs_ctx *ctx;
+    struct worker *workers;
+    size_t n_workers;
+    pthread_t sweeper;
+    int sweeper_started;
+} J = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* Waits up to `ms` or until stop. Returns 1 when stopping. */
+static int wait_ms(int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t ns = ts.tv_nsec + (ms % 1000) * 1000000;
+    ts.tv_sec += (time_t)(ms / 1000 + ns / 1000000000);
+    ts.tv_nsec = (long)(ns % 1000000000);
+    pthread_mutex_lock(&J.mu);
+    while (!J.stopping) {
+        if (pthread_cond_timedwait(&J.cond, &J.mu, &ts) != 0)
+            break;
+    }
+    int s = J.stopping;
+    pthread_mutex_unlock(&J.mu);
+    return s;
+}
+
+static kumo_code run_body(struct docs_job_env *env, const struct docs_job *job,
+                          struct kumo_buf *err)
+{
+    if (strcmp(job->kind, DOCS_JOB_EXTRACT) == 0)
+        return docs__job_extract(env, job, err);
+    if (strcmp(job->kind, DOCS_JOB_PURGE_CONTENT) == 0)
+        return docs__job_purge_content(env, job, err);
+    if (strcmp(job->kind, DOCS_JOB_CLEANUP_UPLOAD) == 0)
+        return docs__job_cleanup_upload(env, job, err);
+    kumo_buf_appendf(err, "unknown job kind");
+    return KUMO_CODE_INTERNAL;
+}
+
+static void count(const char *kind, const char *outcome)
+{
+    char name[96];
+    snprintf(name, sizeof name, "kumo_jobs_%s_%s_total", kind, outcome);
+    kumo_metrics_counter_add(name, "background job outcomes (by kind and outcome)", 1);
+    kumo_metrics_counter_add("kumo_jobs_total", "background jobs run", 1);
+}
+
+static void run_job(struct docs_job_env *env, struct docs_job *job)
+{
+    int64_t start = kumo_now_us();
+    struct kumo_buf err = KUMO_BUF_INIT;
+    kumo_code rc = run_body(env, job, &err);
+    if (rc != KUMO_CODE_OK && err.len == 0)
+        kumo_buf_append_str(&err, kumo_code_name(rc));
+    const char *outcome = "lost";
+    const char *etext = rc == KUMO_CODE_OK ? "" : (const char *)err.data;
+    /* A body that found its lease lost failed; finish sees the lease gone
+     * too and records 'lost'. */
+    kumo_code frc =
+        docs__job_finish(env->ctx, job, env->worker, start, rc == KUMO_CODE_OK, etext, &outcome);
+    char attempt[24];
+    snprintf(attempt, sizeof attempt, "%lld", (long long)job->attempts);
+    if (frc != KUMO_CODE_OK) {
+        /* The lease will expire and another worker will take the job. */
+        kumo_log(KUMO_LOG_WARN, job->id, "job outcome not recorded", "job_id", job->id, "kind",
+                 job->kind, "attempt", attempt, "error", kumo_db_last_error()->message, NULL);
+        outcome = "unrecorded";
+    } else {
+        kumo_log(rc == KUMO_CODE_OK ? KUMO_LOG_INFO : KUMO_LOG_WARN, job->id, "job", "job_id",
+                 job->id, "kind", job->kind, "tenant_id", job->tenant_id, "document_id",
+                 job->document_id, "attempt", attempt, "outcome", outcome, "worker", env->worker,
+                 "error", rc == KUMO_CODE_OK ? NULL : etext, NULL);
+    }
+    count(job->kind, outcome);
+    kumo_buf_free(&err);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct docs_job_env env = {
+        .ctx = J.ctx, .index = w->index, .worker = w->name, .stopping = &J.stopping};
+    magic_t m = magic_open(MAGIC_MIME_TYPE);
+    if (m && magic_load(m, NULL) != 0) {
+        kumo_log(KUMO_LOG_WARN, NULL, "libmagic database not loaded", "error", magic_error(m),
+                 NULL);
+        magic_close(m);
+        m = NULL;
+    }
+    env.magic = m;
+    int backoff_ms = 0;
+    while (!J.stopping) {
+        struct docs_job job;
+        int found = 0;
+        memset(&job, 0, sizeof job);
+        kumo_code rc = docs__job_claim(J.ctx, &job, &found);
+        if (rc != KUMO_CODE_OK) {
+            /* Database trouble: back off up to the poll interval. */
+            kumo_log(KUMO_LOG_WARN, NULL, "job claim failed", "error",
+                     kumo_db_last_error()->message, NULL);
+            backoff_ms = backoff_ms ? backoff_ms * 2 : 100;
+            if (backoff_ms > J.ctx->s.jobs_poll_ms)
+                backoff_ms = (int)J.ctx->s.jobs_poll_ms;
+            wait_ms(backoff_ms);
+            continue;
+        }
+        backoff_ms = 0;
+        if (!found) {
+            wait_ms(J.ctx->s.jobs_poll_ms);
+            continue;
+        }
+        run_job(&env, &job);
+        docs__job_clear(&job);
+    }
+    if (m)
+        magic_close(m);
+    return NULL;
+}
+
+static void *sweeper_main(void *arg)
+{
+    (void)arg;
+    /* A first sweep soon after start, then every interval. */
+    if (wait_ms(J.ctx->s.jobs_poll_ms))
+        return NULL;
+    do {
+        docs__jobs_sweep(J.ctx, &J.stopping);
+    } while (!wait_ms(J.ctx->s.jobs_sweep_ms));
+    return NULL;
+}
+
+static void join_all(void)
+{
+    for (size_t i = 0; i < J.n_workers; i++)
+        pthread_join(J.workers[i].thread, NULL);
+    if (J.sweeper_started)
+        pthread_join(J.sweeper, NULL);
+    kumo_free(J.workers);
+    J.workers = NULL;
+    J.n_workers = 0;
+    J.sweeper_started = 0;
+}
+
+int docs_jobs_start(struct docs_ctx *ctx)
+{
+    if (J.started)
+        return 0;
+    if (ctx->s.jobs_workers <= 0) {
+        kumo_log(KUMO_LOG_INFO, NULL, "background jobs not run here", "reason",
+                 "KUMO_JOBS_WORKERS is 0", NULL);
+        return 0;
+    }
+    if (!ctx->service_api_key || !ctx->service_api_key[0] || !ctx->exchange || !ctx->storage) {
+        kumo_log(KUMO_LOG_WARN, NULL, "background jobs not run here", "reason",
+                 "no service API key (KUMO_SERVICE_API_KEY_FILE)", NULL);
+        return 0;
+    }
+    /* Before any thread exists: curl_global_init is not thread-safe
+     * everywhere. */
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&J.cond, &ca);
+    pthread_condattr_destroy(&ca);
+    J.ctx = ctx;
+    J.stopping = 0;
+    J.started = 1;
+    char host[64] = "localhost";
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "localhost");
+    host[sizeof host - 1] = '\0';
+    J.workers = kumo_calloc((size_t)ctx->s.jobs_workers, sizeof *J.workers);
+    for (int64_t i = 0; i < ctx->s.jobs_workers; i++) {
+        struct worker *w = &J.workers[i];
+        w->index = (int)i;
+        snprintf(w->name, sizeof w->name, "%s:%ld:%d", host, (long)getpid(), (int)i);
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            kumo_log(KUMO_LOG_ERROR, NULL, "cannot start job worker thread", NULL);
+            docs_jobs_stop();
+            return -1;
+        }
+        J.n_workers++;
+    }
+    if (pthread_create(&J.sweeper, NULL, sweeper_main, NULL) != 0) {
+        kumo_log(KUMO_LOG_ERROR, NULL, "cannot start job sweeper thread", NULL);
+        docs_jobs_stop();
+        return -1;
+    }
+    J.sweeper_started = 1;
+    char n[24];
+    snprintf(n, sizeof n, "%lld", (long long)ctx->s.jobs_workers);
+    kumo_log(KUMO_LOG_INFO, NULL, "background jobs started", "workers", n, NULL);
+    return 0;
+}
+
+void docs_jobs_stop(void)
+{
+    if (!J.started)
+        return;
+    pthread_mutex_lock(&J.mu);
+    J.stopping = 1;
+    pthread_cond_broadcast(&J.cond);
+    pthread_mutex_unlock(&J.mu);
+    join_all();
+    pthread_cond_destroy(&J.cond);
+    J.started = 0;
+}

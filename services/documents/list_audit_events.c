@@ -1,0 +1,84 @@
+/* ListAuditEvents: the tenant's audit trail, newest first, filtered by
+ * document, actor and action, in keyset pages on the event sequence.
+ * Tenant admins only. */
+#include <string.h>
+
+#include "db/page_rows.h"
+#include "db/page_token.h"
+#include "documents.h"
+#include "store/audit.h"
+
+static kumo_code check_filter(struct kumo_rpc_call *call, const char *field, const char *s)
+{
+    size_t n = strlen(s);
+    if (n > 128)
+        return kumo_rpc_invalid(call, field, "is too long");
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+            return kumo_rpc_invalid(call, field, "must be printable ASCII without spaces");
+    return KUMO_CODE_OK;
+}
+
+static Kumo__Documents__V1__AuditEvent *event_message(struct kumo_rpc_call *call,
+                                                      const struct docs_audit_row *r)
+{
+    Kumo__Documents__V1__AuditEvent *e = kumo_rpc_call_alloc(call, sizeof *e);
+    kumo__documents__v1__audit_event__init(e);
+    e->time = docs_ts(call, r->time_us);
+    e->version = (int32_t)r->version;
+    e->id = r->id;
+    e->actor_id = r->actor_id;
+    e->actor_roles = r->actor_roles;
+    e->action = r->action;
+    e->document_id = r->document_id;
+    e->request_id = r->request_id;
+    e->details = docs_struct_parse(call, r->details);
+    return e;
+}
+
+DOCS_HANDLER(list_audit_events)
+{
+    struct docs_ctx *ctx = kumo_rpc_call_service_data(call);
+    const Kumo__Documents__V1__ListAuditEventsRequest *req = (const void *)request;
+    const struct kumo_principal *p;
+    kumo_code rc = docs_caller(call, DOCS_ADMIN, &p);
+    if (rc == KUMO_CODE_OK && (rc = check_filter(call, "document_id", req->document_id)) == 0 &&
+        (rc = check_filter(call, "actor_id", req->actor_id)) == 0)
+        rc = check_filter(call, "action", req->action);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    int32_t size;
+    if (kumo_page_size(req->page_size, DOCS_PAGE_DEFAULT, DOCS_PAGE_MAX, &size) != 0)
+        return kumo_rpc_invalid(call, "page_size", "must not be negative");
+    struct kumo_buf scope = KUMO_BUF_INIT;
+    kumo_buf_appendf(&scope, "audit|%s|%s|%s|%s", p->tid, req->document_id, req->actor_id,
+                     req->action);
+    int64_t after;
+    if ((rc = kumo_db_page_token_read(call, req->page_token, &scope, &after)) != KUMO_CODE_OK) {
+        kumo_buf_free(&scope);
+        return rc;
+    }
+    struct kumo_db_conn *c;
+    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK) {
+        kumo_buf_free(&scope);
+        return rc;
+    }
+    struct docs_audit_filter f = {req->document_id, req->actor_id, req->action};
+    struct docs_audit_row *rows;
+    size_t n = 0;
+    if ((rc = docs_audit_list(c, call, p->tid, &f, after, size + 1, &rows, &n)) != KUMO_CODE_OK) {
+        kumo_buf_free(&scope);
+        return docs_db_fail(call, c, rc);
+    }
+    kumo_db_release(c);
+    Kumo__Documents__V1__ListAuditEventsResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__documents__v1__list_audit_events_response__init(resp);
+    resp->events = kumo_rpc_call_alloc(call, (size_t)size * sizeof *resp->events);
+    for (size_t i = 0; i < n && i < (size_t)size; i++)
+        resp->events[resp->n_events++] = event_message(call, &rows[i]);
+    if (n > (size_t)size)
+        resp->next_page_token = kumo_db_page_token_write(call, rows[size - 1].seq, &scope);
+    kumo_buf_free(&scope);
+    *response = &resp->base;
+    return KUMO_CODE_OK;
+}
