@@ -11,6 +11,7 @@
 
 #include "echo_service.h"
 #include "kumo/test/v1/echo.pb-c.h"
+#include "base/trace.h"
 #include "rpc/propagate.h"
 #include "rpc/server.h"
 
@@ -59,12 +60,17 @@ static void test_rpc_propagate_deadline_request_id_auth(void **state)
 
     Kumo__Test__V1__EchoRequest req = KUMO__TEST__V1__ECHO_REQUEST__INIT;
     req.message = "via-a";
-    char *names[] = {"authorization"};
+    char *names[] = {"authorization", "traceparent", "tracestate"};
     req.echo_headers = names;
-    req.n_echo_headers = 1;
+    req.n_echo_headers = 3;
+    struct kumo_trace client_span;
+    assert_int_equal(kumo_trace_parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                                      "vendor=x1", &client_span),
+                     0);
     struct kumo_rpc_call_options opts = {.deadline = kumo_now_ns() + 2000000000LL,
                                          .request_id = "req-123",
-                                         .authorization = "Bearer t0ken"};
+                                         .authorization = "Bearer t0ken",
+                                         .trace = &client_span};
     ProtobufCMessage *out = NULL;
     struct kumo_rpc_status st = {0};
     assert_int_equal(kumo_rpc_client_call(to_a, "/kumo.test.v1.EchoService/Echo", &req.base,
@@ -75,8 +81,17 @@ static void test_rpc_propagate_deadline_request_id_auth(void **state)
     assert_string_equal(resp->message, "via-a");
     assert_string_equal(resp->request_id, "req-123");
     assert_true(resp->deadline_ms > 1000 && resp->deadline_ms < 2000);
-    assert_int_equal(resp->n_headers, 1);
+    assert_int_equal(resp->n_headers, 3);
     assert_string_equal(resp->headers[0]->value, "Bearer t0ken");
+    /* B sees the same trace, with A's server span (a child of the client's
+     * span, so not the client's span id) as its parent, and the tracestate
+     * passed on as is. */
+    struct kumo_trace at_b;
+    assert_int_equal(kumo_trace_parse(resp->headers[1]->value, resp->headers[2]->value, &at_b), 0);
+    assert_string_equal(at_b.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_string_not_equal(at_b.span_id, "00f067aa0ba902b7");
+    assert_int_equal(at_b.flags, 1);
+    assert_string_equal(at_b.tracestate, "vendor=x1");
     protobuf_c_message_free_unpacked(out, NULL);
 
     kumo_rpc_client_free(to_a);
