@@ -258,6 +258,14 @@ static void count_upload(const char *outcome)
                               (const char *[]){"outcome", outcome, NULL}, 1);
 }
 
+void docs_upload_metrics_init(void)
+{
+    static const char *const outcomes[] = {"completed", "rejected", "error"};
+    for (size_t i = 0; i < sizeof outcomes / sizeof outcomes[0]; i++)
+        kumo_metrics_counter_addl("kumo_uploads_total", "Upload completions, by outcome.",
+                                  (const char *[]){"outcome", outcomes[i], NULL}, 0);
+}
+
 static kumo_code complete_pending(struct docs_ctx *ctx, struct kumo_rpc_call *call,
                                   const struct kumo_principal *p, const char *doc_id,
                                   const struct docs_version_row *v,

@@ -324,6 +324,10 @@ kumo_code docs_enqueue(struct kumo_db_conn *c, const char *tenant_id, const char
 DOCS_HANDLER(create_document);
 DOCS_HANDLER(presign_upload_parts);
 DOCS_HANDLER(complete_upload);
+
+/* Creates the upload counters at zero, so that rates see the first event
+ * (a counter born at 1 has no increase). Once, at start. */
+void docs_upload_metrics_init(void);
 DOCS_HANDLER(get_document);
 DOCS_HANDLER(list_documents);
 DOCS_HANDLER(update_document);

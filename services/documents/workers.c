@@ -239,10 +239,27 @@ static void join_all(void)
     J.sweeper_started = 0;
 }
 
+/* Every kind x outcome series exists from the start at zero: a counter
+ * born at 1 shows no increase, and the failing-jobs alert would miss the
+ * first failures after a restart. */
+static void init_series(void)
+{
+    static const char *const kinds[] = {DOCS_JOB_EXTRACT, DOCS_JOB_PURGE_CONTENT,
+                                        DOCS_JOB_CLEANUP_UPLOAD};
+    static const char *const outcomes[] = {"ok", "error", "dead", "lost", "unrecorded"};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+        for (size_t o = 0; o < sizeof outcomes / sizeof outcomes[0]; o++)
+            kumo_metrics_counter_addl(
+                "kumo_jobs_total", "Background job runs, by kind and outcome.",
+                (const char *[]){"kind", kinds[k], "outcome", outcomes[o], NULL}, 0);
+    kumo_metrics_counter_add("kumo_jobs_dead_letters_total", "jobs moved to dead letters", 0);
+}
+
 int docs_jobs_start(struct docs_ctx *ctx)
 {
     if (J.started)
         return 0;
+    init_series();
     if (ctx->s.jobs_workers <= 0) {
         kumo_log(KUMO_LOG_INFO, NULL, "background jobs not run here", "reason",
                  "KUMO_JOBS_WORKERS is 0", NULL);
