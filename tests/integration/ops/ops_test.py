@@ -11,6 +11,12 @@
       selects the daemon's Service and names its admin port, the
       PrometheusRule and the dashboard ConfigMap (the JSON file as is);
     - every dashboard query parses (promtool check rules over them);
+    - the local recipe of k8s/README.md (<!-- recipe:local -->): every
+      manifest it applies renders and passes tests/integration/deploy's
+      policy, every image/job/deployment/service it names exists, every
+      Secret and ConfigMap key a workload reads is created by the recipe,
+      the overlay or the bootstrap Job; on staging and prod every Secret key
+      comes from an ExternalSecret or the bootstrap Job;
   live (scripts/kumo_stack.py: MariaDB and the four daemons, debug logs):
     - a traced BFF request (traceparent + x-request-id, a fresh API key) that
       reaches kumo-users (key exchange), kumo-documents and kumo-storage
@@ -268,6 +274,189 @@ def dashboard_metrics():
             if w.lower() not in PROMQL_WORDS:
                 names.add(w)
     return names
+
+
+# ---- the operator's recipe (k8s/README.md) ---------------------------------------------------
+
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration", "deploy"))
+
+
+def recipe_lines():
+    with open(os.path.join(ROOT, "k8s", "README.md")) as f:
+        text = f.read()
+    expect("<!-- recipe:local -->" in text, "no <!-- recipe:local --> block in k8s/README.md")
+    block = text.split("<!-- recipe:local -->", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    block = block.replace("\\\n", " ")
+    lines, loop = [], None
+    for raw in block.splitlines():
+        line = raw.split(" #", 1)[0].strip() if not raw.strip().startswith("#") else ""
+        if not line:
+            continue
+        m = re.match(r"for (\w+) in ([^;]+); do$", line)
+        if m:
+            loop = (m.group(1), m.group(2).split())
+            continue
+        if line == "done":
+            loop = None
+            continue
+        if loop:
+            lines += [line.replace("$" + loop[0], v) for v in loop[1]]
+        else:
+            lines.append(line)
+    return lines
+
+
+def bootstrap_published(docs):
+    """Secrets the bootstrap Job's publish container writes: {name: {keys}}."""
+    out = {}
+    for d in docs:
+        if d["kind"] != "Job" or not d["metadata"]["name"].endswith("-bootstrap"):
+            continue
+        for c in d["spec"]["template"]["spec"]["containers"]:
+            env = {e["name"]: e.get("value", "") for e in c.get("env") or []}
+            script = " ".join(c.get("args") or []) + " ".join(c.get("command") or [])
+            if "kubectl create secret generic" in script and "KUMO_KEY_SERVICES" in env:
+                m = re.search(r'"kumo-\$s-apikey" --from-file=(\w+)=', script)
+                expect(m, "bootstrap publish script: %s" % script[:300])
+                for svc in env["KUMO_KEY_SERVICES"].split():
+                    out.setdefault("kumo-%s-apikey" % svc, set()).add(m.group(1))
+    return out
+
+
+def needed_keys(docs, build):
+    """(kind, name, key, where) every workload of the render reads: env refs,
+    and files under Secret/ConfigMap volumes that its KUMO_*_FILE(S) settings
+    name (volumes with items name their keys)."""
+    import policy  # tests/integration/deploy
+    need = []
+    for d in docs:
+        pod = policy.pod_spec(d)
+        if pod is None:
+            continue
+        vols = {v["name"]: v for v in pod.get("volumes") or []}
+        for c in (pod.get("initContainers") or []) + pod["containers"]:
+            where = "%s/%s %s" % (d["kind"], d["metadata"]["name"], c["name"])
+            for ef in c.get("envFrom") or []:
+                for kind, ref in (("ConfigMap", "configMapRef"), ("Secret", "secretRef")):
+                    if ref in ef and not ef[ref].get("optional"):
+                        need.append((kind, ef[ref]["name"], None, where))
+            for e in c.get("env") or []:
+                vf = e.get("valueFrom") or {}
+                for kind, ref in (("Secret", "secretKeyRef"), ("ConfigMap", "configMapKeyRef")):
+                    if ref in vf and not vf[ref].get("optional"):
+                        need.append((kind, vf[ref]["name"], vf[ref]["key"], where))
+            env = policy.effective_env(d, c, docs, [], where)
+            paths = [p for k, v in env.items() if k.endswith(("_FILE", "_FILES"))
+                     for p in v.split(",") if p.startswith("/")]
+            for m in c.get("volumeMounts") or []:
+                v = vols.get(m["name"]) or {}
+                for kind, key, name_field in (("Secret", "secret", "secretName"),
+                                              ("ConfigMap", "configMap", "name")):
+                    if key not in v or v[key].get("optional"):
+                        continue
+                    name = v[key][name_field]
+                    items = v[key].get("items")
+                    if items:
+                        for it in items:
+                            need.append((kind, name, it["key"], where))
+                        continue
+                    mp = m["mountPath"].rstrip("/") + "/"
+                    for p in paths:
+                        if p.startswith(mp):
+                            need.append((kind, name, p[len(mp):], where))
+                    if kind == "ConfigMap":
+                        need.append((kind, name, None, where))
+    return need
+
+
+def check_keys(docs, build, extra, label):
+    have = {}
+    for d in docs:
+        if d["kind"] in ("Secret", "ConfigMap"):
+            keys = set((d.get("data") or {}).keys()) | set((d.get("stringData") or {}).keys())
+            have.setdefault((d["kind"], d["metadata"]["name"]), set()).update(keys)
+    for (kind, name), keys in extra.items():
+        have.setdefault((kind, name), set()).update(keys)
+    missing = []
+    need = needed_keys(docs, build)
+    for kind, name, key, where in need:
+        got = have.get((kind, name))
+        if got is None or (key is not None and key not in got):
+            missing.append("%s: %s %s%s" % (where, kind, name, "" if key is None else "/" + key))
+    expect(not missing, "%s: read but created nowhere:\n%s" % (label, "\n".join(
+        sorted(set(missing)))))
+    return len(need)
+
+
+def s_recipe(build):
+    import policy  # tests/integration/deploy
+    lines = recipe_lines()
+    rendered, created, names = [], {}, []
+    applied_files = []
+    for line in lines:
+        argv = line.split()
+        if argv[:2] == ["docker", "build"]:
+            f = argv[argv.index("-f") + 1]
+            expect(os.path.exists(os.path.join(ROOT, f)), "recipe builds from missing %s" % f)
+            tag = argv[argv.index("-t") + 1]
+            names.append(("image", tag))
+        elif argv[:2] == ["kubectl", "apply"] and "-k" in argv:
+            d = argv[argv.index("-k") + 1]
+            rc, out = run(["kubectl", "kustomize", os.path.join(ROOT, d)], timeout=120)
+            expect(rc == 0, out[-2000:])
+            docs = [x for x in yaml.safe_load_all(out) if x]
+            v, _, _ = policy.check(docs, "local", policy.load_daemons(build))
+            expect(not v, "%s fails the deploy policy:\n%s" % (d, "\n".join(v[:20])))
+            rendered += docs
+        elif argv[:2] == ["kubectl", "apply"] and "-f" in argv:
+            f = argv[argv.index("-f") + 1]
+            with open(os.path.join(ROOT, f)) as fh:
+                applied_files += [x for x in yaml.safe_load_all(fh) if x]
+        elif "create" in argv and "secret" in argv and "generic" in argv:
+            name = argv[argv.index("generic") + 1]
+            keys = created.setdefault(("Secret", name), set())
+            for a in argv:
+                m = re.match(r"--from-(?:file|literal)=([^=]+)=", a)
+                expect(m or not a.startswith("--from-"), "unparsed %s" % a)
+                if m:
+                    keys.add(m.group(1))
+        for ref in re.findall(r"\b(job|deployment|statefulset|svc)/([a-z0-9-]+)", line):
+            names.append(ref)
+    expect(rendered, "the recipe applies no kustomization")
+    ns = {d["metadata"]["name"] for d in applied_files + rendered if d["kind"] == "Namespace"}
+    expect(any(d["kind"] == "Namespace" for d in applied_files),
+           "the namespace is not created before the secrets")
+    kinds = {"job": "Job", "deployment": "Deployment", "statefulset": "StatefulSet",
+             "svc": "Service"}
+    have = {(d["kind"], d["metadata"]["name"]) for d in rendered}
+    images = {c["image"] for d in rendered if policy.pod_spec(d)
+              for c in policy.pod_spec(d)["containers"]}
+    bad = []
+    for kind, name in names:
+        if kind == "image":
+            if name not in images:
+                bad.append("image %s not used by the overlay (%s)" % (name, sorted(images)))
+        elif (kinds[kind], name) not in have:
+            bad.append("%s/%s not in the render" % (kind, name))
+    expect(not bad, "\n".join(bad))
+    extra = dict(created)
+    for name, keys in bootstrap_published(rendered).items():
+        extra.setdefault(("Secret", name), set()).update(keys)
+    n = check_keys(rendered, build, extra, "local")
+    note("recipe: %d commands, namespace %s, %d secret/configmap references covered" % (
+        len(lines), ",".join(sorted(ns)), n))
+
+
+def s_aws_secrets(build, overlay):
+    docs = kustomize(overlay)
+    extra = {}
+    for d in docs:
+        if d["kind"] == "ExternalSecret":
+            t = d["spec"]["target"]["name"]
+            extra.setdefault(("Secret", t), set()).update(x["secretKey"] for x in d["spec"]["data"])
+    for name, keys in bootstrap_published(docs).items():
+        extra.setdefault(("Secret", name), set()).update(keys)
+    check_keys(docs, build, extra, overlay)
 
 
 # ---- live ----------------------------------------------------------------------------------
@@ -586,6 +775,12 @@ def main():
             case("%s renders a ServiceMonitor per daemon (admin port), the PrometheusRule and "
                  "the dashboard ConfigMap" % ov, s_servicemonitors, ov)
         case("every dashboard query parses (promtool)", s_dashboard_parses)
+        case("k8s/README.md local recipe: every manifest it applies renders and passes the "
+             "deploy policy, every name it uses exists, every Secret/ConfigMap key a workload "
+             "reads is created by the recipe, the overlay or the bootstrap Job", s_recipe, build)
+        for ov in ("staging", "prod"):
+            case("%s: every Secret key a workload reads comes from an ExternalSecret or the "
+                 "bootstrap Job" % ov, s_aws_secrets, build, ov)
 
         try:
             setup_stack(w, build)
