@@ -491,12 +491,13 @@ static void record(struct bff_ctx *c, const struct bff_route *route, int64_t t0)
     /* Route template and status class: bounded labels (never the path). */
     static const char *const classes[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
     int cls = st / 100 - 1;
+    const char *klass = cls >= 0 && cls < 5 ? classes[cls] : "5xx";
     const char *rlabels[] = {"route",
                              route ? route->pattern : "unmatched",
                              "method",
                              route ? route->method : "other",
                              "status_class",
-                             cls >= 0 && cls < 5 ? classes[cls] : "5xx",
+                             klass,
                              NULL};
     kumo_metrics_counter_addl("kumo_bff_requests_total",
                               "BFF HTTP requests, by route template, method and status class.",
@@ -504,6 +505,9 @@ static void record(struct bff_ctx *c, const struct bff_route *route, int64_t t0)
     rlabels[4] = NULL;
     kumo_metrics_observe("kumo_bff_request_duration_seconds",
                          "BFF HTTP request duration, by route template and method.", rlabels, secs);
+    struct kumo_span_end span_end = {kumo_trace_current(), "server", label, klass, t0,
+                                     kumo_now_ns()};
+    kumo_trace_end(&span_end);
     char status[8], ms[32];
     snprintf(status, sizeof status, "%d", st);
     snprintf(ms, sizeof ms, "%.3f", secs * 1000.0);

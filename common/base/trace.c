@@ -1,6 +1,7 @@
 #include "base/trace.h"
 
 #include <openssl/rand.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -106,6 +107,20 @@ void kumo_trace_start_from_headers(struct kumo_trace *out, const char *tracepare
 void kumo_trace_format(const struct kumo_trace *t, char *out, size_t outlen)
 {
     snprintf(out, outlen, "00-%s-%s-%02x", t->trace_id, t->span_id, (unsigned)t->flags);
+}
+
+static _Atomic(kumo_trace_exporter_fn) exporter;
+
+void kumo_trace_set_exporter(kumo_trace_exporter_fn fn)
+{
+    atomic_store(&exporter, fn);
+}
+
+void kumo_trace_end(const struct kumo_span_end *end)
+{
+    kumo_trace_exporter_fn fn = atomic_load(&exporter);
+    if (fn && end && end->span)
+        fn(end);
 }
 
 const struct kumo_trace *kumo_trace_current(void)

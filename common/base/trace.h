@@ -4,9 +4,10 @@
  * Span boundaries: one span per request served (the BFF's HTTP request, each
  * RPC a server handles) and, for work no request carries (background jobs),
  * one per unit of work. An outgoing RPC names the current span as its parent
- * (traceparent), so the callee's span is its child. Exporting spans to a
- * collector, when it comes, hooks where a span ends: the RPC server's call
- * end and the BFF's request end, nowhere else.
+ * (traceparent), so the callee's span is its child. Every span ends through
+ * kumo_trace_end (the RPC server's call end, the BFF's request end, a job's
+ * end): exporting spans to a collector is one exporter installed with
+ * kumo_trace_set_exporter, nothing else.
  *
  * The current span is thread-local: the code that starts a span on a thread
  * (the RPC server around a handler, the BFF around a request, a job runner)
@@ -52,6 +53,28 @@ void kumo_trace_start_from_headers(struct kumo_trace *out, const char *tracepare
 /* Writes the traceparent value naming t's span as the parent of the next
  * hop into `out` (at least KUMO_TRACE_PARENT_LEN + 1 bytes). */
 void kumo_trace_format(const struct kumo_trace *t, char *out, size_t outlen);
+
+/* A finished span, as an exporter sees it. Strings are valid during the
+ * call only. */
+struct kumo_span_end {
+    const struct kumo_trace *span;
+    const char *kind;   /* "server" (a request served) or "internal" (a job) */
+    const char *name;   /* "/pkg.Service/Method", "GET /api/v1/documents/{id}", "job extract" */
+    const char *status; /* a Connect code name, or an HTTP status class ("2xx") */
+    int64_t start_ns;   /* CLOCK_MONOTONIC, like kumo_now_ns */
+    int64_t end_ns;
+};
+
+/* Receives every finished span; may run on any thread, concurrently, and
+ * must not block (queue and send elsewhere). */
+typedef void (*kumo_trace_exporter_fn)(const struct kumo_span_end *end);
+
+/* Installs `fn` (NULL = none, the default: spans end unrecorded). Call at
+ * start, before serving. */
+void kumo_trace_set_exporter(kumo_trace_exporter_fn fn);
+
+/* Ends a span: hands it to the exporter, if any. NULL span: no-op. */
+void kumo_trace_end(const struct kumo_span_end *end);
 
 /* The calling thread's current span, or NULL. */
 const struct kumo_trace *kumo_trace_current(void);

@@ -143,6 +143,7 @@ static void run_job(struct docs_job_env *env, struct docs_job *job)
     struct kumo_trace span;
     kumo_trace_start(&span, NULL);
     const struct kumo_trace *prev = kumo_trace_set_current(&span);
+    int64_t span_start = kumo_now_ns();
     int64_t start = kumo_now_us();
     struct kumo_buf err = KUMO_BUF_INIT;
     kumo_code rc = run_body(env, job, &err);
@@ -168,6 +169,11 @@ static void run_job(struct docs_job_env *env, struct docs_job *job)
                  "error", rc == KUMO_CODE_OK ? NULL : etext, NULL);
     }
     count(job->kind, outcome, (double)(kumo_now_us() - start) / 1e6);
+    char span_name[64];
+    snprintf(span_name, sizeof span_name, "job %s", job->kind);
+    struct kumo_span_end span_end = {&span,   "internal", span_name,
+                                     outcome, span_start, kumo_now_ns()};
+    kumo_trace_end(&span_end);
     kumo_buf_free(&err);
     kumo_trace_set_current(prev);
 }

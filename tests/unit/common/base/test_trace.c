@@ -101,6 +101,30 @@ static void test_trace_current_is_per_thread_and_restorable(void **state)
     kumo_trace_set_current(NULL);
 }
 
+static int exported;
+
+static void count_span(const struct kumo_span_end *e)
+{
+    assert_string_equal(e->name, "job extract");
+    exported++;
+}
+
+static void test_trace_end_reaches_the_exporter(void **state)
+{
+    (void)state;
+    struct kumo_trace t;
+    kumo_trace_start(&t, NULL);
+    struct kumo_span_end e = {&t, "internal", "job extract", "ok", 1, 2};
+    kumo_trace_end(&e); /* no exporter: nothing */
+    kumo_trace_set_exporter(count_span);
+    kumo_trace_end(&e);
+    e.span = NULL;
+    kumo_trace_end(&e);
+    kumo_trace_set_exporter(NULL);
+    kumo_trace_end(&e);
+    assert_int_equal(exported, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -109,6 +133,7 @@ int main(void)
         cmocka_unit_test(test_trace_drops_bad_tracestate),
         cmocka_unit_test(test_trace_child_keeps_trace_new_span),
         cmocka_unit_test(test_trace_current_is_per_thread_and_restorable),
+        cmocka_unit_test(test_trace_end_reaches_the_exporter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
