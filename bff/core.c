@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "base/trace.h"
 #include "base/alloc.h"
 #include "bff.h"
 #include "runtime/log.h"
@@ -487,13 +488,26 @@ static void record(struct bff_ctx *c, const struct bff_route *route, int64_t t0)
                      : st == 504              ? KUMO_CODE_DEADLINE_EXCEEDED
                                               : KUMO_CODE_INTERNAL;
     kumo_metrics_rpc_finished(label, code, secs);
-    static const char *const names[] = {
-        "kumo_bff_http_responses_1xx_total", "kumo_bff_http_responses_2xx_total",
-        "kumo_bff_http_responses_3xx_total", "kumo_bff_http_responses_4xx_total",
-        "kumo_bff_http_responses_5xx_total"};
+    /* Route template and status class: bounded labels (never the path). */
+    static const char *const classes[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
     int cls = st / 100 - 1;
-    if (cls >= 0 && cls < 5)
-        kumo_metrics_counter_add(names[cls], "HTTP responses by status class", 1);
+    const char *klass = cls >= 0 && cls < 5 ? classes[cls] : "5xx";
+    const char *rlabels[] = {"route",
+                             route ? route->pattern : "unmatched",
+                             "method",
+                             route ? route->method : "other",
+                             "status_class",
+                             klass,
+                             NULL};
+    kumo_metrics_counter_addl("kumo_bff_requests_total",
+                              "BFF HTTP requests, by route template, method and status class.",
+                              rlabels, 1);
+    rlabels[4] = NULL;
+    kumo_metrics_observe("kumo_bff_request_duration_seconds",
+                         "BFF HTTP request duration, by route template and method.", rlabels, secs);
+    struct kumo_span_end span_end = {kumo_trace_current(), "server", label, klass, t0,
+                                     kumo_now_ns()};
+    kumo_trace_end(&span_end);
     char status[8], ms[32];
     snprintf(status, sizeof status, "%d", st);
     snprintf(ms, sizeof ms, "%.3f", secs * 1000.0);
@@ -546,6 +560,13 @@ void bff_handle(struct bff *app, const struct bff_request *rq, struct bff_respon
     c->arena = kumo_arena_new();
     c->deadline = t0 + app->s.request_timeout_ms * 1000000;
     new_request_id(c);
+    /* The request's span (base/trace.h): the child of the client's
+     * traceparent or a new trace; current on this thread, so every log line
+     * and every RPC made for this request carries it. */
+    struct kumo_trace span;
+    kumo_trace_start_from_headers(&span, bff_header(rq, "traceparent"),
+                                  bff_header(rq, "tracestate"));
+    const struct kumo_trace *prev_span = kumo_trace_set_current(&span);
     kumo_client_addr(rq->peer, bff_header(rq, "X-Forwarded-For"), app->s.trusted_proxies, c->client,
                      sizeof c->client);
     int origin_ok = 0;
@@ -589,4 +610,5 @@ void bff_handle(struct bff *app, const struct bff_request *rq, struct bff_respon
         kumo_free(c->authorization);
     }
     kumo_arena_free(c->arena);
+    kumo_trace_set_current(prev_span);
 }

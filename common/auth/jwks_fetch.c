@@ -12,6 +12,7 @@
 #include "base/errors.h"
 #include "http/http_get.h"
 #include "runtime/log.h"
+#include "runtime/metrics.h"
 
 #define FIRST_RETRY_MS 500
 
@@ -112,6 +113,14 @@ static int nap(struct kumo_jwks_refresher *r, int64_t ms)
     return stopped;
 }
 
+/* Refresh failures page (KumoJwksRefreshFailing): the kept keys go stale
+ * at the next signing-key rotation and every token is then refused. */
+static void count_refresh(const char *outcome)
+{
+    kumo_metrics_counter_addl("kumo_jwks_refresh_total", "JWKS refreshes, by outcome.",
+                              (const char *[]){"outcome", outcome, NULL}, 1);
+}
+
 static void *refresh_loop(void *arg)
 {
     struct kumo_jwks_refresher *r = arg;
@@ -123,11 +132,16 @@ static void *refresh_loop(void *arg)
         if (kumo_jwks_load(r->source, &r->opts, &ks, &err) == 0) {
             kumo_jwt_verifier_set_keys(r->v, ks);
             atomic_fetch_add(&r->loads, 1);
+            count_refresh("ok");
+            kumo_metrics_gauge_set("kumo_jwks_last_success_timestamp_seconds",
+                                   "When the JWKS was last fetched successfully (Unix time).",
+                                   (int64_t)time(NULL));
             retry = FIRST_RETRY_MS;
             wait = r->interval_ms;
         } else {
             kumo_log(KUMO_LOG_WARN, NULL, "jwks: refresh failed; keeping the current keys", "error",
                      err.data ? (const char *)err.data : "", NULL);
+            count_refresh("error");
             wait = retry;
             retry = retry * 2 > r->interval_ms ? r->interval_ms : retry * 2;
         }

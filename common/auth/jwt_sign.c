@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 
 #include "base/alloc.h"
+#include "runtime/metrics.h"
 #include "base/base64.h"
 #include "base/errors.h"
 #include "base/secret.h"
@@ -198,6 +199,14 @@ static char *libjwt_encode(const struct signer_key *k, const char *claims)
     return tok;
 }
 
+/* Token minting is what every sign-in and API key exchange needs: its
+ * failures page (KumoTokenMintingFailing). */
+static void count_sign(const char *outcome)
+{
+    kumo_metrics_counter_addl("kumo_jwt_sign_total", "Access tokens signed, by outcome.",
+                              (const char *[]){"outcome", outcome, NULL}, 1);
+}
+
 int kumo_jwt_sign(const struct kumo_jwt_signer *s, const struct kumo_jwt_claims *c,
                   char **token_out, char jti_out[23])
 {
@@ -205,6 +214,7 @@ int kumo_jwt_sign(const struct kumo_jwt_signer *s, const struct kumo_jwt_claims 
         return KUMO_ERR_INVALID;
     }
     if (s->n == 0) {
+        count_sign("no_keys");
         return KUMO_JWT_ERR_NO_KEYS;
     }
     uint8_t raw[JTI_BYTES];
@@ -220,8 +230,10 @@ int kumo_jwt_sign(const struct kumo_jwt_signer *s, const struct kumo_jwt_claims 
     kumo_buf_free(&claims);
     if (tok == NULL) {
         kumo_buf_free(&jti);
+        count_sign("error");
         return KUMO_JWT_ERR_KEY;
     }
+    count_sign("ok");
     *token_out = kumo_strdup(tok);
     free(tok);
     if (jti_out != NULL) {

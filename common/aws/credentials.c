@@ -20,6 +20,7 @@
 #include "base/alloc.h"
 #include "base/errors.h"
 #include "runtime/log.h"
+#include "runtime/metrics.h"
 #include "aws/sigv4.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 2000
@@ -759,6 +760,9 @@ static int still_valid(const struct kumo_aws_provider *p, time_t now)
 static void log_refresh(const struct kumo_aws_provider *p, int rc)
 {
     const char *src = kumo_aws_source_name(p->source);
+    kumo_metrics_counter_addl(
+        "kumo_aws_credentials_refresh_total", "AWS credentials refreshes, by source and outcome.",
+        (const char *[]){"source", src, "outcome", rc == 0 ? "ok" : "error", NULL}, 1);
     if (rc == 0) {
         char exp[KUMO_SIGV4_DATE_SIZE] = "never";
         if (p->cached.expiration != 0)

@@ -13,6 +13,7 @@
 #include "base/alloc.h"
 #include "db/internal.h"
 #include "runtime/log.h"
+#include "runtime/metrics.h"
 
 #define NS_PER_MS 1000000LL
 
@@ -117,6 +118,36 @@ static void apply_defaults(struct kumo_db_options *o)
         o->max_cached_stmts = 64;
 }
 
+/* Samples the pool at each /metrics render (the DB pool panel and the
+ * saturation alert). Labelled by database name: a config value, bounded. */
+static void collect_pool(void *ud)
+{
+    struct kumo_db *db = ud;
+    struct kumo_db_stats st;
+    kumo_db_stats(db, &st);
+    const char *name = db->database && *db->database ? db->database : "none";
+    const char *in_use[] = {"database", name, "state", "in_use", NULL};
+    const char *idle[] = {"database", name, "state", "idle", NULL};
+    const char *only[] = {"database", name, NULL};
+    const char *help = "DB pool connections, by state (in_use includes opening).";
+    kumo_metrics_gauge_setl("kumo_db_pool_connections", help, in_use,
+                            (int64_t)st.open - (int64_t)st.idle);
+    kumo_metrics_gauge_setl("kumo_db_pool_connections", help, idle, (int64_t)st.idle);
+    kumo_metrics_gauge_setl("kumo_db_pool_max_connections", "DB pool size limit.", only,
+                            (int64_t)db->o.max_conns);
+    kumo_metrics_gauge_setl("kumo_db_pool_waiting", "Threads waiting for a DB connection.", only,
+                            (int64_t)st.waiting);
+}
+
+static void count_connect(const struct kumo_db *db, const char *outcome)
+{
+    const char *name = db->database && *db->database ? db->database : "none";
+    kumo_metrics_counter_addl("kumo_db_connects_total",
+                              "New DB connections, by outcome (error: MySQL unreachable or "
+                              "refusing).",
+                              (const char *[]){"database", name, "outcome", outcome, NULL}, 1);
+}
+
 int kumo_db_new(struct kumo_db **out, const struct kumo_db_options *opts)
 {
     struct kumo_db *db;
@@ -151,6 +182,7 @@ int kumo_db_new(struct kumo_db **out, const struct kumo_db_options *opts)
                  "db: no deadline watchdog (thread creation failed): calls are bounded by "
                  "KUMO_DB_IO_TIMEOUT only",
                  NULL);
+    kumo_metrics_collector_add(collect_pool, db);
     *out = db;
     return 0;
 }
@@ -395,6 +427,7 @@ static kumo_code open_in_slot(struct kumo_db *db, uint64_t epoch, int64_t until,
         ms = ms < 1 ? 1 : db->o.connect_timeout_ms;
     rc = open_conn(db, ms, epoch, out);
     pthread_mutex_lock(&db->mu);
+    count_connect(db, rc == KUMO_CODE_OK ? "ok" : "error");
     if (rc == KUMO_CODE_OK) {
         db->connects++;
         db->down_until_ns = 0;
@@ -566,6 +599,7 @@ void kumo_db_free(struct kumo_db *db)
     if (!db)
         return;
     kumo__db_watchdog_stop(db);
+    kumo_metrics_collector_remove(collect_pool, db);
     while (db->idle) {
         struct kumo_db_conn *c = db->idle;
         db->idle = c->next;

@@ -8,6 +8,7 @@
 #include "base/alloc.h"
 #include "base/errors.h"
 #include "runtime/log.h"
+#include "runtime/metrics.h"
 #include "aws/rds_token.h"
 #include "base/secret.h"
 
@@ -39,6 +40,14 @@ int kumo_db_rds_auth_new(struct kumo_db_rds_auth **out, const char *region, cons
     return 0;
 }
 
+/* Every new connection needs a token: failures page
+ * (KumoTokenMintingFailing) before the pool runs dry. */
+static void count_token(const char *outcome)
+{
+    kumo_metrics_counter_addl("kumo_db_iam_tokens_total", "RDS IAM auth tokens minted, by outcome.",
+                              (const char *[]){"outcome", outcome, NULL}, 1);
+}
+
 int kumo_db_rds_auth_password(void *ud, struct kumo_buf *out)
 {
     struct kumo_db_rds_auth *iam = ud;
@@ -49,6 +58,7 @@ int kumo_db_rds_auth_password(void *ud, struct kumo_buf *out)
         kumo_aws_provider_last_error(iam->provider, &why);
         kumo_log(KUMO_LOG_ERROR, NULL, "db iam: no AWS credentials", "error",
                  why.len ? (const char *)why.data : kumo_strerror(rc), NULL);
+        count_token("no_credentials");
         kumo_buf_free(&why);
         return rc;
     }
@@ -59,6 +69,7 @@ int kumo_db_rds_auth_password(void *ud, struct kumo_buf *out)
     if (rc != 0) {
         kumo_log(KUMO_LOG_ERROR, NULL, "db iam: cannot make an RDS token", "error",
                  kumo_strerror(rc), NULL);
+        count_token("error");
         return rc;
     }
     size_t n = strlen(token);
@@ -66,6 +77,7 @@ int kumo_db_rds_auth_password(void *ud, struct kumo_buf *out)
     kumo_secret_wipe(token, n);
     kumo_free(token);
     atomic_fetch_add(&iam->tokens, 1);
+    count_token("ok");
     return 0;
 }
 

@@ -81,6 +81,11 @@ void kumo_rpc_call_set_trailer(struct kumo_rpc_call *call, const char *name, con
             value);
 }
 
+const struct kumo_trace *kumo_rpc_call_trace(const struct kumo_rpc_call *call)
+{
+    return &call->trace;
+}
+
 const char *kumo_rpc_call_request_id(const struct kumo_rpc_call *call)
 {
     return call->request_id;

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "base/trace.h"
 #include "base/arena.h"
 #include "base/buf.h"
 #include "wire/envelope.h"
@@ -100,7 +101,8 @@ struct kumo_rpc_call {
     const char *accept_encoding; /* grpc-accept-encoding / accept-encoding */
     char request_id[48];
     int request_id_from_client;
-    char peer[64]; /* copy of the connection's: the call may outlive it */
+    struct kumo_trace trace; /* the server span of this call (base/trace.h) */
+    char peer[64];           /* copy of the connection's: the call may outlive it */
     enum kumo__rpc_protocol protocol;
     int json;     /* codec: JSON rather than binary protobuf */
     int gzip_in;  /* request messages may be gzip-compressed */

@@ -9,7 +9,8 @@
 
 /* Fills `out` for an outgoing call made while serving `call`: the same
  * absolute deadline (so the next hop gets what is left of the budget), the
- * same x-request-id, and the caller's authorization header when
+ * same x-request-id, the call's span as the parent of the next hop's
+ * (traceparent, tracestate), and the caller's authorization header when
  * `forward_auth` is nonzero. Metadata fields of `out` are left empty. The
  * strings point into `call` and are valid until it ends. */
 void kumo_rpc_propagate(const struct kumo_rpc_call *call, int forward_auth,

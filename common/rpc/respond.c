@@ -74,6 +74,12 @@ static void record_finish(struct kumo_rpc_call *call, kumo_code code)
         double secs = (double)(kumo_now_ns() - call->started_ns) / 1e9;
         kumo_metrics_rpc_finished_at(call->method->metric, code, secs);
     }
+    /* The call's span ends here (base/trace.h). */
+    struct kumo_span_end span_end = {
+        &call->trace,         "server",         call->path ? call->path : "",
+        kumo_code_name(code), call->started_ns, kumo_now_ns()};
+    kumo_trace_end(&span_end);
+    const struct kumo_trace *prev = kumo_trace_set_current(&call->trace);
     if (code == KUMO_CODE_INTERNAL || code == KUMO_CODE_UNKNOWN || code == KUMO_CODE_DATA_LOSS) {
         kumo_log(KUMO_LOG_WARN, call->request_id, "rpc failed", "path",
                  call->path ? call->path : "", "code", kumo_code_name(code), "error",
@@ -82,6 +88,7 @@ static void record_finish(struct kumo_rpc_call *call, kumo_code code)
         kumo_log(KUMO_LOG_DEBUG, call->request_id, "rpc", "path", call->path ? call->path : "",
                  "code", kumo_code_name(code), NULL);
     }
+    kumo_trace_set_current(prev);
 }
 
 static void submit(struct kumo_rpc_call *call, struct nvlist *h, int has_body)

@@ -125,7 +125,11 @@ void kumo__call_run_handler(struct kumo_rpc_call *call)
     /* Authenticated already, from the headers (authenticate()). */
     const struct kumo_rpc_method *m = call->method->entry;
     ProtobufCMessage *resp = NULL;
+    /* The call's span is current while the handler runs (on a worker thread
+     * or inline): its log lines and outgoing RPCs carry the trace. */
+    const struct kumo_trace *prev = kumo_trace_set_current(&call->trace);
     kumo_code code = m->handler(call, call->request, &resp);
+    kumo_trace_set_current(prev);
     if (code == KUMO_CODE_OK && resp == NULL)
         code = kumo_rpc_call_error(call, KUMO_CODE_INTERNAL, "handler returned no response");
     if (code != KUMO_CODE_OK && call->code == KUMO_CODE_OK)
@@ -363,7 +367,9 @@ static void pump_messages(struct kumo_rpc_call *call)
             kumo_metrics_rpc_started();
         }
         ProtobufCMessage *resp = NULL;
+        const struct kumo_trace *prev = kumo_trace_set_current(&call->trace);
         kumo_code code = call->method->entry->handler(call, call->request, &resp);
+        kumo_trace_set_current(prev);
         if (code != KUMO_CODE_OK) {
             call->code = code;
             kumo__respond(call);
@@ -706,6 +712,8 @@ static int authenticate(struct kumo_rpc_call *call)
     return -1;
 }
 
+static void headers_done_traced(struct kumo_rpc_call *call);
+
 /* All request headers are in: decide protocol and method, or answer. */
 static void headers_done(struct kumo_rpc_call *call)
 {
@@ -715,6 +723,19 @@ static void headers_done(struct kumo_rpc_call *call)
         call->request_id_from_client = 1;
     } else
         make_request_id(call->request_id, sizeof(call->request_id));
+    /* The server span starts with the headers: the child of the caller's
+     * traceparent, or a new trace for a caller that sent none. */
+    kumo_trace_start_from_headers(&call->trace, kumo_rpc_call_header(call, "traceparent"),
+                                  kumo_rpc_call_header(call, "tracestate"));
+    /* Current while the headers are judged (authentication logs). The call
+     * may be answered and freed inside: only the pointer is restored. */
+    const struct kumo_trace *prev = kumo_trace_set_current(&call->trace);
+    headers_done_traced(call);
+    kumo_trace_set_current(prev);
+}
+
+static void headers_done_traced(struct kumo_rpc_call *call)
+{
 
     if (call->method_name == NULL || call->path == NULL) {
         kumo__respond_http(call, 400, NULL, NULL, NULL);

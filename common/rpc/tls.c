@@ -3,9 +3,12 @@
 #include "rpc/internal.h"
 
 #include <openssl/err.h>
+#include <openssl/x509.h>
 #include <string.h>
+#include <time.h>
 
 #include "runtime/log.h"
+#include "runtime/metrics.h"
 
 static int select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                        const unsigned char *in, unsigned int inlen, void *arg)
@@ -24,6 +27,19 @@ static int select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outle
         i += 1 + n;
     }
     return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+/* The certificate's notAfter, for KumoCertificateExpiringSoon: a cert that
+ * lapses takes the RPC port down for every TLS client at once. */
+static void report_expiry(SSL_CTX *ctx)
+{
+    X509 *x = SSL_CTX_get0_certificate(ctx);
+    struct tm tm;
+    if (x == NULL || ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1)
+        return;
+    kumo_metrics_gauge_set("kumo_tls_certificate_expiry_timestamp_seconds",
+                           "When the RPC port's TLS certificate expires (Unix time).",
+                           (int64_t)timegm(&tm));
 }
 
 int kumo__tls_server_ctx(const char *cert_file, const char *key_file, SSL_CTX **out)
@@ -45,6 +61,7 @@ int kumo__tls_server_ctx(const char *cert_file, const char *key_file, SSL_CTX **
         return KUMO_ERR_INVALID;
     }
     SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
+    report_expiry(ctx);
     *out = ctx;
     return 0;
 }

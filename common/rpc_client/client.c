@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "base/alloc.h"
+#include "base/trace.h"
 #include "wire/compress.h"
 #include "wire/envelope.h"
 #include "rpc/rpc.h"
@@ -78,6 +79,8 @@ static void call_free(struct kumo__rpc_call *call)
     kumo_free(call->path);
     kumo_free(call->request_id);
     kumo_free(call->authorization);
+    kumo_free(call->traceparent);
+    kumo_free(call->tracestate);
     for (size_t i = 0; i < 2 * call->n_md; i++)
         kumo_free(call->md[i]);
     kumo_free(call->md);
@@ -422,6 +425,20 @@ static const char *check_options(const struct kumo_rpc_call_options *o)
     return NULL;
 }
 
+/* The span making the call is the parent of the callee's span: copied now,
+ * on the caller's thread, because the thread-local current span is not
+ * visible from the client's I/O thread that sends the headers. */
+static void set_trace(struct kumo__rpc_call *call, const struct kumo_trace *t)
+{
+    if (t == NULL || t->trace_id[0] == '\0')
+        return;
+    char tp[KUMO_TRACE_PARENT_LEN + 1];
+    kumo_trace_format(t, tp, sizeof tp);
+    call->traceparent = kumo_strdup(tp);
+    if (t->tracestate[0] && valid_value(t->tracestate))
+        call->tracestate = kumo_strdup(t->tracestate);
+}
+
 static struct kumo__rpc_call *call_new(struct kumo_rpc_client *c, const char *path,
                                        const struct kumo_rpc_call_options *o)
 {
@@ -431,6 +448,7 @@ static struct kumo__rpc_call *call_new(struct kumo_rpc_client *c, const char *pa
     call->deadline = o->deadline;
     call->request_id = o->request_id ? kumo_strdup(o->request_id) : NULL;
     call->authorization = o->authorization ? kumo_strdup(o->authorization) : NULL;
+    set_trace(call, o->trace ? o->trace : kumo_trace_current());
     call->n_md = o->n_metadata;
     call->md = kumo_calloc(2 * o->n_metadata + 1, sizeof(char *));
     for (size_t i = 0; i < o->n_metadata; i++) {

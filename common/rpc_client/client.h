@@ -18,6 +18,8 @@
 
 #include "base/errors.h"
 
+struct kumo_trace; /* base/trace.h */
+
 struct kumo_rpc_client_config {
     const char *target;      /* "host:port", "[v6addr]:port" or "name:port" */
     int tls;                 /* 0 = h2c prior knowledge, 1 = TLS + ALPN h2 */
@@ -50,6 +52,10 @@ struct kumo_rpc_call_options {
                                   grpc-timeout with the remaining budget */
     const char *request_id;    /* sent as x-request-id when non-NULL */
     const char *authorization; /* sent as authorization when non-NULL ("Bearer ...") */
+    /* The span this call is made from, sent as traceparent (and tracestate)
+     * so the callee's span is its child; NULL = the calling thread's current
+     * span (base/trace.h), and nothing is sent when there is none. Copied. */
+    const struct kumo_trace *trace;
     const struct kumo_rpc_metadata *metadata;
     size_t n_metadata;
 };

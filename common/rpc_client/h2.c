@@ -71,7 +71,7 @@ static nghttp2_nv make_nv(const char *name, const char *value)
 int32_t kumo__rpc_h2_submit(struct kumo__rpc_conn *conn, struct kumo__rpc_call *call)
 {
     struct kumo_rpc_client *c = conn->client;
-    size_t n = 0, cap = 11 + call->n_md;
+    size_t n = 0, cap = 13 + call->n_md;
     nghttp2_nv *nva = kumo_calloc(cap, sizeof *nva);
     char timeout[16];
 
@@ -93,6 +93,10 @@ int32_t kumo__rpc_h2_submit(struct kumo__rpc_conn *conn, struct kumo__rpc_call *
         nva[n++] = make_nv("x-request-id", call->request_id);
     if (call->authorization)
         nva[n++] = make_nv("authorization", call->authorization);
+    if (call->traceparent)
+        nva[n++] = make_nv("traceparent", call->traceparent);
+    if (call->tracestate)
+        nva[n++] = make_nv("tracestate", call->tracestate);
     for (size_t i = 0; i < call->n_md; i++)
         nva[n++] = make_nv(call->md[2 * i], call->md[2 * i + 1]);
 

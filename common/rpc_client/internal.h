@@ -42,6 +42,8 @@ struct kumo__rpc_call {
     char *path;
     char *request_id;    /* or NULL */
     char *authorization; /* or NULL */
+    char *traceparent;   /* or NULL: W3C trace context of the caller's span */
+    char *tracestate;    /* or NULL */
     char **md;           /* n_md name/value pairs: md[2i], md[2i+1] */
     size_t n_md;
     int64_t deadline;     /* CLOCK_MONOTONIC ns, 0 = none */

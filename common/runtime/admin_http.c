@@ -139,9 +139,28 @@ static void serve_readyz(struct kumo_admin *a, struct evhttp_request *req)
     kumo_buf_free(&b);
 }
 
-static void serve_metrics(struct evhttp_request *req)
+/* Readiness as metrics, sampled at each scrape (checks answer at once by
+ * contract): the not-ready and MySQL-unreachable alerts read these, since a
+ * failing readiness probe alone only takes the pod out of the Service. */
+static void sample_readiness(struct kumo_admin *a)
+{
+    int all_ok = !atomic_load(&a->draining);
+    for (size_t i = 0; i < a->n_checks; i++) {
+        char err[CHECK_ERR_LEN];
+        err[0] = '\0';
+        int ok = a->checks[i].fn(a->checks[i].ud, err, sizeof err) == 0;
+        all_ok &= ok;
+        kumo_metrics_gauge_setl("kumo_readiness_check",
+                                "Readiness checks of /readyz: 1 passing, 0 failing.",
+                                (const char *[]){"check", a->checks[i].name, NULL}, ok);
+    }
+    kumo_metrics_gauge_set("kumo_ready", "1 when /readyz would answer 200.", all_ok);
+}
+
+static void serve_metrics(struct kumo_admin *a, struct evhttp_request *req)
 {
     struct kumo_buf b = KUMO_BUF_INIT;
+    sample_readiness(a);
     kumo_metrics_render(&b);
     send_body(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
     kumo_buf_free(&b);
@@ -224,7 +243,7 @@ static void handle_request(struct evhttp_request *req, void *arg)
         serve_extra(extra, req);
         break;
     default:
-        serve_metrics(req);
+        serve_metrics(a, req);
         break;
     }
 }

@@ -5,7 +5,10 @@
  *                 {"status":"unavailable","checks":{"db":{"ok":false,
  *                 "error":"..."}}} if a check fails, or 503
  *                 {"status":"draining"} once draining    (readiness)
- *   GET /metrics  kumo_metrics_render(), text/plain; version=0.0.4
+ *   GET /metrics  kumo_metrics_render(), text/plain; version=0.0.4; first the
+ *                 readiness checks run and are recorded as the gauges
+ *                 kumo_readiness_check{check} and kumo_ready (1 ok, 0 not),
+ *                 which the not-ready and MySQL alerts read
  *   GET <path>    routes a daemon adds (kumo_admin_add_route)
  * HEAD works wherever GET does (headers and Content-Length of the GET, no
  * body); any other standard method on those paths is 405 with "Allow: GET,

@@ -12,6 +12,7 @@
 
 #include "base/alloc.h"
 #include "base/errors.h"
+#include "base/trace.h"
 
 /* A value longer than this is cut (and marked): one runaway string must not
  * turn a log line into megabytes, and long lines lose write(2) atomicity on
@@ -33,7 +34,8 @@ static const char *const secret_markers[] = {
 };
 
 /* Keys every line has; extra fields may not reuse them. */
-static const char *const fixed_keys[] = {"ts", "level", "svc", "msg", "request_id"};
+static const char *const fixed_keys[] = {"ts",         "level",    "svc",    "msg",
+                                         "request_id", "trace_id", "span_id"};
 
 void kumo_log_init(const char *svc, enum kumo_log_level lvl)
 {
@@ -274,6 +276,14 @@ static void append_header(struct kumo_buf *b, enum kumo_log_level lvl, const cha
     if (request_id && *request_id) {
         kumo_buf_append_str(b, ",\"request_id\":");
         append_value(b, request_id);
+    }
+    /* The thread's current span (base/trace.h): set by the RPC server around
+     * a handler, by the BFF around a request, by a job runner around a job,
+     * so every line of one request's work carries its trace without each
+     * call site passing it. Ids are lowercase hex: no escaping needed. */
+    const struct kumo_trace *t = kumo_trace_current();
+    if (t && t->trace_id[0]) {
+        kumo_buf_appendf(b, ",\"trace_id\":\"%s\",\"span_id\":\"%s\"", t->trace_id, t->span_id);
     }
 }
 

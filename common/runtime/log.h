@@ -1,7 +1,9 @@
 /* Structured logging: one JSON object per line on stderr.
  *
  * Every line is {"ts":"2026-01-02T03:04:05.678Z","level":"info","svc":"users",
- * "msg":"...","request_id":"..."} followed by the caller's extra string fields.
+ * "msg":"...","request_id":"...","trace_id":"...","span_id":"..."} followed by
+ * the caller's extra string fields; trace_id and span_id are those of the
+ * calling thread's current span (base/trace.h), omitted when there is none.
  * A line is built in memory and handed to a single write(2), so lines from
  * concurrent threads never interleave. All strings are JSON-escaped; bytes that
  * are not valid UTF-8 become U+FFFD, so every line is valid JSON whatever the
@@ -43,7 +45,7 @@ int kumo_log_enabled(enum kumo_log_level lvl);
  * extra string fields given as key, value pairs ending with a NULL key:
  *   kumo_log(KUMO_LOG_INFO, rid, "started", "port", "7101", NULL);
  * A NULL value is logged as JSON null. An extra key equal to one of the fixed
- * keys (ts, level, svc, msg, request_id) is prefixed with "field_" so the
+ * keys (ts, level, svc, msg, request_id, trace_id, span_id) is prefixed with "field_" so the
  * object never has duplicate keys. Nothing is retained after the call. */
 void kumo_log(enum kumo_log_level lvl, const char *request_id, const char *msg, ...);
 

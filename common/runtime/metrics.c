@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
@@ -16,7 +17,8 @@
 
 #define N_BUCKETS    14
 #define METHOD_SLOTS 1024 /* power of two, > 2 * (KUMO_METRICS_MAX_METHODS + 1) */
-#define NAMED_SLOTS  512  /* power of two, >= 2 * KUMO_METRICS_MAX_NAMED */
+#define FAMILY_SLOTS 512  /* power of two, >= 2 * KUMO_METRICS_MAX_NAMED */
+#define SERIES_SLOTS 8192 /* power of two, >= 2 * KUMO_METRICS_MAX_SERIES */
 #define MAX_NAME_LEN 200
 #define MAX_HELP_LEN 1024
 #define OTHER_METHOD "other"
@@ -37,26 +39,12 @@ struct method_series {
     _Atomic uint64_t sum_ns;
 };
 
-enum named_kind { NAMED_COUNTER, NAMED_GAUGE };
-
-struct named_metric {
-    char *name;
-    char *help;
-    uint64_t hash;
-    enum named_kind kind;
-    _Atomic uint64_t value; /* gauges keep an int64 in two's complement */
-};
-
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static _Atomic(struct method_series *) method_slots[METHOD_SLOTS];
 static struct method_series *method_order[KUMO_METRICS_MAX_METHODS + 1];
 static atomic_size_t method_count;
 static size_t regular_methods; /* methods other than "other"; under `lock` */
-
-static _Atomic(struct named_metric *) named_slots[NAMED_SLOTS];
-static struct named_metric *named_order[KUMO_METRICS_MAX_NAMED];
-static atomic_size_t named_count;
 
 static _Atomic int64_t rpc_in_flight;
 static _Atomic int64_t conns_open;
@@ -202,7 +190,45 @@ void kumo_metrics_connection_closed(void)
     atomic_fetch_sub_explicit(&conns_open, 1, memory_order_relaxed);
 }
 
-/* ---- named counters and gauges ---- */
+/* ---- named families: counters, gauges, histograms, with labels ----
+ * A family (one metric name, one HELP and TYPE) holds series, one per label
+ * set. Series are found by their full key "name{k="v",...}" in an
+ * open-addressing table like the methods; a family's series form a list
+ * appended under `lock` and published with a release store, so rendering
+ * walks them without the lock. */
+
+enum named_kind { NAMED_COUNTER, NAMED_GAUGE, NAMED_HISTOGRAM };
+
+struct named_family;
+
+struct named_series {
+    struct named_family *fam;
+    char *key;    /* name{labels}: the table key */
+    char *labels; /* k="v",k2="v2" (escaped), or "" */
+    uint64_t hash;
+    _Atomic uint64_t value;                  /* gauges keep an int64 in two's complement */
+    _Atomic uint64_t buckets[N_BUCKETS + 1]; /* histograms only; the last is +Inf */
+    _Atomic uint64_t sum_ns;
+    _Atomic(struct named_series *) next;
+};
+
+struct named_family {
+    char *name;
+    char *help;
+    uint64_t hash;
+    enum named_kind kind;
+    size_t n_series; /* under `lock` */
+    _Atomic(struct named_series *) head;
+    struct named_series *tail; /* under `lock` */
+};
+
+static _Atomic(struct named_family *) family_slots[FAMILY_SLOTS];
+static struct named_family *family_order[KUMO_METRICS_MAX_NAMED];
+static atomic_size_t family_count;
+
+static _Atomic(struct named_series *) series_slots[SERIES_SLOTS];
+static struct named_series *series_order[KUMO_METRICS_MAX_SERIES];
+static atomic_size_t series_count;
 
 static int metric_name_ok(const char *s)
 {
@@ -224,77 +250,314 @@ static int metric_name_ok(const char *s)
     return 1;
 }
 
-static struct named_metric *probe_named(const char *name, uint64_t h)
+/* Label names: [a-zA-Z_][a-zA-Z0-9_]*, not reserved ("__..." and "le",
+ * which histograms use). */
+static int label_name_ok(const char *s)
 {
-    for (size_t i = 0; i < NAMED_SLOTS; i++) {
-        struct named_metric *m =
-            atomic_load_explicit(&named_slots[(h + i) & (NAMED_SLOTS - 1)], memory_order_acquire);
-        if (m == NULL)
+    if (s == NULL || !(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+        return 0;
+    if (strncmp(s, "__", 2) == 0 || strcmp(s, "le") == 0)
+        return 0;
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (!(c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9')) ||
+            n >= 64)
+            return 0;
+    }
+    return 1;
+}
+
+/* Label values: printable ASCII of bounded length. They come from code
+ * (a route template, a job kind), never from a client; a value that fails
+ * this is a bug in the caller and the sample is dropped. */
+static int label_value_ok(const char *s)
+{
+    if (s == NULL)
+        return 0;
+    size_t n = 0;
+    for (; s[n]; n++) {
+        unsigned char c = (unsigned char)s[n];
+        if (c < 0x20 || c > 0x7e || n >= KUMO_METRICS_MAX_LABEL_LEN)
+            return 0;
+    }
+    return n > 0;
+}
+
+static void append_escaped_label(struct kumo_buf *out, const char *s);
+
+/* Renders `labels` (name, value pairs ending with NULL; NULL = none) as
+ * k="v",... into `out`; returns 0, or -1 if a pair is invalid. */
+static int render_labels(struct kumo_buf *out, const char *const *labels)
+{
+    if (labels == NULL)
+        return 0;
+    size_t i = 0;
+    for (; labels[i]; i += 2) {
+        if (i / 2 >= KUMO_METRICS_MAX_LABELS || !label_name_ok(labels[i]) ||
+            !label_value_ok(labels[i + 1]))
+            return -1;
+        if (i > 0)
+            kumo_buf_append_byte(out, ',');
+        kumo_buf_appendf(out, "%s=\"", labels[i]);
+        append_escaped_label(out, labels[i + 1]);
+        kumo_buf_append_byte(out, '"');
+    }
+    return 0;
+}
+
+static struct named_family *probe_family(const char *name, uint64_t h)
+{
+    for (size_t i = 0; i < FAMILY_SLOTS; i++) {
+        struct named_family *f =
+            atomic_load_explicit(&family_slots[(h + i) & (FAMILY_SLOTS - 1)], memory_order_acquire);
+        if (f == NULL)
             return NULL;
-        if (m->hash == h && strcmp(m->name, name) == 0)
-            return m;
+        if (f->hash == h && strcmp(f->name, name) == 0)
+            return f;
     }
     return NULL;
 }
 
-static struct named_metric *insert_named_locked(const char *name, const char *help, uint64_t h,
-                                                enum named_kind kind)
+static struct named_series *probe_series(const char *key, uint64_t h)
 {
-    struct named_metric *m = kumo_calloc(1, sizeof *m);
-    m->name = kumo_strdup(name);
-    help = help ? help : "";
-    m->help = kumo_strndup(help, strnlen(help, MAX_HELP_LEN)); /* strndup copies n bytes */
-    m->hash = h;
-    m->kind = kind;
-    size_t slot = h & (NAMED_SLOTS - 1);
-    while (atomic_load_explicit(&named_slots[slot], memory_order_relaxed) != NULL)
-        slot = (slot + 1) & (NAMED_SLOTS - 1);
-    size_t n = atomic_load_explicit(&named_count, memory_order_relaxed);
-    named_order[n] = m;
-    atomic_store_explicit(&named_slots[slot], m, memory_order_release);
-    atomic_store_explicit(&named_count, n + 1, memory_order_release);
-    return m;
+    for (size_t i = 0; i < SERIES_SLOTS; i++) {
+        struct named_series *s =
+            atomic_load_explicit(&series_slots[(h + i) & (SERIES_SLOTS - 1)], memory_order_acquire);
+        if (s == NULL)
+            return NULL;
+        if (s->hash == h && strcmp(s->key, key) == 0)
+            return s;
+    }
+    return NULL;
 }
 
-/* Returns the metric `name` of `kind`, creating it; NULL if the name is
- * invalid, taken by the other kind, or the table is full. */
-static struct named_metric *find_or_add_named(const char *name, const char *help,
-                                              enum named_kind kind)
+/* Caller holds `lock`; returns the family `name` of `kind`, creating it,
+ * or NULL (other kind, table full). */
+static struct named_family *family_locked(const char *name, const char *help, enum named_kind kind)
+{
+    uint64_t h = hash_str(name);
+    struct named_family *f = probe_family(name, h);
+    if (f)
+        return f->kind == kind ? f : NULL;
+    size_t n = atomic_load_explicit(&family_count, memory_order_relaxed);
+    if (n >= KUMO_METRICS_MAX_NAMED)
+        return NULL;
+    f = kumo_calloc(1, sizeof *f);
+    f->name = kumo_strdup(name);
+    /* promtool wants HELP text on every family. */
+    help = help && *help ? help : "kumo metric";
+    f->help = kumo_strndup(help, strnlen(help, MAX_HELP_LEN)); /* strndup copies n bytes */
+    f->hash = h;
+    f->kind = kind;
+    size_t slot = h & (FAMILY_SLOTS - 1);
+    while (atomic_load_explicit(&family_slots[slot], memory_order_relaxed) != NULL)
+        slot = (slot + 1) & (FAMILY_SLOTS - 1);
+    family_order[n] = f;
+    atomic_store_explicit(&family_slots[slot], f, memory_order_release);
+    atomic_store_explicit(&family_count, n + 1, memory_order_release);
+    return f;
+}
+
+static struct named_series *insert_series_locked(struct named_family *f, const char *key,
+                                                 uint64_t h, size_t name_len)
+{
+    size_t n = atomic_load_explicit(&series_count, memory_order_relaxed);
+    if (n >= KUMO_METRICS_MAX_SERIES || f->n_series >= KUMO_METRICS_MAX_FAMILY_SERIES)
+        return NULL;
+    struct named_series *s = kumo_calloc(1, sizeof *s);
+    s->fam = f;
+    s->key = kumo_strdup(key);
+    s->hash = h;
+    /* key is name{labels} or name alone */
+    s->labels = key[name_len] == '{' ? kumo_strndup(key + name_len + 1, strlen(key) - name_len - 2)
+                                     : kumo_strdup("");
+    size_t slot = h & (SERIES_SLOTS - 1);
+    while (atomic_load_explicit(&series_slots[slot], memory_order_relaxed) != NULL)
+        slot = (slot + 1) & (SERIES_SLOTS - 1);
+    series_order[n] = s;
+    if (f->tail)
+        atomic_store_explicit(&f->tail->next, s, memory_order_release);
+    else
+        atomic_store_explicit(&f->head, s, memory_order_release);
+    f->tail = s;
+    f->n_series++;
+    atomic_store_explicit(&series_slots[slot], s, memory_order_release);
+    atomic_store_explicit(&series_count, n + 1, memory_order_release);
+    return s;
+}
+
+/* Returns the series of `name` with `labels`, creating family and series;
+ * NULL when anything is invalid or a bound is reached. */
+static struct named_series *find_or_add_series(const char *name, const char *help,
+                                               const char *const *labels, enum named_kind kind)
 {
     if (!metric_name_ok(name))
         return NULL;
-    uint64_t h = hash_str(name);
-    struct named_metric *m = probe_named(name, h);
-    if (m == NULL) {
+    struct kumo_buf key = KUMO_BUF_INIT;
+    size_t name_len = strlen(name);
+    kumo_buf_append(&key, name, name_len);
+    if (labels && labels[0]) {
+        kumo_buf_append_byte(&key, '{');
+        if (render_labels(&key, labels) != 0) {
+            kumo_buf_free(&key);
+            return NULL;
+        }
+        kumo_buf_append_byte(&key, '}');
+    }
+    kumo_buf_append_byte(&key, '\0');
+    const char *k = (const char *)key.data;
+    uint64_t h = hash_str(k);
+    struct named_series *s = probe_series(k, h);
+    if (s == NULL) {
         pthread_mutex_lock(&lock);
-        m = probe_named(name, h);
-        if (m == NULL &&
-            atomic_load_explicit(&named_count, memory_order_relaxed) < KUMO_METRICS_MAX_NAMED)
-            m = insert_named_locked(name, help, h, kind);
+        s = probe_series(k, h);
+        if (s == NULL) {
+            struct named_family *f = family_locked(name, help, kind);
+            if (f)
+                s = insert_series_locked(f, k, h, name_len);
+        }
         pthread_mutex_unlock(&lock);
     }
-    return m && m->kind == kind ? m : NULL;
+    kumo_buf_free(&key);
+    return s && s->fam->kind == kind ? s : NULL;
+}
+
+void kumo_metrics_counter_addl(const char *name, const char *help, const char *const *labels,
+                               uint64_t v)
+{
+    struct named_series *s = find_or_add_series(name, help, labels, NAMED_COUNTER);
+    if (s)
+        atomic_fetch_add_explicit(&s->value, v, memory_order_relaxed);
+}
+
+void kumo_metrics_gauge_setl(const char *name, const char *help, const char *const *labels,
+                             int64_t v)
+{
+    struct named_series *s = find_or_add_series(name, help, labels, NAMED_GAUGE);
+    if (s)
+        atomic_store_explicit(&s->value, (uint64_t)v, memory_order_relaxed);
+}
+
+void kumo_metrics_gauge_addl(const char *name, const char *help, const char *const *labels,
+                             int64_t delta)
+{
+    struct named_series *s = find_or_add_series(name, help, labels, NAMED_GAUGE);
+    if (s)
+        atomic_fetch_add_explicit(&s->value, (uint64_t)delta, memory_order_relaxed);
+}
+
+void kumo_metrics_observe(const char *name, const char *help, const char *const *labels,
+                          double seconds)
+{
+    struct named_series *s = find_or_add_series(name, help, labels, NAMED_HISTOGRAM);
+    if (s == NULL)
+        return;
+    if (!(seconds > 0))
+        seconds = 0;
+    if (seconds > 1e7)
+        seconds = 1e7;
+    atomic_fetch_add_explicit(&s->buckets[bucket_index(seconds)], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->sum_ns, (uint64_t)(seconds * 1e9 + 0.5), memory_order_relaxed);
 }
 
 void kumo_metrics_counter_add(const char *name, const char *help, uint64_t v)
 {
-    struct named_metric *m = find_or_add_named(name, help, NAMED_COUNTER);
-    if (m)
-        atomic_fetch_add_explicit(&m->value, v, memory_order_relaxed);
+    kumo_metrics_counter_addl(name, help, NULL, v);
 }
 
 void kumo_metrics_gauge_set(const char *name, const char *help, int64_t v)
 {
-    struct named_metric *m = find_or_add_named(name, help, NAMED_GAUGE);
-    if (m)
-        atomic_store_explicit(&m->value, (uint64_t)v, memory_order_relaxed);
+    kumo_metrics_gauge_setl(name, help, NULL, v);
 }
 
 void kumo_metrics_gauge_add(const char *name, const char *help, int64_t delta)
 {
-    struct named_metric *m = find_or_add_named(name, help, NAMED_GAUGE);
-    if (m)
-        atomic_fetch_add_explicit(&m->value, (uint64_t)delta, memory_order_relaxed);
+    kumo_metrics_gauge_addl(name, help, NULL, delta);
+}
+
+/* ---- collectors: state sampled at render time ---- */
+
+struct collector {
+    kumo_metrics_collector_fn fn;
+    void *ud;
+};
+
+static pthread_mutex_t collectors_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct collector collectors[KUMO_METRICS_MAX_COLLECTORS];
+static size_t n_collectors;
+
+int kumo_metrics_collector_add(kumo_metrics_collector_fn fn, void *ud)
+{
+    int rc = KUMO_ERR_INVALID;
+    pthread_mutex_lock(&collectors_lock);
+    if (fn && n_collectors < KUMO_METRICS_MAX_COLLECTORS) {
+        collectors[n_collectors++] = (struct collector){fn, ud};
+        rc = 0;
+    }
+    pthread_mutex_unlock(&collectors_lock);
+    return rc;
+}
+
+void kumo_metrics_collector_remove(kumo_metrics_collector_fn fn, void *ud)
+{
+    pthread_mutex_lock(&collectors_lock);
+    for (size_t i = 0; i < n_collectors; i++) {
+        if (collectors[i].fn == fn && collectors[i].ud == ud) {
+            memmove(&collectors[i], &collectors[i + 1],
+                    (n_collectors - i - 1) * sizeof collectors[0]);
+            n_collectors--;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&collectors_lock);
+}
+
+/* Collectors run under collectors_lock (so a pool being freed waits for a
+ * render in progress), never under `lock`, which their gauge calls take. */
+static void run_collectors(void)
+{
+    pthread_mutex_lock(&collectors_lock);
+    for (size_t i = 0; i < n_collectors; i++)
+        collectors[i].fn(collectors[i].ud);
+    pthread_mutex_unlock(&collectors_lock);
+}
+
+struct fs_watch {
+    char *volume;
+    char *path;
+};
+
+static void fs_collect(void *ud)
+{
+    const struct fs_watch *w = ud;
+    struct statvfs st;
+    if (statvfs(w->path, &st) != 0)
+        return;
+    const char *labels[] = {"volume", w->volume, NULL};
+    kumo_metrics_gauge_setl("kumo_filesystem_size_bytes", "Size of a filesystem the daemon writes.",
+                            labels, (int64_t)((uint64_t)st.f_blocks * st.f_frsize));
+    kumo_metrics_gauge_setl("kumo_filesystem_avail_bytes",
+                            "Bytes available to the daemon on a filesystem it writes.", labels,
+                            (int64_t)((uint64_t)st.f_bavail * st.f_frsize));
+}
+
+int kumo_metrics_watch_filesystem(const char *volume, const char *path)
+{
+    if (!label_value_ok(volume) || path == NULL)
+        return KUMO_ERR_INVALID;
+    struct fs_watch *w = kumo_calloc(1, sizeof *w);
+    w->volume = kumo_strdup(volume);
+    w->path = kumo_strdup(path);
+    int rc = kumo_metrics_collector_add(fs_collect, w);
+    if (rc != 0) {
+        kumo_free(w->volume);
+        kumo_free(w->path);
+        kumo_free(w);
+    }
+    /* On success the watch lives as long as the process. */
+    return rc;
 }
 
 /* ---- process metrics (Linux /proc) ---- */
@@ -474,18 +737,44 @@ static void render_connections(struct kumo_buf *out)
                      (unsigned long long)atomic_load_explicit(&conns_total, memory_order_relaxed));
 }
 
+static void render_named_histogram(struct kumo_buf *out, const struct named_series *s)
+{
+    const char *name = s->fam->name;
+    const char *sep = *s->labels ? "," : "";
+    uint64_t cum = 0;
+    for (int b = 0; b <= N_BUCKETS; b++) {
+        cum += atomic_load_explicit(&s->buckets[b], memory_order_relaxed);
+        kumo_buf_appendf(out, "%s_bucket{%s%sle=\"%s\"} %llu\n", name, s->labels, sep,
+                         b < N_BUCKETS ? bucket_labels[b] : "+Inf", (unsigned long long)cum);
+    }
+    uint64_t ns = atomic_load_explicit(&s->sum_ns, memory_order_relaxed);
+    const char *lb = *s->labels ? "{" : "", *rb = *s->labels ? "}" : "";
+    kumo_buf_appendf(out, "%s_sum%s%s%s %llu.%09llu\n", name, lb, s->labels, rb,
+                     (unsigned long long)(ns / 1000000000u),
+                     (unsigned long long)(ns % 1000000000u));
+    kumo_buf_appendf(out, "%s_count%s%s%s %llu\n", name, lb, s->labels, rb,
+                     (unsigned long long)cum);
+}
+
 static void render_named(struct kumo_buf *out)
 {
-    size_t n = atomic_load_explicit(&named_count, memory_order_acquire);
+    static const char *const types[] = {"counter", "gauge", "histogram"};
+    size_t n = atomic_load_explicit(&family_count, memory_order_acquire);
     for (size_t i = 0; i < n; i++) {
-        const struct named_metric *m = named_order[i];
-        uint64_t v = atomic_load_explicit(&m->value, memory_order_relaxed);
-        if (m->kind == NAMED_COUNTER) {
-            append_help(out, m->name, m->help, "counter");
-            kumo_buf_appendf(out, "%s %llu\n", m->name, (unsigned long long)v);
-        } else {
-            append_help(out, m->name, m->help, "gauge");
-            kumo_buf_appendf(out, "%s %lld\n", m->name, (long long)(int64_t)v);
+        const struct named_family *f = family_order[i];
+        append_help(out, f->name, f->help, types[f->kind]);
+        for (const struct named_series *s = atomic_load_explicit(&f->head, memory_order_acquire); s;
+             s = atomic_load_explicit(&s->next, memory_order_acquire)) {
+            if (f->kind == NAMED_HISTOGRAM) {
+                render_named_histogram(out, s);
+                continue;
+            }
+            uint64_t v = atomic_load_explicit(&s->value, memory_order_relaxed);
+            kumo_buf_append_str(out, s->key);
+            if (f->kind == NAMED_COUNTER)
+                kumo_buf_appendf(out, " %llu\n", (unsigned long long)v);
+            else
+                kumo_buf_appendf(out, " %lld\n", (long long)(int64_t)v);
         }
     }
 }
@@ -514,6 +803,7 @@ static void render_process(struct kumo_buf *out)
 
 void kumo_metrics_render(struct kumo_buf *out)
 {
+    run_collectors();
     render_rpc(out);
     render_connections(out);
     render_named(out);
@@ -533,16 +823,26 @@ void kumo_metrics_reset(void)
         atomic_store(&method_slots[i], NULL);
     atomic_store(&method_count, 0);
     regular_methods = 0;
-    n = atomic_load(&named_count);
+    n = atomic_load(&series_count);
     for (size_t i = 0; i < n; i++) {
-        kumo_free(named_order[i]->name);
-        kumo_free(named_order[i]->help);
-        kumo_free(named_order[i]);
-        named_order[i] = NULL;
+        kumo_free(series_order[i]->key);
+        kumo_free(series_order[i]->labels);
+        kumo_free(series_order[i]);
+        series_order[i] = NULL;
     }
-    for (size_t i = 0; i < NAMED_SLOTS; i++)
-        atomic_store(&named_slots[i], NULL);
-    atomic_store(&named_count, 0);
+    for (size_t i = 0; i < SERIES_SLOTS; i++)
+        atomic_store(&series_slots[i], NULL);
+    atomic_store(&series_count, 0);
+    n = atomic_load(&family_count);
+    for (size_t i = 0; i < n; i++) {
+        kumo_free(family_order[i]->name);
+        kumo_free(family_order[i]->help);
+        kumo_free(family_order[i]);
+        family_order[i] = NULL;
+    }
+    for (size_t i = 0; i < FAMILY_SLOTS; i++)
+        atomic_store(&family_slots[i], NULL);
+    atomic_store(&family_count, 0);
     atomic_store(&rpc_in_flight, 0);
     atomic_store(&conns_open, 0);
     atomic_store(&conns_total, 0);

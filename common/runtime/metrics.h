@@ -14,7 +14,14 @@
  *   kumo_connections_open                  gauge
  *   kumo_connections_total                 counter
  *   process_resident_memory_bytes, process_start_time_seconds,
- *   process_cpu_seconds_total              (read from /proc at render time) */
+ *   process_cpu_seconds_total              (read from /proc at render time)
+ *
+ * Named families (counters, gauges, histograms) may carry labels. Label
+ * values must be bounded sets chosen by code: a route template, a job kind,
+ * an outcome, a status class; never an id, a path or anything a client
+ * sent, or the number of series grows without limit. The tables are bounded
+ * anyway (KUMO_METRICS_MAX_SERIES, KUMO_METRICS_MAX_FAMILY_SERIES): past
+ * them new series are dropped, never the caller. */
 #ifndef KUMO_METRICS_H
 #define KUMO_METRICS_H
 
@@ -26,8 +33,16 @@
 #define KUMO_METRICS_MAX_METHODS 512
 /* Longest method label kept as is; longer ones count as "other". */
 #define KUMO_METRICS_MAX_METHOD_LEN 256
-/* Most named counters and gauges (kumo_metrics_counter_add etc.). */
+/* Most named families (counters, gauges, histograms). */
 #define KUMO_METRICS_MAX_NAMED 256
+/* Most labelled series over all named families, and per family. */
+#define KUMO_METRICS_MAX_SERIES        4096
+#define KUMO_METRICS_MAX_FAMILY_SERIES 256
+/* Most label pairs per series, longest label value. */
+#define KUMO_METRICS_MAX_LABELS    4
+#define KUMO_METRICS_MAX_LABEL_LEN 128
+/* Most render-time collectors. */
+#define KUMO_METRICS_MAX_COLLECTORS 32
 
 /* An RPC started: kumo_rpc_requests_in_flight +1. */
 void kumo_metrics_rpc_started(void);
@@ -64,6 +79,50 @@ void kumo_metrics_counter_add(const char *name, const char *help, uint64_t v);
  * naming rules; a name already used by a counter is ignored). */
 void kumo_metrics_gauge_set(const char *name, const char *help, int64_t v);
 void kumo_metrics_gauge_add(const char *name, const char *help, int64_t delta);
+
+/* Labelled variants. `labels` is NULL (no labels) or name, value pairs
+ * ending with a NULL name, at most KUMO_METRICS_MAX_LABELS pairs:
+ *   kumo_metrics_counter_addl("kumo_jobs_total", "Background jobs run.",
+ *       (const char *[]){"kind", "extract", "outcome", "ok", NULL}, 1);
+ * Label names match [a-zA-Z_][a-zA-Z0-9_]* (not "le", not "__..."); values
+ * are printable ASCII, 1 to KUMO_METRICS_MAX_LABEL_LEN bytes. A sample with
+ * an invalid name or label, of a family already used with another type, or
+ * that would be a series past the bounds is ignored. Strings are copied.
+ * One family should always be given the same label names. */
+void kumo_metrics_counter_addl(const char *name, const char *help, const char *const *labels,
+                               uint64_t v);
+void kumo_metrics_gauge_setl(const char *name, const char *help, const char *const *labels,
+                             int64_t v);
+void kumo_metrics_gauge_addl(const char *name, const char *help, const char *const *labels,
+                             int64_t delta);
+
+/* Observes `seconds` (negative or NaN counts as 0) in the histogram `name`
+ * (a duration: the name should end in _seconds), rendered with the same
+ * buckets as kumo_rpc_duration_seconds (0.5 ms .. 10 s, +Inf). Same rules
+ * as the labelled counters. */
+void kumo_metrics_observe(const char *name, const char *help, const char *const *labels,
+                          double seconds);
+
+/* A collector samples state that lives elsewhere (a DB pool's counts, a
+ * filesystem's free space) just before each render, typically with
+ * kumo_metrics_gauge_setl. It runs on the rendering thread, so it must not
+ * block; it must not add or remove collectors. */
+typedef void (*kumo_metrics_collector_fn)(void *ud);
+
+/* Registers `fn` with `ud` (which stays the caller's). Returns 0, or
+ * KUMO_ERR_INVALID (NULL fn, KUMO_METRICS_MAX_COLLECTORS reached). */
+int kumo_metrics_collector_add(kumo_metrics_collector_fn fn, void *ud);
+
+/* Unregisters the collector added with the same `fn` and `ud`; waits for a
+ * render in progress, so `ud` may be freed on return. Unknown: no-op. */
+void kumo_metrics_collector_remove(kumo_metrics_collector_fn fn, void *ud);
+
+/* Reports the filesystem holding `path` at every render as
+ * kumo_filesystem_size_bytes{volume} and kumo_filesystem_avail_bytes{volume}
+ * (statvfs; the disk alert's input). `volume` is a fixed name such as
+ * "storage-data". Returns 0, or KUMO_ERR_INVALID (bad volume, NULL path,
+ * no collector slot left). For the life of the process. */
+int kumo_metrics_watch_filesystem(const char *volume, const char *path);
 
 /* Appends every metric to `out` in the Prometheus text exposition format
  * 0.0.4: HELP and TYPE lines, histograms as cumulative _bucket{le=...}

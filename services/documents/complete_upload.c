@@ -30,6 +30,7 @@
 #include "base/ids.h"
 #include "kumo/storage/v1/storage.pb-c.h"
 #include "runtime/log.h"
+#include "runtime/metrics.h"
 
 #define ST_PENDING KUMO__DOCUMENTS__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_PENDING_UPLOAD
 #define ST_ACTIVE  KUMO__DOCUMENTS__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_ACTIVE
@@ -233,6 +234,22 @@ static int completed_meanwhile(struct docs_ctx *ctx, struct kumo_rpc_call *call,
 }
 
 /* Verifies the pending version v and makes it current. OK or answered. */
+/* outcome: completed (this call made the version current), rejected (the
+ * bytes are missing or do not match the declaration), error. */
+static void count_upload(const char *outcome)
+{
+    kumo_metrics_counter_addl("kumo_uploads_total", "Upload completions, by outcome.",
+                              (const char *[]){"outcome", outcome, NULL}, 1);
+}
+
+void docs_upload_metrics_init(void)
+{
+    static const char *const outcomes[] = {"completed", "rejected", "error"};
+    for (size_t i = 0; i < sizeof outcomes / sizeof outcomes[0]; i++)
+        kumo_metrics_counter_addl("kumo_uploads_total", "Upload completions, by outcome.",
+                                  (const char *[]){"outcome", outcomes[i], NULL}, 0);
+}
+
 static kumo_code complete_pending(struct docs_ctx *ctx, struct kumo_rpc_call *call,
                                   const struct kumo_principal *p, const char *doc_id,
                                   const struct docs_version_row *v,
@@ -247,19 +264,23 @@ static kumo_code complete_pending(struct docs_ctx *ctx, struct kumo_rpc_call *ca
          * this request's answer too. */
         if (completed_meanwhile(ctx, call, p->tid, doc_id, v->version))
             return KUMO_CODE_OK;
+        count_upload("rejected");
         if (obj && obj->size != v->size)
             return kumo_rpc_call_error(call, rc,
                                        "uploaded size %lld differs from the declared size %lld",
                                        (long long)obj->size, (long long)v->size);
         return kumo_rpc_call_error(call, rc, "%s", why);
     }
-    if (rc != KUMO_CODE_OK)
+    if (rc != KUMO_CODE_OK) {
+        count_upload("error");
         return rc;
+    }
     int sealed = v->upload_method != UM_MULTI, lost = 0;
     struct kumo_db_conn *c;
     if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK) {
         if (sealed)
             delete_object(ctx, call, p->tid, content_key);
+        count_upload("error");
         return rc;
     }
     rc = kumo_db_begin(c);
@@ -276,10 +297,13 @@ static kumo_code complete_pending(struct docs_ctx *ctx, struct kumo_rpc_call *ca
     } else if (rc != KUMO_CODE_OK) {
         if (sealed)
             delete_object(ctx, call, p->tid, content_key);
+        count_upload("error");
         return docs_db_fail(call, c, rc);
     } else {
         kumo_db_release(c);
     }
+    if (rc == KUMO_CODE_OK && !lost)
+        count_upload("completed");
     if (sealed && (lost || rc != KUMO_CODE_OK))
         delete_object(ctx, call, p->tid, content_key); /* not the version's content */
     else if (sealed)

@@ -309,6 +309,10 @@ kumo_code docs_finish_change(struct kumo_rpc_call *call, struct kumo_db_conn *c,
 DOCS_HANDLER(create_document);
 DOCS_HANDLER(presign_upload_parts);
 DOCS_HANDLER(complete_upload);
+
+/* Creates the upload counters at zero, so that rates see the first event
+ * (a counter born at 1 has no increase). Once, at start. */
+void docs_upload_metrics_init(void);
 DOCS_HANDLER(get_document);
 DOCS_HANDLER(list_documents);
 DOCS_HANDLER(update_document);

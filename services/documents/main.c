@@ -22,6 +22,7 @@ static int setup(struct kumo_daemon *d, void *ud)
     if (docs_ctx_init(&ctx, kumo_daemon_config(d)) != 0)
         return -1;
     docs_service_init(&service, &ctx);
+    docs_upload_metrics_init();
     struct kumo_rpc_server *srv = kumo_daemon_server(d);
     if (kumo_rpc_server_add_service(srv, &service) != 0 ||
         docs_auth_start(&ctx, srv, kumo_daemon_admin(d)) != 0 ||

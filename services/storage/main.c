@@ -9,6 +9,7 @@
 #include "base/alloc.h"
 #include "runtime/daemon.h"
 #include "runtime/log.h"
+#include "runtime/metrics.h"
 #include "storage.h"
 
 extern const unsigned char kumo_storage_descriptor_set[];
@@ -88,8 +89,11 @@ static int setup(struct kumo_daemon *d, void *ud)
         return -1;
     }
     kumo_rpc_jwt_auth_set_revocations(ctx.auth, revocations.set);
-    if (local)
+    if (local) {
         kumo_admin_add_check(kumo_daemon_admin(d), "storage", store_ready, ctx.store);
+        /* Free space of the blob volume, for the disk alert. */
+        kumo_metrics_watch_filesystem("storage-data", ctx.s.root);
+    }
     return 0;
 }
 

@@ -12,6 +12,7 @@
 
 #include "base/alloc.h"
 #include "base/ids.h"
+#include "base/trace.h"
 #include "jobs.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
@@ -66,16 +67,45 @@ static kumo_code run_body(struct docs_job_env *env, const struct docs_job *job,
     return KUMO_CODE_INTERNAL;
 }
 
-static void count(const char *kind, const char *outcome)
+/* kind and outcome are the code's own constants (bounded label values). */
+static void count(const char *kind, const char *outcome, double secs)
 {
-    char name[96];
-    snprintf(name, sizeof name, "kumo_jobs_%s_%s_total", kind, outcome);
-    kumo_metrics_counter_add(name, "background job outcomes (by kind and outcome)", 1);
-    kumo_metrics_counter_add("kumo_jobs_total", "background jobs run", 1);
+    const char *labels[] = {"kind", kind, "outcome", outcome, NULL};
+    kumo_metrics_counter_addl("kumo_jobs_total", "Background job runs, by kind and outcome.",
+                              labels, 1);
+    const char *kind_only[] = {"kind", kind, NULL};
+    kumo_metrics_observe("kumo_job_duration_seconds", "Background job run time, by kind.",
+                         kind_only, secs);
+}
+
+/* Backlog gauges for the alerts (dead letters waiting): every replica
+ * reports the whole table, so rules take max(), not sum(). */
+static void sample_backlog(struct docs_ctx *ctx)
+{
+    struct kumo_db_conn *c;
+    int64_t queued = 0, dead = 0;
+    if (kumo_db_acquire(ctx->db, 0, &c) != KUMO_CODE_OK)
+        return;
+    kumo_code rc =
+        kumo_db_query_row(c,
+                          "SELECT (SELECT COUNT(*) FROM jobs),"
+                          " (SELECT COUNT(*) FROM dead_letters WHERE redrive_time IS NULL)",
+                          NULL, 0, KUMO_DB_OUTS(KUMO_DB_OUT_I64(&queued), KUMO_DB_OUT_I64(&dead)));
+    kumo_db_release(c);
+    if (rc != KUMO_CODE_OK)
+        return;
+    kumo_metrics_gauge_set("kumo_jobs_queued", "Background jobs queued or running.", queued);
+    kumo_metrics_gauge_set("kumo_jobs_dead_letters", "Dead letters waiting for a re-drive.", dead);
 }
 
 static void run_job(struct docs_job_env *env, struct docs_job *job)
 {
+    /* A job is a unit of work no request carries: its own trace, so its
+     * log lines and storage calls can be followed like a request's. */
+    struct kumo_trace span;
+    kumo_trace_start(&span, NULL);
+    const struct kumo_trace *prev = kumo_trace_set_current(&span);
+    int64_t span_start = kumo_now_ns();
     int64_t start = kumo_now_us();
     struct kumo_buf err = KUMO_BUF_INIT;
     kumo_code rc = run_body(env, job, &err);
@@ -100,8 +130,14 @@ static void run_job(struct docs_job_env *env, struct docs_job *job)
                  job->document_id, "attempt", attempt, "outcome", outcome, "worker", env->worker,
                  "error", rc == KUMO_CODE_OK ? NULL : etext, NULL);
     }
-    count(job->kind, outcome);
+    count(job->kind, outcome, (double)(kumo_now_us() - start) / 1e6);
+    char span_name[64];
+    snprintf(span_name, sizeof span_name, "job %s", job->kind);
+    struct kumo_span_end span_end = {&span,   "internal", span_name,
+                                     outcome, span_start, kumo_now_ns()};
+    kumo_trace_end(&span_end);
     kumo_buf_free(&err);
+    kumo_trace_set_current(prev);
 }
 
 static void *worker_main(void *arg)
@@ -154,6 +190,7 @@ static void *sweeper_main(void *arg)
         return NULL;
     do {
         docs__jobs_sweep(J.ctx, &J.stopping);
+        sample_backlog(J.ctx);
     } while (!wait_ms(J.ctx->s.jobs_sweep_ms));
     return NULL;
 }
@@ -170,10 +207,27 @@ static void join_all(void)
     J.sweeper_started = 0;
 }
 
+/* Every kind x outcome series exists from the start at zero: a counter
+ * born at 1 shows no increase, and the failing-jobs alert would miss the
+ * first failures after a restart. */
+static void init_series(void)
+{
+    static const char *const kinds[] = {DOCS_JOB_EXTRACT, DOCS_JOB_PURGE_CONTENT,
+                                        DOCS_JOB_CLEANUP_UPLOAD};
+    static const char *const outcomes[] = {"ok", "error", "dead", "lost", "unrecorded"};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+        for (size_t o = 0; o < sizeof outcomes / sizeof outcomes[0]; o++)
+            kumo_metrics_counter_addl(
+                "kumo_jobs_total", "Background job runs, by kind and outcome.",
+                (const char *[]){"kind", kinds[k], "outcome", outcomes[o], NULL}, 0);
+    kumo_metrics_counter_add("kumo_jobs_dead_letters_total", "jobs moved to dead letters", 0);
+}
+
 int docs_jobs_start(struct docs_ctx *ctx)
 {
     if (J.started)
         return 0;
+    init_series();
     if (ctx->s.jobs_workers <= 0) {
         kumo_log(KUMO_LOG_INFO, NULL, "background jobs not run here", "reason",
                  "KUMO_JOBS_WORKERS is 0", NULL);

@@ -28,8 +28,9 @@ PORT_VARS = {
 FILE_VARS_RE = re.compile(r"^KUMO_\w+_(FILE|FILES)$")
 DB_CLIENTS = ("kumo-users", "kumo-documents")
 # Pods allowed to reach MySQL: the DB clients, their migration Jobs, the
-# users bootstrap Job.
-DB_PODS = tuple(x for c in DB_CLIENTS for x in (c, c + "-migrate")) + ("kumo-users-bootstrap",)
+# users bootstrap Job, the local overlay's backup CronJob.
+DB_PODS = tuple(x for c in DB_CLIENTS for x in (c, c + "-migrate")) + ("kumo-users-bootstrap",
+                                                                      "kumo-db-backup")
 # Who must reach whom inside a namespace (source, destination, port), from
 # issue 8: the BFF calls every service, documents calls users and storage,
 # every token verifier fetches kumo-users' JWKS (admin port), the DB pods

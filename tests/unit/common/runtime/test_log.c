@@ -15,6 +15,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/errors.h"
+#include "base/trace.h"
 #include "runtime/log.h"
 
 /* ---- helpers: capture lines through a pipe ---- */
@@ -426,6 +427,28 @@ static void test_json_append_string_escapes(void **state)
     kumo_buf_free(&b);
 }
 
+static void test_log_carries_the_current_span(void **state)
+{
+    (void)state;
+    kumo_log(KUMO_LOG_INFO, "r1", "no span", NULL);
+    json_t *j = one_line();
+    assert_null(json_object_get(j, "trace_id"));
+    json_decref(j);
+    struct kumo_trace t;
+    assert_int_equal(
+        kumo_trace_parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", NULL, &t), 0);
+    assert_null(kumo_trace_set_current(&t));
+    kumo_log(KUMO_LOG_INFO, "r1", "in span", "trace_id", "spoofed", NULL);
+    j = one_line();
+    assert_string_equal(json_string_value(json_object_get(j, "trace_id")),
+                        "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_string_equal(json_string_value(json_object_get(j, "span_id")), "00f067aa0ba902b7");
+    assert_string_equal(json_string_value(json_object_get(j, "field_trace_id")), "spoofed");
+    assert_string_equal(json_string_value(json_object_get(j, "request_id")), "r1");
+    json_decref(j);
+    assert_ptr_equal(kumo_trace_set_current(NULL), &t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -449,6 +472,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_log_concurrent_lines_do_not_interleave, setup,
                                         teardown),
         cmocka_unit_test(test_json_append_string_escapes),
+        cmocka_unit_test_setup_teardown(test_log_carries_the_current_span, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -437,6 +437,137 @@ static void test_metrics_concurrent_updates_are_exact(void **state)
     kumo_free(t);
 }
 
+static void test_metrics_labelled_counters_share_one_family(void **state)
+{
+    (void)state;
+    const char *ok[] = {"kind", "extract", "outcome", "ok", NULL};
+    const char *failed[] = {"kind", "extract", "outcome", "retry", NULL};
+    kumo_metrics_counter_addl("kumo_jobs_total", "Jobs.", ok, 2);
+    kumo_metrics_counter_addl("kumo_jobs_total", "Jobs.", failed, 1);
+    kumo_metrics_counter_addl("kumo_jobs_total", "Jobs.", ok, 3);
+    kumo_metrics_gauge_setl("kumo_pool", "Pool.", (const char *[]){"state", "a\"b\\c", NULL}, -4);
+    char *t = render();
+    check_exposition(t);
+    assert_non_null(strstr(t, "# HELP kumo_jobs_total Jobs.\n# TYPE kumo_jobs_total counter\n"
+                              "kumo_jobs_total{kind=\"extract\",outcome=\"ok\"} 5\n"
+                              "kumo_jobs_total{kind=\"extract\",outcome=\"retry\"} 1\n"));
+    assert_non_null(strstr(t, "kumo_pool{state=\"a\\\"b\\\\c\"} -4\n"));
+    /* One HELP per family however many series. */
+    const char *first = strstr(t, "# HELP kumo_jobs_total");
+    assert_null(strstr(first + 1, "# HELP kumo_jobs_total"));
+    kumo_free(t);
+}
+
+static void test_metrics_labelled_histogram(void **state)
+{
+    (void)state;
+    const char *l[] = {"route", "/api/v1/documents/{id}", NULL};
+    kumo_metrics_observe("kumo_req_seconds", "Latency.", l, 0.003);
+    kumo_metrics_observe("kumo_req_seconds", "Latency.", l, 20);
+    kumo_metrics_observe("kumo_plain_seconds", NULL, NULL, 0.5);
+    char *t = render();
+    check_exposition(t);
+    assert_non_null(strstr(t, "# TYPE kumo_req_seconds histogram\n"));
+    assert_true(
+        sample(t, "kumo_req_seconds_bucket{route=\"/api/v1/documents/{id}\",le=\"0.0025\"}") == 0);
+    assert_true(
+        sample(t, "kumo_req_seconds_bucket{route=\"/api/v1/documents/{id}\",le=\"0.005\"}") == 1);
+    assert_true(
+        sample(t, "kumo_req_seconds_bucket{route=\"/api/v1/documents/{id}\",le=\"+Inf\"}") == 2);
+    assert_true(sample(t, "kumo_req_seconds_count{route=\"/api/v1/documents/{id}\"}") == 2);
+    assert_true(fabs(sample(t, "kumo_req_seconds_sum{route=\"/api/v1/documents/{id}\"}") - 20.003) <
+                1e-6);
+    assert_true(sample(t, "kumo_plain_seconds_bucket{le=\"0.5\"}") == 1);
+    assert_true(sample(t, "kumo_plain_seconds_count") == 1);
+    /* promtool insists on HELP text: an empty one gets a default. */
+    assert_non_null(strstr(t, "# HELP kumo_plain_seconds kumo metric\n"));
+    kumo_free(t);
+}
+
+static void test_metrics_bad_labels_are_dropped(void **state)
+{
+    (void)state;
+    char longv[KUMO_METRICS_MAX_LABEL_LEN + 2];
+    memset(longv, 'v', sizeof longv - 1);
+    longv[sizeof longv - 1] = '\0';
+    const char *const bad[][3] = {
+        {"le", "x", NULL}, {"__x", "x", NULL}, {"1a", "x", NULL},       {"a-b", "x", NULL},
+        {"a", "", NULL},   {"a", "\n", NULL},  {"a", "\xc3\xa9", NULL}, {"a", longv, NULL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        kumo_metrics_counter_addl("kumo_bad_total", "b", bad[i], 1);
+    const char *five[] = {"a", "1", "b", "2", "c", "3", "d", "4", "e", "5", NULL};
+    kumo_metrics_counter_addl("kumo_bad_total", "b", five, 1);
+    /* Same family, another type: ignored. */
+    kumo_metrics_counter_addl("kumo_typed", "t", (const char *[]){"a", "1", NULL}, 1);
+    kumo_metrics_gauge_setl("kumo_typed", "t", (const char *[]){"a", "2", NULL}, 9);
+    kumo_metrics_observe("kumo_typed", "t", (const char *[]){"a", "3", NULL}, 1);
+    char *t = render();
+    check_exposition(t);
+    assert_null(strstr(t, "kumo_bad_total"));
+    assert_non_null(strstr(t, "kumo_typed{a=\"1\"} 1\n"));
+    assert_null(strstr(t, "kumo_typed{a=\"2\"}"));
+    assert_null(strstr(t, "kumo_typed_bucket"));
+    kumo_free(t);
+}
+
+static void test_metrics_series_per_family_are_bounded(void **state)
+{
+    (void)state;
+    char v[16];
+    for (int i = 0; i < KUMO_METRICS_MAX_FAMILY_SERIES + 50; i++) {
+        snprintf(v, sizeof v, "v%d", i);
+        kumo_metrics_counter_addl("kumo_wide_total", "w", (const char *[]){"k", v, NULL}, 1);
+    }
+    char *t = render();
+    size_t n = 0;
+    for (const char *p = t; (p = strstr(p, "\nkumo_wide_total{")) != NULL; p++)
+        n++;
+    assert_int_equal(n, KUMO_METRICS_MAX_FAMILY_SERIES);
+    kumo_free(t);
+}
+
+static int collected;
+
+static void collect(void *ud)
+{
+    collected++;
+    kumo_metrics_gauge_set("kumo_sampled", "Sampled at render.", *(int *)ud);
+}
+
+static void test_metrics_collectors_run_at_render(void **state)
+{
+    (void)state;
+    int value = 42;
+    collected = 0;
+    assert_int_equal(kumo_metrics_collector_add(collect, &value), 0);
+    char *t = render();
+    assert_int_equal(collected, 1);
+    assert_non_null(strstr(t, "kumo_sampled 42\n"));
+    kumo_free(t);
+    value = 7;
+    t = render();
+    assert_non_null(strstr(t, "kumo_sampled 7\n"));
+    kumo_free(t);
+    kumo_metrics_collector_remove(collect, &value);
+    t = render();
+    assert_int_equal(collected, 2);
+    kumo_free(t);
+    assert_int_equal(kumo_metrics_collector_add(NULL, NULL), KUMO_ERR_INVALID);
+}
+
+static void test_metrics_watch_filesystem(void **state)
+{
+    (void)state;
+    assert_int_equal(kumo_metrics_watch_filesystem("bad\nname", "/"), KUMO_ERR_INVALID);
+    assert_int_equal(kumo_metrics_watch_filesystem("tmp", "/tmp"), 0);
+    char *t = render();
+    check_exposition(t);
+    assert_true(sample(t, "kumo_filesystem_size_bytes{volume=\"tmp\"}") > 0);
+    assert_true(sample(t, "kumo_filesystem_avail_bytes{volume=\"tmp\"}") >= 0);
+    kumo_free(t);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, reset, reset)
 
 int main(void)
@@ -456,6 +587,12 @@ int main(void)
         T(test_metrics_process_metrics),
         T(test_metrics_reset_forgets_everything),
         T(test_metrics_concurrent_updates_are_exact),
+        T(test_metrics_labelled_counters_share_one_family),
+        T(test_metrics_labelled_histogram),
+        T(test_metrics_bad_labels_are_dropped),
+        T(test_metrics_series_per_family_are_bounded),
+        T(test_metrics_collectors_run_at_render),
+        T(test_metrics_watch_filesystem),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

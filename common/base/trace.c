@@ -1,0 +1,136 @@
+#include "base/trace.h"
+
+#include <openssl/rand.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+static _Thread_local const struct kumo_trace *current;
+
+static int is_lower_hex(const char *s, size_t n)
+{
+    int nonzero = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return 0;
+        nonzero |= c != '0';
+    }
+    return nonzero; /* all zeros is invalid for both ids */
+}
+
+static int hexval(char c)
+{
+    return c <= '9' ? c - '0' : c - 'a' + 10;
+}
+
+int kumo_trace_parse(const char *tp, const char *tracestate, struct kumo_trace *out)
+{
+    if (tp == NULL)
+        return -1;
+    size_t n = strlen(tp);
+    /* version(2) - trace(32) - parent(16) - flags(2); later versions may
+     * append "-..." fields, version 00 may not. */
+    if (n < KUMO_TRACE_PARENT_LEN || tp[2] != '-' || tp[35] != '-' || tp[52] != '-')
+        return -1;
+    if (!((tp[0] >= '0' && tp[0] <= '9') || (tp[0] >= 'a' && tp[0] <= 'f')) ||
+        !((tp[1] >= '0' && tp[1] <= '9') || (tp[1] >= 'a' && tp[1] <= 'f')))
+        return -1;
+    if (strncmp(tp, "ff", 2) == 0 || (strncmp(tp, "00", 2) == 0 && n != KUMO_TRACE_PARENT_LEN))
+        return -1;
+    if (n > KUMO_TRACE_PARENT_LEN && tp[KUMO_TRACE_PARENT_LEN] != '-')
+        return -1;
+    if (!is_lower_hex(tp + 3, KUMO_TRACE_ID_LEN) || !is_lower_hex(tp + 36, KUMO_TRACE_SPAN_LEN))
+        return -1;
+    char f0 = tp[53], f1 = tp[54];
+    if (!((f0 >= '0' && f0 <= '9') || (f0 >= 'a' && f0 <= 'f')) ||
+        !((f1 >= '0' && f1 <= '9') || (f1 >= 'a' && f1 <= 'f')))
+        return -1;
+    memset(out, 0, sizeof *out);
+    memcpy(out->trace_id, tp + 3, KUMO_TRACE_ID_LEN);
+    memcpy(out->span_id, tp + 36, KUMO_TRACE_SPAN_LEN);
+    out->flags = (uint8_t)(hexval(f0) * 16 + hexval(f1));
+    if (tracestate) {
+        size_t m = strlen(tracestate);
+        int ok = m <= KUMO_TRACE_STATE_MAX;
+        for (size_t i = 0; ok && i < m; i++)
+            ok = tracestate[i] >= 0x20 && tracestate[i] <= 0x7e;
+        if (ok)
+            memcpy(out->tracestate, tracestate, m + 1);
+    }
+    return 0;
+}
+
+static void random_hex(char *out, size_t n_hex)
+{
+    static const char digits[] = "0123456789abcdef";
+    unsigned char raw[KUMO_TRACE_ID_LEN / 2];
+    size_t nb = n_hex / 2;
+    do {
+        if (RAND_bytes(raw, (int)nb) != 1) /* never in practice; ids need not be secret */
+            memset(raw, 0x5a, nb);
+        for (size_t i = 0; i < nb; i++) {
+            out[2 * i] = digits[raw[i] >> 4];
+            out[2 * i + 1] = digits[raw[i] & 15];
+        }
+        out[n_hex] = '\0';
+    } while (!is_lower_hex(out, n_hex));
+}
+
+void kumo_trace_start(struct kumo_trace *out, const struct kumo_trace *parent)
+{
+    struct kumo_trace t;
+    memset(&t, 0, sizeof t);
+    if (parent) {
+        memcpy(t.trace_id, parent->trace_id, sizeof t.trace_id);
+        memcpy(t.parent_span_id, parent->span_id, sizeof t.parent_span_id);
+        t.flags = parent->flags;
+        memcpy(t.tracestate, parent->tracestate, sizeof t.tracestate);
+    } else {
+        random_hex(t.trace_id, KUMO_TRACE_ID_LEN);
+        t.flags = 1;
+    }
+    random_hex(t.span_id, KUMO_TRACE_SPAN_LEN);
+    *out = t;
+}
+
+void kumo_trace_start_from_headers(struct kumo_trace *out, const char *traceparent,
+                                   const char *tracestate)
+{
+    struct kumo_trace parent;
+    if (kumo_trace_parse(traceparent, tracestate, &parent) == 0)
+        kumo_trace_start(out, &parent);
+    else
+        kumo_trace_start(out, NULL);
+}
+
+void kumo_trace_format(const struct kumo_trace *t, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "00-%s-%s-%02x", t->trace_id, t->span_id, (unsigned)t->flags);
+}
+
+static _Atomic(kumo_trace_exporter_fn) exporter;
+
+void kumo_trace_set_exporter(kumo_trace_exporter_fn fn)
+{
+    atomic_store(&exporter, fn);
+}
+
+void kumo_trace_end(const struct kumo_span_end *end)
+{
+    kumo_trace_exporter_fn fn = atomic_load(&exporter);
+    if (fn && end && end->span)
+        fn(end);
+}
+
+const struct kumo_trace *kumo_trace_current(void)
+{
+    return current;
+}
+
+const struct kumo_trace *kumo_trace_set_current(const struct kumo_trace *t)
+{
+    const struct kumo_trace *prev = current;
+    current = t;
+    return prev;
+}
