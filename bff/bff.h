@@ -21,6 +21,7 @@
 #include "auth/ratelimit.h"
 #include "auth/revocations.h"
 #include "auth/throttle.h"
+#include "auth/verify_cache.h"
 #include "rpc_client/client.h"
 #include "auth/client_addr.h"
 #include "web.h"
@@ -59,6 +60,7 @@ struct bff {
     struct kumo_rpc_client *users, *documents, *storage;
     struct kumo_apikey_exchange *apikeys;
     struct kumo_jwt_verifier *verifier;
+    struct kumo_verify_cache *verified; /* tokens verified lately */
     struct kumo_jwks_refresher *jwks;
     struct kumo_ratelimit *rl_addr, *rl_principal, *rl_login;
     /* Client addresses with a credential refused within the last

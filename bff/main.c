@@ -60,6 +60,8 @@ static int setup_auth(struct bff *a, struct kumo_admin *admin, const struct kumo
         kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "error", "invalid JWT options", NULL);
         return -1;
     }
+    if (kumo_verify_cache_new(&a->verified, 0) != 0)
+        return -1;
     const char *source = s->jwks_file && *s->jwks_file ? s->jwks_file : s->jwks_url;
     if (kumo_jwks_refresher_start(&a->jwks, a->verifier, source, s->jwks_refresh_ms, NULL) != 0) {
         kumo_log(KUMO_LOG_ERROR, NULL, "cannot start the JWKS refresher", NULL);
@@ -132,6 +134,8 @@ static void teardown(struct kumo_daemon *d, void *ud)
     a->users = a->documents = a->storage = NULL;
     kumo_jwt_verifier_free(a->verifier);
     a->verifier = NULL;
+    kumo_verify_cache_free(a->verified);
+    a->verified = NULL;
     kumo_ratelimit_free(a->rl_addr);
     kumo_ratelimit_free(a->rl_principal);
     kumo_ratelimit_free(a->rl_login);
