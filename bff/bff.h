@@ -256,10 +256,13 @@ int bff_http_port(const struct bff_http *h);
     "time\"}}"
 
 /* Serves one h2c connection (h2c.c) until it closes, has no open stream
- * for KUMO_CLIENT_TIMEOUT, or *stopping is set (then GOAWAY). A request
+ * for KUMO_CLIENT_TIMEOUT, or *stopping is set (then GOAWAY); its requests
+ * run on `pool`'s threads, and it returns once none is left there. A request
  * still arriving KUMO_CLIENT_TIMEOUT after its HEADERS began is answered
  * 408 and reset. The fd stays the caller's. */
-void bff_h2c_serve(struct bff *app, int fd, const char *peer, atomic_int *stopping);
+struct bff_pool;
+void bff_h2c_serve(struct bff *app, struct bff_pool *pool, int fd, const char *peer,
+                   atomic_int *stopping);
 /* Stops accepting new connections (drain). */
 void bff_http_quiesce(struct bff_http *h);
 void bff_http_stop(struct bff_http *h);
