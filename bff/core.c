@@ -33,8 +33,12 @@ static void new_request_id(struct bff_ctx *c)
     unsigned char r[16];
     if (kumo_secret_random_bytes(r, sizeof r) != 0)
         memset(r, 0, sizeof r);
-    for (size_t i = 0; i < sizeof r; i++)
-        snprintf(c->request_id + 2 * i, 3, "%02x", r[i]);
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < sizeof r; i++) {
+        c->request_id[2 * i] = hex[r[i] >> 4];
+        c->request_id[2 * i + 1] = hex[r[i] & 15];
+    }
+    c->request_id[2 * sizeof r] = '\0';
 }
 
 static void base_headers(struct bff_ctx *c, int *origin_ok)
