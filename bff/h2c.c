@@ -56,6 +56,11 @@ struct h2_stream {
     struct h2_stream *prev_all, *next_all; /* every live stream of the conn */
 };
 
+/* Streams a client may open at once on one connection: a page's worth of
+ * requests (a console view sends ~50) fits; they are served side by side,
+ * bounded over all connections by the handler pool. */
+#define MAX_STREAMS 100
+
 /* How long a stream answered 408 may go on sending before it is reset. */
 #define CUT_GRACE_NS (1000LL * 1000000)
 
@@ -461,7 +466,7 @@ void bff_h2c_serve(struct bff *app, struct bff_pool *pool, int fd, const char *p
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
     nghttp2_session_server_new(&c.sess, cb, &c);
     nghttp2_session_callbacks_del(cb);
-    nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 32},
+    nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, MAX_STREAMS},
                                    {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, 64 * 1024}};
     nghttp2_submit_settings(c.sess, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]);
     struct timeval tv = {(time_t)(app->s.client_timeout_ms / 1000), 0};

@@ -158,7 +158,8 @@ def one_connection(url, auth, n=50):
     mx = re.search(r"time for request:\s+\S+\s+(\S+)", p.stdout)
     ok = re.search(r"status codes: (\d+) 2xx", p.stdout)
     if not (tot and mx and ok and int(ok.group(1)) == n):
-        raise RuntimeError("h2load (one connection) failed: %s" % p.stdout[-600:])
+        say("h2load (one connection): not every request succeeded:\n" + p.stdout[-400:])
+        return None
 
     def ms(v, unit="ms"):
         m = re.match(r"([\d.]+)(us|ms|s)", v)
@@ -326,7 +327,8 @@ def main():
         multi = []
         if has_h2c:
             for _ in range(5):
-                multi.append(one_connection(doc_url, auth))
+                m = one_connection(doc_url, auth)
+                multi.append(m if m else (float("nan"), float("nan")))
         if gw:
             gw.terminate()
             gw.wait(10)
