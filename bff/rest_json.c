@@ -47,13 +47,31 @@ int bff_rest_enum_short(const char *full, char *out, size_t cap)
     return -1;
 }
 
+/* Whether s[0..len) needs no escape at all (printable ASCII without " or
+ * \\): the common case, copied in one go. */
+static int plain_ascii(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
+            return 0;
+    }
+    return 1;
+}
+
 void bff_rest_string(struct kumo_buf *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
     size_t len = s ? strlen(s) : 0;
-    int utf8_ok = kumo_utf8_valid(s ? s : "", len);
     kumo_buf_reserve(b, len + 2);
     kumo_buf_append_byte(b, '"');
+    if (plain_ascii(s, len)) {
+        if (len)
+            kumo_buf_append(b, s, len);
+        kumo_buf_append_byte(b, '"');
+        return;
+    }
+    int utf8_ok = kumo_utf8_valid(s, len);
     size_t run = 0; /* start of the bytes copied verbatim */
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -90,6 +108,31 @@ void bff_rest_string(struct kumo_buf *b, const char *s)
     kumo_buf_append_byte(b, '"');
 }
 
+/* Appends a decimal integer (printf costs a parse of its format per call,
+ * and a page of documents has hundreds of numbers). */
+static void append_u64(struct kumo_buf *b, uint64_t v, int neg, int quoted)
+{
+    char tmp[24];
+    size_t n = sizeof tmp;
+    if (quoted)
+        tmp[--n] = '"';
+    do {
+        tmp[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (neg)
+        tmp[--n] = '-';
+    if (quoted)
+        tmp[--n] = '"';
+    kumo_buf_append(b, tmp + n, sizeof tmp - n);
+}
+
+static void append_i64(struct kumo_buf *b, int64_t v, int quoted)
+{
+    uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    append_u64(b, mag, v < 0, quoted);
+}
+
 static int is_wkt(const ProtobufCMessageDescriptor *d)
 {
     return strncmp(d->name, "google.protobuf.", 16) == 0;
@@ -105,7 +148,7 @@ static void enum_value(struct kumo_buf *b, const ProtobufCEnumDescriptor *ed, in
 {
     const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(ed, v);
     if (!ev) {
-        kumo_buf_appendf(b, "%" PRId32, v); /* open enum: unknown numbers stay numbers */
+        append_i64(b, v, 0); /* open enum: unknown numbers stay numbers */
         return;
     }
     char low[64];
@@ -118,9 +161,10 @@ static void bytes_value(struct kumo_buf *b, const ProtobufCFieldDescriptor *f,
     kumo_buf_append_byte(b, '"');
     if (strcmp(f->name, "sha256") == 0) {
         static const char hex[] = "0123456789abcdef";
+        kumo_buf_reserve(b, 2 * bd->len + 1);
         for (size_t i = 0; i < bd->len; i++) {
-            kumo_buf_append_byte(b, (uint8_t)hex[bd->data[i] >> 4]);
-            kumo_buf_append_byte(b, (uint8_t)hex[bd->data[i] & 15]);
+            b->data[b->len++] = (uint8_t)hex[bd->data[i] >> 4];
+            b->data[b->len++] = (uint8_t)hex[bd->data[i] & 15];
         }
     } else {
         kumo_base64_encode(bd->data, bd->len, 0, 1, b);
@@ -145,22 +189,22 @@ static void single_value(struct kumo_buf *b, const ProtobufCFieldDescriptor *f, 
     case PROTOBUF_C_TYPE_INT32:
     case PROTOBUF_C_TYPE_SINT32:
     case PROTOBUF_C_TYPE_SFIXED32:
-        kumo_buf_appendf(b, "%" PRId32, *(const int32_t *)p);
+        append_i64(b, *(const int32_t *)p, 0);
         break;
     case PROTOBUF_C_TYPE_UINT32:
     case PROTOBUF_C_TYPE_FIXED32:
-        kumo_buf_appendf(b, "%" PRIu32, *(const uint32_t *)p);
+        append_u64(b, *(const uint32_t *)p, 0, 0);
         break;
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
     case PROTOBUF_C_TYPE_SFIXED64: {
         int64_t v = *(const int64_t *)p;
-        kumo_buf_appendf(b, number_field(f) && v >= 0 ? "%" PRId64 : "\"%" PRId64 "\"", v);
+        append_i64(b, v, !(number_field(f) && v >= 0));
         break;
     }
     case PROTOBUF_C_TYPE_UINT64:
     case PROTOBUF_C_TYPE_FIXED64:
-        kumo_buf_appendf(b, number_field(f) ? "%" PRIu64 : "\"%" PRIu64 "\"", *(const uint64_t *)p);
+        append_u64(b, *(const uint64_t *)p, 0, !number_field(f));
         break;
     case PROTOBUF_C_TYPE_FLOAT:
         kumo_buf_appendf(b, "%.9g", (double)*(const float *)p);
