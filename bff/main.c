@@ -3,6 +3,7 @@
  * turning REST calls into RPCs to kumo-users and kumo-documents. Its RPC
  * port (the daemon framework's) serves only health and reflection.
  *   kumo-bff [serve]   the daemon (HTTP 8080, RPC 7100, admin 9100) */
+#include <malloc.h>
 #include <string.h>
 
 #include "runtime/admin_http.h"
@@ -152,6 +153,11 @@ static void teardown(struct kumo_daemon *d, void *ud)
 
 int main(int argc, char **argv)
 {
+    /* Requests run on many short-lived users of malloc (libmicrohttpd's
+     * pool, h2c connection and handler threads): glibc would give each an
+     * arena of its own (up to 8 per core), each keeping what it freed. Two
+     * arenas keep the RSS near the live data at no measurable cost here. */
+    mallopt(M_ARENA_MAX, 2);
     size_t n_vars;
     const struct kumo_config_var *vars = bff_config_vars(&n_vars);
     struct kumo_daemon_spec spec = {
