@@ -15,6 +15,7 @@
 #include "base/alloc.h"
 #include "bff.h"
 #include "kumo/users/v1/users.pb-c.h"
+#include "rest_json.h"
 #include "runtime/log.h"
 #include "base/secret.h"
 
@@ -103,7 +104,7 @@ void bff_h_login(struct bff_ctx *c)
         kumo_rpc_status_clear(&st);
         return;
     }
-    json_t *j = bff_proto_to_json(&rs->base);
+    json_t *j = bff_rest_to_json(&rs->base);
     json_t *out = token_json(j, rs->access_token_expire_time);
     json_object_set(out, "user", json_object_get(j, "user"));
     if (cookie) {
@@ -183,7 +184,7 @@ void bff_h_refresh(struct bff_ctx *c)
         kumo_rpc_status_clear(&st);
         return;
     }
-    json_t *j = bff_proto_to_json(&rs->base);
+    json_t *j = bff_rest_to_json(&rs->base);
     json_t *out = token_json(j, rs->access_token_expire_time);
     if (cookie) {
         set_cookie(c, refresh_cookie(c->app), rs->refresh_token, 1,
@@ -277,7 +278,7 @@ void bff_h_me(struct bff_ctx *c)
         bff_call(c, c->app->users, USERS "GetUser", &rq.base,
                  &kumo__users__v1__get_user_response__descriptor, 1, (ProtobufCMessage **)&rs, &st);
     if (code == KUMO_CODE_OK && rs->user) {
-        json_object_set_new(out, "user", bff_proto_to_json(&rs->user->base));
+        json_object_set_new(out, "user", bff_rest_to_json(&rs->user->base));
     } else if (code == KUMO_CODE_UNAVAILABLE || code == KUMO_CODE_DEADLINE_EXCEEDED ||
                code == KUMO_CODE_UNAUTHENTICATED) {
         json_decref(out);

@@ -21,6 +21,7 @@
 #include "auth/ratelimit.h"
 #include "auth/revocations.h"
 #include "auth/throttle.h"
+#include "auth/verify_cache.h"
 #include "rpc_client/client.h"
 #include "auth/client_addr.h"
 #include "web.h"
@@ -61,6 +62,7 @@ struct bff {
     struct kumo_rpc_client *users, *documents, *storage;
     struct kumo_apikey_exchange *apikeys;
     struct kumo_jwt_verifier *verifier;
+    struct kumo_verify_cache *verified; /* tokens verified lately */
     struct kumo_jwks_refresher *jwks;
     struct kumo_ratelimit *rl_addr, *rl_principal, *rl_login;
     /* Client addresses with a credential refused within the last
@@ -132,16 +134,22 @@ struct bff_ctx {
     struct kumo_principal principal;
     char *authorization; /* "Bearer <jwt>" to forward (kumo_malloc'd) */
     json_t *body;        /* parsed JSON body, or NULL */
+    /* The etag a mapped RPC uses when If-Match is absent (set by an op's
+     * prepare step), or NULL. */
+    const char *etag_default;
 };
 
-/* Request helpers. */
+/* Request helpers (request.c). */
 const char *bff_header(const struct bff_request *rq, const char *name);
 const char *bff_query(const struct bff_request *rq, const char *name);
 /* Path parameter `name` copied into the arena, or "" */
 const char *bff_param(struct bff_ctx *c, const char *name);
 
-/* Responses. */
+/* Responses (response.c). */
 void bff_json(struct bff_ctx *c, int status, json_t *obj); /* steals obj */
+/* Answers `status` with the JSON text in *body (taken: *body is left
+ * empty). */
+void bff_json_text(struct bff_ctx *c, int status, struct kumo_buf *body);
 void bff_error(struct bff_ctx *c, int status, const char *code, const char *message);
 /* The error response for an RPC failure (status mapped from the code;
  * unavailable/internal/unknown messages replaced by generic text). */
@@ -159,14 +167,10 @@ int bff_only_fields(struct bff_ctx *c, json_t *obj, const char *const *allowed);
  * NULL. */
 ProtobufCMessage *bff_proto_from_json(struct bff_ctx *c, const ProtobufCMessageDescriptor *desc,
                                       json_t *obj);
-/* Converts a response message to the REST JSON form: snake_case keys
- * (except inside metadata/details), enum names short and lowercase, sha256
- * as hex, sizes as numbers. Returns a new reference (never NULL). */
-json_t *bff_proto_to_json(const ProtobufCMessage *m);
 
 /* Calls method `path` on `client` with the request's deadline, request id
  * and forwarded authorization (when `with_auth`). Returns the code; the
- * response is in the arena. */
+ * response is in the arena (call.c). */
 kumo_code bff_call(struct bff_ctx *c, struct kumo_rpc_client *client, const char *path,
                    const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
                    int with_auth, ProtobufCMessage **resp, struct kumo_rpc_status *st);
@@ -191,8 +195,6 @@ int bff_require_role(struct bff_ctx *c, unsigned roles);
 /* page_size from the query, clamped to 1..KUMO_PAGE_SIZE_MAX (0 when
  * absent: the service's default). Returns 0, or answers 400 and returns -1. */
 int bff_page_size(struct bff_ctx *c, int *out);
-/* Answers 200 {key: [...], next_page_token} from a List*Response. */
-void bff_page_out(struct bff_ctx *c, const char *key, ProtobufCMessage *rs);
 /* Adds ETag: "<etag>" (nothing for an empty etag). */
 void bff_etag_header(struct bff_ctx *c, const char *etag);
 /* The etag of If-Match without quotes or W/ (in the arena), or NULL. */
@@ -200,47 +202,43 @@ const char *bff_if_match(struct bff_ctx *c);
 
 /* ---- routes ---------------------------------------------------------- */
 
-enum bff_auth { BFF_PUBLIC, BFF_TOKEN };
+/* Route flags. */
+#define BFF_PUBLIC 0u
+#define BFF_TOKEN  1u /* a bearer token or API key is required */
+#define BFF_LOGIN  2u /* also under the sign-in rate limit (KUMO_LOGIN_RATE_LIMIT) */
 
+struct bff_op; /* a mapped RPC (op.h), run by bff_run */
+
+/* One row of the route table: either a hand-written handler `fn` or a
+ * mapped RPC `op`. */
 struct bff_route {
     const char *method;
     const char *pattern;
-    enum bff_auth auth;
+    unsigned flags;
     void (*fn)(struct bff_ctx *c);
+    const struct bff_op *op;
 };
 
 extern const struct bff_route bff_routes[];
 extern const size_t bff_n_routes;
 
-/* Handlers (auth.c, users.c, documents.c, misc.c). */
+/* Finds the route of `method` `path`, filling *params. Returns it, or NULL
+ * with *path_known set when the path matches with another method (and
+ * `allow`, when not NULL, listing the methods it has, ", " separated). */
+const struct bff_route *bff_route_find(const char *method, const char *path,
+                                       struct kumo_web_params *params, int *path_known,
+                                       struct kumo_buf *allow);
+
+/* Runs a mapped RPC for the request (runner.c). */
+void bff_run(struct bff_ctx *c, const struct bff_op *op);
+
+/* Hand-written handlers (auth.c, documents.c, misc.c). */
 void bff_h_login(struct bff_ctx *c);
 void bff_h_refresh(struct bff_ctx *c);
 void bff_h_logout(struct bff_ctx *c);
 void bff_h_logout_everywhere(struct bff_ctx *c);
 void bff_h_me(struct bff_ctx *c);
-void bff_h_users_list(struct bff_ctx *c);
-void bff_h_users_create(struct bff_ctx *c);
-void bff_h_users_get(struct bff_ctx *c);
-void bff_h_users_update(struct bff_ctx *c);
-void bff_h_users_delete(struct bff_ctx *c);
-void bff_h_keys_list(struct bff_ctx *c);
-void bff_h_keys_create(struct bff_ctx *c);
-void bff_h_keys_delete(struct bff_ctx *c);
-void bff_h_docs_list(struct bff_ctx *c);
-void bff_h_docs_create(struct bff_ctx *c);
 void bff_h_docs_get(struct bff_ctx *c);
-void bff_h_docs_put(struct bff_ctx *c);
-void bff_h_docs_patch(struct bff_ctx *c);
-void bff_h_docs_delete(struct bff_ctx *c);
-void bff_h_docs_upload_parts(struct bff_ctx *c);
-void bff_h_docs_complete(struct bff_ctx *c);
-void bff_h_docs_archive(struct bff_ctx *c);
-void bff_h_docs_restore(struct bff_ctx *c);
-void bff_h_docs_undelete(struct bff_ctx *c);
-void bff_h_docs_versions(struct bff_ctx *c);
-void bff_h_audit(struct bff_ctx *c);
-void bff_h_dead_letters(struct bff_ctx *c);
-void bff_h_redrive(struct bff_ctx *c);
 void bff_h_healthcheck(struct bff_ctx *c);
 void bff_h_openapi(struct bff_ctx *c);
 
@@ -275,10 +273,13 @@ int bff_http_port(const struct bff_http *h);
     "time\"}}"
 
 /* Serves one h2c connection (h2c.c) until it closes, has no open stream
- * for KUMO_CLIENT_TIMEOUT, or *stopping is set (then GOAWAY). A request
+ * for KUMO_CLIENT_TIMEOUT, or *stopping is set (then GOAWAY); its requests
+ * run on `pool`'s threads, and it returns once none is left there. A request
  * still arriving KUMO_CLIENT_TIMEOUT after its HEADERS began is answered
  * 408 and reset. The fd stays the caller's. */
-void bff_h2c_serve(struct bff *app, int fd, const char *peer, atomic_int *stopping);
+struct bff_pool;
+void bff_h2c_serve(struct bff *app, struct bff_pool *pool, int fd, const char *peer,
+                   atomic_int *stopping);
 /* Stops accepting new connections (drain). */
 void bff_http_quiesce(struct bff_http *h);
 void bff_http_stop(struct bff_http *h);

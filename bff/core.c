@@ -22,277 +22,6 @@
     "X-Kumo-Session"
 #define CORS_EXPOSE "X-Request-Id, ETag, Retry-After, Location"
 
-const char *bff_header(const struct bff_request *rq, const char *name)
-{
-    for (size_t i = 0; i < rq->n_headers; i++)
-        if (strcasecmp(rq->headers[i].name, name) == 0)
-            return rq->headers[i].value;
-    return NULL;
-}
-
-const char *bff_query(const struct bff_request *rq, const char *name)
-{
-    for (size_t i = 0; i < rq->n_query; i++)
-        if (strcmp(rq->query[i].name, name) == 0)
-            return rq->query[i].value;
-    return NULL;
-}
-
-const char *bff_param(struct bff_ctx *c, const char *name)
-{
-    size_t n = strlen(name);
-    for (int i = 0; i < c->params.n; i++)
-        if (c->params.p[i].name_len == n && memcmp(c->params.p[i].name, name, n) == 0)
-            return kumo_arena_strndup(c->arena, c->params.p[i].val, c->params.p[i].len);
-    return "";
-}
-
-void bff_resp_header(struct bff_response *rs, const char *name, const char *value)
-{
-    if (rs->n_headers >= BFF_MAX_RESP_HEADERS)
-        return;
-    rs->header_names[rs->n_headers] = kumo_strdup(name);
-    rs->header_values[rs->n_headers] = kumo_strdup(value);
-    rs->n_headers++;
-}
-
-void bff_response_clear(struct bff_response *rs)
-{
-    for (size_t i = 0; i < rs->n_headers; i++) {
-        kumo_free(rs->header_names[i]);
-        kumo_free(rs->header_values[i]);
-    }
-    rs->n_headers = 0;
-    kumo_buf_free(&rs->body);
-}
-
-void bff_json(struct bff_ctx *c, int status, json_t *obj)
-{
-    c->rs->status = status;
-    kumo_buf_reset(&c->rs->body);
-    if (obj) {
-        char *s = json_dumps(obj, JSON_COMPACT);
-        if (s) {
-            kumo_buf_append_str(&c->rs->body, s);
-            free(s);
-        }
-        json_decref(obj);
-        c->rs->content_type = "application/json";
-    } else {
-        c->rs->content_type = NULL;
-    }
-}
-
-void bff_error(struct bff_ctx *c, int status, const char *code, const char *message)
-{
-    bff_json(c, status,
-             json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message ? message : ""));
-}
-
-void bff_rpc_error(struct bff_ctx *c, kumo_code code, const struct kumo_rpc_status *st)
-{
-    const char *msg = st && st->message ? st->message : "";
-    int status = kumo_web_status_from_code(code);
-    switch (code) {
-    case KUMO_CODE_UNAVAILABLE:
-    case KUMO_CODE_INTERNAL:
-    case KUMO_CODE_UNKNOWN:
-    case KUMO_CODE_DATA_LOSS:
-    case KUMO_CODE_UNIMPLEMENTED:
-        /* Details of internal failures (addresses, library messages) stay
-         * in our log. */
-        kumo_log(KUMO_LOG_WARN, c->request_id, "upstream error", "code", kumo_code_name(code),
-                 "detail", msg, NULL);
-        msg = code == KUMO_CODE_UNAVAILABLE ? "a service is unavailable, try again later"
-                                            : "internal error";
-        if (code == KUMO_CODE_UNIMPLEMENTED)
-            msg = "not implemented";
-        break;
-    case KUMO_CODE_DEADLINE_EXCEEDED:
-        msg = "the request took too long";
-        break;
-    case KUMO_CODE_UNAUTHENTICATED:
-        msg = "missing or invalid credentials";
-        bff_resp_header(c->rs, "WWW-Authenticate", "Bearer");
-        break;
-    default:
-        break;
-    }
-    if (code == KUMO_CODE_RESOURCE_EXHAUSTED) {
-        char ra[24];
-        snprintf(ra, sizeof ra, "%lld",
-                 (long long)(st && st->retry_after_s > 0 ? st->retry_after_s : 1));
-        bff_resp_header(c->rs, "Retry-After", ra);
-    }
-    bff_error(c, status, kumo_code_name(code), msg);
-}
-
-int bff_parse_body(struct bff_ctx *c)
-{
-    const struct bff_request *rq = c->rq;
-    if (rq->body_len == 0) {
-        c->body = json_object();
-        return 0;
-    }
-    const char *ct = bff_header(rq, "Content-Type");
-    if (ct && strncasecmp(ct, "application/json", 16) != 0) {
-        bff_error(c, 415, "invalid_argument", "the body must be application/json");
-        return -1;
-    }
-    int depth = kumo_web_json_depth(rq->body, rq->body_len, c->app->s.json_max_depth);
-    if (depth > c->app->s.json_max_depth) {
-        bff_error(c, 400, "invalid_argument", "JSON nested too deeply");
-        return -1;
-    }
-    json_error_t err;
-    json_t *v = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &err);
-    if (!v || !json_is_object(v)) {
-        json_decref(v);
-        bff_error(c, 400, "invalid_argument", "the body must be a JSON object");
-        return -1;
-    }
-    c->body = v;
-    return 0;
-}
-
-int bff_only_fields(struct bff_ctx *c, json_t *obj, const char *const *allowed)
-{
-    const char *key;
-    json_t *val;
-    json_object_foreach(obj, key, val)
-    {
-        (void)val;
-        int ok = 0;
-        for (const char *const *a = allowed; *a; a++)
-            if (strcmp(*a, key) == 0)
-                ok = 1;
-        if (!ok) {
-            struct kumo_buf m = KUMO_BUF_INIT;
-            kumo_buf_append_str(&m, "field not accepted here: ");
-            kumo_buf_append(&m, key, strnlen(key, 64));
-            bff_error(c, 400, "invalid_argument", (const char *)m.data);
-            kumo_buf_free(&m);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-int bff_require_role(struct bff_ctx *c, unsigned roles)
-{
-    if (c->principal.roles & roles)
-        return 0;
-    bff_error(c, 403, "permission_denied", "your role does not allow this");
-    return -1;
-}
-
-/* ---- shared request/response helpers ---- */
-
-/* page_size from the query, clamped to 1..KUMO_PAGE_SIZE_MAX (0 = the
- * service's default). Returns -1 and answers 400 for garbage. */
-int bff_page_size(struct bff_ctx *c, int *out)
-{
-    const char *v = bff_query(c->rq, "page_size");
-    *out = 0;
-    if (!v || !*v)
-        return 0;
-    char *end;
-    long long n = strtoll(v, &end, 10);
-    if (*end || end == v || n < 0) {
-        bff_error(c, 400, "invalid_argument", "page_size must be a positive integer");
-        return -1;
-    }
-    if (n > c->app->s.page_size_max)
-        n = c->app->s.page_size_max;
-    *out = (int)n;
-    return 0;
-}
-
-void bff_page_out(struct bff_ctx *c, const char *key, ProtobufCMessage *rs)
-{
-    json_t *j = bff_proto_to_json(rs);
-    json_t *out = json_object();
-    json_t *items = json_object_get(j, key);
-    json_object_set_new(out, key, items ? json_incref(items) : json_array());
-    json_t *next = json_object_get(j, "next_page_token");
-    json_object_set_new(out, "next_page_token", next ? json_incref(next) : json_string(""));
-    json_decref(j);
-    bff_json(c, 200, out);
-}
-
-void bff_etag_header(struct bff_ctx *c, const char *etag)
-{
-    if (!etag || !*etag)
-        return;
-    char q[80];
-    snprintf(q, sizeof q, "\"%s\"", etag);
-    bff_resp_header(c->rs, "ETag", q);
-}
-
-/* The etag of If-Match without quotes or W/, in the arena; NULL if absent. */
-const char *bff_if_match(struct bff_ctx *c)
-{
-    const char *v = bff_header(c->rq, "If-Match");
-    if (!v || !*v)
-        return NULL;
-    if (strncmp(v, "W/", 2) == 0)
-        v += 2;
-    size_t n = strlen(v);
-    if (n >= 2 && v[0] == '"' && v[n - 1] == '"')
-        return kumo_arena_strndup(c->arena, v + 1, n - 2);
-    return kumo_arena_strdup(c->arena, v);
-}
-
-/* ---- RPC ---------------------------------------------------------------- */
-
-int bff_client_suspect(struct bff_ctx *c)
-{
-    return kumo_throttle_blocked(c->app->suspects, c->client, strlen(c->client),
-                                 kumo_now_ns() / 1000000);
-}
-
-void bff_note_credential_outcome(struct bff_ctx *c, kumo_code code)
-{
-    if (code == KUMO_CODE_UNAUTHENTICATED || code == KUMO_CODE_RESOURCE_EXHAUSTED)
-        kumo_throttle_hit(c->app->suspects, c->client, strlen(c->client), kumo_now_ns() / 1000000);
-}
-
-kumo_code bff_call(struct bff_ctx *c, struct kumo_rpc_client *client, const char *path,
-                   const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
-                   int with_auth, ProtobufCMessage **resp, struct kumo_rpc_status *st)
-{
-    /* kumo-users throttles sign-ins and key exchanges per client address:
-     * it must see the client's, not ours (it believes it from us only when
-     * our address is in its KUMO_TRUSTED_PROXIES). */
-    struct kumo_rpc_metadata xff = {"x-forwarded-for", c->client};
-    struct kumo_rpc_call_options o = {
-        .deadline = c->deadline,
-        .request_id = c->request_id,
-        .authorization = with_auth ? c->authorization : NULL,
-        .metadata = client == c->app->users ? &xff : NULL,
-        .n_metadata = client == c->app->users,
-    };
-    kumo_code code = kumo_rpc_client_call(client, path, req, resp_desc,
-                                          kumo_arena_allocator(c->arena), &o, resp, st);
-    if (client == c->app->users)
-        bff_note_credential_outcome(c, code);
-    return code;
-}
-
-int bff_call_or_error(struct bff_ctx *c, struct kumo_rpc_client *client, const char *path,
-                      const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
-                      ProtobufCMessage **resp)
-{
-    struct kumo_rpc_status st = {0};
-    kumo_code code = bff_call(c, client, path, req, resp_desc, 1, resp, &st);
-    if (code != KUMO_CODE_OK) {
-        bff_rpc_error(c, code, &st);
-        kumo_rpc_status_clear(&st);
-        return -1;
-    }
-    return 0;
-}
-
 /* ---- protections -------------------------------------------------------- */
 
 static void new_request_id(struct bff_ctx *c)
@@ -305,8 +34,12 @@ static void new_request_id(struct bff_ctx *c)
     unsigned char r[16];
     if (kumo_secret_random_bytes(r, sizeof r) != 0)
         memset(r, 0, sizeof r);
-    for (size_t i = 0; i < sizeof r; i++)
-        snprintf(c->request_id + 2 * i, 3, "%02x", r[i]);
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < sizeof r; i++) {
+        c->request_id[2 * i] = hex[r[i] >> 4];
+        c->request_id[2 * i + 1] = hex[r[i] & 15];
+    }
+    c->request_id[2 * sizeof r] = '\0';
 }
 
 static void base_headers(struct bff_ctx *c, int *origin_ok)
@@ -410,7 +143,10 @@ static int authenticate(struct bff_ctx *c)
         tok = jwt;
         len = strlen(jwt);
     }
-    int rc = kumo_jwt_verify(c->app->verifier, tok, len, (int64_t)time(NULL), &c->principal);
+    /* From the verified-token cache when this token verified lately (the
+     * revocation check below runs every time). */
+    int rc = kumo_verify_cache_verify(c->app->verified, c->app->verifier, tok, len,
+                                      (int64_t)time(NULL), &c->principal, NULL);
     const char *why = rc != 0 ? kumo_jwt_strerror(rc) : NULL;
     if (rc == 0 && kumo_revocations_revoked(c->app->revocations.set, c->principal.tid,
                                             c->principal.sub, c->principal.iat)) {
@@ -445,25 +181,16 @@ static const struct bff_route *find_route(struct bff_ctx *c)
 {
     int path_known = 0;
     struct kumo_buf allow = KUMO_BUF_INIT;
-    for (size_t i = 0; i < bff_n_routes; i++) {
-        const struct bff_route *r = &bff_routes[i];
-        if (!kumo_web_route_match(r->pattern, c->rq->path, &c->params))
-            continue;
-        if (strcmp(r->method, c->rq->method) == 0) {
-            kumo_buf_free(&allow);
-            return r;
-        }
-        kumo_buf_appendf(&allow, "%s%s", path_known ? ", " : "", r->method);
-        path_known = 1;
-    }
-    if (path_known) {
+    const struct bff_route *r =
+        bff_route_find(c->rq->method, c->rq->path, &c->params, &path_known, &allow);
+    if (!r && path_known) {
         bff_resp_header(c->rs, "Allow", (const char *)allow.data);
         bff_error(c, 405, "unimplemented", "method not allowed on this path");
-    } else {
+    } else if (!r) {
         bff_error(c, 404, "not_found", "no such route");
     }
     kumo_buf_free(&allow);
-    return NULL;
+    return r;
 }
 
 static void record(struct bff_ctx *c, const struct bff_route *route, int64_t t0)
@@ -587,9 +314,9 @@ void bff_handle(struct bff *app, const struct bff_request *rq, struct bff_respon
     } else if (!rate_limited(c, app->rl_addr, c->client, "address") &&
                (route = find_route(c)) != NULL) {
         int ok = 1;
-        if (route->fn == bff_h_login)
+        if (route->flags & BFF_LOGIN)
             ok = !rate_limited(c, app->rl_login, c->client, "login");
-        if (ok && route->auth == BFF_TOKEN) {
+        if (ok && (route->flags & BFF_TOKEN)) {
             ok = authenticate(c) == 0;
             if (ok) {
                 struct kumo_buf key = KUMO_BUF_INIT;
@@ -598,7 +325,9 @@ void bff_handle(struct bff *app, const struct bff_request *rq, struct bff_respon
                 kumo_buf_free(&key);
             }
         }
-        if (ok)
+        if (ok && route->op)
+            bff_run(c, route->op);
+        else if (ok)
             route->fn(c);
     }
     if (rs->status == 0)

@@ -2,87 +2,37 @@
  * overlap (file_name, file_size, meta_json / meta_content, document_id,
  * upload_url, method "presigned_url", presigned_url), and its statuses: 409
  * for archiving an archived document, 403 for reading an archived one
- * without a restored copy, 202 while a restore runs. */
-#include <ctype.h>
-#include <stdlib.h>
+ * without a restored copy, 202 while a restore runs. Each route is a row
+ * (a mapped RPC, op.h); the KumoCMS answers that rearrange a response are
+ * hooks, and GET /documents/{id} (the browser's hot path, with a second
+ * read to say why a download is impossible) is written out. */
 #include <string.h>
 
-#include "base/base64.h"
-#include "bff.h"
 #include "kumo/documents/v1/documents.pb-c.h"
+#include "op.h"
+#include "rest_json.h"
 
-#define DOCS "/kumo.documents.v1.DocumentService/"
+#define DOCS(m) "/kumo.documents.v1.DocumentService/" m
+#define RQ(m)   &kumo__documents__v1__##m##_request__descriptor
+#define RS(m)   &kumo__documents__v1__##m##_response__descriptor
 
 #define WRITERS (KUMO_ROLE_ADMIN | KUMO_ROLE_EDITOR)
-
-/* ---- request building --------------------------------------------------- */
-
-/* Sets obj.sha256 from a hex string (64 digits) as proto JSON base64.
- * Returns 0 or answers 400. */
-static int sha256_field(struct bff_ctx *c, json_t *obj, json_t *hex)
-{
-    if (!hex)
-        return 0;
-    const char *s = json_is_string(hex) ? json_string_value(hex) : NULL;
-    uint8_t raw[32];
-    if (!s || strlen(s) != 64)
-        goto bad;
-    for (int i = 0; i < 32; i++) {
-        char h[3] = {s[2 * i], s[2 * i + 1], 0};
-        if (!isxdigit((unsigned char)h[0]) || !isxdigit((unsigned char)h[1]))
-            goto bad;
-        raw[i] = (uint8_t)strtoul(h, NULL, 16);
+#define END                                                                                        \
+    {                                                                                              \
+        0, NULL, NULL, 0, NULL, 0                                                                  \
     }
-    struct kumo_buf b = KUMO_BUF_INIT;
-    kumo_base64_encode(raw, sizeof raw, 0, 1, &b);
-    json_object_set_new(obj, "sha256", json_string((const char *)b.data));
-    kumo_buf_free(&b);
-    return 0;
-bad:
-    bff_error(c, 400, "invalid_argument", "sha256 must be 64 hexadecimal digits");
-    return -1;
-}
 
-/* Sets obj.metadata from meta_json (an object) or meta_content (a string
- * holding a JSON object) or metadata (an object). Returns 0 or answers
- * 400. */
-static int metadata_field(struct bff_ctx *c, json_t *obj, json_t *body)
-{
-    json_t *mj = json_object_get(body, "meta_json");
-    json_t *mc = json_object_get(body, "meta_content");
-    json_t *md = json_object_get(body, "metadata");
-    if ((mj != NULL) + (mc != NULL) + (md != NULL) > 1) {
-        bff_error(c, 400, "invalid_argument", "give only one of meta_json, meta_content, metadata");
-        return -1;
-    }
-    if (mj || md) {
-        json_t *m = mj ? mj : md;
-        if (!json_is_object(m)) {
-            bff_error(c, 400, "invalid_argument", "meta_json must be a JSON object");
-            return -1;
-        }
-        json_object_set(obj, "metadata", m);
-    } else if (mc) {
-        if (!json_is_string(mc)) {
-            bff_error(c, 400, "invalid_argument", "meta_content must be a string holding JSON");
-            return -1;
-        }
-        const char *s = json_string_value(mc);
-        size_t len = json_string_length(mc);
-        if (kumo_web_json_depth(s, len, c->app->s.json_max_depth) > c->app->s.json_max_depth) {
-            bff_error(c, 400, "invalid_argument", "JSON nested too deeply");
-            return -1;
-        }
-        json_t *m = json_loadb(s, len, JSON_REJECT_DUPLICATES, NULL);
-        if (!m || !json_is_object(m)) {
-            json_decref(m);
-            bff_error(c, 400, "invalid_argument", "meta_content must hold a JSON object");
-            return -1;
-        }
-        json_object_set_new(obj, "metadata", m);
-    }
-    return 0;
-}
+static const struct bff_enum status_enum = {"DOCUMENT_STATUS_", NULL, NULL, 0};
+static const char *const order_names[] = {"create_time_desc", "create_time_asc", "update_time_desc",
+                                          "title_asc", NULL};
+static const struct bff_enum order_enum = {
+    "DOCUMENT_ORDER_", order_names,
+    "order must be create_time_desc, create_time_asc, update_time_desc or title_asc", 0};
+static const char *const tier_names[] = {"expedited", "standard", "bulk", NULL};
+static const struct bff_enum tier_enum = {"RESTORE_TIER_", tier_names,
+                                          "tier must be expedited, standard or bulk", 1};
+
+/* ---- answers that rearrange a response ---------------------------------- */
 
 static void copy_field(json_t *to, const char *to_key, json_t *from, const char *from_key)
 {
@@ -91,18 +41,7 @@ static void copy_field(json_t *to, const char *to_key, json_t *from, const char 
         json_object_set(to, to_key, v);
 }
 
-/* Content fields shared by POST (CreateDocument) and PUT (CreateVersion). */
-static int content_fields(struct bff_ctx *c, json_t *rq, json_t *body)
-{
-    copy_field(rq, "fileName", body, "file_name");
-    copy_field(rq, "contentType", body, "content_type");
-    copy_field(rq, "size", body, "file_size");
-    copy_field(rq, "presignParts", body, "presign_parts");
-    return sha256_field(c, rq, json_object_get(body, "sha256"));
-}
-
-/* ---- response building -------------------------------------------------- */
-
+/* [{name, value}] -> {name: value} */
 static json_t *headers_map(json_t *arr)
 {
     json_t *m = json_object();
@@ -115,6 +54,21 @@ static json_t *headers_map(json_t *arr)
             json_object_set(m, json_string_value(n), v);
     }
     return m;
+}
+
+/* Part targets with their headers as a map. */
+static json_t *parts_list(json_t *parts)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *p;
+    json_array_foreach(parts, i, p)
+    {
+        json_t *q = json_deep_copy(p);
+        json_object_set_new(q, "headers", headers_map(json_object_get(p, "headers")));
+        json_array_append_new(out, q);
+    }
+    return out;
 }
 
 /* The KumoCMS answer to a create: where and how to upload. */
@@ -132,18 +86,8 @@ static json_t *upload_answer(const char *id, json_t *doc, json_t *upload)
         copy_field(out, "part_size", upload, "part_size");
         copy_field(out, "part_count", upload, "part_count");
         json_t *parts = json_object_get(upload, "parts");
-        if (parts) {
-            json_t *p2 = json_array();
-            size_t i;
-            json_t *p;
-            json_array_foreach(parts, i, p)
-            {
-                json_t *q = json_deep_copy(p);
-                json_object_set_new(q, "headers", headers_map(json_object_get(p, "headers")));
-                json_array_append_new(p2, q);
-            }
-            json_object_set_new(out, "parts", p2);
-        }
+        if (parts)
+            json_object_set_new(out, "parts", parts_list(parts));
     } else {
         json_object_set_new(out, "message",
                             json_string("PUT the content to upload_url with upload_headers, then "
@@ -158,220 +102,405 @@ static json_t *upload_answer(const char *id, json_t *doc, json_t *upload)
     return out;
 }
 
-/* {document_id, message, document} */
-static json_t *doc_answer(json_t *j, const char *message)
+/* POST /documents (201) and PUT /documents/{id} (201, with the version). */
+static void created_answer(struct bff_ctx *c, const ProtobufCMessage *rq,
+                           const ProtobufCMessage *rs)
 {
-    json_t *doc = json_object_get(j, "document");
-    json_t *out = json_object();
-    json_t *id = doc ? json_object_get(doc, "id") : NULL;
-    json_object_set_new(out, "document_id", id ? json_incref(id) : json_string(""));
-    json_object_set_new(out, "message", json_string(message));
-    json_object_set(out, "document", doc ? doc : json_null());
-    return out;
-}
-
-static void doc_etag(struct bff_ctx *c, const Kumo__Documents__V1__Document *d)
-{
-    if (d)
-        bff_etag_header(c, d->etag);
-}
-
-/* ---- handlers ----------------------------------------------------------- */
-
-static const char *const order_names[] = {"create_time_desc", "create_time_asc", "update_time_desc",
-                                          "title_asc", NULL};
-
-/* Upper-cases `s` behind `prefix` ("active" -> "DOCUMENT_STATUS_ACTIVE"). */
-static json_t *enum_value(const char *prefix, const char *s)
-{
-    struct kumo_buf b = KUMO_BUF_INIT;
-    kumo_buf_append_str(&b, prefix);
-    for (const char *p = s; *p && b.len < 64; p++)
-        kumo_buf_append_byte(&b, (uint8_t)toupper((unsigned char)*p));
-    json_t *v = json_string((const char *)b.data);
-    kumo_buf_free(&b);
-    return v;
-}
-
-void bff_h_docs_list(struct bff_ctx *c)
-{
-    int ps;
-    if (bff_page_size(c, &ps) != 0)
-        return;
-    static const char *const map[][2] = {
-        {"page_token", "pageToken"},
-        {"tag", "tag"},
-        {"content_type", "contentType"},
-        {"owner_id", "ownerId"},
-        {"created_after", "createTimeAfter"},
-        {"created_before", "createTimeBefore"},
-        {"updated_after", "updateTimeAfter"},
-        {"updated_before", "updateTimeBefore"},
-        {"q", "query"},
-    };
-    json_t *q = json_object();
-    if (ps)
-        json_object_set_new(q, "pageSize", json_integer(ps));
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
-        const char *v = bff_query(c->rq, map[i][0]);
-        if (v)
-            json_object_set_new(q, map[i][1], json_string(v));
-    }
-    const char *v;
-    if ((v = bff_query(c->rq, "status")) && *v)
-        json_object_set_new(q, "status", enum_value("DOCUMENT_STATUS_", v));
-    if ((v = bff_query(c->rq, "order")) && *v) {
-        int ok = 0;
-        for (const char *const *o = order_names; *o; o++)
-            ok |= strcmp(*o, v) == 0;
-        if (!ok) {
-            json_decref(q);
-            bff_error(c, 400, "invalid_argument",
-                      "order must be create_time_desc, create_time_asc, update_time_desc or "
-                      "title_asc");
-            return;
-        }
-        json_object_set_new(q, "orderBy", enum_value("DOCUMENT_ORDER_", v));
-    }
-    ProtobufCMessage *rq =
-        bff_proto_from_json(c, &kumo__documents__v1__list_documents_request__descriptor, q);
-    json_decref(q);
-    ProtobufCMessage *rs;
-    if (!rq ||
-        bff_call_or_error(c, c->app->documents, DOCS "ListDocuments", rq,
-                          &kumo__documents__v1__list_documents_response__descriptor, &rs) != 0)
-        return;
-    bff_page_out(c, "documents", rs);
-}
-
-void bff_h_docs_create(struct bff_ctx *c)
-{
-    static const char *const allowed[] = {
-        "file_name", "file_size",   "content_type", "meta_json", "meta_content",    "metadata",
-        "title",     "description", "tags",         "sha256",    "idempotency_key", "presign_parts",
-        NULL};
-    if (bff_require_role(c, WRITERS) != 0 || bff_parse_body(c) != 0 ||
-        bff_only_fields(c, c->body, allowed) != 0)
-        return;
-    json_t *rqj = json_object();
-    copy_field(rqj, "title", c->body, "title");
-    copy_field(rqj, "description", c->body, "description");
-    copy_field(rqj, "tags", c->body, "tags");
-    copy_field(rqj, "idempotencyKey", c->body, "idempotency_key");
-    const char *ik = bff_header(c->rq, "Idempotency-Key");
-    if (ik && !json_object_get(rqj, "idempotencyKey"))
-        json_object_set_new(rqj, "idempotencyKey", json_string(ik));
-    if (content_fields(c, rqj, c->body) != 0 || metadata_field(c, rqj, c->body) != 0) {
-        json_decref(rqj);
-        return;
-    }
-    ProtobufCMessage *rq =
-        bff_proto_from_json(c, &kumo__documents__v1__create_document_request__descriptor, rqj);
-    json_decref(rqj);
-    Kumo__Documents__V1__CreateDocumentResponse *rs;
-    if (!rq || bff_call_or_error(c, c->app->documents, DOCS "CreateDocument", rq,
-                                 &kumo__documents__v1__create_document_response__descriptor,
-                                 (ProtobufCMessage **)&rs) != 0)
-        return;
-    json_t *j = bff_proto_to_json(&rs->base);
-    const char *id = rs->document ? rs->document->id : "";
-    doc_etag(c, rs->document);
-    char loc[200];
-    snprintf(loc, sizeof loc, "/api/v1/documents/%s", id);
-    bff_resp_header(c->rs, "Location", loc);
-    json_t *out = upload_answer(id, json_object_get(j, "document"), json_object_get(j, "upload"));
-    json_decref(j);
-    bff_json(c, 201, out);
-}
-
-void bff_h_docs_put(struct bff_ctx *c)
-{
-    static const char *const allowed[] = {"file_name", "file_size",     "content_type",
-                                          "sha256",    "presign_parts", NULL};
-    if (bff_require_role(c, WRITERS) != 0 || bff_parse_body(c) != 0 ||
-        bff_only_fields(c, c->body, allowed) != 0)
-        return;
-    const char *id = bff_param(c, "id");
-    json_t *rqj = json_object();
-    json_object_set_new(rqj, "documentId", json_string(id));
-    if (content_fields(c, rqj, c->body) != 0) {
-        json_decref(rqj);
-        return;
-    }
-    ProtobufCMessage *rq =
-        bff_proto_from_json(c, &kumo__documents__v1__create_version_request__descriptor, rqj);
-    json_decref(rqj);
-    Kumo__Documents__V1__CreateVersionResponse *rs;
-    if (!rq || bff_call_or_error(c, c->app->documents, DOCS "CreateVersion", rq,
-                                 &kumo__documents__v1__create_version_response__descriptor,
-                                 (ProtobufCMessage **)&rs) != 0)
-        return;
-    json_t *j = bff_proto_to_json(&rs->base);
-    json_t *out = upload_answer(id, json_object_get(j, "document"), json_object_get(j, "upload"));
+    const ProtobufCMessage *doc = bff_rest_sub(rs, "document");
+    const char *id = bff_rest_str(rq, "document_id");
+    if (!id)
+        id = doc ? bff_rest_str(doc, "id") : "";
+    json_t *j = bff_rest_to_json(rs);
+    json_t *out =
+        upload_answer(id ? id : "", json_object_get(j, "document"), json_object_get(j, "upload"));
     copy_field(out, "version", j, "version");
     json_decref(j);
     bff_json(c, 201, out);
 }
 
-static Kumo__Documents__V1__GetDocumentResponse *get_doc(struct bff_ctx *c, const char *id,
-                                                         int version, int url, kumo_code *code,
-                                                         struct kumo_rpc_status *st)
+static void parts_answer(struct bff_ctx *c, const ProtobufCMessage *rq, const ProtobufCMessage *rs)
 {
-    Kumo__Documents__V1__GetDocumentRequest rq = KUMO__DOCUMENTS__V1__GET_DOCUMENT_REQUEST__INIT;
-    rq.id = (char *)id;
-    rq.version = version;
-    rq.include_download_url = url;
+    (void)rq;
+    json_t *j = bff_rest_to_json(rs);
+    json_t *out = json_object();
+    json_object_set_new(out, "parts", parts_list(json_object_get(j, "parts")));
+    copy_field(out, "expires_at", j, "expire_time");
+    json_decref(j);
+    bff_json(c, 200, out);
+}
+
+static void delete_answer(struct bff_ctx *c, const ProtobufCMessage *rq, const ProtobufCMessage *rs)
+{
+    const Kumo__Documents__V1__DeleteDocumentRequest *d = (const void *)rq;
+    bff_doc_answer(c, 200, d->purge ? "purged" : "deleted", rs, d->id);
+}
+
+/* {document_id, message, document, restore} */
+static void restore_answer(struct bff_ctx *c, const ProtobufCMessage *rq,
+                           const ProtobufCMessage *rs)
+{
+    (void)rq;
+    json_t *j = bff_rest_to_json(rs);
+    json_t *doc = json_object_get(j, "document");
+    json_t *id = doc ? json_object_get(doc, "id") : NULL;
+    json_t *restore = doc ? json_object_get(doc, "restore") : NULL;
+    json_t *out = json_object();
+    json_object_set_new(out, "document_id", id ? json_incref(id) : json_string(""));
+    json_object_set_new(out, "message", json_string("restore requested"));
+    json_object_set(out, "document", doc ? doc : json_null());
+    json_object_set(out, "restore", restore ? restore : json_null());
+    json_decref(j);
+    bff_json(c, 202, out);
+}
+
+/* ---- the routes ----------------------------------------------------------- */
+
+static const struct bff_field list_fields[] = {
+    {BFF_QUERY, "page_size", "page_size", BFF_PAGE_SIZE, NULL, 0},
+    {BFF_QUERY, "page_token", "page_token", BFF_COPY, NULL, 0},
+    {BFF_QUERY, "tag", "tag", BFF_COPY, NULL, 0},
+    {BFF_QUERY, "content_type", "content_type", BFF_COPY, NULL, 0},
+    {BFF_QUERY, "owner_id", "owner_id", BFF_COPY, NULL, 0},
+    {BFF_QUERY, "created_after", "create_time_after", BFF_COPY, NULL, 0},
+    {BFF_QUERY, "created_before", "create_time_before", BFF_COPY, NULL, 0},
+    {BFF_QUERY, "updated_after", "update_time_after", BFF_COPY, NULL, 0},
+    {BFF_QUERY, "updated_before", "update_time_before", BFF_COPY, NULL, 0},
+    {BFF_QUERY, "q", "query", BFF_COPY, NULL, 0},
+    {BFF_QUERY, "status", "status", BFF_ENUM, &status_enum, 0},
+    {BFF_QUERY, "order", "order_by", BFF_ENUM, &order_enum, 0},
+    END,
+};
+const struct bff_op bff_op_docs_list = {.service = BFF_DOCUMENTS,
+                                        .rpc = DOCS("ListDocuments"),
+                                        .req = RQ(list_documents),
+                                        .resp = RS(list_documents),
+                                        .fields = list_fields,
+                                        .status = 200,
+                                        .answer = BFF_ANS_PAGE,
+                                        .key = "documents"};
+
+static const char *const create_body[] = {
+    "file_name", "file_size",   "content_type", "meta_json", "meta_content",    "metadata",
+    "title",     "description", "tags",         "sha256",    "idempotency_key", "presign_parts",
+    NULL};
+static const struct bff_field create_fields[] = {
+    {BFF_BODY, "title", "title", BFF_COPY, NULL, 0},
+    {BFF_BODY, "description", "description", BFF_COPY, NULL, 0},
+    {BFF_BODY, "tags", "tags", BFF_COPY, NULL, 0},
+    {BFF_BODY, "idempotency_key", "idempotency_key", BFF_COPY, NULL, 0},
+    {BFF_HEADER, "Idempotency-Key", "idempotency_key", BFF_COPY, NULL, BFF_UNLESS},
+    {BFF_BODY, "file_name", "file_name", BFF_COPY, NULL, 0},
+    {BFF_BODY, "content_type", "content_type", BFF_COPY, NULL, 0},
+    {BFF_BODY, "file_size", "size", BFF_COPY, NULL, 0},
+    {BFF_BODY, "presign_parts", "presign_parts", BFF_COPY, NULL, 0},
+    {BFF_BODY, "sha256", "sha256", BFF_HEX256, NULL, 0},
+    {BFF_BODY, NULL, "metadata", BFF_METADATA, NULL, 0},
+    END,
+};
+const struct bff_op bff_op_docs_create = {.service = BFF_DOCUMENTS,
+                                          .rpc = DOCS("CreateDocument"),
+                                          .req = RQ(create_document),
+                                          .resp = RS(create_document),
+                                          .roles = WRITERS,
+                                          .body = create_body,
+                                          .fields = create_fields,
+                                          .status = 201,
+                                          .etag_of = "document",
+                                          .location = "/api/v1/documents/",
+                                          .answer = BFF_ANS_HOOK,
+                                          .answer_fn = created_answer};
+
+static const char *const put_body[] = {"file_name", "file_size",     "content_type",
+                                       "sha256",    "presign_parts", NULL};
+static const struct bff_field put_fields[] = {
+    {BFF_PATH, "id", "document_id", BFF_COPY, NULL, 0},
+    {BFF_BODY, "file_name", "file_name", BFF_COPY, NULL, 0},
+    {BFF_BODY, "content_type", "content_type", BFF_COPY, NULL, 0},
+    {BFF_BODY, "file_size", "size", BFF_COPY, NULL, 0},
+    {BFF_BODY, "presign_parts", "presign_parts", BFF_COPY, NULL, 0},
+    {BFF_BODY, "sha256", "sha256", BFF_HEX256, NULL, 0},
+    END,
+};
+const struct bff_op bff_op_docs_put = {.service = BFF_DOCUMENTS,
+                                       .rpc = DOCS("CreateVersion"),
+                                       .req = RQ(create_version),
+                                       .resp = RS(create_version),
+                                       .roles = WRITERS,
+                                       .body = put_body,
+                                       .fields = put_fields,
+                                       .status = 201,
+                                       .answer = BFF_ANS_HOOK,
+                                       .answer_fn = created_answer};
+
+static const char *const patch_body[] = {"title",     "description", "tags", "metadata",
+                                         "meta_json", "file_name",   NULL};
+static const struct bff_field patch_fields[] = {
+    {BFF_IF_MATCH, NULL, "etag", BFF_COPY, NULL, BFF_REQUIRED},
+    {BFF_PATH, "id", "document.id", BFF_COPY, NULL, 0},
+    {BFF_BODY, "title", "document.title", BFF_COPY, NULL, BFF_MASKED},
+    {BFF_BODY, "description", "document.description", BFF_COPY, NULL, BFF_MASKED},
+    {BFF_BODY, "tags", "document.tags", BFF_COPY, NULL, BFF_MASKED},
+    {BFF_BODY, "file_name", "document.file_name", BFF_COPY, NULL, BFF_MASKED},
+    {BFF_BODY, NULL, "document.metadata", BFF_METADATA, NULL, BFF_MASKED},
+    END,
+};
+const struct bff_op bff_op_docs_patch = {
+    .service = BFF_DOCUMENTS,
+    .rpc = DOCS("UpdateDocument"),
+    .req = RQ(update_document),
+    .resp = RS(update_document),
+    .roles = WRITERS,
+    .body = patch_body,
+    .fields = patch_fields,
+    .mask = "update_mask",
+    .aborted = "the document changed since it was read (etag mismatch)",
+    .status = 200,
+    .etag_of = "document",
+    .answer = BFF_ANS_DOC,
+    .key = "updated"};
+
+static const struct bff_field delete_fields[] = {
+    {BFF_PATH, "id", "id", BFF_COPY, NULL, 0},
+    {BFF_QUERY, "purge", "purge", BFF_BOOL, NULL, 0},
+    {BFF_IF_MATCH, NULL, "etag", BFF_COPY, NULL, 0},
+    END,
+};
+const struct bff_op bff_op_docs_delete = {.service = BFF_DOCUMENTS,
+                                          .rpc = DOCS("DeleteDocument"),
+                                          .req = RQ(delete_document),
+                                          .resp = RS(delete_document),
+                                          .roles = WRITERS,
+                                          .fields = delete_fields,
+                                          .status = 200,
+                                          .answer = BFF_ANS_HOOK,
+                                          .answer_fn = delete_answer};
+
+static const char *const parts_body[] = {"part_numbers", "version", NULL};
+static const struct bff_field parts_fields[] = {
+    {BFF_PATH, "id", "document_id", BFF_COPY, NULL, 0},
+    {BFF_BODY, "part_numbers", "part_numbers", BFF_COPY, NULL, 0},
+    {BFF_BODY, "version", "version", BFF_COPY, NULL, 0},
+    END,
+};
+const struct bff_op bff_op_docs_upload_parts = {.service = BFF_DOCUMENTS,
+                                                .rpc = DOCS("PresignUploadParts"),
+                                                .req = RQ(presign_upload_parts),
+                                                .resp = RS(presign_upload_parts),
+                                                .roles = WRITERS,
+                                                .body = parts_body,
+                                                .fields = parts_fields,
+                                                .status = 200,
+                                                .answer = BFF_ANS_HOOK,
+                                                .answer_fn = parts_answer};
+
+static const char *const complete_body[] = {"parts", "version", NULL};
+static const struct bff_field complete_fields[] = {
+    {BFF_PATH, "id", "document_id", BFF_COPY, NULL, 0},
+    {BFF_BODY, "parts", "parts", BFF_COPY, NULL, 0},
+    {BFF_BODY, "version", "version", BFF_COPY, NULL, 0},
+    END,
+};
+const struct bff_op bff_op_docs_complete = {.service = BFF_DOCUMENTS,
+                                            .rpc = DOCS("CompleteUpload"),
+                                            .req = RQ(complete_upload),
+                                            .resp = RS(complete_upload),
+                                            .roles = WRITERS,
+                                            .body = complete_body,
+                                            .fields = complete_fields,
+                                            .status = 200,
+                                            .etag_of = "document",
+                                            .answer = BFF_ANS_DOC,
+                                            .key = "upload complete"};
+
+static const char *const archive_body[] = {"etag", NULL};
+static const struct bff_field archive_fields[] = {
+    {BFF_PATH, "id", "id", BFF_COPY, NULL, 0},
+    {BFF_BODY, "etag", "etag", BFF_COPY, NULL, 0},
+    {BFF_IF_MATCH, NULL, "etag", BFF_COPY, NULL, 0}, /* wins over the body's */
+    END,
+};
+const struct bff_op bff_op_docs_archive = {.service = BFF_DOCUMENTS,
+                                           .rpc = DOCS("ArchiveDocument"),
+                                           .req = RQ(archive_document),
+                                           .resp = RS(archive_document),
+                                           .roles = WRITERS,
+                                           .body = archive_body,
+                                           .fields = archive_fields,
+                                           .status = 200,
+                                           .etag_of = "document",
+                                           .answer = BFF_ANS_DOC,
+                                           .key = "archived"};
+
+static const char *const restore_body[] = {"days", "tier", NULL};
+static const struct bff_field restore_fields[] = {
+    {BFF_PATH, "id", "id", BFF_COPY, NULL, 0},
+    {BFF_BODY, "days", "days", BFF_COPY, NULL, 0},
+    {BFF_BODY, "tier", "tier", BFF_ENUM, &tier_enum, 0},
+    END,
+};
+const struct bff_op bff_op_docs_restore = {.service = BFF_DOCUMENTS,
+                                           .rpc = DOCS("RestoreDocument"),
+                                           .req = RQ(restore_document),
+                                           .resp = RS(restore_document),
+                                           .roles = WRITERS,
+                                           .body = restore_body,
+                                           .fields = restore_fields,
+                                           .status = 202,
+                                           .answer = BFF_ANS_HOOK,
+                                           .answer_fn = restore_answer};
+
+static const struct bff_field id_fields[] = {
+    {BFF_PATH, "id", "id", BFF_COPY, NULL, 0},
+    END,
+};
+const struct bff_op bff_op_docs_undelete = {.service = BFF_DOCUMENTS,
+                                            .rpc = DOCS("UndeleteDocument"),
+                                            .req = RQ(undelete_document),
+                                            .resp = RS(undelete_document),
+                                            .roles = WRITERS,
+                                            .fields = id_fields,
+                                            .status = 200,
+                                            .etag_of = "document",
+                                            .answer = BFF_ANS_DOC,
+                                            .key = "undeleted"};
+
+static const struct bff_field versions_fields[] = {
+    {BFF_PATH, "id", "document_id", BFF_COPY, NULL, 0},
+    {BFF_QUERY, "page_size", "page_size", BFF_PAGE_SIZE, NULL, 0},
+    {BFF_QUERY, "page_token", "page_token", BFF_COPY, NULL, 0},
+    END,
+};
+const struct bff_op bff_op_docs_versions = {.service = BFF_DOCUMENTS,
+                                            .rpc = DOCS("ListVersions"),
+                                            .req = RQ(list_versions),
+                                            .resp = RS(list_versions),
+                                            .fields = versions_fields,
+                                            .status = 200,
+                                            .answer = BFF_ANS_PAGE,
+                                            .key = "versions"};
+
+static const struct bff_field audit_fields[] = {
+    {BFF_QUERY, "page_size", "page_size", BFF_PAGE_SIZE, NULL, 0},
+    {BFF_QUERY, "page_token", "page_token", BFF_COPY, NULL, 0},
+    {BFF_QUERY, "document_id", "document_id", BFF_COPY, NULL, 0},
+    {BFF_QUERY, "actor_id", "actor_id", BFF_COPY, NULL, 0},
+    {BFF_QUERY, "action", "action", BFF_COPY, NULL, 0},
+    END,
+};
+const struct bff_op bff_op_audit = {.service = BFF_DOCUMENTS,
+                                    .rpc = DOCS("ListAuditEvents"),
+                                    .req = RQ(list_audit_events),
+                                    .resp = RS(list_audit_events),
+                                    .roles = KUMO_ROLE_ADMIN,
+                                    .fields = audit_fields,
+                                    .status = 200,
+                                    .answer = BFF_ANS_PAGE,
+                                    .key = "events"};
+
+static const struct bff_field page_fields[] = {
+    {BFF_QUERY, "page_size", "page_size", BFF_PAGE_SIZE, NULL, 0},
+    {BFF_QUERY, "page_token", "page_token", BFF_COPY, NULL, 0},
+    END,
+};
+const struct bff_op bff_op_dead_letters = {.service = BFF_DOCUMENTS,
+                                           .rpc = DOCS("ListDeadLetters"),
+                                           .req = RQ(list_dead_letters),
+                                           .resp = RS(list_dead_letters),
+                                           .roles = KUMO_ROLE_ADMIN,
+                                           .fields = page_fields,
+                                           .status = 200,
+                                           .answer = BFF_ANS_PAGE,
+                                           .key = "dead_letters"};
+
+const struct bff_op bff_op_redrive = {.service = BFF_DOCUMENTS,
+                                      .rpc = DOCS("RedriveDeadLetter"),
+                                      .req = RQ(redrive_dead_letter),
+                                      .resp = RS(redrive_dead_letter),
+                                      .roles = KUMO_ROLE_ADMIN,
+                                      .fields = id_fields,
+                                      .status = 202,
+                                      .answer = BFF_ANS_MESSAGE};
+
+/* ---- GET /documents/{id} ---------------------------------------------------- */
+
+static const struct bff_field get_fields[] = {
+    {BFF_PATH, "id", "id", BFF_COPY, NULL, 0},
+    {BFF_QUERY, "version", "version", BFF_UINT, NULL, 0},
+    {BFF_CONST, "true", "include_download_url", BFF_BOOL, NULL, 0},
+    END,
+};
+const struct bff_op bff_op_docs_get = {.service = BFF_DOCUMENTS,
+                                       .rpc = DOCS("GetDocument"),
+                                       .req = RQ(get_document),
+                                       .resp = RS(get_document),
+                                       .fields = get_fields,
+                                       .status = 200,
+                                       .etag_of = "document",
+                                       .answer = BFF_ANS_HOOK};
+
+static Kumo__Documents__V1__GetDocumentResponse *
+get_doc(struct bff_ctx *c, Kumo__Documents__V1__GetDocumentRequest *rq, int url, kumo_code *code,
+        struct kumo_rpc_status *st)
+{
+    rq->include_download_url = url;
     Kumo__Documents__V1__GetDocumentResponse *rs = NULL;
-    *code = bff_call(c, c->app->documents, DOCS "GetDocument", &rq.base,
-                     &kumo__documents__v1__get_document_response__descriptor, 1,
+    *code = bff_call(c, c->app->documents, bff_op_docs_get.rpc, &rq->base, bff_op_docs_get.resp, 1,
                      (ProtobufCMessage **)&rs, st);
     return rs;
 }
 
 /* The document's fields at the top level (KumoCMS), plus document_id,
- * version and the download link. */
-static json_t *get_answer(Kumo__Documents__V1__GetDocumentResponse *rs)
+ * version and the download link: written straight from the message. */
+static void get_answer(struct bff_ctx *c, int status,
+                       const Kumo__Documents__V1__GetDocumentResponse *rs, const char *message)
 {
-    json_t *j = bff_proto_to_json(&rs->base);
-    json_t *doc = json_object_get(j, "document");
-    json_t *out = doc ? json_deep_copy(doc) : json_object();
-    json_object_set_new(out, "document_id",
-                        json_string(rs->document && rs->document->id ? rs->document->id : ""));
-    copy_field(out, "version", j, "version");
-    json_t *dl = json_object_get(j, "download");
-    if (dl) {
-        copy_field(out, "presigned_url", dl, "url");
-        copy_field(out, "presigned_url_expires_at", dl, "expire_time");
+    struct kumo_buf b = KUMO_BUF_INIT;
+    int first = 1;
+    kumo_buf_reserve(&b, 2048);
+    kumo_buf_append_byte(&b, '{');
+    bff_rest_members(&b, rs->document ? &rs->document->base : NULL, &first);
+    kumo_buf_append_str(&b, first ? "\"document_id\":" : ",\"document_id\":");
+    bff_rest_string(&b, rs->document ? rs->document->id : "");
+    if (rs->version) {
+        kumo_buf_append_str(&b, ",\"version\":");
+        bff_rest_encode(&b, &rs->version->base);
     }
-    json_decref(j);
-    return out;
+    if (rs->download) {
+        if (rs->download->url && *rs->download->url) {
+            kumo_buf_append_str(&b, ",\"presigned_url\":");
+            bff_rest_string(&b, rs->download->url);
+        }
+        if (rs->download->expire_time) {
+            kumo_buf_append_str(&b, ",\"presigned_url_expires_at\":");
+            bff_rest_field(&b, &rs->download->base, "expire_time");
+        }
+    }
+    if (message) {
+        kumo_buf_append_str(&b, ",\"message\":");
+        bff_rest_string(&b, message);
+    }
+    kumo_buf_append_byte(&b, '}');
+    if (rs->document)
+        bff_etag_header(c, rs->document->etag);
+    bff_json_text(c, status, &b);
 }
 
 void bff_h_docs_get(struct bff_ctx *c)
 {
-    const char *id = bff_param(c, "id");
-    int version = 0;
-    const char *v = bff_query(c->rq, "version");
-    if (v && *v) {
-        char *end;
-        long n = strtol(v, &end, 10);
-        if (*end || n < 0 || n > 1000000000) {
-            bff_error(c, 400, "invalid_argument", "version must be a positive integer");
-            return;
-        }
-        version = (int)n;
-    }
+    Kumo__Documents__V1__GetDocumentRequest *rq = (void *)bff_op_request(c, &bff_op_docs_get);
+    if (!rq)
+        return;
     /* download=false: the metadata only, whatever the state (the console's
      * document page reads an archived document too). */
     const char *dl = bff_query(c->rq, "download");
     int want_url = !(dl && (strcmp(dl, "false") == 0 || strcmp(dl, "0") == 0));
     struct kumo_rpc_status st = {0};
     kumo_code code;
-    Kumo__Documents__V1__GetDocumentResponse *rs = get_doc(c, id, version, want_url, &code, &st);
+    Kumo__Documents__V1__GetDocumentResponse *rs = get_doc(c, rq, want_url, &code, &st);
     if (want_url && (code == KUMO_CODE_FAILED_PRECONDITION || code == KUMO_CODE_UNAVAILABLE)) {
         /* No download possible: say why, from the document's state. */
         kumo_rpc_status_clear(&st);
-        rs = get_doc(c, id, version, 0, &code, &st);
+        rs = get_doc(c, rq, 0, &code, &st);
         if (code == KUMO_CODE_OK && rs->document &&
             rs->document->status ==
                 KUMO__DOCUMENTS__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_ARCHIVED) {
@@ -383,16 +512,13 @@ void bff_h_docs_get(struct bff_ctx *c)
                 /* The restore finished between the two reads: the download
                  * is possible now, so ask for it again (not a 403). */
                 kumo_rpc_status_clear(&st);
-                rs = get_doc(c, id, version, 1, &code, &st);
+                rs = get_doc(c, rq, 1, &code, &st);
             } else if (rstate != KUMO__DOCUMENTS__V1__RESTORE_STATE__RESTORE_STATE_IN_PROGRESS) {
                 bff_error(c, 403, "failed_precondition",
                           "the document is archived: restore it before downloading");
                 return;
             } else {
-                doc_etag(c, rs->document);
-                json_t *out = get_answer(rs);
-                json_object_set_new(out, "message", json_string("restore in progress"));
-                bff_json(c, 202, out);
+                get_answer(c, 202, rs, "restore in progress");
                 return;
             }
         }
@@ -402,305 +528,5 @@ void bff_h_docs_get(struct bff_ctx *c)
         kumo_rpc_status_clear(&st);
         return;
     }
-    doc_etag(c, rs->document);
-    bff_json(c, 200, get_answer(rs));
-}
-
-void bff_h_docs_patch(struct bff_ctx *c)
-{
-    static const char *const allowed[] = {"title",     "description", "tags", "metadata",
-                                          "meta_json", "file_name",   NULL};
-    if (bff_require_role(c, WRITERS) != 0 || bff_parse_body(c) != 0 ||
-        bff_only_fields(c, c->body, allowed) != 0)
-        return;
-    const char *etag = bff_if_match(c);
-    if (!etag) {
-        bff_error(c, 428, "failed_precondition", "If-Match with the document's etag is required");
-        return;
-    }
-    json_t *doc = json_object();
-    json_object_set_new(doc, "id", json_string(bff_param(c, "id")));
-    struct kumo_buf mask = KUMO_BUF_INIT;
-    static const char *const plain[][2] = {{"title", "title"},
-                                           {"description", "description"},
-                                           {"tags", "tags"},
-                                           {"file_name", "fileName"}};
-    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
-        if (json_object_get(c->body, plain[i][0])) {
-            copy_field(doc, plain[i][1], c->body, plain[i][0]);
-            kumo_buf_appendf(&mask, "%s%s", mask.len ? "," : "", plain[i][1]);
-        }
-    }
-    if (json_object_get(c->body, "metadata") || json_object_get(c->body, "meta_json")) {
-        if (metadata_field(c, doc, c->body) != 0) {
-            json_decref(doc);
-            kumo_buf_free(&mask);
-            return;
-        }
-        kumo_buf_appendf(&mask, "%smetadata", mask.len ? "," : "");
-    }
-    if (mask.len == 0) {
-        json_decref(doc);
-        bff_error(c, 400, "invalid_argument", "nothing to change");
-        return;
-    }
-    json_t *rqj = json_pack("{s:o,s:s,s:s}", "document", doc, "updateMask", (const char *)mask.data,
-                            "etag", etag);
-    kumo_buf_free(&mask);
-    ProtobufCMessage *rq =
-        bff_proto_from_json(c, &kumo__documents__v1__update_document_request__descriptor, rqj);
-    json_decref(rqj);
-    if (!rq)
-        return;
-    Kumo__Documents__V1__UpdateDocumentResponse *rs;
-    struct kumo_rpc_status st = {0};
-    kumo_code code = bff_call(c, c->app->documents, DOCS "UpdateDocument", rq,
-                              &kumo__documents__v1__update_document_response__descriptor, 1,
-                              (ProtobufCMessage **)&rs, &st);
-    if (code == KUMO_CODE_ABORTED) {
-        kumo_rpc_status_clear(&st);
-        bff_error(c, 412, "aborted", "the document changed since it was read (etag mismatch)");
-        return;
-    }
-    if (code != KUMO_CODE_OK) {
-        bff_rpc_error(c, code, &st);
-        kumo_rpc_status_clear(&st);
-        return;
-    }
-    doc_etag(c, rs->document);
-    json_t *j = bff_proto_to_json(&rs->base);
-    json_t *out = doc_answer(j, "updated");
-    json_decref(j);
-    bff_json(c, 200, out);
-}
-
-static int query_true(struct bff_ctx *c, const char *name)
-{
-    const char *v = bff_query(c->rq, name);
-    return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
-}
-
-void bff_h_docs_delete(struct bff_ctx *c)
-{
-    if (bff_require_role(c, WRITERS) != 0)
-        return;
-    Kumo__Documents__V1__DeleteDocumentRequest rq =
-        KUMO__DOCUMENTS__V1__DELETE_DOCUMENT_REQUEST__INIT;
-    rq.id = (char *)bff_param(c, "id");
-    rq.purge = query_true(c, "purge");
-    const char *etag = bff_if_match(c);
-    rq.etag = (char *)(etag ? etag : "");
-    ProtobufCMessage *rs;
-    if (bff_call_or_error(c, c->app->documents, DOCS "DeleteDocument", &rq.base,
-                          &kumo__documents__v1__delete_document_response__descriptor, &rs) != 0)
-        return;
-    json_t *j = bff_proto_to_json(rs);
-    json_t *out = doc_answer(j, rq.purge ? "purged" : "deleted");
-    json_object_set_new(out, "document_id", json_string(rq.id));
-    json_decref(j);
-    bff_json(c, 200, out);
-}
-
-void bff_h_docs_upload_parts(struct bff_ctx *c)
-{
-    static const char *const allowed[] = {"part_numbers", "version", NULL};
-    if (bff_require_role(c, WRITERS) != 0 || bff_parse_body(c) != 0 ||
-        bff_only_fields(c, c->body, allowed) != 0)
-        return;
-    json_t *rqj = json_deep_copy(c->body);
-    json_object_set_new(rqj, "documentId", json_string(bff_param(c, "id")));
-    ProtobufCMessage *rq =
-        bff_proto_from_json(c, &kumo__documents__v1__presign_upload_parts_request__descriptor, rqj);
-    json_decref(rqj);
-    ProtobufCMessage *rs;
-    if (!rq || bff_call_or_error(c, c->app->documents, DOCS "PresignUploadParts", rq,
-                                 &kumo__documents__v1__presign_upload_parts_response__descriptor,
-                                 &rs) != 0)
-        return;
-    json_t *j = bff_proto_to_json(rs);
-    json_t *out = json_object();
-    json_t *parts = json_array();
-    size_t i;
-    json_t *p;
-    json_array_foreach(json_object_get(j, "parts"), i, p)
-    {
-        json_t *q = json_deep_copy(p);
-        json_object_set_new(q, "headers", headers_map(json_object_get(p, "headers")));
-        json_array_append_new(parts, q);
-    }
-    json_object_set_new(out, "parts", parts);
-    copy_field(out, "expires_at", j, "expire_time");
-    json_decref(j);
-    bff_json(c, 200, out);
-}
-
-void bff_h_docs_complete(struct bff_ctx *c)
-{
-    static const char *const allowed[] = {"parts", "version", NULL};
-    if (bff_require_role(c, WRITERS) != 0 || bff_parse_body(c) != 0 ||
-        bff_only_fields(c, c->body, allowed) != 0)
-        return;
-    json_t *rqj = json_deep_copy(c->body);
-    json_object_set_new(rqj, "documentId", json_string(bff_param(c, "id")));
-    ProtobufCMessage *rq =
-        bff_proto_from_json(c, &kumo__documents__v1__complete_upload_request__descriptor, rqj);
-    json_decref(rqj);
-    Kumo__Documents__V1__CompleteUploadResponse *rs;
-    if (!rq || bff_call_or_error(c, c->app->documents, DOCS "CompleteUpload", rq,
-                                 &kumo__documents__v1__complete_upload_response__descriptor,
-                                 (ProtobufCMessage **)&rs) != 0)
-        return;
-    doc_etag(c, rs->document);
-    json_t *j = bff_proto_to_json(&rs->base);
-    json_t *out = doc_answer(j, "upload complete");
-    json_decref(j);
-    bff_json(c, 200, out);
-}
-
-void bff_h_docs_archive(struct bff_ctx *c)
-{
-    static const char *const allowed[] = {"etag", NULL};
-    if (bff_require_role(c, WRITERS) != 0 || bff_parse_body(c) != 0 ||
-        bff_only_fields(c, c->body, allowed) != 0)
-        return;
-    Kumo__Documents__V1__ArchiveDocumentRequest rq =
-        KUMO__DOCUMENTS__V1__ARCHIVE_DOCUMENT_REQUEST__INIT;
-    rq.id = (char *)bff_param(c, "id");
-    json_t *e = json_object_get(c->body, "etag");
-    const char *etag = bff_if_match(c);
-    rq.etag = (char *)(etag ? etag : json_is_string(e) ? json_string_value(e) : "");
-    Kumo__Documents__V1__ArchiveDocumentResponse *rs;
-    if (bff_call_or_error(c, c->app->documents, DOCS "ArchiveDocument", &rq.base,
-                          &kumo__documents__v1__archive_document_response__descriptor,
-                          (ProtobufCMessage **)&rs) != 0)
-        return;
-    doc_etag(c, rs->document);
-    json_t *j = bff_proto_to_json(&rs->base);
-    json_t *out = doc_answer(j, "archived");
-    json_decref(j);
-    bff_json(c, 200, out);
-}
-
-void bff_h_docs_restore(struct bff_ctx *c)
-{
-    static const char *const allowed[] = {"days", "tier", NULL};
-    if (bff_require_role(c, WRITERS) != 0 || bff_parse_body(c) != 0 ||
-        bff_only_fields(c, c->body, allowed) != 0)
-        return;
-    json_t *rqj = json_object();
-    json_object_set_new(rqj, "id", json_string(bff_param(c, "id")));
-    copy_field(rqj, "days", c->body, "days");
-    json_t *tier = json_object_get(c->body, "tier");
-    if (tier) {
-        const char *t = json_is_string(tier) ? json_string_value(tier) : "";
-        if (strcasecmp(t, "expedited") != 0 && strcasecmp(t, "standard") != 0 &&
-            strcasecmp(t, "bulk") != 0) {
-            json_decref(rqj);
-            bff_error(c, 400, "invalid_argument", "tier must be expedited, standard or bulk");
-            return;
-        }
-        json_object_set_new(rqj, "tier", enum_value("RESTORE_TIER_", t));
-    }
-    ProtobufCMessage *rq =
-        bff_proto_from_json(c, &kumo__documents__v1__restore_document_request__descriptor, rqj);
-    json_decref(rqj);
-    Kumo__Documents__V1__RestoreDocumentResponse *rs;
-    if (!rq || bff_call_or_error(c, c->app->documents, DOCS "RestoreDocument", rq,
-                                 &kumo__documents__v1__restore_document_response__descriptor,
-                                 (ProtobufCMessage **)&rs) != 0)
-        return;
-    json_t *j = bff_proto_to_json(&rs->base);
-    json_t *out = doc_answer(j, "restore requested");
-    json_t *doc = json_object_get(j, "document");
-    json_t *restore = doc ? json_object_get(doc, "restore") : NULL;
-    json_object_set(out, "restore", restore ? restore : json_null());
-    json_decref(j);
-    bff_json(c, 202, out);
-}
-
-void bff_h_docs_undelete(struct bff_ctx *c)
-{
-    if (bff_require_role(c, WRITERS) != 0)
-        return;
-    Kumo__Documents__V1__UndeleteDocumentRequest rq =
-        KUMO__DOCUMENTS__V1__UNDELETE_DOCUMENT_REQUEST__INIT;
-    rq.id = (char *)bff_param(c, "id");
-    Kumo__Documents__V1__UndeleteDocumentResponse *rs;
-    if (bff_call_or_error(c, c->app->documents, DOCS "UndeleteDocument", &rq.base,
-                          &kumo__documents__v1__undelete_document_response__descriptor,
-                          (ProtobufCMessage **)&rs) != 0)
-        return;
-    doc_etag(c, rs->document);
-    json_t *j = bff_proto_to_json(&rs->base);
-    json_t *out = doc_answer(j, "undeleted");
-    json_decref(j);
-    bff_json(c, 200, out);
-}
-
-void bff_h_docs_versions(struct bff_ctx *c)
-{
-    int ps;
-    if (bff_page_size(c, &ps) != 0)
-        return;
-    Kumo__Documents__V1__ListVersionsRequest rq = KUMO__DOCUMENTS__V1__LIST_VERSIONS_REQUEST__INIT;
-    rq.document_id = (char *)bff_param(c, "id");
-    rq.page_size = ps;
-    const char *t = bff_query(c->rq, "page_token");
-    rq.page_token = (char *)(t ? t : "");
-    ProtobufCMessage *rs;
-    if (bff_call_or_error(c, c->app->documents, DOCS "ListVersions", &rq.base,
-                          &kumo__documents__v1__list_versions_response__descriptor, &rs) != 0)
-        return;
-    bff_page_out(c, "versions", rs);
-}
-
-void bff_h_audit(struct bff_ctx *c)
-{
-    int ps;
-    if (bff_require_role(c, KUMO_ROLE_ADMIN) != 0 || bff_page_size(c, &ps) != 0)
-        return;
-    Kumo__Documents__V1__ListAuditEventsRequest rq =
-        KUMO__DOCUMENTS__V1__LIST_AUDIT_EVENTS_REQUEST__INIT;
-    rq.page_size = ps;
-    const char *v;
-    rq.page_token = (char *)((v = bff_query(c->rq, "page_token")) ? v : "");
-    rq.document_id = (char *)((v = bff_query(c->rq, "document_id")) ? v : "");
-    rq.actor_id = (char *)((v = bff_query(c->rq, "actor_id")) ? v : "");
-    rq.action = (char *)((v = bff_query(c->rq, "action")) ? v : "");
-    ProtobufCMessage *rs;
-    if (bff_call_or_error(c, c->app->documents, DOCS "ListAuditEvents", &rq.base,
-                          &kumo__documents__v1__list_audit_events_response__descriptor, &rs) != 0)
-        return;
-    bff_page_out(c, "events", rs);
-}
-
-void bff_h_dead_letters(struct bff_ctx *c)
-{
-    int ps;
-    if (bff_require_role(c, KUMO_ROLE_ADMIN) != 0 || bff_page_size(c, &ps) != 0)
-        return;
-    Kumo__Documents__V1__ListDeadLettersRequest rq =
-        KUMO__DOCUMENTS__V1__LIST_DEAD_LETTERS_REQUEST__INIT;
-    rq.page_size = ps;
-    const char *v = bff_query(c->rq, "page_token");
-    rq.page_token = (char *)(v ? v : "");
-    ProtobufCMessage *rs;
-    if (bff_call_or_error(c, c->app->documents, DOCS "ListDeadLetters", &rq.base,
-                          &kumo__documents__v1__list_dead_letters_response__descriptor, &rs) != 0)
-        return;
-    bff_page_out(c, "dead_letters", rs);
-}
-
-void bff_h_redrive(struct bff_ctx *c)
-{
-    if (bff_require_role(c, KUMO_ROLE_ADMIN) != 0)
-        return;
-    Kumo__Documents__V1__RedriveDeadLetterRequest rq =
-        KUMO__DOCUMENTS__V1__REDRIVE_DEAD_LETTER_REQUEST__INIT;
-    rq.id = (char *)bff_param(c, "id");
-    ProtobufCMessage *rs;
-    if (bff_call_or_error(c, c->app->documents, DOCS "RedriveDeadLetter", &rq.base,
-                          &kumo__documents__v1__redrive_dead_letter_response__descriptor, &rs) != 0)
-        return;
-    bff_json(c, 202, bff_proto_to_json(rs));
+    get_answer(c, 200, rs, NULL);
 }

@@ -3,27 +3,31 @@
  * the listener hands a connection whose first bytes are the HTTP/2 preface
  * to bff_h2c_serve, which runs an nghttp2 server session on it in the
  * connection's own thread. Each complete request (END_STREAM) goes through
- * the same core as HTTP/1.1 (bff_handle); streams of one connection are
- * served one after another. Limits: the body limit while reading DATA
+ * the same core as HTTP/1.1 (bff_handle) on a thread of the handler pool
+ * (pool.h), so the streams of one connection are served side by side; the
+ * pool thread hands the answer back through an eventfd, and only the
+ * connection's thread touches the nghttp2 session. Limits: the body limit while reading DATA
  * (413), BFF_MAX_HEADERS headers, 64 KiB of header list, and
  * KUMO_CLIENT_TIMEOUT twice: a connection without an open stream that long
  * is closed (PINGs or a trickled preface do not keep it), and a request
- * still being received that long after its HEADERS began (time we spent
- * serving other streams of the connection not counted) is answered 408
+ * still being received that long after its HEADERS began is answered 408
  * and reset: trickling bytes must not hold a connection thread forever. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <nghttp2/nghttp2.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
 #include "bff.h"
+#include "pool.h"
 #include "runtime/log.h"
 #include "base/pctenc.h"
 #include "runtime/metrics.h"
@@ -39,15 +43,23 @@ struct h2_stream {
     size_t sent;
     int too_large;
     int header_bytes;
-    int complete;          /* END_STREAM received */
-    int cut;               /* answered 408 for reading too slowly */
-    int reset;             /* and then reset: it kept sending */
-    int64_t cut_ns;        /* when it was answered 408 */
-    int64_t begin_ns;      /* HEADERS began (kumo_now_ns) */
-    int64_t busy_at_begin; /* the connection's busy_ns then */
+    int complete;     /* END_STREAM received */
+    int cut;          /* answered 408 for reading too slowly */
+    int reset;        /* and then reset: it kept sending */
+    int64_t cut_ns;   /* when it was answered 408 */
+    int64_t begin_ns; /* HEADERS began (kumo_now_ns) */
+    int busy;         /* a pool thread is serving it */
+    int orphan;       /* closed while busy: freed when the pool hands it back */
+    struct h2_conn *conn;
     struct h2_stream *next_ready;
+    struct h2_stream *next_done;
     struct h2_stream *prev_all, *next_all; /* every live stream of the conn */
 };
+
+/* Streams a client may open at once on one connection: a page's worth of
+ * requests (a console view sends ~50) fits; they are served side by side,
+ * bounded over all connections by the handler pool. */
+#define MAX_STREAMS 100
 
 /* How long a stream answered 408 may go on sending before it is reset. */
 #define CUT_GRACE_NS (1000LL * 1000000)
@@ -61,17 +73,28 @@ struct h2_conn {
     struct h2_stream *all; /* freed at the end: nghttp2_session_del does not
                               call on_stream_close */
     int failed;
-    int64_t busy_ns; /* time spent serving streams (not reading) */
+    struct bff_pool *pool;
+    int efd;         /* eventfd: a pool thread finished a stream */
+    int outstanding; /* streams with a pool thread */
+    pthread_mutex_t done_mu;
+    struct h2_stream *done; /* served, waiting to be answered */
 };
 
-static void stream_free(struct h2_conn *c, struct h2_stream *st)
+static void unlink_all(struct h2_conn *c, struct h2_stream *st)
 {
     if (st->prev_all)
         st->prev_all->next_all = st->next_all;
-    else
+    else if (c->all == st)
         c->all = st->next_all;
     if (st->next_all)
         st->next_all->prev_all = st->prev_all;
+    st->prev_all = st->next_all = NULL;
+}
+
+static void stream_free(struct h2_conn *c, struct h2_stream *st)
+{
+    if (!st->orphan)
+        unlink_all(c, st);
     bff_response_clear(&st->rs);
     kumo_buf_free(&st->body);
     kumo_arena_free(st->arena);
@@ -102,7 +125,7 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud
     st->id = f->hd.stream_id;
     st->arena = kumo_arena_new();
     st->begin_ns = kumo_now_ns();
-    st->busy_at_begin = c->busy_ns;
+    st->conn = c;
     st->next_all = c->all;
     if (c->all)
         c->all->prev_all = st;
@@ -218,6 +241,13 @@ static int on_stream_close(nghttp2_session *s, int32_t id, uint32_t code, void *
         }
     }
     nghttp2_session_set_stream_user_data(s, id, NULL);
+    if (st->busy) {
+        /* A pool thread still uses it: unlink it now, free it when it
+         * comes back. */
+        st->orphan = 1;
+        unlink_all(c, st);
+        return 0;
+    }
     stream_free(c, st);
     return 0;
 }
@@ -291,6 +321,21 @@ static void parse_query(struct h2_stream *st, const char *q)
 
 static void submit_response(struct h2_conn *c, struct h2_stream *st);
 
+/* Runs on a pool thread: the request through the core, then the stream
+ * back to its connection's thread. */
+static void serve_job(void *arg)
+{
+    struct h2_stream *st = arg;
+    struct h2_conn *c = st->conn;
+    bff_handle(c->app, &st->rq, &st->rs);
+    pthread_mutex_lock(&c->done_mu);
+    st->next_done = c->done;
+    c->done = st;
+    pthread_mutex_unlock(&c->done_mu);
+    uint64_t one = 1;
+    (void)!write(c->efd, &one, sizeof one);
+}
+
 static void serve_stream(struct h2_conn *c, struct h2_stream *st)
 {
     const char *raw = st->path_raw ? st->path_raw : "/";
@@ -303,10 +348,36 @@ static void serve_stream(struct h2_conn *c, struct h2_stream *st)
     st->rq.body_len = st->body.len;
     st->rq.body_too_large = st->too_large;
     st->rq.peer = c->peer;
-    int64_t t0 = kumo_now_ns();
-    bff_handle(c->app, &st->rq, &st->rs);
-    c->busy_ns += kumo_now_ns() - t0;
-    submit_response(c, st);
+    st->busy = 1;
+    c->outstanding++;
+    if (bff_pool_run(c->pool, serve_job, st) != 0) {
+        /* No thread to be had (shutting down): serve it here. */
+        st->busy = 0;
+        c->outstanding--;
+        bff_handle(c->app, &st->rq, &st->rs);
+        submit_response(c, st);
+    }
+}
+
+/* Answers the streams the pool has finished (on the connection's thread). */
+static void take_done(struct h2_conn *c)
+{
+    uint64_t n;
+    (void)!read(c->efd, &n, sizeof n);
+    pthread_mutex_lock(&c->done_mu);
+    struct h2_stream *st = c->done;
+    c->done = NULL;
+    pthread_mutex_unlock(&c->done_mu);
+    while (st) {
+        struct h2_stream *next = st->next_done;
+        st->busy = 0;
+        c->outstanding--;
+        if (st->orphan)
+            stream_free(c, st);
+        else
+            submit_response(c, st);
+        st = next;
+    }
 }
 
 /* Answers a stream still being received past the client timeout with 408
@@ -329,8 +400,8 @@ static void cut_stream(struct h2_conn *c, struct h2_stream *st)
 }
 
 /* Cuts every stream whose request has been arriving for longer than the
- * client timeout, not counting the time we were busy serving others (its
- * bytes may be waiting unread in the socket meanwhile). */
+ * client timeout (the connection's thread never serves a request itself,
+ * so the time is the client's). */
 static void cut_slow_streams(struct h2_conn *c)
 {
     int64_t now = kumo_now_ns(), budget = c->app->s.client_timeout_ms * 1000000;
@@ -342,7 +413,7 @@ static void cut_slow_streams(struct h2_conn *c)
                 st->reset = 1;
                 nghttp2_submit_rst_stream(c->sess, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
             }
-        } else if (now - st->begin_ns - (c->busy_ns - st->busy_at_begin) > budget) {
+        } else if (now - st->begin_ns > budget) {
             cut_stream(c, st);
         }
     }
@@ -376,10 +447,15 @@ static void submit_response(struct h2_conn *c, struct h2_stream *st)
     nghttp2_submit_response(c->sess, st->id, nva, n, has_body ? &prd : NULL);
 }
 
-void bff_h2c_serve(struct bff *app, int fd, const char *peer, atomic_int *stopping)
+void bff_h2c_serve(struct bff *app, struct bff_pool *pool, int fd, const char *peer,
+                   atomic_int *stopping)
 {
-    struct h2_conn c = {.app = app, .fd = fd, .peer = peer};
+    struct h2_conn c = {.app = app, .fd = fd, .peer = peer, .pool = pool};
     c.ready_tail = &c.ready;
+    c.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (c.efd < 0)
+        return;
+    pthread_mutex_init(&c.done_mu, NULL);
     nghttp2_session_callbacks *cb;
     nghttp2_session_callbacks_new(&cb);
     nghttp2_session_callbacks_set_send_callback(cb, on_send);
@@ -390,7 +466,7 @@ void bff_h2c_serve(struct bff *app, int fd, const char *peer, atomic_int *stoppi
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
     nghttp2_session_server_new(&c.sess, cb, &c);
     nghttp2_session_callbacks_del(cb);
-    nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 32},
+    nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, MAX_STREAMS},
                                    {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, 64 * 1024}};
     nghttp2_submit_settings(c.sess, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]);
     struct timeval tv = {(time_t)(app->s.client_timeout_ms / 1000), 0};
@@ -422,11 +498,13 @@ void bff_h2c_serve(struct bff *app, int fd, const char *peer, atomic_int *stoppi
             break;
         if (!nghttp2_session_want_read(c.sess) && !nghttp2_session_want_write(c.sess))
             break;
-        struct pollfd p = {fd, POLLIN, 0};
-        int r = poll(&p, 1, 500);
+        struct pollfd p[2] = {{fd, POLLIN, 0}, {c.efd, POLLIN, 0}};
+        int r = poll(p, 2, 500);
         if (r < 0 && errno != EINTR)
             break;
-        if (r <= 0)
+        if (r > 0 && p[1].revents)
+            take_done(&c);
+        if (r <= 0 || !p[0].revents)
             continue; /* the checks at the top of the loop close or cut */
         ssize_t got = recv(fd, buf, sizeof buf, 0);
         if (got <= 0)
@@ -434,8 +512,16 @@ void bff_h2c_serve(struct bff *app, int fd, const char *peer, atomic_int *stoppi
         if (nghttp2_session_mem_recv(c.sess, buf, (size_t)got) < 0)
             break;
     }
+    /* Streams still with a pool thread come back before anything is freed. */
+    while (c.outstanding > 0) {
+        struct pollfd p = {c.efd, POLLIN, 0};
+        if (poll(&p, 1, 1000) > 0)
+            take_done(&c);
+    }
     nghttp2_session_del(c.sess);
     while (c.all)
         stream_free(&c, c.all);
+    close(c.efd);
+    pthread_mutex_destroy(&c.done_mu);
     kumo_metrics_connection_closed();
 }

@@ -26,6 +26,7 @@
 
 #include "base/alloc.h"
 #include "bff.h"
+#include "pool.h"
 #include "runtime/log.h"
 #include "rpc/rpc.h"
 
@@ -43,6 +44,7 @@ struct bff_http {
     atomic_int threads;  /* connection threads (classifying or h2c) */
     pthread_mutex_t conns_mu;
     struct h1_conn *conns; /* every MHD connection (read budget) */
+    struct bff_pool *pool; /* h2c streams' handlers */
     pthread_t watchdog;
     int watchdog_started;
     atomic_int watchdog_stop;
@@ -51,6 +53,10 @@ struct bff_http {
 /* Most connections waiting for their first bytes or speaking h2c at once
  * (one thread each). */
 #define MAX_CONN_THREADS 512
+
+/* Most h2c requests served at once over all connections (each holds a pool
+ * thread while its RPCs run); more wait for a free thread. */
+#define MAX_H2C_HANDLERS 128
 
 /* ---- read budget ------------------------------------------------------
  * A request must arrive whole (first byte to end of body) within
@@ -463,7 +469,7 @@ static void *conn_main(void *arg)
         if (kind == 2) {
             char peer[64];
             addr_text(&pc->ss, peer, sizeof peer);
-            bff_h2c_serve(h->app, pc->fd, peer, &h->stopping);
+            bff_h2c_serve(h->app, h->pool, pc->fd, peer, &h->stopping);
         }
         close(pc->fd);
     }
@@ -534,6 +540,11 @@ int bff_http_start(struct bff *app, struct bff_http **out)
     struct bff_http *h = kumo_calloc(1, sizeof *h);
     h->app = app;
     pthread_mutex_init(&h->conns_mu, NULL);
+    if (bff_pool_new(&h->pool, MAX_H2C_HANDLERS) != 0) {
+        pthread_mutex_destroy(&h->conns_mu);
+        kumo_free(h);
+        return -1;
+    }
     h->lfd = listen_on(&ss, sl, &h->port);
     if (h->lfd < 0) {
         char port[16];
@@ -541,6 +552,7 @@ int bff_http_start(struct bff *app, struct bff_http **out)
         kumo_log(KUMO_LOG_ERROR, NULL, "cannot listen on the HTTP port", "port", port, "error",
                  strerror(-h->lfd), NULL);
         pthread_mutex_destroy(&h->conns_mu);
+        bff_pool_free(h->pool);
         kumo_free(h);
         return -1;
     }
@@ -561,6 +573,7 @@ int bff_http_start(struct bff *app, struct bff_http **out)
             MHD_stop_daemon(h->d);
         close(h->lfd);
         pthread_mutex_destroy(&h->conns_mu);
+        bff_pool_free(h->pool);
         kumo_free(h);
         return -1;
     }
@@ -577,6 +590,7 @@ int bff_http_start(struct bff *app, struct bff_http **out)
         close(h->wake[0]);
         close(h->wake[1]);
         pthread_mutex_destroy(&h->conns_mu);
+        bff_pool_free(h->pool);
         kumo_free(h);
         return -1;
     }
@@ -617,6 +631,8 @@ void bff_http_stop(struct bff_http *h)
     close(h->wake[0]);
     close(h->wake[1]);
     if (atomic_load(&h->threads) == 0) {
+        /* No h2c connection is left, so no stream is in the pool. */
+        bff_pool_free(h->pool);
         pthread_mutex_destroy(&h->conns_mu);
         kumo_free(h); /* else a stuck thread still holds it: leave it */
     }

@@ -1,236 +1,178 @@
-/* Users and API keys of the caller's tenant (admin). The BFF checks the
- * role for an early 403; kumo-users checks it again. */
-#include <stdlib.h>
+/* Users and API keys of the caller's tenant (admin), as mapped RPCs
+ * (op.h). The BFF checks the role for an early 403; kumo-users checks it
+ * again. */
 #include <string.h>
 
-#include "bff.h"
 #include "kumo/users/v1/users.pb-c.h"
+#include "op.h"
+#include "rest_json.h"
 
-#define USERS "/kumo.users.v1.UserService/"
-
-static json_t *role_json(const char *role)
-{
-    if (strcmp(role, "admin") == 0)
-        return json_string("ROLE_ADMIN");
-    if (strcmp(role, "editor") == 0)
-        return json_string("ROLE_EDITOR");
-    if (strcmp(role, "viewer") == 0)
-        return json_string("ROLE_VIEWER");
-    return NULL;
-}
-
-/* Replaces body.role ("admin"...) by the proto enum name; 400 otherwise. */
-static int fix_role(struct bff_ctx *c, json_t *obj)
-{
-    json_t *r = json_object_get(obj, "role");
-    if (!r)
-        return 0;
-    json_t *e = json_is_string(r) ? role_json(json_string_value(r)) : NULL;
-    if (!e) {
-        bff_error(c, 400, "invalid_argument", "role must be admin, editor or viewer");
-        return -1;
+#define USERS(m) "/kumo.users.v1.UserService/" m
+#define RQ(m)    &kumo__users__v1__##m##_request__descriptor
+#define RS(m)    &kumo__users__v1__##m##_response__descriptor
+#define ADMIN    KUMO_ROLE_ADMIN
+#define END                                                                                        \
+    {                                                                                              \
+        0, NULL, NULL, 0, NULL, 0                                                                  \
     }
-    json_object_set_new(obj, "role", e);
+
+static const char *const role_names[] = {"admin", "editor", "viewer", NULL};
+static const struct bff_enum role_enum = {"ROLE_", role_names,
+                                          "role must be admin, editor or viewer", 0};
+
+static const struct bff_field list_fields[] = {
+    {BFF_QUERY, "page_size", "page_size", BFF_PAGE_SIZE, NULL, 0},
+    {BFF_QUERY, "page_token", "page_token", BFF_COPY, NULL, 0},
+    {BFF_QUERY, "q", "query", BFF_COPY, NULL, 0},
+    {BFF_QUERY, "role", "role", BFF_ENUM, &role_enum, 0},
+    END,
+};
+const struct bff_op bff_op_users_list = {.service = BFF_USERS,
+                                         .rpc = USERS("ListUsers"),
+                                         .req = RQ(list_users),
+                                         .resp = RS(list_users),
+                                         .roles = ADMIN,
+                                         .fields = list_fields,
+                                         .status = 200,
+                                         .answer = BFF_ANS_PAGE,
+                                         .key = "users"};
+
+static const char *const create_body[] = {"email", "display_name", "role", "password", NULL};
+static const struct bff_field create_fields[] = {
+    {BFF_BODY, "email", "email", BFF_COPY, NULL, 0},
+    {BFF_BODY, "display_name", "display_name", BFF_COPY, NULL, 0},
+    {BFF_BODY, "role", "role", BFF_ENUM, &role_enum, 0},
+    {BFF_BODY, "password", "password", BFF_COPY, NULL, 0},
+    END,
+};
+const struct bff_op bff_op_users_create = {.service = BFF_USERS,
+                                           .rpc = USERS("CreateUser"),
+                                           .req = RQ(create_user),
+                                           .resp = RS(create_user),
+                                           .roles = ADMIN,
+                                           .body = create_body,
+                                           .fields = create_fields,
+                                           .status = 201,
+                                           .etag_of = "user",
+                                           .location = "/api/v1/users/",
+                                           .answer = BFF_ANS_MESSAGE};
+
+static const struct bff_field id_fields[] = {
+    {BFF_PATH, "id", "id", BFF_COPY, NULL, 0},
+    END,
+};
+const struct bff_op bff_op_users_get = {.service = BFF_USERS,
+                                        .rpc = USERS("GetUser"),
+                                        .req = RQ(get_user),
+                                        .resp = RS(get_user),
+                                        .roles = ADMIN,
+                                        .fields = id_fields,
+                                        .status = 200,
+                                        .etag_of = "user",
+                                        .answer = BFF_ANS_MESSAGE};
+
+/* Without If-Match the last writer wins: the update uses the current etag. */
+static int current_etag(struct bff_ctx *c)
+{
+    if (bff_if_match(c))
+        return 0;
+    Kumo__Users__V1__GetUserRequest rq = KUMO__USERS__V1__GET_USER_REQUEST__INIT;
+    rq.id = (char *)bff_param(c, "id");
+    Kumo__Users__V1__GetUserResponse *rs;
+    if (bff_call_or_error(c, c->app->users, USERS("GetUser"), &rq.base, RS(get_user),
+                          (ProtobufCMessage **)&rs) != 0)
+        return -1;
+    c->etag_default = rs->user ? rs->user->etag : "";
     return 0;
 }
 
-void bff_h_users_list(struct bff_ctx *c)
-{
-    int ps;
-    if (bff_require_role(c, KUMO_ROLE_ADMIN) != 0 || bff_page_size(c, &ps) != 0)
-        return;
-    json_t *q = json_object();
-    if (ps)
-        json_object_set_new(q, "pageSize", json_integer(ps));
-    const char *v;
-    if ((v = bff_query(c->rq, "page_token")))
-        json_object_set_new(q, "pageToken", json_string(v));
-    if ((v = bff_query(c->rq, "q")))
-        json_object_set_new(q, "query", json_string(v));
-    if ((v = bff_query(c->rq, "role")))
-        json_object_set_new(q, "role", json_string(v));
-    if (fix_role(c, q) != 0) {
-        json_decref(q);
-        return;
-    }
-    ProtobufCMessage *rq =
-        bff_proto_from_json(c, &kumo__users__v1__list_users_request__descriptor, q);
-    json_decref(q);
-    ProtobufCMessage *rs;
-    if (!rq || bff_call_or_error(c, c->app->users, USERS "ListUsers", rq,
-                                 &kumo__users__v1__list_users_response__descriptor, &rs) != 0)
-        return;
-    bff_page_out(c, "users", rs);
-}
+static const char *const update_body[] = {"email", "display_name", "role", "disabled", NULL};
+static const struct bff_field update_fields[] = {
+    {BFF_PATH, "id", "user.id", BFF_COPY, NULL, 0},
+    {BFF_BODY, "email", "user.email", BFF_COPY, NULL, BFF_MASKED},
+    {BFF_BODY, "display_name", "user.display_name", BFF_COPY, NULL, BFF_MASKED},
+    {BFF_BODY, "role", "user.role", BFF_ENUM, &role_enum, BFF_MASKED},
+    {BFF_BODY, "disabled", "user.disabled", BFF_COPY, NULL, BFF_MASKED},
+    {BFF_IF_MATCH, NULL, "etag", BFF_COPY, NULL, 0},
+    END,
+};
+const struct bff_op bff_op_users_update = {.service = BFF_USERS,
+                                           .rpc = USERS("UpdateUser"),
+                                           .req = RQ(update_user),
+                                           .resp = RS(update_user),
+                                           .roles = ADMIN,
+                                           .body = update_body,
+                                           .fields = update_fields,
+                                           .mask = "update_mask",
+                                           .prepare = current_etag,
+                                           .aborted =
+                                               "the user changed since it was read (etag mismatch)",
+                                           .status = 200,
+                                           .etag_of = "user",
+                                           .answer = BFF_ANS_MESSAGE};
 
-void bff_h_users_create(struct bff_ctx *c)
-{
-    static const char *const allowed[] = {"email", "display_name", "role", "password", NULL};
-    if (bff_require_role(c, KUMO_ROLE_ADMIN) != 0 || bff_parse_body(c) != 0 ||
-        bff_only_fields(c, c->body, allowed) != 0 || fix_role(c, c->body) != 0)
-        return;
-    ProtobufCMessage *rq =
-        bff_proto_from_json(c, &kumo__users__v1__create_user_request__descriptor, c->body);
-    Kumo__Users__V1__CreateUserResponse *rs;
-    if (!rq || bff_call_or_error(c, c->app->users, USERS "CreateUser", rq,
-                                 &kumo__users__v1__create_user_response__descriptor,
-                                 (ProtobufCMessage **)&rs) != 0)
-        return;
-    if (rs->user) {
-        bff_etag_header(c, rs->user->etag);
-        char loc[200];
-        snprintf(loc, sizeof loc, "/api/v1/users/%s", rs->user->id);
-        bff_resp_header(c->rs, "Location", loc);
-    }
-    bff_json(c, 201, bff_proto_to_json(&rs->base));
-}
+static const struct bff_field delete_fields[] = {
+    {BFF_PATH, "id", "id", BFF_COPY, NULL, 0},
+    {BFF_IF_MATCH, NULL, "etag", BFF_COPY, NULL, 0},
+    END,
+};
+const struct bff_op bff_op_users_delete = {.service = BFF_USERS,
+                                           .rpc = USERS("DeleteUser"),
+                                           .req = RQ(delete_user),
+                                           .resp = RS(delete_user),
+                                           .roles = ADMIN,
+                                           .fields = delete_fields,
+                                           .status = 204,
+                                           .answer = BFF_ANS_NONE};
 
-static Kumo__Users__V1__GetUserResponse *get_user(struct bff_ctx *c, const char *id)
-{
-    Kumo__Users__V1__GetUserRequest rq = KUMO__USERS__V1__GET_USER_REQUEST__INIT;
-    rq.id = (char *)id;
-    Kumo__Users__V1__GetUserResponse *rs;
-    if (bff_call_or_error(c, c->app->users, USERS "GetUser", &rq.base,
-                          &kumo__users__v1__get_user_response__descriptor,
-                          (ProtobufCMessage **)&rs) != 0)
-        return NULL;
-    return rs;
-}
+static const struct bff_field keys_list_fields[] = {
+    {BFF_QUERY, "page_size", "page_size", BFF_PAGE_SIZE, NULL, 0},
+    {BFF_QUERY, "page_token", "page_token", BFF_COPY, NULL, 0},
+    END,
+};
+const struct bff_op bff_op_keys_list = {.service = BFF_USERS,
+                                        .rpc = USERS("ListApiKeys"),
+                                        .req = RQ(list_api_keys),
+                                        .resp = RS(list_api_keys),
+                                        .roles = ADMIN,
+                                        .fields = keys_list_fields,
+                                        .status = 200,
+                                        .answer = BFF_ANS_PAGE,
+                                        .key = "api_keys"};
 
-void bff_h_users_get(struct bff_ctx *c)
-{
-    if (bff_require_role(c, KUMO_ROLE_ADMIN) != 0)
-        return;
-    Kumo__Users__V1__GetUserResponse *rs = get_user(c, bff_param(c, "id"));
-    if (!rs)
-        return;
-    if (rs->user)
-        bff_etag_header(c, rs->user->etag);
-    bff_json(c, 200, bff_proto_to_json(&rs->base));
-}
+static const char *const key_body[] = {"name", "role", "expire_time", "expires_at", NULL};
+static const struct bff_field key_fields[] = {
+    {BFF_BODY, "name", "name", BFF_COPY, NULL, 0},
+    {BFF_BODY, "role", "role", BFF_ENUM, &role_enum, 0},
+    {BFF_BODY, "expire_time", "expire_time", BFF_COPY, NULL, 0},
+    {BFF_BODY, "expires_at", "expire_time", BFF_COPY, NULL, 0}, /* the KumoCMS name wins */
+    END,
+};
+const struct bff_op bff_op_keys_create = {.service = BFF_USERS,
+                                          .rpc = USERS("CreateApiKey"),
+                                          .req = RQ(create_api_key),
+                                          .resp = RS(create_api_key),
+                                          .roles = ADMIN,
+                                          .body = key_body,
+                                          .fields = key_fields,
+                                          .status = 201,
+                                          .answer = BFF_ANS_MESSAGE};
 
-void bff_h_users_update(struct bff_ctx *c)
+/* Tokens already exchanged for the revoked key must not outlive it here;
+ * other replicas learn it from the revocation feed. */
+static void key_revoked(struct bff_ctx *c, const ProtobufCMessage *rq, const ProtobufCMessage *rs)
 {
-    static const char *const allowed[] = {"email", "display_name", "role", "disabled", NULL};
-    if (bff_require_role(c, KUMO_ROLE_ADMIN) != 0 || bff_parse_body(c) != 0 ||
-        bff_only_fields(c, c->body, allowed) != 0 || fix_role(c, c->body) != 0)
-        return;
-    const char *id = bff_param(c, "id");
-    const char *etag = bff_if_match(c);
-    if (!etag) {
-        /* Without If-Match the last writer wins: take the current etag. */
-        Kumo__Users__V1__GetUserResponse *cur = get_user(c, id);
-        if (!cur)
-            return;
-        etag = cur->user ? cur->user->etag : "";
-    }
-    struct kumo_buf mask = KUMO_BUF_INIT;
-    const char *key;
-    json_t *val;
-    json_object_foreach(c->body, key, val)
-    {
-        (void)val;
-        kumo_buf_appendf(&mask, "%s%s", mask.len ? "," : "",
-                         strcmp(key, "display_name") == 0 ? "displayName" : key);
-    }
-    if (mask.len == 0) {
-        kumo_buf_free(&mask);
-        bff_error(c, 400, "invalid_argument", "nothing to change");
-        return;
-    }
-    json_t *user = json_deep_copy(c->body);
-    json_object_set_new(user, "id", json_string(id));
-    json_t *req = json_pack("{s:o,s:s,s:s}", "user", user, "updateMask", (const char *)mask.data,
-                            "etag", etag);
-    kumo_buf_free(&mask);
-    ProtobufCMessage *rq =
-        bff_proto_from_json(c, &kumo__users__v1__update_user_request__descriptor, req);
-    json_decref(req);
-    Kumo__Users__V1__UpdateUserResponse *rs;
-    struct kumo_rpc_status st = {0};
-    if (!rq)
-        return;
-    kumo_code code = bff_call(c, c->app->users, USERS "UpdateUser", rq,
-                              &kumo__users__v1__update_user_response__descriptor, 1,
-                              (ProtobufCMessage **)&rs, &st);
-    if (code == KUMO_CODE_ABORTED) {
-        kumo_rpc_status_clear(&st);
-        bff_error(c, 412, "aborted", "the user changed since it was read (etag mismatch)");
-        return;
-    }
-    if (code != KUMO_CODE_OK) {
-        bff_rpc_error(c, code, &st);
-        kumo_rpc_status_clear(&st);
-        return;
-    }
-    if (rs->user)
-        bff_etag_header(c, rs->user->etag);
-    bff_json(c, 200, bff_proto_to_json(&rs->base));
-}
-
-void bff_h_users_delete(struct bff_ctx *c)
-{
-    if (bff_require_role(c, KUMO_ROLE_ADMIN) != 0)
-        return;
-    Kumo__Users__V1__DeleteUserRequest rq = KUMO__USERS__V1__DELETE_USER_REQUEST__INIT;
-    rq.id = (char *)bff_param(c, "id");
-    const char *etag = bff_if_match(c);
-    rq.etag = (char *)(etag ? etag : "");
-    ProtobufCMessage *rs;
-    if (bff_call_or_error(c, c->app->users, USERS "DeleteUser", &rq.base,
-                          &kumo__users__v1__delete_user_response__descriptor, &rs) != 0)
-        return;
+    (void)rs;
+    kumo_apikey_exchange_forget(c->app->apikeys, bff_rest_str(rq, "id"));
     bff_json(c, 204, NULL);
 }
 
-void bff_h_keys_list(struct bff_ctx *c)
-{
-    int ps;
-    if (bff_require_role(c, KUMO_ROLE_ADMIN) != 0 || bff_page_size(c, &ps) != 0)
-        return;
-    Kumo__Users__V1__ListApiKeysRequest rq = KUMO__USERS__V1__LIST_API_KEYS_REQUEST__INIT;
-    rq.page_size = ps;
-    const char *tok = bff_query(c->rq, "page_token");
-    rq.page_token = (char *)(tok ? tok : "");
-    ProtobufCMessage *rs;
-    if (bff_call_or_error(c, c->app->users, USERS "ListApiKeys", &rq.base,
-                          &kumo__users__v1__list_api_keys_response__descriptor, &rs) != 0)
-        return;
-    bff_page_out(c, "api_keys", rs);
-}
-
-void bff_h_keys_create(struct bff_ctx *c)
-{
-    static const char *const allowed[] = {"name", "role", "expire_time", "expires_at", NULL};
-    if (bff_require_role(c, KUMO_ROLE_ADMIN) != 0 || bff_parse_body(c) != 0 ||
-        bff_only_fields(c, c->body, allowed) != 0 || fix_role(c, c->body) != 0)
-        return;
-    json_t *exp = json_object_get(c->body, "expires_at");
-    if (exp) {
-        json_object_set(c->body, "expire_time", exp);
-        json_object_del(c->body, "expires_at");
-    }
-    ProtobufCMessage *rq =
-        bff_proto_from_json(c, &kumo__users__v1__create_api_key_request__descriptor, c->body);
-    ProtobufCMessage *rs;
-    if (!rq || bff_call_or_error(c, c->app->users, USERS "CreateApiKey", rq,
-                                 &kumo__users__v1__create_api_key_response__descriptor, &rs) != 0)
-        return;
-    bff_json(c, 201, bff_proto_to_json(rs));
-}
-
-void bff_h_keys_delete(struct bff_ctx *c)
-{
-    if (bff_require_role(c, KUMO_ROLE_ADMIN) != 0)
-        return;
-    Kumo__Users__V1__RevokeApiKeyRequest rq = KUMO__USERS__V1__REVOKE_API_KEY_REQUEST__INIT;
-    rq.id = (char *)bff_param(c, "id");
-    ProtobufCMessage *rs;
-    if (bff_call_or_error(c, c->app->users, USERS "RevokeApiKey", &rq.base,
-                          &kumo__users__v1__revoke_api_key_response__descriptor, &rs) != 0)
-        return;
-    /* Tokens already exchanged for the revoked key must not outlive it
-     * here; other replicas learn it from the revocation feed. */
-    kumo_apikey_exchange_forget(c->app->apikeys, rq.id);
-    bff_json(c, 204, NULL);
-}
+const struct bff_op bff_op_keys_delete = {.service = BFF_USERS,
+                                          .rpc = USERS("RevokeApiKey"),
+                                          .req = RQ(revoke_api_key),
+                                          .resp = RS(revoke_api_key),
+                                          .roles = ADMIN,
+                                          .fields = id_fields,
+                                          .status = 204,
+                                          .answer = BFF_ANS_HOOK,
+                                          .answer_fn = key_revoked};

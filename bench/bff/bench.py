@@ -12,7 +12,13 @@ scenarios interleaved (run 1 of each, then run 2 of each...), medians:
   - BFF over HTTP/1.1 (h2load --h1: 10 connections, up to 10 pipelined);
   - kumo-documents over gRPC, GetDocument with include_download_url (the
     very RPC the BFF makes for that GET);
-  - kumo-documents over gRPC, GetDocument without the URL (reference).
+  - kumo-documents over gRPC, GetDocument without the URL (reference);
+  - grpc-gateway (the peer built by bench/peers/build, when present) in
+    front of the same kumo-documents, mapping the same GET to the same RPC.
+
+Also: kumo-bff's RSS idle and after each of its runs (and the gateway's),
+and 50 GETs sent at once on one h2c connection (total time against the
+slowest request: the streams of a connection are served side by side).
 
 req/s, p50 and p99 from h2load's per-request log, non-2xx (h2load) and
 non-OK (kumo-documents' kumo_rpc_requests_total) answers, and CPU time
@@ -136,6 +142,51 @@ def run_h2load(args, url, tmp, pin):
     return rps, pct(0.50), pct(0.99), non2xx, done, p.stdout
 
 
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def one_connection(url, auth, n=50):
+    """n GETs at once on one h2c connection: (total ms, slowest ms)."""
+    p = subprocess.run(["h2load", "-c", "1", "-m", str(n), "-n", str(n)] + auth + [url],
+                       capture_output=True, text=True, timeout=60)
+    tot = re.search(r"finished in ([\d.]+)(ms|s),", p.stdout)
+    mx = re.search(r"time for request:\s+\S+\s+(\S+)", p.stdout)
+    ok = re.search(r"status codes: (\d+) 2xx", p.stdout)
+    if not (tot and mx and ok and int(ok.group(1)) == n):
+        say("h2load (one connection): not every request succeeded:\n" + p.stdout[-400:])
+        return None
+
+    def ms(v, unit="ms"):
+        m = re.match(r"([\d.]+)(us|ms|s)", v)
+        if m:
+            v, unit = m.group(1), m.group(2)
+        return float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    return ms(tot.group(1), tot.group(2)), ms(mx.group(1))
+
+
+def start_gateway(build, docs_port, tmp):
+    """The grpc-gateway peer in front of kumo-documents, or None."""
+    exe = os.path.join(build, "bench", "kumo-peer-grpc-gateway")
+    if not os.access(exe, os.X_OK):
+        say("no %s (bench/peers/build): grpc-gateway not measured" % exe)
+        return None, None
+    log = open(os.path.join(tmp, "gateway.log"), "w")
+    proc = subprocess.Popen([exe, "-listen", "127.0.0.1:0", "-backend",
+                             "127.0.0.1:%d" % docs_port], stdout=subprocess.PIPE, stderr=log,
+                            text=True)
+    line = proc.stdout.readline()
+    m = re.search(r"listening on (\S+)", line)
+    if not m:
+        proc.kill()
+        raise RuntimeError("grpc-gateway peer did not start: %r" % line)
+    return proc, "http://" + m.group(1)
+
+
 def machine():
     cpu = "?"
     try:
@@ -231,15 +282,30 @@ def main():
                      "RPC)", ["-d", bodies["url"]] + grpc_args, grpc_url))
         scen.append(("kumo-documents direct: gRPC GetDocument, no URL (reference)",
                      ["-d", bodies["nourl"]] + grpc_args, grpc_url))
+        gw, gw_base = start_gateway(build, docs.rpc_port, tmp)
+        if gw:
+            gw_url = "%s/api/v1/documents/%s?include_download_url=true" % (gw_base, did)
+            code = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H",
+                                   "Authorization: Bearer " + token, gw_url],
+                                  capture_output=True, text=True).stdout
+            assert code == "200", code
+            scen.append(("grpc-gateway (Go, Debian 1.6.4) -> kumo-documents: GET "
+                         "/api/v1/documents/{id}, HTTP/1.1 (10 conns, pipelined)",
+                         ["--h1"] + auth, gw_url))
+        rss = {"kumo-bff idle": rss_kb(bff.pid)}
+        if gw:
+            rss["grpc-gateway idle"] = rss_kb(gw.pid)
         res = {s[0]: [] for s in scen}
         bad = {s[0]: 0 for s in scen}
         for r in range(RUNS):
             for label, args, url in scen:
                 settle(docs.admin_port)
                 ok0, bad0 = metric_counts(docs.admin_port)
-                c0 = (cpu_ticks(bff.pid), cpu_ticks(docs.pid))
+                # The front's CPU: kumo-bff's, or the gateway's in its scenario.
+                front = gw.pid if label.startswith("grpc-gateway") else bff.pid
+                c0 = (cpu_ticks(front), cpu_ticks(docs.pid))
                 rps, p50, p99, non2xx, done, out = run_h2load(args, url, tmp, pin)
-                c1 = (cpu_ticks(bff.pid), cpu_ticks(docs.pid))
+                c1 = (cpu_ticks(front), cpu_ticks(docs.pid))
                 ok1, bad1 = settle(docs.admin_port)
                 nonok = int(bad1 - bad0)
                 bad[label] += max(non2xx, 0) + nonok
@@ -252,9 +318,22 @@ def main():
                 cpu_bff = (c1[0] - c0[0]) / hz / n * 1e6
                 cpu_docs = (c1[1] - c0[1]) / hz / n * 1e6
                 res[label].append((rps, p50, p99, cpu_bff, cpu_docs))
+                if label.startswith("kumo-bff"):
+                    rss["kumo-bff after 10x10"] = max(rss.get("kumo-bff after 10x10", 0),
+                                                      rss_kb(bff.pid))
+                elif label.startswith("grpc-gateway"):
+                    rss["grpc-gateway after 10x10"] = rss_kb(gw.pid)
                 say("run %d %s: %.0f req/s p50 %.2f ms p99 %.2f ms, non-2xx %d, non-OK %d, "
                     "CPU/req bff %.0f us docs %.0f us" % (r + 1, label, rps, p50, p99, non2xx,
                                                         nonok, cpu_bff, cpu_docs))
+        multi = []
+        if has_h2c:
+            for _ in range(5):
+                m = one_connection(doc_url, auth)
+                multi.append(m if m else (float("nan"), float("nan")))
+        if gw:
+            gw.terminate()
+            gw.wait(10)
         date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
         lines = ["## kumo-bff benchmark (%s, %d runs x %ds at 10 clients x 10 streams, medians)" %
                  (date, RUNS, DURATION), "",
@@ -265,7 +344,7 @@ def main():
                  "the same bearer JWT. Rate limits off. h2load on CPU %d; kumo-bff, "
                  "kumo-documents, kumo-users, kumo-storage and MariaDB unpinned, all on the "
                  "same %d-CPU machine. Scenarios interleaved run by run." % (ncpu - 1, ncpu), "",
-                 "| path | req/s | p50 ms | p99 ms | CPU/req kumo-bff us | CPU/req "
+                 "| path | req/s | p50 ms | p99 ms | CPU/req kumo-bff (or the gateway) us | CPU/req "
                  "kumo-documents us | non-2xx / non-OK |",
                  "|---|---|---|---|---|---|---|"]
         for label, _, _ in scen:
@@ -275,6 +354,11 @@ def main():
                 statistics.median(x[1] for x in rows), statistics.median(x[2] for x in rows),
                 statistics.median(x[3] for x in rows), statistics.median(x[4] for x in rows),
                 bad[label]))
+        lines += ["", "RSS (VmRSS, MiB): " + ", ".join(
+            "%s %.1f" % (k, v / 1024.0) for k, v in rss.items())]
+        if multi:
+            lines += ["", "50 GETs sent at once on one h2c connection (5 tries): total ms / "
+                      "slowest request ms: " + ", ".join("%.1f / %.1f" % m for m in multi)]
         lines += ["", "Raw runs (req/s p50 p99):"]
         for label, _, _ in scen:
             for x in res[label]:

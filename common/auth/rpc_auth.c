@@ -1,78 +1,28 @@
 #include "auth/rpc_auth.h"
 
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 
 #include "base/alloc.h"
+#include "auth/verify_cache.h"
 #include "base/errors.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
 
-/* Verified tokens are remembered (by SHA-256 of the token) for a short
- * while: an ES256 verification costs ~75 us, a hash ~2 us, and a client sends
- * the same token with every call until it expires. An entry lives at most
- * CACHE_TTL_S and never past the token's exp, so keys removed from the JWKS
- * stop being honoured within that bound. Failures are never cached. */
-#define CACHE_SLOTS   256
-#define CACHE_STRIPES 16
-#define CACHE_TTL_S   60
-
-struct cache_entry {
-    uint8_t hash[SHA256_DIGEST_LENGTH];
-    int64_t until;
-    struct kumo_principal principal;
-};
+/* Verified tokens are remembered for a short while (auth/verify_cache.h:
+ * an ES256 verification costs ~75 us, a hash ~1 us, and a client sends the
+ * same token with every call until it expires). */
+#define CACHE_SLOTS 256
 
 struct kumo_rpc_jwt_auth {
     struct kumo_jwt_verifier *verifier;
     size_t n_services;
     char services[KUMO_RPC_AUTH_MAX_SERVICES][KUMO_RPC_AUTH_SERVICE_MAX + 1];
-    pthread_mutex_t stripes[CACHE_STRIPES];
-    struct cache_entry cache[CACHE_SLOTS];
+    struct kumo_verify_cache *cache;
     atomic_ulong hits;
     struct kumo_revocations *revocations; /* borrowed, or NULL */
 };
-
-static size_t slot_of(const uint8_t *hash)
-{
-    return ((size_t)hash[0] << 8 | hash[1]) % CACHE_SLOTS;
-}
-
-static int cache_get(struct kumo_rpc_jwt_auth *a, const uint8_t *hash, int64_t now,
-                     struct kumo_principal *out)
-{
-    size_t slot = slot_of(hash);
-    pthread_mutex_t *mu = &a->stripes[slot % CACHE_STRIPES];
-    int hit = 0;
-    pthread_mutex_lock(mu);
-    struct cache_entry *e = &a->cache[slot];
-    if (e->until > now && CRYPTO_memcmp(e->hash, hash, sizeof(e->hash)) == 0) {
-        *out = e->principal;
-        hit = 1;
-    }
-    pthread_mutex_unlock(mu);
-    if (hit)
-        atomic_fetch_add_explicit(&a->hits, 1, memory_order_relaxed);
-    return hit;
-}
-
-static void cache_put(struct kumo_rpc_jwt_auth *a, const uint8_t *hash, int64_t now,
-                      const struct kumo_principal *p)
-{
-    size_t slot = slot_of(hash);
-    pthread_mutex_t *mu = &a->stripes[slot % CACHE_STRIPES];
-    int64_t until = now + CACHE_TTL_S < p->exp ? now + CACHE_TTL_S : p->exp;
-    pthread_mutex_lock(mu);
-    struct cache_entry *e = &a->cache[slot];
-    memcpy(e->hash, hash, sizeof(e->hash));
-    e->until = until;
-    e->principal = *p;
-    pthread_mutex_unlock(mu);
-}
 
 unsigned long kumo_rpc_jwt_auth_cache_hits(const struct kumo_rpc_jwt_auth *auth)
 {
@@ -121,9 +71,8 @@ int kumo_rpc_jwt_auth_new(struct kumo_rpc_jwt_auth **out, struct kumo_jwt_verifi
         return KUMO_ERR_INVALID;
     struct kumo_rpc_jwt_auth *a = kumo_calloc(1, sizeof *a);
     a->verifier = verifier;
-    for (int i = 0; i < CACHE_STRIPES; i++)
-        pthread_mutex_init(&a->stripes[i], NULL);
-    if (parse_services(a, allowed_services) != 0) {
+    if (parse_services(a, allowed_services) != 0 ||
+        kumo_verify_cache_new(&a->cache, CACHE_SLOTS) != 0) {
         kumo_free(a);
         return KUMO_ERR_INVALID;
     }
@@ -160,14 +109,12 @@ kumo_code kumo_rpc_jwt_auth_fn(void *ud, struct kumo_rpc_call *call, const char 
         return refuse(call, "authorization is not a bearer token");
     struct kumo_principal *p = kumo_rpc_call_alloc(call, sizeof *p);
     int64_t now = (int64_t)time(NULL);
-    uint8_t hash[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)tok, tok_len, hash);
-    if (!cache_get(a, hash, now, p)) {
-        int rc = kumo_jwt_verify(a->verifier, tok, tok_len, now, p);
-        if (rc != 0)
-            return refuse(call, kumo_jwt_strerror(rc));
-        cache_put(a, hash, now, p);
-    }
+    int hit = 0;
+    int rc = kumo_verify_cache_verify(a->cache, a->verifier, tok, tok_len, now, p, &hit);
+    if (rc != 0)
+        return refuse(call, kumo_jwt_strerror(rc));
+    if (hit)
+        atomic_fetch_add_explicit(&a->hits, 1, memory_order_relaxed);
     if (p->service && !kumo_rpc_jwt_auth_service_allowed(a, p->sub))
         return refuse(call, "service principal not allowed here");
     /* After the cache too: a revocation must beat a cached verification. */
@@ -191,7 +138,6 @@ void kumo_rpc_jwt_auth_free(struct kumo_rpc_jwt_auth *auth)
 {
     if (auth == NULL)
         return;
-    for (int i = 0; i < CACHE_STRIPES; i++)
-        pthread_mutex_destroy(&auth->stripes[i]);
+    kumo_verify_cache_free(auth->cache);
     kumo_free(auth);
 }

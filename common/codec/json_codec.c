@@ -840,16 +840,34 @@ static int encode_fields(struct kumo_buf *b, const ProtobufCMessage *m, int dept
 }
 
 /* Appends ".fff", ".ffffff" or ".fffffffff" (0, 3, 6 or 9 digits). */
+/* Writes v as exactly `width` decimal digits at p (zero-padded). Timestamps
+ * are formatted by hand: printf parses its format on every call, and a
+ * page of documents carries hundreds of timestamps. */
+static void put_digits(char *p, uint32_t v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
 static void append_nanos(struct kumo_buf *b, int32_t nanos)
 {
     if (nanos == 0)
         return;
-    if (nanos % 1000000 == 0)
-        kumo_buf_appendf(b, ".%03" PRId32, nanos / 1000000);
-    else if (nanos % 1000 == 0)
-        kumo_buf_appendf(b, ".%06" PRId32, nanos / 1000);
-    else
-        kumo_buf_appendf(b, ".%09" PRId32, nanos);
+    char frac[10];
+    int width = 9;
+    uint32_t v = (uint32_t)nanos;
+    if (nanos % 1000000 == 0) {
+        width = 3;
+        v /= 1000000;
+    } else if (nanos % 1000 == 0) {
+        width = 6;
+        v /= 1000;
+    }
+    frac[0] = '.';
+    put_digits(frac + 1, v, width);
+    kumo_buf_append(b, frac, (size_t)width + 1);
 }
 
 static int encode_timestamp(struct kumo_buf *b, const ProtobufCMessage *m)
@@ -864,8 +882,15 @@ static int encode_timestamp(struct kumo_buf *b, const ProtobufCMessage *m)
     int64_t y;
     unsigned mo, d;
     kumo_civil_from_days(days, &y, &mo, &d);
-    kumo_buf_appendf(b, "\"%04" PRId64 "-%02u-%02uT%02d:%02d:%02d", y, mo, d, (int)(sod / 3600),
-                     (int)(sod / 60 % 60), (int)(sod % 60));
+    /* "YYYY-MM-DDTHH:MM:SS (years 1..9999: the range checked above) */
+    char t[21] = "\"0000-00-00T00:00:00";
+    put_digits(t + 1, (uint32_t)y, 4);
+    put_digits(t + 6, mo, 2);
+    put_digits(t + 9, d, 2);
+    put_digits(t + 12, (uint32_t)(sod / 3600), 2);
+    put_digits(t + 15, (uint32_t)(sod / 60 % 60), 2);
+    put_digits(t + 18, (uint32_t)(sod % 60), 2);
+    kumo_buf_append(b, t, sizeof t - 1);
     append_nanos(b, nanos);
     kumo_buf_append_str(b, "Z\"");
     return 0;

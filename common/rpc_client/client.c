@@ -311,6 +311,7 @@ int kumo_rpc_client_new(struct kumo_rpc_client **out, const struct kumo_rpc_clie
     c->verify_name_is_ip = is_ip_literal(c->verify_name);
     c->max_message_size = cfg->max_message_size ? cfg->max_message_size : DEFAULT_MAX_MESSAGE;
     c->connect_timeout_ms = cfg->connect_timeout_ms ? cfg->connect_timeout_ms : DEFAULT_CONNECT_MS;
+    c->no_compression = cfg->no_compression;
     resolve_numeric(c);
     pthread_mutex_init(&c->mu, NULL);
     pthread_condattr_init(&c->cond_attr);

@@ -27,6 +27,10 @@ struct kumo_rpc_client_config {
     const char *server_name; /* TLS: SNI and name to verify (NULL = host part of target) */
     size_t max_message_size; /* request and response limit, 0 = 4 MiB */
     int connect_timeout_ms;  /* TCP connect + TLS handshake, 0 = 5000 */
+    int no_compression;      /* 1 = do not offer gzip (grpc-accept-encoding): for a
+                                server close by (loopback, same cluster), where
+                                compressing answers costs both sides more CPU than
+                                the bytes saved */
 };
 
 struct kumo_rpc_client;

@@ -82,7 +82,8 @@ int32_t kumo__rpc_h2_submit(struct kumo__rpc_conn *conn, struct kumo__rpc_call *
     nva[n++] = make_nv("te", "trailers");
     nva[n++] = make_nv("content-type", "application/grpc+proto");
     nva[n++] = make_nv("user-agent", USER_AGENT);
-    nva[n++] = make_nv("grpc-accept-encoding", "gzip");
+    if (!c->no_compression)
+        nva[n++] = make_nv("grpc-accept-encoding", "gzip");
     if (call->deadline) {
         /* The budget left now, after any wait for a stream slot. */
         int64_t left = call->deadline - kumo_now_ns();

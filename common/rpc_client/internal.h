@@ -103,6 +103,7 @@ struct kumo_rpc_client {
     int verify_name_is_ip;
     size_t max_message_size;
     int connect_timeout_ms;
+    int no_compression;           /* cfg->no_compression */
     struct sockaddr_storage addr; /* when host is a numeric address */
     socklen_t addr_len;           /* 0 when host is a name */
 
