@@ -1,5 +1,9 @@
 import { afterEach } from "vitest";
-import { cleanup } from "@testing-library/react";
+import { cleanup, configure } from "@testing-library/react";
+
+// findBy*/waitFor wait up to 1 s by default: too short when the suite runs
+// beside the rest of `make test` on a 2-core machine.
+configure({ asyncUtilTimeout: 10000 });
 
 // What Mantine expects from a browser and happy-dom lacks.
 if (!window.matchMedia) {
