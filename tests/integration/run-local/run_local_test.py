@@ -215,6 +215,21 @@ def check_readme_lines(url, work, base):
         ["exit %s" % p.returncode, p.stdout[-1500:], p.stderr[-1500:]])
 
 
+def check_awscli_lines(text, base):
+    """Runs the awscli lines run-local prints for the data port, as printed
+    (after the README's lines stored a document, so the listing has a key)."""
+    m = re.search(r"^  (AWS_ACCESS_KEY_ID=.*\\)\n(\s+/usr/bin/aws .*)$", text, re.M)
+    tap(m is not None, "first run: prints how to point awscli at the data port", [text[-1500:]])
+    if m is None:
+        return
+    cmd = m.group(1)[:-1] + " " + m.group(2).strip()
+    p = subprocess.run(["bash", "-c", cmd], cwd=os.path.join(base, "readme-cwd"),
+                       capture_output=True, text=True, timeout=120)
+    tap(p.returncode == 0 and re.search(r" t/tn_\w+/d/doc_\w+/", p.stdout) is not None,
+        "the printed awscli line lists the stored objects (t/<tenant id>/d/<document>/...)",
+        ["exit %s" % p.returncode, p.stdout[-800:], p.stderr[-800:]])
+
+
 def main():
     if len(sys.argv) != 2:
         print("usage: run_local_test.py BUILD_DIR", file=sys.stderr)
@@ -255,6 +270,7 @@ def main():
         tap("TOKEN=$(jq -n --arg pw" in text and "/api/v1/auth/login" in text,
             "first run: prints the sign-in line", [text[-1500:]])
         check_readme_lines(url, work, base)
+        check_awscli_lines(text, base)
         ports = banner_ports(text)
         rc = r.interrupt()
         out = r.text()
