@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "base/base64.h"
-#include "base/validate.h"
 #include "codec/json_codec.h"
 #include "rest_json.h"
 
@@ -47,65 +46,9 @@ int bff_rest_enum_short(const char *full, char *out, size_t cap)
     return -1;
 }
 
-/* Whether s[0..len) needs no escape at all (printable ASCII without " or
- * \\): the common case, copied in one go. */
-static int plain_ascii(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
-            return 0;
-    }
-    return 1;
-}
-
 void bff_rest_string(struct kumo_buf *b, const char *s)
 {
-    static const char hex[] = "0123456789abcdef";
-    size_t len = s ? strlen(s) : 0;
-    kumo_buf_reserve(b, len + 2);
-    kumo_buf_append_byte(b, '"');
-    if (plain_ascii(s, len)) {
-        if (len)
-            kumo_buf_append(b, s, len);
-        kumo_buf_append_byte(b, '"');
-        return;
-    }
-    int utf8_ok = kumo_utf8_valid(s, len);
-    size_t run = 0; /* start of the bytes copied verbatim */
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\' && (c < 0x80 || utf8_ok))
-            continue;
-        kumo_buf_append(b, s + run, i - run);
-        run = i + 1;
-        switch (c) {
-        case '"':
-            kumo_buf_append_str(b, "\\\"");
-            break;
-        case '\\':
-            kumo_buf_append_str(b, "\\\\");
-            break;
-        case '\n':
-            kumo_buf_append_str(b, "\\n");
-            break;
-        case '\r':
-            kumo_buf_append_str(b, "\\r");
-            break;
-        case '\t':
-            kumo_buf_append_str(b, "\\t");
-            break;
-        default:
-            if (c >= 0x80) {
-                kumo_buf_append_str(b, "\\ufffd");
-            } else {
-                char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-                kumo_buf_append(b, esc, sizeof esc);
-            }
-        }
-    }
-    kumo_buf_append(b, s + run, len - run);
-    kumo_buf_append_byte(b, '"');
+    kumo_json_append_string(b, s ? s : "", s ? strlen(s) : 0);
 }
 
 /* Appends a decimal integer (printf costs a parse of its format per call,

@@ -246,8 +246,10 @@ static int entry_ok(json_t *e)
            id_ok(json_object_get(e, "tenant_id")) && id_ok(json_object_get(e, "subject"));
 }
 
-int kumo_revocations_apply_json(struct kumo_revocations *r, const char *json, size_t len,
-                                int64_t now_s, int *more)
+/* kumo_revocations_apply_json, calling fn (when not NULL) for each entry
+ * the page added: the follower's notifications are exactly what changed. */
+static int apply_page(struct kumo_revocations *r, const char *json, size_t len, int64_t now_s,
+                      int *more, kumo_revocation_fn fn, void *ud)
 {
     json_error_t jerr;
     json_t *doc = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -281,12 +283,15 @@ int kumo_revocations_apply_json(struct kumo_revocations *r, const char *json, si
     int added = 0;
     json_array_foreach(list, i, e)
     {
-        added +=
-            kumo_revocations_add(r, json_integer_value(json_object_get(e, "seq")),
-                                 json_string_value(json_object_get(e, "tenant_id")),
-                                 json_string_value(json_object_get(e, "subject")),
+        const char *tid = json_string_value(json_object_get(e, "tenant_id"));
+        const char *sub = json_string_value(json_object_get(e, "subject"));
+        if (kumo_revocations_add(r, json_integer_value(json_object_get(e, "seq")), tid, sub,
                                  json_integer_value(json_object_get(e, "not_before")),
-                                 json_integer_value(json_object_get(e, "created")), now_s) == 1;
+                                 json_integer_value(json_object_get(e, "created")), now_s) != 1)
+            continue;
+        added++;
+        if (fn)
+            fn(ud, tid, sub);
     }
     pthread_rwlock_wrlock(&r->lk);
     if (cursor > r->cursor) /* nothing up to it is missing (or unexpired) */
@@ -296,6 +301,12 @@ int kumo_revocations_apply_json(struct kumo_revocations *r, const char *json, si
         *more = json_is_true(m);
     json_decref(doc);
     return added;
+}
+
+int kumo_revocations_apply_json(struct kumo_revocations *r, const char *json, size_t len,
+                                int64_t now_s, int *more)
+{
+    return apply_page(r, json, len, now_s, more, NULL, NULL);
 }
 
 /* ---- follower ---- */
@@ -337,25 +348,6 @@ static int wait_or_stop(struct kumo_revocations_follower *f, int64_t ms)
     return stopped;
 }
 
-/* Calls fn for the entries after `from` (a snapshot of the feed). */
-static void notify(struct kumo_revocations_follower *f, int64_t from)
-{
-    if (!f->fn)
-        return;
-    struct kumo_buf b = KUMO_BUF_INIT;
-    kumo_revocations_feed_json(f->r, from, INT64_MAX, &b);
-    json_t *doc = json_loadb((const char *)b.data, b.len, 0, NULL);
-    size_t i;
-    json_t *e;
-    json_array_foreach(json_object_get(doc, "revocations"), i, e)
-    {
-        f->fn(f->ud, json_string_value(json_object_get(e, "tenant_id")),
-              json_string_value(json_object_get(e, "subject")));
-    }
-    json_decref(doc);
-    kumo_buf_free(&b);
-}
-
 /* Fetches pages until the feed has no more. Returns 0 or an error code. */
 static int fetch_all(struct kumo_revocations_follower *f, struct kumo_buf *err)
 {
@@ -368,13 +360,11 @@ static int fetch_all(struct kumo_revocations_follower *f, struct kumo_buf *err)
         struct kumo_http_get_opts o = {NULL, 2000, 4 * 1024 * 1024};
         rc = kumo_http_get((const char *)url.data, &o, &body, "revocations", err);
         if (rc == 0) {
-            int n = kumo_revocations_apply_json(f->r, body.data ? (const char *)body.data : "",
-                                                body.len, wall_s(), &more);
+            int n = apply_page(f->r, body.data ? (const char *)body.data : "", body.len, wall_s(),
+                               &more, f->fn, f->ud);
             if (n < 0) {
                 kumo_buf_append_str(err, "revocations: malformed feed page");
                 rc = n;
-            } else if (n > 0) {
-                notify(f, from);
             }
         }
         kumo_buf_free(&url);

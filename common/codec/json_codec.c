@@ -565,7 +565,7 @@ static size_t utf8_seq(const unsigned char *p, size_t rem)
 /* Appends s[0..len) as a JSON string. protobuf-c does not check UTF-8 when
  * unpacking binary, so invalid sequences become U+FFFD: the output stays
  * valid JSON whatever the message holds. */
-static void append_json_string(struct kumo_buf *b, const char *s, size_t len)
+void kumo_json_append_string(struct kumo_buf *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s;
@@ -720,7 +720,7 @@ static int encode_single(struct kumo_buf *b, ProtobufCType t, const void *typede
         break;
     case PROTOBUF_C_TYPE_STRING: {
         const char *s = *(const char *const *)p;
-        append_json_string(b, s ? s : "", s ? strlen(s) : 0);
+        kumo_json_append_string(b, s ? s : "", s ? strlen(s) : 0);
         break;
     }
     case PROTOBUF_C_TYPE_BYTES: {
@@ -760,7 +760,7 @@ static void append_map_key(struct kumo_buf *b, const ProtobufCFieldDescriptor *k
     switch (kf->type) {
     case PROTOBUF_C_TYPE_STRING: {
         const char *s = *(const char *const *)p;
-        append_json_string(b, s ? s : "", s ? strlen(s) : 0);
+        kumo_json_append_string(b, s ? s : "", s ? strlen(s) : 0);
         break;
     }
     case PROTOBUF_C_TYPE_BOOL:

@@ -53,4 +53,10 @@ int kumo_json_decode(const ProtobufCMessageDescriptor *desc, const char *json, s
  * deep; on error `out` is restored to its previous length. */
 int kumo_json_encode(const ProtobufCMessage *msg, struct kumo_buf *out);
 
+/* Appends s[0..len) as a JSON string literal, quotes included: '"', '\\'
+ * and control characters escaped, valid UTF-8 copied as is, each byte of an
+ * invalid sequence written as \ufffd, so the output is valid JSON whatever
+ * the bytes (protobuf-c does not check UTF-8 when unpacking binary). */
+void kumo_json_append_string(struct kumo_buf *b, const char *s, size_t len);
+
 #endif
