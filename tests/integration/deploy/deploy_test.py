@@ -426,6 +426,61 @@ def test_dockerfiles(daemons):
             "kumo-%s has a kustomize base k8s/base/%s" % (svc, svc))
 
 
+# ---------------------------------------------------------------- console
+
+NODESOURCE_FINGERPRINT = "6F71F525282841EEDAF851B42F59B5F99B1BE0B4"
+
+
+def config_map(docs, prefix):
+    for d in docs:
+        if d.get("kind") == "ConfigMap" and d.get("metadata", {}).get("name", "").startswith(prefix):
+            return d.get("data") or {}
+    return {}
+
+
+def test_console_shipped(rendered):
+    """The kumo-bff image builds the console in its own Debian stage and
+    serves it from KUMO_WEB_ROOT; every overlay lets the console reach the
+    origin its uploads and previews go to (the data port or the bucket)."""
+    text = open(os.path.join(ROOT, "deploy/docker/bff/Dockerfile")).read()
+    stage = re.search(r"^FROM \S+ AS web\n(.*?)(?=^FROM )", text, re.S | re.M)
+    body = stage.group(1) if stage else ""
+    tap(stage is not None and "npm ci" in body and "scripts/build.mjs /out/web" in body
+        and "COPY web/package.json web/package-lock.json" in body,
+        "kumo-bff image builds the console from the lock file in a web stage")
+    root = re.search(r"^ENV KUMO_WEB_ROOT=(\S+)$", text, re.M)
+    tap(root is not None and ("COPY --from=web /out/web %s\n" % root.group(1)) in text,
+        "kumo-bff image ships the console where KUMO_WEB_ROOT points (%s)" % (root.group(1) if root else "unset"))
+    key = os.path.join(ROOT, "deploy/docker/keys/nodesource.gpg")
+    gpg = shutil.which("gpg")
+    if not gpg:
+        note("skip: fingerprint of deploy/docker/keys/nodesource.gpg (no gpg)")
+        tap(os.path.getsize(key) > 0, "NodeSource signing key committed beside the Dockerfile")
+    else:
+        home = tempfile.mkdtemp()
+        try:
+            out = subprocess.run([gpg, "--homedir", home, "--with-colons", "--show-keys", key],
+                                 capture_output=True, text=True).stdout
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+        fprs = re.findall(r"^fpr:+([0-9A-F]{40}):", out, re.M)
+        tap(NODESOURCE_FINGERPRINT in fprs, "committed NodeSource key has the pinned fingerprint", fprs)
+    di = open(os.path.join(ROOT, ".dockerignore")).read().split()
+    tap("**/node_modules" in di, ".dockerignore keeps web/node_modules out of the build context")
+    for env, docs in sorted(rendered.items()):
+        bff = config_map(docs, "kumo-bff-config")
+        st = config_map(docs, "kumo-storage-config")
+        if st.get("KUMO_STORAGE_BACKEND", "local") == "s3":
+            want = "https://%s.s3.%s.amazonaws.com" % (st.get("KUMO_STORAGE_BUCKET"), st.get("KUMO_STORAGE_REGION"))
+        else:
+            u = st.get("KUMO_STORAGE_PUBLIC_URL", "")
+            m = re.match(r"^(https?://[^/]+)", u)
+            want = m.group(1) if m else None
+        have = bff.get("KUMO_WEB_CONNECT_SRC", "").split()
+        tap(want is not None and want in have,
+            "%s: the console may reach its upload origin (KUMO_WEB_CONNECT_SRC has %s)" % (env, want), have)
+
+
 # ---------------------------------------------------------------- argocd
 
 def gotemplate(text, values):
@@ -646,6 +701,7 @@ def main():
     rendered = test_kustomize(daemons)
     test_mutations(rendered, daemons)
     test_dockerfiles(daemons)
+    test_console_shipped(rendered)
     test_argocd()
     test_workflow()
     test_gitops()
