@@ -1,5 +1,5 @@
-/* Fuzzes the proto3 JSON codec (common/codec/json_codec.c): arbitrary bytes are
- * decoded as kumo.test.v1.AllTypes (every field kind) and as EchoRequest.
+/* Fuzzes the proto3 JSON codec (common/codec/json_decode.c, json_encode.c):
+ * arbitrary bytes are decoded as kumo.test.v1.AllTypes (every field kind) and as EchoRequest.
  * Whatever decodes must re-encode to JSON that decodes again and encodes to
  * the same bytes, and must survive a trip through the binary codec unchanged. */
 #include <stddef.h>
