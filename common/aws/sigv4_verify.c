@@ -1,7 +1,7 @@
-/* AWS Signature Version 4: see sigv4.h. The signer and the verifier share
- * the canonical-request code so that what kumo signs is, by construction,
- * what it verifies; botocore vectors pin both to AWS's definition. */
+/* AWS Signature Version 4, verification of presigned URLs and
+ * Authorization headers, with the reason a request fails (see sigv4.h). */
 #include "aws/sigv4.h"
+#include "aws/sigv4_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,742 +15,6 @@
 #include "base/alloc.h"
 #include "base/errors.h"
 #include "base/pctenc.h"
-
-#define TERMINAL "aws4_request"
-
-/* ---- small string helpers ---- */
-
-static int is_unreserved(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_' || c == '.' || c == '~';
-}
-
-/* RFC 7230 tchar: what a header name may hold. */
-static int is_tchar(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
-static unsigned char lower(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
-}
-
-/* Case-insensitive (ASCII) equality of a[0..alen) and the string b. */
-static int ieq(const char *a, size_t alen, const char *b)
-{
-    size_t blen = strlen(b);
-    if (alen != blen)
-        return 0;
-    for (size_t i = 0; i < alen; i++)
-        if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
-            return 0;
-    return 1;
-}
-
-static int eq(const char *a, size_t alen, const char *b)
-{
-    return alen == strlen(b) && memcmp(a, b, alen) == 0;
-}
-
-static int is_space_tab(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-static const char *buf_cstr(const struct kumo_buf *b)
-{
-    return b->data ? (const char *)b->data : "";
-}
-
-static void hex_encode(const uint8_t *in, size_t len, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = hex[in[i] >> 4];
-        out[2 * i + 1] = hex[in[i] & 15];
-    }
-    out[2 * len] = '\0';
-}
-
-static int is_hex64(const char *s, size_t len)
-{
-    if (len != 64)
-        return 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
-            return 0;
-    }
-    return 1;
-}
-
-/* ---- building blocks ---- */
-
-void kumo_sigv4_uri_encode(const char *in, size_t len, int keep_slash, struct kumo_buf *out)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    kumo_buf_reserve(out, len * 3);
-    uint8_t *p = out->data + out->len;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)in[i];
-        if (is_unreserved(c) || (keep_slash && c == '/')) {
-            *p++ = c;
-        } else {
-            *p++ = '%';
-            *p++ = (uint8_t)hex[c >> 4];
-            *p++ = (uint8_t)hex[c & 15];
-        }
-    }
-    out->len = (size_t)(p - out->data);
-    out->data[out->len] = '\0';
-}
-
-void kumo_sigv4_sha256_hex(const void *data, size_t len, char out[KUMO_SIGV4_HEX_SIZE])
-{
-    uint8_t md[SHA256_DIGEST_LENGTH];
-    SHA256(data, len, md);
-    hex_encode(md, sizeof md, out);
-}
-
-int kumo_sigv4_format_date(time_t t, char out[KUMO_SIGV4_DATE_SIZE])
-{
-    struct tm tm;
-    if (gmtime_r(&t, &tm) == NULL || tm.tm_year < 0 || tm.tm_year > 8099)
-        return KUMO_ERR_INVALID;
-    if (strftime(out, KUMO_SIGV4_DATE_SIZE, "%Y%m%dT%H%M%SZ", &tm) != KUMO_SIGV4_DATE_SIZE - 1)
-        return KUMO_ERR_INVALID;
-    return 0;
-}
-
-static int digits(const char *s, size_t n, int *out)
-{
-    int v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-int kumo_sigv4_parse_date(const char *s, size_t len, time_t *out)
-{
-    int y, mo, d, h, mi, se;
-    if (len != KUMO_SIGV4_DATE_SIZE - 1 || s[8] != 'T' || s[15] != 'Z')
-        return KUMO_ERR_INVALID;
-    if (digits(s, 4, &y) || digits(s + 4, 2, &mo) || digits(s + 6, 2, &d) || digits(s + 9, 2, &h) ||
-        digits(s + 11, 2, &mi) || digits(s + 13, 2, &se))
-        return KUMO_ERR_INVALID;
-    struct tm tm = {.tm_year = y - 1900,
-                    .tm_mon = mo - 1,
-                    .tm_mday = d,
-                    .tm_hour = h,
-                    .tm_min = mi,
-                    .tm_sec = se};
-    time_t t = timegm(&tm);
-    struct tm back;
-    /* timegm normalises 20150231 into March: a round trip rejects it. */
-    if (y < 1970 || gmtime_r(&t, &back) == NULL || back.tm_year != y - 1900 ||
-        back.tm_mon != mo - 1 || back.tm_mday != d || back.tm_hour != h || back.tm_min != mi ||
-        back.tm_sec != se)
-        return KUMO_ERR_INVALID;
-    *out = t;
-    return 0;
-}
-
-static void hmac_sha256(const void *key, size_t key_len, const void *msg, size_t msg_len,
-                        uint8_t out[32])
-{
-    unsigned int n = 32;
-    HMAC(EVP_sha256(), key, (int)key_len, msg, msg_len, out, &n);
-}
-
-void kumo_sigv4_signing_key(const char *secret, const char *date8, const char *region,
-                            const char *service, uint8_t out[32])
-{
-    struct kumo_buf k = KUMO_BUF_INIT;
-    uint8_t a[32], b[32];
-    kumo_buf_append_str(&k, "AWS4");
-    kumo_buf_append_str(&k, secret);
-    hmac_sha256(k.data, k.len, date8, strlen(date8), a);
-    hmac_sha256(a, 32, region, strlen(region), b);
-    hmac_sha256(b, 32, service, strlen(service), a);
-    hmac_sha256(a, 32, TERMINAL, strlen(TERMINAL), out);
-    OPENSSL_cleanse(k.data, k.cap);
-    OPENSSL_cleanse(a, sizeof a);
-    OPENSSL_cleanse(b, sizeof b);
-    kumo_buf_free(&k);
-}
-
-/* One path segment, for normalisation. */
-struct seg {
-    const char *p;
-    size_t len;
-};
-
-/* RFC 3986 remove_dot_segments plus the removal of empty segments, as AWS
- * (and botocore) normalise paths for every service but S3. */
-static void normalize_path(const char *p, size_t len, struct kumo_buf *out)
-{
-    struct seg *segs = kumo_malloc(sizeof *segs * (len / 2 + 1));
-    size_t n = 0;
-    for (size_t i = 0; i < len;) {
-        size_t j = i;
-        while (j < len && p[j] != '/')
-            j++;
-        size_t sl = j - i;
-        if (sl == 2 && p[i] == '.' && p[i + 1] == '.') {
-            if (n > 0)
-                n--;
-        } else if (sl > 0 && !(sl == 1 && p[i] == '.')) {
-            segs[n].p = p + i;
-            segs[n++].len = sl;
-        }
-        i = j + 1;
-    }
-    if (p[0] == '/')
-        kumo_buf_append_byte(out, '/');
-    for (size_t i = 0; i < n; i++) {
-        if (i > 0)
-            kumo_buf_append_byte(out, '/');
-        kumo_buf_append(out, segs[i].p, segs[i].len);
-    }
-    if (p[len - 1] == '/' && n > 0)
-        kumo_buf_append_byte(out, '/');
-    kumo_free(segs);
-}
-
-void kumo_sigv4_canonical_uri(const char *wire_path, size_t len, enum kumo_sigv4_flavor flavor,
-                              struct kumo_buf *out)
-{
-    if (len == 0) {
-        kumo_buf_append_byte(out, '/');
-        return;
-    }
-    if (flavor == KUMO_SIGV4_S3) {
-        kumo_buf_append(out, wire_path, len);
-        return;
-    }
-    struct kumo_buf norm = KUMO_BUF_INIT;
-    normalize_path(wire_path, len, &norm);
-    if (norm.len == 0)
-        kumo_buf_append_byte(&norm, '/');
-    kumo_sigv4_uri_encode((const char *)norm.data, norm.len, 1, out);
-    kumo_buf_free(&norm);
-}
-
-/* ---- canonical query ---- */
-
-/* An encoded query pair, owned. */
-struct qpair {
-    char *k;
-    size_t kl;
-    char *v;
-    size_t vl;
-};
-
-struct qlist {
-    struct qpair *v;
-    size_t n, cap;
-};
-
-static void qlist_push_encoded(struct qlist *l, const char *k, size_t kl, const char *v, size_t vl)
-{
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 16;
-        l->v = kumo_realloc(l->v, l->cap * sizeof *l->v);
-    }
-    struct qpair *q = &l->v[l->n++];
-    struct kumo_buf b = KUMO_BUF_INIT;
-    kumo_sigv4_uri_encode(k, kl, 0, &b);
-    q->k = kumo_buf_steal(&b, &q->kl);
-    kumo_sigv4_uri_encode(v, vl, 0, &b);
-    q->v = kumo_buf_steal(&b, &q->vl);
-}
-
-static void qlist_free(struct qlist *l)
-{
-    for (size_t i = 0; i < l->n; i++) {
-        kumo_free(l->v[i].k);
-        /* values can hold a session token */
-        OPENSSL_cleanse(l->v[i].v, l->v[i].vl);
-        kumo_free(l->v[i].v);
-    }
-    kumo_free(l->v);
-    memset(l, 0, sizeof *l);
-}
-
-static int bytes_cmp(const char *a, size_t al, const char *b, size_t bl)
-{
-    int c = memcmp(a, b, al < bl ? al : bl);
-    if (c != 0)
-        return c;
-    return al < bl ? -1 : (al > bl ? 1 : 0);
-}
-
-static int qpair_cmp(const void *pa, const void *pb)
-{
-    const struct qpair *a = pa, *b = pb;
-    int c = bytes_cmp(a->k, a->kl, b->k, b->kl);
-    return c != 0 ? c : bytes_cmp(a->v, a->vl, b->v, b->vl);
-}
-
-static void append_pair(struct kumo_buf *out, const struct qpair *q, int first)
-{
-    if (!first)
-        kumo_buf_append_byte(out, '&');
-    kumo_buf_append(out, q->k, q->kl);
-    kumo_buf_append_byte(out, '=');
-    kumo_buf_append(out, q->v, q->vl);
-}
-
-/* Appends the pairs in their current order ("k=v&k=v"). */
-static void qlist_join(const struct qlist *l, struct kumo_buf *out)
-{
-    for (size_t i = 0; i < l->n; i++)
-        append_pair(out, &l->v[i], i == 0);
-}
-
-/* Appends the canonical (sorted) query; does not reorder `l`. */
-static void qlist_canonical(const struct qlist *l, struct kumo_buf *out)
-{
-    if (l->n == 0)
-        return;
-    struct qpair *sorted = kumo_malloc(l->n * sizeof *sorted);
-    memcpy(sorted, l->v, l->n * sizeof *sorted);
-    qsort(sorted, l->n, sizeof *sorted, qpair_cmp);
-    for (size_t i = 0; i < l->n; i++)
-        append_pair(out, &sorted[i], i == 0);
-    kumo_free(sorted);
-}
-
-/* ---- canonical headers ---- */
-
-/* Appends a header value trimmed, with runs of spaces and tabs folded. */
-static void append_folded(struct kumo_buf *out, const char *v, size_t len)
-{
-    size_t i = 0;
-    while (i < len && is_space_tab(v[i]))
-        i++;
-    while (len > i && is_space_tab(v[len - 1]))
-        len--;
-    int in_space = 0;
-    for (; i < len; i++) {
-        if (is_space_tab(v[i])) {
-            in_space = 1;
-            continue;
-        }
-        if (in_space)
-            kumo_buf_append_byte(out, ' ');
-        in_space = 0;
-        kumo_buf_append_byte(out, (uint8_t)v[i]);
-    }
-}
-
-/* A header to sign: lowercased name, folded value, original position. */
-struct hdr {
-    char *name;
-    size_t name_len;
-    char *value;
-    size_t value_len;
-    size_t order;
-};
-
-struct hlist {
-    struct hdr *v;
-    size_t n, cap;
-};
-
-static void hlist_push(struct hlist *l, const char *name, size_t nl, const char *value, size_t vl)
-{
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 16;
-        l->v = kumo_realloc(l->v, l->cap * sizeof *l->v);
-    }
-    struct hdr *h = &l->v[l->n];
-    h->name = kumo_malloc(nl + 1);
-    for (size_t i = 0; i < nl; i++)
-        h->name[i] = (char)lower((unsigned char)name[i]);
-    h->name[nl] = '\0';
-    h->name_len = nl;
-    struct kumo_buf b = KUMO_BUF_INIT;
-    append_folded(&b, value, vl);
-    h->value = kumo_buf_steal(&b, &h->value_len);
-    h->order = l->n++;
-}
-
-static void hlist_free(struct hlist *l)
-{
-    for (size_t i = 0; i < l->n; i++) {
-        kumo_free(l->v[i].name);
-        OPENSSL_cleanse(l->v[i].value, l->v[i].value_len);
-        kumo_free(l->v[i].value);
-    }
-    kumo_free(l->v);
-    memset(l, 0, sizeof *l);
-}
-
-static int hdr_cmp(const void *pa, const void *pb)
-{
-    const struct hdr *a = pa, *b = pb;
-    int c = bytes_cmp(a->name, a->name_len, b->name, b->name_len);
-    if (c != 0)
-        return c;
-    return a->order < b->order ? -1 : (a->order > b->order ? 1 : 0);
-}
-
-/* Sorts `l` and appends "name:v1,v2\n" per distinct name to `canon` and the
- * names joined by ';' to `signed_names`. */
-static void hlist_canonical(struct hlist *l, struct kumo_buf *canon, struct kumo_buf *signed_names)
-{
-    qsort(l->v, l->n, sizeof *l->v, hdr_cmp);
-    for (size_t i = 0; i < l->n; i++) {
-        const struct hdr *h = &l->v[i];
-        int same =
-            i > 0 && bytes_cmp(h->name, h->name_len, l->v[i - 1].name, l->v[i - 1].name_len) == 0;
-        if (same) {
-            kumo_buf_append_byte(canon, ',');
-        } else {
-            if (i > 0)
-                kumo_buf_append_byte(canon, '\n');
-            kumo_buf_append(canon, h->name, h->name_len);
-            kumo_buf_append_byte(canon, ':');
-            if (signed_names->len > 0)
-                kumo_buf_append_byte(signed_names, ';');
-            kumo_buf_append(signed_names, h->name, h->name_len);
-        }
-        kumo_buf_append(canon, h->value, h->value_len);
-    }
-    if (l->n > 0)
-        kumo_buf_append_byte(canon, '\n');
-}
-
-/* ---- canonical request, string to sign, signature ---- */
-
-struct canon_parts {
-    const char *method;
-    size_t method_len;
-    const struct kumo_buf *uri;
-    const struct kumo_buf *query;
-    const struct kumo_buf *headers; /* "name:value\n" lines */
-    const char *signed_headers;
-    const char *payload_hash;
-};
-
-static void canonical_request(const struct canon_parts *c, struct kumo_buf *out)
-{
-    kumo_buf_append(out, c->method, c->method_len);
-    kumo_buf_append_byte(out, '\n');
-    kumo_buf_append_str(out, buf_cstr(c->uri));
-    kumo_buf_append_byte(out, '\n');
-    kumo_buf_append_str(out, buf_cstr(c->query));
-    kumo_buf_append_byte(out, '\n');
-    kumo_buf_append_str(out, buf_cstr(c->headers));
-    kumo_buf_append_byte(out, '\n');
-    kumo_buf_append_str(out, c->signed_headers);
-    kumo_buf_append_byte(out, '\n');
-    kumo_buf_append_str(out, c->payload_hash);
-}
-
-static void scope_string(const char *amz_date, const char *region, const char *service,
-                         struct kumo_buf *out)
-{
-    kumo_buf_appendf(out, "%.8s/%s/%s/" TERMINAL, amz_date, region, service);
-}
-
-/* Computes string to sign (appended to `sts`), signing key and hex
- * signature of a canonical request. */
-static void sign_canonical(const char *secret, const char *amz_date, const char *region,
-                           const char *service, const struct kumo_buf *canonical,
-                           struct kumo_buf *sts, uint8_t key[32], char sig[KUMO_SIGV4_HEX_SIZE])
-{
-    char date8[9], hash[KUMO_SIGV4_HEX_SIZE];
-    uint8_t mac[32];
-    memcpy(date8, amz_date, 8);
-    date8[8] = '\0';
-    kumo_sigv4_sha256_hex(buf_cstr(canonical), canonical->len, hash);
-    kumo_buf_append_str(sts, KUMO_SIGV4_ALGORITHM "\n");
-    kumo_buf_append_str(sts, amz_date);
-    kumo_buf_append_byte(sts, '\n');
-    scope_string(amz_date, region, service, sts);
-    kumo_buf_append_byte(sts, '\n');
-    kumo_buf_append_str(sts, hash);
-    kumo_sigv4_signing_key(secret, date8, region, service, key);
-    hmac_sha256(key, 32, sts->data, sts->len, mac);
-    hex_encode(mac, sizeof mac, sig);
-}
-
-/* ---- signing ---- */
-
-static const char *const auth_params[] = {
-    "X-Amz-Algorithm",     "X-Amz-Credential",     "X-Amz-Date",      "X-Amz-Expires",
-    "X-Amz-SignedHeaders", "X-Amz-Security-Token", "X-Amz-Signature",
-};
-
-static int is_auth_param(const char *k, size_t kl)
-{
-    for (size_t i = 0; i < sizeof auth_params / sizeof auth_params[0]; i++)
-        if (eq(k, kl, auth_params[i]))
-            return 1;
-    return 0;
-}
-
-static int valid_header(const struct kumo_sigv4_kv *h)
-{
-    if (h->name_len == 0 || h->name_len > KUMO_SIGV4_MAX_HEADER_NAME)
-        return 0;
-    for (size_t i = 0; i < h->name_len; i++)
-        if (!is_tchar((unsigned char)h->name[i]))
-            return 0;
-    for (size_t i = 0; i < h->value_len; i++)
-        if (h->value[i] == '\r' || h->value[i] == '\n' || h->value[i] == '\0')
-            return 0;
-    return 1;
-}
-
-static int valid_scope_part(const char *s)
-{
-    if (s == NULL || *s == '\0' || strlen(s) > 64)
-        return 0;
-    for (; *s; s++)
-        if (*s == '/' || (unsigned char)*s <= ' ' || *s == 0x7f)
-            return 0;
-    return 1;
-}
-
-/* Checks what the signer is given; `header_mode` forbids the headers the
- * header signer adds itself. */
-static int check_signing(const struct kumo_sigv4_signing *sg, const struct kumo_sigv4_request *req,
-                         int header_mode)
-{
-    const struct kumo_aws_credentials *c = sg->creds;
-    if (c == NULL || !valid_scope_part(c->access_key_id) || c->secret_access_key == NULL ||
-        c->secret_access_key[0] == '\0' || !valid_scope_part(sg->region) ||
-        !valid_scope_part(sg->service) || req->method == NULL || req->method[0] == '\0' ||
-        req->path == NULL || (req->path[0] != '/' && req->path[0] != '\0'))
-        return KUMO_ERR_INVALID;
-    /* Nothing is signed that kumo_sigv4_verify would refuse as too large:
-     * leave room for the X-Amz-* parameters and headers the signer adds. */
-    if (strlen(req->method) > KUMO_SIGV4_MAX_METHOD || strlen(req->path) > KUMO_SIGV4_MAX_PATH ||
-        req->query_count > KUMO_SIGV4_MAX_QUERY_PARAMS - 7 ||
-        req->header_count > KUMO_SIGV4_MAX_SIGNED_HEADERS - 3)
-        return KUMO_ERR_TOO_LARGE;
-    for (const char *m = req->method; *m; m++)
-        if (!is_tchar((unsigned char)*m))
-            return KUMO_ERR_INVALID;
-    if (c->session_token != NULL && strpbrk(c->session_token, "\r\n") != NULL)
-        return KUMO_ERR_INVALID;
-    int host = 0;
-    for (size_t i = 0; i < req->header_count; i++) {
-        const struct kumo_sigv4_kv *h = &req->headers[i];
-        if (!valid_header(h))
-            return h->value_len > KUMO_SIGV4_MAX_HEADER_VALUE ? KUMO_ERR_TOO_LARGE
-                                                              : KUMO_ERR_INVALID;
-        if (h->value_len > KUMO_SIGV4_MAX_HEADER_VALUE)
-            return KUMO_ERR_TOO_LARGE;
-        host |= ieq(h->name, h->name_len, "host");
-        if (ieq(h->name, h->name_len, "authorization") || ieq(h->name, h->name_len, "x-amz-date") ||
-            ieq(h->name, h->name_len, "x-amz-security-token") ||
-            (header_mode && sg->flavor == KUMO_SIGV4_S3 &&
-             ieq(h->name, h->name_len, "x-amz-content-sha256")))
-            return KUMO_ERR_INVALID;
-    }
-    if (!host)
-        return KUMO_ERR_INVALID;
-    for (size_t i = 0; i < req->query_count; i++)
-        if (is_auth_param(req->query[i].name, req->query[i].name_len))
-            return KUMO_ERR_INVALID;
-    if (req->payload_hash != NULL && strpbrk(req->payload_hash, "\r\n") != NULL)
-        return KUMO_ERR_INVALID;
-    return 0;
-}
-
-/* The path as it goes on the wire. */
-static void wire_path(const struct kumo_sigv4_request *req, struct kumo_buf *out)
-{
-    size_t len = strlen(req->path);
-    if (len == 0)
-        kumo_buf_append_byte(out, '/');
-    else if (req->path_encoded)
-        kumo_buf_append(out, req->path, len);
-    else
-        kumo_sigv4_uri_encode(req->path, len, 1, out);
-}
-
-static void push_str(struct qlist *l, const char *k, const char *v)
-{
-    qlist_push_encoded(l, k, strlen(k), v, strlen(v));
-}
-
-/* Everything a signature is computed from, owned. */
-struct sign_state {
-    struct kumo_buf path; /* wire path */
-    struct kumo_buf uri;  /* canonical URI */
-    struct qlist query;   /* wire order */
-    struct hlist headers;
-    struct kumo_buf canon_headers;
-    struct kumo_buf signed_headers;
-    struct kumo_buf canon_query;
-    struct kumo_buf canonical;
-    struct kumo_buf sts;
-    char amz_date[KUMO_SIGV4_DATE_SIZE];
-    char sig[KUMO_SIGV4_HEX_SIZE];
-    uint8_t key[32];
-};
-
-static void sign_state_free(struct sign_state *s)
-{
-    kumo_buf_free(&s->path);
-    kumo_buf_free(&s->uri);
-    qlist_free(&s->query);
-    hlist_free(&s->headers);
-    if (s->canon_headers.data)
-        OPENSSL_cleanse(s->canon_headers.data, s->canon_headers.len);
-    kumo_buf_free(&s->canon_headers);
-    kumo_buf_free(&s->signed_headers);
-    if (s->canon_query.data)
-        OPENSSL_cleanse(s->canon_query.data, s->canon_query.len);
-    kumo_buf_free(&s->canon_query);
-    if (s->canonical.data)
-        OPENSSL_cleanse(s->canonical.data, s->canonical.len);
-    kumo_buf_free(&s->canonical);
-    kumo_buf_free(&s->sts);
-    OPENSSL_cleanse(s->key, sizeof s->key);
-}
-
-/* Common first steps: date, paths, the caller's query and headers. */
-static int sign_begin(const struct kumo_sigv4_signing *sg, const struct kumo_sigv4_request *req,
-                      struct sign_state *s)
-{
-    memset(s, 0, sizeof *s);
-    if (kumo_sigv4_format_date(sg->now, s->amz_date) != 0)
-        return KUMO_ERR_INVALID;
-    wire_path(req, &s->path);
-    kumo_sigv4_canonical_uri((const char *)s->path.data, s->path.len, sg->flavor, &s->uri);
-    for (size_t i = 0; i < req->query_count; i++)
-        qlist_push_encoded(&s->query, req->query[i].name, req->query[i].name_len,
-                           req->query[i].value, req->query[i].value_len);
-    for (size_t i = 0; i < req->header_count; i++)
-        hlist_push(&s->headers, req->headers[i].name, req->headers[i].name_len,
-                   req->headers[i].value, req->headers[i].value_len);
-    return 0;
-}
-
-/* Last steps: canonical query and request, string to sign, signature. */
-static void sign_finish(const struct kumo_sigv4_signing *sg, const struct kumo_sigv4_request *req,
-                        const char *payload, struct sign_state *s)
-{
-    qlist_canonical(&s->query, &s->canon_query);
-    struct canon_parts cp = {req->method,     strlen(req->method), &s->uri,
-                             &s->canon_query, &s->canon_headers,   buf_cstr(&s->signed_headers),
-                             payload};
-    canonical_request(&cp, &s->canonical);
-    sign_canonical(sg->creds->secret_access_key, s->amz_date, sg->region, sg->service,
-                   &s->canonical, &s->sts, s->key, s->sig);
-}
-
-int kumo_sigv4_presign(const struct kumo_sigv4_signing *sg, const struct kumo_sigv4_request *req,
-                       long expires, struct kumo_buf *out)
-{
-    int rc = check_signing(sg, req, 0);
-    if (rc != 0)
-        return rc;
-    if (expires < 1 || expires > KUMO_SIGV4_MAX_EXPIRES)
-        return KUMO_ERR_INVALID;
-    struct sign_state s;
-    if (sign_begin(sg, req, &s) != 0) {
-        sign_state_free(&s);
-        return KUMO_ERR_INVALID;
-    }
-    hlist_canonical(&s.headers, &s.canon_headers, &s.signed_headers);
-
-    struct kumo_buf cred = KUMO_BUF_INIT;
-    char exp[24];
-    kumo_buf_appendf(&cred, "%s/", sg->creds->access_key_id);
-    scope_string(s.amz_date, sg->region, sg->service, &cred);
-    snprintf(exp, sizeof exp, "%ld", expires);
-    push_str(&s.query, "X-Amz-Algorithm", KUMO_SIGV4_ALGORITHM);
-    push_str(&s.query, "X-Amz-Credential", (const char *)cred.data);
-    push_str(&s.query, "X-Amz-Date", s.amz_date);
-    push_str(&s.query, "X-Amz-Expires", exp);
-    push_str(&s.query, "X-Amz-SignedHeaders", buf_cstr(&s.signed_headers));
-    if (sg->creds->session_token != NULL)
-        push_str(&s.query, "X-Amz-Security-Token", sg->creds->session_token);
-    kumo_buf_free(&cred);
-
-    const char *payload = req->payload_hash;
-    if (payload == NULL)
-        payload =
-            sg->flavor == KUMO_SIGV4_S3 ? KUMO_SIGV4_UNSIGNED_PAYLOAD : KUMO_SIGV4_EMPTY_SHA256;
-    sign_finish(sg, req, payload, &s);
-
-    struct kumo_buf query = KUMO_BUF_INIT;
-    qlist_join(&s.query, &query);
-    kumo_buf_append_str(&query, "&X-Amz-Signature=");
-    kumo_buf_append_str(&query, s.sig);
-    rc = s.path.len > KUMO_SIGV4_MAX_PATH || query.len > KUMO_SIGV4_MAX_QUERY ? KUMO_ERR_TOO_LARGE
-                                                                              : 0;
-    if (rc == 0) {
-        kumo_buf_append(out, s.path.data, s.path.len);
-        kumo_buf_append_byte(out, '?');
-        kumo_buf_append(out, query.data, query.len);
-    }
-    if (query.data)
-        OPENSSL_cleanse(query.data, query.len);
-    kumo_buf_free(&query);
-    sign_state_free(&s);
-    return rc;
-}
-
-int kumo_sigv4_sign_headers(const struct kumo_sigv4_signing *sg,
-                            const struct kumo_sigv4_request *req,
-                            struct kumo_sigv4_header_auth *out)
-{
-    int rc = check_signing(sg, req, 1);
-    if (rc != 0)
-        return rc;
-    struct sign_state s;
-    if (sign_begin(sg, req, &s) != 0) {
-        sign_state_free(&s);
-        return KUMO_ERR_INVALID;
-    }
-    if (s.path.len > KUMO_SIGV4_MAX_PATH) {
-        sign_state_free(&s);
-        return KUMO_ERR_TOO_LARGE;
-    }
-    const char *payload = req->payload_hash ? req->payload_hash : KUMO_SIGV4_EMPTY_SHA256;
-    const char *token = sg->creds->session_token;
-    hlist_push(&s.headers, "x-amz-date", 10, s.amz_date, strlen(s.amz_date));
-    if (token != NULL)
-        hlist_push(&s.headers, "x-amz-security-token", 20, token, strlen(token));
-    if (sg->flavor == KUMO_SIGV4_S3)
-        hlist_push(&s.headers, "x-amz-content-sha256", 20, payload, strlen(payload));
-    hlist_canonical(&s.headers, &s.canon_headers, &s.signed_headers);
-    sign_finish(sg, req, payload, &s);
-
-    struct kumo_buf auth = KUMO_BUF_INIT;
-    kumo_buf_appendf(&auth, KUMO_SIGV4_ALGORITHM " Credential=%s/", sg->creds->access_key_id);
-    scope_string(s.amz_date, sg->region, sg->service, &auth);
-    kumo_buf_appendf(&auth, ", SignedHeaders=%s, Signature=%s", buf_cstr(&s.signed_headers), s.sig);
-    out->authorization = kumo_buf_steal(&auth, NULL);
-    memcpy(out->amz_date, s.amz_date, sizeof out->amz_date);
-    out->security_token = token;
-    out->content_sha256 = sg->flavor == KUMO_SIGV4_S3 ? payload : NULL;
-    sign_state_free(&s);
-    return 0;
-}
-
-void kumo_sigv4_header_auth_free(struct kumo_sigv4_header_auth *a)
-{
-    if (a == NULL)
-        return;
-    kumo_free(a->authorization);
-    memset(a, 0, sizeof *a);
-}
 
 /* ---- verification ---- */
 
@@ -773,7 +37,7 @@ struct vstate {
 
 static void vstate_free(struct vstate *st)
 {
-    qlist_free(&st->params);
+    kumo__sigv4_qlist_free(&st->params);
 }
 
 static void qlist_push_take(struct qlist *l, struct kumo_buf *k, struct kumo_buf *v)
@@ -1094,7 +358,8 @@ static enum kumo_sigv4_reason parse_credential(struct vstate *st,
         i = j + 1;
     }
     int d;
-    if (!ok || n != 5 || st->akid.len > 128 || st->date8.len != 8 || digits(st->date8.p, 8, &d))
+    if (!ok || n != 5 || st->akid.len > 128 || st->date8.len != 8 ||
+        kumo__sigv4_digits(st->date8.p, 8, &d))
         return fail_echo(res, KUMO_SIGV4_MALFORMED_CREDENTIAL,
                          "the Credential is mal-formed; expecting "
                          "\"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".",
@@ -1218,7 +483,7 @@ static enum kumo_sigv4_reason parse_signed_headers(struct vstate *st,
             ok = is_header_name_char(p[k]);
         if (ok && st->nnames > 0) {
             const struct span *prev = &st->names[st->nnames - 1];
-            ok = bytes_cmp(prev->p, prev->len, p + i, j - i) < 0; /* sorted, unique */
+            ok = kumo__sigv4_bytes_cmp(prev->p, prev->len, p + i, j - i) < 0; /* sorted, unique */
         }
         if (ok) {
             st->names[st->nnames].p = p + i;
@@ -1287,7 +552,7 @@ static int valid_payload_hash(const char *p, size_t len)
         "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD",
         "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER",
     };
-    if (is_hex64(p, len))
+    if (kumo__sigv4_is_hex64(p, len))
         return 1;
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (eq(p, len, words[i]))
@@ -1385,7 +650,7 @@ static int verify_headers(const struct kumo_sigv4_verify_request *req, const str
                 if (j == n->len) {
                     if (found++)
                         kumo_buf_append_byte(out, ',');
-                    append_folded(out, h->value, h->value_len);
+                    kumo__sigv4_append_folded(out, h->value, h->value_len);
                 }
             }
         }
@@ -1413,19 +678,19 @@ static enum kumo_sigv4_reason check_signature(const struct kumo_sigv4_verifier *
         const struct qpair *q = &st->params.v[i];
         if (res->query_auth && eq(q->k, q->kl, "X-Amz-Signature"))
             continue;
-        qlist_push_encoded(&enc, q->k, q->kl, q->v, q->vl);
+        kumo__sigv4_qlist_push_encoded(&enc, q->k, q->kl, q->v, q->vl);
     }
-    qlist_canonical(&enc, &cq);
+    kumo__sigv4_qlist_canonical(&enc, &cq);
     int all_present = verify_headers(req, st, &ch);
     kumo_buf_append(&sh, st->signed_headers.p, st->signed_headers.len);
     kumo_buf_append(&payload, st->payload, st->payload_len);
     struct canon_parts cp = {req->method,   req->method_len,   &uri, &cq, &ch,
                              buf_cstr(&sh), buf_cstr(&payload)};
-    canonical_request(&cp, &canon);
+    kumo__sigv4_canonical_request(&cp, &canon);
     memcpy(date, st->date.p, KUMO_SIGV4_DATE_SIZE - 1);
     date[KUMO_SIGV4_DATE_SIZE - 1] = '\0';
-    sign_canonical(c->secret_access_key, date, v->region, v->service, &canon, &sts,
-                   res->signing_key, sig);
+    kumo__sigv4_sign_canonical(c->secret_access_key, date, v->region, v->service, &canon, &sts,
+                               res->signing_key, sig);
 
     int match =
         all_present && st->signature.len == 64 && CRYPTO_memcmp(sig, st->signature.p, 64) == 0;
@@ -1433,7 +698,7 @@ static enum kumo_sigv4_reason check_signature(const struct kumo_sigv4_verifier *
     if (match) {
         memcpy(res->signature, sig, sizeof sig);
         struct kumo_buf scope = KUMO_BUF_INIT;
-        scope_string(date, v->region, v->service, &scope);
+        kumo__sigv4_scope_string(date, v->region, v->service, &scope);
         res->scope = kumo_buf_steal(&scope, NULL);
     } else {
         OPENSSL_cleanse(res->signing_key, sizeof res->signing_key);
@@ -1454,7 +719,7 @@ static enum kumo_sigv4_reason check_signature(const struct kumo_sigv4_verifier *
     kumo_buf_free(&canon);
     kumo_buf_free(&sts);
     kumo_buf_free(&payload);
-    qlist_free(&enc);
+    kumo__sigv4_qlist_free(&enc);
     return r;
 }
 
