@@ -327,4 +327,44 @@ ssize_t kumo__respond_read(nghttp2_session *session, int32_t stream_id, uint8_t 
 /* rpc_tls.c */
 int kumo__tls_server_ctx(const char *cert_file, const char *key_file, SSL_CTX **out);
 
+/* ---- request_headers.c: reading the request headers ---- */
+
+/* Returns the index of a header the server reads, or -1. */
+int kumo__req_known_header(const uint8_t *name, size_t len);
+
+/* The media type without parameters, lowercased, in the arena. */
+char *kumo__req_media_type(struct kumo_rpc_call *call, const char *ct);
+
+/* Returns 0 and sets protocol/json, or -1 for an unsupported type. */
+int kumo__req_classify_content_type(struct kumo_rpc_call *call, const char *mt);
+
+/* Whether a client-sent request id is usable: 1..sizeof(request_id)-1
+ * characters of [A-Za-z0-9._-]. */
+int kumo__req_request_id_ok(const char *s);
+
+/* Writes a fresh 32-hex-digit request id (unique enough for correlation,
+ * not a secret) into out; outlen must be at least 33. */
+void kumo__req_make_request_id(char *out, size_t outlen);
+
+/* Reads grpc-timeout / connect-timeout-ms into call->deadline and arms the
+ * deadline timer. Returns 0, or -1 after answering (malformed or already
+ * expired). */
+int kumo__req_parse_deadline(struct kumo_rpc_call *call);
+
+/* Settles the compression of the request body and of the answer from the
+ * protocol's encoding headers. Returns 0, or -1 after answering
+ * (unsupported request compression). */
+int kumo__req_setup_encodings(struct kumo_rpc_call *call);
+
+/* Authenticates from the headers alone, before any of the body is read or
+ * decoded: an unauthenticated caller of a non-public method learns nothing
+ * about its request and costs no decode; the rest of its body is dropped
+ * unbuffered, then its stream reset (discard). Returns 0, or -1 after
+ * answering. */
+int kumo__req_authenticate(struct kumo_rpc_call *call);
+
+/* Deadline timer callback of a call (arg: the call): answers
+ * deadline_exceeded and cancels the handler's work. */
+void kumo__call_on_deadline(evutil_socket_t fd, short what, void *arg);
+
 #endif

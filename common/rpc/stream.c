@@ -152,7 +152,7 @@ void kumo__stream_work_done(struct kumo_rpc_call *call)
     kumo__conn_flush(conn);
 }
 
-static void on_deadline(evutil_socket_t fd, short what, void *arg)
+void kumo__call_on_deadline(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
@@ -499,230 +499,17 @@ static void request_complete(struct kumo_rpc_call *call)
     dispatch(call);
 }
 
-/* ---- routing at the end of the request headers ---- */
-
-/* Returns the index of a header the server reads, or -1. */
-static int known_header(const uint8_t *name, size_t len)
-{
-    static const struct {
-        const char *name;
-        size_t len;
-        int index;
-    } table[] = {
-        {"content-type", 12, KUMO_KH_CONTENT_TYPE},
-        {"x-request-id", 12, KUMO_KH_REQUEST_ID},
-        {"grpc-timeout", 12, KUMO_KH_GRPC_TIMEOUT},
-        {"connect-timeout-ms", 18, KUMO_KH_CONNECT_TIMEOUT},
-        {"grpc-encoding", 13, KUMO_KH_GRPC_ENCODING},
-        {"grpc-accept-encoding", 20, KUMO_KH_GRPC_ACCEPT_ENCODING},
-        {"content-encoding", 16, KUMO_KH_CONTENT_ENCODING},
-        {"accept-encoding", 15, KUMO_KH_ACCEPT_ENCODING},
-        {"connect-content-encoding", 24, KUMO_KH_CONNECT_CONTENT_ENCODING},
-        {"connect-accept-encoding", 23, KUMO_KH_CONNECT_ACCEPT_ENCODING},
-        {"authorization", 13, KUMO_KH_AUTHORIZATION},
-    };
-    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
-        if (table[i].len == len && memcmp(table[i].name, name, len) == 0)
-            return table[i].index;
-    return -1;
-}
-
-/* The media type without parameters, lowercased, in the arena. */
-static char *media_type(struct kumo_rpc_call *call, const char *ct)
-{
-    size_t n = strcspn(ct, ";");
-    while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
-        n--;
-    char *s = kumo_arena_strndup(call->arena, ct, n);
-    for (char *p = s; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
-    return s;
-}
-
-/* Returns 0 and sets protocol/json, or -1 for an unsupported type. */
-static int classify_content_type(struct kumo_rpc_call *call, const char *mt)
-{
-    static const struct {
-        const char *type;
-        size_t len;
-        enum kumo__rpc_protocol protocol;
-        int json;
-    } table[] = {
-        {"application/proto", 17, KUMO_PROTO_CONNECT, 0},
-        {"application/grpc", 16, KUMO_PROTO_GRPC, 0},
-        {"application/json", 16, KUMO_PROTO_CONNECT, 1},
-        {"application/grpc+proto", 22, KUMO_PROTO_GRPC, 0},
-        {"application/grpc+json", 21, KUMO_PROTO_GRPC, 1},
-        {"application/grpc-web", 20, KUMO_PROTO_GRPC_WEB, 0},
-        {"application/grpc-web+proto", 26, KUMO_PROTO_GRPC_WEB, 0},
-        {"application/grpc-web+json", 25, KUMO_PROTO_GRPC_WEB, 1},
-        {"application/connect+proto", 25, KUMO_PROTO_CONNECT_STREAM, 0},
-        {"application/connect+json", 24, KUMO_PROTO_CONNECT_STREAM, 1},
-    };
-    size_t len = strlen(mt);
-    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-        if (table[i].len == len && memcmp(mt, table[i].type, len) == 0) {
-            call->protocol = table[i].protocol;
-            call->json = table[i].json;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-static int list_has_gzip(const char *list)
-{
-    if (list == NULL)
-        return 0;
-    const char *p = list;
-    while (*p) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        size_t n = strcspn(p, ",; ");
-        if (n == 4 && strncasecmp(p, "gzip", 4) == 0)
-            return 1;
-        p += n;
-        while (*p && *p != ',')
-            p++;
-    }
-    return 0;
-}
-
-static int request_id_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n >= sizeof(((struct kumo_rpc_call *)0)->request_id))
-        return 0;
-    for (const char *p = s; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '-' || *p == '_' || *p == '.'))
-            return 0;
-    return 1;
-}
-
-static void make_request_id(char *out, size_t outlen)
-{
-    static _Thread_local uint64_t state;
-    if (state == 0)
-        state = (uint64_t)kumo_now_ns() ^ ((uint64_t)(uintptr_t)&state << 16) ^ 0x9e3779b97f4a7c15u;
-    /* xorshift64*: unique enough for correlation, not a secret. */
-    uint64_t parts[2];
-    for (int i = 0; i < 2; i++) {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        parts[i] = state * 0x2545F4914F6CDD1Du;
-    }
-    static const char hex[] = "0123456789abcdef";
-    if (outlen < 33)
-        return;
-    for (int i = 0; i < 16; i++) {
-        unsigned b = (unsigned)(parts[i / 8] >> (8 * (i % 8))) & 0xff;
-        out[2 * i] = hex[b >> 4];
-        out[2 * i + 1] = hex[b & 0xf];
-    }
-    out[32] = '\0';
-}
-
-static int parse_deadline(struct kumo_rpc_call *call)
-{
-    int64_t ns = 0;
-    int rc = 0;
-    const char *v;
-    if (call->protocol == KUMO_PROTO_CONNECT || call->protocol == KUMO_PROTO_CONNECT_GET ||
-        call->protocol == KUMO_PROTO_CONNECT_STREAM) {
-        v = call->known[KUMO_KH_CONNECT_TIMEOUT];
-        if (v == NULL)
-            return 0;
-        rc = kumo_connect_timeout_parse(v, strlen(v), &ns);
-    } else {
-        v = call->known[KUMO_KH_GRPC_TIMEOUT];
-        if (v == NULL)
-            return 0;
-        rc = kumo_grpc_timeout_parse(v, strlen(v), &ns);
-    }
-    if (rc != 0) {
-        kumo__respond_error(call, KUMO_CODE_INVALID_ARGUMENT, "malformed timeout header");
-        return -1;
-    }
-    int64_t now = kumo_now_ns();
-    call->deadline = ns > INT64_MAX - now ? INT64_MAX : now + ns;
-    if (ns <= 0) {
-        kumo__respond_error(call, KUMO_CODE_DEADLINE_EXCEEDED, "deadline exceeded");
-        return -1;
-    }
-    /* Deadlines further than a day away are no deadline in practice. */
-    if (ns < (int64_t)86400 * 1000000000) {
-        struct timeval tv = {(time_t)(ns / 1000000000), (suseconds_t)((ns % 1000000000) / 1000)};
-        call->deadline_ev = evtimer_new(call->io->base, on_deadline, call);
-        evtimer_add(call->deadline_ev, &tv);
-    }
-    return 0;
-}
-
-static int setup_encodings(struct kumo_rpc_call *call)
-{
-    int grpc = call->protocol == KUMO_PROTO_GRPC || call->protocol == KUMO_PROTO_GRPC_WEB;
-    if (call->protocol == KUMO_PROTO_CONNECT_GET) {
-        call->gzip_out = list_has_gzip(call->known[KUMO_KH_ACCEPT_ENCODING]);
-        return 0;
-    }
-    const char *accept_name = grpc ? "grpc-accept-encoding" : "accept-encoding";
-    int enc = grpc ? KUMO_KH_GRPC_ENCODING : KUMO_KH_CONTENT_ENCODING;
-    int accept = grpc ? KUMO_KH_GRPC_ACCEPT_ENCODING : KUMO_KH_ACCEPT_ENCODING;
-    if (call->protocol == KUMO_PROTO_CONNECT_STREAM) {
-        accept_name = "connect-accept-encoding";
-        enc = KUMO_KH_CONNECT_CONTENT_ENCODING;
-        accept = KUMO_KH_CONNECT_ACCEPT_ENCODING;
-    }
-    call->encoding = call->known[enc];
-    call->accept_encoding = call->known[accept];
-    if (call->encoding && strcasecmp(call->encoding, "identity") != 0) {
-        if (strcasecmp(call->encoding, "gzip") != 0) {
-            kumo_rpc_call_set_header(call, accept_name, "gzip,identity");
-            kumo__respond_error(call, KUMO_CODE_UNIMPLEMENTED,
-                                "unsupported compression (supported: gzip, identity)");
-            return -1;
-        }
-        call->gzip_in = 1;
-    }
-    call->gzip_out = list_has_gzip(call->accept_encoding);
-    return 0;
-}
-
-/* Authenticates from the headers alone, before any of the body is read or
- * decoded: an unauthenticated caller of a non-public method learns nothing
- * about its request and costs no decode; the rest of its body is dropped
- * unbuffered, then its stream reset (discard). Returns 0, or -1 after
- * answering. */
-static int authenticate(struct kumo_rpc_call *call)
-{
-    const struct kumo_rpc_server *srv = call->io->srv;
-    if (srv->auth_fn == NULL || (call->method->entry->flags & KUMO_RPC_PUBLIC))
-        return 0;
-    kumo_code code =
-        srv->auth_fn(srv->auth_ud, call, call->known[KUMO_KH_AUTHORIZATION], &call->principal);
-    if (code == KUMO_CODE_OK)
-        return 0;
-    /* Counted in kumo_rpc_requests_total like a call its handler refused. */
-    call->dispatched = 1;
-    kumo_metrics_rpc_started();
-    kumo__respond_error(call, code, call->error_message ? call->error_message : "unauthenticated");
-    return -1;
-}
-
 static void headers_done_traced(struct kumo_rpc_call *call);
 
 /* All request headers are in: decide protocol and method, or answer. */
 static void headers_done(struct kumo_rpc_call *call)
 {
     const char *rid = call->known[KUMO_KH_REQUEST_ID];
-    if (rid && request_id_ok(rid)) {
+    if (rid && kumo__req_request_id_ok(rid)) {
         snprintf(call->request_id, sizeof(call->request_id), "%s", rid);
         call->request_id_from_client = 1;
     } else
-        make_request_id(call->request_id, sizeof(call->request_id));
+        kumo__req_make_request_id(call->request_id, sizeof(call->request_id));
     /* The server span starts with the headers: the child of the caller's
      * traceparent, or a new trace for a caller that sent none. */
     kumo_trace_start_from_headers(&call->trace, kumo_rpc_call_header(call, "traceparent"),
@@ -754,7 +541,8 @@ static void headers_done_traced(struct kumo_rpc_call *call)
     } else {
         call->content_type = call->known[KUMO_KH_CONTENT_TYPE];
         if (call->content_type == NULL ||
-            classify_content_type(call, media_type(call, call->content_type)) != 0) {
+            kumo__req_classify_content_type(call, kumo__req_media_type(call, call->content_type)) !=
+                0) {
             kumo__respond_http(call, 415, "accept-post",
                                "application/proto, application/json, application/grpc, "
                                "application/grpc+proto, application/grpc+json, "
@@ -796,7 +584,8 @@ static void headers_done_traced(struct kumo_rpc_call *call)
         call->method = NULL;
         return;
     }
-    if (authenticate(call) != 0 || setup_encodings(call) != 0 || parse_deadline(call) != 0)
+    if (kumo__req_authenticate(call) != 0 || kumo__req_setup_encodings(call) != 0 ||
+        kumo__req_parse_deadline(call) != 0)
         return;
     if (call->protocol == KUMO_PROTO_GRPC || call->protocol == KUMO_PROTO_GRPC_WEB ||
         call->protocol == KUMO_PROTO_CONNECT_STREAM) {
@@ -861,7 +650,7 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
         call->headers = kumo_arena_grow(call->arena, call->headers, call->n_headers,
                                         &call->cap_headers, sizeof(*call->headers), 16);
     call->headers[call->n_headers++] = (struct kumo__header){n, v, valuelen};
-    int k = known_header(name, namelen);
+    int k = kumo__req_known_header(name, namelen);
     if (k >= 0 && call->known[k] == NULL)
         call->known[k] = v;
     return 0;
