@@ -31,6 +31,17 @@ kumo_code kumo_db_call_fail(struct kumo_rpc_call *call, struct kumo_db_conn *c, 
     return kumo_rpc_call_error(call, rc, "%s", msg[0] ? msg : "database error");
 }
 
+kumo_code kumo_db_call_commit(struct kumo_rpc_call *call, struct kumo_db_conn *c, kumo_code rc,
+                              const char *not_found)
+{
+    if (rc == KUMO_CODE_OK)
+        rc = kumo_db_commit(c);
+    if (rc != KUMO_CODE_OK)
+        return kumo_db_call_fail(call, c, rc, not_found);
+    kumo_db_release(c);
+    return KUMO_CODE_OK;
+}
+
 kumo_code kumo_db_run_tx(struct kumo_db_conn *c, int tries, kumo_db_tx_fn fn, void *arg)
 {
     kumo_code rc = KUMO_CODE_ABORTED;

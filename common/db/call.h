@@ -21,6 +21,13 @@ kumo_code kumo_db_call_acquire(struct kumo_db *db, struct kumo_rpc_call *call,
 kumo_code kumo_db_call_fail(struct kumo_rpc_call *call, struct kumo_db_conn *c, kumo_code rc,
                             const char *not_found);
 
+/* Ends a handler's transaction on `c`: commits when rc is OK; on success
+ * releases `c` and returns OK; on any failure (rc, or the commit's) answers
+ * the call as kumo_db_call_fail does (rolling back, releasing `c`) and
+ * returns the code answered. */
+kumo_code kumo_db_call_commit(struct kumo_rpc_call *call, struct kumo_db_conn *c, kumo_code rc,
+                              const char *not_found);
+
 /* A transaction body: runs on `c` inside the transaction; returns OK to
  * commit, anything else to roll back. */
 typedef kumo_code (*kumo_db_tx_fn)(struct kumo_db_conn *c, void *arg);

@@ -22,6 +22,10 @@ static const struct kumo_config_var own_vars[] = {
      "lifetime of access tokens exchanged for API keys", 0, 60000, HOUR_MS},
     {"KUMO_REFRESH_TOKEN_TTL", KUMO_CONFIG_DURATION_MS, "168h",
      "lifetime of one refresh token (each use rotates it)", 0, 60000, 90 * DAY_MS},
+    {"KUMO_REFRESH_REUSE_GRACE", KUMO_CONFIG_DURATION_MS, "10s",
+     "a spent refresh token presented again this soon after its rotation rotates again instead of "
+     "revoking its login (a reload that lost the answer); 0: never",
+     0, 0, 60000},
     {"KUMO_REFRESH_FAMILY_TTL", KUMO_CONFIG_DURATION_MS, "720h",
      "longest a login lasts through refreshes, from Authenticate", 0, 60000, 365 * DAY_MS},
     {"KUMO_SECRET_PEPPER", KUMO_CONFIG_STRING, NULL,
@@ -114,6 +118,7 @@ int users_settings_load(const struct kumo_config *c, struct users_settings *s)
     s->api_ttl_s = kumo_config_int(c, "KUMO_API_TOKEN_TTL") / 1000;
     s->refresh_ttl_s = kumo_config_int(c, "KUMO_REFRESH_TOKEN_TTL") / 1000;
     s->family_ttl_s = kumo_config_int(c, "KUMO_REFRESH_FAMILY_TTL") / 1000;
+    s->refresh_reuse_grace_us = kumo_config_int(c, "KUMO_REFRESH_REUSE_GRACE") * 1000;
     s->argon2.m_kib = (uint32_t)kumo_config_int(c, "KUMO_PASSWORD_ARGON2_M_KIB");
     s->argon2.t_cost = (uint32_t)kumo_config_int(c, "KUMO_PASSWORD_ARGON2_T");
     s->argon2.parallelism = (uint32_t)kumo_config_int(c, "KUMO_PASSWORD_ARGON2_P");

@@ -262,11 +262,9 @@ USERS_HANDLER(authenticate)
     rc = kumo_db_begin(c);
     if (rc == KUMO_CODE_OK)
         rc = start_family(ctx, c, l.u.tenant_id, l.u.id, resp->refresh_token, &rexp);
-    if (rc == KUMO_CODE_OK)
-        rc = kumo_db_commit(c);
+    rc = kumo_db_call_commit(call, c, rc, NULL);
     if (rc != KUMO_CODE_OK)
-        return users_db_fail(call, c, rc);
-    kumo_db_release(c);
+        return rc;
     int64_t aexp;
     rc = users_issue_access(ctx, call, l.u.id, l.u.tenant_id,
                             users_role_bit((Kumo__Users__V1__Role)l.u.role), ctx->s.access_ttl_s,
@@ -365,7 +363,12 @@ static kumo_code rotate(struct users_ctx *ctx, struct kumo_rpc_call *call, struc
     int64_t now = kumo_now_us();
     if (!r->revoked_null)
         return refuse_refresh(call, c, r, NULL);
-    if (!r->used_null)
+    /* A spent token again: theft (the family dies), unless it comes back
+     * within the grace window of its first use, as a reload does whose
+     * answer (the successor) was lost; then it rotates again. The window is
+     * anchored at the first use (used_time is never moved). */
+    if (!r->used_null &&
+        !(ctx->s.refresh_reuse_grace_us > 0 && now - r->used <= ctx->s.refresh_reuse_grace_us))
         return refuse_refresh(call, c, r, "reuse");
     if (r->tok_exp <= now || r->fam_exp <= now)
         return refuse_refresh(call, c, r, NULL);
@@ -383,7 +386,9 @@ static kumo_code rotate(struct users_ctx *ctx, struct kumo_rpc_call *call, struc
     *rexp = now + ctx->s.refresh_ttl_s * 1000000;
     if (*rexp > r->fam_exp)
         *rexp = r->fam_exp;
-    rc = kumo_db_exec(c, "UPDATE refresh_tokens SET used_time = ? WHERE token_hash = ?",
+    rc = kumo_db_exec(c,
+                      "UPDATE refresh_tokens SET used_time = COALESCE(used_time, ?)"
+                      " WHERE token_hash = ?",
                       KUMO_DB_PARAMS(KUMO_DB_TIME(now), KUMO_DB_STRZ(hash)), NULL);
     if (rc == KUMO_CODE_OK)
         rc = kumo_db_exec(c,
@@ -392,11 +397,9 @@ static kumo_code rotate(struct users_ctx *ctx, struct kumo_rpc_call *call, struc
                           KUMO_DB_PARAMS(KUMO_DB_STRZ(next_hash), KUMO_DB_STRZ(r->family),
                                          KUMO_DB_TIME(now), KUMO_DB_TIME(*rexp)),
                           NULL);
-    if (rc == KUMO_CODE_OK)
-        rc = kumo_db_commit(c);
+    rc = kumo_db_call_commit(call, c, rc, NULL);
     if (rc != KUMO_CODE_OK)
-        return users_db_fail(call, c, rc);
-    kumo_db_release(c);
+        return rc;
     *role = ud[0];
     return KUMO_CODE_OK;
 }
@@ -534,11 +537,9 @@ USERS_HANDLER(sign_out_everywhere)
         rc = users_revoke_families(c, p->tid, uid, "signed_out_everywhere");
     if (rc == KUMO_CODE_OK)
         rc = users_revoke_tokens(c, p->tid, uid, "signed_out_everywhere");
-    if (rc == KUMO_CODE_OK)
-        rc = kumo_db_commit(c);
+    rc = kumo_db_call_commit(call, c, rc, NULL);
     if (rc != KUMO_CODE_OK)
-        return users_db_fail(call, c, rc);
-    kumo_db_release(c);
+        return rc;
     kumo_log(KUMO_LOG_INFO, kumo_rpc_call_request_id(call), "signed out everywhere", "user", uid,
              "by", p->sub, NULL);
     Kumo__Users__V1__SignOutEverywhereResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);

@@ -366,12 +366,7 @@ static kumo_code apply_update(struct kumo_rpc_call *call, struct kumo_db_conn *c
     }
     if (rc == KUMO_CODE_OK)
         rc = fetch_user(call, c, p->tid, u->id, out);
-    if (rc == KUMO_CODE_OK)
-        rc = kumo_db_commit(c);
-    if (rc != KUMO_CODE_OK)
-        return users_db_fail(call, c, rc);
-    kumo_db_release(c);
-    return KUMO_CODE_OK;
+    return kumo_db_call_commit(call, c, rc, NULL);
 }
 
 USERS_HANDLER(update_user)
@@ -452,11 +447,9 @@ USERS_HANDLER(delete_user)
         rc = users_revoke_tokens(c, p->tid, req->id, "deleted");
     if (rc == KUMO_CODE_OK)
         rc = users_revoke_keys_of(c, p->tid, req->id, "deleted");
-    if (rc == KUMO_CODE_OK)
-        rc = kumo_db_commit(c);
+    rc = kumo_db_call_commit(call, c, rc, NULL);
     if (rc != KUMO_CODE_OK)
-        return users_db_fail(call, c, rc);
-    kumo_db_release(c);
+        return rc;
     Kumo__Users__V1__DeleteUserResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__users__v1__delete_user_response__init(resp);
     *response = &resp->base;
@@ -515,12 +508,7 @@ static kumo_code store_password(struct kumo_rpc_call *call, struct kumo_db_conn 
      * not keep a refresh token. */
     if (rc == KUMO_CODE_OK)
         rc = users_revoke_families(c, tid, id, "password_changed");
-    if (rc == KUMO_CODE_OK)
-        rc = kumo_db_commit(c);
-    if (rc != KUMO_CODE_OK)
-        return users_db_fail(call, c, rc);
-    kumo_db_release(c);
-    return KUMO_CODE_OK;
+    return kumo_db_call_commit(call, c, rc, NULL);
 }
 
 USERS_HANDLER(change_password)

@@ -46,6 +46,9 @@ struct users_settings {
     const char *signing_key_files;
     int64_t leeway_s;
     int64_t access_ttl_s, api_ttl_s, refresh_ttl_s, family_ttl_s;
+    /* A spent refresh token presented again within this many microseconds
+     * of its first use rotates again (0: a reuse always revokes). */
+    int64_t refresh_reuse_grace_us;
     struct kumo_password_params argon2;
     int64_t argon2_max_concurrent;
     int64_t login_window_ms;
