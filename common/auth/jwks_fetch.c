@@ -16,23 +16,11 @@
 
 #define FIRST_RETRY_MS 500
 
-static int fail(struct kumo_buf *err, int rc, const char *what, const char *detail)
-{
-    if (err) {
-        kumo_buf_append_str(err, what);
-        if (detail && *detail) {
-            kumo_buf_append_str(err, ": ");
-            kumo_buf_append_str(err, detail);
-        }
-    }
-    return rc;
-}
-
 static int read_file(const char *path, struct kumo_buf *body, struct kumo_buf *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return fail(err, KUMO_ERR_IO, "jwks: cannot open the file", strerror(errno));
+        return kumo_buf_error(err, KUMO_ERR_IO, "jwks: cannot open the file", strerror(errno));
     char chunk[4096];
     for (;;) {
         ssize_t n = read(fd, chunk, sizeof chunk);
@@ -41,13 +29,13 @@ static int read_file(const char *path, struct kumo_buf *body, struct kumo_buf *e
         if (n < 0) {
             int e = errno;
             close(fd);
-            return fail(err, KUMO_ERR_IO, "jwks: cannot read the file", strerror(e));
+            return kumo_buf_error(err, KUMO_ERR_IO, "jwks: cannot read the file", strerror(e));
         }
         if (n == 0)
             break;
         if (body->len + (size_t)n > KUMO_JWT_MAX_JWKS_LEN) {
             close(fd);
-            return fail(err, KUMO_ERR_TOO_LARGE, "jwks: document too large", NULL);
+            return kumo_buf_error(err, KUMO_ERR_TOO_LARGE, "jwks: document too large", NULL);
         }
         kumo_buf_append(body, chunk, (size_t)n);
     }
@@ -59,7 +47,7 @@ int kumo_jwks_load(const char *source, const struct kumo_jwks_fetch_opts *o,
                    struct kumo_jwt_keyset **out, struct kumo_buf *err)
 {
     if (source == NULL || *source == '\0' || out == NULL)
-        return fail(err, KUMO_ERR_INVALID, "jwks: no source", NULL);
+        return kumo_buf_error(err, KUMO_ERR_INVALID, "jwks: no source", NULL);
     struct kumo_buf body = KUMO_BUF_INIT;
     int rc;
     if (strncmp(source, "http://", 7) == 0 || strncmp(source, "https://", 8) == 0) {
@@ -73,7 +61,7 @@ int kumo_jwks_load(const char *source, const struct kumo_jwks_fetch_opts *o,
         rc = kumo_jwt_keyset_from_jwks(out, body.data ? (const char *)body.data : "", body.len,
                                        &why);
         if (rc != 0)
-            fail(err, rc, "jwks: unusable document", why);
+            kumo_buf_error(err, rc, "jwks: unusable document", why);
     }
     kumo_buf_free(&body);
     return rc;

@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 
 #include "base/alloc.h"
+#include "base/calendar.h"
 #include "base/errors.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
@@ -149,18 +150,10 @@ int kumo__aws_parse_iso8601(const char *s, size_t len, time_t *out)
     long offset;
     if (parse_zone(s + i, len - i, &offset) != 0)
         return KUMO_ERR_INVALID;
-    struct tm tm = {.tm_year = y - 1900,
-                    .tm_mon = mo - 1,
-                    .tm_mday = d,
-                    .tm_hour = h,
-                    .tm_min = mi,
-                    .tm_sec = se};
-    time_t t = timegm(&tm);
-    struct tm back;
-    if (y < 1970 || gmtime_r(&t, &back) == NULL || back.tm_mon != mo - 1 || back.tm_mday != d ||
-        back.tm_hour != h || back.tm_min != mi || back.tm_sec != se)
+    int64_t t;
+    if (kumo_utc_seconds(y, mo, d, h, mi, se, &t) != 0)
         return KUMO_ERR_INVALID;
-    *out = t - offset;
+    *out = (time_t)(t - offset);
     return 0;
 }
 
@@ -461,6 +454,29 @@ static void append_form(struct kumo_buf *b, const char *k, const char *v)
     kumo_sigv4_uri_encode(v, strlen(v), 0, b);
 }
 
+/* The credentials in an answer of STS or the container endpoint (parse:
+ * its parser) when the exchange worked (rc 0) and the status is 200; a
+ * non-200 answer is an error naming the status and the service's own
+ * message. The body is wiped and freed either way. */
+static int read_answer(struct http_resp *r, int rc,
+                       int (*parse)(const char *, size_t, struct kumo_aws_credentials *,
+                                    struct kumo_buf *),
+                       struct kumo_aws_credentials *out, struct kumo_buf *err)
+{
+    if (rc == 0) {
+        rc = parse((const char *)r->body.data, r->body.len, out, err);
+        if (r->status != 200) {
+            if (rc == 0)
+                kumo_aws_credentials_clear(out);
+            rc = status_error(r->status, rc, err);
+        }
+    }
+    if (r->body.data)
+        OPENSSL_cleanse(r->body.data, r->body.len);
+    kumo_buf_free(&r->body);
+    return rc;
+}
+
 static int fetch_web_identity(struct kumo_aws_provider *p, struct kumo_aws_credentials *out,
                               struct kumo_buf *err)
 {
@@ -485,18 +501,7 @@ static int fetch_web_identity(struct kumo_aws_provider *p, struct kumo_aws_crede
     curl_slist_free_all(h);
     OPENSSL_cleanse(form.data, form.len);
     kumo_buf_free(&form);
-    if (rc == 0) {
-        rc = kumo__aws_parse_sts_response((const char *)r.body.data, r.body.len, out, err);
-        if (r.status != 200) {
-            if (rc == 0)
-                kumo_aws_credentials_clear(out);
-            rc = status_error(r.status, rc, err);
-        }
-    }
-    if (r.body.data)
-        OPENSSL_cleanse(r.body.data, r.body.len);
-    kumo_buf_free(&r.body);
-    return rc;
+    return read_answer(&r, rc, kumo__aws_parse_sts_response, out, err);
 }
 
 static int fetch_container(struct kumo_aws_provider *p, struct kumo_aws_credentials *out,
@@ -530,18 +535,7 @@ static int fetch_container(struct kumo_aws_provider *p, struct kumo_aws_credenti
     for (struct curl_slist *s = h; s; s = s->next)
         OPENSSL_cleanse(s->data, strlen(s->data));
     curl_slist_free_all(h);
-    if (rc == 0) {
-        rc = kumo__aws_parse_container_response((const char *)r.body.data, r.body.len, out, err);
-        if (r.status != 200) {
-            if (rc == 0)
-                kumo_aws_credentials_clear(out);
-            rc = status_error(r.status, rc, err);
-        }
-    }
-    if (r.body.data)
-        OPENSSL_cleanse(r.body.data, r.body.len);
-    kumo_buf_free(&r.body);
-    return rc;
+    return read_answer(&r, rc, kumo__aws_parse_container_response, out, err);
 }
 
 /* ---- provider ---- */

@@ -15,6 +15,7 @@
 #include <openssl/sha.h>
 
 #include "base/alloc.h"
+#include "base/calendar.h"
 #include "base/errors.h"
 #include "base/pctenc.h"
 
@@ -107,20 +108,10 @@ int kumo_sigv4_parse_date(const char *s, size_t len, time_t *out)
         kumo__sigv4_digits(s + 6, 2, &d) || kumo__sigv4_digits(s + 9, 2, &h) ||
         kumo__sigv4_digits(s + 11, 2, &mi) || kumo__sigv4_digits(s + 13, 2, &se))
         return KUMO_ERR_INVALID;
-    struct tm tm = {.tm_year = y - 1900,
-                    .tm_mon = mo - 1,
-                    .tm_mday = d,
-                    .tm_hour = h,
-                    .tm_min = mi,
-                    .tm_sec = se};
-    time_t t = timegm(&tm);
-    struct tm back;
-    /* timegm normalises 20150231 into March: a round trip rejects it. */
-    if (y < 1970 || gmtime_r(&t, &back) == NULL || back.tm_year != y - 1900 ||
-        back.tm_mon != mo - 1 || back.tm_mday != d || back.tm_hour != h || back.tm_min != mi ||
-        back.tm_sec != se)
+    int64_t t;
+    if (kumo_utc_seconds(y, mo, d, h, mi, se, &t) != 0)
         return KUMO_ERR_INVALID;
-    *out = t;
+    *out = (time_t)t;
     return 0;
 }
 

@@ -82,3 +82,15 @@ char *kumo_buf_steal(struct kumo_buf *b, size_t *len_out)
     b->len = b->cap = 0;
     return p;
 }
+
+int kumo_buf_error(struct kumo_buf *err, int rc, const char *what, const char *detail)
+{
+    if (err) {
+        kumo_buf_append_str(err, what);
+        if (detail && *detail) {
+            kumo_buf_append_str(err, ": ");
+            kumo_buf_append_str(err, detail);
+        }
+    }
+    return rc;
+}

@@ -38,4 +38,10 @@ void kumo_buf_free(struct kumo_buf *b);
  * buffer. Never NULL: an empty buffer yields "". */
 char *kumo_buf_steal(struct kumo_buf *b, size_t *len_out);
 
+/* The error-message convention of functions that take an optional `err`
+ * buffer: appends "what: detail" ("what" alone when detail is NULL or
+ * empty) to err unless err is NULL, and returns rc, so a failure path reads
+ * `return kumo_buf_error(err, KUMO_ERR_IO, "cannot open", strerror(e));`. */
+int kumo_buf_error(struct kumo_buf *err, int rc, const char *what, const char *detail);
+
 #endif

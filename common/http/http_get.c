@@ -17,18 +17,6 @@ static void curl_init(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-static int fail(struct kumo_buf *err, int rc, const char *what, const char *detail)
-{
-    if (err) {
-        kumo_buf_append_str(err, what);
-        if (detail && *detail) {
-            kumo_buf_append_str(err, ": ");
-            kumo_buf_append_str(err, detail);
-        }
-    }
-    return rc;
-}
-
 struct sink {
     struct kumo_buf *b;
     size_t max;
@@ -55,7 +43,7 @@ int kumo_http_get(const char *url, const struct kumo_http_get_opts *o, struct ku
     pthread_once(&curl_once, curl_init);
     CURL *h = curl_easy_init();
     if (h == NULL)
-        return fail(err, KUMO_ERR_IO, msg, "cannot create a curl handle");
+        return kumo_buf_error(err, KUMO_ERR_IO, msg, "cannot create a curl handle");
     struct sink s = {body, o && o->max_len ? o->max_len : DEFAULT_MAX_LEN, 0};
     char errbuf[CURL_ERROR_SIZE] = "";
     long timeout = o && o->timeout_ms > 0 ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
@@ -75,14 +63,14 @@ int kumo_http_get(const char *url, const struct kumo_http_get_opts *o, struct ku
     curl_easy_cleanup(h);
     if (s.too_large) {
         snprintf(msg, sizeof msg, "%s: document too large", what ? what : "http");
-        return fail(err, KUMO_ERR_TOO_LARGE, msg, NULL);
+        return kumo_buf_error(err, KUMO_ERR_TOO_LARGE, msg, NULL);
     }
     if (cc != CURLE_OK)
-        return fail(err, KUMO_ERR_IO, msg, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+        return kumo_buf_error(err, KUMO_ERR_IO, msg, errbuf[0] ? errbuf : curl_easy_strerror(cc));
     if (status < 200 || status > 299) {
         char st[32];
         snprintf(st, sizeof st, "HTTP %ld", status);
-        return fail(err, KUMO_ERR_IO, msg, st);
+        return kumo_buf_error(err, KUMO_ERR_IO, msg, st);
     }
     return 0;
 }

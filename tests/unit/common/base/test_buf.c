@@ -62,12 +62,29 @@ static void test_buf_steal(void **state)
     kumo_free(s);
 }
 
+static void test_buf_error(void **state)
+{
+    (void)state;
+    struct kumo_buf b = KUMO_BUF_INIT;
+    assert_int_equal(kumo_buf_error(NULL, -5, "what", "detail"), -5);
+    assert_int_equal(kumo_buf_error(&b, -1005, "cannot open", "No such file"), -1005);
+    kumo_buf_append_byte(&b, 0);
+    assert_string_equal((const char *)b.data, "cannot open: No such file");
+    kumo_buf_reset(&b);
+    assert_int_equal(kumo_buf_error(&b, 7, "plain", ""), 7);
+    assert_int_equal(kumo_buf_error(&b, 7, "; again", NULL), 7);
+    kumo_buf_append_byte(&b, 0);
+    assert_string_equal((const char *)b.data, "plain; again");
+    kumo_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_buf_append_and_terminate),
         cmocka_unit_test(test_buf_grows_large),
         cmocka_unit_test(test_buf_steal),
+        cmocka_unit_test(test_buf_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
