@@ -34,8 +34,8 @@ int kumo_days_in_month(int64_t y, unsigned m)
 int kumo_utc_seconds(int y, int mo, int d, int h, int mi, int se, int64_t *out)
 {
     if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 ||
-        d > kumo_days_in_month(y, (unsigned)mo) || h < 0 || h > 23 || mi < 0 || mi > 59 ||
-        se < 0 || se > 59)
+        d > kumo_days_in_month(y, (unsigned)mo) || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 ||
+        se > 59)
         return -1;
     *out = kumo_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se;
     return 0;
