@@ -276,6 +276,13 @@ $(BUILD)/fuzz/fuzz_$(notdir $(1))_%: tests/fuzz/fuzz_$(notdir $(1))_%.c \
 endef
 $(foreach d,$(DAEMON_DIRS),$(eval $(call service_fuzz_rule,$(d))))
 
+# fuzz_extract_*.c: the extractor's parsers (tools/extract, all but main.c),
+# linked with its libraries.
+$(BUILD)/fuzz/fuzz_extract_%: tests/fuzz/fuzz_extract_%.c \
+    $(filter-out $(BUILD)/obj/tools/extract/main.o,$(EXTRACT_OBJS)) $(LIBKUMOTEST) $(LIBS_ALL)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) -Itools/extract $(EXTRACT_CFLAGS) $(CFLAGS_ALL) -fsanitize=fuzzer,address,undefined -o $@ $^ $(EXTRACT_LIBS) $(PKG_LIBS) -lm
+
 # ---- top-level workflows ----------------------------------------------------
 bootstrap:
 	@scripts/bootstrap
@@ -296,6 +303,7 @@ bench: bootstrap all
 	bench/users/run build
 	bench/storage/run build
 	bench/documents/run build
+	bench/extract/run build
 	$(if $(wildcard bench/bff/run),bench/bff/run build)
 	bench/console/run build
 

@@ -48,6 +48,10 @@ int kx_ooxml_fd(int fd, const char *kind, const struct kx_limits *l, struct kx_o
 int kx_ooxml_mem(const uint8_t *data, size_t len, const char *kind, const struct kx_limits *l,
                  struct kx_out *out);
 
+/* The text walk of one XML part, from memory: part "document" (Word),
+ * "shared" / "sheet" (Excel), "slide" (PowerPoint). For the fuzz target. */
+int kx_ooxml_part(const uint8_t *xml, size_t len, const char *part, struct kx_out *out);
+
 /* OCR of 8-bit gray or 32-bit pixels (ocr.c): appends the recognized text. */
 int kx_ocr(const struct kx_limits *l, const uint8_t *pixels, int w, int h, int bytes_per_pixel,
            int stride, struct kx_out *out);

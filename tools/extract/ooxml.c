@@ -5,6 +5,7 @@
  * DTDs, no network. The walk itself (which elements are text, where lines
  * break) is ours: fuzzed by tests/fuzz/fuzz_extract_ooxml.c. */
 #include <libxml/xmlreader.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,6 +265,27 @@ static int ooxml(zip_t *za, const char *kind, const struct kx_limits *l, struct 
     if (k == K_DOCX && rc == 0)
         out->pages = 1;
     free(parts);
+    return rc;
+}
+
+int kx_ooxml_part(const uint8_t *xml, size_t len, const char *part, struct kx_out *out)
+{
+    int k = strcmp(part, "sheet") == 0    ? K_XLSX_SHEET
+            : strcmp(part, "shared") == 0 ? K_XLSX_SHARED
+            : strcmp(part, "slide") == 0  ? K_PPTX
+                                          : K_DOCX;
+    if (len > INT32_MAX)
+        return -1;
+    xmlTextReaderPtr r = xmlReaderForMemory((const char *)xml, (int)len, NULL, NULL,
+                                            XML_PARSE_NONET | XML_PARSE_NOERROR |
+                                                XML_PARSE_NOWARNING | XML_PARSE_COMPACT);
+    if (!r)
+        return -1;
+    const char *why = NULL;
+    int rc = walk(r, k, out, &why);
+    xmlFreeTextReader(r);
+    if (rc != 0)
+        snprintf(out->why, sizeof out->why, "%s", why);
     return rc;
 }
 

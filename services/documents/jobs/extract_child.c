@@ -42,6 +42,15 @@ static void find_default_bin(void)
         return;
     *slash = '\0';
     snprintf(default_bin, sizeof default_bin, "%.*s/kumo-extract", PATH_MAX - 16, self);
+    if (access(default_bin, X_OK) != 0) {
+        /* Not installed here: PDFs, Office files and images get their type
+         * and checksum but no text, as with KUMO_EXTRACT_BIN=off. */
+        kumo_log(KUMO_LOG_WARN, NULL,
+                 "no extractor beside this binary: only text-like content "
+                 "is extracted",
+                 "path", default_bin, NULL);
+        default_bin[0] = '\0';
+    }
 }
 
 const char *docs__extract_bin(const struct docs_settings *s)

@@ -8,7 +8,7 @@
 #include "extract/frames.h"
 
 /* The extractor's path: KUMO_EXTRACT_BIN, or kumo-extract beside this
- * binary; NULL when "off" (or not found). */
+ * binary when it is there; NULL when "off" or not installed. */
 const char *docs__extract_bin(const struct docs_settings *s);
 
 /* The --kind of a detected MIME type ("pdf", "ooxml", "docx", "xlsx",

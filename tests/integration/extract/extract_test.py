@@ -11,7 +11,7 @@ checked in the stored text: CJK substring search is issue 19 item 1);
 GetDocument, ListDocuments and the BFF's REST answers carry a
 thumbnail_url that downloads a PNG of at most 256 px for the PDF and the
 PNG, none for Office files; hostile files (content expanding to tens of
-GiB, a looping page tree, 100000-deep nesting, a zip bomb, a truncated
+GiB, a looping page tree, 10000-deep nesting, a zip bomb, a truncated
 DOCX, a 20000x20000 PNG) each fail within their bounds with a clear
 reason and end as dead letters with extraction FAILED, while the daemon
 stays up and a document uploaded after them is extracted; the extractor

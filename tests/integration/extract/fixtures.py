@@ -3,7 +3,8 @@ checked in): PDFs with a text layer drawn by cairo (python3-cairo, the
 IPA Gothic and DejaVu fonts of Debian), a scanned PDF and PNGs of text
 drawn by PIL (python3-pil), DOCX/XLSX/PPTX zipped from minimal XML with
 zipfile, and hostile files: a PDF whose content expands to
-tens of gigabytes, a PDF whose page tree loops, a PDF nested 100000 arrays deep,
+tens of gigabytes, a PDF whose page tree loops, a PDF nested 10000 arrays
+deep (poppler stops at 500),
 a zip-bomb DOCX, a truncated DOCX, a 20000x20000 PNG."""
 import io
 import struct
@@ -157,7 +158,7 @@ def pdf_loop():
     ])
 
 
-def pdf_nested(depth=100000):
+def pdf_nested(depth=10000):
     """An object nested `depth` arrays deep."""
     return _pdf([
         b"<< /Type /Catalog /Pages 2 0 R /Deep " + b"[" * depth + b"]" * depth + b" >>",
@@ -165,8 +166,8 @@ def pdf_nested(depth=100000):
     ])
 
 
-def docx_bomb(gib=1):
-    """A DOCX whose document.xml inflates to `gib` GiB (a few MB zipped)."""
+def docx_bomb(mib=256):
+    """A DOCX whose document.xml inflates to `mib` MiB (~2 KB per MiB zipped)."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
         z.writestr("[Content_Types].xml", CT)
@@ -174,7 +175,7 @@ def docx_bomb(gib=1):
             f.write(('<?xml version="1.0"?><w:document xmlns:w="%s"><w:body><w:p><w:r><w:t>x'
                      % W).encode())
             chunk = b"<w:bookmarkEnd/>" * (1 << 16)
-            for _ in range(gib << 10):
+            for _ in range(mib):
                 f.write(chunk)
             f.write(b"</w:t></w:r></w:p></w:body></w:document>")
     return out.getvalue()
