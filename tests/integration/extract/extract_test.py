@@ -312,6 +312,33 @@ def c_seccomp(w):
     expect(p.returncode == 0 and b"hello" in p.stdout, "plain run: %r" % p.returncode)
 
 
+def c_memory_limit(w):
+    """--memory (KUMO_EXTRACT_MEMORY) is an address-space limit: OCR with the
+    Japanese model does not fit in 64 MiB and the run ends without an
+    answer (the job would fail with the reason), where 1 GiB succeeds.
+    AddressSanitizer builds reserve terabytes of address space, so the
+    extractor skips RLIMIT_AS there: checked on plain builds only."""
+    exe = os.path.join(w.st.build, "bin", "kumo-extract")
+    ldd = subprocess.run(["ldd", exe], capture_output=True, text=True).stdout
+    if "libasan" in ldd:
+        dt.note("skipped under AddressSanitizer (no RLIMIT_AS there)")
+        return
+    data = fx.png_text(["The memory bound"])
+
+    def run(mem):
+        with tempfile.TemporaryFile() as f:
+            f.write(data)
+            f.seek(0)
+            return subprocess.run([exe, "--kind", "image", "--memory", str(mem)], stdin=f,
+                                  capture_output=True, timeout=60)
+    small, big = run(64 << 20), run(1 << 30)
+    expect(small.returncode != 0 and not small.stdout.endswith(b"Z\0\0\0\0"),
+           "64 MiB: rc %r, %d bytes out" % (small.returncode, len(small.stdout)))
+    expect(big.returncode == 0 and b"memory" in big.stdout.lower(), "1 GiB: rc %r %r"
+           % (big.returncode, big.stdout[:200]))
+    dt.note("64 MiB run ended with %r" % small.returncode)
+
+
 def c_purge(w):
     doc = w.ids["png"]
     key = dt.object_key(w, doc, 1) + ".thumb.png"
@@ -364,6 +391,7 @@ def main():
             ("hostile files: every attempt ended within the bounds", c_hostile_bounded),
             ("the daemon keeps serving and extracting after them", c_still_serving),
             ("the extractor is killed by seccomp when it opens a socket", c_seccomp),
+            ("the address-space limit stops a run that needs more", c_memory_limit),
             ("purge removes the thumbnail object and its row", c_purge),
         ]
         for name, fn in cases:
