@@ -60,9 +60,12 @@ struct Pix;
 int kx_ocr_pix(const struct kx_limits *l, struct Pix *pix, struct kx_out *out);
 void kx_ocr_end(void);
 
-/* The sandbox (sandbox.c): resource limits now; the seccomp filter once
- * the inputs are open. Each returns 0 or -1 (message on stderr). */
+/* The sandbox (sandbox.c): resource limits now; Landlock and the seccomp
+ * filter once the input is open. Each returns 0 or -1 (message on stderr). */
 int kx_sandbox_limits(int64_t cpu_s, int64_t memory_bytes);
 int kx_sandbox_seccomp(void);
+/* Landlock: files readable only under the libraries' data folders, none
+ * writable. 0, 1 when the kernel has no Landlock, or -1. */
+int kx_sandbox_landlock(void);
 
 #endif

@@ -17,8 +17,10 @@
  * page), --thumb PX (longest thumbnail side, 0: none), --zip-max BYTES
  * (uncompressed bytes read from an Office zip), --ocr LANGS|off,
  * --cpu SECONDS and --memory BYTES (setrlimit). The seccomp filter
- * (sandbox.c) is on before the file is parsed. --selftest-socket tries
- * to open a network socket once sandboxed (tests: it must be killed). */
+ * and the Landlock ruleset (sandbox.c) are on before the file is parsed.
+ * Tests: --selftest-socket tries to open a network socket once sandboxed
+ * (it must be killed), --selftest-read PATH to open a file (exit 3 if it
+ * could, 4 if refused). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -89,6 +91,7 @@ int main(int argc, char **argv)
     const char *kind = NULL;
     int64_t cpu = 30, memory = (int64_t)1 << 30;
     int selftest_socket = 0;
+    const char *selftest_read = NULL;
     static const struct option opts[] = {{"kind", 1, 0, 'k'},
                                          {"max-pages", 1, 0, 'p'},
                                          {"ocr-pages", 1, 0, 'o'},
@@ -100,11 +103,12 @@ int main(int argc, char **argv)
                                          {"cpu", 1, 0, 'c'},
                                          {"memory", 1, 0, 'm'},
                                          {"selftest-socket", 0, 0, 'S'},
+                                         {"selftest-read", 1, 0, 'R'},
                                          {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         int64_t v = optarg ? num(optarg) : 0;
-        if (optarg && c != 'k' && c != 'l' && v < 0)
+        if (optarg && c != 'k' && c != 'l' && c != 'R' && v < 0)
             return usage("bad number");
         switch (c) {
         case 'k':
@@ -140,6 +144,9 @@ int main(int argc, char **argv)
         case 'S':
             selftest_socket = 1;
             break;
+        case 'R':
+            selftest_read = optarg;
+            break;
         default:
             return usage("unknown option");
         }
@@ -154,8 +161,15 @@ int main(int argc, char **argv)
     struct stat st;
     if (fstat(0, &st) != 0 || !S_ISREG(st.st_mode))
         return usage("stdin must be a regular file");
+    if (kx_sandbox_landlock() < 0)
+        return usage("cannot install the Landlock ruleset");
     if (kx_sandbox_seccomp() != 0)
         return usage("cannot install the seccomp filter");
+    if (selftest_read) {
+        int fd = open(selftest_read, O_RDONLY | O_CLOEXEC);
+        fprintf(stderr, "open(%s) returned %d\n", selftest_read, fd);
+        return fd >= 0 ? 3 : 4;
+    }
     if (selftest_socket) {
         int s = socket(AF_INET, SOCK_STREAM, 0);
         fprintf(stderr, "socket() returned %d\n", s);

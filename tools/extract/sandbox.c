@@ -1,14 +1,28 @@
 /* The extractor's sandbox: resource limits (CPU seconds, address space,
- * no file writes, no core dumps, few descriptors) and a seccomp filter
- * (libseccomp) allowing only what reading a file and writing the answer
- * needs. Anything else fails with EPERM; network sockets, exec and
- * ptrace kill the process (SIGSYS), which the parent reports. */
+ * no file writes, no core dumps, few descriptors), a Landlock ruleset
+ * (files readable only under the font, poppler and OCR data folders: a
+ * subverted parser cannot read the daemon's keys or passwords and hand
+ * them back as "text") and a seccomp filter (libseccomp) allowing only
+ * what reading a file and writing the answer needs. Anything else fails
+ * with EPERM; network sockets, exec and ptrace kill the process (SIGSYS),
+ * which the parent reports. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/landlock.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <sys/resource.h>
+#include <sys/ioctl.h>
+
+/* Newer than Debian 12's kernel headers (Landlock ABI 3, Linux 6.2). */
+#ifndef LANDLOCK_ACCESS_FS_TRUNCATE
+#define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14)
+#endif
 
 #include "extract.h"
 
@@ -39,6 +53,65 @@ int kx_sandbox_limits(int64_t cpu_s, int64_t memory_bytes)
         set(RLIMIT_NOFILE, 64, 64) != 0)
         return -1;
     return 0;
+}
+
+/* Folders the libraries read lazily: fontconfig's configuration and cache,
+ * the fonts, poppler's encoding data, tesseract's models. */
+static const char *const read_dirs[] = {
+    "/etc/fonts",
+    "/usr/share/fonts",
+    "/usr/local/share/fonts",
+    "/usr/share/fontconfig",
+    "/var/cache/fontconfig",
+    "/usr/share/poppler",
+    "/usr/share/tesseract-ocr",
+    "/usr/share/tessdata",
+    "/usr/lib/locale",
+};
+
+static int add_read_dir(int ruleset, const char *dir, uint64_t access)
+{
+    int fd = open(dir, O_PATH | O_CLOEXEC | O_DIRECTORY);
+    if (fd < 0)
+        return 0; /* not installed here: nothing to allow */
+    struct landlock_path_beneath_attr pb = {.allowed_access = access, .parent_fd = fd};
+    long rc = syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &pb, 0);
+    close(fd);
+    return rc == 0 ? 0 : -1;
+}
+
+int kx_sandbox_landlock(void)
+{
+    long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+    if (abi < 1)
+        return 1; /* no Landlock in this kernel: seccomp and rlimits remain */
+    uint64_t fs =
+        LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE |
+        LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_REMOVE_DIR |
+        LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR |
+        LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_SOCK |
+        LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM;
+    if (abi >= 2)
+        fs |= LANDLOCK_ACCESS_FS_REFER;
+    if (abi >= 3)
+        fs |= LANDLOCK_ACCESS_FS_TRUNCATE;
+    struct landlock_ruleset_attr attr = {.handled_access_fs = fs};
+    int rs = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
+    if (rs < 0)
+        return -1;
+    const uint64_t read = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR;
+    int rc = 0;
+    for (size_t i = 0; i < sizeof read_dirs / sizeof read_dirs[0] && rc == 0; i++)
+        rc = add_read_dir(rs, read_dirs[i], read);
+    const char *td = getenv("TESSDATA_PREFIX");
+    if (rc == 0 && td && td[0] == '/')
+        rc = add_read_dir(rs, td, read);
+    if (rc == 0)
+        rc = prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    if (rc == 0)
+        rc = (int)syscall(SYS_landlock_restrict_self, rs, 0);
+    close(rs);
+    return rc == 0 ? 0 : -1;
 }
 
 int kx_sandbox_seccomp(void)
@@ -111,6 +184,17 @@ int kx_sandbox_seccomp(void)
     int rc = 0;
     for (size_t i = 0; i < sizeof allow / sizeof allow[0] && rc == 0; i++)
         rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, allow[i], 0);
+    /* Limits can be read, never raised (even as root); signals go only to
+     * this process (abort); ioctl only asks whether a descriptor is a
+     * terminal. */
+    if (rc == 0)
+        rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, SCMP_A2(SCMP_CMP_EQ, 0));
+    if (rc == 0)
+        rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+                              SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
+    if (rc == 0)
+        rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+                              SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)TCGETS));
     /* Files only for reading (fonts, configuration, OCR models). */
     const scmp_datum_t wflags = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND;
     if (rc == 0)

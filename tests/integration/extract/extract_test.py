@@ -15,7 +15,8 @@ GiB, a looping page tree, 10000-deep nesting, a zip bomb, a truncated
 DOCX, a 20000x20000 PNG) each fail within their bounds with a clear
 reason and end as dead letters with extraction FAILED, while the daemon
 stays up and a document uploaded after them is extracted; the extractor
-is killed by its seccomp filter when it opens a socket; purging a
+is killed by its seccomp filter when it opens a socket and cannot read the
+daemon's key file (Landlock); purging a
 document removes its thumbnail object and row; SIGTERM exits 0, no
 sanitizer reports.
 
@@ -310,6 +311,15 @@ def c_seccomp(w):
         f.seek(0)
         p = subprocess.run([exe, "--kind", "pdf"], stdin=f, capture_output=True, timeout=30)
     expect(p.returncode == 0 and b"hello" in p.stdout, "plain run: %r" % p.returncode)
+    # Landlock: the daemon's secrets are out of reach, the fonts are not.
+    for path, want in ((w.st.apikey_file("documents"), 4), (fx.EN_FONT, 3)):
+        with tempfile.TemporaryFile() as f:
+            f.write(data)
+            f.seek(0)
+            p = subprocess.run([exe, "--kind", "pdf", "--selftest-read", path], stdin=f,
+                               capture_output=True, timeout=30)
+        expect(p.returncode == want, "read %s: rc %r (want %d) %r"
+               % (path, p.returncode, want, p.stderr[-200:]))
 
 
 def c_memory_limit(w):
@@ -390,7 +400,8 @@ def main():
              "extraction FAILED", c_hostile),
             ("hostile files: every attempt ended within the bounds", c_hostile_bounded),
             ("the daemon keeps serving and extracting after them", c_still_serving),
-            ("the extractor is killed by seccomp when it opens a socket", c_seccomp),
+            ("sandbox: seccomp kills the extractor when it opens a socket; Landlock keeps the "
+             "daemon's key file out of its reach (fonts readable)", c_seccomp),
             ("the address-space limit stops a run that needs more", c_memory_limit),
             ("purge removes the thumbnail object and its row", c_purge),
         ]
