@@ -140,7 +140,7 @@ static void build_argv(const struct docs_settings *s, const char *bin, const cha
 
 kumo_code docs__extract_child(const struct docs_settings *s, const char *kind, int fd,
                               const volatile int *stopping, struct kumo_xf_result *r,
-                              struct kumo_buf *err)
+                              struct kumo_buf *err, int (*tick)(void *ud), void *ud)
 {
     const char *bin = docs__extract_bin(s);
     if (!bin) {
@@ -207,6 +207,10 @@ kumo_code docs__extract_child(const struct docs_settings *s, const char *kind, i
             killed = "stopped (the service is shutting down)";
             break;
         }
+        if (tick && tick(ud) != 0) {
+            killed = "stopped: lease lost";
+            break;
+        }
         struct pollfd pf = {p[0], POLLIN, 0};
         int n = poll(&pf, 1, left_ms > 200 ? 200 : (int)left_ms);
         if (n < 0 && errno != EINTR) {
@@ -249,6 +253,9 @@ kumo_code docs__extract_child(const struct docs_settings *s, const char *kind, i
         kumo_buf_appendf(err, "extractor timed out after %llds (KUMO_EXTRACT_TIMEOUT)",
                          (long long)(s->extract_timeout_ms / 1000));
         rc = KUMO_CODE_DEADLINE_EXCEEDED;
+    } else if (killed && strstr(killed, "lease lost")) {
+        kumo_buf_appendf(err, "lease lost");
+        rc = KUMO_CODE_ABORTED;
     } else if (killed) {
         kumo_buf_appendf(err, "extractor %s", killed);
         rc = strstr(killed, "stopped") ? KUMO_CODE_UNAVAILABLE : KUMO_CODE_RESOURCE_EXHAUSTED;

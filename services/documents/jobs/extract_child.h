@@ -20,9 +20,11 @@ const char *docs__extract_kind(const char *mime);
  * error code with the reason appended to `err`: the file's own problem
  * ("extractor: not a readable PDF ..."), a bound hit (timed out, CPU,
  * memory), a crash or a forbidden system call. `stopping` cuts the run
- * short. Free r with kumo_xf_result_free either way. */
+ * short; so does `tick` (called about every 200 ms while the child runs,
+ * may be NULL) returning non-zero (ABORTED: "lease lost"). Free r with kumo_xf_result_free either
+ * way. */
 kumo_code docs__extract_child(const struct docs_settings *s, const char *kind, int fd,
                               const volatile int *stopping, struct kumo_xf_result *r,
-                              struct kumo_buf *err);
+                              struct kumo_buf *err, int (*tick)(void *ud), void *ud);
 
 #endif

@@ -181,6 +181,20 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
     return size * nmemb;
 }
 
+/* Extends the job's lease every third of it, during the download and
+ * while the extractor runs. Non-zero once the lease is lost. */
+static int keep_lease(void *ud)
+{
+    struct sink *k = ud;
+    int64_t now = kumo_now_ns();
+    if (now >= k->renew_ns) {
+        k->renew_ns = now + k->ctx->s.jobs_lease_ms * 1000000LL / 3;
+        if (docs__job_lease_extend(k->ctx, k->job) == KUMO_CODE_ABORTED)
+            k->lease_lost = 1;
+    }
+    return k->lease_lost;
+}
+
 static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
     (void)dt;
@@ -191,15 +205,7 @@ static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, cu
     if (*k->stopping)
         return 1;
     /* A long transfer keeps its lease: renewed every third of it. */
-    int64_t now = kumo_now_ns();
-    if (now >= k->renew_ns) {
-        k->renew_ns = now + k->ctx->s.jobs_lease_ms * 1000000LL / 3;
-        if (docs__job_lease_extend(k->ctx, k->job) == KUMO_CODE_ABORTED) {
-            k->lease_lost = 1;
-            return 1;
-        }
-    }
-    return 0;
+    return keep_lease(k);
 }
 
 /* GETs `url` into the sink. */
@@ -437,7 +443,7 @@ kumo_code docs__job_extract(struct docs_job_env *env, const struct docs_job *job
         rc = KUMO_CODE_UNAVAILABLE;
     }
     if (rc == KUMO_CODE_OK && k.fd >= 0) {
-        rc = docs__extract_child(&ctx->s, k.kind, k.fd, env->stopping, &xr, err);
+        rc = docs__extract_child(&ctx->s, k.kind, k.fd, env->stopping, &xr, err, keep_lease, &k);
         r.pages = xr.pages;
         if (rc == KUMO_CODE_OK && xr.thumb.len > 0 &&
             strlen(v.key) + strlen(DOCS_THUMB_SUFFIX) <= DOCS_THUMB_KEY_MAX) {

@@ -52,6 +52,9 @@ DOCS_ENV = {
     "KUMO_JOBS_BACKOFF_BASE": "100ms", "KUMO_JOBS_BACKOFF_MAX": "500ms",
     "KUMO_JOBS_MAX_ATTEMPTS": "2", "KUMO_JOBS_SWEEP_INTERVAL": "1s",
     "KUMO_EXTRACT_TIMEOUT": "%ds" % EXTRACT_TIMEOUT_S, "KUMO_EXTRACT_MEMORY": "768MiB",
+    # Shorter than an extractor run: the job keeps its lease while the child runs
+    # (renewed every third), so each hostile file is attempted exactly twice.
+    "KUMO_JOBS_LEASE": "3s",
 }
 BFF_ENV = {"KUMO_RATE_LIMIT_PER_ADDRESS": "off", "KUMO_RATE_LIMIT_PER_PRINCIPAL": "off",
            "KUMO_LOGIN_RATE_LIMIT": "off", "KUMO_COOKIE_SECURE": "false"}
