@@ -177,6 +177,32 @@ static long part_number(const char *name, const char *prefix)
     return v;
 }
 
+/* The order of a part read besides the main one, or -1: Word's headers,
+ * footers, then notes and comments; PowerPoint's slides, then their
+ * speaker notes; Excel's sheets. */
+static long extra_part(int k, const char *name, const char *numbered_prefix)
+{
+    const long group = 2000000;
+    long num;
+    if (k == K_DOCX) {
+        if ((num = part_number(name, "word/header")) >= 0)
+            return num;
+        if ((num = part_number(name, "word/footer")) >= 0)
+            return group + num;
+        static const char *const notes[] = {"word/footnotes.xml", "word/endnotes.xml",
+                                            "word/comments.xml"};
+        for (size_t i = 0; i < sizeof notes / sizeof notes[0]; i++)
+            if (strcmp(name, notes[i]) == 0)
+                return 2 * group + (long)i;
+        return -1;
+    }
+    if ((num = part_number(name, numbered_prefix)) >= 0)
+        return num;
+    if (k == K_PPTX && (num = part_number(name, "ppt/notesSlides/notesSlide")) >= 0)
+        return group + num;
+    return -1;
+}
+
 struct numbered {
     long num;
     zip_uint64_t index;
@@ -233,8 +259,8 @@ static int ooxml(zip_t *za, const char *kind, const struct kx_limits *l, struct 
             main_index = i;
         else if (k == K_XLSX_SHEET && strcmp(name, "xl/sharedStrings.xml") == 0)
             shared_index = i;
-        else if (numbered_prefix && n_parts < MAX_PARTS) {
-            long num = part_number(name, numbered_prefix);
+        else if (n_parts < MAX_PARTS) {
+            long num = extra_part(k, name, numbered_prefix);
             if (num >= 0)
                 parts[n_parts++] = (struct numbered){num, (zip_uint64_t)i};
         }
@@ -249,6 +275,9 @@ static int ooxml(zip_t *za, const char *kind, const struct kx_limits *l, struct 
         } else {
             rc = read_part(za, (zip_uint64_t)main_index, K_DOCX, &left, l->zip_max, out);
         }
+        /* Then headers, footers, footnotes, endnotes and comments. */
+        for (size_t i = 0; rc == 0 && i < n_parts && !out->text.full; i++)
+            rc = read_part(za, parts[i].index, K_DOCX, &left, l->zip_max, out);
     } else {
         if (n_parts == 0 && shared_index < 0) {
             snprintf(out->why, sizeof out->why, "no %s found in the zip",
@@ -259,7 +288,8 @@ static int ooxml(zip_t *za, const char *kind, const struct kx_limits *l, struct 
             rc = read_part(za, (zip_uint64_t)shared_index, K_XLSX_SHARED, &left, l->zip_max, out);
         for (size_t i = 0; rc == 0 && i < n_parts && !out->text.full; i++) {
             rc = read_part(za, parts[i].index, k, &left, l->zip_max, out);
-            out->pages++;
+            if (parts[i].num < 2000000) /* a sheet or slide, not notes */
+                out->pages++;
         }
     }
     if (k == K_DOCX && rc == 0)

@@ -125,7 +125,8 @@ GOOD = [
      "zephyrlantern"),
     ("docx", "Memo (Word)", "memo.docx",
      "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-     lambda: fx.docx(["The quokkabridge memo", "second paragraph"]), "quokkabridge"),
+     lambda: fx.docx(["The quokkabridge memo", "second paragraph"],
+                     footnote="a footnote on saffronkite"), "quokkabridge"),
     ("xlsx", "Budget (Excel)", "budget.xlsx",
      "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
      lambda: fx.xlsx(["marzipanfalcon totals"], ["inline walrusgate"]), "marzipanfalcon"),
@@ -182,7 +183,7 @@ def c_good_extracted(w):
 
 
 def c_found_by_word(w):
-    for key, _, _, _, _, word in GOOD:
+    for key, _, _, _, _, word in GOOD + [("docx", "", "", "", None, "saffronkite")]:
         ids = dt.list_ids(w, w.A, query=word)
         expect(ids == [w.ids[key]], "q=%s: %r, want [%s]" % (word, ids, w.ids[key]))
 
@@ -391,7 +392,8 @@ def main():
             ("upload: 6 hostile and 6 good files side by side", c_upload_all),
             ("good files extracted (PDF text, DOCX, XLSX, PPTX, OCR of a PNG and of a "
              "scanned PDF)", c_good_extracted),
-            ("each found by ListDocuments query with a word only inside it", c_found_by_word),
+            ("each found by ListDocuments query with a word only inside it (and the DOCX by "
+             "one in its footnotes)", c_found_by_word),
             ("the Japanese PDF's text layer is extracted (就業規則, 従業員, 労働条件を定める)",
              c_japanese_text),
             ("GetDocument: thumbnail_url downloads a PNG of at most 256 px for PDFs and the PNG; "

@@ -81,12 +81,17 @@ def _esc(s):
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def docx(paragraphs):
+def docx(paragraphs, footnote=None):
     body = "".join('<w:p><w:r><w:t xml:space="preserve">%s</w:t></w:r></w:p>' % _esc(p)
                    for p in paragraphs)
     doc = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
            '<w:document xmlns:w="%s"><w:body>%s</w:body></w:document>' % (W, body))
-    return _zip([("word/document.xml", doc)])
+    parts = [("word/document.xml", doc)]
+    if footnote:
+        parts.append(("word/footnotes.xml",
+                      '<w:footnotes xmlns:w="%s"><w:footnote><w:p><w:r><w:t>%s</w:t></w:r>'
+                      '</w:p></w:footnote></w:footnotes>' % (W, _esc(footnote))))
+    return _zip(parts)
 
 
 def xlsx(shared, inline=()):
