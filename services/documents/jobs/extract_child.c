@@ -26,6 +26,7 @@
 #define THUMB_MAX    (4 * 1024 * 1024)
 #define OUT_SLACK    (2 * 1024 * 1024) /* frame headers and pages */
 #define REAP_WAIT_MS 2000              /* after EOF, for the child to exit */
+#define ERR_TAIL     1024              /* last bytes of its stderr kept for the log */
 
 static char default_bin[PATH_MAX];
 static pthread_once_t bin_once = PTHREAD_ONCE_INIT;
@@ -85,6 +86,59 @@ const char *docs__extract_kind(const char *mime)
         if (strcmp(mime, kinds[i].mime) == 0)
             return kinds[i].kind;
     return NULL;
+}
+
+/* The last ERR_TAIL bytes the child wrote on stderr. */
+struct err_tail {
+    char b[ERR_TAIL];
+    size_t len;
+};
+
+static void tail_add(struct err_tail *t, const char *p, size_t n)
+{
+    if (n >= ERR_TAIL) {
+        memcpy(t->b, p + n - ERR_TAIL, ERR_TAIL);
+        t->len = ERR_TAIL;
+        return;
+    }
+    if (t->len + n > ERR_TAIL) {
+        size_t drop = t->len + n - ERR_TAIL;
+        memmove(t->b, t->b + drop, t->len - drop);
+        t->len -= drop;
+    }
+    memcpy(t->b + t->len, p, n);
+    t->len += n;
+}
+
+/* Reads what is there without waiting; 1 at EOF. */
+static int tail_drain(int fd, struct err_tail *t)
+{
+    char buf[4096];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n > 0) {
+            tail_add(t, buf, (size_t)n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n == 0;
+    }
+}
+
+/* Logs the child's stderr (what a parser or a sanitizer said) as one
+ * line of printable ASCII: it comes from an untrusted file's parsing. */
+static void tail_log(const struct err_tail *t, const char *kind, const char *why)
+{
+    char line[ERR_TAIL + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < t->len; i++) {
+        unsigned char c = (unsigned char)t->b[i];
+        line[n++] = c == '\n' ? '|' : (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    line[n] = '\0';
+    kumo_log(KUMO_LOG_WARN, NULL, "extractor stderr", "kind", kind, "outcome", why, "stderr", line,
+             NULL);
 }
 
 static const char *signal_reason(int sig)
@@ -151,9 +205,15 @@ kumo_code docs__extract_child(const struct docs_settings *s, const char *kind, i
         kumo_buf_appendf(err, "extractor input: %s", strerror(errno));
         return KUMO_CODE_INTERNAL;
     }
-    int p[2];
+    int p[2], e[2];
     if (pipe2(p, O_CLOEXEC) != 0) {
         kumo_buf_appendf(err, "pipe: %s", strerror(errno));
+        return KUMO_CODE_UNAVAILABLE;
+    }
+    if (pipe2(e, O_CLOEXEC | O_NONBLOCK) != 0) {
+        kumo_buf_appendf(err, "pipe: %s", strerror(errno));
+        close(p[0]);
+        close(p[1]);
         return KUMO_CODE_UNAVAILABLE;
     }
     char nums[8][24];
@@ -171,7 +231,7 @@ kumo_code docs__extract_child(const struct docs_settings *s, const char *kind, i
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, fd, 0);
     posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, e[1], 2);
     posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     posix_spawnattr_init(&at);
     sigset_t none, all;
@@ -185,8 +245,10 @@ kumo_code docs__extract_child(const struct docs_settings *s, const char *kind, i
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     close(p[1]);
+    close(e[1]);
     if (sp != 0) {
         close(p[0]);
+        close(e[0]);
         kumo_buf_appendf(err, "cannot start the extractor %s: %s", bin, strerror(sp));
         return KUMO_CODE_INTERNAL;
     }
@@ -197,6 +259,8 @@ kumo_code docs__extract_child(const struct docs_settings *s, const char *kind, i
     int64_t deadline = kumo_now_ns() + s->extract_timeout_ms * 1000000LL;
     const char *killed = NULL;
     char buf[65536];
+    struct err_tail tail = {.len = 0};
+    int err_open = 1;
     for (;;) {
         int64_t left_ms = (deadline - kumo_now_ns()) / 1000000;
         if (left_ms <= 0) {
@@ -211,13 +275,17 @@ kumo_code docs__extract_child(const struct docs_settings *s, const char *kind, i
             killed = "stopped: lease lost";
             break;
         }
-        struct pollfd pf = {p[0], POLLIN, 0};
-        int n = poll(&pf, 1, left_ms > 200 ? 200 : (int)left_ms);
+        struct pollfd pf[2] = {{p[0], POLLIN, 0}, {err_open ? e[0] : -1, POLLIN, 0}};
+        int n = poll(pf, 2, left_ms > 200 ? 200 : (int)left_ms);
         if (n < 0 && errno != EINTR) {
             killed = "poll failed";
             break;
         }
         if (n <= 0)
+            continue;
+        if (pf[1].revents && tail_drain(e[0], &tail))
+            err_open = 0;
+        if (!pf[0].revents)
             continue;
         ssize_t got = read(p[0], buf, sizeof buf);
         if (got < 0 && (errno == EINTR || errno == EAGAIN))
@@ -246,6 +314,8 @@ kumo_code docs__extract_child(const struct docs_settings *s, const char *kind, i
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
             ;
     }
+    tail_drain(e[0], &tail); /* the child is gone: the rest of it */
+    close(e[0]);
 
     kumo_code rc = KUMO_CODE_OK;
     const char *why = NULL;
@@ -276,6 +346,11 @@ kumo_code docs__extract_child(const struct docs_settings *s, const char *kind, i
         kumo_buf_appendf(err, "extractor failed (exit status %d)", WEXITSTATUS(status));
         rc = KUMO_CODE_INTERNAL;
     }
+    /* A crash, a kill or a sanitizer report: what the child said goes to
+     * the log (a file it simply could not read says so in the error). */
+    if (tail.len > 0 &&
+        ((rc != KUMO_CODE_OK && !r->error[0]) || memmem(tail.b, tail.len, "Sanitizer", 9) != NULL))
+        tail_log(&tail, kind, err->data ? (const char *)err->data : "ok");
     kumo_buf_free(&outb);
     return rc;
 }
