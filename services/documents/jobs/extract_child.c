@@ -201,6 +201,12 @@ kumo_code docs__extract_child(const struct docs_settings *s, const char *kind, i
         kumo_buf_appendf(err, "no extractor (KUMO_EXTRACT_BIN)");
         return KUMO_CODE_INTERNAL;
     }
+    /* Checked here too: where posix_spawn is emulated with fork (valgrind),
+     * a failed exec is only an exit status. */
+    if (access(bin, X_OK) != 0) {
+        kumo_buf_appendf(err, "cannot start the extractor %s: %s", bin, strerror(errno));
+        return KUMO_CODE_INTERNAL;
+    }
     if (lseek(fd, 0, SEEK_SET) != 0) {
         kumo_buf_appendf(err, "extractor input: %s", strerror(errno));
         return KUMO_CODE_INTERNAL;
