@@ -107,7 +107,7 @@ def main():
     today = datetime.date.today().isoformat()
     out = ["# Extraction throughput (kumo-extract), %s" % today, "",
            "bench/extract/run %s: one sandboxed kumo-extract process per file (setrlimit, "
-           "seccomp, thumbnail of page 1 included), as kumo-documents' extract job runs it; "
+           "Landlock, seccomp, thumbnail of page 1 included), as kumo-documents' extract job runs it; "
            "every run checked (pages read, a word of the last page found); median of %d runs; %s, %d cores (shared machine: expect 2x noise)."
            % (build, RUNS, cpu or "unknown CPU", os.cpu_count() or 0), "",
            "| case | pages | file bytes | median s | pages/s | min s | max s |",
@@ -120,6 +120,10 @@ def main():
     res = os.path.join(ROOT, "bench", "results", "extract-%s.md" % today)
     with open(res, "w") as f:
         f.write(text)
+    if os.environ.get("BENCH_LIST", "1") != "0":
+        import subprocess as sp
+        sp.run([sys.executable, os.path.join(ROOT, "bench", "extract", "list_bench.py"), build,
+                res], check=True)
     print("written to " + os.path.relpath(res, ROOT))
 
 
