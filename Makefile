@@ -183,6 +183,21 @@ $(BUILD)/bin/kumo-$(notdir $(1)): $(patsubst %.c,$(BUILD)/obj/%.o,$(call daemon_
 endef
 $(foreach d,$(DAEMON_DIRS),$(eval $(call daemon_rule,$(d))))
 
+# kumo-extract (tools/extract/): the sandboxed extractor kumo-documents runs
+# for every completed PDF, Office file and image. Only it links poppler,
+# libzip, tesseract, leptonica and libseccomp (the daemon never parses
+# those formats itself).
+EXTRACT_PKGS := poppler-glib cairo libzip libxml-2.0 tesseract lept libseccomp
+EXTRACT_SRCS := $(sort $(wildcard tools/extract/*.c))
+EXTRACT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(EXTRACT_SRCS))
+EXTRACT_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(EXTRACT_PKGS) 2>/dev/null))
+EXTRACT_LIBS := $(shell pkg-config --libs $(EXTRACT_PKGS) 2>/dev/null)
+$(EXTRACT_OBJS): CPPFLAGS_ALL += -Itools/extract $(EXTRACT_CFLAGS)
+$(BUILD)/bin/kumo-extract: $(EXTRACT_OBJS) $(LIBKUMO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(EXTRACT_LIBS) $(PKG_LIBS) -lm
+BINS += $(BUILD)/bin/kumo-extract
+
 # The test EchoService daemon (tests/echo), used by interop tests and benches.
 ECHO_SRCS := tests/echo/main.c
 ECHO_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(ECHO_SRCS))
@@ -261,6 +276,13 @@ $(BUILD)/fuzz/fuzz_$(notdir $(1))_%: tests/fuzz/fuzz_$(notdir $(1))_%.c \
 endef
 $(foreach d,$(DAEMON_DIRS),$(eval $(call service_fuzz_rule,$(d))))
 
+# fuzz_extract_*.c: the extractor's parsers (tools/extract, all but main.c),
+# linked with its libraries.
+$(BUILD)/fuzz/fuzz_extract_%: tests/fuzz/fuzz_extract_%.c \
+    $(filter-out $(BUILD)/obj/tools/extract/main.o,$(EXTRACT_OBJS)) $(LIBKUMOTEST) $(LIBS_ALL)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) -Itools/extract $(EXTRACT_CFLAGS) $(CFLAGS_ALL) -fsanitize=fuzzer,address,undefined -o $@ $^ $(EXTRACT_LIBS) $(PKG_LIBS) -lm
+
 # ---- top-level workflows ----------------------------------------------------
 bootstrap:
 	@scripts/bootstrap
@@ -281,6 +303,7 @@ bench: bootstrap all
 	bench/users/run build
 	bench/storage/run build
 	bench/documents/run build
+	bench/extract/run build
 	$(if $(wildcard bench/bff/run),bench/bff/run build)
 	bench/console/run build
 

@@ -64,6 +64,30 @@ static const struct kumo_config_var own_vars[] = {
      "how long a worker owns a job before another may take it over", 0, SEC_MS, DAY_MS},
     {"KUMO_EXTRACT_TEXT_MAX", KUMO_CONFIG_SIZE, "1MiB",
      "most text extracted from a document for full-text search", 0, 0, 16 * MIB},
+    {"KUMO_EXTRACT_BIN", KUMO_CONFIG_STRING, "",
+     "the sandboxed extractor for PDFs, Office files and images (default: kumo-extract beside "
+     "this binary; \"off\": only text-like content is extracted)"},
+    {"KUMO_EXTRACT_TIMEOUT", KUMO_CONFIG_DURATION_MS, "60s",
+     "wall-clock limit of one extractor run (killed after; its CPU limit is the same)", 0, SEC_MS,
+     HOUR_MS},
+    {"KUMO_EXTRACT_MEMORY", KUMO_CONFIG_SIZE, "1GiB", "address-space limit of one extractor run", 0,
+     64 * MIB, 64 * GIB},
+    {"KUMO_EXTRACT_FILE_MAX", KUMO_CONFIG_SIZE, "256MiB",
+     "larger PDFs, Office files and images are not given to the extractor (no text)", 0, 0,
+     16 * GIB},
+    {"KUMO_EXTRACT_MAX_PAGES", KUMO_CONFIG_INT, "500", "PDF pages whose text is read", 0, 1,
+     100000},
+    {"KUMO_EXTRACT_OCR_PAGES", KUMO_CONFIG_INT, "10",
+     "pages OCRed of a PDF without a text layer (0: no OCR of PDFs)", 0, 0, 1000},
+    {"KUMO_EXTRACT_OCR_LANGS", KUMO_CONFIG_STRING, "eng+jpn",
+     "tesseract languages of OCR (\"off\": no OCR)"},
+    {"KUMO_EXTRACT_MAX_PIXELS", KUMO_CONFIG_INT, "50000000",
+     "largest image decoded or page rendered, in pixels (bigger images are refused)", 0, 10000,
+     1000000000},
+    {"KUMO_EXTRACT_ZIP_MAX", KUMO_CONFIG_SIZE, "64MiB",
+     "uncompressed bytes read from an Office file's zip (zip bombs stop there)", 0, MIB, 4 * GIB},
+    {"KUMO_THUMBNAIL_SIZE", KUMO_CONFIG_INT, "256",
+     "longest side of PDF and image thumbnails, in pixels (0: none)", 0, 0, 2048},
 };
 
 #define N_OWN (sizeof own_vars / sizeof own_vars[0])
@@ -108,6 +132,14 @@ static void load_numbers(const struct kumo_config *c, struct docs_settings *s)
     s->jobs_sweep_ms = kumo_config_int(c, "KUMO_JOBS_SWEEP_INTERVAL");
     s->jobs_lease_ms = kumo_config_int(c, "KUMO_JOBS_LEASE");
     s->extract_text_max = kumo_config_int(c, "KUMO_EXTRACT_TEXT_MAX");
+    s->extract_timeout_ms = kumo_config_int(c, "KUMO_EXTRACT_TIMEOUT");
+    s->extract_memory = kumo_config_int(c, "KUMO_EXTRACT_MEMORY");
+    s->extract_file_max = kumo_config_int(c, "KUMO_EXTRACT_FILE_MAX");
+    s->extract_max_pages = kumo_config_int(c, "KUMO_EXTRACT_MAX_PAGES");
+    s->extract_ocr_pages = kumo_config_int(c, "KUMO_EXTRACT_OCR_PAGES");
+    s->extract_max_pixels = kumo_config_int(c, "KUMO_EXTRACT_MAX_PIXELS");
+    s->extract_zip_max = kumo_config_int(c, "KUMO_EXTRACT_ZIP_MAX");
+    s->thumbnail_size = kumo_config_int(c, "KUMO_THUMBNAIL_SIZE");
 }
 
 int docs_settings_load(const struct kumo_config *c, struct docs_settings *s)
@@ -116,7 +148,12 @@ int docs_settings_load(const struct kumo_config *c, struct docs_settings *s)
     s->storage_target = kumo_config_string(c, "KUMO_STORAGE_TARGET");
     s->users_target = kumo_config_string(c, "KUMO_USERS_TARGET");
     s->service_api_key_file = kumo_config_string(c, "KUMO_SERVICE_API_KEY_FILE");
+    s->extract_bin = kumo_config_string(c, "KUMO_EXTRACT_BIN");
+    s->extract_ocr_langs = kumo_config_string(c, "KUMO_EXTRACT_OCR_LANGS");
     load_numbers(c, s);
+    if (strspn(s->extract_ocr_langs, "abcdefghijklmnopqrstuvwxyz_+") !=
+        strlen(s->extract_ocr_langs))
+        return bad("KUMO_EXTRACT_OCR_LANGS: tesseract language names joined by '+'");
     if (kumo_jwt_settings_load(c, &s->jwt) != 0)
         return -1;
     if (s->storage_target[0] == '\0' || s->users_target[0] == '\0')

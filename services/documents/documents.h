@@ -52,6 +52,17 @@ struct docs_settings {
     int64_t jobs_sweep_ms;        /* KUMO_JOBS_SWEEP_INTERVAL */
     int64_t jobs_lease_ms;        /* KUMO_JOBS_LEASE */
     int64_t extract_text_max;     /* KUMO_EXTRACT_TEXT_MAX (bytes) */
+    /* the sandboxed extractor (jobs/extract_child.c) */
+    const char *extract_bin;       /* KUMO_EXTRACT_BIN ("": beside this binary, "off") */
+    const char *extract_ocr_langs; /* KUMO_EXTRACT_OCR_LANGS ("eng+jpn", "off") */
+    int64_t extract_timeout_ms;    /* KUMO_EXTRACT_TIMEOUT (also its CPU limit) */
+    int64_t extract_memory;        /* KUMO_EXTRACT_MEMORY (address space, bytes) */
+    int64_t extract_file_max;      /* KUMO_EXTRACT_FILE_MAX (bytes) */
+    int64_t extract_max_pages;     /* KUMO_EXTRACT_MAX_PAGES */
+    int64_t extract_ocr_pages;     /* KUMO_EXTRACT_OCR_PAGES */
+    int64_t extract_max_pixels;    /* KUMO_EXTRACT_MAX_PIXELS */
+    int64_t extract_zip_max;       /* KUMO_EXTRACT_ZIP_MAX (bytes) */
+    int64_t thumbnail_size;        /* KUMO_THUMBNAIL_SIZE (pixels, 0: none) */
 };
 
 /* Everything the handlers and workers share; built once at start-up
@@ -169,6 +180,12 @@ static inline kumo_code docs_db_fail(struct kumo_rpc_call *call, struct kumo_db_
 kumo_code docs_storage_call(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *tenant_id,
                             const char *method, ProtobufCMessage *req,
                             const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp);
+
+/* Sets thumbnail_url and thumbnail_expire_time of those of docs[0..n)
+ * (n <= 100) whose current version has a thumbnail, with presigned GETs
+ * (thumbnail_url.c). Best effort: a failure leaves them empty. */
+void docs_thumbnails_attach(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *tid,
+                            Kumo__Documents__V1__Document **docs, size_t n);
 
 /* Calls kumo-storage `method` for a background job (`job_id` as the
  * request id, a 30 s deadline) as the service principal acting for

@@ -180,6 +180,7 @@ DOCS_HANDLER(get_document)
             return rc;
     }
     resp->document = docs_doc_message(call, &d);
+    docs_thumbnails_attach(ctx, call, p->tid, &resp->document, 1);
     if (has_version)
         resp->version = docs_version_message(call, &v);
     *response = &resp->base;

@@ -11,6 +11,7 @@
 #include "runtime/log.h"
 
 #include "jobs/jobs.h"
+#include "store/thumbnails.h"
 
 #define ASCII_ID   "VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin"
 #define ASCII(n)   "VARCHAR(" #n ") CHARACTER SET ascii COLLATE ascii_bin"
@@ -264,6 +265,7 @@ static const struct kumo_db_migration migrations[] = {
     {2, "jobs", docs_jobs_migration_sql, 0},
     {3, "tag_order", m3_tag_order, 0},
     {4, "idempotency_per_owner", m4_idem_per_owner, 0},
+    {7, "thumbnails", docs_thumbnails_migration_sql, 0},
 };
 
 const struct kumo_db_migration *docs_migrations(size_t *n)

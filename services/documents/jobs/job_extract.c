@@ -2,12 +2,21 @@
  * computing its SHA-256 (checked against the one declared at upload),
  * detecting its MIME type from the first bytes with libmagic, and keeping
  * the text of text-like content (valid UTF-8, at most KUMO_EXTRACT_TEXT_MAX
- * bytes) for full-text search. The results are written in one transaction
- * that first checks the job's lease, and only while the version is still
- * the document's current one. A document or version purged meanwhile is
- * success with nothing to do. */
+ * bytes) for full-text search. PDFs, Office files and images are spooled
+ * to an unlinked temporary file (up to KUMO_EXTRACT_FILE_MAX) and handed
+ * to the sandboxed extractor (extract_child.c), whose text is kept the
+ * same way and whose thumbnail is stored beside the version's object
+ * ("<key>.thumb.png", store/thumbnails.h); a file the extractor cannot
+ * read, or that hits one of its bounds, fails the job with the reason
+ * (retried, then a dead letter with extraction_state FAILED). The results are written in one
+ * transaction that first checks the job's lease, and only while the version is still the document's
+ * current one. A document or version purged meanwhile is success with nothing to do. */
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <magic.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +25,8 @@
 #include "base/validate.h"
 #include "google/protobuf/duration.pb-c.h"
 #include "jobs.h"
+#include "extract_child.h"
+#include "../store/thumbnails.h"
 #include "../store/documents.h"
 #include "../store/versions.h"
 #include "../store/audit.h"
@@ -68,8 +79,56 @@ struct sink {
     size_t raw_max;
     int decided, is_text;
     int64_t total;
+    /* PDFs, Office files, images: spooled for the extractor. */
+    const char *kind; /* docs__extract_kind, or NULL */
+    int fd;           /* the unlinked temporary file, or -1 */
+    int64_t spooled, file_max;
+    int too_big, spool_errno;
     char mime[MIME_MAX + 1];
 };
+
+/* An unlinked temporary file in $TMPDIR (or /tmp). */
+static int spool_open(void)
+{
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !dir[0])
+        dir = "/tmp";
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/kumo-extract.XXXXXX", dir);
+        fd = mkostemp(path, O_CLOEXEC);
+        if (fd >= 0)
+            unlink(path);
+    }
+    return fd;
+}
+
+static void spool(struct sink *k, const char *p, size_t n)
+{
+    if (k->fd < 0 || n == 0)
+        return;
+    if (k->spooled + (int64_t)n > k->file_max) {
+        close(k->fd); /* too big to extract: the hash and type are still kept */
+        k->fd = -1;
+        k->too_big = 1;
+        return;
+    }
+    while (n > 0) {
+        ssize_t w = write(k->fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            k->spool_errno = w < 0 ? errno : EIO;
+            close(k->fd);
+            k->fd = -1;
+            return;
+        }
+        p += w;
+        n -= (size_t)w;
+        k->spooled += w;
+    }
+}
 
 static void decide(struct sink *k)
 {
@@ -83,6 +142,13 @@ static void decide(struct sink *k)
     if (k->is_text)
         kumo_buf_append(&k->raw, k->head.data ? (const void *)k->head.data : "",
                         k->head.len < k->raw_max ? k->head.len : k->raw_max);
+    k->kind = k->is_text ? NULL : docs__extract_kind(k->mime);
+    if (k->kind && docs__extract_bin(&k->ctx->s)) {
+        k->fd = spool_open();
+        if (k->fd < 0)
+            k->spool_errno = errno;
+        spool(k, k->head.data ? (const char *)k->head.data : "", k->head.len);
+    }
     k->decided = 1;
     kumo_buf_free(&k->head);
 }
@@ -111,7 +177,22 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
         size_t room = k->raw_max - k->raw.len;
         kumo_buf_append(&k->raw, ptr, n < room ? n : room);
     }
+    spool(k, ptr, n);
     return size * nmemb;
+}
+
+/* Extends the job's lease every third of it, during the download and
+ * while the extractor runs. Non-zero once the lease is lost. */
+static int keep_lease(void *ud)
+{
+    struct sink *k = ud;
+    int64_t now = kumo_now_ns();
+    if (now >= k->renew_ns) {
+        k->renew_ns = now + k->ctx->s.jobs_lease_ms * 1000000LL / 3;
+        if (docs__job_lease_extend(k->ctx, k->job) == KUMO_CODE_ABORTED)
+            k->lease_lost = 1;
+    }
+    return k->lease_lost;
 }
 
 static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
@@ -124,15 +205,7 @@ static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, cu
     if (*k->stopping)
         return 1;
     /* A long transfer keeps its lease: renewed every third of it. */
-    int64_t now = kumo_now_ns();
-    if (now >= k->renew_ns) {
-        k->renew_ns = now + k->ctx->s.jobs_lease_ms * 1000000LL / 3;
-        if (docs__job_lease_extend(k->ctx, k->job) == KUMO_CODE_ABORTED) {
-            k->lease_lost = 1;
-            return 1;
-        }
-    }
-    return 0;
+    return keep_lease(k);
 }
 
 /* GETs `url` into the sink. */
@@ -225,6 +298,8 @@ struct result {
     uint8_t sha[32];
     const char *text; /* NULL when not text-like */
     size_t text_len;
+    uint32_t pages;        /* read by the extractor */
+    const char *thumb_key; /* the stored thumbnail's key, or NULL */
 };
 
 static kumo_code store_tx(struct kumo_db_conn *c, const struct docs_job *job,
@@ -246,10 +321,15 @@ static kumo_code store_tx(struct kumo_db_conn *c, const struct docs_job *job,
     if (rc == KUMO_CODE_OK)
         rc = docs_version_set_detected(c, job->tenant_id, job->document_id, job->version, r->mime,
                                        r->sha);
+    if (rc == KUMO_CODE_OK && r->thumb_key)
+        rc = docs_thumb_set(c, job->tenant_id, job->document_id, job->version, r->thumb_key);
     if (rc == KUMO_CODE_OK) {
-        char details[MIME_MAX + 96];
-        snprintf(details, sizeof details, "{\"detected_content_type\":\"%s\",\"text_bytes\":%zu}",
-                 r->mime, r->text ? r->text_len : (size_t)0);
+        char details[MIME_MAX + 160];
+        snprintf(details, sizeof details,
+                 "{\"detected_content_type\":\"%s\",\"text_bytes\":%zu,\"pages\":%u,"
+                 "\"thumbnail\":%s}",
+                 r->mime, r->text ? r->text_len : (size_t)0, r->pages,
+                 r->thumb_key ? "true" : "false");
         rc = docs_audit(c, job->tenant_id, "documents", "service", "document.extract",
                         job->document_id, job->version, job->id, details);
     }
@@ -328,6 +408,8 @@ kumo_code docs__job_extract(struct docs_job_env *env, const struct docs_job *job
     k.magic = (magic_t)env->magic;
     k.stopping = env->stopping;
     k.raw_max = ctx->s.extract_text_max > 0 ? (size_t)ctx->s.extract_text_max + 3 : 0;
+    k.fd = -1;
+    k.file_max = ctx->s.extract_file_max;
     if (!k.md || EVP_DigestInit_ex(k.md, EVP_sha256(), NULL) != 1) {
         kumo_buf_appendf(err, "sha256 init failed");
         rc = KUMO_CODE_INTERNAL;
@@ -352,6 +434,24 @@ kumo_code docs__job_extract(struct docs_job_env *env, const struct docs_job *job
         kumo_buf_appendf(err, "sha256 mismatch with the declared checksum");
         rc = KUMO_CODE_DATA_LOSS;
     }
+    struct kumo_xf_result xr;
+    memset(&xr, 0, sizeof xr);
+    char thumb_key[DOCS_THUMB_KEY_MAX + 1];
+    if (rc == KUMO_CODE_OK && k.kind && !k.too_big && k.fd < 0 && k.spool_errno) {
+        kumo_buf_appendf(err, "cannot spool the content for extraction: %s",
+                         strerror(k.spool_errno));
+        rc = KUMO_CODE_UNAVAILABLE;
+    }
+    if (rc == KUMO_CODE_OK && k.fd >= 0) {
+        rc = docs__extract_child(&ctx->s, k.kind, k.fd, env->stopping, &xr, err, keep_lease, &k);
+        r.pages = xr.pages;
+        if (rc == KUMO_CODE_OK && xr.thumb.len > 0 &&
+            strlen(v.key) + strlen(DOCS_THUMB_SUFFIX) <= DOCS_THUMB_KEY_MAX) {
+            snprintf(thumb_key, sizeof thumb_key, "%s%s", v.key, DOCS_THUMB_SUFFIX);
+            rc = docs__thumbnail_put(env, job, thumb_key, xr.thumb.data, xr.thumb.len, err);
+            r.thumb_key = thumb_key;
+        }
+    }
     if (rc == KUMO_CODE_OK) {
         mime_sanitize(k.mime);
         if (k.is_text && ctx->s.extract_text_max > 0) {
@@ -359,9 +459,17 @@ kumo_code docs__job_extract(struct docs_job_env *env, const struct docs_job *job
                             (size_t)ctx->s.extract_text_max, &text);
             r.text = text.data ? (const char *)text.data : "";
             r.text_len = text.len;
+        } else if (k.fd >= 0 && ctx->s.extract_text_max > 0) {
+            kumo_utf8_clean(xr.text.data ? (const char *)xr.text.data : "", xr.text.len,
+                            (size_t)ctx->s.extract_text_max, &text);
+            r.text = text.data ? (const char *)text.data : "";
+            r.text_len = text.len;
         }
         rc = store(ctx, job, &r, err);
     }
+    kumo_xf_result_free(&xr);
+    if (k.fd >= 0)
+        close(k.fd);
     kumo_buf_free(&text);
     kumo_buf_free(&k.head);
     kumo_buf_free(&k.raw);

@@ -1,12 +1,59 @@
 /* The purge_content job: deletes the objects (and aborts the multipart
- * uploads) of purged document versions. Payload:
+ * uploads) of purged document versions, and each version's thumbnail
+ * ("<key>.thumb.png" and its document_thumbnails row). Payload:
  * {"objects":[{"key":"t/...","upload_id":"..."}]}. Idempotent: a missing
  * object or upload counts as done. */
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "jobs.h"
 #include "kumo/storage/v1/storage.pb-c.h"
+#include "../store/thumbnails.h"
+
+static kumo_code delete_object(struct docs_job_env *env, const struct docs_job *job,
+                               const char *key, struct kumo_buf *err)
+{
+    ProtobufCMessage *resp = NULL;
+    Kumo__Storage__V1__DeleteObjectRequest d = KUMO__STORAGE__V1__DELETE_OBJECT_REQUEST__INIT;
+    d.tenant_id = (char *)job->tenant_id;
+    d.key = (char *)key;
+    kumo_code rc =
+        docs_job_storage_call(env->ctx, job->id, job->tenant_id, "DeleteObject", &d.base,
+                              &kumo__storage__v1__delete_object_response__descriptor, &resp, err);
+    if (resp)
+        protobuf_c_message_free_unpacked(resp, NULL);
+    if (rc == KUMO_CODE_NOT_FOUND) {
+        err->len = 0;
+        if (err->data)
+            err->data[0] = '\0';
+        rc = KUMO_CODE_OK;
+    }
+    return rc;
+}
+
+/* The version's thumbnail: the object, then its row. */
+static kumo_code purge_thumbnail(struct docs_job_env *env, const struct docs_job *job,
+                                 const char *key, struct kumo_buf *err)
+{
+    char tkey[DOCS_THUMB_KEY_MAX + 1];
+    if (strlen(key) + strlen(DOCS_THUMB_SUFFIX) > DOCS_THUMB_KEY_MAX)
+        return KUMO_CODE_OK; /* no thumbnail is ever stored for such a key */
+    snprintf(tkey, sizeof tkey, "%s%s", key, DOCS_THUMB_SUFFIX);
+    kumo_code rc = delete_object(env, job, tkey, err);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    struct kumo_db_conn *c = NULL;
+    rc = kumo_db_acquire(env->ctx->db, 0, &c);
+    if (rc == KUMO_CODE_OK) {
+        kumo_db_conn_set_request_id(c, job->id);
+        rc = docs_thumb_forget(c, job->tenant_id, tkey);
+        kumo_db_release(c);
+    }
+    if (rc != KUMO_CODE_OK)
+        kumo_buf_appendf(err, "database: %s", kumo_db_last_error()->message);
+    return rc;
+}
 
 static kumo_code purge_one(struct docs_job_env *env, const struct docs_job *job, const char *key,
                            const char *upload_id, struct kumo_buf *err)
@@ -33,19 +80,9 @@ static kumo_code purge_one(struct docs_job_env *env, const struct docs_job *job,
             return rc;
         }
     }
-    Kumo__Storage__V1__DeleteObjectRequest d = KUMO__STORAGE__V1__DELETE_OBJECT_REQUEST__INIT;
-    d.tenant_id = (char *)job->tenant_id;
-    d.key = (char *)key;
-    rc = docs_job_storage_call(env->ctx, job->id, job->tenant_id, "DeleteObject", &d.base,
-                               &kumo__storage__v1__delete_object_response__descriptor, &resp, err);
-    if (resp)
-        protobuf_c_message_free_unpacked(resp, NULL);
-    if (rc == KUMO_CODE_NOT_FOUND) {
-        err->len = 0;
-        if (err->data)
-            err->data[0] = '\0';
-        rc = KUMO_CODE_OK;
-    }
+    rc = delete_object(env, job, key, err);
+    if (rc == KUMO_CODE_OK)
+        rc = purge_thumbnail(env, job, key, err);
     return rc;
 }
 

@@ -53,6 +53,11 @@ kumo_code docs__job_purge_content(struct docs_job_env *env, const struct docs_jo
 kumo_code docs__job_cleanup_upload(struct docs_job_env *env, const struct docs_job *job,
                                    struct kumo_buf *err);
 
+/* Stores `len` bytes of PNG under `key` (the tenant's) through a presigned
+ * PUT (thumbnail_put.c). OK or the code with a description in `err`. */
+kumo_code docs__thumbnail_put(struct docs_job_env *env, const struct docs_job *job, const char *key,
+                              const uint8_t *data, size_t len, struct kumo_buf *err);
+
 /* One sweep: queues cleanup_upload jobs for expired pending uploads and
  * purges soft-deleted documents past their purge time. */
 void docs__jobs_sweep(struct docs_ctx *ctx, const volatile int *stopping);

@@ -1,0 +1,97 @@
+/* Thumbnails of versions (thumbnails.h). */
+#include "thumbnails.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/ids.h"
+
+const char docs_thumbnails_migration_sql[] =
+    "CREATE TABLE IF NOT EXISTS document_thumbnails ("
+    " tenant_id VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,"
+    " document_id VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,"
+    " version INT NOT NULL,"
+    " object_key VARCHAR(320) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,"
+    " create_time DATETIME(6) NOT NULL,"
+    " PRIMARY KEY (tenant_id, document_id, version),"
+    " KEY document_thumbnails_key (tenant_id, object_key)"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
+
+kumo_code docs_thumb_set(struct kumo_db_conn *c, const char *tenant_id, const char *document_id,
+                         int64_t version, const char *key)
+{
+    return kumo_db_exec(c,
+                        "INSERT INTO document_thumbnails (tenant_id, document_id, version,"
+                        " object_key, create_time) VALUES (?, ?, ?, ?, ?)"
+                        " ON DUPLICATE KEY UPDATE object_key = VALUES(object_key),"
+                        " create_time = VALUES(create_time)",
+                        KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(document_id),
+                                       KUMO_DB_I64(version), KUMO_DB_STRZ(key),
+                                       KUMO_DB_TIME(kumo_now_us())),
+                        NULL);
+}
+
+/* One statement for any page: DOCS_THUMB_BATCH id placeholders, the unused
+ * ones bound to NULL (which matches nothing). */
+static char batch_sql[128 + DOCS_THUMB_BATCH * 3];
+static pthread_once_t batch_once = PTHREAD_ONCE_INIT;
+
+static void build_batch_sql(void)
+{
+    size_t off = (size_t)snprintf(batch_sql, sizeof batch_sql,
+                                  "SELECT document_id, version, object_key FROM "
+                                  "document_thumbnails WHERE tenant_id = ? AND document_id IN (");
+    for (int i = 0; i < DOCS_THUMB_BATCH; i++)
+        off += (size_t)snprintf(batch_sql + off, sizeof batch_sql - off, i ? ",?" : "?");
+    snprintf(batch_sql + off, sizeof batch_sql - off, ")");
+}
+
+kumo_code docs_thumb_keys(struct kumo_db_conn *c, const char *tenant_id, const char *const *ids,
+                          const int64_t *versions, size_t n, docs_thumb_key *keys)
+{
+    if (n > DOCS_THUMB_BATCH)
+        n = DOCS_THUMB_BATCH;
+    for (size_t i = 0; i < n; i++)
+        keys[i][0] = '\0';
+    if (n == 0)
+        return KUMO_CODE_OK;
+    pthread_once(&batch_once, build_batch_sql);
+    struct kumo_db_param p[1 + DOCS_THUMB_BATCH];
+    p[0] = KUMO_DB_STRZ(tenant_id);
+    for (size_t i = 0; i < DOCS_THUMB_BATCH; i++)
+        p[1 + i] = i < n ? KUMO_DB_STRZ(ids[i]) : KUMO_DB_NULL;
+    struct kumo_db_rows *rows;
+    kumo_code rc = kumo_db_query(c, batch_sql, p, 1 + DOCS_THUMB_BATCH, &rows);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    for (;;) {
+        int has = 0;
+        if ((rc = kumo_db_rows_next(rows, &has)) != KUMO_CODE_OK || !has)
+            break;
+        char id[33], key[DOCS_THUMB_KEY_MAX + 1];
+        size_t id_len = 0, key_len = 0;
+        int64_t version = 0;
+        rc = kumo_db_rows_scan(rows, KUMO_DB_OUTS(KUMO_DB_OUT_BUF(id, sizeof id, &id_len),
+                                                  KUMO_DB_OUT_I64(&version),
+                                                  KUMO_DB_OUT_BUF(key, sizeof key, &key_len)));
+        if (rc != KUMO_CODE_OK)
+            break;
+        id[id_len < sizeof id ? id_len : sizeof id - 1] = '\0';
+        for (size_t i = 0; i < n; i++) {
+            if (versions[i] == version && strcmp(ids[i], id) == 0 &&
+                key_len <= DOCS_THUMB_KEY_MAX) {
+                memcpy(keys[i], key, key_len);
+                keys[i][key_len] = '\0';
+            }
+        }
+    }
+    kumo_db_rows_close(rows);
+    return rc;
+}
+
+kumo_code docs_thumb_forget(struct kumo_db_conn *c, const char *tenant_id, const char *key)
+{
+    return kumo_db_exec(c, "DELETE FROM document_thumbnails WHERE tenant_id = ? AND object_key = ?",
+                        KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(key)), NULL);
+}
