@@ -24,7 +24,11 @@ BASE_PACKAGES = {"libc6", "libgcc-s1", "libstdc++6"}
 SAN_LIB = re.compile(r"^lib(asan|ubsan|tsan|lsan)")
 # Library package -> the data package it needs at run time (runtime images
 # install both; nothing else beyond the NEEDED libraries).
-DATA_PACKAGES = {"libmagic1": "libmagic-mgc"}
+DATA_PACKAGES = {"libmagic1": ["libmagic-mgc"],
+                 # kumo-extract's OCR: tesseract's English and Japanese models
+                 "libtesseract5": ["tesseract-ocr-eng", "tesseract-ocr-jpn"]}
+# Helper binaries an image ships beside its daemon (their libraries count too).
+HELPERS = {"documents": ["kumo-extract"]}
 
 
 def tap(ok, name, diag=()):
@@ -387,13 +391,26 @@ def test_dockerfiles(daemons):
         tap(len(froms) >= 2 and all(re.match(r"^debian:12(\.\d+)?(-slim)?$", f) for f in froms),
             "kumo-%s Dockerfile: multi-stage on pinned Debian 12 (%s)" % (svc, ", ".join(froms)))
         want, unknown = needed_packages(d.path)
+        for helper in HELPERS.get(svc, []):
+            hp = os.path.join(os.path.dirname(d.path), helper)
+            tap(re.search(r"make [^\n]*build/bin/%s\b" % helper, text) is not None
+                and "COPY --from=build /src/build/bin/%s /usr/local/bin/%s\n" % (helper, helper) in text,
+                "kumo-%s image builds and ships %s beside the daemon" % (svc, helper))
+            if want is None or not os.path.exists(hp):
+                continue
+            hw, hu = needed_packages(hp)
+            if hw is None:
+                want = None
+                continue
+            want |= hw
+            unknown += hu
         if want is None:
             # Sanitizer links drop --as-needed, so they list libraries the
             # image (a plain build) never loads.
             note("skip: runtime libraries of kumo-%s (sanitizer build)" % svc)
             want = pkgs
         # Data packages a library reads at run time (libmagic: its database).
-        data = set(p for lib, p in DATA_PACKAGES.items() if lib in want)
+        data = set(p for lib, ps in DATA_PACKAGES.items() if lib in want for p in ps)
         missing = sorted((want | data) - pkgs)
         extra = sorted(pkgs - want - data - {"ca-certificates"})
         tap(not missing and not extra and not unknown,
