@@ -66,6 +66,9 @@ static const struct kumo_config_var vars[] = {
     {"KUMO_WEB_CONNECT_SRC", KUMO_CONFIG_STRING, "",
      "space-separated origins the console may fetch from besides its own (the data port or "
      "bucket: uploads and previews), added to its CSP connect-src and img-src"},
+    {"KUMO_KUMOCMS_TENANT", KUMO_CONFIG_STRING, "",
+     "tenant slug that KumoCMS's POST /api/v1/auth {username, password} signs in to (empty: that "
+     "route answers 404)"},
 };
 
 const struct kumo_config_var *bff_config_vars(size_t *n)
@@ -126,6 +129,9 @@ int bff_settings_load(const struct kumo_config *c, struct bff_settings *s)
     s->page_size_max = (int)kumo_config_int(c, "KUMO_PAGE_SIZE_MAX");
     s->web_root = kumo_config_string(c, "KUMO_WEB_ROOT");
     s->web_connect_src = kumo_config_string(c, "KUMO_WEB_CONNECT_SRC");
+    s->kumocms_tenant = kumo_config_string(c, "KUMO_KUMOCMS_TENANT");
+    if (s->kumocms_tenant == NULL)
+        s->kumocms_tenant = "";
     if (limit(c, "KUMO_RATE_LIMIT_PER_ADDRESS", &s->rl_addr_rate, &s->rl_addr_burst) != 0 ||
         limit(c, "KUMO_RATE_LIMIT_PER_PRINCIPAL", &s->rl_principal_rate, &s->rl_principal_burst) !=
             0 ||

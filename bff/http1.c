@@ -313,7 +313,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             char *end;
             errno = 0;
             unsigned long long n = strtoull(cl, &end, 10);
-            if (errno || end == cl || *end || n > (unsigned long long)h->app->s.body_max) {
+            if (errno || end == cl || *end ||
+                n > (unsigned long long)bff_body_limit(h->app, method, url)) {
                 /* Refuse before reading any of the body. */
                 r->too_large = 1;
                 return respond(h, conn, url, method, r);
@@ -329,7 +330,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         size_t n = *upload_data_size;
         *upload_data_size = 0;
         if (!r->too_large) {
-            if (r->body.len + n > (size_t)h->app->s.body_max) {
+            if (r->body.len + n > (size_t)bff_body_limit(h->app, method, url)) {
                 r->too_large = 1;
                 kumo_buf_free(&r->body);
             } else {

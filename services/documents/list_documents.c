@@ -121,6 +121,7 @@ DOCS_HANDLER(list_documents)
     resp->documents = kumo_rpc_call_alloc(call, (size_t)size * sizeof *resp->documents);
     for (size_t i = 0; i < n; i++)
         resp->documents[resp->n_documents++] = docs_doc_message(call, &rows[i]);
+    resp->count = (int32_t)resp->n_documents;
     if (more && n > 0) {
         const struct docs_doc_row *last = &rows[n - 1];
         struct kumo_page_cursor next = {last->seq, 0, "", 0};

@@ -521,14 +521,15 @@ def f_delete_undelete(w, f):
     r = w.bff.req("GET", API + "/documents/" + f.id, f.tok)
     note("%s: GET after delete -> %s (status %r)" % (f.label, r.status,
                                                      (r.json() or {}).get("status")))
-    # The BFF documents no special status for a deleted document: either
-    # 404, or the document with status "deleted" and no download link.
-    if r.status != 404:
-        j = expect_status(r, 200, "GET after delete")
-        expect(j.get("status") == "deleted" and not j.get("presigned_url"),
-               "GET after delete: %r" % j)
-    else:
-        expect_error(r, 404, "not_found", "GET after delete")
+    # As KumoCMS: a deleted document is 404; the Trash still shows it.
+    expect_error(r, 404, "not_found", "GET after delete")
+    r = w.bff.req("GET", API + "/documents/%s?include_deleted=true" % f.id, f.tok)
+    j = expect_status(r, 200, "GET after delete with include_deleted")
+    expect(j.get("status") == "deleted" and not j.get("presigned_url"),
+           "GET after delete with include_deleted: %r" % j)
+    j = expect_status(w.bff.req("GET", API + "/documents?status=deleted&page_size=100", f.tok),
+                      200, "the Trash")
+    expect(f.id in [d.get("id") for d in j.get("documents", [])], "not in the Trash")
     j = expect_status(w.bff.req("GET", API + "/documents?page_size=100", f.tok), 200, "list")
     expect(f.id not in [d.get("id") for d in j.get("documents", [])], "deleted still listed")
     r = w.bff.req("POST", API + "/documents/%s/undelete" % f.id, f.tok)
