@@ -142,7 +142,31 @@ static void delete_answer(struct bff_ctx *c, const ProtobufCMessage *rq, const P
     bff_doc_answer(c, 200, d->purge ? "purged" : "deleted", rs, d->id);
 }
 
-/* {document_id, message, document, restore} */
+/* KumoCMS's archive answer: {document_id, message, storage_class,
+ * archived_date, file_name, size}, and the document. */
+static void archive_answer(struct bff_ctx *c, const ProtobufCMessage *rq,
+                           const ProtobufCMessage *rs)
+{
+    (void)rq;
+    json_t *j = bff_rest_to_json(rs);
+    json_t *doc = json_object_get(j, "document");
+    json_t *out = json_object();
+    json_t *id = doc ? json_object_get(doc, "id") : NULL;
+    json_object_set_new(out, "document_id", id ? json_incref(id) : json_string(""));
+    json_object_set_new(out, "message", json_string("archived"));
+    if (doc) {
+        copy_field(out, "storage_class", doc, "storage_class");
+        copy_field(out, "archived_date", doc, "archive_time");
+        copy_field(out, "file_name", doc, "file_name");
+        copy_field(out, "size", doc, "size");
+    }
+    json_object_set(out, "document", doc ? doc : json_null());
+    json_decref(j);
+    bff_json(c, 200, out);
+}
+
+/* {document_id, message, document, restore}, and KumoCMS's restore_status,
+ * restore_tier, restore_days, file_name, size. */
 static void restore_answer(struct bff_ctx *c, const ProtobufCMessage *rq,
                            const ProtobufCMessage *rs)
 {
@@ -154,6 +178,15 @@ static void restore_answer(struct bff_ctx *c, const ProtobufCMessage *rq,
     json_t *out = json_object();
     json_object_set_new(out, "document_id", id ? json_incref(id) : json_string(""));
     json_object_set_new(out, "message", json_string("restore requested"));
+    if (doc) {
+        copy_field(out, "restore_status", doc, "restore_status");
+        copy_field(out, "file_name", doc, "file_name");
+        copy_field(out, "size", doc, "size");
+    }
+    if (restore) {
+        copy_field(out, "restore_tier", restore, "tier");
+        copy_field(out, "restore_days", restore, "days");
+    }
     json_object_set(out, "document", doc ? doc : json_null());
     json_object_set(out, "restore", restore ? restore : json_null());
     json_decref(j);
@@ -356,8 +389,8 @@ const struct bff_op bff_op_docs_archive = {.service = BFF_DOCUMENTS,
                                            .fields = archive_fields,
                                            .status = 200,
                                            .etag_of = "document",
-                                           .answer = BFF_ANS_DOC,
-                                           .key = "archived"};
+                                           .answer = BFF_ANS_HOOK,
+                                           .answer_fn = archive_answer};
 
 /* days defaults to 1, as KumoCMS's (the tier to standard: the service's). */
 static int restore_prepare(struct bff_ctx *c)

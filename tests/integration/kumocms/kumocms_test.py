@@ -463,7 +463,8 @@ def flow_archive_restore(w, f):
     r = cms.archive(f.id)
     j = expect_status(r, 200, "archive")
     doc = j.get("document") or {}
-    expect(j.get("document_id") == f.id and doc.get("storage_class") == "GLACIER", j)
+    expect(j.get("document_id") == f.id and doc.get("storage_class") == "GLACIER" and
+           j.get("storage_class") == "GLACIER" and j.get("archived_date"), j)
     r = cms.archive(f.id)
     expect_error(r, 409, "archive again")
     r = cms.retrieve(f.id)
@@ -474,7 +475,9 @@ def flow_archive_restore(w, f):
     expect(mine and mine[0].get("storage_class") == "GLACIER" and
            "restore_status" not in mine[0], "archived item %r" % mine)
     r = cms.restore(f.id, days=1, tier="Expedited")
-    expect_status(r, 202, "restore")
+    j = expect_status(r, 202, "restore")
+    expect(j.get("document_id") == f.id and j.get("restore_status") == "in_progress" and
+           j.get("restore_days") == 1, j)
     r = cms.retrieve(f.id)
     j = expect_status(r, 202, "GET while restoring")
     expect(j.get("restore_status") == "in_progress", j)
