@@ -157,16 +157,22 @@ static const char *user_by_name(struct bff_ctx *c, const char *name)
     return NULL;
 }
 
-/* PUT /users/{username} {password}: KumoCMS's password change (admin). */
+/* PUT /users/{username} {password}: KumoCMS's password change (admin). An
+ * admin's own password also needs current_password (kumo-users' rule). */
 void bff_h_users_put(struct bff_ctx *c)
 {
-    static const char *const allowed[] = {"password", NULL};
+    static const char *const allowed[] = {"password", "current_password", NULL};
     if (bff_require_role(c, ADMIN) != 0 || bff_parse_body(c) != 0 ||
         bff_only_fields(c, c->body, allowed) != 0)
         return;
     json_t *pw = json_object_get(c->body, "password");
+    json_t *cur = json_object_get(c->body, "current_password");
     if (!json_is_string(pw) || json_string_length(pw) == 0) {
         bff_error(c, 400, "invalid_argument", "password required");
+        return;
+    }
+    if (cur && !json_is_string(cur)) {
+        bff_error(c, 400, "invalid_argument", "current_password must be a string");
         return;
     }
     const char *id = user_by_name(c, bff_param(c, "id"));
@@ -175,10 +181,12 @@ void bff_h_users_put(struct bff_ctx *c)
     Kumo__Users__V1__ChangePasswordRequest rq = KUMO__USERS__V1__CHANGE_PASSWORD_REQUEST__INIT;
     rq.user_id = (char *)id;
     rq.new_password = kumo_arena_strdup(c->arena, json_string_value(pw));
+    rq.current_password = kumo_arena_strdup(c->arena, cur ? json_string_value(cur) : "");
     ProtobufCMessage *rs;
     int rc = bff_call_or_error(c, c->app->users, USERS("ChangePassword"), &rq.base,
                                &kumo__users__v1__change_password_response__descriptor, &rs);
     kumo_secret_wipe(rq.new_password, strlen(rq.new_password));
+    kumo_secret_wipe(rq.current_password, strlen(rq.current_password));
     if (rc != 0)
         return;
     json_t *out = json_object();

@@ -581,9 +581,31 @@ def c_users(w):
     r = admin.set_password("nobody@demo.local", new)
     expect_error(r, 404, "PUT /users/{unknown}")
     # A KumoCMS username that is not an email is the display name.
-    r = admin.create_user("dave", "dave@demo.local", "dave-" + os.urandom(8).hex(), "admin")
+    dave_pw = "dave-" + os.urandom(8).hex()
+    SECRETS.add(dave_pw)
+    r = admin.create_user("dave", "dave@demo.local", dave_pw, "admin")
     j = expect_status(r, 201, "POST /users with a plain username")
-    expect(j.get("role") == "admin" and (j.get("user") or {}).get("display_name") == "dave", j)
+    expect(j.get("role") == "admin" and (j.get("user") or {}).get("display_name") == "dave" and
+           j.get("username") == "dave@demo.local", j)
+    w.a_user_id = (j.get("user") or {}).get("id")
+    # An admin's own password: current_password too (kumo-users' rule).
+    r = KumoCMS(w.base).auth("dave@demo.local", dave_pw)
+    dave = KumoCMS(w.base, expect_status(r, 200, "POST /auth as dave")["token"])
+    SECRETS.add(dave.credential)
+    dave_new = "dave-new-" + os.urandom(8).hex()
+    SECRETS.add(dave_new)
+    expect_error(dave.set_password("dave@demo.local", dave_new), 400,
+                 "own password without current_password")
+    r = dave.call("PUT", "/users/dave@demo.local",
+                  {"password": dave_new, "current_password": "wrong-password-123"})
+    expect(r.status in (400, 401, 403), "own password with a wrong current_password: %r" % r)
+    r = dave.call("PUT", "/users/dave@demo.local",
+                  {"password": dave_new, "current_password": dave_pw})
+    expect_status(r, 200, "own password with current_password")
+    expect_status(KumoCMS(w.base).auth("dave@demo.local", dave_new), 200, "dave's new password")
+    r = admin.call("POST", "/auth", {"username": "dave@demo.local", "password": dave_new,
+                                     "tenant": "globex"})
+    expect_error(r, 400, "POST /auth naming a tenant (not KumoCMS's body)")
 
 
 def c_users_roles(w):
@@ -617,6 +639,8 @@ def c_tenant_b(w):
     b = KumoCMS(w.base, w.b_tok)
     expect_error(b.set_password(w.u_email, "mallory-password-1"), 404,
                  "B's admin: PUT /users/{A's username}")
+    expect_error(b.set_password(w.a_user_id, "mallory-password-1"), 404,
+                 "B's admin: PUT /users/{A's user id}")
     j = expect_status(b.users(), 200, "B's admin: GET /users")
     expect(w.u_email not in json.dumps(j), "B sees A's users")
     # A's document, by id, from B: 404 everywhere, and unchanged.
