@@ -211,6 +211,9 @@ static void list_answer(struct bff_ctx *c, const ProtobufCMessage *rq, const Pro
 /* ---- the routes ----------------------------------------------------------- */
 
 static const struct bff_field list_fields[] = {
+    /* KumoCMS lists up to 100 without asking; a page_size given wins (the
+     * rows are applied in order). Clamped to KUMO_PAGE_SIZE_MAX. */
+    {BFF_CONST, "100", "page_size", BFF_PAGE_SIZE, NULL, 0},
     {BFF_QUERY, "page_size", "page_size", BFF_PAGE_SIZE, NULL, 0},
     {BFF_QUERY, "page_token", "page_token", BFF_COPY, NULL, 0},
     {BFF_QUERY, "tag", "tag", BFF_COPY, NULL, 0},

@@ -102,6 +102,19 @@ static void test_runner_list_query(void **state)
     assert_non_null(m->create_time_after);
     assert_int_equal(m->create_time_after->seconds, 1767225600);
     fx_free(&x);
+
+    /* No page_size: KumoCMS's 100 (clamped to the maximum); one given wins. */
+    fx_init(&x, "GET", "/api/v1/documents", "/api/v1/documents", NULL);
+    x.app.s.page_size_max = 50;
+    m = (void *)bff_op_request(&x.c, &bff_op_docs_list);
+    assert_non_null(m);
+    assert_int_equal(m->page_size, 50);
+    fx_free(&x);
+    fx_init(&x, "GET", "/api/v1/documents", "/api/v1/documents?page_size=7", NULL);
+    m = (void *)bff_op_request(&x.c, &bff_op_docs_list);
+    assert_non_null(m);
+    assert_int_equal(m->page_size, 7);
+    fx_free(&x);
 }
 
 static void test_runner_bad_query(void **state)
