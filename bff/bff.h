@@ -50,6 +50,9 @@ struct bff_settings {
     const char *web_root;        /* KUMO_WEB_ROOT ("" = next to the binary, "off") */
     const char *web_connect_src; /* KUMO_WEB_CONNECT_SRC: extra CSP origins */
     const char *kumocms_tenant;  /* KUMO_KUMOCMS_TENANT: POST /auth's tenant ("": off) */
+    /* KUMO_DIRECT_UPLOAD_CONNECT: "host:port" the direct upload's PUTs
+     * connect to instead of the upload URL's ("": the URL's). */
+    const char *direct_upload_connect;
 };
 
 /* Loads and validates the settings; logs and returns -1 on a bad value. */

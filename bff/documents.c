@@ -702,10 +702,17 @@ static int put_bytes(struct bff_ctx *c, const char *url, Kumo__Documents__V1__He
         h[i].value = hs[i]->value;
     }
     int64_t left_ms = (c->deadline - kumo_now_ns()) / 1000000;
+    struct kumo_http_put_req req = {url,
+                                    h,
+                                    n,
+                                    data,
+                                    len,
+                                    left_ms > 1 ? (long)left_ms : 1,
+                                    c->app->s.direct_upload_connect,
+                                    "storing the content"};
     struct kumo_http_put_answer ans;
     struct kumo_buf err = KUMO_BUF_INIT;
-    int rc = kumo_http_put(url, h, n, data, len, left_ms > 1 ? (long)left_ms : 1,
-                           "storing the content", &ans, &err);
+    int rc = kumo_http_put(&req, &ans, &err);
     if (rc != 0) {
         /* The URL is presigned: never logged. */
         kumo_log(KUMO_LOG_WARN, c->request_id, "direct upload failed", "error",

@@ -70,14 +70,23 @@ static int fail(struct kumo_buf *err, const char *what, const char *detail)
     return KUMO_ERR_IO;
 }
 
-int kumo_http_put(const char *url, const struct kumo_http_header *headers, size_t n,
-                  const void *body, size_t len, long timeout_ms, const char *what,
-                  struct kumo_http_put_answer *ans, struct kumo_buf *err)
+int kumo_http_put(const struct kumo_http_put_req *rq, struct kumo_http_put_answer *ans,
+                  struct kumo_buf *err)
 {
     struct kumo_http_put_answer local;
     if (ans == NULL)
         ans = &local;
     memset(ans, 0, sizeof *ans);
+    const char *what = rq->what;
+    const struct kumo_http_header *headers = rq->headers;
+    size_t n = rq->n_headers;
+    char via[300] = "";
+    if (rq->connect_to && *rq->connect_to) {
+        /* CURLOPT_CONNECT_TO "HOST:PORT:CONNECT-HOST:CONNECT-PORT"; empty
+         * HOST and PORT: every connection. */
+        if ((size_t)snprintf(via, sizeof via, "::%s", rq->connect_to) >= sizeof via)
+            return fail(err, what, "connect_to too long");
+    }
     pthread_once(&curl_once, curl_init);
     CURL *h = curl_easy_init();
     if (h == NULL)
@@ -99,15 +108,24 @@ int kumo_http_put(const char *url, const struct kumo_http_header *headers, size_
         curl_easy_cleanup(h);
         return fail(err, what, "out of memory");
     }
-    struct source src = {body, len};
+    struct curl_slist *vl = NULL;
+    if (via[0] && (vl = curl_slist_append(NULL, via)) == NULL) {
+        curl_slist_free_all(hl);
+        curl_easy_cleanup(h);
+        return fail(err, what, "out of memory");
+    }
+    struct source src = {rq->body, rq->len};
+    long timeout_ms = rq->timeout_ms;
     char errbuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_URL, rq->url);
+    if (vl)
+        curl_easy_setopt(h, CURLOPT_CONNECT_TO, vl);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS);
     curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->len);
     curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
     curl_easy_setopt(h, CURLOPT_READDATA, &src);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_answer);
@@ -119,6 +137,7 @@ int kumo_http_put(const char *url, const struct kumo_http_header *headers, size_
     long code = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
     curl_slist_free_all(hl);
+    curl_slist_free_all(vl);
     curl_easy_cleanup(h);
     ans->status = code;
     if (cc != CURLE_OK)

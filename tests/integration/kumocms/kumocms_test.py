@@ -330,7 +330,10 @@ DOCS_ENV = {"KUMO_JOBS_WORKERS": "1", "KUMO_JOBS_POLL_INTERVAL": "200ms",
 BFF_ENV = {"KUMO_RATE_LIMIT_PER_ADDRESS": "off", "KUMO_RATE_LIMIT_PER_PRINCIPAL": "off",
            "KUMO_LOGIN_RATE_LIMIT": "off", "KUMO_COOKIE_SECURE": "false",
            "KUMO_KUMOCMS_TENANT": "demo"}
-LIMITS_ENV = dict(BFF_ENV, KUMO_LOGIN_RATE_LIMIT="3/m burst 3")
+# Low sign-in limit; the direct upload connects to a closed port (the
+# setting is used: nothing reaches storage, 502).
+LIMITS_ENV = dict(BFF_ENV, KUMO_LOGIN_RATE_LIMIT="3/m burst 3",
+                  KUMO_DIRECT_UPLOAD_CONNECT="127.0.0.1:1")
 
 
 def setup(w):
@@ -767,7 +770,7 @@ def c_trash(w):
 
 def c_login_rate_limit(w):
     b = w.st.start("bff", name="bff-limits", env=LIMITS_ENV)
-    base = "http://127.0.0.1:%d/api/v1" % b.http_port
+    base = w.limits_base = "http://127.0.0.1:%d/api/v1" % b.http_port
     seen = []
     for _ in range(6):
         r = http("POST", base + "/auth", {}, {"username": "x"})  # 400: never reaches kumo-users
@@ -778,6 +781,23 @@ def c_login_rate_limit(w):
     expect(seen[-1] == 429 and len(seen) <= 4, "POST /auth burst answered %r" % seen)
     r = http("GET", base + "/healthcheck")
     expect(r.status == 200, "other routes still served: %r" % r)
+
+
+def c_direct_connect(w):
+    c = KumoCMS(w.base, w.auth_tok)
+    r = c.upload("via.txt", 3, "text/plain", {"v": 1})
+    did = (r.json() or {}).get("document_id")
+    expect(did and put_upload_url(r.json()["upload_url"], b"abc", "text/plain").status == 200, r)
+    upload_without_complete(c, did, time.time())
+    poll_ready(c, did, time.time(), "via")
+    limited = KumoCMS(w.limits_base, w.auth_tok)
+    r = limited.call("PUT", "/documents/" + did, {
+        "file_name": "via.txt", "file_content": base64.b64encode(b"changed").decode()})
+    expect_error(r, 502, "direct upload through KUMO_DIRECT_UPLOAD_CONNECT=127.0.0.1:1")
+    j = expect_status(c.retrieve(did), 200, "GET after the failed direct upload")
+    expect(j.get("current_version") == 1 and j.get("size") == 3, j)
+    d = download(j["presigned_url"])
+    expect(d.status == 200 and d.body == b"abc", "content after the failed direct upload")
 
 
 def c_login_guard(w):
@@ -867,6 +887,8 @@ def main():
                  "lists it, undelete", c_trash, w)
             case("POST /auth under the sign-in rate limit (429 with Retry-After)",
                  c_login_rate_limit, w)
+            case("KUMO_DIRECT_UPLOAD_CONNECT routes the direct upload's PUT (a closed port: 502, "
+                 "the document unchanged)", c_direct_connect, w)
             case("POST /auth under kumo-users' login guard (repeated wrong passwords -> 429)",
                  c_login_guard, w)
         if POLL_TIMES:

@@ -91,7 +91,8 @@ static void test_put_ok(void **state)
                                    {"x-amz-checksum-sha256", "AAAA"}};
     struct kumo_http_put_answer ans;
     struct kumo_buf err = KUMO_BUF_INIT;
-    int rc = kumo_http_put(url, h, 2, "hello world", 11, 5000, "test", &ans, &err);
+    struct kumo_http_put_req rq = {url, h, 2, "hello world", 11, 5000, NULL, "test"};
+    int rc = kumo_http_put(&rq, &ans, &err);
     server_join(&s, t);
     assert_int_equal(rc, 0);
     assert_int_equal(ans.status, 200);
@@ -116,7 +117,8 @@ static void test_put_refused_status(void **state)
     snprintf(url, sizeof url, "http://127.0.0.1:%d/k", s.port);
     struct kumo_http_put_answer ans;
     struct kumo_buf err = KUMO_BUF_INIT;
-    int rc = kumo_http_put(url, NULL, 0, "x", 1, 5000, "storing", &ans, &err);
+    struct kumo_http_put_req rq = {url, NULL, 0, "x", 1, 5000, NULL, "storing"};
+    int rc = kumo_http_put(&rq, &ans, &err);
     server_join(&s, t);
     assert_int_equal(rc, KUMO_ERR_IO);
     assert_int_equal(ans.status, 403);
@@ -135,15 +137,36 @@ static void test_put_no_server(void **state)
     server_start(&s, "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n", &t);
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/k", s.port);
-    assert_int_equal(kumo_http_put(url, NULL, 0, "", 0, 5000, NULL, NULL, NULL), 0);
+    struct kumo_http_put_req rq = {url, NULL, 0, "", 0, 5000, NULL, NULL};
+    assert_int_equal(kumo_http_put(&rq, NULL, NULL), 0);
     server_join(&s, t);
     struct kumo_buf err = KUMO_BUF_INIT;
-    assert_int_equal(kumo_http_put(url, NULL, 0, "x", 1, 2000, "storing", NULL, &err), KUMO_ERR_IO);
+    rq.what = "storing";
+    assert_int_equal(kumo_http_put(&rq, NULL, &err), KUMO_ERR_IO);
     assert_true(err.len > strlen("storing: "));
     kumo_buf_free(&err);
     /* Other schemes are refused. */
-    assert_int_equal(kumo_http_put("file:///etc/passwd", NULL, 0, "x", 1, 2000, NULL, NULL, NULL),
-                     KUMO_ERR_IO);
+    rq.url = "file:///etc/passwd";
+    assert_int_equal(kumo_http_put(&rq, NULL, NULL), KUMO_ERR_IO);
+}
+
+/* connect_to: the connection goes elsewhere, the Host header stays the
+ * URL's (what a presigned URL signs). */
+static void test_put_connect_to(void **state)
+{
+    (void)state;
+    struct server s;
+    pthread_t t;
+    server_start(&s, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", &t);
+    char via[64];
+    snprintf(via, sizeof via, "127.0.0.1:%d", s.port);
+    struct kumo_http_put_req rq = {
+        "http://data.kumo.example:7104/b/k", NULL, 0, "abc", 3, 5000, via, "storing"};
+    struct kumo_http_put_answer ans;
+    assert_int_equal(kumo_http_put(&rq, &ans, NULL), 0);
+    server_join(&s, t);
+    assert_int_equal(ans.status, 200);
+    assert_non_null(strstr(s.request, "\r\nHost: data.kumo.example:7104\r\n"));
 }
 
 int main(void)
@@ -152,6 +175,7 @@ int main(void)
         cmocka_unit_test(test_put_ok),
         cmocka_unit_test(test_put_refused_status),
         cmocka_unit_test(test_put_no_server),
+        cmocka_unit_test(test_put_connect_to),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
