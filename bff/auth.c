@@ -176,12 +176,10 @@ void bff_h_kumocms_auth(struct bff_ctx *c)
     json_object_set_new(
         user, "permissions",
         bff_kumocms_permissions(json_is_string(role) ? json_string_value(role) : NULL));
-    json_t *out = json_object();
-    json_object_set(out, "token", json_object_get(j, "access_token"));
-    json_object_set_new(out, "token_type", json_string("Bearer"));
-    json_t *e = json_object_get(j, "access_token_expire_time");
-    if (e)
-        json_object_set(out, "expires_at", e);
+    /* The access-token part under KumoCMS's name. */
+    json_t *out = token_json(j, rs->access_token_expire_time);
+    json_object_set(out, "token", json_object_get(out, "access_token"));
+    json_object_del(out, "access_token");
     json_object_set_new(out, "user", user);
     json_decref(j);
     bff_json(c, 200, out);

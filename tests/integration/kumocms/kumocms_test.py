@@ -534,7 +534,8 @@ def c_auth(w):
     r = cms.auth(w.st.demo_email, w.st.demo_password)
     j = expect_status(r, 200, "POST /auth")
     tok = j.get("token")
-    expect(isinstance(tok, str) and tok, j.keys())
+    expect(isinstance(tok, str) and tok and "access_token" not in j and
+           "refresh_token" not in j and isinstance(j.get("expires_in"), int), j.keys())
     SECRETS.add(tok)
     u = j.get("user") or {}
     expect(u.get("username") == w.st.demo_email and u.get("email") == w.st.demo_email and
