@@ -231,9 +231,11 @@ struct bff_route {
 
 /* The body limit of a request (front-ends: 413 above it before reading
  * more): KUMO_BODY_MAX, or BFF_DIRECT_BODY_MAX (when larger) for PUT
- * /api/v1/documents/{id}, whose handler holds bodies without file_content
- * to KUMO_BODY_MAX itself. `path` may carry a query. */
-int64_t bff_body_limit(const struct bff *app, const char *method, const char *path);
+ * /api/v1/documents/{id} with an Authorization header (`authorized`;
+ * anonymous requests never get the larger limit), whose handler holds
+ * bodies without file_content to KUMO_BODY_MAX itself. `path` may carry a
+ * query. */
+int64_t bff_body_limit(const struct bff *app, const char *method, const char *path, int authorized);
 
 extern const struct bff_route bff_routes[];
 extern const size_t bff_n_routes;

@@ -65,9 +65,10 @@ const struct bff_route *bff_route_find(const char *method, const char *path,
     return NULL;
 }
 
-int64_t bff_body_limit(const struct bff *app, const char *method, const char *path)
+int64_t bff_body_limit(const struct bff *app, const char *method, const char *path, int authorized)
 {
-    if (!method || !path || strcmp(method, "PUT") != 0 || app->s.body_max >= BFF_DIRECT_BODY_MAX)
+    if (!authorized || !method || !path || strcmp(method, "PUT") != 0 ||
+        app->s.body_max >= BFF_DIRECT_BODY_MAX)
         return app->s.body_max;
     char p[256];
     size_t n = strcspn(path, "?");

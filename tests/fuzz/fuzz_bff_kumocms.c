@@ -57,10 +57,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 0: {
         static struct bff app;
         app.s.body_max = 1024 * 1024;
-        int64_t lim = bff_body_limit(&app, "PUT", s);
+        int64_t lim = bff_body_limit(&app, "PUT", s, 1);
         if (lim != app.s.body_max && lim != BFF_DIRECT_BODY_MAX)
             abort();
-        if (bff_body_limit(&app, "POST", s) != app.s.body_max)
+        if (bff_body_limit(&app, "POST", s, 1) != app.s.body_max ||
+            bff_body_limit(&app, "PUT", s, 0) != app.s.body_max)
             abort();
         break;
     }

@@ -1563,6 +1563,12 @@ def c_h2c(w):
                                     use=False), 200, "get after the direct replace")
         dl = download(g.get("presigned_url", ""))
         expect(dl.status == 200 and dl.body == data, "direct replace bytes (h2c=%s)" % h2)
+        # Without credentials the route has the global limit: 413, not a 401
+        # after buffering 2 MB.
+        r = w.bff.req("PUT", API + "/documents/" + w.mp_id, None, h2=h2, use=False,
+                      body={"file_name": "direct.bin",
+                            "file_content": base64.b64encode(data).decode()})
+        expect_error(r, 413, None, "anonymous direct replace above KUMO_BODY_MAX, h2c=%s" % h2)
     expect(j.get("document_id"), j)
 
 

@@ -186,7 +186,8 @@ def declared_only(url, method, credential, length):
     conn = httplib.HTTPConnection(u.hostname, u.port, timeout=30)
     try:
         conn.putrequest(method, u.path)
-        conn.putheader("Authorization", "Bearer " + credential)
+        if credential:
+            conn.putheader("Authorization", "Bearer " + credential)
         conn.putheader("Content-Type", "application/json")
         conn.putheader("Content-Length", str(length))
         conn.endheaders()
@@ -740,6 +741,9 @@ def c_direct_limits(w):
     expect_error(r, 413, "POST /documents declaring 2 MiB (above KUMO_BODY_MAX)")
     r = declared_only(w.base + "/documents/" + did, "PUT", w.auth_tok, 15 * MIB)
     expect_error(r, 413, "PUT /documents/{id} declaring 15 MiB (above the route's limit)")
+    r = declared_only(w.base + "/documents/" + did, "PUT", None, 2 * MIB)
+    expect_error(r, 413, "anonymous PUT /documents/{id} declaring 2 MiB (no larger limit "
+                 "without credentials)")
     r = c.call("GET", "/healthcheck")
     expect(r.status == 200, "still serving: %r" % r)
     # A viewer cannot replace.

@@ -303,14 +303,18 @@ static void test_runner_body_limit(void **state)
     struct bff app;
     memset(&app, 0, sizeof app);
     app.s.body_max = 1024 * 1024;
-    assert_true(bff_body_limit(&app, "PUT", "/api/v1/documents/doc_x") == BFF_DIRECT_BODY_MAX);
-    assert_true(bff_body_limit(&app, "PUT", "/api/v1/documents/doc_x?a=b") == BFF_DIRECT_BODY_MAX);
-    assert_true(bff_body_limit(&app, "POST", "/api/v1/documents/doc_x") == app.s.body_max);
-    assert_true(bff_body_limit(&app, "PUT", "/api/v1/documents/doc_x/complete") == app.s.body_max);
-    assert_true(bff_body_limit(&app, "PUT", "/api/v1/users/u") == app.s.body_max);
-    assert_true(bff_body_limit(&app, NULL, NULL) == app.s.body_max);
+    assert_true(bff_body_limit(&app, "PUT", "/api/v1/documents/doc_x", 1) == BFF_DIRECT_BODY_MAX);
+    assert_true(bff_body_limit(&app, "PUT", "/api/v1/documents/doc_x?a=b", 1) ==
+                BFF_DIRECT_BODY_MAX);
+    assert_true(bff_body_limit(&app, "POST", "/api/v1/documents/doc_x", 1) == app.s.body_max);
+    assert_true(bff_body_limit(&app, "PUT", "/api/v1/documents/doc_x/complete", 1) ==
+                app.s.body_max);
+    assert_true(bff_body_limit(&app, "PUT", "/api/v1/users/u", 1) == app.s.body_max);
+    assert_true(bff_body_limit(&app, NULL, NULL, 1) == app.s.body_max);
+    /* Anonymous requests never get the larger limit. */
+    assert_true(bff_body_limit(&app, "PUT", "/api/v1/documents/doc_x", 0) == app.s.body_max);
     app.s.body_max = 32LL * 1024 * 1024; /* a larger global limit stays */
-    assert_true(bff_body_limit(&app, "PUT", "/api/v1/documents/doc_x") == app.s.body_max);
+    assert_true(bff_body_limit(&app, "PUT", "/api/v1/documents/doc_x", 1) == app.s.body_max);
 }
 
 static void test_runner_restore_and_archive(void **state)
