@@ -128,6 +128,63 @@ void bff_h_login(struct bff_ctx *c)
     bff_json(c, 200, out);
 }
 
+/* KumoCMS's sign-in: POST /auth {username, password} in the tenant of
+ * KUMO_KUMOCMS_TENANT (the username is the user's email) -> {token, user:
+ * {username, email, role, permissions}}. The token is an access token
+ * (Authorization: Bearer) like /auth/login's; no refresh token (KumoCMS
+ * has none: sign in again). Under the sign-in rate limit (route flag), and
+ * kumo-users' login guard throttles the account and the address. */
+void bff_h_kumocms_auth(struct bff_ctx *c)
+{
+    static const char *const allowed[] = {"username", "password", NULL};
+    if (!*c->app->s.kumocms_tenant) {
+        bff_error(c, 404, "not_found", "KumoCMS sign-in is off (KUMO_KUMOCMS_TENANT is not set)");
+        return;
+    }
+    if (bff_parse_body(c) != 0 || bff_only_fields(c, c->body, allowed) != 0)
+        return;
+    json_t *un = json_object_get(c->body, "username"), *pw = json_object_get(c->body, "password");
+    if (!json_is_string(un) || !json_is_string(pw) || json_string_length(un) == 0 ||
+        json_string_length(pw) == 0 || json_string_length(un) > 254 ||
+        json_string_length(pw) > 1024) {
+        bff_error(c, 400, "invalid_argument", "username and password required");
+        return;
+    }
+    Kumo__Users__V1__AuthenticateRequest rq = KUMO__USERS__V1__AUTHENTICATE_REQUEST__INIT;
+    rq.tenant = (char *)c->app->s.kumocms_tenant;
+    rq.email = kumo_arena_strdup(c->arena, json_string_value(un));
+    rq.password = kumo_arena_strdup(c->arena, json_string_value(pw));
+    Kumo__Users__V1__AuthenticateResponse *rs = NULL;
+    struct kumo_rpc_status st = {0};
+    kumo_code code = bff_call(c, c->app->users, USERS "Authenticate", &rq.base,
+                              &kumo__users__v1__authenticate_response__descriptor, 0,
+                              (ProtobufCMessage **)&rs, &st);
+    kumo_secret_wipe(rq.password, strlen(rq.password));
+    if (code != KUMO_CODE_OK) {
+        bff_rpc_error(c, code, &st);
+        kumo_rpc_status_clear(&st);
+        return;
+    }
+    json_t *j = bff_rest_to_json(&rs->base);
+    json_t *u = json_object_get(j, "user");
+    json_t *role = u ? json_object_get(u, "role") : NULL;
+    json_t *user = json_object();
+    json_t *email = u ? json_object_get(u, "email") : NULL;
+    json_object_set(user, "username", email ? email : un);
+    json_object_set(user, "email", email ? email : json_null());
+    json_object_set(user, "role", role ? role : json_null());
+    json_object_set_new(
+        user, "permissions",
+        bff_kumocms_permissions(json_is_string(role) ? json_string_value(role) : NULL));
+    /* The access-token part under KumoCMS's name. */
+    json_t *out = token_json(j, rs->access_token_expire_time);
+    json_object_set(out, "token", json_object_get(out, "access_token"));
+    json_object_del(out, "access_token");
+    json_object_set_new(out, "user", user);
+    json_decref(j);
+    bff_json(c, 200, out);
+}
+
 /* The refresh token of a refresh or logout: from the JSON body (bearer
  * mode) or from the cookie after the CSRF and Origin checks. Returns it (in
  * the arena) and sets *cookie, or answers and returns NULL. */

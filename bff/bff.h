@@ -49,6 +49,10 @@ struct bff_settings {
     int page_size_max;
     const char *web_root;        /* KUMO_WEB_ROOT ("" = next to the binary, "off") */
     const char *web_connect_src; /* KUMO_WEB_CONNECT_SRC: extra CSP origins */
+    const char *kumocms_tenant;  /* KUMO_KUMOCMS_TENANT: POST /auth's tenant ("": off) */
+    /* KUMO_DIRECT_UPLOAD_CONNECT: "host:port" the direct upload's PUTs
+     * connect to instead of the upload URL's ("": the URL's). */
+    const char *direct_upload_connect;
 };
 
 /* Loads and validates the settings; logs and returns -1 on a bad value. */
@@ -219,6 +223,20 @@ struct bff_route {
     const struct bff_op *op;
 };
 
+/* The largest body of PUT /documents/{id} (KumoCMS's inline file_content,
+ * base64 of up to 10 MB, with room for the other members). */
+#define BFF_DIRECT_BODY_MAX (14LL * 1024 * 1024)
+/* The largest direct upload (KumoCMS's MAX_FILE_SIZE: direct below it). */
+#define BFF_DIRECT_MAX (10LL * 1024 * 1024)
+
+/* The body limit of a request (front-ends: 413 above it before reading
+ * more): KUMO_BODY_MAX, or BFF_DIRECT_BODY_MAX (when larger) for PUT
+ * /api/v1/documents/{id} with an Authorization header (`authorized`;
+ * anonymous requests never get the larger limit), whose handler holds
+ * bodies without file_content to KUMO_BODY_MAX itself. `path` may carry a
+ * query. */
+int64_t bff_body_limit(const struct bff *app, const char *method, const char *path, int authorized);
+
 extern const struct bff_route bff_routes[];
 extern const size_t bff_n_routes;
 
@@ -239,6 +257,12 @@ void bff_h_logout(struct bff_ctx *c);
 void bff_h_logout_everywhere(struct bff_ctx *c);
 void bff_h_me(struct bff_ctx *c);
 void bff_h_docs_get(struct bff_ctx *c);
+void bff_h_docs_put(struct bff_ctx *c);
+void bff_h_kumocms_auth(struct bff_ctx *c);
+void bff_h_users_put(struct bff_ctx *c);
+/* KumoCMS's permissions of a kumo role name ("admin": read, write, delete,
+ * admin; "editor": read, write, delete; else read), a new array. */
+json_t *bff_kumocms_permissions(const char *role);
 void bff_h_healthcheck(struct bff_ctx *c);
 void bff_h_openapi(struct bff_ctx *c);
 

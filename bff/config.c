@@ -66,6 +66,13 @@ static const struct kumo_config_var vars[] = {
     {"KUMO_WEB_CONNECT_SRC", KUMO_CONFIG_STRING, "",
      "space-separated origins the console may fetch from besides its own (the data port or "
      "bucket: uploads and previews), added to its CSP connect-src and img-src"},
+    {"KUMO_KUMOCMS_TENANT", KUMO_CONFIG_STRING, "",
+     "tenant slug that KumoCMS's POST /api/v1/auth {username, password} signs in to (empty: that "
+     "route answers 404)"},
+    {"KUMO_DIRECT_UPLOAD_CONNECT", KUMO_CONFIG_STRING, "",
+     "host:port that PUT /documents/{id} with file_content connects to when it stores the bytes "
+     "through the upload URL (its Host, and so its signature, kept): the data port's address "
+     "inside the cluster when the URL names the public one; empty: the URL's host"},
 };
 
 const struct kumo_config_var *bff_config_vars(size_t *n)
@@ -126,6 +133,18 @@ int bff_settings_load(const struct kumo_config *c, struct bff_settings *s)
     s->page_size_max = (int)kumo_config_int(c, "KUMO_PAGE_SIZE_MAX");
     s->web_root = kumo_config_string(c, "KUMO_WEB_ROOT");
     s->web_connect_src = kumo_config_string(c, "KUMO_WEB_CONNECT_SRC");
+    s->kumocms_tenant = kumo_config_string(c, "KUMO_KUMOCMS_TENANT");
+    if (s->kumocms_tenant == NULL)
+        s->kumocms_tenant = "";
+    s->direct_upload_connect = kumo_config_string(c, "KUMO_DIRECT_UPLOAD_CONNECT");
+    if (s->direct_upload_connect == NULL)
+        s->direct_upload_connect = "";
+    const char *colon = strrchr(s->direct_upload_connect, ':');
+    if (*s->direct_upload_connect &&
+        (!colon || colon == s->direct_upload_connect || colon[1] == '\0' ||
+         strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+         strlen(s->direct_upload_connect) > 255 || strpbrk(s->direct_upload_connect, " /@?#")))
+        return bad("KUMO_DIRECT_UPLOAD_CONNECT must be host:port");
     if (limit(c, "KUMO_RATE_LIMIT_PER_ADDRESS", &s->rl_addr_rate, &s->rl_addr_burst) != 0 ||
         limit(c, "KUMO_RATE_LIMIT_PER_PRINCIPAL", &s->rl_principal_rate, &s->rl_principal_burst) !=
             0 ||

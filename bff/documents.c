@@ -6,11 +6,18 @@
  * (a mapped RPC, op.h); the KumoCMS answers that rearrange a response are
  * hooks, and GET /documents/{id} (the browser's hot path, with a second
  * read to say why a download is impossible) is written out. */
+#include <openssl/sha.h>
 #include <string.h>
+#include <strings.h>
+
+#include "base/base64.h"
+#include "http/http_put.h"
 
 #include "kumo/documents/v1/documents.pb-c.h"
 #include "op.h"
 #include "rest_json.h"
+#include "rpc/rpc.h"
+#include "runtime/log.h"
 
 #define DOCS(m) "/kumo.documents.v1.DocumentService/" m
 #define RQ(m)   &kumo__documents__v1__##m##_request__descriptor
@@ -135,7 +142,31 @@ static void delete_answer(struct bff_ctx *c, const ProtobufCMessage *rq, const P
     bff_doc_answer(c, 200, d->purge ? "purged" : "deleted", rs, d->id);
 }
 
-/* {document_id, message, document, restore} */
+/* KumoCMS's archive answer: {document_id, message, storage_class,
+ * archived_date, file_name, size}, and the document. */
+static void archive_answer(struct bff_ctx *c, const ProtobufCMessage *rq,
+                           const ProtobufCMessage *rs)
+{
+    (void)rq;
+    json_t *j = bff_rest_to_json(rs);
+    json_t *doc = json_object_get(j, "document");
+    json_t *out = json_object();
+    json_t *id = doc ? json_object_get(doc, "id") : NULL;
+    json_object_set_new(out, "document_id", id ? json_incref(id) : json_string(""));
+    json_object_set_new(out, "message", json_string("archived"));
+    if (doc) {
+        copy_field(out, "storage_class", doc, "storage_class");
+        copy_field(out, "archived_date", doc, "archive_time");
+        copy_field(out, "file_name", doc, "file_name");
+        copy_field(out, "size", doc, "size");
+    }
+    json_object_set(out, "document", doc ? doc : json_null());
+    json_decref(j);
+    bff_json(c, 200, out);
+}
+
+/* {document_id, message, document, restore}, and KumoCMS's restore_status,
+ * restore_tier, restore_days, file_name, size. */
 static void restore_answer(struct bff_ctx *c, const ProtobufCMessage *rq,
                            const ProtobufCMessage *rs)
 {
@@ -147,15 +178,42 @@ static void restore_answer(struct bff_ctx *c, const ProtobufCMessage *rq,
     json_t *out = json_object();
     json_object_set_new(out, "document_id", id ? json_incref(id) : json_string(""));
     json_object_set_new(out, "message", json_string("restore requested"));
+    if (doc) {
+        copy_field(out, "restore_status", doc, "restore_status");
+        copy_field(out, "file_name", doc, "file_name");
+        copy_field(out, "size", doc, "size");
+    }
+    if (restore) {
+        copy_field(out, "restore_tier", restore, "tier");
+        copy_field(out, "restore_days", restore, "days");
+    }
     json_object_set(out, "document", doc ? doc : json_null());
     json_object_set(out, "restore", restore ? restore : json_null());
     json_decref(j);
     bff_json(c, 202, out);
 }
 
+/* {documents, count, next_page_token}: KumoCMS's list with its count (of
+ * this page), always present. */
+static void list_answer(struct bff_ctx *c, const ProtobufCMessage *rq, const ProtobufCMessage *rs)
+{
+    (void)rq;
+    const Kumo__Documents__V1__ListDocumentsResponse *l = (const void *)rs;
+    struct kumo_buf b = KUMO_BUF_INIT;
+    kumo_buf_append_str(&b, "{\"documents\":");
+    bff_rest_field(&b, rs, "documents");
+    kumo_buf_appendf(&b, ",\"count\":%zu,\"next_page_token\":", l->n_documents);
+    bff_rest_field(&b, rs, "next_page_token");
+    kumo_buf_append_byte(&b, '}');
+    bff_json_text(c, 200, &b);
+}
+
 /* ---- the routes ----------------------------------------------------------- */
 
 static const struct bff_field list_fields[] = {
+    /* KumoCMS lists up to 100 without asking; a page_size given wins (the
+     * rows are applied in order). Clamped to KUMO_PAGE_SIZE_MAX. */
+    {BFF_CONST, "100", "page_size", BFF_PAGE_SIZE, NULL, 0},
     {BFF_QUERY, "page_size", "page_size", BFF_PAGE_SIZE, NULL, 0},
     {BFF_QUERY, "page_token", "page_token", BFF_COPY, NULL, 0},
     {BFF_QUERY, "tag", "tag", BFF_COPY, NULL, 0},
@@ -176,8 +234,8 @@ const struct bff_op bff_op_docs_list = {.service = BFF_DOCUMENTS,
                                         .resp = RS(list_documents),
                                         .fields = list_fields,
                                         .status = 200,
-                                        .answer = BFF_ANS_PAGE,
-                                        .key = "documents"};
+                                        .answer = BFF_ANS_HOOK,
+                                        .answer_fn = list_answer};
 
 static const char *const create_body[] = {
     "file_name", "file_size",   "content_type", "meta_json", "meta_content",    "metadata",
@@ -222,6 +280,7 @@ static const struct bff_field put_fields[] = {
     END,
 };
 const struct bff_op bff_op_docs_put = {.service = BFF_DOCUMENTS,
+                                       .doc_id = "id",
                                        .rpc = DOCS("CreateVersion"),
                                        .req = RQ(create_version),
                                        .resp = RS(create_version),
@@ -246,6 +305,7 @@ static const struct bff_field patch_fields[] = {
 };
 const struct bff_op bff_op_docs_patch = {
     .service = BFF_DOCUMENTS,
+    .doc_id = "id",
     .rpc = DOCS("UpdateDocument"),
     .req = RQ(update_document),
     .resp = RS(update_document),
@@ -266,6 +326,7 @@ static const struct bff_field delete_fields[] = {
     END,
 };
 const struct bff_op bff_op_docs_delete = {.service = BFF_DOCUMENTS,
+                                          .doc_id = "id",
                                           .rpc = DOCS("DeleteDocument"),
                                           .req = RQ(delete_document),
                                           .resp = RS(delete_document),
@@ -283,6 +344,7 @@ static const struct bff_field parts_fields[] = {
     END,
 };
 const struct bff_op bff_op_docs_upload_parts = {.service = BFF_DOCUMENTS,
+                                                .doc_id = "id",
                                                 .rpc = DOCS("PresignUploadParts"),
                                                 .req = RQ(presign_upload_parts),
                                                 .resp = RS(presign_upload_parts),
@@ -301,6 +363,7 @@ static const struct bff_field complete_fields[] = {
     END,
 };
 const struct bff_op bff_op_docs_complete = {.service = BFF_DOCUMENTS,
+                                            .doc_id = "id",
                                             .rpc = DOCS("CompleteUpload"),
                                             .req = RQ(complete_upload),
                                             .resp = RS(complete_upload),
@@ -320,6 +383,7 @@ static const struct bff_field archive_fields[] = {
     END,
 };
 const struct bff_op bff_op_docs_archive = {.service = BFF_DOCUMENTS,
+                                           .doc_id = "id",
                                            .rpc = DOCS("ArchiveDocument"),
                                            .req = RQ(archive_document),
                                            .resp = RS(archive_document),
@@ -328,8 +392,16 @@ const struct bff_op bff_op_docs_archive = {.service = BFF_DOCUMENTS,
                                            .fields = archive_fields,
                                            .status = 200,
                                            .etag_of = "document",
-                                           .answer = BFF_ANS_DOC,
-                                           .key = "archived"};
+                                           .answer = BFF_ANS_HOOK,
+                                           .answer_fn = archive_answer};
+
+/* days defaults to 1, as KumoCMS's (the tier to standard: the service's). */
+static int restore_prepare(struct bff_ctx *c)
+{
+    if (!json_object_get(c->body, "days"))
+        json_object_set_new(c->body, "days", json_integer(1));
+    return 0;
+}
 
 static const char *const restore_body[] = {"days", "tier", NULL};
 static const struct bff_field restore_fields[] = {
@@ -339,12 +411,14 @@ static const struct bff_field restore_fields[] = {
     END,
 };
 const struct bff_op bff_op_docs_restore = {.service = BFF_DOCUMENTS,
+                                           .doc_id = "id",
                                            .rpc = DOCS("RestoreDocument"),
                                            .req = RQ(restore_document),
                                            .resp = RS(restore_document),
                                            .roles = WRITERS,
                                            .body = restore_body,
                                            .fields = restore_fields,
+                                           .prepare = restore_prepare,
                                            .status = 202,
                                            .answer = BFF_ANS_HOOK,
                                            .answer_fn = restore_answer};
@@ -354,6 +428,7 @@ static const struct bff_field id_fields[] = {
     END,
 };
 const struct bff_op bff_op_docs_undelete = {.service = BFF_DOCUMENTS,
+                                            .doc_id = "id",
                                             .rpc = DOCS("UndeleteDocument"),
                                             .req = RQ(undelete_document),
                                             .resp = RS(undelete_document),
@@ -371,6 +446,7 @@ static const struct bff_field versions_fields[] = {
     END,
 };
 const struct bff_op bff_op_docs_versions = {.service = BFF_DOCUMENTS,
+                                            .doc_id = "id",
                                             .rpc = DOCS("ListVersions"),
                                             .req = RQ(list_versions),
                                             .resp = RS(list_versions),
@@ -485,8 +561,28 @@ static void get_answer(struct bff_ctx *c, int status,
     bff_json_text(c, status, &b);
 }
 
+static int query_true(struct bff_ctx *c, const char *name)
+{
+    const char *v = bff_query(c->rq, name);
+    return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
+}
+
+/* A soft-deleted document is 404 (KumoCMS) unless the Trash asks for it
+ * with include_deleted=true. */
+static int deleted_hidden(struct bff_ctx *c, const Kumo__Documents__V1__GetDocumentResponse *rs)
+{
+    if (!rs->document ||
+        rs->document->status != KUMO__DOCUMENTS__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_DELETED ||
+        query_true(c, "include_deleted"))
+        return 0;
+    bff_error(c, 404, "not_found", "document not found (deleted: see the Trash)");
+    return 1;
+}
+
 void bff_h_docs_get(struct bff_ctx *c)
 {
+    if (bff_doc_id_check(c, "id") != 0)
+        return;
     Kumo__Documents__V1__GetDocumentRequest *rq = (void *)bff_op_request(c, &bff_op_docs_get);
     if (!rq)
         return;
@@ -501,6 +597,8 @@ void bff_h_docs_get(struct bff_ctx *c)
         /* No download possible: say why, from the document's state. */
         kumo_rpc_status_clear(&st);
         rs = get_doc(c, rq, 0, &code, &st);
+        if (code == KUMO_CODE_OK && deleted_hidden(c, rs))
+            return;
         if (code == KUMO_CODE_OK && rs->document &&
             rs->document->status ==
                 KUMO__DOCUMENTS__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_ARCHIVED) {
@@ -528,5 +626,222 @@ void bff_h_docs_get(struct bff_ctx *c)
         kumo_rpc_status_clear(&st);
         return;
     }
+    if (deleted_hidden(c, rs))
+        return;
     get_answer(c, 200, rs, NULL);
+}
+
+/* ---- PUT /documents/{id} with file_content: KumoCMS's direct replace ---- */
+
+/* The document's metadata from meta_json / meta_content / metadata, set
+ * after the upload (UpdateDocument with the completed document's etag). */
+static const struct bff_field direct_meta_fields[] = {
+    {BFF_PATH, "id", "document.id", BFF_COPY, NULL, 0},
+    {BFF_BODY, NULL, "document.metadata", BFF_METADATA, NULL, BFF_MASKED},
+    END,
+};
+static const struct bff_op direct_meta_op = {.service = BFF_DOCUMENTS,
+                                             .rpc = DOCS("UpdateDocument"),
+                                             .req = RQ(update_document),
+                                             .resp = RS(update_document),
+                                             .fields = direct_meta_fields,
+                                             .mask = "update_mask"};
+
+static int direct_bad(struct bff_ctx *c, int status, const char *message)
+{
+    bff_error(c, status, status == 413 ? "resource_exhausted" : "invalid_argument", message);
+    return -1;
+}
+
+/* Decodes and checks file_content against file_size and sha256 (when
+ * given); on success the body's file_size and sha256 are the content's,
+ * for CreateVersion to declare and CompleteUpload to verify. */
+static int direct_content(struct bff_ctx *c, struct kumo_buf *raw)
+{
+    json_t *fc = json_object_get(c->body, "file_content");
+    if (!json_is_string(fc) || json_string_length(fc) == 0)
+        return direct_bad(c, 400, "file_content must be the base64 of the file");
+    if (json_string_length(fc) > kumo_base64_encoded_len((size_t)BFF_DIRECT_MAX, 1))
+        return direct_bad(c, 413,
+                          "file_content must be below 10 MB: for a larger file, PUT without "
+                          "file_content and upload to upload_url");
+    if (kumo_base64_decode(json_string_value(fc), json_string_length(fc), raw) != 0)
+        return direct_bad(c, 400, "file_content is not valid base64");
+    if ((int64_t)raw->len >= BFF_DIRECT_MAX)
+        return direct_bad(c, 413,
+                          "file_content must be below 10 MB: for a larger file, PUT without "
+                          "file_content and upload to upload_url");
+    json_t *fs = json_object_get(c->body, "file_size");
+    if (fs && (!json_is_integer(fs) || json_integer_value(fs) != (json_int_t)raw->len))
+        return direct_bad(c, 400, "file_size does not match the size of file_content");
+    uint8_t md[SHA256_DIGEST_LENGTH];
+    SHA256(raw->data, raw->len, md);
+    char hex[2 * SHA256_DIGEST_LENGTH + 1];
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+        hex[2 * i] = digits[md[i] >> 4];
+        hex[2 * i + 1] = digits[md[i] & 15];
+    }
+    hex[sizeof hex - 1] = '\0';
+    json_t *sha = json_object_get(c->body, "sha256");
+    if (sha && (!json_is_string(sha) || strcasecmp(json_string_value(sha), hex) != 0))
+        return direct_bad(c, 400, "sha256 does not match file_content");
+    json_object_set_new(c->body, "file_size", json_integer((json_int_t)raw->len));
+    json_object_set_new(c->body, "sha256", json_string(hex));
+    return 0;
+}
+
+/* One PUT of data[0..len) to a presigned URL with its headers; the ETag
+ * into etag[0..96). Returns 0, or answers 502 and returns -1. */
+static int put_bytes(struct bff_ctx *c, const char *url, Kumo__Documents__V1__Header *const *hs,
+                     size_t n, const uint8_t *data, size_t len, char *etag)
+{
+    struct kumo_http_header *h = kumo_arena_calloc(c->arena, (n + 1) * sizeof *h);
+    for (size_t i = 0; i < n; i++) {
+        h[i].name = hs[i]->name;
+        h[i].value = hs[i]->value;
+    }
+    int64_t left_ms = (c->deadline - kumo_now_ns()) / 1000000;
+    struct kumo_http_put_req req = {url,
+                                    h,
+                                    n,
+                                    data,
+                                    len,
+                                    left_ms > 1 ? (long)left_ms : 1,
+                                    c->app->s.direct_upload_connect,
+                                    "storing the content"};
+    struct kumo_http_put_answer ans;
+    struct kumo_buf err = KUMO_BUF_INIT;
+    int rc = kumo_http_put(&req, &ans, &err);
+    if (rc != 0) {
+        /* The URL is presigned: never logged. */
+        kumo_log(KUMO_LOG_WARN, c->request_id, "direct upload failed", "error",
+                 (const char *)err.data, NULL);
+        kumo_buf_free(&err);
+        bff_error(c, 502, "unavailable", "storing the content failed; retry");
+        return -1;
+    }
+    kumo_buf_free(&err);
+    if (etag)
+        memcpy(etag, ans.etag, sizeof ans.etag);
+    return 0;
+}
+
+/* PUTs the bytes where CreateVersion said, as a client would: one PUT, or
+ * each part (their URLs were asked for with presign_parts) with the parts'
+ * ETags into *done for CompleteUpload. Returns 0, or answers and returns
+ * -1. */
+static int direct_store(struct bff_ctx *c, const Kumo__Documents__V1__UploadTarget *u,
+                        const struct kumo_buf *raw,
+                        Kumo__Documents__V1__CompleteUploadRequest *done)
+{
+    if (u && u->method == KUMO__DOCUMENTS__V1__UPLOAD_METHOD__UPLOAD_METHOD_SINGLE_PUT && u->url)
+        return put_bytes(c, u->url, u->headers, u->n_headers, raw->data, raw->len, NULL);
+    if (!u || u->method != KUMO__DOCUMENTS__V1__UPLOAD_METHOD__UPLOAD_METHOD_MULTIPART ||
+        u->part_size <= 0 || u->n_parts != (size_t)u->part_count) {
+        bff_error(c, 500, "internal", "no usable upload target for the direct upload");
+        return -1;
+    }
+    done->parts = kumo_arena_calloc(c->arena, (u->n_parts + 1) * sizeof *done->parts);
+    for (size_t i = 0; i < u->n_parts; i++) {
+        const Kumo__Documents__V1__PartTarget *pt = u->parts[i];
+        uint64_t off = (uint64_t)(pt->part_number - 1) * (uint64_t)u->part_size;
+        if (pt->part_number < 1 || pt->size < 0 || off + (uint64_t)pt->size > raw->len) {
+            bff_error(c, 500, "internal", "bad part plan for the direct upload");
+            return -1;
+        }
+        Kumo__Documents__V1__CompletedPart *cp = kumo_arena_calloc(c->arena, sizeof *cp);
+        kumo__documents__v1__completed_part__init(cp);
+        cp->etag = kumo_arena_calloc(c->arena, 96);
+        cp->part_number = pt->part_number;
+        if (put_bytes(c, pt->url, pt->headers, pt->n_headers, raw->data + off, (size_t)pt->size,
+                      cp->etag) != 0)
+            return -1;
+        done->parts[done->n_parts++] = cp;
+    }
+    return 0;
+}
+
+static void direct_put(struct bff_ctx *c)
+{
+    static const char *const allowed[] = {"file_content", "file_name", "file_size",
+                                          "content_type", "sha256",    "meta_json",
+                                          "meta_content", "metadata",  NULL};
+    if (bff_only_fields(c, c->body, allowed) != 0)
+        return;
+    struct kumo_buf raw = KUMO_BUF_INIT;
+    if (direct_content(c, &raw) != 0) {
+        kumo_buf_free(&raw);
+        return;
+    }
+    json_t *mj = json_object_get(c->body, "meta_json"),
+           *mc = json_object_get(c->body, "meta_content"),
+           *md = json_object_get(c->body, "metadata");
+    Kumo__Documents__V1__UpdateDocumentRequest *meta = NULL;
+    if (mj || mc || md) {
+        c->etag_default = "";
+        meta = (void *)bff_op_request(c, &direct_meta_op);
+        if (!meta) {
+            kumo_buf_free(&raw);
+            return;
+        }
+    }
+    json_object_set_new(c->body, "presign_parts", json_true()); /* multipart: every URL */
+    ProtobufCMessage *crq = bff_op_request(c, &bff_op_docs_put);
+    Kumo__Documents__V1__CreateVersionResponse *cv;
+    Kumo__Documents__V1__CompleteUploadRequest done =
+        KUMO__DOCUMENTS__V1__COMPLETE_UPLOAD_REQUEST__INIT;
+    if (!crq ||
+        bff_call_or_error(c, c->app->documents, bff_op_docs_put.rpc, crq, bff_op_docs_put.resp,
+                          (ProtobufCMessage **)&cv) != 0 ||
+        direct_store(c, cv->upload, &raw, &done) != 0) {
+        kumo_buf_free(&raw);
+        return;
+    }
+    kumo_buf_free(&raw);
+    done.document_id = (char *)bff_param(c, "id");
+    done.version = cv->version ? cv->version->version : 0;
+    Kumo__Documents__V1__CompleteUploadResponse *cu;
+    if (bff_call_or_error(c, c->app->documents, bff_op_docs_complete.rpc, &done.base,
+                          bff_op_docs_complete.resp, (ProtobufCMessage **)&cu) != 0)
+        return;
+    const Kumo__Documents__V1__Document *doc = cu->document;
+    if (meta && doc) {
+        meta->etag = doc->etag;
+        Kumo__Documents__V1__UpdateDocumentResponse *ud;
+        if (bff_call_or_error(c, c->app->documents, direct_meta_op.rpc, &meta->base,
+                              direct_meta_op.resp, (ProtobufCMessage **)&ud) != 0)
+            return;
+        doc = ud->document;
+    }
+    struct kumo_buf b = KUMO_BUF_INIT;
+    kumo_buf_append_str(&b, "{\"document_id\":");
+    bff_rest_string(&b, done.document_id);
+    kumo_buf_append_str(&b, ",\"message\":\"File replaced successfully\",\"method\":\"direct\"");
+    kumo_buf_appendf(&b, ",\"version\":%d,\"document\":", (int)done.version);
+    if (doc)
+        bff_rest_encode(&b, &doc->base);
+    else
+        kumo_buf_append_str(&b, "null");
+    kumo_buf_append_byte(&b, '}');
+    if (doc)
+        bff_etag_header(c, doc->etag);
+    bff_json_text(c, 200, &b);
+}
+
+void bff_h_docs_put(struct bff_ctx *c)
+{
+    if (bff_doc_id_check(c, "id") != 0 || bff_require_role(c, WRITERS) != 0 ||
+        bff_parse_body(c) != 0)
+        return;
+    if (json_object_get(c->body, "file_content")) {
+        direct_put(c);
+        return;
+    }
+    /* The raised limit of this route is for file_content only. */
+    if ((int64_t)c->rq->body_len > c->app->s.body_max) {
+        bff_error(c, 413, "resource_exhausted", "request body too large");
+        return;
+    }
+    bff_run(c, &bff_op_docs_put);
 }

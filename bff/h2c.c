@@ -183,7 +183,10 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
         char *end;
         unsigned long long cl =
             strtoull(kumo_arena_strndup(st->arena, (const char *)value, valuelen), &end, 10);
-        if (cl > (unsigned long long)((struct h2_conn *)ud)->app->s.body_max)
+        /* Authorization may come later: the route's ceiling here, the
+         * exact limit on the DATA (all headers known by then). */
+        if (cl > (unsigned long long)bff_body_limit(((struct h2_conn *)ud)->app, st->method,
+                                                    st->path_raw, 1))
             st->too_large = 1;
     }
     return 0;
@@ -197,7 +200,9 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t 
     struct h2_stream *st = nghttp2_session_get_stream_user_data(s, id);
     if (!st || st->too_large || st->cut)
         return 0;
-    if (st->body.len + len > (size_t)c->app->s.body_max) {
+    const char *auth = bff_header(&st->rq, "authorization");
+    if (st->body.len + len >
+        (size_t)bff_body_limit(c->app, st->method, st->path_raw, auth && *auth)) {
         st->too_large = 1;
         kumo_buf_free(&st->body);
         return 0;

@@ -297,6 +297,14 @@ static enum MHD_Result respond(struct bff_http *h, struct MHD_Connection *conn, 
     return rc;
 }
 
+/* Whether the request carries credentials (the larger body limit of
+ * bff_body_limit is not for anonymous requests). */
+static int authorized(struct MHD_Connection *conn)
+{
+    const char *a = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    return a && *a;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **req_cls)
@@ -313,7 +321,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             char *end;
             errno = 0;
             unsigned long long n = strtoull(cl, &end, 10);
-            if (errno || end == cl || *end || n > (unsigned long long)h->app->s.body_max) {
+            if (errno || end == cl || *end ||
+                n > (unsigned long long)bff_body_limit(h->app, method, url, authorized(conn))) {
                 /* Refuse before reading any of the body. */
                 r->too_large = 1;
                 return respond(h, conn, url, method, r);
@@ -329,7 +338,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         size_t n = *upload_data_size;
         *upload_data_size = 0;
         if (!r->too_large) {
-            if (r->body.len + n > (size_t)h->app->s.body_max) {
+            if (r->body.len + n > (size_t)bff_body_limit(h->app, method, url, authorized(conn))) {
                 r->too_large = 1;
                 kumo_buf_free(&r->body);
             } else {

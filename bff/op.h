@@ -33,7 +33,7 @@ enum bff_conv {
 /* Field flags. */
 #define BFF_MASKED   1u /* named in the update mask when present */
 #define BFF_REQUIRED 2u /* absent: 428 (If-Match) or 400 */
-#define BFF_UNLESS   4u /* only when the target is still empty */
+#define BFF_UNLESS   4u /* only when the target is still empty (string) */
 
 struct bff_enum {
     const char *prefix;       /* "DOCUMENT_STATUS_" */
@@ -77,6 +77,9 @@ struct bff_op {
     int status;           /* on success */
     const char *etag_of;  /* response field (a message with an etag) for ETag */
     const char *location; /* Location: this prefix + etag_of's id */
+    /* A path parameter that must name a document ("doc_" id): anything
+     * else is 404, as an unknown id (KumoCMS), before any call. */
+    const char *doc_id;
     enum bff_answer answer;
     const char *key; /* BFF_ANS_PAGE: the list; BFF_ANS_DOC: the message */
     void (*answer_fn)(struct bff_ctx *c, const ProtobufCMessage *rq, const ProtobufCMessage *rs);
@@ -97,6 +100,12 @@ void bff_op_headers(struct bff_ctx *c, const struct bff_op *op, const ProtobufCM
  * `document`. */
 void bff_doc_answer(struct bff_ctx *c, int status, const char *message, const ProtobufCMessage *rs,
                     const char *id);
+
+/* 1 if `id` can be a document id ("doc_" and id characters). */
+int bff_doc_id_valid(const char *id);
+/* Answers 404 "document not found" and returns -1 unless path parameter
+ * `param` is a possible document id; returns 0 then. */
+int bff_doc_id_check(struct bff_ctx *c, const char *param);
 
 /* The mapped RPCs (documents.c, users.c). */
 extern const struct bff_op bff_op_docs_list, bff_op_docs_create, bff_op_docs_get, bff_op_docs_put,

@@ -39,6 +39,8 @@ const char *bff_param(struct bff_ctx *c, const char *name)
 int bff_parse_body(struct bff_ctx *c)
 {
     const struct bff_request *rq = c->rq;
+    if (c->body)
+        return 0; /* parsed already (a handler that hands over to bff_run) */
     if (rq->body_len == 0) {
         c->body = json_object();
         return 0;

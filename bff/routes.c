@@ -10,6 +10,7 @@
 
 // clang-format off
 const struct bff_route bff_routes[] = {
+    {"POST", P "/auth", BFF_PUBLIC | BFF_LOGIN, bff_h_kumocms_auth, NULL},
     {"POST", P "/auth/login", BFF_PUBLIC | BFF_LOGIN, bff_h_login, NULL},
     {"POST", P "/auth/refresh", BFF_PUBLIC, bff_h_refresh, NULL},
     {"POST", P "/auth/logout", BFF_PUBLIC, bff_h_logout, NULL},
@@ -18,6 +19,7 @@ const struct bff_route bff_routes[] = {
     {"GET", P "/users", BFF_TOKEN, NULL, &bff_op_users_list},
     {"POST", P "/users", BFF_TOKEN, NULL, &bff_op_users_create},
     {"GET", P "/users/{id}", BFF_TOKEN, NULL, &bff_op_users_get},
+    {"PUT", P "/users/{id}", BFF_TOKEN, bff_h_users_put, NULL},
     {"PATCH", P "/users/{id}", BFF_TOKEN, NULL, &bff_op_users_update},
     {"DELETE", P "/users/{id}", BFF_TOKEN, NULL, &bff_op_users_delete},
     {"GET", P "/api-keys", BFF_TOKEN, NULL, &bff_op_keys_list},
@@ -26,7 +28,7 @@ const struct bff_route bff_routes[] = {
     {"GET", P "/documents", BFF_TOKEN, NULL, &bff_op_docs_list},
     {"POST", P "/documents", BFF_TOKEN, NULL, &bff_op_docs_create},
     {"GET", P "/documents/{id}", BFF_TOKEN, bff_h_docs_get, NULL},
-    {"PUT", P "/documents/{id}", BFF_TOKEN, NULL, &bff_op_docs_put},
+    {"PUT", P "/documents/{id}", BFF_TOKEN, bff_h_docs_put, NULL},
     {"PATCH", P "/documents/{id}", BFF_TOKEN, NULL, &bff_op_docs_patch},
     {"DELETE", P "/documents/{id}", BFF_TOKEN, NULL, &bff_op_docs_delete},
     {"POST", P "/documents/{id}/upload-parts", BFF_TOKEN, NULL, &bff_op_docs_upload_parts},
@@ -61,4 +63,20 @@ const struct bff_route *bff_route_find(const char *method, const char *path,
         *path_known = 1;
     }
     return NULL;
+}
+
+int64_t bff_body_limit(const struct bff *app, const char *method, const char *path, int authorized)
+{
+    if (!authorized || !method || !path || strcmp(method, "PUT") != 0 ||
+        app->s.body_max >= BFF_DIRECT_BODY_MAX)
+        return app->s.body_max;
+    char p[256];
+    size_t n = strcspn(path, "?");
+    if (n >= sizeof p)
+        return app->s.body_max;
+    memcpy(p, path, n);
+    p[n] = '\0';
+    struct kumo_web_params params;
+    return kumo_web_route_match(P "/documents/{id}", p, &params) ? BFF_DIRECT_BODY_MAX
+                                                                 : app->s.body_max;
 }

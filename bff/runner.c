@@ -14,8 +14,23 @@
 #include "base/base64.h"
 #include "op.h"
 #include "rest_json.h"
+#include "rpc/fields.h"
 
 #define MEMBER(m, off) ((char *)(m) + (off))
+
+int bff_doc_id_valid(const char *id)
+{
+    size_t n = id ? strlen(id) : 0;
+    return n > 4 && n <= 64 && strncmp(id, "doc_", 4) == 0 && kumo_rpc_id_valid(id);
+}
+
+int bff_doc_id_check(struct bff_ctx *c, const char *param)
+{
+    if (bff_doc_id_valid(bff_param(c, param)))
+        return 0;
+    bff_error(c, 404, "not_found", "document not found");
+    return -1;
+}
 
 struct kumo_rpc_client *bff_op_client(struct bff_ctx *c, enum bff_service s)
 {
@@ -140,8 +155,41 @@ static int hex256_value(struct bff_ctx *c, json_t *hex, json_t **out)
     return 0;
 }
 
-/* metadata from meta_json (an object), meta_content (a string holding a
- * JSON object) or metadata (an object): *out NULL when none is given. */
+/* meta_content: KumoCMS's base64 of a meta.json file (either alphabet,
+ * padding optional), or, as before, the JSON text itself (a JSON object
+ * starts with '{', which is no base64 character). Returns 0 with *out the
+ * object, or answers 400. */
+static int meta_content_value(struct bff_ctx *c, const char *s, size_t len, json_t **out)
+{
+    static const char msg[] = "meta_content must be the base64 of a JSON object (a meta.json file)";
+    size_t i = 0;
+    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+        i++;
+    struct kumo_buf raw = KUMO_BUF_INIT;
+    if (i == len || s[i] != '{') {
+        if (kumo_base64_decode(s, len, &raw) != 0 || raw.len == 0) {
+            kumo_buf_free(&raw);
+            return bad(c, msg);
+        }
+        s = (const char *)raw.data;
+        len = raw.len;
+    }
+    if (kumo_web_json_depth(s, len, c->app->s.json_max_depth) > c->app->s.json_max_depth) {
+        kumo_buf_free(&raw);
+        return bad(c, "JSON nested too deeply");
+    }
+    json_t *m = json_loadb(s, len, JSON_REJECT_DUPLICATES, NULL);
+    kumo_buf_free(&raw);
+    if (!m || !json_is_object(m)) {
+        json_decref(m);
+        return bad(c, msg);
+    }
+    *out = m;
+    return 0;
+}
+
+/* metadata from meta_json (an object), meta_content (the base64 of a
+ * JSON object, or the JSON text) or metadata (an object): *out NULL when none is given. */
 static int metadata_value(struct bff_ctx *c, json_t **out)
 {
     json_t *mj = json_object_get(c->body, "meta_json");
@@ -156,17 +204,8 @@ static int metadata_value(struct bff_ctx *c, json_t **out)
         *out = json_incref(m);
     } else if (mc) {
         if (!json_is_string(mc))
-            return bad(c, "meta_content must be a string holding JSON");
-        const char *s = json_string_value(mc);
-        size_t len = json_string_length(mc);
-        if (kumo_web_json_depth(s, len, c->app->s.json_max_depth) > c->app->s.json_max_depth)
-            return bad(c, "JSON nested too deeply");
-        json_t *m = json_loadb(s, len, JSON_REJECT_DUPLICATES, NULL);
-        if (!m || !json_is_object(m)) {
-            json_decref(m);
-            return bad(c, "meta_content must hold a JSON object");
-        }
-        *out = m;
+            return bad(c, "meta_content must be the base64 of a JSON object (a meta.json file)");
+        return meta_content_value(c, json_string_value(mc), json_string_length(mc), out);
     }
     return 0;
 }
@@ -442,6 +481,8 @@ static void page_answer(struct bff_ctx *c, const struct bff_op *op, const Protob
 
 void bff_run(struct bff_ctx *c, const struct bff_op *op)
 {
+    if (op->doc_id && bff_doc_id_check(c, op->doc_id) != 0)
+        return;
     if (op->roles && bff_require_role(c, op->roles) != 0)
         return;
     if (op->body && (bff_parse_body(c) != 0 || bff_only_fields(c, c->body, op->body) != 0))

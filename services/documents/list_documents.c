@@ -122,6 +122,7 @@ DOCS_HANDLER(list_documents)
     for (size_t i = 0; i < n; i++)
         resp->documents[resp->n_documents++] = docs_doc_message(call, &rows[i]);
     docs_thumbnails_attach(ctx, call, p->tid, resp->documents, resp->n_documents);
+    resp->count = (int32_t)resp->n_documents;
     if (more && n > 0) {
         const struct docs_doc_row *last = &rows[n - 1];
         struct kumo_page_cursor next = {last->seq, 0, "", 0};

@@ -12,6 +12,8 @@
 #include "base/ids.h"
 #include "codec/json_codec.h"
 
+#define RS_STATE(s) KUMO__DOCUMENTS__V1__RESTORE_STATE__RESTORE_STATE_##s
+
 Google__Protobuf__Timestamp *docs_ts(struct kumo_rpc_call *call, int64_t us)
 {
     return kumo_pb_timestamp(kumo_rpc_call_allocator(call), us);
@@ -105,6 +107,14 @@ Kumo__Documents__V1__Document *docs_doc_message(struct kumo_rpc_call *call,
     }
     m->detected_content_type = d->detected_content_type;
     m->extraction_state = (Kumo__Documents__V1__ExtractionState)d->extraction_state;
+    /* KumoCMS's names for the same facts (archives go to GLACIER). */
+    m->document_id = d->id;
+    int archived = d->status == KUMO__DOCUMENTS__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_ARCHIVED;
+    m->storage_class = archived ? "GLACIER" : "STANDARD";
+    m->restore_status = !archived                                   ? ""
+                        : d->restore_state == RS_STATE(IN_PROGRESS) ? "in_progress"
+                        : d->restore_state == RS_STATE(RESTORED)    ? "restored"
+                                                                    : "";
     return m;
 }
 

@@ -37,7 +37,8 @@ Cases:
   7. /openapi.json: OpenAPI 3.1, every listed path+method routed, every
      route the flow used listed, every non-generic status seen documented;
      bff/openapi-check;
-  8. h2c prior knowledge answers like HTTP/1.1;
+  8. h2c prior knowledge answers like HTTP/1.1 (and takes KumoCMS's direct
+     replace, a body above KUMO_BODY_MAX on PUT /documents/{id} only);
   and at the end: every kumo-bff exits 0 on SIGTERM, no sanitizer report
   and no secret in their logs.
 
@@ -50,6 +51,7 @@ Usage: bff_test.py BUILD_DIR
 Prints TAP lines "ok - bff: CASE" / "not ok - bff: CASE" (with "#"
 diagnostics). BFF_TEST_KEEP=1 keeps the work directory.
 """
+import base64
 import hashlib
 import json
 import os
@@ -522,14 +524,15 @@ def f_delete_undelete(w, f):
     r = w.bff.req("GET", API + "/documents/" + f.id, f.tok)
     note("%s: GET after delete -> %s (status %r)" % (f.label, r.status,
                                                      (r.json() or {}).get("status")))
-    # The BFF documents no special status for a deleted document: either
-    # 404, or the document with status "deleted" and no download link.
-    if r.status != 404:
-        j = expect_status(r, 200, "GET after delete")
-        expect(j.get("status") == "deleted" and not j.get("presigned_url"),
-               "GET after delete: %r" % j)
-    else:
-        expect_error(r, 404, "not_found", "GET after delete")
+    # As KumoCMS: a deleted document is 404; the Trash still shows it.
+    expect_error(r, 404, "not_found", "GET after delete")
+    r = w.bff.req("GET", API + "/documents/%s?include_deleted=true" % f.id, f.tok)
+    j = expect_status(r, 200, "GET after delete with include_deleted")
+    expect(j.get("status") == "deleted" and not j.get("presigned_url"),
+           "GET after delete with include_deleted: %r" % j)
+    j = expect_status(w.bff.req("GET", API + "/documents?status=deleted&page_size=100", f.tok),
+                      200, "the Trash")
+    expect(f.id in [d.get("id") for d in j.get("documents", [])], "not in the Trash")
     j = expect_status(w.bff.req("GET", API + "/documents?page_size=100", f.tok), 200, "list")
     expect(f.id not in [d.get("id") for d in j.get("documents", [])], "deleted still listed")
     r = w.bff.req("POST", API + "/documents/%s/undelete" % f.id, f.tok)
@@ -657,6 +660,7 @@ def c_multipart(w):
     dl = download(g.get("presigned_url", ""))
     expect(dl.status == 200 and hashlib.sha256(dl.body).digest() == hashlib.sha256(data).digest(),
            "multipart download %s %d bytes" % (dl.status, len(dl.body)))
+    w.mp_id = did
 
 
 def c_request_id(w):
@@ -1553,6 +1557,25 @@ def c_h2c(w):
         r = w.bff.req("POST", API + "/documents", w.admin_tok, body=("@", big), h2=True,
                       headers={"Content-Type": "application/json"}, use=False)
         expect(r.status == 413, "h2c 10 MB body: %r" % r)
+    # KumoCMS's direct replace: PUT /documents/{id} with file_content, the one
+    # route taking bodies above KUMO_BODY_MAX (1 MiB), over h2c and HTTP/1.1.
+    for h2 in (True, False):
+        data = os.urandom(1500000)
+        r = w.bff.req("PUT", API + "/documents/" + w.mp_id, w.admin_tok, h2=h2, use=False,
+                      body={"file_name": "direct.bin",
+                            "file_content": base64.b64encode(data).decode()})
+        dj = expect_status(r, 200, "direct replace, h2c=%s" % h2)
+        expect(dj.get("method") == "direct" and dj.get("document_id") == w.mp_id, dj)
+        g = expect_status(w.bff.req("GET", API + "/documents/" + w.mp_id, w.admin_tok,
+                                    use=False), 200, "get after the direct replace")
+        dl = download(g.get("presigned_url", ""))
+        expect(dl.status == 200 and dl.body == data, "direct replace bytes (h2c=%s)" % h2)
+        # Without credentials the route has the global limit: 413, not a 401
+        # after buffering 2 MB.
+        r = w.bff.req("PUT", API + "/documents/" + w.mp_id, None, h2=h2, use=False,
+                      body={"file_name": "direct.bin",
+                            "file_content": base64.b64encode(data).decode()})
+        expect_error(r, 413, None, "anonymous direct replace above KUMO_BODY_MAX, h2c=%s" % h2)
     expect(j.get("document_id"), j)
 
 
@@ -1671,7 +1694,8 @@ def main():
         case("openapi.json lists every status the BFF answered in this run (besides "
              "401/413/415/429/5xx)", c_openapi_statuses, w)
         case("bff/openapi-check passes", c_openapi_check, w)
-        case("h2c (prior knowledge): same JSON as HTTP/1.1, headers, POST, 404, 413", c_h2c, w)
+        case("h2c (prior knowledge): same JSON as HTTP/1.1, headers, POST, 404, 413; the direct "
+             "replace (file_content, 1.5 MB) over h2c and HTTP/1.1", c_h2c, w)
         case("headers: nosniff, CSP and X-Request-Id on every response; no-store on "
              "authenticated ones; JSON bodies", c_headers, w)
         case("kumo-documents frozen: request budget -> 504 in bounded time; /me unaffected; "

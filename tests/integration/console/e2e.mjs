@@ -270,6 +270,12 @@ if (uploaded) {
     assert((await page.locator("[data-testid=doc-table]").textContent()).includes("tab two"), "in trash");
     await axe(page, "trash");
     await page.screenshot({ path: join(cfg.shots, "trash-en-light.png") });
+    // GET /documents/{id} of a deleted document is 404 (KumoCMS); the page
+    // opens it from the Trash with include_deleted=true.
+    await page.goto(docUrl);
+    await until(async () => (await page.locator("[data-testid=status-badge]").first().getAttribute("data-status")) === "deleted", "deleted document opens", 10000, 300);
+    await page.goto(base + "/trash");
+    await page.locator("[data-testid=doc-row]").first().waitFor({ timeout: 10000 });
     await page.click("[data-testid=trash-undelete]");
     await until(async () => (await page.locator("[data-testid=doc-row]").count()) === 0, "trash empty", 10000, 300);
     await page.goto(docUrl);

@@ -320,6 +320,10 @@ def upload_doc(w, token, data, title, file_name, **kw):
 def list_ids(w, token, **kw):
     r = w.call("ListDocuments", token=token, page_size=100, **kw)
     expect(r.code == C.OK, "ListDocuments %r: %r" % (kw, r))
+    # KumoCMS's names (issue 15): the page's count, each id again.
+    expect(r.resp.count == len(r.resp.documents), "count %d for %d documents" % (
+        r.resp.count, len(r.resp.documents)))
+    expect(all(d.document_id == d.id for d in r.resp.documents), "document_id != id")
     return [d.id for d in r.resp.documents]
 
 
@@ -438,6 +442,8 @@ def c_create_upload_complete(w):
     cd = c.resp.document
     expect(cd.status == ACTIVE and cd.current_version == 1 and cd.size == len(TEXT1) and
            cd.sha256 == hashlib.sha256(TEXT1).digest(), cd)
+    expect(cd.storage_class == "STANDARD" and cd.restore_status == "" and cd.document_id == d.id,
+           cd)
     w.doc1 = cd
 
 
@@ -574,6 +580,7 @@ def c_update_etag(w):
 def c_archive(w):
     d = w.ok("ArchiveDocument", token=w.E, id=w.doc1.id).document
     expect(d.status == ARCHIVED and d.restore.state == 1 and d.archive_time.seconds > 0, d)
+    expect(d.storage_class == "GLACIER" and d.restore_status == "" and d.document_id == d.id, d)
     r = w.call("ArchiveDocument", token=w.E, id=w.doc1.id)
     expect(r.code in (C.ALREADY_EXISTS, C.FAILED_PRECONDITION), "archive again: %r" % r)
     r = w.call("GetDocument", token=w.V, id=w.doc1.id, include_download_url=True)
@@ -586,6 +593,7 @@ def c_archive(w):
 def c_restore(w):
     r = w.call("RestoreDocument", token=w.E, id=w.doc1.id, days=1, tier=1)
     expect(r.code == C.OK and r.resp.document.restore.state == 2, "restore: %r" % r)
+    expect(r.resp.document.restore_status == "in_progress", r.resp.document)
     t0 = time.time()
     r = w.call("GetDocument", token=w.V, id=w.doc1.id, include_download_url=True)
     if time.time() - t0 < 1.5:
@@ -603,6 +611,8 @@ def c_restore(w):
     expect(g is not None, "restore never completed")
     expect(g.resp.document.restore.state == 3 and g.resp.document.restore.expire_time.seconds >
            time.time(), g.resp.document.restore)
+    expect(g.resp.document.restore_status == "restored" and
+           g.resp.document.storage_class == "GLACIER", g.resp.document)
     _, body, _ = download(w, w.doc1.id, w.V)
     expect(body == TEXT1, "restored bytes differ")
 

@@ -102,6 +102,19 @@ static void test_runner_list_query(void **state)
     assert_non_null(m->create_time_after);
     assert_int_equal(m->create_time_after->seconds, 1767225600);
     fx_free(&x);
+
+    /* No page_size: KumoCMS's 100 (clamped to the maximum); one given wins. */
+    fx_init(&x, "GET", "/api/v1/documents", "/api/v1/documents", NULL);
+    x.app.s.page_size_max = 50;
+    m = (void *)bff_op_request(&x.c, &bff_op_docs_list);
+    assert_non_null(m);
+    assert_int_equal(m->page_size, 50);
+    fx_free(&x);
+    fx_init(&x, "GET", "/api/v1/documents", "/api/v1/documents?page_size=7", NULL);
+    m = (void *)bff_op_request(&x.c, &bff_op_docs_list);
+    assert_non_null(m);
+    assert_int_equal(m->page_size, 7);
+    fx_free(&x);
 }
 
 static void test_runner_bad_query(void **state)
@@ -215,7 +228,21 @@ static void test_runner_create(void **state)
         {"{\"sha256\":\"xyz\"}", "sha256 must be 64 hexadecimal digits"},
         {"{\"meta_json\":{},\"metadata\":{}}",
          "give only one of meta_json, meta_content, metadata"},
-        {"{\"meta_content\":\"[1]\"}", "meta_content must hold a JSON object"},
+        {"{\"meta_content\":\"[1]\"}",
+         "meta_content must be the base64 of a JSON object (a meta.json file)"},
+        /* base64 of [1,2], of "x", of text, not base64, empty */
+        {"{\"meta_content\":\"WzEsMl0=\"}",
+         "meta_content must be the base64 of a JSON object (a meta.json file)"},
+        {"{\"meta_content\":\"Ingi\"}",
+         "meta_content must be the base64 of a JSON object (a meta.json file)"},
+        {"{\"meta_content\":\"aGVsbG8=\"}",
+         "meta_content must be the base64 of a JSON object (a meta.json file)"},
+        {"{\"meta_content\":\"%%%\"}",
+         "meta_content must be the base64 of a JSON object (a meta.json file)"},
+        {"{\"meta_content\":\"\"}",
+         "meta_content must be the base64 of a JSON object (a meta.json file)"},
+        {"{\"meta_content\":7}",
+         "meta_content must be the base64 of a JSON object (a meta.json file)"},
         {"{\"meta_json\":3}", "meta_json must be a JSON object"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -225,6 +252,69 @@ static void test_runner_create(void **state)
         assert_string_equal(fx_error_message(&x), bad[i][1]);
         fx_free(&x);
     }
+}
+
+/* KumoCMS's meta_content: the base64 of a meta.json file, either
+ * alphabet, padded or not. */
+static void test_runner_meta_content_base64(void **state)
+{
+    (void)state;
+    static const char *const good[] = {
+        "eyJhIjpbMV0sImIiOiJ+fj8/PiJ9", /* {"a":[1],"b":"~~??>"}, standard */
+        "eyJhIjpbMV0sImIiOiJ-fj8_PiJ9", /* the same, URL-safe */
+        "{\\\"a\\\":1,\\\"b\\\":2}",    /* the JSON text itself, as before */
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        struct fx x;
+        char body[160];
+        snprintf(body, sizeof body, "{\"file_name\":\"a.txt\",\"meta_content\":\"%s\"}", good[i]);
+        fx_init(&x, "POST", "/api/v1/documents", "/api/v1/documents", body);
+        Kumo__Documents__V1__CreateDocumentRequest *m =
+            (void *)bff_op_request(&x.c, &bff_op_docs_create);
+        assert_non_null(m);
+        assert_non_null(m->metadata);
+        assert_int_equal(m->metadata->n_fields, 2);
+        fx_free(&x);
+    }
+}
+
+/* Document ids: what can be one; anything else is 404 before any call. */
+static void test_runner_doc_ids(void **state)
+{
+    (void)state;
+    assert_true(bff_doc_id_valid("doc_abcdefghij0123456789"));
+    assert_false(bff_doc_id_valid("01HV5Z3K8Q9R2S4T6V8W0XYZAB"));
+    assert_false(bff_doc_id_valid("doc_"));
+    assert_false(bff_doc_id_valid("doc_ABC"));
+    assert_false(bff_doc_id_valid("doc_a/b"));
+    assert_false(bff_doc_id_valid(""));
+    assert_false(bff_doc_id_valid(NULL));
+    struct fx x;
+    fx_init(&x, "DELETE", "/api/v1/documents/{id}", "/api/v1/documents/not-an-id", NULL);
+    assert_int_equal(bff_doc_id_check(&x.c, "id"), -1);
+    assert_int_equal(x.rs.status, 404);
+    fx_free(&x);
+}
+
+/* The raised body limit is PUT /documents/{id}'s alone. */
+static void test_runner_body_limit(void **state)
+{
+    (void)state;
+    struct bff app;
+    memset(&app, 0, sizeof app);
+    app.s.body_max = 1024 * 1024;
+    assert_true(bff_body_limit(&app, "PUT", "/api/v1/documents/doc_x", 1) == BFF_DIRECT_BODY_MAX);
+    assert_true(bff_body_limit(&app, "PUT", "/api/v1/documents/doc_x?a=b", 1) ==
+                BFF_DIRECT_BODY_MAX);
+    assert_true(bff_body_limit(&app, "POST", "/api/v1/documents/doc_x", 1) == app.s.body_max);
+    assert_true(bff_body_limit(&app, "PUT", "/api/v1/documents/doc_x/complete", 1) ==
+                app.s.body_max);
+    assert_true(bff_body_limit(&app, "PUT", "/api/v1/users/u", 1) == app.s.body_max);
+    assert_true(bff_body_limit(&app, NULL, NULL, 1) == app.s.body_max);
+    /* Anonymous requests never get the larger limit. */
+    assert_true(bff_body_limit(&app, "PUT", "/api/v1/documents/doc_x", 0) == app.s.body_max);
+    app.s.body_max = 32LL * 1024 * 1024; /* a larger global limit stays */
+    assert_true(bff_body_limit(&app, "PUT", "/api/v1/documents/doc_x", 1) == app.s.body_max);
 }
 
 static void test_runner_restore_and_archive(void **state)
@@ -297,6 +387,9 @@ int main(void)
         cmocka_unit_test(test_runner_get_document),
         cmocka_unit_test(test_runner_patch),
         cmocka_unit_test(test_runner_create),
+        cmocka_unit_test(test_runner_meta_content_base64),
+        cmocka_unit_test(test_runner_doc_ids),
+        cmocka_unit_test(test_runner_body_limit),
         cmocka_unit_test(test_runner_restore_and_archive),
         cmocka_unit_test(test_runner_users),
     };

@@ -32,8 +32,10 @@ function valuesOf(d: Document): EditValues {
   };
 }
 
+// The page shows a deleted document too (opened from the Trash): the BFF
+// answers 404 for one unless include_deleted=true, as KumoCMS does.
 export async function fetchDocument(id: string): Promise<Document> {
-  const res = await api.GET("/api/v1/documents/{id}", { params: { path: { id }, query: { download: false } } });
+  const res = await api.GET("/api/v1/documents/{id}", { params: { path: { id }, query: { download: false, include_deleted: true } } });
   return unwrap(res);
 }
 

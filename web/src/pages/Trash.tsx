@@ -22,9 +22,10 @@ export default function TrashPage() {
       const res = await api.POST("/api/v1/documents/{id}/undelete", { params: { path: { id } } });
       if (!res.response.ok) throw toError(res);
     },
-    onSuccess: () => {
+    onSuccess: (_data, id) => {
       notifications.show({ color: "green", message: t("trash.restored") });
       void qc.invalidateQueries({ queryKey: ["documents"] });
+      void qc.invalidateQueries({ queryKey: ["document", id] });
     },
     onError: (e) => notifications.show({ color: "red", message: t("common.error", { message: e.message }) }),
   });

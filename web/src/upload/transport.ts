@@ -1,7 +1,7 @@
 // The browser side of the upload queue: the BFF calls through the typed
 // client, bytes with XMLHttpRequest (upload progress) straight to the
 // presigned URLs, the hash in a worker.
-import { api, toError } from "../api/client";
+import { api, toError, type UploadAnswer } from "../api/client";
 import { AbortedError, type Plan, type UploadTransport } from "./queue";
 
 function planOf(d: {
@@ -70,8 +70,10 @@ export const browserTransport: UploadTransport = {
         body,
         signal,
       });
-      if (!res.data) throw permanent(toError(res), res.response.status);
-      return planOf(res.data);
+      // Without file_content the answer is the upload plan (201); the 200
+      // "direct" answer is for KumoCMS's inline uploads, never sent here.
+      if (!res.data || res.response.status !== 201) throw permanent(toError(res), res.response.status);
+      return planOf(res.data as UploadAnswer);
     }
     const res = await api.POST("/api/v1/documents", {
       params: { header: { "Idempotency-Key": idempotencyKey } },
