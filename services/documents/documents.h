@@ -52,6 +52,9 @@ struct docs_settings {
     int64_t jobs_sweep_ms;        /* KUMO_JOBS_SWEEP_INTERVAL */
     int64_t jobs_lease_ms;        /* KUMO_JOBS_LEASE */
     int64_t extract_text_max;     /* KUMO_EXTRACT_TEXT_MAX (bytes) */
+    /* object-created events (events/) */
+    int upload_events;             /* KUMO_UPLOAD_EVENTS */
+    int64_t upload_events_wait_ms; /* KUMO_UPLOAD_EVENTS_WAIT */
 };
 
 /* Everything the handlers and workers share; built once at start-up
@@ -264,6 +267,27 @@ kumo_code docs_presign_part(struct docs_ctx *ctx, struct kumo_rpc_call *call, co
                             const struct docs_version_row *v, int32_t part_number,
                             Kumo__Documents__V1__PartTarget **out,
                             Google__Protobuf__Timestamp **expire);
+
+/* ---- complete_upload.c: completion from an object-created event ---- */
+
+/* What an object-created event did. */
+enum docs_event_outcome {
+    DOCS_EVENT_COMPLETED = 0, /* the version became current */
+    DOCS_EVENT_DUPLICATE,     /* it was complete already (an earlier event or CompleteUpload) */
+    DOCS_EVENT_REJECTED,      /* the content failed the checks (recorded) or is gone */
+    DOCS_EVENT_UNKNOWN,       /* no such pending version: dropped */
+    DOCS_EVENT_ERROR,         /* transient (DB, storage): to retry */
+};
+
+/* Completes pending version `version` of document doc_id of tenant_id as
+ * CompleteUpload would, on behalf of the version's creator, from an
+ * object-created event (`call`: a background call, kumo_rpc_call_background,
+ * carrying the deadline and request id). Idempotent: a version complete
+ * already is DUPLICATE. OK with *outcome, or an error code (*outcome ERROR)
+ * after which the event is to be retried. */
+kumo_code docs_complete_from_event(struct docs_ctx *ctx, struct kumo_rpc_call *call,
+                                   const char *tenant_id, const char *doc_id, int64_t version,
+                                   enum docs_event_outcome *outcome);
 
 /* ---- lookup.c ---- */
 

@@ -105,6 +105,8 @@ Kumo__Documents__V1__Document *docs_doc_message(struct kumo_rpc_call *call,
     }
     m->detected_content_type = d->detected_content_type;
     m->extraction_state = (Kumo__Documents__V1__ExtractionState)d->extraction_state;
+    if (d->upload_error && d->upload_error[0])
+        m->upload_failure_reason = d->upload_error;
     return m;
 }
 

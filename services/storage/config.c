@@ -79,6 +79,11 @@ static const struct kumo_config_var vars[] = {
      "data port: memory per connection, which bounds request headers", 0, 16 * 1024, 4 * MIB},
     {"KUMO_STORAGE_FSYNC", KUMO_CONFIG_BOOL, "true",
      "fsync objects and directories before acknowledging writes"},
+    {"KUMO_STORAGE_EVENTS_JOURNAL", KUMO_CONFIG_STRING, "",
+     "file of the object event journal read by ListObjectEvents (default: "
+     "<KUMO_STORAGE_ROOT>/events.journal); keep it on a persistent volume"},
+    {"KUMO_STORAGE_EVENTS_KEEP", KUMO_CONFIG_INT, "50000",
+     "object events the journal keeps (older ones are compacted away)", 0, 100, 10000000},
     {"KUMO_JWT_ISSUER", KUMO_CONFIG_STRING, "kumo-users", "required iss of access tokens"},
     {"KUMO_JWT_AUDIENCE", KUMO_CONFIG_STRING, "kumo", "required aud of access tokens"},
     {"KUMO_JWT_LEEWAY", KUMO_CONFIG_DURATION_MS, "30s", "clock skew allowed verifying tokens", 0, 0,
@@ -131,6 +136,7 @@ static void load_numbers(const struct kumo_config *c, struct stg_settings *s)
     s->data_connection_memory = kumo_config_int(c, "KUMO_STORAGE_DATA_CONNECTION_MEMORY");
     s->drain_timeout_ms = kumo_config_int(c, "KUMO_DRAIN_TIMEOUT");
     s->do_fsync = kumo_config_bool(c, "KUMO_STORAGE_FSYNC");
+    s->events_keep = kumo_config_int(c, "KUMO_STORAGE_EVENTS_KEEP");
     s->jwt_leeway_s = kumo_config_int(c, "KUMO_JWT_LEEWAY") / 1000;
     s->jwt_max_ttl_s = kumo_config_int(c, "KUMO_JWT_MAX_TTL") / 1000;
     s->jwks_refresh_ms = kumo_config_int(c, "KUMO_JWT_JWKS_REFRESH");
@@ -171,6 +177,7 @@ int stg_settings_load(const struct kumo_config *c, struct stg_settings *s)
     s->s3_addressing = kumo_config_string(c, "KUMO_STORAGE_S3_ADDRESSING");
     s->s3_ca_file = kumo_config_string(c, "KUMO_STORAGE_S3_CA_FILE");
     s->s3_timeout_ms = kumo_config_int(c, "KUMO_STORAGE_S3_TIMEOUT");
+    s->events_journal = kumo_config_string(c, "KUMO_STORAGE_EVENTS_JOURNAL");
     load_numbers(c, s);
 
     if (strcmp(s->backend, "local") != 0 && strcmp(s->backend, "s3") != 0)

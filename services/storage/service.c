@@ -633,6 +633,10 @@ HANDLER(complete_multipart_upload)
     const char *why = NULL;
     enum stg_err e =
         ctx->be->mpu_complete(ctx, rq->upload_id, rq->key, parts, rq->n_parts, &m, &why);
+    if (e == STG_OK && ctx->be == &stg_backend_local && stg_event_created(ctx, 2, &m) != 0) {
+        stg_meta_clear(&m); /* S3 records its own: S3 Event Notifications */
+        return fail(call, STG_E_INTERNAL, NULL);
+    }
     if (e != STG_OK)
         return fail(call, e, why);
     Kumo__Storage__V1__CompleteMultipartUploadResponse *resp =
@@ -732,6 +736,7 @@ static const struct kumo_rpc_method methods[] = {
     {"CompleteMultipartUpload", complete_multipart_upload, B},
     {"AbortMultipartUpload", abort_multipart_upload, B},
     {"ListParts", list_parts, B | NS},
+    {"ListObjectEvents", stg_list_object_events, B | NS},
 };
 
 void stg_service_init(struct kumo_rpc_service *svc, struct stg_ctx *ctx)

@@ -121,6 +121,8 @@ struct stg_settings {
     const char *s3_addressing; /* auto, path, virtual */
     int64_t s3_timeout_ms;
     const char *s3_ca_file;
+    const char *events_journal; /* "" or NULL: <root>/events.journal */
+    int64_t events_keep;
 };
 
 /* The daemon's variables (for kumo_daemon_spec). */
@@ -571,6 +573,7 @@ void stg_s3_close(struct stg_s3 *s3);
 struct stg_jwks;
 struct stg_dataport;
 struct stg_s3;
+struct stg_journal;
 
 struct stg_ctx {
     struct stg_settings s;
@@ -585,6 +588,7 @@ struct stg_ctx {
     struct kumo_rpc_jwt_auth *auth;
     struct stg_jwks *jwks;
     struct stg_dataport *dp;
+    struct stg_journal *journal; /* object events (journal.h) */
 };
 
 /* ---- presigning ---------------------------------------------------------------- */
@@ -616,6 +620,18 @@ void stg_auth_stop(struct stg_ctx *ctx);
 /* ---- RPC service ---------------------------------------------------------------- */
 
 void stg_service_init(struct kumo_rpc_service *svc, struct stg_ctx *ctx);
+
+/* ---- object events (events.c) ----------------------------------------------------- */
+
+/* Records that `m` (its key, size, etag, SHA-256) was just created on the
+ * data plane (type: an enum stg_event_type of journal.h), durably, before
+ * the request that made it is answered. Returns 0 or -1 (logged: the
+ * request must then fail, so that its client retries). */
+int stg_event_created(struct stg_ctx *ctx, int type, const struct stg_meta *m);
+
+/* ListObjectEvents (service.c's table). */
+kumo_code stg_list_object_events(struct kumo_rpc_call *call, const ProtobufCMessage *request,
+                                 ProtobufCMessage **response);
 
 /* ---- data port -------------------------------------------------------------------- */
 

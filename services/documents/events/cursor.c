@@ -1,0 +1,79 @@
+/* The event feed's cursor in kumo_documents.event_cursors (migration 5),
+ * and the tenant whose service token reads the feed. These statements are
+ * not tenant-scoped on purpose: the feed and its cursor span every tenant
+ * (each event names its tenant in its key, and every statement that acts
+ * on a document is scoped by that). */
+#include <string.h>
+
+#include "base/ids.h"
+#include "db/db.h"
+#include "events.h"
+
+#define FEED "storage"
+
+kumo_code docs__events_cursor_load(struct docs_ctx *ctx, int64_t *seq)
+{
+    struct kumo_db_conn *c;
+    kumo_code rc = kumo_db_acquire(ctx->db, kumo_now_ns() + 10LL * 1000000000, &c);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    *seq = 0;
+    rc = kumo_db_query_row(c, "SELECT seq FROM event_cursors WHERE feed = ?",
+                           KUMO_DB_PARAMS(KUMO_DB_STRZ(FEED)), KUMO_DB_OUTS(KUMO_DB_OUT_I64(seq)));
+    kumo_db_release(c);
+    if (rc == KUMO_CODE_NOT_FOUND) {
+        *seq = 0;
+        return KUMO_CODE_OK;
+    }
+    return rc;
+}
+
+kumo_code docs__events_cursor_store(struct docs_ctx *ctx, int64_t seq, int reset)
+{
+    struct kumo_db_conn *c;
+    kumo_code rc = kumo_db_acquire(ctx->db, kumo_now_ns() + 10LL * 1000000000, &c);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    rc = kumo_db_exec(c,
+                      reset ? "INSERT INTO event_cursors (feed, seq, update_time) VALUES (?, ?, ?)"
+                              " ON DUPLICATE KEY UPDATE seq = VALUES(seq),"
+                              " update_time = VALUES(update_time)"
+                            : "INSERT INTO event_cursors (feed, seq, update_time) VALUES (?, ?, ?)"
+                              " ON DUPLICATE KEY UPDATE seq = GREATEST(seq, VALUES(seq)),"
+                              " update_time = VALUES(update_time)",
+                      KUMO_DB_PARAMS(KUMO_DB_STRZ(FEED), KUMO_DB_I64(seq),
+                                     KUMO_DB_TIME(kumo_now_us())),
+                      NULL);
+    kumo_db_release(c);
+    return rc;
+}
+
+kumo_code docs__events_token_tenant(struct docs_ctx *ctx, char out[DOCS_ID_MAX])
+{
+    struct kumo_db_conn *c;
+    kumo_code rc = kumo_db_acquire(ctx->db, kumo_now_ns() + 10LL * 1000000000, &c);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    struct kumo_db_rows *rows = NULL;
+    rc = kumo_db_query(c, "SELECT tenant_id FROM documents ORDER BY seq DESC LIMIT 1",
+                       NULL, 0, &rows);
+    int has = 0;
+    if (rc == KUMO_CODE_OK)
+        rc = kumo_db_rows_next(rows, &has);
+    if (rc == KUMO_CODE_OK && !has)
+        rc = KUMO_CODE_NOT_FOUND;
+    if (rc == KUMO_CODE_OK) {
+        size_t len = 0;
+        const void *p = kumo_db_rows_bytes(rows, 0, &len);
+        if (p == NULL || len == 0 || len >= DOCS_ID_MAX)
+            rc = KUMO_CODE_NOT_FOUND;
+        else {
+            memcpy(out, p, len);
+            out[len] = '\0';
+        }
+    }
+    if (rows)
+        kumo_db_rows_close(rows);
+    kumo_db_release(c);
+    return rc;
+}

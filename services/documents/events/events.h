@@ -1,0 +1,58 @@
+/* kumo-documents' consumer of kumo-storage's object events: uploads complete
+ * without the client calling CompleteUpload, and restores reach the
+ * document without polling.
+ *
+ * One thread long-polls kumo-storage's ListObjectEvents (the same feed for
+ * both backends: the local data port journals its own events, the S3
+ * backend journals what S3 Event Notifications deliver through SQS) from
+ * the cursor kept in the event_cursors table, handles each event
+ * idempotently and only then advances the cursor: delivery is at least
+ * once, and an event delivered twice finds its version complete (a no-op).
+ * Events that landed while kumo-documents was down are read when it comes
+ * back, from the cursor on. */
+#ifndef KUMO_DOCUMENTS_EVENTS_H
+#define KUMO_DOCUMENTS_EVENTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../documents.h"
+
+/* Starts the consumer thread unless KUMO_UPLOAD_EVENTS is off or there is
+ * no service API key / storage client (then logs why and starts nothing).
+ * Returns 0, or -1 when the thread could not be started. `ctx` must
+ * outlive docs_events_stop. */
+int docs_events_start(struct docs_ctx *ctx);
+
+/* Stops the consumer (its long poll ends within KUMO_UPLOAD_EVENTS_WAIT)
+ * and joins it. Safe when nothing was started, and idempotent. */
+void docs_events_stop(void);
+
+/* The version an object key names: "t/<tenant>/d/<document>/v<version>",
+ * as docs_version_key writes them (tenant and document ids of
+ * 1..DOCS_ID_MAX-1 characters of [A-Za-z0-9_-], version 1..2^31-1 without
+ * leading zeros). Copies the ids into tenant[DOCS_ID_MAX] and
+ * doc[DOCS_ID_MAX]. Returns 0, or -1 for any other key (never reads past
+ * len). */
+int docs_event_key_parse(const char *key, size_t len, char tenant[DOCS_ID_MAX],
+                         char doc[DOCS_ID_MAX], int64_t *version);
+
+/* ---- cursor.c (shared by the events files only) ---- */
+
+/* The feed's cursor (0 when never stored). OK or the DB error. */
+kumo_code docs__events_cursor_load(struct docs_ctx *ctx, int64_t *seq);
+/* Stores the cursor (never moves it back unless `reset`). OK or the DB error. */
+kumo_code docs__events_cursor_store(struct docs_ctx *ctx, int64_t seq, int reset);
+/* A tenant to get the service token for (the feed spans every tenant, but
+ * a service token names one): the tenant of the newest document, into
+ * out[DOCS_ID_MAX]. NOT_FOUND when there are no documents. */
+kumo_code docs__events_token_tenant(struct docs_ctx *ctx, char out[DOCS_ID_MAX]);
+
+/* ---- restored.c ---- */
+
+/* A restore-completed event for `key`: the document whose current content
+ * it is gets its restore state RESTORED. 0 when done (or nothing to do),
+ * -1 to retry. */
+int docs__events_restored(struct docs_ctx *ctx, const char *key, int64_t seq);
+
+#endif

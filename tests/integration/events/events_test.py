@@ -1,0 +1,400 @@
+#!/usr/bin/python3
+"""Integration cases of event-driven upload completion (issue 15, part 1)
+against a real MariaDB, kumo-users, kumo-storage and kumo-documents
+(scripts/kumo_stack.py). The client never calls CompleteUpload unless a
+case says so: it creates a document, PUTs the bytes to the presigned URL
+(or uploads parts and completes the multipart upload on the data port,
+signed as an S3 client of the data port would), and waits for ACTIVE.
+
+Cases: (a) single PUT -> ACTIVE, one audit event by the uploader; multipart
+-> ACTIVE; size and SHA-256 mismatches -> refused with the reason on the
+document, object removed, document still editable, a correct upload then
+completes; (f) CompleteUpload after the event: success, no second audit
+event; (b) kumo-documents stopped while 20 uploads land, started: all 20
+complete exactly once; (c) kill -9 of kumo-storage right after the PUT's
+200 (with kumo-documents running, and with it stopped so that only the
+journal can carry the event): the document completes after the restart; an
+event for a key no version has is dropped and counted.
+
+Usage: events_test.py BUILD_DIR
+"""
+import hashlib
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration", "documents"))
+import documents_test as dt  # noqa: E402  (its helpers: HTTP, SigV4, messages)
+
+C = dt.C
+PENDING, ACTIVE = dt.PENDING, dt.ACTIVE
+MIB = dt.MIB
+ACTIVE_WITHIN = 5.0  # seconds from the PUT's 200
+
+passed = 0
+failed = 0
+
+
+def report(ok, name, diag=None):
+    global passed, failed
+    if ok:
+        passed += 1
+        print("ok - events: " + name, flush=True)
+    else:
+        failed += 1
+        print("not ok - events: " + name, flush=True)
+        if diag is not None:
+            for line in str(diag).splitlines()[:30]:
+                print("#   " + line, flush=True)
+    return ok
+
+
+def case(name, fn, *a):
+    try:
+        fn(*a)
+    except dt.Fail as e:
+        return report(False, name, str(e))
+    except Exception:  # noqa: BLE001
+        return report(False, name, traceback.format_exc())
+    return report(True, name)
+
+
+expect = dt.expect
+note = dt.note
+
+
+DOCS_ENV = {
+    "KUMO_MULTIPART_THRESHOLD": "6MiB", "KUMO_MULTIPART_PART_SIZE": "5MiB",
+    "KUMO_JOBS_WORKERS": "2", "KUMO_JOBS_POLL_INTERVAL": "100ms",
+    "KUMO_UPLOAD_EVENTS_WAIT": "2s",
+}
+STORAGE_ENV = {"KUMO_STORAGE_RESTORE_EXPEDITED": "1s", "KUMO_STORAGE_RESTORE_STANDARD": "2s"}
+
+
+def setup(w):
+    st = w.st
+    st.start_mariadb()
+    st.secrets()
+    st.migrate("users")
+    st.migrate("documents")
+    st.bootstrap()
+    st.start("users")
+    st.start("storage", env=STORAGE_ENV)
+    st.start("documents", name="docs1", env=DOCS_ENV)
+    w.M = st.messages()
+    w.admin = dt.login(w, "demo", st.demo_email, st.demo_password)
+    w.A = w.admin.access_token
+    w.pw = "events-test-password-1"
+    r = w.call("CreateUser", service=dt.USERS, token=w.A, email="ed@demo.local", display_name="ed",
+               role=2, password=w.pw)
+    expect(r.code == C.OK, "CreateUser ed: %r" % r)
+    w.ed = dt.login(w, "demo", "ed@demo.local", w.pw)
+    w.E = w.ed.access_token
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+
+def get_doc(w, doc_id):
+    r = w.call("GetDocument", token=w.E, id=doc_id)
+    expect(r.code == C.OK, "GetDocument %s: %r" % (doc_id, r))
+    return r.resp.document
+
+
+def wait_status(w, doc_id, status=ACTIVE, timeout=ACTIVE_WITHIN):
+    d = dt.poll(lambda: (lambda x: x if x.status == status else None)(get_doc(w, doc_id)),
+                timeout, interval=0.02)
+    return d
+
+
+def audits(w, doc_id, action="document.complete_upload"):
+    return w.st.sql("SELECT actor_id, actor_roles, details FROM audit_events WHERE document_id = '%s'"
+                    " AND action = '%s'" % (doc_id, action), "kumo_documents")
+
+
+def create(w, data, title, sha=True, **kw):
+    r = dt.create_doc(w, w.E, data, title, title + ".bin", content_type="application/octet-stream",
+                      sha=sha, **kw)
+    expect(r.code == C.OK, "CreateDocument %s: %r" % (title, r))
+    return r.resp
+
+
+def put(resp, data):
+    st, _, body = dt.put_upload(resp.upload, data)
+    expect(st == 200, "PUT: %d %r" % (st, body[:300]))
+
+
+def data_port_request(w, method, key, query="", body=b"", headers=None):
+    """A request to the data port signed with its access key (an S3 client
+    of the data port, as `make run` prints how to set up)."""
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    port = w.st.daemons["storage"].data_port
+    url = "http://127.0.0.1:%d/kumo/%s%s" % (port, urllib.parse.quote(key), query)
+    req = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
+    S3SigV4Auth(Credentials(w.st.storage_access_key_id, w.st.storage_secret), "s3",
+                "us-east-1").add_auth(req)
+    return dt.http_req(url, method, dict(req.headers.items()), body)
+
+
+def metric(w, name, label):
+    _, body = dt.kumo_stack.http_get(w.st.daemons[w.docs_name].admin_port, "/metrics")
+    text = body.decode("utf-8", "replace")
+    m = re.search(r'^%s\{[^}]*%s[^}]*\} (\d+)' % (re.escape(name), re.escape(label)), text, re.M)
+    return int(m.group(1)) if m else None
+
+
+# ---- (a) --------------------------------------------------------------------------------------
+
+def c_single_put(w):
+    data = os.urandom(2000)
+    r = create(w, data, "single")
+    put(r, data)
+    t0 = time.time()
+    d = wait_status(w, r.document.id)
+    expect(d, "not ACTIVE within %.0fs of the PUT's 200: %r" % (ACTIVE_WITHIN,
+                                                                get_doc(w, r.document.id)))
+    note("single PUT -> ACTIVE in %.0f ms (polled)" % (1000 * (time.time() - t0)))
+    expect(d.size == len(data) and d.sha256 == hashlib.sha256(data).digest() and
+           d.current_version == 1, d)
+    _, body, _ = dt.download(w, d.id, w.E)
+    expect(body == data, "downloaded bytes differ")
+    time.sleep(0.3)
+    a = audits(w, d.id)
+    expect(len(a) == 1 and a[0][0] == w.ed.user.id and "object_created_event" in a[0][2],
+           "one complete_upload audit event by the uploader: %r" % a)
+    ex = dt.wait_extracted(w, w.E, d.id, timeout=20)
+    expect(ex and ex.document.extraction_state == dt.EX_DONE, "extraction ran: %r" % ex)
+    w.single = d
+
+
+def c_complete_after_event(w):
+    d = w.single
+    c = w.call("CompleteUpload", token=w.E, document_id=d.id)
+    expect(c.code == C.OK and c.resp.document.status == ACTIVE, "CompleteUpload: %r" % c)
+    a = audits(w, d.id)
+    expect(len(a) == 1, "still one complete_upload audit event: %r" % a)
+
+
+def c_multipart(w):
+    data = os.urandom(7 * MIB + 4321)
+    r = create(w, data, "multi", presign_parts=True)
+    up = r.upload
+    expect(up.method == 2 and len(up.parts) == 2, "multipart plan: %r" % up)
+    parts = []
+    for p in up.parts:
+        chunk = data[(p.part_number - 1) * up.part_size: p.part_number * up.part_size]
+        st, h, body = dt.put_part(p, chunk)
+        expect(st == 200 and h.get("etag"), "part %d: %d %r" % (p.part_number, st, body[:200]))
+        parts.append((p.part_number, h["etag"]))
+    rows = w.st.sql("SELECT object_key, upload_id FROM document_versions WHERE document_id = '%s'"
+                    % r.document.id, "kumo_documents")
+    key, upload_id = rows[0]
+    xml = "<CompleteMultipartUpload>%s</CompleteMultipartUpload>" % "".join(
+        "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>" % p for p in parts)
+    st, _, body = data_port_request(w, "POST", key, "?uploadId=" + urllib.parse.quote(upload_id),
+                                    xml.encode(), {"Content-Type": "application/xml"})
+    expect(st == 200, "CompleteMultipartUpload on the data port: %d %r" % (st, body[:300]))
+    d = wait_status(w, r.document.id)
+    expect(d and d.size == len(data), "multipart not ACTIVE: %r" % get_doc(w, r.document.id))
+    _, got, _ = dt.download(w, d.id, w.E)
+    expect(hashlib.sha256(got).digest() == hashlib.sha256(data).digest(), "bytes differ")
+    expect(len(audits(w, d.id)) == 1, "one audit event")
+    # CompleteUpload afterwards (with the parts, as a client that does call it): success.
+    req = w.msg("CompleteUploadRequest", document_id=d.id)
+    for n, e in parts:
+        req.parts.add(part_number=n, etag=e)
+    c = w.call("CompleteUpload", req, w.E)
+    expect(c.code == C.OK and c.resp.document.status == ACTIVE, "CompleteUpload: %r" % c)
+    expect(len(audits(w, d.id)) == 1, "still one audit event")
+
+
+def mismatch(w, declared, actual, with_sha, reason_re):
+    r = create(w, declared, "mismatch", sha=with_sha)
+    key = dt.object_key(w, r.document.id, 1)
+    # The data port enforces the presigned size / checksum: the wrong bytes
+    # are written behind the service's back, as a broken client on S3 could.
+    st, _, body = data_port_request(w, "PUT", key, body=actual)
+    expect(st == 200, "signed PUT %d %r" % (st, body[:300]))
+    d = dt.poll(lambda: (lambda x: x if x.upload_failure_reason else None)(
+        get_doc(w, r.document.id)), ACTIVE_WITHIN, interval=0.05)
+    expect(d, "no upload_failure_reason: %r" % get_doc(w, r.document.id))
+    note("refused: %r" % d.upload_failure_reason)
+    expect(re.search(reason_re, d.upload_failure_reason), d.upload_failure_reason)
+    expect(d.status == PENDING and d.current_version == 0, d)
+    expect(dt.object_files(w, key) == [], "object not removed: %r" % dt.object_files(w, key))
+    expect(len(audits(w, d.id, "document.upload_failed")) == 1, "upload_failed audited")
+    req = w.msg("UpdateDocumentRequest", etag=d.etag)
+    req.document.id = d.id
+    req.document.title = "fixed"
+    req.update_mask.paths.extend(["title"])
+    u = w.call("UpdateDocument", req, w.E)
+    expect(u.code == C.OK and u.resp.document.title == "fixed", "still editable: %r" % u)
+    put(r, declared)  # the right bytes, through the presigned URL
+    ok = wait_status(w, d.id)
+    expect(ok and not ok.upload_failure_reason, "a correct upload completes and clears the "
+           "reason: %r" % get_doc(w, d.id))
+
+
+def c_size_mismatch(w):
+    data = b"0123456789" * 10
+    mismatch(w, data, data[:-1], False, "size")
+
+
+def c_sha_mismatch(w):
+    data = b"0123456789" * 10
+    mismatch(w, data, data.replace(b"0", b"o"), True, "sha256")
+
+
+def c_unknown_key(w):
+    before = metric(w, "kumo_upload_events_total", 'outcome="unknown"') or 0
+    tid = w.admin.user.tenant_id
+    for key in ("t/%s/d/doc_nosuchdocument00000/v1" % tid, "t/%s/elsewhere/x.txt" % tid):
+        st, _, body = data_port_request(w, "PUT", key, body=b"stray")
+        expect(st == 200, "PUT %s: %d %r" % (key, st, body[:200]))
+    after = dt.poll(lambda: (lambda v: v if v and v >= before + 2 else None)(
+        metric(w, "kumo_upload_events_total", 'outcome="unknown"')), 5)
+    expect(after and after >= before + 2, "unknown-key events counted: %r -> %r" % (before, after))
+
+
+# ---- (b) --------------------------------------------------------------------------------------
+
+def c_documents_down(w):
+    made = []
+    for i in range(20):
+        data = os.urandom(500 + i)
+        made.append((create(w, data, "down-%d" % i), data))
+    code = w.st.daemons[w.docs_name].stop()
+    expect(code == 0, "kumo-documents SIGTERM exit %r" % code)
+    for r, data in made:
+        put(r, data)
+    time.sleep(0.5)
+    w.st.start("documents", name=w.docs_name, env=DOCS_ENV)
+    ids = [r.document.id for r, _ in made]
+    t0 = time.time()
+
+    def all_active():
+        rows = w.st.sql("SELECT COUNT(*) FROM documents WHERE status = 2 AND id IN (%s)" %
+                        ",".join("'%s'" % i for i in ids), "kumo_documents")
+        return int(rows[0][0]) == 20
+    expect(dt.poll(all_active, 20), "not all 20 ACTIVE after the restart")
+    note("20 uploads completed %.1fs after kumo-documents came back" % (time.time() - t0))
+    time.sleep(0.5)
+    rows = w.st.sql("SELECT document_id, COUNT(*) FROM audit_events WHERE action ="
+                    " 'document.complete_upload' AND document_id IN (%s) GROUP BY document_id" %
+                    ",".join("'%s'" % i for i in ids), "kumo_documents")
+    expect(len(rows) == 20 and all(r[1] == "1" for r in rows), "one audit event each: %r" % rows)
+
+
+# ---- (c) --------------------------------------------------------------------------------------
+
+def restart_storage(w):
+    old = w.st.daemons["storage"]
+    env = dict(STORAGE_ENV)
+    env.update({"KUMO_RPC_PORT": str(old.rpc_port), "KUMO_ADMIN_PORT": str(old.admin_port),
+                "KUMO_STORAGE_DATA_PORT": str(old.data_port)})
+    w.st.start("storage", env=env)
+
+
+def c_storage_killed(w):
+    data = os.urandom(3000)
+    r = create(w, data, "killed")
+    put(r, data)
+    code = w.st.daemons["storage"].kill()
+    expect(code == -signal.SIGKILL, "kill -9: %r" % code)
+    restart_storage(w)
+    d = wait_status(w, r.document.id, timeout=15)
+    expect(d, "not ACTIVE after the storage restart: %r" % get_doc(w, r.document.id))
+    expect(len(audits(w, d.id)) == 1, "one audit event")
+
+
+def c_storage_killed_documents_down(w):
+    data = os.urandom(3000)
+    r = create(w, data, "killed2")
+    expect(w.st.daemons[w.docs_name].stop() == 0, "kumo-documents stops")
+    put(r, data)
+    expect(w.st.daemons["storage"].kill() == -signal.SIGKILL, "kill -9")
+    restart_storage(w)
+    w.st.start("documents", name=w.docs_name, env=DOCS_ENV)
+    d = wait_status(w, r.document.id, timeout=15)
+    expect(d, "not ACTIVE: only the journal could carry this event: %r" %
+           get_doc(w, r.document.id))
+    expect(len(audits(w, d.id)) == 1, "one audit event")
+
+
+# ---- main ---------------------------------------------------------------------------------------
+
+def main():
+    if len(sys.argv) != 2:
+        print("usage: events_test.py BUILD_DIR", file=sys.stderr)
+        return 2
+    build = os.path.abspath(sys.argv[1])
+    base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+    work = tempfile.mkdtemp(prefix="kumo-events-it.", dir=base)
+
+    def on_term(signum, _frame):
+        raise KeyboardInterrupt("signal %d" % signum)
+    signal.signal(signal.SIGTERM, on_term)
+    w = dt.World(build, work)
+    t0 = time.time()
+    try:
+        try:
+            setup(w)
+        except Exception:  # noqa: BLE001
+            report(False, "the stack starts", traceback.format_exc())
+            return 1
+        report(True, "the stack starts (%.1fs)" % (time.time() - t0))
+        cases = [
+            ("(a) single PUT, no CompleteUpload -> ACTIVE (<= 5 s), bytes, one audit event by "
+             "the uploader, extraction ran", c_single_put),
+            ("(f) CompleteUpload after the event: OK, ACTIVE, no second audit event",
+             c_complete_after_event),
+            ("(a) multipart: parts + completion on the data port, no CompleteUpload -> ACTIVE; "
+             "CompleteUpload afterwards OK, one audit event", c_multipart),
+            ("(a) size mismatch -> refused, reason on the document, object removed, still "
+             "editable; the right bytes then complete", c_size_mismatch),
+            ("(a) SHA-256 mismatch -> refused likewise", c_sha_mismatch),
+            ("events for keys no version has are dropped and counted", c_unknown_key),
+            ("(b) kumo-documents stopped, 20 uploads land, started: all 20 ACTIVE, one audit "
+             "event each", c_documents_down),
+            ("(c) kill -9 of kumo-storage right after the PUT's 200: ACTIVE after its restart",
+             c_storage_killed),
+            ("(c) the same with kumo-documents down meanwhile (only the journal carries the "
+             "event)", c_storage_killed_documents_down),
+        ]
+        for name, fn in cases:
+            case(name, fn, w)
+        codes = {}
+        for name in list(w.st.order):
+            d = w.st.daemons[name]
+            if d.alive():
+                codes[name] = d.stop()
+        report(all(c == 0 for c in codes.values()), "SIGTERM: every daemon exits 0", codes)
+        san = dt.c_logs_sanitizer_only(w)
+        report(not san, "no sanitizer reports in the daemon logs", "\n".join(san[:10]))
+        print("# suite time %.1fs" % (time.time() - t0), flush=True)
+    except KeyboardInterrupt as e:
+        report(False, "suite interrupted", str(e))
+    finally:
+        try:
+            w.st.down()
+        except Exception:  # noqa: BLE001
+            traceback.print_exc()
+        if os.environ.get("EVENTS_TEST_KEEP") == "1":
+            print("# work directory kept: " + work, flush=True)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
