@@ -58,6 +58,9 @@ static const struct kumo_config_var own_vars[] = {
     {"KUMO_UPLOAD_EVENTS", KUMO_CONFIG_BOOL, "true",
      "complete uploads from kumo-storage's object-created events (ListObjectEvents), without "
      "the client calling CompleteUpload; needs KUMO_SERVICE_API_KEY_FILE"},
+    {"KUMO_UPLOAD_EVENTS_TARGET", KUMO_CONFIG_STRING, "",
+     "kumo-storage instance serving the object event feed, host:port (default: "
+     "KUMO_STORAGE_TARGET; on AWS the single kumo-storage-events pod that reads SQS)"},
     {"KUMO_UPLOAD_EVENTS_WAIT", KUMO_CONFIG_DURATION_MS, "10s",
      "how long one ListObjectEvents long poll waits for an event (an event is handled as "
      "soon as it is recorded whatever this is; shorter means quicker shutdowns)",
@@ -113,6 +116,7 @@ static void load_numbers(const struct kumo_config *c, struct docs_settings *s)
     s->jobs_backoff_max_ms = kumo_config_int(c, "KUMO_JOBS_BACKOFF_MAX");
     s->jobs_poll_ms = kumo_config_int(c, "KUMO_JOBS_POLL_INTERVAL");
     s->upload_events = kumo_config_bool(c, "KUMO_UPLOAD_EVENTS");
+    s->upload_events_target = kumo_config_string(c, "KUMO_UPLOAD_EVENTS_TARGET");
     s->upload_events_wait_ms = kumo_config_int(c, "KUMO_UPLOAD_EVENTS_WAIT");
     s->jobs_sweep_ms = kumo_config_int(c, "KUMO_JOBS_SWEEP_INTERVAL");
     s->jobs_lease_ms = kumo_config_int(c, "KUMO_JOBS_LEASE");

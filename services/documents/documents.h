@@ -53,8 +53,9 @@ struct docs_settings {
     int64_t jobs_lease_ms;        /* KUMO_JOBS_LEASE */
     int64_t extract_text_max;     /* KUMO_EXTRACT_TEXT_MAX (bytes) */
     /* object-created events (events/) */
-    int upload_events;             /* KUMO_UPLOAD_EVENTS */
-    int64_t upload_events_wait_ms; /* KUMO_UPLOAD_EVENTS_WAIT */
+    int upload_events;                /* KUMO_UPLOAD_EVENTS */
+    const char *upload_events_target; /* KUMO_UPLOAD_EVENTS_TARGET, "" = storage_target */
+    int64_t upload_events_wait_ms;    /* KUMO_UPLOAD_EVENTS_WAIT */
 };
 
 /* Everything the handlers and workers share; built once at start-up
@@ -181,6 +182,14 @@ kumo_code docs_job_storage_call(struct docs_ctx *ctx, const char *job_id, const 
                                 const char *method, const ProtobufCMessage *req,
                                 const ProtobufCMessageDescriptor *resp_desc,
                                 ProtobufCMessage **resp, struct kumo_buf *err);
+
+/* docs_job_storage_call on another kumo-storage client (the event feed's,
+ * KUMO_UPLOAD_EVENTS_TARGET). */
+kumo_code docs_job_storage_call_via(struct docs_ctx *ctx, struct kumo_rpc_client *client,
+                                    const char *job_id, const char *tenant_id, const char *method,
+                                    const ProtobufCMessage *req,
+                                    const ProtobufCMessageDescriptor *resp_desc,
+                                    ProtobufCMessage **resp, struct kumo_buf *err);
 
 /* Answers a failed storage call: unavailable "storage unavailable" for
  * transport errors, failed_precondition/not_found with `what` otherwise. */

@@ -22,8 +22,8 @@
 
 int stg_event_created(struct stg_ctx *ctx, int type, const struct stg_meta *m)
 {
-    if (ctx->journal == NULL)
-        return 0;
+    if (ctx->journal == NULL || !ctx->dataport_events)
+        return 0; /* events come from SQS */
     struct stg_event ev;
     memset(&ev, 0, sizeof ev);
     ev.type = (enum stg_event_type)type;
@@ -40,9 +40,10 @@ int stg_event_created(struct stg_ctx *ctx, int type, const struct stg_meta *m)
         return -1;
     kumo_metrics_counter_addl("kumo_storage_events_total", "Object events journaled, by type.",
                               (const char *[]){"type",
-                                               type == STG_EV_CREATED_PUT         ? "created_put"
-                                               : type == STG_EV_CREATED_MULTIPART ? "created_multipart"
-                                                                                  : "restore_completed",
+                                               type == STG_EV_CREATED_PUT ? "created_put"
+                                               : type == STG_EV_CREATED_MULTIPART
+                                                   ? "created_multipart"
+                                                   : "restore_completed",
                                                NULL},
                               1);
     return 0;

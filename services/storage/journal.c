@@ -47,8 +47,8 @@ void stg_event_format(const struct stg_event *ev, struct kumo_buf *out)
     char sha[65] = "-";
     if (ev->has_sha256)
         stg_hex(ev->sha256, 32, sha);
-    kumo_buf_appendf(out, "%" PRId64 " %d %" PRId64 " %" PRId64 " %" PRId64 " %s %s %s",
-                     ev->seq, (int)ev->type, ev->size, ev->time_ms, ev->expire_ms,
+    kumo_buf_appendf(out, "%" PRId64 " %d %" PRId64 " %" PRId64 " %" PRId64 " %s %s %s", ev->seq,
+                     (int)ev->type, ev->size, ev->time_ms, ev->expire_ms,
                      ev->etag[0] ? ev->etag : "-", sha, ev->key);
     uint32_t crc = stg_crc32(0, out->data + start, out->len - start);
     kumo_buf_appendf(out, " %08" PRIx32 "\n", crc);
@@ -154,14 +154,10 @@ static int write_all(int fd, const void *p, size_t n)
 
 static void fsync_dir_of(const char *path)
 {
-    char *dir = kumo_strdup(path);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir)
-        slash[1] = '\0';
-    else if (slash)
-        *slash = '\0';
-    else
-        strcpy(dir, ".");
+    const char *slash = strrchr(path, '/');
+    char *dir = slash == NULL   ? kumo_strdup(".")
+                : slash == path ? kumo_strdup("/")
+                                : kumo_strndup(path, (size_t)(slash - path));
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
         fsync(fd);
@@ -353,8 +349,8 @@ int stg_journal_append(struct stg_journal *j, struct stg_event *ev)
         if (end >= 0 && ftruncate(j->fd, end) != 0)
             end = -1;
         pthread_mutex_unlock(&j->mu);
-        kumo_log(KUMO_LOG_ERROR, NULL, "cannot append to the event journal", "path", j->path,
-                 "key", ev->key, "error", strerror(errno), NULL);
+        kumo_log(KUMO_LOG_ERROR, NULL, "cannot append to the event journal", "path", j->path, "key",
+                 ev->key, "error", strerror(errno), NULL);
         kumo_buf_free(&line);
         return -1;
     }
@@ -407,8 +403,7 @@ void stg_journal_read(struct stg_journal *j, int64_t after, size_t max, int64_t 
         size_t count = j->n - from < max ? j->n - from : max;
         *out = kumo_malloc(count * sizeof **out);
         for (size_t i = 0; i < count; i++)
-            if (stg_event_parse(j->lines[from + i], strlen(j->lines[from + i]), &(*out)[*n]) ==
-                0)
+            if (stg_event_parse(j->lines[from + i], strlen(j->lines[from + i]), &(*out)[*n]) == 0)
                 (*n)++;
     }
     pthread_mutex_unlock(&j->mu);

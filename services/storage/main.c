@@ -13,6 +13,7 @@
 #include "runtime/log.h"
 #include "runtime/metrics.h"
 #include "journal.h"
+#include "sqs.h"
 #include "storage.h"
 
 extern const unsigned char kumo_storage_descriptor_set[];
@@ -82,7 +83,19 @@ static int open_journal(void)
     }
     int rc = stg_journal_open(&ctx.journal, path, ctx.s.do_fsync, (size_t)ctx.s.events_keep);
     kumo_buf_free(&def);
-    return rc;
+    if (rc != 0)
+        return rc;
+    int local = strcmp(ctx.s.backend, "local") == 0;
+    const char *src = ctx.s.events_source;
+    int sqs = strcmp(src, "sqs") == 0 ||
+              (strcmp(src, "auto") == 0 && !local && ctx.s.sqs_queue_url[0] != '\0');
+    ctx.dataport_events = local && !sqs;
+    if (!local && !sqs)
+        kumo_log(KUMO_LOG_WARN, NULL,
+                 "S3 backend without KUMO_STORAGE_SQS_QUEUE_URL: no object events (clients must "
+                 "call CompleteUpload)",
+                 NULL);
+    return sqs ? stg_sqs_start(&ctx, &ctx.sqs) : 0;
 }
 
 static int setup(struct kumo_daemon *d, void *ud)
@@ -124,6 +137,8 @@ static void teardown(struct kumo_daemon *d, void *ud)
 {
     (void)d;
     (void)ud;
+    stg_sqs_stop(ctx.sqs);
+    ctx.sqs = NULL;
     stg_journal_shutdown(ctx.journal);
     stg_dataport_stop(ctx.dp);
     ctx.dp = NULL;

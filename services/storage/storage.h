@@ -122,6 +122,10 @@ struct stg_settings {
     int64_t s3_timeout_ms;
     const char *s3_ca_file;
     const char *events_journal; /* "" or NULL: <root>/events.journal */
+    const char *events_source;  /* auto, dataport, sqs */
+    const char *sqs_queue_url;  /* "" = none */
+    const char *sqs_region;
+    int64_t sqs_wait_ms;
     int64_t events_keep;
 };
 
@@ -574,6 +578,7 @@ struct stg_jwks;
 struct stg_dataport;
 struct stg_s3;
 struct stg_journal;
+struct stg_sqs;
 
 struct stg_ctx {
     struct stg_settings s;
@@ -589,6 +594,8 @@ struct stg_ctx {
     struct stg_jwks *jwks;
     struct stg_dataport *dp;
     struct stg_journal *journal; /* object events (journal.h) */
+    int dataport_events;         /* the data port journals its own events */
+    struct stg_sqs *sqs;         /* S3 Event Notifications through SQS (sqs.h) */
 };
 
 /* ---- presigning ---------------------------------------------------------------- */

@@ -32,6 +32,8 @@
 
 static struct {
     struct docs_ctx *ctx;
+    struct kumo_rpc_client *client; /* the feed's kumo-storage (ctx->storage or its own) */
+    struct kumo_rpc_client *own;
     pthread_t thread;
     int started;
     pthread_mutex_t mu;
@@ -41,8 +43,8 @@ static struct {
     int failures;
 } E = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
-static const char *const OUTCOMES[] = {"completed", "duplicate", "rejected", "unknown", "error",
-                                       "skipped"};
+static const char *const OUTCOMES[] = {"completed", "duplicate", "rejected",
+                                       "unknown",   "error",     "skipped"};
 
 static void count(const char *outcome)
 {
@@ -148,10 +150,9 @@ static void round_trip(struct docs_ctx *ctx, const char *tenant, int64_t *cursor
     req.tenant_id = (char *)tenant;
     ProtobufCMessage *m = NULL;
     struct kumo_buf err = KUMO_BUF_INIT;
-    kumo_code rc = docs_job_storage_call(ctx, "object-events", tenant, "ListObjectEvents",
-                                         &req.base,
-                                         &kumo__storage__v1__list_object_events_response__descriptor,
-                                         &m, &err);
+    kumo_code rc = docs_job_storage_call_via(
+        ctx, E.client, "object-events", tenant, "ListObjectEvents", &req.base,
+        &kumo__storage__v1__list_object_events_response__descriptor, &m, &err);
     if (rc != KUMO_CODE_OK) {
         kumo_log(KUMO_LOG_WARN, NULL, "cannot read kumo-storage's object events", "error",
                  err.data ? (const char *)err.data : "", NULL);
@@ -225,8 +226,21 @@ int docs_events_start(struct docs_ctx *ctx)
                                   (const char *[]){"outcome", OUTCOMES[i], NULL}, 0);
     E.ctx = ctx;
     E.stopping = 0;
-    if (pthread_create(&E.thread, NULL, consumer_main, ctx) != 0)
+    E.client = ctx->storage;
+    const char *t = ctx->s.upload_events_target;
+    if (t && t[0] && strcmp(t, ctx->s.storage_target) != 0) {
+        struct kumo_rpc_client_config cc = {.target = t};
+        if (kumo_rpc_client_new(&E.own, &cc) != 0) {
+            kumo_log(KUMO_LOG_ERROR, NULL, "bad KUMO_UPLOAD_EVENTS_TARGET", "target", t, NULL);
+            return -1;
+        }
+        E.client = E.own;
+    }
+    if (pthread_create(&E.thread, NULL, consumer_main, ctx) != 0) {
+        kumo_rpc_client_free(E.own);
+        E.own = NULL;
         return -1;
+    }
     E.started = 1;
     return 0;
 }
@@ -241,4 +255,6 @@ void docs_events_stop(void)
     pthread_mutex_unlock(&E.mu);
     pthread_join(E.thread, NULL);
     E.started = 0;
+    kumo_rpc_client_free(E.own);
+    E.own = NULL;
 }

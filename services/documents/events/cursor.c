@@ -34,16 +34,15 @@ kumo_code docs__events_cursor_store(struct docs_ctx *ctx, int64_t seq, int reset
     kumo_code rc = kumo_db_acquire(ctx->db, kumo_now_ns() + 10LL * 1000000000, &c);
     if (rc != KUMO_CODE_OK)
         return rc;
-    rc = kumo_db_exec(c,
-                      reset ? "INSERT INTO event_cursors (feed, seq, update_time) VALUES (?, ?, ?)"
-                              " ON DUPLICATE KEY UPDATE seq = VALUES(seq),"
-                              " update_time = VALUES(update_time)"
-                            : "INSERT INTO event_cursors (feed, seq, update_time) VALUES (?, ?, ?)"
-                              " ON DUPLICATE KEY UPDATE seq = GREATEST(seq, VALUES(seq)),"
-                              " update_time = VALUES(update_time)",
-                      KUMO_DB_PARAMS(KUMO_DB_STRZ(FEED), KUMO_DB_I64(seq),
-                                     KUMO_DB_TIME(kumo_now_us())),
-                      NULL);
+    rc = kumo_db_exec(
+        c,
+        reset ? "INSERT INTO event_cursors (feed, seq, update_time) VALUES (?, ?, ?)"
+                " ON DUPLICATE KEY UPDATE seq = VALUES(seq),"
+                " update_time = VALUES(update_time)"
+              : "INSERT INTO event_cursors (feed, seq, update_time) VALUES (?, ?, ?)"
+                " ON DUPLICATE KEY UPDATE seq = GREATEST(seq, VALUES(seq)),"
+                " update_time = VALUES(update_time)",
+        KUMO_DB_PARAMS(KUMO_DB_STRZ(FEED), KUMO_DB_I64(seq), KUMO_DB_TIME(kumo_now_us())), NULL);
     kumo_db_release(c);
     return rc;
 }
@@ -55,8 +54,8 @@ kumo_code docs__events_token_tenant(struct docs_ctx *ctx, char out[DOCS_ID_MAX])
     if (rc != KUMO_CODE_OK)
         return rc;
     struct kumo_db_rows *rows = NULL;
-    rc = kumo_db_query(c, "SELECT tenant_id FROM documents ORDER BY seq DESC LIMIT 1",
-                       NULL, 0, &rows);
+    rc = kumo_db_query(c, "SELECT tenant_id FROM documents ORDER BY seq DESC LIMIT 1", NULL, 0,
+                       &rows);
     int has = 0;
     if (rc == KUMO_CODE_OK)
         rc = kumo_db_rows_next(rows, &has);

@@ -19,6 +19,7 @@ event for a key no version has is dropped and counted.
 Usage: events_test.py BUILD_DIR
 """
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -33,7 +34,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration", "documents"))
+sys.path.insert(0, HERE)
 import documents_test as dt  # noqa: E402  (its helpers: HTTP, SigV4, messages)
+import fake_sqs  # noqa: E402
 
 C = dt.C
 PENDING, ACTIVE = dt.PENDING, dt.ACTIVE
@@ -297,9 +300,10 @@ def c_documents_down(w):
 
 # ---- (c) --------------------------------------------------------------------------------------
 
-def restart_storage(w):
+def restart_storage(w, extra=None):
     old = w.st.daemons["storage"]
     env = dict(STORAGE_ENV)
+    env.update(extra or {})
     env.update({"KUMO_RPC_PORT": str(old.rpc_port), "KUMO_ADMIN_PORT": str(old.admin_port),
                 "KUMO_STORAGE_DATA_PORT": str(old.data_port)})
     w.st.start("storage", env=env)
@@ -329,6 +333,55 @@ def c_storage_killed_documents_down(w):
     expect(d, "not ACTIVE: only the journal could carry this event: %r" %
            get_doc(w, r.document.id))
     expect(len(audits(w, d.id)) == 1, "one audit event")
+
+
+# ---- (d) --------------------------------------------------------------------------------------
+
+SQS_KEY = ("AKIDFAKESQS0000TEST", "fake-sqs-secret-access-key-0123456789")
+
+
+def sqs_env(fake):
+    return {"KUMO_STORAGE_EVENTS_SOURCE": "sqs", "KUMO_STORAGE_SQS_QUEUE_URL": fake.queue_url,
+            "KUMO_STORAGE_SQS_WAIT": "1s", "AWS_ACCESS_KEY_ID": SQS_KEY[0],
+            "AWS_SECRET_ACCESS_KEY": SQS_KEY[1]}
+
+
+def c_sqs_redelivery(w):
+    fake = fake_sqs.FakeSQS(SQS_KEY[0], SQS_KEY[1], visibility=2).start()
+    w.fake = fake
+    w.st.daemons["storage"].stop()
+    restart_storage(w, sqs_env(fake))
+    data = os.urandom(1500)
+    r = create(w, data, "sqs")
+    put(r, data)
+    time.sleep(1.0)
+    expect(get_doc(w, r.document.id).status == PENDING,
+           "the data port journaled its own event although the events come from SQS")
+    key = dt.object_key(w, r.document.id, 1)
+    fake.hold_deletes = True
+    mid = fake.send(fake_sqs.s3_event("kumo", key, size=len(data),
+                                      etag=hashlib.md5(data).hexdigest()))
+    got = dt.poll(lambda: fake.receives[mid] >= 1 and
+                  "AmazonSQS.DeleteMessage" in fake.requests, 10, interval=0.01)
+    expect(got, "no ReceiveMessage + DeleteMessage: %r" % fake.requests[-5:])
+    expect(w.st.daemons["storage"].kill() == -signal.SIGKILL, "kill -9")
+    fake.release_deletes()
+    expect(mid not in fake.deleted, "deleted although the delete was dropped")
+    restart_storage(w, sqs_env(fake))
+    expect(dt.poll(lambda: mid in fake.deleted, 15), "never deleted after the redelivery")
+    expect(fake.receives[mid] >= 2, "delivered %d times" % fake.receives[mid])
+    note("message delivered %d times, signature failures %d" % (fake.receives[mid],
+                                                               fake.signature_failures))
+    d = wait_status(w, r.document.id, timeout=10)
+    expect(d, "not ACTIVE: %r" % get_doc(w, r.document.id))
+    time.sleep(0.5)
+    expect(len(audits(w, d.id)) == 1, "completed once: %r" % audits(w, d.id))
+    expect(fake.signature_failures == 0, "SigV4 refused %d times" % fake.signature_failures)
+    # S3's test event and a message that is no event are deleted, nothing journaled.
+    t = fake.send(json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent",
+                              "Time": "2026-12-07T05:00:00.000Z", "Bucket": "kumo"}))
+    b = fake.send("not json")
+    expect(dt.poll(lambda: t in fake.deleted and b in fake.deleted, 10), "test events deleted")
 
 
 # ---- main ---------------------------------------------------------------------------------------
@@ -370,6 +423,9 @@ def main():
              c_storage_killed),
             ("(c) the same with kumo-documents down meanwhile (only the journal carries the "
              "event)", c_storage_killed_documents_down),
+            ("(d) SQS (fake, real JSON protocol, SigV4): storage killed after ReceiveMessage, "
+             "before DeleteMessage -> redelivered after the visibility timeout, completes once",
+             c_sqs_redelivery),
         ]
         for name, fn in cases:
             case(name, fn, w)
@@ -385,6 +441,8 @@ def main():
     except KeyboardInterrupt as e:
         report(False, "suite interrupted", str(e))
     finally:
+        if getattr(w, "__dict__", {}).get("fake"):
+            w.__dict__["fake"].stop()
         try:
             w.st.down()
         except Exception:  # noqa: BLE001
