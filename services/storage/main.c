@@ -125,6 +125,8 @@ static int setup(struct kumo_daemon *d, void *ud)
         return -1;
     }
     kumo_rpc_jwt_auth_set_revocations(ctx.auth, revocations.set);
+    if (stg_restore_watch_start(&ctx) != 0)
+        return -1;
     if (local) {
         kumo_admin_add_check(kumo_daemon_admin(d), "storage", store_ready, ctx.store);
         /* Free space of the blob volume, for the disk alert. */
@@ -137,6 +139,7 @@ static void teardown(struct kumo_daemon *d, void *ud)
 {
     (void)d;
     (void)ud;
+    stg_restore_watch_stop();
     stg_sqs_stop(ctx.sqs);
     ctx.sqs = NULL;
     stg_journal_shutdown(ctx.journal);

@@ -805,6 +805,8 @@ static enum MHD_Result finish_restore(struct dp_req *r)
                               NULL);
     if (e != STG_OK)
         return kumo__dp_error(r, e, NULL, NULL);
+    if (before != STG_RESTORE_RESTORED)
+        stg_restore_watch_add(r->ctx, &m);
     stg_meta_clear(&m);
     if (before == STG_RESTORE_IN_PROGRESS)
         return kumo__dp_error(r, STG_E_RESTORE_IN_PROGRESS, NULL, NULL);

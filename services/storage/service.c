@@ -550,6 +550,8 @@ HANDLER(restore_object)
         return fail(call, e, "only archived objects (GLACIER, DEEP_ARCHIVE) can be restored");
     if (e != STG_OK)
         return fail(call, e, NULL);
+    if (ctx->be == &stg_backend_local && before != STG_RESTORE_RESTORED)
+        stg_restore_watch_add(ctx, &m); /* S3 sends its own ObjectRestore:Completed */
     Kumo__Storage__V1__RestoreObjectResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__storage__v1__restore_object_response__init(resp);
     resp->object = object_info(call, &m);

@@ -636,6 +636,16 @@ void stg_service_init(struct kumo_rpc_service *svc, struct stg_ctx *ctx);
  * request must then fail, so that its client retries). */
 int stg_event_created(struct stg_ctx *ctx, int type, const struct stg_meta *m);
 
+/* Restore-completed events of the local backend (restore_watch.c): watches
+ * the restore of `m` (just requested, in progress) and journals
+ * RESTORE_COMPLETED when it is ready. No-op unless the data port journals
+ * events. */
+void stg_restore_watch_add(struct stg_ctx *ctx, const struct stg_meta *m);
+/* Starts the watcher (finding the restores in progress in the store) /
+ * stops it. Start returns 0 or -1 (logged). */
+int stg_restore_watch_start(struct stg_ctx *ctx);
+void stg_restore_watch_stop(void);
+
 /* ListObjectEvents (service.c's table). */
 kumo_code stg_list_object_events(struct kumo_rpc_call *call, const ProtobufCMessage *request,
                                  ProtobufCMessage **response);

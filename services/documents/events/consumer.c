@@ -43,8 +43,8 @@ static struct {
     int failures;
 } E = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
-static const char *const OUTCOMES[] = {"completed", "duplicate", "rejected",
-                                       "unknown",   "error",     "skipped"};
+static const char *const OUTCOMES[] = {"completed", "duplicate", "rejected", "unknown",
+                                       "error",     "skipped",   "restored"};
 
 static void count(const char *outcome)
 {
@@ -82,8 +82,12 @@ static int handle(struct docs_ctx *ctx, const Kumo__Storage__V1__ObjectEvent *ev
 {
     char tenant[DOCS_ID_MAX], doc[DOCS_ID_MAX];
     int64_t version;
-    if (ev->type == EV_RESTORED)
-        return docs__events_restored(ctx, ev->key, ev->seq);
+    if (ev->type == EV_RESTORED) {
+        const char *outcome = "error";
+        int rc = docs__events_restored(ctx, ev, &outcome);
+        count(outcome);
+        return rc;
+    }
     if (ev->type != EV_PUT && ev->type != EV_MULTIPART) {
         count("unknown");
         return 0;

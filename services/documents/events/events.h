@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "../documents.h"
+#include "kumo/storage/v1/storage.pb-c.h"
 
 /* Starts the consumer thread unless KUMO_UPLOAD_EVENTS is off or there is
  * no service API key / storage client (then logs why and starts nothing).
@@ -37,6 +38,11 @@ void docs_events_stop(void);
 int docs_event_key_parse(const char *key, size_t len, char tenant[DOCS_ID_MAX],
                          char doc[DOCS_ID_MAX], int64_t *version);
 
+/* The tenant and document of any key under "t/<tenant>/d/<document>/"
+ * (a version's upload or content key). Returns 0, or -1. */
+int docs_event_key_doc(const char *key, size_t len, char tenant[DOCS_ID_MAX],
+                       char doc[DOCS_ID_MAX]);
+
 /* ---- cursor.c (shared by the events files only) ---- */
 
 /* The feed's cursor (0 when never stored). OK or the DB error. */
@@ -50,9 +56,10 @@ kumo_code docs__events_token_tenant(struct docs_ctx *ctx, char out[DOCS_ID_MAX])
 
 /* ---- restored.c ---- */
 
-/* A restore-completed event for `key`: the document whose current content
- * it is gets its restore state RESTORED. 0 when done (or nothing to do),
- * -1 to retry. */
-int docs__events_restored(struct docs_ctx *ctx, const char *key, int64_t seq);
+/* A restore-completed event: the archived document whose current content
+ * ev->key is gets its restore state RESTORED. 0 when done (*outcome
+ * "restored", "duplicate" or "unknown": counted), -1 to retry. */
+int docs__events_restored(struct docs_ctx *ctx, const Kumo__Storage__V1__ObjectEvent *ev,
+                          const char **outcome);
 
 #endif

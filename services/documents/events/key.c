@@ -57,3 +57,14 @@ int docs_event_key_parse(const char *key, size_t len, char tenant[DOCS_ID_MAX],
     *version = v;
     return 0;
 }
+
+int docs_event_key_doc(const char *key, size_t len, char tenant[DOCS_ID_MAX], char doc[DOCS_ID_MAX])
+{
+    size_t pos = 2;
+    if (len < 2 || key[0] != 't' || key[1] != '/' || take_id(key, len, &pos, tenant) != 0)
+        return -1;
+    if (pos + 2 > len || key[pos] != 'd' || key[pos + 1] != '/')
+        return -1;
+    pos += 2;
+    return take_id(key, len, &pos, doc);
+}

@@ -80,7 +80,8 @@ DOCS_ENV = {
     "KUMO_JOBS_WORKERS": "2", "KUMO_JOBS_POLL_INTERVAL": "100ms",
     "KUMO_UPLOAD_EVENTS_WAIT": "2s",
 }
-STORAGE_ENV = {"KUMO_STORAGE_RESTORE_EXPEDITED": "1s", "KUMO_STORAGE_RESTORE_STANDARD": "2s"}
+STORAGE_ENV = {"KUMO_STORAGE_RESTORE_EXPEDITED": "1s", "KUMO_STORAGE_RESTORE_STANDARD": "2s",
+               "KUMO_STORAGE_RESTORE_BULK": "1h"}
 
 
 def setup(w):
@@ -335,6 +336,67 @@ def c_storage_killed_documents_down(w):
     expect(len(audits(w, d.id)) == 1, "one audit event")
 
 
+# ---- (e) --------------------------------------------------------------------------------------
+
+def restore_state_sql(w, doc_id):
+    rows = w.st.sql("SELECT restore_state, restore_expire_time IS NOT NULL FROM documents WHERE"
+                    " id = '%s'" % doc_id, "kumo_documents")
+    return (int(rows[0][0]), rows[0][1] == "1") if rows else None
+
+
+def archived_doc(w, title, fake=None):
+    data = os.urandom(1200)
+    r = create(w, data, title)
+    put(r, data)
+    if fake:  # events come from SQS: S3 would send this one
+        fake.send(fake_sqs.s3_event("kumo", dt.object_key(w, r.document.id, 1), size=len(data)))
+    expect(wait_status(w, r.document.id), "not ACTIVE")
+    a = w.call("ArchiveDocument", token=w.E, id=r.document.id)
+    expect(a.code == C.OK and a.resp.document.status == dt.ARCHIVED, "archive: %r" % a)
+    return r.document.id, data
+
+
+def c_restore_event(w):
+    doc_id, data = archived_doc(w, "restore")
+    r = w.call("RestoreDocument", token=w.E, id=doc_id, days=1, tier=1)
+    expect(r.code == C.OK and r.resp.document.restore.state == 2, "restore: %r" % r)
+    t0 = time.time()
+    # No GetDocument meanwhile (it would refresh the state itself): the row
+    # changes by the event alone.
+    got = dt.poll(lambda: restore_state_sql(w, doc_id) == (3, True), 10, interval=0.05)
+    expect(got, "restore state never RESTORED in the row: %r" % (restore_state_sql(w, doc_id),))
+    note("restore (1 s emulated delay) reached the document row after %.2fs" %
+         (time.time() - t0))
+    _, body, _ = dt.download(w, doc_id, w.E)
+    expect(body == data, "restored bytes differ")
+
+
+def c_restore_while_storage_down(w):
+    doc_id, _ = archived_doc(w, "restore-down")
+    r = w.call("RestoreDocument", token=w.E, id=doc_id, days=1, tier=2)  # STANDARD: 2 s
+    expect(r.code == C.OK, "restore: %r" % r)
+    expect(w.st.daemons["storage"].kill() == -signal.SIGKILL, "kill -9")
+    time.sleep(2.5)
+    restart_storage(w)
+    got = dt.poll(lambda: restore_state_sql(w, doc_id) == (3, True), 10, interval=0.05)
+    expect(got, "not RESTORED after the restart: %r" % (restore_state_sql(w, doc_id),))
+
+
+def c_sqs_restore(w):
+    fake = w.fake
+    doc_id, _ = archived_doc(w, "restore-sqs", fake)
+    r = w.call("RestoreDocument", token=w.E, id=doc_id, days=1, tier=3)  # BULK: long
+    expect(r.code == C.OK and r.resp.document.restore.state == 2, "restore: %r" % r)
+    key = w.st.sql("SELECT v.object_key FROM document_versions v JOIN documents d ON"
+                   " d.id = v.document_id AND d.current_version = v.version WHERE d.id = '%s'" %
+                   doc_id, "kumo_documents")[0][0]
+    mid = fake.send(fake_sqs.s3_event("kumo", key, "ObjectRestore:Completed", size=1200))
+    got = dt.poll(lambda: restore_state_sql(w, doc_id) == (3, True), 10, interval=0.05)
+    expect(got, "ObjectRestore:Completed did not reach the row: %r" %
+           (restore_state_sql(w, doc_id),))
+    expect(dt.poll(lambda: mid in fake.deleted, 5), "message not deleted")
+
+
 # ---- (d) --------------------------------------------------------------------------------------
 
 SQS_KEY = ("AKIDFAKESQS0000TEST", "fake-sqs-secret-access-key-0123456789")
@@ -423,9 +485,14 @@ def main():
              c_storage_killed),
             ("(c) the same with kumo-documents down meanwhile (only the journal carries the "
              "event)", c_storage_killed_documents_down),
+            ("(e) restore completed (local emulation): the document row is RESTORED without "
+             "any GetDocument; the bytes download", c_restore_event),
+            ("(e) a restore completing while kumo-storage is down (kill -9) reaches the "
+             "document after its restart", c_restore_while_storage_down),
             ("(d) SQS (fake, real JSON protocol, SigV4): storage killed after ReceiveMessage, "
              "before DeleteMessage -> redelivered after the visibility timeout, completes once",
              c_sqs_redelivery),
+            ("(e) SQS: s3:ObjectRestore:Completed reaches the document row", c_sqs_restore),
         ]
         for name, fn in cases:
             case(name, fn, w)

@@ -63,11 +63,24 @@ static void test_refused(void **state)
     assert_int_equal(v, 1);
 }
 
+static void test_doc_prefix(void **state)
+{
+    (void)state;
+    char t[DOCS_ID_MAX], d[DOCS_ID_MAX];
+    assert_int_equal(docs_event_key_doc("t/ten/d/doc_1/v3-c_abc", 22, t, d), 0);
+    assert_string_equal(t, "ten");
+    assert_string_equal(d, "doc_1");
+    assert_int_equal(docs_event_key_doc("t/ten/d/doc_1/v3", 16, t, d), 0);
+    assert_int_not_equal(docs_event_key_doc("t/ten/d/doc_1", 13, t, d), 0);
+    assert_int_not_equal(docs_event_key_doc("t/ten/x/doc_1/v1", 16, t, d), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_doc_prefix),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
