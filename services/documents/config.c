@@ -61,6 +61,8 @@ static const struct kumo_config_var own_vars[] = {
     {"KUMO_UPLOAD_EVENTS_TARGET", KUMO_CONFIG_STRING, "",
      "kumo-storage instance serving the object event feed, host:port (default: "
      "KUMO_STORAGE_TARGET; on AWS the single kumo-storage-events pod that reads SQS)"},
+    {"KUMO_UPLOAD_EVENTS_WORKERS", KUMO_CONFIG_INT, "4",
+     "object events handled side by side (threads, per page of events read)", 0, 1, 16},
     {"KUMO_UPLOAD_EVENTS_WAIT", KUMO_CONFIG_DURATION_MS, "10s",
      "how long one ListObjectEvents long poll waits for an event (an event is handled as "
      "soon as it is recorded whatever this is; shorter means quicker shutdowns)",
@@ -117,6 +119,7 @@ static void load_numbers(const struct kumo_config *c, struct docs_settings *s)
     s->jobs_poll_ms = kumo_config_int(c, "KUMO_JOBS_POLL_INTERVAL");
     s->upload_events = kumo_config_bool(c, "KUMO_UPLOAD_EVENTS");
     s->upload_events_target = kumo_config_string(c, "KUMO_UPLOAD_EVENTS_TARGET");
+    s->upload_events_workers = kumo_config_int(c, "KUMO_UPLOAD_EVENTS_WORKERS");
     s->upload_events_wait_ms = kumo_config_int(c, "KUMO_UPLOAD_EVENTS_WAIT");
     s->jobs_sweep_ms = kumo_config_int(c, "KUMO_JOBS_SWEEP_INTERVAL");
     s->jobs_lease_ms = kumo_config_int(c, "KUMO_JOBS_LEASE");

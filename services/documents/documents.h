@@ -56,6 +56,7 @@ struct docs_settings {
     int upload_events;                /* KUMO_UPLOAD_EVENTS */
     const char *upload_events_target; /* KUMO_UPLOAD_EVENTS_TARGET, "" = storage_target */
     int64_t upload_events_wait_ms;    /* KUMO_UPLOAD_EVENTS_WAIT */
+    int64_t upload_events_workers;    /* KUMO_UPLOAD_EVENTS_WORKERS */
 };
 
 /* Everything the handlers and workers share; built once at start-up

@@ -21,10 +21,10 @@
 #include "runtime/log.h"
 #include "runtime/metrics.h"
 
-#define PAGE           100
-#define EVENT_ATTEMPTS 5
-#define PAUSE_MS       500
-#define CALL_SLACK_MS  5000
+#define PAGE              100
+#define EVENT_ATTEMPTS    5
+#define PAUSE_MS          500
+#define EVENT_WORKERS_MAX 16
 
 #define EV_PUT       KUMO__STORAGE__V1__OBJECT_EVENT_TYPE__OBJECT_EVENT_TYPE_CREATED_PUT
 #define EV_MULTIPART KUMO__STORAGE__V1__OBJECT_EVENT_TYPE__OBJECT_EVENT_TYPE_CREATED_MULTIPART
@@ -124,6 +124,28 @@ static int handle(struct docs_ctx *ctx, const Kumo__Storage__V1__ObjectEvent *ev
     return 0;
 }
 
+/* One page of events, handled by up to KUMO_UPLOAD_EVENTS_WORKERS threads. */
+struct batch {
+    struct docs_ctx *ctx;
+    Kumo__Storage__V1__ObjectEvent **events;
+    size_t n, next;
+    unsigned char failed[PAGE];
+    pthread_mutex_t mu;
+};
+
+static void *batch_worker(void *arg)
+{
+    struct batch *b = arg;
+    for (;;) {
+        pthread_mutex_lock(&b->mu);
+        size_t i = b->next < b->n && !stopping() ? b->next++ : b->n;
+        pthread_mutex_unlock(&b->mu);
+        if (i >= b->n)
+            return NULL;
+        b->failed[i] = handle(b->ctx, b->events[i]) != 0;
+    }
+}
+
 /* Records one more failure of event `seq`; 1 when it is to be skipped. */
 static int give_up(int64_t seq)
 {
@@ -180,12 +202,31 @@ static void round_trip(struct docs_ctx *ctx, const char *tenant, int64_t *cursor
         kumo_log(KUMO_LOG_WARN, NULL, "object events lost to journal compaction", "cursor", was,
                  NULL);
     }
-    for (size_t i = 0; i < r->n_events && !stopping(); i++) {
+    /* The page's events are handled side by side (each is independent:
+     * two for one version race as two CompleteUpload calls do, and the
+     * version row decides); the cursor then moves past the longest run of
+     * handled events from its start. */
+    struct batch b = {ctx, r->events, r->n_events, 0, {0}, PTHREAD_MUTEX_INITIALIZER};
+    if (b.n > PAGE)
+        b.n = PAGE;
+    size_t nt =
+        b.n < (size_t)ctx->s.upload_events_workers ? b.n : (size_t)ctx->s.upload_events_workers;
+    pthread_t th[EVENT_WORKERS_MAX];
+    size_t started = 0;
+    for (; started + 1 < nt; started++)
+        if (pthread_create(&th[started], NULL, batch_worker, &b) != 0)
+            break;
+    batch_worker(&b); /* this thread works too */
+    for (size_t i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    for (size_t i = 0; i < b.n; i++) {
         const Kumo__Storage__V1__ObjectEvent *ev = r->events[i];
-        if (handle(ctx, ev) != 0 && !give_up(ev->seq)) {
+        if (b.failed[i] && !give_up(ev->seq)) {
             pause_ms(PAUSE_MS);
             break;
         }
+        if (i + 1 < b.n && !b.failed[i + 1])
+            continue; /* store once per run */
         if (docs__events_cursor_store(ctx, ev->seq, 0) != KUMO_CODE_OK) {
             pause_ms(PAUSE_MS); /* handled again later: idempotent */
             break;
