@@ -149,8 +149,8 @@ int stg_s3_event_parse(const char *body, size_t len, const char *bucket, struct 
     }
     json_t *records = json_object_get(root, "Records");
     if (!json_is_array(records) || json_array_size(records) > max) {
-        json_decref(root);
         *why = json_is_array(records) ? "too many records" : "no Records array";
+        json_decref(root); /* records belongs to root */
         return -1;
     }
     size_t i;
