@@ -63,7 +63,7 @@ static const struct kumo_config_var own_vars[] = {
      "KUMO_STORAGE_TARGET; on AWS the single kumo-storage-events pod that reads SQS)"},
     {"KUMO_UPLOAD_EVENTS_WORKERS", KUMO_CONFIG_INT, "4",
      "object events handled side by side (threads, per page of events read)", 0, 1, 16},
-    {"KUMO_UPLOAD_EVENTS_WAIT", KUMO_CONFIG_DURATION_MS, "10s",
+    {"KUMO_UPLOAD_EVENTS_WAIT", KUMO_CONFIG_DURATION_MS, "5s",
      "how long one ListObjectEvents long poll waits for an event (an event is handled as "
      "soon as it is recorded whatever this is; shorter means quicker shutdowns)",
      0, 100, 25000},

@@ -161,6 +161,15 @@ static void teardown(struct kumo_daemon *d, void *ud)
     xmlCleanupParser();
 }
 
+/* At the first SIGTERM: long polls of the event feed answer now rather than
+ * holding the drain up (appends still work for requests in flight). */
+static void drain(struct kumo_daemon *d, void *ud)
+{
+    (void)d;
+    (void)ud;
+    stg_journal_shutdown(ctx.journal);
+}
+
 int main(int argc, char **argv)
 {
     size_t n_vars;
@@ -180,6 +189,7 @@ int main(int argc, char **argv)
         .n_descriptor_sets = 1,
         .setup = setup,
         .teardown = teardown,
+        .drain = drain,
     };
     return kumo_daemon_main(argc, argv, &spec);
 }

@@ -39,6 +39,7 @@ static struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int stopping;
+    int64_t tenant_skip; /* tenants whose service token could not be had */
     int64_t failing_seq; /* the event that failed last, and how often */
     int failures;
 } E = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
@@ -163,7 +164,7 @@ static int give_up(int64_t seq)
 }
 
 /* One long poll and its events. */
-static void round_trip(struct docs_ctx *ctx, const char *tenant, int64_t *cursor)
+static int round_trip(struct docs_ctx *ctx, const char *tenant, int64_t *cursor)
 {
     Kumo__Storage__V1__ListObjectEventsRequest req =
         KUMO__STORAGE__V1__LIST_OBJECT_EVENTS_REQUEST__INIT;
@@ -182,9 +183,10 @@ static void round_trip(struct docs_ctx *ctx, const char *tenant, int64_t *cursor
     if (rc != KUMO_CODE_OK) {
         kumo_log(KUMO_LOG_WARN, NULL, "cannot read kumo-storage's object events", "error",
                  err.data ? (const char *)err.data : "", NULL);
+        int token = err.data && strncmp((const char *)err.data, "service token", 13) == 0;
         kumo_buf_free(&err);
         pause_ms(PAUSE_MS);
-        return;
+        return token ? -1 : 0;
     }
     kumo_buf_free(&err);
     const Kumo__Storage__V1__ListObjectEventsResponse *r = (const void *)m;
@@ -234,6 +236,7 @@ static void round_trip(struct docs_ctx *ctx, const char *tenant, int64_t *cursor
         *cursor = ev->seq;
     }
     protobuf_c_message_free_unpacked(m, NULL);
+    return 0;
 }
 
 static void *consumer_main(void *arg)
@@ -243,12 +246,18 @@ static void *consumer_main(void *arg)
     while (!stopping()) {
         char tenant[DOCS_ID_MAX];
         int64_t cursor = 0;
-        if (docs__events_token_tenant(ctx, tenant) != KUMO_CODE_OK ||
-            docs__events_cursor_load(ctx, &cursor) != KUMO_CODE_OK) {
+        kumo_code trc = docs__events_token_tenant(ctx, E.tenant_skip, tenant);
+        if (trc == KUMO_CODE_NOT_FOUND && E.tenant_skip > 0) {
+            E.tenant_skip = 0; /* every tenant tried: from the newest again */
+            continue;
+        }
+        if (trc != KUMO_CODE_OK || docs__events_cursor_load(ctx, &cursor) != KUMO_CODE_OK) {
             pause_ms(PAUSE_MS); /* no documents yet (nothing to complete), or no DB */
             continue;
         }
-        round_trip(ctx, tenant, &cursor);
+        /* No service token for that tenant (deleted meanwhile?): try the next. */
+        if (round_trip(ctx, tenant, &cursor) != 0)
+            E.tenant_skip++;
     }
     return NULL;
 }

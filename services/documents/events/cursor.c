@@ -47,15 +47,17 @@ kumo_code docs__events_cursor_store(struct docs_ctx *ctx, int64_t seq, int reset
     return rc;
 }
 
-kumo_code docs__events_token_tenant(struct docs_ctx *ctx, char out[DOCS_ID_MAX])
+kumo_code docs__events_token_tenant(struct docs_ctx *ctx, int64_t skip, char out[DOCS_ID_MAX])
 {
     struct kumo_db_conn *c;
     kumo_code rc = kumo_db_acquire(ctx->db, kumo_now_ns() + 10LL * 1000000000, &c);
     if (rc != KUMO_CODE_OK)
         return rc;
     struct kumo_db_rows *rows = NULL;
-    rc = kumo_db_query(c, "SELECT tenant_id FROM documents ORDER BY seq DESC LIMIT 1", NULL, 0,
-                       &rows);
+    rc = kumo_db_query(c,
+                       "SELECT tenant_id FROM documents GROUP BY tenant_id"
+                       " ORDER BY MAX(seq) DESC LIMIT 1 OFFSET ?",
+                       KUMO_DB_PARAMS(KUMO_DB_I64(skip)), &rows);
     int has = 0;
     if (rc == KUMO_CODE_OK)
         rc = kumo_db_rows_next(rows, &has);

@@ -50,9 +50,10 @@ kumo_code docs__events_cursor_load(struct docs_ctx *ctx, int64_t *seq);
 /* Stores the cursor (never moves it back unless `reset`). OK or the DB error. */
 kumo_code docs__events_cursor_store(struct docs_ctx *ctx, int64_t seq, int reset);
 /* A tenant to get the service token for (the feed spans every tenant, but
- * a service token names one): the tenant of the newest document, into
- * out[DOCS_ID_MAX]. NOT_FOUND when there are no documents. */
-kumo_code docs__events_token_tenant(struct docs_ctx *ctx, char out[DOCS_ID_MAX]);
+ * a service token names one): the tenants having documents, newest
+ * document first, `skip` of them skipped (after the token of one could not
+ * be had), into out[DOCS_ID_MAX]. NOT_FOUND when there are no more. */
+kumo_code docs__events_token_tenant(struct docs_ctx *ctx, int64_t skip, char out[DOCS_ID_MAX]);
 
 /* ---- restored.c ---- */
 
