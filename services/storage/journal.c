@@ -54,10 +54,11 @@ void stg_event_format(const struct stg_event *ev, struct kumo_buf *out)
     kumo_buf_appendf(out, " %08" PRIx32 "\n", crc);
 }
 
-/* A decimal number of 1..NUM_MAX digits (no sign, no leading '+'). */
+/* A decimal number of 1..NUM_MAX digits as the formatter writes it (no
+ * sign, no leading zero): one spelling per value. */
 static int parse_num(const char *s, size_t len, int64_t *out)
 {
-    if (len == 0 || len > NUM_MAX)
+    if (len == 0 || len > NUM_MAX || (len > 1 && s[0] == '0'))
         return -1;
     int64_t v = 0;
     for (size_t i = 0; i < len; i++) {
@@ -70,6 +71,15 @@ static int parse_num(const char *s, size_t len, int64_t *out)
     }
     *out = v;
     return 0;
+}
+
+/* Lowercase hex only, as the formatter writes it. */
+static int lower_hex(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return 1;
 }
 
 static int etag_ok(const char *s, size_t len)
@@ -91,7 +101,7 @@ int stg_event_parse(const char *line, size_t len, struct stg_event *ev)
         return -1;
     size_t body = len - CRC_HEX - 1;
     uint8_t crcb[4];
-    if (stg_unhex(line + body + 1, CRC_HEX, crcb, 4) != 0)
+    if (!lower_hex(line + body + 1, CRC_HEX) || stg_unhex(line + body + 1, CRC_HEX, crcb, 4) != 0)
         return -1;
     uint32_t want = (uint32_t)crcb[0] << 24 | (uint32_t)crcb[1] << 16 | (uint32_t)crcb[2] << 8 |
                     (uint32_t)crcb[3];
@@ -123,7 +133,7 @@ int stg_event_parse(const char *line, size_t len, struct stg_event *ev)
         memcpy(ev->etag, f[5], fl[5]);
     }
     if (!(fl[6] == 1 && f[6][0] == '-')) {
-        if (fl[6] != 64 || stg_unhex(f[6], 64, ev->sha256, 32) != 0)
+        if (fl[6] != 64 || !lower_hex(f[6], 64) || stg_unhex(f[6], 64, ev->sha256, 32) != 0)
             return -1;
         ev->has_sha256 = 1;
     }
