@@ -263,7 +263,8 @@ static const char m4_idem_per_owner[] =
  * a document failed its checks when an object-created event completed it
  * (cleared when a version becomes current), and the cursor of the storage
  * event feed (one row per feed; not tenant-owned: the feed spans every
- * tenant, each event naming its tenant in its key). Re-runnable. */
+ * tenant, each event naming its tenant in its key) with the lease of the
+ * one process consuming it (owner, lease_until). Re-runnable. */
 static const char m5_upload_events[] =
     "ALTER TABLE documents ADD COLUMN IF NOT EXISTS upload_error VARCHAR(255) NULL,"
     " ADD COLUMN IF NOT EXISTS upload_error_time DATETIME(6) NULL;"
@@ -271,7 +272,9 @@ static const char m5_upload_events[] =
     " feed " ASCII(32) " NOT NULL,"
                        " seq BIGINT NOT NULL,"
                        " update_time DATETIME(6) NOT NULL,"
-                       " PRIMARY KEY (feed))" TABLE_OPTS;
+                       " owner " ASCII(128) " NULL,"
+                                            " lease_until DATETIME(6) NULL,"
+                                            " PRIMARY KEY (feed))" TABLE_OPTS;
 
 static const struct kumo_db_migration migrations[] = {
     {1, "documents", m1_documents, 0},         {2, "jobs", docs_jobs_migration_sql, 0},

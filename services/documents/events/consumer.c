@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/ids.h"
 #include "events.h"
@@ -25,6 +26,8 @@
 #define EVENT_ATTEMPTS    5
 #define PAUSE_MS          500
 #define EVENT_WORKERS_MAX 16
+#define LEASE_SLACK_MS    10000 /* lease = one long poll + this */
+#define LEASE_RETRY_MS    1000
 
 #define EV_PUT       KUMO__STORAGE__V1__OBJECT_EVENT_TYPE__OBJECT_EVENT_TYPE_CREATED_PUT
 #define EV_MULTIPART KUMO__STORAGE__V1__OBJECT_EVENT_TYPE__OBJECT_EVENT_TYPE_CREATED_MULTIPART
@@ -40,6 +43,8 @@ static struct {
     pthread_cond_t cv;
     int stopping;
     int64_t tenant_skip; /* tenants whose service token could not be had */
+    char owner[128];     /* "<host>:<pid>", the lease holder's name */
+    int owned;           /* this process holds the feed's lease */
     int64_t failing_seq; /* the event that failed last, and how often */
     int failures;
 } E = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
@@ -235,6 +240,9 @@ static int round_trip(struct docs_ctx *ctx, const char *tenant, int64_t *cursor)
         }
         *cursor = ev->seq;
     }
+    kumo_metrics_gauge_set("kumo_upload_events_lag",
+                           "Object events journaled by kumo-storage and not yet handled here.",
+                           r->last_seq > *cursor ? r->last_seq - *cursor : 0);
     protobuf_c_message_free_unpacked(m, NULL);
     return 0;
 }
@@ -242,8 +250,28 @@ static int round_trip(struct docs_ctx *ctx, const char *tenant, int64_t *cursor)
 static void *consumer_main(void *arg)
 {
     struct docs_ctx *ctx = arg;
-    kumo_log(KUMO_LOG_INFO, NULL, "object event consumer started", NULL);
+    kumo_log(KUMO_LOG_INFO, NULL, "object event consumer started", "owner", E.owner, NULL);
+    int64_t lease_ms = ctx->s.upload_events_wait_ms + LEASE_SLACK_MS;
     while (!stopping()) {
+        int owned = 0;
+        if (docs__events_lease(ctx, E.owner, lease_ms, &owned) != KUMO_CODE_OK || !owned) {
+            if (E.owned)
+                kumo_log(KUMO_LOG_WARN, NULL, "object event feed lease lost", NULL);
+            E.owned = 0;
+            kumo_metrics_gauge_set("kumo_upload_events_consumer_active",
+                                   "1 when this process consumes the object event feed "
+                                   "(one kumo-documents at a time holds its lease).",
+                                   0);
+            pause_ms(LEASE_RETRY_MS); /* another replica consumes */
+            continue;
+        }
+        if (!E.owned)
+            kumo_log(KUMO_LOG_INFO, NULL, "object event feed lease taken", "owner", E.owner, NULL);
+        E.owned = 1;
+        kumo_metrics_gauge_set("kumo_upload_events_consumer_active",
+                               "1 when this process consumes the object event feed "
+                               "(one kumo-documents at a time holds its lease).",
+                               1);
         char tenant[DOCS_ID_MAX];
         int64_t cursor = 0;
         kumo_code trc = docs__events_token_tenant(ctx, E.tenant_skip, tenant);
@@ -259,6 +287,9 @@ static void *consumer_main(void *arg)
         if (round_trip(ctx, tenant, &cursor) != 0)
             E.tenant_skip++;
     }
+    if (E.owned)
+        docs__events_lease_release(ctx, E.owner);
+    E.owned = 0;
     return NULL;
 }
 
@@ -280,6 +311,9 @@ int docs_events_start(struct docs_ctx *ctx)
                                   (const char *[]){"outcome", OUTCOMES[i], NULL}, 0);
     E.ctx = ctx;
     E.stopping = 0;
+    char host[64] = "";
+    gethostname(host, sizeof host - 1);
+    snprintf(E.owner, sizeof E.owner, "%s:%ld", host[0] ? host : "?", (long)getpid());
     E.client = ctx->storage;
     const char *t = ctx->s.upload_events_target;
     if (t && t[0] && strcmp(t, ctx->s.storage_target) != 0) {

@@ -78,3 +78,41 @@ kumo_code docs__events_token_tenant(struct docs_ctx *ctx, int64_t skip, char out
     kumo_db_release(c);
     return rc;
 }
+
+kumo_code docs__events_lease(struct docs_ctx *ctx, const char *owner, int64_t lease_ms, int *owned)
+{
+    *owned = 0;
+    struct kumo_db_conn *c;
+    kumo_code rc = kumo_db_acquire(ctx->db, kumo_now_ns() + 10LL * 1000000000, &c);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    int64_t now = kumo_now_us();
+    rc = kumo_db_exec(c,
+                      "INSERT IGNORE INTO event_cursors (feed, seq, update_time) VALUES (?, 0, ?)",
+                      KUMO_DB_PARAMS(KUMO_DB_STRZ(FEED), KUMO_DB_TIME(now)), NULL);
+    uint64_t n = 0;
+    if (rc == KUMO_CODE_OK)
+        rc =
+            kumo_db_exec(c,
+                         "UPDATE event_cursors SET owner = ?, lease_until = ? WHERE feed = ?"
+                         " AND (owner = ? OR owner IS NULL OR lease_until IS NULL"
+                         " OR lease_until < ?)",
+                         KUMO_DB_PARAMS(KUMO_DB_STRZ(owner), KUMO_DB_TIME(now + lease_ms * 1000),
+                                        KUMO_DB_STRZ(FEED), KUMO_DB_STRZ(owner), KUMO_DB_TIME(now)),
+                         &n);
+    kumo_db_release(c);
+    *owned = rc == KUMO_CODE_OK && n == 1;
+    return rc;
+}
+
+void docs__events_lease_release(struct docs_ctx *ctx, const char *owner)
+{
+    struct kumo_db_conn *c;
+    if (kumo_db_acquire(ctx->db, kumo_now_ns() + 5LL * 1000000000, &c) != KUMO_CODE_OK)
+        return;
+    kumo_db_exec(c,
+                 "UPDATE event_cursors SET owner = NULL, lease_until = NULL WHERE feed = ? AND"
+                 " owner = ?",
+                 KUMO_DB_PARAMS(KUMO_DB_STRZ(FEED), KUMO_DB_STRZ(owner)), NULL);
+    kumo_db_release(c);
+}

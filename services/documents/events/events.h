@@ -55,6 +55,14 @@ kumo_code docs__events_cursor_store(struct docs_ctx *ctx, int64_t seq, int reset
  * be had), into out[DOCS_ID_MAX]. NOT_FOUND when there are no more. */
 kumo_code docs__events_token_tenant(struct docs_ctx *ctx, int64_t skip, char out[DOCS_ID_MAX]);
 
+/* Takes or renews the lease on the feed for `owner` ("<host>:<pid>") for
+ * lease_ms: *owned = 1 when this process is the one consuming (the lease
+ * was free, expired or its own). Replicas of kumo-documents take turns
+ * instead of all handling every event. OK or the DB error. */
+kumo_code docs__events_lease(struct docs_ctx *ctx, const char *owner, int64_t lease_ms, int *owned);
+/* Gives the lease up (at shutdown), so another replica takes over at once. */
+void docs__events_lease_release(struct docs_ctx *ctx, const char *owner);
+
 /* ---- restored.c ---- */
 
 /* A restore-completed event: the archived document whose current content

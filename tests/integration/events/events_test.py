@@ -299,6 +299,52 @@ def c_documents_down(w):
     expect(len(rows) == 20 and all(r[1] == "1" for r in rows), "one audit event each: %r" % rows)
 
 
+def gauge(w, name, metric_name):
+    _, body = dt.kumo_stack.http_get(w.st.daemons[name].admin_port, "/metrics")
+    m = re.search(r"^%s (\d+)" % re.escape(metric_name), body.decode("utf-8", "replace"), re.M)
+    return int(m.group(1)) if m else None
+
+
+def c_two_replicas(w):
+    w.st.start("documents", name="docs2", env=DOCS_ENV)
+    try:
+        def one_active():
+            a = [gauge(w, n, "kumo_upload_events_consumer_active") for n in ("docs1", "docs2")]
+            return a if sorted(x or 0 for x in a) == [0, 1] else None
+        got = dt.poll(one_active, 10)
+        expect(got, "not exactly one consumer active: %r" % (got,))
+        made = []
+        for i in range(5):
+            data = os.urandom(300 + i)
+            r = create(w, data, "two-%d" % i)
+            put(r, data)
+            made.append(r.document.id)
+        for i in made:
+            expect(wait_status(w, i), "%s not ACTIVE" % i)
+        time.sleep(0.3)
+        expect(all(len(audits(w, i)) == 1 for i in made), "one audit event each")
+        # The active one stops: the other takes the lease over.
+        active = "docs1" if got[0] == 1 else "docs2"
+        other = "docs2" if active == "docs1" else "docs1"
+        expect(w.st.daemons[active].stop() == 0, "%s stops" % active)
+        expect(dt.poll(lambda: gauge(w, other, "kumo_upload_events_consumer_active") == 1, 10),
+               "%s did not take the feed over" % other)
+        data = os.urandom(700)
+        r = create(w, data, "two-after") if other == w.docs_name else None
+        if r is None:  # docs1 is down: create through docs2
+            w.docs_name = other
+            r = create(w, data, "two-after")
+        put(r, data)
+        expect(wait_status(w, r.document.id), "not ACTIVE after the takeover")
+    finally:
+        for n in ("docs1", "docs2"):
+            if w.st.daemons[n].alive() and n != "docs1":
+                w.st.daemons[n].stop()
+        if not w.st.daemons["docs1"].alive():
+            w.st.start("documents", name="docs1", env=DOCS_ENV)
+        w.docs_name = "docs1"
+
+
 # ---- (c) --------------------------------------------------------------------------------------
 
 def restart_storage(w, extra=None):
@@ -481,6 +527,8 @@ def main():
             ("events for keys no version has are dropped and counted", c_unknown_key),
             ("(b) kumo-documents stopped, 20 uploads land, started: all 20 ACTIVE, one audit "
              "event each", c_documents_down),
+            ("two kumo-documents: one holds the feed's lease, uploads complete once; when it "
+             "stops the other takes over", c_two_replicas),
             ("(c) kill -9 of kumo-storage right after the PUT's 200: ACTIVE after its restart",
              c_storage_killed),
             ("(c) the same with kumo-documents down meanwhile (only the journal carries the "
