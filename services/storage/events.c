@@ -85,17 +85,10 @@ kumo_code stg_list_object_events(struct kumo_rpc_call *call, const ProtobufCMess
 {
     struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
     const Kumo__Storage__V1__ListObjectEventsRequest *rq = (const void *)request;
-    const struct kumo_principal *p = kumo_rpc_principal(call);
-    if (p == NULL)
-        return kumo_rpc_call_error(call, KUMO_CODE_UNAUTHENTICATED,
-                                   "missing or invalid access token");
-    if (!p->service)
-        return kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
-                                   "kumo-storage serves only its service callers");
-    if (rq->tenant_id == NULL || strcmp(rq->tenant_id, p->tid) != 0)
-        return kumo_rpc_call_error(call, KUMO_CODE_PERMISSION_DENIED,
-                                   "tenant_id must be the tenant the service token was issued "
-                                   "for");
+    const char *tid;
+    kumo_code rc = stg_acting_tenant(call, rq->tenant_id, &tid);
+    if (rc != KUMO_CODE_OK)
+        return rc;
     if (rq->after_seq < 0)
         return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT, "after_seq is negative");
     if (rq->page_size < 0)

@@ -1,80 +1,36 @@
-/* S3 event notification bodies to journal events (sqs.h). The JSON is read
- * by jansson; the key decoding and the time format are small enough to be
- * written here (fuzzed: tests/fuzz/fuzz_storage_s3event.c). */
+/* S3 event notification bodies to journal events (sqs.h): the JSON is read
+ * by jansson, keys decoded by common's form decoder, times by common/aws's
+ * ISO 8601 reader (fuzzed: tests/fuzz/fuzz_storage_s3event.c). */
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "aws/credentials.h"
+#include "base/pctenc.h"
 #include "sqs.h"
-
-static int hexv(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 long stg_s3_event_key(const char *in, size_t len, char *out, size_t cap)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        int c = (unsigned char)in[i];
-        if (c == '+') {
-            c = ' ';
-        } else if (c == '%') {
-            if (i + 2 >= len || hexv(in[i + 1]) < 0 || hexv(in[i + 2]) < 0)
-                return -1;
-            c = hexv(in[i + 1]) * 16 + hexv(in[i + 2]);
-            i += 2;
-        }
-        if (c == 0 || o + 1 >= cap)
-            return -1;
-        out[o++] = (char)c;
+    struct kumo_buf b = KUMO_BUF_INIT;
+    long n = -1;
+    if (kumo_url_query_decode(in, len, &b) == 0 && b.len + 1 <= cap &&
+        (b.len == 0 || memchr(b.data, '\0', b.len) == NULL)) {
+        if (b.len)
+            memcpy(out, b.data, b.len);
+        out[b.len] = '\0';
+        n = (long)b.len;
     }
-    out[o] = '\0';
-    return (long)o;
+    kumo_buf_free(&b);
+    return n;
 }
 
 int stg_s3_event_time(const char *s, int64_t *ms)
 {
-    int y, mo, d, h, mi, sec, n = 0;
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
+    time_t t;
+    if (kumo__aws_parse_iso8601(s, strlen(s), &t) != 0 || t < 0)
         return -1;
-    if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-        sec > 60 || h < 0 || mi < 0 || sec < 0)
-        return -1;
-    const char *p = s + 19;
-    int frac = 0, digits = 0;
-    if (*p == '.') {
-        p++;
-        while (*p >= '0' && *p <= '9') {
-            if (digits < 3)
-                frac = frac * 10 + (*p - '0');
-            digits++;
-            p++;
-        }
-        if (digits == 0 || digits > 9)
-            return -1;
-        for (int i = digits; i < 3; i++)
-            frac *= 10;
-    }
-    if (p[0] != 'Z' || p[1] != '\0')
-        return -1;
-    struct tm tm = {.tm_year = y - 1900,
-                    .tm_mon = mo - 1,
-                    .tm_mday = d,
-                    .tm_hour = h,
-                    .tm_min = mi,
-                    .tm_sec = sec};
-    time_t t = timegm(&tm);
-    if (t < 0)
-        return -1;
-    *ms = (int64_t)t * 1000 + frac;
+    *ms = (int64_t)t * 1000; /* whole seconds: what the events need */
     return 0;
 }
 

@@ -65,8 +65,7 @@ static int tenant_text_ok(const char *t)
     return 1;
 }
 
-/* Resolves the tenant the call acts for: service principals only. */
-static kumo_code acting_tenant(struct kumo_rpc_call *call, const char *requested, const char **tid)
+kumo_code stg_acting_tenant(struct kumo_rpc_call *call, const char *requested, const char **tid)
 {
     const struct kumo_principal *p = kumo_rpc_principal(call);
     if (p == NULL)
@@ -118,7 +117,7 @@ static kumo_code upload_id_arg(struct kumo_rpc_call *call, const char *id)
 static kumo_code start(struct kumo_rpc_call *call, const char *tenant, const char *key,
                        const char **tid)
 {
-    kumo_code rc = acting_tenant(call, tenant, tid);
+    kumo_code rc = stg_acting_tenant(call, tenant, tid);
     return rc != KUMO_CODE_OK ? rc : check_key(call, "key", key, *tid);
 }
 
@@ -483,7 +482,7 @@ HANDLER(copy_object)
     const Kumo__Storage__V1__CopyObjectRequest *rq = (const void *)request;
     const char *tid;
     enum stg_class cls = STG_CLASS_UNSPECIFIED;
-    kumo_code rc = acting_tenant(call, rq->tenant_id, &tid);
+    kumo_code rc = stg_acting_tenant(call, rq->tenant_id, &tid);
     if (rc == KUMO_CODE_OK)
         rc = check_key(call, "source_key", rq->source_key, tid);
     if (rc == KUMO_CODE_OK)

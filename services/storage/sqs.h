@@ -31,8 +31,8 @@ int stg_s3_event_parse(const char *body, size_t len, const char *bucket, struct 
  * bytes at most, no NUL byte). */
 long stg_s3_event_key(const char *in, size_t len, char *out, size_t cap);
 
-/* Parses an ISO 8601 UTC time as S3 writes it ("2026-12-07T05:00:00.123Z",
- * the fraction optional) into ms since the epoch. Returns 0 or -1. */
+/* Parses an ISO 8601 time as S3 writes it ("2026-12-07T05:00:00.123Z")
+ * into ms since the epoch (whole seconds). Returns 0 or -1. */
 int stg_s3_event_time(const char *s, int64_t *ms);
 
 struct stg_sqs;

@@ -646,6 +646,11 @@ void stg_restore_watch_add(struct stg_ctx *ctx, const struct stg_meta *m);
 int stg_restore_watch_start(struct stg_ctx *ctx);
 void stg_restore_watch_stop(void);
 
+/* Resolves the tenant an RPC acts for: service principals only, naming in
+ * `requested` (tenant_id) the tenant their token was issued for. OK with
+ * *tid, or answered. */
+kumo_code stg_acting_tenant(struct kumo_rpc_call *call, const char *requested, const char **tid);
+
 /* ListObjectEvents (service.c's table). */
 kumo_code stg_list_object_events(struct kumo_rpc_call *call, const ProtobufCMessage *request,
                                  ProtobufCMessage **response);
