@@ -29,18 +29,30 @@ static int take_id(const char *key, size_t len, size_t *pos, char out[DOCS_ID_MA
     return 0;
 }
 
+/* Reads "t/<tenant>/d/<document>/" and sets *pos just past it. */
+static int doc_prefix(const char *key, size_t len, char tenant[DOCS_ID_MAX], char doc[DOCS_ID_MAX],
+                      size_t *pos)
+{
+    *pos = 2;
+    if (len < 2 || key[0] != 't' || key[1] != '/' || take_id(key, len, pos, tenant) != 0)
+        return -1;
+    if (*pos + 2 > len || key[*pos] != 'd' || key[*pos + 1] != '/')
+        return -1;
+    *pos += 2;
+    return take_id(key, len, pos, doc);
+}
+
+int docs_event_key_doc(const char *key, size_t len, char tenant[DOCS_ID_MAX], char doc[DOCS_ID_MAX])
+{
+    size_t pos;
+    return doc_prefix(key, len, tenant, doc, &pos);
+}
+
 int docs_event_key_parse(const char *key, size_t len, char tenant[DOCS_ID_MAX],
                          char doc[DOCS_ID_MAX], int64_t *version)
 {
-    size_t pos = 2;
-    if (len < 2 || key[0] != 't' || key[1] != '/' || take_id(key, len, &pos, tenant) != 0)
-        return -1;
-    if (pos + 2 > len || key[pos] != 'd' || key[pos + 1] != '/')
-        return -1;
-    pos += 2;
-    if (take_id(key, len, &pos, doc) != 0)
-        return -1;
-    if (pos >= len || key[pos] != 'v')
+    size_t pos;
+    if (doc_prefix(key, len, tenant, doc, &pos) != 0 || pos >= len || key[pos] != 'v')
         return -1;
     pos++;
     size_t digits = len - pos;
@@ -56,15 +68,4 @@ int docs_event_key_parse(const char *key, size_t len, char tenant[DOCS_ID_MAX],
         return -1;
     *version = v;
     return 0;
-}
-
-int docs_event_key_doc(const char *key, size_t len, char tenant[DOCS_ID_MAX], char doc[DOCS_ID_MAX])
-{
-    size_t pos = 2;
-    if (len < 2 || key[0] != 't' || key[1] != '/' || take_id(key, len, &pos, tenant) != 0)
-        return -1;
-    if (pos + 2 > len || key[pos] != 'd' || key[pos + 1] != '/')
-        return -1;
-    pos += 2;
-    return take_id(key, len, &pos, doc);
 }
