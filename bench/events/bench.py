@@ -10,10 +10,11 @@ kumo-documents). Two phases of BENCH_UPLOADS uploads of 4 KiB each:
 - burst: BENCH_CONCURRENCY clients upload at once, none waiting.
 
 The latency of an upload is ACTIVE's time minus the PUT's 200, where
-ACTIVE's time is the completion's commit as recorded by kumo-documents
-(documents.update_time, microseconds, same clock: one machine), so the
-client's polling does not add to it; the sequential phase also reports the
-time the polling client saw ACTIVE. Median and p99 (nearest rank).
+ACTIVE's time is what the completing transaction stamps on the row just
+before its commit (documents.update_time, microseconds, same clock: one
+machine), so the client's polling does not add to it; the sequential phase
+also reports when the polling client saw ACTIVE, which bounds the commit.
+Median and p99 (nearest rank).
 """
 import concurrent.futures
 import datetime
@@ -117,18 +118,19 @@ def main():
         rows = [
             "| phase | uploads | median ms | p99 ms | max ms |",
             "|---|---|---|---|---|",
-            "| sequential: PUT 200 -> completion committed | %d | %.1f | %.1f | %.1f |" % (
+            "| sequential: PUT 200 -> completing transaction | %d | %.1f | %.1f | %.1f |" % (
                 N, statistics.median(lat), pct(lat, 99), max(lat)),
             "| sequential: PUT 200 -> client sees ACTIVE (GetDocument every 2 ms) | %d | %.1f | "
             "%.1f | %.1f |" % (N, statistics.median(seen), pct(seen, 99), max(seen)),
-            "| burst (%d clients): PUT 200 -> completion committed | %d | %.1f | %.1f | %.1f |" % (
+            "| burst (%d clients): PUT 200 -> completing transaction | %d | %.1f | %.1f | %.1f |" % (
                 CONC, N, statistics.median(blat), pct(blat, 99), max(blat)),
         ]
         text = "\n".join([
             "# Event-driven completion: PUT's 200 -> ACTIVE (%s)" % day, "",
             "`bench/events/run build` (issue 15). Local backend, fsync on, one kumo-documents "
             "consumer, %d uploads of 4 KiB per phase, no CompleteUpload call. Completion time = "
-            "documents.update_time of the committing transaction; the PUT's 200 = the client's "
+            "documents.update_time, stamped by the completing transaction just before its commit "
+            "(the client-side column bounds the commit); the PUT's 200 = the client's "
             "clock when the answer arrived (same machine). Burst: %d uploads in %.1f s "
             "(%.0f uploads/s completed)." % (N, N, span, N / span if span else 0), "",
         ] + rows + ["",
