@@ -272,9 +272,11 @@ static const char m5_upload_events[] =
     " feed " ASCII(32) " NOT NULL,"
                        " seq BIGINT NOT NULL,"
                        " update_time DATETIME(6) NOT NULL,"
-                       " owner " ASCII(128) " NULL,"
-                                            " lease_until DATETIME(6) NULL,"
-                                            " PRIMARY KEY (feed))" TABLE_OPTS;
+                       " journal_id " ASCII(64) " NULL,"
+                                                " owner " ASCII(
+                                                    128) " NULL,"
+                                                         " lease_until DATETIME(6) NULL,"
+                                                         " PRIMARY KEY (feed))" TABLE_OPTS;
 
 static const struct kumo_db_migration migrations[] = {
     {1, "documents", m1_documents, 0},         {2, "jobs", docs_jobs_migration_sql, 0},

@@ -121,6 +121,7 @@ kumo_code stg_list_object_events(struct kumo_rpc_call *call, const ProtobufCMess
     resp->n_events = n;
     resp->first_seq = first;
     resp->last_seq = last;
+    resp->journal_id = (char *)stg_journal_id(ctx->journal); /* lives as long as the journal */
     kumo_free(evs);
     *response = &resp->base;
     return KUMO_CODE_OK;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/ids.h"
 #include "runtime/log.h"
 
 #define FIELDS     7 /* before the key */
@@ -36,8 +37,33 @@ struct stg_journal {
     size_t keep;
     char **lines; /* lines[i] is seq first + i (no newline) */
     size_t n, cap;
-    int64_t first; /* seq of lines[0]; next seq = first + n */
+    int64_t first;               /* seq of lines[0]; next seq = first + n */
+    char id[STG_JOURNAL_ID_MAX]; /* this journal's identity (its header line) */
 };
+
+#define HEADER "#kumo-events v1 "
+
+const char *stg_journal_id(const struct stg_journal *j)
+{
+    return j->id;
+}
+
+/* Reads the header line line[0..len) into j->id. 0, or -1 if it is none. */
+static int parse_header(struct stg_journal *j, const char *line, size_t len)
+{
+    size_t h = sizeof HEADER - 1;
+    if (len <= h || len - h >= sizeof j->id || memcmp(line, HEADER, h) != 0)
+        return -1;
+    for (size_t i = h; i < len; i++) {
+        char c = line[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_'))
+            return -1;
+    }
+    memcpy(j->id, line + h, len - h);
+    j->id[len - h] = '\0';
+    return 0;
+}
 
 /* ---- the line format ---- */
 
@@ -217,6 +243,14 @@ static off_t load(struct stg_journal *j)
         got += (size_t)r;
     }
     size_t pos = 0;
+    char *hl = got ? memchr(buf, '\n', got) : NULL;
+    if (got && buf[0] == '#') {
+        /* The header; a torn one means a journal that never had events. */
+        if (hl == NULL || parse_header(j, buf, (size_t)(hl - buf)) != 0)
+            got = 0;
+        else
+            pos = (size_t)(hl - buf) + 1;
+    }
     while (pos < got) {
         char *nl = memchr(buf + pos, '\n', got - pos);
         if (nl == NULL)
@@ -236,6 +270,18 @@ static off_t load(struct stg_journal *j)
     if (j->first == 0)
         j->first = 1;
     return (off_t)pos;
+}
+
+static int compact(struct stg_journal *j);
+
+/* A journal without a header (new, or whose header was torn) gets a new
+ * identity: readers' cursors from any other journal do not apply to it.
+ * The file is rewritten with the header and the events it has. */
+static int new_identity(struct stg_journal *j)
+{
+    if (kumo_id_new("jrn", j->id, sizeof j->id) != 0)
+        return -1;
+    return compact(j);
 }
 
 int stg_journal_open(struct stg_journal **out, const char *path, int do_fsync, size_t keep)
@@ -278,11 +324,15 @@ int stg_journal_open(struct stg_journal **out, const char *path, int do_fsync, s
     if (do_fsync)
         fsync_dir_of(path);
     drop_old(j);
+    if (j->id[0] == '\0' && new_identity(j) != 0) {
+        stg_journal_close(j);
+        return -1;
+    }
     char n[24], last[24];
     snprintf(n, sizeof n, "%zu", j->n);
     snprintf(last, sizeof last, "%lld", (long long)(j->first + (int64_t)j->n - 1));
-    kumo_log(KUMO_LOG_INFO, NULL, "event journal open", "path", path, "events", n, "last_seq",
-             j->n ? last : "0", NULL);
+    kumo_log(KUMO_LOG_INFO, NULL, "event journal open", "path", path, "id", j->id, "events", n,
+             "last_seq", j->n ? last : "0", NULL);
     *out = j;
     return 0;
 }
@@ -314,14 +364,15 @@ void stg_journal_close(struct stg_journal *j)
 
 /* Rewrites the file with the kept lines only (past 2 * keep lines on
  * disk). Under j->mu. A failure leaves the old file as it was. */
-static void compact(struct stg_journal *j)
+static int compact(struct stg_journal *j)
 {
     drop_old(j);
     struct kumo_buf tmp = KUMO_BUF_INIT;
     kumo_buf_appendf(&tmp, "%s.tmp", j->path);
     const char *tpath = (const char *)tmp.data;
     int fd = open(tpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    int ok = fd >= 0;
+    int ok = fd >= 0 && write_all(fd, HEADER, sizeof HEADER - 1) == 0 &&
+             write_all(fd, j->id, strlen(j->id)) == 0 && write_all(fd, "\n", 1) == 0;
     for (size_t i = 0; ok && i < j->n; i++)
         ok = write_all(fd, j->lines[i], strlen(j->lines[i])) == 0 && write_all(fd, "\n", 1) == 0;
     if (ok && j->do_fsync)
@@ -343,6 +394,7 @@ static void compact(struct stg_journal *j)
         close(fd);
     }
     kumo_buf_free(&tmp);
+    return ok && j->fd >= 0 ? 0 : -1;
 }
 
 int stg_journal_append(struct stg_journal *j, struct stg_event *ev)

@@ -4,7 +4,8 @@
  * recorded durably and in order, read by kumo-documents through the
  * ListObjectEvents long poll.
  *
- * One append-only file of text lines, one event a line:
+ * One append-only file of text lines: a header "#kumo-events v1 <id>",
+ * then one event a line:
  *   "<seq> <type> <size> <time ms> <expire ms> <etag|-> <sha256 hex|-> <key> <crc32 hex>\n"
  * (the key may hold spaces but no control characters: it is the last field
  * but the checksum, which is the fixed-width CRC-32 of everything before its
@@ -33,6 +34,7 @@ enum stg_event_type {
 
 #define STG_JOURNAL_LINE_MAX (STG_KEY_MAX + 256) /* longest valid line, with room */
 #define STG_JOURNAL_KEEP_MIN 100
+#define STG_JOURNAL_ID_MAX   48 /* identity text and NUL */
 
 /* One event. `key` points into the event's own storage (stg_event_copy /
  * the journal's), never freed by the caller unless it made it. */
@@ -63,6 +65,12 @@ struct stg_journal;
  * `path`, keeping the newest `keep` (>= STG_JOURNAL_KEEP_MIN) events; a torn
  * tail is cut off and logged. Returns 0 with *out, or -1 (logged). */
 int stg_journal_open(struct stg_journal **out, const char *path, int do_fsync, size_t keep);
+
+/* The journal's identity ("jrn_" and random characters), kept in its
+ * header line "#kumo-events v1 <id>" and made when a journal is created:
+ * sequence numbers compare only within one identity, so a reader seeing
+ * another one (storage root replaced, another instance) starts over. */
+const char *stg_journal_id(const struct stg_journal *j);
 
 /* Wakes every waiting reader for good (they return what they have) and
  * frees the journal. NULL is ignored. Readers must be gone before the

@@ -169,7 +169,8 @@ static int give_up(int64_t seq)
 }
 
 /* One long poll and its events. */
-static int round_trip(struct docs_ctx *ctx, const char *tenant, int64_t *cursor)
+static int round_trip(struct docs_ctx *ctx, const char *tenant, int64_t *cursor,
+                      const char *journal)
 {
     Kumo__Storage__V1__ListObjectEventsRequest req =
         KUMO__STORAGE__V1__LIST_OBJECT_EVENTS_REQUEST__INIT;
@@ -195,14 +196,30 @@ static int round_trip(struct docs_ctx *ctx, const char *tenant, int64_t *cursor)
     }
     kumo_buf_free(&err);
     const Kumo__Storage__V1__ListObjectEventsResponse *r = (const void *)m;
-    if (r->last_seq < *cursor) {
-        /* A new journal (its storage was replaced): start over from it. */
+    const char *id = r->journal_id ? r->journal_id : "";
+    if (id[0] && strcmp(id, journal) != 0) {
+        /* Another journal than the cursor counts in (storage replaced, or
+         * the cursor predates identities): a known one starts over from
+         * its beginning; the first one seen is adopted as it is. */
+        int reset = journal[0] != '\0' || r->last_seq < *cursor;
         char was[24];
         snprintf(was, sizeof was, "%" PRId64, *cursor);
-        kumo_log(KUMO_LOG_WARN, NULL, "object event journal restarted: cursor reset", "cursor", was,
-                 NULL);
-        if (docs__events_cursor_store(ctx, 0, 1) == KUMO_CODE_OK)
+        kumo_log(KUMO_LOG_WARN, NULL, "object event journal changed", "journal", id, "was", journal,
+                 "cursor", was, "reset", reset ? "yes" : "no", NULL);
+        docs__events_cursor_journal(ctx, id, reset);
+        protobuf_c_message_free_unpacked(m, NULL);
+        return 0; /* read again from the cursor now stored */
+    }
+    if (r->last_seq < *cursor) {
+        /* Cannot be within one journal: start over from it. */
+        char was[24];
+        snprintf(was, sizeof was, "%" PRId64, *cursor);
+        kumo_log(KUMO_LOG_WARN, NULL, "object event journal behind the cursor: reset", "cursor",
+                 was, NULL);
+        if (docs__events_cursor_journal(ctx, id, 1) == KUMO_CODE_OK)
             *cursor = 0;
+        protobuf_c_message_free_unpacked(m, NULL);
+        return 0;
     } else if (r->first_seq > *cursor + 1 && r->n_events > 0) {
         char was[24];
         snprintf(was, sizeof was, "%" PRId64, *cursor);
@@ -234,7 +251,7 @@ static int round_trip(struct docs_ctx *ctx, const char *tenant, int64_t *cursor)
         }
         if (i + 1 < b.n && !b.failed[i + 1])
             continue; /* store once per run */
-        if (docs__events_cursor_store(ctx, ev->seq, 0) != KUMO_CODE_OK) {
+        if (docs__events_cursor_store(ctx, ev->seq) != KUMO_CODE_OK) {
             pause_ms(PAUSE_MS); /* handled again later: idempotent */
             break;
         }
@@ -272,19 +289,20 @@ static void *consumer_main(void *arg)
                                "1 when this process consumes the object event feed "
                                "(one kumo-documents at a time holds its lease).",
                                1);
-        char tenant[DOCS_ID_MAX];
+        char tenant[DOCS_ID_MAX], journal[DOCS_JOURNAL_ID_MAX];
         int64_t cursor = 0;
         kumo_code trc = docs__events_token_tenant(ctx, E.tenant_skip, tenant);
         if (trc == KUMO_CODE_NOT_FOUND && E.tenant_skip > 0) {
             E.tenant_skip = 0; /* every tenant tried: from the newest again */
             continue;
         }
-        if (trc != KUMO_CODE_OK || docs__events_cursor_load(ctx, &cursor) != KUMO_CODE_OK) {
+        if (trc != KUMO_CODE_OK ||
+            docs__events_cursor_load(ctx, &cursor, journal) != KUMO_CODE_OK) {
             pause_ms(PAUSE_MS); /* no documents yet (nothing to complete), or no DB */
             continue;
         }
         /* No service token for that tenant (deleted meanwhile?): try the next. */
-        if (round_trip(ctx, tenant, &cursor) != 0)
+        if (round_trip(ctx, tenant, &cursor, journal) != 0)
             E.tenant_skip++;
     }
     if (E.owned)

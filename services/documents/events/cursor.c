@@ -11,24 +11,54 @@
 
 #define FEED "storage"
 
-kumo_code docs__events_cursor_load(struct docs_ctx *ctx, int64_t *seq)
+kumo_code docs__events_cursor_load(struct docs_ctx *ctx, int64_t *seq,
+                                   char journal[DOCS_JOURNAL_ID_MAX])
 {
     struct kumo_db_conn *c;
     kumo_code rc = kumo_db_acquire(ctx->db, kumo_now_ns() + 10LL * 1000000000, &c);
     if (rc != KUMO_CODE_OK)
         return rc;
     *seq = 0;
-    rc = kumo_db_query_row(c, "SELECT seq FROM event_cursors WHERE feed = ?",
-                           KUMO_DB_PARAMS(KUMO_DB_STRZ(FEED)), KUMO_DB_OUTS(KUMO_DB_OUT_I64(seq)));
-    kumo_db_release(c);
-    if (rc == KUMO_CODE_NOT_FOUND) {
-        *seq = 0;
-        return KUMO_CODE_OK;
+    journal[0] = '\0';
+    struct kumo_db_rows *rows = NULL;
+    rc = kumo_db_query(c, "SELECT seq, journal_id FROM event_cursors WHERE feed = ?",
+                       KUMO_DB_PARAMS(KUMO_DB_STRZ(FEED)), &rows);
+    int has = 0;
+    if (rc == KUMO_CODE_OK)
+        rc = kumo_db_rows_next(rows, &has);
+    if (rc == KUMO_CODE_OK && has)
+        rc = kumo_db_rows_scan(rows, KUMO_DB_OUTS(KUMO_DB_OUT_I64(seq)));
+    if (rc == KUMO_CODE_OK && has) {
+        size_t len = 0;
+        const void *p = kumo_db_rows_bytes(rows, 1, &len);
+        if (p && len < DOCS_JOURNAL_ID_MAX) {
+            memcpy(journal, p, len);
+            journal[len] = '\0';
+        }
     }
+    if (rows)
+        kumo_db_rows_close(rows);
+    kumo_db_release(c);
     return rc;
 }
 
-kumo_code docs__events_cursor_store(struct docs_ctx *ctx, int64_t seq, int reset)
+kumo_code docs__events_cursor_journal(struct docs_ctx *ctx, const char *journal, int reset)
+{
+    struct kumo_db_conn *c;
+    kumo_code rc = kumo_db_acquire(ctx->db, kumo_now_ns() + 10LL * 1000000000, &c);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    rc = kumo_db_exec(c,
+                      "UPDATE event_cursors SET journal_id = ?, seq = IF(?, 0, seq),"
+                      " update_time = ? WHERE feed = ?",
+                      KUMO_DB_PARAMS(KUMO_DB_STRZ(journal), KUMO_DB_I64(reset ? 1 : 0),
+                                     KUMO_DB_TIME(kumo_now_us()), KUMO_DB_STRZ(FEED)),
+                      NULL);
+    kumo_db_release(c);
+    return rc;
+}
+
+kumo_code docs__events_cursor_store(struct docs_ctx *ctx, int64_t seq)
 {
     struct kumo_db_conn *c;
     kumo_code rc = kumo_db_acquire(ctx->db, kumo_now_ns() + 10LL * 1000000000, &c);
@@ -36,12 +66,9 @@ kumo_code docs__events_cursor_store(struct docs_ctx *ctx, int64_t seq, int reset
         return rc;
     rc = kumo_db_exec(
         c,
-        reset ? "INSERT INTO event_cursors (feed, seq, update_time) VALUES (?, ?, ?)"
-                " ON DUPLICATE KEY UPDATE seq = VALUES(seq),"
-                " update_time = VALUES(update_time)"
-              : "INSERT INTO event_cursors (feed, seq, update_time) VALUES (?, ?, ?)"
-                " ON DUPLICATE KEY UPDATE seq = GREATEST(seq, VALUES(seq)),"
-                " update_time = VALUES(update_time)",
+        "INSERT INTO event_cursors (feed, seq, update_time) VALUES (?, ?, ?)"
+        " ON DUPLICATE KEY UPDATE seq = GREATEST(seq, VALUES(seq)),"
+        " update_time = VALUES(update_time)",
         KUMO_DB_PARAMS(KUMO_DB_STRZ(FEED), KUMO_DB_I64(seq), KUMO_DB_TIME(kumo_now_us())), NULL);
     kumo_db_release(c);
     return rc;

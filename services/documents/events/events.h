@@ -45,10 +45,17 @@ int docs_event_key_doc(const char *key, size_t len, char tenant[DOCS_ID_MAX],
 
 /* ---- cursor.c (shared by the events files only) ---- */
 
-/* The feed's cursor (0 when never stored). OK or the DB error. */
-kumo_code docs__events_cursor_load(struct docs_ctx *ctx, int64_t *seq);
-/* Stores the cursor (never moves it back unless `reset`). OK or the DB error. */
-kumo_code docs__events_cursor_store(struct docs_ctx *ctx, int64_t seq, int reset);
+#define DOCS_JOURNAL_ID_MAX 65
+
+/* The feed's cursor (0 when never stored) and the identity of the journal
+ * it counts in ("" when none yet). OK or the DB error. */
+kumo_code docs__events_cursor_load(struct docs_ctx *ctx, int64_t *seq,
+                                   char journal[DOCS_JOURNAL_ID_MAX]);
+/* Records the journal the cursor counts in; with `reset`, the cursor goes
+ * back to 0 (a journal other than the one it came from). OK or the DB error. */
+kumo_code docs__events_cursor_journal(struct docs_ctx *ctx, const char *journal, int reset);
+/* Stores the cursor (never moving it back). OK or the DB error. */
+kumo_code docs__events_cursor_store(struct docs_ctx *ctx, int64_t seq);
 /* A tenant to get the service token for (the feed spans every tenant, but
  * a service token names one): the tenants having documents, newest
  * document first, `skip` of them skipped (after the token of one could not

@@ -443,6 +443,27 @@ def c_sqs_restore(w):
     expect(dt.poll(lambda: mid in fake.deleted, 5), "message not deleted")
 
 
+def c_storage_replaced(w):
+    """A new storage root (a new journal, seqs from 1 again): the cursor,
+    which counted in the old journal, starts over in the new one."""
+    before = w.st.sql("SELECT seq, journal_id FROM event_cursors WHERE feed = 'storage'",
+                      "kumo_documents")[0]
+    expect(int(before[0]) > 0 and before[1].startswith("jrn_"), "cursor row: %r" % before)
+    expect(w.st.daemons["storage"].kill() == -signal.SIGKILL, "kill -9")
+    shutil.move(w.st.storage_root, w.st.storage_root + ".old")
+    restart_storage(w)
+    data = os.urandom(900)
+    r = create(w, data, "new-root")
+    put(r, data)
+    d = wait_status(w, r.document.id, timeout=15)
+    expect(d, "not ACTIVE on the new journal: %r" % get_doc(w, r.document.id))
+    after = w.st.sql("SELECT seq, journal_id FROM event_cursors WHERE feed = 'storage'",
+                     "kumo_documents")[0]
+    expect(after[1].startswith("jrn_") and after[1] != before[1] and int(after[0]) >= 1,
+           "cursor %r -> %r" % (before, after))
+    note("cursor %s@%s -> %s@%s" % (before[0], before[1], after[0], after[1]))
+
+
 # ---- (d) --------------------------------------------------------------------------------------
 
 SQS_KEY = ("AKIDFAKESQS0000TEST", "fake-sqs-secret-access-key-0123456789")
@@ -537,6 +558,8 @@ def main():
              "any GetDocument; the bytes download", c_restore_event),
             ("(e) a restore completing while kumo-storage is down (kill -9) reaches the "
              "document after its restart", c_restore_while_storage_down),
+            ("a replaced storage root (new journal identity): the cursor starts over, "
+             "uploads complete", c_storage_replaced),
             ("(d) SQS (fake, real JSON protocol, SigV4): storage killed after ReceiveMessage, "
              "before DeleteMessage -> redelivered after the visibility timeout, completes once",
              c_sqs_redelivery),

@@ -148,6 +148,9 @@ static void test_durable_and_torn_tail(void **state)
         assert_int_equal(stg_journal_append(j, &e), 0);
         assert_int_equal(e.seq, i);
     }
+    char id[STG_JOURNAL_ID_MAX];
+    snprintf(id, sizeof id, "%s", stg_journal_id(j));
+    assert_true(strncmp(id, "jrn_", 4) == 0);
     stg_journal_shutdown(j);
     stg_journal_close(j);
 
@@ -158,6 +161,7 @@ static void test_durable_and_torn_tail(void **state)
     close(fd);
 
     assert_int_equal(stg_journal_open(&j, path, 1, 1000), 0);
+    assert_string_equal(stg_journal_id(j), id); /* the same journal */
     struct stg_event *out;
     size_t n;
     int64_t first, last;
@@ -186,6 +190,32 @@ static void test_durable_and_torn_tail(void **state)
     stg_journal_close(j);
 }
 
+static void test_identity(void **state)
+{
+    (void)state;
+    /* A torn header: a journal that never had events, made anew. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_int_equal(write(fd, "#kumo-ev", 8), 8);
+    close(fd);
+    struct stg_journal *j;
+    assert_int_equal(stg_journal_open(&j, path, 0, 1000), 0);
+    char id[STG_JOURNAL_ID_MAX];
+    snprintf(id, sizeof id, "%s", stg_journal_id(j));
+    assert_true(strlen(id) > 4);
+    struct stg_event e = ev_of("t/a/b", 1);
+    assert_int_equal(stg_journal_append(j, &e), 0);
+    assert_int_equal(e.seq, 1);
+    stg_journal_close(j);
+    /* Another file: another identity, seqs from 1 again. */
+    unlink(path);
+    assert_int_equal(stg_journal_open(&j, path, 0, 1000), 0);
+    assert_string_not_equal(stg_journal_id(j), id);
+    e = ev_of("t/a/b", 2);
+    assert_int_equal(stg_journal_append(j, &e), 0);
+    assert_int_equal(e.seq, 1);
+    stg_journal_close(j);
+}
+
 static void test_compaction(void **state)
 {
     (void)state;
@@ -203,9 +233,13 @@ static void test_compaction(void **state)
     assert_true(first > 1 && n == (size_t)(last - first + 1) && n <= 2 * STG_JOURNAL_KEEP_MIN);
     assert_int_equal(out[0].seq, first);
     kumo_free(out);
+    char id[STG_JOURNAL_ID_MAX];
+    snprintf(id, sizeof id, "%s", stg_journal_id(j));
     stg_journal_close(j);
-    /* Reopened: the same range, seqs go on. */
+    /* Reopened: the same journal (compaction kept its header), the same
+     * range, seqs go on. */
     assert_int_equal(stg_journal_open(&j, path, 0, STG_JOURNAL_KEEP_MIN), 0);
+    assert_string_equal(stg_journal_id(j), id);
     int64_t first2, last2;
     stg_journal_read(j, 0, 1000, 0, NULL, NULL, &out, &n, &first2, &last2);
     assert_int_equal(last2, last);
@@ -278,6 +312,7 @@ int main(void)
         cmocka_unit_test(test_format_round_trip),
         cmocka_unit_test(test_parse_refusals),
         cmocka_unit_test_setup_teardown(test_durable_and_torn_tail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_identity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_poll, setup, teardown),
     };
