@@ -304,6 +304,7 @@ bench: bootstrap all
 	bench/storage/run build
 	bench/documents/run build
 	bench/extract/run build
+	bench/events/run build
 	$(if $(wildcard bench/bff/run),bench/bff/run build)
 	bench/console/run build
 

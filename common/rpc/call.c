@@ -167,3 +167,36 @@ void *kumo_rpc_call_state(const struct kumo_rpc_call *call)
 {
     return call->service_state;
 }
+
+struct kumo_rpc_call *kumo_rpc_call_background(const char *request_id, int64_t deadline,
+                                               void *principal)
+{
+    struct kumo_arena *arena = kumo_arena_new();
+    struct kumo_rpc_call *call = kumo_arena_calloc(arena, sizeof *call);
+    call->arena = arena;
+    call->deadline = deadline;
+    call->principal = principal;
+    call->code = KUMO_CODE_OK;
+    atomic_init(&call->cancelled, 0);
+    if (request_id)
+        snprintf(call->request_id, sizeof call->request_id, "%s", request_id);
+    return call;
+}
+
+void kumo_rpc_call_background_free(struct kumo_rpc_call *call)
+{
+    if (call == NULL)
+        return;
+    if (call->sleep_inited) {
+        pthread_mutex_destroy(&call->sleep_mu);
+        pthread_cond_destroy(&call->sleep_cv);
+    }
+    kumo_arena_free(call->arena);
+}
+
+kumo_code kumo_rpc_call_status(const struct kumo_rpc_call *call, const char **message)
+{
+    if (message)
+        *message = call->error_message ? call->error_message : "";
+    return call->code;
+}

@@ -172,4 +172,19 @@ void *kumo_rpc_call_state(const struct kumo_rpc_call *call);
 /* CLOCK_MONOTONIC now, in nanoseconds. */
 int64_t kumo_now_ns(void);
 
+/* A call no client made, for background work that reuses a handler's
+ * helpers (an arena, errors, a deadline, a request id, a principal): e.g.
+ * kumo-documents completing an upload from a storage event. It has no
+ * connection, headers or service: kumo_rpc_call_service_data must not be
+ * called on it (pass the service's context explicitly); kumo_rpc_call_error
+ * records the status, read back with kumo_rpc_call_status. request_id
+ * (copied, may be NULL), deadline (monotonic ns, 0 = none), principal
+ * (borrowed, may be NULL). Free with kumo_rpc_call_background_free. */
+struct kumo_rpc_call *kumo_rpc_call_background(const char *request_id, int64_t deadline,
+                                               void *principal);
+void kumo_rpc_call_background_free(struct kumo_rpc_call *call);
+/* The code and message the last kumo_rpc_call_error recorded (OK, "" when
+ * none). */
+kumo_code kumo_rpc_call_status(const struct kumo_rpc_call *call, const char **message);
+
 #endif

@@ -18,7 +18,17 @@
  * A PUT through the old URL afterwards only rewrites the upload key, which
  * nothing reads. A multipart object is assembled at its key by the upload
  * it names, and after completion that upload is gone: its part URLs are
- * refused by the data plane. */
+ * refused by the data plane.
+ *
+ * The same completion runs without any call from the client when
+ * kumo-storage's object-created event for the version's upload key arrives
+ * (events/consumer.c, docs_complete_from_event): the multipart object is
+ * then already assembled (the client completed it on the data plane), so
+ * it is only stat'ed; the audit event names the uploader recorded at
+ * create; a mismatch is also recorded on the document (upload_error, shown
+ * as upload_failure_reason) and audited as document.upload_failed. Either
+ * path may come first: the version row, locked in make_current, decides,
+ * and the other finds it complete (a success, nothing written twice). */
 #include <stdio.h>
 #include <string.h>
 
@@ -152,7 +162,17 @@ static kumo_code verify_upload(struct docs_ctx *ctx, struct kumo_rpc_call *call,
                                const char **why)
 {
     kumo_code rc;
-    if (v->upload_method == UM_MULTI) {
+    if (v->upload_method == UM_MULTI && req == NULL) {
+        /* An object-created event: the client assembled the upload itself. */
+        rc = stat_object(ctx, call, tid, v->object_key, obj);
+        if (rc == KUMO_CODE_NOT_FOUND) {
+            *why = "the content has not been uploaded yet";
+            return KUMO_CODE_FAILED_PRECONDITION;
+        }
+        if (rc != KUMO_CODE_OK)
+            return docs_storage_fail(call, rc, "cannot check the uploaded content");
+        *content_key = v->object_key;
+    } else if (v->upload_method == UM_MULTI) {
         if (v->upload_id[0] == '\0') {
             *why = "no multipart upload is open: presign the parts first";
             return KUMO_CODE_FAILED_PRECONDITION;
@@ -184,7 +204,7 @@ static kumo_code verify_upload(struct docs_ctx *ctx, struct kumo_rpc_call *call,
 static kumo_code make_current(struct kumo_db_conn *c, struct kumo_rpc_call *call,
                               const struct kumo_principal *p, const char *doc_id,
                               const struct docs_version_row *v0, const char *content_key,
-                              const Kumo__Storage__V1__ObjectInfo *obj, int *lost)
+                              const Kumo__Storage__V1__ObjectInfo *obj, int from_event, int *lost)
 {
     struct docs_doc_row d;
     struct docs_version_row v;
@@ -211,7 +231,8 @@ static kumo_code make_current(struct kumo_db_conn *c, struct kumo_rpc_call *call
         rc = docs_job_enqueue(c, p->tid, DOCS_JOB_EXTRACT, doc_id, (int32_t)v.version, NULL, now);
     if (rc == KUMO_CODE_OK) {
         char details[64];
-        snprintf(details, sizeof details, "{\"size\":%lld}", (long long)v.size);
+        snprintf(details, sizeof details, "{\"size\":%lld%s}", (long long)v.size,
+                 from_event ? ",\"source\":\"object_created_event\"" : "");
         rc = docs_audit_caller(c, call, p, "document.complete_upload", doc_id, (int32_t)v.version,
                                details);
     }
@@ -250,10 +271,36 @@ void docs_upload_metrics_init(void)
                                   (const char *[]){"outcome", outcomes[i], NULL}, 0);
 }
 
+/* Records a refused upload on the document and audits it (event path). */
+static void record_failure(struct docs_ctx *ctx, struct kumo_rpc_call *call,
+                           const struct kumo_principal *p, const char *doc_id,
+                           const struct docs_version_row *v, const char *why)
+{
+    struct kumo_db_conn *c;
+    if (kumo_db_acquire(ctx->db, kumo_rpc_call_deadline(call), &c) != KUMO_CODE_OK)
+        return;
+    kumo_db_conn_set_request_id(c, kumo_rpc_call_request_id(call));
+    kumo_code rc = kumo_db_begin(c);
+    if (rc == KUMO_CODE_OK)
+        rc = docs_version_fail_upload(c, p->tid, doc_id, v->version, why, kumo_now_us());
+    if (rc == KUMO_CODE_OK) {
+        char details[320];
+        snprintf(details, sizeof details, "{\"reason\":\"%s\"}", why); /* static text */
+        rc = docs_audit_caller(c, call, p, "document.upload_failed", doc_id, (int32_t)v->version,
+                               details);
+    }
+    if (rc == KUMO_CODE_OK)
+        rc = kumo_db_commit(c);
+    if (rc != KUMO_CODE_OK)
+        kumo_db_rollback(c);
+    kumo_db_release(c);
+}
+
 static kumo_code complete_pending(struct docs_ctx *ctx, struct kumo_rpc_call *call,
                                   const struct kumo_principal *p, const char *doc_id,
                                   const struct docs_version_row *v,
-                                  const Kumo__Documents__V1__CompleteUploadRequest *req)
+                                  const Kumo__Documents__V1__CompleteUploadRequest *req,
+                                  int from_event)
 {
     Kumo__Storage__V1__ObjectInfo *obj = NULL;
     char *content_key = NULL;
@@ -265,6 +312,8 @@ static kumo_code complete_pending(struct docs_ctx *ctx, struct kumo_rpc_call *ca
         if (completed_meanwhile(ctx, call, p->tid, doc_id, v->version))
             return KUMO_CODE_OK;
         count_upload("rejected");
+        if (from_event && obj)
+            record_failure(ctx, call, p, doc_id, v, why); /* a mismatch, not "not yet" */
         if (obj && obj->size != v->size)
             return kumo_rpc_call_error(call, rc,
                                        "uploaded size %lld differs from the declared size %lld",
@@ -285,7 +334,7 @@ static kumo_code complete_pending(struct docs_ctx *ctx, struct kumo_rpc_call *ca
     }
     rc = kumo_db_begin(c);
     if (rc == KUMO_CODE_OK)
-        rc = make_current(c, call, p, doc_id, v, content_key, obj, &lost);
+        rc = make_current(c, call, p, doc_id, v, content_key, obj, from_event, &lost);
     if (rc == KUMO_CODE_OK && !lost)
         rc = kumo_db_commit(c);
     if (rc == KUMO_CODE_OK && lost) {
@@ -339,7 +388,7 @@ DOCS_HANDLER(complete_upload)
         return rc;
     kumo_db_release(c);
     if (v.status == V_PENDING) {
-        if ((rc = complete_pending(ctx, call, p, d.id, &v, req)) != KUMO_CODE_OK)
+        if ((rc = complete_pending(ctx, call, p, d.id, &v, req, 0)) != KUMO_CODE_OK)
             return rc;
     }
     if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
@@ -353,4 +402,47 @@ DOCS_HANDLER(complete_upload)
     resp->document = docs_doc_message(call, &d);
     *response = &resp->base;
     return KUMO_CODE_OK;
+}
+
+kumo_code docs_complete_from_event(struct docs_ctx *ctx, struct kumo_rpc_call *call,
+                                   const char *tenant_id, const char *doc_id, int64_t version,
+                                   enum docs_event_outcome *outcome)
+{
+    *outcome = DOCS_EVENT_ERROR;
+    struct kumo_db_conn *c;
+    kumo_code rc = kumo_db_call_acquire(ctx->db, call, &c);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    struct docs_version_row v;
+    rc = docs_version_load(c, call, tenant_id, doc_id, version, &v);
+    kumo_db_release(c);
+    if (rc == KUMO_CODE_NOT_FOUND) {
+        *outcome = DOCS_EVENT_UNKNOWN;
+        return KUMO_CODE_OK;
+    }
+    if (rc != KUMO_CODE_OK)
+        return kumo_rpc_call_error(call, rc, "%s", kumo_db_last_error()->message);
+    if (v.status != V_PENDING) {
+        *outcome = DOCS_EVENT_DUPLICATE; /* completed already: by CompleteUpload or an event */
+        return KUMO_CODE_OK;
+    }
+    /* The uploader recorded at create acts: CreateDocument / CreateVersion
+     * needed an editor. */
+    struct kumo_principal p;
+    memset(&p, 0, sizeof p);
+    snprintf(p.sub, sizeof p.sub, "%s", v.creator_id);
+    snprintf(p.tid, sizeof p.tid, "%s", tenant_id);
+    p.roles = KUMO_ROLE_EDITOR;
+    rc = complete_pending(ctx, call, &p, doc_id, &v, NULL, 1);
+    if (rc == KUMO_CODE_OK) {
+        *outcome = DOCS_EVENT_COMPLETED;
+        return rc;
+    }
+    if (rc == KUMO_CODE_FAILED_PRECONDITION) {
+        /* A mismatch (recorded), or no content at the key any more (a
+         * replayed event whose object a refusal removed): both final. */
+        *outcome = DOCS_EVENT_REJECTED;
+        return KUMO_CODE_OK;
+    }
+    return rc;
 }

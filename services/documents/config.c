@@ -55,6 +55,18 @@ static const struct kumo_config_var own_vars[] = {
      "delay before the first retry (doubling, with jitter)", 0, 10, HOUR_MS},
     {"KUMO_JOBS_BACKOFF_MAX", KUMO_CONFIG_DURATION_MS, "5m", "longest delay between retries", 0, 10,
      DAY_MS},
+    {"KUMO_UPLOAD_EVENTS", KUMO_CONFIG_BOOL, "true",
+     "complete uploads from kumo-storage's object-created events (ListObjectEvents), without "
+     "the client calling CompleteUpload; needs KUMO_SERVICE_API_KEY_FILE"},
+    {"KUMO_UPLOAD_EVENTS_TARGET", KUMO_CONFIG_STRING, "",
+     "kumo-storage instance serving the object event feed, host:port (default: "
+     "KUMO_STORAGE_TARGET; on AWS the single kumo-storage-events pod that reads SQS)"},
+    {"KUMO_UPLOAD_EVENTS_WORKERS", KUMO_CONFIG_INT, "4",
+     "object events handled side by side (threads, per page of events read)", 0, 1, 16},
+    {"KUMO_UPLOAD_EVENTS_WAIT", KUMO_CONFIG_DURATION_MS, "5s",
+     "how long one ListObjectEvents long poll waits for an event (an event is handled as "
+     "soon as it is recorded whatever this is; shorter means quicker shutdowns)",
+     0, 100, 25000},
     {"KUMO_JOBS_POLL_INTERVAL", KUMO_CONFIG_DURATION_MS, "1s",
      "how often an idle worker looks for due jobs", 0, 10, 10 * MIN_MS},
     {"KUMO_JOBS_SWEEP_INTERVAL", KUMO_CONFIG_DURATION_MS, "1m",
@@ -129,6 +141,10 @@ static void load_numbers(const struct kumo_config *c, struct docs_settings *s)
     s->jobs_backoff_base_ms = kumo_config_int(c, "KUMO_JOBS_BACKOFF_BASE");
     s->jobs_backoff_max_ms = kumo_config_int(c, "KUMO_JOBS_BACKOFF_MAX");
     s->jobs_poll_ms = kumo_config_int(c, "KUMO_JOBS_POLL_INTERVAL");
+    s->upload_events = kumo_config_bool(c, "KUMO_UPLOAD_EVENTS");
+    s->upload_events_target = kumo_config_string(c, "KUMO_UPLOAD_EVENTS_TARGET");
+    s->upload_events_workers = kumo_config_int(c, "KUMO_UPLOAD_EVENTS_WORKERS");
+    s->upload_events_wait_ms = kumo_config_int(c, "KUMO_UPLOAD_EVENTS_WAIT");
     s->jobs_sweep_ms = kumo_config_int(c, "KUMO_JOBS_SWEEP_INTERVAL");
     s->jobs_lease_ms = kumo_config_int(c, "KUMO_JOBS_LEASE");
     s->extract_text_max = kumo_config_int(c, "KUMO_EXTRACT_TEXT_MAX");

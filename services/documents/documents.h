@@ -63,6 +63,11 @@ struct docs_settings {
     int64_t extract_max_pixels;    /* KUMO_EXTRACT_MAX_PIXELS */
     int64_t extract_zip_max;       /* KUMO_EXTRACT_ZIP_MAX (bytes) */
     int64_t thumbnail_size;        /* KUMO_THUMBNAIL_SIZE (pixels, 0: none) */
+    /* object-created events (events/) */
+    int upload_events;                /* KUMO_UPLOAD_EVENTS */
+    const char *upload_events_target; /* KUMO_UPLOAD_EVENTS_TARGET, "" = storage_target */
+    int64_t upload_events_wait_ms;    /* KUMO_UPLOAD_EVENTS_WAIT */
+    int64_t upload_events_workers;    /* KUMO_UPLOAD_EVENTS_WORKERS */
 };
 
 /* Everything the handlers and workers share; built once at start-up
@@ -196,6 +201,14 @@ kumo_code docs_job_storage_call(struct docs_ctx *ctx, const char *job_id, const 
                                 const ProtobufCMessageDescriptor *resp_desc,
                                 ProtobufCMessage **resp, struct kumo_buf *err);
 
+/* docs_job_storage_call on another kumo-storage client (the event feed's,
+ * KUMO_UPLOAD_EVENTS_TARGET). */
+kumo_code docs_job_storage_call_via(struct docs_ctx *ctx, struct kumo_rpc_client *client,
+                                    const char *job_id, const char *tenant_id, const char *method,
+                                    const ProtobufCMessage *req,
+                                    const ProtobufCMessageDescriptor *resp_desc,
+                                    ProtobufCMessage **resp, struct kumo_buf *err);
+
 /* Answers a failed storage call: unavailable "storage unavailable" for
  * transport errors, failed_precondition/not_found with `what` otherwise. */
 kumo_code docs_storage_fail(struct kumo_rpc_call *call, kumo_code rc, const char *what);
@@ -281,6 +294,27 @@ kumo_code docs_presign_part(struct docs_ctx *ctx, struct kumo_rpc_call *call, co
                             const struct docs_version_row *v, int32_t part_number,
                             Kumo__Documents__V1__PartTarget **out,
                             Google__Protobuf__Timestamp **expire);
+
+/* ---- complete_upload.c: completion from an object-created event ---- */
+
+/* What an object-created event did. */
+enum docs_event_outcome {
+    DOCS_EVENT_COMPLETED = 0, /* the version became current */
+    DOCS_EVENT_DUPLICATE,     /* it was complete already (an earlier event or CompleteUpload) */
+    DOCS_EVENT_REJECTED,      /* the content failed the checks (recorded) or is gone */
+    DOCS_EVENT_UNKNOWN,       /* no such pending version: dropped */
+    DOCS_EVENT_ERROR,         /* transient (DB, storage): to retry */
+};
+
+/* Completes pending version `version` of document doc_id of tenant_id as
+ * CompleteUpload would, on behalf of the version's creator, from an
+ * object-created event (`call`: a background call, kumo_rpc_call_background,
+ * carrying the deadline and request id). Idempotent: a version complete
+ * already is DUPLICATE. OK with *outcome, or an error code (*outcome ERROR)
+ * after which the event is to be retried. */
+kumo_code docs_complete_from_event(struct docs_ctx *ctx, struct kumo_rpc_call *call,
+                                   const char *tenant_id, const char *doc_id, int64_t version,
+                                   enum docs_event_outcome *outcome);
 
 /* ---- lookup.c ---- */
 

@@ -7,6 +7,7 @@
 #include "documents.h"
 #include "runtime/log.h"
 
+#include "events/events.h"
 #include "jobs/jobs.h"
 
 extern const unsigned char kumo_documents_descriptor_set[];
@@ -36,6 +37,10 @@ static int setup(struct kumo_daemon *d, void *ud)
         kumo_log(KUMO_LOG_ERROR, NULL, "cannot start the job workers", NULL);
         return -1;
     }
+    if (docs_events_start(&ctx) != 0) {
+        kumo_log(KUMO_LOG_ERROR, NULL, "cannot start the object event consumer", NULL);
+        return -1;
+    }
     return 0;
 }
 
@@ -43,6 +48,7 @@ static void teardown(struct kumo_daemon *d, void *ud)
 {
     (void)d;
     (void)ud;
+    docs_events_stop();
     docs_jobs_stop();
     docs_ctx_free(&ctx);
     kumo_revocations_client_stop(&revocations);

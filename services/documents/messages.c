@@ -115,6 +115,8 @@ Kumo__Documents__V1__Document *docs_doc_message(struct kumo_rpc_call *call,
                         : d->restore_state == RS_STATE(IN_PROGRESS) ? "in_progress"
                         : d->restore_state == RS_STATE(RESTORED)    ? "restored"
                                                                     : "";
+    if (d->upload_error && d->upload_error[0])
+        m->upload_failure_reason = d->upload_error;
     return m;
 }
 

@@ -260,12 +260,29 @@ static const char m4_idem_per_owner[] =
     "ALTER TABLE documents DROP INDEX documents_idem,"
     " ADD UNIQUE KEY documents_idem (tenant_id, owner_id, idempotency_key)";
 
+/* Migration 5 (event-driven completion, issue 15): why the last upload of
+ * a document failed its checks when an object-created event completed it
+ * (cleared when a version becomes current), and the cursor of the storage
+ * event feed (one row per feed; not tenant-owned: the feed spans every
+ * tenant, each event naming its tenant in its key) with the lease of the
+ * one process consuming it (owner, lease_until). Re-runnable. */
+static const char m5_upload_events[] =
+    "ALTER TABLE documents ADD COLUMN IF NOT EXISTS upload_error VARCHAR(255) NULL,"
+    " ADD COLUMN IF NOT EXISTS upload_error_time DATETIME(6) NULL;"
+    "CREATE TABLE IF NOT EXISTS event_cursors ("
+    " feed " ASCII(32) " NOT NULL,"
+                       " seq BIGINT NOT NULL,"
+                       " update_time DATETIME(6) NOT NULL,"
+                       " journal_id " ASCII(64) " NULL,"
+                                                " owner " ASCII(
+                                                    128) " NULL,"
+                                                         " lease_until DATETIME(6) NULL,"
+                                                         " PRIMARY KEY (feed))" TABLE_OPTS;
+
 static const struct kumo_db_migration migrations[] = {
-    {1, "documents", m1_documents, 0},
-    {2, "jobs", docs_jobs_migration_sql, 0},
-    {3, "tag_order", m3_tag_order, 0},
-    {4, "idempotency_per_owner", m4_idem_per_owner, 0},
-    {7, "thumbnails", docs_thumbnails_migration_sql, 0},
+    {1, "documents", m1_documents, 0},         {2, "jobs", docs_jobs_migration_sql, 0},
+    {3, "tag_order", m3_tag_order, 0},         {4, "idempotency_per_owner", m4_idem_per_owner, 0},
+    {5, "upload_events", m5_upload_events, 0}, {7, "thumbnails", docs_thumbnails_migration_sql, 0},
 };
 
 const struct kumo_db_migration *docs_migrations(size_t *n)

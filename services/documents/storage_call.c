@@ -27,7 +27,8 @@ static int set_tenant(ProtobufCMessage *req, const char *tenant_id)
  * reuses) the service token, sets o->authorization for the call only, and
  * calls. *token_failed tells a failed exchange from a failed call; *st
  * holds the failure's message (clear it). */
-static kumo_code call_as_service(struct docs_ctx *ctx, const char *tenant_id, const char *method,
+static kumo_code call_as_service(struct docs_ctx *ctx, struct kumo_rpc_client *client,
+                                 const char *tenant_id, const char *method,
                                  const ProtobufCMessage *req,
                                  const ProtobufCMessageDescriptor *resp_desc, ProtobufCAllocator *a,
                                  struct kumo_rpc_call_options *o, ProtobufCMessage **resp,
@@ -47,7 +48,7 @@ static kumo_code call_as_service(struct docs_ctx *ctx, const char *tenant_id, co
     o->authorization = (const char *)auth.data;
     char path[128];
     snprintf(path, sizeof path, "/kumo.storage.v1.StorageService/%s", method);
-    rc = kumo_rpc_client_call(ctx->storage, path, req, resp_desc, a, o, resp, st);
+    rc = kumo_rpc_client_call(client, path, req, resp_desc, a, o, resp, st);
     o->authorization = NULL;
     kumo_secret_wipe(auth.data, auth.len);
     kumo_buf_free(&auth);
@@ -69,7 +70,7 @@ kumo_code docs_storage_call(struct docs_ctx *ctx, struct kumo_rpc_call *call, co
     kumo_rpc_propagate(call, 0, &o);
     struct kumo_rpc_status st = {0};
     int token_failed;
-    kumo_code rc = call_as_service(ctx, tenant_id, method, req, resp_desc,
+    kumo_code rc = call_as_service(ctx, ctx->storage, tenant_id, method, req, resp_desc,
                                    kumo_rpc_call_allocator(call), &o, resp, &st, &token_failed);
     if (rc != KUMO_CODE_OK && token_failed) {
         kumo_log(KUMO_LOG_WARN, rid, "no service token for kumo-storage", "method", method, "code",
@@ -90,12 +91,22 @@ kumo_code docs_job_storage_call(struct docs_ctx *ctx, const char *job_id, const 
                                 const ProtobufCMessageDescriptor *resp_desc,
                                 ProtobufCMessage **resp, struct kumo_buf *err)
 {
+    return docs_job_storage_call_via(ctx, ctx->storage, job_id, tenant_id, method, req, resp_desc,
+                                     resp, err);
+}
+
+kumo_code docs_job_storage_call_via(struct docs_ctx *ctx, struct kumo_rpc_client *client,
+                                    const char *job_id, const char *tenant_id, const char *method,
+                                    const ProtobufCMessage *req,
+                                    const ProtobufCMessageDescriptor *resp_desc,
+                                    ProtobufCMessage **resp, struct kumo_buf *err)
+{
     struct kumo_rpc_call_options o = {.deadline = kumo_now_ns() + JOB_STORAGE_TIMEOUT_NS,
                                       .request_id = job_id};
     struct kumo_rpc_status st = {KUMO_CODE_OK, NULL};
     int token_failed;
-    kumo_code rc =
-        call_as_service(ctx, tenant_id, method, req, resp_desc, NULL, &o, resp, &st, &token_failed);
+    kumo_code rc = call_as_service(ctx, client, tenant_id, method, req, resp_desc, NULL, &o, resp,
+                                   &st, &token_failed);
     if (rc != KUMO_CODE_OK && token_failed)
         kumo_buf_appendf(err, "service token: %s: %s", kumo_code_name(rc),
                          st.message ? st.message : "");

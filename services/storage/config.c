@@ -79,6 +79,23 @@ static const struct kumo_config_var vars[] = {
      "data port: memory per connection, which bounds request headers", 0, 16 * 1024, 4 * MIB},
     {"KUMO_STORAGE_FSYNC", KUMO_CONFIG_BOOL, "true",
      "fsync objects and directories before acknowledging writes"},
+    {"KUMO_STORAGE_EVENTS_JOURNAL", KUMO_CONFIG_STRING, "",
+     "file of the object event journal read by ListObjectEvents (default: "
+     "<KUMO_STORAGE_ROOT>/events.journal); keep it on a persistent volume"},
+    {"KUMO_STORAGE_EVENTS_SOURCE", KUMO_CONFIG_STRING, "auto",
+     "where object events come from: dataport (the local data port journals its PUTs and "
+     "multipart completions), sqs (S3 Event Notifications through KUMO_STORAGE_SQS_QUEUE_URL) "
+     "or auto (dataport for the local backend, sqs for s3 when a queue is set)"},
+    {"KUMO_STORAGE_SQS_QUEUE_URL", KUMO_CONFIG_STRING, "",
+     "SQS queue receiving the bucket's S3 Event Notifications (s3:ObjectCreated:Put, "
+     "s3:ObjectCreated:Post, s3:ObjectCreated:CompleteMultipartUpload, "
+     "s3:ObjectRestore:Completed), e.g. https://sqs.us-east-1.amazonaws.com/<account>/<queue>"},
+    {"KUMO_STORAGE_SQS_REGION", KUMO_CONFIG_STRING, "",
+     "SigV4 region of the queue (default: KUMO_STORAGE_REGION)"},
+    {"KUMO_STORAGE_SQS_WAIT", KUMO_CONFIG_DURATION_MS, "20s",
+     "SQS ReceiveMessage long poll (WaitTimeSeconds, whole seconds)", 0, SEC_MS, 20 * SEC_MS},
+    {"KUMO_STORAGE_EVENTS_KEEP", KUMO_CONFIG_INT, "50000",
+     "object events the journal keeps (older ones are compacted away)", 0, 100, 10000000},
     {"KUMO_JWT_ISSUER", KUMO_CONFIG_STRING, "kumo-users", "required iss of access tokens"},
     {"KUMO_JWT_AUDIENCE", KUMO_CONFIG_STRING, "kumo", "required aud of access tokens"},
     {"KUMO_JWT_LEEWAY", KUMO_CONFIG_DURATION_MS, "30s", "clock skew allowed verifying tokens", 0, 0,
@@ -131,6 +148,7 @@ static void load_numbers(const struct kumo_config *c, struct stg_settings *s)
     s->data_connection_memory = kumo_config_int(c, "KUMO_STORAGE_DATA_CONNECTION_MEMORY");
     s->drain_timeout_ms = kumo_config_int(c, "KUMO_DRAIN_TIMEOUT");
     s->do_fsync = kumo_config_bool(c, "KUMO_STORAGE_FSYNC");
+    s->events_keep = kumo_config_int(c, "KUMO_STORAGE_EVENTS_KEEP");
     s->jwt_leeway_s = kumo_config_int(c, "KUMO_JWT_LEEWAY") / 1000;
     s->jwt_max_ttl_s = kumo_config_int(c, "KUMO_JWT_MAX_TTL") / 1000;
     s->jwks_refresh_ms = kumo_config_int(c, "KUMO_JWT_JWKS_REFRESH");
@@ -171,6 +189,11 @@ int stg_settings_load(const struct kumo_config *c, struct stg_settings *s)
     s->s3_addressing = kumo_config_string(c, "KUMO_STORAGE_S3_ADDRESSING");
     s->s3_ca_file = kumo_config_string(c, "KUMO_STORAGE_S3_CA_FILE");
     s->s3_timeout_ms = kumo_config_int(c, "KUMO_STORAGE_S3_TIMEOUT");
+    s->events_journal = kumo_config_string(c, "KUMO_STORAGE_EVENTS_JOURNAL");
+    s->events_source = kumo_config_string(c, "KUMO_STORAGE_EVENTS_SOURCE");
+    s->sqs_queue_url = kumo_config_string(c, "KUMO_STORAGE_SQS_QUEUE_URL");
+    s->sqs_region = kumo_config_string(c, "KUMO_STORAGE_SQS_REGION");
+    s->sqs_wait_ms = kumo_config_int(c, "KUMO_STORAGE_SQS_WAIT");
     load_numbers(c, s);
 
     if (strcmp(s->backend, "local") != 0 && strcmp(s->backend, "s3") != 0)
@@ -186,6 +209,11 @@ int stg_settings_load(const struct kumo_config *c, struct stg_settings *s)
         return bad("KUMO_STORAGE_REGION must be a region name such as us-east-1");
     if (strcmp(s->backend, "local") == 0 && check_key_pair(s) != 0)
         return -1;
+    if (strcmp(s->events_source, "auto") != 0 && strcmp(s->events_source, "dataport") != 0 &&
+        strcmp(s->events_source, "sqs") != 0)
+        return bad("KUMO_STORAGE_EVENTS_SOURCE must be auto, dataport or sqs");
+    if (strcmp(s->events_source, "sqs") == 0 && (!s->sqs_queue_url || !s->sqs_queue_url[0]))
+        return bad("KUMO_STORAGE_EVENTS_SOURCE=sqs needs KUMO_STORAGE_SQS_QUEUE_URL");
     if (s->min_part_size > s->max_part_size)
         return bad("KUMO_STORAGE_MIN_PART_SIZE must not exceed KUMO_STORAGE_MAX_PART_SIZE");
     if (s->data_port < 0 && strcmp(s->backend, "local") == 0)

@@ -2,7 +2,9 @@
  * emulation and multipart uploads (kumo.storage.v1), with an S3-compatible
  * data port serving the local backend.
  *   kumo-storage [serve]   the daemon (RPC 7103, admin 9103, data 7104) */
+#include <errno.h>
 #include <libxml/parser.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "runtime/admin_http.h"
@@ -10,6 +12,8 @@
 #include "runtime/daemon.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
+#include "journal.h"
+#include "sqs.h"
 #include "storage.h"
 
 extern const unsigned char kumo_storage_descriptor_set[];
@@ -26,8 +30,6 @@ static int store_ready(void *ud, char *err, size_t errlen)
 
 static int open_store(void)
 {
-    if (stg_store_open(&ctx.store, ctx.s.root, ctx.s.do_fsync) != 0)
-        return -1;
     struct stg_sweep_stats st;
     if (stg_store_sweep(ctx.store, &st) != 0)
         return -1;
@@ -70,6 +72,32 @@ static int setup_s3(void)
     return 0;
 }
 
+/* The event journal, for both backends (S3's events arrive through SQS). */
+static int open_journal(void)
+{
+    const char *path = ctx.s.events_journal;
+    struct kumo_buf def = KUMO_BUF_INIT;
+    if (path == NULL || path[0] == '\0') {
+        kumo_buf_appendf(&def, "%s/events.journal", ctx.s.root);
+        path = (const char *)def.data;
+    }
+    int rc = stg_journal_open(&ctx.journal, path, ctx.s.do_fsync, (size_t)ctx.s.events_keep);
+    kumo_buf_free(&def);
+    if (rc != 0)
+        return rc;
+    int local = strcmp(ctx.s.backend, "local") == 0;
+    const char *src = ctx.s.events_source;
+    int sqs = strcmp(src, "sqs") == 0 ||
+              (strcmp(src, "auto") == 0 && !local && ctx.s.sqs_queue_url[0] != '\0');
+    ctx.dataport_events = local && !sqs;
+    if (!local && !sqs)
+        kumo_log(KUMO_LOG_WARN, NULL,
+                 "S3 backend without KUMO_STORAGE_SQS_QUEUE_URL: no object events (clients must "
+                 "call CompleteUpload)",
+                 NULL);
+    return sqs ? stg_sqs_start(&ctx, &ctx.sqs) : 0;
+}
+
 static int setup(struct kumo_daemon *d, void *ud)
 {
     (void)ud;
@@ -77,7 +105,15 @@ static int setup(struct kumo_daemon *d, void *ud)
         return -1;
     xmlInitParser();
     int local = strcmp(ctx.s.backend, "local") == 0;
-    if ((local ? setup_local() : setup_s3()) != 0)
+    if (!local && mkdir(ctx.s.root, 0700) != 0 && errno != EEXIST) {
+        kumo_log(KUMO_LOG_ERROR, NULL, "cannot create KUMO_STORAGE_ROOT", "root", ctx.s.root, NULL);
+        return -1;
+    }
+    /* Local: the store first (it creates the root), then the journal, then
+     * the data port that appends to it. */
+    if (local ? (stg_store_open(&ctx.store, ctx.s.root, ctx.s.do_fsync) != 0 ||
+                 open_journal() != 0 || setup_local() != 0)
+              : (open_journal() != 0 || setup_s3() != 0))
         return -1;
     stg_service_init(&service, &ctx);
     struct kumo_rpc_server *srv = kumo_daemon_server(d);
@@ -89,6 +125,8 @@ static int setup(struct kumo_daemon *d, void *ud)
         return -1;
     }
     kumo_rpc_jwt_auth_set_revocations(ctx.auth, revocations.set);
+    if (stg_restore_watch_start(&ctx) != 0)
+        return -1;
     if (local) {
         kumo_admin_add_check(kumo_daemon_admin(d), "storage", store_ready, ctx.store);
         /* Free space of the blob volume, for the disk alert. */
@@ -101,12 +139,18 @@ static void teardown(struct kumo_daemon *d, void *ud)
 {
     (void)d;
     (void)ud;
+    stg_restore_watch_stop();
+    stg_sqs_stop(ctx.sqs);
+    ctx.sqs = NULL;
+    stg_journal_shutdown(ctx.journal);
     stg_dataport_stop(ctx.dp);
     ctx.dp = NULL;
     stg_auth_stop(&ctx);
     kumo_revocations_client_stop(&revocations);
     stg_store_close(ctx.store);
     ctx.store = NULL;
+    stg_journal_close(ctx.journal);
+    ctx.journal = NULL;
     stg_s3_close(ctx.s3);
     ctx.s3 = NULL;
     kumo_aws_credentials_clear(&ctx.creds);
@@ -115,6 +159,15 @@ static void teardown(struct kumo_daemon *d, void *ud)
     kumo_free(ctx.public_host);
     ctx.public_url = ctx.public_host = ctx.path_prefix = NULL;
     xmlCleanupParser();
+}
+
+/* At the first SIGTERM: long polls of the event feed answer now rather than
+ * holding the drain up (appends still work for requests in flight). */
+static void drain(struct kumo_daemon *d, void *ud)
+{
+    (void)d;
+    (void)ud;
+    stg_journal_shutdown(ctx.journal);
 }
 
 int main(int argc, char **argv)
@@ -136,6 +189,7 @@ int main(int argc, char **argv)
         .n_descriptor_sets = 1,
         .setup = setup,
         .teardown = teardown,
+        .drain = drain,
     };
     return kumo_daemon_main(argc, argv, &spec);
 }

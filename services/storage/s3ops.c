@@ -710,6 +710,8 @@ static enum MHD_Result finish_put(struct dp_req *r)
     struct stg_writer *w = r->w;
     r->w = NULL;
     enum stg_err e = stg_object_put(r->ctx->store, w, &r->meta);
+    if (e == STG_OK && stg_event_created(r->ctx, 1 /* STG_EV_CREATED_PUT */, &r->meta) != 0)
+        e = STG_E_INTERNAL; /* the client retries: the event is recorded then */
     if (e != STG_OK)
         return kumo__dp_error(r, e, NULL, NULL);
     char etag[STG_ETAG_MAX + 2];
@@ -803,6 +805,8 @@ static enum MHD_Result finish_restore(struct dp_req *r)
                               NULL);
     if (e != STG_OK)
         return kumo__dp_error(r, e, NULL, NULL);
+    if (before != STG_RESTORE_RESTORED)
+        stg_restore_watch_add(r->ctx, &m);
     stg_meta_clear(&m);
     if (before == STG_RESTORE_IN_PROGRESS)
         return kumo__dp_error(r, STG_E_RESTORE_IN_PROGRESS, NULL, NULL);
@@ -824,6 +828,10 @@ static enum MHD_Result finish_complete(struct dp_req *r)
         e = stg_mpu_complete(r->ctx->store, r->upload_id, r->key, parts, n, r->ctx->s.min_part_size,
                              &m, &why);
     kumo_free(parts);
+    if (e == STG_OK && stg_event_created(r->ctx, 2 /* STG_EV_CREATED_MULTIPART */, &m) != 0) {
+        stg_meta_clear(&m);
+        e = STG_E_INTERNAL;
+    }
     if (e != STG_OK) {
         char msg[256];
         snprintf(msg, sizeof msg, "%s%s%s", stg_err_message(e), why ? " " : "", why ? why : "");

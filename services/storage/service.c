@@ -65,8 +65,7 @@ static int tenant_text_ok(const char *t)
     return 1;
 }
 
-/* Resolves the tenant the call acts for: service principals only. */
-static kumo_code acting_tenant(struct kumo_rpc_call *call, const char *requested, const char **tid)
+kumo_code stg_acting_tenant(struct kumo_rpc_call *call, const char *requested, const char **tid)
 {
     const struct kumo_principal *p = kumo_rpc_principal(call);
     if (p == NULL)
@@ -118,7 +117,7 @@ static kumo_code upload_id_arg(struct kumo_rpc_call *call, const char *id)
 static kumo_code start(struct kumo_rpc_call *call, const char *tenant, const char *key,
                        const char **tid)
 {
-    kumo_code rc = acting_tenant(call, tenant, tid);
+    kumo_code rc = stg_acting_tenant(call, tenant, tid);
     return rc != KUMO_CODE_OK ? rc : check_key(call, "key", key, *tid);
 }
 
@@ -483,7 +482,7 @@ HANDLER(copy_object)
     const Kumo__Storage__V1__CopyObjectRequest *rq = (const void *)request;
     const char *tid;
     enum stg_class cls = STG_CLASS_UNSPECIFIED;
-    kumo_code rc = acting_tenant(call, rq->tenant_id, &tid);
+    kumo_code rc = stg_acting_tenant(call, rq->tenant_id, &tid);
     if (rc == KUMO_CODE_OK)
         rc = check_key(call, "source_key", rq->source_key, tid);
     if (rc == KUMO_CODE_OK)
@@ -550,6 +549,8 @@ HANDLER(restore_object)
         return fail(call, e, "only archived objects (GLACIER, DEEP_ARCHIVE) can be restored");
     if (e != STG_OK)
         return fail(call, e, NULL);
+    if (ctx->be == &stg_backend_local && before != STG_RESTORE_RESTORED)
+        stg_restore_watch_add(ctx, &m); /* S3 sends its own ObjectRestore:Completed */
     Kumo__Storage__V1__RestoreObjectResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__storage__v1__restore_object_response__init(resp);
     resp->object = object_info(call, &m);
@@ -633,6 +634,10 @@ HANDLER(complete_multipart_upload)
     const char *why = NULL;
     enum stg_err e =
         ctx->be->mpu_complete(ctx, rq->upload_id, rq->key, parts, rq->n_parts, &m, &why);
+    if (e == STG_OK && ctx->be == &stg_backend_local && stg_event_created(ctx, 2, &m) != 0) {
+        stg_meta_clear(&m); /* S3 records its own: S3 Event Notifications */
+        return fail(call, STG_E_INTERNAL, NULL);
+    }
     if (e != STG_OK)
         return fail(call, e, why);
     Kumo__Storage__V1__CompleteMultipartUploadResponse *resp =
@@ -732,6 +737,7 @@ static const struct kumo_rpc_method methods[] = {
     {"CompleteMultipartUpload", complete_multipart_upload, B},
     {"AbortMultipartUpload", abort_multipart_upload, B},
     {"ListParts", list_parts, B | NS},
+    {"ListObjectEvents", stg_list_object_events, B | NS},
 };
 
 void stg_service_init(struct kumo_rpc_service *svc, struct stg_ctx *ctx)

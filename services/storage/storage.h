@@ -121,6 +121,12 @@ struct stg_settings {
     const char *s3_addressing; /* auto, path, virtual */
     int64_t s3_timeout_ms;
     const char *s3_ca_file;
+    const char *events_journal; /* "" or NULL: <root>/events.journal */
+    const char *events_source;  /* auto, dataport, sqs */
+    const char *sqs_queue_url;  /* "" = none */
+    const char *sqs_region;
+    int64_t sqs_wait_ms;
+    int64_t events_keep;
 };
 
 /* The daemon's variables (for kumo_daemon_spec). */
@@ -571,6 +577,8 @@ void stg_s3_close(struct stg_s3 *s3);
 struct stg_jwks;
 struct stg_dataport;
 struct stg_s3;
+struct stg_journal;
+struct stg_sqs;
 
 struct stg_ctx {
     struct stg_settings s;
@@ -585,6 +593,9 @@ struct stg_ctx {
     struct kumo_rpc_jwt_auth *auth;
     struct stg_jwks *jwks;
     struct stg_dataport *dp;
+    struct stg_journal *journal; /* object events (journal.h) */
+    int dataport_events;         /* the data port journals its own events */
+    struct stg_sqs *sqs;         /* S3 Event Notifications through SQS (sqs.h) */
 };
 
 /* ---- presigning ---------------------------------------------------------------- */
@@ -616,6 +627,33 @@ void stg_auth_stop(struct stg_ctx *ctx);
 /* ---- RPC service ---------------------------------------------------------------- */
 
 void stg_service_init(struct kumo_rpc_service *svc, struct stg_ctx *ctx);
+
+/* ---- object events (events.c) ----------------------------------------------------- */
+
+/* Records that `m` (its key, size, etag, SHA-256) was just created on the
+ * data plane (type: an enum stg_event_type of journal.h), durably, before
+ * the request that made it is answered. Returns 0 or -1 (logged: the
+ * request must then fail, so that its client retries). */
+int stg_event_created(struct stg_ctx *ctx, int type, const struct stg_meta *m);
+
+/* Restore-completed events of the local backend (restore_watch.c): watches
+ * the restore of `m` (just requested, in progress) and journals
+ * RESTORE_COMPLETED when it is ready. No-op unless the data port journals
+ * events. */
+void stg_restore_watch_add(struct stg_ctx *ctx, const struct stg_meta *m);
+/* Starts the watcher (finding the restores in progress in the store) /
+ * stops it. Start returns 0 or -1 (logged). */
+int stg_restore_watch_start(struct stg_ctx *ctx);
+void stg_restore_watch_stop(void);
+
+/* Resolves the tenant an RPC acts for: service principals only, naming in
+ * `requested` (tenant_id) the tenant their token was issued for. OK with
+ * *tid, or answered. */
+kumo_code stg_acting_tenant(struct kumo_rpc_call *call, const char *requested, const char **tid);
+
+/* ListObjectEvents (service.c's table). */
+kumo_code stg_list_object_events(struct kumo_rpc_call *call, const ProtobufCMessage *request,
+                                 ProtobufCMessage **response);
 
 /* ---- data port -------------------------------------------------------------------- */
 

@@ -21,7 +21,7 @@
     " d.restore_tier, d.restore_days, d.restore_ready_time, d.restore_expire_time,"                \
     " d.extraction_state, d.status_before_delete, d.id, d.number, d.title, d.description,"         \
     " d.file_name, d.content_type, d.sha256, d.tags_text, d.metadata, d.owner_id,"                 \
-    " d.detected_content_type"
+    " d.detected_content_type, d.upload_error"
 enum { DOC_COL_ID = 18 };
 
 /* Reads the current row of a query selecting DOC_COLUMNS into
@@ -58,6 +58,7 @@ static kumo_code docs_doc_scan(struct kumo_rpc_call *call, struct kumo_db_rows *
     d->metadata = docs_col_str(call, rows, i++);
     d->owner_id = docs_col_str(call, rows, i++);
     d->detected_content_type = docs_col_str(call, rows, i++);
+    d->upload_error = docs_col_str(call, rows, i++);
     return KUMO_CODE_OK;
 }
 
@@ -287,7 +288,8 @@ kumo_code docs_doc_set_current(struct kumo_db_conn *c, const char *tenant_id, co
         "UPDATE documents SET status = 2, current_version = ?, pending_version ="
         " IF(pending_version = ?, 0, pending_version), file_name = ?, content_type = ?,"
         " size = ?, sha256 = ?, detected_content_type = '', extraction_state = 1,"
-        " extracted_text = NULL, version = version + 1, update_time = ?"
+        " extracted_text = NULL, upload_error = NULL, upload_error_time = NULL,"
+        " version = version + 1, update_time = ?"
         " WHERE tenant_id = ? AND id = ?",
         KUMO_DB_PARAMS(KUMO_DB_I64(version), KUMO_DB_I64(version), KUMO_DB_STRZ(file_name),
                        KUMO_DB_STRZ(content_type), KUMO_DB_I64(size),

@@ -30,6 +30,7 @@ struct docs_doc_row {
     int64_t extraction_state, status_before_delete;
     char *id, *number, *title, *description, *file_name, *content_type, *tags_text, *metadata,
         *owner_id, *detected_content_type;
+    char *upload_error; /* "" when none (migration 5) */
     uint8_t sha256[32];
     size_t sha256_len;
 };

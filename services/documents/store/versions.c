@@ -260,3 +260,16 @@ kumo_code docs_version_list_expired(struct kumo_db_conn *c, int64_t before_us,
                          " WHERE status = 1 AND create_time < ? ORDER BY create_time LIMIT 100",
                          before_us, 1, refs, max, n);
 }
+
+kumo_code docs_version_fail_upload(struct kumo_db_conn *c, const char *tenant_id,
+                                   const char *doc_id, int64_t version, const char *reason,
+                                   int64_t now_us)
+{
+    return kumo_db_exec(c,
+                        "UPDATE documents SET upload_error = ?, upload_error_time = ?"
+                        " WHERE tenant_id = ? AND id = ? AND pending_version = ?",
+                        KUMO_DB_PARAMS(KUMO_DB_STRZ(reason), KUMO_DB_TIME(now_us),
+                                       KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(doc_id),
+                                       KUMO_DB_I64(version)),
+                        NULL);
+}

@@ -126,4 +126,12 @@ struct docs_doc_ref;
 kumo_code docs_version_list_expired(struct kumo_db_conn *c, int64_t before_us,
                                     struct docs_doc_ref *refs, size_t max, size_t *n);
 
+/* Records on the document why the upload of its pending version `version`
+ * failed its checks (reason: a static text of at most 255 characters);
+ * nothing when that version is no longer pending. Cleared by
+ * docs_doc_set_current. OK or the DB error. */
+kumo_code docs_version_fail_upload(struct kumo_db_conn *c, const char *tenant_id,
+                                   const char *doc_id, int64_t version, const char *reason,
+                                   int64_t now_us);
+
 #endif

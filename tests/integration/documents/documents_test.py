@@ -368,6 +368,10 @@ DOCS_ENV = {
     "KUMO_JOBS_BACKOFF_BASE": "100ms", "KUMO_JOBS_BACKOFF_MAX": "1s",
     "KUMO_JOBS_MAX_ATTEMPTS": "3", "KUMO_MAX_DOCUMENT_SIZE": "1GiB",
     "KUMO_JOBS_SWEEP_INTERVAL": "1s",
+    # This suite tests CompleteUpload itself (mismatches, uploads never
+    # completed and cleaned up): completion by object events is off here and
+    # tested, alongside CompleteUpload, by tests/integration/events.
+    "KUMO_UPLOAD_EVENTS": "false",
 }
 
 
