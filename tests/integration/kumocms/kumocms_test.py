@@ -45,12 +45,11 @@ Cases:
   and at the end: every daemon exits 0 on SIGTERM, no sanitizer report and
   no secret in the logs.
 
-THE MARKED STEP: upload_without_complete() below. Until issue 15 part 1
-(event-driven completion) is merged, kumo needs POST /complete after a
-single PUT, which a KumoCMS client never sends; the replay sends it there
-and nowhere else. Set KUMOCMS_NO_COMPLETE=1 (or EVENT_DRIVEN_COMPLETION =
-True) once part 1 is in: the replay then does exactly what a KumoCMS client
-does. (A multipart upload is always finished with /complete and the parts'
+A single PUT to upload_url is all a KumoCMS client sends: no /complete.
+kumo-storage journals the object-created event before it answers the PUT
+and kumo-documents completes the version from it (issue 15 part 1); the
+replay polls GET until 200 with presigned_url. (kumo's multipart upload,
+which KumoCMS does not have, is finished with /complete and the parts'
 ETags, which assembles the object, as S3's CompleteMultipartUpload.)
 
 Usage: kumocms_test.py BUILD_DIR
@@ -76,7 +75,6 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import kumo_stack  # noqa: E402
 
-EVENT_DRIVEN_COMPLETION = os.environ.get("KUMOCMS_NO_COMPLETE") == "1"
 MIB = 1024 * 1024
 MAX_FILE_SIZE = 10 * MIB  # KumoCMS: direct upload below it
 POLL_LIMIT_S = 5.0
@@ -284,18 +282,6 @@ def download(url):
     return http("GET", url, timeout=120)
 
 
-def upload_without_complete(cms, did, put_done):
-    """THE MARKED STEP (issue 15 part 1). A KumoCMS client is done after its
-    PUT to upload_url: the storage's object-created event completes the
-    document. Until kumo does that (EVENT_DRIVEN_COMPLETION), the replay
-    calls POST /complete here, and only here."""
-    if EVENT_DRIVEN_COMPLETION:
-        return
-    r = cms.call("POST", "/documents/%s/complete" % did, {})
-    j = expect_status(r, 200, "POST /complete (stand-in for the storage event)")
-    expect((j.get("document") or {}).get("status") == "active", j)
-
-
 def poll_ready(cms, did, since, what):
     """GET /documents/{id} until 200 with presigned_url (KumoCMS: the
     document is readable); at most POLL_LIMIT_S after `since`."""
@@ -400,7 +386,6 @@ def flow_upload(w, f):
         r = put_upload_url(j["upload_url"], f.data, "application/pdf")
         expect(r.status == 200, "PUT to upload_url: %r" % r)
         t_put = time.time()
-        upload_without_complete(cms, f.id, t_put)
     else:
         # kumo's multipart answer (KumoCMS has none): parts of part_size,
         # their URLs from upload-parts, then complete with the ETags.
@@ -516,7 +501,7 @@ def run_flow(w, label, credential, meta_as, size):
     if not case("%s: upload (%s, %s), PUT to upload_url, %s, GET until 200 with presigned_url "
                 "(<= %.0fs), download equals" % (
                     label, meta_as, what,
-                    "no complete" if EVENT_DRIVEN_COMPLETION else "[marked step: complete]",
+                    "no complete",
                     POLL_LIMIT_S), flow_upload, w, f):
         return f
     case("%s: list shows it with document_id and storage_class; count = documents" % label,
@@ -718,7 +703,6 @@ def c_direct_limits(w):
     expect(did, r)
     r = put_upload_url(r.json()["upload_url"], b"abc", "text/plain")
     expect(r.status == 200, r)
-    upload_without_complete(c, did, time.time())
     ten = b"\0" * MAX_FILE_SIZE
     r = c.replace(did, "ten.bin", ten, "application/octet-stream", {"a": 1})
     expect_error(r, 413, "file_content of exactly 10 MB")
@@ -793,7 +777,6 @@ def c_direct_connect(w):
     r = c.upload("via.txt", 3, "text/plain", {"v": 1})
     did = (r.json() or {}).get("document_id")
     expect(did and put_upload_url(r.json()["upload_url"], b"abc", "text/plain").status == 200, r)
-    upload_without_complete(c, did, time.time())
     poll_ready(c, did, time.time(), "via")
     limited = KumoCMS(w.limits_base, w.auth_tok)
     r = limited.call("PUT", "/documents/" + did, {
@@ -866,9 +849,8 @@ def main():
             report(False, "the stack starts (MariaDB, users, storage, documents, bff)",
                    traceback.format_exc())
             return 1
-        report(True, "the stack starts (%.1fs); completion: %s" % (
-            time.time() - t0, "event-driven (no /complete)" if EVENT_DRIVEN_COMPLETION
-            else "POST /complete in the marked step"))
+        report(True, "the stack starts (%.1fs); completion: event-driven (no /complete)"
+               % (time.time() - t0))
         if case("set-up: an editor API key (KumoCMS's credential)", c_api_key, w):
             run_flow(w, "api-key", w.editor_key, "meta_content", 150000)
             run_flow(w, "api-key-multipart", w.editor_key, "meta_json", 7 * MIB + 4321)
