@@ -198,6 +198,10 @@ struct docs_list_query {
     int order; /* DOCS_ORD_* */
     int64_t status;
     const char *tag, *content_type, *owner_id, *query;
+    /* The query split by kumo_text_query_parse (store/search.h): `words`
+     * for the natural-language MATCH (NULL: the query as it is), `ngram`
+     * the CJK phrases for the n-gram MATCH (NULL or "": none). */
+    const char *words, *ngram;
     int64_t t[4]; /* create after, create before, update after, update before (us) */
     int has_t[4];
 };
