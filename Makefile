@@ -281,6 +281,7 @@ bench: bootstrap all
 	bench/users/run build
 	bench/storage/run build
 	bench/documents/run build
+	bench/search/run build
 	$(if $(wildcard bench/bff/run),bench/bff/run build)
 	bench/console/run build
 
