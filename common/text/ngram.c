@@ -214,7 +214,11 @@ static void flush(struct kumo_text_query *q, struct kumo_buf *seg, size_t n_char
         if (q->ngram.len)
             kumo_buf_append_byte(&q->ngram, ' ');
         kumo_buf_append_str(&q->ngram, "+\"");
+        size_t from = q->ngram.len;
         kumo_text_ngrams((const char *)seg->data, seg->len, (size_t)-1, &q->ngram);
+        kumo_buf_append(&q->phrases, q->ngram.data + from, q->ngram.len - from);
+        kumo_buf_append_byte(&q->phrases, 0);
+        q->n_phrases++;
         kumo_buf_append_byte(&q->ngram, '"');
     } else {
         if (q->words.len)
@@ -254,6 +258,7 @@ void kumo_text_query_parse(const char *s, size_t len, struct kumo_text_query *q)
     kumo_buf_append(&q->ngram, "", 0);
     kumo_buf_append(&q->words, "", 0);
     kumo_buf_append(&q->text, "", 0);
+    kumo_buf_append(&q->phrases, "", 0);
 }
 
 void kumo_text_query_free(struct kumo_text_query *q)
@@ -261,4 +266,5 @@ void kumo_text_query_free(struct kumo_text_query *q)
     kumo_buf_free(&q->ngram);
     kumo_buf_free(&q->words);
     kumo_buf_free(&q->text);
+    kumo_buf_free(&q->phrases);
 }

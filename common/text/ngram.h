@@ -66,6 +66,14 @@ struct kumo_text_query {
      * required phrase per CJK segment of >= 2 characters, e.g.
      * +"c0898f05247" +"c05f9305fcd c05fcd054e1"; "" when none. */
     struct kumo_buf ngram;
+    /* The same phrases without operators: each the space-separated
+     * tokens, NUL-terminated one after the other in `phrases`. A phrase
+     * occurs in a column of kumo_text_ngrams tokens exactly when it is a
+     * substring of the column's text (all tokens have the same length and
+     * the break token has letters no token has), so a row can also be
+     * tested with LOCATE. */
+    struct kumo_buf phrases;
+    size_t n_phrases;
     /* For MATCH (text columns) AGAINST (... IN NATURAL LANGUAGE MODE):
      * the rest of the query (words, single CJK characters) with
      * full-width ASCII folded, otherwise as written; "" when none. */

@@ -171,6 +171,8 @@ DOCS_HANDLER(list_documents)
     kumo_text_query_parse(q.query, strlen(q.query), &tq);
     q.words = (const char *)tq.words.data;
     q.ngram = (const char *)tq.ngram.data;
+    q.phrases = (const char *)tq.phrases.data;
+    q.n_phrases = tq.n_phrases;
     struct kumo_buf scope = KUMO_BUF_INIT, strbuf = KUMO_BUF_INIT;
     list_scope(&scope, p->tid, &q);
     struct kumo_page_cursor cur;

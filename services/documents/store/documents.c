@@ -450,6 +450,13 @@ kumo_code docs_doc_list_purgeable(struct kumo_db_conn *c, int64_t now_us, struct
 #define WALK_OUTER      ") w JOIN documents d ON d.seq = w.seq WHERE d.tenant_id = ?"
 #define WALK_WORDS_TEST " AND " DOCS_SEARCH_WORDS_EXPR " + 0 > 0"
 #define WALK_NGRAM_TEST " AND " DOCS_SEARCH_NGRAM_EXPR " + 0 > 0"
+#define WALK_PHRASE_TEST                                                                           \
+    " AND (LOCATE(?, d.search_title) OR LOCATE(?, d.search_description)"                           \
+    " OR LOCATE(?, d.search_tags) OR LOCATE(?, d.search_metadata)"                                 \
+    " OR LOCATE(?, d.search_content))"
+/* The most phrases the walk tests with LOCATE (5 parameters each); more
+ * use the MATCH test. */
+#define WALK_PHRASES_MAX 3
 
 /* Rows in order a text query's walk tests before the full-text plan takes
  * over: WALK_FACTOR times the rows the page needs (at most WALK_ROWS_MAX),
@@ -617,7 +624,18 @@ size_t docs_list_sql(const char *tid, const struct docs_list_query *q,
             kumo_buf_append_str(sql, WALK_WORDS_TEST);
             p[n++] = KUMO_DB_STRZ(words);
         }
-        if (ngram[0]) {
+        if (ngram[0] && q->phrases && q->n_phrases >= 1 && q->n_phrases <= WALK_PHRASES_MAX) {
+            /* Each phrase as a substring of a token column: the same rows
+             * as the boolean MATCH (common/text/ngram.h), without
+             * evaluating the full-text query over every document that
+             * holds its bigrams (what MATCH costs even as a row test). */
+            const char *ph = q->phrases;
+            for (size_t i = 0; i < q->n_phrases; i++, ph += strlen(ph) + 1) {
+                kumo_buf_append_str(sql, WALK_PHRASE_TEST);
+                for (int k = 0; k < 5; k++)
+                    p[n++] = KUMO_DB_STRZ(ph);
+            }
+        } else if (ngram[0]) {
             kumo_buf_append_str(sql, WALK_NGRAM_TEST);
             p[n++] = KUMO_DB_STRZ(ngram);
         }

@@ -150,6 +150,27 @@ def c_precision(w):
     expect(ids(w, w.A, "東京") == [w.tokyo.id], "東京")
 
 
+def c_pages(w):
+    # Pages of 1 (the bounded walk with its substring test fills them) list
+    # exactly what one page of 100 (the full-text plan) lists.
+    for title in ("規則集 第1巻", "東京の規則", "データ規則 working", "京都。東京 規", "人事規則"):
+        r = dt.create_doc(w, w.A, b"x", title, "x.txt")
+        expect(r.code == C.OK, "CreateDocument %s: %r" % (title, r))
+    expect(len(ids(w, w.A, "規則")) == 5, "規則 in 5 documents: %r" % ids(w, w.A, "規則"))
+    for q in ("規則", "東京", "東京都", "規則 working", "データ", "則第", "人事", "conditions",
+              "規律を定める従業員"):
+        whole = ids(w, w.A, q)
+        paged, token = [], ""
+        for _ in range(20):
+            r = w.call("ListDocuments", token=w.A, page_size=1, query=q, page_token=token)
+            expect(r.code == C.OK, "%s page: %r" % (q, r))
+            paged += [d.id for d in r.resp.documents]
+            token = r.resp.next_page_token
+            if not token:
+                break
+        expect(paged == whole, "%s: pages of 1 %r, one page %r" % (q, paged, whole))
+
+
 def c_fields(w):
     for q, want in (("人事", w.meta), ("部門", w.meta), ("资料", w.meta), ("국어", w.meta),
                     ("문서입니다", w.meta), ("約書", w.meta), ("データ", w.kana),
@@ -293,6 +314,8 @@ def main():
             ("re-index: rows without tokens (written before migration 6) are re-indexed "
              "by migrate", c_reindex),
             ("invalid queries -> invalid_argument; boolean operators are text", c_invalid),
+            ("pages of 1 (bounded walk, substring test) list what one page (full-text plan) "
+             "lists", c_pages),
         ]
         for name, fn in cases:
             case(name, fn, w)

@@ -105,6 +105,8 @@ static void test_ngram_query_split(void **state)
     kumo_text_query_parse(s, strlen(s), &q);
     assert_string_equal((char *)q.ngram.data, "+\"c05f6205f0f\"");
     assert_string_equal((char *)q.words.data, "PDF を x");
+    assert_int_equal(q.n_phrases, 1);
+    assert_string_equal((char *)q.phrases.data, "c05f6205f0f");
     kumo_text_query_free(&q);
 
     /* ASCII words pass as they are (English search unchanged). */
@@ -121,12 +123,45 @@ static void test_ngram_query_split(void **state)
     assert_string_equal((char *)q.ngram.data,
                         "+\"c0670d052d9 c052d90898f c0898f05f8b c05f8b03092 c0309205b9a "
                         "c05b9a03081 c030810308b\"");
+    assert_int_equal(q.n_phrases, 1);
+    assert_string_equal((char *)q.phrases.data, "c0670d052d9 c052d90898f c0898f05f8b c05f8b03092 "
+                                                "c0309205b9a c05b9a03081 c030810308b");
     kumo_text_query_free(&q);
     kumo_text_query_parse("", 0, &q);
     assert_string_equal((char *)q.ngram.data, "");
     assert_string_equal((char *)q.words.data, "");
     assert_int_equal(q.n_terms, 0);
     kumo_text_query_free(&q);
+}
+
+/* A phrase occurs in a document's tokens exactly when its text is a
+ * substring of one run of the document (the LOCATE test of the walk). */
+static int phrase_in(const char *doc, const char *query)
+{
+    struct kumo_buf b = KUMO_BUF_INIT;
+    kumo_text_ngrams(doc, strlen(doc), 100000, &b);
+    kumo_buf_append(&b, "", 0);
+    struct kumo_text_query q;
+    kumo_text_query_parse(query, strlen(query), &q);
+    assert_int_equal(q.n_phrases, 1);
+    int in = strstr((char *)b.data, (char *)q.phrases.data) != NULL;
+    kumo_text_query_free(&q);
+    kumo_buf_free(&b);
+    return in;
+}
+
+static void test_ngram_phrase_is_a_substring_of_the_tokens(void **state)
+{
+    (void)state;
+    const char *doc = "本規則は従業員の労働条件および服務規律を定める。東京。京都の支店";
+    assert_true(phrase_in(doc, "規則"));
+    assert_true(phrase_in(doc, "規則は従業員"));
+    assert_true(phrase_in(doc, "服務規律を定める"));
+    assert_true(phrase_in(doc, "京都の支店"));
+    assert_false(phrase_in(doc, "東京都"));             /* across the 。 */
+    assert_false(phrase_in(doc, "規律を定める従業員")); /* not in a row */
+    assert_false(phrase_in(doc, "則本"));
+    assert_true(phrase_in("ﾃﾞｰﾀ", "データ"));
 }
 
 static void test_snippet_marks_matches(void **state)
@@ -201,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_ngram_width_folding),
         cmocka_unit_test(test_ngram_invalid_utf8_and_limits),
         cmocka_unit_test(test_ngram_query_split),
+        cmocka_unit_test(test_ngram_phrase_is_a_substring_of_the_tokens),
         cmocka_unit_test(test_snippet_marks_matches),
         cmocka_unit_test(test_snippet_half_width_text_and_invalid_bytes),
     };

@@ -190,9 +190,32 @@ static void test_docs_list_sql_cjk_query_tests_the_ngram_index(void **state)
         assert_int_equal(ngram, 1);
         kumo_buf_free(&sql);
     }
-    q.words = "";
+    /* With the bare phrases, the walk tests them as substrings of each
+     * token column (5 parameters each); the full-text plan keeps MATCH. */
+    q.phrases = "c0898f05247\0c0898f05248";
+    q.n_phrases = 2;
     sql = (struct kumo_buf)KUMO_BUF_INIT;
     const char *s = sql_of(&q, &FIRST, 1, &sql, &n, p);
+    assert_null(strstr(s, "BOOLEAN MODE"));
+    assert_int_equal(count(s, "LOCATE(?, d.search_content)"), 2);
+    assert_int_equal(count(s, "?"), n);
+    int located = 0;
+    for (size_t i = 0; i < n; i++)
+        if (p[i].type == KUMO_DB_T_STR && strcmp(p[i].p, "c0898f05248") == 0)
+            located++;
+    assert_int_equal(located, 5);
+    kumo_buf_free(&sql);
+    sql = (struct kumo_buf)KUMO_BUF_INIT;
+    s = sql_of(&q, &FIRST, 0, &sql, &n, p);
+    assert_int_equal(count(s, "BOOLEAN MODE"), 1);
+    assert_null(strstr(s, "LOCATE"));
+    kumo_buf_free(&sql);
+    q.phrases = NULL;
+    q.n_phrases = 0;
+
+    q.words = "";
+    sql = (struct kumo_buf)KUMO_BUF_INIT;
+    s = sql_of(&q, &FIRST, 1, &sql, &n, p);
     assert_null(strstr(s, "NATURAL LANGUAGE"));
     assert_int_equal(count(s, "BOOLEAN MODE) + 0 > 0"), 1);
     kumo_buf_free(&sql);
