@@ -406,7 +406,12 @@ kumo_code docs_doc_list_purgeable(struct kumo_db_conn *c, int64_t now_us, struct
  * for each row.
  *
  * With a query, MATCH ... AGAINST (natural language mode) over title,
- * description, tags and extracted text filters the rows, and they keep the
+ * description, tags and extracted text filters the rows for its words, and
+ * MATCH ... AGAINST (boolean mode: a required phrase of bigram tokens per
+ * CJK part) over the n-gram columns for its Japanese, Chinese or Korean
+ * parts (store/search.h); the walk below tests those phrases with LOCATE on
+ * the token columns instead, which selects the same rows (common/text/
+ * ngram.h) without evaluating the full-text query. The rows keep the
  * requested order (newest first by default), not relevance: relevance
  * scores move as other documents are written, which would break the
  * stability of the pages. Used as the access path, MATCH makes the server
