@@ -208,18 +208,22 @@ kumo_code docs_search_content_windows(struct kumo_db_conn *c, struct kumo_rpc_ca
         kumo_buf_append_str(&pos,
                             "NULLIF(LOCATE(?, extracted_text COLLATE utf8mb4_general_ci), 0), ");
     kumo_buf_append_str(&pos, "0)");
+    /* "…" where the window cuts the text. */
     kumo_buf_appendf(&sql,
-                     "SELECT seq, SUBSTRING(extracted_text, GREATEST(1, p - " WINDOW_LEAD
-                     "), " WINDOW_CHARS ") FROM (SELECT seq, extracted_text, %s AS p"
-                     " FROM documents WHERE tenant_id = ? AND seq IN (",
-                     (const char *)pos.data);
+                     "SELECT seq, CONCAT(IF(s > 1, '\xE2\x80\xA6', ''),"
+                     " SUBSTRING(extracted_text, s, " WINDOW_CHARS "),"
+                     " IF(CHAR_LENGTH(extracted_text) >= s + " WINDOW_CHARS ", '\xE2\x80\xA6', ''))"
+                     " FROM (SELECT seq, extracted_text, %s AS p, GREATEST(1, %s - " WINDOW_LEAD
+                     ") AS s FROM documents WHERE tenant_id = ? AND seq IN (",
+                     (const char *)pos.data, (const char *)pos.data);
     for (size_t i = 0; i < n; i++)
         kumo_buf_append_str(&sql, i ? ", ?" : "?");
     kumo_buf_append_str(&sql, ")) x WHERE p > 0");
-    struct kumo_db_param *p = kumo_malloc((nt + 1 + n) * sizeof *p);
+    struct kumo_db_param *p = kumo_malloc((2 * nt + 1 + n) * sizeof *p);
     size_t np = 0;
-    for (size_t t = 0; t < nt; t++)
-        p[np++] = KUMO_DB_STR((const char *)q->text.data + q->term_off[t], q->term_len[t]);
+    for (int twice = 0; twice < 2; twice++) /* p, then s */
+        for (size_t t = 0; t < nt; t++)
+            p[np++] = KUMO_DB_STR((const char *)q->text.data + q->term_off[t], q->term_len[t]);
     p[np++] = KUMO_DB_STRZ(tenant_id);
     for (size_t i = 0; i < n; i++)
         p[np++] = KUMO_DB_I64(seqs[i]);

@@ -122,6 +122,8 @@ def c_seed(w):
     w.meta = upload(w, w.A, "body", "Staff list", description="한국어 문서입니다",
                     tags=["契約書"], metadata={"部署": "人事部門", "note": ["中文资料库"]})
     w.kana = upload(w, w.A, "本文", "ﾃﾞｰﾀ管理ｶﾞｲﾄﾞ")
+    w.long = upload(w, w.A, "lorem ipsum dolor " * 200 + "the xylophone player " +
+                    "sit amet " * 300, "Long text")
 
 
 def c_japanese_substrings(w):
@@ -205,6 +207,13 @@ def c_snippets(w):
     d = search(w, w.A, "服務規律を定める").documents[0]
     sn = {s.field: s for s in d.snippets}
     expect(set(sn) == {"content"} and marked(sn["content"]) == ["服務規律を定める"], d.snippets)
+    # A long text: the window around the match is cut, "…" on both sides.
+    d = search(w, w.A, "xylophone").documents
+    expect(len(d) == 1, "xylophone: %r" % d)
+    sn = {s.field: s for s in d[0].snippets}
+    c = sn["content"]
+    expect(c.text.startswith("…") and c.text.endswith("…") and marked(c) == ["xylophone"] and
+           len(c.text) <= 162, c)
     d = search(w, w.A, "国語 문서").documents
     expect(len(d) == 0, "two terms both required: %r" % d)
     d = search(w, w.A, "국어").documents[0]
