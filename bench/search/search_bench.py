@@ -228,7 +228,8 @@ def main():
                 label, reqs[label], matches[label], statistics.median(x[0] for x in rows),
                 statistics.median(x[1] for x in rows), statistics.median(x[2] for x in rows),
                 seq_lat[label][0], seq_lat[label][1], bad[label]))
-        lines += ["", NOTE, "", "req/s, p50, p99: h2load, 10 clients x 10 streams (100 requests in flight, so "
+        lines += ["", NOTE, ""]
+        lines += ["req/s, p50, p99: h2load, 10 clients x 10 streams (100 requests in flight, so "
                   "p50 is mostly queueing: about 100 / req/s). 1 client: %d sequential calls from "
                   "python3-grpcio (its own overhead included), the latency of one search on an "
                   "idle server." % SEQ_CALLS, "",
