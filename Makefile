@@ -305,6 +305,7 @@ bench: bootstrap all
 	bench/documents/run build
 	bench/extract/run build
 	bench/events/run build
+	bench/search/run build
 	$(if $(wildcard bench/bff/run),bench/bff/run build)
 	bench/console/run build
 

@@ -11,6 +11,8 @@
 #include "db/page_token.h"
 #include "documents.h"
 #include "store/documents.h"
+#include "store/search.h"
+#include "text/snippet.h"
 
 #define ST_DELETED KUMO__DOCUMENTS__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_DELETED
 
@@ -82,6 +84,74 @@ static void list_scope(struct kumo_buf *b, const char *tid, const struct docs_li
         kumo_buf_appendf(b, "|%d:%lld", q->has_t[i], (long long)q->t[i]);
 }
 
+/* Characters of a snippet, and the most highlights in one. */
+#define SNIPPET_CHARS 160
+#define SNIPPET_MARKS 16
+
+/* A snippet of `field` from text[0..len) when a term of tq occurs in it,
+ * else NULL. */
+static Kumo__Documents__V1__SearchSnippet *snippet(struct kumo_rpc_call *call, const char *field,
+                                                   const char *text, size_t len,
+                                                   const struct kumo_text_query *tq)
+{
+    struct kumo_buf out = KUMO_BUF_INIT;
+    struct kumo_text_mark marks[SNIPPET_MARKS];
+    size_t nm = 0;
+    if (!text || !kumo_text_snippet(text, len, tq, SNIPPET_CHARS, &out, marks, SNIPPET_MARKS, &nm))
+        return NULL;
+    Kumo__Documents__V1__SearchSnippet *sn = kumo_rpc_call_alloc(call, sizeof *sn);
+    kumo__documents__v1__search_snippet__init(sn);
+    sn->field = (char *)field;
+    sn->text = kumo_rpc_call_alloc(call, out.len + 1);
+    memcpy(sn->text, out.data, out.len + 1);
+    kumo_buf_free(&out);
+    sn->highlights = kumo_rpc_call_alloc(call, nm * sizeof *sn->highlights + 1);
+    for (size_t i = 0; i < nm; i++) {
+        Kumo__Documents__V1__TextRange *r = kumo_rpc_call_alloc(call, sizeof *r);
+        kumo__documents__v1__text_range__init(r);
+        r->start = (int32_t)marks[i].start;
+        r->end = (int32_t)marks[i].end;
+        sn->highlights[sn->n_highlights++] = r;
+    }
+    return sn;
+}
+
+/* Adds to each listed document the snippets of its title, description and
+ * extracted text (read around the match: store/search.c) where a term of
+ * the query occurs, and the terms to the response. OK or the DB error. */
+static kumo_code add_snippets(struct kumo_rpc_call *call, struct kumo_db_conn *c, const char *tid,
+                              const struct kumo_text_query *tq, const struct docs_doc_row *rows,
+                              size_t n, Kumo__Documents__V1__ListDocumentsResponse *resp)
+{
+    resp->search_terms = kumo_rpc_call_alloc(call, tq->n_terms * sizeof(char *) + 1);
+    for (size_t t = 0; t < tq->n_terms; t++) {
+        char *term = kumo_rpc_call_alloc(call, tq->term_len[t] + 1);
+        memcpy(term, tq->text.data + tq->term_off[t], tq->term_len[t] + 1);
+        resp->search_terms[resp->n_search_terms++] = term;
+    }
+    if (n == 0 || tq->n_terms == 0)
+        return KUMO_CODE_OK;
+    int64_t *seqs = kumo_rpc_call_alloc(call, n * sizeof *seqs);
+    char **windows = kumo_rpc_call_alloc(call, n * sizeof *windows);
+    for (size_t i = 0; i < n; i++)
+        seqs[i] = rows[i].seq;
+    kumo_code rc = docs_search_content_windows(c, call, tid, seqs, n, tq, windows);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        Kumo__Documents__V1__Document *d = resp->documents[i];
+        Kumo__Documents__V1__SearchSnippet *sn[3] = {
+            snippet(call, "title", rows[i].title, strlen(rows[i].title), tq),
+            snippet(call, "description", rows[i].description, strlen(rows[i].description), tq),
+            snippet(call, "content", windows[i], windows[i] ? strlen(windows[i]) : 0, tq)};
+        d->snippets = kumo_rpc_call_alloc(call, sizeof sn);
+        for (size_t k = 0; k < 3; k++)
+            if (sn[k])
+                d->snippets[d->n_snippets++] = sn[k];
+    }
+    return KUMO_CODE_OK;
+}
+
 DOCS_HANDLER(list_documents)
 {
     struct docs_ctx *ctx = kumo_rpc_call_service_data(call);
@@ -96,6 +166,13 @@ DOCS_HANDLER(list_documents)
     struct docs_list_query q;
     if ((rc = parse_request(call, req, &q)) != KUMO_CODE_OK)
         return rc;
+    /* The query for the two indexes (store/search.h) and the snippets. */
+    struct kumo_text_query tq;
+    kumo_text_query_parse(q.query, strlen(q.query), &tq);
+    q.words = (const char *)tq.words.data;
+    q.ngram = (const char *)tq.ngram.data;
+    q.phrases = (const char *)tq.phrases.data;
+    q.n_phrases = tq.n_phrases;
     struct kumo_buf scope = KUMO_BUF_INIT, strbuf = KUMO_BUF_INIT;
     list_scope(&scope, p->tid, &q);
     struct kumo_page_cursor cur;
@@ -117,10 +194,14 @@ DOCS_HANDLER(list_documents)
         rc = docs_db_fail(call, c, rc);
         goto out;
     }
-    kumo_db_release(c);
     resp->documents = kumo_rpc_call_alloc(call, (size_t)size * sizeof *resp->documents);
     for (size_t i = 0; i < n; i++)
         resp->documents[resp->n_documents++] = docs_doc_message(call, &rows[i]);
+    if (q.query[0] && (rc = add_snippets(call, c, p->tid, &tq, rows, n, resp)) != KUMO_CODE_OK) {
+        rc = docs_db_fail(call, c, rc);
+        goto out;
+    }
+    kumo_db_release(c);
     docs_thumbnails_attach(ctx, call, p->tid, resp->documents, resp->n_documents);
     resp->count = (int32_t)resp->n_documents;
     if (more && n > 0) {
@@ -140,6 +221,7 @@ DOCS_HANDLER(list_documents)
     }
     *response = &resp->base;
 out:
+    kumo_text_query_free(&tq);
     kumo_buf_free(&scope);
     kumo_buf_free(&strbuf);
     return rc;

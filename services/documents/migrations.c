@@ -12,6 +12,7 @@
 
 #include "jobs/jobs.h"
 #include "store/thumbnails.h"
+#include "store/search.h"
 
 #define ASCII_ID   "VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin"
 #define ASCII(n)   "VARCHAR(" #n ") CHARACTER SET ascii COLLATE ascii_bin"
@@ -279,10 +280,33 @@ static const char m5_upload_events[] =
                                                          " lease_until DATETIME(6) NULL,"
                                                          " PRIMARY KEY (feed))" TABLE_OPTS;
 
+/* Migration 6: search in every language (issue 19; store/search.h). The
+ * n-gram columns hold the CJK bigram tokens kumo writes (common/text/
+ * ngram.h: ASCII, so one FULLTEXT index over the five works the same on
+ * MariaDB, which has no n-gram parser, and on Aurora MySQL); NULL when a
+ * field has none (TEXT columns take no literal default on MySQL 8).
+ * search_version 0 marks the rows written before: `migrate` re-indexes
+ * them right after applying this (docs_search_reindex_all), and every run
+ * of it finishes what a previous one left. One ALTER, so it applies
+ * whole. */
+#define NGRAM_COL "MEDIUMTEXT CHARACTER SET ascii COLLATE ascii_bin NULL"
+static const char m6_search_ngrams[] =
+    "ALTER TABLE documents ADD COLUMN search_title " NGRAM_COL ","
+    " ADD COLUMN search_description " NGRAM_COL ", ADD COLUMN search_tags " NGRAM_COL ","
+    " ADD COLUMN search_metadata " NGRAM_COL ", ADD COLUMN search_content " NGRAM_COL ","
+    " ADD COLUMN search_version TINYINT NOT NULL DEFAULT 0,"
+    " ADD KEY documents_search_version (search_version, seq),"
+    " ADD FULLTEXT KEY documents_ngrams (search_title, search_description, search_tags,"
+    " search_metadata, search_content)";
+
 static const struct kumo_db_migration migrations[] = {
-    {1, "documents", m1_documents, 0},         {2, "jobs", docs_jobs_migration_sql, 0},
-    {3, "tag_order", m3_tag_order, 0},         {4, "idempotency_per_owner", m4_idem_per_owner, 0},
-    {5, "upload_events", m5_upload_events, 0}, {7, "thumbnails", docs_thumbnails_migration_sql, 0},
+    {1, "documents", m1_documents, 0},
+    {2, "jobs", docs_jobs_migration_sql, 0},
+    {3, "tag_order", m3_tag_order, 0},
+    {4, "idempotency_per_owner", m4_idem_per_owner, 0},
+    {5, "upload_events", m5_upload_events, 0},
+    {6, "search_ngrams", m6_search_ngrams, 0},
+    {7, "thumbnails", docs_thumbnails_migration_sql, 0},
 };
 
 const struct kumo_db_migration *docs_migrations(size_t *n)
@@ -304,6 +328,9 @@ int docs_cmd_migrate(const struct kumo_config *c, int argc, char **argv, void *u
     const struct kumo_db_migration *m = docs_migrations(&n);
     kumo_code rc =
         kumo_db_migrate(ctx.db, m, n, kumo_config_int(c, "KUMO_MIGRATE_LOCK_TIMEOUT"), &res);
+    size_t reindexed = 0;
+    if (rc == KUMO_CODE_OK)
+        rc = docs_search_reindex_all(ctx.db, &reindexed);
     if (rc != KUMO_CODE_OK) {
         kumo_log(KUMO_LOG_ERROR, NULL, "migrate failed", "code", kumo_code_name(rc), "error",
                  kumo_db_last_error()->message, NULL);

@@ -11,6 +11,7 @@
 #include "db/row.h"
 #include "columns.h"
 #include "documents.h"
+#include "search.h"
 
 /* The columns of a documents row, in the order docs_doc_scan reads them:
  * the numbers and times first (one kumo_db_rows_scan), then the text and
@@ -150,13 +151,16 @@ kumo_code docs_doc_insert(struct kumo_db_conn *c, const struct docs_doc_new *n, 
     if (rc != KUMO_CODE_OK)
         return rc;
     int idem = n->idem_key[0] != '\0';
+    struct docs_search_cols sc;
+    docs_search_cols_fill(&sc, n->title, n->description, n->tags_text, n->metadata);
     rc = kumo_db_exec(
         c,
         "INSERT INTO documents (id, tenant_id, number, title, description, file_name,"
         " content_type, size, sha256, tags_text, metadata, status, current_version,"
         " pending_version, owner_id, version, create_time, update_time, idempotency_key,"
-        " idempotency_expire_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 0, 1, ?, 1, ?, ?,"
-        " ?, ?)",
+        " idempotency_expire_time, search_title, search_description, search_tags,"
+        " search_metadata, search_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 0, 1, ?,"
+        " 1, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
         KUMO_DB_PARAMS(KUMO_DB_STRZ(n->id), KUMO_DB_STRZ(n->tenant_id), KUMO_DB_STRZ(number),
                        KUMO_DB_STRZ(n->title), KUMO_DB_STRZ(n->description),
                        KUMO_DB_STRZ(n->file_name), KUMO_DB_STRZ(n->content_type),
@@ -165,8 +169,11 @@ kumo_code docs_doc_insert(struct kumo_db_conn *c, const struct docs_doc_new *n, 
                        KUMO_DB_STRZ(n->tags_text), KUMO_DB_STRZ(n->metadata),
                        KUMO_DB_STRZ(n->owner_id), KUMO_DB_TIME(n->now_us), KUMO_DB_TIME(n->now_us),
                        idem ? KUMO_DB_STRZ(n->idem_key) : KUMO_DB_NULL,
-                       idem ? KUMO_DB_TIME(n->idem_expire_us) : KUMO_DB_NULL),
+                       idem ? KUMO_DB_TIME(n->idem_expire_us) : KUMO_DB_NULL,
+                       docs_search_param(&sc.title), docs_search_param(&sc.description),
+                       docs_search_param(&sc.tags), docs_search_param(&sc.metadata)),
         NULL);
+    docs_search_cols_free(&sc);
     if (rc == KUMO_CODE_OK)
         rc = insert_tags(c, n->tenant_id, n->id, n->tags, n->n_tags);
     return rc;
@@ -187,20 +194,33 @@ kumo_code docs_doc_update(struct kumo_db_conn *c, const char *tenant_id, const c
                           int64_t version, const struct docs_doc_edit *e, uint64_t *matched)
 {
     unsigned f = e->fields;
+    struct docs_search_cols sc;
+    docs_search_cols_fill(&sc, (f & DOCS_DOC_F_TITLE) ? e->title : NULL,
+                          (f & DOCS_DOC_F_DESCRIPTION) ? e->description : NULL,
+                          (f & DOCS_DOC_F_TAGS) ? e->tags_text : NULL,
+                          (f & DOCS_DOC_F_METADATA) ? e->metadata : NULL);
     kumo_code rc = kumo_db_exec(
         c,
         "UPDATE documents SET title = IF(?, ?, title), description = IF(?, ?, description),"
         " file_name = IF(?, ?, file_name), tags_text = IF(?, ?, tags_text),"
-        " metadata = IF(?, ?, metadata), version = version + 1, update_time = ?"
+        " metadata = IF(?, ?, metadata), search_title = IF(?, ?, search_title),"
+        " search_description = IF(?, ?, search_description),"
+        " search_tags = IF(?, ?, search_tags), search_metadata = IF(?, ?, search_metadata),"
+        " version = version + 1, update_time = ?"
         " WHERE tenant_id = ? AND id = ? AND version = ? AND status <> 4",
         KUMO_DB_PARAMS(KUMO_DB_I64((f & DOCS_DOC_F_TITLE) != 0), KUMO_DB_STRZ(e->title),
                        KUMO_DB_I64((f & DOCS_DOC_F_DESCRIPTION) != 0), KUMO_DB_STRZ(e->description),
                        KUMO_DB_I64((f & DOCS_DOC_F_FILE_NAME) != 0), KUMO_DB_STRZ(e->file_name),
                        KUMO_DB_I64((f & DOCS_DOC_F_TAGS) != 0), KUMO_DB_STRZ(e->tags_text),
                        KUMO_DB_I64((f & DOCS_DOC_F_METADATA) != 0), KUMO_DB_STRZ(e->metadata),
-                       KUMO_DB_TIME(kumo_now_us()), KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(id),
-                       KUMO_DB_I64(version)),
+                       KUMO_DB_I64((f & DOCS_DOC_F_TITLE) != 0), docs_search_param(&sc.title),
+                       KUMO_DB_I64((f & DOCS_DOC_F_DESCRIPTION) != 0),
+                       docs_search_param(&sc.description), KUMO_DB_I64((f & DOCS_DOC_F_TAGS) != 0),
+                       docs_search_param(&sc.tags), KUMO_DB_I64((f & DOCS_DOC_F_METADATA) != 0),
+                       docs_search_param(&sc.metadata), KUMO_DB_TIME(kumo_now_us()),
+                       KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(id), KUMO_DB_I64(version)),
         matched);
+    docs_search_cols_free(&sc);
     if (rc != KUMO_CODE_OK || *matched == 0 || !(f & DOCS_DOC_F_TAGS))
         return rc;
     rc = kumo_db_exec(c, "DELETE FROM document_tags WHERE tenant_id = ? AND document_id = ?",
@@ -288,7 +308,8 @@ kumo_code docs_doc_set_current(struct kumo_db_conn *c, const char *tenant_id, co
         "UPDATE documents SET status = 2, current_version = ?, pending_version ="
         " IF(pending_version = ?, 0, pending_version), file_name = ?, content_type = ?,"
         " size = ?, sha256 = ?, detected_content_type = '', extraction_state = 1,"
-        " extracted_text = NULL, upload_error = NULL, upload_error_time = NULL,"
+        " extracted_text = NULL, search_content = NULL, upload_error = NULL, upload_error_time = "
+        "NULL,"
         " version = version + 1, update_time = ?"
         " WHERE tenant_id = ? AND id = ?",
         KUMO_DB_PARAMS(KUMO_DB_I64(version), KUMO_DB_I64(version), KUMO_DB_STRZ(file_name),
@@ -342,15 +363,22 @@ kumo_code docs_doc_set_extracted(struct kumo_db_conn *c, const char *tenant_id, 
                                  const char *mime, const uint8_t sha[32], const char *text,
                                  size_t text_len)
 {
-    /* 2 = DONE (ExtractionState). */
-    return kumo_db_exec(c,
-                        "UPDATE documents SET detected_content_type = ?, sha256 = ?,"
-                        " extracted_text = ?, extraction_state = 2"
-                        " WHERE tenant_id = ? AND id = ?",
-                        KUMO_DB_PARAMS(KUMO_DB_STRZ(mime), KUMO_DB_BYTES(sha, 32),
-                                       text ? KUMO_DB_STR(text, text_len) : KUMO_DB_NULL,
-                                       KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(id)),
-                        NULL);
+    /* 2 = DONE (ExtractionState). The n-gram tokens of the text go with it
+     * (store/search.h), whatever extractor produced it. */
+    struct kumo_buf tokens = KUMO_BUF_INIT;
+    if (text)
+        docs_search_content(text, text_len, &tokens);
+    kumo_code rc = kumo_db_exec(c,
+                                "UPDATE documents SET detected_content_type = ?, sha256 = ?,"
+                                " extracted_text = ?, search_content = ?, extraction_state = 2"
+                                " WHERE tenant_id = ? AND id = ?",
+                                KUMO_DB_PARAMS(KUMO_DB_STRZ(mime), KUMO_DB_BYTES(sha, 32),
+                                               text ? KUMO_DB_STR(text, text_len) : KUMO_DB_NULL,
+                                               docs_search_param(&tokens), KUMO_DB_STRZ(tenant_id),
+                                               KUMO_DB_STRZ(id)),
+                                NULL);
+    kumo_buf_free(&tokens);
+    return rc;
 }
 
 kumo_code docs_doc_list_purgeable(struct kumo_db_conn *c, int64_t now_us, struct docs_doc_ref *refs,
@@ -381,7 +409,12 @@ kumo_code docs_doc_list_purgeable(struct kumo_db_conn *c, int64_t now_us, struct
  * for each row.
  *
  * With a query, MATCH ... AGAINST (natural language mode) over title,
- * description, tags and extracted text filters the rows, and they keep the
+ * description, tags and extracted text filters the rows for its words, and
+ * MATCH ... AGAINST (boolean mode: a required phrase of bigram tokens per
+ * CJK part) over the n-gram columns for its Japanese, Chinese or Korean
+ * parts (store/search.h); the walk below tests those phrases with LOCATE on
+ * the token columns instead, which selects the same rows (common/text/
+ * ngram.h) without evaluating the full-text query. The rows keep the
  * requested order (newest first by default), not relevance: relevance
  * scores move as other documents are written, which would break the
  * stability of the pages. Used as the access path, MATCH makes the server
@@ -416,13 +449,22 @@ kumo_code docs_doc_list_purgeable(struct kumo_db_conn *c, int64_t now_us, struct
 #define FROM_TAG_CREATE                                                                            \
     " FROM document_tags t JOIN documents d"                                                       \
     " ON d.seq = t.seq WHERE t.tenant_id = ? AND t.tag = ? AND d.tenant_id = ?"
-#define MATCH_EXPR                                                                                 \
-    "MATCH (d.title, d.description, d.tags_text, d.extracted_text)"                                \
-    " AGAINST (? IN NATURAL LANGUAGE MODE)"
-#define MATCH_TEXT " AND " MATCH_EXPR
-/* The same test as a row filter on the walked rows (not an access path):
+/* The text tests (store/search.h): words in natural language mode over
+ * the text columns, CJK phrases in boolean mode over the n-gram columns. */
+#define MATCH_WORDS " AND " DOCS_SEARCH_WORDS_EXPR
+#define MATCH_NGRAM " AND " DOCS_SEARCH_NGRAM_EXPR
+/* The same tests as row filters on the walked rows (not an access path):
  * see the top. */
-#define WALK_OUTER ") w JOIN documents d ON d.seq = w.seq WHERE " MATCH_EXPR " + 0 > 0"
+#define WALK_OUTER      ") w JOIN documents d ON d.seq = w.seq WHERE d.tenant_id = ?"
+#define WALK_WORDS_TEST " AND " DOCS_SEARCH_WORDS_EXPR " + 0 > 0"
+#define WALK_NGRAM_TEST " AND " DOCS_SEARCH_NGRAM_EXPR " + 0 > 0"
+#define WALK_PHRASE_TEST                                                                           \
+    " AND (LOCATE(?, d.search_title) OR LOCATE(?, d.search_description)"                           \
+    " OR LOCATE(?, d.search_tags) OR LOCATE(?, d.search_metadata)"                                 \
+    " OR LOCATE(?, d.search_content))"
+/* The most phrases the walk tests with LOCATE (5 parameters each); more
+ * use the MATCH test. */
+#define WALK_PHRASES_MAX 3
 
 /* Rows in order a text query's walk tests before the full-text plan takes
  * over: WALK_FACTOR times the rows the page needs (at most WALK_ROWS_MAX),
@@ -549,9 +591,19 @@ size_t docs_list_sql(const char *tid, const struct docs_list_query *q,
             p[n++] = KUMO_DB_TIME(q->t[i]);
         }
     }
+    const char *words = q->words ? q->words : q->query;
+    const char *ngram = q->ngram ? q->ngram : "";
+    if (!words[0] && !ngram[0])
+        words = q->query; /* never a text query without a text test */
     if (q->query[0] && !walk) {
-        kumo_buf_append_str(sql, MATCH_TEXT);
-        p[n++] = KUMO_DB_STRZ(q->query);
+        if (words[0]) {
+            kumo_buf_append_str(sql, MATCH_WORDS);
+            p[n++] = KUMO_DB_STRZ(words);
+        }
+        if (ngram[0]) {
+            kumo_buf_append_str(sql, MATCH_NGRAM);
+            p[n++] = KUMO_DB_STRZ(ngram);
+        }
     }
     const char *after = by_tag ? tag_orders[q->order].after : orders[q->order].after;
     const char *order_by = by_tag ? tag_orders[q->order].order_by : orders[q->order].order_by;
@@ -575,7 +627,26 @@ size_t docs_list_sql(const char *tid, const struct docs_list_query *q,
         /* The walked rows' text, in the order's terms on d (the tag rows
          * carry the same create_time and seq). */
         kumo_buf_append_str(sql, WALK_OUTER);
-        p[n++] = KUMO_DB_STRZ(q->query);
+        p[n++] = KUMO_DB_STRZ(tid);
+        if (words[0]) {
+            kumo_buf_append_str(sql, WALK_WORDS_TEST);
+            p[n++] = KUMO_DB_STRZ(words);
+        }
+        if (ngram[0] && q->phrases && q->n_phrases >= 1 && q->n_phrases <= WALK_PHRASES_MAX) {
+            /* Each phrase as a substring of a token column: the same rows
+             * as the boolean MATCH (common/text/ngram.h), without
+             * evaluating the full-text query over every document that
+             * holds its bigrams (what MATCH costs even as a row test). */
+            const char *ph = q->phrases;
+            for (size_t i = 0; i < q->n_phrases; i++, ph += strlen(ph) + 1) {
+                kumo_buf_append_str(sql, WALK_PHRASE_TEST);
+                for (int k = 0; k < 5; k++)
+                    p[n++] = KUMO_DB_STRZ(ph);
+            }
+        } else if (ngram[0]) {
+            kumo_buf_append_str(sql, WALK_NGRAM_TEST);
+            p[n++] = KUMO_DB_STRZ(ngram);
+        }
         kumo_buf_append_str(sql, orders[q->order].order_by);
         p[n++] = KUMO_DB_I64(limit);
     }
@@ -588,7 +659,7 @@ static kumo_code fetch_page(struct kumo_db_conn *c, struct kumo_rpc_call *call, 
                             const struct docs_list_query *q, const struct kumo_page_cursor *cur,
                             int32_t size, int walk, struct docs_doc_row *rows, size_t *n, int *more)
 {
-    struct kumo_db_param params[24];
+    struct kumo_db_param params[DOCS_LIST_PARAMS_MAX];
     struct kumo_buf sql = KUMO_BUF_INIT;
     size_t np = docs_list_sql(tid, q, cur, size + 1, walk, &sql, params);
     struct kumo_db_rows *res;

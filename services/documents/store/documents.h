@@ -199,12 +199,20 @@ struct docs_list_query {
     int order; /* DOCS_ORD_* */
     int64_t status;
     const char *tag, *content_type, *owner_id, *query;
+    /* The query split by kumo_text_query_parse (store/search.h): `words`
+     * for the natural-language MATCH (NULL: the query as it is), `ngram`
+     * the CJK phrases for the n-gram MATCH (NULL or "": none). */
+    const char *words, *ngram;
+    /* The same phrases as bare token strings, NUL-separated (n_phrases
+     * of them), for the walk's row test. */
+    const char *phrases;
+    size_t n_phrases;
     int64_t t[4]; /* create after, create before, update after, update before (us) */
     int has_t[4];
 };
 
 /* The most parameters docs_list_sql binds. */
-#define DOCS_LIST_PARAMS_MAX 24
+#define DOCS_LIST_PARAMS_MAX 40
 
 /* Appends to `sql` the statement for `q` after cursor `cur` (cur->seq < 0:
  * the first page), asking for `limit` rows, assembled from fixed fragments

@@ -150,11 +150,82 @@ static void test_docs_list_sql_text_query_plans(void **state)
     s = sql_of(&q, &FIRST, 1, &sql, &n, p);
     assert_true(strncmp(s, "SELECT STRAIGHT_JOIN d.seq,", 27) == 0);
     assert_non_null(strstr(s, "SELECT d.seq FROM documents d"));
-    assert_non_null(strstr(s, ") w JOIN documents d ON d.seq = w.seq WHERE MATCH"));
+    assert_non_null(
+        strstr(s, ") w JOIN documents d ON d.seq = w.seq WHERE d.tenant_id = ? AND MATCH"));
     assert_non_null(strstr(s, " + 0 > 0"));
+    assert_null(strstr(s, "BOOLEAN MODE")); /* no CJK: the n-gram index is not asked */
     assert_int_equal(count(s, "?"), n);
     assert_int_equal(p[n - 1].i64, 21);     /* the page */
-    assert_int_equal(p[n - 3].i64, 21 * 8); /* the walk's rows */
+    assert_int_equal(p[n - 4].i64, 21 * 8); /* the walk's rows */
+    kumo_buf_free(&sql);
+}
+
+/* A query split by kumo_text_query_parse: its words keep the
+ * natural-language MATCH, its CJK phrases test the n-gram index, both
+ * required, in both plans; a CJK-only query has no natural-language test. */
+static void test_docs_list_sql_cjk_query_tests_the_ngram_index(void **state)
+{
+    (void)state;
+    struct docs_list_query q = query();
+    q.query = "規則 working";
+    q.words = "working";
+    q.ngram = "+\"c0898f05247\"";
+    struct kumo_buf sql = KUMO_BUF_INIT;
+    struct kumo_db_param p[DOCS_LIST_PARAMS_MAX];
+    size_t n;
+    for (int walk = 0; walk <= 1; walk++) {
+        sql = (struct kumo_buf)KUMO_BUF_INIT;
+        const char *s = sql_of(&q, &FIRST, walk, &sql, &n, p);
+        assert_int_equal(count(s, "IN NATURAL LANGUAGE MODE"), 1);
+        assert_int_equal(count(s, "d.search_content) AGAINST (? IN BOOLEAN MODE)"), 1);
+        assert_int_equal(count(s, "?"), n);
+        int words = 0, ngram = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (p[i].type == KUMO_DB_T_STR && strcmp(p[i].p, "working") == 0)
+                words++;
+            if (p[i].type == KUMO_DB_T_STR && strcmp(p[i].p, q.ngram) == 0)
+                ngram++;
+        }
+        assert_int_equal(words, 1);
+        assert_int_equal(ngram, 1);
+        kumo_buf_free(&sql);
+    }
+    /* With the bare phrases, the walk tests them as substrings of each
+     * token column (5 parameters each); the full-text plan keeps MATCH. */
+    q.phrases = "c0898f05247\0c0898f05248";
+    q.n_phrases = 2;
+    sql = (struct kumo_buf)KUMO_BUF_INIT;
+    const char *s = sql_of(&q, &FIRST, 1, &sql, &n, p);
+    assert_null(strstr(s, "BOOLEAN MODE"));
+    assert_int_equal(count(s, "LOCATE(?, d.search_content)"), 2);
+    assert_int_equal(count(s, "?"), n);
+    int located = 0;
+    for (size_t i = 0; i < n; i++)
+        if (p[i].type == KUMO_DB_T_STR && strcmp(p[i].p, "c0898f05248") == 0)
+            located++;
+    assert_int_equal(located, 5);
+    kumo_buf_free(&sql);
+    sql = (struct kumo_buf)KUMO_BUF_INIT;
+    s = sql_of(&q, &FIRST, 0, &sql, &n, p);
+    assert_int_equal(count(s, "BOOLEAN MODE"), 1);
+    assert_null(strstr(s, "LOCATE"));
+    kumo_buf_free(&sql);
+    q.phrases = NULL;
+    q.n_phrases = 0;
+
+    q.words = "";
+    sql = (struct kumo_buf)KUMO_BUF_INIT;
+    s = sql_of(&q, &FIRST, 1, &sql, &n, p);
+    assert_null(strstr(s, "NATURAL LANGUAGE"));
+    assert_int_equal(count(s, "BOOLEAN MODE) + 0 > 0"), 1);
+    kumo_buf_free(&sql);
+    /* Nothing left of the query to test (only punctuation): the query as
+     * it is, never no test at all. */
+    q.query = "!!";
+    q.ngram = "";
+    sql = (struct kumo_buf)KUMO_BUF_INIT;
+    s = sql_of(&q, &FIRST, 0, &sql, &n, p);
+    assert_int_equal(count(s, "NATURAL LANGUAGE MODE"), 1);
     kumo_buf_free(&sql);
 }
 
@@ -166,6 +237,7 @@ int main(void)
         cmocka_unit_test(test_docs_list_sql_cursor_continues_each_keyset),
         cmocka_unit_test(test_docs_list_sql_tag_with_create_order_walks_the_tag_rows),
         cmocka_unit_test(test_docs_list_sql_text_query_plans),
+        cmocka_unit_test(test_docs_list_sql_cjk_query_tests_the_ngram_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
