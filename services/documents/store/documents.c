@@ -184,6 +184,7 @@ kumo_code docs_doc_set_pending(struct kumo_db_conn *c, const char *tenant_id, co
 {
     return kumo_db_exec(c,
                         "UPDATE documents SET pending_version = ?, update_time = ?,"
+                        " upload_error = NULL, upload_error_time = NULL,"
                         " version = version + 1 WHERE tenant_id = ? AND id = ?",
                         KUMO_DB_PARAMS(KUMO_DB_I64(version), KUMO_DB_TIME(now_us),
                                        KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(id)),
