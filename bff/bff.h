@@ -273,15 +273,25 @@ int bff_http_port(const struct bff_http *h);
     "time\"}}"
 
 /* Serves one h2c connection (h2c.c) until it closes, has no open stream
- * for KUMO_CLIENT_TIMEOUT, or *stopping is set (then GOAWAY); its requests
- * run on `pool`'s threads, and it returns once none is left there. A request
- * still arriving KUMO_CLIENT_TIMEOUT after its HEADERS began is answered
- * 408 and reset. The fd stays the caller's. */
+ * for KUMO_CLIENT_TIMEOUT, or *stopping is set (the drain deadline: cut
+ * at once). Once *draining is set it sends GOAWAY (NO_ERROR, the last
+ * stream the client opened), answers every stream up to it, refuses later
+ * ones with RST_STREAM REFUSED_STREAM and closes when none is left. Its
+ * requests run on `pool`'s threads, and it returns once none is left
+ * there. A request still arriving KUMO_CLIENT_TIMEOUT after its HEADERS
+ * began is answered 408 and reset. The fd stays the caller's. */
 struct bff_pool;
 void bff_h2c_serve(struct bff *app, struct bff_pool *pool, int fd, const char *peer,
-                   atomic_int *stopping);
-/* Stops accepting new connections (drain). */
+                   atomic_int *draining, atomic_int *stopping);
+/* The drain (SIGTERM): stops accepting, sends GOAWAY on h2c connections,
+ * `Connection: close` on every HTTP/1.1 response from now on, and closes
+ * idle keep-alive connections; requests already received are answered. */
 void bff_http_quiesce(struct bff_http *h);
-void bff_http_stop(struct bff_http *h);
+/* 1 once the drain left nothing to answer: no request in flight, no
+ * connection open. Any thread. */
+int bff_http_drained(struct bff_http *h);
+/* Waits (until `deadline`, kumo_now_ns) for the drain to finish, then
+ * closes whatever is left and frees `h` (NULL is a no-op). */
+void bff_http_stop(struct bff_http *h, int64_t deadline);
 
 #endif

@@ -39,7 +39,8 @@ struct bff_http {
     pthread_t acceptor;
     int acceptor_started;
     int quiesced;
-    atomic_int stopping;
+    atomic_int draining; /* SIGTERM: finish what was received, then close */
+    atomic_int stopping; /* the drain deadline: close everything */
     atomic_int inflight; /* HTTP/1.1 requests being served */
     atomic_int threads;  /* connection threads (classifying or h2c) */
     pthread_mutex_t conns_mu;
@@ -152,6 +153,8 @@ static void set_phase(struct bff_http *h, struct MHD_Connection *conn, enum h1_p
         return;
     pthread_mutex_lock(&h->conns_mu);
     if (hc->phase != H1_CUT) {
+        if (phase == H1_IDLE)
+            hc->since = kumo_now_ns(); /* idle since */
         if (phase != H1_READING)
             hc->phase = phase;
         else if (hc->phase == H1_IDLE) {
@@ -232,25 +235,41 @@ static void cut_conn(struct h1_conn *hc)
              NULL);
 }
 
-/* Every ~quarter of a second, cuts the connections whose request has been
- * arriving for longer than the client timeout. One whose bytes are waiting
- * unread in the socket is spared this round: the delay is ours (its MHD
- * thread is busy in a handler), not the client's. */
+/* During the drain a keep-alive connection idle this long, with no byte
+ * of a next request in its socket, is closed. A client that sends its
+ * next request at once gets it answered with `Connection: close` instead
+ * (closing an idle connection always races with a request in flight:
+ * the grace makes that a client that sat idle across the signal). */
+#define DRAIN_IDLE_GRACE_NS (100LL * 1000000)
+
+/* Every ~quarter of a second (50 ms while draining), cuts the connections
+ * whose request has been arriving for longer than the client timeout. One
+ * whose bytes are waiting unread in the socket is spared this round: the
+ * delay is ours (its MHD thread is busy in a handler), not the client's.
+ * While draining it also closes the idle keep-alive connections (shut down:
+ * MHD sees the client leave and frees them). */
 static void *watchdog_main(void *arg)
 {
     struct bff_http *h = arg;
     int64_t budget = h->app->s.client_timeout_ms * 1000000;
     while (!atomic_load(&h->watchdog_stop)) {
-        usleep(250 * 1000);
+        int draining = atomic_load(&h->draining);
+        usleep(draining ? 50 * 1000 : 250 * 1000);
         int64_t now = kumo_now_ns();
         pthread_mutex_lock(&h->conns_mu);
         for (struct h1_conn *hc = h->conns; hc; hc = hc->next) {
-            if (hc->phase != H1_READING || now - hc->since <= budget)
+            int idle = hc->phase == H1_IDLE && draining && now - hc->since > DRAIN_IDLE_GRACE_NS;
+            if (!idle && (hc->phase != H1_READING || now - hc->since <= budget))
                 continue;
             int unread = 0;
             if (ioctl(hc->fd, FIONREAD, &unread) == 0 && unread > 0)
                 continue;
-            cut_conn(hc);
+            if (idle) {
+                shutdown(hc->fd, SHUT_RDWR);
+                hc->phase = H1_CUT;
+            } else {
+                cut_conn(hc);
+            }
         }
         pthread_mutex_unlock(&h->conns_mu);
     }
@@ -289,7 +308,7 @@ static enum MHD_Result respond(struct bff_http *h, struct MHD_Connection *conn, 
         MHD_add_response_header(resp, rs.header_names[i], rs.header_values[i]);
     if (rs.content_type)
         MHD_add_response_header(resp, "Content-Type", rs.content_type);
-    if (r->too_large)
+    if (r->too_large || atomic_load(&h->draining))
         MHD_add_response_header(resp, "Connection", "close");
     enum MHD_Result rc = MHD_queue_response(conn, (unsigned)rs.status, resp);
     MHD_destroy_response(resp);
@@ -440,9 +459,11 @@ static int classify(struct bff_http *h, int fd)
         if (left <= 0 || atomic_load(&h->stopping))
             return 0;
         struct pollfd p = {fd, POLLIN, 0};
-        int r = poll(&p, 1, left > 500 ? 500 : (int)left);
+        int r = poll(&p, 1, left > 100 ? 100 : (int)left);
         if (r < 0 && errno != EINTR)
             return 0;
+        if (r == 0 && atomic_load(&h->draining))
+            return 0; /* nothing was sent before the drain: close */
         if (r <= 0)
             continue;
         char b[4];
@@ -469,7 +490,7 @@ static void *conn_main(void *arg)
         if (kind == 2) {
             char peer[64];
             addr_text(&pc->ss, peer, sizeof peer);
-            bff_h2c_serve(h->app, h->pool, pc->fd, peer, &h->stopping);
+            bff_h2c_serve(h->app, h->pool, pc->fd, peer, &h->draining, &h->stopping);
         }
         close(pc->fd);
     }
@@ -609,6 +630,7 @@ void bff_http_quiesce(struct bff_http *h)
     if (!h || h->quiesced)
         return;
     h->quiesced = 1;
+    atomic_store(&h->draining, 1);
     if (write(h->wake[1], "x", 1) < 0) {
         /* The pipe cannot be full: one byte, once. */
     }
@@ -616,15 +638,28 @@ void bff_http_quiesce(struct bff_http *h)
     close(h->lfd);
 }
 
-void bff_http_stop(struct bff_http *h)
+int bff_http_drained(struct bff_http *h)
+{
+    if (!h)
+        return 1;
+    pthread_mutex_lock(&h->conns_mu);
+    int open = h->conns != NULL;
+    pthread_mutex_unlock(&h->conns_mu);
+    return !open && atomic_load(&h->inflight) == 0 && atomic_load(&h->threads) == 0;
+}
+
+void bff_http_stop(struct bff_http *h, int64_t deadline)
 {
     if (!h)
         return;
     bff_http_quiesce(h);
+    while (!bff_http_drained(h) && kumo_now_ns() < deadline)
+        usleep(20 * 1000);
+    /* Past the deadline: h2c connections close at once; handlers still in
+     * an RPC end by their own deadline (at most KUMO_REQUEST_TIMEOUT). */
     atomic_store(&h->stopping, 1);
-    int64_t deadline = kumo_now_ns() + 15LL * 1000000000;
-    while ((atomic_load(&h->inflight) > 0 || atomic_load(&h->threads) > 0) &&
-           kumo_now_ns() < deadline)
+    int64_t cut = kumo_now_ns() + h->app->s.request_timeout_ms * 1000000;
+    while (atomic_load(&h->threads) > 0 && kumo_now_ns() < cut)
         usleep(20 * 1000);
     stop_watchdog(h);
     MHD_stop_daemon(h->d);

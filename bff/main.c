@@ -124,11 +124,18 @@ static void drain(struct kumo_daemon *d, void *ud)
     bff_http_quiesce(a->http);
 }
 
-static void teardown(struct kumo_daemon *d, void *ud)
+static int drained(struct kumo_daemon *d, void *ud)
 {
     (void)d;
     struct bff *a = ud;
-    bff_http_stop(a->http);
+    return bff_http_drained(a->http);
+}
+
+static void teardown(struct kumo_daemon *d, void *ud)
+{
+    struct bff *a = ud;
+    int64_t deadline = kumo_daemon_drain_deadline(d);
+    bff_http_stop(a->http, deadline ? deadline : kumo_now_ns());
     a->http = NULL;
     bff_static_free();
     kumo_jwks_refresher_stop(a->jwks);
@@ -179,6 +186,7 @@ int main(int argc, char **argv)
         .extra_port_name = "http_port",
         .extra_port = http_port,
         .drain = drain,
+        .drained = drained,
     };
     return kumo_daemon_main(argc, argv, &spec);
 }

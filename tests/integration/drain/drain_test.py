@@ -1,0 +1,568 @@
+#!/usr/bin/python3
+"""No request lost (issue 21), against the real stack (scripts/kumo_stack.py:
+MariaDB, kumo-users, kumo-storage, kumo-documents, kumo-bff).
+
+Cases:
+  1. SIGTERM under load on kumo-bff over h2c: h2load 10x10 plus a client
+     that tracks every stream (answered, refused as retryable, or lost); 0
+     lost, and the BFF's own log of answered requests matches what the
+     clients received (nothing read went unanswered); /readyz 503 during
+     the drain (the admin port up until exit); exit within
+     KUMO_DRAIN_TIMEOUT.
+  2. h2c drain with requests held in flight (kumo-documents stopped): GOAWAY
+     first, a stream opened past it is refused with REFUSED_STREAM, the
+     held streams are answered once kumo-documents resumes, then close.
+  3. SIGTERM under load over HTTP/1.1 (keep-alive clients tracking every
+     request, and idle keep-alive connections): 0 lost, `Connection: close`
+     on every response after the signal, idle connections closed, the
+     BFF's log matches the clients, /readyz 503, exit within the timeout.
+
+Usage: drain_test.py BUILD_DIR
+Prints TAP lines "ok - drain: CASE" / "not ok - drain: CASE" (with "#"
+diagnostics), figures as "# " lines. DRAIN_TEST_KEEP=1 keeps the work
+directory.
+"""
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+import h2.errors
+import hpack
+import hyperframe.frame
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import kumo_stack  # noqa: E402
+
+API = "/api/v1"
+LIST = API + "/documents?page_size=1"
+DRAIN_S = 5.0
+BFF_ENV = {"KUMO_RATE_LIMIT_PER_ADDRESS": "off", "KUMO_RATE_LIMIT_PER_PRINCIPAL": "off",
+           "KUMO_LOGIN_RATE_LIMIT": "off", "KUMO_DRAIN_TIMEOUT": "%ds" % DRAIN_S}
+
+passed = 0
+failed = 0
+
+
+def report(ok, name, diag=None):
+    global passed, failed
+    if ok:
+        passed += 1
+        print("ok - drain: " + name, flush=True)
+    else:
+        failed += 1
+        print("not ok - drain: " + name, flush=True)
+        if diag is not None:
+            for line in str(diag).splitlines()[:40]:
+                print("#   " + line, flush=True)
+    return ok
+
+
+def note(msg):
+    print("# " + msg, flush=True)
+
+
+class Fail(AssertionError):
+    pass
+
+
+def expect(cond, diag):
+    if not cond:
+        raise Fail(diag)
+
+
+def case(name, fn, *a):
+    try:
+        fn(*a)
+        report(True, name)
+    except Fail as e:
+        report(False, name, e)
+    except Exception:  # noqa: BLE001 - a crash is a failed case
+        report(False, name, traceback.format_exc())
+
+
+# ---- watching a draining daemon ---------------------------------------------------------------
+
+class ReadyzWatch(threading.Thread):
+    """Polls a daemon's /readyz every 50 ms until its process exits; keeps
+    (time, status) pairs (status 0: no answer)."""
+
+    def __init__(self, d):
+        super().__init__(daemon=True)
+        self.d = d
+        self.seen = []
+
+    def run(self):
+        while self.d.proc.poll() is None:
+            st, _ = kumo_stack.http_get(self.d.admin_port, "/readyz", timeout=1.0)
+            if self.d.proc.poll() is None:
+                self.seen.append((time.time(), st))
+            time.sleep(0.05)
+
+    def check(self, exit_time):
+        """503 from the first 503 on; no answer only in the last 200 ms
+        (the admin port closes as the process exits)."""
+        codes = [s for _, s in self.seen]
+        expect(503 in codes, "/readyz never answered 503 during the drain: %r" % codes[:20])
+        after = [(t, c) for t, c in self.seen[codes.index(503):]]
+        bad = [(round(exit_time - t, 3), c) for t, c in after
+               if c != 503 and not (c == 0 and t > exit_time - 0.2)]
+        expect(not bad, "/readyz after the first 503 (seconds before exit, status; 0 = no "
+               "answer): %r" % bad)
+
+
+def sigterm_and_wait(d, budget):
+    """SIGTERM d, wait for its exit; returns (seconds to exit, exit code);
+    d.exit_time is when it exited."""
+    t0 = time.time()
+    d.proc.send_signal(signal.SIGTERM)
+    try:
+        d.proc.wait(timeout=budget + 10)
+    except subprocess.TimeoutExpired:
+        d.proc.kill()
+        d.proc.wait()
+    d.exit_code = d.proc.returncode
+    d.exit_time = time.time()
+    return d.exit_time - t0, d.proc.returncode
+
+
+def served_count(d, path_prefix):
+    """Requests the BFF logged as answered (its access log: one "request"
+    line per response handed to the front-end)."""
+    n = 0
+    with open(d.log, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if '"request"' not in line:
+                continue
+            try:
+                o = json.loads(line)
+            except ValueError:
+                continue
+            if o.get("msg") == "request" and str(o.get("path", "")).startswith(path_prefix):
+                n += 1
+    return n
+
+
+# ---- an h2c client that tracks every stream ---------------------------------------------------
+
+class H2Tracker(threading.Thread):
+    """Keeps `depth` streams GET path open on one h2c connection until told
+    to stop or the server sends GOAWAY; records each stream's fate:
+    answered (a whole response), refused (RST_STREAM REFUSED_STREAM, or past
+    the GOAWAY's last stream id: not processed, safe to retry) or lost
+    (anything else: reset otherwise, or the connection closed first).
+    Frame level (hyperframe + hpack): the h2 library's state machine stops
+    reading a connection at GOAWAY, before the streams it still covers are
+    answered."""
+
+    def __init__(self, port, path, token, depth=10, probe_after_goaway=False):
+        super().__init__(daemon=True)
+        self.port, self.path, self.token, self.depth = port, path, token, depth
+        self.probe_after_goaway = probe_after_goaway
+        self.stop = threading.Event()
+        self.open = {}  # stream id -> status (None until headers)
+        self.answered = []  # (stream id, status, time)
+        self.refused = []
+        self.lost = []
+        self.goaway = None  # (time, last stream id, error code)
+        self.probe = None  # fate of the stream opened past GOAWAY
+        self.error = None
+        self.next_id = 1
+        self.enc = hpack.Encoder()
+        self.dec = hpack.Decoder()
+
+    def headers(self):
+        return [(":method", "GET"), (":scheme", "http"), (":authority", "127.0.0.1"),
+                (":path", self.path), ("authorization", "Bearer " + self.token)]
+
+    def run(self):
+        try:
+            self._run()
+        except Exception as e:  # noqa: BLE001 - recorded for the case
+            self.error = traceback.format_exc()
+            for sid in list(self.open):
+                self.lost.append((sid, "client error %r" % e))
+            self.open.clear()
+
+    def _open_stream(self, sock):
+        sid = self.next_id
+        self.next_id += 2
+        f = hyperframe.frame.HeadersFrame(sid, self.enc.encode(self.headers()),
+                                          flags=["END_HEADERS", "END_STREAM"])
+        sock.sendall(f.serialize())
+        return sid
+
+    def _frames(self, buf):
+        while len(buf) >= 9:
+            f, ln = hyperframe.frame.Frame.parse_frame_header(memoryview(buf[:9]))
+            if len(buf) < 9 + ln:
+                break
+            f.parse_body(memoryview(buf[9:9 + ln]))
+            del buf[:9 + ln]
+            yield f
+
+    def _run(self):
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+        sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" +
+                     hyperframe.frame.SettingsFrame(0).serialize() +
+                     hyperframe.frame.WindowUpdateFrame(0, window_increment=1 << 30).serialize())
+        sock.settimeout(0.05)
+        buf = bytearray()
+        probe_sid = None
+        while True:
+            if self.goaway is None and not self.stop.is_set():
+                while len(self.open) < self.depth:
+                    self.open[self._open_stream(sock)] = None
+            if self.stop.is_set() and not self.open and self.goaway is None:
+                sock.close()
+                return
+            try:
+                data = sock.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError as e:
+                data, why = b"", "connection error %r" % e
+            else:
+                why = "connection closed"
+            if not data:
+                for sid in list(self.open):
+                    self.lost.append((sid, why))
+                self.open.clear()
+                if probe_sid is not None and self.probe is None:
+                    self.probe = "connection closed first"
+                return
+            buf += data
+            for f in self._frames(buf):
+                sid = f.stream_id
+                if isinstance(f, hyperframe.frame.SettingsFrame) and "ACK" not in f.flags:
+                    try:
+                        sock.sendall(hyperframe.frame.SettingsFrame(0, flags=["ACK"]).serialize())
+                    except OSError:
+                        pass
+                elif isinstance(f, hyperframe.frame.PingFrame) and "ACK" not in f.flags:
+                    sock.sendall(hyperframe.frame.PingFrame(0, f.opaque_data,
+                                                            flags=["ACK"]).serialize())
+                elif isinstance(f, hyperframe.frame.HeadersFrame):
+                    hs = dict(self.dec.decode(f.data))
+                    if sid in self.open:
+                        self.open[sid] = int(hs.get(":status", hs.get(b":status", 0)))
+                elif isinstance(f, hyperframe.frame.DataFrame) and f.flow_controlled_length:
+                    try:  # best effort: the server may have closed already
+                        sock.sendall(hyperframe.frame.WindowUpdateFrame(
+                            sid, window_increment=f.flow_controlled_length).serialize())
+                    except OSError:
+                        pass
+                elif isinstance(f, hyperframe.frame.RstStreamFrame):
+                    code = h2.errors._error_code_from_int(f.error_code)
+                    if sid == probe_sid:
+                        self.probe = code
+                    elif sid in self.open:
+                        self.open.pop(sid)
+                        if code == h2.errors.ErrorCodes.REFUSED_STREAM:
+                            self.refused.append(sid)
+                        else:
+                            self.lost.append((sid, "reset %r" % code))
+                elif isinstance(f, hyperframe.frame.GoAwayFrame):
+                    self.goaway = (time.time(), f.last_stream_id,
+                                   h2.errors._error_code_from_int(f.error_code))
+                    for s in [s for s in self.open if s > f.last_stream_id]:
+                        self.open.pop(s)
+                        self.refused.append(s)
+                    if self.probe_after_goaway and probe_sid is None:
+                        probe_sid = self._open_stream(sock)
+                if "END_STREAM" in f.flags and sid in self.open:
+                    self.answered.append((sid, self.open.pop(sid), time.time()))
+
+
+# ---- an HTTP/1.1 keep-alive client that tracks every request ----------------------------------
+
+class H1Tracker(threading.Thread):
+    """Sends GET path back to back on keep-alive connections (a new one
+    after `Connection: close`) until told to stop or refused; records each
+    request: answered (with its Connection header and send time), refused
+    (connection refused: never accepted) or lost (sent, no answer)."""
+
+    def __init__(self, port, path, token):
+        super().__init__(daemon=True)
+        self.port, self.path, self.token = port, path, token
+        self.stop = threading.Event()
+        self.answered = []  # (sent time, status, connection header)
+        self.refused = 0
+        self.lost = []
+
+    def run(self):
+        c = None
+        while not self.stop.is_set():
+            if c is None:
+                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                try:
+                    c.connect()
+                except OSError:
+                    self.refused += 1
+                    return  # the listener is closed: the drain has begun
+            t = time.time()
+            try:
+                c.request("GET", self.path, headers={"Authorization": "Bearer " + self.token})
+            except OSError as e:
+                # Not sent whole: the server had closed the connection.
+                self.lost.append((t, "send failed %r" % e))
+                c.close()
+                c = None
+                continue
+            try:
+                r = c.getresponse()
+                r.read()
+            except (OSError, http.client.HTTPException) as e:
+                self.lost.append((t, repr(e)))
+                c.close()
+                c = None
+                continue
+            conn_hdr = (r.getheader("Connection") or "").lower()
+            self.answered.append((t, r.status, conn_hdr))
+            if conn_hdr == "close":
+                c.close()
+                c = None
+        if c is not None:
+            c.close()
+
+
+def h2load(port, token, path, seconds):
+    return subprocess.Popen(
+        ["h2load", "-c", "10", "-m", "10", "-D", str(seconds), "-H",
+         "authorization: Bearer " + token, "http://127.0.0.1:%d%s" % (port, path)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def h2load_figures(out):
+    m = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, "
+                  r"(\d+) failed, (\d+) errored, (\d+) timeout", out)
+    s = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", out)
+    expect(m and s, "h2load output not understood:\n" + out[-2000:])
+    keys = ("total", "started", "done", "succeeded", "failed", "errored", "timeout")
+    fig = dict(zip(keys, map(int, m.groups())))
+    fig["answered"] = sum(map(int, s.groups()))
+    fig["5xx"] = int(s.group(4))
+    return fig
+
+
+# ---- the cases ---------------------------------------------------------------------------------
+
+def start_bff(w, name, env=None):
+    e = dict(BFF_ENV)
+    e.update(env or {})
+    return w.st.start("bff", name=name, env=e)
+
+
+def c_h2c_drain_under_load(w):
+    d = start_bff(w, "bff-h2")
+    load = h2load(d.http_port, w.token, LIST, 4)
+    trackers = [H2Tracker(d.http_port, LIST, w.token) for _ in range(2)]
+    for t in trackers:
+        t.start()
+    time.sleep(1.5)
+    rw = ReadyzWatch(d)
+    rw.start()
+    took, code = sigterm_and_wait(d, DRAIN_S)
+    rw.join()
+    for t in trackers:
+        t.stop.set()
+        t.join(10)
+    try:
+        out, _ = load.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        load.kill()
+        out, _ = load.communicate()
+    fig = h2load_figures(out)
+    answered = sum(len(t.answered) for t in trackers)
+    lost = [x for t in trackers for x in t.lost]
+    refused = sum(len(t.refused) for t in trackers)
+    served = served_count(d, API + "/documents")
+    note("h2c drain: h2load %s; tracker answered %d, refused %d, lost %d; BFF served %d; "
+         "exit %.2fs after SIGTERM (code %s)" % (fig, answered, refused, len(lost), served, took,
+                                                 code))
+    expect(all(t.error is None for t in trackers), [t.error for t in trackers])
+    expect(all(t.goaway is not None and t.goaway[2] == h2.errors.ErrorCodes.NO_ERROR
+               for t in trackers), "no GOAWAY NO_ERROR: %r" % [t.goaway for t in trackers])
+    expect(not lost, "streams lost: %r" % lost[:10])
+    expect(answered > 0 and fig["answered"] > 0, "nothing answered")
+    expect(served == answered + fig["answered"],
+           "the BFF answered %d requests but the clients received %d (h2load %d + tracker %d)" %
+           (served, answered + fig["answered"], fig["answered"], answered))
+    expect(code == 0, "exit code %s" % code)
+    expect(took <= DRAIN_S + 0.5, "exit %.2fs after SIGTERM (drain timeout %ss)" % (took, DRAIN_S))
+    rw.check(d.exit_time)
+
+
+def c_h2c_drain_in_flight(w):
+    d = start_bff(w, "bff-h2-held")
+    docs = w.st.daemons["documents"]
+    t = H2Tracker(d.http_port, LIST, w.token, depth=3, probe_after_goaway=True)
+    os.kill(docs.pid, signal.SIGSTOP)
+    try:
+        t.start()
+        time.sleep(0.5)
+        expect(len(t.open) == 3 and not t.answered, "3 streams held: %r" % t.open)
+        rw = ReadyzWatch(d)
+        rw.start()
+        t0 = time.time()
+        d.proc.send_signal(signal.SIGTERM)
+        while t.goaway is None and time.time() < t0 + 3:
+            time.sleep(0.02)
+        expect(t.goaway is not None, "no GOAWAY within 3 s of SIGTERM")
+        goaway_ms = (t.goaway[0] - t0) * 1000
+        time.sleep(1.0)
+        expect(d.proc.poll() is None, "the BFF exited with streams in flight")
+        expect(len(t.open) == 3, "held streams before kumo-documents resumed: %r" % t.open)
+    finally:
+        os.kill(docs.pid, signal.SIGCONT)
+    d.proc.wait(timeout=DRAIN_S + 5)
+    d.exit_time = time.time()
+    took = d.exit_time - t0
+    rw.join()
+    t.join(10)
+    note("h2c drain with 3 streams held: GOAWAY %.0f ms after SIGTERM (last stream id %d), "
+         "answered %r, probe stream past GOAWAY: %r, exit %.2fs" % (
+             goaway_ms, t.goaway[1], [(s, st) for s, st, _ in t.answered], t.probe, took))
+    expect(t.error is None, t.error)
+    expect(t.goaway[1] == 5, "GOAWAY last stream id %d, want 5 (streams 1, 3, 5 in flight)" %
+           t.goaway[1])
+    expect(t.probe == h2.errors.ErrorCodes.REFUSED_STREAM,
+           "stream opened past GOAWAY: %r, want REFUSED_STREAM" % (t.probe,))
+    expect(len(t.answered) == 3 and all(st == 200 for _, st, _ in t.answered) and not t.lost,
+           "answered %r lost %r" % (t.answered, t.lost))
+    expect(d.proc.returncode == 0, "exit code %s" % d.proc.returncode)
+    expect(took <= DRAIN_S + 0.5, "exit %.2fs after SIGTERM" % took)
+    rw.check(d.exit_time)
+
+
+def c_h1_drain_under_load(w):
+    d = start_bff(w, "bff-h1")
+    idle = []
+    for _ in range(3):
+        c = http.client.HTTPConnection("127.0.0.1", d.http_port, timeout=10)
+        c.request("GET", LIST, headers={"Authorization": "Bearer " + w.token})
+        r = c.getresponse()
+        r.read()
+        expect(r.status == 200, "idle connection's first request: %d" % r.status)
+        idle.append(c)
+    trackers = [H1Tracker(d.http_port, LIST, w.token) for _ in range(10)]
+    for t in trackers:
+        t.start()
+    time.sleep(1.5)
+    rw = ReadyzWatch(d)
+    rw.start()
+    t_sig = time.time()
+    took, code = sigterm_and_wait(d, DRAIN_S)
+    rw.join()
+    for t in trackers:
+        t.stop.set()
+        t.join(10)
+    idle_closed = []
+    for c in idle:
+        c.sock.settimeout(0.1)
+        try:
+            idle_closed.append(c.sock.recv(1) == b"")
+        except OSError:
+            idle_closed.append(True)
+        c.close()
+    answered = [a for t in trackers for a in t.answered]
+    lost = [x for t in trackers for x in t.lost]
+    after = [a for a in answered if a[0] > t_sig + 0.05]
+    keep = [a for a in after if a[2] != "close"]
+    # Every tracker ended on a refused connection: its last answer must have
+    # said Connection: close (else its next request would have been lost).
+    last_close = [bool(t.answered) and t.answered[-1][2] == "close" for t in trackers]
+    served = served_count(d, API + "/documents")
+    note("HTTP/1.1 drain: answered %d (%d sent after SIGTERM, %d of them without "
+         "Connection: close), lost %d, refused connections %d; BFF served %d; idle keep-alive "
+         "connections closed %r; exit %.2fs (code %s)" % (
+             len(answered), len(after), len(keep), len(lost),
+             sum(t.refused for t in trackers), served, idle_closed, took, code))
+    expect(not lost, "requests lost: %r" % lost[:10])
+    expect(served == len(answered) + 3,
+           "the BFF answered %d requests, the clients received %d" % (served, len(answered) + 3))
+    expect(not keep, "responses after SIGTERM without Connection: close: %d" % len(keep))
+    expect(all(last_close), "last answer of each client with Connection: close: %r" % last_close)
+    expect(all(idle_closed), "idle keep-alive connections closed: %r" % idle_closed)
+    expect(code == 0, "exit code %s" % code)
+    expect(took <= DRAIN_S + 0.5, "exit %.2fs after SIGTERM" % took)
+    rw.check(d.exit_time)
+
+
+CASES = [
+    ("h2c", "SIGTERM under h2load on kumo-bff over h2c: nothing read is lost",
+     c_h2c_drain_under_load),
+    ("h2c-held", "h2c drain: GOAWAY first, later streams refused, held streams answered",
+     c_h2c_drain_in_flight),
+    ("h1", "SIGTERM under load on kumo-bff over HTTP/1.1: Connection: close, nothing lost",
+     c_h1_drain_under_load),
+]
+
+
+# ---- main ---------------------------------------------------------------------------------------
+
+class World:
+    pass
+
+
+def main():
+    if len(sys.argv) != 2:
+        print("usage: drain_test.py BUILD_DIR", file=sys.stderr)
+        return 2
+    build = os.path.abspath(sys.argv[1])
+    tmp = tempfile.mkdtemp(prefix="kumo-drain-")
+    w = World()
+    w.st = st = kumo_stack.Stack(ROOT, build, os.path.join(tmp, "stack"))
+    stop = {"sig": False}
+
+    def on_signal(signum, _frame):
+        stop["sig"] = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        try:
+            st.start_mariadb()
+            st.secrets()
+            st.migrate("users")
+            st.migrate("documents")
+            st.bootstrap()
+            st.start("users")
+            st.start("storage")
+            st.start("documents", env={"KUMO_JOBS_POLL_INTERVAL": "200ms"})
+            w.token = st.login("demo", st.demo_email, st.demo_password).access_token
+        except Exception:  # noqa: BLE001
+            report(False, "the stack starts", traceback.format_exc())
+            return 1
+        only = os.environ.get("DRAIN_CASES", "").split(",")
+        for key, name, fn in CASES:
+            if only == [""] or key in only:
+                case(name, fn, w)
+        report(True, "end")
+    except KeyboardInterrupt:
+        report(False, "end", "interrupted")
+    finally:
+        try:
+            st.down()
+        except Exception:  # noqa: BLE001
+            pass
+        if os.environ.get("DRAIN_TEST_KEEP") == "1":
+            print("# kept " + tmp, flush=True)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
