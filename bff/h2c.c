@@ -73,12 +73,12 @@ struct h2_conn {
     struct h2_stream *all; /* freed at the end: nghttp2_session_del does not
                               call on_stream_close */
     int failed;
-    struct bff_pool *pool;
-    int efd;           /* eventfd: a pool thread finished a stream */
-    int outstanding;   /* streams with a pool thread */
-    int goaway;        /* GOAWAY sent (drain): later streams are refused */
-    int32_t last_id;   /* the GOAWAY's last stream id */
-    int32_t refuse[8]; /* streams past it, to be refused after mem_recv */
+    struct bff_pool *pool, *cheap; /* the lanes (http1.c) */
+    int efd;                       /* eventfd: a pool thread finished a stream */
+    int outstanding;               /* streams with a pool thread */
+    int goaway;                    /* GOAWAY sent (drain): later streams are refused */
+    int32_t last_id;               /* the GOAWAY's last stream id */
+    int32_t refuse[8];             /* streams past it, to be refused after mem_recv */
     int n_refuse;
     pthread_mutex_t done_mu;
     struct h2_stream *done; /* served, waiting to be answered */
@@ -375,13 +375,17 @@ static void serve_stream(struct h2_conn *c, struct h2_stream *st)
     st->rq.body_len = st->body.len;
     st->rq.body_too_large = st->too_large;
     st->rq.peer = c->peer;
+    st->rq.received_ns = kumo_now_ns();
     st->busy = 1;
     c->outstanding++;
-    if (bff_pool_run(c->pool, serve_job, st) != 0) {
-        /* No thread to be had (shutting down): serve it here. */
+    int rc = bff_pool_run(bff_is_cheap(&st->rq) ? c->cheap : c->pool, serve_job, st);
+    if (rc != 0) {
         st->busy = 0;
         c->outstanding--;
-        bff_handle(c->app, &st->rq, &st->rs);
+        if (rc == BFF_POOL_FULL)
+            bff_busy(&st->rs); /* 503 + Retry-After: answered, never dropped */
+        else                   /* no thread to be had (shutting down): serve it here */
+            bff_handle(c->app, &st->rq, &st->rs);
         submit_response(c, st);
     }
 }
@@ -484,10 +488,10 @@ static void start_drain(struct h2_conn *c)
     nghttp2_submit_goaway(c->sess, NGHTTP2_FLAG_NONE, c->last_id, NGHTTP2_NO_ERROR, NULL, 0);
 }
 
-void bff_h2c_serve(struct bff *app, struct bff_pool *pool, int fd, const char *peer,
-                   atomic_int *draining, atomic_int *stopping)
+void bff_h2c_serve(struct bff *app, struct bff_pool *pool, struct bff_pool *cheap, int fd,
+                   const char *peer, atomic_int *draining, atomic_int *stopping)
 {
-    struct h2_conn c = {.app = app, .fd = fd, .peer = peer, .pool = pool};
+    struct h2_conn c = {.app = app, .fd = fd, .peer = peer, .pool = pool, .cheap = cheap};
     c.ready_tail = &c.ready;
     c.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (c.efd < 0)

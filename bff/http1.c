@@ -1,9 +1,14 @@
 /* The HTTP port: our own listener peeks at each connection's first bytes;
  * the HTTP/2 preface ("PRI ") goes to the h2c front-end (h2c.c), anything
  * else to libmicrohttpd (MHD_add_connection; MHD_USE_NO_LISTEN_SOCKET) with
- * a thread pool (handlers block on RPCs). MHD parses HTTP/1.1; each request
- * becomes a struct bff_request for the core and its struct bff_response
- * goes back into MHD's. The body limit is enforced
+ * a few event-loop threads that never block. MHD parses HTTP/1.1; each
+ * request becomes a struct bff_request for the core, run on a handler
+ * pool while its connection is suspended (MHD_suspend_connection), and
+ * its struct bff_response goes back into MHD's when the pool resumes it.
+ * Two pools (lanes): cheap requests (bff_is_cheap: health, OpenAPI,
+ * console files) never wait behind requests blocked on a dependency, and
+ * a request finding the other pool's queue full is answered 503 with
+ * Retry-After at once: a request read is always answered. The body limit is enforced
  * while reading: a Content-Length over it is answered 413 before any byte
  * of the body is read, and a chunked body stops being buffered at the
  * limit. Slow clients: MHD's connection timeout closes connections silent
@@ -44,8 +49,9 @@ struct bff_http {
     atomic_int inflight; /* HTTP/1.1 requests being served */
     atomic_int threads;  /* connection threads (classifying or h2c) */
     pthread_mutex_t conns_mu;
-    struct h1_conn *conns; /* every MHD connection (read budget) */
-    struct bff_pool *pool; /* h2c streams' handlers */
+    struct h1_conn *conns;  /* every MHD connection (read budget) */
+    struct bff_pool *pool;  /* handlers (HTTP/1.1 requests and h2c streams) */
+    struct bff_pool *cheap; /* the lane of bff_is_cheap requests */
     pthread_t watchdog;
     int watchdog_started;
     atomic_int watchdog_stop;
@@ -55,9 +61,9 @@ struct bff_http {
  * (one thread each). */
 #define MAX_CONN_THREADS 512
 
-/* Most h2c requests served at once over all connections (each holds a pool
- * thread while its RPCs run); more wait for a free thread. */
-#define MAX_H2C_HANDLERS 128
+/* The cheap lane: threads, and requests waiting for one. */
+#define CHEAP_THREADS 8
+#define CHEAP_QUEUE   1024
 
 /* ---- read budget ------------------------------------------------------
  * A request must arrive whole (first byte to end of body) within
@@ -83,9 +89,15 @@ struct h1_conn {
 };
 
 struct h1_req {
+    struct bff_http *h;
+    struct MHD_Connection *conn;
     struct kumo_buf body;
     int too_large;
-    int done;
+    int done;   /* the response is queued */
+    int served; /* rs holds the answer (set before the connection resumes) */
+    char peer[64];
+    struct bff_request rq;
+    struct bff_response rs;
 };
 
 struct collect {
@@ -276,44 +288,72 @@ static void *watchdog_main(void *arg)
     return NULL;
 }
 
-static enum MHD_Result respond(struct bff_http *h, struct MHD_Connection *conn, const char *url,
-                               const char *method, struct h1_req *r)
+/* Hands r's answer to MHD. */
+static enum MHD_Result queue_answer(struct bff_http *h, struct MHD_Connection *conn,
+                                    struct h1_req *r)
 {
-    struct bff_request rq;
-    memset(&rq, 0, sizeof rq);
-    char peer[64];
-    peer_addr(conn, peer, sizeof peer);
-    rq.method = method;
-    rq.path = url;
-    rq.peer = peer;
-    rq.body = r->body.data ? (const char *)r->body.data : "";
-    rq.body_len = r->body.len;
-    rq.body_too_large = r->too_large;
-    struct collect cl = {&rq, 0};
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_kv, &cl);
-    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_kv, &cl);
-
-    set_phase(h, conn, H1_SERVING);
-    struct bff_response rs;
-    memset(&rs, 0, sizeof rs);
-    bff_handle(h->app, &rq, &rs);
+    struct bff_response *rs = &r->rs;
     r->done = 1;
     struct MHD_Response *resp = MHD_create_response_from_buffer(
-        rs.body.len, rs.body.data ? rs.body.data : (void *)"", MHD_RESPMEM_MUST_COPY);
-    if (!resp) {
-        bff_response_clear(&rs);
+        rs->body.len, rs->body.data ? rs->body.data : (void *)"", MHD_RESPMEM_MUST_COPY);
+    if (!resp)
         return MHD_NO;
-    }
-    for (size_t i = 0; i < rs.n_headers; i++)
-        MHD_add_response_header(resp, rs.header_names[i], rs.header_values[i]);
-    if (rs.content_type)
-        MHD_add_response_header(resp, "Content-Type", rs.content_type);
+    for (size_t i = 0; i < rs->n_headers; i++)
+        MHD_add_response_header(resp, rs->header_names[i], rs->header_values[i]);
+    if (rs->content_type)
+        MHD_add_response_header(resp, "Content-Type", rs->content_type);
     if (r->too_large || atomic_load(&h->draining))
         MHD_add_response_header(resp, "Connection", "close");
-    enum MHD_Result rc = MHD_queue_response(conn, (unsigned)rs.status, resp);
+    enum MHD_Result rc = MHD_queue_response(conn, (unsigned)rs->status, resp);
     MHD_destroy_response(resp);
-    bff_response_clear(&rs);
     return rc;
+}
+
+/* Runs on a pool thread: the request through the core, then the
+ * connection back to MHD, which calls on_request again to send it. */
+static void serve_job(void *arg)
+{
+    struct h1_req *r = arg;
+    bff_handle(r->h->app, &r->rq, &r->rs);
+    r->served = 1;
+    MHD_resume_connection(r->conn);
+}
+
+/* The request is read whole: onto a lane (the connection suspended until
+ * its answer is ready), or answered 503 at once when the lane is full. */
+static enum MHD_Result dispatch(struct bff_http *h, struct MHD_Connection *conn, const char *url,
+                                const char *method, struct h1_req *r)
+{
+    struct bff_request *rq = &r->rq;
+    peer_addr(conn, r->peer, sizeof r->peer);
+    rq->method = method;
+    rq->path = url;
+    rq->peer = r->peer;
+    rq->received_ns = kumo_now_ns();
+    rq->body = r->body.data ? (const char *)r->body.data : "";
+    rq->body_len = r->body.len;
+    rq->body_too_large = r->too_large;
+    struct collect cl = {rq, 0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_kv, &cl);
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_kv, &cl);
+    set_phase(h, conn, H1_SERVING);
+    if (r->too_large) { /* no RPC: answered here */
+        bff_handle(h->app, rq, &r->rs);
+        return queue_answer(h, conn, r);
+    }
+    r->h = h;
+    r->conn = conn;
+    MHD_suspend_connection(conn);
+    int rc = bff_pool_run(bff_is_cheap(rq) ? h->cheap : h->pool, serve_job, r);
+    if (rc != 0) {
+        if (rc == BFF_POOL_FULL)
+            bff_busy(&r->rs);
+        else /* stopping: no thread to be had */
+            bff_handle(h->app, rq, &r->rs);
+        r->served = 1;
+        MHD_resume_connection(conn);
+    }
+    return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -335,7 +375,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             if (errno || end == cl || *end || n > (unsigned long long)h->app->s.body_max) {
                 /* Refuse before reading any of the body. */
                 r->too_large = 1;
-                return respond(h, conn, url, method, r);
+                return dispatch(h, conn, url, method, r);
             }
         }
         return MHD_YES;
@@ -344,6 +384,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (r->served) /* resumed by its handler */
+        return queue_answer(h, conn, r);
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
@@ -357,7 +399,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         return MHD_YES;
     }
-    return respond(h, conn, url, method, r);
+    if (r->h) /* on a lane already */
+        return MHD_YES;
+    return dispatch(h, conn, url, method, r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -370,6 +414,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     if (!r)
         return;
     kumo_buf_free(&r->body);
+    bff_response_clear(&r->rs);
     kumo_free(r);
     *req_cls = NULL;
     atomic_fetch_sub(&h->inflight, 1);
@@ -490,7 +535,7 @@ static void *conn_main(void *arg)
         if (kind == 2) {
             char peer[64];
             addr_text(&pc->ss, peer, sizeof peer);
-            bff_h2c_serve(h->app, h->pool, pc->fd, peer, &h->draining, &h->stopping);
+            bff_h2c_serve(h->app, h->pool, h->cheap, pc->fd, peer, &h->draining, &h->stopping);
         }
         close(pc->fd);
     }
@@ -499,13 +544,43 @@ static void *conn_main(void *arg)
     return NULL;
 }
 
+/* Accepts one connection from the listening socket and gives it a
+ * thread. Returns 0, or -1 when none was waiting (EAGAIN) or on error. */
+static int take_one(struct bff_http *h, const pthread_attr_t *attr)
+{
+    struct pending *pc = kumo_calloc(1, sizeof *pc);
+    pc->h = h;
+    pc->sl = sizeof pc->ss;
+    pc->fd = accept4(h->lfd, (struct sockaddr *)&pc->ss, &pc->sl, SOCK_CLOEXEC);
+    if (pc->fd < 0) {
+        int e = errno;
+        kumo_free(pc);
+        if (e == EMFILE || e == ENFILE || e == ENOMEM)
+            usleep(10000);
+        return -1;
+    }
+    pthread_t t;
+    if (atomic_fetch_add(&h->threads, 1) >= MAX_CONN_THREADS ||
+        pthread_create(&t, attr, conn_main, pc) != 0) {
+        atomic_fetch_sub(&h->threads, 1);
+        close(pc->fd);
+        kumo_free(pc);
+    }
+    return 0;
+}
+
+static void conn_attr(pthread_attr_t *attr)
+{
+    pthread_attr_init(attr);
+    pthread_attr_setdetachstate(attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(attr, 256 * 1024);
+}
+
 static void *accept_main(void *arg)
 {
     struct bff_http *h = arg;
     pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 256 * 1024);
+    conn_attr(&attr);
     while (!atomic_load(&h->stopping)) {
         struct pollfd p[2] = {{h->lfd, POLLIN, 0}, {h->wake[0], POLLIN, 0}};
         if (poll(p, 2, -1) < 0) {
@@ -515,25 +590,8 @@ static void *accept_main(void *arg)
         }
         if (p[1].revents)
             break;
-        if (!(p[0].revents & POLLIN))
-            continue;
-        struct pending *pc = kumo_calloc(1, sizeof *pc);
-        pc->h = h;
-        pc->sl = sizeof pc->ss;
-        pc->fd = accept4(h->lfd, (struct sockaddr *)&pc->ss, &pc->sl, SOCK_CLOEXEC);
-        if (pc->fd < 0) {
-            kumo_free(pc);
-            if (errno == EMFILE || errno == ENFILE || errno == ENOMEM)
-                usleep(10000);
-            continue;
-        }
-        pthread_t t;
-        if (atomic_fetch_add(&h->threads, 1) >= MAX_CONN_THREADS ||
-            pthread_create(&t, &attr, conn_main, pc) != 0) {
-            atomic_fetch_sub(&h->threads, 1);
-            close(pc->fd);
-            kumo_free(pc);
-        }
+        if (p[0].revents & POLLIN)
+            (void)take_one(h, &attr);
     }
     pthread_attr_destroy(&attr);
     return NULL;
@@ -561,7 +619,9 @@ int bff_http_start(struct bff *app, struct bff_http **out)
     struct bff_http *h = kumo_calloc(1, sizeof *h);
     h->app = app;
     pthread_mutex_init(&h->conns_mu, NULL);
-    if (bff_pool_new(&h->pool, MAX_H2C_HANDLERS) != 0) {
+    if (bff_pool_new(&h->pool, s->http_handlers, s->http_queue) != 0 ||
+        bff_pool_new(&h->cheap, CHEAP_THREADS, CHEAP_QUEUE) != 0) {
+        bff_pool_free(h->pool);
         pthread_mutex_destroy(&h->conns_mu);
         kumo_free(h);
         return -1;
@@ -574,12 +634,13 @@ int bff_http_start(struct bff *app, struct bff_http **out)
                  strerror(-h->lfd), NULL);
         pthread_mutex_destroy(&h->conns_mu);
         bff_pool_free(h->pool);
+        bff_pool_free(h->cheap);
         kumo_free(h);
         return -1;
     }
     unsigned timeout_s = (unsigned)((s->client_timeout_ms + 999) / 1000);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
+                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME;
     h->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->http_threads, MHD_OPTION_CONNECTION_LIMIT,
@@ -595,6 +656,7 @@ int bff_http_start(struct bff *app, struct bff_http **out)
         close(h->lfd);
         pthread_mutex_destroy(&h->conns_mu);
         bff_pool_free(h->pool);
+        bff_pool_free(h->cheap);
         kumo_free(h);
         return -1;
     }
@@ -612,6 +674,7 @@ int bff_http_start(struct bff *app, struct bff_http **out)
         close(h->wake[1]);
         pthread_mutex_destroy(&h->conns_mu);
         bff_pool_free(h->pool);
+        bff_pool_free(h->cheap);
         kumo_free(h);
         return -1;
     }
@@ -635,6 +698,17 @@ void bff_http_quiesce(struct bff_http *h)
         /* The pipe cannot be full: one byte, once. */
     }
     pthread_join(h->acceptor, NULL);
+    /* Connections the kernel completed but nobody accepted yet would be
+     * reset by the close, with their requests already sent: take them
+     * (they are served, then closed, like any other during the drain). */
+    int fl = fcntl(h->lfd, F_GETFL);
+    if (fl >= 0 && fcntl(h->lfd, F_SETFL, fl | O_NONBLOCK) == 0) {
+        pthread_attr_t attr;
+        conn_attr(&attr);
+        while (take_one(h, &attr) == 0)
+            ;
+        pthread_attr_destroy(&attr);
+    }
     close(h->lfd);
 }
 
@@ -659,15 +733,17 @@ void bff_http_stop(struct bff_http *h, int64_t deadline)
      * an RPC end by their own deadline (at most KUMO_REQUEST_TIMEOUT). */
     atomic_store(&h->stopping, 1);
     int64_t cut = kumo_now_ns() + h->app->s.request_timeout_ms * 1000000;
-    while (atomic_load(&h->threads) > 0 && kumo_now_ns() < cut)
+    while ((atomic_load(&h->threads) > 0 || atomic_load(&h->inflight) > 0) && kumo_now_ns() < cut)
         usleep(20 * 1000);
     stop_watchdog(h);
-    MHD_stop_daemon(h->d);
     close(h->wake[0]);
     close(h->wake[1]);
-    if (atomic_load(&h->threads) == 0) {
-        /* No h2c connection is left, so no stream is in the pool. */
+    if (atomic_load(&h->threads) == 0 && atomic_load(&h->inflight) == 0) {
+        /* No h2c connection is left and no HTTP/1.1 request is on a lane
+         * (a suspended connection must be resumed before MHD stops). */
         bff_pool_free(h->pool);
+        bff_pool_free(h->cheap);
+        MHD_stop_daemon(h->d);
         pthread_mutex_destroy(&h->conns_mu);
         kumo_free(h); /* else a stuck thread still holds it: leave it */
     }

@@ -500,6 +500,118 @@ def c_h1_drain_under_load(w):
     rw.check(d.exit_time)
 
 
+class Timed(threading.Thread):
+    """GETs path in a loop on one keep-alive connection (a new one when
+    needed) until stopped, recording (start, seconds, status) per request;
+    status 0: no HTTP answer (an error, kept in .errors)."""
+
+    def __init__(self, port, path, token=None, pause=0.0):
+        super().__init__(daemon=True)
+        self.port, self.path, self.token, self.pause = port, path, token, pause
+        self.stop = threading.Event()
+        self.seen = []
+        self.errors = []
+
+    def run(self):
+        c = None
+        hdrs = {"Authorization": "Bearer " + self.token} if self.token else {}
+        while not self.stop.is_set():
+            if c is None:
+                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+            t = time.time()
+            try:
+                c.request("GET", self.path, headers=hdrs)
+                r = c.getresponse()
+                r.read()
+                self.seen.append((t, time.time() - t, r.status, r.getheader("Retry-After")))
+                if (r.getheader("Connection") or "").lower() == "close":
+                    c.close()
+                    c = None
+            except (OSError, http.client.HTTPException) as e:
+                self.seen.append((t, time.time() - t, 0, None))
+                self.errors.append(repr(e))
+                c.close()
+                c = None
+            if self.pause:
+                time.sleep(self.pause)
+            elif self.seen[-1][2] == 503:
+                time.sleep(0.01)  # a client that heeds Retry-After, a little
+        if c is not None:
+            c.close()
+
+
+def c_db_hung(w):
+    budget = 1.0
+    d = start_bff(w, "bff-db", {"KUMO_REQUEST_TIMEOUT": "1s", "KUMO_HTTP_HANDLERS": "8",
+                                "KUMO_HTTP_QUEUE": "8"})
+    load = [Timed(d.http_port, LIST, w.token) for _ in range(16)]
+    cheap = [Timed(d.http_port, p, pause=0.05) for p in (API + "/healthcheck",
+                                                         API + "/openapi.json", "/")]
+    for t in load + cheap:
+        t.start()
+    time.sleep(0.5)
+    with open(os.path.join(w.st.db_dir, "mariadbd.pid")) as f:
+        mysqld = int(f.read().strip())
+    t_stop = time.time()
+    os.kill(mysqld, signal.SIGSTOP)
+    try:
+        time.sleep(3.0)
+    finally:
+        os.kill(mysqld, signal.SIGCONT)
+    t_cont = time.time()
+    recovered = None
+    while time.time() < t_cont + 5:
+        st, _ = http_get_auth(d.http_port, LIST, w.token)
+        if st == 200:
+            recovered = time.time() - t_cont
+            break
+        time.sleep(0.05)
+    for t in load + cheap:
+        t.stop.set()
+    for t in load + cheap:
+        t.join(15)
+    during = [x for t in load for x in t.seen if t_stop <= x[0] <= t_cont]
+    statuses = {}
+    for x in during:
+        statuses[x[2]] = statuses.get(x[2], 0) + 1
+    slowest = max((x[1] for x in during), default=0)
+    no_retry = [x for x in during if x[2] == 503 and not x[3]]
+    cheap_all = [(p, x) for t, p in zip(cheap, ("healthcheck", "openapi", "console"))
+                 for x in t.seen]
+    cheap_lat = {}
+    for p, x in cheap_all:
+        cheap_lat.setdefault(p, []).append(x[1])
+    cheap_bad = [(p, round(x[1] * 1000, 1), x[2]) for p, x in cheap_all
+                 if x[1] > 0.05 or x[2] != 200]
+    d.stop()
+    note("MariaDB SIGSTOPped 3 s, request budget %.0f ms: %d requests during it, statuses %r, "
+         "slowest %.0f ms; cheap routes max %s ms over %d requests; recovered %s s after "
+         "SIGCONT" % (budget * 1000, len(during), statuses, slowest * 1000,
+                      {p: round(max(v) * 1000, 1) for p, v in cheap_lat.items()},
+                      len(cheap_all), "%.2f" % recovered if recovered is not None else "never"))
+    expect(during, "no request ran while MariaDB was stopped")
+    expect(0 not in statuses, "requests without an HTTP answer: %r" %
+           [e for t in load for e in t.errors][:5])
+    expect(slowest <= budget + 0.1, "slowest request %.0f ms > budget + 100 ms" %
+           (slowest * 1000))
+    expect(not no_retry, "503 without Retry-After: %d" % len(no_retry))
+    expect(not cheap_bad, "cheap routes over 50 ms or not 200 (route, ms, status): %r" %
+           cheap_bad[:10])
+    expect(recovered is not None, "no 200 within 5 s of SIGCONT")
+
+
+def http_get_auth(port, path, token):
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        c.request("GET", path, headers={"Authorization": "Bearer " + token})
+        r = c.getresponse()
+        body = r.read()
+        c.close()
+        return r.status, body
+    except (OSError, http.client.HTTPException):
+        return 0, b""
+
+
 CASES = [
     ("h2c", "SIGTERM under h2load on kumo-bff over h2c: nothing read is lost",
      c_h2c_drain_under_load),
@@ -507,6 +619,8 @@ CASES = [
      c_h2c_drain_in_flight),
     ("h1", "SIGTERM under load on kumo-bff over HTTP/1.1: Connection: close, nothing lost",
      c_h1_drain_under_load),
+    ("db", "MariaDB SIGSTOPped past the request budget: every request answered in budget, "
+     "cheap routes < 50 ms, recovery without restart", c_db_hung),
 ]
 
 
