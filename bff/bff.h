@@ -44,6 +44,7 @@ struct bff_settings {
     int http_threads;  /* HTTP/1.1 event-loop threads (MHD) */
     int http_handlers; /* requests served at once (handler threads) */
     int http_queue;    /* requests waiting for a handler; more get 503 */
+    int http_max_connections, http_max_per_address; /* runtime/connlimit.h */
     double rl_addr_rate, rl_addr_burst;
     double rl_principal_rate, rl_principal_burst;
     double rl_login_rate, rl_login_burst;

@@ -53,6 +53,14 @@ static const struct kumo_config_var vars[] = {
     {"KUMO_HTTP_HANDLERS", KUMO_CONFIG_INT, "64",
      "requests served at once on the HTTP port (each holds a thread while its RPCs run)", 0, 1,
      1024},
+    {"KUMO_HTTP_MAX_CONNECTIONS", KUMO_CONFIG_INT, "1024",
+     "open connections on the HTTP port; past it the one idle longest is closed, or the new one "
+     "refused",
+     0, 1, 100000},
+    {"KUMO_HTTP_MAX_CONNECTIONS_PER_ADDRESS", KUMO_CONFIG_INT, "64",
+     "open connections on the HTTP port from one client address; past it that address's "
+     "connection idle longest is closed, or the new one refused",
+     0, 1, 100000},
     {"KUMO_HTTP_QUEUE", KUMO_CONFIG_INT, "256",
      "requests waiting for a handler; more are answered 503 with Retry-After (health, OpenAPI "
      "and console files have a lane of their own)",
@@ -126,6 +134,8 @@ int bff_settings_load(const struct kumo_config *c, struct bff_settings *s)
     s->http_threads = (int)kumo_config_int(c, "KUMO_HTTP_THREADS");
     s->http_handlers = (int)kumo_config_int(c, "KUMO_HTTP_HANDLERS");
     s->http_queue = (int)kumo_config_int(c, "KUMO_HTTP_QUEUE");
+    s->http_max_connections = (int)kumo_config_int(c, "KUMO_HTTP_MAX_CONNECTIONS");
+    s->http_max_per_address = (int)kumo_config_int(c, "KUMO_HTTP_MAX_CONNECTIONS_PER_ADDRESS");
     char err[160];
     if (kumo_cidr_list_parse(kumo_config_string(c, "KUMO_TRUSTED_PROXIES"), &s->trusted_proxies,
                              err, sizeof err) != 0) {

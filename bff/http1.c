@@ -32,6 +32,7 @@
 #include "base/alloc.h"
 #include "bff.h"
 #include "pool.h"
+#include "runtime/connlimit.h"
 #include "runtime/log.h"
 #include "rpc/rpc.h"
 
@@ -49,9 +50,11 @@ struct bff_http {
     atomic_int inflight; /* HTTP/1.1 requests being served */
     atomic_int threads;  /* connection threads (classifying or h2c) */
     pthread_mutex_t conns_mu;
-    struct h1_conn *conns;  /* every MHD connection (read budget) */
-    struct bff_pool *pool;  /* handlers (HTTP/1.1 requests and h2c streams) */
-    struct bff_pool *cheap; /* the lane of bff_is_cheap requests */
+    struct h1_conn *conns;        /* every MHD connection (read budget) */
+    struct transit *transit;      /* handed to MHD, not started yet */
+    struct kumo_connlimit *limit; /* KUMO_HTTP_MAX_CONNECTIONS[_PER_ADDRESS] */
+    struct bff_pool *pool;        /* handlers (HTTP/1.1 requests and h2c streams) */
+    struct bff_pool *cheap;       /* the lane of bff_is_cheap requests */
     pthread_t watchdog;
     int watchdog_started;
     atomic_int watchdog_stop;
@@ -80,8 +83,17 @@ struct bff_http {
  * socket down, which MHD sees as the client closing. */
 enum h1_phase { H1_READING, H1_SERVING, H1_IDLE, H1_CUT };
 
+/* A connection's admission slot on its way from the classifier to MHD's
+ * start notification (which only knows the socket). */
+struct transit {
+    int fd;
+    struct kumo_connlimit_slot *slot;
+    struct transit *next;
+};
+
 struct h1_conn {
     int fd; /* our dup of the socket */
+    struct kumo_connlimit_slot *slot;
     enum h1_phase phase;
     int64_t since; /* kumo_now_ns when the request being read began */
     char peer[64];
@@ -175,6 +187,26 @@ static void set_phase(struct bff_http *h, struct MHD_Connection *conn, enum h1_p
         }
     }
     pthread_mutex_unlock(&h->conns_mu);
+    kumo_connlimit_set_idle(h->limit, hc->slot, phase == H1_IDLE);
+}
+
+/* Takes the admission slot of connection `fd` out of the transit list
+ * (NULL if none). */
+static struct kumo_connlimit_slot *take_transit(struct bff_http *h, int fd)
+{
+    struct kumo_connlimit_slot *slot = NULL;
+    pthread_mutex_lock(&h->conns_mu);
+    for (struct transit **t = &h->transit; *t; t = &(*t)->next) {
+        if ((*t)->fd == fd) {
+            struct transit *found = *t;
+            *t = found->next;
+            slot = found->slot;
+            kumo_free(found);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&h->conns_mu);
+    return slot;
 }
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -184,11 +216,15 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct kumo_connlimit_slot *slot = ci ? take_transit(h, ci->connect_fd) : NULL;
         int fd = ci ? fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0) : -1;
-        if (fd < 0)
+        if (fd < 0) {
+            kumo_connlimit_release(h->limit, slot);
             return; /* out of descriptors: only MHD's idle timer applies */
+        }
         struct h1_conn *hc = kumo_calloc(1, sizeof *hc);
         hc->fd = fd;
+        hc->slot = slot;
         hc->phase = H1_READING;
         hc->since = kumo_now_ns();
         peer_addr(conn, hc->peer, sizeof hc->peer);
@@ -212,6 +248,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     if (hc->next)
         hc->next->prev = hc->prev;
     pthread_mutex_unlock(&h->conns_mu);
+    kumo_connlimit_release(h->limit, hc->slot);
     close(hc->fd);
     kumo_free(hc);
     *socket_context = NULL;
@@ -476,6 +513,7 @@ static int listen_on(const struct sockaddr_storage *ss, socklen_t len, int *port
 struct pending {
     struct bff_http *h;
     int fd;
+    struct kumo_connlimit_slot *slot;
     struct sockaddr_storage ss;
     socklen_t sl;
 };
@@ -528,15 +566,27 @@ static void *conn_main(void *arg)
     struct pending *pc = arg;
     struct bff_http *h = pc->h;
     int kind = classify(h, pc->fd);
+    if (kind != 0) /* a request is arriving */
+        kumo_connlimit_set_idle(h->limit, pc->slot, 0);
     if (kind == 1) {
-        /* MHD owns (and closes) the socket from here on. */
-        MHD_add_connection(h->d, pc->fd, (const struct sockaddr *)&pc->ss, pc->sl);
+        /* MHD owns (and closes) the socket from here on; its start
+         * notification takes the slot over. */
+        struct transit *t = kumo_calloc(1, sizeof *t);
+        t->fd = pc->fd;
+        t->slot = pc->slot;
+        pthread_mutex_lock(&h->conns_mu);
+        t->next = h->transit;
+        h->transit = t;
+        pthread_mutex_unlock(&h->conns_mu);
+        if (MHD_add_connection(h->d, pc->fd, (const struct sockaddr *)&pc->ss, pc->sl) != MHD_YES)
+            kumo_connlimit_release(h->limit, take_transit(h, pc->fd)); /* MHD closed it */
     } else {
         if (kind == 2) {
             char peer[64];
             addr_text(&pc->ss, peer, sizeof peer);
             bff_h2c_serve(h->app, h->pool, h->cheap, pc->fd, peer, &h->draining, &h->stopping);
         }
+        kumo_connlimit_release(h->limit, pc->slot);
         close(pc->fd);
     }
     kumo_free(pc);
@@ -559,10 +609,19 @@ static int take_one(struct bff_http *h, const pthread_attr_t *attr)
             usleep(10000);
         return -1;
     }
+    char peer[64];
+    addr_text(&pc->ss, peer, sizeof peer);
+    pc->slot = kumo_connlimit_admit(h->limit, peer, pc->fd);
+    if (!pc->slot) { /* over a limit with nothing idle to close */
+        close(pc->fd);
+        kumo_free(pc);
+        return 0;
+    }
     pthread_t t;
     if (atomic_fetch_add(&h->threads, 1) >= MAX_CONN_THREADS ||
         pthread_create(&t, attr, conn_main, pc) != 0) {
         atomic_fetch_sub(&h->threads, 1);
+        kumo_connlimit_release(h->limit, pc->slot);
         close(pc->fd);
         kumo_free(pc);
     }
@@ -620,8 +679,10 @@ int bff_http_start(struct bff *app, struct bff_http **out)
     h->app = app;
     pthread_mutex_init(&h->conns_mu, NULL);
     if (bff_pool_new(&h->pool, s->http_handlers, s->http_queue) != 0 ||
-        bff_pool_new(&h->cheap, CHEAP_THREADS, CHEAP_QUEUE) != 0) {
+        bff_pool_new(&h->cheap, CHEAP_THREADS, CHEAP_QUEUE) != 0 ||
+        kumo_connlimit_new(&h->limit, s->http_max_connections, s->http_max_per_address) != 0) {
         bff_pool_free(h->pool);
+        bff_pool_free(h->cheap);
         pthread_mutex_destroy(&h->conns_mu);
         kumo_free(h);
         return -1;
@@ -635,6 +696,7 @@ int bff_http_start(struct bff *app, struct bff_http **out)
         pthread_mutex_destroy(&h->conns_mu);
         bff_pool_free(h->pool);
         bff_pool_free(h->cheap);
+        kumo_connlimit_free(h->limit);
         kumo_free(h);
         return -1;
     }
@@ -644,7 +706,7 @@ int bff_http_start(struct bff *app, struct bff_http **out)
     h->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->http_threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)1024, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
+        (unsigned)s->http_max_connections + 64, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
@@ -657,6 +719,7 @@ int bff_http_start(struct bff *app, struct bff_http **out)
         pthread_mutex_destroy(&h->conns_mu);
         bff_pool_free(h->pool);
         bff_pool_free(h->cheap);
+        kumo_connlimit_free(h->limit);
         kumo_free(h);
         return -1;
     }
@@ -675,6 +738,7 @@ int bff_http_start(struct bff *app, struct bff_http **out)
         pthread_mutex_destroy(&h->conns_mu);
         bff_pool_free(h->pool);
         bff_pool_free(h->cheap);
+        kumo_connlimit_free(h->limit);
         kumo_free(h);
         return -1;
     }
@@ -744,6 +808,13 @@ void bff_http_stop(struct bff_http *h, int64_t deadline)
         bff_pool_free(h->pool);
         bff_pool_free(h->cheap);
         MHD_stop_daemon(h->d);
+        while (h->transit) {
+            struct transit *t = h->transit;
+            h->transit = t->next;
+            kumo_connlimit_release(h->limit, t->slot);
+            kumo_free(t);
+        }
+        kumo_connlimit_free(h->limit);
         pthread_mutex_destroy(&h->conns_mu);
         kumo_free(h); /* else a stuck thread still holds it: leave it */
     }
