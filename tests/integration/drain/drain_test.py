@@ -35,6 +35,7 @@ import tempfile
 import threading
 import time
 import traceback
+import urllib.parse
 
 import h2.errors
 import hpack
@@ -758,6 +759,88 @@ def c_flood_dataport(w):
     flood_case("storage data port", st.pid, st.data_port, "/kumo/none", None, 403, 64)
 
 
+def bff_json(port, method, path, token, body=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    hdrs = {"Authorization": "Bearer " + token}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        hdrs["Content-Type"] = "application/json"
+    c.request(method, path, body=data, headers=hdrs)
+    r = c.getresponse()
+    raw = r.read()
+    c.close()
+    try:
+        return r.status, json.loads(raw or b"{}")
+    except ValueError:
+        return r.status, {"raw": raw[:200]}
+
+
+def put_url(url, headers, data):
+    u = urllib.parse.urlsplit(url)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    hdrs = {k: v for k, v in (headers or {}).items() if k.lower() not in ("content-length", "host")}
+    c.request("PUT", u.path + ("?" + u.query if u.query else ""), body=data, headers=hdrs)
+    r = c.getresponse()
+    r.read()
+    c.close()
+    return r.status
+
+
+def c_job_lease(w):
+    """kill -9 of kumo-documents while its worker holds an extract job's
+    lease (kumo-storage frozen, so the job cannot finish): after a restart
+    the job runs again once the (default, 30 s) lease runs out."""
+    d = start_bff(w, "bff-jobs")
+    st = w.st
+    try:
+        data = b"kumo lease test\n" * 100
+        code, j = bff_json(d.http_port, "POST", API + "/documents", w.token, {
+            "file_name": "lease.txt", "file_size": len(data), "content_type": "text/plain"})
+        expect(code == 201, "create: %d %r" % (code, j))
+        doc = j["document_id"]
+        code = put_url(j["upload_url"], j.get("upload_headers"), data)
+        expect(code in (200, 201, 204), "PUT upload: %d" % code)
+        storage = st.daemons["storage"]
+        code, j = bff_json(d.http_port, "POST", API + "/documents/%s/complete" % doc, w.token, {})
+        os.kill(storage.pid, signal.SIGSTOP)
+        try:
+            expect(code == 200, "complete: %d %r" % (code, j))
+            leased = None
+            t0 = time.time()
+            while time.time() < t0 + 5:
+                rows = st.sql("SELECT id, lease_token IS NOT NULL FROM jobs WHERE document_id = '%s'"
+                              " AND kind = 'extract'" % doc, db="kumo_documents")
+                if rows and rows[0][1] == "1":
+                    leased = rows[0][0]
+                    break
+                time.sleep(0.1)
+            expect(leased, "no extract job leased within 5 s: %r" % rows)
+            docs = st.daemons["documents"]
+            os.kill(docs.pid, signal.SIGKILL)
+            docs.proc.wait()
+        finally:
+            os.kill(storage.pid, signal.SIGCONT)
+        t_restart = time.time()
+        st.start("documents", env={"KUMO_JOBS_POLL_INTERVAL": "200ms"})
+        done = None
+        while time.time() < t_restart + 60:
+            rows = st.sql("SELECT outcome FROM job_runs WHERE job_id = '%s' AND outcome = 'ok'" %
+                          leased, db="kumo_documents")
+            if rows:
+                done = time.time() - t_restart
+                break
+            time.sleep(0.5)
+        left = st.sql("SELECT COUNT(*) FROM jobs WHERE id = '%s'" % leased, db="kumo_documents")
+        note("job lease: extract job %s leased when kumo-documents was killed; after the restart "
+             "it completed in %s s (default lease 30 s, heartbeat every 10 s)" % (
+                 leased, "%.1f" % done if done is not None else "never (60 s)"))
+        expect(done is not None and done <= 60, "job not completed within 60 s of the restart")
+        expect(left == [["0"]], "job still queued: %r" % left)
+    finally:
+        d.stop()
+
+
 CASES = [
     ("h2c", "SIGTERM under h2load on kumo-bff over h2c: nothing read is lost",
      c_h2c_drain_under_load),
@@ -771,6 +854,8 @@ CASES = [
      "< 100 ms, threads bounded", c_flood_bff),
     ("flood-data", "1000 idle + 100 slow connections from one address on the data port: others' "
      "p99 < 100 ms, threads bounded", c_flood_dataport),
+    ("lease", "kill -9 of kumo-documents holding a job lease: the job completes within 60 s",
+     c_job_lease),
 ]
 
 
