@@ -309,7 +309,9 @@ void bff_http_quiesce(struct bff_http *h);
  * connection open. Any thread. */
 int bff_http_drained(struct bff_http *h);
 /* Waits (until `deadline`, kumo_now_ns) for the drain to finish, then
- * closes whatever is left and frees `h` (NULL is a no-op). */
-void bff_http_stop(struct bff_http *h, int64_t deadline);
+ * closes whatever is left and frees `h` (NULL is a no-op). Returns 0, or
+ * -1 when handlers were still running at the deadline: `h` and everything
+ * they use (the app) must then be left as they are (exit). */
+int bff_http_stop(struct bff_http *h, int64_t deadline);
 
 #endif

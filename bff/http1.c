@@ -64,6 +64,10 @@ struct bff_http {
  * (one thread each). */
 #define MAX_CONN_THREADS 512
 
+/* The end of the drain left to handlers still running: after it they are
+ * abandoned (the process exits under them). */
+#define STOP_GRACE_NS (200LL * 1000000)
+
 /* The cheap lane: threads, and requests waiting for one. */
 #define CHEAP_THREADS 8
 #define CHEAP_QUEUE   1024
@@ -786,36 +790,41 @@ int bff_http_drained(struct bff_http *h)
     return !open && atomic_load(&h->inflight) == 0 && atomic_load(&h->threads) == 0;
 }
 
-void bff_http_stop(struct bff_http *h, int64_t deadline)
+int bff_http_stop(struct bff_http *h, int64_t deadline)
 {
     if (!h)
-        return;
+        return 0;
     bff_http_quiesce(h);
-    while (!bff_http_drained(h) && kumo_now_ns() < deadline)
-        usleep(20 * 1000);
-    /* Past the deadline: h2c connections close at once; handlers still in
-     * an RPC end by their own deadline (at most KUMO_REQUEST_TIMEOUT). */
+    while (!bff_http_drained(h) && kumo_now_ns() < deadline - STOP_GRACE_NS)
+        usleep(10 * 1000);
+    /* At the deadline (less the grace): h2c connections close at once,
+     * requests still being read are dropped with their connections
+     * (MHD_stop_daemon); handlers still in an RPC get until the deadline,
+     * then are abandoned. */
     atomic_store(&h->stopping, 1);
-    int64_t cut = kumo_now_ns() + h->app->s.request_timeout_ms * 1000000;
-    while ((atomic_load(&h->threads) > 0 || atomic_load(&h->inflight) > 0) && kumo_now_ns() < cut)
-        usleep(20 * 1000);
+    int64_t grace = deadline > kumo_now_ns() ? deadline : kumo_now_ns() + 10 * 1000000;
+    while ((atomic_load(&h->threads) > 0 || bff_pool_load(h->pool) > 0 ||
+            bff_pool_load(h->cheap) > 0) &&
+           kumo_now_ns() < grace)
+        usleep(10 * 1000);
     stop_watchdog(h);
+    if (atomic_load(&h->threads) > 0 || bff_pool_load(h->pool) > 0 || bff_pool_load(h->cheap) > 0)
+        return -1; /* a handler still holds h (and the app): leave both */
+    /* No h2c connection is left and no handler holds a suspended HTTP/1.1
+     * connection (MHD must not stop with one). */
+    bff_pool_free(h->pool);
+    bff_pool_free(h->cheap);
+    MHD_stop_daemon(h->d);
     close(h->wake[0]);
     close(h->wake[1]);
-    if (atomic_load(&h->threads) == 0 && atomic_load(&h->inflight) == 0) {
-        /* No h2c connection is left and no HTTP/1.1 request is on a lane
-         * (a suspended connection must be resumed before MHD stops). */
-        bff_pool_free(h->pool);
-        bff_pool_free(h->cheap);
-        MHD_stop_daemon(h->d);
-        while (h->transit) {
-            struct transit *t = h->transit;
-            h->transit = t->next;
-            kumo_connlimit_release(h->limit, t->slot);
-            kumo_free(t);
-        }
-        kumo_connlimit_free(h->limit);
-        pthread_mutex_destroy(&h->conns_mu);
-        kumo_free(h); /* else a stuck thread still holds it: leave it */
+    while (h->transit) {
+        struct transit *t = h->transit;
+        h->transit = t->next;
+        kumo_connlimit_release(h->limit, t->slot);
+        kumo_free(t);
     }
+    kumo_connlimit_free(h->limit);
+    pthread_mutex_destroy(&h->conns_mu);
+    kumo_free(h);
+    return 0;
 }

@@ -93,6 +93,9 @@ struct kumo_admin *kumo_daemon_admin(struct kumo_daemon *d)
     return d->admin;
 }
 
+/* The end of a drain left to the daemon's teardown (daemon.h). */
+#define TEARDOWN_RESERVE_NS (300LL * 1000000)
+
 int64_t kumo_daemon_drain_deadline(const struct kumo_daemon *d)
 {
     return d->drain_deadline;
@@ -125,7 +128,8 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
         return;
     /* The daemon's own listeners drain on this loop too, so the admin port
      * answers /readyz 503 until the very end. */
-    if (d->spec->drained && d->drain_deadline && kumo_now_ns() < d->drain_deadline &&
+    if (d->spec->drained && d->drain_deadline &&
+        kumo_now_ns() < d->drain_deadline - TEARDOWN_RESERVE_NS &&
         !d->spec->drained(d, d->spec->ud))
         return;
     event_base_loopexit(d->base, NULL);

@@ -55,9 +55,10 @@ struct kumo_daemon_spec {
     void (*drain)(struct kumo_daemon *d, void *ud);
     /* Optional: 1 when the daemon's own listeners have nothing left to
      * answer (polled on the main loop during the drain). The process stops
-     * once the RPC server has stopped and this returns 1, or at the drain
-     * deadline (KUMO_DRAIN_TIMEOUT after the signal); until then the admin
-     * port keeps answering (/readyz 503). */
+     * once the RPC server has stopped and this returns 1, or 300 ms before
+     * the drain deadline (KUMO_DRAIN_TIMEOUT after the signal), leaving
+     * teardown that long to close what is left; until then the admin port
+     * keeps answering (/readyz 503). */
     int (*drained)(struct kumo_daemon *d, void *ud);
 };
 
