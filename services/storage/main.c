@@ -28,6 +28,7 @@ static int open_store(void)
 {
     if (stg_store_open(&ctx.store, ctx.s.root, ctx.s.do_fsync) != 0)
         return -1;
+    stg_store_set_min_free(ctx.store, ctx.s.min_free);
     struct stg_sweep_stats st;
     if (stg_store_sweep(ctx.store, &st) != 0)
         return -1;

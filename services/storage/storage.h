@@ -70,6 +70,7 @@ enum stg_err {
     STG_E_INVALID_REQUEST,
     STG_E_SIGNATURE_MISMATCH, /* an aws-chunked chunk or trailer signature */
     STG_E_UPSTREAM,           /* the S3 backend could not be reached or failed */
+    STG_E_STORAGE_FULL,       /* no space left on the local backend's volume */
     STG_E_INTERNAL,
     STG_E__COUNT
 };
@@ -109,6 +110,7 @@ struct stg_settings {
     int64_t data_connection_memory;
     int64_t drain_timeout_ms;
     int do_fsync;
+    int64_t min_free; /* KUMO_STORAGE_MIN_FREE: /readyz 503 below it */
     const char *jwt_issuer;
     const char *jwt_audience;
     int64_t jwt_leeway_s;
@@ -399,8 +401,13 @@ struct stg_sweep_stats {
  * serving. Returns 0 or -1 (logged). */
 int stg_store_sweep(struct stg_store *st, struct stg_sweep_stats *stats);
 
-/* Readiness: 0 if the root is still usable, else fills err. */
+/* Readiness: 0 if the root is still usable and its volume has at least
+ * the free space set by stg_store_set_min_free, else fills err. */
 int stg_store_check(struct stg_store *st, char *err, size_t errlen);
+
+/* Sets the free space (bytes available to this process) under which
+ * stg_store_check fails (0: no threshold). */
+void stg_store_set_min_free(struct stg_store *st, int64_t bytes);
 
 /* A temporary file being written, with running MD5 and SHA-256. */
 struct stg_writer;

@@ -907,6 +907,76 @@ def c_job_lease(w):
         d.stop()
 
 
+def s3_req(w, port, method, key, body=b""):
+    """A request to a data port signed with the storage access key (header
+    SigV4, botocore). Returns (status, body)."""
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    url = "http://127.0.0.1:%d/kumo/%s" % (port, key)
+    req = AWSRequest(method=method, url=url, data=body, headers={})
+    S3SigV4Auth(Credentials(w.st.storage_access_key_id, w.st.storage_secret), "s3",
+                "us-east-1").add_auth(req)
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request(method, "/kumo/" + key, body=body or None, headers=dict(req.headers.items()))
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, data
+
+
+KEY_A = "t/00000000-0000-4000-8000-00000000f011/a"
+KEY_B = "t/00000000-0000-4000-8000-00000000f011/b"
+
+
+def c_disk_full(w):
+    """The local backend on an 8 MiB tmpfs with KUMO_STORAGE_MIN_FREE=4MiB:
+    /readyz 503 below it, a write that does not fit answered 507
+    InsufficientStorage naming the cause with nothing stored, and writes
+    succeed again once space is freed."""
+    import hashlib
+    mnt = os.path.join(w.tmp, "full")
+    os.makedirs(mnt, exist_ok=True)
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,mode=0700", "tmpfs", mnt],
+                       capture_output=True, text=True)
+    expect(p.returncode == 0, "cannot mount a tmpfs (needs CAP_SYS_ADMIN): %s" % p.stderr)
+    d = None
+    try:
+        d = w.st.start("storage", name="storage-full", env={
+            "KUMO_STORAGE_ROOT": mnt, "KUMO_STORAGE_MIN_FREE": "4MiB"})
+        ready = lambda: kumo_stack.http_get(d.admin_port, "/readyz")  # noqa: E731
+        a, b = os.urandom(5 << 20), os.urandom(4 << 20)
+        st_a, body_a = s3_req(w, d.data_port, "PUT", KEY_A, a)
+        expect(st_a == 200, "PUT 5 MiB on an empty 8 MiB volume: %d %r" % (st_a, body_a[:300]))
+        r1 = ready()
+        expect(r1[0] == 503 and b"nearly full" in r1[1], "/readyz with ~3 MiB free: %r" % (r1,))
+        st_b, body_b = s3_req(w, d.data_port, "PUT", KEY_B, b)
+        expect(st_b == 507 and b"<Code>InsufficientStorage</Code>" in body_b and
+               b"no space left" in body_b, "PUT 4 MiB into ~3 MiB: %d %r" % (st_b, body_b[:300]))
+        st_get, _ = s3_req(w, d.data_port, "GET", KEY_B)
+        expect(st_get == 404, "GET of the refused object: %d (want 404: nothing partial)" % st_get)
+        leftovers = [f for root, _, fs in os.walk(os.path.join(mnt)) for f in fs
+                     if f.endswith(".tmp")]
+        expect(not leftovers, "temporary files left: %r" % leftovers)
+        st_del, _ = s3_req(w, d.data_port, "DELETE", KEY_A)
+        expect(st_del == 204, "DELETE: %d" % st_del)
+        r2 = ready()
+        expect(r2[0] == 200, "/readyz after freeing space: %r" % (r2,))
+        st_b2, _ = s3_req(w, d.data_port, "PUT", KEY_B, b)
+        st_g2, got = s3_req(w, d.data_port, "GET", KEY_B)
+        expect(st_b2 == 200 and st_g2 == 200 and
+               hashlib.sha256(got).digest() == hashlib.sha256(b).digest(),
+               "PUT/GET after freeing space: %d %d" % (st_b2, st_g2))
+        note("full disk (8 MiB tmpfs, KUMO_STORAGE_MIN_FREE 4MiB): /readyz %d %r; PUT that does "
+             "not fit -> %d %s; after DELETE /readyz %d and the PUT -> %d" % (
+                 r1[0], r1[1][:120], st_b,
+                 re.search(rb"<Message>([^<]*)", body_b).group(1).decode(), r2[0], st_b2))
+    finally:
+        if d is not None:
+            d.stop()
+        subprocess.run(["umount", mnt], capture_output=True)
+
+
 CASES = [
     ("h2c", "SIGTERM under h2load on kumo-bff over h2c: nothing read is lost",
      c_h2c_drain_under_load),
@@ -922,6 +992,8 @@ CASES = [
      "< 100 ms, threads bounded", c_flood_bff),
     ("flood-data", "1000 idle + 100 slow connections from one address on the data port: others' "
      "p99 < 100 ms, threads bounded", c_flood_dataport),
+    ("disk", "full disk on the local backend: 507 InsufficientStorage, nothing partial, /readyz "
+     "503 below KUMO_STORAGE_MIN_FREE, writes resume once space is freed", c_disk_full),
     ("lease", "kill -9 of kumo-documents holding a job lease: the job completes within 60 s",
      c_job_lease),
 ]
@@ -940,6 +1012,7 @@ def main():
     build = os.path.abspath(sys.argv[1])
     tmp = tempfile.mkdtemp(prefix="kumo-drain-")
     w = World()
+    w.tmp = tmp
     w.st = st = kumo_stack.Stack(ROOT, build, os.path.join(tmp, "stack"))
     stop = {"sig": False}
 
