@@ -16,6 +16,22 @@ Cases:
      request, and idle keep-alive connections): 0 lost, `Connection: close`
      on every response after the signal, idle connections closed, the
      BFF's log matches the clients, /readyz 503, exit within the timeout.
+  4. requests outliving KUMO_DRAIN_TIMEOUT (kumo-documents frozen) and a
+     trickling client: the exit still comes at the timeout.
+  5. MariaDB SIGSTOPped 3 s (request budget 1 s): every request answered
+     within budget + 100 ms (503 with Retry-After or 504), /healthcheck,
+     /openapi.json and a console file < 50 ms throughout (timed by curl),
+     a 200 again right after SIGCONT, no restart.
+  6, 7. 1000 idle + 100 slow connections from 127.0.0.2 on the BFF's HTTP
+     port and on the data port: another client's p99 < 100 ms, at most the
+     per-address limit of them left open, threads bounded.
+  8. the local backend on an 8 MiB tmpfs: 507 InsufficientStorage, nothing
+     partial, /readyz 503 under KUMO_STORAGE_MIN_FREE, writes again after a
+     DELETE.
+  9. kill -9 of kumo-documents while it holds an extract job's lease: the
+     job completes within 60 s of the restart (default 30 s lease).
+  and no sanitizer report in any log. Latency bounds x3 on a sanitizer
+  build. DRAIN_CASES=h2c,db,... runs only those cases.
 
 Usage: drain_test.py BUILD_DIR
 Prints TAP lines "ok - drain: CASE" / "not ok - drain: CASE" (with "#"
@@ -54,6 +70,7 @@ BFF_ENV = {"KUMO_RATE_LIMIT_PER_ADDRESS": "off", "KUMO_RATE_LIMIT_PER_PRINCIPAL"
 
 passed = 0
 failed = 0
+SLOW = 1  # latency bounds are multiplied by 3 for a sanitizer build (main)
 
 
 def report(ok, name, diag=None):
@@ -645,7 +662,7 @@ def c_db_hung(w):
     for p, x in cheap_all:
         cheap_lat.setdefault(p, []).append(x[1])
     cheap_bad = [(p, round(x[1] * 1000, 1), x[2], "%+.2fs" % (x[0] - t_stop))
-                 for p, x in cheap_all if x[1] > 0.05 or x[2] != 200]
+                 for p, x in cheap_all if x[1] > 0.05 * SLOW or x[2] != 200]
     d.stop()
     note("MariaDB SIGSTOPped 3 s, request budget %.0f ms: %d requests during it, statuses %r, "
          "slowest %.0f ms; cheap routes max %s ms over %d requests; recovered %s s after "
@@ -658,8 +675,8 @@ def c_db_hung(w):
     expect(slowest <= budget + 0.1, "slowest request %.0f ms > budget + 100 ms" %
            (slowest * 1000))
     expect(not no_retry, "503 without Retry-After: %d" % len(no_retry))
-    expect(not cheap_bad, "cheap routes over 50 ms or not 200 (route, ms, status, when from SIGSTOP): %r" %
-           cheap_bad[:10])
+    expect(not cheap_bad, "cheap routes over 50 ms (x%d) or not 200 (route, ms, status, when "
+           "from SIGSTOP): %r" % (SLOW, cheap_bad[:10]))
     expect(recovered is not None, "no 200 within 5 s of SIGCONT")
 
 
@@ -802,7 +819,7 @@ def flood_case(name, pid, port, path, headers, want_status, per_address):
              p99(base_lat) * 1000,
              sorted(set(map(str, sts))), th0, th_max, th1, rss0, rss1))
     expect(all(s == want_status for s in sts), "statuses %r" % sts[:10])
-    expect(p99(lat) < 0.1, "p99 %.1f ms" % (p99(lat) * 1000))
+    expect(p99(lat) < 0.1 * SLOW, "p99 %.1f ms" % (p99(lat) * 1000))
     expect(alive <= per_address + 5, "%d flood connections still open (limit %d per address)" %
            (alive, per_address))
     expect(th_max <= th0 + per_address + 20, "threads %d -> %d" % (th0, th_max))
@@ -977,6 +994,17 @@ def c_disk_full(w):
         subprocess.run(["umount", mnt], capture_output=True)
 
 
+def c_logs(w):
+    bad = []
+    for name in sorted(os.listdir(w.st.logs_dir)):
+        with open(os.path.join(w.st.logs_dir, name), encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if "AddressSanitizer" in line or "LeakSanitizer" in line or \
+                        "runtime error:" in line or "ThreadSanitizer" in line:
+                    bad.append("%s: %s" % (name, line.strip()[:200]))
+    expect(not bad, "\n".join(bad[:20]))
+
+
 CASES = [
     ("h2c", "SIGTERM under h2load on kumo-bff over h2c: nothing read is lost",
      c_h2c_drain_under_load),
@@ -1010,6 +1038,11 @@ def main():
         print("usage: drain_test.py BUILD_DIR", file=sys.stderr)
         return 2
     build = os.path.abspath(sys.argv[1])
+    global SLOW
+    with open(os.path.join(build, "bin", "kumo-bff"), "rb") as f:
+        if b"__asan_init" in f.read():
+            SLOW = 3
+            note("sanitizer build: latency bounds x3")
     tmp = tempfile.mkdtemp(prefix="kumo-drain-")
     w = World()
     w.tmp = tmp
@@ -1039,6 +1072,7 @@ def main():
         for key, name, fn in CASES:
             if only == [""] or key in only:
                 case(name, fn, w)
+        case("logs: no sanitizer report in any daemon's log", c_logs, w)
         report(True, "end")
     except KeyboardInterrupt:
         report(False, "end", "interrupted")
