@@ -297,10 +297,15 @@ int bff_http_port(const struct bff_http *h);
  * requests run on `pool`'s threads (bff_is_cheap ones on `cheap`'s; a full
  * pool is answered with bff_busy), and it returns once none is left
  * there. A request still arriving KUMO_CLIENT_TIMEOUT after its HEADERS
- * began is answered 408 and reset. The fd stays the caller's. */
+ * began is answered 408 and reset. It marks its connection-limit `slot`
+ * idle while no stream is open (runtime/connlimit.h: the limit may then
+ * shut it down to admit another). The fd stays the caller's. */
 struct bff_pool;
+struct kumo_connlimit;
+struct kumo_connlimit_slot;
 void bff_h2c_serve(struct bff *app, struct bff_pool *pool, struct bff_pool *cheap, int fd,
-                   const char *peer, atomic_int *draining, atomic_int *stopping);
+                   const char *peer, atomic_int *draining, atomic_int *stopping,
+                   struct kumo_connlimit *limit, struct kumo_connlimit_slot *slot);
 /* The drain (SIGTERM): stops accepting, sends GOAWAY on h2c connections,
  * `Connection: close` on every HTTP/1.1 response from now on, and closes
  * idle keep-alive connections; requests already received are answered. */

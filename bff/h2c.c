@@ -28,6 +28,7 @@
 #include "base/alloc.h"
 #include "bff.h"
 #include "pool.h"
+#include "runtime/connlimit.h"
 #include "runtime/log.h"
 #include "base/pctenc.h"
 #include "runtime/metrics.h"
@@ -489,8 +490,10 @@ static void start_drain(struct h2_conn *c)
 }
 
 void bff_h2c_serve(struct bff *app, struct bff_pool *pool, struct bff_pool *cheap, int fd,
-                   const char *peer, atomic_int *draining, atomic_int *stopping)
+                   const char *peer, atomic_int *draining, atomic_int *stopping,
+                   struct kumo_connlimit *limit, struct kumo_connlimit_slot *slot)
 {
+    int idle = 0; /* as told to `limit`: no stream open */
     struct h2_conn c = {.app = app, .fd = fd, .peer = peer, .pool = pool, .cheap = cheap};
     c.ready_tail = &c.ready;
     c.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -531,6 +534,10 @@ void bff_h2c_serve(struct bff *app, struct bff_pool *pool, struct bff_pool *chea
             idle_since = kumo_now_ns();
         else if (kumo_now_ns() - idle_since > app->s.client_timeout_ms * 1000000)
             break;
+        if (idle != !c.all) { /* an idle connection may be closed for a new one */
+            idle = !c.all;
+            kumo_connlimit_set_idle(limit, slot, idle);
+        }
         if (atomic_load(stopping))
             break; /* past the drain deadline */
         if (!c.goaway && atomic_load(draining))

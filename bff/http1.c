@@ -588,7 +588,8 @@ static void *conn_main(void *arg)
         if (kind == 2) {
             char peer[64];
             addr_text(&pc->ss, peer, sizeof peer);
-            bff_h2c_serve(h->app, h->pool, h->cheap, pc->fd, peer, &h->draining, &h->stopping);
+            bff_h2c_serve(h->app, h->pool, h->cheap, pc->fd, peer, &h->draining, &h->stopping,
+                          h->limit, pc->slot);
         }
         kumo_connlimit_release(h->limit, pc->slot);
         close(pc->fd);

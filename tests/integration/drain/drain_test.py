@@ -708,8 +708,8 @@ class Flood:
     request line then one byte a second, all from source address
     127.0.0.2; counts the ones the server closed."""
 
-    def __init__(self, port, n_idle, n_slow):
-        self.port, self.n_idle, self.n_slow = port, n_idle, n_slow
+    def __init__(self, port, n_idle, n_slow, n_h2=0):
+        self.port, self.n_idle, self.n_slow, self.n_h2 = port, n_idle, n_slow, n_h2
         self.socks = []
         self.slow = []
         self.stop = threading.Event()
@@ -726,9 +726,15 @@ class Flood:
         return s
 
     def start(self):
-        for _ in range(self.n_idle):
+        for i in range(self.n_idle):
             s = self._open()
             if s is not None:
+                if i < self.n_h2:  # an idle h2c connection: preface, no stream
+                    try:
+                        s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" +
+                                  hyperframe.frame.SettingsFrame(0).serialize())
+                    except OSError:
+                        pass
                 self.socks.append(s)
         for _ in range(self.n_slow):
             s = self._open()
@@ -755,9 +761,10 @@ class Flood:
         for s in self.socks + self.slow:
             s.setblocking(False)  # a timeout would make recv wait for data first
             try:
-                n += s.recv(1, socket.MSG_PEEK) != b""
+                while s.recv(65536):  # what the server sent (h2c SETTINGS), then EOF?
+                    pass
             except BlockingIOError:
-                n += 1
+                n += 1  # no EOF: still open
             except OSError:
                 pass
         return n
@@ -792,10 +799,10 @@ def timed_gets(port, path, n, headers=None):
     return lat, sts
 
 
-def flood_case(name, pid, port, path, headers, want_status, per_address):
+def flood_case(name, pid, port, path, headers, want_status, per_address, n_h2=0):
     th0, rss0 = proc_threads_rss(pid)
     base_lat, _ = timed_gets(port, path, 30, headers)
-    f = Flood(port, 1000, 100)
+    f = Flood(port, 1000, 100, n_h2)
     t0 = time.time()
     f.start()
     opened = time.time() - t0
@@ -811,11 +818,11 @@ def flood_case(name, pid, port, path, headers, want_status, per_address):
     f.close()
     time.sleep(1.0)
     th1, rss1 = proc_threads_rss(pid)
-    note("%s flood (1000 idle + 100 slow from 127.0.0.2, opened in %.1fs, load done at %.1fs; "
+    note("%s flood (1000 idle (%d of them h2c) + 100 slow from 127.0.0.2, opened in %.1fs, load done at %.1fs; "
          "%d still open at the end): another client's p99 %.1f ms (max %.1f) over %d requests "
          "(%.1f ms before), statuses %r; "
          "threads %d before, %d at most, %d after; RSS %d kB before, %d kB after" % (
-             name, opened, t_load, alive, p99(lat) * 1000, max(lat) * 1000, len(lat),
+             name, n_h2, opened, t_load, alive, p99(lat) * 1000, max(lat) * 1000, len(lat),
              p99(base_lat) * 1000,
              sorted(set(map(str, sts))), th0, th_max, th1, rss0, rss1))
     expect(all(s == want_status for s in sts), "statuses %r" % sts[:10])
@@ -830,7 +837,7 @@ def c_flood_bff(w):
     d = start_bff(w, "bff-flood", {"KUMO_HTTP_MAX_CONNECTIONS_PER_ADDRESS": "64"})
     try:
         flood_case("BFF HTTP port", d.pid, d.http_port, LIST,
-                   {"Authorization": "Bearer " + w.token}, 200, 64)
+                   {"Authorization": "Bearer " + w.token}, 200, 64, n_h2=300)
     finally:
         d.stop()
 
