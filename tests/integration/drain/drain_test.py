@@ -498,6 +498,31 @@ def c_drain_deadline(w):
     rw.check(d.exit_time)
 
 
+def c_h1_slow_handler(w):
+    """An HTTP/1.1 request whose handler outlasts KUMO_CLIENT_TIMEOUT (its
+    connection suspended meanwhile) is still answered: the client timeout
+    bounds the client's slowness, not ours."""
+    d = start_bff(w, "bff-slow-handler", {"KUMO_CLIENT_TIMEOUT": "1s"})
+    docs = w.st.daemons["documents"]
+    try:
+        t = Timed(d.http_port, LIST, w.token)
+        os.kill(docs.pid, signal.SIGSTOP)
+        try:
+            t.start()
+            time.sleep(2.5)
+        finally:
+            os.kill(docs.pid, signal.SIGCONT)
+        time.sleep(0.3)
+        t.stop.set()
+        t.join(10)
+        first = t.seen[0] if t.seen else None
+        note("HTTP/1.1 request held 2.5 s with KUMO_CLIENT_TIMEOUT=1s: %r" % (first,))
+        expect(first and first[2] == 200 and first[1] >= 2.0,
+               "first answer %r (errors %r)" % (first, t.errors[:3]))
+    finally:
+        d.stop()
+
+
 def c_h1_drain_under_load(w):
     d = start_bff(w, "bff-h1")
     idle = []
@@ -1019,6 +1044,8 @@ CASES = [
      c_h2c_drain_in_flight),
     ("h1", "SIGTERM under load on kumo-bff over HTTP/1.1: Connection: close, nothing lost",
      c_h1_drain_under_load),
+    ("slow-handler", "an HTTP/1.1 request served longer than KUMO_CLIENT_TIMEOUT is answered",
+     c_h1_slow_handler),
     ("deadline", "requests outliving KUMO_DRAIN_TIMEOUT do not hold the exit past it",
      c_drain_deadline),
     ("db", "MariaDB SIGSTOPped past the request budget: every request answered in budget, "
