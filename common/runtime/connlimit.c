@@ -145,6 +145,24 @@ void kumo_connlimit_set_idle(struct kumo_connlimit *l, struct kumo_connlimit_slo
     pthread_mutex_unlock(&l->mu);
 }
 
+int kumo_connlimit_close_idle(struct kumo_connlimit *l, int64_t min_idle_ns)
+{
+    int n = 0;
+    int64_t now = kumo_now_ns();
+    pthread_mutex_lock(&l->mu);
+    for (struct kumo_connlimit_slot *s = l->all; s; s = s->next) {
+        if (!s->counted || !s->idle || now - s->idle_ns < min_idle_ns)
+            continue;
+        if (s->fd >= 0)
+            shutdown(s->fd, SHUT_RDWR);
+        s->counted = 0;
+        l->open--;
+        n++;
+    }
+    pthread_mutex_unlock(&l->mu);
+    return n;
+}
+
 void kumo_connlimit_release(struct kumo_connlimit *l, struct kumo_connlimit_slot *s)
 {
     if (!s)

@@ -15,6 +15,8 @@
 #ifndef KUMO_RUNTIME_CONNLIMIT_H
 #define KUMO_RUNTIME_CONNLIMIT_H
 
+#include <stdint.h>
+
 struct kumo_connlimit;
 struct kumo_connlimit_slot;
 
@@ -42,6 +44,11 @@ struct kumo_connlimit_slot *kumo_connlimit_admit_addr(struct kumo_connlimit *l,
 /* Marks a connection busy (0) or idle (1): only idle ones are evicted,
  * the longest idle first. NULL slot: no-op. */
 void kumo_connlimit_set_idle(struct kumo_connlimit *l, struct kumo_connlimit_slot *s, int idle);
+
+/* Shuts down every connection idle for at least min_idle_ns (a drain
+ * closes idle keep-alive connections this way; a short minimum spares one
+ * whose client is sending its next request right now). Returns how many. */
+int kumo_connlimit_close_idle(struct kumo_connlimit *l, int64_t min_idle_ns);
 
 /* Forgets a connection that closed (NULL: no-op). */
 void kumo_connlimit_release(struct kumo_connlimit *l, struct kumo_connlimit_slot *s);

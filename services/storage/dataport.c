@@ -52,6 +52,7 @@ struct stg_dataport {
     int port;
     atomic_long inflight;
     struct kumo_connlimit *limit;
+    atomic_int draining; /* SIGTERM: Connection: close, idle ones closed */
 };
 
 /* Per connection: the raw target of the request being read. */
@@ -95,6 +96,8 @@ enum MHD_Result kumo__dp_queue(struct dp_req *r, unsigned status, struct MHD_Res
     add_common_headers(r, resp);
     r->status = status;
     r->responded = 1;
+    if (atomic_load(&r->ctx->dp->draining))
+        MHD_add_response_header(resp, "Connection", "close");
     enum MHD_Result rc = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
     return rc;
@@ -769,15 +772,34 @@ int stg_dataport_port(const struct stg_dataport *dp)
     return dp->port;
 }
 
-void stg_dataport_stop(struct stg_dataport *dp)
+/* During the drain a keep-alive connection idle this long is closed (the
+ * grace spares a client sending its next request right now: it gets it
+ * answered with Connection: close instead). */
+#define DRAIN_IDLE_GRACE_NS (100LL * 1000000)
+
+void stg_dataport_quiesce(struct stg_dataport *dp)
 {
-    if (dp == NULL)
+    if (dp == NULL || atomic_exchange(&dp->draining, 1))
         return;
     MHD_socket lsock = MHD_quiesce_daemon(dp->d);
     if (lsock != MHD_INVALID_SOCKET)
         close(lsock);
-    int64_t deadline = kumo_now_ns() + dp->ctx->s.drain_timeout_ms * 1000000;
-    while (atomic_load(&dp->inflight) > 0 && kumo_now_ns() < deadline)
+}
+
+int stg_dataport_drained(struct stg_dataport *dp)
+{
+    if (dp == NULL)
+        return 1;
+    kumo_connlimit_close_idle(dp->limit, DRAIN_IDLE_GRACE_NS);
+    return atomic_load(&dp->inflight) == 0 && kumo_connlimit_count(dp->limit, NULL) == 0;
+}
+
+void stg_dataport_stop(struct stg_dataport *dp, int64_t deadline)
+{
+    if (dp == NULL)
+        return;
+    stg_dataport_quiesce(dp);
+    while (!stg_dataport_drained(dp) && kumo_now_ns() < deadline)
         usleep(DRAIN_POLL_MS * 1000);
     MHD_stop_daemon(dp->d);
     kumo_connlimit_free(dp->limit);

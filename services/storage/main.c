@@ -98,11 +98,27 @@ static int setup(struct kumo_daemon *d, void *ud)
     return 0;
 }
 
-static void teardown(struct kumo_daemon *d, void *ud)
+/* The data port drains with the RPC port (runtime/daemon.h): the admin
+ * port answers /readyz 503 until it has. */
+static void drain(struct kumo_daemon *d, void *ud)
 {
     (void)d;
     (void)ud;
-    stg_dataport_stop(ctx.dp);
+    stg_dataport_quiesce(ctx.dp);
+}
+
+static int drained(struct kumo_daemon *d, void *ud)
+{
+    (void)d;
+    (void)ud;
+    return stg_dataport_drained(ctx.dp);
+}
+
+static void teardown(struct kumo_daemon *d, void *ud)
+{
+    (void)ud;
+    int64_t deadline = kumo_daemon_drain_deadline(d);
+    stg_dataport_stop(ctx.dp, deadline ? deadline : kumo_now_ns());
     ctx.dp = NULL;
     stg_auth_stop(&ctx);
     kumo_revocations_client_stop(&revocations);
@@ -137,6 +153,8 @@ int main(int argc, char **argv)
         .n_descriptor_sets = 1,
         .setup = setup,
         .teardown = teardown,
+        .drain = drain,
+        .drained = drained,
     };
     return kumo_daemon_main(argc, argv, &spec);
 }

@@ -630,9 +630,16 @@ void stg_service_init(struct kumo_rpc_service *svc, struct stg_ctx *ctx);
 int stg_dataport_start(struct stg_ctx *ctx);
 /* The bound port. */
 int stg_dataport_port(const struct stg_dataport *dp);
-/* Stops accepting, lets requests in flight finish (bounded by the drain
- * timeout), then stops. NULL is ignored. */
-void stg_dataport_stop(struct stg_dataport *dp);
+/* Stops accepting, lets requests in flight finish (until `deadline`,
+ * kumo_now_ns), then stops. NULL is ignored. */
+void stg_dataport_stop(struct stg_dataport *dp, int64_t deadline);
+
+/* The drain (SIGTERM): stops accepting, answers with Connection: close
+ * from now on and closes idle keep-alive connections; requests already
+ * received are answered. stg_dataport_drained: 1 once no request is in
+ * flight and no connection open. NULL: no-op / 1. */
+void stg_dataport_quiesce(struct stg_dataport *dp);
+int stg_dataport_drained(struct stg_dataport *dp);
 
 /* ---- S3 XML ---------------------------------------------------------------------- */
 

@@ -1037,6 +1037,77 @@ def c_logs(w):
     expect(not bad, "\n".join(bad[:20]))
 
 
+def c_dataport_drain(w):
+    """SIGTERM of kumo-storage while an 8 MiB PUT trickles in: the upload is
+    answered 200 (Connection: close), an idle keep-alive connection is
+    closed, new connections are refused, /readyz 503 meanwhile, exit within
+    KUMO_DRAIN_TIMEOUT."""
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    d = w.st.start("storage", name="storage-drain", env={"KUMO_DRAIN_TIMEOUT": "%ds" % DRAIN_S})
+    port = d.data_port
+    creds = Credentials(w.st.storage_access_key_id, w.st.storage_secret)
+    greq = AWSRequest(method="PUT", url="http://127.0.0.1:%d/kumo/%s" % (port, KEY_A),
+                      data=b"small")
+    S3SigV4Auth(creds, "s3", "us-east-1").add_auth(greq)
+    idle = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    idle.request("PUT", "/kumo/" + KEY_A, body=b"small", headers=dict(greq.headers.items()))
+    r0 = idle.getresponse()
+    r0.read()
+    expect(idle.sock is not None, "the first GET closed its connection: %d %r" % (
+        r0.status, r0.getheaders()))
+    body = os.urandom(8 << 20)
+    req = AWSRequest(method="PUT", url="http://127.0.0.1:%d/kumo/%s" % (port, KEY_B), data=body,
+                     headers={"Content-Length": str(len(body))})
+    S3SigV4Auth(creds, "s3", "us-east-1").add_auth(req)
+    sock = socket.create_connection(("127.0.0.1", port), timeout=15)
+    head = "PUT /kumo/%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n" % (KEY_B, port)
+    head += "".join("%s: %s\r\n" % kv for kv in req.headers.items() if kv[0].lower() != "host")
+    sock.sendall((head + "\r\n").encode())
+    sent, step, t_sig, rw = 0, 256 << 10, None, None
+    t0 = time.time()
+    while sent < len(body):
+        sock.sendall(body[sent:sent + step])
+        sent += step
+        time.sleep(0.04)
+        if t_sig is None and time.time() - t0 > 0.4:
+            rw = ReadyzWatch(d)
+            rw.start()
+            t_sig = time.time()
+            d.proc.send_signal(signal.SIGTERM)
+    resp = http.client.HTTPResponse(sock)
+    resp.begin()
+    resp.read()
+    answered_after = time.time() - t_sig
+    try:
+        refused = False
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        refused = True
+    idle.sock.settimeout(0.5)
+    try:
+        idle_closed = idle.sock.recv(1) == b""
+    except OSError:
+        idle_closed = True
+    d.proc.wait(timeout=DRAIN_S + 5)
+    d.exit_time = time.time()
+    took = d.exit_time - t_sig
+    rw.join()
+    sock.close()
+    note("data port drain: 8 MiB PUT trickling across SIGTERM -> %d (Connection: %s) %.2fs after "
+         "it; new connection refused %s; idle keep-alive closed %s; exit %.2fs (code %s)" % (
+             resp.status, resp.getheader("Connection"), answered_after, refused, idle_closed,
+             took, d.proc.returncode))
+    expect(resp.status == 200 and (resp.getheader("Connection") or "").lower() == "close",
+           "PUT across the drain: %d %r" % (resp.status, resp.getheaders()))
+    expect(refused, "a new connection was accepted during the drain")
+    expect(idle_closed, "the idle keep-alive connection was not closed")
+    expect(d.proc.returncode == 0 and took <= DRAIN_S + 0.5, "exit %.2fs code %s" % (
+        took, d.proc.returncode))
+    rw.check(d.exit_time)
+
+
 CASES = [
     ("h2c", "SIGTERM under h2load on kumo-bff over h2c: nothing read is lost",
      c_h2c_drain_under_load),
@@ -1056,6 +1127,8 @@ CASES = [
      "p99 < 100 ms, threads bounded", c_flood_dataport),
     ("disk", "full disk on the local backend: 507 InsufficientStorage, nothing partial, /readyz "
      "503 below KUMO_STORAGE_MIN_FREE, writes resume once space is freed", c_disk_full),
+    ("data-drain", "SIGTERM of kumo-storage mid-upload: the upload is answered, /readyz 503, "
+     "idle connections closed, exit within the drain timeout", c_dataport_drain),
     ("lease", "kill -9 of kumo-documents holding a job lease: the job completes within 60 s",
      c_job_lease),
 ]
