@@ -112,6 +112,33 @@ static void test_total_limit_evicts_longest_idle_of_anyone(void **state)
     kumo_connlimit_free(l);
 }
 
+static void test_close_idle_spares_busy_and_recently_idle(void **state)
+{
+    (void)state;
+    struct kumo_connlimit *l;
+    assert_int_equal(kumo_connlimit_new(&l, 10, 0), 0);
+    struct pair p[3];
+    struct kumo_connlimit_slot *s[3];
+    for (int i = 0; i < 3; i++) {
+        open_pair(&p[i]);
+        s[i] = kumo_connlimit_admit(l, "10.0.0.1", p[i].srv);
+    }
+    kumo_connlimit_set_idle(l, s[1], 0); /* busy */
+    usleep(20 * 1000);
+    kumo_connlimit_set_idle(l, s[2], 0);
+    kumo_connlimit_set_idle(l, s[2], 1); /* idle again just now */
+    assert_int_equal(kumo_connlimit_close_idle(l, 10 * 1000000LL), 1);
+    assert_true(was_evicted(&p[0]));
+    assert_false(was_evicted(&p[1]));
+    assert_false(was_evicted(&p[2]));
+    assert_int_equal(kumo_connlimit_count(l, NULL), 2);
+    for (int i = 0; i < 3; i++) {
+        kumo_connlimit_release(l, s[i]);
+        close_pair(&p[i]);
+    }
+    kumo_connlimit_free(l);
+}
+
 static void test_bad_size(void **state)
 {
     (void)state;
@@ -127,6 +154,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_per_address_limit_evicts_that_address_idle_first),
         cmocka_unit_test(test_total_limit_evicts_longest_idle_of_anyone),
+        cmocka_unit_test(test_close_idle_spares_busy_and_recently_idle),
         cmocka_unit_test(test_bad_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
