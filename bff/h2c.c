@@ -62,6 +62,9 @@ struct h2_stream {
  * bounded over all connections by the handler pool. */
 #define MAX_STREAMS 100
 
+/* Longest lingering close after GOAWAY (see the end of bff_h2c_serve). */
+#define LINGER_NS (500LL * 1000000)
+
 /* How long a stream answered 408 may go on sending before it is reset. */
 #define CUT_GRACE_NS (1000LL * 1000000)
 
@@ -560,6 +563,20 @@ void bff_h2c_serve(struct bff *app, struct bff_pool *pool, struct bff_pool *chea
         if (nghttp2_session_mem_recv(c.sess, buf, (size_t)got) < 0)
             break;
         refuse_noted(&c);
+    }
+    /* A lingering close after GOAWAY: bytes the client sent before it read
+     * our GOAWAY would make the kernel answer the close with a reset, and
+     * a reset can destroy responses not yet read on the client's side. So
+     * our side is shut first and what still arrives is read and dropped
+     * until the client closes (bounded; not once the drain deadline hit). */
+    if (c.goaway && !c.failed && !atomic_load(stopping)) {
+        shutdown(fd, SHUT_WR);
+        int64_t until = kumo_now_ns() + LINGER_NS;
+        for (int64_t left; (left = (until - kumo_now_ns()) / 1000000) > 0;) {
+            struct pollfd p = {fd, POLLIN, 0};
+            if (poll(&p, 1, (int)left) <= 0 || recv(fd, buf, sizeof buf, 0) <= 0)
+                break;
+        }
     }
     /* Streams still with a pool thread come back before anything is freed. */
     while (c.outstanding > 0) {

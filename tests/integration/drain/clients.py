@@ -45,10 +45,11 @@ class ReadyzWatch(threading.Thread):
     def check(self, exit_time, t_sig=None):
         """503 from the first 503 on; no answer only in the last 200 ms
         (the admin port closes as the process exits). With t_sig, a drain
-        over within 200 ms may show no 503 at all, but no 200 later than
-        50 ms after the signal."""
+        over within 500 ms may show no 503 at all (the watcher polls every
+        50 ms from a busy Python process), but no 200 later than 50 ms after
+        the signal."""
         codes = [s for _, s in self.seen]
-        if t_sig is not None and exit_time - t_sig < 0.2 and 503 not in codes:
+        if t_sig is not None and exit_time - t_sig < 0.5 and 503 not in codes:
             late = [(round(t - t_sig, 3), c) for t, c in self.seen if c == 200 and t > t_sig + 0.05]
             expect(not late, "/readyz 200 after SIGTERM (seconds after, status): %r" % late)
             return
@@ -116,6 +117,7 @@ class H2Tracker(threading.Thread):
         self.probe = None  # fate of the stream opened past GOAWAY
         self.error = None
         self.next_id = 1
+        self.send_failed = False
         self.enc = hpack.Encoder()
         self.dec = hpack.Decoder()
 
@@ -168,9 +170,15 @@ class H2Tracker(threading.Thread):
         buf = bytearray()
         probe_sid = None
         while True:
-            if self.goaway is None and not self.stop.is_set():
+            if self.goaway is None and not self.stop.is_set() and not self.send_failed:
                 while len(self.open) < self.depth:
-                    self.open[self._open_stream(sock)] = None
+                    try:
+                        self.open[self._open_stream(sock)] = None
+                    except OSError:
+                        # Not sent: the server closed its side (its GOAWAY is
+                        # still to be read). Read on, open nothing more.
+                        self.send_failed = True
+                        break
             if self.stop.is_set() and not self.open and self.goaway is None:
                 sock.close()
                 return

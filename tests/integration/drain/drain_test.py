@@ -117,7 +117,7 @@ def c_h2c_drain_under_load(w):
            (served, answered + fig["answered"], fig["answered"], answered))
     expect(code == 0, "exit code %s" % code)
     expect(took <= DRAIN_S + 0.5, "exit %.2fs after SIGTERM (drain timeout %ss)" % (took, DRAIN_S))
-    rw.check(d.exit_time)
+    rw.check(d.exit_time, d.exit_time - took)
 
 
 def c_h2c_drain_in_flight(w):
@@ -270,7 +270,7 @@ def c_h1_drain_under_load(w):
     expect(all(idle_closed), "idle keep-alive connections closed: %r" % idle_closed)
     expect(code == 0, "exit code %s" % code)
     expect(took <= DRAIN_S + 0.5, "exit %.2fs after SIGTERM" % took)
-    rw.check(d.exit_time)
+    rw.check(d.exit_time, d.exit_time - took)
 
 
 def c_db_hung(w):
