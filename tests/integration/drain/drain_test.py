@@ -22,8 +22,9 @@ Cases:
      within budget + 100 ms (503 with Retry-After or 504), /healthcheck,
      /openapi.json and a console file < 50 ms throughout (timed by curl),
      a 200 again right after SIGCONT, no restart.
-  6, 7. 1000 idle + 100 slow connections from 127.0.0.2 on the BFF's HTTP
-     port and on the data port: another client's p99 < 100 ms, at most the
+  6, 7. 1000 idle (300 of them h2c on the BFF and RPC ports) + 100 slow
+     connections from 127.0.0.2 on the BFF's HTTP port, kumo-users' RPC port
+     and the data port: another client's p99 < 100 ms, at most the
      per-address limit of them left open, threads bounded.
   8. the local backend on an 8 MiB tmpfs: 507 InsufficientStorage, nothing
      partial, /readyz 503 under KUMO_STORAGE_MIN_FREE, writes again after a
@@ -331,9 +332,12 @@ def c_db_hung(w):
     expect(recovered is not None, "no 200 within 5 s of SIGCONT")
 
 
-def flood_case(name, pid, port, path, headers, want_status, per_address, n_h2=0):
+def flood_case(name, pid, port, path, headers, want_status, per_address, n_h2=0, probe=None):
+    """probe(n) -> (latencies, statuses) of n requests by another client
+    (default: GET path with headers, a new connection each)."""
+    probe = probe or (lambda n: timed_gets(port, path, n, headers))
     th0, rss0 = proc_threads_rss(pid)
-    base_lat, _ = timed_gets(port, path, 30, headers)
+    base_lat, _ = probe(30)
     f = Flood(port, 1000, 100, n_h2)
     t0 = time.time()
     f.start()
@@ -341,7 +345,7 @@ def flood_case(name, pid, port, path, headers, want_status, per_address, n_h2=0)
     th_max = 0
     lat, sts = [], []
     for _ in range(10):
-        l, s = timed_gets(port, path, 20, headers)
+        l, s = probe(20)
         lat += l
         sts += s
         th_max = max(th_max, proc_threads_rss(pid)[0])
@@ -363,6 +367,33 @@ def flood_case(name, pid, port, path, headers, want_status, per_address, n_h2=0)
            (alive, per_address))
     expect(th_max <= th0 + per_address + 20, "threads %d -> %d" % (th0, th_max))
     return rss0, rss1
+
+
+def connect_health(port, n):
+    """n Connect unary calls grpc.health.v1.Health/Check (JSON, h2c prior
+    knowledge), each a curl process and connection of its own; curl's own
+    times."""
+    lat, sts = [], []
+    for _ in range(n):
+        p = subprocess.run(
+            ["curl", "-s", "-o", "/dev/null", "-m", "5", "--http2-prior-knowledge", "-w",
+             "%{time_total} %{http_code}", "-H", "content-type: application/json", "-d", "{}",
+             "http://127.0.0.1:%d/grpc.health.v1.Health/Check" % port],
+            capture_output=True, text=True)
+        try:
+            t, code = p.stdout.split()
+            lat.append(float(t))
+            sts.append(int(code))
+        except ValueError:
+            lat.append(5.0)
+            sts.append(p.stdout or "curl failed")
+    return lat, sts
+
+
+def c_flood_rpc(w):
+    d = w.st.daemons["users"]
+    flood_case("kumo-users RPC port", d.pid, d.rpc_port, None, None, 200, 256, n_h2=300,
+               probe=lambda n: connect_health(d.rpc_port, n))
 
 
 def c_flood_bff(w):
@@ -642,6 +673,8 @@ CASES = [
      "< 100 ms, threads bounded", c_flood_bff),
     ("flood-data", "1000 idle + 100 slow connections from one address on the data port: others' "
      "p99 < 100 ms, threads bounded", c_flood_dataport),
+    ("flood-rpc", "1000 idle + 100 slow connections from one address on an RPC port: others' "
+     "p99 < 100 ms, threads bounded", c_flood_rpc),
     ("disk", "full disk on the local backend: 507 InsufficientStorage, nothing partial, /readyz "
      "503 below KUMO_STORAGE_MIN_FREE, writes resume once space is freed", c_disk_full),
     ("data-drain", "SIGTERM of kumo-storage mid-upload: the upload is answered, /readyz 503, "
