@@ -2,10 +2,9 @@
  * clients: at most max_total connections open and at most max_per_address
  * from one client address; when a limit is reached, the connection idle
  * the longest (in total, or from that address) is closed to make room,
- * and only when none is idle is the new one refused. Shared by the
- * listeners that are not the RPC server's (kumo-bff's HTTP port, the
- * storage data port); the RPC server has its own (rpc/admit.h) on its
- * event loop.
+ * and only when none is idle is the new one refused. Shared by every
+ * listener: the RPC ports (rpc/server.c), kumo-bff's HTTP port and the
+ * storage data port.
  *
  * A listener admits each accepted connection with its socket, marks it
  * idle (waiting for a request) or busy (a request being read or served)

@@ -56,12 +56,13 @@ static void common_vars(const struct kumo_daemon_spec *spec, struct kumo_config_
         {"KUMO_MAX_CONCURRENT_STREAMS", KUMO_CONFIG_INT, "100",
          "HTTP/2 concurrent streams per connection", 0, 1, 10000},
         {"KUMO_MAX_CONNECTIONS", KUMO_CONFIG_INT, "1024",
-         "open connections on the RPC port; more are closed at once (lowered to fit "
-         "RLIMIT_NOFILE)",
+         "open connections on the RPC port; a new one past it closes the longest-idle one, or "
+         "is closed at once when none is idle (lowered to fit RLIMIT_NOFILE)",
          0, 1, 1000000},
         {"KUMO_MAX_CONNECTIONS_PER_ADDRESS", KUMO_CONFIG_INT, "256",
          "open connections on the RPC port from one client address (at most "
-         "KUMO_MAX_CONNECTIONS); more are closed at once",
+         "KUMO_MAX_CONNECTIONS); a new one past it closes that address's longest-idle one, or is "
+         "closed at once when none is idle",
          0, 1, 1000000},
         {"KUMO_MAX_CONNECTION_BUFFER", KUMO_CONFIG_SIZE, "16MiB",
          "request bytes held per RPC connection over all its streams (at least "
