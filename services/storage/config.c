@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "runtime/log.h"
+#include "auth/jwt_setup.h"
 #include "auth/revocations.h"
 #include "storage.h"
 
@@ -100,23 +101,12 @@ static const struct kumo_config_var vars[] = {
      "SQS ReceiveMessage long poll (WaitTimeSeconds, whole seconds)", 0, SEC_MS, 20 * SEC_MS},
     {"KUMO_STORAGE_EVENTS_KEEP", KUMO_CONFIG_INT, "50000",
      "object events the journal keeps (older ones are compacted away)", 0, 100, 10000000},
-    {"KUMO_JWT_ISSUER", KUMO_CONFIG_STRING, "kumo-users", "required iss of access tokens"},
-    {"KUMO_JWT_AUDIENCE", KUMO_CONFIG_STRING, "kumo", "required aud of access tokens"},
-    {"KUMO_JWT_LEEWAY", KUMO_CONFIG_DURATION_MS, "30s", "clock skew allowed verifying tokens", 0, 0,
-     300 * SEC_MS},
-    {"KUMO_JWT_MAX_TTL", KUMO_CONFIG_DURATION_MS, "24h", "longest token lifetime accepted", 0,
-     SEC_MS, 7 * DAY_MS},
-    {"KUMO_JWT_JWKS_FILE", KUMO_CONFIG_STRING, NULL,
-     "JWKS file with the keys verifying access tokens (re-read when it changes); "
-     "takes precedence over KUMO_JWT_JWKS_URL"},
-    {"KUMO_JWT_JWKS_URL", KUMO_CONFIG_STRING, "http://127.0.0.1:9101/.well-known/jwks.json",
-     "URL of kumo-users' JWKS (its admin port)"},
-    {"KUMO_JWT_JWKS_REFRESH", KUMO_CONFIG_DURATION_MS, "5m", "how often the JWKS is reloaded", 0,
-     SEC_MS, DAY_MS},
+    KUMO_JWT_SETUP_CONFIG_VARS,
     KUMO_REVOCATIONS_CONFIG_VARS,
-    {"KUMO_SERVICE_CALLERS", KUMO_CONFIG_STRING, "documents",
-     "service principals allowed to call (every RPC but health and reflection; users' tokens "
-     "are refused), naming the tenant in tenant_id"},
+    KUMO_JWT_SETUP_CALLERS_VAR("documents",
+                               "service principals allowed to call (every RPC but health and "
+                               "reflection; users' tokens are refused), naming the tenant in "
+                               "tenant_id"),
 };
 
 const struct kumo_config_var *stg_config_vars(size_t *n)
@@ -154,9 +144,6 @@ static void load_numbers(const struct kumo_config *c, struct stg_settings *s)
     s->do_fsync = kumo_config_bool(c, "KUMO_STORAGE_FSYNC");
     s->events_keep = kumo_config_int(c, "KUMO_STORAGE_EVENTS_KEEP");
     s->min_free = kumo_config_int(c, "KUMO_STORAGE_MIN_FREE");
-    s->jwt_leeway_s = kumo_config_int(c, "KUMO_JWT_LEEWAY") / 1000;
-    s->jwt_max_ttl_s = kumo_config_int(c, "KUMO_JWT_MAX_TTL") / 1000;
-    s->jwks_refresh_ms = kumo_config_int(c, "KUMO_JWT_JWKS_REFRESH");
 }
 
 /* The local backend's data port key pair (the S3 backend signs with the
@@ -185,11 +172,6 @@ int stg_settings_load(const struct kumo_config *c, struct stg_settings *s)
     s->access_key_id = kumo_config_string(c, "KUMO_STORAGE_ACCESS_KEY_ID");
     s->secret_access_key = kumo_config_string(c, "KUMO_STORAGE_SECRET_ACCESS_KEY");
     s->cors_origins = kumo_config_string(c, "KUMO_STORAGE_CORS_ORIGINS");
-    s->jwt_issuer = kumo_config_string(c, "KUMO_JWT_ISSUER");
-    s->jwt_audience = kumo_config_string(c, "KUMO_JWT_AUDIENCE");
-    s->jwks_file = kumo_config_string(c, "KUMO_JWT_JWKS_FILE");
-    s->jwks_url = kumo_config_string(c, "KUMO_JWT_JWKS_URL");
-    s->service_callers = kumo_config_string(c, "KUMO_SERVICE_CALLERS");
     s->s3_endpoint = kumo_config_string(c, "KUMO_STORAGE_S3_ENDPOINT");
     s->s3_addressing = kumo_config_string(c, "KUMO_STORAGE_S3_ADDRESSING");
     s->s3_ca_file = kumo_config_string(c, "KUMO_STORAGE_S3_CA_FILE");
@@ -224,10 +206,5 @@ int stg_settings_load(const struct kumo_config *c, struct stg_settings *s)
     if (s->data_port < 0 && strcmp(s->backend, "local") == 0)
         return bad("KUMO_STORAGE_DATA_PORT=-1 is only for the S3 backend: the local backend "
                    "serves its objects there");
-    if (s->jwt_issuer[0] == '\0' || s->jwt_audience[0] == '\0')
-        return bad("KUMO_JWT_ISSUER and KUMO_JWT_AUDIENCE must not be empty");
-    if ((s->jwks_file == NULL || s->jwks_file[0] == '\0') &&
-        (s->jwks_url == NULL || s->jwks_url[0] == '\0'))
-        return bad("one of KUMO_JWT_JWKS_FILE and KUMO_JWT_JWKS_URL is required");
-    return 0;
+    return kumo_jwt_settings_load(c, &s->jwt);
 }

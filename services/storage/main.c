@@ -119,13 +119,13 @@ static int setup(struct kumo_daemon *d, void *ud)
     stg_service_init(&service, &ctx);
     struct kumo_rpc_server *srv = kumo_daemon_server(d);
     if (kumo_rpc_server_add_service(srv, &service) != 0 ||
-        stg_auth_start(&ctx, srv, kumo_daemon_admin(d)) != 0 ||
+        kumo_jwt_setup_start(&ctx.jwt, &ctx.s.jwt, srv, kumo_daemon_admin(d)) != 0 ||
         kumo_revocations_client_start(&revocations, kumo_daemon_config(d),
-                                      ctx.s.jwt_max_ttl_s + ctx.s.jwt_leeway_s, NULL, NULL) != 0) {
+                                      ctx.s.jwt.max_ttl_s + ctx.s.jwt.leeway_s, NULL, NULL) != 0) {
         kumo_log(KUMO_LOG_ERROR, NULL, "cannot set up the storage service", NULL);
         return -1;
     }
-    kumo_rpc_jwt_auth_set_revocations(ctx.auth, revocations.set);
+    kumo_rpc_jwt_auth_set_revocations(ctx.jwt.auth, revocations.set);
     if (stg_restore_watch_start(&ctx) != 0)
         return -1;
     if (local) {
@@ -165,7 +165,7 @@ static void teardown(struct kumo_daemon *d, void *ud)
     int64_t deadline = kumo_daemon_drain_deadline(d);
     stg_dataport_stop(ctx.dp, deadline ? deadline : kumo_now_ns());
     ctx.dp = NULL;
-    stg_auth_stop(&ctx);
+    kumo_jwt_setup_stop(&ctx.jwt);
     kumo_revocations_client_stop(&revocations);
     stg_store_close(ctx.store);
     ctx.store = NULL;

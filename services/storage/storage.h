@@ -16,6 +16,7 @@
 #include "runtime/config.h"
 #include "base/errors.h"
 #include "auth/jwt.h"
+#include "auth/jwt_setup.h"
 #include "rpc/rpc.h"
 #include "auth/rpc_auth.h"
 #include "aws/sigv4.h"
@@ -110,15 +111,8 @@ struct stg_settings {
     int64_t data_connection_memory;
     int64_t drain_timeout_ms;
     int do_fsync;
-    int64_t min_free; /* KUMO_STORAGE_MIN_FREE: /readyz 503 below it */
-    const char *jwt_issuer;
-    const char *jwt_audience;
-    int64_t jwt_leeway_s;
-    int64_t jwt_max_ttl_s;
-    const char *jwks_file;
-    const char *jwks_url;
-    int64_t jwks_refresh_ms;
-    const char *service_callers;
+    int64_t min_free;             /* KUMO_STORAGE_MIN_FREE: /readyz 503 below it */
+    struct kumo_jwt_settings jwt; /* KUMO_JWT_*, KUMO_SERVICE_CALLERS (auth/jwt_setup.h) */
     const char *s3_endpoint;
     const char *s3_addressing; /* auto, path, virtual */
     int64_t s3_timeout_ms;
@@ -581,7 +575,6 @@ void stg_s3_close(struct stg_s3 *s3);
 
 /* ---- shared daemon state ------------------------------------------------------ */
 
-struct stg_jwks;
 struct stg_dataport;
 struct stg_s3;
 struct stg_journal;
@@ -596,9 +589,7 @@ struct stg_ctx {
     struct kumo_aws_credentials creds; /* the data port's key pair */
     char *public_url;                  /* "http://host:port", no trailing '/' */
     char *public_host;                 /* the Host header clients send */
-    struct kumo_jwt_verifier *verifier;
-    struct kumo_rpc_jwt_auth *auth;
-    struct stg_jwks *jwks;
+    struct kumo_jwt_setup jwt;         /* token verification of RPC callers (auth/jwt_setup.h) */
     struct stg_dataport *dp;
     struct stg_journal *journal; /* object events (journal.h) */
     int dataport_events;         /* the data port journals its own events */
@@ -625,11 +616,6 @@ int stg_url_split(const char *url, char **base, char **host);
 int stg_public_url_init(struct stg_ctx *ctx, int bound_port);
 
 /* ---- JWKS and authentication --------------------------------------------------- */
-
-/* Builds the verifier and authenticator and starts loading the JWKS (file
- * or URL, refreshed in a thread). Returns 0 or -1 (logged). */
-int stg_auth_start(struct stg_ctx *ctx, struct kumo_rpc_server *srv, struct kumo_admin *admin);
-void stg_auth_stop(struct stg_ctx *ctx);
 
 /* ---- RPC service ---------------------------------------------------------------- */
 
