@@ -193,8 +193,8 @@ static void restore_answer(struct bff_ctx *c, const ProtobufCMessage *rq,
     bff_json(c, 202, out);
 }
 
-/* {documents, count, next_page_token}: KumoCMS's list with its count (of
- * this page), always present. */
+/* {documents, count, next_page_token[, search_terms]}: KumoCMS's list with
+ * its count (of this page), always present; search_terms with q only. */
 static void list_answer(struct bff_ctx *c, const ProtobufCMessage *rq, const ProtobufCMessage *rs)
 {
     (void)rq;
@@ -204,6 +204,10 @@ static void list_answer(struct bff_ctx *c, const ProtobufCMessage *rq, const Pro
     bff_rest_field(&b, rs, "documents");
     kumo_buf_appendf(&b, ",\"count\":%zu,\"next_page_token\":", l->n_documents);
     bff_rest_field(&b, rs, "next_page_token");
+    if (l->n_search_terms > 0) { /* the words q was cut into (to mark them) */
+        kumo_buf_append_str(&b, ",\"search_terms\":");
+        bff_rest_field(&b, rs, "search_terms");
+    }
     kumo_buf_append_byte(&b, '}');
     bff_json_text(c, 200, &b);
 }

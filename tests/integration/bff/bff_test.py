@@ -928,6 +928,35 @@ def c_viewer(w):
     w.viewer_tok = expect_status(r, 200, "viewer login")["access_token"]
 
 
+def c_change_password(w):
+    pw, new = "carol-" + os.urandom(8).hex(), "carol-new-" + os.urandom(8).hex()
+    SECRETS.update([pw, new])
+    r = w.bff.req("POST", API + "/users", w.admin_tok, body={
+        "email": "carol@demo.local", "display_name": "Carol", "role": "editor", "password": pw})
+    expect_status(r, 201, "POST /users (carol)")
+    j = expect_status(login(w.bff, "demo", "carol@demo.local", pw), 200, "carol login")
+    tok, refresh = j["access_token"], j["refresh_token"]
+    path = API + "/auth/password"
+    expect_error(w.bff.req("POST", path, body={"current_password": pw, "new_password": new}),
+                 401, None, "no token")
+    expect_error(w.bff.req("POST", path, tok, body={"new_password": new}), 400, None,
+                 "current_password missing")
+    expect_error(w.bff.req("POST", path, tok, body={"current_password": pw,
+                                                    "new_password": new, "user_id": "x"}),
+                 400, None, "unknown member user_id")
+    expect_error(w.bff.req("POST", path, tok, body={"current_password": pw, "new_password": "short"}),
+                 400, "invalid_argument", "new_password too short")
+    expect_error(w.bff.req("POST", path, tok, body={"current_password": "not-" + pw,
+                                                    "new_password": new}),
+                 403, "permission_denied", "wrong current_password")
+    r = w.bff.req("POST", path, tok, body={"current_password": pw, "new_password": new})
+    expect(r.status == 204 and not r.body, "change: %d %r" % (r.status, r.body[:200]))
+    expect_error(w.bff.req("POST", API + "/auth/refresh", body={"refresh_token": refresh}),
+                 401, None, "refresh token of a session from before the change")
+    expect_error(login(w.bff, "demo", "carol@demo.local", pw), 401, None, "old password")
+    expect_status(login(w.bff, "demo", "carol@demo.local", new), 200, "new password")
+
+
 def c_function_level(w):
     V = w.viewer_tok
     did = w.flow_bearer.id
@@ -1656,6 +1685,9 @@ def main():
         case("pagination: pages of 2 walk the same list as one page of 100; garbage token "
              "400", c_pagination, w)
         case("function level: POST /users creates a viewer who signs in", c_viewer, w)
+        case("POST /auth/password: 401 without token, 400 missing/unknown/short, 403 wrong current, "
+             "204; old refresh token 401, old password 401, new one signs in",
+             c_change_password, w)
         case("function level: viewer on users, api-keys, audit-events, dead-letters, document "
              "writes -> 403", c_function_level, w)
         case("property level: PATCH with role/tenant/tenant_id/owner_id/status... -> 400 or "
