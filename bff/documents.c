@@ -359,11 +359,13 @@ const struct bff_op bff_op_docs_upload_parts = {.service = BFF_DOCUMENTS,
                                                 .answer = BFF_ANS_HOOK,
                                                 .answer_fn = parts_answer};
 
-static const char *const complete_body[] = {"parts", "version", NULL};
+static const char *const complete_body[] = {"parts", "version", "sha256", NULL};
 static const struct bff_field complete_fields[] = {
     {BFF_PATH, "id", "document_id", BFF_COPY, NULL, 0},
     {BFF_BODY, "parts", "parts", BFF_COPY, NULL, 0},
     {BFF_BODY, "version", "version", BFF_COPY, NULL, 0},
+    /* hashed while uploading: declared now rather than at create */
+    {BFF_BODY, "sha256", "sha256", BFF_HEX256, NULL, 0},
     END,
 };
 const struct bff_op bff_op_docs_complete = {.service = BFF_DOCUMENTS,
