@@ -12,10 +12,15 @@ const en = {
     title: "Sign in to kumo", tenant: "Organisation", tenantHint: "Your organisation's short name, e.g. demo",
     email: "E-mail", password: "Password", submit: "Sign in",
     wrong: "Wrong organisation, e-mail or password.",
-    tooMany: "Too many attempts. Try again in {{seconds}} s.",
+    tooMany: "Too many attempts. Try again in {{wait}}.",
     tooManyNow: "Too many attempts. You can try again now.",
     failed: "Sign-in failed: {{message}}",
   },
+  time: {
+    second: "1 second", seconds: "{{count}} seconds", aboutMinute: "about a minute", aboutMinutes: "about {{count}} minutes",
+    aboutHour: "about an hour", aboutHours: "about {{count}} hours",
+  },
+  types: { text: "Text", binary: "Binary" },
   common: {
     save: "Save", cancel: "Cancel", close: "Close", delete: "Delete", retry: "Retry", loading: "Loading…",
     error: "Something went wrong: {{message}}", create: "Create", confirm: "Confirm", copy: "Copy",
@@ -31,7 +36,8 @@ const en = {
     colType: "Type", colTags: "Tags", colUpdated: "Updated", count: "{{count}} shown",
     emptyTitle: "No documents yet", emptyBody: "Drop files anywhere on this page, or use Upload to add your first documents.",
     noMatchTitle: "Nothing matches", noMatchBody: "No document matches these filters. Try other words or clear the filters.",
-    end: "That's all.", upload: "Upload",
+    end: "That's all.", upload: "Upload", thumbAlt: "Thumbnail of {{title}}", inTitle: "Title",
+    inDescription: "Description", inContent: "Content",
   },
   status: {
     pending_upload: "Uploading", active: "Active", archived: "Archived", deleted: "Deleted",
@@ -63,6 +69,8 @@ const en = {
     conflictBody: "The document changed since you opened it. Keep their version (reload) or save yours over it (overwrite).",
     theirs: "Current version", yours: "Your changes", overwrite: "Overwrite", reloadTheirs: "Reload",
     notFound: "This document does not exist or you cannot see it.", creator: "By",
+    uploadFailedTitle: "The upload was refused", uploadFailedBody: "The file that arrived did not match what was declared: {{reason}}. Nothing was kept; upload the file again.",
+    uploadAgain: "Upload again",
   },
   trash: { title: "Trash", empty: "The trash is empty.", purge: "Purged on", restore: "Restore", restored: "Restored" },
   admin: {
@@ -79,7 +87,11 @@ const en = {
   },
   profile: {
     title: "Profile", tenant: "Organisation id", userId: "User id", roles: "Roles",
-    changePassword: "Change password", passwordUnavailable: "Changing the password from the console needs an API the BFF does not offer yet; ask an administrator.",
+    changePassword: "Change password", currentPassword: "Current password", newPassword: "New password",
+    confirmPassword: "New password again", passwordHint: "At least 12 characters. Every session of yours ends, this one too: you then sign in with the new password.",
+    required: "Required.", tooShort: "Use at least 12 characters.", mismatch: "The two new passwords differ.", sameAsOld: "The new password is the current one.",
+    wrongCurrent: "The current password is not right.", passwordChanged: "Password changed. Sign in again with your new password.",
+    tooMany: "Too many attempts. Try again in {{wait}}.",
   },
   forbidden: { title: "403 — Not allowed", body: "Your role does not allow this page. Ask an administrator if you need access.", home: "Back to documents" },
   notFound: { title: "Page not found", body: "There is nothing at this address." },

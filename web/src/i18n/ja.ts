@@ -13,10 +13,15 @@ const ja: Catalogue = {
     title: "kumo にサインイン", tenant: "組織", tenantHint: "組織の短い名前 (例: demo)",
     email: "メールアドレス", password: "パスワード", submit: "サインイン",
     wrong: "組織、メールアドレス、またはパスワードが違います。",
-    tooMany: "試行回数が多すぎます。{{seconds}} 秒後にもう一度お試しください。",
+    tooMany: "試行回数が多すぎます。{{wait}}後にもう一度お試しください。",
     tooManyNow: "試行回数が多すぎました。もう一度お試しいただけます。",
     failed: "サインインできませんでした: {{message}}",
   },
+  time: {
+    second: "1 秒", seconds: "{{count}} 秒", aboutMinute: "約 1 分", aboutMinutes: "約 {{count}} 分",
+    aboutHour: "約 1 時間", aboutHours: "約 {{count}} 時間",
+  },
+  types: { text: "テキスト", binary: "バイナリ" },
   common: {
     save: "保存", cancel: "キャンセル", close: "閉じる", delete: "削除", retry: "再試行", loading: "読み込み中…",
     error: "エラーが発生しました: {{message}}", create: "作成", confirm: "確認", copy: "コピー",
@@ -32,7 +37,8 @@ const ja: Catalogue = {
     colType: "種類", colTags: "タグ", colUpdated: "更新日時", count: "{{count}} 件表示",
     emptyTitle: "文書はまだありません", emptyBody: "このページのどこかにファイルをドロップするか、「アップロード」から最初の文書を追加してください。",
     noMatchTitle: "該当なし", noMatchBody: "条件に合う文書はありません。別の語で探すか、絞り込みを解除してください。",
-    end: "以上です。", upload: "アップロード",
+    end: "以上です。", upload: "アップロード", thumbAlt: "{{title}} のサムネイル", inTitle: "タイトル",
+    inDescription: "説明", inContent: "本文",
   },
   status: {
     pending_upload: "アップロード中", active: "有効", archived: "アーカイブ済み", deleted: "削除済み",
@@ -64,6 +70,8 @@ const ja: Catalogue = {
     conflictBody: "開いた後に文書が変更されました。相手の版を読み込むか (再読み込み)、自分の変更で上書きしてください。",
     theirs: "現在の版", yours: "あなたの変更", overwrite: "上書き", reloadTheirs: "再読み込み",
     notFound: "この文書は存在しないか、閲覧できません。", creator: "作成者",
+    uploadFailedTitle: "アップロードが受け付けられませんでした", uploadFailedBody: "届いたファイルが申告された内容と一致しませんでした: {{reason}}。何も保存されていません。もう一度アップロードしてください。",
+    uploadAgain: "もう一度アップロード",
   },
   trash: { title: "ごみ箱", empty: "ごみ箱は空です。", purge: "完全消去日", restore: "戻す", restored: "元に戻しました" },
   admin: {
@@ -80,7 +88,11 @@ const ja: Catalogue = {
   },
   profile: {
     title: "プロフィール", tenant: "組織 ID", userId: "ユーザー ID", roles: "役割",
-    changePassword: "パスワードの変更", passwordUnavailable: "コンソールからのパスワード変更には、BFF にまだない API が必要です。管理者に依頼してください。",
+    changePassword: "パスワードの変更", currentPassword: "現在のパスワード", newPassword: "新しいパスワード",
+    confirmPassword: "新しいパスワード (確認)", passwordHint: "12 文字以上。変更すると、この画面を含むすべてのセッションが終了し、新しいパスワードでサインインし直します。",
+    required: "入力してください。", tooShort: "12 文字以上にしてください。", mismatch: "新しいパスワードが一致しません。", sameAsOld: "新しいパスワードが現在のものと同じです。",
+    wrongCurrent: "現在のパスワードが正しくありません。", passwordChanged: "パスワードを変更しました。新しいパスワードでサインインしてください。",
+    tooMany: "試行回数が多すぎます。{{wait}}後にもう一度お試しください。",
   },
   forbidden: { title: "403 — 許可されていません", body: "あなたの役割ではこのページを開けません。必要なら管理者に依頼してください。", home: "文書に戻る" },
   notFound: { title: "ページが見つかりません", body: "このアドレスには何もありません。" },

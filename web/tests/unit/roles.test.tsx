@@ -1,6 +1,6 @@
 import { MantineProvider } from "@mantine/core";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { render, screen } from "@testing-library/react";
+import { cleanup, render, screen } from "@testing-library/react";
 import { MemoryRouter } from "react-router-dom";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { AppRoutes } from "../../src/App";
@@ -16,9 +16,11 @@ function session(roles: string[]): AuthState {
   };
 }
 
-const doc = { id: "doc_1", number: "DOC-2026-000001", title: "Policy", file_name: "policy.txt", status: "active", size: 10, current_version: 1, etag: "1" };
+const base = { id: "doc_1", number: "DOC-2026-000001", title: "Policy", file_name: "policy.txt", status: "active", size: 10, current_version: 1, etag: "1" };
 
+let doc: Record<string, unknown> = base;
 beforeEach(() => {
+  doc = base;
   setLang("en");
   vi.stubGlobal("fetch", vi.fn(async (req: Request) => {
     const u = new URL(req.url, "http://x");
@@ -88,5 +90,26 @@ describe("role-based controls", () => {
   it("admin pages show the 403 page to an editor", async () => {
     app(["editor"], "/admin/api-keys");
     expect(await screen.findByTestId("forbidden")).toBeTruthy();
+  });
+
+  it("a refused upload: the page says why; an editor may upload again, a viewer may not", async () => {
+    doc = { ...base, status: "pending_upload", current_version: 0, upload_failure_reason: "uploaded content does not match the declared sha256" };
+    app(["editor"], "/documents/doc_1");
+    const alert = await screen.findByTestId("upload-failed");
+    expect(alert.textContent).toContain("The upload was refused");
+    expect(alert.textContent).toContain("does not match the declared sha256");
+    expect(screen.getByTestId("upload-again")).toBeTruthy();
+    cleanup();
+    app(["viewer"], "/documents/doc_1");
+    expect(await screen.findByTestId("upload-failed")).toBeTruthy();
+    expect(screen.queryByTestId("upload-again")).toBeNull();
+  });
+
+  it("no failure reason, no alert; a thumbnail URL shows the image with alt text", async () => {
+    doc = { ...base, thumbnail_url: "http://127.0.0.1:9/t.png" };
+    app(["editor"], "/documents/doc_1");
+    expect(await screen.findByTestId("doc-title")).toBeTruthy();
+    expect(screen.queryByTestId("upload-failed")).toBeNull();
+    expect(screen.getByAltText("Thumbnail of Policy").getAttribute("loading")).toBe("lazy");
   });
 });
