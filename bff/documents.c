@@ -467,6 +467,8 @@ static const struct bff_field audit_fields[] = {
     {BFF_QUERY, "document_id", "document_id", BFF_COPY, NULL, 0},
     {BFF_QUERY, "actor_id", "actor_id", BFF_COPY, NULL, 0},
     {BFF_QUERY, "action", "action", BFF_COPY, NULL, 0},
+    {BFF_QUERY, "time_after", "time_after", BFF_COPY, NULL, 0},
+    {BFF_QUERY, "time_before", "time_before", BFF_COPY, NULL, 0},
     END,
 };
 const struct bff_op bff_op_audit = {.service = BFF_DOCUMENTS,

@@ -52,6 +52,7 @@ Prints TAP lines "ok - bff: CASE" / "not ok - bff: CASE" (with "#"
 diagnostics). BFF_TEST_KEEP=1 keeps the work directory.
 """
 import base64
+import datetime
 import hashlib
 import json
 import os
@@ -558,6 +559,20 @@ def f_audit(w, f):
     expect(all(e.get("document_id") == f.id for e in ev), "other documents' events")
     times = [e.get("time") for e in ev]
     expect(times == sorted(times, reverse=True), "not newest first: %r" % times)
+    # Time bounds: [time_after, time_before) on the event time.
+    if len(times) >= 2:
+        mid = times[len(times) // 2]
+        q = "/audit-events?document_id=%s&time_after=%s" % (f.id, urllib.parse.quote(mid))
+        j = expect_status(w.bff.req("GET", API + q, w.admin_tok), 200, "audit time_after")
+        got = [e.get("time") for e in j.get("events", [])]
+        P = datetime.datetime.fromisoformat
+        expect(got == [t for t in times if P(t) >= P(mid)], "time_after %s: %r" % (mid, got))
+        q = "/audit-events?document_id=%s&time_before=%s" % (f.id, urllib.parse.quote(mid))
+        j = expect_status(w.bff.req("GET", API + q, w.admin_tok), 200, "audit time_before")
+        got = [e.get("time") for e in j.get("events", [])]
+        expect(got == [t for t in times if P(t) < P(mid)], "time_before %s: %r" % (mid, got))
+    r = w.bff.req("GET", API + "/audit-events?time_after=yesterday", w.admin_tok)
+    expect_error(r, 400, None, "audit time_after=yesterday")
 
 
 FLOW = [("create with meta_json -> 201 {document_id, upload_url, method presigned_url}", f_create),
@@ -574,7 +589,8 @@ FLOW = [("create with meta_json -> 201 {document_id, upload_url, method presigne
          "presigned_url", f_restore),
         ("DELETE -> 200; GET after delete (404 or status deleted, no link); not listed; "
          "undelete -> back", f_delete_undelete),
-        ("GET /audit-events?document_id= (admin) has create..undelete", f_audit)]
+        ("GET /audit-events?document_id= (admin) has create..undelete; time_after/"
+         "time_before bound it, a bad time is 400", f_audit)]
 
 
 def run_flow(w, label, tok):

@@ -742,6 +742,25 @@ def c_audit(w):
     expect(ev and all(e.actor_id == w.ed.user.id for e in ev), "actor filter")
     r = w.call("ListAuditEvents", token=w.E)
     expect(r.code == C.PERMISSION_DENIED, "editor ListAuditEvents: %r" % r)
+    # Time bounds: [time_after, time_before), with the other filters.
+    mid = ts(create.time)
+    req = w.msg("ListAuditEventsRequest", document_id=w.doc1.id, page_size=100)
+    req.time_after.CopyFrom(create.time)
+    got = w.ok("ListAuditEvents", req, w.A).events
+    expect(got and all(ts(e.time) >= mid for e in got) and len(got) == len(
+        [t for t in times if t >= mid]), "time_after: %r" % [ts(e.time) for e in got])
+    req = w.msg("ListAuditEventsRequest", document_id=w.doc1.id, page_size=100)
+    req.time_before.CopyFrom(create.time)
+    got = w.ok("ListAuditEvents", req, w.A).events
+    expect(all(ts(e.time) < mid for e in got) and len(got) == len([t for t in times if t < mid]),
+           "time_before: %r" % [ts(e.time) for e in got])
+    req = w.msg("ListAuditEventsRequest", page_size=100)
+    set_ts(req.time_after, datetime.datetime.now().timestamp() + 86400)
+    expect(not w.ok("ListAuditEvents", req, w.A).events, "events in the future")
+    req = w.msg("ListAuditEventsRequest")
+    req.time_before.seconds = -5
+    r = w.call("ListAuditEvents", req, w.A)
+    expect(r.code == C.INVALID_ARGUMENT and "time_before" in r.details, "negative time: %r" % r)
 
 
 # ---- 2. mismatches ------------------------------------------------------------------------------
@@ -1390,8 +1409,8 @@ def main():
             ("lifecycle: soft delete (not listed), undelete", c_delete_undelete),
             ("lifecycle: purge: not_found, rows gone, blobs gone (asynchronous)", c_purge),
             ("lifecycle: multipart above the threshold (2 parts, ETags)", c_multipart),
-            ("audit: every mutation recorded (who, what, request id), newest first, filters, "
-             "admin only", c_audit),
+            ("audit: every mutation recorded (who, what, request id), newest first, filters "
+             "(document, actor, action, time bounds), admin only", c_audit),
             ("completion: size mismatch -> failed_precondition, object removed, still "
              "PENDING_UPLOAD", c_size_mismatch),
             ("completion: checksum mismatch -> failed_precondition, object removed, still "
