@@ -422,6 +422,22 @@ await step("thumbnails: an uploaded PNG gets one in the list and on its page (la
   await page.screenshot({ path: join(cfg.shots, "document-thumbnail-en-light.png") });
 });
 
+await step("audit log: the day range filters events (today: some; from tomorrow: none), kept in the URL", async () => {
+  const day = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+  const today = day(new Date());
+  const tomorrow = day(new Date(Date.now() + 86400000));
+  await page.goto(`${base}/admin/audit?from=${today}&to=${today}`);
+  await page.locator("table tbody tr").first().waitFor({ timeout: 10000 });
+  assert((await page.locator("[data-testid=audit-from]").inputValue()) === today, "from not shown");
+  await page.fill("[data-testid=audit-from]", tomorrow);
+  await page.fill("[data-testid=audit-to]", tomorrow);
+  await until(async () => page.url().includes(`from=${tomorrow}`), "from in the URL", 5000, 200);
+  await page.getByText("No events match.").waitFor({ timeout: 10000 });
+  await page.goto(`${base}/admin/audit?from=${today}`);
+  await page.locator("table tbody tr").first().waitFor({ timeout: 10000 });
+  await page.screenshot({ path: join(cfg.shots, "audit-time-filter-en-light.png") });
+});
+
 await step("profile: change password (wrong current -> message; then changed -> signed out, the new one signs in)", async () => {
   const pctx = await newContext();
   const pp = await pctx.newPage();

@@ -83,7 +83,7 @@ const en = {
     active: "Active", audit: "Audit log", actor: "Actor", action: "Action", document: "Document", time: "Time",
     requestId: "Request id", deadLetters: "Dead letters", job: "Job", attempts: "Attempts", lastError: "Last error",
     redrive: "Redrive", redriven: "Queued again", noDeadLetters: "No dead letters: every background job succeeded.",
-    noEvents: "No events match.",
+    from: "From", to: "Until", noEvents: "No events match.",
   },
   profile: {
     title: "Profile", tenant: "Organisation id", userId: "User id", roles: "Roles",

@@ -84,7 +84,7 @@ const ja: Catalogue = {
     active: "有効", audit: "監査ログ", actor: "実行者", action: "操作", document: "文書", time: "日時",
     requestId: "リクエスト ID", deadLetters: "デッドレター", job: "ジョブ", attempts: "試行回数", lastError: "最後のエラー",
     redrive: "再実行", redriven: "再実行を登録しました", noDeadLetters: "デッドレターはありません。すべてのバックグラウンドジョブが成功しました。",
-    noEvents: "該当するイベントはありません。",
+    from: "開始日", to: "終了日", noEvents: "該当するイベントはありません。",
   },
   profile: {
     title: "プロフィール", tenant: "組織 ID", userId: "ユーザー ID", roles: "役割",

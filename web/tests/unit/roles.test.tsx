@@ -1,6 +1,6 @@
 import { MantineProvider } from "@mantine/core";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { cleanup, render, screen } from "@testing-library/react";
+import { cleanup, render, screen, waitFor } from "@testing-library/react";
 import { MemoryRouter } from "react-router-dom";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { AppRoutes } from "../../src/App";
@@ -19,11 +19,14 @@ function session(roles: string[]): AuthState {
 const base = { id: "doc_1", number: "DOC-2026-000001", title: "Policy", file_name: "policy.txt", status: "active", size: 10, current_version: 1, etag: "1" };
 
 let doc: Record<string, unknown> = base;
+let urls: URL[] = [];
 beforeEach(() => {
   doc = base;
+  urls = [];
   setLang("en");
   vi.stubGlobal("fetch", vi.fn(async (req: Request) => {
     const u = new URL(req.url, "http://x");
+    urls.push(u);
     const body =
       u.pathname === "/api/v1/documents" ? { documents: [doc], next_page_token: "" }
       : u.pathname.endsWith("/versions") ? { versions: [{ version: 1, status: "active", size: 10 }] }
@@ -111,5 +114,15 @@ describe("role-based controls", () => {
     expect(await screen.findByTestId("doc-title")).toBeTruthy();
     expect(screen.queryByTestId("upload-failed")).toBeNull();
     expect(screen.getByAltText("Thumbnail of Policy").getAttribute("loading")).toBe("lazy");
+  });
+
+  it("the audit log's day range goes to the BFF as time bounds (local days, RFC 3339)", async () => {
+    app(["admin"], "/admin/audit?from=2026-12-01&to=2026-12-07&action=document.update");
+    await waitFor(() => expect(urls.some((u) => u.pathname === "/api/v1/audit-events" && u.searchParams.get("time_after"))).toBe(true));
+    const u = urls.filter((x) => x.pathname === "/api/v1/audit-events").pop()!;
+    expect(u.searchParams.get("time_after")).toBe(new Date("2026-12-01T00:00:00").toISOString());
+    expect(u.searchParams.get("time_before")).toBe(new Date("2026-12-07T23:59:59.999").toISOString());
+    expect(u.searchParams.get("action")).toBe("document.update");
+    expect((screen.getByTestId("audit-from") as HTMLInputElement).value).toBe("2026-12-01");
   });
 });
