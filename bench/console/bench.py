@@ -119,6 +119,8 @@ def main():
                 mib, up["state"], up["totalSeconds"], mib / up["totalSeconds"], curl_s / up["totalSeconds"]),
             "| same, from the first part on | %.2f s: %.2f of curl | |" % (
                 up["transferSeconds"] or 0, curl_s / up["transferSeconds"] if up["transferSeconds"] else 0),
+            "| of which completion (parts assembled by kumo-storage, checked) | %.2f s | |" % (
+                up.get("completeSeconds") or 0),
             "| tab's JS heap during the upload (base / peak) | %.1f / %.1f MiB | < 64 MiB |" % (
                 up["heapBaseMiB"], up["heapPeakMiB"]),
             "",
