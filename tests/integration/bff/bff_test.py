@@ -414,9 +414,15 @@ def f_list(w, f):
     ids = [d.get("id") for d in j.get("documents", [])]
     expect(f.id in ids, "%s not listed: %r" % (f.id, ids))
     expect("next_page_token" in j, j.keys())
+    expect("search_terms" not in j, "search_terms without q: %r" % j.get("search_terms"))
     r = w.bff.req("GET", API + "/documents?status=active&tag=" + f.label, f.tok)
     j = expect_status(r, 200, "list filtered")
     expect([d.get("id") for d in j.get("documents", [])] == [f.id], j)
+    q = urllib.parse.quote("Quarterly 就業規則")
+    j = expect_status(w.bff.req("GET", API + "/documents?q=" + q, f.tok), 200, "list with q")
+    terms = j.get("search_terms")
+    expect(isinstance(terms, list) and terms and all(isinstance(t, str) for t in terms),
+           "search_terms with q: %r" % terms)
 
 
 def f_get_download(w, f):
