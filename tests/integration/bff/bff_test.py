@@ -400,7 +400,11 @@ def f_create(w, f):
 def f_upload_complete(w, f):
     r = upload(f.create, f.data)
     expect(r.status in (200, 201, 204), "PUT to upload_url: %r" % r)
-    r = w.bff.req("POST", API + "/documents/%s/complete" % f.id, f.tok, body={})
+    r = w.bff.req("POST", API + "/documents/%s/complete" % f.id, f.tok, body={"sha256": "zz" * 32})
+    expect_error(r, 400, None, "complete with a sha256 that is not hex")
+    # Declared at completion (none at create), as the console does.
+    r = w.bff.req("POST", API + "/documents/%s/complete" % f.id, f.tok,
+                  body={"sha256": hashlib.sha256(f.data).hexdigest()})
     j = expect_status(r, 200, "complete")
     d = j.get("document") or {}
     expect(j.get("document_id") == f.id and d.get("status") == "active", j)
@@ -582,7 +586,8 @@ def f_audit(w, f):
 
 
 FLOW = [("create with meta_json -> 201 {document_id, upload_url, method presigned_url}", f_create),
-        ("PUT the bytes to upload_url; POST complete -> active, size and sha256",
+        ("PUT the bytes to upload_url; POST complete (sha256 not hex -> 400; sha256 hex) -> "
+         "active, size and sha256",
          f_upload_complete),
         ("GET /documents lists it (and with status+tag filters)", f_list),
         ("GET /documents/{id}: metadata = meta_json, ETag, presigned_url downloads equal bytes",
