@@ -193,8 +193,8 @@ static void restore_answer(struct bff_ctx *c, const ProtobufCMessage *rq,
     bff_json(c, 202, out);
 }
 
-/* {documents, count, next_page_token}: KumoCMS's list with its count (of
- * this page), always present. */
+/* {documents, count, next_page_token[, search_terms]}: KumoCMS's list with
+ * its count (of this page), always present; search_terms with q only. */
 static void list_answer(struct bff_ctx *c, const ProtobufCMessage *rq, const ProtobufCMessage *rs)
 {
     (void)rq;
@@ -204,6 +204,10 @@ static void list_answer(struct bff_ctx *c, const ProtobufCMessage *rq, const Pro
     bff_rest_field(&b, rs, "documents");
     kumo_buf_appendf(&b, ",\"count\":%zu,\"next_page_token\":", l->n_documents);
     bff_rest_field(&b, rs, "next_page_token");
+    if (l->n_search_terms > 0) { /* the words q was cut into (to mark them) */
+        kumo_buf_append_str(&b, ",\"search_terms\":");
+        bff_rest_field(&b, rs, "search_terms");
+    }
     kumo_buf_append_byte(&b, '}');
     bff_json_text(c, 200, &b);
 }
@@ -355,11 +359,13 @@ const struct bff_op bff_op_docs_upload_parts = {.service = BFF_DOCUMENTS,
                                                 .answer = BFF_ANS_HOOK,
                                                 .answer_fn = parts_answer};
 
-static const char *const complete_body[] = {"parts", "version", NULL};
+static const char *const complete_body[] = {"parts", "version", "sha256", NULL};
 static const struct bff_field complete_fields[] = {
     {BFF_PATH, "id", "document_id", BFF_COPY, NULL, 0},
     {BFF_BODY, "parts", "parts", BFF_COPY, NULL, 0},
     {BFF_BODY, "version", "version", BFF_COPY, NULL, 0},
+    /* hashed while uploading: declared now rather than at create */
+    {BFF_BODY, "sha256", "sha256", BFF_HEX256, NULL, 0},
     END,
 };
 const struct bff_op bff_op_docs_complete = {.service = BFF_DOCUMENTS,
@@ -461,6 +467,8 @@ static const struct bff_field audit_fields[] = {
     {BFF_QUERY, "document_id", "document_id", BFF_COPY, NULL, 0},
     {BFF_QUERY, "actor_id", "actor_id", BFF_COPY, NULL, 0},
     {BFF_QUERY, "action", "action", BFF_COPY, NULL, 0},
+    {BFF_QUERY, "time_after", "time_after", BFF_COPY, NULL, 0},
+    {BFF_QUERY, "time_before", "time_before", BFF_COPY, NULL, 0},
     END,
 };
 const struct bff_op bff_op_audit = {.service = BFF_DOCUMENTS,

@@ -114,6 +114,6 @@ extern const struct bff_op bff_op_docs_list, bff_op_docs_create, bff_op_docs_get
     bff_op_audit, bff_op_dead_letters, bff_op_redrive;
 extern const struct bff_op bff_op_users_list, bff_op_users_create, bff_op_users_get,
     bff_op_users_update, bff_op_users_delete, bff_op_keys_list, bff_op_keys_create,
-    bff_op_keys_delete;
+    bff_op_keys_delete, bff_op_password;
 
 #endif

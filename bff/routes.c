@@ -15,6 +15,7 @@ const struct bff_route bff_routes[] = {
     {"POST", P "/auth/refresh", BFF_PUBLIC, bff_h_refresh, NULL},
     {"POST", P "/auth/logout", BFF_PUBLIC, bff_h_logout, NULL},
     {"POST", P "/auth/logout-everywhere", BFF_TOKEN, bff_h_logout_everywhere, NULL},
+    {"POST", P "/auth/password", BFF_TOKEN, NULL, &bff_op_password},
     {"GET", P "/me", BFF_TOKEN, bff_h_me, NULL},
     {"GET", P "/users", BFF_TOKEN, NULL, &bff_op_users_list},
     {"POST", P "/users", BFF_TOKEN, NULL, &bff_op_users_create},

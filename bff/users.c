@@ -353,3 +353,21 @@ const struct bff_op bff_op_keys_delete = {.service = BFF_USERS,
                                           .status = 204,
                                           .answer = BFF_ANS_HOOK,
                                           .answer_fn = key_revoked};
+
+/* POST /auth/password {current_password, new_password} -> 204: one's own
+ * password (kumo-users checks the current one, throttled like a sign-in,
+ * and ends every session of the user, this one's refresh token included). */
+static const char *const password_body[] = {"current_password", "new_password", NULL};
+static const struct bff_field password_fields[] = {
+    {BFF_BODY, "current_password", "current_password", BFF_COPY, NULL, BFF_REQUIRED},
+    {BFF_BODY, "new_password", "new_password", BFF_COPY, NULL, BFF_REQUIRED},
+    END,
+};
+const struct bff_op bff_op_password = {.service = BFF_USERS,
+                                       .rpc = USERS("ChangePassword"),
+                                       .req = RQ(change_password),
+                                       .resp = RS(change_password),
+                                       .body = password_body,
+                                       .fields = password_fields,
+                                       .status = 204,
+                                       .answer = BFF_ANS_NONE};

@@ -28,7 +28,14 @@
  * create; a mismatch is also recorded on the document (upload_error, shown
  * as upload_failure_reason) and audited as document.upload_failed. Either
  * path may come first: the version row, locked in make_current, decides,
- * and the other finds it complete (a success, nothing written twice). */
+ * and the other finds it complete (a success, nothing written twice).
+ *
+ * A client may give the SHA-256 at completion instead of at create (so it
+ * hashes while uploading): it is then checked as a declared one; and since
+ * the event may have completed the version before that request arrives,
+ * the version's checksum is compared with it afterwards, or, when none is
+ * known yet (a multipart object whose extract job has not run), recorded
+ * for the extract job to check (sha_after). */
 #include <stdio.h>
 #include <string.h>
 
@@ -219,7 +226,11 @@ static kumo_code make_current(struct kumo_db_conn *c, struct kumo_rpc_call *call
         return kumo_rpc_call_error(call, KUMO_CODE_FAILED_PRECONDITION,
                                    "version %lld can no longer become current",
                                    (long long)v.version);
+    /* Declared at create, else given at completion (in v0, checked by
+     * verify_upload against the content's when storage knows it, and by
+     * the extract job), else the content's own. */
     const uint8_t *sha = v.sha256_len == 32      ? v.sha256
+                         : v0->sha256_len == 32  ? v0->sha256
                          : obj->sha256.len == 32 ? obj->sha256.data
                                                  : NULL;
     int64_t now = kumo_now_us();
@@ -360,6 +371,64 @@ static kumo_code complete_pending(struct docs_ctx *ctx, struct kumo_rpc_call *ca
     return rc;
 }
 
+/* A version completed with other content than the checksum given at
+ * completion says: audited as a refused upload, FAILED_PRECONDITION. */
+static kumo_code sha_refused(struct docs_ctx *ctx, struct kumo_rpc_call *call,
+                             const struct kumo_principal *p, const char *doc_id, int64_t version)
+{
+    static const char why[] = "uploaded content does not match the sha256 given at completion";
+    count_upload("rejected");
+    struct kumo_db_conn *c;
+    if (kumo_db_acquire(ctx->db, kumo_rpc_call_deadline(call), &c) == KUMO_CODE_OK) {
+        kumo_db_conn_set_request_id(c, kumo_rpc_call_request_id(call));
+        kumo_code rc = kumo_db_begin(c);
+        if (rc == KUMO_CODE_OK)
+            rc = docs_audit_caller(c, call, p, "document.upload_failed", doc_id, (int32_t)version,
+                                   "{\"reason\":\"sha256 given at completion differs\"}");
+        if (rc == KUMO_CODE_OK)
+            rc = kumo_db_commit(c);
+        if (rc != KUMO_CODE_OK)
+            kumo_db_rollback(c);
+        kumo_db_release(c);
+    }
+    return kumo_rpc_call_error(call, KUMO_CODE_FAILED_PRECONDITION, "%s", why);
+}
+
+/* After completion (by this request, a racing one or the object-created
+ * event), the checksum given at completion must be the version's: equal to
+ * the one it has, or recorded as its declared one when it has none yet (the
+ * extract job, which has not stored its own then, checks it). OK, or
+ * answered. */
+static kumo_code sha_after(struct docs_ctx *ctx, struct kumo_rpc_call *call,
+                           const struct kumo_principal *p, const char *doc_id, int64_t version,
+                           const ProtobufCBinaryData *sha)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        struct kumo_db_conn *c;
+        kumo_code rc = kumo_db_call_acquire(ctx->db, call, &c);
+        if (rc != KUMO_CODE_OK)
+            return rc;
+        struct docs_version_row v;
+        if ((rc = docs_version_load(c, call, p->tid, doc_id, version, &v)) != KUMO_CODE_OK)
+            return docs_db_fail(call, c, rc);
+        if (v.sha256_len == 32) {
+            kumo_db_release(c);
+            return memcmp(v.sha256, sha->data, 32) == 0
+                       ? KUMO_CODE_OK
+                       : sha_refused(ctx, call, p, doc_id, version);
+        }
+        uint64_t changed = 0;
+        rc = docs_version_declare_sha(c, p->tid, doc_id, version, sha->data, &changed);
+        if (rc != KUMO_CODE_OK)
+            return docs_db_fail(call, c, rc);
+        kumo_db_release(c);
+        if (changed)
+            return KUMO_CODE_OK;
+        /* Recorded meanwhile (the extract job): compare with that one. */
+    }
+    return kumo_rpc_call_error(call, KUMO_CODE_ABORTED, "the version changed meanwhile: retry");
+}
+
 DOCS_HANDLER(complete_upload)
 {
     struct docs_ctx *ctx = kumo_rpc_call_service_data(call);
@@ -370,6 +439,8 @@ DOCS_HANDLER(complete_upload)
         return rc;
     if (req->version < 0)
         return kumo_rpc_invalid(call, "version", "must not be negative");
+    if (req->sha256.len != 0 && req->sha256.len != 32)
+        return kumo_rpc_invalid(call, "sha256", "must be 32 bytes (SHA-256)");
     struct kumo_db_conn *c;
     if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
@@ -387,10 +458,19 @@ DOCS_HANDLER(complete_upload)
     if ((rc = docs_version_get(c, call, p->tid, d.id, want, &v)) != KUMO_CODE_OK)
         return rc;
     kumo_db_release(c);
+    const ProtobufCBinaryData *sha = req->sha256.len == 32 ? &req->sha256 : NULL;
     if (v.status == V_PENDING) {
+        if (sha && v.sha256_len == 32 && memcmp(v.sha256, sha->data, 32) != 0)
+            return kumo_rpc_invalid(call, "sha256", "differs from the sha256 declared at create");
+        if (sha && v.sha256_len != 32) { /* declared now: checked as if at create */
+            memcpy(v.sha256, sha->data, 32);
+            v.sha256_len = 32;
+        }
         if ((rc = complete_pending(ctx, call, p, d.id, &v, req, 0)) != KUMO_CODE_OK)
             return rc;
     }
+    if (sha && (rc = sha_after(ctx, call, p, d.id, v.version, sha)) != KUMO_CODE_OK)
+        return rc;
     if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
     rc = docs_doc_load(c, call, p->tid, d.id, 0, &d);

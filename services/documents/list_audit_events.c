@@ -1,5 +1,5 @@
 /* ListAuditEvents: the tenant's audit trail, newest first, filtered by
- * document, actor and action, in keyset pages on the event sequence.
+ * document, actor, action and time, in keyset pages on the event sequence.
  * Tenant admins only. */
 #include <string.h>
 
@@ -47,12 +47,24 @@ DOCS_HANDLER(list_audit_events)
         rc = check_filter(call, "action", req->action);
     if (rc != KUMO_CODE_OK)
         return rc;
+    /* Time bounds: 1970 .. 9999-12-31 when absent. */
+    int64_t bound[2] = {0, 253402300799LL * 1000000};
+    const Google__Protobuf__Timestamp *ts[2] = {req->time_after, req->time_before};
+    static const char *const names[2] = {"time_after", "time_before"};
+    for (int i = 0; i < 2; i++) {
+        if (ts[i] == NULL)
+            continue;
+        if (ts[i]->nanos < 0 || ts[i]->nanos > 999999999 || ts[i]->seconds < 0 ||
+            ts[i]->seconds > 253402300799LL)
+            return kumo_rpc_invalid(call, names[i], "is out of range");
+        bound[i] = docs_ts_us(ts[i]);
+    }
     int32_t size;
     if (kumo_page_size(req->page_size, DOCS_PAGE_DEFAULT, DOCS_PAGE_MAX, &size) != 0)
         return kumo_rpc_invalid(call, "page_size", "must not be negative");
     struct kumo_buf scope = KUMO_BUF_INIT;
-    kumo_buf_appendf(&scope, "audit|%s|%s|%s|%s", p->tid, req->document_id, req->actor_id,
-                     req->action);
+    kumo_buf_appendf(&scope, "audit|%s|%s|%s|%s|%lld|%lld", p->tid, req->document_id, req->actor_id,
+                     req->action, (long long)bound[0], (long long)bound[1]);
     int64_t after;
     if ((rc = kumo_db_page_token_read(call, req->page_token, &scope, &after)) != KUMO_CODE_OK) {
         kumo_buf_free(&scope);
@@ -63,7 +75,7 @@ DOCS_HANDLER(list_audit_events)
         kumo_buf_free(&scope);
         return rc;
     }
-    struct docs_audit_filter f = {req->document_id, req->actor_id, req->action};
+    struct docs_audit_filter f = {req->document_id, req->actor_id, req->action, bound[0], bound[1]};
     struct docs_audit_row *rows;
     size_t n = 0;
     if ((rc = docs_audit_list(c, call, p->tid, &f, after, size + 1, &rows, &n)) != KUMO_CODE_OK) {

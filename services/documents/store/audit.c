@@ -63,11 +63,12 @@ kumo_code docs_audit_list(struct kumo_db_conn *c, struct kumo_rpc_call *call, co
         c,
         "SELECT " AUDIT_COLUMNS " FROM audit_events WHERE tenant_id = ? AND seq < ?"
         " AND (? = '' OR document_id = ?) AND (? = '' OR actor_id = ?) AND (? = '' OR action = ?)"
-        " ORDER BY seq DESC LIMIT ?",
+        " AND time >= ? AND time < ? ORDER BY seq DESC LIMIT ?",
         KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_I64(before < 0 ? INT64_MAX : before),
                        KUMO_DB_STRZ(f->document_id), KUMO_DB_STRZ(f->document_id),
                        KUMO_DB_STRZ(f->actor_id), KUMO_DB_STRZ(f->actor_id),
-                       KUMO_DB_STRZ(f->action), KUMO_DB_STRZ(f->action), KUMO_DB_I64(limit)),
+                       KUMO_DB_STRZ(f->action), KUMO_DB_STRZ(f->action), KUMO_DB_TIME(f->after_us),
+                       KUMO_DB_TIME(f->before_us), KUMO_DB_I64(limit)),
         scan_event, call, sizeof **rows, (size_t)limit, &out, n);
     *rows = out;
     return rc;

@@ -38,6 +38,7 @@ struct docs_audit_row {
 /* Which events to list: "" matches any. */
 struct docs_audit_filter {
     const char *document_id, *actor_id, *action;
+    int64_t after_us, before_us; /* time >= after_us and < before_us (unix µs) */
 };
 
 /* Up to `limit` events of the tenant matching `f` with seq below `before`

@@ -273,3 +273,16 @@ kumo_code docs_version_fail_upload(struct kumo_db_conn *c, const char *tenant_id
                                        KUMO_DB_I64(version)),
                         NULL);
 }
+
+kumo_code docs_version_declare_sha(struct kumo_db_conn *c, const char *tenant_id,
+                                   const char *doc_id, int64_t version, const uint8_t sha[32],
+                                   uint64_t *changed)
+{
+    return kumo_db_exec(c,
+                        "UPDATE document_versions SET sha256 = ?"
+                        " WHERE tenant_id = ? AND document_id = ? AND version = ?"
+                        " AND sha256 IS NULL",
+                        KUMO_DB_PARAMS(KUMO_DB_BYTES(sha, 32), KUMO_DB_STRZ(tenant_id),
+                                       KUMO_DB_STRZ(doc_id), KUMO_DB_I64(version)),
+                        changed);
+}

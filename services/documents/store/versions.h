@@ -126,6 +126,14 @@ struct docs_doc_ref;
 kumo_code docs_version_list_expired(struct kumo_db_conn *c, int64_t before_us,
                                     struct docs_doc_ref *refs, size_t max, size_t *n);
 
+/* Records sha (32 bytes) as the checksum of version `version` when it has
+ * none yet (a checksum given at CompleteUpload rather than at create):
+ * *changed = 1 when recorded, 0 when the version already had one. OK or
+ * the DB error. */
+kumo_code docs_version_declare_sha(struct kumo_db_conn *c, const char *tenant_id,
+                                   const char *doc_id, int64_t version, const uint8_t sha[32],
+                                   uint64_t *changed);
+
 /* Records on the document why the upload of its pending version `version`
  * failed its checks (reason: a static text of at most 255 characters);
  * nothing when that version is no longer pending. Cleared by

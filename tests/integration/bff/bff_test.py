@@ -52,6 +52,7 @@ Prints TAP lines "ok - bff: CASE" / "not ok - bff: CASE" (with "#"
 diagnostics). BFF_TEST_KEEP=1 keeps the work directory.
 """
 import base64
+import datetime
 import hashlib
 import json
 import os
@@ -399,7 +400,11 @@ def f_create(w, f):
 def f_upload_complete(w, f):
     r = upload(f.create, f.data)
     expect(r.status in (200, 201, 204), "PUT to upload_url: %r" % r)
-    r = w.bff.req("POST", API + "/documents/%s/complete" % f.id, f.tok, body={})
+    r = w.bff.req("POST", API + "/documents/%s/complete" % f.id, f.tok, body={"sha256": "zz" * 32})
+    expect_error(r, 400, None, "complete with a sha256 that is not hex")
+    # Declared at completion (none at create), as the console does.
+    r = w.bff.req("POST", API + "/documents/%s/complete" % f.id, f.tok,
+                  body={"sha256": hashlib.sha256(f.data).hexdigest()})
     j = expect_status(r, 200, "complete")
     d = j.get("document") or {}
     expect(j.get("document_id") == f.id and d.get("status") == "active", j)
@@ -413,9 +418,15 @@ def f_list(w, f):
     ids = [d.get("id") for d in j.get("documents", [])]
     expect(f.id in ids, "%s not listed: %r" % (f.id, ids))
     expect("next_page_token" in j, j.keys())
+    expect("search_terms" not in j, "search_terms without q: %r" % j.get("search_terms"))
     r = w.bff.req("GET", API + "/documents?status=active&tag=" + f.label, f.tok)
     j = expect_status(r, 200, "list filtered")
     expect([d.get("id") for d in j.get("documents", [])] == [f.id], j)
+    q = urllib.parse.quote("Quarterly 就業規則")
+    j = expect_status(w.bff.req("GET", API + "/documents?q=" + q, f.tok), 200, "list with q")
+    terms = j.get("search_terms")
+    expect(isinstance(terms, list) and terms and all(isinstance(t, str) for t in terms),
+           "search_terms with q: %r" % terms)
 
 
 def f_get_download(w, f):
@@ -558,10 +569,25 @@ def f_audit(w, f):
     expect(all(e.get("document_id") == f.id for e in ev), "other documents' events")
     times = [e.get("time") for e in ev]
     expect(times == sorted(times, reverse=True), "not newest first: %r" % times)
+    # Time bounds: [time_after, time_before) on the event time.
+    if len(times) >= 2:
+        mid = times[len(times) // 2]
+        q = "/audit-events?document_id=%s&time_after=%s" % (f.id, urllib.parse.quote(mid))
+        j = expect_status(w.bff.req("GET", API + q, w.admin_tok), 200, "audit time_after")
+        got = [e.get("time") for e in j.get("events", [])]
+        P = datetime.datetime.fromisoformat
+        expect(got == [t for t in times if P(t) >= P(mid)], "time_after %s: %r" % (mid, got))
+        q = "/audit-events?document_id=%s&time_before=%s" % (f.id, urllib.parse.quote(mid))
+        j = expect_status(w.bff.req("GET", API + q, w.admin_tok), 200, "audit time_before")
+        got = [e.get("time") for e in j.get("events", [])]
+        expect(got == [t for t in times if P(t) < P(mid)], "time_before %s: %r" % (mid, got))
+    r = w.bff.req("GET", API + "/audit-events?time_after=yesterday", w.admin_tok)
+    expect_error(r, 400, None, "audit time_after=yesterday")
 
 
 FLOW = [("create with meta_json -> 201 {document_id, upload_url, method presigned_url}", f_create),
-        ("PUT the bytes to upload_url; POST complete -> active, size and sha256",
+        ("PUT the bytes to upload_url; POST complete (sha256 not hex -> 400; sha256 hex) -> "
+         "active, size and sha256",
          f_upload_complete),
         ("GET /documents lists it (and with status+tag filters)", f_list),
         ("GET /documents/{id}: metadata = meta_json, ETag, presigned_url downloads equal bytes",
@@ -574,7 +600,8 @@ FLOW = [("create with meta_json -> 201 {document_id, upload_url, method presigne
          "presigned_url", f_restore),
         ("DELETE -> 200; GET after delete (404 or status deleted, no link); not listed; "
          "undelete -> back", f_delete_undelete),
-        ("GET /audit-events?document_id= (admin) has create..undelete", f_audit)]
+        ("GET /audit-events?document_id= (admin) has create..undelete; time_after/"
+         "time_before bound it, a bad time is 400", f_audit)]
 
 
 def run_flow(w, label, tok):
@@ -926,6 +953,35 @@ def c_viewer(w):
     w.viewer_id = j["user"]["id"]
     r = login(w.bff, "demo", "vera@demo.local", pw)
     w.viewer_tok = expect_status(r, 200, "viewer login")["access_token"]
+
+
+def c_change_password(w):
+    pw, new = "carol-" + os.urandom(8).hex(), "carol-new-" + os.urandom(8).hex()
+    SECRETS.update([pw, new])
+    r = w.bff.req("POST", API + "/users", w.admin_tok, body={
+        "email": "carol@demo.local", "display_name": "Carol", "role": "editor", "password": pw})
+    expect_status(r, 201, "POST /users (carol)")
+    j = expect_status(login(w.bff, "demo", "carol@demo.local", pw), 200, "carol login")
+    tok, refresh = j["access_token"], j["refresh_token"]
+    path = API + "/auth/password"
+    expect_error(w.bff.req("POST", path, body={"current_password": pw, "new_password": new}),
+                 401, None, "no token")
+    expect_error(w.bff.req("POST", path, tok, body={"new_password": new}), 400, None,
+                 "current_password missing")
+    expect_error(w.bff.req("POST", path, tok, body={"current_password": pw,
+                                                    "new_password": new, "user_id": "x"}),
+                 400, None, "unknown member user_id")
+    expect_error(w.bff.req("POST", path, tok, body={"current_password": pw, "new_password": "short"}),
+                 400, "invalid_argument", "new_password too short")
+    expect_error(w.bff.req("POST", path, tok, body={"current_password": "not-" + pw,
+                                                    "new_password": new}),
+                 403, "permission_denied", "wrong current_password")
+    r = w.bff.req("POST", path, tok, body={"current_password": pw, "new_password": new})
+    expect(r.status == 204 and not r.body, "change: %d %r" % (r.status, r.body[:200]))
+    expect_error(w.bff.req("POST", API + "/auth/refresh", body={"refresh_token": refresh}),
+                 401, None, "refresh token of a session from before the change")
+    expect_error(login(w.bff, "demo", "carol@demo.local", pw), 401, None, "old password")
+    expect_status(login(w.bff, "demo", "carol@demo.local", new), 200, "new password")
 
 
 def c_function_level(w):
@@ -1656,6 +1712,9 @@ def main():
         case("pagination: pages of 2 walk the same list as one page of 100; garbage token "
              "400", c_pagination, w)
         case("function level: POST /users creates a viewer who signs in", c_viewer, w)
+        case("POST /auth/password: 401 without token, 400 missing/unknown/short, 403 wrong current, "
+             "204; old refresh token 401, old password 401, new one signs in",
+             c_change_password, w)
         case("function level: viewer on users, api-keys, audit-events, dead-letters, document "
              "writes -> 403", c_function_level, w)
         case("property level: PATCH with role/tenant/tenant_id/owner_id/status... -> 400 or "

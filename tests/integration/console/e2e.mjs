@@ -3,6 +3,7 @@
 // "not ok - console: ..." (with "#" diagnostics). Usage:
 //   node e2e.mjs CONFIG_JSON   ({base, tenant, email, password, shots, web})
 import { createHash } from "node:crypto";
+import { deflateSync } from "node:zlib";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -119,7 +120,7 @@ const files = {
   big: join(tmp, "archive-64mib.bin"),
   v2: join(tmp, "handbook-v2.txt"),
 };
-const textV1 = Buffer.from(`Employee handbook\n\nThe secret word of this file is ${word}.\n`);
+const textV1 = Buffer.from(`Employee handbook\n\nThe secret word of this file is ${word}.\n本規則は従業員の労働条件および服務規律を定めるものである。\n`);
 const textV2 = Buffer.from("Employee handbook, second edition.\nEverything changed.\n");
 writeFileSync(files.text, textV1);
 writeFileSync(files.small, "item,price\npaper,3\nink,12\n");
@@ -129,6 +130,27 @@ writeFileSync(files.small, "item,price\npaper,3\nink,12\n");
   writeFileSync(files.big, big);
 }
 writeFileSync(files.v2, textV2);
+// A real PNG (a colour gradient) that the extract job makes a thumbnail of.
+function png(w, h) {
+  const crcT = Array.from({ length: 256 }, (_, n) => { let c = n; for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1; return c >>> 0; });
+  const crc = (b) => { let c = 0xffffffff; for (const x of b) c = crcT[(c ^ x) & 0xff] ^ (c >>> 8); return (c ^ 0xffffffff) >>> 0; };
+  const chunk = (type, data) => {
+    const td = Buffer.concat([Buffer.from(type), data]);
+    const out = Buffer.alloc(8 + data.length + 4);
+    out.writeUInt32BE(data.length, 0); td.copy(out, 4); out.writeUInt32BE(crc(td), 8 + data.length);
+    return out;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr[8] = 8; ihdr[9] = 2;
+  const raw = Buffer.alloc((w * 3 + 1) * h);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    const o = y * (w * 3 + 1) + 1 + x * 3;
+    raw[o] = 40 + (x * 180) / w; raw[o + 1] = 90 + (y * 120) / h; raw[o + 2] = 220 - (x * 100) / w;
+  }
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk("IHDR", ihdr), chunk("IDAT", deflateSync(raw)), chunk("IEND", Buffer.alloc(0))]);
+}
+files.png = join(tmp, "office-floor-plan.png");
+writeFileSync(files.png, png(320, 240));
 
 // ---- the flow ----------------------------------------------------------------
 const ctx = await newContext();
@@ -188,11 +210,23 @@ if (uploaded) {
       const rows = await page.locator("[data-testid=doc-row]").count();
       return rows === 1 && (await page.locator("[data-testid=doc-row]").textContent()).includes("handbook");
     }, "the search hit", 60000, 1500);
+    // The snippet shows the word marked (a <mark> element, not markup text).
+    const marks = await page.locator("[data-testid=doc-row] [data-testid=snippet] mark").allTextContents();
+    assert(marks.includes(word), `snippet marks ${JSON.stringify(marks)}`);
     // The box holds the query, the URL keeps it (bookmarkable).
     assert((await page.locator("[data-testid=search]").inputValue()) === word, "search box value");
     await page.fill("[data-testid=search]", "");
     await until(async () => !page.url().includes("q="), "q removed from the URL", 5000, 200);
   });
+
+  await step("search in Japanese: 従業員 finds the handbook, the snippet marks 従業員 (code points)", async () => {
+    await page.goto(`${base}/documents?q=${encodeURIComponent("従業員")}`);
+    await page.locator("[data-testid=doc-row] [data-testid=snippet]").first().waitFor({ timeout: 10000 });
+    const marks = await page.locator("[data-testid=doc-row] [data-testid=snippet] mark").allTextContents();
+    assert(marks.includes("従業員"), `marks ${JSON.stringify(marks)}`);
+    await page.screenshot({ path: join(cfg.shots, "search-snippets-ja-query-en-light.png") });
+  });
+  await axe(page, "search results with snippets");
 
   await step("open the document, edit its title (If-Match)", async () => {
     await page.goto(`${base}/documents?q=${word}`);
@@ -366,6 +400,71 @@ await step("a viewer sees no write controls; forced write and admin URLs show 40
   await vctx.close();
 });
 
+await step("thumbnails: an uploaded PNG gets one in the list and on its page (lazy, fixed size, alt)", async () => {
+  await page.goto(base + "/documents");
+  await page.locator("[data-testid=doc-row]").first().waitFor({ timeout: 10000 });
+  const [chooser] = await Promise.all([page.waitForEvent("filechooser"), page.click("[data-testid=upload-button]")]);
+  await chooser.setFiles([files.png]);
+  await until(async () => (await page.locator("[data-testid=upload-item][data-state=done]").count()) >= 1, "png uploaded", 30000);
+  const row = page.locator("[data-testid=doc-row]", { hasText: "office-floor-plan" });
+  await until(async () => {
+    await page.reload();
+    await row.first().waitFor({ timeout: 10000 });
+    return (await row.locator("img[data-testid=thumb]").count()) === 1;
+  }, "thumbnail_url in the list", 60000, 1500);
+  const img = row.locator("img[data-testid=thumb]");
+  await until(async () => img.evaluate((i) => i.complete && i.naturalWidth > 0), "thumbnail loaded from the storage origin", 10000, 300);
+  const a = await img.evaluate((i) => ({ alt: i.alt, loading: i.loading, w: i.getAttribute("width"), h: i.getAttribute("height"), box: i.getBoundingClientRect().width }));
+  assert(a.alt.includes("office-floor-plan") && a.loading === "lazy" && a.w === "36" && a.h === "36" && Math.round(a.box) === 36, JSON.stringify(a));
+  await row.locator("a").first().click();
+  await page.locator("[data-testid=doc-title]").waitFor();
+  await until(async () => page.locator("img[data-testid=thumb]").evaluate((i) => i.complete && i.naturalWidth > 0), "thumbnail on the page", 10000, 300);
+  await page.screenshot({ path: join(cfg.shots, "document-thumbnail-en-light.png") });
+});
+
+await step("audit log: the day range filters events (today: some; from tomorrow: none), kept in the URL", async () => {
+  const day = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+  const today = day(new Date());
+  const tomorrow = day(new Date(Date.now() + 86400000));
+  await page.goto(`${base}/admin/audit?from=${today}&to=${today}`);
+  await page.locator("table tbody tr").first().waitFor({ timeout: 10000 });
+  assert((await page.locator("[data-testid=audit-from]").inputValue()) === today, "from not shown");
+  await page.fill("[data-testid=audit-from]", tomorrow);
+  await page.fill("[data-testid=audit-to]", tomorrow);
+  await until(async () => page.url().includes(`from=${tomorrow}`), "from in the URL", 5000, 200);
+  await page.getByText("No events match.").waitFor({ timeout: 10000 });
+  await page.goto(`${base}/admin/audit?from=${today}`);
+  await page.locator("table tbody tr").first().waitFor({ timeout: 10000 });
+  await page.screenshot({ path: join(cfg.shots, "audit-time-filter-en-light.png") });
+});
+
+await step("profile: change password (wrong current -> message; then changed -> signed out, the new one signs in)", async () => {
+  const pctx = await newContext();
+  const pp = await pctx.newPage();
+  await signIn(pp, viewer.email, viewer.password);
+  await pp.locator("[data-testid=doc-row]").first().waitFor({ timeout: 10000 });
+  await pp.goto(base + "/profile");
+  const form = pp.locator("[data-testid=password-form]");
+  await form.locator("input[name=current-password]").fill("not-my-password");
+  await form.locator("input[name=new-password]").fill("viewer-New-passw0rd");
+  await form.locator("input[name=new-password-again]").fill("viewer-New-passw0rd");
+  await pp.click("[data-testid=password-submit]");
+  const err = await pp.locator("[data-testid=password-error]").textContent({ timeout: 10000 });
+  assert(/not right/.test(err), err);
+  await pp.screenshot({ path: join(cfg.shots, "profile-password-error-en-light.png") });
+  await axe(pp, "profile (password error)");
+  await form.locator("input[name=current-password]").fill(viewer.password);
+  await pp.click("[data-testid=password-submit]");
+  await pp.waitForURL("**/signin**", { timeout: 10000 });
+  await pp.getByText("Password changed").first().waitFor({ timeout: 5000 });
+  const r = await pp.evaluate(async () => (await fetch("/api/v1/auth/refresh", { method: "POST" })).status);
+  assert(r !== 200, "the old session still refreshes");
+  viewer.password = "viewer-New-passw0rd";
+  await signIn(pp, viewer.email, viewer.password);
+  await pp.locator("[data-testid=doc-row]").first().waitFor({ timeout: 10000 });
+  await pctx.close();
+});
+
 // ---- screenshots: every main screen, light and dark, English and Japanese ----
 await step("screenshots of the main screens (light/dark, en/ja)", async () => {
   const screens = [
@@ -454,7 +553,7 @@ await step("too many sign-in attempts -> 429 message with the wait time", async 
     if (await rp.locator("[data-testid=signin-wait]").count()) break;
   }
   const msg = await rp.locator("[data-testid=signin-wait]").textContent({ timeout: 5000 });
-  assert(/\d+ s/.test(msg), `message ${msg}`);
+  assert(/in (about (a|an|\d+) (minutes?|hours?)|\d+ seconds?)\./.test(msg), `message ${msg}`);
   await rp.screenshot({ path: join(cfg.shots, "signin-429-en-light.png") });
   await rctx.close();
 });

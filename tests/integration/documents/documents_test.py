@@ -742,6 +742,25 @@ def c_audit(w):
     expect(ev and all(e.actor_id == w.ed.user.id for e in ev), "actor filter")
     r = w.call("ListAuditEvents", token=w.E)
     expect(r.code == C.PERMISSION_DENIED, "editor ListAuditEvents: %r" % r)
+    # Time bounds: [time_after, time_before), with the other filters.
+    mid = ts(create.time)
+    req = w.msg("ListAuditEventsRequest", document_id=w.doc1.id, page_size=100)
+    req.time_after.CopyFrom(create.time)
+    got = w.ok("ListAuditEvents", req, w.A).events
+    expect(got and all(ts(e.time) >= mid for e in got) and len(got) == len(
+        [t for t in times if t >= mid]), "time_after: %r" % [ts(e.time) for e in got])
+    req = w.msg("ListAuditEventsRequest", document_id=w.doc1.id, page_size=100)
+    req.time_before.CopyFrom(create.time)
+    got = w.ok("ListAuditEvents", req, w.A).events
+    expect(all(ts(e.time) < mid for e in got) and len(got) == len([t for t in times if t < mid]),
+           "time_before: %r" % [ts(e.time) for e in got])
+    req = w.msg("ListAuditEventsRequest", page_size=100)
+    set_ts(req.time_after, datetime.datetime.now().timestamp() + 86400)
+    expect(not w.ok("ListAuditEvents", req, w.A).events, "events in the future")
+    req = w.msg("ListAuditEventsRequest")
+    req.time_before.seconds = -5
+    r = w.call("ListAuditEvents", req, w.A)
+    expect(r.code == C.INVALID_ARGUMENT and "time_before" in r.details, "negative time: %r" % r)
 
 
 # ---- 2. mismatches ------------------------------------------------------------------------------
@@ -778,6 +797,91 @@ def c_size_mismatch(w):
 def c_sha_mismatch(w):
     data = b"0123456789" * 10
     mismatch(w, data, data.upper().replace(b"0", b"o"), True)
+
+
+def c_sha_at_complete(w):
+    """The SHA-256 given at CompleteUpload instead of at create."""
+    def fresh(data, name, **kw):
+        r = create_doc(w, w.E, data, name, name + ".txt", sha=False, **kw)
+        expect(r.code == C.OK, r)
+        st, _, body = put_upload(r.resp.upload, data)
+        expect(st == 200, "PUT %s: %d %r" % (name, st, body[:200]))
+        return r.resp.document.id
+
+    def complete(did, sha, **kw):
+        req = w.msg("CompleteUploadRequest", document_id=did, **kw)
+        if sha is not None:
+            req.sha256 = sha
+        return w.call("CompleteUpload", req, w.E)
+
+    data = b"hashed while uploading, declared at completion\n" * 50
+    good = hashlib.sha256(data).digest()
+    bad = hashlib.sha256(data + b"x").digest()
+    did = fresh(data, "sha-late-ok")
+    r = complete(did, b"12345")
+    expect(r.code == C.INVALID_ARGUMENT and "sha256" in r.details, "5-byte sha256: %r" % r)
+    r = complete(did, good)
+    expect(r.code == C.OK and r.resp.document.status == ACTIVE, "right sha256: %r" % r)
+    g = wait_extracted(w, w.E, did)
+    expect(g and g.document.extraction_state == EX_DONE and g.document.sha256 == good,
+           "extracted with the sha256: %r" % g)
+    r = complete(did, good)
+    expect(r.code == C.OK, "again, same sha256: %r" % r)
+
+    # A wrong one: refused at completion (storage knows the content's) or,
+    # once complete, by the extract job.
+    did = fresh(data, "sha-late-bad")
+    r = complete(did, bad)
+    if r.code == C.OK:
+        g = wait_extracted(w, w.E, did)
+        expect(g and g.document.extraction_state == EX_FAILED, "job did not refuse: %r" % g)
+        note("wrong sha256 at completion: completed, the extract job failed it")
+    else:
+        expect(r.code == C.FAILED_PRECONDITION and "sha256" in r.details, r)
+        g = w.ok("GetDocument", token=w.E, id=did).document
+        expect(g.status == PENDING and g.current_version == 0, g)
+        note("wrong sha256 at completion: %s %r" % (r.code.name, r.details))
+
+    # Declared at create: the one at completion must be equal.
+    r = create_doc(w, w.E, data, "sha-both", "sha-both.txt")
+    expect(r.code == C.OK, r)
+    put_upload(r.resp.upload, data)
+    c = complete(r.resp.document.id, bad)
+    expect(c.code == C.INVALID_ARGUMENT and "declared" in c.details, "differs from create: %r" % c)
+    c = complete(r.resp.document.id, good)
+    expect(c.code == C.OK and c.resp.document.status == ACTIVE, "equal to create: %r" % c)
+
+    # Completed first (as by the object-created event), the checksum after:
+    # compared with the content's.
+    did = fresh(data, "sha-after-event")
+    expect(complete(did, None).code == C.OK, "completion without sha256")
+    wait_extracted(w, w.E, did)
+    r = complete(did, bad)
+    expect(r.code == C.FAILED_PRECONDITION and "sha256" in r.details, "late wrong sha256: %r" % r)
+    r = complete(did, good)
+    expect(r.code == C.OK, "late right sha256: %r" % r)
+    ev = w.ok("ListAuditEvents", token=w.A, document_id=did, page_size=50).events
+    expect(any(e.action == "document.upload_failed" for e in ev), "no upload_failed audit event")
+
+    # Multipart: no checksum from storage for the assembled object; the one
+    # given at completion is checked by the extract job.
+    big = os.urandom(7 * MIB)
+    r = create_doc(w, w.E, big, "sha-late-multi", "multi.bin", content_type="application/octet-stream",
+                   presign_parts=True, sha=False)
+    expect(r.code == C.OK, r)
+    up = r.resp.upload
+    req = w.msg("CompleteUploadRequest", document_id=r.resp.document.id)
+    for p in up.parts:
+        st, h, _ = put_part(p, big[(p.part_number - 1) * up.part_size: p.part_number * up.part_size])
+        expect(st == 200, "part %d: %d" % (p.part_number, st))
+        req.parts.add(part_number=p.part_number, etag=h["etag"])
+    req.sha256 = hashlib.sha256(big + b"!").digest()
+    c = w.call("CompleteUpload", req, w.E)
+    if c.code == C.OK:
+        g = wait_extracted(w, w.E, r.resp.document.id)
+        expect(g and g.document.extraction_state == EX_FAILED, "multipart wrong sha256: %r" % g)
+    else:
+        expect(c.code == C.FAILED_PRECONDITION, c)
 
 
 # ---- 4. jobs ------------------------------------------------------------------------------------
@@ -1305,12 +1409,15 @@ def main():
             ("lifecycle: soft delete (not listed), undelete", c_delete_undelete),
             ("lifecycle: purge: not_found, rows gone, blobs gone (asynchronous)", c_purge),
             ("lifecycle: multipart above the threshold (2 parts, ETags)", c_multipart),
-            ("audit: every mutation recorded (who, what, request id), newest first, filters, "
-             "admin only", c_audit),
+            ("audit: every mutation recorded (who, what, request id), newest first, filters "
+             "(document, actor, action, time bounds), admin only", c_audit),
             ("completion: size mismatch -> failed_precondition, object removed, still "
              "PENDING_UPLOAD", c_size_mismatch),
             ("completion: checksum mismatch -> failed_precondition, object removed, still "
              "PENDING_UPLOAD", c_sha_mismatch),
+            ("completion: sha256 given at CompleteUpload (not at create): checked as declared "
+             "(right -> ACTIVE, wrong -> refused or the extract job fails it), must equal the "
+             "create one, compared after an earlier completion; multipart", c_sha_at_complete),
             ("jobs: two processes x 3 workers, 30 concurrent uploads: every extract job "
              "ran once to success, both processes worked", c_jobs_two_processes),
             ("jobs: a failing job lands in dead letters after 3 attempts (admin only) and "

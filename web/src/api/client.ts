@@ -89,9 +89,14 @@ export function refreshSession(): Promise<boolean> {
   return refreshing;
 }
 
+// The sign-in, refresh and sign-out routes go by cookie or body, never with
+// the bearer token (and their 401 is not a session to renew); the other
+// /auth/ routes (password, logout-everywhere) are ordinary token routes.
+const PUBLIC_AUTH = /\/api\/v1\/auth(\/(login|refresh|logout))?(\?|$)/;
+
 function withAuth(req: Request): Request {
   const h = new Headers(req.headers);
-  if (accessToken && !req.url.includes("/api/v1/auth/")) h.set("Authorization", `Bearer ${accessToken}`);
+  if (accessToken && !PUBLIC_AUTH.test(req.url)) h.set("Authorization", `Bearer ${accessToken}`);
   if (req.method !== "GET" && req.method !== "HEAD") h.set("X-CSRF-Token", csrfToken());
   return new Request(req, { headers: h, credentials: "same-origin" });
 }
@@ -99,7 +104,7 @@ function withAuth(req: Request): Request {
 async function authFetch(input: Request): Promise<Response> {
   const retry = input.clone();
   let r = await fetch(withAuth(input));
-  if (r.status === 401 && !input.url.includes("/api/v1/auth/")) {
+  if (r.status === 401 && !PUBLIC_AUTH.test(input.url)) {
     if (await refreshSession()) {
       r = await fetch(withAuth(retry));
     } else {

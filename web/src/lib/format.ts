@@ -1,4 +1,4 @@
-import i18n from "../i18n";
+import i18n, { t } from "../i18n";
 
 export function bytes(n: number | undefined): string {
   if (n === undefined || n === null) return "—";
@@ -22,9 +22,9 @@ export function when(ts: string | undefined): string {
 export function shortType(ct: string | undefined): string {
   if (!ct) return "—";
   const map: Record<string, string> = {
-    "application/pdf": "PDF", "text/plain": "Text", "text/markdown": "Markdown", "text/csv": "CSV",
+    "application/pdf": "PDF", "text/plain": t("types.text"), "text/markdown": "Markdown", "text/csv": "CSV",
     "image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF", "image/webp": "WebP",
-    "application/zip": "ZIP", "application/json": "JSON", "application/octet-stream": "Binary",
+    "application/zip": "ZIP", "text/html": "HTML", "application/xml": "XML", "text/xml": "XML", "application/json": "JSON", "application/octet-stream": t("types.binary"),
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "Word",
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "Excel",
     "application/vnd.openxmlformats-officedocument.presentationml.presentation": "PowerPoint",
@@ -37,4 +37,15 @@ export function dayBound(v: string | null, end: boolean): string | undefined {
   if (!v) return undefined;
   const d = new Date(`${v}T${end ? "23:59:59.999" : "00:00:00"}`);
   return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+}
+
+/** A wait in words, as people say it: "45 seconds", "about a minute",
+ * "about 9 minutes", "about 2 hours" (in the current language). */
+export function waitText(seconds: number): string {
+  const s = Math.max(0, Math.ceil(seconds));
+  if (s < 60) return t(s === 1 ? "time.second" : "time.seconds", { count: s });
+  const m = Math.round(s / 60);
+  if (m < 60) return m === 1 ? t("time.aboutMinute") : t("time.aboutMinutes", { count: m });
+  const h = Math.round(m / 60);
+  return h === 1 ? t("time.aboutHour") : t("time.aboutHours", { count: h });
 }

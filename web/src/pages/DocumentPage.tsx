@@ -5,7 +5,7 @@ import {
 } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import {
-  IconArchive, IconCloudUpload, IconDownload, IconDots, IconEdit, IconRestore, IconTrash, IconArrowBackUp, IconCopy, IconCheck, IconInfoCircle,
+  IconArchive, IconCloudUpload, IconDownload, IconDots, IconEdit, IconRestore, IconTrash, IconArrowBackUp, IconCopy, IconCheck, IconInfoCircle, IconAlertTriangle,
 } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, useNavigate, useParams } from "react-router-dom";
@@ -14,6 +14,7 @@ import { api, ApiError, toError, unwrap, type Document } from "../api/client";
 import { can, useAuth } from "../auth";
 import { ConflictDialog, type EditValues } from "../components/ConflictDialog";
 import { StatusBadge } from "../components/StatusBadge";
+import { Thumb } from "../components/Thumb";
 import { bytes, shortType, when } from "../lib/format";
 import { useUploads } from "../upload/UploadCenter";
 
@@ -151,6 +152,7 @@ export default function DocumentPage({ edit = false }: { edit?: boolean }) {
         <Text size="sm" c="dimmed">{doc.number}</Text>
       </Breadcrumbs>
       <Group justify="space-between" align="flex-start" wrap="wrap">
+        <Thumb url={doc.thumbnail_url} alt={t("docs.thumbAlt", { title: doc.title || doc.file_name })} size={64} />
         <Stack gap={4} style={{ minWidth: 0, flex: 1 }}>
           <Group gap="sm">
             <Title order={2} data-testid="doc-title" style={{ wordBreak: "break-word" }}>{doc.title || doc.file_name}</Title>
@@ -204,6 +206,22 @@ export default function DocumentPage({ edit = false }: { edit?: boolean }) {
             : restoreState === "restored"
               ? t("doc.restoredUntil", { time: when(doc.restore?.expire_time) })
               : t("doc.archivedNote")}
+        </Alert>
+      )}
+      {doc.upload_failure_reason && (
+        <Alert color="red" icon={<IconAlertTriangle size={18} />} title={t("doc.uploadFailedTitle")} data-testid="upload-failed">
+          <Stack gap="xs" align="flex-start">
+            <Text size="sm">{t("doc.uploadFailedBody", { reason: doc.upload_failure_reason })}</Text>
+            {writer && (status === "active" || status === "pending_upload") && (
+              // A refused new version: upload the version again. A refused
+              // first upload leaves a document without content, which takes
+              // no version: the file goes up as a new document.
+              <Button size="xs" color="red" variant="light" leftSection={<IconCloudUpload size={14} />} data-testid="upload-again"
+                onClick={() => uploads.pick(status === "active" ? { kind: "version", documentId: id } : undefined)}>
+                {t("doc.uploadAgain")}
+              </Button>
+            )}
+          </Stack>
         </Alert>
       )}
       {status === "deleted" && <Alert color="gray" icon={<IconTrash size={18} />}>{t("doc.deletedNote", { time: when(doc.purge_time) })}</Alert>}

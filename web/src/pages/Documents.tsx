@@ -4,13 +4,15 @@ import {
   ThemeIcon, CloseButton, Indicator,
 } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
-import { IconAdjustmentsHorizontal, IconFileText, IconSearch, IconCloudUpload } from "@tabler/icons-react";
+import { IconAdjustmentsHorizontal, IconSearch, IconCloudUpload } from "@tabler/icons-react";
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { Link, useSearchParams } from "react-router-dom";
 import { useTranslation } from "../i18n";
 import { api, unwrap, type Document } from "../api/client";
 import { can, useAuth } from "../auth";
 import { StatusBadge } from "../components/StatusBadge";
+import { SnippetLines, titleWithMarks } from "../components/Highlight";
+import { Thumb } from "../components/Thumb";
 import { bytes, dayBound, shortType, when } from "../lib/format";
 import { useUploads } from "../upload/UploadCenter";
 
@@ -59,16 +61,18 @@ function useInfiniteSentinel(onVisible: () => void, enabled: boolean) {
 // One row, memoised: appending a page (infinite scroll) renders only the
 // new rows, not the hundreds already shown (pages keep their identity).
 const DocRow = memo(function DocRow({ d, trash, actions }: { d: Document; trash?: boolean; actions?: (d: Document) => React.ReactNode }) {
-  useTranslation(); // re-render dates and labels when the language changes
+  const { t } = useTranslation(); // re-render dates and labels when the language changes
+  const title = d.title || d.file_name || "";
   // Plain elements rather than Mantine boxes: hundreds of these rows render.
   return (
     <tr data-testid="doc-row">
       <td className="title">
         <div className="kumo-cell-title">
-          <span className="kumo-file-icon" aria-hidden><IconFileText size={16} /></span>
+          <Thumb url={d.thumbnail_url} alt={t("docs.thumbAlt", { title })} size={36} />
           <div style={{ minWidth: 0 }}>
-            <Link className="kumo-row-link kumo-trunc" to={`/documents/${d.id}`}>{d.title || d.file_name}</Link>
+            <Link className="kumo-row-link kumo-trunc" to={`/documents/${d.id}`}>{titleWithMarks(title, d.snippets)}</Link>
             {d.title && d.file_name && d.title !== d.file_name && <div className="kumo-sub kumo-trunc">{d.file_name}</div>}
+            <SnippetLines snippets={d.snippets} labels={{ title: t("docs.inTitle"), description: t("docs.inDescription"), content: t("docs.inContent") }} />
           </div>
         </div>
       </td>

@@ -5,6 +5,7 @@ import { Navigate, useNavigate, useSearchParams } from "react-router-dom";
 import { useTranslation } from "../i18n";
 import { ApiError, useAuth } from "../auth";
 import { setLang } from "../i18n";
+import { waitText } from "../lib/format";
 
 export default function SignIn() {
   const { t, i18n } = useTranslation();
@@ -89,7 +90,7 @@ export default function SignIn() {
               )}
               {waitUntil && (
                 <Alert color="orange" icon={<IconClock size={18} />} role="alert" data-testid="signin-wait">
-                  {left > 0 ? t("signIn.tooMany", { seconds: left }) : t("signIn.tooManyNow")}
+                  {left > 0 ? t("signIn.tooMany", { wait: waitText(left) }) : t("signIn.tooManyNow")}
                 </Alert>
               )}
               <TextInput label={t("signIn.tenant")} description={t("signIn.tenantHint")} name="tenant" autoComplete="organization" required value={tenant} onChange={(e) => setTenant(e.currentTarget.value)} />

@@ -1,9 +1,11 @@
 // The upload queue: framework-free so it can be tested without a browser.
-// Each file: SHA-256 (in a worker, constant memory) -> register the
-// document (or a new version) declaring size and SHA-256 -> either one PUT
-// to the presigned URL or, above the server's multipart threshold, parts
-// PUT straight to presigned part URLs (several at once, each retried) ->
-// complete. Progress, cancel and retry per file.
+// Each file: register the document (or a new version) declaring its size
+// -> either one PUT to the presigned URL or, above the server's multipart
+// threshold, parts PUT straight to presigned part URLs (several at once,
+// each retried) -> complete, declaring the SHA-256 computed meanwhile (in a
+// worker, constant memory, alongside the upload rather than before it: the
+// server checks it as if declared at create). A retry of a file whose hash
+// is known declares it at create. Progress, cancel and retry per file.
 
 export interface PartTargetLike {
   part_number?: number;
@@ -27,10 +29,10 @@ export type Target = { kind: "new" } | { kind: "version"; documentId: string };
 
 export interface UploadTransport {
   hash(file: Blob, onProgress: (bytes: number) => void, signal: AbortSignal): Promise<string>;
-  create(file: File, sha256: string, target: Target, idempotencyKey: string, signal: AbortSignal): Promise<Plan>;
+  create(file: File, sha256: string | undefined, target: Target, idempotencyKey: string, signal: AbortSignal): Promise<Plan>;
   presignParts(documentId: string, version: number | undefined, partNumbers: number[], signal: AbortSignal): Promise<PartTargetLike[]>;
   put(url: string, headers: Record<string, string>, body: Blob, onProgress: (loaded: number) => void, signal: AbortSignal): Promise<{ etag: string | null }>;
-  complete(documentId: string, version: number | undefined, parts: { part_number: number; etag: string }[] | undefined, signal: AbortSignal): Promise<void>;
+  complete(documentId: string, version: number | undefined, parts: { part_number: number; etag: string }[] | undefined, sha256: string, signal: AbortSignal): Promise<void>;
   discard?(documentId: string): Promise<void>;
   sleep?(ms: number, signal: AbortSignal): Promise<void>;
 }
@@ -178,11 +180,12 @@ export class UploadQueue {
     this.controllers.set(item.id, ac);
     const signal = ac.signal;
     try {
-      this.patch(item.id, { state: "hashing" });
-      const sha256 = item.sha256 ?? (await this.t.hash(item.file, (b) => this.patch(item.id, { hashed: b }), signal));
-      this.check(signal);
-      this.patch(item.id, { sha256, hashed: item.file.size });
-      const plan = await this.t.create(item.file, sha256, item.target, `console-${item.id}`, signal);
+      this.patch(item.id, { state: "uploading" }); // taken: no longer "queued" for pump()
+      const known = item.sha256;
+      // The hash runs beside the upload; it is needed only at completion.
+      const hashing = known ? Promise.resolve(known) : this.t.hash(item.file, (b) => this.patch(item.id, { hashed: b }), signal);
+      hashing.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
+      const plan = await this.t.create(item.file, known, item.target, `console-${item.id}`, signal);
       this.check(signal);
       this.patch(item.id, { documentId: plan.documentId, state: "uploading" });
       let parts: { part_number: number; etag: string }[] | undefined;
@@ -197,7 +200,10 @@ export class UploadQueue {
       }
       this.check(signal);
       this.patch(item.id, { state: "completing", uploaded: item.file.size });
-      await this.withRetry(signal, () => this.t.complete(plan.documentId, plan.version, parts, signal));
+      const sha256 = await hashing;
+      this.check(signal);
+      this.patch(item.id, { sha256, hashed: item.file.size });
+      await this.withRetry(signal, () => this.t.complete(plan.documentId, plan.version, parts, sha256, signal));
       this.patch(item.id, { state: "done" });
       this.o.onDone?.({ ...item });
     } catch (e) {

@@ -60,7 +60,7 @@ export const browserTransport: UploadTransport = {
     const body = {
       file_name: file.name,
       file_size: file.size,
-      sha256,
+      ...(sha256 ? { sha256 } : {}),
       presign_parts: true,
       ...(file.type ? { content_type: file.type } : {}),
     };
@@ -114,10 +114,10 @@ export const browserTransport: UploadTransport = {
     });
   },
 
-  async complete(id, version, parts, signal) {
+  async complete(id, version, parts, sha256, signal) {
     const res = await api.POST("/api/v1/documents/{id}/complete", {
       params: { path: { id } },
-      body: { ...(version !== undefined ? { version } : {}), ...(parts ? { parts } : {}) },
+      body: { ...(version !== undefined ? { version } : {}), ...(parts ? { parts } : {}), sha256 },
       signal,
     });
     if (!res.response.ok) throw permanent(toError(res), res.response.status);

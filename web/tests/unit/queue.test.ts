@@ -27,7 +27,7 @@ function waitFor(q: UploadQueue, pred: (items: readonly UploadItem[]) => boolean
 }
 
 function transport(plan: Partial<Plan>, over: Partial<UploadTransport> = {}) {
-  const calls = { puts: [] as string[], complete: [] as unknown[], maxInFlight: 0, inFlight: 0, discard: [] as string[] };
+  const calls = { puts: [] as string[], complete: [] as unknown[], maxInFlight: 0, inFlight: 0, discard: [] as string[], sha: [] as string[] };
   const t: UploadTransport = {
     hash: async (f, p) => {
       p(f.size);
@@ -44,8 +44,9 @@ function transport(plan: Partial<Plan>, over: Partial<UploadTransport> = {}) {
       calls.puts.push(url);
       return { etag: `"etag-${url.split("/").pop()}"` };
     },
-    complete: async (_id, _v, parts) => {
+    complete: async (_id, _v, parts, sha) => {
       calls.complete.push(parts);
+      calls.sha.push(sha);
     },
     discard: async (id) => {
       calls.discard.push(id);
@@ -57,15 +58,49 @@ function transport(plan: Partial<Plan>, over: Partial<UploadTransport> = {}) {
 }
 
 describe("upload queue", () => {
+  it("hashes beside the upload: the PUT starts before the hash ends; the hash goes with complete", async () => {
+    let finish: (hex: string) => void = () => undefined;
+    let hashedBeforePut: boolean | null = null;
+    let hashDone = false;
+    const { t, calls } = transport({}, {
+      hash: () => new Promise<string>((r) => { finish = (h) => { hashDone = true; r(h); }; }),
+      put: async (url, _h, body, onProgress) => {
+        hashedBeforePut = hashDone;
+        onProgress(body.size);
+        calls.puts.push(url);
+        setTimeout(() => finish("cd".repeat(32)), 5); // the hash ends after the bytes went
+        return { etag: null };
+      },
+    });
+    const create = vi.spyOn(t, "create");
+    const q = new UploadQueue(t);
+    q.add([file(1000)]);
+    await waitFor(q, (s) => s[0]?.state === "done");
+    expect(hashedBeforePut).toBe(false);
+    expect(create.mock.calls[0]![1]).toBeUndefined(); // no SHA-256 at create
+    expect(calls.sha).toEqual(["cd".repeat(32)]);
+  });
+
+  it("a failed hash fails the upload before completing", async () => {
+    const { t, calls } = transport({}, { hash: async () => { throw new Error("unreadable file"); } });
+    const q = new UploadQueue(t);
+    q.add([file(1000)]);
+    const items = await waitFor(q, (s) => s[0]?.state === "error");
+    expect(items[0]!.error).toContain("unreadable file");
+    expect(calls.complete).toEqual([]);
+  });
+
   it("uploads a small file with one PUT, declares the hash, completes", async () => {
     const create = vi.fn(async (): Promise<Plan> => ({ documentId: "d1", method: "presigned_url", uploadUrl: "http://data/one" }));
     const { t, calls } = transport({}, { create });
     const q = new UploadQueue(t);
     q.add([file(1000)]);
     const items = await waitFor(q, (s) => s[0]?.state === "done");
-    expect(create).toHaveBeenCalledWith(expect.any(File), "ab".repeat(32), { kind: "new" }, expect.stringMatching(/^console-/), expect.anything());
+    expect(create).toHaveBeenCalledWith(expect.any(File), undefined, { kind: "new" }, expect.stringMatching(/^console-/), expect.anything());
     expect(calls.puts).toEqual(["http://data/one"]);
     expect(calls.complete).toEqual([undefined]);
+    expect(calls.sha).toEqual(["ab".repeat(32)]);
+    expect(items[0]!.sha256).toBe("ab".repeat(32));
     expect(items[0]!.uploaded).toBe(1000);
     expect(UploadQueue.progress(items)).toBe(1);
   });

@@ -1,6 +1,6 @@
 import { MantineProvider } from "@mantine/core";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { render, screen } from "@testing-library/react";
+import { cleanup, render, screen, waitFor } from "@testing-library/react";
 import { MemoryRouter } from "react-router-dom";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { AppRoutes } from "../../src/App";
@@ -16,12 +16,17 @@ function session(roles: string[]): AuthState {
   };
 }
 
-const doc = { id: "doc_1", number: "DOC-2026-000001", title: "Policy", file_name: "policy.txt", status: "active", size: 10, current_version: 1, etag: "1" };
+const base = { id: "doc_1", number: "DOC-2026-000001", title: "Policy", file_name: "policy.txt", status: "active", size: 10, current_version: 1, etag: "1" };
 
+let doc: Record<string, unknown> = base;
+let urls: URL[] = [];
 beforeEach(() => {
+  doc = base;
+  urls = [];
   setLang("en");
   vi.stubGlobal("fetch", vi.fn(async (req: Request) => {
     const u = new URL(req.url, "http://x");
+    urls.push(u);
     const body =
       u.pathname === "/api/v1/documents" ? { documents: [doc], next_page_token: "" }
       : u.pathname.endsWith("/versions") ? { versions: [{ version: 1, status: "active", size: 10 }] }
@@ -88,5 +93,36 @@ describe("role-based controls", () => {
   it("admin pages show the 403 page to an editor", async () => {
     app(["editor"], "/admin/api-keys");
     expect(await screen.findByTestId("forbidden")).toBeTruthy();
+  });
+
+  it("a refused upload: the page says why; an editor may upload again, a viewer may not", async () => {
+    doc = { ...base, status: "pending_upload", current_version: 0, upload_failure_reason: "uploaded content does not match the declared sha256" };
+    app(["editor"], "/documents/doc_1");
+    const alert = await screen.findByTestId("upload-failed");
+    expect(alert.textContent).toContain("The upload was refused");
+    expect(alert.textContent).toContain("does not match the declared sha256");
+    expect(screen.getByTestId("upload-again")).toBeTruthy();
+    cleanup();
+    app(["viewer"], "/documents/doc_1");
+    expect(await screen.findByTestId("upload-failed")).toBeTruthy();
+    expect(screen.queryByTestId("upload-again")).toBeNull();
+  });
+
+  it("no failure reason, no alert; a thumbnail URL shows the image with alt text", async () => {
+    doc = { ...base, thumbnail_url: "http://127.0.0.1:9/t.png" };
+    app(["editor"], "/documents/doc_1");
+    expect(await screen.findByTestId("doc-title")).toBeTruthy();
+    expect(screen.queryByTestId("upload-failed")).toBeNull();
+    expect(screen.getByAltText("Thumbnail of Policy").getAttribute("loading")).toBe("lazy");
+  });
+
+  it("the audit log's day range goes to the BFF as time bounds (local days, RFC 3339)", async () => {
+    app(["admin"], "/admin/audit?from=2026-12-01&to=2026-12-07&action=document.update");
+    await waitFor(() => expect(urls.some((u) => u.pathname === "/api/v1/audit-events" && u.searchParams.get("time_after"))).toBe(true));
+    const u = urls.filter((x) => x.pathname === "/api/v1/audit-events").pop()!;
+    expect(u.searchParams.get("time_after")).toBe(new Date("2026-12-01T00:00:00").toISOString());
+    expect(u.searchParams.get("time_before")).toBe(new Date("2026-12-07T23:59:59.999").toISOString());
+    expect(u.searchParams.get("action")).toBe("document.update");
+    expect((screen.getByTestId("audit-from") as HTMLInputElement).value).toBe("2026-12-01");
   });
 });

@@ -5,7 +5,7 @@ import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { Link, useSearchParams } from "react-router-dom";
 import { useTranslation } from "../../i18n";
 import { api, unwrap } from "../../api/client";
-import { when } from "../../lib/format";
+import { dayBound, when } from "../../lib/format";
 
 type Ev = Record<string, unknown>;
 const s = (e: Ev, ...keys: string[]) => {
@@ -16,7 +16,11 @@ const s = (e: Ev, ...keys: string[]) => {
 export default function AuditPage() {
   const { t } = useTranslation();
   const [sp, setSp] = useSearchParams();
-  const [filters] = useDebouncedValue({ document_id: sp.get("document") ?? "", actor_id: sp.get("actor") ?? "", action: sp.get("action") ?? "" }, 300);
+  // Days in the person's time zone: from the start of "from" to the end of "to".
+  const [filters] = useDebouncedValue({
+    document_id: sp.get("document") ?? "", actor_id: sp.get("actor") ?? "", action: sp.get("action") ?? "",
+    time_after: dayBound(sp.get("from"), false) ?? "", time_before: dayBound(sp.get("to"), true) ?? "",
+  }, 300);
   const query = Object.fromEntries(Object.entries(filters).filter(([, v]) => v));
   const q = useInfiniteQuery({
     queryKey: ["audit", query],
@@ -41,10 +45,12 @@ export default function AuditPage() {
   return (
     <Stack>
       <Title order={2}>{t("admin.audit")}</Title>
-      <SimpleGrid cols={{ base: 1, sm: 3 }}>
+      <SimpleGrid cols={{ base: 1, xs: 2, md: 5 }}>
         <TextInput label={t("admin.document")} value={sp.get("document") ?? ""} onChange={(e) => set("document", e.currentTarget.value)} />
         <TextInput label={t("admin.actor")} value={sp.get("actor") ?? ""} onChange={(e) => set("actor", e.currentTarget.value)} />
         <TextInput label={t("admin.action")} value={sp.get("action") ?? ""} onChange={(e) => set("action", e.currentTarget.value)} />
+        <TextInput type="date" label={t("admin.from")} value={sp.get("from") ?? ""} onChange={(e) => set("from", e.currentTarget.value)} data-testid="audit-from" />
+        <TextInput type="date" label={t("admin.to")} value={sp.get("to") ?? ""} onChange={(e) => set("to", e.currentTarget.value)} data-testid="audit-to" />
       </SimpleGrid>
       {q.isPending ? <Center h={200}><Loader /></Center> : events.length === 0 ? <Text c="dimmed">{t("admin.noEvents")}</Text> : (
         <Paper withBorder radius="md">
