@@ -303,7 +303,7 @@ struct result {
 };
 
 static kumo_code store_tx(struct kumo_db_conn *c, const struct docs_job *job,
-                          const struct result *r, int *lost)
+                          const struct result *r, int *lost, int *sha_changed)
 {
     kumo_code rc = docs__job_lease_check(c, job);
     if (rc == KUMO_CODE_ABORTED) {
@@ -318,9 +318,17 @@ static kumo_code store_tx(struct kumo_db_conn *c, const struct docs_job *job,
     if (rc == KUMO_CODE_OK)
         rc = docs_doc_set_extracted(c, job->tenant_id, job->document_id, r->mime, r->sha, r->text,
                                     r->text_len);
+    uint64_t matched = 0;
     if (rc == KUMO_CODE_OK)
         rc = docs_version_set_detected(c, job->tenant_id, job->document_id, job->version, r->mime,
-                                       r->sha);
+                                       r->sha, &matched);
+    if (rc == KUMO_CODE_OK && matched == 0) {
+        /* A SHA-256 declared at completion while this job ran, and not the
+         * one of the bytes read: the same failure as a mismatch found
+         * before (nothing of this run is kept). */
+        *sha_changed = 1;
+        return KUMO_CODE_DATA_LOSS;
+    }
     if (rc == KUMO_CODE_OK && r->thumb_key)
         rc = docs_thumb_set(c, job->tenant_id, job->document_id, job->version, r->thumb_key);
     if (rc == KUMO_CODE_OK) {
@@ -340,7 +348,7 @@ static kumo_code store(struct docs_ctx *ctx, const struct docs_job *job, const s
                        struct kumo_buf *err)
 {
     struct kumo_db_conn *c = NULL;
-    int lost = 0;
+    int lost = 0, sha_changed = 0;
     kumo_code rc = kumo_db_acquire(ctx->db, 0, &c);
     if (rc == KUMO_CODE_OK)
         kumo_db_conn_set_request_id(c, job->id);
@@ -348,7 +356,7 @@ static kumo_code store(struct docs_ctx *ctx, const struct docs_job *job, const s
     for (int tries = 0; rc == KUMO_CODE_OK && tries < 3; tries++) {
         rc = kumo_db_begin(c);
         if (rc == KUMO_CODE_OK)
-            rc = store_tx(c, job, r, &lost);
+            rc = store_tx(c, job, r, &lost, &sha_changed);
         if (rc == KUMO_CODE_OK)
             rc = kumo_db_commit(c);
         else
@@ -358,6 +366,8 @@ static kumo_code store(struct docs_ctx *ctx, const struct docs_job *job, const s
     }
     if (lost)
         kumo_buf_appendf(err, "lease lost");
+    else if (sha_changed)
+        kumo_buf_appendf(err, "sha256 mismatch with the declared checksum");
     else if (rc == KUMO_CODE_ABORTED)
         kumo_buf_appendf(err, "database: deadlock");
     else if (rc != KUMO_CODE_OK)

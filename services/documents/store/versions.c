@@ -219,15 +219,19 @@ kumo_code docs_version_delete(struct kumo_db_conn *c, const char *tenant_id, con
 
 kumo_code docs_version_set_detected(struct kumo_db_conn *c, const char *tenant_id,
                                     const char *doc_id, int64_t version, const char *mime,
-                                    const uint8_t sha[32])
+                                    const uint8_t sha[32], uint64_t *matched)
 {
-    return kumo_db_exec(c,
-                        "UPDATE document_versions SET detected_content_type = ?, sha256 = ?"
-                        " WHERE tenant_id = ? AND document_id = ? AND version = ?",
-                        KUMO_DB_PARAMS(KUMO_DB_STRZ(mime), KUMO_DB_BYTES(sha, 32),
-                                       KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(doc_id),
-                                       KUMO_DB_I64(version)),
-                        NULL);
+    /* Matched rows (CLIENT_FOUND_ROWS), changed or not: 0 only when the
+     * version declares a different SHA-256. */
+    kumo_code rc = kumo_db_exec(c,
+                                "UPDATE document_versions SET detected_content_type = ?, sha256 = ?"
+                                " WHERE tenant_id = ? AND document_id = ? AND version = ?"
+                                " AND (sha256 IS NULL OR sha256 = ?)",
+                                KUMO_DB_PARAMS(KUMO_DB_STRZ(mime), KUMO_DB_BYTES(sha, 32),
+                                               KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(doc_id),
+                                               KUMO_DB_I64(version), KUMO_DB_BYTES(sha, 32)),
+                                matched);
+    return rc;
 }
 
 kumo_code docs_version_source(struct kumo_db_conn *c, const char *tenant_id, const char *doc_id,

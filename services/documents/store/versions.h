@@ -99,10 +99,12 @@ kumo_code docs_version_delete(struct kumo_db_conn *c, const char *tenant_id, con
                               int64_t version);
 
 /* Records what extraction found in a version: its detected MIME type and
- * the SHA-256 of its bytes. */
+ * the SHA-256 of its bytes, unless the version now declares another
+ * SHA-256 (given at completion after the job read the row): then nothing
+ * is written and *matched is 0. OK or the DB error. */
 kumo_code docs_version_set_detected(struct kumo_db_conn *c, const char *tenant_id,
                                     const char *doc_id, int64_t version, const char *mime,
-                                    const uint8_t sha[32]);
+                                    const uint8_t sha[32], uint64_t *matched);
 
 /* What extraction reads: a version's content key, declared SHA-256 and
  * size, and its document's current version and status. */
