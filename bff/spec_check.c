@@ -88,7 +88,10 @@ static void enum_list(const struct bff_spec_field *f, char *out, size_t cap)
         n++;
     out[0] = '\0';
     for (size_t i = 0; i < n && len < cap; i++) {
-        int w = snprintf(out + len, cap - len, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ",
+        int w = snprintf(out + len, cap - len, "%s%s",
+                         i == 0       ? ""
+                         : i + 1 == n ? " or "
+                                      : ", ",
                          f->enums[i]);
         if (w < 0)
             break;
@@ -177,8 +180,8 @@ int bff_spec_body_errors(const struct bff_spec_op *op, json_t *body, char *msg, 
         }
         if (!type_ok(f->type, v))
             return fail(msg, cap, "%s must be %s", f->name, type_name(f->type));
-        if (json_is_string(v) && string_ok(f, json_string_value(v), json_string_length(v), msg,
-                                           cap) != 0)
+        if (json_is_string(v) &&
+            string_ok(f, json_string_value(v), json_string_length(v), msg, cap) != 0)
             return -1;
         if (json_is_integer(v) && integer_ok(f, json_integer_value(v), msg, cap) != 0)
             return -1;
