@@ -38,6 +38,7 @@ struct bff_spec_field {
     const char *const *enums; /* NULL-terminated; NULL: any value */
     long long min, max, item_min;
     long long min_len, max_len, max_items; /* -1: no bound (lengths in code points) */
+    long long item_max_len;                /* string items' maxLength; -1: none */
 };
 
 /* Operation flags. */

@@ -160,6 +160,12 @@ static int array_ok(const struct bff_spec_field *f, json_t *a, char *msg, size_t
             snprintf(d, sizeof d, "%lld", f->item_min);
             return fail(msg, cap, "%s: every item must be at least %s", f->name, d);
         }
+        if (f->item_max_len >= 0 && json_is_string(it) &&
+            (long long)kumo_utf8_count(json_string_value(it), json_string_length(it)) >
+                f->item_max_len) {
+            snprintf(d, sizeof d, "%lld", f->item_max_len);
+            return fail(msg, cap, "%s: every item must have at most %s characters", f->name, d);
+        }
     }
     return 0;
 }

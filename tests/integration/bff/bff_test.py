@@ -761,6 +761,13 @@ def spec_probes(w):
                 if sub.get("enum") and t == "string":
                     out.append(("%s %s %s outside its enum" % (M, tmpl, name), M, path, tok,
                                 {name: "not-in-the-enum"}, [name], hdr))
+                if "maxLength" in sub and t == "string":
+                    out.append(("%s %s %s above its maxLength" % (M, tmpl, name), M, path, tok,
+                                {name: "x" * (sub["maxLength"] + 1)}, [name], hdr))
+                if "maxItems" in sub and t == "array":
+                    out.append(("%s %s %s above its maxItems" % (M, tmpl, name), M, path, tok,
+                                {name: ["t%d" % i for i in range(sub["maxItems"] + 1)]}, [name],
+                                hdr))
                 if "minimum" in sub and t == "integer":
                     out.append(("%s %s %s below its minimum" % (M, tmpl, name), M, path, tok,
                                 {name: sub["minimum"] - 1}, [name], hdr))

@@ -74,6 +74,20 @@ static void test_spec_enums_and_bounds(void **state)
                         "tier must be expedited, standard or bulk");
     assert_string_equal(body_msg(o, "{\"days\":0}"), "days must be at least 1");
     assert_string_equal(body_msg(o, "{\"days\":366}"), "days must be at most 365");
+    o = op("PATCH", "/api/v1/documents/{id}");
+    char big[400];
+    snprintf(big, sizeof big, "{\"title\":\"%0301d\"}", 0);
+    assert_string_equal(body_msg(o, big), "title must have at most 300 characters");
+    /* 300 characters of 3 bytes each are still 300. */
+    struct kumo_buf b = KUMO_BUF_INIT;
+    kumo_buf_append_str(&b, "{\"title\":\"");
+    for (int i = 0; i < 300; i++)
+        kumo_buf_append_str(&b, "\xe6\x96\x87");
+    kumo_buf_append_str(&b, "\"}");
+    assert_string_equal(body_msg(o, (const char *)b.data), "");
+    kumo_buf_free(&b);
+    snprintf(big, sizeof big, "{\"tags\":[\"%065d\"]}", 0);
+    assert_string_equal(body_msg(o, big), "tags: every item must have at most 64 characters");
     o = op("POST", "/api/v1/api-keys");
     assert_string_equal(body_msg(o, "{\"name\":\"k\",\"role\":\"Admin\"}"),
                         "role must be admin, editor or viewer"); /* case matters here */
