@@ -1617,6 +1617,27 @@ def c_openapi_check(w):
     p = subprocess.run([tool], capture_output=True, text=True, timeout=60)
     expect(p.returncode == 0, "bff/openapi-check exit %d:\n%s" % (p.returncode,
                                                                   (p.stdout + p.stderr)[-2000:]))
+    # It fails on a copy where an operation no longer lists 401, or a body
+    # no longer states its unknown-member policy.
+    d = os.path.join(TMP, "openapi-check")
+    os.makedirs(d, exist_ok=True)
+    for f in ("openapi-check", "openapi.yaml", "routes.c", "openapi_spec.c"):
+        shutil.copy(os.path.join(ROOT, "bff", f), d)
+    with open(os.path.join(d, "openapi.yaml")) as f:
+        y = f.read()
+    me = y.index("  /api/v1/me:")
+    for cut, want in (("        '401': {$ref: '#/components/responses/Error'}\n",
+                       "GET /api/v1/me does not list 401"),
+                      ("              additionalProperties: false\n",
+                       "states no additionalProperties")):
+        at = y.find(cut, me)
+        expect(at > 0, "no %r in openapi.yaml" % cut)
+        with open(os.path.join(d, "openapi.yaml"), "w") as f:
+            f.write(y[:at] + y[at + len(cut):])
+        p = subprocess.run([os.path.join(d, "openapi-check")], capture_output=True, text=True,
+                           timeout=60)
+        expect(p.returncode != 0 and want in p.stderr, "openapi-check on a copy without %r: "
+               "exit %d %s" % (cut.strip(), p.returncode, p.stderr[-600:]))
 
 
 def c_h2c(w):
@@ -1777,7 +1798,9 @@ def main():
              c_routing_errors, w)
         case("openapi.json: OpenAPI 3.1; every path+method routed; every route the flow used "
              "listed", c_openapi, w)
-        case("bff/openapi-check passes", c_openapi_check, w)
+        case("bff/openapi-check passes, and fails on a copy of the document where an "
+             "operation does not list 401 or a body states no unknown-member policy",
+             c_openapi_check, w)
         case("h2c (prior knowledge): same JSON as HTTP/1.1, headers, POST, 404, 413; the direct "
              "replace (file_content, 1.5 MB) over h2c and HTTP/1.1", c_h2c, w)
         case("headers: nosniff, CSP and X-Request-Id on every response; no-store on "
