@@ -17,6 +17,7 @@ preflights, 405s) are counted, not checked: they are the BFF's generic
 answers, not an operation's.
 """
 import copy
+import datetime
 import json
 import os
 import re
@@ -28,6 +29,22 @@ import yaml
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 SPEC = os.path.join(ROOT, "bff", "openapi.yaml")
 METHODS = ("get", "put", "post", "delete", "patch", "head")
+
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+FORMATS = jsonschema.FormatChecker()
+
+
+@FORMATS.checks("date-time", raises=ValueError)
+def _date_time(s):
+    """RFC 3339 date-time (jsonschema checks it only with a package Debian
+    does not ship, rfc3339-validator)."""
+    if not isinstance(s, str):
+        return True
+    if not _RFC3339.match(s):
+        raise ValueError("not an RFC 3339 date-time")
+    datetime.datetime.fromisoformat(s.upper().replace("Z", "+00:00"))
+    return True
 
 
 def _deref(doc, node, seen=()):
@@ -103,8 +120,7 @@ class Validator:
         except ValueError as e:
             return ["body is not JSON: %s" % e]
         schema = media.get("schema", {})
-        v = jsonschema.Draft202012Validator(
-            schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+        v = jsonschema.Draft202012Validator(schema, format_checker=FORMATS)
         out = []
         for e in sorted(v.iter_errors(inst), key=lambda e: list(e.absolute_path)):
             where = "/".join(str(p) for p in e.absolute_path) or "(body)"
@@ -157,17 +173,32 @@ class Validator:
         fails = []
         err = json.dumps({"error": {"code": "not_found", "message": "x"}}).encode()
         tmpl = "/api/v1/documents/doc_abc"
+        doc = {"id": "doc_abc", "document_id": "doc_abc", "status": "active", "etag": "3",
+               "owner_id": "us_1", "create_time": "2026-01-02T03:04:05.5Z",
+               "update_time": "2026-01-02T03:04:05Z", "size": 12}
+
+        def mutated(**kw):
+            d = dict(doc)
+            for k, v in kw.items():
+                if v is None:
+                    d.pop(k)
+                else:
+                    d[k] = v
+            return json.dumps(d).encode()
         cases = [
             ("valid error", "GET", tmpl, 404, err, False),
+            ("valid document", "GET", tmpl, 200, mutated(), False),
             ("error without message", "GET", tmpl, 404,
              json.dumps({"error": {"code": "not_found"}}).encode(), True),
             ("error code a number", "GET", tmpl, 404,
              json.dumps({"error": {"code": 5, "message": "x"}}).encode(), True),
             ("status not listed", "GET", "/api/v1/me", 418, err, True),
-            ("document status outside the enum", "GET", tmpl, 200,
-             json.dumps({"id": "doc_abc", "status": "lost"}).encode(), True),
-            ("size a string", "GET", tmpl, 200,
-             json.dumps({"id": "doc_abc", "size": "12"}).encode(), True),
+            ("document without etag", "GET", tmpl, 200, mutated(etag=None), True),
+            ("document status outside the enum", "GET", tmpl, 200, mutated(status="lost"),
+             True),
+            ("size a string", "GET", tmpl, 200, mutated(size="12"), True),
+            ("create_time not a date-time", "GET", tmpl, 200, mutated(create_time="yesterday"),
+             True),
             ("204 with a body", "DELETE", "/api/v1/api-keys/k1", 204, b"{}", True),
             ("not JSON", "GET", tmpl, 200, b"<html>", True),
         ]
