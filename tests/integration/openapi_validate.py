@@ -13,8 +13,8 @@ operation of the document (path template and method); then
     enums, bounds, formats it knows);
   - a response the document gives no content (204) must have no body.
 Requests the document has no operation for (unrouted paths, OPTIONS
-preflights, 405s) are counted, not checked: they are the BFF's generic
-answers, not an operation's.
+preflights, 405s) are the BFF's generic answers: counted, and when they are
+errors (4xx, 5xx) held to the document's Error schema.
 """
 import copy
 import datetime
@@ -127,6 +127,17 @@ class Validator:
             out.append("%s: %s" % (where, e.message[:200]))
         return out
 
+    def _generic_error(self, content_type, body):
+        if not (content_type or "").lower().startswith("application/json"):
+            return ["Content-Type %r, an error is application/json" % content_type]
+        try:
+            inst = json.loads(body.decode("utf-8"))
+        except ValueError as e:
+            return ["body is not JSON: %s" % e]
+        schema = _deref(self.doc, {"$ref": "#/components/schemas/Error"})
+        v = jsonschema.Draft202012Validator(schema, format_checker=FORMATS)
+        return [e.message[:200] for e in v.iter_errors(inst)]
+
     def observe(self, method, url, status, headers, body):
         """Records one response: `url` absolute or a path, `headers` a
         mapping (any case) or a list-valued dict, `body` bytes."""
@@ -137,10 +148,15 @@ class Validator:
             return
         ct = _header(headers, "content-type")
         errs = self.errors(method.upper(), path, status, ct, body or b"")
-        if errs is None:
-            self.unchecked += 1
-            return
         tmpl, _ = self.operation(method.upper(), path)
+        if errs is None:
+            # No operation (an unrouted path, a 405, a preflight): an error
+            # must still be the document's Error.
+            self.unchecked += 1
+            if status < 400:
+                return
+            tmpl = "(no operation)"
+            errs = self._generic_error(ct, body or b"")
         ent = self.seen.setdefault((method.upper(), tmpl, status), [0, []])
         ent[0] += 1
         if errs and len(ent[1]) < 5:
@@ -158,7 +174,7 @@ class Validator:
             report_fn(ok, "%s%s %s %d matches the document (%d responses)" % (
                 prefix, m, tmpl, status, n), "\n".join(errs) if errs else None)
         total = sum(n for n, _ in self.seen.values())
-        ops = {(m, t) for m, t, _ in self.seen}
+        ops = {(m, t) for m, t, _ in self.seen if t != "(no operation)"}
         report_fn(bad == 0 and total > 0,
                   "%severy response validated: %d responses, %d operations, %d (operation, "
                   "status) pairs, %d mismatching, %d outside any operation" % (
