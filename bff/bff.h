@@ -41,7 +41,10 @@ struct bff_settings {
     int json_max_depth;
     int64_t request_timeout_ms;
     int64_t client_timeout_ms;
-    int http_threads;
+    int http_threads;  /* HTTP/1.1 event-loop threads (MHD) */
+    int http_handlers; /* requests served at once (handler threads) */
+    int http_queue;    /* requests waiting for a handler; more get 503 */
+    int http_max_connections, http_max_per_address; /* runtime/connlimit.h */
     double rl_addr_rate, rl_addr_burst;
     double rl_principal_rate, rl_principal_burst;
     double rl_login_rate, rl_login_burst;
@@ -98,8 +101,11 @@ struct bff_request {
     int too_many_headers; /* more than BFF_MAX_HEADERS headers (431) */
     const char *body;
     size_t body_len;
-    int body_too_large; /* the front-end stopped reading at the limit */
-    const char *peer;   /* socket peer address, numeric */
+    int body_too_large;  /* the front-end stopped reading at the limit */
+    const char *peer;    /* socket peer address, numeric */
+    int64_t received_ns; /* kumo_now_ns when it was read whole (0: now):
+                            the request's budget runs from here, so time
+                            spent waiting for a handler counts */
 };
 
 #define BFF_MAX_RESP_HEADERS 24
@@ -116,6 +122,17 @@ struct bff_response {
 /* Serves one request: fills *rs (status, headers, body). Thread-safe;
  * blocks on RPCs. */
 void bff_handle(struct bff *app, const struct bff_request *rq, struct bff_response *rs);
+
+/* 1 when `rq` needs no RPC to another service's business logic: the web
+ * console's files, /healthcheck (health checks only), /openapi.json and
+ * CORS preflights. The front-ends serve these on a lane of their own, so
+ * they never wait behind requests blocked on a slow dependency. */
+int bff_is_cheap(const struct bff_request *rq);
+
+/* Fills `rs` (empty) with the answer to a request refused because every
+ * handler is busy and the queue is full: 503 `unavailable` with
+ * Retry-After. Any thread. */
+void bff_busy(struct bff_response *rs);
 
 /* Frees the strings of *rs. */
 void bff_response_clear(struct bff_response *rs);
@@ -301,15 +318,33 @@ int bff_http_port(const struct bff_http *h);
     "time\"}}"
 
 /* Serves one h2c connection (h2c.c) until it closes, has no open stream
- * for KUMO_CLIENT_TIMEOUT, or *stopping is set (then GOAWAY); its requests
- * run on `pool`'s threads, and it returns once none is left there. A request
- * still arriving KUMO_CLIENT_TIMEOUT after its HEADERS began is answered
- * 408 and reset. The fd stays the caller's. */
+ * for KUMO_CLIENT_TIMEOUT, or *stopping is set (the drain deadline: cut
+ * at once). Once *draining is set it sends GOAWAY (NO_ERROR, the last
+ * stream the client opened), answers every stream up to it, refuses later
+ * ones with RST_STREAM REFUSED_STREAM and closes when none is left. Its
+ * requests run on `pool`'s threads (bff_is_cheap ones on `cheap`'s; a full
+ * pool is answered with bff_busy), and it returns once none is left
+ * there. A request still arriving KUMO_CLIENT_TIMEOUT after its HEADERS
+ * began is answered 408 and reset. It marks its connection-limit `slot`
+ * idle while no stream is open (runtime/connlimit.h: the limit may then
+ * shut it down to admit another). The fd stays the caller's. */
 struct bff_pool;
-void bff_h2c_serve(struct bff *app, struct bff_pool *pool, int fd, const char *peer,
-                   atomic_int *stopping);
-/* Stops accepting new connections (drain). */
+struct kumo_connlimit;
+struct kumo_connlimit_slot;
+void bff_h2c_serve(struct bff *app, struct bff_pool *pool, struct bff_pool *cheap, int fd,
+                   const char *peer, atomic_int *draining, atomic_int *stopping,
+                   struct kumo_connlimit *limit, struct kumo_connlimit_slot *slot);
+/* The drain (SIGTERM): stops accepting, sends GOAWAY on h2c connections,
+ * `Connection: close` on every HTTP/1.1 response from now on, and closes
+ * idle keep-alive connections; requests already received are answered. */
 void bff_http_quiesce(struct bff_http *h);
-void bff_http_stop(struct bff_http *h);
+/* 1 once the drain left nothing to answer: no request in flight, no
+ * connection open. Any thread. */
+int bff_http_drained(struct bff_http *h);
+/* Waits (until `deadline`, kumo_now_ns) for the drain to finish, then
+ * closes whatever is left and frees `h` (NULL is a no-op). Returns 0, or
+ * -1 when handlers were still running at the deadline: `h` and everything
+ * they use (the app) must then be left as they are (exit). */
+int bff_http_stop(struct bff_http *h, int64_t deadline);
 
 #endif

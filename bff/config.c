@@ -47,8 +47,24 @@ static const struct kumo_config_var vars[] = {
      "close HTTP connections silent this long, and answer 408 to a request not received whole "
      "(first byte to end of body) within it (slow clients)",
      0, SEC_MS, HOUR_MS},
-    {"KUMO_HTTP_THREADS", KUMO_CONFIG_INT, "8", "HTTP worker threads (each blocks on RPCs)", 0, 1,
-     256},
+    {"KUMO_HTTP_THREADS", KUMO_CONFIG_INT, "4",
+     "HTTP/1.1 event-loop threads (they never block: handlers run on KUMO_HTTP_HANDLERS)", 0, 1,
+     64},
+    {"KUMO_HTTP_HANDLERS", KUMO_CONFIG_INT, "64",
+     "requests served at once on the HTTP port (each holds a thread while its RPCs run)", 0, 1,
+     1024},
+    {"KUMO_HTTP_MAX_CONNECTIONS", KUMO_CONFIG_INT, "1024",
+     "open connections on the HTTP port; past it the one idle longest is closed, or the new one "
+     "refused",
+     0, 1, 100000},
+    {"KUMO_HTTP_MAX_CONNECTIONS_PER_ADDRESS", KUMO_CONFIG_INT, "64",
+     "open connections on the HTTP port from one client address; past it that address's "
+     "connection idle longest is closed, or the new one refused",
+     0, 1, 100000},
+    {"KUMO_HTTP_QUEUE", KUMO_CONFIG_INT, "256",
+     "requests waiting for a handler; more are answered 503 with Retry-After (health, OpenAPI "
+     "and console files have a lane of their own)",
+     0, 0, 100000},
     {"KUMO_RATE_LIMIT_PER_ADDRESS", KUMO_CONFIG_STRING, "50/s burst 100",
      "token bucket per client address (\"<n>/s|m|h [burst <b>]\", \"off\")"},
     {"KUMO_RATE_LIMIT_PER_PRINCIPAL", KUMO_CONFIG_STRING, "100/s burst 200",
@@ -123,6 +139,10 @@ int bff_settings_load(const struct kumo_config *c, struct bff_settings *s)
     s->request_timeout_ms = kumo_config_int(c, "KUMO_REQUEST_TIMEOUT");
     s->client_timeout_ms = kumo_config_int(c, "KUMO_CLIENT_TIMEOUT");
     s->http_threads = (int)kumo_config_int(c, "KUMO_HTTP_THREADS");
+    s->http_handlers = (int)kumo_config_int(c, "KUMO_HTTP_HANDLERS");
+    s->http_queue = (int)kumo_config_int(c, "KUMO_HTTP_QUEUE");
+    s->http_max_connections = (int)kumo_config_int(c, "KUMO_HTTP_MAX_CONNECTIONS");
+    s->http_max_per_address = (int)kumo_config_int(c, "KUMO_HTTP_MAX_CONNECTIONS_PER_ADDRESS");
     char err[160];
     if (kumo_cidr_list_parse(kumo_config_string(c, "KUMO_TRUSTED_PROXIES"), &s->trusted_proxies,
                              err, sizeof err) != 0) {

@@ -260,6 +260,8 @@ static int same_origin(const struct bff_request *rq)
     return rest && strcasecmp(rest, host) == 0;
 }
 
+static int bff_resp_has_header(const struct bff_response *rs, const char *name);
+
 void bff_handle(struct bff *app, const struct bff_request *rq, struct bff_response *rs)
 {
     /* Same-origin requests (the console) are treated like requests without
@@ -285,7 +287,7 @@ void bff_handle(struct bff *app, const struct bff_request *rq, struct bff_respon
     c->rq = rq;
     c->rs = rs;
     c->arena = kumo_arena_new();
-    c->deadline = t0 + app->s.request_timeout_ms * 1000000;
+    c->deadline = (rq->received_ns ? rq->received_ns : t0) + app->s.request_timeout_ms * 1000000;
     new_request_id(c);
     /* The request's span (base/trace.h): the child of the client's
      * traceparent or a new trace; current on this thread, so every log line
@@ -332,6 +334,8 @@ void bff_handle(struct bff *app, const struct bff_request *rq, struct bff_respon
     }
     if (rs->status == 0)
         bff_error(c, 500, "internal", "internal error");
+    if (rs->status == 503 && !bff_resp_has_header(rs, "Retry-After"))
+        bff_resp_header(rs, "Retry-After", "1"); /* unavailable: worth a retry soon */
     record(c, route, t0);
     json_decref(c->body);
     if (c->authorization) {
@@ -340,4 +344,37 @@ void bff_handle(struct bff *app, const struct bff_request *rq, struct bff_respon
     }
     kumo_arena_free(c->arena);
     kumo_trace_set_current(prev_span);
+}
+
+static int bff_resp_has_header(const struct bff_response *rs, const char *name)
+{
+    for (size_t i = 0; i < rs->n_headers; i++)
+        if (strcasecmp(rs->header_names[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+int bff_is_cheap(const struct bff_request *rq)
+{
+    if (strcmp(rq->method, "OPTIONS") == 0)
+        return 1; /* a preflight is answered from the CORS settings */
+    if (strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "HEAD") != 0)
+        return 0;
+    if (strncmp(rq->path, "/api/", 5) != 0)
+        return 1; /* the web console's files (static.c) */
+    return strcmp(rq->path, "/api/v1/healthcheck") == 0 ||
+           strcmp(rq->path, "/api/v1/openapi.json") == 0;
+}
+
+void bff_busy(struct bff_response *rs)
+{
+    rs->status = 503;
+    rs->content_type = "application/json";
+    kumo_buf_append_str(&rs->body, "{\"error\":{\"code\":\"unavailable\",\"message\":\"the "
+                                   "server is busy; retry later\"}}");
+    bff_resp_header(rs, "Retry-After", "1");
+    bff_resp_header(rs, "Cache-Control", "no-store");
+    bff_resp_header(rs, "X-Content-Type-Options", "nosniff");
+    kumo_metrics_counter_add("kumo_bff_busy_total",
+                             "Requests answered 503 because every handler was busy", 1);
 }

@@ -28,6 +28,7 @@
 #include "base/alloc.h"
 #include "bff.h"
 #include "pool.h"
+#include "runtime/connlimit.h"
 #include "runtime/log.h"
 #include "base/pctenc.h"
 #include "runtime/metrics.h"
@@ -61,6 +62,9 @@ struct h2_stream {
  * bounded over all connections by the handler pool. */
 #define MAX_STREAMS 100
 
+/* Longest lingering close after GOAWAY (see the end of bff_h2c_serve). */
+#define LINGER_NS (500LL * 1000000)
+
 /* How long a stream answered 408 may go on sending before it is reset. */
 #define CUT_GRACE_NS (1000LL * 1000000)
 
@@ -73,9 +77,13 @@ struct h2_conn {
     struct h2_stream *all; /* freed at the end: nghttp2_session_del does not
                               call on_stream_close */
     int failed;
-    struct bff_pool *pool;
-    int efd;         /* eventfd: a pool thread finished a stream */
-    int outstanding; /* streams with a pool thread */
+    struct bff_pool *pool, *cheap; /* the lanes (http1.c) */
+    int efd;                       /* eventfd: a pool thread finished a stream */
+    int outstanding;               /* streams with a pool thread */
+    int goaway;                    /* GOAWAY sent (drain): later streams are refused */
+    int32_t last_id;               /* the GOAWAY's last stream id */
+    int32_t refuse[8];             /* streams past it, to be refused after mem_recv */
+    int n_refuse;
     pthread_mutex_t done_mu;
     struct h2_stream *done; /* served, waiting to be answered */
 };
@@ -114,6 +122,29 @@ static ssize_t on_send(nghttp2_session *s, const uint8_t *data, size_t len, int 
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     }
     return n;
+}
+
+/* After our GOAWAY, nghttp2 silently ignores a stream the client opens
+ * past its last stream id; a client that has not read the GOAWAY yet is
+ * told at once, with RST_STREAM REFUSED_STREAM, that it may retry it
+ * elsewhere (RFC 9113 8.7: it was not processed). */
+static int on_begin_frame(nghttp2_session *s, const nghttp2_frame_hd *hd, void *ud)
+{
+    struct h2_conn *c = ud;
+    if (c->goaway && hd->type == NGHTTP2_HEADERS && hd->stream_id > c->last_id &&
+        (hd->stream_id & 1) && !nghttp2_session_get_stream_user_data(s, hd->stream_id) &&
+        c->n_refuse < (int)(sizeof c->refuse / sizeof c->refuse[0]))
+        c->refuse[c->n_refuse++] = hd->stream_id;
+    return 0;
+}
+
+/* Refuses the streams on_begin_frame noted, once nghttp2 has read their
+ * HEADERS (before that it takes them for idle and drops an RST_STREAM). */
+static void refuse_noted(struct h2_conn *c)
+{
+    for (int i = 0; i < c->n_refuse; i++)
+        nghttp2_submit_rst_stream(c->sess, NGHTTP2_FLAG_NONE, c->refuse[i], NGHTTP2_REFUSED_STREAM);
+    c->n_refuse = 0;
 }
 
 static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud)
@@ -353,13 +384,17 @@ static void serve_stream(struct h2_conn *c, struct h2_stream *st)
     st->rq.body_len = st->body.len;
     st->rq.body_too_large = st->too_large;
     st->rq.peer = c->peer;
+    st->rq.received_ns = kumo_now_ns();
     st->busy = 1;
     c->outstanding++;
-    if (bff_pool_run(c->pool, serve_job, st) != 0) {
-        /* No thread to be had (shutting down): serve it here. */
+    int rc = bff_pool_run(bff_is_cheap(&st->rq) ? c->cheap : c->pool, serve_job, st);
+    if (rc != 0) {
         st->busy = 0;
         c->outstanding--;
-        bff_handle(c->app, &st->rq, &st->rs);
+        if (rc == BFF_POOL_FULL)
+            bff_busy(&st->rs); /* 503 + Retry-After: answered, never dropped */
+        else                   /* no thread to be had (shutting down): serve it here */
+            bff_handle(c->app, &st->rq, &st->rs);
         submit_response(c, st);
     }
 }
@@ -452,10 +487,22 @@ static void submit_response(struct h2_conn *c, struct h2_stream *st)
     nghttp2_submit_response(c->sess, st->id, nva, n, has_body ? &prd : NULL);
 }
 
-void bff_h2c_serve(struct bff *app, struct bff_pool *pool, int fd, const char *peer,
-                   atomic_int *stopping)
+/* The drain (bff.h): GOAWAY naming the last stream the client opened, so
+ * every stream up to it is served and answered; the connection closes
+ * when nghttp2 has nothing left to read or write (no active stream). */
+static void start_drain(struct h2_conn *c)
 {
-    struct h2_conn c = {.app = app, .fd = fd, .peer = peer, .pool = pool};
+    c->goaway = 1;
+    c->last_id = nghttp2_session_get_last_proc_stream_id(c->sess);
+    nghttp2_submit_goaway(c->sess, NGHTTP2_FLAG_NONE, c->last_id, NGHTTP2_NO_ERROR, NULL, 0);
+}
+
+void bff_h2c_serve(struct bff *app, struct bff_pool *pool, struct bff_pool *cheap, int fd,
+                   const char *peer, atomic_int *draining, atomic_int *stopping,
+                   struct kumo_connlimit *limit, struct kumo_connlimit_slot *slot)
+{
+    int idle = 0; /* as told to `limit`: no stream open */
+    struct h2_conn c = {.app = app, .fd = fd, .peer = peer, .pool = pool, .cheap = cheap};
     c.ready_tail = &c.ready;
     c.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (c.efd < 0)
@@ -464,6 +511,7 @@ void bff_h2c_serve(struct bff *app, struct bff_pool *pool, int fd, const char *p
     nghttp2_session_callbacks *cb;
     nghttp2_session_callbacks_new(&cb);
     nghttp2_session_callbacks_set_send_callback(cb, on_send);
+    nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
     nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
@@ -477,7 +525,6 @@ void bff_h2c_serve(struct bff *app, struct bff_pool *pool, int fd, const char *p
     struct timeval tv = {(time_t)(app->s.client_timeout_ms / 1000), 0};
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     int64_t idle_since = kumo_now_ns();
-    int goaway = 0;
     uint8_t buf[16384];
     kumo_metrics_connection_opened();
     for (;;) {
@@ -495,16 +542,20 @@ void bff_h2c_serve(struct bff *app, struct bff_pool *pool, int fd, const char *p
             idle_since = kumo_now_ns();
         else if (kumo_now_ns() - idle_since > app->s.client_timeout_ms * 1000000)
             break;
-        if (!goaway && atomic_load(stopping)) {
-            nghttp2_session_terminate_session(c.sess, NGHTTP2_NO_ERROR);
-            goaway = 1;
+        if (idle != !c.all) { /* an idle connection may be closed for a new one */
+            idle = !c.all;
+            kumo_connlimit_set_idle(limit, slot, idle);
         }
+        if (atomic_load(stopping))
+            break; /* past the drain deadline */
+        if (!c.goaway && atomic_load(draining))
+            start_drain(&c);
         if (nghttp2_session_send(c.sess) != 0 || c.failed)
             break;
         if (!nghttp2_session_want_read(c.sess) && !nghttp2_session_want_write(c.sess))
             break;
         struct pollfd p[2] = {{fd, POLLIN, 0}, {c.efd, POLLIN, 0}};
-        int r = poll(p, 2, 500);
+        int r = poll(p, 2, 100); /* also how soon a drain is seen */
         if (r < 0 && errno != EINTR)
             break;
         if (r > 0 && p[1].revents)
@@ -516,6 +567,21 @@ void bff_h2c_serve(struct bff *app, struct bff_pool *pool, int fd, const char *p
             break;
         if (nghttp2_session_mem_recv(c.sess, buf, (size_t)got) < 0)
             break;
+        refuse_noted(&c);
+    }
+    /* A lingering close after GOAWAY: bytes the client sent before it read
+     * our GOAWAY would make the kernel answer the close with a reset, and
+     * a reset can destroy responses not yet read on the client's side. So
+     * our side is shut first and what still arrives is read and dropped
+     * until the client closes (bounded; not once the drain deadline hit). */
+    if (c.goaway && !c.failed && !atomic_load(stopping)) {
+        shutdown(fd, SHUT_WR);
+        int64_t until = kumo_now_ns() + LINGER_NS;
+        for (int64_t left; (left = (until - kumo_now_ns()) / 1000000) > 0;) {
+            struct pollfd p = {fd, POLLIN, 0};
+            if (poll(&p, 1, (int)left) <= 0 || recv(fd, buf, sizeof buf, 0) <= 0)
+                break;
+        }
     }
     /* Streams still with a pool thread come back before anything is freed. */
     while (c.outstanding > 0) {

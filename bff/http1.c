@@ -1,9 +1,14 @@
 /* The HTTP port: our own listener peeks at each connection's first bytes;
  * the HTTP/2 preface ("PRI ") goes to the h2c front-end (h2c.c), anything
  * else to libmicrohttpd (MHD_add_connection; MHD_USE_NO_LISTEN_SOCKET) with
- * a thread pool (handlers block on RPCs). MHD parses HTTP/1.1; each request
- * becomes a struct bff_request for the core and its struct bff_response
- * goes back into MHD's. The body limit is enforced
+ * a few event-loop threads that never block. MHD parses HTTP/1.1; each
+ * request becomes a struct bff_request for the core, run on a handler
+ * pool while its connection is suspended (MHD_suspend_connection), and
+ * its struct bff_response goes back into MHD's when the pool resumes it.
+ * Two pools (lanes): cheap requests (bff_is_cheap: health, OpenAPI,
+ * console files) never wait behind requests blocked on a dependency, and
+ * a request finding the other pool's queue full is answered 503 with
+ * Retry-After at once: a request read is always answered. The body limit is enforced
  * while reading: a Content-Length over it is answered 413 before any byte
  * of the body is read, and a chunked body stops being buffered at the
  * limit. Slow clients: MHD's connection timeout closes connections silent
@@ -27,6 +32,7 @@
 #include "base/alloc.h"
 #include "bff.h"
 #include "pool.h"
+#include "runtime/connlimit.h"
 #include "runtime/log.h"
 #include "rpc/rpc.h"
 
@@ -39,12 +45,16 @@ struct bff_http {
     pthread_t acceptor;
     int acceptor_started;
     int quiesced;
-    atomic_int stopping;
+    atomic_int draining; /* SIGTERM: finish what was received, then close */
+    atomic_int stopping; /* the drain deadline: close everything */
     atomic_int inflight; /* HTTP/1.1 requests being served */
     atomic_int threads;  /* connection threads (classifying or h2c) */
     pthread_mutex_t conns_mu;
-    struct h1_conn *conns; /* every MHD connection (read budget) */
-    struct bff_pool *pool; /* h2c streams' handlers */
+    struct h1_conn *conns;        /* every MHD connection (read budget) */
+    struct transit *transit;      /* handed to MHD, not started yet */
+    struct kumo_connlimit *limit; /* KUMO_HTTP_MAX_CONNECTIONS[_PER_ADDRESS] */
+    struct bff_pool *pool;        /* handlers (HTTP/1.1 requests and h2c streams) */
+    struct bff_pool *cheap;       /* the lane of bff_is_cheap requests */
     pthread_t watchdog;
     int watchdog_started;
     atomic_int watchdog_stop;
@@ -54,9 +64,13 @@ struct bff_http {
  * (one thread each). */
 #define MAX_CONN_THREADS 512
 
-/* Most h2c requests served at once over all connections (each holds a pool
- * thread while its RPCs run); more wait for a free thread. */
-#define MAX_H2C_HANDLERS 128
+/* The end of the drain left to handlers still running: after it they are
+ * abandoned (the process exits under them). */
+#define STOP_GRACE_NS (200LL * 1000000)
+
+/* The cheap lane: threads, and requests waiting for one. */
+#define CHEAP_THREADS 8
+#define CHEAP_QUEUE   1024
 
 /* ---- read budget ------------------------------------------------------
  * A request must arrive whole (first byte to end of body) within
@@ -73,8 +87,17 @@ struct bff_http {
  * socket down, which MHD sees as the client closing. */
 enum h1_phase { H1_READING, H1_SERVING, H1_IDLE, H1_CUT };
 
+/* A connection's admission slot on its way from the classifier to MHD's
+ * start notification (which only knows the socket). */
+struct transit {
+    int fd;
+    struct kumo_connlimit_slot *slot;
+    struct transit *next;
+};
+
 struct h1_conn {
     int fd; /* our dup of the socket */
+    struct kumo_connlimit_slot *slot;
     enum h1_phase phase;
     int64_t since; /* kumo_now_ns when the request being read began */
     char peer[64];
@@ -82,9 +105,15 @@ struct h1_conn {
 };
 
 struct h1_req {
+    struct bff_http *h;
+    struct MHD_Connection *conn;
     struct kumo_buf body;
     int too_large;
-    int done;
+    int done;   /* the response is queued */
+    int served; /* rs holds the answer (set before the connection resumes) */
+    char peer[64];
+    struct bff_request rq;
+    struct bff_response rs;
 };
 
 struct collect {
@@ -152,6 +181,8 @@ static void set_phase(struct bff_http *h, struct MHD_Connection *conn, enum h1_p
         return;
     pthread_mutex_lock(&h->conns_mu);
     if (hc->phase != H1_CUT) {
+        if (phase == H1_IDLE)
+            hc->since = kumo_now_ns(); /* idle since */
         if (phase != H1_READING)
             hc->phase = phase;
         else if (hc->phase == H1_IDLE) {
@@ -160,6 +191,26 @@ static void set_phase(struct bff_http *h, struct MHD_Connection *conn, enum h1_p
         }
     }
     pthread_mutex_unlock(&h->conns_mu);
+    kumo_connlimit_set_idle(h->limit, hc->slot, phase == H1_IDLE);
+}
+
+/* Takes the admission slot of connection `fd` out of the transit list
+ * (NULL if none). */
+static struct kumo_connlimit_slot *take_transit(struct bff_http *h, int fd)
+{
+    struct kumo_connlimit_slot *slot = NULL;
+    pthread_mutex_lock(&h->conns_mu);
+    for (struct transit **t = &h->transit; *t; t = &(*t)->next) {
+        if ((*t)->fd == fd) {
+            struct transit *found = *t;
+            *t = found->next;
+            slot = found->slot;
+            kumo_free(found);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&h->conns_mu);
+    return slot;
 }
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -169,11 +220,15 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct kumo_connlimit_slot *slot = ci ? take_transit(h, ci->connect_fd) : NULL;
         int fd = ci ? fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0) : -1;
-        if (fd < 0)
+        if (fd < 0) {
+            kumo_connlimit_release(h->limit, slot);
             return; /* out of descriptors: only MHD's idle timer applies */
+        }
         struct h1_conn *hc = kumo_calloc(1, sizeof *hc);
         hc->fd = fd;
+        hc->slot = slot;
         hc->phase = H1_READING;
         hc->since = kumo_now_ns();
         peer_addr(conn, hc->peer, sizeof hc->peer);
@@ -197,6 +252,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     if (hc->next)
         hc->next->prev = hc->prev;
     pthread_mutex_unlock(&h->conns_mu);
+    kumo_connlimit_release(h->limit, hc->slot);
     close(hc->fd);
     kumo_free(hc);
     *socket_context = NULL;
@@ -232,68 +288,65 @@ static void cut_conn(struct h1_conn *hc)
              NULL);
 }
 
-/* Every ~quarter of a second, cuts the connections whose request has been
- * arriving for longer than the client timeout. One whose bytes are waiting
- * unread in the socket is spared this round: the delay is ours (its MHD
- * thread is busy in a handler), not the client's. */
+/* During the drain a keep-alive connection idle this long, with no byte
+ * of a next request in its socket, is closed. A client that sends its
+ * next request at once gets it answered with `Connection: close` instead
+ * (closing an idle connection always races with a request in flight:
+ * the grace makes that a client that sat idle across the signal). */
+#define DRAIN_IDLE_GRACE_NS (100LL * 1000000)
+
+/* Every ~quarter of a second (50 ms while draining), cuts the connections
+ * whose request has been arriving for longer than the client timeout. One
+ * whose bytes are waiting unread in the socket is spared this round: the
+ * delay is ours (its MHD thread is busy in a handler), not the client's.
+ * While draining it also closes the idle keep-alive connections (shut down:
+ * MHD sees the client leave and frees them). */
 static void *watchdog_main(void *arg)
 {
     struct bff_http *h = arg;
     int64_t budget = h->app->s.client_timeout_ms * 1000000;
     while (!atomic_load(&h->watchdog_stop)) {
-        usleep(250 * 1000);
+        int draining = atomic_load(&h->draining);
+        usleep(draining ? 50 * 1000 : 250 * 1000);
         int64_t now = kumo_now_ns();
         pthread_mutex_lock(&h->conns_mu);
         for (struct h1_conn *hc = h->conns; hc; hc = hc->next) {
-            if (hc->phase != H1_READING || now - hc->since <= budget)
+            int idle = hc->phase == H1_IDLE && draining && now - hc->since > DRAIN_IDLE_GRACE_NS;
+            if (!idle && (hc->phase != H1_READING || now - hc->since <= budget))
                 continue;
             int unread = 0;
             if (ioctl(hc->fd, FIONREAD, &unread) == 0 && unread > 0)
                 continue;
-            cut_conn(hc);
+            if (idle) {
+                shutdown(hc->fd, SHUT_RDWR);
+                hc->phase = H1_CUT;
+            } else {
+                cut_conn(hc);
+            }
         }
         pthread_mutex_unlock(&h->conns_mu);
     }
     return NULL;
 }
 
-static enum MHD_Result respond(struct bff_http *h, struct MHD_Connection *conn, const char *url,
-                               const char *method, struct h1_req *r)
+/* Hands r's answer to MHD. */
+static enum MHD_Result queue_answer(struct bff_http *h, struct MHD_Connection *conn,
+                                    struct h1_req *r)
 {
-    struct bff_request rq;
-    memset(&rq, 0, sizeof rq);
-    char peer[64];
-    peer_addr(conn, peer, sizeof peer);
-    rq.method = method;
-    rq.path = url;
-    rq.peer = peer;
-    rq.body = r->body.data ? (const char *)r->body.data : "";
-    rq.body_len = r->body.len;
-    rq.body_too_large = r->too_large;
-    struct collect cl = {&rq, 0};
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_kv, &cl);
-    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_kv, &cl);
-
-    set_phase(h, conn, H1_SERVING);
-    struct bff_response rs;
-    memset(&rs, 0, sizeof rs);
-    bff_handle(h->app, &rq, &rs);
+    struct bff_response *rs = &r->rs;
     r->done = 1;
     struct MHD_Response *resp = MHD_create_response_from_buffer(
-        rs.body.len, rs.body.data ? rs.body.data : (void *)"", MHD_RESPMEM_MUST_COPY);
-    if (!resp) {
-        bff_response_clear(&rs);
+        rs->body.len, rs->body.data ? rs->body.data : (void *)"", MHD_RESPMEM_MUST_COPY);
+    if (!resp)
         return MHD_NO;
-    }
-    for (size_t i = 0; i < rs.n_headers; i++)
-        MHD_add_response_header(resp, rs.header_names[i], rs.header_values[i]);
-    if (rs.content_type)
-        MHD_add_response_header(resp, "Content-Type", rs.content_type);
-    if (r->too_large)
+    for (size_t i = 0; i < rs->n_headers; i++)
+        MHD_add_response_header(resp, rs->header_names[i], rs->header_values[i]);
+    if (rs->content_type)
+        MHD_add_response_header(resp, "Content-Type", rs->content_type);
+    if (r->too_large || atomic_load(&h->draining))
         MHD_add_response_header(resp, "Connection", "close");
-    enum MHD_Result rc = MHD_queue_response(conn, (unsigned)rs.status, resp);
+    enum MHD_Result rc = MHD_queue_response(conn, (unsigned)rs->status, resp);
     MHD_destroy_response(resp);
-    bff_response_clear(&rs);
     return rc;
 }
 
@@ -303,6 +356,53 @@ static int authorized(struct MHD_Connection *conn)
 {
     const char *a = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
     return a && *a;
+}
+
+/* Runs on a pool thread: the request through the core, then the
+ * connection back to MHD, which calls on_request again to send it. */
+static void serve_job(void *arg)
+{
+    struct h1_req *r = arg;
+    bff_handle(r->h->app, &r->rq, &r->rs);
+    r->served = 1;
+    MHD_resume_connection(r->conn);
+}
+
+/* The request is read whole: onto a lane (the connection suspended until
+ * its answer is ready), or answered 503 at once when the lane is full. */
+static enum MHD_Result dispatch(struct bff_http *h, struct MHD_Connection *conn, const char *url,
+                                const char *method, struct h1_req *r)
+{
+    struct bff_request *rq = &r->rq;
+    peer_addr(conn, r->peer, sizeof r->peer);
+    rq->method = method;
+    rq->path = url;
+    rq->peer = r->peer;
+    rq->received_ns = kumo_now_ns();
+    rq->body = r->body.data ? (const char *)r->body.data : "";
+    rq->body_len = r->body.len;
+    rq->body_too_large = r->too_large;
+    struct collect cl = {rq, 0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_kv, &cl);
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_kv, &cl);
+    set_phase(h, conn, H1_SERVING);
+    if (r->too_large) { /* no RPC: answered here */
+        bff_handle(h->app, rq, &r->rs);
+        return queue_answer(h, conn, r);
+    }
+    r->h = h;
+    r->conn = conn;
+    MHD_suspend_connection(conn);
+    int rc = bff_pool_run(bff_is_cheap(rq) ? h->cheap : h->pool, serve_job, r);
+    if (rc != 0) {
+        if (rc == BFF_POOL_FULL)
+            bff_busy(&r->rs);
+        else /* stopping: no thread to be had */
+            bff_handle(h->app, rq, &r->rs);
+        r->served = 1;
+        MHD_resume_connection(conn);
+    }
+    return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -325,7 +425,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 n > (unsigned long long)bff_body_limit(h->app, method, url, authorized(conn))) {
                 /* Refuse before reading any of the body. */
                 r->too_large = 1;
-                return respond(h, conn, url, method, r);
+                return dispatch(h, conn, url, method, r);
             }
         }
         return MHD_YES;
@@ -334,6 +434,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (r->served) /* resumed by its handler */
+        return queue_answer(h, conn, r);
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
@@ -347,7 +449,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         return MHD_YES;
     }
-    return respond(h, conn, url, method, r);
+    if (r->h) /* on a lane already */
+        return MHD_YES;
+    return dispatch(h, conn, url, method, r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -360,6 +464,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     if (!r)
         return;
     kumo_buf_free(&r->body);
+    bff_response_clear(&r->rs);
     kumo_free(r);
     *req_cls = NULL;
     atomic_fetch_sub(&h->inflight, 1);
@@ -421,6 +526,7 @@ static int listen_on(const struct sockaddr_storage *ss, socklen_t len, int *port
 struct pending {
     struct bff_http *h;
     int fd;
+    struct kumo_connlimit_slot *slot;
     struct sockaddr_storage ss;
     socklen_t sl;
 };
@@ -449,9 +555,11 @@ static int classify(struct bff_http *h, int fd)
         if (left <= 0 || atomic_load(&h->stopping))
             return 0;
         struct pollfd p = {fd, POLLIN, 0};
-        int r = poll(&p, 1, left > 500 ? 500 : (int)left);
+        int r = poll(&p, 1, left > 100 ? 100 : (int)left);
         if (r < 0 && errno != EINTR)
             return 0;
+        if (r == 0 && atomic_load(&h->draining))
+            return 0; /* nothing was sent before the drain: close */
         if (r <= 0)
             continue;
         char b[4];
@@ -471,15 +579,28 @@ static void *conn_main(void *arg)
     struct pending *pc = arg;
     struct bff_http *h = pc->h;
     int kind = classify(h, pc->fd);
+    if (kind != 0) /* a request is arriving */
+        kumo_connlimit_set_idle(h->limit, pc->slot, 0);
     if (kind == 1) {
-        /* MHD owns (and closes) the socket from here on. */
-        MHD_add_connection(h->d, pc->fd, (const struct sockaddr *)&pc->ss, pc->sl);
+        /* MHD owns (and closes) the socket from here on; its start
+         * notification takes the slot over. */
+        struct transit *t = kumo_calloc(1, sizeof *t);
+        t->fd = pc->fd;
+        t->slot = pc->slot;
+        pthread_mutex_lock(&h->conns_mu);
+        t->next = h->transit;
+        h->transit = t;
+        pthread_mutex_unlock(&h->conns_mu);
+        if (MHD_add_connection(h->d, pc->fd, (const struct sockaddr *)&pc->ss, pc->sl) != MHD_YES)
+            kumo_connlimit_release(h->limit, take_transit(h, pc->fd)); /* MHD closed it */
     } else {
         if (kind == 2) {
             char peer[64];
             addr_text(&pc->ss, peer, sizeof peer);
-            bff_h2c_serve(h->app, h->pool, pc->fd, peer, &h->stopping);
+            bff_h2c_serve(h->app, h->pool, h->cheap, pc->fd, peer, &h->draining, &h->stopping,
+                          h->limit, pc->slot);
         }
+        kumo_connlimit_release(h->limit, pc->slot);
         close(pc->fd);
     }
     kumo_free(pc);
@@ -487,13 +608,52 @@ static void *conn_main(void *arg)
     return NULL;
 }
 
+/* Accepts one connection from the listening socket and gives it a
+ * thread. Returns 0, or -1 when none was waiting (EAGAIN) or on error. */
+static int take_one(struct bff_http *h, const pthread_attr_t *attr)
+{
+    struct pending *pc = kumo_calloc(1, sizeof *pc);
+    pc->h = h;
+    pc->sl = sizeof pc->ss;
+    pc->fd = accept4(h->lfd, (struct sockaddr *)&pc->ss, &pc->sl, SOCK_CLOEXEC);
+    if (pc->fd < 0) {
+        int e = errno;
+        kumo_free(pc);
+        if (e == EMFILE || e == ENFILE || e == ENOMEM)
+            usleep(10000);
+        return -1;
+    }
+    char peer[64];
+    addr_text(&pc->ss, peer, sizeof peer);
+    pc->slot = kumo_connlimit_admit(h->limit, peer, pc->fd);
+    if (!pc->slot) { /* over a limit with nothing idle to close */
+        close(pc->fd);
+        kumo_free(pc);
+        return 0;
+    }
+    pthread_t t;
+    if (atomic_fetch_add(&h->threads, 1) >= MAX_CONN_THREADS ||
+        pthread_create(&t, attr, conn_main, pc) != 0) {
+        atomic_fetch_sub(&h->threads, 1);
+        kumo_connlimit_release(h->limit, pc->slot);
+        close(pc->fd);
+        kumo_free(pc);
+    }
+    return 0;
+}
+
+static void conn_attr(pthread_attr_t *attr)
+{
+    pthread_attr_init(attr);
+    pthread_attr_setdetachstate(attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(attr, 256 * 1024);
+}
+
 static void *accept_main(void *arg)
 {
     struct bff_http *h = arg;
     pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 256 * 1024);
+    conn_attr(&attr);
     while (!atomic_load(&h->stopping)) {
         struct pollfd p[2] = {{h->lfd, POLLIN, 0}, {h->wake[0], POLLIN, 0}};
         if (poll(p, 2, -1) < 0) {
@@ -503,25 +663,8 @@ static void *accept_main(void *arg)
         }
         if (p[1].revents)
             break;
-        if (!(p[0].revents & POLLIN))
-            continue;
-        struct pending *pc = kumo_calloc(1, sizeof *pc);
-        pc->h = h;
-        pc->sl = sizeof pc->ss;
-        pc->fd = accept4(h->lfd, (struct sockaddr *)&pc->ss, &pc->sl, SOCK_CLOEXEC);
-        if (pc->fd < 0) {
-            kumo_free(pc);
-            if (errno == EMFILE || errno == ENFILE || errno == ENOMEM)
-                usleep(10000);
-            continue;
-        }
-        pthread_t t;
-        if (atomic_fetch_add(&h->threads, 1) >= MAX_CONN_THREADS ||
-            pthread_create(&t, &attr, conn_main, pc) != 0) {
-            atomic_fetch_sub(&h->threads, 1);
-            close(pc->fd);
-            kumo_free(pc);
-        }
+        if (p[0].revents & POLLIN)
+            (void)take_one(h, &attr);
     }
     pthread_attr_destroy(&attr);
     return NULL;
@@ -549,7 +692,11 @@ int bff_http_start(struct bff *app, struct bff_http **out)
     struct bff_http *h = kumo_calloc(1, sizeof *h);
     h->app = app;
     pthread_mutex_init(&h->conns_mu, NULL);
-    if (bff_pool_new(&h->pool, MAX_H2C_HANDLERS) != 0) {
+    if (bff_pool_new(&h->pool, s->http_handlers, s->http_queue) != 0 ||
+        bff_pool_new(&h->cheap, CHEAP_THREADS, CHEAP_QUEUE) != 0 ||
+        kumo_connlimit_new(&h->limit, s->http_max_connections, s->http_max_per_address) != 0) {
+        bff_pool_free(h->pool);
+        bff_pool_free(h->cheap);
         pthread_mutex_destroy(&h->conns_mu);
         kumo_free(h);
         return -1;
@@ -562,16 +709,18 @@ int bff_http_start(struct bff *app, struct bff_http **out)
                  strerror(-h->lfd), NULL);
         pthread_mutex_destroy(&h->conns_mu);
         bff_pool_free(h->pool);
+        bff_pool_free(h->cheap);
+        kumo_connlimit_free(h->limit);
         kumo_free(h);
         return -1;
     }
     unsigned timeout_s = (unsigned)((s->client_timeout_ms + 999) / 1000);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
+                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME;
     h->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->http_threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)1024, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
+        (unsigned)s->http_max_connections + 64, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
@@ -583,6 +732,8 @@ int bff_http_start(struct bff *app, struct bff_http **out)
         close(h->lfd);
         pthread_mutex_destroy(&h->conns_mu);
         bff_pool_free(h->pool);
+        bff_pool_free(h->cheap);
+        kumo_connlimit_free(h->limit);
         kumo_free(h);
         return -1;
     }
@@ -600,6 +751,8 @@ int bff_http_start(struct bff *app, struct bff_http **out)
         close(h->wake[1]);
         pthread_mutex_destroy(&h->conns_mu);
         bff_pool_free(h->pool);
+        bff_pool_free(h->cheap);
+        kumo_connlimit_free(h->limit);
         kumo_free(h);
         return -1;
     }
@@ -618,31 +771,70 @@ void bff_http_quiesce(struct bff_http *h)
     if (!h || h->quiesced)
         return;
     h->quiesced = 1;
+    atomic_store(&h->draining, 1);
     if (write(h->wake[1], "x", 1) < 0) {
         /* The pipe cannot be full: one byte, once. */
     }
     pthread_join(h->acceptor, NULL);
+    /* Connections the kernel completed but nobody accepted yet would be
+     * reset by the close, with their requests already sent: take them
+     * (they are served, then closed, like any other during the drain). */
+    int fl = fcntl(h->lfd, F_GETFL);
+    if (fl >= 0 && fcntl(h->lfd, F_SETFL, fl | O_NONBLOCK) == 0) {
+        pthread_attr_t attr;
+        conn_attr(&attr);
+        while (take_one(h, &attr) == 0)
+            ;
+        pthread_attr_destroy(&attr);
+    }
     close(h->lfd);
 }
 
-void bff_http_stop(struct bff_http *h)
+int bff_http_drained(struct bff_http *h)
 {
     if (!h)
-        return;
+        return 1;
+    pthread_mutex_lock(&h->conns_mu);
+    int open = h->conns != NULL;
+    pthread_mutex_unlock(&h->conns_mu);
+    return !open && atomic_load(&h->inflight) == 0 && atomic_load(&h->threads) == 0;
+}
+
+int bff_http_stop(struct bff_http *h, int64_t deadline)
+{
+    if (!h)
+        return 0;
     bff_http_quiesce(h);
+    while (!bff_http_drained(h) && kumo_now_ns() < deadline - STOP_GRACE_NS)
+        usleep(10 * 1000);
+    /* At the deadline (less the grace): h2c connections close at once,
+     * requests still being read are dropped with their connections
+     * (MHD_stop_daemon); handlers still in an RPC get until the deadline,
+     * then are abandoned. */
     atomic_store(&h->stopping, 1);
-    int64_t deadline = kumo_now_ns() + 15LL * 1000000000;
-    while ((atomic_load(&h->inflight) > 0 || atomic_load(&h->threads) > 0) &&
-           kumo_now_ns() < deadline)
-        usleep(20 * 1000);
+    int64_t grace = deadline > kumo_now_ns() ? deadline : kumo_now_ns() + 10 * 1000000;
+    while ((atomic_load(&h->threads) > 0 || bff_pool_load(h->pool) > 0 ||
+            bff_pool_load(h->cheap) > 0) &&
+           kumo_now_ns() < grace)
+        usleep(10 * 1000);
     stop_watchdog(h);
+    if (atomic_load(&h->threads) > 0 || bff_pool_load(h->pool) > 0 || bff_pool_load(h->cheap) > 0)
+        return -1; /* a handler still holds h (and the app): leave both */
+    /* No h2c connection is left and no handler holds a suspended HTTP/1.1
+     * connection (MHD must not stop with one). */
+    bff_pool_free(h->pool);
+    bff_pool_free(h->cheap);
     MHD_stop_daemon(h->d);
     close(h->wake[0]);
     close(h->wake[1]);
-    if (atomic_load(&h->threads) == 0) {
-        /* No h2c connection is left, so no stream is in the pool. */
-        bff_pool_free(h->pool);
-        pthread_mutex_destroy(&h->conns_mu);
-        kumo_free(h); /* else a stuck thread still holds it: leave it */
+    while (h->transit) {
+        struct transit *t = h->transit;
+        h->transit = t->next;
+        kumo_connlimit_release(h->limit, t->slot);
+        kumo_free(t);
     }
+    kumo_connlimit_free(h->limit);
+    pthread_mutex_destroy(&h->conns_mu);
+    kumo_free(h);
+    return 0;
 }

@@ -5,6 +5,7 @@
  *   kumo-bff [serve]   the daemon (HTTP 8080, RPC 7100, admin 9100) */
 #include <malloc.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "runtime/admin_http.h"
 #include "base/alloc.h"
@@ -124,11 +125,23 @@ static void drain(struct kumo_daemon *d, void *ud)
     bff_http_quiesce(a->http);
 }
 
-static void teardown(struct kumo_daemon *d, void *ud)
+static int drained(struct kumo_daemon *d, void *ud)
 {
     (void)d;
     struct bff *a = ud;
-    bff_http_stop(a->http);
+    return bff_http_drained(a->http);
+}
+
+static void teardown(struct kumo_daemon *d, void *ud)
+{
+    struct bff *a = ud;
+    int64_t deadline = kumo_daemon_drain_deadline(d);
+    if (bff_http_stop(a->http, deadline ? deadline : kumo_now_ns()) != 0) {
+        /* KUMO_DRAIN_TIMEOUT is the bound: requests still in an RPC are
+         * abandoned, and nothing they use may be freed under them. */
+        kumo_log(KUMO_LOG_WARN, NULL, "drain timeout: requests still running abandoned", NULL);
+        _exit(1);
+    }
     a->http = NULL;
     bff_static_free();
     kumo_jwks_refresher_stop(a->jwks);
@@ -179,6 +192,7 @@ int main(int argc, char **argv)
         .extra_port_name = "http_port",
         .extra_port = http_port,
         .drain = drain,
+        .drained = drained,
     };
     return kumo_daemon_main(argc, argv, &spec);
 }

@@ -17,6 +17,7 @@ struct bff_pool {
     pthread_cond_t cond;
     struct job *head, *tail;
     int max, threads, idle, stopping;
+    int queued, max_queued, running;
     pthread_t *tids;
 };
 
@@ -36,23 +37,27 @@ static void *worker(void *arg)
         p->head = j->next;
         if (!p->head)
             p->tail = NULL;
+        p->queued--;
+        p->running++;
         pthread_mutex_unlock(&p->mu);
         j->fn(j->arg);
         kumo_free(j);
         pthread_mutex_lock(&p->mu);
+        p->running--;
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
-int bff_pool_new(struct bff_pool **out, int max_threads)
+int bff_pool_new(struct bff_pool **out, int max_threads, int max_queued)
 {
-    if (max_threads < 1)
+    if (max_threads < 1 || max_queued < 0)
         return -1;
     struct bff_pool *p = kumo_calloc(1, sizeof *p);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cond, NULL);
     p->max = max_threads;
+    p->max_queued = max_queued;
     p->tids = kumo_calloc((size_t)max_threads, sizeof *p->tids);
     *out = p;
     return 0;
@@ -67,8 +72,17 @@ int bff_pool_run(struct bff_pool *p, void (*fn)(void *arg), void *arg)
     if (p->stopping) {
         pthread_mutex_unlock(&p->mu);
         kumo_free(j);
-        return -1;
+        return BFF_POOL_STOPPING;
     }
+    /* Refuse it when no thread can be started and, besides the jobs the
+     * threads not running one (idle or starting) will take, as many as
+     * allowed already wait. */
+    if (p->threads >= p->max && p->queued - (p->threads - p->running) >= p->max_queued) {
+        pthread_mutex_unlock(&p->mu);
+        kumo_free(j);
+        return BFF_POOL_FULL;
+    }
+    p->queued++;
     if (p->tail)
         p->tail->next = j;
     else
@@ -85,16 +99,25 @@ int bff_pool_run(struct bff_pool *p, void (*fn)(void *arg), void *arg)
         pthread_attr_destroy(&attr);
     }
     /* Else every thread is busy: the job waits for the first free one. */
-    int ok = p->threads > 0 ? 0 : -1;
+    int ok = p->threads > 0 ? 0 : BFF_POOL_STOPPING;
     if (ok != 0) {
         /* No thread could start at all: take the job back. */
         p->head = j->next;
         if (!p->head)
             p->tail = NULL;
+        p->queued--;
         kumo_free(j);
     }
     pthread_mutex_unlock(&p->mu);
     return ok;
+}
+
+int bff_pool_load(struct bff_pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    int n = p->queued + p->running;
+    pthread_mutex_unlock(&p->mu);
+    return n;
 }
 
 void bff_pool_free(struct bff_pool *p)

@@ -121,8 +121,7 @@ void kumo__conn_close(struct kumo__conn *conn)
     if (conn->next)
         conn->next->prev = conn->prev;
     io->n_conns--;
-    if (conn->admitted)
-        kumo__rpc_release(io->srv, conn->peer);
+    kumo__rpc_release(io->srv, conn->slot);
     kumo_metrics_connection_closed();
     kumo_free(conn);
     kumo__io_conn_gone(io);
@@ -501,15 +500,17 @@ void kumo__conn_accept(struct kumo__io_thread *io, int fd, const struct sockaddr
         inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, peer, sizeof(peer));
     else if (addr->sa_family == AF_INET6)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)addr)->sin6_addr, peer, sizeof(peer));
-    /* Refused before anything is allocated for it: past the limit a
-     * connection costs an accept and a close, nothing more. */
-    if (!kumo__rpc_admit(io->srv, peer)) {
+    /* Refused before anything is allocated for it: past the limit, with
+     * no idle connection to close instead, a connection costs an accept and
+     * a close, nothing more. */
+    struct kumo_connlimit_slot *slot = kumo__rpc_admit(io->srv, peer, fd);
+    if (slot == NULL) {
         close(fd);
         return;
     }
     struct kumo__conn *conn = kumo_calloc(1, sizeof(*conn));
     link_conn(io, conn);
-    conn->admitted = 1;
+    conn->slot = slot;
     conn->fd = fd;
     memcpy(conn->peer, peer, sizeof(peer));
     evutil_make_socket_nonblocking(fd);

@@ -16,7 +16,7 @@
 #include "base/buf.h"
 #include "wire/envelope.h"
 #include "rpc/rpc.h"
-#include "rpc/admit.h"
+#include "runtime/connlimit.h"
 #include "rpc/server.h"
 
 struct evconnlistener;
@@ -181,7 +181,9 @@ struct kumo__conn {
     size_t workers_busy; /* calls of this connection running in workers */
     size_t pending_out;  /* response bytes not yet handed to nghttp2 */
     size_t in_bytes;     /* request body bytes held by its calls (all streams) */
-    int admitted;        /* counted by kumo__rpc_admit: released on close */
+    /* Its place in the port's connection limit (kumo__rpc_admit): busy
+     * while it has calls, idle (evictable) otherwise; released on close. */
+    struct kumo_connlimit_slot *slot;
     int reading_paused;
     int goaway_sent;
     int dead; /* transport gone; freed when workers_busy drops to 0 */
@@ -237,8 +239,7 @@ struct kumo_rpc_server {
     void *auth_ud;
     atomic_int shutdowns;
     atomic_int io_stopped;
-    struct kumo__rpc_admit admit; /* connection limits (from start) */
-    int admit_inited;
+    struct kumo_connlimit *limit; /* connection limits (from start) */
     int started;
 };
 
@@ -248,14 +249,19 @@ const struct kumo__rpc_method *kumo__rpc_find_method(const struct kumo_rpc_serve
 /* Queues a call for a worker thread. */
 void kumo__rpc_work_submit(struct kumo_rpc_server *srv, struct kumo_rpc_call *call);
 
-/* Admission of a new connection on the RPC port (rpc_admit.h): the one
- * place connection limits are decided (KUMO_MAX_CONNECTIONS per port,
- * KUMO_MAX_CONNECTIONS_PER_ADDRESS per client address; idle-first eviction
- * would go here too). Returns 1 and counts the connection, or 0 when it must
- * be refused (counted in kumo_connections_refused_total). Any I/O thread. */
-int kumo__rpc_admit(struct kumo_rpc_server *srv, const char *peer);
-/* Forgets a connection kumo__rpc_admit counted. */
-void kumo__rpc_release(struct kumo_rpc_server *srv, const char *peer);
+/* Admission of a new connection (socket fd) from `peer` on the RPC port:
+ * the one place connection limits are decided (KUMO_MAX_CONNECTIONS per
+ * port, KUMO_MAX_CONNECTIONS_PER_ADDRESS per client address), with
+ * runtime/connlimit.h: at a limit the connection idle the longest (no call
+ * open; from that address for the per-address limit) is shut down to make
+ * room (kumo_connections_evicted_total), and only when none is idle is the
+ * new one refused (kumo_connections_refused_total). Returns its slot, or
+ * NULL when it must be refused. Any I/O thread. */
+struct kumo_connlimit_slot *kumo__rpc_admit(struct kumo_rpc_server *srv, const char *peer, int fd);
+/* Forgets a connection kumo__rpc_admit admitted (NULL: no-op). */
+void kumo__rpc_release(struct kumo_rpc_server *srv, struct kumo_connlimit_slot *slot);
+/* Marks a connection busy (a call opened) or idle (its last call ended). */
+void kumo__rpc_conn_idle(struct kumo_rpc_server *srv, struct kumo_connlimit_slot *slot, int idle);
 
 /* Held server streams (KUMO_RPC_SERVER_STREAM), on the call's I/O thread:
  * hold keeps the call open after the client half-closed; unhold forgets it

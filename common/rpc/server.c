@@ -167,27 +167,42 @@ const struct kumo__rpc_method *kumo__rpc_find_method(const struct kumo_rpc_serve
 
 /* ---- connection admission ---- */
 
-int kumo__rpc_admit(struct kumo_rpc_server *srv, const char *peer)
+struct kumo_connlimit_slot *kumo__rpc_admit(struct kumo_rpc_server *srv, const char *peer, int fd)
 {
-    enum kumo__rpc_admit_result r = kumo__rpc_admit_take(&srv->admit, peer);
-    if (r == KUMO_ADMIT_OK)
-        return 1;
+    long evicted = kumo_connlimit_evicted(srv->limit);
+    struct kumo_connlimit_slot *slot = kumo_connlimit_admit(srv->limit, peer, fd);
+    long now_evicted = kumo_connlimit_evicted(srv->limit) - evicted;
+    if (now_evicted > 0)
+        kumo_metrics_counter_add("kumo_connections_evicted_total",
+                                 "idle connections closed to make room for a new one: "
+                                 "KUMO_MAX_CONNECTIONS open on the RPC port, or "
+                                 "KUMO_MAX_CONNECTIONS_PER_ADDRESS from the client's address",
+                                 (double)now_evicted);
+    if (slot)
+        return slot;
     kumo_metrics_counter_add("kumo_connections_refused_total",
                              "connections closed at once: KUMO_MAX_CONNECTIONS open on the RPC "
-                             "port, or KUMO_MAX_CONNECTIONS_PER_ADDRESS from the client's address",
+                             "port, or KUMO_MAX_CONNECTIONS_PER_ADDRESS from the client's address, "
+                             "none of them idle",
                              1);
-    if (r == KUMO_ADMIT_ADDRESS_FULL)
+    if (peer && *peer && srv->cfg.max_connections_per_address > 0 &&
+        kumo_connlimit_count(srv->limit, peer) >= srv->cfg.max_connections_per_address)
         kumo_metrics_counter_add(
             "kumo_connections_refused_address_total",
             "connections closed at once: KUMO_MAX_CONNECTIONS_PER_ADDRESS open "
-            "from the client's address",
+            "from the client's address, none of them idle",
             1);
-    return 0;
+    return NULL;
 }
 
-void kumo__rpc_release(struct kumo_rpc_server *srv, const char *peer)
+void kumo__rpc_release(struct kumo_rpc_server *srv, struct kumo_connlimit_slot *slot)
 {
-    kumo__rpc_admit_release(&srv->admit, peer);
+    kumo_connlimit_release(srv->limit, slot);
+}
+
+void kumo__rpc_conn_idle(struct kumo_rpc_server *srv, struct kumo_connlimit_slot *slot, int idle)
+{
+    kumo_connlimit_set_idle(srv->limit, slot, idle);
 }
 
 /* Every connection is a descriptor: raise the soft RLIMIT_NOFILE so the
@@ -488,9 +503,9 @@ int kumo_rpc_server_start(struct kumo_rpc_server *srv)
             return rc;
     }
     fit_fd_limit(srv);
-    kumo__rpc_admit_init(&srv->admit, srv->cfg.max_connections,
-                         srv->cfg.max_connections_per_address);
-    srv->admit_inited = 1;
+    if (kumo_connlimit_new(&srv->limit, srv->cfg.max_connections,
+                           srv->cfg.max_connections_per_address) != 0)
+        return KUMO_ERR_INVALID;
     int n = srv->cfg.io_threads;
     srv->io = kumo_calloc((size_t)n, sizeof(*srv->io));
     srv->n_io = n;
@@ -623,8 +638,8 @@ void kumo_rpc_server_free(struct kumo_rpc_server *srv)
             kumo_arena_free(io->arena_pool[j]);
         pthread_mutex_destroy(&io->mu);
     }
-    if (srv->admit_inited)
-        kumo__rpc_admit_free(&srv->admit);
+    kumo_connlimit_free(srv->limit);
+    srv->limit = NULL;
     kumo_free(srv->io);
     kumo_free(srv->workers);
     for (size_t i = 0; i < srv->n_methods; i++)

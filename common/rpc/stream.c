@@ -49,7 +49,8 @@ static struct kumo_rpc_call *call_new(struct kumo__conn *conn, int32_t stream_id
     if (conn->calls)
         conn->calls->prev = call;
     conn->calls = call;
-    conn->n_calls++;
+    if (conn->n_calls++ == 0)
+        kumo__rpc_conn_idle(conn->io->srv, conn->slot, 0);
     conn->n_receiving++;
     return call;
 }
@@ -67,7 +68,8 @@ static void call_detach(struct kumo_rpc_call *call)
     if (call->next)
         call->next->prev = call->prev;
     call->prev = call->next = NULL;
-    conn->n_calls--;
+    if (--conn->n_calls == 0)
+        kumo__rpc_conn_idle(conn->io->srv, conn->slot, 1);
     if (!call->request_done)
         conn->n_receiving--;
     conn->pending_out -= call->out.len - call->out_off;

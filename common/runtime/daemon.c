@@ -14,6 +14,7 @@
 #include "runtime/admin_http.h"
 #include "base/alloc.h"
 #include "rpc/health.h"
+#include "rpc/rpc.h"
 #include "runtime/log.h"
 
 extern const unsigned char kumo_builtin_descriptor_set[];
@@ -29,6 +30,7 @@ struct kumo_daemon {
     struct event_base *base;
     struct event *sig_term, *sig_int, *poll_ev;
     int signals_seen;
+    int64_t drain_deadline; /* kumo_now_ns; 0 until the first signal */
 };
 
 #define N_COMMON_VARS 16
@@ -54,12 +56,13 @@ static void common_vars(const struct kumo_daemon_spec *spec, struct kumo_config_
         {"KUMO_MAX_CONCURRENT_STREAMS", KUMO_CONFIG_INT, "100",
          "HTTP/2 concurrent streams per connection", 0, 1, 10000},
         {"KUMO_MAX_CONNECTIONS", KUMO_CONFIG_INT, "1024",
-         "open connections on the RPC port; more are closed at once (lowered to fit "
-         "RLIMIT_NOFILE)",
+         "open connections on the RPC port; a new one past it closes the longest-idle one, or "
+         "is closed at once when none is idle (lowered to fit RLIMIT_NOFILE)",
          0, 1, 1000000},
         {"KUMO_MAX_CONNECTIONS_PER_ADDRESS", KUMO_CONFIG_INT, "256",
          "open connections on the RPC port from one client address (at most "
-         "KUMO_MAX_CONNECTIONS); more are closed at once",
+         "KUMO_MAX_CONNECTIONS); a new one past it closes that address's longest-idle one, or is "
+         "closed at once when none is idle",
          0, 1, 1000000},
         {"KUMO_MAX_CONNECTION_BUFFER", KUMO_CONFIG_SIZE, "16MiB",
          "request bytes held per RPC connection over all its streams (at least "
@@ -91,6 +94,14 @@ struct kumo_admin *kumo_daemon_admin(struct kumo_daemon *d)
     return d->admin;
 }
 
+/* The end of a drain left to the daemon's teardown (daemon.h). */
+#define TEARDOWN_RESERVE_NS (300LL * 1000000)
+
+int64_t kumo_daemon_drain_deadline(const struct kumo_daemon *d)
+{
+    return d->drain_deadline;
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
@@ -100,6 +111,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         _exit(1);
     }
     kumo_logf(KUMO_LOG_INFO, NULL, "signal %d: draining", (int)sig);
+    d->drain_deadline =
+        kumo_now_ns() + kumo_config_int(d->config, "KUMO_DRAIN_TIMEOUT") * 1000000LL;
     kumo_admin_set_draining(d->admin);
     if (d->spec->drain)
         d->spec->drain(d, d->spec->ud);
@@ -112,8 +125,15 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct kumo_daemon *d = arg;
-    if (kumo_rpc_server_stopped(d->server))
-        event_base_loopexit(d->base, NULL);
+    if (!kumo_rpc_server_stopped(d->server))
+        return;
+    /* The daemon's own listeners drain on this loop too, so the admin port
+     * answers /readyz 503 until the very end. */
+    if (d->spec->drained && d->drain_deadline &&
+        kumo_now_ns() < d->drain_deadline - TEARDOWN_RESERVE_NS &&
+        !d->spec->drained(d, d->spec->ud))
+        return;
+    event_base_loopexit(d->base, NULL);
 }
 
 /* Health changes (readiness, drain) reach held Watch streams at once. */

@@ -6,6 +6,7 @@
 #define KUMO_DAEMON_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "runtime/config.h"
 #include "rpc/reflection.h"
@@ -52,6 +53,13 @@ struct kumo_daemon_spec {
      * the RPC server drains, so the daemon stops accepting on its own
      * listeners too. */
     void (*drain)(struct kumo_daemon *d, void *ud);
+    /* Optional: 1 when the daemon's own listeners have nothing left to
+     * answer (polled on the main loop during the drain). The process stops
+     * once the RPC server has stopped and this returns 1, or 300 ms before
+     * the drain deadline (KUMO_DRAIN_TIMEOUT after the signal), leaving
+     * teardown that long to close what is left; until then the admin port
+     * keeps answering (/readyz 503). */
+    int (*drained)(struct kumo_daemon *d, void *ud);
 };
 
 /* Runs the daemon: parses argv (--help, --version, "serve" or one of the
@@ -68,5 +76,10 @@ const struct kumo_config *kumo_daemon_config(const struct kumo_daemon *d);
 
 /* The admin port, to add readiness checks (during setup). */
 struct kumo_admin *kumo_daemon_admin(struct kumo_daemon *d);
+
+/* When the drain must end (kumo_now_ns clock): KUMO_DRAIN_TIMEOUT after
+ * the first SIGTERM/SIGINT; 0 before it. Teardown bounds its own waits by
+ * it, so the process exits within the drain timeout. Main loop only. */
+int64_t kumo_daemon_drain_deadline(const struct kumo_daemon *d);
 
 #endif

@@ -72,8 +72,10 @@ static const struct kumo_config_var own_vars[] = {
     {"KUMO_JOBS_SWEEP_INTERVAL", KUMO_CONFIG_DURATION_MS, "1m",
      "how often expired uploads and soft-deleted documents past retention are swept", 0, SEC_MS,
      DAY_MS},
-    {"KUMO_JOBS_LEASE", KUMO_CONFIG_DURATION_MS, "10m",
-     "how long a worker owns a job before another may take it over", 0, SEC_MS, DAY_MS},
+    {"KUMO_JOBS_LEASE", KUMO_CONFIG_DURATION_MS, "30s",
+     "how long a worker owns a job before another may take it over; extended every third of it "
+     "while the job runs, so a killed worker's job runs again within about this long",
+     0, SEC_MS, DAY_MS},
     {"KUMO_EXTRACT_TEXT_MAX", KUMO_CONFIG_SIZE, "1MiB",
      "most text extracted from a document for full-text search", 0, 0, 16 * MIB},
     {"KUMO_EXTRACT_BIN", KUMO_CONFIG_STRING, "",

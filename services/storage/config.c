@@ -77,6 +77,10 @@ static const struct kumo_config_var vars[] = {
      "data port: close a connection silent this long", 0, SEC_MS, HOUR_MS},
     {"KUMO_STORAGE_DATA_CONNECTION_MEMORY", KUMO_CONFIG_SIZE, "128KiB",
      "data port: memory per connection, which bounds request headers", 0, 16 * 1024, 4 * MIB},
+    {"KUMO_STORAGE_MIN_FREE", KUMO_CONFIG_SIZE, "64MiB",
+     "local backend: /readyz answers 503 while the storage volume has less free space (writes "
+     "that do not fit are refused with InsufficientStorage, 507)",
+     0, 0, 1LL << 50},
     {"KUMO_STORAGE_FSYNC", KUMO_CONFIG_BOOL, "true",
      "fsync objects and directories before acknowledging writes"},
     {"KUMO_STORAGE_EVENTS_JOURNAL", KUMO_CONFIG_STRING, "",
@@ -149,6 +153,7 @@ static void load_numbers(const struct kumo_config *c, struct stg_settings *s)
     s->drain_timeout_ms = kumo_config_int(c, "KUMO_DRAIN_TIMEOUT");
     s->do_fsync = kumo_config_bool(c, "KUMO_STORAGE_FSYNC");
     s->events_keep = kumo_config_int(c, "KUMO_STORAGE_EVENTS_KEEP");
+    s->min_free = kumo_config_int(c, "KUMO_STORAGE_MIN_FREE");
     s->jwt_leeway_s = kumo_config_int(c, "KUMO_JWT_LEEWAY") / 1000;
     s->jwt_max_ttl_s = kumo_config_int(c, "KUMO_JWT_MAX_TTL") / 1000;
     s->jwks_refresh_ms = kumo_config_int(c, "KUMO_JWT_JWKS_REFRESH");

@@ -1,7 +1,9 @@
 /* The data port: an S3-compatible HTTP/1.1 endpoint on GNU libmicrohttpd.
  *
  * Threads: one per connection (MHD_USE_THREAD_PER_CONNECTION), bounded by
- * KUMO_STORAGE_DATA_MAX_CONNECTIONS, so the blocking disk work of a request
+ * KUMO_STORAGE_DATA_MAX_CONNECTIONS (runtime/connlimit.h: a quarter of it
+ * per client address; past a limit the connection idle longest is closed
+ * first, so idle sockets cannot lock other clients out), so the blocking disk work of a request
  * (writes, fsync, assembling a multipart object) delays only its own
  * connection. Memory per connection is bounded by MHD's pool
  * (KUMO_STORAGE_DATA_CONNECTION_MEMORY: request line and headers must fit,
@@ -25,6 +27,7 @@
 
 #include "base/alloc.h"
 #include "dataport.h"
+#include "runtime/connlimit.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
 #include "base/pctenc.h"
@@ -48,11 +51,14 @@ struct stg_dataport {
     struct MHD_Daemon *d;
     int port;
     atomic_long inflight;
+    struct kumo_connlimit *limit;
+    atomic_int draining; /* SIGTERM: Connection: close, idle ones closed */
 };
 
 /* Per connection: the raw target of the request being read. */
 struct dp_conn {
     char *uri;
+    struct kumo_connlimit_slot *slot;
 };
 
 /* ---- small helpers ---- */
@@ -90,6 +96,8 @@ enum MHD_Result kumo__dp_queue(struct dp_req *r, unsigned status, struct MHD_Res
     add_common_headers(r, resp);
     r->status = status;
     r->responded = 1;
+    if (atomic_load(&r->ctx->dp->draining))
+        MHD_add_response_header(resp, "Connection", "close");
     enum MHD_Result rc = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
     return rc;
@@ -510,11 +518,12 @@ static enum MHD_Result preflight(struct dp_req *r)
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
-    (void)cls;
+    struct stg_dataport *dp = cls;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     struct dp_conn *dc = ci ? ci->socket_context : NULL;
     if (dc) {
+        kumo_connlimit_set_idle(dp->limit, dc->slot, 0);
         kumo_free(dc->uri);
         dc->uri = kumo_strdup(uri);
     }
@@ -524,15 +533,23 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
-    (void)cls;
-    (void)c;
+    struct stg_dataport *dp = cls;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        *socket_context = kumo_calloc(1, sizeof(struct dp_conn));
+        struct dp_conn *nc = kumo_calloc(1, sizeof(struct dp_conn));
+        *socket_context = nc;
         kumo_metrics_connection_opened();
+        const union MHD_ConnectionInfo *fi =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ai =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (fi && !(nc->slot = kumo_connlimit_admit_addr(dp->limit, ai ? ai->client_addr : NULL,
+                                                         fi->connect_fd)))
+            shutdown(fi->connect_fd, SHUT_RDWR); /* over a limit: MHD closes it */
         return;
     }
     struct dp_conn *dc = *socket_context;
     if (dc) {
+        kumo_connlimit_release(dp->limit, dc->slot);
         kumo_free(dc->uri);
         kumo_free(dc);
         *socket_context = NULL;
@@ -659,8 +676,11 @@ static void log_request(struct dp_req *r, enum MHD_RequestTerminationCode toe)
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)c;
     struct stg_dataport *dp = cls;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if (ci && ci->socket_context)
+        kumo_connlimit_set_idle(dp->limit, ((struct dp_conn *)ci->socket_context)->slot, 1);
     struct dp_req *r = *req_cls;
     if (r == NULL)
         return;
@@ -721,9 +741,11 @@ int stg_dataport_start(struct stg_ctx *ctx)
     }
     struct stg_dataport *dp = kumo_calloc(1, sizeof *dp);
     dp->ctx = ctx;
+    kumo_connlimit_new(&dp->limit, s->data_max_connections, s->data_max_connections / 4);
     dp->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, dp, MHD_OPTION_EXTERNAL_LOGGER,
                              mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->data_max_connections,
+                             /* headroom: connlimit evicts idle ones to let new ones in */
+                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->data_max_connections + 16,
                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->data_timeout_s,
                              MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)s->data_connection_memory,
                              MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,
@@ -735,6 +757,7 @@ int stg_dataport_start(struct stg_ctx *ctx)
         snprintf(port, sizeof port, "%d", s->data_port);
         kumo_log(KUMO_LOG_ERROR, NULL, "cannot start the data port", "port", port, "error",
                  strerror(errno), NULL);
+        kumo_connlimit_free(dp->limit);
         kumo_free(dp);
         return -1;
     }
@@ -749,16 +772,36 @@ int stg_dataport_port(const struct stg_dataport *dp)
     return dp->port;
 }
 
-void stg_dataport_stop(struct stg_dataport *dp)
+/* During the drain a keep-alive connection idle this long is closed (the
+ * grace spares a client sending its next request right now: it gets it
+ * answered with Connection: close instead). */
+#define DRAIN_IDLE_GRACE_NS (100LL * 1000000)
+
+void stg_dataport_quiesce(struct stg_dataport *dp)
 {
-    if (dp == NULL)
+    if (dp == NULL || atomic_exchange(&dp->draining, 1))
         return;
     MHD_socket lsock = MHD_quiesce_daemon(dp->d);
     if (lsock != MHD_INVALID_SOCKET)
         close(lsock);
-    int64_t deadline = kumo_now_ns() + dp->ctx->s.drain_timeout_ms * 1000000;
-    while (atomic_load(&dp->inflight) > 0 && kumo_now_ns() < deadline)
+}
+
+int stg_dataport_drained(struct stg_dataport *dp)
+{
+    if (dp == NULL)
+        return 1;
+    kumo_connlimit_close_idle(dp->limit, DRAIN_IDLE_GRACE_NS);
+    return atomic_load(&dp->inflight) == 0 && kumo_connlimit_count(dp->limit, NULL) == 0;
+}
+
+void stg_dataport_stop(struct stg_dataport *dp, int64_t deadline)
+{
+    if (dp == NULL)
+        return;
+    stg_dataport_quiesce(dp);
+    while (!stg_dataport_drained(dp) && kumo_now_ns() < deadline)
         usleep(DRAIN_POLL_MS * 1000);
     MHD_stop_daemon(dp->d);
+    kumo_connlimit_free(dp->limit);
     kumo_free(dp);
 }

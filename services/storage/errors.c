@@ -77,6 +77,9 @@ static const struct err_info table[STG_E__COUNT] = {
                                   "signature you provided."},
     [STG_E_UPSTREAM] = {"ServiceUnavailable", 503, KUMO_CODE_UNAVAILABLE,
                         "The object store could not be reached or failed."},
+    [STG_E_STORAGE_FULL] = {"InsufficientStorage", 507, KUMO_CODE_RESOURCE_EXHAUSTED,
+                            "The storage volume is full (no space left on device): nothing was "
+                            "stored. Retry once space is freed."},
     [STG_E_INTERNAL] = {"InternalError", 500, KUMO_CODE_INTERNAL,
                         "We encountered an internal error. Please try again."},
 };

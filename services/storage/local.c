@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -27,9 +28,10 @@
 
 enum stg_err kumo__stg_io_error(const char *what, int err)
 {
-    kumo_log(KUMO_LOG_ERROR, NULL, "storage I/O failed", "op", what, "error",
-             strerror(err < 0 ? -err : err), NULL);
-    return STG_E_INTERNAL;
+    int e = err < 0 ? -err : err;
+    kumo_log(KUMO_LOG_ERROR, NULL, "storage I/O failed", "op", what, "error", strerror(e), NULL);
+    /* A full volume is the client's to know (and retry later), not a bug. */
+    return e == ENOSPC || e == EDQUOT ? STG_E_STORAGE_FULL : STG_E_INTERNAL;
 }
 
 /* ---- confined access ---- */
@@ -452,7 +454,21 @@ int stg_store_check(struct stg_store *st, char *err, size_t errlen)
         snprintf(err, errlen, "storage root not writable: %s", strerror(errno));
         return -1;
     }
+    int64_t min = atomic_load(&st->min_free);
+    struct statvfs vs;
+    if (min > 0 && fstatvfs(st->tmpfd, &vs) == 0 &&
+        (int64_t)vs.f_bavail * (int64_t)vs.f_frsize < min) {
+        snprintf(err, errlen,
+                 "storage volume nearly full: %lld bytes free, KUMO_STORAGE_MIN_FREE %lld",
+                 (long long)vs.f_bavail * (long long)vs.f_frsize, (long long)min);
+        return -1;
+    }
     return 0;
+}
+
+void stg_store_set_min_free(struct stg_store *st, int64_t bytes)
+{
+    atomic_store(&st->min_free, bytes);
 }
 
 /* ---- sweep ---- */

@@ -31,6 +31,7 @@ struct stg_store {
     char *root;
     int rootfd, objfd, mpufd, tmpfd;
     int do_fsync;
+    _Atomic int64_t min_free; /* stg_store_set_min_free */
     pthread_mutex_t key_locks[LOCK_STRIPES];
     pthread_mutex_t mpu_locks[LOCK_STRIPES];
 };

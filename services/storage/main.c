@@ -30,6 +30,7 @@ static int store_ready(void *ud, char *err, size_t errlen)
 
 static int open_store(void)
 {
+    stg_store_set_min_free(ctx.store, ctx.s.min_free);
     struct stg_sweep_stats st;
     if (stg_store_sweep(ctx.store, &st) != 0)
         return -1;
@@ -135,15 +136,34 @@ static int setup(struct kumo_daemon *d, void *ud)
     return 0;
 }
 
-static void teardown(struct kumo_daemon *d, void *ud)
+/* At the first SIGTERM: the data port drains with the RPC port
+ * (runtime/daemon.h; the admin port answers /readyz 503 until it has), and
+ * long polls of the event feed answer now rather than holding the drain up
+ * (appends still work for requests in flight). */
+static void drain(struct kumo_daemon *d, void *ud)
 {
     (void)d;
+    (void)ud;
+    stg_dataport_quiesce(ctx.dp);
+    stg_journal_shutdown(ctx.journal);
+}
+
+static int drained(struct kumo_daemon *d, void *ud)
+{
+    (void)d;
+    (void)ud;
+    return stg_dataport_drained(ctx.dp);
+}
+
+static void teardown(struct kumo_daemon *d, void *ud)
+{
     (void)ud;
     stg_restore_watch_stop();
     stg_sqs_stop(ctx.sqs);
     ctx.sqs = NULL;
     stg_journal_shutdown(ctx.journal);
-    stg_dataport_stop(ctx.dp);
+    int64_t deadline = kumo_daemon_drain_deadline(d);
+    stg_dataport_stop(ctx.dp, deadline ? deadline : kumo_now_ns());
     ctx.dp = NULL;
     stg_auth_stop(&ctx);
     kumo_revocations_client_stop(&revocations);
@@ -159,15 +179,6 @@ static void teardown(struct kumo_daemon *d, void *ud)
     kumo_free(ctx.public_host);
     ctx.public_url = ctx.public_host = ctx.path_prefix = NULL;
     xmlCleanupParser();
-}
-
-/* At the first SIGTERM: long polls of the event feed answer now rather than
- * holding the drain up (appends still work for requests in flight). */
-static void drain(struct kumo_daemon *d, void *ud)
-{
-    (void)d;
-    (void)ud;
-    stg_journal_shutdown(ctx.journal);
 }
 
 int main(int argc, char **argv)
@@ -190,6 +201,7 @@ int main(int argc, char **argv)
         .setup = setup,
         .teardown = teardown,
         .drain = drain,
+        .drained = drained,
     };
     return kumo_daemon_main(argc, argv, &spec);
 }

@@ -70,6 +70,7 @@ enum stg_err {
     STG_E_INVALID_REQUEST,
     STG_E_SIGNATURE_MISMATCH, /* an aws-chunked chunk or trailer signature */
     STG_E_UPSTREAM,           /* the S3 backend could not be reached or failed */
+    STG_E_STORAGE_FULL,       /* no space left on the local backend's volume */
     STG_E_INTERNAL,
     STG_E__COUNT
 };
@@ -109,6 +110,7 @@ struct stg_settings {
     int64_t data_connection_memory;
     int64_t drain_timeout_ms;
     int do_fsync;
+    int64_t min_free; /* KUMO_STORAGE_MIN_FREE: /readyz 503 below it */
     const char *jwt_issuer;
     const char *jwt_audience;
     int64_t jwt_leeway_s;
@@ -405,8 +407,13 @@ struct stg_sweep_stats {
  * serving. Returns 0 or -1 (logged). */
 int stg_store_sweep(struct stg_store *st, struct stg_sweep_stats *stats);
 
-/* Readiness: 0 if the root is still usable, else fills err. */
+/* Readiness: 0 if the root is still usable and its volume has at least
+ * the free space set by stg_store_set_min_free, else fills err. */
 int stg_store_check(struct stg_store *st, char *err, size_t errlen);
+
+/* Sets the free space (bytes available to this process) under which
+ * stg_store_check fails (0: no threshold). */
+void stg_store_set_min_free(struct stg_store *st, int64_t bytes);
 
 /* A temporary file being written, with running MD5 and SHA-256. */
 struct stg_writer;
@@ -661,9 +668,16 @@ kumo_code stg_list_object_events(struct kumo_rpc_call *call, const ProtobufCMess
 int stg_dataport_start(struct stg_ctx *ctx);
 /* The bound port. */
 int stg_dataport_port(const struct stg_dataport *dp);
-/* Stops accepting, lets requests in flight finish (bounded by the drain
- * timeout), then stops. NULL is ignored. */
-void stg_dataport_stop(struct stg_dataport *dp);
+/* Stops accepting, lets requests in flight finish (until `deadline`,
+ * kumo_now_ns), then stops. NULL is ignored. */
+void stg_dataport_stop(struct stg_dataport *dp, int64_t deadline);
+
+/* The drain (SIGTERM): stops accepting, answers with Connection: close
+ * from now on and closes idle keep-alive connections; requests already
+ * received are answered. stg_dataport_drained: 1 once no request is in
+ * flight and no connection open. NULL: no-op / 1. */
+void stg_dataport_quiesce(struct stg_dataport *dp);
+int stg_dataport_drained(struct stg_dataport *dp);
 
 /* ---- S3 XML ---------------------------------------------------------------------- */
 

@@ -1,5 +1,8 @@
 /* The job threads: KUMO_JOBS_WORKERS workers claiming and running jobs,
- * and one sweeper queueing periodic work. Idle threads wait on a
+ * one sweeper queueing periodic work, and one heartbeat extending the
+ * lease of every job running here every third of KUMO_JOBS_LEASE (so the
+ * lease can be short: a job whose worker was killed runs again once its
+ * lease runs out, while a long job keeps its lease however long it runs). Idle threads wait on a
  * condition variable (poll interval / sweep interval) so docs_jobs_stop
  * wakes them at once; a running job's transfer watches the same flag. */
 #include <curl/curl.h>
@@ -22,6 +25,7 @@ struct worker {
     pthread_t thread;
     int index;
     char name[DOCS_JOB_WORKER_MAX];
+    const struct docs_job *running; /* J.mu: the job it runs, or NULL */
 };
 
 static struct {
@@ -34,6 +38,8 @@ static struct {
     size_t n_workers;
     pthread_t sweeper;
     int sweeper_started;
+    pthread_t heartbeat;
+    int heartbeat_started;
 } J = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 /* Waits up to `ms` or until stop. Returns 1 when stopping. */
@@ -174,7 +180,13 @@ static void *worker_main(void *arg)
             wait_ms(J.ctx->s.jobs_poll_ms);
             continue;
         }
+        pthread_mutex_lock(&J.mu);
+        w->running = &job;
+        pthread_mutex_unlock(&J.mu);
         run_job(&env, &job);
+        pthread_mutex_lock(&J.mu);
+        w->running = NULL;
+        pthread_mutex_unlock(&J.mu);
         docs__job_clear(&job);
     }
     if (m)
@@ -195,12 +207,41 @@ static void *sweeper_main(void *arg)
     return NULL;
 }
 
+/* Extends the lease of each job running on a worker, every third of the
+ * lease. The extension is conditional on the lease token (store/jobs.c),
+ * so one that races with the job's end changes nothing. */
+static void *heartbeat_main(void *arg)
+{
+    (void)arg;
+    int64_t every = J.ctx->s.jobs_lease_ms / 3;
+    while (!wait_ms(every > 0 ? every : 1)) {
+        for (size_t i = 0; i < J.n_workers; i++) {
+            struct docs_job j;
+            int have = 0;
+            pthread_mutex_lock(&J.mu);
+            if (J.workers[i].running) {
+                memset(&j, 0, sizeof j);
+                memcpy(j.id, J.workers[i].running->id, sizeof j.id);
+                memcpy(j.lease, J.workers[i].running->lease, sizeof j.lease);
+                have = 1;
+            }
+            pthread_mutex_unlock(&J.mu);
+            if (have && docs__job_lease_extend(J.ctx, &j) == KUMO_CODE_ABORTED)
+                kumo_log(KUMO_LOG_WARN, j.id, "job lease lost while running", "job_id", j.id, NULL);
+        }
+    }
+    return NULL;
+}
+
 static void join_all(void)
 {
     for (size_t i = 0; i < J.n_workers; i++)
         pthread_join(J.workers[i].thread, NULL);
     if (J.sweeper_started)
         pthread_join(J.sweeper, NULL);
+    if (J.heartbeat_started)
+        pthread_join(J.heartbeat, NULL);
+    J.heartbeat_started = 0;
     kumo_free(J.workers);
     J.workers = NULL;
     J.n_workers = 0;
@@ -271,6 +312,12 @@ int docs_jobs_start(struct docs_ctx *ctx)
         return -1;
     }
     J.sweeper_started = 1;
+    if (pthread_create(&J.heartbeat, NULL, heartbeat_main, NULL) != 0) {
+        kumo_log(KUMO_LOG_ERROR, NULL, "cannot start job heartbeat thread", NULL);
+        docs_jobs_stop();
+        return -1;
+    }
+    J.heartbeat_started = 1;
     char n[24];
     snprintf(n, sizeof n, "%lld", (long long)ctx->s.jobs_workers);
     kumo_log(KUMO_LOG_INFO, NULL, "background jobs started", "workers", n, NULL);

@@ -184,6 +184,7 @@ kumo_code docs_doc_set_pending(struct kumo_db_conn *c, const char *tenant_id, co
 {
     return kumo_db_exec(c,
                         "UPDATE documents SET pending_version = ?, update_time = ?,"
+                        " upload_error = NULL, upload_error_time = NULL,"
                         " version = version + 1 WHERE tenant_id = ? AND id = ?",
                         KUMO_DB_PARAMS(KUMO_DB_I64(version), KUMO_DB_TIME(now_us),
                                        KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(id)),
@@ -470,7 +471,7 @@ kumo_code docs_doc_list_purgeable(struct kumo_db_conn *c, int64_t now_us, struct
  * over: WALK_FACTOR times the rows the page needs (at most WALK_ROWS_MAX),
  * so the page fills within them when at least 1 row in WALK_FACTOR
  * matches; each walked row costs a primary-key read and a MATCH test. */
-#define WALK_FACTOR   8
+#define WALK_FACTOR   20
 #define WALK_ROWS_MAX 1000
 
 /* Per order: the keyset condition after the cursor, and the ORDER BY. */

@@ -81,7 +81,8 @@ void docs_doc_number(int year, int64_t n, char out[24]);
 int docs_utc_year(int64_t us);
 
 /* Records `version` as the document's pending upload (CreateVersion): a
- * change, so the etag moves. OK or the DB error. */
+ * change, so the etag moves; a new upload also clears the reason the last
+ * one was refused (upload_error). OK or the DB error. */
 kumo_code docs_doc_set_pending(struct kumo_db_conn *c, const char *tenant_id, const char *id,
                                int64_t version, int64_t now_us);
 

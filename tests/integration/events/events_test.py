@@ -259,6 +259,34 @@ def c_sha_mismatch(w):
     mismatch(w, data, data.replace(b"0", b"o"), True, "sha256")
 
 
+def c_new_version_clears_reason(w):
+    """A refused upload of a new version leaves its reason on the document
+    until the next upload starts: CreateVersion clears it."""
+    data = b"abcdefghij" * 10
+    r = create(w, data, "reason-cleared")
+    put(r, data)
+    d = wait_status(w, r.document.id)
+    expect(d and d.status == ACTIVE, "v1 active: %r" % d)
+    cv = w.call("CreateVersion", w.msg("CreateVersionRequest", document_id=r.document.id,
+                                       file_name="v2.bin", size=len(data),
+                                       content_type="application/octet-stream"), w.E)
+    expect(cv.code == C.OK, "CreateVersion v2: %r" % cv)
+    key = dt.object_key(w, r.document.id, 2)
+    st, _, body = data_port_request(w, "PUT", key, body=data[:-1])
+    expect(st == 200, "signed PUT %d %r" % (st, body[:300]))
+    d = dt.poll(lambda: (lambda x: x if x.upload_failure_reason else None)(
+        get_doc(w, r.document.id)), ACTIVE_WITHIN, interval=0.05)
+    expect(d and d.status == ACTIVE and d.current_version == 1,
+           "v2 refused, v1 still current: %r" % get_doc(w, r.document.id))
+    cv = w.call("CreateVersion", w.msg("CreateVersionRequest", document_id=r.document.id,
+                                       file_name="v3.bin", size=len(data),
+                                       content_type="application/octet-stream"), w.E)
+    expect(cv.code == C.OK and not cv.resp.document.upload_failure_reason,
+           "CreateVersion clears the last refusal's reason: %r" % cv)
+    d = get_doc(w, r.document.id)
+    expect(not d.upload_failure_reason, "reason cleared (GetDocument): %r" % d)
+
+
 def c_unknown_key(w):
     before = metric(w, "kumo_upload_events_total", 'outcome="unknown"') or 0
     tid = w.admin.user.tenant_id
@@ -545,6 +573,8 @@ def main():
             ("(a) size mismatch -> refused, reason on the document, object removed, still "
              "editable; the right bytes then complete", c_size_mismatch),
             ("(a) SHA-256 mismatch -> refused likewise", c_sha_mismatch),
+            ("(a) a new version's upload clears the last refusal's reason",
+             c_new_version_clears_reason),
             ("events for keys no version has are dropped and counted", c_unknown_key),
             ("(b) kumo-documents stopped, 20 uploads land, started: all 20 ACTIVE, one audit "
              "event each", c_documents_down),

@@ -195,6 +195,9 @@ def c_japanese_text(w):
     expect(mime == "application/pdf", "detected %r" % mime)
     for word in ("就業規則", "従業員", "労働条件を定める"):
         expect(word in text, "%s not in the extracted text %r" % (word, text[:300]))
+        # ... and found by search (CJK substrings of the extracted text).
+        ids = dt.list_ids(w, w.A, query=word)
+        expect(ids == [w.ids["jp_pdf"]], "q=%s: %r, want [%s]" % (word, ids, w.ids["jp_pdf"]))
 
 
 def thumb_png(url):
@@ -394,7 +397,8 @@ def main():
              "scanned PDF)", c_good_extracted),
             ("each found by ListDocuments query with a word only inside it (and the DOCX by "
              "one in its footnotes)", c_found_by_word),
-            ("the Japanese PDF's text layer is extracted (就業規則, 従業員, 労働条件を定める)",
+            ("the Japanese PDF's text layer is extracted and found by search (就業規則, 従業員, "
+             "労働条件を定める)",
              c_japanese_text),
             ("GetDocument: thumbnail_url downloads a PNG of at most 256 px for PDFs and the PNG; "
              "none for Office files", c_thumbnails_get),

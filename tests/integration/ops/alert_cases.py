@@ -102,6 +102,20 @@ CASES = {
             s("kumo_jobs_total", d(J_DOC, kind="extract", outcome="ok"), "0+10x40"),
             s("kumo_jobs_total", d(J_DOC, kind="extract", outcome="error"), "0x40")], "30m", []),
     ],
+    "KumoUploadEventsBehind": [
+        ("500 behind for 20m", [s("kumo_upload_events_lag", J_DOC, "500x30")], "20m",
+         [{"job": "kumo-documents"}]),
+        ("catching up (reaches 0)", [s("kumo_upload_events_lag", J_DOC, "500 0 500x30")],
+         "10m", []),
+        ("a few behind", [s("kumo_upload_events_lag", J_DOC, "20x30")], "20m", []),
+    ],
+    "KumoUploadEventsNoConsumer": [
+        ("no lease holder for 15m", [s("kumo_upload_events_consumer_active", J_DOC, "0x30")],
+         "15m", [{"job": "kumo-documents"}]),
+        ("one replica consumes", [
+            s("kumo_upload_events_consumer_active", d(J_DOC, instance="a"), "0x30"),
+            s("kumo_upload_events_consumer_active", d(J_DOC, instance="b"), "1x30")], "15m", []),
+    ],
     "KumoUploadFailures": [
         ("16% errors", [
             s("kumo_uploads_total", d(J_DOC, outcome="completed"), "0+10x40"),

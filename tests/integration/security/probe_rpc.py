@@ -13,11 +13,13 @@ kumo-users (with its MariaDB, from scripts/kumo_stack.py):
   then reach the decoder: invalid_argument);
 - an authenticated client cannot make one connection hold more request
   bytes than KUMO_MAX_CONNECTION_BUFFER across its streams;
-- KUMO_MAX_CONNECTIONS: a daemon holding its limit of idle connections
-  closes the extra ones at once (kumo_connections_refused_total counts
-  them), and serves a legitimate client again once some close;
+- KUMO_MAX_CONNECTIONS: a flood of idle connections cannot lock others
+  out: at the limit the connection idle the longest is closed to make room
+  (kumo_connections_evicted_total counts them), the port never holds more
+  than its limit, and a legitimate client is served during the flood;
   KUMO_MAX_CONNECTIONS_PER_ADDRESS: one client address alone cannot fill
-  the port (loopback sources 127.0.0.x are distinct addresses).
+  the port: its own longest-idle connections make room for its new ones
+  (loopback sources 127.0.0.x are distinct addresses).
 
 Usage: probe_rpc.py BUILD_DIR
 Prints TAP lines "ok - security: rpc: ..." / "not ok - security: rpc: ..."
@@ -466,74 +468,92 @@ def legit_call(d, token, user_id, src):
             c.close()
 
 
+def still_open(sockets):
+    """The sockets the server has not closed (EOF or reset)."""
+    alive = []
+    for s in sockets:
+        s.setblocking(False)
+        try:
+            while s.recv(4096):  # frames (a SETTINGS ack) before any EOF
+                pass
+        except BlockingIOError:
+            alive.append(s)  # nothing more to read, no EOF: open
+        except OSError:
+            pass  # reset
+        finally:
+            s.setblocking(True)
+    return alive
+
+
+def wait_open_at_most(d, n, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while metric(d.admin_port, "kumo_connections_open") > n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return metric(d.admin_port, "kumo_connections_open")
+
+
 def probe_connection_limit(d, token, user_id, limit, per_address, extra):
-    refused_total = "kumo_connections_refused_total"
-    refused_addr = "kumo_connections_refused_address_total"
+    evicted_total = "kumo_connections_evicted_total"
     held = []
     try:
         # limit+extra idle connections from four addresses (each under its
-        # own limit): the port holds `limit`, the rest are closed at once.
-        before = metric(d.admin_port, refused_total)
-        refused = 0
+        # own limit): each is admitted, the longest-idle ones closed to make
+        # room, so the port holds `limit` and the flood locks nobody out.
+        before = metric(d.admin_port, evicted_total)
+        admitted = 0
         t0 = time.monotonic()
         srcs = ["127.0.0.%d" % i for i in (2, 3, 4, 5)]
         for i in range(limit + extra):
             s = open_idle(d.rpc_port, srcs[i % len(srcs)])
-            if s is None:
-                refused += 1
-            else:
+            if s is not None:
+                admitted += 1
                 held.append(s)
         took = time.monotonic() - t0
-        after = metric(d.admin_port, refused_total)
-        ok = len(held) == limit and refused == extra and after - before >= refused
-        report(ok, "%d idle connections against KUMO_MAX_CONNECTIONS=%d: the extra ones are "
-               "closed at once and counted" % (limit + extra, limit),
-               "held %d, refused %d, %s %+g" % (len(held), refused, refused_total, after - before))
-        note("port limit: %d held, %d refused in %.2f s; %s +%g" % (
-            len(held), refused, took, refused_total, after - before))
+        opened = wait_open_at_most(d, limit)
+        alive = still_open(held)
+        after = metric(d.admin_port, evicted_total)
+        ok = admitted == limit + extra and opened <= limit and len(alive) <= limit and \
+            after - before >= extra
+        report(ok, "%d idle connections against KUMO_MAX_CONNECTIONS=%d: each admitted, the "
+               "longest idle closed to make room, never more than the limit open" %
+               (limit + extra, limit),
+               "admitted %d, open %g, still open here %d, %s %+g" % (
+                   admitted, opened, len(alive), evicted_total, after - before))
+        report(all(s in alive for s in held[-(limit // 2):]),
+               "the newest connections are the ones kept (the oldest idle went first)")
+        note("port limit: %d admitted in %.2f s; %d kept; %s +%g" % (
+            admitted, took, len(alive), evicted_total, after - before))
         served, why = legit_call(d, token, user_id, "127.0.0.6")
-        report(not served, "while the port is full a new client is refused", why)
+        report(served, "a legitimate client is served while the flood holds the port", why)
         status, _ = kumo_stack.http_get(d.admin_port, "/healthz")
-        report(status == 200, "the admin port answers while the RPC port is full")
-        # Once some of the idle ones go, a legitimate client is served.
-        for s in held[:10]:
-            s.close()
-        held = held[10:]
-        tries, deadline = 0, time.monotonic() + 20
-        served = False
-        while not served and time.monotonic() < deadline:
-            tries += 1
-            served, why = legit_call(d, token, user_id, "127.0.0.6")
-            if not served:
-                time.sleep(0.2)
-        report(served, "a legitimate client is served once some idle connections close",
-               "after %d tries: %s" % (tries, why))
+        report(status == 200, "the admin port answers during the flood")
         for s in held:
             s.close()
         held = []
-        # Wait for the server to see those closes.
-        deadline = time.monotonic() + 20
-        while metric(d.admin_port, "kumo_connections_open") > 0 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_open_at_most(d, 0, 20)
         # One address alone cannot take the port: KUMO_MAX_CONNECTIONS_PER_ADDRESS.
-        before = metric(d.admin_port, refused_addr)
-        refused = 0
+        others = [open_idle(d.rpc_port, "127.0.0.9") for _ in range(3)]
+        held = [s for s in others if s is not None]
+        mine = []
         for _ in range(per_address + extra):
             s = open_idle(d.rpc_port, "127.0.0.7")
-            if s is None:
-                refused += 1
-            else:
-                held.append(s)
-        after = metric(d.admin_port, refused_addr)
-        ok = len(held) == per_address and refused == extra and after - before >= refused
-        report(ok, "%d idle connections from one address against "
-               "KUMO_MAX_CONNECTIONS_PER_ADDRESS=%d: the extra ones are closed at once and "
-               "counted" % (per_address + extra, per_address),
-               "held %d, refused %d, %s %+g" % (len(held), refused, refused_addr, after - before))
-        note("address limit: %d held, %d refused; %s +%g" % (
-            len(held), refused, refused_addr, after - before))
+            if s is not None:
+                mine.append(s)
+        wait_open_at_most(d, per_address + len(held))
+        time.sleep(0.2)  # the last closes' FINs reach us
+        alive_mine = still_open(mine)
+        alive_others = still_open(held)
+        held += mine
+        report(len(alive_mine) <= per_address and len(alive_others) == len(others) == 3,
+               "%d idle connections from one address against KUMO_MAX_CONNECTIONS_PER_ADDRESS="
+               "%d: it keeps at most its share, and its flood closes none of another address's"
+               % (per_address + extra, per_address),
+               "its open %d, the other address's open %d of %d" % (
+                   len(alive_mine), len(alive_others), len(others)))
+        note("address limit: %d of %d kept; the other address kept %d" % (
+            len(alive_mine), len(mine), len(alive_others)))
         served, why = legit_call(d, token, user_id, "127.0.0.8")
-        report(served, "another address is served while one holds its limit", why)
+        report(served, "another address is served while one floods", why)
     finally:
         for s in held:
             s.close()

@@ -318,6 +318,21 @@ static int open_h2(int port)
     return open_h2_from(port, NULL);
 }
 
+/* Whether the server closed `fd` (EOF or reset within a second). */
+static int closed_by_server(int fd)
+{
+    struct timeval tv = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char buf[256];
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        if (n == 0 || (n < 0 && errno == ECONNRESET))
+            return 1;
+        if (n < 0)
+            return 0; /* timed out: still open */
+    }
+}
+
 static void test_rpc_conn_connection_limit(void **state)
 {
     (void)state;
@@ -328,27 +343,20 @@ static void test_rpc_conn_connection_limit(void **state)
     for (int i = 0; i < 4; i++) {
         held[i] = open_h2(port);
         assert_true(held[i] >= 0);
+        usleep(2000); /* distinct idle times: held[0] is the longest idle */
     }
-    /* Past the limit: closed at once, however many come. */
-    for (int i = 0; i < 3; i++)
-        assert_int_equal(open_h2(port), -1);
+    assert_int_equal(kumo_connlimit_count(srv->limit, NULL), 4);
+    /* At the limit, a new client is served: the connection idle the
+     * longest is closed to make room, and the port stays at its limit. */
     struct kumo_rpc_client *c = client_for(srv, 0);
-    assert_int_not_equal(echo(c, "x", kumo_now_ns() + 2000000000LL, NULL, 0), KUMO_CODE_OK);
+    assert_int_equal(echo(c, "in", kumo_now_ns() + 2000000000LL, NULL, 0), KUMO_CODE_OK);
     kumo_rpc_client_free(c);
-    /* Once some close, a legitimate client is served again. */
-    close(held[0]);
-    close(held[1]);
-    kumo_code code = KUMO_CODE_UNAVAILABLE;
-    for (int i = 0; i < 50 && code != KUMO_CODE_OK; i++) {
-        c = client_for(srv, 0);
-        code = echo(c, "back", kumo_now_ns() + 2000000000LL, NULL, 0);
-        kumo_rpc_client_free(c);
-        if (code != KUMO_CODE_OK)
-            usleep(100000);
-    }
-    assert_int_equal(code, KUMO_CODE_OK);
-    close(held[2]);
-    close(held[3]);
+    assert_true(closed_by_server(held[0]));
+    assert_false(closed_by_server(held[3]));
+    assert_true(kumo_connlimit_count(srv->limit, NULL) <= 4);
+    assert_true(kumo_connlimit_evicted(srv->limit) >= 1);
+    for (int i = 0; i < 4; i++)
+        close(held[i]);
     stop_server(srv);
 }
 
@@ -360,28 +368,36 @@ static void test_rpc_conn_per_address_limit(void **state)
         .port = 0, .max_connections = 5, .max_connections_per_address = 3};
     struct kumo_rpc_server *srv = start_server(&cfg);
     int port = kumo_rpc_server_port(srv);
-    int held[5], n = 0;
+    int a[4], b[2];
     for (int i = 0; i < 3; i++) {
-        held[n] = open_h2_from(port, "127.0.0.2");
-        assert_true(held[n++] >= 0);
+        a[i] = open_h2_from(port, "127.0.0.2");
+        assert_true(a[i] >= 0);
+        usleep(2000);
     }
-    /* One address cannot take the whole port... */
-    assert_int_equal(open_h2_from(port, "127.0.0.2"), -1);
-    assert_int_equal(kumo__rpc_admit_open(&srv->admit, "127.0.0.2"), 3);
-    /* ...another still gets in, up to the port's limit. */
     for (int i = 0; i < 2; i++) {
-        held[n] = open_h2_from(port, "127.0.0.3");
-        assert_true(held[n++] >= 0);
+        b[i] = open_h2_from(port, "127.0.0.3");
+        assert_true(b[i] >= 0);
+        usleep(2000);
     }
-    assert_int_equal(open_h2_from(port, "127.0.0.3"), -1);
-    assert_int_equal(kumo__rpc_admit_open(&srv->admit, NULL), 5);
-    for (int i = 0; i < n; i++)
-        close(held[i]);
-    /* Closed connections are forgotten (the server sees the EOFs soon). */
-    for (int i = 0; i < 100 && kumo__rpc_admit_open(&srv->admit, NULL) > 0; i++)
+    /* One address cannot take more than its share: a fourth from .2
+     * closes .2's own longest-idle connection, never .3's. */
+    a[3] = open_h2_from(port, "127.0.0.2");
+    assert_true(a[3] >= 0);
+    assert_true(closed_by_server(a[0]));
+    assert_false(closed_by_server(b[0]));
+    for (int i = 0; i < 100 && kumo_connlimit_count(srv->limit, "127.0.0.2") > 3; i++)
         usleep(20000);
-    assert_int_equal(kumo__rpc_admit_open(&srv->admit, NULL), 0);
-    assert_int_equal(kumo__rpc_admit_open(&srv->admit, "127.0.0.2"), 0);
+    assert_int_equal(kumo_connlimit_count(srv->limit, "127.0.0.2"), 3);
+    assert_int_equal(kumo_connlimit_count(srv->limit, "127.0.0.3"), 2);
+    close(a[0]);
+    for (int i = 1; i < 4; i++)
+        close(a[i]);
+    for (int i = 0; i < 2; i++)
+        close(b[i]);
+    /* Closed connections are forgotten (the server sees the EOFs soon). */
+    for (int i = 0; i < 100 && kumo_connlimit_count(srv->limit, NULL) > 0; i++)
+        usleep(20000);
+    assert_int_equal(kumo_connlimit_count(srv->limit, NULL), 0);
     stop_server(srv);
 }
 
