@@ -176,9 +176,13 @@ void bff_error(struct bff_ctx *c, int status, const char *code, const char *mess
  * unavailable/internal/unknown messages replaced by generic text). */
 void bff_rpc_error(struct bff_ctx *c, kumo_code code, const struct kumo_rpc_status *st);
 
-/* Parses the body as a JSON object into c->body (depth checked). Returns 0,
- * or answers 400 and returns -1. An empty body gives an empty object. */
+/* Parses the body as a JSON object into c->body (depth checked) and checks
+ * it against the route's operation in bff/openapi.yaml (spec.h). Returns 0,
+ * or answers 400 (415) and returns -1. An empty body gives an empty object. */
 int bff_parse_body(struct bff_ctx *c);
+/* bff_parse_body without the check against the document (the caller runs
+ * bff_spec_check_body itself). */
+int bff_parse_body_only(struct bff_ctx *c);
 /* Checks that every key of `obj` is one of the NULL-terminated `allowed`;
  * otherwise answers 400 naming the first other and returns -1. */
 int bff_only_fields(struct bff_ctx *c, json_t *obj, const char *const *allowed);

@@ -16,6 +16,7 @@
 #include "kumo/documents/v1/documents.pb-c.h"
 #include "op.h"
 #include "rest_json.h"
+#include "spec.h"
 #include "rpc/rpc.h"
 #include "runtime/log.h"
 
@@ -589,7 +590,7 @@ static int deleted_hidden(struct bff_ctx *c, const Kumo__Documents__V1__GetDocum
 
 void bff_h_docs_get(struct bff_ctx *c)
 {
-    if (bff_doc_id_check(c, "id") != 0)
+    if (bff_doc_id_check(c, "id") != 0 || bff_spec_check_query(c) != 0)
         return;
     Kumo__Documents__V1__GetDocumentRequest *rq = (void *)bff_op_request(c, &bff_op_docs_get);
     if (!rq)
@@ -840,15 +841,18 @@ static void direct_put(struct bff_ctx *c)
 void bff_h_docs_put(struct bff_ctx *c)
 {
     if (bff_doc_id_check(c, "id") != 0 || bff_require_role(c, WRITERS) != 0 ||
-        bff_parse_body(c) != 0)
+        bff_parse_body_only(c) != 0)
+        return;
+    /* The raised limit of this route is for file_content only. */
+    if (!json_object_get(c->body, "file_content") &&
+        (int64_t)c->rq->body_len > c->app->s.body_max) {
+        bff_error(c, 413, "resource_exhausted", "request body too large");
+        return;
+    }
+    if (bff_spec_check_body(c) != 0)
         return;
     if (json_object_get(c->body, "file_content")) {
         direct_put(c);
-        return;
-    }
-    /* The raised limit of this route is for file_content only. */
-    if ((int64_t)c->rq->body_len > c->app->s.body_max) {
-        bff_error(c, 413, "resource_exhausted", "request body too large");
         return;
     }
     bff_run(c, &bff_op_docs_put);

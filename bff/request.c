@@ -10,6 +10,7 @@
 #include "base/alloc.h"
 #include "bff.h"
 #include "codec/json_codec.h"
+#include "spec.h"
 
 const char *bff_header(const struct bff_request *rq, const char *name)
 {
@@ -36,7 +37,7 @@ const char *bff_param(struct bff_ctx *c, const char *name)
     return "";
 }
 
-int bff_parse_body(struct bff_ctx *c)
+int bff_parse_body_only(struct bff_ctx *c)
 {
     const struct bff_request *rq = c->rq;
     if (c->body)
@@ -64,6 +65,15 @@ int bff_parse_body(struct bff_ctx *c)
     }
     c->body = v;
     return 0;
+}
+
+int bff_parse_body(struct bff_ctx *c)
+{
+    if (c->body)
+        return 0; /* parsed (and checked) already */
+    /* Then what bff/openapi.yaml says of the body (required members, types,
+     * enums, bounds, no other member), before any handler reads it. */
+    return bff_parse_body_only(c) == 0 ? bff_spec_check_body(c) : -1;
 }
 
 int bff_only_fields(struct bff_ctx *c, json_t *obj, const char *const *allowed)

@@ -15,6 +15,7 @@
 #include "op.h"
 #include "rest_json.h"
 #include "rpc/fields.h"
+#include "spec.h"
 
 #define MEMBER(m, off) ((char *)(m) + (off))
 
@@ -484,6 +485,8 @@ void bff_run(struct bff_ctx *c, const struct bff_op *op)
     if (op->doc_id && bff_doc_id_check(c, op->doc_id) != 0)
         return;
     if (op->roles && bff_require_role(c, op->roles) != 0)
+        return;
+    if (bff_spec_check_query(c) != 0)
         return;
     if (op->body && (bff_parse_body(c) != 0 || bff_only_fields(c, c->body, op->body) != 0))
         return;

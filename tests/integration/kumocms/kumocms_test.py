@@ -73,7 +73,9 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import kumo_stack  # noqa: E402
+import openapi_validate  # noqa: E402
 
 MIB = 1024 * 1024
 MAX_FILE_SIZE = 10 * MIB  # KumoCMS: direct upload below it
@@ -169,11 +171,13 @@ def http(method, url, headers=None, body=None, timeout=60):
     req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
     try:
         with _OPENER.open(req, timeout=timeout) as r:
-            return Resp(method, url, r.status, r.headers, r.read())
+            out = Resp(method, url, r.status, r.headers, r.read())
     except urllib.error.HTTPError as e:
-        return Resp(method, url, e.code, e.headers, e.read())
+        out = Resp(method, url, e.code, e.headers, e.read())
     except (urllib.error.URLError, ConnectionError) as e:
         return Resp(method, url, 0, {}, str(e).encode())
+    openapi_validate.observe(method, url, out.status, out.headers, out.body)
+    return out
 
 
 def declared_only(url, method, credential, length):
@@ -190,7 +194,9 @@ def declared_only(url, method, credential, length):
         conn.putheader("Content-Length", str(length))
         conn.endheaders()
         r = conn.getresponse()
-        return Resp(method, url, r.status, r.headers, r.read())
+        out = Resp(method, url, r.status, r.headers, r.read())
+        openapi_validate.observe(method, url, out.status, out.headers, out.body)
+        return out
     finally:
         conn.close()
 
@@ -882,6 +888,8 @@ def main():
             s = sorted(POLL_TIMES)
             note("PUT answered -> GET 200 with presigned_url: n=%d median %.3fs max %.3fs" % (
                 len(s), s[len(s) // 2], s[-1]))
+        openapi_validate.shared().self_test(report)
+        openapi_validate.shared().report(report)
         case("SIGTERM: every daemon exits 0", c_sigterm, w)
         case("logs: no sanitizer reports, no secrets or presigned URLs", c_logs, w)
         note("run time %.1fs" % (time.time() - t0))

@@ -55,8 +55,10 @@ static void fx_init(struct fx *x, const char *method, const char *pattern, const
     x->c.rs = &x->rs;
     x->c.arena = kumo_arena_new();
     assert_true(kumo_web_route_match(pattern, buf, &x->c.params));
+    /* The mapping layer is under test here, not the document's check of the
+     * body (test_spec_check.c): bodies may lack members openapi.yaml requires. */
     if (body)
-        assert_int_equal(bff_parse_body(&x->c), 0);
+        assert_int_equal(bff_parse_body_only(&x->c), 0);
 }
 
 static void fx_header(struct fx *x, const char *name, const char *value)

@@ -10,7 +10,7 @@ import { setLang } from "../../src/i18n";
 function session(roles: string[]): AuthState {
   return {
     status: "signedIn",
-    session: { userId: "us_1", tenantId: "tn_1", roles, user: { email: "x@demo.local" } },
+    session: { userId: "us_1", tenantId: "tn_1", roles, user: { id: "us_1", tenant_id: "tn_1", email: "x@demo.local", role: "admin", create_time: "2026-01-01T00:00:00Z", etag: "1" } },
     signIn: async () => undefined,
     signOut: async () => undefined,
   };
