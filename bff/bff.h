@@ -18,6 +18,7 @@
 #include "runtime/config.h"
 #include "auth/jwks_fetch.h"
 #include "auth/jwt.h"
+#include "auth/jwt_setup.h"
 #include "auth/ratelimit.h"
 #include "auth/revocations.h"
 #include "auth/throttle.h"
@@ -31,10 +32,7 @@ struct bff_settings {
     const char *http_addr;
     int http_port;
     const char *users_target, *documents_target, *storage_target;
-    const char *jwt_issuer, *jwt_audience;
-    int64_t jwt_leeway_s, jwt_max_ttl_s;
-    const char *jwks_file, *jwks_url;
-    int64_t jwks_refresh_ms;
+    struct kumo_jwt_settings jwt; /* KUMO_JWT_* (auth/jwt_setup.h) */
     const char *cors_origins;
     int cookie_secure;
     int64_t body_max;
@@ -68,9 +66,8 @@ struct bff {
     struct bff_settings s;
     struct kumo_rpc_client *users, *documents, *storage;
     struct kumo_apikey_exchange *apikeys;
-    struct kumo_jwt_verifier *verifier;
+    struct kumo_jwt_setup jwt;          /* verifier of users' tokens, JWKS refresher */
     struct kumo_verify_cache *verified; /* tokens verified lately */
-    struct kumo_jwks_refresher *jwks;
     struct kumo_ratelimit *rl_addr, *rl_principal, *rl_login;
     /* Client addresses with a credential refused within the last
      * BFF_SUSPECT_WINDOW_MS: their API keys skip the exchange cache. */

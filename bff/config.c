@@ -2,6 +2,7 @@
  * framework adds KUMO_RPC_ADDR/PORT, KUMO_ADMIN_PORT, KUMO_LOG_LEVEL...). */
 #include <string.h>
 
+#include "auth/jwt_setup.h"
 #include "bff.h"
 #include "runtime/log.h"
 #include "auth/revocations.h"
@@ -20,18 +21,7 @@ static const struct kumo_config_var vars[] = {
     {"KUMO_DOCUMENTS_TARGET", KUMO_CONFIG_STRING, "127.0.0.1:7102", "kumo-documents RPC address"},
     {"KUMO_STORAGE_TARGET", KUMO_CONFIG_STRING, "127.0.0.1:7103",
      "kumo-storage RPC address (health checks only)"},
-    {"KUMO_JWT_ISSUER", KUMO_CONFIG_STRING, "kumo-users", "required iss of access tokens"},
-    {"KUMO_JWT_AUDIENCE", KUMO_CONFIG_STRING, "kumo", "required aud of access tokens"},
-    {"KUMO_JWT_LEEWAY", KUMO_CONFIG_DURATION_MS, "30s", "clock skew allowed verifying tokens", 0, 0,
-     300 * SEC_MS},
-    {"KUMO_JWT_MAX_TTL", KUMO_CONFIG_DURATION_MS, "24h", "longest token lifetime accepted", 0,
-     SEC_MS, 7 * DAY_MS},
-    {"KUMO_JWT_JWKS_FILE", KUMO_CONFIG_STRING, NULL,
-     "JWKS file with the keys verifying access tokens; takes precedence over KUMO_JWT_JWKS_URL"},
-    {"KUMO_JWT_JWKS_URL", KUMO_CONFIG_STRING, "http://127.0.0.1:9101/.well-known/jwks.json",
-     "URL of kumo-users' JWKS (its admin port)"},
-    {"KUMO_JWT_JWKS_REFRESH", KUMO_CONFIG_DURATION_MS, "5m", "how often the JWKS is reloaded", 0,
-     SEC_MS, DAY_MS},
+    KUMO_JWT_SETUP_CONFIG_VARS,
     KUMO_REVOCATIONS_CONFIG_VARS,
     {"KUMO_CORS_ORIGINS", KUMO_CONFIG_STRING, "",
      "comma-separated browser origins allowed (exact match; empty = no CORS; \"*\" is ignored)"},
@@ -125,13 +115,6 @@ int bff_settings_load(const struct kumo_config *c, struct bff_settings *s)
     s->users_target = kumo_config_string(c, "KUMO_USERS_TARGET");
     s->documents_target = kumo_config_string(c, "KUMO_DOCUMENTS_TARGET");
     s->storage_target = kumo_config_string(c, "KUMO_STORAGE_TARGET");
-    s->jwt_issuer = kumo_config_string(c, "KUMO_JWT_ISSUER");
-    s->jwt_audience = kumo_config_string(c, "KUMO_JWT_AUDIENCE");
-    s->jwt_leeway_s = kumo_config_int(c, "KUMO_JWT_LEEWAY") / 1000;
-    s->jwt_max_ttl_s = kumo_config_int(c, "KUMO_JWT_MAX_TTL") / 1000;
-    s->jwks_file = kumo_config_string(c, "KUMO_JWT_JWKS_FILE");
-    s->jwks_url = kumo_config_string(c, "KUMO_JWT_JWKS_URL");
-    s->jwks_refresh_ms = kumo_config_int(c, "KUMO_JWT_JWKS_REFRESH");
     s->cors_origins = kumo_config_string(c, "KUMO_CORS_ORIGINS");
     s->cookie_secure = kumo_config_bool(c, "KUMO_COOKIE_SECURE");
     s->body_max = kumo_config_int(c, "KUMO_BODY_MAX");
@@ -170,11 +153,7 @@ int bff_settings_load(const struct kumo_config *c, struct bff_settings *s)
             0 ||
         limit(c, "KUMO_LOGIN_RATE_LIMIT", &s->rl_login_rate, &s->rl_login_burst) != 0)
         return -1;
-    if (s->jwt_issuer == NULL || s->jwt_issuer[0] == '\0' || s->jwt_audience == NULL ||
-        s->jwt_audience[0] == '\0')
-        return bad("KUMO_JWT_ISSUER and KUMO_JWT_AUDIENCE must not be empty");
-    if ((s->jwks_file == NULL || s->jwks_file[0] == '\0') &&
-        (s->jwks_url == NULL || s->jwks_url[0] == '\0'))
-        return bad("one of KUMO_JWT_JWKS_FILE and KUMO_JWT_JWKS_URL is required");
+    if (kumo_jwt_settings_load(c, &s->jwt) != 0)
+        return -1;
     return 0;
 }

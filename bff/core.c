@@ -145,7 +145,7 @@ static int authenticate(struct bff_ctx *c)
     }
     /* From the verified-token cache when this token verified lately (the
      * revocation check below runs every time). */
-    int rc = kumo_verify_cache_verify(c->app->verified, c->app->verifier, tok, len,
+    int rc = kumo_verify_cache_verify(c->app->verified, c->app->jwt.verifier, tok, len,
                                       (int64_t)time(NULL), &c->principal, NULL);
     const char *why = rc != 0 ? kumo_jwt_strerror(rc) : NULL;
     if (rc == 0 && kumo_revocations_revoked(c->app->revocations.set, c->principal.tid,

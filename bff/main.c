@@ -15,15 +15,6 @@
 
 static struct bff app;
 
-static int jwks_ready(void *ud, char *err, size_t errlen)
-{
-    struct bff *a = ud;
-    if (kumo_jwks_refresher_loads(a->jwks) > 0)
-        return 0;
-    snprintf(err, errlen, "no JWKS loaded yet");
-    return -1;
-}
-
 static int new_client(const char *target, struct kumo_rpc_client **out, const char *name)
 {
     /* The services sit next to the BFF (same host or cluster): gzip on
@@ -60,20 +51,11 @@ static void on_revocation(void *ud, const char *tid, const char *sub)
 static int setup_auth(struct bff *a, struct kumo_admin *admin, const struct kumo_config *c)
 {
     const struct bff_settings *s = &a->s;
-    struct kumo_jwt_verify_opts o = {s->jwt_issuer, s->jwt_audience, s->jwt_leeway_s,
-                                     s->jwt_max_ttl_s};
-    if (kumo_jwt_verifier_new(&a->verifier, &o, NULL) != 0) {
-        kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "error", "invalid JWT options", NULL);
+    /* kumo-users' tokens: verifier, JWKS refresher and its "jwks" check
+     * (no RPC authenticator: the BFF's RPC port serves health only). */
+    if (kumo_jwt_setup_start(&a->jwt, &s->jwt, NULL, admin) != 0 ||
+        kumo_verify_cache_new(&a->verified, 0) != 0)
         return -1;
-    }
-    if (kumo_verify_cache_new(&a->verified, 0) != 0)
-        return -1;
-    const char *source = s->jwks_file && *s->jwks_file ? s->jwks_file : s->jwks_url;
-    if (kumo_jwks_refresher_start(&a->jwks, a->verifier, source, s->jwks_refresh_ms, NULL) != 0) {
-        kumo_log(KUMO_LOG_ERROR, NULL, "cannot start the JWKS refresher", NULL);
-        return -1;
-    }
-    kumo_admin_add_check(admin, "jwks", jwks_ready, a);
     struct kumo_throttle_config sc = {1, BFF_SUSPECT_WINDOW_MS, 0};
     if (kumo_throttle_new(&a->suspects, &sc) != 0)
         return -1;
@@ -82,7 +64,7 @@ static int setup_auth(struct bff *a, struct kumo_admin *admin, const struct kumo
         kumo_log(KUMO_LOG_ERROR, NULL, "cannot create the API key exchange", NULL);
         return -1;
     }
-    return kumo_revocations_client_start(&a->revocations, c, s->jwt_max_ttl_s + s->jwt_leeway_s,
+    return kumo_revocations_client_start(&a->revocations, c, s->jwt.max_ttl_s + s->jwt.leeway_s,
                                          on_revocation, a);
 }
 
@@ -144,8 +126,7 @@ static void teardown(struct kumo_daemon *d, void *ud)
     }
     a->http = NULL;
     bff_static_free();
-    kumo_jwks_refresher_stop(a->jwks);
-    a->jwks = NULL;
+    kumo_jwt_setup_stop(&a->jwt);
     kumo_revocations_client_stop(&a->revocations);
     kumo_apikey_exchange_free(a->apikeys);
     a->apikeys = NULL;
@@ -153,8 +134,6 @@ static void teardown(struct kumo_daemon *d, void *ud)
     kumo_rpc_client_free(a->documents);
     kumo_rpc_client_free(a->storage);
     a->users = a->documents = a->storage = NULL;
-    kumo_jwt_verifier_free(a->verifier);
-    a->verifier = NULL;
     kumo_verify_cache_free(a->verified);
     a->verified = NULL;
     kumo_ratelimit_free(a->rl_addr);

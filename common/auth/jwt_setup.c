@@ -23,7 +23,9 @@ int kumo_jwt_settings_load(const struct kumo_config *c, struct kumo_jwt_settings
     s->jwks_file = kumo_config_string(c, "KUMO_JWT_JWKS_FILE");
     s->jwks_url = kumo_config_string(c, "KUMO_JWT_JWKS_URL");
     s->jwks_refresh_ms = kumo_config_int(c, "KUMO_JWT_JWKS_REFRESH");
-    s->service_callers = kumo_config_string(c, "KUMO_SERVICE_CALLERS");
+    s->service_callers = kumo_config_declared(c, "KUMO_SERVICE_CALLERS")
+                             ? kumo_config_string(c, "KUMO_SERVICE_CALLERS")
+                             : NULL; /* a daemon no service calls (kumo-bff) */
     if (s->service_callers == NULL)
         s->service_callers = "";
     if (s->issuer == NULL || s->audience == NULL || s->issuer[0] == '\0' || s->audience[0] == '\0')

@@ -40,7 +40,8 @@
      0, 1000LL, 24 * 3600 * 1000LL}
 
 /* The eighth setting, KUMO_SERVICE_CALLERS: the service principals allowed
- * to call, with the daemon's own default ("" = users only) and help. */
+ * to call, with the daemon's own default ("" = users only) and help. A
+ * daemon no service calls (kumo-bff) leaves it out: none are allowed. */
 #define KUMO_JWT_SETUP_CALLERS_VAR(default_value, help)                                        \
     {"KUMO_SERVICE_CALLERS", KUMO_CONFIG_STRING, default_value, help}
 /* clang-format on */

@@ -398,6 +398,14 @@ static const struct entry *find(const struct kumo_config *c, const char *name)
     abort();
 }
 
+int kumo_config_declared(const struct kumo_config *c, const char *name)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->entries[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
 const char *kumo_config_string(const struct kumo_config *c, const char *name)
 {
     const struct entry *e = find(c, name);

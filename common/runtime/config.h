@@ -61,6 +61,11 @@ struct kumo_config; /* the loaded values; opaque */
 int kumo_config_load(const struct kumo_config_var *vars, size_t n, struct kumo_config **out,
                      char **err);
 
+/* Whether `name` is one of the variables `c` was loaded with (the getters
+ * below abort on an undeclared name: this lets shared set-up code read a
+ * setting only some daemons have). */
+int kumo_config_declared(const struct kumo_config *c, const char *name);
+
 /* Returns the text of `name` as set or defaulted (for every type: "5s" for
  * a duration), or NULL if it has neither. The string is owned by `c`. */
 const char *kumo_config_string(const struct kumo_config *c, const char *name);
