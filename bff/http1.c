@@ -27,11 +27,13 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
 #include "bff.h"
 #include "pool.h"
+#include "http/mhd.h"
 #include "runtime/connlimit.h"
 #include "runtime/log.h"
 #include "rpc/rpc.h"
@@ -470,39 +472,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     atomic_fetch_sub(&h->inflight, 1);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    (void)cls;
-    char msg[512];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    size_t n = strlen(msg);
-    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-        msg[--n] = '\0';
-    kumo_log(KUMO_LOG_DEBUG, NULL, "libmicrohttpd", "detail", msg, NULL);
-}
-
-static int fill_addr(const char *addr, int port, struct sockaddr_storage *ss, socklen_t *len)
-{
-    memset(ss, 0, sizeof *ss);
-    if (strcmp(addr, "localhost") == 0)
-        addr = "127.0.0.1";
-    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, addr, &in4->sin_addr) == 1) {
-        in4->sin_family = AF_INET;
-        in4->sin_port = htons((uint16_t)port);
-        *len = sizeof *in4;
-        return 0;
-    }
-    if (inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)port);
-        *len = sizeof *in6;
-        return 0;
-    }
-    return -1;
-}
-
 static int listen_on(const struct sockaddr_storage *ss, socklen_t len, int *port)
 {
     int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -684,7 +653,7 @@ int bff_http_start(struct bff *app, struct bff_http **out)
     const struct bff_settings *s = &app->s;
     struct sockaddr_storage ss;
     socklen_t sl;
-    if (fill_addr(s->http_addr, s->http_port, &ss, &sl) != 0) {
+    if (kumo_http_listen_addr(s->http_addr, s->http_port, &ss, &sl) != 0) {
         kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "error",
                  "KUMO_HTTP_ADDR must be a numeric IP address", NULL);
         return -1;
@@ -718,12 +687,13 @@ int bff_http_start(struct bff *app, struct bff_http **out)
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME;
     h->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->http_threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)s->http_max_connections + 64, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, kumo_mhd_log,
+        (void *)(intptr_t)KUMO_LOG_DEBUG, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->http_threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->http_max_connections + 64,
+        MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
+        MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
     if (h->d == NULL || pipe2(h->wake, O_CLOEXEC) != 0) {
         kumo_log(KUMO_LOG_ERROR, NULL, "cannot start the HTTP server", "error", strerror(errno),
                  NULL);

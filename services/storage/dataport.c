@@ -23,10 +23,12 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
 #include "dataport.h"
+#include "http/mhd.h"
 #include "runtime/connlimit.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
@@ -694,39 +696,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     atomic_fetch_sub(&dp->inflight, 1);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    (void)cls;
-    char msg[512];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    size_t n = strlen(msg);
-    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-        msg[--n] = '\0';
-    kumo_log(KUMO_LOG_WARN, NULL, "libmicrohttpd", "detail", msg, NULL);
-}
-
 /* ---- start and stop ---- */
-
-static int fill_addr(const char *addr, int port, struct sockaddr_storage *ss, unsigned *flags)
-{
-    memset(ss, 0, sizeof *ss);
-    if (strcmp(addr, "localhost") == 0)
-        addr = "127.0.0.1";
-    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, addr, &in4->sin_addr) == 1) {
-        in4->sin_family = AF_INET;
-        in4->sin_port = htons((uint16_t)port);
-        return 0;
-    }
-    if (inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)port);
-        *flags |= MHD_USE_IPv6;
-        return 0;
-    }
-    return -1;
-}
 
 int stg_dataport_start(struct stg_ctx *ctx)
 {
@@ -734,24 +704,27 @@ int stg_dataport_start(struct stg_ctx *ctx)
     struct sockaddr_storage ss;
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
-    if (fill_addr(s->data_addr, s->data_port, &ss, &flags) != 0) {
+    socklen_t sl;
+    if (kumo_http_listen_addr(s->data_addr, s->data_port, &ss, &sl) != 0) {
         kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "error",
                  "KUMO_STORAGE_DATA_ADDR must be a numeric IP address", NULL);
         return -1;
     }
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
     struct stg_dataport *dp = kumo_calloc(1, sizeof *dp);
     dp->ctx = ctx;
     kumo_connlimit_new(&dp->limit, s->data_max_connections, s->data_max_connections / 4);
-    dp->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, dp, MHD_OPTION_EXTERNAL_LOGGER,
-                             mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                             /* headroom: connlimit evicts idle ones to let new ones in */
-                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->data_max_connections + 16,
-                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->data_timeout_s,
-                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)s->data_connection_memory,
-                             MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,
-                             MHD_OPTION_URI_LOG_CALLBACK, on_uri, dp, MHD_OPTION_NOTIFY_CONNECTION,
-                             on_connection, dp, MHD_OPTION_NOTIFY_COMPLETED, on_completed, dp,
-                             MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
+    dp->d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, dp, MHD_OPTION_EXTERNAL_LOGGER, kumo_mhd_log,
+        (void *)(intptr_t)KUMO_LOG_WARN, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        /* headroom: connlimit evicts idle ones to let new ones in */
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->data_max_connections + 16,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->data_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)s->data_connection_memory,
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK, MHD_OPTION_URI_LOG_CALLBACK, on_uri, dp,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, dp, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        dp, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
     if (dp->d == NULL) {
         char port[16];
         snprintf(port, sizeof port, "%d", s->data_port);

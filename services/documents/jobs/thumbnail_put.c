@@ -1,40 +1,18 @@
 /* Storing a thumbnail: a presigned PUT from kumo-storage (content type
- * image/png, exact size and SHA-256 signed), then the bytes with libcurl,
- * like every other object of a tenant. */
-#include <curl/curl.h>
+ * image/png, exact size and SHA-256 signed), then the bytes
+ * (http/http_put.h), like every other object of a tenant. */
 #include <openssl/sha.h>
-#include <stdio.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "google/protobuf/duration.pb-c.h"
 #include "google/protobuf/wrappers.pb-c.h"
+#include "http/http_put.h"
 #include "jobs.h"
 #include "kumo/storage/v1/storage.pb-c.h"
 
-#define PUT_TTL_S   300
-#define PUT_TIMEOUT 60L
-
-struct body {
-    const uint8_t *p;
-    size_t left;
-};
-
-static size_t on_read(char *dst, size_t size, size_t nitems, void *ud)
-{
-    struct body *b = ud;
-    size_t n = size * nitems < b->left ? size * nitems : b->left;
-    memcpy(dst, b->p, n);
-    b->p += n;
-    b->left -= n;
-    return n;
-}
-
-static size_t on_discard(char *p, size_t size, size_t nmemb, void *ud)
-{
-    (void)p;
-    (void)ud;
-    return size * nmemb;
-}
+#define PUT_TTL_S      300
+#define PUT_TIMEOUT_MS 60000L
 
 kumo_code docs__thumbnail_put(struct docs_job_env *env, const struct docs_job *job, const char *key,
                               const uint8_t *data, size_t len, struct kumo_buf *err)
@@ -60,41 +38,20 @@ kumo_code docs__thumbnail_put(struct docs_job_env *env, const struct docs_job *j
     if (rc != KUMO_CODE_OK)
         return rc;
     const Kumo__Storage__V1__PresignUploadResponse *r = (const void *)m;
-    CURL *h = curl_easy_init();
-    struct curl_slist *hdrs = NULL;
-    for (size_t i = 0; i < r->n_headers; i++) {
-        char line[1024];
-        snprintf(line, sizeof line, "%s: %s", r->headers[i]->name, r->headers[i]->value);
-        hdrs = curl_slist_append(hdrs, line);
-    }
-    hdrs = curl_slist_append(hdrs, "Expect:");
-    struct body b = {data, len};
-    long status = 0;
-    CURLcode cc = CURLE_FAILED_INIT;
-    if (h) {
-        curl_easy_setopt(h, CURLOPT_URL, r->url);
-        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
-        curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
-        curl_easy_setopt(h, CURLOPT_READDATA, &b);
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_discard);
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-        curl_easy_setopt(h, CURLOPT_TIMEOUT, PUT_TIMEOUT);
-        cc = curl_easy_perform(h);
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-        curl_easy_cleanup(h);
-    }
-    curl_slist_free_all(hdrs);
+    struct kumo_http_header *hdrs = kumo_calloc(r->n_headers + 1, sizeof *hdrs);
+    for (size_t i = 0; i < r->n_headers; i++)
+        hdrs[i] = (struct kumo_http_header){r->headers[i]->name, r->headers[i]->value};
+    struct kumo_http_put_req put = {.url = r->url,
+                                    .headers = hdrs,
+                                    .n_headers = r->n_headers,
+                                    .body = data,
+                                    .len = len,
+                                    .timeout_ms = PUT_TIMEOUT_MS,
+                                    .what = "thumbnail upload"};
+    int prc = kumo_http_put(&put, NULL, err);
+    kumo_free(hdrs);
     protobuf_c_message_free_unpacked(m, NULL);
-    if (cc != CURLE_OK) {
-        kumo_buf_appendf(err, "thumbnail upload failed: %s", curl_easy_strerror(cc));
+    if (prc != 0)
         return KUMO_CODE_UNAVAILABLE;
-    }
-    if (status != 200) {
-        kumo_buf_appendf(err, "thumbnail upload failed: HTTP %ld", status);
-        return KUMO_CODE_UNAVAILABLE;
-    }
     return KUMO_CODE_OK;
 }
