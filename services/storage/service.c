@@ -439,6 +439,20 @@ HANDLER(presign_download)
     return KUMO_CODE_OK;
 }
 
+/* Answers with a response whose only field is `ObjectInfo object = 1`
+ * (StatObject, CopyObject, SetStorageClass, CompleteMultipartUpload), made
+ * from *m, which is cleared. */
+static kumo_code answer_object(struct kumo_rpc_call *call, const ProtobufCMessageDescriptor *desc,
+                               struct stg_meta *m, ProtobufCMessage **response)
+{
+    ProtobufCMessage *r = kumo_rpc_call_alloc(call, desc->sizeof_message);
+    protobuf_c_message_init(desc, r);
+    *(Kumo__Storage__V1__ObjectInfo **)((char *)r + desc->fields[0].offset) = object_info(call, m);
+    stg_meta_clear(m);
+    *response = r;
+    return KUMO_CODE_OK;
+}
+
 HANDLER(stat_object)
 {
     struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
@@ -451,12 +465,7 @@ HANDLER(stat_object)
     enum stg_err e = ctx->be->stat(ctx, rq->key, &m);
     if (e != STG_OK)
         return fail(call, e, NULL);
-    Kumo__Storage__V1__StatObjectResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__storage__v1__stat_object_response__init(resp);
-    resp->object = object_info(call, &m);
-    stg_meta_clear(&m);
-    *response = &resp->base;
-    return KUMO_CODE_OK;
+    return answer_object(call, &kumo__storage__v1__stat_object_response__descriptor, &m, response);
 }
 
 HANDLER(delete_object)
@@ -495,12 +504,7 @@ HANDLER(copy_object)
     enum stg_err e = ctx->be->copy(ctx, rq->source_key, rq->destination_key, cls, &m);
     if (e != STG_OK)
         return fail(call, e, NULL);
-    Kumo__Storage__V1__CopyObjectResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__storage__v1__copy_object_response__init(resp);
-    resp->object = object_info(call, &m);
-    stg_meta_clear(&m);
-    *response = &resp->base;
-    return KUMO_CODE_OK;
+    return answer_object(call, &kumo__storage__v1__copy_object_response__descriptor, &m, response);
 }
 
 HANDLER(set_storage_class)
@@ -520,12 +524,8 @@ HANDLER(set_storage_class)
         return fail(call, e, "an archived object must be restored before it leaves its class");
     if (e != STG_OK)
         return fail(call, e, NULL);
-    Kumo__Storage__V1__SetStorageClassResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__storage__v1__set_storage_class_response__init(resp);
-    resp->object = object_info(call, &m);
-    stg_meta_clear(&m);
-    *response = &resp->base;
-    return KUMO_CODE_OK;
+    return answer_object(call, &kumo__storage__v1__set_storage_class_response__descriptor, &m,
+                         response);
 }
 
 HANDLER(restore_object)
@@ -640,13 +640,8 @@ HANDLER(complete_multipart_upload)
     }
     if (e != STG_OK)
         return fail(call, e, why);
-    Kumo__Storage__V1__CompleteMultipartUploadResponse *resp =
-        kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__storage__v1__complete_multipart_upload_response__init(resp);
-    resp->object = object_info(call, &m);
-    stg_meta_clear(&m);
-    *response = &resp->base;
-    return KUMO_CODE_OK;
+    return answer_object(call, &kumo__storage__v1__complete_multipart_upload_response__descriptor,
+                         &m, response);
 }
 
 HANDLER(abort_multipart_upload)
