@@ -1,5 +1,7 @@
 /* Internals of the data port shared by dataport.c (server, request life
- * cycle, SigV4, routing, CORS, responses) and s3ops.c (the S3 operations). */
+ * cycle, SigV4, routing, CORS, responses) and the S3 operations: s3ops.c
+ * (PUT, multipart, DELETE; bodies and their checks), s3get.c (GET, HEAD),
+ * s3copy.c (CopyObject), s3list.c (ListObjectsV2, ListParts). */
 #ifndef KUMO_STORAGE_DATAPORT_H
 #define KUMO_STORAGE_DATAPORT_H
 
@@ -130,5 +132,43 @@ int kumo__dp_body(struct dp_req *r, const char *data, size_t len);
 enum MHD_Result kumo__dp_finish_op(struct dp_req *r);
 /* Releases what an operation holds (temporary file, buffers). */
 void kumo__dp_op_cleanup(struct dp_req *r);
+
+#define KUMO_DP_XML_HEAD "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+#define KUMO_DP_S3_NS    " xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\""
+/* Most keys or parts one listing answers (S3's own bound). */
+#define KUMO_DP_LIST_MAX 1000
+
+/* Parses a decimal without sign (at most 18 digits) from s[0..len).
+ * Returns 0, or -1 for anything else. */
+int kumo__dp_parse_uint(const char *s, size_t len, int64_t *out);
+/* Appends <name>text</name>, text XML-escaped. */
+void kumo__dp_xml_elem(struct kumo_buf *b, const char *name, const char *text);
+/* The multipart upload named by ?uploadId= for the request's key: sets
+ * r->upload_id, *m (to clear) and *ok = 1; otherwise answers NoSuchUpload
+ * (or the store's error) and sets *ok = 0. */
+enum MHD_Result kumo__dp_find_upload(struct dp_req *r, struct stg_meta *m, int *ok);
+
+/* The object settings of a PUT, CreateMultipartUpload or CopyObject from
+ * its headers (Content-Type and the other stored headers, x-amz-meta-*,
+ * x-amz-storage-class) into r->meta: *ok = 1, or the S3 error answered and
+ * *ok = 0. */
+enum MHD_Result kumo__dp_object_settings(struct dp_req *r, int *ok);
+
+/* ---- s3get.c ---- */
+
+/* GetObject or HeadObject (r->method). */
+enum MHD_Result kumo__dp_get_object(struct dp_req *r);
+
+/* ---- s3copy.c ---- */
+
+/* CopyObject (PUT with x-amz-copy-source). */
+enum MHD_Result kumo__dp_copy_object(struct dp_req *r);
+
+/* ---- s3list.c ---- */
+
+/* ListObjectsV2 of the bucket within the caller's prefix. */
+enum MHD_Result kumo__dp_list_objects(struct dp_req *r);
+/* ListParts of the multipart upload ?uploadId= of the request's key. */
+enum MHD_Result kumo__dp_list_parts(struct dp_req *r);
 
 #endif
