@@ -13,7 +13,7 @@
 #include "runtime/log.h"
 #include "runtime/metrics.h"
 #include "journal.h"
-#include "sqs.h"
+#include "s3/sqs.h"
 #include "storage.h"
 
 extern const unsigned char kumo_storage_descriptor_set[];

@@ -1,5 +1,5 @@
 /* storage path: the data port's hand-written decoders reachable without
- * starting it. kumo__dp_decode_path (the key in the request target) must
+ * starting it. stg__dp_decode_path (the key in the request target) must
  * match a straightforward reference decoder, never write past `cap` and
  * always NUL-terminate; stg_etag_parse (part ETags from XML) accepts
  * exactly 32 hex digits, optionally quoted; stg_unhex inverts stg_hex.
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
-#include "dataport.h"
+#include "dataport/dataport.h"
 #include "storage.h"
 
 static int ref_hex(char c)
@@ -45,7 +45,7 @@ static void check_decode(const char *in, size_t len, size_t cap)
     /* Exact-size heap buffers so ASan sees any write past cap. */
     char *out = kumo_malloc(cap);
     char *ref = kumo_malloc(len + 1);
-    long n = kumo__dp_decode_path(in, len, out, cap);
+    long n = stg__dp_decode_path(in, len, out, cap);
     long want = ref_decode(in, len, ref);
     if (n >= 0) {
         if (n != want || (size_t)n >= cap || out[n] != '\0' || memcmp(out, ref, (size_t)n) != 0)

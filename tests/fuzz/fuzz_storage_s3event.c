@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sqs.h"
+#include "s3/sqs.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -28,7 +28,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
-#include "storage.h"
+#include "../storage.h"
 
 #define CHUNK_SIG_PREFIX   ";chunk-signature="
 #define TRAILER_SIG_HEADER "x-amz-trailer-signature"

@@ -26,7 +26,7 @@
 
 /* ---- small parsers ---- */
 
-int kumo__dp_parse_uint(const char *s, size_t len, int64_t *out)
+int stg__dp_parse_uint(const char *s, size_t len, int64_t *out)
 {
     if (len == 0 || len > 18)
         return -1;
@@ -42,19 +42,19 @@ int kumo__dp_parse_uint(const char *s, size_t len, int64_t *out)
 
 static int64_t header_length(struct dp_req *r, int *bad)
 {
-    const char *cl = kumo__dp_header(r, "Content-Length");
+    const char *cl = stg__dp_header(r, "Content-Length");
     int64_t v = -1;
-    *bad = cl && kumo__dp_parse_uint(cl, strlen(cl), &v) != 0;
+    *bad = cl && stg__dp_parse_uint(cl, strlen(cl), &v) != 0;
     return cl ? v : -1;
 }
 
 static int has_body(struct dp_req *r)
 {
-    const char *cl = kumo__dp_header(r, "Content-Length");
-    return kumo__dp_header(r, "Transfer-Encoding") != NULL || (cl && strcmp(cl, "0") != 0);
+    const char *cl = stg__dp_header(r, "Content-Length");
+    return stg__dp_header(r, "Transfer-Encoding") != NULL || (cl && strcmp(cl, "0") != 0);
 }
 
-void kumo__dp_xml_elem(struct kumo_buf *b, const char *name, const char *text)
+void stg__dp_xml_elem(struct kumo_buf *b, const char *name, const char *text)
 {
     kumo_buf_appendf(b, "<%s>", name);
     stg_xml_escape(b, text, strlen(text));
@@ -104,29 +104,29 @@ static int flexible_checksum(struct dp_req *r, enum MHD_Result *out)
     MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, scan_ck_header, &s);
     /* A presigned URL carries them as (signed) query parameters. */
     for (int a = STG_CK_CRC32; a <= STG_CK_SHA256; a++) {
-        const struct dp_param *q = kumo__dp_param(r, stg_ck_header((enum stg_ck_alg)a));
+        const struct dp_param *q = stg__dp_param(r, stg_ck_header((enum stg_ck_alg)a));
         if (q) {
             s.alg = (enum stg_ck_alg)a;
             s.value = q->value;
             s.count++;
         }
     }
-    const char *trailer = kumo__dp_header(r, "x-amz-trailer");
-    const char *sdk = kumo__dp_header(r, "x-amz-sdk-checksum-algorithm");
-    const struct dp_param *sdk_q = kumo__dp_param(r, "x-amz-sdk-checksum-algorithm");
+    const char *trailer = stg__dp_header(r, "x-amz-trailer");
+    const char *sdk = stg__dp_header(r, "x-amz-sdk-checksum-algorithm");
+    const struct dp_param *sdk_q = stg__dp_param(r, "x-amz-sdk-checksum-algorithm");
     if (sdk == NULL && sdk_q)
         sdk = sdk_q->value;
     enum stg_ck_alg sdk_alg = sdk ? stg_ck_parse(sdk, strlen(sdk)) : STG_CK_NONE;
     if (sdk && sdk_alg == STG_CK_NONE) {
-        *out = kumo__dp_error(r, STG_E_INVALID_REQUEST,
-                              "Value for x-amz-sdk-checksum-algorithm header is invalid.", NULL);
+        *out = stg__dp_error(r, STG_E_INVALID_REQUEST,
+                             "Value for x-amz-sdk-checksum-algorithm header is invalid.", NULL);
         return 0;
     }
     if (s.count + (trailer != NULL) > 1) {
-        *out = kumo__dp_error(r, STG_E_INVALID_REQUEST,
-                              "Expecting a single x-amz-checksum- header. Multiple checksum "
-                              "Types are not allowed.",
-                              NULL);
+        *out = stg__dp_error(r, STG_E_INVALID_REQUEST,
+                             "Expecting a single x-amz-checksum- header. Multiple checksum "
+                             "Types are not allowed.",
+                             NULL);
         return 0;
     }
     if (trailer) {
@@ -137,10 +137,10 @@ static int flexible_checksum(struct dp_req *r, enum MHD_Result *out)
             trailer++, tl--;
         r->ck_alg = stg_ck_from_header(trailer, tl);
         if (r->ck_alg == STG_CK_NONE || !r->streaming || !r->chunk_cfg.trailer) {
-            *out = kumo__dp_error(r, STG_E_INVALID_REQUEST,
-                                  "x-amz-trailer must name one x-amz-checksum-* header of an "
-                                  "aws-chunked body with a trailer (STREAMING-*-TRAILER).",
-                                  NULL);
+            *out = stg__dp_error(r, STG_E_INVALID_REQUEST,
+                                 "x-amz-trailer must name one x-amz-checksum-* header of an "
+                                 "aws-chunked body with a trailer (STREAMING-*-TRAILER).",
+                                 NULL);
             return 0;
         }
         r->ck_from_trailer = 1;
@@ -149,7 +149,7 @@ static int flexible_checksum(struct dp_req *r, enum MHD_Result *out)
         if (stg_ck_unb64(s.value, s.alg, r->ck_expect) != 0) {
             char msg[96];
             snprintf(msg, sizeof msg, "Value for %s header is invalid.", stg_ck_header(s.alg));
-            *out = kumo__dp_error(r, STG_E_INVALID_REQUEST, msg, NULL);
+            *out = stg__dp_error(r, STG_E_INVALID_REQUEST, msg, NULL);
             return 0;
         }
         r->has_ck_expect = 1;
@@ -158,13 +158,13 @@ static int flexible_checksum(struct dp_req *r, enum MHD_Result *out)
     }
     if (sdk_alg != STG_CK_NONE && sdk_alg != r->ck_alg) {
         *out =
-            kumo__dp_error(r, STG_E_INVALID_REQUEST,
-                           "x-amz-sdk-checksum-algorithm does not match the checksum sent.", NULL);
+            stg__dp_error(r, STG_E_INVALID_REQUEST,
+                          "x-amz-sdk-checksum-algorithm does not match the checksum sent.", NULL);
         return 0;
     }
     if (r->streaming && r->chunk_cfg.trailer && !r->ck_from_trailer) {
-        *out = kumo__dp_error(r, STG_E_INVALID_REQUEST,
-                              "A STREAMING-*-TRAILER body needs x-amz-trailer.", NULL);
+        *out = stg__dp_error(r, STG_E_INVALID_REQUEST,
+                             "A STREAMING-*-TRAILER body needs x-amz-trailer.", NULL);
         return 0;
     }
     stg_ck_init(&r->ck, r->ck_alg);
@@ -174,28 +174,28 @@ static int flexible_checksum(struct dp_req *r, enum MHD_Result *out)
 /* aws-chunked: the decoded length is required and bounded like a body. */
 static int streaming_length(struct dp_req *r, int64_t max, enum MHD_Result *out)
 {
-    const char *enc = kumo__dp_header(r, "Content-Encoding");
-    const char *dl = kumo__dp_header(r, "x-amz-decoded-content-length");
+    const char *enc = stg__dp_header(r, "Content-Encoding");
+    const char *dl = stg__dp_header(r, "x-amz-decoded-content-length");
     int64_t v = -1;
     if (!r->streaming) {
         if (enc && strstr(enc, "aws-chunked")) {
-            *out = kumo__dp_error(r, STG_E_INVALID_REQUEST,
-                                  "An aws-chunked body needs x-amz-content-sha256 "
-                                  "STREAMING-UNSIGNED-PAYLOAD-TRAILER or "
-                                  "STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER].",
-                                  NULL);
+            *out = stg__dp_error(r, STG_E_INVALID_REQUEST,
+                                 "An aws-chunked body needs x-amz-content-sha256 "
+                                 "STREAMING-UNSIGNED-PAYLOAD-TRAILER or "
+                                 "STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER].",
+                                 NULL);
             return 0;
         }
         return 1;
     }
     if (dl == NULL) {
-        *out = kumo__dp_error(r, STG_E_MISSING_CONTENT_LENGTH,
-                              "An aws-chunked body needs x-amz-decoded-content-length.", NULL);
+        *out = stg__dp_error(r, STG_E_MISSING_CONTENT_LENGTH,
+                             "An aws-chunked body needs x-amz-decoded-content-length.", NULL);
         return 0;
     }
-    if (kumo__dp_parse_uint(dl, strlen(dl), &v) != 0) {
-        *out = kumo__dp_error(r, STG_E_INVALID_ARGUMENT,
-                              "x-amz-decoded-content-length is not a number.", NULL);
+    if (stg__dp_parse_uint(dl, strlen(dl), &v) != 0) {
+        *out = stg__dp_error(r, STG_E_INVALID_ARGUMENT,
+                             "x-amz-decoded-content-length is not a number.", NULL);
         return 0;
     }
     if (v > max) {
@@ -203,7 +203,7 @@ static int streaming_length(struct dp_req *r, int64_t max, enum MHD_Result *out)
         snprintf(extra, sizeof extra,
                  "<ProposedSize>%lld</ProposedSize><MaxSizeAllowed>%lld</MaxSizeAllowed>",
                  (long long)v, (long long)max);
-        *out = kumo__dp_error(r, STG_E_ENTITY_TOO_LARGE, NULL, extra);
+        *out = stg__dp_error(r, STG_E_ENTITY_TOO_LARGE, NULL, extra);
         return 0;
     }
     r->decoded_length = v;
@@ -216,9 +216,9 @@ static enum MHD_Result digests(struct dp_req *r, int *ok)
     enum MHD_Result out;
     if (!flexible_checksum(r, &out))
         return out;
-    const char *md5 = kumo__dp_header(r, "Content-MD5");
+    const char *md5 = stg__dp_header(r, "Content-MD5");
     if (md5 && decode_b64(md5, r->md5, 16) != 0)
-        return kumo__dp_error(r, STG_E_INVALID_DIGEST, NULL, NULL);
+        return stg__dp_error(r, STG_E_INVALID_DIGEST, NULL, NULL);
     r->has_md5 = md5 != NULL;
     *ok = 1;
     return MHD_YES;
@@ -234,7 +234,7 @@ static enum MHD_Result body_length(struct dp_req *r, int64_t max, int *ok)
         return out;
     int64_t cl = header_length(r, &bad);
     if (bad)
-        return kumo__dp_error(r, STG_E_INVALID_ARGUMENT, "Content-Length is not a number.", NULL);
+        return stg__dp_error(r, STG_E_INVALID_ARGUMENT, "Content-Length is not a number.", NULL);
     if (r->streaming) {
         /* The wire length of an aws-chunked body: the decoded bytes plus
          * framing, whose every piece the decoder bounds. */
@@ -243,13 +243,13 @@ static enum MHD_Result body_length(struct dp_req *r, int64_t max, int *ok)
         return MHD_YES;
     }
     if (cl < 0)
-        return kumo__dp_error(r, STG_E_MISSING_CONTENT_LENGTH, NULL, NULL);
+        return stg__dp_error(r, STG_E_MISSING_CONTENT_LENGTH, NULL, NULL);
     if (cl > max) {
         char extra[128];
         snprintf(extra, sizeof extra,
                  "<ProposedSize>%lld</ProposedSize><MaxSizeAllowed>%lld</MaxSizeAllowed>",
                  (long long)cl, (long long)max);
-        return kumo__dp_error(r, STG_E_ENTITY_TOO_LARGE, NULL, extra);
+        return stg__dp_error(r, STG_E_ENTITY_TOO_LARGE, NULL, extra);
     }
     r->content_length = cl;
     *ok = 1;
@@ -323,48 +323,48 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
-enum MHD_Result kumo__dp_object_settings(struct dp_req *r, int *ok)
+enum MHD_Result stg__dp_object_settings(struct dp_req *r, int *ok)
 {
     *ok = 0;
     struct stg_meta *m = &r->meta;
     memcpy(m->key, r->key, strlen(r->key) + 1);
-    const char *ct = kumo__dp_header(r, "Content-Type");
+    const char *ct = stg__dp_header(r, "Content-Type");
     if (ct == NULL || *ct == '\0')
         ct = DEFAULT_CT;
     if (!stg_content_type_valid(ct, strlen(ct)))
-        return kumo__dp_error(r, STG_E_INVALID_ARGUMENT,
-                              "Content-Type must be 1..256 printable ASCII characters.", NULL);
+        return stg__dp_error(r, STG_E_INVALID_ARGUMENT,
+                             "Content-Type must be 1..256 printable ASCII characters.", NULL);
     memcpy(m->content_type, ct, strlen(ct) + 1);
-    const char *cls = kumo__dp_header(r, "x-amz-storage-class");
+    const char *cls = stg__dp_header(r, "x-amz-storage-class");
     m->storage_class = cls ? stg_class_parse(cls, strlen(cls)) : STG_CLASS_STANDARD;
     if (m->storage_class == STG_CLASS_UNSPECIFIED)
-        return kumo__dp_error(r, STG_E_INVALID_STORAGE_CLASS, NULL, NULL);
+        return stg__dp_error(r, STG_E_INVALID_STORAGE_CLASS, NULL, NULL);
     if (r->op == DP_OP_CREATE_MPU) {
         /* The upload's checksum: S3 computes composite checksums for
          * CRC32, CRC32C, SHA1 and SHA256 unless FULL_OBJECT is asked (CRC
          * only), and full-object ones for CRC64NVME. */
-        const char *alg = kumo__dp_header(r, "x-amz-checksum-algorithm");
-        const char *type = kumo__dp_header(r, "x-amz-checksum-type");
+        const char *alg = stg__dp_header(r, "x-amz-checksum-algorithm");
+        const char *type = stg__dp_header(r, "x-amz-checksum-type");
         m->ck_alg = alg ? stg_ck_parse(alg, strlen(alg)) : STG_CK_NONE;
         if (alg && m->ck_alg == STG_CK_NONE)
-            return kumo__dp_error(r, STG_E_INVALID_REQUEST,
-                                  "Checksum algorithm provided is unsupported. Please try again "
-                                  "with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, "
-                                  "SHA256]",
-                                  NULL);
+            return stg__dp_error(r, STG_E_INVALID_REQUEST,
+                                 "Checksum algorithm provided is unsupported. Please try again "
+                                 "with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, "
+                                 "SHA256]",
+                                 NULL);
         m->ck_type = m->ck_alg == STG_CK_CRC64NVME ? STG_CK_FULL_OBJECT : STG_CK_COMPOSITE;
         if (type && strcmp(type, "FULL_OBJECT") == 0 && m->ck_alg != STG_CK_SHA1 &&
             m->ck_alg != STG_CK_SHA256 && m->ck_alg != STG_CK_NONE)
             m->ck_type = STG_CK_FULL_OBJECT;
         else if (type && (strcmp(type, "COMPOSITE") != 0 || m->ck_alg == STG_CK_NONE ||
                           m->ck_alg == STG_CK_CRC64NVME))
-            return kumo__dp_error(r, STG_E_INVALID_REQUEST,
-                                  "The x-amz-checksum-type is not valid for the algorithm.", NULL);
+            return stg__dp_error(r, STG_E_INVALID_REQUEST,
+                                 "The x-amz-checksum-type is not valid for the algorithm.", NULL);
     }
     struct meta_scan s = {m, 0, STG_OK, NULL};
     MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, scan_header, &s);
     if (s.err != STG_OK)
-        return kumo__dp_error(r, s.err, s.why, NULL);
+        return stg__dp_error(r, s.err, s.why, NULL);
     *ok = 1;
     return MHD_YES;
 }
@@ -395,7 +395,7 @@ static enum MHD_Result file_body(struct dp_req *r, int want_sha256)
 {
     enum stg_err e = stg_writer_open(r->ctx->store, want_sha256, &r->w);
     if (e != STG_OK)
-        return kumo__dp_error(r, e, NULL, NULL);
+        return stg__dp_error(r, e, NULL, NULL);
     if (r->streaming)
         r->chunked = stg_chunked_new(&r->chunk_cfg, file_sink, r);
     r->body = DP_BODY_FILE;
@@ -409,7 +409,7 @@ static enum MHD_Result begin_put(struct dp_req *r)
     if (ok)
         out = body_length(r, r->ctx->s.max_object_size, &ok);
     if (ok)
-        out = kumo__dp_object_settings(r, &ok);
+        out = stg__dp_object_settings(r, &ok);
     if (!ok)
         return out;
     return file_body(r, 1);
@@ -418,16 +418,16 @@ static enum MHD_Result begin_put(struct dp_req *r)
 /* The multipart upload named by ?uploadId= for the request's key: sets
  * r->upload_id and *m (to clear) and *ok; answers NoSuchUpload (or the
  * store's error) otherwise. */
-enum MHD_Result kumo__dp_find_upload(struct dp_req *r, struct stg_meta *m, int *ok)
+enum MHD_Result stg__dp_find_upload(struct dp_req *r, struct stg_meta *m, int *ok)
 {
     *ok = 0;
-    const struct dp_param *id = kumo__dp_param(r, "uploadId");
+    const struct dp_param *id = stg__dp_param(r, "uploadId");
     if (id == NULL || !stg_upload_id_valid(id->value, strlen(id->value)))
-        return kumo__dp_error(r, STG_E_NO_SUCH_UPLOAD, NULL, NULL);
+        return stg__dp_error(r, STG_E_NO_SUCH_UPLOAD, NULL, NULL);
     memcpy(r->upload_id, id->value, STG_UPLOAD_ID_LEN + 1);
     enum stg_err e = stg_mpu_get(r->ctx->store, r->upload_id, r->key, m);
     if (e != STG_OK)
-        return kumo__dp_error(r, e, NULL, NULL);
+        return stg__dp_error(r, e, NULL, NULL);
     *ok = 1;
     return MHD_YES;
 }
@@ -435,7 +435,7 @@ enum MHD_Result kumo__dp_find_upload(struct dp_req *r, struct stg_meta *m, int *
 static enum MHD_Result upload_ref(struct dp_req *r, int *ok)
 {
     struct stg_meta m;
-    enum MHD_Result out = kumo__dp_find_upload(r, &m, ok);
+    enum MHD_Result out = stg__dp_find_upload(r, &m, ok);
     if (*ok) {
         r->upload_ck_alg = m.ck_alg;
         stg_meta_clear(&m);
@@ -445,13 +445,12 @@ static enum MHD_Result upload_ref(struct dp_req *r, int *ok)
 
 static enum MHD_Result begin_part(struct dp_req *r)
 {
-    const struct dp_param *pn = kumo__dp_param(r, "partNumber");
+    const struct dp_param *pn = stg__dp_param(r, "partNumber");
     int64_t n = 0;
-    if (pn == NULL || kumo__dp_parse_uint(pn->value, strlen(pn->value), &n) != 0 || n < 1 ||
+    if (pn == NULL || stg__dp_parse_uint(pn->value, strlen(pn->value), &n) != 0 || n < 1 ||
         n > STG_PARTS_MAX)
-        return kumo__dp_error(r, STG_E_INVALID_ARGUMENT,
-                              "Part number must be an integer between 1 and 10000, inclusive",
-                              NULL);
+        return stg__dp_error(r, STG_E_INVALID_ARGUMENT,
+                             "Part number must be an integer between 1 and 10000, inclusive", NULL);
     r->part_number = (int)n;
     int ok;
     enum MHD_Result out = upload_ref(r, &ok);
@@ -468,24 +467,24 @@ static enum MHD_Result begin_part(struct dp_req *r)
                  "Checksum Type mismatch occurred, expected checksum Type: %s, actual checksum "
                  "Type: %s",
                  stg_ck_name(r->upload_ck_alg), stg_ck_name(r->ck_alg));
-        return kumo__dp_error(r, STG_E_INVALID_REQUEST, msg, NULL);
+        return stg__dp_error(r, STG_E_INVALID_REQUEST, msg, NULL);
     }
     return file_body(r, r->has_content_sha256);
 }
 
 static enum MHD_Result too_big_xml(struct dp_req *r)
 {
-    return kumo__dp_error(r, STG_E_MAX_MESSAGE_LENGTH, NULL, NULL);
+    return stg__dp_error(r, STG_E_MAX_MESSAGE_LENGTH, NULL, NULL);
 }
 
 /* Prepares to buffer an XML body of declared length cl (-1: unknown). */
 static enum MHD_Result xml_body(struct dp_req *r, int64_t cl)
 {
     if (r->streaming)
-        return kumo__dp_error(r, STG_E_NOT_IMPLEMENTED,
-                              "aws-chunked bodies are supported for PutObject and UploadPart "
-                              "only.",
-                              NULL);
+        return stg__dp_error(r, STG_E_NOT_IMPLEMENTED,
+                             "aws-chunked bodies are supported for PutObject and UploadPart "
+                             "only.",
+                             NULL);
     if (cl > r->ctx->s.max_xml_size)
         return too_big_xml(r);
     r->content_length = cl;
@@ -505,7 +504,7 @@ static enum MHD_Result begin_complete(struct dp_req *r)
         return out;
     int64_t cl = header_length(r, &bad);
     if (bad)
-        return kumo__dp_error(r, STG_E_INVALID_ARGUMENT, "Content-Length is not a number.", NULL);
+        return stg__dp_error(r, STG_E_INVALID_ARGUMENT, "Content-Length is not a number.", NULL);
     return xml_body(r, cl);
 }
 
@@ -517,7 +516,7 @@ static enum MHD_Result begin_restore(struct dp_req *r)
         return out;
     int64_t cl = header_length(r, &bad);
     if (bad)
-        return kumo__dp_error(r, STG_E_INVALID_ARGUMENT, "Content-Length is not a number.", NULL);
+        return stg__dp_error(r, STG_E_INVALID_ARGUMENT, "Content-Length is not a number.", NULL);
     return xml_body(r, cl);
 }
 
@@ -525,20 +524,20 @@ static enum MHD_Result delete_object(struct dp_req *r);
 static enum MHD_Result create_mpu(struct dp_req *r);
 static enum MHD_Result abort_mpu(struct dp_req *r);
 
-enum MHD_Result kumo__dp_begin_op(struct dp_req *r)
+enum MHD_Result stg__dp_begin_op(struct dp_req *r)
 {
     const char *why = NULL;
     if (r->op == DP_OP_LIST_OBJECTS) {
         if (has_body(r))
-            return kumo__dp_error(r, STG_E_INVALID_REQUEST,
-                                  "This operation does not take a request body.", NULL);
-        return kumo__dp_list_objects(r);
+            return stg__dp_error(r, STG_E_INVALID_REQUEST,
+                                 "This operation does not take a request body.", NULL);
+        return stg__dp_list_objects(r);
     }
     enum stg_err e = stg_key_check(r->key, strlen(r->key), &why);
     if (e != STG_OK) {
         char msg[160];
         snprintf(msg, sizeof msg, "The object key %s.", why);
-        return kumo__dp_error(r, e, msg, NULL);
+        return stg__dp_error(r, e, msg, NULL);
     }
     switch (r->op) {
     case DP_OP_PUT_OBJECT:
@@ -553,14 +552,14 @@ enum MHD_Result kumo__dp_begin_op(struct dp_req *r)
         break;
     }
     if (has_body(r))
-        return kumo__dp_error(r, STG_E_INVALID_REQUEST,
-                              "This operation does not take a request body.", NULL);
+        return stg__dp_error(r, STG_E_INVALID_REQUEST,
+                             "This operation does not take a request body.", NULL);
     if (r->has_content_sha256 && strcmp(r->content_sha256, KUMO_SIGV4_EMPTY_SHA256) != 0)
-        return kumo__dp_error(r, STG_E_SHA256_MISMATCH, NULL, NULL);
+        return stg__dp_error(r, STG_E_SHA256_MISMATCH, NULL, NULL);
     switch (r->op) {
     case DP_OP_GET_OBJECT:
     case DP_OP_HEAD_OBJECT:
-        return kumo__dp_get_object(r);
+        return stg__dp_get_object(r);
     case DP_OP_DELETE_OBJECT:
         return delete_object(r);
     case DP_OP_CREATE_MPU:
@@ -568,17 +567,17 @@ enum MHD_Result kumo__dp_begin_op(struct dp_req *r)
     case DP_OP_ABORT_MPU:
         return abort_mpu(r);
     case DP_OP_LIST_PARTS:
-        return kumo__dp_list_parts(r);
+        return stg__dp_list_parts(r);
     case DP_OP_COPY_OBJECT:
-        return kumo__dp_copy_object(r);
+        return stg__dp_copy_object(r);
     default:
-        return kumo__dp_error(r, STG_E_NOT_IMPLEMENTED, NULL, NULL);
+        return stg__dp_error(r, STG_E_NOT_IMPLEMENTED, NULL, NULL);
     }
 }
 
 /* ---- body ---- */
 
-int kumo__dp_body(struct dp_req *r, const char *data, size_t len)
+int stg__dp_body(struct dp_req *r, const char *data, size_t len)
 {
     if (r->body_error != STG_OK)
         return 0; /* drained: the error is answered at the end */
@@ -622,9 +621,9 @@ static enum MHD_Result sha_mismatch(struct dp_req *r, const uint8_t sha[32])
     char hex[65];
     stg_hex(sha, 32, hex);
     struct kumo_buf x = KUMO_BUF_INIT;
-    kumo__dp_xml_elem(&x, "ClientComputedContentSHA256", r->content_sha256);
-    kumo__dp_xml_elem(&x, "S3ComputedContentSHA256", hex);
-    enum MHD_Result rc = kumo__dp_error(r, STG_E_SHA256_MISMATCH, NULL, (const char *)x.data);
+    stg__dp_xml_elem(&x, "ClientComputedContentSHA256", r->content_sha256);
+    stg__dp_xml_elem(&x, "S3ComputedContentSHA256", hex);
+    enum MHD_Result rc = stg__dp_error(r, STG_E_SHA256_MISMATCH, NULL, (const char *)x.data);
     kumo_buf_free(&x);
     return rc;
 }
@@ -643,7 +642,7 @@ static int check_digests(struct dp_req *r, const uint8_t md5[16], const uint8_t 
         }
     }
     if (r->has_md5 && memcmp(md5, r->md5, 16) != 0) {
-        *out = kumo__dp_error(r, STG_E_BAD_DIGEST, NULL, NULL);
+        *out = stg__dp_error(r, STG_E_BAD_DIGEST, NULL, NULL);
         return 0;
     }
     return 1;
@@ -661,7 +660,7 @@ static int chunked_done(struct dp_req *r, enum MHD_Result *out)
         why = "The aws-chunked body does not hold x-amz-decoded-content-length bytes.";
     }
     if (e != STG_OK) {
-        *out = kumo__dp_error(r, e, why, NULL);
+        *out = stg__dp_error(r, e, why, NULL);
         return 0;
     }
     return 1;
@@ -684,7 +683,7 @@ static int flexible_ok(struct dp_req *r, char b64[STG_CK_B64_MAX], enum MHD_Resu
             char msg[128];
             snprintf(msg, sizeof msg, "The trailer does not hold a valid %s.",
                      stg_ck_header(r->ck_alg));
-            *out = kumo__dp_error(r, STG_E_INVALID_REQUEST, msg, NULL);
+            *out = stg__dp_error(r, STG_E_INVALID_REQUEST, msg, NULL);
             return 0;
         }
         r->has_ck_expect = 1;
@@ -693,7 +692,7 @@ static int flexible_ok(struct dp_req *r, char b64[STG_CK_B64_MAX], enum MHD_Resu
         char msg[128];
         snprintf(msg, sizeof msg, "The %s you specified did not match the calculated checksum.",
                  stg_ck_name(r->ck_alg));
-        *out = kumo__dp_error(r, STG_E_BAD_DIGEST, msg, NULL);
+        *out = stg__dp_error(r, STG_E_BAD_DIGEST, msg, NULL);
         return 0;
     }
     stg_ck_b64(got, n, b64);
@@ -717,7 +716,7 @@ static enum MHD_Result finish_put(struct dp_req *r)
     if (e == STG_OK && stg_event_created(r->ctx, 1 /* STG_EV_CREATED_PUT */, &r->meta) != 0)
         e = STG_E_INTERNAL; /* the client retries: the event is recorded then */
     if (e != STG_OK)
-        return kumo__dp_error(r, e, NULL, NULL);
+        return stg__dp_error(r, e, NULL, NULL);
     char etag[STG_ETAG_MAX + 2];
     snprintf(etag, sizeof etag, "\"%s\"", r->meta.etag);
     struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
@@ -727,7 +726,7 @@ static enum MHD_Result finish_put(struct dp_req *r)
     }
     if (resp)
         MHD_add_response_header(resp, "ETag", etag);
-    return kumo__dp_queue(r, 200, resp);
+    return stg__dp_queue(r, 200, resp);
 }
 
 static enum MHD_Result finish_part(struct dp_req *r)
@@ -743,7 +742,7 @@ static enum MHD_Result finish_part(struct dp_req *r)
     char etag[33], quoted[36];
     enum stg_err e = stg_mpu_put_part(r->ctx->store, r->upload_id, r->key, r->part_number, w, etag);
     if (e != STG_OK)
-        return kumo__dp_error(r, e, NULL, NULL);
+        return stg__dp_error(r, e, NULL, NULL);
     snprintf(quoted, sizeof quoted, "\"%s\"", etag);
     struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
     if (resp) {
@@ -751,7 +750,7 @@ static enum MHD_Result finish_part(struct dp_req *r)
         if (r->ck_alg != STG_CK_NONE)
             MHD_add_response_header(resp, stg_ck_header(r->ck_alg), ck);
     }
-    return kumo__dp_queue(r, 200, resp);
+    return stg__dp_queue(r, 200, resp);
 }
 
 static void complete_result(struct dp_req *r, const struct stg_meta *m, struct kumo_buf *b)
@@ -762,14 +761,14 @@ static void complete_result(struct dp_req *r, const struct stg_meta *m, struct k
     char etag[STG_ETAG_MAX + 2];
     snprintf(etag, sizeof etag, "\"%s\"", m->etag);
     kumo_buf_append_str(b, KUMO_DP_XML_HEAD "<CompleteMultipartUploadResult" KUMO_DP_S3_NS ">");
-    kumo__dp_xml_elem(b, "Location", (const char *)loc.data);
-    kumo__dp_xml_elem(b, "Bucket", r->ctx->s.bucket);
-    kumo__dp_xml_elem(b, "Key", m->key);
-    kumo__dp_xml_elem(b, "ETag", etag);
+    stg__dp_xml_elem(b, "Location", (const char *)loc.data);
+    stg__dp_xml_elem(b, "Bucket", r->ctx->s.bucket);
+    stg__dp_xml_elem(b, "Key", m->key);
+    stg__dp_xml_elem(b, "ETag", etag);
     if (m->ck_alg != STG_CK_NONE) {
-        kumo__dp_xml_elem(b, stg_ck_xml(m->ck_alg), m->ck_value);
-        kumo__dp_xml_elem(b, "ChecksumType",
-                          m->ck_type == STG_CK_COMPOSITE ? "COMPOSITE" : "FULL_OBJECT");
+        stg__dp_xml_elem(b, stg_ck_xml(m->ck_alg), m->ck_value);
+        stg__dp_xml_elem(b, "ChecksumType",
+                         m->ck_type == STG_CK_COMPOSITE ? "COMPOSITE" : "FULL_OBJECT");
     }
     kumo_buf_append_str(b, "</CompleteMultipartUploadResult>");
     kumo_buf_free(&loc);
@@ -799,23 +798,23 @@ static enum MHD_Result finish_restore(struct dp_req *r)
     enum stg_err e =
         stg_xml_parse_restore((const char *)r->xml.data, r->xml.len, &days, &tier, &why);
     if (e != STG_OK)
-        return kumo__dp_error(r, e, why, NULL);
+        return stg__dp_error(r, e, why, NULL);
     struct stg_meta m;
     enum stg_restore_state before;
     const struct stg_settings *s = &r->ctx->s;
     e = stg_object_restore(r->ctx->store, r->key, days, tier, s->restore_ms[tier],
                            s->restore_day_ms, stg_now_ms(), &m, &before);
     if (e == STG_E_INVALID_OBJECT_STATE)
-        return kumo__dp_error(r, e, "Restore is not allowed for the object's current storage class",
-                              NULL);
+        return stg__dp_error(r, e, "Restore is not allowed for the object's current storage class",
+                             NULL);
     if (e != STG_OK)
-        return kumo__dp_error(r, e, NULL, NULL);
+        return stg__dp_error(r, e, NULL, NULL);
     if (before != STG_RESTORE_RESTORED)
         stg_restore_watch_add(r->ctx, &m);
     stg_meta_clear(&m);
     if (before == STG_RESTORE_IN_PROGRESS)
-        return kumo__dp_error(r, STG_E_RESTORE_IN_PROGRESS, NULL, NULL);
-    return kumo__dp_empty(r, before == STG_RESTORE_RESTORED ? 200 : 202, NULL);
+        return stg__dp_error(r, STG_E_RESTORE_IN_PROGRESS, NULL, NULL);
+    return stg__dp_empty(r, before == STG_RESTORE_RESTORED ? 200 : 202, NULL);
 }
 
 static enum MHD_Result finish_complete(struct dp_req *r)
@@ -840,22 +839,22 @@ static enum MHD_Result finish_complete(struct dp_req *r)
     if (e != STG_OK) {
         char msg[256];
         snprintf(msg, sizeof msg, "%s%s%s", stg_err_message(e), why ? " " : "", why ? why : "");
-        return kumo__dp_error(r, e, msg, NULL);
+        return stg__dp_error(r, e, msg, NULL);
     }
     struct kumo_buf b = KUMO_BUF_INIT;
     complete_result(r, &m, &b);
     stg_meta_clear(&m);
-    out = kumo__dp_xml(r, 200, &b);
+    out = stg__dp_xml(r, 200, &b);
     kumo_buf_free(&b);
     return out;
 }
 
-enum MHD_Result kumo__dp_finish_op(struct dp_req *r)
+enum MHD_Result stg__dp_finish_op(struct dp_req *r)
 {
     if (r->body_error != STG_OK)
-        return kumo__dp_error(r, r->body_error, r->body_error_why, NULL);
+        return stg__dp_error(r, r->body_error, r->body_error_why, NULL);
     if (r->content_length >= 0 && r->received != r->content_length)
-        return kumo__dp_error(r, STG_E_INCOMPLETE_BODY, NULL, NULL);
+        return stg__dp_error(r, STG_E_INCOMPLETE_BODY, NULL, NULL);
     enum MHD_Result out;
     switch (r->op) {
     case DP_OP_PUT_OBJECT:
@@ -870,11 +869,11 @@ enum MHD_Result kumo__dp_finish_op(struct dp_req *r)
     case DP_OP_RESTORE_OBJECT:
         return finish_restore(r);
     default:
-        return kumo__dp_error(r, STG_E_INTERNAL, NULL, NULL);
+        return stg__dp_error(r, STG_E_INTERNAL, NULL, NULL);
     }
 }
 
-void kumo__dp_op_cleanup(struct dp_req *r)
+void stg__dp_op_cleanup(struct dp_req *r)
 {
     stg_writer_discard(r->w);
     r->w = NULL;
@@ -892,36 +891,36 @@ static enum MHD_Result delete_object(struct dp_req *r)
 {
     enum stg_err e = stg_object_delete(r->ctx->store, r->key, NULL);
     if (e != STG_OK)
-        return kumo__dp_error(r, e, NULL, NULL);
-    return kumo__dp_empty(r, 204, NULL);
+        return stg__dp_error(r, e, NULL, NULL);
+    return stg__dp_empty(r, 204, NULL);
 }
 
 static enum MHD_Result create_mpu(struct dp_req *r)
 {
     int ok;
-    enum MHD_Result out = kumo__dp_object_settings(r, &ok);
+    enum MHD_Result out = stg__dp_object_settings(r, &ok);
     if (!ok)
         return out;
     char id[STG_UPLOAD_ID_LEN + 1];
     enum stg_err e = stg_mpu_create(r->ctx->store, &r->meta, id);
     if (e != STG_OK)
-        return kumo__dp_error(r, e, NULL, NULL);
+        return stg__dp_error(r, e, NULL, NULL);
     struct kumo_buf b = KUMO_BUF_INIT;
     kumo_buf_append_str(&b, KUMO_DP_XML_HEAD "<InitiateMultipartUploadResult" KUMO_DP_S3_NS ">");
-    kumo__dp_xml_elem(&b, "Bucket", r->ctx->s.bucket);
-    kumo__dp_xml_elem(&b, "Key", r->key);
-    kumo__dp_xml_elem(&b, "UploadId", id);
+    stg__dp_xml_elem(&b, "Bucket", r->ctx->s.bucket);
+    stg__dp_xml_elem(&b, "Key", r->key);
+    stg__dp_xml_elem(&b, "UploadId", id);
     kumo_buf_append_str(&b, "</InitiateMultipartUploadResult>");
-    out = kumo__dp_xml(r, 200, &b);
+    out = stg__dp_xml(r, 200, &b);
     kumo_buf_free(&b);
     return out;
 }
 
 static enum MHD_Result abort_mpu(struct dp_req *r)
 {
-    const struct dp_param *id = kumo__dp_param(r, "uploadId");
+    const struct dp_param *id = stg__dp_param(r, "uploadId");
     enum stg_err e = stg_mpu_abort(r->ctx->store, id ? id->value : "", r->key);
     if (e != STG_OK)
-        return kumo__dp_error(r, e, NULL, NULL);
-    return kumo__dp_empty(r, 204, NULL);
+        return stg__dp_error(r, e, NULL, NULL);
+    return stg__dp_empty(r, 204, NULL);
 }

@@ -10,7 +10,7 @@
 
 #include <string.h>
 
-#include "sqs.h"
+#include "s3/sqs.h"
 
 static const char put_body[] =
     "{\"Records\":[{\"eventVersion\":\"2.1\",\"eventSource\":\"aws:s3\",\"awsRegion\":"

@@ -7,8 +7,8 @@
 
 #include <stddef.h>
 
-#include "journal.h"
-#include "storage.h"
+#include "../journal.h"
+#include "../storage.h"
 
 #define STG_SQS_RECORDS_MAX 100 /* S3 records in one message (S3 sends one) */
 

@@ -22,7 +22,7 @@
 #include "aws/credentials.h"
 #include "base/alloc.h"
 #include "base/secret.h"
-#include "journal.h"
+#include "../journal.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
 

@@ -23,7 +23,7 @@
 #include <openssl/evp.h>
 #include <sys/types.h>
 
-#include "storage.h"
+#include "../storage.h"
 
 #define LOCK_STRIPES 64
 
@@ -42,16 +42,16 @@ enum writer_flags {
 };
 
 /* A digest computed on a helper thread (digest.c). */
-struct kumo__stg_offload;
+struct stg__offload;
 
 /* Starts hashing on a thread with `ctx` (taken). Returns 0 or -errno (then
  * ctx is still the caller's). */
-int kumo__stg_offload_start(struct kumo__stg_offload **out, EVP_MD_CTX *ctx);
+int stg__offload_start(struct stg__offload **out, EVP_MD_CTX *ctx);
 /* Queues bytes to hash (waits while the ring is full). */
-void kumo__stg_offload_feed(struct kumo__stg_offload *o, const void *p, size_t n);
+void stg__offload_feed(struct stg__offload *o, const void *p, size_t n);
 /* Waits for everything queued to be hashed, stops the thread, frees `o` and
  * returns the context. */
-EVP_MD_CTX *kumo__stg_offload_finish(struct kumo__stg_offload *o);
+EVP_MD_CTX *stg__offload_finish(struct stg__offload *o);
 
 struct stg_writer {
     struct stg_store *st;
@@ -59,7 +59,7 @@ struct stg_writer {
     char name[48]; /* in tmp/ */
     unsigned flags;
     EVP_MD_CTX *md5, *sha;
-    struct kumo__stg_offload *md5_thread; /* md5 moved to a thread */
+    struct stg__offload *md5_thread; /* md5 moved to a thread */
     int64_t size;
     int64_t synced; /* bytes whose writeback was started */
     int finished;
@@ -67,45 +67,45 @@ struct stg_writer {
 };
 
 /* Opens a writer computing the digests in `flags`. */
-enum stg_err kumo__stg_writer_open(struct stg_store *st, unsigned flags, struct stg_writer **out);
+enum stg_err stg__writer_open(struct stg_store *st, unsigned flags, struct stg_writer **out);
 
 /* fsyncs (if configured) and closes the writer's file; the temporary name
  * stays for the rename. Returns 0 or -errno. */
-int kumo__stg_writer_seal(struct stg_writer *w);
+int stg__writer_seal(struct stg_writer *w);
 
 /* Frees the writer without touching its file (after a rename). */
-void kumo__stg_writer_free(struct stg_writer *w);
+void stg__writer_free(struct stg_writer *w);
 
 /* Opens `name` (one path component, no '/', not "." or "..") under
  * `dirfd` without following symlinks, confined beneath dirfd (openat2
  * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS where the kernel has it). Returns
  * the fd or -errno. */
-int kumo__stg_openat(int dirfd, const char *name, int flags, mode_t mode);
+int stg__openat(int dirfd, const char *name, int flags, mode_t mode);
 
 /* fsync of a directory fd when configured. Returns 0 or -errno. */
-int kumo__stg_fsync(const struct stg_store *st, int fd);
+int stg__fsync(const struct stg_store *st, int fd);
 
 /* Random lowercase hex of n bytes into out (2n + 1). Returns 0 or -1. */
-int kumo__stg_random_hex(size_t n, char *out);
+int stg__random_hex(size_t n, char *out);
 
 /* Writes `data` to a new file in tmp/, fsyncs it and renames it to `name`
  * in `dirfd`, then fsyncs dirfd. Returns 0 or -errno. */
-int kumo__stg_write_atomic(struct stg_store *st, int dirfd, const char *name, const void *data,
-                           size_t len);
+int stg__write_atomic(struct stg_store *st, int dirfd, const char *name, const void *data,
+                      size_t len);
 
 /* Reads a whole small file (at most `max` bytes) under dirfd. Returns 0,
  * -ENOENT, -EFBIG or another -errno. */
-int kumo__stg_read_small(int dirfd, const char *name, size_t max, struct kumo_buf *out);
+int stg__read_small(int dirfd, const char *name, size_t max, struct kumo_buf *out);
 
 /* Removes `name` under dirfd and, if it is a directory, what it holds
  * (two levels at most, as the layout never nests deeper). */
-void kumo__stg_remove_tree(int dirfd, const char *name);
+void stg__remove_tree(int dirfd, const char *name);
 
 /* Copies the rest of fd `in` into the writer. Returns STG_OK or
  * STG_E_INTERNAL (logged). */
-enum stg_err kumo__stg_copy_fd(struct stg_writer *w, int in);
+enum stg_err stg__copy_fd(struct stg_writer *w, int in);
 
 /* Logs an I/O failure and returns STG_E_INTERNAL. */
-enum stg_err kumo__stg_io_error(const char *what, int err);
+enum stg_err stg__io_error(const char *what, int err);
 
 #endif

@@ -31,7 +31,7 @@ struct stg_s3 {
     struct kumo_aws_provider *prov;
 };
 
-void kumo__s3_resp_free(struct s3_resp *r)
+void stg__s3_resp_free(struct s3_resp *r)
 {
     kumo_buf_free(&r->body);
     kumo_buf_free(&r->hdrs);
@@ -59,7 +59,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
-const char *kumo__s3_header(const struct s3_resp *r, const char *name, size_t *len)
+const char *stg__s3_header(const struct s3_resp *r, const char *name, size_t *len)
 {
     size_t nlen = strlen(name);
     const char *p = (const char *)r->hdrs.data, *end = p + r->hdrs.len;
@@ -115,7 +115,7 @@ static void canonical_query(const struct kumo_sigv4_kv *q, size_t nq, struct kum
     kumo_free(pairs);
 }
 
-void kumo__s3_object_path(const struct stg_s3 *s3, const char *key, struct kumo_buf *out)
+void stg__s3_object_path(const struct stg_s3 *s3, const char *key, struct kumo_buf *out)
 {
     kumo_buf_append_str(out, s3->prefix);
     kumo_buf_append_str(out, "/");
@@ -173,9 +173,9 @@ static void set_common(struct stg_s3 *s3, CURL *h, const struct kumo_aws_credent
         curl_easy_setopt(h, CURLOPT_CAINFO, s3->ca_file);
 }
 
-enum stg_err kumo__s3_call(struct stg_s3 *s3, const char *method, const char *key,
-                           const struct kumo_sigv4_kv *q, size_t nq, const char *const *hdrs,
-                           size_t nh, const void *body, size_t len, struct s3_resp *r)
+enum stg_err stg__s3_call(struct stg_s3 *s3, const char *method, const char *key,
+                          const struct kumo_sigv4_kv *q, size_t nq, const char *const *hdrs,
+                          size_t nh, const void *body, size_t len, struct s3_resp *r)
 {
     memset(r, 0, sizeof *r);
     struct kumo_aws_credentials c;
@@ -189,7 +189,7 @@ enum stg_err kumo__s3_call(struct stg_s3 *s3, const char *method, const char *ke
     }
     struct kumo_buf url = KUMO_BUF_INIT;
     kumo_buf_append_str(&url, s3->base);
-    kumo__s3_object_path(s3, key, &url);
+    stg__s3_object_path(s3, key, &url);
     canonical_query(q, nq, &url);
     char sha[KUMO_SIGV4_HEX_SIZE];
     kumo_sigv4_sha256_hex(body ? body : "", len, sha);
@@ -216,7 +216,7 @@ enum stg_err kumo__s3_call(struct stg_s3 *s3, const char *method, const char *ke
     if (rc != CURLE_OK) {
         kumo_log(KUMO_LOG_ERROR, NULL, "S3 request failed", "method", method, "error",
                  curl_easy_strerror(rc), NULL);
-        kumo__s3_resp_free(r);
+        stg__s3_resp_free(r);
         return STG_E_UPSTREAM;
     }
     return STG_OK;
@@ -305,7 +305,7 @@ void stg_s3_close(struct stg_s3 *s3)
     kumo_free(s3);
 }
 
-int kumo__s3_creds(struct stg_s3 *s3, struct kumo_aws_credentials *out)
+int stg__s3_creds(struct stg_s3 *s3, struct kumo_aws_credentials *out)
 {
     int rc = kumo_aws_credentials_get(s3->prov, out);
     if (rc != 0)
@@ -314,7 +314,7 @@ int kumo__s3_creds(struct stg_s3 *s3, struct kumo_aws_credentials *out)
     return rc;
 }
 
-const char *kumo__s3_bucket(const struct stg_s3 *s3)
+const char *stg__s3_bucket(const struct stg_s3 *s3)
 {
     return s3->bucket;
 }

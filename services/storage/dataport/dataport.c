@@ -65,12 +65,12 @@ struct dp_conn {
 
 /* ---- small helpers ---- */
 
-const char *kumo__dp_header(struct dp_req *r, const char *name)
+const char *stg__dp_header(struct dp_req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
-const struct dp_param *kumo__dp_param(const struct dp_req *r, const char *name)
+const struct dp_param *stg__dp_param(const struct dp_req *r, const char *name)
 {
     for (size_t i = 0; i < r->n_params; i++)
         if (strcmp(r->params[i].name, name) == 0)
@@ -91,7 +91,7 @@ static void add_common_headers(struct dp_req *r, struct MHD_Response *resp)
     }
 }
 
-enum MHD_Result kumo__dp_queue(struct dp_req *r, unsigned status, struct MHD_Response *resp)
+enum MHD_Result stg__dp_queue(struct dp_req *r, unsigned status, struct MHD_Response *resp)
 {
     if (resp == NULL)
         return MHD_NO;
@@ -105,22 +105,22 @@ enum MHD_Result kumo__dp_queue(struct dp_req *r, unsigned status, struct MHD_Res
     return rc;
 }
 
-enum MHD_Result kumo__dp_xml(struct dp_req *r, unsigned status, const struct kumo_buf *xml)
+enum MHD_Result stg__dp_xml(struct dp_req *r, unsigned status, const struct kumo_buf *xml)
 {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(xml->len, xml->data, MHD_RESPMEM_MUST_COPY);
     if (resp)
         MHD_add_response_header(resp, "Content-Type", "application/xml");
     r->bytes_out += (int64_t)xml->len;
-    return kumo__dp_queue(r, status, resp);
+    return stg__dp_queue(r, status, resp);
 }
 
-enum MHD_Result kumo__dp_empty(struct dp_req *r, unsigned status, const char *etag)
+enum MHD_Result stg__dp_empty(struct dp_req *r, unsigned status, const char *etag)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
     if (resp && etag)
         MHD_add_response_header(resp, "ETag", etag);
-    return kumo__dp_queue(r, status, resp);
+    return stg__dp_queue(r, status, resp);
 }
 
 static enum MHD_Result error_raw(struct dp_req *r, unsigned status, const char *code,
@@ -142,12 +142,12 @@ static enum MHD_Result error_raw(struct dp_req *r, unsigned status, const char *
             kumo_buf_append_str(&b, extra);
         kumo_buf_appendf(&b, "<RequestId>%s</RequestId></Error>", r->rid);
     }
-    enum MHD_Result rc = kumo__dp_xml(r, status, &b);
+    enum MHD_Result rc = stg__dp_xml(r, status, &b);
     kumo_buf_free(&b);
     return rc;
 }
 
-enum MHD_Result kumo__dp_error(struct dp_req *r, enum stg_err e, const char *why, const char *extra)
+enum MHD_Result stg__dp_error(struct dp_req *r, enum stg_err e, const char *why, const char *extra)
 {
     return error_raw(r, (unsigned)stg_err_http_status(e), stg_err_s3_code(e),
                      why ? why : stg_err_message(e), extra);
@@ -166,7 +166,7 @@ static int hexv(char c)
     return -1;
 }
 
-long kumo__dp_decode_path(const char *in, size_t len, char *out, size_t cap)
+long stg__dp_decode_path(const char *in, size_t len, char *out, size_t cap)
 {
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
@@ -252,7 +252,7 @@ static enum MHD_Result parse_target(struct dp_req *r, int *ok)
         return error_raw(r, 404, "NoSuchBucket", "The specified bucket does not exist", NULL);
     if (bucket_level) {
         /* The bucket itself: only ListObjectsV2 (GET ?list-type=2). */
-        const struct dp_param *lt = kumo__dp_param(r, "list-type");
+        const struct dp_param *lt = stg__dp_param(r, "list-type");
         if (strcmp(r->method, "GET") != 0 || lt == NULL || strcmp(lt->value, "2") != 0)
             return error_raw(r, 501, "NotImplemented",
                              "Only object operations and ListObjectsV2 are implemented on this "
@@ -263,10 +263,10 @@ static enum MHD_Result parse_target(struct dp_req *r, int *ok)
         return MHD_YES;
     }
     const char *k = slash + 1;
-    long n = kumo__dp_decode_path(k, r->path_len - (size_t)(k - r->uri), r->key, sizeof r->key);
+    long n = stg__dp_decode_path(k, r->path_len - (size_t)(k - r->uri), r->key, sizeof r->key);
     if (n == -2) {
         r->key[0] = '\0';
-        return kumo__dp_error(r, STG_E_KEY_TOO_LONG, NULL, NULL);
+        return stg__dp_error(r, STG_E_KEY_TOO_LONG, NULL, NULL);
     }
     if (n < 0) {
         r->key[0] = '\0';
@@ -274,7 +274,7 @@ static enum MHD_Result parse_target(struct dp_req *r, int *ok)
     }
     if ((size_t)n != strlen(r->key)) {
         r->key[0] = '\0'; /* a %00 in the key */
-        return kumo__dp_error(r, STG_E_INVALID_ARGUMENT, "The key must not contain NUL.", NULL);
+        return stg__dp_error(r, STG_E_INVALID_ARGUMENT, "The key must not contain NUL.", NULL);
     }
     *ok = 1;
     return MHD_YES;
@@ -426,17 +426,17 @@ static const char *const unsupported_subresources[] = {
 
 static enum dp_op choose_op(struct dp_req *r, const char **err)
 {
-    int uploads = kumo__dp_param(r, "uploads") != NULL;
-    int upload_id = kumo__dp_param(r, "uploadId") != NULL;
-    int part = kumo__dp_param(r, "partNumber") != NULL;
+    int uploads = stg__dp_param(r, "uploads") != NULL;
+    int upload_id = stg__dp_param(r, "uploadId") != NULL;
+    int part = stg__dp_param(r, "partNumber") != NULL;
     const char *m = r->method;
     *err = NULL;
     for (size_t i = 0; i < sizeof unsupported_subresources / sizeof unsupported_subresources[0];
          i++)
-        if (kumo__dp_param(r, unsupported_subresources[i]))
+        if (stg__dp_param(r, unsupported_subresources[i]))
             return DP_OP_NONE;
     if (strcmp(m, "PUT") == 0) {
-        if (kumo__dp_header(r, "x-amz-copy-source"))
+        if (stg__dp_header(r, "x-amz-copy-source"))
             return upload_id || part ? DP_OP_NONE : DP_OP_COPY_OBJECT; /* no UploadPartCopy */
         if (upload_id != part)
             *err = "UploadPart needs both partNumber and uploadId.";
@@ -448,7 +448,7 @@ static enum dp_op choose_op(struct dp_req *r, const char **err)
         return part ? DP_OP_NONE : DP_OP_HEAD_OBJECT;
     if (strcmp(m, "DELETE") == 0)
         return upload_id ? DP_OP_ABORT_MPU : DP_OP_DELETE_OBJECT;
-    if (strcmp(m, "POST") == 0 && kumo__dp_param(r, "restore"))
+    if (strcmp(m, "POST") == 0 && stg__dp_param(r, "restore"))
         return upload_id || uploads ? DP_OP_NONE : DP_OP_RESTORE_OBJECT;
     if (strcmp(m, "POST") == 0)
         return uploads ? DP_OP_CREATE_MPU : upload_id ? DP_OP_COMPLETE_MPU : DP_OP_NONE;
@@ -491,9 +491,9 @@ static int token_list_ok(const char *s)
 static enum MHD_Result preflight(struct dp_req *r)
 {
     r->op = DP_OP_PREFLIGHT;
-    const char *origin = kumo__dp_header(r, "Origin");
-    const char *method = kumo__dp_header(r, "Access-Control-Request-Method");
-    const char *hdrs = kumo__dp_header(r, "Access-Control-Request-Headers");
+    const char *origin = stg__dp_header(r, "Origin");
+    const char *method = stg__dp_header(r, "Access-Control-Request-Method");
+    const char *hdrs = stg__dp_header(r, "Access-Control-Request-Headers");
     if (origin == NULL || method == NULL)
         return error_raw(r, 400, "BadRequest",
                          "Insufficient information. Origin request header needed.", NULL);
@@ -513,7 +513,7 @@ static enum MHD_Result preflight(struct dp_req *r)
     if (hdrs && *hdrs)
         MHD_add_response_header(resp, "Access-Control-Allow-Headers", hdrs);
     MHD_add_response_header(resp, "Access-Control-Max-Age", age);
-    return kumo__dp_queue(r, 200, resp);
+    return stg__dp_queue(r, 200, resp);
 }
 
 /* ---- the request life cycle ---- */
@@ -590,7 +590,7 @@ static enum MHD_Result begin(struct dp_req *r)
     int ok;
     if (strcmp(r->method, "OPTIONS") == 0)
         return preflight(r);
-    r->origin = cors_match(r->ctx, kumo__dp_header(r, "Origin"));
+    r->origin = cors_match(r->ctx, stg__dp_header(r, "Origin"));
     out = parse_target(r, &ok);
     if (!ok)
         return out;
@@ -603,10 +603,10 @@ static enum MHD_Result begin(struct dp_req *r)
         return error_raw(r, 405, "MethodNotAllowed",
                          "The specified method is not allowed against this resource.", NULL);
     if (err)
-        return kumo__dp_error(r, STG_E_INVALID_ARGUMENT, err, NULL);
+        return stg__dp_error(r, STG_E_INVALID_ARGUMENT, err, NULL);
     if (r->op == DP_OP_NONE)
-        return kumo__dp_error(r, STG_E_NOT_IMPLEMENTED, NULL, NULL);
-    return kumo__dp_begin_op(r);
+        return stg__dp_error(r, STG_E_NOT_IMPLEMENTED, NULL, NULL);
+    return stg__dp_begin_op(r);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -628,11 +628,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         size_t n = *upload_data_size;
         *upload_data_size = 0;
         r->received += (int64_t)n;
-        return kumo__dp_body(r, upload_data, n) == 0 ? MHD_YES : MHD_NO;
+        return stg__dp_body(r, upload_data, n) == 0 ? MHD_YES : MHD_NO;
     }
     if (r->responded)
         return MHD_YES;
-    return kumo__dp_finish_op(r);
+    return stg__dp_finish_op(r);
 }
 
 static const char *op_name(enum dp_op op)
@@ -687,7 +687,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     if (r == NULL)
         return;
     log_request(r, toe);
-    kumo__dp_op_cleanup(r);
+    stg__dp_op_cleanup(r);
     free_params(r);
     stg_meta_clear(&r->meta);
     kumo_free(r->uri);

@@ -3,7 +3,7 @@
  * port's own key pair. */
 #include <string.h>
 
-#include "storage.h"
+#include "../storage.h"
 
 static int id_valid(const char *id, size_t len)
 {

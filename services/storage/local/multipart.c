@@ -31,15 +31,15 @@ enum stg_err stg_mpu_create(struct stg_store *st, const struct stg_meta *init,
                             char id_out[STG_UPLOAD_ID_LEN + 1])
 {
     char id[STG_UPLOAD_ID_LEN + 1], stage[STG_UPLOAD_ID_LEN + 8];
-    if (kumo__stg_random_hex(STG_UPLOAD_ID_LEN / 2, id) != 0)
-        return kumo__stg_io_error("random", EIO);
+    if (stg__random_hex(STG_UPLOAD_ID_LEN / 2, id) != 0)
+        return stg__io_error("random", EIO);
     snprintf(stage, sizeof stage, "%s.mpu", id);
     if (mkdirat(st->tmpfd, stage, 0750) != 0)
-        return kumo__stg_io_error("create upload", errno);
-    int dfd = kumo__stg_openat(st->tmpfd, stage, O_RDONLY | O_DIRECTORY, 0);
+        return stg__io_error("create upload", errno);
+    int dfd = stg__openat(st->tmpfd, stage, O_RDONLY | O_DIRECTORY, 0);
     enum stg_err e = STG_OK;
     if (dfd < 0) {
-        e = kumo__stg_io_error("open upload", dfd);
+        e = stg__io_error("open upload", dfd);
     } else {
         struct stg_meta m;
         stg_meta_copy(&m, init);
@@ -48,19 +48,19 @@ enum stg_err stg_mpu_create(struct stg_store *st, const struct stg_meta *init,
         struct kumo_buf b = KUMO_BUF_INIT;
         stg_meta_encode(&m, &b);
         stg_meta_clear(&m);
-        int rc = kumo__stg_write_atomic(st, dfd, UPLOAD_FILE, b.data, b.len);
+        int rc = stg__write_atomic(st, dfd, UPLOAD_FILE, b.data, b.len);
         kumo_buf_free(&b);
         close(dfd);
         /* The directory appears under mpu/ complete or not at all. */
         if (rc == 0 && renameat(st->tmpfd, stage, st->mpufd, id) != 0)
             rc = -errno;
         if (rc == 0)
-            rc = kumo__stg_fsync(st, st->mpufd);
+            rc = stg__fsync(st, st->mpufd);
         if (rc != 0)
-            e = kumo__stg_io_error("create upload", rc);
+            e = stg__io_error("create upload", rc);
     }
     if (e != STG_OK) {
-        kumo__stg_remove_tree(st->tmpfd, stage);
+        stg__remove_tree(st->tmpfd, stage);
         return e;
     }
     memcpy(id_out, id, sizeof id);
@@ -73,21 +73,21 @@ static enum stg_err open_upload(struct stg_store *st, const char *id, const char
 {
     if (!stg_upload_id_valid(id, strlen(id)))
         return STG_E_NO_SUCH_UPLOAD;
-    int fd = kumo__stg_openat(st->mpufd, id, O_RDONLY | O_DIRECTORY, 0);
+    int fd = stg__openat(st->mpufd, id, O_RDONLY | O_DIRECTORY, 0);
     if (fd == -ENOENT)
         return STG_E_NO_SUCH_UPLOAD;
     if (fd < 0)
-        return kumo__stg_io_error("open upload", fd);
+        return stg__io_error("open upload", fd);
     struct kumo_buf b = KUMO_BUF_INIT;
-    int rc = kumo__stg_read_small(fd, UPLOAD_FILE, STG_META_FILE_MAX, &b);
+    int rc = stg__read_small(fd, UPLOAD_FILE, STG_META_FILE_MAX, &b);
     struct stg_meta tmp;
     enum stg_err e = STG_OK;
     if (rc == -ENOENT)
         e = STG_E_NO_SUCH_UPLOAD;
     else if (rc != 0)
-        e = kumo__stg_io_error("read upload", rc);
+        e = stg__io_error("read upload", rc);
     else if (stg_meta_decode((const char *)b.data, b.len, &tmp) != 0)
-        e = kumo__stg_io_error("decode upload", EINVAL);
+        e = stg__io_error("decode upload", EINVAL);
     kumo_buf_free(&b);
     if (e == STG_OK && strcmp(tmp.key, key) != 0) {
         stg_meta_clear(&tmp);
@@ -146,7 +146,7 @@ static enum stg_err scan_parts(int dfd, struct stg_part **out, size_t *n)
     *n = 0;
     DIR *d = fdopendir(dup(dfd));
     if (d == NULL)
-        return kumo__stg_io_error("list parts", errno);
+        return stg__io_error("list parts", errno);
     size_t cap = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
@@ -185,10 +185,10 @@ enum stg_err stg_mpu_put_part(struct stg_store *st, const char *id, const char *
     stg_writer_digests(w, md5, NULL);
     struct stg_part p = {.number = number};
     stg_hex(md5, 16, p.etag);
-    int rc = kumo__stg_writer_seal(w);
+    int rc = stg__writer_seal(w);
     if (rc != 0) {
         stg_writer_discard(w);
-        return kumo__stg_io_error("fsync part", rc);
+        return stg__io_error("fsync part", rc);
     }
     pthread_mutex_t *mu = upload_lock(st, id);
     pthread_mutex_lock(mu);
@@ -210,9 +210,9 @@ enum stg_err stg_mpu_put_part(struct stg_store *st, const char *id, const char *
         kumo_free(parts);
         part_file(&p, name);
         if (e == STG_OK && renameat(st->tmpfd, w->name, dfd, name) != 0)
-            e = kumo__stg_io_error("rename part", errno);
-        if (e == STG_OK && (rc = kumo__stg_fsync(st, dfd)) != 0)
-            e = kumo__stg_io_error("fsync upload", rc);
+            e = stg__io_error("rename part", errno);
+        if (e == STG_OK && (rc = stg__fsync(st, dfd)) != 0)
+            e = stg__io_error("fsync upload", rc);
         close(dfd);
     }
     pthread_mutex_unlock(mu);
@@ -220,7 +220,7 @@ enum stg_err stg_mpu_put_part(struct stg_store *st, const char *id, const char *
         stg_writer_discard(w);
         return e;
     }
-    kumo__stg_writer_free(w);
+    stg__writer_free(w);
     memcpy(etag_out, p.etag, 33);
     return STG_OK;
 }
@@ -290,7 +290,7 @@ static enum stg_err copy_part(struct stg_writer *w, int fd, struct stg_cksum *pa
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            e = kumo__stg_io_error("read part", errno);
+            e = stg__io_error("read part", errno);
             break;
         }
         if (n == 0)
@@ -316,7 +316,7 @@ static enum stg_err assemble(struct stg_store *st, int dfd, const struct stg_par
                              const char **why)
 {
     struct stg_writer *w;
-    enum stg_err e = kumo__stg_writer_open(st, W_SHA256, &w);
+    enum stg_err e = stg__writer_open(st, W_SHA256, &w);
     if (e != STG_OK)
         return e;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -330,9 +330,9 @@ static enum stg_err assemble(struct stg_store *st, int dfd, const struct stg_par
         part_file(&want[i], name);
         stg_unhex(want[i].etag, 32, raw, 16);
         EVP_DigestUpdate(ctx, raw, 16);
-        int fd = kumo__stg_openat(dfd, name, O_RDONLY, 0);
+        int fd = stg__openat(dfd, name, O_RDONLY, 0);
         if (fd < 0) {
-            e = kumo__stg_io_error("open part", fd);
+            e = stg__io_error("open part", fd);
             break;
         }
         struct stg_cksum part;
@@ -383,11 +383,11 @@ static void drop_upload(struct stg_store *st, const char *id)
     char dead[STG_UPLOAD_ID_LEN + 8];
     snprintf(dead, sizeof dead, "%s.dead", id);
     if (renameat(st->mpufd, id, st->tmpfd, dead) != 0) {
-        kumo__stg_io_error("remove upload", errno);
+        stg__io_error("remove upload", errno);
         return;
     }
-    kumo__stg_fsync(st, st->mpufd);
-    kumo__stg_remove_tree(st->tmpfd, dead);
+    stg__fsync(st, st->mpufd);
+    stg__remove_tree(st->tmpfd, dead);
 }
 
 static enum stg_err complete_locked(struct stg_store *st, int dfd, const char *id,

@@ -14,11 +14,11 @@
 
 static int int_param(struct dp_req *r, const char *name, int64_t def, int64_t max, int64_t *out)
 {
-    const struct dp_param *p = kumo__dp_param(r, name);
+    const struct dp_param *p = stg__dp_param(r, name);
     *out = def;
     if (p == NULL)
         return 0;
-    if (kumo__dp_parse_uint(p->value, strlen(p->value), out) != 0 || *out > max)
+    if (stg__dp_parse_uint(p->value, strlen(p->value), out) != 0 || *out > max)
         return -1;
     return 0;
 }
@@ -27,9 +27,9 @@ static void parts_xml(struct dp_req *r, const struct stg_meta *m, int64_t marker
                       const struct stg_part *parts, size_t n, int truncated, struct kumo_buf *b)
 {
     kumo_buf_append_str(b, KUMO_DP_XML_HEAD "<ListPartsResult" KUMO_DP_S3_NS ">");
-    kumo__dp_xml_elem(b, "Bucket", r->ctx->s.bucket);
-    kumo__dp_xml_elem(b, "Key", r->key);
-    kumo__dp_xml_elem(b, "UploadId", r->upload_id);
+    stg__dp_xml_elem(b, "Bucket", r->ctx->s.bucket);
+    stg__dp_xml_elem(b, "Key", r->key);
+    stg__dp_xml_elem(b, "UploadId", r->upload_id);
     kumo_buf_appendf(b, "<PartNumberMarker>%lld</PartNumberMarker>", (long long)marker);
     if (n)
         kumo_buf_appendf(b, "<NextPartNumberMarker>%d</NextPartNumberMarker>", parts[n - 1].number);
@@ -47,19 +47,19 @@ static void parts_xml(struct dp_req *r, const struct stg_meta *m, int64_t marker
                      stg_class_name(m->storage_class));
 }
 
-enum MHD_Result kumo__dp_list_parts(struct dp_req *r)
+enum MHD_Result stg__dp_list_parts(struct dp_req *r)
 {
     int64_t max, marker;
     if (int_param(r, "max-parts", KUMO_DP_LIST_MAX, INT32_MAX, &max) != 0 ||
         int_param(r, "part-number-marker", 0, STG_PARTS_MAX, &marker) != 0)
-        return kumo__dp_error(r, STG_E_INVALID_ARGUMENT,
-                              "max-parts and part-number-marker must be non-negative integers",
-                              NULL);
+        return stg__dp_error(r, STG_E_INVALID_ARGUMENT,
+                             "max-parts and part-number-marker must be non-negative integers",
+                             NULL);
     if (max > KUMO_DP_LIST_MAX)
         max = KUMO_DP_LIST_MAX;
     struct stg_meta m;
     int ok;
-    enum MHD_Result found = kumo__dp_find_upload(r, &m, &ok);
+    enum MHD_Result found = stg__dp_find_upload(r, &m, &ok);
     if (!ok)
         return found;
     struct stg_part *parts = NULL;
@@ -69,13 +69,13 @@ enum MHD_Result kumo__dp_list_parts(struct dp_req *r)
                                   &parts, &n, &truncated);
     if (e != STG_OK) {
         stg_meta_clear(&m);
-        return kumo__dp_error(r, e, NULL, NULL);
+        return stg__dp_error(r, e, NULL, NULL);
     }
     struct kumo_buf b = KUMO_BUF_INIT;
     parts_xml(r, &m, marker, max, parts, n, truncated, &b);
     kumo_free(parts);
     stg_meta_clear(&m);
-    enum MHD_Result out = kumo__dp_xml(r, 200, &b);
+    enum MHD_Result out = stg__dp_xml(r, 200, &b);
     kumo_buf_free(&b);
     return out;
 }
@@ -118,13 +118,13 @@ static int parse_token(const char *tok, char *kind, struct kumo_buf *out)
 static void list_text(struct kumo_buf *b, const char *name, const char *text, int url)
 {
     if (!url) {
-        kumo__dp_xml_elem(b, name, text);
+        stg__dp_xml_elem(b, name, text);
         return;
     }
     struct kumo_buf e = KUMO_BUF_INIT;
     kumo_sigv4_uri_encode(text, strlen(text), 1, &e);
     kumo_buf_append_str(&e, "");
-    kumo__dp_xml_elem(b, name, (const char *)e.data);
+    stg__dp_xml_elem(b, name, (const char *)e.data);
     kumo_buf_free(&e);
 }
 
@@ -138,23 +138,23 @@ static enum MHD_Result list_params(struct dp_req *r, struct list_params *lp, int
 {
     *ok = 0;
     const struct dp_param *p;
-    lp->prefix = (p = kumo__dp_param(r, "prefix")) ? p->value : "";
-    lp->delim = (p = kumo__dp_param(r, "delimiter")) ? p->value : "";
-    lp->start_after = (p = kumo__dp_param(r, "start-after")) ? p->value : "";
-    lp->token = (p = kumo__dp_param(r, "continuation-token")) ? p->value : NULL;
-    p = kumo__dp_param(r, "encoding-type");
+    lp->prefix = (p = stg__dp_param(r, "prefix")) ? p->value : "";
+    lp->delim = (p = stg__dp_param(r, "delimiter")) ? p->value : "";
+    lp->start_after = (p = stg__dp_param(r, "start-after")) ? p->value : "";
+    lp->token = (p = stg__dp_param(r, "continuation-token")) ? p->value : NULL;
+    p = stg__dp_param(r, "encoding-type");
     if (p && strcmp(p->value, "url") != 0)
-        return kumo__dp_error(r, STG_E_INVALID_ARGUMENT,
-                              "Invalid Encoding Method specified in Request", NULL);
+        return stg__dp_error(r, STG_E_INVALID_ARGUMENT,
+                             "Invalid Encoding Method specified in Request", NULL);
     lp->url = p != NULL;
     if (int_param(r, "max-keys", KUMO_DP_LIST_MAX, INT32_MAX, &lp->max) != 0)
-        return kumo__dp_error(r, STG_E_INVALID_ARGUMENT,
-                              "Provided max-keys not an integer or within integer range", NULL);
+        return stg__dp_error(r, STG_E_INVALID_ARGUMENT,
+                             "Provided max-keys not an integer or within integer range", NULL);
     if (lp->max > KUMO_DP_LIST_MAX)
         lp->max = KUMO_DP_LIST_MAX;
     if (strlen(lp->prefix) > STG_KEY_MAX || strlen(lp->delim) > STG_KEY_MAX ||
         strlen(lp->start_after) > STG_KEY_MAX)
-        return kumo__dp_error(r, STG_E_KEY_TOO_LONG, NULL, NULL);
+        return stg__dp_error(r, STG_E_KEY_TOO_LONG, NULL, NULL);
     *ok = 1;
     return MHD_YES;
 }
@@ -175,7 +175,7 @@ static int common_prefix(const struct list_params *lp, const char *key, struct k
     return 1;
 }
 
-enum MHD_Result kumo__dp_list_objects(struct dp_req *r)
+enum MHD_Result stg__dp_list_objects(struct dp_req *r)
 {
     struct list_params lp;
     int ok;
@@ -186,8 +186,8 @@ enum MHD_Result kumo__dp_list_objects(struct dp_req *r)
     struct kumo_buf tok = KUMO_BUF_INIT;
     if (lp.token && parse_token(lp.token, &kind, &tok) != 0) {
         kumo_buf_free(&tok);
-        return kumo__dp_error(r, STG_E_INVALID_ARGUMENT,
-                              "The continuation token provided is incorrect", NULL);
+        return stg__dp_error(r, STG_E_INVALID_ARGUMENT,
+                             "The continuation token provided is incorrect", NULL);
     }
     const char *marker = lp.token ? (const char *)tok.data + 1 : lp.start_after;
     const char *allowed = allowed_prefix(r);
@@ -201,7 +201,7 @@ enum MHD_Result kumo__dp_list_objects(struct dp_req *r)
     enum stg_err e = visible ? stg_object_list(r->ctx->store, scan, &all, &n) : STG_OK;
     if (e != STG_OK) {
         kumo_buf_free(&tok);
-        return kumo__dp_error(r, e, NULL, NULL);
+        return stg__dp_error(r, e, NULL, NULL);
     }
     struct kumo_buf items = KUMO_BUF_INIT, cp = KUMO_BUF_INIT, last_cp = KUMO_BUF_INIT,
                     next = KUMO_BUF_INIT;
@@ -248,27 +248,27 @@ enum MHD_Result kumo__dp_list_objects(struct dp_req *r)
     stg_list_free(all, n);
     struct kumo_buf b = KUMO_BUF_INIT;
     kumo_buf_append_str(&b, KUMO_DP_XML_HEAD "<ListBucketResult" KUMO_DP_S3_NS ">");
-    kumo__dp_xml_elem(&b, "Name", r->ctx->s.bucket);
+    stg__dp_xml_elem(&b, "Name", r->ctx->s.bucket);
     list_text(&b, "Prefix", lp.prefix, lp.url);
     if (lp.delim[0])
         list_text(&b, "Delimiter", lp.delim, lp.url);
     if (lp.url)
-        kumo__dp_xml_elem(&b, "EncodingType", "url");
+        stg__dp_xml_elem(&b, "EncodingType", "url");
     if (lp.start_after[0])
         list_text(&b, "StartAfter", lp.start_after, lp.url);
     if (lp.token)
-        kumo__dp_xml_elem(&b, "ContinuationToken", lp.token);
+        stg__dp_xml_elem(&b, "ContinuationToken", lp.token);
     kumo_buf_appendf(&b, "<KeyCount>%lld</KeyCount><MaxKeys>%lld</MaxKeys>", (long long)count,
                      (long long)lp.max);
     kumo_buf_appendf(&b, "<IsTruncated>%s</IsTruncated>", truncated ? "true" : "false");
     if (truncated) {
         kumo_buf_append_str(&next, "");
-        kumo__dp_xml_elem(&b, "NextContinuationToken", (const char *)next.data);
+        stg__dp_xml_elem(&b, "NextContinuationToken", (const char *)next.data);
     }
     if (items.len)
         kumo_buf_append(&b, items.data, items.len);
     kumo_buf_append_str(&b, "</ListBucketResult>");
-    out = kumo__dp_xml(r, 200, &b);
+    out = stg__dp_xml(r, 200, &b);
     kumo_buf_free(&b);
     kumo_buf_free(&items);
     kumo_buf_free(&cp);

@@ -12,7 +12,7 @@
 
 #define OFFLOAD_RING (1024 * 1024)
 
-struct kumo__stg_offload {
+struct stg__offload {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t has_data, has_space;
@@ -24,7 +24,7 @@ struct kumo__stg_offload {
 
 static void *hash_loop(void *arg)
 {
-    struct kumo__stg_offload *o = arg;
+    struct stg__offload *o = arg;
     for (;;) {
         pthread_mutex_lock(&o->mu);
         while (o->used == 0 && !o->done)
@@ -47,9 +47,9 @@ static void *hash_loop(void *arg)
     }
 }
 
-int kumo__stg_offload_start(struct kumo__stg_offload **out, EVP_MD_CTX *ctx)
+int stg__offload_start(struct stg__offload **out, EVP_MD_CTX *ctx)
 {
-    struct kumo__stg_offload *o = kumo_calloc(1, sizeof *o);
+    struct stg__offload *o = kumo_calloc(1, sizeof *o);
     o->ring = kumo_malloc(OFFLOAD_RING);
     o->ctx = ctx;
     pthread_mutex_init(&o->mu, NULL);
@@ -72,7 +72,7 @@ int kumo__stg_offload_start(struct kumo__stg_offload **out, EVP_MD_CTX *ctx)
     return 0;
 }
 
-void kumo__stg_offload_feed(struct kumo__stg_offload *o, const void *data, size_t n)
+void stg__offload_feed(struct stg__offload *o, const void *data, size_t n)
 {
     const uint8_t *p = data;
     while (n > 0) {
@@ -97,7 +97,7 @@ void kumo__stg_offload_feed(struct kumo__stg_offload *o, const void *data, size_
     }
 }
 
-EVP_MD_CTX *kumo__stg_offload_finish(struct kumo__stg_offload *o)
+EVP_MD_CTX *stg__offload_finish(struct stg__offload *o)
 {
     pthread_mutex_lock(&o->mu);
     o->done = 1;

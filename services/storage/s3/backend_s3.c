@@ -123,7 +123,7 @@ static enum stg_err answer_error(const char *op, const struct s3_resp *r, enum s
 static int header_copy(const struct s3_resp *r, const char *name, char *out, size_t cap)
 {
     size_t n;
-    const char *v = kumo__s3_header(r, name, &n);
+    const char *v = stg__s3_header(r, name, &n);
     if (v == NULL || n >= cap)
         return -1;
     memcpy(out, v, n);
@@ -209,24 +209,24 @@ static enum stg_err stat_(struct stg_ctx *c, const char *key, struct stg_meta *m
 {
     struct s3_resp r;
     const char *h[] = {"x-amz-checksum-mode: ENABLED"};
-    enum stg_err e = kumo__s3_call(c->s3, "HEAD", key, NULL, 0, h, 1, NULL, 0, &r);
+    enum stg_err e = stg__s3_call(c->s3, "HEAD", key, NULL, 0, h, 1, NULL, 0, &r);
     if (e != STG_OK)
         return e;
     e = answer_error("HeadObject", &r, STG_E_NO_SUCH_KEY);
     if (e == STG_OK)
         head_meta(key, &r, m);
-    kumo__s3_resp_free(&r);
+    stg__s3_resp_free(&r);
     return e;
 }
 
 static enum stg_err remove_(struct stg_ctx *c, const char *key)
 {
     struct s3_resp r;
-    enum stg_err e = kumo__s3_call(c->s3, "DELETE", key, NULL, 0, NULL, 0, NULL, 0, &r);
+    enum stg_err e = stg__s3_call(c->s3, "DELETE", key, NULL, 0, NULL, 0, NULL, 0, &r);
     if (e != STG_OK)
         return e;
     e = answer_error("DeleteObject", &r, STG_OK);
-    kumo__s3_resp_free(&r);
+    stg__s3_resp_free(&r);
     return e;
 }
 
@@ -234,7 +234,7 @@ static enum stg_err copy_call(struct stg_ctx *c, const char *src, const char *ds
                               enum stg_class cls)
 {
     struct kumo_buf source = KUMO_BUF_INIT, hsrc = KUMO_BUF_INIT, hcls = KUMO_BUF_INIT;
-    kumo_buf_appendf(&source, "/%s/", kumo__s3_bucket(c->s3));
+    kumo_buf_appendf(&source, "/%s/", stg__s3_bucket(c->s3));
     kumo_sigv4_uri_encode(src, strlen(src), 1, &source);
     kumo_buf_appendf(&hsrc, "x-amz-copy-source: %s", (const char *)source.data);
     kumo_buf_appendf(&hcls, "x-amz-storage-class: %s",
@@ -242,10 +242,10 @@ static enum stg_err copy_call(struct stg_ctx *c, const char *src, const char *ds
     const char *h[] = {(const char *)hsrc.data, (const char *)hcls.data,
                        "x-amz-metadata-directive: COPY"};
     struct s3_resp r;
-    enum stg_err e = kumo__s3_call(c->s3, "PUT", dst, NULL, 0, h, 3, NULL, 0, &r);
+    enum stg_err e = stg__s3_call(c->s3, "PUT", dst, NULL, 0, h, 3, NULL, 0, &r);
     if (e == STG_OK) {
         e = answer_error("CopyObject", &r, STG_E_NO_SUCH_KEY);
-        kumo__s3_resp_free(&r);
+        stg__s3_resp_free(&r);
     }
     kumo_buf_free(&source);
     kumo_buf_free(&hsrc);
@@ -288,7 +288,7 @@ static enum stg_err restore(struct stg_ctx *c, const char *key, int days, enum s
     const struct kumo_sigv4_kv q[] = {kumo_sigv4_kv_str("restore", "")};
     const char *h[] = {"Content-Type: application/xml"};
     struct s3_resp r;
-    enum stg_err e = kumo__s3_call(c->s3, "POST", key, q, 1, h, 1, xml.data, xml.len, &r);
+    enum stg_err e = stg__s3_call(c->s3, "POST", key, q, 1, h, 1, xml.data, xml.len, &r);
     kumo_buf_free(&xml);
     if (e != STG_OK)
         return e;
@@ -298,7 +298,7 @@ static enum stg_err restore(struct stg_ctx *c, const char *key, int days, enum s
         *before = STG_RESTORE_IN_PROGRESS; /* as asked already: not an error here */
         e = STG_OK;
     }
-    kumo__s3_resp_free(&r);
+    stg__s3_resp_free(&r);
     return e == STG_OK ? stat_(c, key, out) : e;
 }
 
@@ -324,7 +324,7 @@ static enum stg_err mpu_create(struct stg_ctx *c, const struct stg_meta *init,
     const char *h[] = {(const char *)ct.data, (const char *)cls.data};
     const struct kumo_sigv4_kv q[] = {kumo_sigv4_kv_str("uploads", "")};
     struct s3_resp r;
-    enum stg_err e = kumo__s3_call(c->s3, "POST", init->key, q, 1, h, 2, NULL, 0, &r);
+    enum stg_err e = stg__s3_call(c->s3, "POST", init->key, q, 1, h, 2, NULL, 0, &r);
     kumo_buf_free(&ct);
     kumo_buf_free(&cls);
     if (e != STG_OK)
@@ -346,7 +346,7 @@ static enum stg_err mpu_create(struct stg_ctx *c, const struct stg_meta *init,
         if (doc)
             xmlFreeDoc(doc);
     }
-    kumo__s3_resp_free(&r);
+    stg__s3_resp_free(&r);
     return e;
 }
 
@@ -359,12 +359,12 @@ static enum stg_err list_call(struct stg_ctx *c, const char *id, const char *key
     const struct kumo_sigv4_kv q[] = {kumo_sigv4_kv_str("uploadId", id),
                                       kumo_sigv4_kv_str("max-parts", smax),
                                       kumo_sigv4_kv_str("part-number-marker", safter)};
-    enum stg_err e = kumo__s3_call(c->s3, "GET", key, q, after > 0 ? 3 : 2, NULL, 0, NULL, 0, r);
+    enum stg_err e = stg__s3_call(c->s3, "GET", key, q, after > 0 ? 3 : 2, NULL, 0, NULL, 0, r);
     if (e != STG_OK)
         return e;
     e = answer_error("ListParts", r, STG_E_NO_SUCH_UPLOAD);
     if (e != STG_OK)
-        kumo__s3_resp_free(r);
+        stg__s3_resp_free(r);
     return e;
 }
 
@@ -376,7 +376,7 @@ static enum stg_err mpu_check(struct stg_ctx *c, const char *id, const char *key
     struct s3_resp r;
     enum stg_err e = list_call(c, id, key, 0, 1, &r);
     if (e == STG_OK)
-        kumo__s3_resp_free(&r);
+        stg__s3_resp_free(&r);
     return e == STG_E_NOT_IMPLEMENTED ? STG_OK : e;
 }
 
@@ -421,7 +421,7 @@ static enum stg_err mpu_list(struct stg_ctx *c, const char *id, const char *key,
     }
     if (doc)
         xmlFreeDoc(doc);
-    kumo__s3_resp_free(&r);
+    stg__s3_resp_free(&r);
     return e;
 }
 
@@ -438,13 +438,13 @@ static enum stg_err mpu_complete(struct stg_ctx *c, const char *id, const char *
     const struct kumo_sigv4_kv q[] = {kumo_sigv4_kv_str("uploadId", id)};
     const char *h[] = {"Content-Type: application/xml"};
     struct s3_resp r;
-    enum stg_err e = kumo__s3_call(c->s3, "POST", key, q, 1, h, 1, xml.data, xml.len, &r);
+    enum stg_err e = stg__s3_call(c->s3, "POST", key, q, 1, h, 1, xml.data, xml.len, &r);
     kumo_buf_free(&xml);
     *why = NULL;
     if (e != STG_OK)
         return e;
     e = answer_error("CompleteMultipartUpload", &r, STG_E_NO_SUCH_UPLOAD);
-    kumo__s3_resp_free(&r);
+    stg__s3_resp_free(&r);
     return e == STG_OK ? stat_(c, key, out) : e;
 }
 
@@ -452,17 +452,17 @@ static enum stg_err mpu_abort(struct stg_ctx *c, const char *id, const char *key
 {
     const struct kumo_sigv4_kv q[] = {kumo_sigv4_kv_str("uploadId", id)};
     struct s3_resp r;
-    enum stg_err e = kumo__s3_call(c->s3, "DELETE", key, q, 1, NULL, 0, NULL, 0, &r);
+    enum stg_err e = stg__s3_call(c->s3, "DELETE", key, q, 1, NULL, 0, NULL, 0, &r);
     if (e != STG_OK)
         return e;
     e = answer_error("AbortMultipartUpload", &r, STG_E_NO_SUCH_UPLOAD);
-    kumo__s3_resp_free(&r);
+    stg__s3_resp_free(&r);
     return e;
 }
 
 static int sign_creds(struct stg_ctx *c, struct kumo_aws_credentials *out)
 {
-    return kumo__s3_creds(c->s3, out);
+    return stg__s3_creds(c->s3, out);
 }
 
 const struct stg_backend_ops stg_backend_s3 = {

@@ -48,11 +48,11 @@ static int open_dir(struct stg_store *st, const struct loc *l, int create)
 {
     if (create) {
         if (mkdirat(st->objfd, l->dir, 0750) == 0)
-            kumo__stg_fsync(st, st->objfd);
+            stg__fsync(st, st->objfd);
         else if (errno != EEXIST)
             return -errno;
     }
-    return kumo__stg_openat(st->objfd, l->dir, O_RDONLY | O_DIRECTORY, 0);
+    return stg__openat(st->objfd, l->dir, O_RDONLY | O_DIRECTORY, 0);
 }
 
 /* Reads the sidecar. STG_E_NO_SUCH_KEY if absent; the key inside must be
@@ -60,14 +60,14 @@ static int open_dir(struct stg_store *st, const struct loc *l, int create)
 static enum stg_err read_meta(int dirfd, const struct loc *l, const char *key, struct stg_meta *m)
 {
     struct kumo_buf b = KUMO_BUF_INIT;
-    int rc = kumo__stg_read_small(dirfd, l->meta, STG_META_FILE_MAX, &b);
+    int rc = stg__read_small(dirfd, l->meta, STG_META_FILE_MAX, &b);
     if (rc == -ENOENT) {
         kumo_buf_free(&b);
         return STG_E_NO_SUCH_KEY;
     }
     if (rc != 0) {
         kumo_buf_free(&b);
-        return kumo__stg_io_error("read metadata", rc);
+        return stg__io_error("read metadata", rc);
     }
     rc = stg_meta_decode((const char *)b.data, b.len, m);
     kumo_buf_free(&b);
@@ -85,9 +85,9 @@ static enum stg_err write_meta(struct stg_store *st, int dirfd, const struct loc
 {
     struct kumo_buf b = KUMO_BUF_INIT;
     stg_meta_encode(m, &b);
-    int rc = kumo__stg_write_atomic(st, dirfd, l->meta, b.data, b.len);
+    int rc = stg__write_atomic(st, dirfd, l->meta, b.data, b.len);
     kumo_buf_free(&b);
-    return rc == 0 ? STG_OK : kumo__stg_io_error("write metadata", rc);
+    return rc == 0 ? STG_OK : stg__io_error("write metadata", rc);
 }
 
 /* Points the sidecar of l at m, whose data file `data` (m->gen) is already
@@ -98,14 +98,14 @@ static enum stg_err publish_locked(struct stg_store *st, int dirfd, const struct
 {
     /* The data file must be durable under its name before a sidecar that
      * names it can be. */
-    int rc = kumo__stg_fsync(st, dirfd);
+    int rc = stg__fsync(st, dirfd);
     struct stg_meta old;
     char old_gen[STG_GEN_LEN + 1] = "";
     if (read_meta(dirfd, l, m->key, &old) == STG_OK) {
         memcpy(old_gen, old.gen, sizeof old_gen);
         stg_meta_clear(&old);
     }
-    enum stg_err e = rc == 0 ? write_meta(st, dirfd, l, m) : kumo__stg_io_error("fsync", rc);
+    enum stg_err e = rc == 0 ? write_meta(st, dirfd, l, m) : stg__io_error("fsync", rc);
     if (e != STG_OK) {
         unlinkat(dirfd, data, 0);
         return e;
@@ -124,11 +124,11 @@ static enum stg_err commit_locked(struct stg_store *st, int dirfd, const struct 
                                   struct stg_writer *w, struct stg_meta *m)
 {
     char data[100];
-    if (kumo__stg_random_hex(STG_GEN_LEN / 2, m->gen) != 0)
-        return kumo__stg_io_error("random", EIO);
+    if (stg__random_hex(STG_GEN_LEN / 2, m->gen) != 0)
+        return stg__io_error("random", EIO);
     data_name(l, m->gen, data);
     if (renameat(st->tmpfd, w->name, dirfd, data) != 0)
-        return kumo__stg_io_error("rename object", errno);
+        return stg__io_error("rename object", errno);
     return publish_locked(st, dirfd, l, m, data);
 }
 
@@ -137,15 +137,15 @@ static enum stg_err commit(struct stg_store *st, struct stg_writer *w, struct st
 {
     struct loc l;
     locate(m->key, &l);
-    int rc = kumo__stg_writer_seal(w);
+    int rc = stg__writer_seal(w);
     if (rc != 0) {
         stg_writer_discard(w);
-        return kumo__stg_io_error("fsync object", rc);
+        return stg__io_error("fsync object", rc);
     }
     int dirfd = open_dir(st, &l, 1);
     if (dirfd < 0) {
         stg_writer_discard(w);
-        return kumo__stg_io_error("open object directory", dirfd);
+        return stg__io_error("open object directory", dirfd);
     }
     pthread_mutex_t *mu = key_lock(st, &l);
     pthread_mutex_lock(mu);
@@ -155,7 +155,7 @@ static enum stg_err commit(struct stg_store *st, struct stg_writer *w, struct st
     if (e != STG_OK)
         stg_writer_discard(w);
     else
-        kumo__stg_writer_free(w);
+        stg__writer_free(w);
     return e;
 }
 
@@ -180,7 +180,7 @@ enum stg_err stg_object_stat(struct stg_store *st, const char *key, struct stg_m
     if (dirfd == -ENOENT)
         return STG_E_NO_SUCH_KEY;
     if (dirfd < 0)
-        return kumo__stg_io_error("open object directory", dirfd);
+        return stg__io_error("open object directory", dirfd);
     enum stg_err e = read_meta(dirfd, &l, key, m);
     close(dirfd);
     return e;
@@ -191,13 +191,13 @@ static enum stg_err open_data(int dirfd, const struct loc *l, struct stg_meta *m
 {
     char data[100];
     data_name(l, m->gen, data);
-    int f = kumo__stg_openat(dirfd, data, O_RDONLY, 0);
+    int f = stg__openat(dirfd, data, O_RDONLY, 0);
     if (f == -ENOENT) {
         *retry = 1; /* overwritten or deleted between the two opens */
         return STG_E_NO_SUCH_KEY;
     }
     if (f < 0)
-        return kumo__stg_io_error("open object", f);
+        return stg__io_error("open object", f);
     struct stat sb;
     if (fstat(f, &sb) != 0 || sb.st_size != m->size) {
         close(f);
@@ -216,7 +216,7 @@ enum stg_err stg_object_open(struct stg_store *st, const char *key, struct stg_m
     if (dirfd == -ENOENT)
         return STG_E_NO_SUCH_KEY;
     if (dirfd < 0)
-        return kumo__stg_io_error("open object directory", dirfd);
+        return stg__io_error("open object directory", dirfd);
     enum stg_err e = STG_E_NO_SUCH_KEY;
     for (int i = 0; i < OPEN_RETRIES; i++) {
         e = read_meta(dirfd, &l, key, m);
@@ -245,7 +245,7 @@ enum stg_err stg_object_delete(struct stg_store *st, const char *key, int *exist
     if (dirfd == -ENOENT)
         return STG_OK;
     if (dirfd < 0)
-        return kumo__stg_io_error("open object directory", dirfd);
+        return stg__io_error("open object directory", dirfd);
     pthread_mutex_t *mu = key_lock(st, &l);
     pthread_mutex_lock(mu);
     struct stg_meta m;
@@ -257,9 +257,9 @@ enum stg_err stg_object_delete(struct stg_store *st, const char *key, int *exist
         /* Sidecar first: a crash in between leaves an orphan data file,
          * which the sweep removes, never a sidecar without data. */
         if (unlinkat(dirfd, l.meta, 0) != 0) {
-            e = kumo__stg_io_error("unlink metadata", errno);
+            e = stg__io_error("unlink metadata", errno);
         } else {
-            kumo__stg_fsync(st, dirfd);
+            stg__fsync(st, dirfd);
             unlinkat(dirfd, data, 0);
             if (existed)
                 *existed = 1;
@@ -290,13 +290,13 @@ static enum stg_err link_put(struct stg_store *st, const char *src, const char *
     int ddir = open_dir(st, &dl, 1);
     if (ddir < 0) {
         close(sdir);
-        return kumo__stg_io_error("open object directory", ddir);
+        return stg__io_error("open object directory", ddir);
     }
     char sname[100], dname[100];
     data_name(&sl, src_gen, sname);
     enum stg_err e = STG_E_NOT_IMPLEMENTED;
-    if (kumo__stg_random_hex(STG_GEN_LEN / 2, m->gen) != 0) {
-        e = kumo__stg_io_error("random", EIO);
+    if (stg__random_hex(STG_GEN_LEN / 2, m->gen) != 0) {
+        e = stg__io_error("random", EIO);
     } else {
         data_name(&dl, m->gen, dname);
         if (linkat(sdir, sname, ddir, dname, 0) == 0) {
@@ -318,10 +318,10 @@ static enum stg_err copy_bytes(struct stg_store *st, int fd, struct stg_meta *m)
     uint8_t want[32];
     memcpy(want, m->sha256, 32);
     struct stg_writer *w;
-    enum stg_err e = kumo__stg_writer_open(st, W_MD5 | W_SHA256, &w);
+    enum stg_err e = stg__writer_open(st, W_MD5 | W_SHA256, &w);
     if (e != STG_OK)
         return e;
-    e = kumo__stg_copy_fd(w, fd);
+    e = stg__copy_fd(w, fd);
     if (e == STG_OK) {
         uint8_t sha[32];
         stg_writer_digests(w, NULL, sha);
@@ -404,7 +404,7 @@ static enum stg_err edit_meta(struct stg_store *st, const char *key, meta_edit_f
     if (dirfd == -ENOENT)
         return STG_E_NO_SUCH_KEY;
     if (dirfd < 0)
-        return kumo__stg_io_error("open object directory", dirfd);
+        return stg__io_error("open object directory", dirfd);
     pthread_mutex_t *mu = key_lock(st, &l);
     pthread_mutex_lock(mu);
     struct stg_meta m;
@@ -507,15 +507,15 @@ static int cmp_entries(const void *a, const void *b)
 static enum stg_err list_dir(int objfd, const char *dir, const char *prefix,
                              struct stg_list_entry **out, size_t *n, size_t *cap)
 {
-    int dfd = kumo__stg_openat(objfd, dir, O_RDONLY | O_DIRECTORY, 0);
+    int dfd = stg__openat(objfd, dir, O_RDONLY | O_DIRECTORY, 0);
     if (dfd == -ENOENT)
         return STG_OK;
     if (dfd < 0)
-        return kumo__stg_io_error("open object directory", dfd);
+        return stg__io_error("open object directory", dfd);
     DIR *d = fdopendir(dfd);
     if (d == NULL) {
         close(dfd);
-        return kumo__stg_io_error("list objects", errno);
+        return stg__io_error("list objects", errno);
     }
     size_t plen = strlen(prefix);
     struct dirent *de;
@@ -525,7 +525,7 @@ static enum stg_err list_dir(int objfd, const char *dir, const char *prefix,
             continue;
         struct kumo_buf b = KUMO_BUF_INIT;
         struct stg_meta m;
-        int rc = kumo__stg_read_small(dfd, de->d_name, STG_META_FILE_MAX, &b);
+        int rc = stg__read_small(dfd, de->d_name, STG_META_FILE_MAX, &b);
         if (rc == 0 && stg_meta_decode((const char *)b.data, b.len, &m) == 0) {
             if (strncmp(m.key, prefix, plen) == 0) {
                 if (*n == *cap) {

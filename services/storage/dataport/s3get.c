@@ -27,7 +27,7 @@ static int parse_range(const char *h, int64_t size, int64_t *first, int64_t *las
         return 0;
     int64_t a, b;
     if (dash == p) {
-        if (kumo__dp_parse_uint(dash + 1, strlen(dash + 1), &b) != 0)
+        if (stg__dp_parse_uint(dash + 1, strlen(dash + 1), &b) != 0)
             return 0;
         if (b == 0 || size == 0)
             return -1;
@@ -35,11 +35,11 @@ static int parse_range(const char *h, int64_t size, int64_t *first, int64_t *las
         *last = size - 1;
         return 1;
     }
-    if (kumo__dp_parse_uint(p, (size_t)(dash - p), &a) != 0)
+    if (stg__dp_parse_uint(p, (size_t)(dash - p), &a) != 0)
         return 0;
     if (dash[1] == '\0') {
         b = INT64_MAX;
-    } else if (kumo__dp_parse_uint(dash + 1, strlen(dash + 1), &b) != 0 || b < a) {
+    } else if (stg__dp_parse_uint(dash + 1, strlen(dash + 1), &b) != 0 || b < a) {
         return 0;
     }
     if (a >= size)
@@ -106,7 +106,7 @@ static const char *override_for(struct dp_req *r, const char *header)
     for (size_t i = 0; i < sizeof overrides / sizeof overrides[0]; i++) {
         if (strcasecmp(overrides[i][1], header) != 0)
             continue;
-        const struct dp_param *p = kumo__dp_param(r, overrides[i][0]);
+        const struct dp_param *p = stg__dp_param(r, overrides[i][0]);
         return p ? p->value : NULL;
     }
     return NULL;
@@ -165,7 +165,7 @@ static void object_headers(struct dp_req *r, struct MHD_Response *resp, const st
             strcasecmp(m->hdrs[i].name, "content-disposition") != 0)
             MHD_add_response_header(resp, m->hdrs[i].name, m->hdrs[i].value);
     for (size_t i = 1; i < sizeof overrides / sizeof overrides[0]; i++) {
-        const struct dp_param *p = kumo__dp_param(r, overrides[i][0]);
+        const struct dp_param *p = stg__dp_param(r, overrides[i][0]);
         if (p && strcasecmp(overrides[i][1], "Content-Disposition") != 0)
             MHD_add_response_header(resp, overrides[i][1], p->value);
     }
@@ -179,17 +179,16 @@ static enum MHD_Result not_modified(struct dp_req *r, const struct stg_meta *m)
 {
     char etag[STG_ETAG_MAX + 2];
     snprintf(etag, sizeof etag, "\"%s\"", m->etag);
-    return kumo__dp_empty(r, 304, etag);
+    return stg__dp_empty(r, 304, etag);
 }
 
 /* Answers a precondition or range problem; returns 0 if there is none. */
 static int preconditions(struct dp_req *r, const struct stg_meta *m, enum MHD_Result *out)
 {
-    const char *im = kumo__dp_header(r, "If-Match");
-    const char *inm = kumo__dp_header(r, "If-None-Match");
+    const char *im = stg__dp_header(r, "If-Match");
+    const char *inm = stg__dp_header(r, "If-None-Match");
     if (im && !etag_listed(im, m->etag)) {
-        *out =
-            kumo__dp_error(r, STG_E_PRECONDITION_FAILED, NULL, "<Condition>If-Match</Condition>");
+        *out = stg__dp_error(r, STG_E_PRECONDITION_FAILED, NULL, "<Condition>If-Match</Condition>");
         return 1;
     }
     if (inm && etag_listed(inm, m->etag)) {
@@ -197,10 +196,10 @@ static int preconditions(struct dp_req *r, const struct stg_meta *m, enum MHD_Re
         return 1;
     }
     for (size_t i = 0; i < sizeof overrides / sizeof overrides[0]; i++) {
-        const struct dp_param *p = kumo__dp_param(r, overrides[i][0]);
+        const struct dp_param *p = stg__dp_param(r, overrides[i][0]);
         if (p && (strlen(p->value) > STG_HEADER_VALUE_MAX || !header_value_ok(p->value))) {
-            *out = kumo__dp_error(r, STG_E_INVALID_ARGUMENT,
-                                  "A response-* override is not a valid header value.", NULL);
+            *out = stg__dp_error(r, STG_E_INVALID_ARGUMENT,
+                                 "A response-* override is not a valid header value.", NULL);
             return 1;
         }
     }
@@ -210,13 +209,13 @@ static int preconditions(struct dp_req *r, const struct stg_meta *m, enum MHD_Re
 static enum MHD_Result serve_range(struct dp_req *r, int fd, const struct stg_meta *m)
 {
     int64_t first = 0, last = m->size - 1;
-    int rng = parse_range(kumo__dp_header(r, "Range"), m->size, &first, &last);
+    int rng = parse_range(stg__dp_header(r, "Range"), m->size, &first, &last);
     if (rng < 0) {
         close(fd);
         char extra[64];
         snprintf(extra, sizeof extra, "<ActualObjectSize>%lld</ActualObjectSize>",
                  (long long)m->size);
-        return kumo__dp_error(r, STG_E_INVALID_RANGE, NULL, extra);
+        return stg__dp_error(r, STG_E_INVALID_RANGE, NULL, extra);
     }
     int64_t len = rng ? last - first + 1 : m->size;
     struct MHD_Response *resp;
@@ -231,7 +230,7 @@ static enum MHD_Result serve_range(struct dp_req *r, int fd, const struct stg_me
     if (resp == NULL)
         return MHD_NO;
     object_headers(r, resp, m);
-    const char *mode = kumo__dp_header(r, "x-amz-checksum-mode");
+    const char *mode = stg__dp_header(r, "x-amz-checksum-mode");
     if (!rng && mode && strcasecmp(mode, "ENABLED") == 0) {
         if (m->ck_alg != STG_CK_NONE) {
             MHD_add_response_header(resp, stg_ck_header(m->ck_alg), m->ck_value);
@@ -255,22 +254,22 @@ static enum MHD_Result serve_range(struct dp_req *r, int fd, const struct stg_me
     }
     if (strcmp(r->method, "HEAD") != 0)
         r->bytes_out += len;
-    return kumo__dp_queue(r, rng ? 206 : 200, resp);
+    return stg__dp_queue(r, rng ? 206 : 200, resp);
 }
 
-enum MHD_Result kumo__dp_get_object(struct dp_req *r)
+enum MHD_Result stg__dp_get_object(struct dp_req *r)
 {
     struct stg_meta m;
     int fd = -1;
     enum stg_err e = stg_object_open(r->ctx->store, r->key, &m, &fd);
     if (e != STG_OK)
-        return kumo__dp_error(r, e, NULL, NULL);
+        return stg__dp_error(r, e, NULL, NULL);
     enum MHD_Result out;
     if (r->op == DP_OP_GET_OBJECT && !stg_meta_readable(&m, stg_now_ms())) {
         char extra[64];
         snprintf(extra, sizeof extra, "<StorageClass>%s</StorageClass>",
                  stg_class_name(m.storage_class));
-        out = kumo__dp_error(r, STG_E_INVALID_OBJECT_STATE, NULL, extra);
+        out = stg__dp_error(r, STG_E_INVALID_OBJECT_STATE, NULL, extra);
     } else if (preconditions(r, &m, &out)) {
         /* answered */
     } else {

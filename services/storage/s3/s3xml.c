@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
-#include "storage.h"
+#include "../storage.h"
 
 void stg_xml_escape(struct kumo_buf *out, const char *s, size_t len)
 {

@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "base/alloc.h"
-#include "storage.h"
+#include "../storage.h"
 
 #define META_VERSION 1
 

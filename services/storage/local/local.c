@@ -26,7 +26,7 @@
 /* Bodies larger than this hash their MD5 on a second thread (digest.c). */
 #define OFFLOAD_MIN (4 * 1024 * 1024)
 
-enum stg_err kumo__stg_io_error(const char *what, int err)
+enum stg_err stg__io_error(const char *what, int err)
 {
     int e = err < 0 ? -err : err;
     kumo_log(KUMO_LOG_ERROR, NULL, "storage I/O failed", "op", what, "error", strerror(e), NULL);
@@ -44,7 +44,7 @@ static int plain_name(const char *name)
            strcmp(name, "..") != 0;
 }
 
-int kumo__stg_openat(int dirfd, const char *name, int flags, mode_t mode)
+int stg__openat(int dirfd, const char *name, int flags, mode_t mode)
 {
     if (!plain_name(name))
         return -EINVAL;
@@ -66,14 +66,14 @@ int kumo__stg_openat(int dirfd, const char *name, int flags, mode_t mode)
     return fd >= 0 ? fd : -errno;
 }
 
-int kumo__stg_fsync(const struct stg_store *st, int fd)
+int stg__fsync(const struct stg_store *st, int fd)
 {
     if (!st->do_fsync)
         return 0;
     return fsync(fd) == 0 ? 0 : -errno;
 }
 
-int kumo__stg_random_hex(size_t n, char *out)
+int stg__random_hex(size_t n, char *out)
 {
     uint8_t raw[32];
     if (n > sizeof raw || kumo_secret_random_bytes(raw, n) != 0)
@@ -97,14 +97,14 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
-int kumo__stg_write_atomic(struct stg_store *st, int dirfd, const char *name, const void *data,
-                           size_t len)
+int stg__write_atomic(struct stg_store *st, int dirfd, const char *name, const void *data,
+                      size_t len)
 {
     char tmp[48];
-    if (kumo__stg_random_hex(16, tmp) != 0)
+    if (stg__random_hex(16, tmp) != 0)
         return -EIO;
     memcpy(tmp + 32, ".tmp", 5);
-    int fd = kumo__stg_openat(st->tmpfd, tmp, O_WRONLY | O_CREAT | O_EXCL, 0640);
+    int fd = stg__openat(st->tmpfd, tmp, O_WRONLY | O_CREAT | O_EXCL, 0640);
     if (fd < 0)
         return fd;
     int rc = write_all(fd, data, len);
@@ -118,12 +118,12 @@ int kumo__stg_write_atomic(struct stg_store *st, int dirfd, const char *name, co
         unlinkat(st->tmpfd, tmp, 0);
         return rc;
     }
-    return kumo__stg_fsync(st, dirfd);
+    return stg__fsync(st, dirfd);
 }
 
-int kumo__stg_read_small(int dirfd, const char *name, size_t max, struct kumo_buf *out)
+int stg__read_small(int dirfd, const char *name, size_t max, struct kumo_buf *out)
 {
-    int fd = kumo__stg_openat(dirfd, name, O_RDONLY, 0);
+    int fd = stg__openat(dirfd, name, O_RDONLY, 0);
     if (fd < 0)
         return fd;
     char chunk[4096];
@@ -162,7 +162,7 @@ static void remove_dir_entries(int dfd, int depth)
         if (unlinkat(dfd, e->d_name, 0) == 0 || (errno != EISDIR && errno != EPERM))
             continue;
         if (depth > 0) {
-            int sub = kumo__stg_openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY, 0);
+            int sub = stg__openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY, 0);
             if (sub >= 0)
                 remove_dir_entries(sub, depth - 1);
         }
@@ -171,11 +171,11 @@ static void remove_dir_entries(int dfd, int depth)
     closedir(d);
 }
 
-void kumo__stg_remove_tree(int dirfd, const char *name)
+void stg__remove_tree(int dirfd, const char *name)
 {
     if (unlinkat(dirfd, name, 0) == 0 || (errno != EISDIR && errno != EPERM))
         return;
-    int sub = kumo__stg_openat(dirfd, name, O_RDONLY | O_DIRECTORY, 0);
+    int sub = stg__openat(dirfd, name, O_RDONLY | O_DIRECTORY, 0);
     if (sub >= 0)
         remove_dir_entries(sub, 1);
     unlinkat(dirfd, name, AT_REMOVEDIR);
@@ -186,7 +186,7 @@ void kumo__stg_remove_tree(int dirfd, const char *name)
 static void md_free(struct stg_writer *w)
 {
     if (w->md5_thread) {
-        w->md5 = kumo__stg_offload_finish(w->md5_thread);
+        w->md5 = stg__offload_finish(w->md5_thread);
         w->md5_thread = NULL;
     }
     EVP_MD_CTX_free(w->md5);
@@ -194,21 +194,21 @@ static void md_free(struct stg_writer *w)
     w->md5 = w->sha = NULL;
 }
 
-enum stg_err kumo__stg_writer_open(struct stg_store *st, unsigned flags, struct stg_writer **out)
+enum stg_err stg__writer_open(struct stg_store *st, unsigned flags, struct stg_writer **out)
 {
     struct stg_writer *w = kumo_calloc(1, sizeof *w);
     w->st = st;
     w->flags = flags;
-    if (kumo__stg_random_hex(16, w->name) != 0) {
+    if (stg__random_hex(16, w->name) != 0) {
         kumo_free(w);
-        return kumo__stg_io_error("random", EIO);
+        return stg__io_error("random", EIO);
     }
     memcpy(w->name + 32, ".tmp", 5);
-    w->fd = kumo__stg_openat(st->tmpfd, w->name, O_WRONLY | O_CREAT | O_EXCL, 0640);
+    w->fd = stg__openat(st->tmpfd, w->name, O_WRONLY | O_CREAT | O_EXCL, 0640);
     if (w->fd < 0) {
         int err = w->fd;
         kumo_free(w);
-        return kumo__stg_io_error("create temporary file", err);
+        return stg__io_error("create temporary file", err);
     }
     if (flags & W_MD5) {
         w->md5 = EVP_MD_CTX_new();
@@ -224,7 +224,7 @@ enum stg_err kumo__stg_writer_open(struct stg_store *st, unsigned flags, struct 
 
 enum stg_err stg_writer_open(struct stg_store *st, int want_sha256, struct stg_writer **out)
 {
-    return kumo__stg_writer_open(st, W_MD5 | (want_sha256 ? W_SHA256 : 0), out);
+    return stg__writer_open(st, W_MD5 | (want_sha256 ? W_SHA256 : 0), out);
 }
 
 /* Starts writing back each WRITEBACK_STEP of the file as soon as it is
@@ -245,17 +245,17 @@ enum stg_err stg_writer_write(struct stg_writer *w, const void *p, size_t n)
     if (n == 0)
         return STG_OK;
     if (w->md5 && !w->md5_thread && w->size + (int64_t)n > OFFLOAD_MIN &&
-        kumo__stg_offload_start(&w->md5_thread, w->md5) == 0)
+        stg__offload_start(&w->md5_thread, w->md5) == 0)
         w->md5 = NULL;
     if (w->md5_thread)
-        kumo__stg_offload_feed(w->md5_thread, p, n);
+        stg__offload_feed(w->md5_thread, p, n);
     else if (w->md5)
         EVP_DigestUpdate(w->md5, p, n);
     if (w->sha)
         EVP_DigestUpdate(w->sha, p, n);
     int rc = write_all(w->fd, p, n);
     if (rc != 0)
-        return kumo__stg_io_error("write", rc);
+        return stg__io_error("write", rc);
     w->size += (int64_t)n;
     start_writeback(w);
     return STG_OK;
@@ -271,7 +271,7 @@ void stg_writer_digests(struct stg_writer *w, uint8_t md5[16], uint8_t sha256[32
     if (!w->finished) {
         unsigned len;
         if (w->md5_thread) {
-            w->md5 = kumo__stg_offload_finish(w->md5_thread);
+            w->md5 = stg__offload_finish(w->md5_thread);
             w->md5_thread = NULL;
         }
         if (w->md5)
@@ -287,7 +287,7 @@ void stg_writer_digests(struct stg_writer *w, uint8_t md5[16], uint8_t sha256[32
         memcpy(sha256, w->shav, 32);
 }
 
-int kumo__stg_writer_seal(struct stg_writer *w)
+int stg__writer_seal(struct stg_writer *w)
 {
     int rc = 0;
     if (w->st->do_fsync && fsync(w->fd) != 0)
@@ -298,7 +298,7 @@ int kumo__stg_writer_seal(struct stg_writer *w)
     return rc;
 }
 
-void kumo__stg_writer_free(struct stg_writer *w)
+void stg__writer_free(struct stg_writer *w)
 {
     if (w == NULL)
         return;
@@ -313,10 +313,10 @@ void stg_writer_discard(struct stg_writer *w)
     if (w == NULL)
         return;
     unlinkat(w->st->tmpfd, w->name, 0);
-    kumo__stg_writer_free(w);
+    stg__writer_free(w);
 }
 
-enum stg_err kumo__stg_copy_fd(struct stg_writer *w, int in)
+enum stg_err stg__copy_fd(struct stg_writer *w, int in)
 {
     uint8_t *buf = kumo_malloc(COPY_CHUNK);
     enum stg_err rc = STG_OK;
@@ -325,7 +325,7 @@ enum stg_err kumo__stg_copy_fd(struct stg_writer *w, int in)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            rc = kumo__stg_io_error("read", errno);
+            rc = stg__io_error("read", errno);
             break;
         }
         if (n == 0)
@@ -348,7 +348,7 @@ static int open_or_make_dir(int parent, const char *name, int do_fsync)
     } else if (errno != EEXIST) {
         return -errno;
     }
-    return kumo__stg_openat(parent, name, O_RDONLY | O_DIRECTORY, 0);
+    return stg__openat(parent, name, O_RDONLY | O_DIRECTORY, 0);
 }
 
 /* A root must be empty or already hold our marker: pointing
@@ -357,7 +357,7 @@ static int open_or_make_dir(int parent, const char *name, int do_fsync)
 static int check_marker(struct stg_store *st)
 {
     struct kumo_buf b = KUMO_BUF_INIT;
-    int rc = kumo__stg_read_small(st->rootfd, MARKER, 256, &b);
+    int rc = stg__read_small(st->rootfd, MARKER, 256, &b);
     int ok = rc == 0 && b.len == strlen(MARKER_TEXT) && memcmp(b.data, MARKER_TEXT, b.len) == 0;
     kumo_buf_free(&b);
     if (ok)
@@ -375,7 +375,7 @@ static int check_marker(struct stg_store *st)
     closedir(d);
     if (!empty)
         return -1;
-    int fd = kumo__stg_openat(st->rootfd, MARKER, O_WRONLY | O_CREAT | O_EXCL, 0640);
+    int fd = stg__openat(st->rootfd, MARKER, O_WRONLY | O_CREAT | O_EXCL, 0640);
     if (fd < 0)
         return -1;
     int wrc = write_all(fd, MARKER_TEXT, strlen(MARKER_TEXT));
@@ -525,7 +525,7 @@ static void sidecar_gen(int dirfd, const char *meta_name, char gen[STG_GEN_LEN +
     struct kumo_buf b = KUMO_BUF_INIT;
     struct stg_meta m;
     gen[0] = '\0';
-    if (kumo__stg_read_small(dirfd, meta_name, STG_META_FILE_MAX, &b) == 0 &&
+    if (stg__read_small(dirfd, meta_name, STG_META_FILE_MAX, &b) == 0 &&
         stg_meta_decode((const char *)b.data, b.len, &m) == 0) {
         memcpy(gen, m.gen, sizeof m.gen);
         stg_meta_clear(&m);
@@ -591,7 +591,7 @@ static void sweep_uploads(struct stg_store *st, struct stg_sweep_stats *stats)
     for (size_t i = 0; i < n; i++) {
         struct stat sb;
         int ok = stg_upload_id_valid(names[i], strlen(names[i]));
-        int dfd = ok ? kumo__stg_openat(st->mpufd, names[i], O_RDONLY | O_DIRECTORY, 0) : -1;
+        int dfd = ok ? stg__openat(st->mpufd, names[i], O_RDONLY | O_DIRECTORY, 0) : -1;
         if (dfd >= 0 && fstatat(dfd, "upload.json", &sb, AT_SYMLINK_NOFOLLOW) == 0) {
             stats->uploads_kept++;
             close(dfd);
@@ -599,7 +599,7 @@ static void sweep_uploads(struct stg_store *st, struct stg_sweep_stats *stats)
         }
         if (dfd >= 0)
             close(dfd);
-        kumo__stg_remove_tree(st->mpufd, names[i]);
+        stg__remove_tree(st->mpufd, names[i]);
         stats->orphans_removed++;
     }
     free_names(names, n);
@@ -611,19 +611,19 @@ int stg_store_sweep(struct stg_store *st, struct stg_sweep_stats *stats)
     size_t n;
     char **names = list_dir(st->tmpfd, &n);
     for (size_t i = 0; i < n; i++) {
-        kumo__stg_remove_tree(st->tmpfd, names[i]);
+        stg__remove_tree(st->tmpfd, names[i]);
         stats->temp_removed++;
     }
     free_names(names, n);
-    kumo__stg_fsync(st, st->tmpfd);
+    stg__fsync(st, st->tmpfd);
 
     names = list_dir(st->objfd, &n);
     for (size_t i = 0; i < n; i++) {
-        int dfd = kumo__stg_openat(st->objfd, names[i], O_RDONLY | O_DIRECTORY, 0);
+        int dfd = stg__openat(st->objfd, names[i], O_RDONLY | O_DIRECTORY, 0);
         if (dfd < 0)
             continue;
         sweep_obj_dir(dfd, stats);
-        kumo__stg_fsync(st, dfd);
+        stg__fsync(st, dfd);
         close(dfd);
     }
     free_names(names, n);

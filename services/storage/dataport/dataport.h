@@ -8,7 +8,7 @@
 #include <microhttpd.h>
 #include <openssl/evp.h>
 
-#include "storage.h"
+#include "../storage.h"
 
 enum dp_op {
     DP_OP_NONE,
@@ -101,37 +101,36 @@ struct dp_req {
 /* ---- dataport.c ---- */
 
 /* A request header (any case), or NULL. */
-const char *kumo__dp_header(struct dp_req *r, const char *name);
+const char *stg__dp_header(struct dp_req *r, const char *name);
 /* A decoded query parameter, or NULL. */
-const struct dp_param *kumo__dp_param(const struct dp_req *r, const char *name);
+const struct dp_param *stg__dp_param(const struct dp_req *r, const char *name);
 /* Queues `resp` with `status` plus the common headers (request id, CORS),
  * and destroys it. Returns MHD_YES or MHD_NO. */
-enum MHD_Result kumo__dp_queue(struct dp_req *r, unsigned status, struct MHD_Response *resp);
+enum MHD_Result stg__dp_queue(struct dp_req *r, unsigned status, struct MHD_Response *resp);
 /* Answers an S3 <Error> document (no body for HEAD); `why` (may be NULL)
  * replaces the default message; `extra` (may be NULL) is more XML inside
  * <Error>. */
-enum MHD_Result kumo__dp_error(struct dp_req *r, enum stg_err e, const char *why,
-                               const char *extra);
+enum MHD_Result stg__dp_error(struct dp_req *r, enum stg_err e, const char *why, const char *extra);
 /* Answers `status` with an XML body (copied). */
-enum MHD_Result kumo__dp_xml(struct dp_req *r, unsigned status, const struct kumo_buf *xml);
+enum MHD_Result stg__dp_xml(struct dp_req *r, unsigned status, const struct kumo_buf *xml);
 /* Answers `status` with no body and the ETag header if `etag` is set. */
-enum MHD_Result kumo__dp_empty(struct dp_req *r, unsigned status, const char *etag);
+enum MHD_Result stg__dp_empty(struct dp_req *r, unsigned status, const char *etag);
 
 /* Percent-decodes in[0..len) into out[cap] ('+' stays '+'). Returns the
  * length, -1 for a bad escape, -2 if it does not fit. */
-long kumo__dp_decode_path(const char *in, size_t len, char *out, size_t cap);
+long stg__dp_decode_path(const char *in, size_t len, char *out, size_t cap);
 
 /* ---- s3ops.c ---- */
 
 /* Called once the request is authenticated: validates and either answers
  * (operations without a body) or prepares the body. */
-enum MHD_Result kumo__dp_begin_op(struct dp_req *r);
+enum MHD_Result stg__dp_begin_op(struct dp_req *r);
 /* A piece of the body. Returns 0, or -1 to drop the connection. */
-int kumo__dp_body(struct dp_req *r, const char *data, size_t len);
+int stg__dp_body(struct dp_req *r, const char *data, size_t len);
 /* The body is complete: verifies it and answers. */
-enum MHD_Result kumo__dp_finish_op(struct dp_req *r);
+enum MHD_Result stg__dp_finish_op(struct dp_req *r);
 /* Releases what an operation holds (temporary file, buffers). */
-void kumo__dp_op_cleanup(struct dp_req *r);
+void stg__dp_op_cleanup(struct dp_req *r);
 
 #define KUMO_DP_XML_HEAD "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 #define KUMO_DP_S3_NS    " xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\""
@@ -140,35 +139,35 @@ void kumo__dp_op_cleanup(struct dp_req *r);
 
 /* Parses a decimal without sign (at most 18 digits) from s[0..len).
  * Returns 0, or -1 for anything else. */
-int kumo__dp_parse_uint(const char *s, size_t len, int64_t *out);
+int stg__dp_parse_uint(const char *s, size_t len, int64_t *out);
 /* Appends <name>text</name>, text XML-escaped. */
-void kumo__dp_xml_elem(struct kumo_buf *b, const char *name, const char *text);
+void stg__dp_xml_elem(struct kumo_buf *b, const char *name, const char *text);
 /* The multipart upload named by ?uploadId= for the request's key: sets
  * r->upload_id, *m (to clear) and *ok = 1; otherwise answers NoSuchUpload
  * (or the store's error) and sets *ok = 0. */
-enum MHD_Result kumo__dp_find_upload(struct dp_req *r, struct stg_meta *m, int *ok);
+enum MHD_Result stg__dp_find_upload(struct dp_req *r, struct stg_meta *m, int *ok);
 
 /* The object settings of a PUT, CreateMultipartUpload or CopyObject from
  * its headers (Content-Type and the other stored headers, x-amz-meta-*,
  * x-amz-storage-class) into r->meta: *ok = 1, or the S3 error answered and
  * *ok = 0. */
-enum MHD_Result kumo__dp_object_settings(struct dp_req *r, int *ok);
+enum MHD_Result stg__dp_object_settings(struct dp_req *r, int *ok);
 
 /* ---- s3get.c ---- */
 
 /* GetObject or HeadObject (r->method). */
-enum MHD_Result kumo__dp_get_object(struct dp_req *r);
+enum MHD_Result stg__dp_get_object(struct dp_req *r);
 
 /* ---- s3copy.c ---- */
 
 /* CopyObject (PUT with x-amz-copy-source). */
-enum MHD_Result kumo__dp_copy_object(struct dp_req *r);
+enum MHD_Result stg__dp_copy_object(struct dp_req *r);
 
 /* ---- s3list.c ---- */
 
 /* ListObjectsV2 of the bucket within the caller's prefix. */
-enum MHD_Result kumo__dp_list_objects(struct dp_req *r);
+enum MHD_Result stg__dp_list_objects(struct dp_req *r);
 /* ListParts of the multipart upload ?uploadId= of the request's key. */
-enum MHD_Result kumo__dp_list_parts(struct dp_req *r);
+enum MHD_Result stg__dp_list_parts(struct dp_req *r);
 
 #endif

@@ -13,7 +13,7 @@
 #include <zlib.h>
 
 #include "base/base64.h"
-#include "storage.h"
+#include "../storage.h"
 
 /* CRC-64/NVME: polynomial 0xAD93D23594C93659, reflected (0x9A6C9329AC4BC9B5),
  * initial value and final XOR all ones. Slice-by-8 tables. */
