@@ -173,65 +173,6 @@ static void single_value(struct kumo_buf *b, const ProtobufCFieldDescriptor *f, 
     }
 }
 
-static size_t elem_size(ProtobufCType t)
-{
-    switch (t) {
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return 8;
-    case PROTOBUF_C_TYPE_BOOL:
-        return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_STRING:
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return sizeof(void *);
-    case PROTOBUF_C_TYPE_BYTES:
-        return sizeof(ProtobufCBinaryData);
-    default:
-        return 4;
-    }
-}
-
-/* Whether the field is set, as proto3 JSON decides (the old pipeline went
- * through it): explicit presence where there is one, else a non-default
- * value. */
-static int field_set(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
-{
-    const void *p = MEMBER(m, f->offset);
-    if (f->label == PROTOBUF_C_LABEL_REPEATED)
-        return *(const size_t *)MEMBER(m, f->quantifier_offset) > 0;
-    if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
-        return *(const uint32_t *)MEMBER(m, f->quantifier_offset) == f->id;
-    if (f->label == PROTOBUF_C_LABEL_OPTIONAL) {
-        if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE) {
-            const void *ptr = *(const void *const *)p;
-            return ptr != NULL && ptr != f->default_value;
-        }
-        return *(const protobuf_c_boolean *)MEMBER(m, f->quantifier_offset) != 0;
-    }
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_STRING: {
-        const char *s = *(const char *const *)p;
-        return s != NULL && s[0] != '\0';
-    }
-    case PROTOBUF_C_TYPE_BYTES:
-        return ((const ProtobufCBinaryData *)p)->len > 0;
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return *(const void *const *)p != NULL;
-    case PROTOBUF_C_TYPE_FLOAT:
-        return *(const float *)p != 0;
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return *(const double *)p != 0;
-    case PROTOBUF_C_TYPE_BOOL:
-        return *(const protobuf_c_boolean *)p != 0;
-    default:
-        return elem_size(f->type) == 8 ? *(const uint64_t *)p != 0 : *(const uint32_t *)p != 0;
-    }
-}
-
 static void field_value(struct kumo_buf *b, const ProtobufCMessage *m,
                         const ProtobufCFieldDescriptor *f)
 {
@@ -242,7 +183,7 @@ static void field_value(struct kumo_buf *b, const ProtobufCMessage *m,
     }
     size_t n = *(const size_t *)MEMBER(m, f->quantifier_offset);
     const char *arr = *(const char *const *)p;
-    size_t es = elem_size(f->type);
+    size_t es = kumo_pb_elem_size(f->type);
     kumo_buf_append_byte(b, '[');
     for (size_t i = 0; i < n; i++) {
         if (i)
@@ -260,7 +201,7 @@ void bff_rest_members(struct kumo_buf *b, const ProtobufCMessage *m, int *first)
     /* protobuf-c keeps fields in field-number order, as proto3 JSON does. */
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
-        if (!field_set(m, f))
+        if (!kumo_pb_field_is_set(m, f))
             continue;
         if (!*first)
             kumo_buf_append_byte(b, ',');
@@ -290,7 +231,7 @@ int bff_rest_field(struct kumo_buf *b, const ProtobufCMessage *m, const char *na
     const ProtobufCFieldDescriptor *f = bff_rest_find_field(m->descriptor, name);
     if (!f)
         return -1;
-    if (field_set(m, f))
+    if (kumo_pb_field_is_set(m, f))
         field_value(b, m, f);
     else if (f->label == PROTOBUF_C_LABEL_REPEATED)
         kumo_buf_append_str(b, "[]");

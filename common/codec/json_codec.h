@@ -59,4 +59,16 @@ int kumo_json_encode(const ProtobufCMessage *msg, struct kumo_buf *out);
  * the bytes (protobuf-c does not check UTF-8 when unpacking binary). */
 void kumo_json_append_string(struct kumo_buf *b, const char *s, size_t len);
 
+/* protobuf-c helpers the codec is built on, for other generic code over
+ * descriptors (kumo-bff's REST writer). */
+
+/* Size of one element of a repeated field of type `t` in protobuf-c's
+ * layout. */
+size_t kumo_pb_elem_size(ProtobufCType t);
+
+/* Whether `f` counts as set in `m`, following protobuf-c's own packing rules
+ * (so JSON and binary agree): explicit presence (oneof case, has_ flag,
+ * non-NULL pointer) where the field has it, non-default value otherwise. */
+int kumo_pb_field_is_set(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f);
+
 #endif

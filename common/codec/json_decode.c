@@ -375,7 +375,7 @@ static int decode_repeated(struct dec *d, ProtobufCMessage *m, const ProtobufCFi
     size_t n = json_array_size(v);
     if (n == 0)
         return 0;
-    size_t es = kumo__json_elem_size(f->type);
+    size_t es = kumo_pb_elem_size(f->type);
     size_t *count = MEMBER(m, f->quantifier_offset);
     char *arr = dalloc(d, n * es);
     memset(arr, 0, n * es);

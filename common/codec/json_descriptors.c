@@ -147,7 +147,7 @@ int kumo__json_type_takes_null(ProtobufCType t, const void *typedesc)
 
 /* Size of one element of a repeated field of type `t` in protobuf-c's
  * layout. */
-size_t kumo__json_elem_size(ProtobufCType t)
+size_t kumo_pb_elem_size(ProtobufCType t)
 {
     switch (t) {
     case PROTOBUF_C_TYPE_INT64:
@@ -174,7 +174,7 @@ size_t kumo__json_elem_size(ProtobufCType t)
 /* Whether `f` counts as set in `m`, following protobuf-c's own packing rules
  * (so JSON and binary agree): explicit presence (oneof case, has_ flag,
  * non-NULL pointer) where the field has it, non-default value otherwise. */
-int kumo__json_field_is_set(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+int kumo_pb_field_is_set(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
 {
     const void *p = CMEMBER(m, f->offset);
     if (f->label == PROTOBUF_C_LABEL_REPEATED)
@@ -206,8 +206,8 @@ int kumo__json_field_is_set(const ProtobufCMessage *m, const ProtobufCFieldDescr
     case PROTOBUF_C_TYPE_BOOL:
         return *(const protobuf_c_boolean *)p != 0;
     default:
-        return kumo__json_elem_size(f->type) == 8 ? *(const uint64_t *)p != 0
-                                                  : *(const uint32_t *)p != 0;
+        return kumo_pb_elem_size(f->type) == 8 ? *(const uint64_t *)p != 0
+                                               : *(const uint32_t *)p != 0;
     }
 }
 

@@ -235,7 +235,7 @@ static int encode_repeated(struct kumo_buf *b, const ProtobufCMessage *m,
 {
     size_t n = *(const size_t *)CMEMBER(m, f->quantifier_offset);
     const char *arr = *(const char *const *)CMEMBER(m, f->offset);
-    size_t es = kumo__json_elem_size(f->type);
+    size_t es = kumo_pb_elem_size(f->type);
     kumo_buf_append_byte(b, '[');
     for (size_t i = 0; i < n; i++) {
         if (i)
@@ -317,7 +317,7 @@ static int encode_fields(struct kumo_buf *b, const ProtobufCMessage *m, int dept
     kumo_buf_append_byte(b, '{');
     for (unsigned i = 0; i < desc->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &desc->fields[i];
-        if (!kumo__json_field_is_set(m, f))
+        if (!kumo_pb_field_is_set(m, f))
             continue;
         if (!first)
             kumo_buf_append_byte(b, ',');
@@ -456,7 +456,7 @@ static int encode_value(struct kumo_buf *b, const ProtobufCMessage *m, int depth
     const ProtobufCMessageDescriptor *desc = m->descriptor;
     for (unsigned i = 0; i < desc->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &desc->fields[i];
-        if (!kumo__json_field_is_set(m, f))
+        if (!kumo_pb_field_is_set(m, f))
             continue;
         if (f->type == PROTOBUF_C_TYPE_DOUBLE && !isfinite(*(const double *)CMEMBER(m, f->offset)))
             return KUMO_ERR_INVALID; /* a JSON number cannot be NaN or infinite */

@@ -56,15 +56,6 @@ int kumo__json_is_null_value_enum(const ProtobufCEnumDescriptor *ed);
  * only google.protobuf.Value and google.protobuf.NullValue. */
 int kumo__json_type_takes_null(ProtobufCType t, const void *typedesc);
 
-/* Size of one element of a repeated field of type `t` in protobuf-c's
- * layout. */
-size_t kumo__json_elem_size(ProtobufCType t);
-
-/* Whether `f` counts as set in `m`, following protobuf-c's own packing rules
- * (so JSON and binary agree): explicit presence (oneof case, has_ flag,
- * non-NULL pointer) where the field has it, non-default value otherwise. */
-int kumo__json_field_is_set(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f);
-
 /* Marks a just-decoded non-oneof field present where protobuf-c keeps a
  * has_ flag (proto2/proto3-optional scalars and bytes). */
 void kumo__json_mark_present(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f);
