@@ -59,4 +59,9 @@ int kumo_connlimit_count(struct kumo_connlimit *l, const char *peer);
 long kumo_connlimit_evicted(struct kumo_connlimit *l);
 long kumo_connlimit_refused(struct kumo_connlimit *l);
 
+/* Times the free memory of the process's malloc arenas was given back to
+ * the kernel (malloc_trim) because the connections alive fell to a quarter
+ * of a high-water mark of 64 or more (a flood passed). */
+long kumo_connlimit_trims(struct kumo_connlimit *l);
+
 #endif

@@ -139,6 +139,38 @@ static void test_close_idle_spares_busy_and_recently_idle(void **state)
     kumo_connlimit_free(l);
 }
 
+/* After a flood (64 or more connections alive at once) falls to a quarter
+ * of its mark, the arenas' free memory is returned once; a small listener
+ * never trims. */
+static void test_trim_after_a_flood(void **state)
+{
+    (void)state;
+    struct kumo_connlimit *l;
+    assert_int_equal(kumo_connlimit_new(&l, 1000, 0), 0);
+    int fds[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    struct kumo_connlimit_slot *s[100];
+    for (int i = 0; i < 10; i++)
+        s[i] = kumo_connlimit_admit(l, "10.0.0.1", fds[0]);
+    for (int i = 0; i < 10; i++)
+        kumo_connlimit_release(l, s[i]);
+    assert_int_equal(kumo_connlimit_trims(l), 0); /* 10: no flood */
+    for (int i = 0; i < 100; i++)
+        s[i] = kumo_connlimit_admit(l, "10.0.0.1", fds[0]);
+    for (int i = 0; i < 74; i++)
+        kumo_connlimit_release(l, s[i]);
+    assert_int_equal(kumo_connlimit_trims(l), 0); /* 26 alive: above a quarter of 100 */
+    kumo_connlimit_release(l, s[74]);
+    assert_int_equal(kumo_connlimit_trims(l), 1); /* 25 alive: trimmed, the mark restarts */
+    for (int i = 75; i < 100; i++)
+        kumo_connlimit_release(l, s[i]);
+    assert_int_equal(kumo_connlimit_trims(l), 1); /* the mark was 25: no second trim */
+    assert_int_equal(kumo_connlimit_count(l, NULL), 0);
+    close(fds[0]);
+    close(fds[1]);
+    kumo_connlimit_free(l);
+}
+
 static void test_bad_size(void **state)
 {
     (void)state;
@@ -155,6 +187,7 @@ int main(void)
         cmocka_unit_test(test_per_address_limit_evicts_that_address_idle_first),
         cmocka_unit_test(test_total_limit_evicts_longest_idle_of_anyone),
         cmocka_unit_test(test_close_idle_spares_busy_and_recently_idle),
+        cmocka_unit_test(test_trim_after_a_flood),
         cmocka_unit_test(test_bad_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
