@@ -248,6 +248,12 @@ const struct kumo__rpc_method *kumo__rpc_find_method(const struct kumo_rpc_serve
                                                      const char *path);
 /* Queues a call for a worker thread. */
 void kumo__rpc_work_submit(struct kumo_rpc_server *srv, struct kumo_rpc_call *call);
+/* Adds (and removes) an event for every descriptor number below `upto`
+ * on `base`, so libevent's per-descriptor slots are all allocated now,
+ * side by side, and not among the first flood's connection memory (see
+ * fdmap.c). Uses descriptors up to `upto` for a moment (fewer when the
+ * process may not open that many). Returns the numbers covered. */
+int kumo__rpc_prime_fd_map(struct event_base *base, int upto);
 
 /* Admission of a new connection (socket fd) from `peer` on the RPC port:
  * the one place connection limits are decided (KUMO_MAX_CONNECTIONS per

@@ -234,6 +234,19 @@ static void fit_fd_limit(struct kumo_rpc_server *srv)
     srv->cfg.max_connections = fit;
 }
 
+/* The descriptor numbers a port's connections can reach: each connection
+ * is a socket plus the connection limit's dup of it, with the rest of the
+ * process below; never more than the process may open. */
+static int fd_map_size(const struct kumo_rpc_server *srv)
+{
+    long n = 2L * srv->cfg.max_connections + FD_RESERVE;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (rlim_t)n > rl.rlim_cur)
+        n = (long)rl.rlim_cur;
+    return n > 65536 ? 65536 : (int)n;
+}
+
 /* ---- worker pool ---- */
 
 void kumo__rpc_work_submit(struct kumo_rpc_server *srv, struct kumo_rpc_call *call)
@@ -518,6 +531,7 @@ int kumo_rpc_server_start(struct kumo_rpc_server *srv)
         /* Lockable (evthread_use_pthreads): workers call event_active on
          * wakeup_ev from their own threads. */
         io->base = event_base_new();
+        kumo__rpc_prime_fd_map(io->base, fd_map_size(srv));
         int fd = -1, bound = 0;
         int rc = make_listener(srv, port, &fd, &bound);
         if (rc != 0)

@@ -23,9 +23,12 @@ Cases:
      /openapi.json and a console file < 50 ms throughout (timed by curl),
      a 200 again right after SIGCONT, no restart.
   6, 7. 1000 idle (300 of them h2c on the BFF and RPC ports) + 100 slow
-     connections from 127.0.0.2 on the BFF's HTTP port, kumo-users' RPC port
-     and the data port: another client's p99 < 100 ms, at most the
-     per-address limit of them left open, threads bounded.
+     connections from 127.0.0.2 on the BFF's HTTP port, kumo-users' and
+     kumo-documents' RPC ports and the data port: another client's p99 <
+     100 ms, at most the per-address limit of them left open, threads
+     bounded, and once they close RSS within 10 % of what it was before
+     (after a warm-up of the same requests; plain builds only: a
+     sanitizer build's RSS is reported, not checked).
   8. the local backend on an 8 MiB tmpfs: 507 InsufficientStorage, nothing
      partial, /readyz 503 under KUMO_STORAGE_MIN_FREE, writes again after a
      DELETE.
@@ -343,39 +346,63 @@ def c_db_hung(w):
 
 def flood_case(name, pid, port, path, headers, want_status, per_address, n_h2=0, probe=None):
     """probe(n) -> (latencies, statuses) of n requests by another client
-    (default: GET path with headers, a new connection each)."""
+    (default: GET path with headers, a new connection each). Returns (RSS
+    before, at most during, after) in kB."""
     probe = probe or (lambda n: timed_gets(port, path, n, headers))
-    th0, rss0 = proc_threads_rss(pid)
+    # The "before" RSS is taken after the same requests the flood's
+    # neighbour sends during it (30 of them): what the first requests
+    # allocate once (caches, pools, TLS-free first-use buffers) is not the
+    # flood's, and is not counted as its growth.
     base_lat, _ = probe(30)
+    th0, rss0 = proc_threads_rss(pid)
     f = Flood(port, 1000, 100, n_h2)
     t0 = time.time()
     f.start()
     opened = time.time() - t0
-    th_max = 0
+    th_max, rss_max = th0, rss0
     lat, sts = [], []
     for _ in range(10):
         l, s = probe(20)
         lat += l
         sts += s
-        th_max = max(th_max, proc_threads_rss(pid)[0])
+        th, rss = proc_threads_rss(pid)
+        th_max, rss_max = max(th_max, th), max(rss_max, rss)
     t_load = time.time() - t0
     alive = f.alive()
     f.close()
-    time.sleep(1.0)
-    th1, rss1 = proc_threads_rss(pid)
+    # The listener sees the clients leave and frees their connections
+    # within a few event-loop turns; wait up to 3 s for that (the RSS is
+    # sampled every 0.25 s and the first sample within bounds counts).
+    rss_bound = rss0 * 1.10
+    t_close = time.time()
+    while True:
+        time.sleep(0.25)
+        th1, rss1 = proc_threads_rss(pid)
+        if (rss1 <= rss_bound and th1 <= th0 + 2) or time.time() - t_close > 3.0:
+            break
     note("%s flood (1000 idle (%d of them h2c) + 100 slow from 127.0.0.2, opened in %.1fs, load done at %.1fs; "
          "%d still open at the end): another client's p99 %.1f ms (max %.1f) over %d requests "
          "(%.1f ms before), statuses %r; "
-         "threads %d before, %d at most, %d after; RSS %d kB before, %d kB after" % (
+         "threads %d before, %d at most, %d after; RSS %d kB before (after 30 warm-up requests), "
+         "%d kB at most, %d kB %.2fs after the close (%+.1f %%)" % (
              name, n_h2, opened, t_load, alive, p99(lat) * 1000, max(lat) * 1000, len(lat),
              p99(base_lat) * 1000,
-             sorted(set(map(str, sts))), th0, th_max, th1, rss0, rss1))
+             sorted(set(map(str, sts))), th0, th_max, th1, rss0, rss_max, rss1,
+             time.time() - t_close, 100.0 * (rss1 - rss0) / rss0))
     expect(all(s == want_status for s in sts), "statuses %r" % sts[:10])
     expect(p99(lat) < 0.1 * SLOW, "p99 %.1f ms" % (p99(lat) * 1000))
     expect(alive <= per_address + 5, "%d flood connections still open (limit %d per address)" %
            (alive, per_address))
     expect(th_max <= th0 + per_address + 20, "threads %d -> %d" % (th0, th_max))
-    return rss0, rss1
+    # Issue 21: the memory of closed connections is returned, RSS within
+    # 10 % of its start. No absolute slack: 10 % of these daemons' RSS
+    # (13-18 MB) is already 1.3-1.8 MB, above the run-to-run noise seen
+    # (< 0.5 MB). A sanitizer build's RSS is ASan's shadow memory and
+    # quarantine (freed memory is held back on purpose): reported only.
+    if SLOW == 1:
+        expect(rss1 <= rss_bound, "RSS %d kB after the flood closed, %d kB before: %+.1f %% "
+               "(at most +10 %%)" % (rss1, rss0, 100.0 * (rss1 - rss0) / rss0))
+    return rss0, rss_max, rss1
 
 
 def connect_health(port, n):
@@ -402,6 +429,14 @@ def connect_health(port, n):
 def c_flood_rpc(w):
     d = w.st.daemons["users"]
     flood_case("kumo-users RPC port", d.pid, d.rpc_port, None, None, 200, 256, n_h2=300,
+               probe=lambda n: connect_health(d.rpc_port, n))
+
+
+def c_flood_documents(w):
+    """The issue's first finding: idle connections raised kumo-documents'
+    RSS from 23.7 to 30.8 MB, never released."""
+    d = w.st.daemons["documents"]
+    flood_case("kumo-documents RPC port", d.pid, d.rpc_port, None, None, 200, 256, n_h2=300,
                probe=lambda n: connect_health(d.rpc_port, n))
 
 
@@ -679,11 +714,13 @@ CASES = [
     ("db", "MariaDB SIGSTOPped past the request budget: every request answered in budget, "
      "cheap routes p95 < 50 ms (max < 250), recovery without restart", c_db_hung),
     ("flood-bff", "1000 idle + 100 slow connections from one address on the BFF: others' p99 "
-     "< 100 ms, threads bounded", c_flood_bff),
+     "< 100 ms, threads bounded, RSS back within 10 %", c_flood_bff),
     ("flood-data", "1000 idle + 100 slow connections from one address on the data port: others' "
-     "p99 < 100 ms, threads bounded", c_flood_dataport),
-    ("flood-rpc", "1000 idle + 100 slow connections from one address on an RPC port: others' "
-     "p99 < 100 ms, threads bounded", c_flood_rpc),
+     "p99 < 100 ms, threads bounded, RSS back within 10 %", c_flood_dataport),
+    ("flood-rpc", "1000 idle + 100 slow connections from one address on kumo-users' RPC port: "
+     "others' p99 < 100 ms, threads bounded, RSS back within 10 %", c_flood_rpc),
+    ("flood-docs", "1000 idle + 100 slow connections from one address on kumo-documents' RPC "
+     "port: others' p99 < 100 ms, threads bounded, RSS back within 10 %", c_flood_documents),
     ("disk", "full disk on the local backend: 507 InsufficientStorage, nothing partial, /readyz "
      "503 below KUMO_STORAGE_MIN_FREE, writes resume once space is freed", c_disk_full),
     ("data-drain", "SIGTERM of kumo-storage mid-upload: the upload is answered, /readyz 503, "
