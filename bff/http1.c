@@ -35,6 +35,7 @@
 #include "pool.h"
 #include "http/mhd.h"
 #include "runtime/connlimit.h"
+#include "runtime/connthread.h"
 #include "runtime/log.h"
 #include "rpc/rpc.h"
 
@@ -600,9 +601,9 @@ static int take_one(struct bff_http *h, const pthread_attr_t *attr)
         kumo_free(pc);
         return 0;
     }
-    pthread_t t;
+    (void)attr; /* stacks unmapped when the thread ends (runtime/connthread.h, issue 21) */
     if (atomic_fetch_add(&h->threads, 1) >= MAX_CONN_THREADS ||
-        pthread_create(&t, attr, conn_main, pc) != 0) {
+        kumo_connthread_start(conn_main, pc, 256 * 1024) != 0) {
         atomic_fetch_sub(&h->threads, 1);
         kumo_connlimit_release(h->limit, pc->slot);
         close(pc->fd);
