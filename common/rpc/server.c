@@ -205,16 +205,17 @@ void kumo__rpc_conn_idle(struct kumo_rpc_server *srv, struct kumo_connlimit_slot
     kumo_connlimit_set_idle(srv->limit, slot, idle);
 }
 
-/* Every connection is a descriptor: raise the soft RLIMIT_NOFILE so the
- * limit fits with room for the rest of the process, or lower the limit to
- * what fits (as Redis does with maxclients). accept() then never fails with
- * EMFILE, on which libevent's listener would spin. */
+/* Every connection is two descriptors (its socket, and the connection
+ * limit's dup of it, kept to shut it down when evicted): raise the soft
+ * RLIMIT_NOFILE so the limit fits with room for the rest of the process,
+ * or lower the limit to what fits (as Redis does with maxclients). accept()
+ * then never fails with EMFILE, on which libevent's listener would spin. */
 static void fit_fd_limit(struct kumo_rpc_server *srv)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
         return;
-    rlim_t want = (rlim_t)srv->cfg.max_connections + FD_RESERVE;
+    rlim_t want = 2 * (rlim_t)srv->cfg.max_connections + FD_RESERVE;
     if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
         return;
     struct rlimit raised = rl;
@@ -223,7 +224,8 @@ static void fit_fd_limit(struct kumo_rpc_server *srv)
         rl = raised;
     if (rl.rlim_cur >= want)
         return;
-    int fit = rl.rlim_cur > 2 * FD_RESERVE ? (int)(rl.rlim_cur - FD_RESERVE) : (int)rl.rlim_cur / 2;
+    int fit =
+        rl.rlim_cur > 2 * FD_RESERVE ? (int)(rl.rlim_cur - FD_RESERVE) / 2 : (int)rl.rlim_cur / 4;
     if (fit < 1)
         fit = 1;
     char was[16], now[16];
@@ -234,17 +236,19 @@ static void fit_fd_limit(struct kumo_rpc_server *srv)
     srv->cfg.max_connections = fit;
 }
 
-/* The descriptor numbers a port's connections can reach: each connection
- * is a socket plus the connection limit's dup of it, with the rest of the
- * process below; never more than the process may open. */
+/* The descriptor numbers a port's connections can reach (fit_fd_limit),
+ * less the top FD_MAP_SPARE the process may open: priming holds every
+ * number it covers for a moment, and other threads (the database pool,
+ * log files) must not meet EMFILE meanwhile. */
+#define FD_MAP_SPARE 64
 static int fd_map_size(const struct kumo_rpc_server *srv)
 {
     long n = 2L * srv->cfg.max_connections + FD_RESERVE;
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-        (rlim_t)n > rl.rlim_cur)
-        n = (long)rl.rlim_cur;
-    return n > 65536 ? 65536 : (int)n;
+        (rlim_t)n + FD_MAP_SPARE > rl.rlim_cur)
+        n = (long)rl.rlim_cur - FD_MAP_SPARE;
+    return n > 65536 ? 65536 : n < 0 ? 0 : (int)n;
 }
 
 /* ---- worker pool ---- */
