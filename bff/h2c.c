@@ -5,7 +5,10 @@
  * connection's own thread. Each complete request (END_STREAM) goes through
  * the same core as HTTP/1.1 (bff_handle) on a thread of the handler pool
  * (pool.h), so the streams of one connection are served side by side; the
- * pool thread hands the answer back through an eventfd, and only the
+ * pool thread hands the answer back through an eventfd. A GET of a
+ * BFF_ASYNC route needs no pool thread: it is started on the connection's
+ * thread (bff_handle_start), its RPC answered through the same eventfd and
+ * finished there (bff_handle_resume). Only the
  * connection's thread touches the nghttp2 session. Limits: the body limit while reading DATA
  * (413), BFF_MAX_HEADERS headers, 64 KiB of header list, and
  * KUMO_CLIENT_TIMEOUT twice: a connection without an open stream that long
@@ -44,13 +47,14 @@ struct h2_stream {
     size_t sent;
     int too_large;
     int header_bytes;
-    int complete;     /* END_STREAM received */
-    int cut;          /* answered 408 for reading too slowly */
-    int reset;        /* and then reset: it kept sending */
-    int64_t cut_ns;   /* when it was answered 408 */
-    int64_t begin_ns; /* HEADERS began (kumo_now_ns) */
-    int busy;         /* a pool thread is serving it */
-    int orphan;       /* closed while busy: freed when the pool hands it back */
+    int complete;            /* END_STREAM received */
+    int cut;                 /* answered 408 for reading too slowly */
+    int reset;               /* and then reset: it kept sending */
+    int64_t cut_ns;          /* when it was answered 408 */
+    int64_t begin_ns;        /* HEADERS began (kumo_now_ns) */
+    int busy;                /* a pool thread is serving it, or its RPC is in flight */
+    struct bff_async *async; /* served without a thread: pending (bff_handle_start) */
+    int orphan;              /* closed while busy: freed when the pool hands it back */
     struct h2_conn *conn;
     struct h2_stream *next_ready;
     struct h2_stream *next_done;
@@ -359,17 +363,59 @@ static void submit_response(struct h2_conn *c, struct h2_stream *st);
 
 /* Runs on a pool thread: the request through the core, then the stream
  * back to its connection's thread. */
-static void serve_job(void *arg)
+static void serve_job_done(struct h2_stream *st)
 {
-    struct h2_stream *st = arg;
     struct h2_conn *c = st->conn;
-    bff_handle(c->app, &st->rq, &st->rs);
     pthread_mutex_lock(&c->done_mu);
     st->next_done = c->done;
     c->done = st;
     pthread_mutex_unlock(&c->done_mu);
     uint64_t one = 1;
     (void)!write(c->efd, &one, sizeof one);
+}
+
+/* Runs on a pool thread: the request through the core, then the
+ * stream back to its connection's thread. */
+static void serve_job(void *arg)
+{
+    struct h2_stream *st = arg;
+    bff_handle(st->conn->app, &st->rq, &st->rs);
+    serve_job_done(st);
+}
+
+/* An asynchronous stream's RPC is answered (on the RPC client's thread):
+ * back to its connection's thread, like a pool job. */
+static void resume_stream(void *arg)
+{
+    serve_job_done(arg);
+}
+
+/* Serves a GET of a BFF_ASYNC route on the connection's thread: its checks
+ * here, its RPC asynchronously (no pool thread; a place in the pool's
+ * bound all the same). Returns 0 when taken care of (answered, or
+ * pending), -1 to leave it to the pool. */
+static int serve_async(struct h2_conn *c, struct h2_stream *st)
+{
+    if (!bff_async_ok(&st->rq))
+        return -1;
+    int rc = bff_pool_reserve(c->pool);
+    if (rc == BFF_POOL_STOPPING)
+        return -1;
+    if (rc == BFF_POOL_FULL) {
+        bff_busy(&st->rs); /* 503 + Retry-After: answered, never dropped */
+        submit_response(c, st);
+        return 0;
+    }
+    st->busy = 1;
+    c->outstanding++;
+    if (bff_handle_start(c->app, &st->rq, &st->rs, resume_stream, st, &st->async) == 0) {
+        st->async = NULL;
+        st->busy = 0;
+        c->outstanding--;
+        bff_pool_unreserve(c->pool);
+        submit_response(c, st);
+    }
+    return 0;
 }
 
 static void serve_stream(struct h2_conn *c, struct h2_stream *st)
@@ -385,6 +431,8 @@ static void serve_stream(struct h2_conn *c, struct h2_stream *st)
     st->rq.body_too_large = st->too_large;
     st->rq.peer = c->peer;
     st->rq.received_ns = kumo_now_ns();
+    if (serve_async(c, st) == 0)
+        return;
     st->busy = 1;
     c->outstanding++;
     int rc = bff_pool_run(bff_is_cheap(&st->rq) ? c->cheap : c->pool, serve_job, st);
@@ -410,6 +458,15 @@ static void take_done(struct h2_conn *c)
     pthread_mutex_unlock(&c->done_mu);
     while (st) {
         struct h2_stream *next = st->next_done;
+        if (st->async) {
+            /* Its RPC is answered: finish it here (or it makes another). */
+            if (bff_handle_resume(st->async) != 0) {
+                st = next;
+                continue;
+            }
+            st->async = NULL;
+            bff_pool_unreserve(c->pool);
+        }
         st->busy = 0;
         c->outstanding--;
         if (st->orphan)
