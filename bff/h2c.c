@@ -25,6 +25,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/eventfd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -113,19 +115,54 @@ static void stream_free(struct h2_conn *c, struct h2_stream *st)
     kumo_free(st);
 }
 
-static ssize_t on_send(nghttp2_session *s, const uint8_t *data, size_t len, int flags, void *ud)
+/* Sends all of data[0..len) (the socket blocks, up to SO_SNDTIMEO).
+ * Returns 0, or -1 with the connection marked failed. */
+static int send_all(struct h2_conn *c, const uint8_t *data, size_t len)
 {
-    (void)s;
-    (void)flags;
-    struct h2_conn *c = ud;
-    ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
-    if (n < 0) {
-        if (errno == EINTR)
-            return NGHTTP2_ERR_WOULDBLOCK;
-        c->failed = 1;
-        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    while (len > 0) {
+        ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            c->failed = 1;
+            return -1;
+        }
+        data += n;
+        len -= (size_t)n;
     }
-    return n;
+    return 0;
+}
+
+/* Sends what nghttp2 has queued, gathered into as few send(2) calls as
+ * it fits (the answers finished in one loop iteration go out together,
+ * not a syscall per frame). Returns 0 or -1. */
+static int flush(struct h2_conn *c)
+{
+    uint8_t out[32 * 1024];
+    size_t n = 0;
+    for (;;) {
+        const uint8_t *data;
+        ssize_t len = nghttp2_session_mem_send(c->sess, &data);
+        if (len < 0) {
+            c->failed = 1;
+            return -1;
+        }
+        if (len == 0)
+            break;
+        if (n + (size_t)len > sizeof out) {
+            if (send_all(c, out, n) != 0)
+                return -1;
+            n = 0;
+        }
+        if ((size_t)len > sizeof out) {
+            if (send_all(c, data, (size_t)len) != 0)
+                return -1;
+            continue;
+        }
+        memcpy(out + n, data, (size_t)len);
+        n += (size_t)len;
+    }
+    return n ? send_all(c, out, n) : 0;
 }
 
 /* After our GOAWAY, nghttp2 silently ignores a stream the client opens
@@ -367,11 +404,17 @@ static void serve_job_done(struct h2_stream *st)
 {
     struct h2_conn *c = st->conn;
     pthread_mutex_lock(&c->done_mu);
+    int was_empty = c->done == NULL;
     st->next_done = c->done;
     c->done = st;
     pthread_mutex_unlock(&c->done_mu);
-    uint64_t one = 1;
-    (void)!write(c->efd, &one, sizeof one);
+    /* One wake-up per batch: take_done reads the eventfd before it takes
+     * the list, so a stream pushed onto a non-empty list is in a batch
+     * whose wake-up is still to be read, or is taken with it. */
+    if (was_empty) {
+        uint64_t one = 1;
+        (void)!write(c->efd, &one, sizeof one);
+    }
 }
 
 /* Runs on a pool thread: the request through the core, then the
@@ -567,7 +610,6 @@ void bff_h2c_serve(struct bff *app, struct bff_pool *pool, struct bff_pool *chea
     pthread_mutex_init(&c.done_mu, NULL);
     nghttp2_session_callbacks *cb;
     nghttp2_session_callbacks_new(&cb);
-    nghttp2_session_callbacks_set_send_callback(cb, on_send);
     nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
     nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
@@ -581,6 +623,10 @@ void bff_h2c_serve(struct bff *app, struct bff_pool *pool, struct bff_pool *chea
     nghttp2_submit_settings(c.sess, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]);
     struct timeval tv = {(time_t)(app->s.client_timeout_ms / 1000), 0};
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    /* Answers go out as soon as they are ready (flush gathers what is
+     * ready together): no Nagle delay behind the client's delayed ACK. */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     int64_t idle_since = kumo_now_ns();
     uint8_t buf[16384];
     kumo_metrics_connection_opened();
@@ -607,7 +653,7 @@ void bff_h2c_serve(struct bff *app, struct bff_pool *pool, struct bff_pool *chea
             break; /* past the drain deadline */
         if (!c.goaway && atomic_load(draining))
             start_drain(&c);
-        if (nghttp2_session_send(c.sess) != 0 || c.failed)
+        if (flush(&c) != 0 || c.failed)
             break;
         if (!nghttp2_session_want_read(c.sess) && !nghttp2_session_want_write(c.sess))
             break;
