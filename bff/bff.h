@@ -15,6 +15,7 @@
 #include "users/apikey_exchange.h"
 #include "base/arena.h"
 #include "base/buf.h"
+#include "base/trace.h"
 #include "runtime/config.h"
 #include "auth/jwks_fetch.h"
 #include "auth/jwt.h"
@@ -120,6 +121,32 @@ struct bff_response {
  * blocks on RPCs. */
 void bff_handle(struct bff *app, const struct bff_request *rq, struct bff_response *rs);
 
+/* ---- serving without a thread per request ---------------------------
+ * A request whose route is marked BFF_ASYNC, with a bearer JWT (or no
+ * credentials; an API key's exchange may block), can be served from a
+ * front-end's event loop: bff_handle_start runs every check bff_handle
+ * runs (the same code), up to the RPC, which goes out asynchronously
+ * (kumo_rpc_client_call_async); when it is answered, `resume(arg)` is
+ * called on the RPC client's thread, and the front-end then calls
+ * bff_handle_resume on its own thread to finish the answer. */
+struct bff_async;
+
+/* 1 if bff_handle_start can serve `rq` (a pure function of the request:
+ * nothing is done). */
+int bff_async_ok(const struct bff_request *rq);
+
+/* Starts serving `rq` (bff_async_ok must hold; rq and rs must stay until
+ * the request is finished). Returns 0 when the answer is in *rs already,
+ * 1 when it is pending: `resume(arg)` will be called once, from another
+ * thread, after which bff_handle_resume(*out) must be called. */
+int bff_handle_start(struct bff *app, const struct bff_request *rq, struct bff_response *rs,
+                     void (*resume)(void *arg), void *arg, struct bff_async **out);
+
+/* Continues a pending request after its resume(arg): returns 0 when the
+ * answer is in *rs (`a` is freed), or 1 when it is pending again (another
+ * RPC: resume(arg) will be called again). */
+int bff_handle_resume(struct bff_async *a);
+
 /* 1 when `rq` needs no RPC to another service's business logic: the web
  * console's files, /healthcheck (health checks only), /openapi.json and
  * CORS preflights. The front-ends serve these on a lane of their own, so
@@ -155,7 +182,45 @@ struct bff_ctx {
     /* The etag a mapped RPC uses when If-Match is absent (set by an op's
      * prepare step), or NULL. */
     const char *etag_default;
+    struct bff_async *async; /* the request's serving state (core.c) */
 };
+
+/* What follows an RPC made with bff_call_then: `state` as given, the
+ * outcome (`resp` in the arena when OK; `st` cleared by the caller). */
+typedef void (*bff_cont_fn)(struct bff_ctx *c, void *state, kumo_code code, ProtobufCMessage *resp,
+                            struct kumo_rpc_status *st);
+
+/* A request's serving state: the context and what the core needs to finish
+ * it (core.c), and the RPC in flight when it is served asynchronously
+ * (call.c). Internal to the core. */
+struct bff_async {
+    struct bff_ctx ctx;
+    struct bff_request same; /* the request without its Origin (same origin) */
+    struct kumo_trace span;
+    const struct kumo_trace *prev_span;
+    const struct bff_route *route;
+    int64_t t0;
+    void (*resume)(void *arg); /* NULL: served by bff_handle (blocking) */
+    void *resume_arg;
+    int pending; /* an asynchronous RPC is in flight */
+    bff_cont_fn cont;
+    void *state;
+    struct kumo_rpc_client *client;
+    kumo_code code; /* its outcome (set on the client's thread) */
+    ProtobufCMessage *resp;
+    struct kumo_rpc_status st;
+};
+
+/* Calls method `path` on `client` as bff_call does (with the forwarded
+ * authorization) and then `cont` with the outcome: at once on a blocking
+ * request, or, on an asynchronous one, once the answer is there (the
+ * handler must return right after this call and leave the rest to
+ * `cont`). Handlers of BFF_ASYNC routes make their RPCs this way only. */
+void bff_call_then(struct bff_ctx *c, struct kumo_rpc_client *client, const char *path,
+                   const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+                   bff_cont_fn cont, void *state);
+/* Runs the continuation of a resumed asynchronous RPC (call.c). */
+void bff__async_continue(struct bff_async *a);
 
 /* Request helpers (request.c). */
 const char *bff_header(const struct bff_request *rq, const char *name);
@@ -228,6 +293,9 @@ const char *bff_if_match(struct bff_ctx *c);
 #define BFF_PUBLIC 0u
 #define BFF_TOKEN  1u /* a bearer token or API key is required */
 #define BFF_LOGIN  2u /* also under the sign-in rate limit (KUMO_LOGIN_RATE_LIMIT) */
+#define BFF_ASYNC                                                                                  \
+    4u /* may be served without a thread (bff_handle_start): its handler                           \
+          (and an op's hooks) never block, its RPCs go by bff_call_then */
 
 struct bff_op; /* a mapped RPC (op.h), run by bff_run */
 

@@ -53,3 +53,65 @@ int bff_call_or_error(struct bff_ctx *c, struct kumo_rpc_client *client, const c
     }
     return 0;
 }
+
+/* The RPC of an asynchronous request is answered (on the client's I/O
+ * thread): keep the outcome and hand the request back to its front-end. */
+static void rpc_done(void *arg, kumo_code code, ProtobufCMessage *resp, struct kumo_rpc_status *st)
+{
+    struct bff_async *a = arg;
+    a->code = code;
+    a->resp = resp;
+    a->st = *st;
+    a->resume(a->resume_arg);
+}
+
+void bff_call_then(struct bff_ctx *c, struct kumo_rpc_client *client, const char *path,
+                   const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+                   bff_cont_fn cont, void *state)
+{
+    struct bff_async *a = c->async;
+    struct kumo_rpc_status st = {0};
+    ProtobufCMessage *resp = NULL;
+    kumo_code code;
+    if (a && a->resume) {
+        struct kumo_rpc_metadata xff = {"x-forwarded-for", c->client};
+        struct kumo_rpc_call_options o = {
+            .deadline = c->deadline,
+            .request_id = c->request_id,
+            .authorization = c->authorization,
+            .metadata = client == c->app->users ? &xff : NULL,
+            .n_metadata = client == c->app->users,
+        };
+        a->cont = cont;
+        a->state = state;
+        a->client = client;
+        a->pending = 1; /* before the call: its answer may come at once */
+        code = kumo_rpc_client_call_async(client, path, req, resp_desc,
+                                          kumo_arena_allocator(c->arena), &o, rpc_done, a, &st);
+        if (code == KUMO_CODE_OK)
+            return; /* bff__async_continue goes on */
+        a->pending = 0;
+        if (client == c->app->users)
+            bff_note_credential_outcome(c, code);
+    } else {
+        code = bff_call(c, client, path, req, resp_desc, 1, &resp, &st);
+    }
+    cont(c, state, code, resp, &st);
+    kumo_rpc_status_clear(&st);
+}
+
+void bff__async_continue(struct bff_async *a)
+{
+    /* Taken out first: the continuation may start the next RPC, whose
+     * outcome lands in *a. */
+    struct kumo_rpc_status st = a->st;
+    kumo_code code = a->code;
+    ProtobufCMessage *resp = a->resp;
+    a->st = (struct kumo_rpc_status){0};
+    a->resp = NULL;
+    a->pending = 0;
+    if (a->client == a->ctx.app->users)
+        bff_note_credential_outcome(&a->ctx, code);
+    a->cont(&a->ctx, a->state, code, resp, &st);
+    kumo_rpc_status_clear(&st);
+}

@@ -262,47 +262,50 @@ static int same_origin(const struct bff_request *rq)
 
 static int bff_resp_has_header(const struct bff_response *rs, const char *name);
 
-void bff_handle(struct bff *app, const struct bff_request *rq, struct bff_response *rs)
+/* Sets up the request in *a (same-origin, context, span, protections up
+ * to the route's handler). Returns 0 when a console file answered it
+ * (nothing to finish), else 1 with a->route the route to serve (NULL when
+ * already answered); end() finishes it either way. */
+static int begin(struct bff_async *a, struct bff *app, const struct bff_request *rq,
+                 struct bff_response *rs)
 {
     /* Same-origin requests (the console) are treated like requests without
      * an Origin: no CORS headers, and the cookie endpoints' Origin check
      * (which knows only the KUMO_CORS_ORIGINS list) does not refuse them. */
-    struct bff_request same;
     if (same_origin(rq)) {
-        same = *rq;
-        same.n_headers = 0;
+        a->same = *rq;
+        a->same.n_headers = 0;
         for (size_t i = 0; i < rq->n_headers; i++)
             if (strcasecmp(rq->headers[i].name, "Origin") != 0)
-                same.headers[same.n_headers++] = rq->headers[i];
-        rq = &same;
+                a->same.headers[a->same.n_headers++] = rq->headers[i];
+        rq = &a->same;
     }
     /* The web console's files (static.c): everything outside /api/. */
     if (bff_static_serve(rq, rs))
-        return;
-    int64_t t0 = kumo_now_ns();
-    struct bff_ctx ctx;
-    memset(&ctx, 0, sizeof ctx);
-    struct bff_ctx *c = &ctx;
+        return 0;
+    a->t0 = kumo_now_ns();
+    struct bff_ctx *c = &a->ctx;
     c->app = app;
     c->rq = rq;
     c->rs = rs;
+    c->async = a;
     c->arena = kumo_arena_new();
-    c->deadline = (rq->received_ns ? rq->received_ns : t0) + app->s.request_timeout_ms * 1000000;
+    c->deadline = (rq->received_ns ? rq->received_ns : a->t0) + app->s.request_timeout_ms * 1000000;
     new_request_id(c);
     /* The request's span (base/trace.h): the child of the client's
-     * traceparent or a new trace; current on this thread, so every log line
-     * and every RPC made for this request carries it. */
-    struct kumo_trace span;
-    kumo_trace_start_from_headers(&span, bff_header(rq, "traceparent"),
+     * traceparent or a new trace; current on this thread while the request
+     * is served here, so every log line and every RPC made for this
+     * request carries it. */
+    kumo_trace_start_from_headers(&a->span, bff_header(rq, "traceparent"),
                                   bff_header(rq, "tracestate"));
-    const struct kumo_trace *prev_span = kumo_trace_set_current(&span);
+    a->prev_span = kumo_trace_set_current(&a->span);
     kumo_client_addr(rq->peer, bff_header(rq, "X-Forwarded-For"), app->s.trusted_proxies, c->client,
                      sizeof c->client);
     int origin_ok = 0;
     base_headers(c, &origin_ok);
-    const struct bff_route *route = NULL;
     kumo_metrics_rpc_started();
 
+    a->route = NULL;
     if (strcmp(rq->method, "OPTIONS") == 0) {
         preflight(c, origin_ok);
     } else if (rq->body_too_large) {
@@ -314,7 +317,8 @@ void bff_handle(struct bff *app, const struct bff_request *rq, struct bff_respon
     } else if (rq->too_many_query) {
         bff_error(c, 400, "invalid_argument", "too many query parameters");
     } else if (!rate_limited(c, app->rl_addr, c->client, "address") &&
-               (route = find_route(c)) != NULL) {
+               (a->route = find_route(c)) != NULL) {
+        const struct bff_route *route = a->route;
         int ok = 1;
         if (route->flags & BFF_LOGIN)
             ok = !rate_limited(c, app->rl_login, c->client, "login");
@@ -332,18 +336,93 @@ void bff_handle(struct bff *app, const struct bff_request *rq, struct bff_respon
         else if (ok)
             route->fn(c);
     }
+    return 1;
+}
+
+/* Finishes the answer (fallbacks, metrics, access log) and frees the
+ * request's context. */
+static void end(struct bff_async *a)
+{
+    struct bff_ctx *c = &a->ctx;
+    struct bff_response *rs = c->rs;
     if (rs->status == 0)
         bff_error(c, 500, "internal", "internal error");
     if (rs->status == 503 && !bff_resp_has_header(rs, "Retry-After"))
         bff_resp_header(rs, "Retry-After", "1"); /* unavailable: worth a retry soon */
-    record(c, route, t0);
+    record(c, a->route, a->t0);
     json_decref(c->body);
     if (c->authorization) {
         kumo_secret_wipe(c->authorization, strlen(c->authorization));
         kumo_free(c->authorization);
     }
     kumo_arena_free(c->arena);
-    kumo_trace_set_current(prev_span);
+    kumo_trace_set_current(a->prev_span);
+}
+
+void bff_handle(struct bff *app, const struct bff_request *rq, struct bff_response *rs)
+{
+    struct bff_async a;
+    memset(&a, 0, sizeof a);
+    if (begin(&a, app, rq, rs))
+        end(&a);
+}
+
+int bff_async_ok(const struct bff_request *rq)
+{
+    if (strcmp(rq->method, "GET") != 0 || rq->body_too_large || rq->too_many_headers ||
+        rq->too_many_query || strncmp(rq->path, "/api/", 5) != 0)
+        return 0;
+    struct kumo_web_params params;
+    int known;
+    const struct bff_route *r = bff_route_find(rq->method, rq->path, &params, &known, NULL);
+    if (!r || !(r->flags & BFF_ASYNC))
+        return 0;
+    /* An API key is exchanged for a token by a blocking RPC (or its cache):
+     * that request goes to a handler thread. */
+    const char *h = bff_header(rq, "Authorization");
+    const char *tok;
+    size_t len;
+    struct kumo_api_key key;
+    if (h && kumo_jwt_bearer(h, strlen(h), &tok, &len) == 0 && len == KUMO_API_KEY_LEN &&
+        kumo_api_key_parse(tok, len, &key) == 0) {
+        kumo_secret_wipe(&key, sizeof key);
+        return 0;
+    }
+    return 1;
+}
+
+/* Leaves a request waiting for its RPC (1), or finishes it (0). */
+static int settle(struct bff_async *a, struct bff_async **out)
+{
+    if (a->pending) {
+        kumo_trace_set_current(a->prev_span);
+        if (out)
+            *out = a;
+        return 1;
+    }
+    end(a);
+    kumo_free(a);
+    return 0;
+}
+
+int bff_handle_start(struct bff *app, const struct bff_request *rq, struct bff_response *rs,
+                     void (*resume)(void *arg), void *arg, struct bff_async **out)
+{
+    struct bff_async *a = kumo_calloc(1, sizeof *a);
+    a->resume = resume;
+    a->resume_arg = arg;
+    if (!begin(a, app, rq, rs)) {
+        kumo_free(a);
+        return 0;
+    }
+    return settle(a, out);
+}
+
+int bff_handle_resume(struct bff_async *a)
+{
+    a->prev_span = kumo_trace_set_current(&a->span);
+    bff__async_continue(a);
+    return settle(a, NULL);
 }
 
 static int bff_resp_has_header(const struct bff_response *rs, const char *name)

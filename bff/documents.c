@@ -523,17 +523,6 @@ const struct bff_op bff_op_docs_get = {.service = BFF_DOCUMENTS,
                                        .etag_of = "document",
                                        .answer = BFF_ANS_HOOK};
 
-static Kumo__Documents__V1__GetDocumentResponse *
-get_doc(struct bff_ctx *c, Kumo__Documents__V1__GetDocumentRequest *rq, int url, kumo_code *code,
-        struct kumo_rpc_status *st)
-{
-    rq->include_download_url = url;
-    Kumo__Documents__V1__GetDocumentResponse *rs = NULL;
-    *code = bff_call(c, c->app->documents, bff_op_docs_get.rpc, &rq->base, bff_op_docs_get.resp, 1,
-                     (ProtobufCMessage **)&rs, st);
-    return rs;
-}
-
 /* The document's fields at the top level (KumoCMS), plus document_id,
  * version and the download link: written straight from the message. */
 static void get_answer(struct bff_ctx *c, int status,
@@ -588,24 +577,39 @@ static int deleted_hidden(struct bff_ctx *c, const Kumo__Documents__V1__GetDocum
     return 1;
 }
 
-void bff_h_docs_get(struct bff_ctx *c)
+/* GET /documents/{id} in steps (bff_call_then: it may be served without a
+ * thread): GetDocument with the download link; when no download is
+ * possible, GetDocument without it to say why from the document's state,
+ * and once more with it when a restore finished in between. */
+struct get_state {
+    Kumo__Documents__V1__GetDocumentRequest *rq;
+    int step; /* 1: first read (want_url), 2: without the link, 3: again with it */
+    int want_url;
+};
+
+static void get_step(struct bff_ctx *c, void *state, kumo_code code, ProtobufCMessage *resp,
+                     struct kumo_rpc_status *st);
+
+static void get_doc(struct bff_ctx *c, struct get_state *g, int step, int url)
 {
-    if (bff_doc_id_check(c, "id") != 0 || bff_spec_check_query(c) != 0)
-        return;
-    Kumo__Documents__V1__GetDocumentRequest *rq = (void *)bff_op_request(c, &bff_op_docs_get);
-    if (!rq)
-        return;
-    /* download=false: the metadata only, whatever the state (the console's
-     * document page reads an archived document too). */
-    const char *dl = bff_query(c->rq, "download");
-    int want_url = !(dl && (strcmp(dl, "false") == 0 || strcmp(dl, "0") == 0));
-    struct kumo_rpc_status st = {0};
-    kumo_code code;
-    Kumo__Documents__V1__GetDocumentResponse *rs = get_doc(c, rq, want_url, &code, &st);
-    if (want_url && (code == KUMO_CODE_FAILED_PRECONDITION || code == KUMO_CODE_UNAVAILABLE)) {
+    g->step = step;
+    g->rq->include_download_url = url;
+    bff_call_then(c, c->app->documents, bff_op_docs_get.rpc, &g->rq->base, bff_op_docs_get.resp,
+                  get_step, g);
+}
+
+static void get_step(struct bff_ctx *c, void *state, kumo_code code, ProtobufCMessage *resp,
+                     struct kumo_rpc_status *st)
+{
+    struct get_state *g = state;
+    const Kumo__Documents__V1__GetDocumentResponse *rs = (const void *)resp;
+    if (g->step == 1 && g->want_url &&
+        (code == KUMO_CODE_FAILED_PRECONDITION || code == KUMO_CODE_UNAVAILABLE)) {
         /* No download possible: say why, from the document's state. */
-        kumo_rpc_status_clear(&st);
-        rs = get_doc(c, rq, 0, &code, &st);
+        get_doc(c, g, 2, 0);
+        return;
+    }
+    if (g->step == 2) {
         if (code == KUMO_CODE_OK && deleted_hidden(c, rs))
             return;
         if (code == KUMO_CODE_OK && rs->document &&
@@ -618,26 +622,38 @@ void bff_h_docs_get(struct bff_ctx *c)
             if (rstate == KUMO__DOCUMENTS__V1__RESTORE_STATE__RESTORE_STATE_RESTORED) {
                 /* The restore finished between the two reads: the download
                  * is possible now, so ask for it again (not a 403). */
-                kumo_rpc_status_clear(&st);
-                rs = get_doc(c, rq, 1, &code, &st);
+                get_doc(c, g, 3, 1);
             } else if (rstate != KUMO__DOCUMENTS__V1__RESTORE_STATE__RESTORE_STATE_IN_PROGRESS) {
                 bff_error(c, 403, "failed_precondition",
                           "the document is archived: restore it before downloading");
-                return;
             } else {
                 get_answer(c, 202, rs, "restore in progress");
-                return;
             }
+            return;
         }
     }
     if (code != KUMO_CODE_OK) {
-        bff_rpc_error(c, code, &st);
-        kumo_rpc_status_clear(&st);
+        bff_rpc_error(c, code, st);
         return;
     }
     if (deleted_hidden(c, rs))
         return;
     get_answer(c, 200, rs, NULL);
+}
+
+void bff_h_docs_get(struct bff_ctx *c)
+{
+    if (bff_doc_id_check(c, "id") != 0 || bff_spec_check_query(c) != 0)
+        return;
+    struct get_state *g = kumo_arena_calloc(c->arena, sizeof *g);
+    g->rq = (void *)bff_op_request(c, &bff_op_docs_get);
+    if (!g->rq)
+        return;
+    /* download=false: the metadata only, whatever the state (the console's
+     * document page reads an archived document too). */
+    const char *dl = bff_query(c->rq, "download");
+    g->want_url = !(dl && (strcmp(dl, "false") == 0 || strcmp(dl, "0") == 0));
+    get_doc(c, g, 1, g->want_url);
 }
 
 /* ---- PUT /documents/{id} with file_content: KumoCMS's direct replace ---- */

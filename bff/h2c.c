@@ -5,7 +5,10 @@
  * connection's own thread. Each complete request (END_STREAM) goes through
  * the same core as HTTP/1.1 (bff_handle) on a thread of the handler pool
  * (pool.h), so the streams of one connection are served side by side; the
- * pool thread hands the answer back through an eventfd, and only the
+ * pool thread hands the answer back through an eventfd. A GET of a
+ * BFF_ASYNC route needs no pool thread: it is started on the connection's
+ * thread (bff_handle_start), its RPC answered through the same eventfd and
+ * finished there (bff_handle_resume). Only the
  * connection's thread touches the nghttp2 session. Limits: the body limit while reading DATA
  * (413), BFF_MAX_HEADERS headers, 64 KiB of header list, and
  * KUMO_CLIENT_TIMEOUT twice: a connection without an open stream that long
@@ -22,6 +25,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/eventfd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -44,13 +49,14 @@ struct h2_stream {
     size_t sent;
     int too_large;
     int header_bytes;
-    int complete;     /* END_STREAM received */
-    int cut;          /* answered 408 for reading too slowly */
-    int reset;        /* and then reset: it kept sending */
-    int64_t cut_ns;   /* when it was answered 408 */
-    int64_t begin_ns; /* HEADERS began (kumo_now_ns) */
-    int busy;         /* a pool thread is serving it */
-    int orphan;       /* closed while busy: freed when the pool hands it back */
+    int complete;            /* END_STREAM received */
+    int cut;                 /* answered 408 for reading too slowly */
+    int reset;               /* and then reset: it kept sending */
+    int64_t cut_ns;          /* when it was answered 408 */
+    int64_t begin_ns;        /* HEADERS began (kumo_now_ns) */
+    int busy;                /* a pool thread is serving it, or its RPC is in flight */
+    struct bff_async *async; /* served without a thread: pending (bff_handle_start) */
+    int orphan;              /* closed while busy: freed when the pool hands it back */
     struct h2_conn *conn;
     struct h2_stream *next_ready;
     struct h2_stream *next_done;
@@ -109,19 +115,54 @@ static void stream_free(struct h2_conn *c, struct h2_stream *st)
     kumo_free(st);
 }
 
-static ssize_t on_send(nghttp2_session *s, const uint8_t *data, size_t len, int flags, void *ud)
+/* Sends all of data[0..len) (the socket blocks, up to SO_SNDTIMEO).
+ * Returns 0, or -1 with the connection marked failed. */
+static int send_all(struct h2_conn *c, const uint8_t *data, size_t len)
 {
-    (void)s;
-    (void)flags;
-    struct h2_conn *c = ud;
-    ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
-    if (n < 0) {
-        if (errno == EINTR)
-            return NGHTTP2_ERR_WOULDBLOCK;
-        c->failed = 1;
-        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    while (len > 0) {
+        ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            c->failed = 1;
+            return -1;
+        }
+        data += n;
+        len -= (size_t)n;
     }
-    return n;
+    return 0;
+}
+
+/* Sends what nghttp2 has queued, gathered into as few send(2) calls as
+ * it fits (the answers finished in one loop iteration go out together,
+ * not a syscall per frame). Returns 0 or -1. */
+static int flush(struct h2_conn *c)
+{
+    uint8_t out[32 * 1024];
+    size_t n = 0;
+    for (;;) {
+        const uint8_t *data;
+        ssize_t len = nghttp2_session_mem_send(c->sess, &data);
+        if (len < 0) {
+            c->failed = 1;
+            return -1;
+        }
+        if (len == 0)
+            break;
+        if (n + (size_t)len > sizeof out) {
+            if (send_all(c, out, n) != 0)
+                return -1;
+            n = 0;
+        }
+        if ((size_t)len > sizeof out) {
+            if (send_all(c, data, (size_t)len) != 0)
+                return -1;
+            continue;
+        }
+        memcpy(out + n, data, (size_t)len);
+        n += (size_t)len;
+    }
+    return n ? send_all(c, out, n) : 0;
 }
 
 /* After our GOAWAY, nghttp2 silently ignores a stream the client opens
@@ -359,17 +400,65 @@ static void submit_response(struct h2_conn *c, struct h2_stream *st);
 
 /* Runs on a pool thread: the request through the core, then the stream
  * back to its connection's thread. */
-static void serve_job(void *arg)
+static void serve_job_done(struct h2_stream *st)
 {
-    struct h2_stream *st = arg;
     struct h2_conn *c = st->conn;
-    bff_handle(c->app, &st->rq, &st->rs);
     pthread_mutex_lock(&c->done_mu);
+    int was_empty = c->done == NULL;
     st->next_done = c->done;
     c->done = st;
     pthread_mutex_unlock(&c->done_mu);
-    uint64_t one = 1;
-    (void)!write(c->efd, &one, sizeof one);
+    /* One wake-up per batch: take_done reads the eventfd before it takes
+     * the list, so a stream pushed onto a non-empty list is in a batch
+     * whose wake-up is still to be read, or is taken with it. */
+    if (was_empty) {
+        uint64_t one = 1;
+        (void)!write(c->efd, &one, sizeof one);
+    }
+}
+
+/* Runs on a pool thread: the request through the core, then the
+ * stream back to its connection's thread. */
+static void serve_job(void *arg)
+{
+    struct h2_stream *st = arg;
+    bff_handle(st->conn->app, &st->rq, &st->rs);
+    serve_job_done(st);
+}
+
+/* An asynchronous stream's RPC is answered (on the RPC client's thread):
+ * back to its connection's thread, like a pool job. */
+static void resume_stream(void *arg)
+{
+    serve_job_done(arg);
+}
+
+/* Serves a GET of a BFF_ASYNC route on the connection's thread: its checks
+ * here, its RPC asynchronously (no pool thread; a place in the pool's
+ * bound all the same). Returns 0 when taken care of (answered, or
+ * pending), -1 to leave it to the pool. */
+static int serve_async(struct h2_conn *c, struct h2_stream *st)
+{
+    if (!bff_async_ok(&st->rq))
+        return -1;
+    int rc = bff_pool_reserve(c->pool);
+    if (rc == BFF_POOL_STOPPING)
+        return -1;
+    if (rc == BFF_POOL_FULL) {
+        bff_busy(&st->rs); /* 503 + Retry-After: answered, never dropped */
+        submit_response(c, st);
+        return 0;
+    }
+    st->busy = 1;
+    c->outstanding++;
+    if (bff_handle_start(c->app, &st->rq, &st->rs, resume_stream, st, &st->async) == 0) {
+        st->async = NULL;
+        st->busy = 0;
+        c->outstanding--;
+        bff_pool_unreserve(c->pool);
+        submit_response(c, st);
+    }
+    return 0;
 }
 
 static void serve_stream(struct h2_conn *c, struct h2_stream *st)
@@ -385,6 +474,8 @@ static void serve_stream(struct h2_conn *c, struct h2_stream *st)
     st->rq.body_too_large = st->too_large;
     st->rq.peer = c->peer;
     st->rq.received_ns = kumo_now_ns();
+    if (serve_async(c, st) == 0)
+        return;
     st->busy = 1;
     c->outstanding++;
     int rc = bff_pool_run(bff_is_cheap(&st->rq) ? c->cheap : c->pool, serve_job, st);
@@ -410,6 +501,15 @@ static void take_done(struct h2_conn *c)
     pthread_mutex_unlock(&c->done_mu);
     while (st) {
         struct h2_stream *next = st->next_done;
+        if (st->async) {
+            /* Its RPC is answered: finish it here (or it makes another). */
+            if (bff_handle_resume(st->async) != 0) {
+                st = next;
+                continue;
+            }
+            st->async = NULL;
+            bff_pool_unreserve(c->pool);
+        }
         st->busy = 0;
         c->outstanding--;
         if (st->orphan)
@@ -510,7 +610,6 @@ void bff_h2c_serve(struct bff *app, struct bff_pool *pool, struct bff_pool *chea
     pthread_mutex_init(&c.done_mu, NULL);
     nghttp2_session_callbacks *cb;
     nghttp2_session_callbacks_new(&cb);
-    nghttp2_session_callbacks_set_send_callback(cb, on_send);
     nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
     nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
@@ -524,6 +623,10 @@ void bff_h2c_serve(struct bff *app, struct bff_pool *pool, struct bff_pool *chea
     nghttp2_submit_settings(c.sess, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]);
     struct timeval tv = {(time_t)(app->s.client_timeout_ms / 1000), 0};
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    /* Answers go out as soon as they are ready (flush gathers what is
+     * ready together): no Nagle delay behind the client's delayed ACK. */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     int64_t idle_since = kumo_now_ns();
     uint8_t buf[16384];
     kumo_metrics_connection_opened();
@@ -550,7 +653,7 @@ void bff_h2c_serve(struct bff *app, struct bff_pool *pool, struct bff_pool *chea
             break; /* past the drain deadline */
         if (!c.goaway && atomic_load(draining))
             start_drain(&c);
-        if (nghttp2_session_send(c.sess) != 0 || c.failed)
+        if (flush(&c) != 0 || c.failed)
             break;
         if (!nghttp2_session_want_read(c.sess) && !nghttp2_session_want_write(c.sess))
             break;

@@ -5,6 +5,9 @@
  * request becomes a struct bff_request for the core, run on a handler
  * pool while its connection is suspended (MHD_suspend_connection), and
  * its struct bff_response goes back into MHD's when the pool resumes it.
+ * A GET of a BFF_ASYNC route takes no pool thread: started on the MHD
+ * thread (bff_handle_start), the connection suspended while its RPC is out,
+ * resumed by the RPC's answer and finished there (bff_handle_resume).
  * Two pools (lanes): cheap requests (bff_is_cheap: health, OpenAPI,
  * console files) never wait behind requests blocked on a dependency, and
  * a request finding the other pool's queue full is answered 503 with
@@ -112,8 +115,9 @@ struct h1_req {
     struct MHD_Connection *conn;
     struct kumo_buf body;
     int too_large;
-    int done;   /* the response is queued */
-    int served; /* rs holds the answer (set before the connection resumes) */
+    int done;                /* the response is queued */
+    int served;              /* rs holds the answer (set before the connection resumes) */
+    struct bff_async *async; /* served without a thread: pending (bff_handle_start) */
     char peer[64];
     struct bff_request rq;
     struct bff_response rs;
@@ -371,6 +375,55 @@ static void serve_job(void *arg)
     MHD_resume_connection(r->conn);
 }
 
+/* An asynchronous request's RPC is answered (on the RPC client's
+ * thread): MHD calls on_request again, which finishes it. */
+static void resume_req(void *arg)
+{
+    struct h1_req *r = arg;
+    MHD_resume_connection(r->conn);
+}
+
+/* Serves a GET of a BFF_ASYNC route on the MHD thread: its checks here,
+ * its RPC asynchronously with the connection suspended (no pool thread; a
+ * place in the pool's bound all the same). Returns 0 when taken care of,
+ * -1 to leave it to the pool. */
+static int serve_async(struct bff_http *h, struct h1_req *r)
+{
+    if (!bff_async_ok(&r->rq))
+        return -1;
+    int rc = bff_pool_reserve(h->pool);
+    if (rc == BFF_POOL_STOPPING)
+        return -1;
+    if (rc == BFF_POOL_FULL) {
+        bff_busy(&r->rs);
+        r->served = 1;
+        MHD_resume_connection(r->conn);
+        return 0;
+    }
+    if (bff_handle_start(h->app, &r->rq, &r->rs, resume_req, r, &r->async) == 0) {
+        r->async = NULL;
+        bff_pool_unreserve(h->pool);
+        r->served = 1;
+        MHD_resume_connection(r->conn);
+    }
+    return 0;
+}
+
+/* The RPC of a suspended asynchronous request is answered: finish it
+ * (MHD_YES with the answer queued), or suspend again for its next RPC. */
+static enum MHD_Result resume_async(struct bff_http *h, struct MHD_Connection *conn,
+                                    struct h1_req *r)
+{
+    if (bff_handle_resume(r->async) != 0) {
+        MHD_suspend_connection(conn);
+        return MHD_YES;
+    }
+    r->async = NULL;
+    bff_pool_unreserve(h->pool);
+    r->served = 1;
+    return queue_answer(h, conn, r);
+}
+
 /* The request is read whole: onto a lane (the connection suspended until
  * its answer is ready), or answered 503 at once when the lane is full. */
 static enum MHD_Result dispatch(struct bff_http *h, struct MHD_Connection *conn, const char *url,
@@ -396,6 +449,8 @@ static enum MHD_Result dispatch(struct bff_http *h, struct MHD_Connection *conn,
     r->h = h;
     r->conn = conn;
     MHD_suspend_connection(conn);
+    if (serve_async(h, r) == 0)
+        return MHD_YES;
     int rc = bff_pool_run(bff_is_cheap(rq) ? h->cheap : h->pool, serve_job, r);
     if (rc != 0) {
         if (rc == BFF_POOL_FULL)
@@ -439,6 +494,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (r->served) /* resumed by its handler */
         return queue_answer(h, conn, r);
+    if (r->async) /* resumed by its RPC's answer */
+        return resume_async(h, conn, r);
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;

@@ -18,6 +18,7 @@ struct bff_pool {
     struct job *head, *tail;
     int max, threads, idle, stopping;
     int queued, max_queued, running;
+    int reserved; /* bff_pool_reserve's places */
     pthread_t *tids;
 };
 
@@ -77,7 +78,8 @@ int bff_pool_run(struct bff_pool *p, void (*fn)(void *arg), void *arg)
     /* Refuse it when no thread can be started and, besides the jobs the
      * threads not running one (idle or starting) will take, as many as
      * allowed already wait. */
-    if (p->threads >= p->max && p->queued - (p->threads - p->running) >= p->max_queued) {
+    if ((p->threads >= p->max && p->queued - (p->threads - p->running) >= p->max_queued) ||
+        p->running + p->queued + p->reserved >= p->max + p->max_queued) {
         pthread_mutex_unlock(&p->mu);
         kumo_free(j);
         return BFF_POOL_FULL;
@@ -112,10 +114,31 @@ int bff_pool_run(struct bff_pool *p, void (*fn)(void *arg), void *arg)
     return ok;
 }
 
+int bff_pool_reserve(struct bff_pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    int rc = 0;
+    if (p->stopping)
+        rc = BFF_POOL_STOPPING;
+    else if (p->running + p->queued + p->reserved >= p->max + p->max_queued)
+        rc = BFF_POOL_FULL;
+    else
+        p->reserved++;
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+void bff_pool_unreserve(struct bff_pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->reserved--;
+    pthread_mutex_unlock(&p->mu);
+}
+
 int bff_pool_load(struct bff_pool *p)
 {
     pthread_mutex_lock(&p->mu);
-    int n = p->queued + p->running;
+    int n = p->queued + p->running + p->reserved;
     pthread_mutex_unlock(&p->mu);
     return n;
 }

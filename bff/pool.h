@@ -25,7 +25,16 @@ int bff_pool_new(struct bff_pool **out, int max_threads, int max_queued);
  * is then not run). Thread-safe. */
 int bff_pool_run(struct bff_pool *p, void (*fn)(void *arg), void *arg);
 
-/* Jobs running or waiting. Thread-safe (for tests and metrics). */
+/* Takes a place for a request served without a thread (an asynchronous
+ * handler, bff_handle_start): it counts like a running job, so jobs and
+ * such requests together stay within max_threads + max_queued. Returns 0,
+ * BFF_POOL_FULL or BFF_POOL_STOPPING (as bff_pool_run). Thread-safe. */
+int bff_pool_reserve(struct bff_pool *p);
+/* Gives back a place taken by bff_pool_reserve. Thread-safe. */
+void bff_pool_unreserve(struct bff_pool *p);
+
+/* Jobs running or waiting, and places reserved. Thread-safe (for tests
+ * and metrics; the drain waits for it to reach 0). */
 int bff_pool_load(struct bff_pool *p);
 
 /* Runs the queued jobs, stops the threads and frees the pool. NULL is

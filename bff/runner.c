@@ -480,32 +480,24 @@ static void page_answer(struct bff_ctx *c, const struct bff_op *op, const Protob
     bff_json_text(c, op->status, &b);
 }
 
-void bff_run(struct bff_ctx *c, const struct bff_op *op)
+/* The request of a mapped RPC, kept for its answer. */
+struct run_state {
+    const struct bff_op *op;
+    ProtobufCMessage *rq;
+};
+
+/* The answer of a mapped RPC, from its outcome (bff_call_then). */
+static void run_answer(struct bff_ctx *c, void *state, kumo_code code, ProtobufCMessage *rs,
+                       struct kumo_rpc_status *st)
 {
-    if (op->doc_id && bff_doc_id_check(c, op->doc_id) != 0)
-        return;
-    if (op->roles && bff_require_role(c, op->roles) != 0)
-        return;
-    if (bff_spec_check_query(c) != 0)
-        return;
-    if (op->body && (bff_parse_body(c) != 0 || bff_only_fields(c, c->body, op->body) != 0))
-        return;
-    if (op->prepare && op->prepare(c) != 0)
-        return;
-    ProtobufCMessage *rq = bff_op_request(c, op);
-    if (!rq)
-        return;
-    ProtobufCMessage *rs = NULL;
-    struct kumo_rpc_status st = {0};
-    kumo_code code = bff_call(c, bff_op_client(c, op->service), op->rpc, rq, op->resp, 1, &rs, &st);
+    const struct run_state *s = state;
+    const struct bff_op *op = s->op;
     if (code == KUMO_CODE_ABORTED && op->aborted) {
-        kumo_rpc_status_clear(&st);
         bff_error(c, 412, "aborted", op->aborted);
         return;
     }
     if (code != KUMO_CODE_OK) {
-        bff_rpc_error(c, code, &st);
-        kumo_rpc_status_clear(&st);
+        bff_rpc_error(c, code, st);
         return;
     }
     bff_op_headers(c, op, rs);
@@ -526,7 +518,28 @@ void bff_run(struct bff_ctx *c, const struct bff_op *op)
         bff_json(c, op->status, NULL);
         break;
     case BFF_ANS_HOOK:
-        op->answer_fn(c, rq, rs);
+        op->answer_fn(c, s->rq, rs);
         break;
     }
+}
+
+void bff_run(struct bff_ctx *c, const struct bff_op *op)
+{
+    if (op->doc_id && bff_doc_id_check(c, op->doc_id) != 0)
+        return;
+    if (op->roles && bff_require_role(c, op->roles) != 0)
+        return;
+    if (bff_spec_check_query(c) != 0)
+        return;
+    if (op->body && (bff_parse_body(c) != 0 || bff_only_fields(c, c->body, op->body) != 0))
+        return;
+    if (op->prepare && op->prepare(c) != 0)
+        return;
+    ProtobufCMessage *rq = bff_op_request(c, op);
+    if (!rq)
+        return;
+    struct run_state *s = kumo_arena_alloc(c->arena, sizeof *s);
+    s->op = op;
+    s->rq = rq;
+    bff_call_then(c, bff_op_client(c, op->service), op->rpc, rq, op->resp, run_answer, s);
 }

@@ -366,7 +366,8 @@ def main():
         text = "\n".join(lines) + "\n"
         print(text)
         os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-        with open(os.path.join(ROOT, "bench", "results", "bff-%s.md" % date), "w") as f:
+        name = os.environ.get("BENCH_RESULT") or "bff-%s.md" % date
+        with open(os.path.join(ROOT, "bench", "results", name), "w") as f:
             f.write(text)
         return 0 if all(v == 0 for v in bad.values()) else 1
     finally:

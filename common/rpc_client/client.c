@@ -103,19 +103,27 @@ static void call_unref(struct kumo__rpc_call *call)
         call_free(call);
 }
 
+static void finish_async(struct kumo__rpc_call *call);
+
 void kumo__rpc_call_complete(struct kumo__rpc_call *call, kumo_code code, char *message)
 {
     struct kumo_rpc_client *c = call->client;
+    int fire = 0;
     pthread_mutex_lock(&c->mu);
     if (!call->done) {
         call->done = 1;
         call->code = code;
         call->message = message;
         message = NULL;
-        pthread_cond_signal(&call->cond);
+        if (call->done_fn)
+            fire = 1;
+        else
+            pthread_cond_signal(&call->cond);
     }
     pthread_mutex_unlock(&c->mu);
     kumo_free(message);
+    if (fire)
+        finish_async(call);
 }
 
 void kumo__rpc_call_completef(struct kumo__rpc_call *call, kumo_code code, const char *fmt, ...)
@@ -578,6 +586,79 @@ static void caller_leave(struct kumo_rpc_client *c)
     pthread_mutex_unlock(&c->mu);
 }
 
+/* An asynchronous call is settled (on the I/O thread): its outcome to the
+ * callback, then the caller's part of the call goes as in
+ * kumo_rpc_client_call's return. */
+static void finish_async(struct kumo__rpc_call *call)
+{
+    struct kumo_rpc_client *c = call->client;
+    struct kumo_rpc_status st = {KUMO_CODE_OK, NULL, 0};
+    ProtobufCMessage *response = NULL;
+    kumo_code code = take_result(call, call->resp_desc, call->resp_alloc, &response, &st);
+    st.code = code;
+    call->done_fn(call->done_arg, code, response, &st);
+    call_unref(call);
+    caller_leave(c);
+}
+
+/* The checks shared by both kinds of call. Returns KUMO_CODE_OK with the
+ * packed size in *size, or the refusal (status set). */
+static kumo_code check_call(struct kumo_rpc_client *c, const char *path,
+                            const ProtobufCMessage *request,
+                            const ProtobufCMessageDescriptor *response_desc, int have_out,
+                            const struct kumo_rpc_call_options *o, size_t *size,
+                            struct kumo_rpc_status *status)
+{
+    const char *bad;
+    if (status) {
+        status->code = KUMO_CODE_OK;
+        status->message = NULL;
+        status->retry_after_s = 0;
+    }
+    if (c == NULL || path == NULL || request == NULL || response_desc == NULL || !have_out)
+        return set_status(status, KUMO_CODE_INVALID_ARGUMENT, "missing argument");
+    if (!valid_path(path))
+        return set_status(status, KUMO_CODE_INVALID_ARGUMENT, "invalid path");
+    if ((bad = check_options(o)) != NULL)
+        return set_status(status, KUMO_CODE_INVALID_ARGUMENT, "%s", bad);
+    if (o->deadline != 0 && o->deadline <= kumo_now_ns())
+        return set_status(status, KUMO_CODE_DEADLINE_EXCEEDED, "deadline exceeded before the call");
+    *size = protobuf_c_message_get_packed_size(request);
+    if (*size > c->max_message_size)
+        return set_status(status, KUMO_CODE_RESOURCE_EXHAUSTED,
+                          "request message of %zu bytes is larger than the limit of %zu", *size,
+                          c->max_message_size);
+    return KUMO_CODE_OK;
+}
+
+kumo_code kumo_rpc_client_call_async(struct kumo_rpc_client *c, const char *path,
+                                     const ProtobufCMessage *request,
+                                     const ProtobufCMessageDescriptor *response_desc,
+                                     ProtobufCAllocator *alloc,
+                                     const struct kumo_rpc_call_options *opts,
+                                     kumo_rpc_done_fn done, void *arg,
+                                     struct kumo_rpc_status *status)
+{
+    static const struct kumo_rpc_call_options no_opts;
+    const struct kumo_rpc_call_options *o = opts ? opts : &no_opts;
+    size_t size = 0;
+    kumo_code code = check_call(c, path, request, response_desc, done != NULL, o, &size, status);
+    if (code != KUMO_CODE_OK)
+        return code;
+    struct kumo__rpc_call *call = call_new(c, path, o);
+    call->done_fn = done;
+    call->done_arg = arg;
+    call->resp_desc = response_desc;
+    call->resp_alloc = alloc;
+    pack_body(call, request, size);
+    if (submit(c, call) != 0) {
+        kumo_envelope_reader_free(&call->reader);
+        call_free(call);
+        return set_status(status, KUMO_CODE_UNAVAILABLE, "client closed");
+    }
+    return KUMO_CODE_OK;
+}
+
 kumo_code kumo_rpc_client_call(struct kumo_rpc_client *c, const char *path,
                                const ProtobufCMessage *request,
                                const ProtobufCMessageDescriptor *response_desc,
@@ -586,28 +667,12 @@ kumo_code kumo_rpc_client_call(struct kumo_rpc_client *c, const char *path,
 {
     static const struct kumo_rpc_call_options no_opts;
     const struct kumo_rpc_call_options *o = opts ? opts : &no_opts;
-    const char *bad;
-
-    if (status) {
-        status->code = KUMO_CODE_OK;
-        status->message = NULL;
-        status->retry_after_s = 0;
-    }
     if (response)
         *response = NULL;
-    if (c == NULL || path == NULL || request == NULL || response_desc == NULL || response == NULL)
-        return set_status(status, KUMO_CODE_INVALID_ARGUMENT, "missing argument");
-    if (!valid_path(path))
-        return set_status(status, KUMO_CODE_INVALID_ARGUMENT, "invalid path");
-    if ((bad = check_options(o)) != NULL)
-        return set_status(status, KUMO_CODE_INVALID_ARGUMENT, "%s", bad);
-    if (o->deadline != 0 && o->deadline <= kumo_now_ns())
-        return set_status(status, KUMO_CODE_DEADLINE_EXCEEDED, "deadline exceeded before the call");
-    size_t size = protobuf_c_message_get_packed_size(request);
-    if (size > c->max_message_size)
-        return set_status(status, KUMO_CODE_RESOURCE_EXHAUSTED,
-                          "request message of %zu bytes is larger than the limit of %zu", size,
-                          c->max_message_size);
+    size_t size = 0;
+    kumo_code rc = check_call(c, path, request, response_desc, response != NULL, o, &size, status);
+    if (rc != KUMO_CODE_OK)
+        return rc;
 
     struct kumo__rpc_call *call = call_new(c, path, o);
     pack_body(call, request, size);

@@ -5,10 +5,10 @@
  * One client talks to one target over one HTTP/2 connection at a time; any
  * number of threads may call at once and their calls are multiplexed as
  * streams on that connection by the client's own I/O thread (libevent +
- * nghttp2). The connection is opened on the first call and opened again after
- * a failure or a GOAWAY; there is no retry: a call that fails because the
- * server is unreachable returns KUMO_CODE_UNAVAILABLE at once and the next
- * call tries again. */
+ * nghttp2); an asynchronous call (kumo_rpc_client_call_async) is finished
+ * by a callback on that thread instead. The connection is opened on the first call and opened again
+ * after a failure or a GOAWAY; there is no retry: a call that fails because the server is
+ * unreachable returns KUMO_CODE_UNAVAILABLE at once and the next call tries again. */
 #ifndef KUMO_RPC_CLIENT_H
 #define KUMO_RPC_CLIENT_H
 
@@ -98,6 +98,32 @@ kumo_code kumo_rpc_client_call(struct kumo_rpc_client *c, const char *path,
                                ProtobufCAllocator *alloc, const struct kumo_rpc_call_options *opts,
                                ProtobufCMessage **response, struct kumo_rpc_status *status);
 
+/* The outcome of an asynchronous call (kumo_rpc_client_call_async): `code`
+ * and `response` as kumo_rpc_client_call would return them, `status` owned
+ * by the callee from now on (kumo_rpc_status_clear it). */
+typedef void (*kumo_rpc_done_fn)(void *arg, kumo_code code, ProtobufCMessage *response,
+                                 struct kumo_rpc_status *status);
+
+/* kumo_rpc_client_call without waiting: the call is checked, serialized and
+ * handed to the I/O thread, and `done(arg, ...)` is called exactly once, on
+ * the client's I/O thread, with the same outcomes (the deadline is enforced
+ * by the I/O thread's timer). `done` must not block (no blocking call on
+ * this client from it: it would wait on its own thread); it may start
+ * another asynchronous call. The response is unpacked with `alloc` on the
+ * I/O thread, so the caller must not use that allocator until `done` ran.
+ *
+ * Returns KUMO_CODE_OK once the call is on its way. Otherwise the call was
+ * refused at once (bad arguments, message too large, deadline already
+ * passed, client closing): `done` is never called and *status (if not
+ * NULL) says why, as kumo_rpc_client_call would. */
+kumo_code kumo_rpc_client_call_async(struct kumo_rpc_client *c, const char *path,
+                                     const ProtobufCMessage *request,
+                                     const ProtobufCMessageDescriptor *response_desc,
+                                     ProtobufCAllocator *alloc,
+                                     const struct kumo_rpc_call_options *opts,
+                                     kumo_rpc_done_fn done, void *arg,
+                                     struct kumo_rpc_status *status);
+
 /* Frees s->message and resets *s to OK. NULL is ignored. */
 void kumo_rpc_status_clear(struct kumo_rpc_status *s);
 
@@ -113,7 +139,8 @@ void kumo_rpc_client_get_stats(struct kumo_rpc_client *c, struct kumo_rpc_client
 
 /* Sends GOAWAY on its connections and closes them, fails pending calls with
  * KUMO_CODE_UNAVAILABLE, waits until every thread still inside
- * kumo_rpc_client_call has returned, joins the I/O thread and frees the
+ * kumo_rpc_client_call has returned (and every asynchronous call's callback
+ * has run), joins the I/O thread and frees the
  * client. NULL is ignored. No call may start after this is entered. */
 void kumo_rpc_client_free(struct kumo_rpc_client *c);
 

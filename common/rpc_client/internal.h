@@ -31,9 +31,9 @@ enum kumo__rpc_encoding {
 };
 
 /* One call in flight. Two references: the caller's, dropped when
- * kumo_rpc_client_call returns, and the I/O thread's, dropped by
- * kumo__rpc_call_io_release once neither libevent nor nghttp2 can reach the
- * call any more. Whoever drops the last one frees it. */
+ * kumo_rpc_client_call returns (or once an asynchronous call's callback ran), and the I/O thread's,
+ * dropped by kumo__rpc_call_io_release once neither libevent nor nghttp2 can reach the call any
+ * more. Whoever drops the last one frees it. */
 struct kumo__rpc_call {
     struct kumo_rpc_client *client;
     struct kumo__rpc_call *prev, *next;
@@ -68,6 +68,13 @@ struct kumo__rpc_call {
     int n_msgs;
     uint8_t resp_flags;
     struct kumo_buf resp; /* the response message as received (maybe compressed) */
+
+    /* Asynchronous calls: the callback and how to unpack the response
+     * (immutable once submitted); done_fn NULL for a blocking call. */
+    kumo_rpc_done_fn done_fn;
+    void *done_arg;
+    const ProtobufCMessageDescriptor *resp_desc;
+    ProtobufCAllocator *resp_alloc;
 
     /* Under client->mu. */
     int refs;
@@ -137,7 +144,8 @@ void kumo__rpc_list_remove(struct kumo__rpc_call_list *l, struct kumo__rpc_call 
 struct kumo__rpc_call *kumo__rpc_list_pop(struct kumo__rpc_call_list *l);
 
 /* Settles the outcome of `call` unless it already is (first one wins) and
- * wakes its caller. Takes ownership of `message` (malloc'd or NULL). */
+ * wakes its caller (an asynchronous call's callback runs in it, on the I/O
+ * thread, without the lock). Takes ownership of `message` (malloc'd or NULL). */
 void kumo__rpc_call_complete(struct kumo__rpc_call *call, kumo_code code, char *message);
 /* Same with a printf-formatted message. */
 void kumo__rpc_call_completef(struct kumo__rpc_call *call, kumo_code code, const char *fmt, ...)

@@ -444,6 +444,14 @@ def f_get_download(w, f):
     d = download(j["presigned_url"])
     expect(d.status == 200 and d.body == f.data, "download: %s, %d bytes (want %d)" % (
         d.status, len(d.body), len(f.data)))
+    # kumo-documents hands the link storage signed out again while it has
+    # most of its life left (issue 17): same link, same expiry.
+    j2 = expect_status(w.bff.req("GET", API + "/documents/" + f.id, f.tok), 200, "get again")
+    expect(j2.get("presigned_url") == j["presigned_url"] and
+           j2.get("presigned_url_expires_at") == j.get("presigned_url_expires_at"),
+           "a second GET got another link: %r vs %r" % (j2.get("presigned_url"),
+                                                         j["presigned_url"]))
+    f.link = j["presigned_url"]
 
 
 def f_patch(w, f):
@@ -487,6 +495,7 @@ def f_versions(w, f):
     vs = [v.get("version") for v in j.get("versions", [])]
     expect(vs == [2, 1], "versions %r (newest first)" % vs)
     j = expect_status(w.bff.req("GET", API + "/documents/" + f.id, f.tok), 200, "get v2")
+    expect(j.get("presigned_url") != f.link, "version 2 got version 1's link")
     d = download(j.get("presigned_url", ""))
     expect(d.status == 200 and d.body == f.data2, "v2 download %s %d bytes" % (d.status,
                                                                              len(d.body)))

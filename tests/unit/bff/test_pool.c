@@ -1,6 +1,7 @@
 /* bff/pool.c: queued jobs all run, side by side up to the maximum, and
  * freeing the pool runs what is queued before the threads stop; past the
- * queue bound a job is refused at once (BFF_POOL_FULL). */
+ * queue bound a job is refused at once (BFF_POOL_FULL); places reserved
+ * for requests served without a thread count in the same bound. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -70,6 +71,32 @@ static void test_pool_refuses_past_its_queue(void **state)
     assert_int_equal(atomic_load(&ran), 6);
 }
 
+static void test_pool_reserved_places_share_the_bound(void **state)
+{
+    (void)state;
+    struct bff_pool *p;
+    atomic_store(&ran, 0);
+    atomic_store(&release, 0);
+    assert_int_equal(bff_pool_new(&p, 2, 3), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(bff_pool_reserve(p), 0);
+    for (int i = 0; i < 2; i++) /* 3 reserved + 2 jobs = 5 = 2 + 3 */
+        assert_int_equal(bff_pool_run(p, blocked, NULL), 0);
+    assert_int_equal(bff_pool_load(p), 5);
+    assert_int_equal(bff_pool_run(p, blocked, NULL), BFF_POOL_FULL);
+    assert_int_equal(bff_pool_reserve(p), BFF_POOL_FULL);
+    bff_pool_unreserve(p);
+    assert_int_equal(bff_pool_load(p), 4);
+    assert_int_equal(bff_pool_reserve(p), 0); /* room again */
+    for (int i = 0; i < 3; i++)
+        bff_pool_unreserve(p);
+    atomic_store(&release, 1);
+    while (bff_pool_load(p) > 0)
+        usleep(1000);
+    bff_pool_free(p);
+    assert_int_equal(atomic_load(&ran), 2);
+}
+
 static void test_pool_bad_size(void **state)
 {
     (void)state;
@@ -85,6 +112,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pool_runs_every_job_side_by_side),
         cmocka_unit_test(test_pool_refuses_past_its_queue),
+        cmocka_unit_test(test_pool_reserved_places_share_the_bound),
         cmocka_unit_test(test_pool_bad_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
