@@ -2,9 +2,8 @@
  * revoked long ago) are deleted in small batches by a background thread,
  * so refresh_families and refresh_tokens do not grow without bound. Every
  * replica runs it; the deletes are idempotent. */
-#include <time.h>
-
 #include "runtime/log.h"
+#include "runtime/worker.h"
 #include "users.h"
 
 #define JANITOR_INTERVAL_S 600
@@ -13,11 +12,8 @@
 
 static struct {
     struct users_ctx *ctx;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int stop, started;
-} J = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    struct kumo_worker *worker;
+} J;
 
 /* Deletes one batch; returns the rows deleted (0 when nothing is left or
  * on error). Tokens go with their family (ON DELETE CASCADE). */
@@ -37,47 +33,29 @@ static uint64_t purge_batch(void)
     return rc == KUMO_CODE_OK ? n : 0;
 }
 
-static void *janitor(void *arg)
+/* One round: batches until the backlog is gone (at most 100 a round). */
+static int64_t janitor(void *arg)
 {
     (void)arg;
-    pthread_mutex_lock(&J.mu);
-    while (!J.stop) {
-        pthread_mutex_unlock(&J.mu);
-        uint64_t total = 0, n;
-        while ((n = purge_batch()) == JANITOR_BATCH && total < 100 * JANITOR_BATCH)
-            total += n;
+    uint64_t total = 0, n;
+    while ((n = purge_batch()) == JANITOR_BATCH && total < 100 * JANITOR_BATCH)
         total += n;
-        if (total)
-            kumo_logf(KUMO_LOG_INFO, NULL, "janitor: %llu dead sessions purged",
-                      (unsigned long long)total);
-        pthread_mutex_lock(&J.mu);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += JANITOR_INTERVAL_S;
-        while (!J.stop && pthread_cond_timedwait(&J.cv, &J.mu, &ts) == 0)
-            ;
-    }
-    pthread_mutex_unlock(&J.mu);
-    return NULL;
+    total += n;
+    if (total)
+        kumo_logf(KUMO_LOG_INFO, NULL, "janitor: %llu dead sessions purged",
+                  (unsigned long long)total);
+    return JANITOR_INTERVAL_S * 1000LL;
 }
 
 int users_janitor_start(struct users_ctx *ctx)
 {
     J.ctx = ctx;
-    if (pthread_create(&J.thread, NULL, janitor, NULL) != 0)
-        return -1;
-    J.started = 1;
-    return 0;
+    J.worker = kumo_worker_start(janitor, NULL);
+    return J.worker ? 0 : -1;
 }
 
 void users_janitor_stop(void)
 {
-    if (!J.started)
-        return;
-    pthread_mutex_lock(&J.mu);
-    J.stop = 1;
-    pthread_cond_signal(&J.cv);
-    pthread_mutex_unlock(&J.mu);
-    pthread_join(J.thread, NULL);
-    J.started = 0;
+    kumo_worker_stop(J.worker);
+    J.worker = NULL;
 }

@@ -5,7 +5,6 @@
  * authenticator checks and GET /revocations on the admin port serves.
  * Every replica polls the database itself, so the feed it serves is the
  * database's, whichever replica a follower reaches. */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 
 #include "runtime/admin_http.h"
 #include "runtime/log.h"
+#include "runtime/worker.h"
 #include "users.h"
 
 #define POLL_BATCH    500
@@ -48,13 +48,7 @@ kumo_code users_revoke_keys_of(struct kumo_db_conn *c, const char *tenant_id, co
                         NULL);
 }
 
-static struct {
-    struct users_ctx *ctx;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int stop, started;
-} P = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+static struct kumo_worker *poll_worker;
 
 /* Copies rows after the set's cursor, and the recent ones whatever their
  * seq (a transaction may commit after a higher seq was read), into the
@@ -105,35 +99,23 @@ static void purge_old(struct users_ctx *ctx)
     kumo_db_release(c);
 }
 
-static void *poller(void *arg)
+/* One round: reads until the table is caught up, purges now and then. */
+static int64_t poller(void *arg)
 {
     struct users_ctx *ctx = arg;
-    int failing = 0;
-    int64_t last_purge = 0;
-    pthread_mutex_lock(&P.mu);
-    while (!P.stop) {
-        pthread_mutex_unlock(&P.mu);
-        int n;
-        while ((n = poll_once(ctx)) == POLL_BATCH)
-            ;
-        if (n < 0 && !failing)
-            kumo_log(KUMO_LOG_WARN, NULL, "revocations: cannot read the table; retrying", NULL);
-        failing = n < 0;
-        if (n >= 0 && wall_s() - last_purge > PURGE_EVERY_S) {
-            purge_old(ctx);
-            last_purge = wall_s();
-        }
-        pthread_mutex_lock(&P.mu);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t ns = ts.tv_nsec + ctx->s.revocations_poll_ms * 1000000LL;
-        ts.tv_sec += (time_t)(ns / 1000000000LL);
-        ts.tv_nsec = (long)(ns % 1000000000LL);
-        while (!P.stop && pthread_cond_timedwait(&P.cv, &P.mu, &ts) == 0)
-            ;
+    static int failing;
+    static int64_t last_purge;
+    int n;
+    while ((n = poll_once(ctx)) == POLL_BATCH)
+        ;
+    if (n < 0 && !failing)
+        kumo_log(KUMO_LOG_WARN, NULL, "revocations: cannot read the table; retrying", NULL);
+    failing = n < 0;
+    if (n >= 0 && wall_s() - last_purge > PURGE_EVERY_S) {
+        purge_old(ctx);
+        last_purge = wall_s();
     }
-    pthread_mutex_unlock(&P.mu);
-    return NULL;
+    return ctx->s.revocations_poll_ms;
 }
 
 /* GET /revocations?after=N&window=S */
@@ -169,24 +151,14 @@ int users_revocations_start(struct users_ctx *ctx, struct kumo_admin *admin)
         kumo_admin_add_query_route(admin, "/revocations", serve_feed, ctx) != 0)
         return -1;
     kumo_rpc_jwt_auth_set_revocations(ctx->auth, ctx->revocations);
-    P.ctx = ctx;
-    P.stop = 0;
-    if (pthread_create(&P.thread, NULL, poller, ctx) != 0)
-        return -1;
-    P.started = 1;
-    return 0;
+    poll_worker = kumo_worker_start(poller, ctx);
+    return poll_worker ? 0 : -1;
 }
 
 void users_revocations_stop(struct users_ctx *ctx)
 {
-    if (P.started) {
-        pthread_mutex_lock(&P.mu);
-        P.stop = 1;
-        pthread_cond_broadcast(&P.cv);
-        pthread_mutex_unlock(&P.mu);
-        pthread_join(P.thread, NULL);
-        P.started = 0;
-    }
+    kumo_worker_stop(poll_worker);
+    poll_worker = NULL;
     kumo_revocations_free(ctx->revocations);
     ctx->revocations = NULL;
 }
