@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "base/alloc.h"
@@ -15,7 +16,8 @@ struct kumo_worker {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv; /* on CLOCK_MONOTONIC */
-    int stop, woken;
+    atomic_int stop; /* written under mu, read anywhere */
+    int woken;
 };
 
 int kumo_worker_sleep(struct kumo_worker *w, int64_t ms)
@@ -30,12 +32,11 @@ int kumo_worker_sleep(struct kumo_worker *w, int64_t ms)
     ts.tv_sec += (time_t)(ms / 1000 + ns / 1000000000LL);
     ts.tv_nsec = (long)(ns % 1000000000LL);
     pthread_mutex_lock(&w->mu);
-    while (!w->stop && !w->woken && pthread_cond_timedwait(&w->cv, &w->mu, &ts) != ETIMEDOUT)
+    while (!atomic_load(&w->stop) && !w->woken && pthread_cond_timedwait(&w->cv, &w->mu, &ts) != ETIMEDOUT)
         ; /* a spurious wake-up: keep waiting */
     w->woken = 0;
-    int stop = w->stop;
     pthread_mutex_unlock(&w->mu);
-    return stop;
+    return atomic_load(&w->stop);
 }
 
 static void *run(void *arg)
@@ -71,7 +72,7 @@ static void signal_with(struct kumo_worker *w, int stop)
 {
     pthread_mutex_lock(&w->mu);
     if (stop)
-        w->stop = 1;
+        atomic_store(&w->stop, 1);
     else
         w->woken = 1;
     pthread_cond_broadcast(&w->cv);
@@ -86,10 +87,7 @@ void kumo_worker_wake(struct kumo_worker *w)
 
 int kumo_worker_stopping(struct kumo_worker *w)
 {
-    pthread_mutex_lock(&w->mu);
-    int s = w->stop;
-    pthread_mutex_unlock(&w->mu);
-    return s;
+    return atomic_load(&w->stop);
 }
 
 void kumo_worker_stop(struct kumo_worker *w)
