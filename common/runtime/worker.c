@@ -16,7 +16,7 @@ struct kumo_worker {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv; /* on CLOCK_MONOTONIC */
-    atomic_int stop; /* written under mu, read anywhere */
+    atomic_int stop;   /* written under mu, read anywhere */
     int woken;
 };
 
@@ -32,7 +32,8 @@ int kumo_worker_sleep(struct kumo_worker *w, int64_t ms)
     ts.tv_sec += (time_t)(ms / 1000 + ns / 1000000000LL);
     ts.tv_nsec = (long)(ns % 1000000000LL);
     pthread_mutex_lock(&w->mu);
-    while (!atomic_load(&w->stop) && !w->woken && pthread_cond_timedwait(&w->cv, &w->mu, &ts) != ETIMEDOUT)
+    while (!atomic_load(&w->stop) && !w->woken &&
+           pthread_cond_timedwait(&w->cv, &w->mu, &ts) != ETIMEDOUT)
         ; /* a spurious wake-up: keep waiting */
     w->woken = 0;
     pthread_mutex_unlock(&w->mu);

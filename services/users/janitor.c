@@ -24,11 +24,7 @@ static uint64_t purge_batch(void)
         return 0;
     int64_t cutoff = kumo_now_us() - JANITOR_KEEP_US;
     uint64_t n = 0;
-    kumo_code rc =
-        kumo_db_exec(c,
-                     "DELETE FROM refresh_families WHERE expire_time < ?"
-                     " OR revoke_time < ? LIMIT 1000",
-                     KUMO_DB_PARAMS(KUMO_DB_TIME(kumo_now_us()), KUMO_DB_TIME(cutoff)), &n);
+    kumo_code rc = users_store_families_purge(c, kumo_now_us(), cutoff, JANITOR_BATCH, &n);
     kumo_db_release(c);
     return rc == KUMO_CODE_OK ? n : 0;
 }

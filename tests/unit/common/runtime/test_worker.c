@@ -91,7 +91,7 @@ static void test_worker_wake_is_not_lost(void **state)
     assert_true(runs_reach(&c, 2)); /* the hour's sleep ended at once */
     sleep_ms(30);
     assert_int_equal(atomic_load(&c.runs), 2); /* and only once */
-    kumo_worker_wake(w); /* during the sleep */
+    kumo_worker_wake(w);                       /* during the sleep */
     assert_true(runs_reach(&c, 3));
     kumo_worker_stop(w);
 }
