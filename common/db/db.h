@@ -288,12 +288,21 @@ struct kumo_db_out {
 #define KUMO_DB_OUT_I64(p)    ((struct kumo_db_out){.type = KUMO_DB_T_I64, .i64 = (p)})
 #define KUMO_DB_OUT_DOUBLE(p) ((struct kumo_db_out){.type = KUMO_DB_T_DOUBLE, .d = (p)})
 #define KUMO_DB_OUT_TIME(p)   ((struct kumo_db_out){.type = KUMO_DB_T_TIME, .i64 = (p)})
+/* The same, also reporting SQL NULL into *n (1 NULL, else 0). */
+#define KUMO_DB_OUT_I64_N(p, n)                                                                    \
+    ((struct kumo_db_out){.type = KUMO_DB_T_I64, .i64 = (p), .is_null = (n)})
+#define KUMO_DB_OUT_TIME_N(p, n)                                                                   \
+    ((struct kumo_db_out){.type = KUMO_DB_T_TIME, .i64 = (p), .is_null = (n)})
 /* Into the arena `a`: *s (NUL-terminated) and *n. */
 #define KUMO_DB_OUT_STR(a, s, n)                                                                   \
     ((struct kumo_db_out){.type = KUMO_DB_T_STR, .arena = (a), .str = (s), .len = (n)})
 /* Into caller memory `b` of `c` bytes; *n gets the length. */
 #define KUMO_DB_OUT_BUF(b, c, n)                                                                   \
     ((struct kumo_db_out){.type = KUMO_DB_T_BYTES, .buf = (b), .cap = (c), .len = (n)})
+/* The same, also reporting SQL NULL into *z (1 NULL, else 0). */
+#define KUMO_DB_OUT_BUF_N(b, c, n, z)                                                              \
+    ((struct kumo_db_out){                                                                         \
+        .type = KUMO_DB_T_BYTES, .buf = (b), .cap = (c), .len = (n), .is_null = (z)})
 
 #define KUMO_DB_OUTS(...)                                                                          \
     (const struct kumo_db_out[]){__VA_ARGS__},                                                     \

@@ -193,37 +193,25 @@ USERS_HANDLER(list_api_keys)
     if (rc != KUMO_CODE_OK)
         return rc;
     int admin = users_caller_is_admin(p);
-    int32_t size;
-    if (kumo_page_size(req->page_size, USERS_PAGE_DEFAULT, USERS_PAGE_MAX, &size) != 0)
-        return kumo_rpc_invalid(call, "page_size", "must not be negative");
     struct kumo_buf scope = KUMO_BUF_INIT;
     kumo_buf_appendf(&scope, "keys|%s|%s", p->tid, admin ? "" : p->sub);
-    int64_t after;
-    if ((rc = kumo_db_page_token_read(call, req->page_token, &scope, &after)) != KUMO_CODE_OK) {
-        kumo_buf_free(&scope);
-        return rc;
-    }
+    struct kumo_db_page pg;
     struct kumo_db_conn *c;
-    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK) {
-        kumo_buf_free(&scope);
+    if ((rc = kumo_db_page_open(&pg, call, ctx->db, &scope, req->page_token, req->page_size,
+                                USERS_PAGE_DEFAULT, USERS_PAGE_MAX, &c)) != KUMO_CODE_OK)
         return rc;
-    }
     struct users_key_row *rows = NULL;
     size_t n = 0;
-    rc = users_store_key_page(c, call, p->tid, after, admin, p->sub, (size_t)size + 1, &rows, &n);
-    if (rc != KUMO_CODE_OK) {
-        kumo_buf_free(&scope);
+    rc = users_store_key_page(c, call, p->tid, pg.after, admin, p->sub, pg.size + 1, &rows, &n);
+    if (rc != KUMO_CODE_OK)
         return users_db_fail(call, c, rc);
-    }
     kumo_db_release(c);
     Kumo__Users__V1__ListApiKeysResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__users__v1__list_api_keys_response__init(resp);
-    resp->api_keys = kumo_rpc_call_alloc(call, (size_t)size * sizeof *resp->api_keys);
-    for (size_t i = 0; i < n && i < (size_t)size; i++)
-        resp->api_keys[resp->n_api_keys++] = key_message(call, &rows[i]);
-    if (n > (size_t)size)
-        resp->next_page_token = kumo_db_page_token_write(call, rows[size - 1].seq, &scope);
-    kumo_buf_free(&scope);
+    n = KUMO_DB_PAGE_END(&pg, call, rows, n, seq, &resp->next_page_token);
+    resp->api_keys = kumo_rpc_call_alloc(call, n * sizeof *resp->api_keys);
+    for (resp->n_api_keys = 0; resp->n_api_keys < n; resp->n_api_keys++)
+        resp->api_keys[resp->n_api_keys] = key_message(call, &rows[resp->n_api_keys]);
     *response = &resp->base;
     return KUMO_CODE_OK;
 }

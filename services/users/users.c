@@ -165,9 +165,6 @@ USERS_HANDLER(list_users)
     struct users_ctx *ctx = kumo_rpc_call_service_data(call);
     const Kumo__Users__V1__ListUsersRequest *req = (const void *)request;
     const struct kumo_principal *p = users_caller(call);
-    int32_t size;
-    if (kumo_page_size(req->page_size, USERS_PAGE_DEFAULT, USERS_PAGE_MAX, &size) != 0)
-        return kumo_rpc_invalid(call, "page_size", "must not be negative");
     if (req->role != KUMO__USERS__V1__ROLE__ROLE_UNSPECIFIED &&
         !users_role_valid_for_user(req->role))
         return kumo_rpc_invalid(call, "role", "must be unset, viewer, editor or admin");
@@ -177,32 +174,25 @@ USERS_HANDLER(list_users)
         return kumo_rpc_invalid(call, "query", why);
     struct kumo_buf scope = KUMO_BUF_INIT;
     list_scope(&scope, p->tid, req->role, req->query);
-    int64_t after;
-    kumo_code rc = kumo_db_page_token_read(call, req->page_token, &scope, &after);
-    struct kumo_db_conn *c = NULL;
-    if (rc == KUMO_CODE_OK)
-        rc = kumo_db_call_acquire(ctx->db, call, &c);
-    if (rc != KUMO_CODE_OK) {
-        kumo_buf_free(&scope);
+    struct kumo_db_page pg;
+    struct kumo_db_conn *c;
+    kumo_code rc = kumo_db_page_open(&pg, call, ctx->db, &scope, req->page_token, req->page_size,
+                                     USERS_PAGE_DEFAULT, USERS_PAGE_MAX, &c);
+    if (rc != KUMO_CODE_OK)
         return rc;
-    }
     struct users_user_row *rows = NULL;
     size_t n = 0;
-    rc = users_store_user_page(c, call, p->tid, after, req->role, req->query, (size_t)size + 1,
-                               &rows, &n);
-    if (rc != KUMO_CODE_OK) {
-        kumo_buf_free(&scope);
+    rc = users_store_user_page(c, call, p->tid, pg.after, req->role, req->query, pg.size + 1, &rows,
+                               &n);
+    if (rc != KUMO_CODE_OK)
         return users_db_fail(call, c, rc);
-    }
     kumo_db_release(c);
     Kumo__Users__V1__ListUsersResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__users__v1__list_users_response__init(resp);
-    resp->users = kumo_rpc_call_alloc(call, (size_t)size * sizeof *resp->users);
-    for (size_t i = 0; i < n && i < (size_t)size; i++)
-        resp->users[resp->n_users++] = users_user_message(call, &rows[i]);
-    if (n > (size_t)size)
-        resp->next_page_token = kumo_db_page_token_write(call, rows[size - 1].seq, &scope);
-    kumo_buf_free(&scope);
+    n = KUMO_DB_PAGE_END(&pg, call, rows, n, seq, &resp->next_page_token);
+    resp->users = kumo_rpc_call_alloc(call, n * sizeof *resp->users);
+    for (resp->n_users = 0; resp->n_users < n; resp->n_users++)
+        resp->users[resp->n_users] = users_user_message(call, &rows[resp->n_users]);
     *response = &resp->base;
     return KUMO_CODE_OK;
 }

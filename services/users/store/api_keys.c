@@ -9,11 +9,6 @@
 
 #define SERVICE_ROLE "4" /* kumo.users.v1.Role ROLE_SERVICE */
 
-static struct kumo_db_out nullable(enum kumo_db_type type, int64_t *v, int *is_null)
-{
-    return (struct kumo_db_out){.type = type, .i64 = v, .is_null = is_null};
-}
-
 #define KEY_COLUMNS                                                                                \
     "k.seq, k.role, k.create_time, k.expire_time, k.revoke_time, k.last_used_time, k.id, k.name"
 enum { KEY_COL_ID = 6 };
@@ -21,12 +16,12 @@ enum { KEY_COL_ID = 6 };
 static kumo_code scan_key(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out)
 {
     struct users_key_row *k = out;
-    kumo_code rc = kumo_db_rows_scan(
-        rows, KUMO_DB_OUTS(KUMO_DB_OUT_I64(&k->seq), KUMO_DB_OUT_I64(&k->role),
-                           KUMO_DB_OUT_TIME(&k->create_us),
-                           nullable(KUMO_DB_T_TIME, &k->expire_us, &k->expire_null),
-                           nullable(KUMO_DB_T_TIME, &k->revoke_us, &k->revoke_null),
-                           nullable(KUMO_DB_T_TIME, &k->used_us, &k->used_null)));
+    kumo_code rc =
+        kumo_db_rows_scan(rows, KUMO_DB_OUTS(KUMO_DB_OUT_I64(&k->seq), KUMO_DB_OUT_I64(&k->role),
+                                             KUMO_DB_OUT_TIME(&k->create_us),
+                                             KUMO_DB_OUT_TIME_N(&k->expire_us, &k->expire_null),
+                                             KUMO_DB_OUT_TIME_N(&k->revoke_us, &k->revoke_null),
+                                             KUMO_DB_OUT_TIME_N(&k->used_us, &k->used_null)));
     if (rc != KUMO_CODE_OK)
         return rc;
     k->id = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, KEY_COL_ID);
@@ -43,11 +38,11 @@ static kumo_code scan_exchange(struct kumo_rpc_call *call, struct kumo_db_rows *
 {
     struct users_key_exchange_row *x = out;
     kumo_code rc = kumo_db_rows_scan(
-        rows, KUMO_DB_OUTS(KUMO_DB_OUT_I64(&x->role),
-                           nullable(KUMO_DB_T_TIME, &x->expire_us, &x->expire_null),
-                           nullable(KUMO_DB_T_TIME, &x->revoke_us, &x->revoke_null),
-                           nullable(KUMO_DB_T_I64, &x->maker_role, &x->maker_role_null),
-                           nullable(KUMO_DB_T_I64, &x->maker_disabled, &x->maker_disabled_null)));
+        rows,
+        KUMO_DB_OUTS(KUMO_DB_OUT_I64(&x->role), KUMO_DB_OUT_TIME_N(&x->expire_us, &x->expire_null),
+                     KUMO_DB_OUT_TIME_N(&x->revoke_us, &x->revoke_null),
+                     KUMO_DB_OUT_I64_N(&x->maker_role, &x->maker_role_null),
+                     KUMO_DB_OUT_I64_N(&x->maker_disabled, &x->maker_disabled_null)));
     if (rc != KUMO_CODE_OK)
         return rc;
     ProtobufCAllocator *a = kumo_rpc_call_allocator(call);
@@ -153,18 +148,11 @@ kumo_code users_store_key_touch(struct kumo_db_conn *c, const char *id)
 kumo_code users_store_service_key_hash(struct kumo_db_conn *c, const char *tid, const char *id,
                                        const char *name, char *out, size_t cap)
 {
-    size_t len = 0;
-    kumo_code rc = kumo_db_query_row(
+    return kumo_db_query_text(
         c,
         "SELECT secret_hash FROM api_keys WHERE id = ? AND tenant_id = ? AND name = ?"
         " AND role = " SERVICE_ROLE " AND revoke_time IS NULL AND expire_time IS NULL",
-        KUMO_DB_PARAMS(KUMO_DB_STRZ(id), KUMO_DB_STRZ(tid), KUMO_DB_STRZ(name)),
-        KUMO_DB_OUTS(KUMO_DB_OUT_BUF(out, cap, &len)));
-    if (rc == KUMO_CODE_OK && len >= cap)
-        rc = KUMO_CODE_INTERNAL;
-    if (rc == KUMO_CODE_OK)
-        out[len] = '\0';
-    return rc;
+        KUMO_DB_PARAMS(KUMO_DB_STRZ(id), KUMO_DB_STRZ(tid), KUMO_DB_STRZ(name)), out, cap);
 }
 
 kumo_code users_store_key_revoke_id(struct kumo_db_conn *c, const char *id, int64_t now_us)

@@ -10,18 +10,14 @@
     "t.expire_time, t.used_time, f.expire_time, f.revoke_time, f.id, f.tenant_id, f.user_id"
 enum { REFRESH_COL_FAMILY = 4 };
 
-static struct kumo_db_out nullable_time(int64_t *v, int *is_null)
-{
-    return (struct kumo_db_out){.type = KUMO_DB_T_TIME, .i64 = v, .is_null = is_null};
-}
-
 static kumo_code scan_refresh(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out)
 {
     struct users_refresh_row *r = out;
-    kumo_code rc = kumo_db_rows_scan(
-        rows,
-        KUMO_DB_OUTS(KUMO_DB_OUT_TIME(&r->tok_exp), nullable_time(&r->used, &r->used_null),
-                     KUMO_DB_OUT_TIME(&r->fam_exp), nullable_time(&r->revoked, &r->revoked_null)));
+    kumo_code rc =
+        kumo_db_rows_scan(rows, KUMO_DB_OUTS(KUMO_DB_OUT_TIME(&r->tok_exp),
+                                             KUMO_DB_OUT_TIME_N(&r->used, &r->used_null),
+                                             KUMO_DB_OUT_TIME(&r->fam_exp),
+                                             KUMO_DB_OUT_TIME_N(&r->revoked, &r->revoked_null)));
     if (rc != KUMO_CODE_OK)
         return rc;
     ProtobufCAllocator *a = kumo_rpc_call_allocator(call);

@@ -39,15 +39,8 @@ kumo_code users_store_tenant_get(struct kumo_db_conn *c, struct kumo_rpc_call *c
 kumo_code users_store_tenant_id_by_slug(struct kumo_db_conn *c, const char *slug, char *out,
                                         size_t cap)
 {
-    size_t len = 0;
-    kumo_code rc = kumo_db_query_row(c, "SELECT id FROM tenants WHERE slug = ?",
-                                     KUMO_DB_PARAMS(KUMO_DB_STRZ(slug)),
-                                     KUMO_DB_OUTS(KUMO_DB_OUT_BUF(out, cap, &len)));
-    if (rc == KUMO_CODE_OK && len >= cap)
-        rc = KUMO_CODE_INTERNAL;
-    if (rc == KUMO_CODE_OK)
-        out[len] = '\0';
-    return rc;
+    return kumo_db_query_text(c, "SELECT id FROM tenants WHERE slug = ?",
+                              KUMO_DB_PARAMS(KUMO_DB_STRZ(slug)), out, cap);
 }
 
 kumo_code users_store_tenant_exists(struct kumo_db_conn *c, const char *id, int for_update)
