@@ -118,16 +118,24 @@ static double weighted(const struct kumo_throttle *t, const struct slot *s, int6
     return (double)s->prev * (1.0 - into) + (double)s->cur;
 }
 
-double kumo_throttle_count(struct kumo_throttle *t, const void *key, size_t len, int64_t now_ms)
+/* Locks t and returns the slot of `key` rolled to now_ms: NULL when it has
+ * none, unless `create` (then a new or reused slot). The caller unlocks
+ * t->mu. */
+static struct slot *lock_slot(struct kumo_throttle *t, const void *key, size_t len, int64_t now_ms,
+                              int create)
 {
     uint64_t fp = fingerprint(t, key, len);
     pthread_mutex_lock(&t->mu);
-    double c = 0;
-    struct slot *s = find(t, fp, 0);
-    if (s) {
+    struct slot *s = find(t, fp, create);
+    if (s)
         roll(t, s, now_ms);
-        c = weighted(t, s, now_ms);
-    }
+    return s;
+}
+
+double kumo_throttle_count(struct kumo_throttle *t, const void *key, size_t len, int64_t now_ms)
+{
+    struct slot *s = lock_slot(t, key, len, now_ms, 0);
+    double c = s ? weighted(t, s, now_ms) : 0;
     pthread_mutex_unlock(&t->mu);
     return c;
 }
@@ -156,24 +164,15 @@ static int64_t wait_ms(const struct kumo_throttle *t, const struct slot *s, int6
 int64_t kumo_throttle_retry_after_ms(struct kumo_throttle *t, const void *key, size_t len,
                                      int64_t now_ms)
 {
-    uint64_t fp = fingerprint(t, key, len);
-    pthread_mutex_lock(&t->mu);
-    int64_t ms = 0;
-    struct slot *s = find(t, fp, 0);
-    if (s) {
-        roll(t, s, now_ms);
-        ms = wait_ms(t, s, now_ms);
-    }
+    struct slot *s = lock_slot(t, key, len, now_ms, 0);
+    int64_t ms = s ? wait_ms(t, s, now_ms) : 0;
     pthread_mutex_unlock(&t->mu);
     return ms;
 }
 
 void kumo_throttle_hit(struct kumo_throttle *t, const void *key, size_t len, int64_t now_ms)
 {
-    uint64_t fp = fingerprint(t, key, len);
-    pthread_mutex_lock(&t->mu);
-    struct slot *s = find(t, fp, 1);
-    roll(t, s, now_ms);
+    struct slot *s = lock_slot(t, key, len, now_ms, 1);
     if (s->cur < UINT32_MAX)
         s->cur++;
     s->last_ms = now_ms;

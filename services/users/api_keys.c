@@ -245,13 +245,9 @@ USERS_HANDLER(revoke_api_key)
     if (rc == KUMO_CODE_OK && n == 0) {
         /* Already revoked (fine: revoking is idempotent) or not visible. */
         rc = users_store_key_exists(c, p->tid, req->id, admin, p->sub);
-        if (rc == KUMO_CODE_NOT_FOUND) {
-            kumo_db_release(c);
-            return kumo_rpc_call_error(call, rc, "no such api key");
-        }
     }
     if (rc != KUMO_CODE_OK)
-        return users_db_fail(call, c, rc);
+        return kumo_db_call_fail(call, c, rc, "no such api key");
     kumo_db_release(c);
     Kumo__Users__V1__RevokeApiKeyResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__users__v1__revoke_api_key_response__init(resp);

@@ -426,17 +426,13 @@ USERS_HANDLER(sign_out_everywhere)
     if (rc != KUMO_CODE_OK || (rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
     rc = users_store_user_exists(c, p->tid, uid);
-    if (rc == KUMO_CODE_NOT_FOUND) {
-        kumo_db_release(c);
-        return kumo_rpc_call_error(call, rc, "no such user");
-    }
     if (rc == KUMO_CODE_OK)
         rc = kumo_db_begin(c);
     if (rc == KUMO_CODE_OK)
         rc = users_revoke_families(c, p->tid, uid, "signed_out_everywhere");
     if (rc == KUMO_CODE_OK)
         rc = users_revoke_tokens(c, p->tid, uid, "signed_out_everywhere");
-    rc = kumo_db_call_commit(call, c, rc, NULL);
+    rc = kumo_db_call_commit(call, c, rc, "no such user");
     if (rc != KUMO_CODE_OK)
         return rc;
     kumo_log(KUMO_LOG_INFO, kumo_rpc_call_request_id(call), "signed out everywhere", "user", uid,

@@ -117,12 +117,8 @@ USERS_HANDLER(get_tenant)
         return rc;
     struct users_tenant_row t = {0};
     rc = users_store_tenant_get(c, call, want, &t);
-    if (rc == KUMO_CODE_NOT_FOUND) {
-        kumo_db_release(c);
-        return kumo_rpc_call_error(call, rc, "no such tenant");
-    }
     if (rc != KUMO_CODE_OK)
-        return users_db_fail(call, c, rc);
+        return kumo_db_call_fail(call, c, rc, "no such tenant");
     kumo_db_release(c);
     Kumo__Users__V1__GetTenantResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__users__v1__get_tenant_response__init(resp);

@@ -273,13 +273,8 @@ static kumo_code update_missed(struct kumo_rpc_call *call, struct kumo_db_conn *
 {
     int64_t version;
     kumo_code rc = users_store_user_version(c, tid, id, &version);
-    if (rc == KUMO_CODE_NOT_FOUND) {
-        kumo_db_rollback(c);
-        kumo_db_release(c);
-        return kumo_rpc_call_error(call, rc, "no such user");
-    }
     if (rc != KUMO_CODE_OK)
-        return users_db_fail(call, c, rc);
+        return kumo_db_call_fail(call, c, rc, "no such user");
     kumo_db_rollback(c);
     kumo_db_release(c);
     return kumo_rpc_call_error(call, KUMO_CODE_ABORTED,
@@ -475,10 +470,8 @@ USERS_HANDLER(change_password)
     rc = users_store_password_get(c, call, p->tid, target, &old_phc);
     /* Not holding a connection through argon2. */
     kumo_db_release(c);
-    if (rc == KUMO_CODE_NOT_FOUND)
-        return kumo_rpc_call_error(call, rc, "no such user");
     if (rc != KUMO_CODE_OK)
-        return users_db_fail(call, NULL, rc);
+        return kumo_db_call_fail(call, NULL, rc, "no such user");
     if (self && (rc = verify_current(ctx, call, p, old_phc, req->current_password)) != KUMO_CODE_OK)
         return rc;
     char *phc = NULL;

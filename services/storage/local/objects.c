@@ -235,41 +235,58 @@ enum stg_err stg_object_open(struct stg_store *st, const char *key, struct stg_m
     return e;
 }
 
-enum stg_err stg_object_delete(struct stg_store *st, const char *key, int *existed)
+/* What runs on a key's sidecar under its lock: `read` is how reading the
+ * sidecar went (STG_OK: *m holds it, and the function must clear or keep
+ * it). Returns the operation's outcome. */
+typedef enum stg_err (*locked_fn)(struct stg_store *st, int dirfd, const struct loc *l,
+                                  enum stg_err read, struct stg_meta *m, void *arg);
+
+/* Opens the directory of `key`, takes its lock, reads its sidecar and runs
+ * fn; `absent` is the outcome when the directory does not exist. */
+static enum stg_err with_sidecar(struct stg_store *st, const char *key, enum stg_err absent,
+                                 locked_fn fn, void *arg)
 {
     struct loc l;
     locate(key, &l);
-    if (existed)
-        *existed = 0;
     int dirfd = open_dir(st, &l, 0);
     if (dirfd == -ENOENT)
-        return STG_OK;
+        return absent;
     if (dirfd < 0)
         return stg__io_error("open object directory", dirfd);
     pthread_mutex_t *mu = key_lock(st, &l);
     pthread_mutex_lock(mu);
     struct stg_meta m;
-    enum stg_err e = read_meta(dirfd, &l, key, &m);
-    if (e == STG_OK) {
-        char data[100];
-        data_name(&l, m.gen, data);
-        stg_meta_clear(&m);
-        /* Sidecar first: a crash in between leaves an orphan data file,
-         * which the sweep removes, never a sidecar without data. */
-        if (unlinkat(dirfd, l.meta, 0) != 0) {
-            e = stg__io_error("unlink metadata", errno);
-        } else {
-            stg__fsync(st, dirfd);
-            unlinkat(dirfd, data, 0);
-            if (existed)
-                *existed = 1;
-        }
-    } else if (e == STG_E_NO_SUCH_KEY) {
-        e = STG_OK;
-    }
+    enum stg_err e = fn(st, dirfd, &l, read_meta(dirfd, &l, key, &m), &m, arg);
     pthread_mutex_unlock(mu);
     close(dirfd);
     return e;
+}
+
+static enum stg_err delete_locked(struct stg_store *st, int dirfd, const struct loc *l,
+                                  enum stg_err read, struct stg_meta *m, void *arg)
+{
+    int *existed = arg;
+    if (read != STG_OK)
+        return read == STG_E_NO_SUCH_KEY ? STG_OK : read;
+    char data[100];
+    data_name(l, m->gen, data);
+    stg_meta_clear(m);
+    /* Sidecar first: a crash in between leaves an orphan data file, which
+     * the sweep removes, never a sidecar without data. */
+    if (unlinkat(dirfd, l->meta, 0) != 0)
+        return stg__io_error("unlink metadata", errno);
+    stg__fsync(st, dirfd);
+    unlinkat(dirfd, data, 0);
+    if (existed)
+        *existed = 1;
+    return STG_OK;
+}
+
+enum stg_err stg_object_delete(struct stg_store *st, const char *key, int *existed)
+{
+    if (existed)
+        *existed = 0;
+    return with_sidecar(st, key, STG_OK, delete_locked, existed);
 }
 
 /* Makes the data file of `src` (generation src_gen) the data of m->key
@@ -395,32 +412,33 @@ enum stg_err stg_object_copy(struct stg_store *st, const char *src, const char *
  * back unless edit fails. Fills *out with the result. */
 typedef enum stg_err (*meta_edit_fn)(struct stg_meta *m, void *arg);
 
+struct meta_edit {
+    meta_edit_fn edit;
+    void *arg;
+    struct stg_meta *out;
+};
+
+static enum stg_err edit_locked(struct stg_store *st, int dirfd, const struct loc *l,
+                                enum stg_err read, struct stg_meta *m, void *arg)
+{
+    struct meta_edit *me = arg;
+    if (read != STG_OK)
+        return read;
+    enum stg_err e = me->edit(m, me->arg);
+    if (e == STG_OK)
+        e = write_meta(st, dirfd, l, m);
+    if (e == STG_OK)
+        *me->out = *m;
+    else
+        stg_meta_clear(m);
+    return e;
+}
+
 static enum stg_err edit_meta(struct stg_store *st, const char *key, meta_edit_fn edit, void *arg,
                               struct stg_meta *out)
 {
-    struct loc l;
-    locate(key, &l);
-    int dirfd = open_dir(st, &l, 0);
-    if (dirfd == -ENOENT)
-        return STG_E_NO_SUCH_KEY;
-    if (dirfd < 0)
-        return stg__io_error("open object directory", dirfd);
-    pthread_mutex_t *mu = key_lock(st, &l);
-    pthread_mutex_lock(mu);
-    struct stg_meta m;
-    enum stg_err e = read_meta(dirfd, &l, key, &m);
-    if (e == STG_OK) {
-        e = edit(&m, arg);
-        if (e == STG_OK)
-            e = write_meta(st, dirfd, &l, &m);
-        if (e == STG_OK)
-            *out = m;
-        else
-            stg_meta_clear(&m);
-    }
-    pthread_mutex_unlock(mu);
-    close(dirfd);
-    return e;
+    struct meta_edit me = {edit, arg, out};
+    return with_sidecar(st, key, STG_E_NO_SUCH_KEY, edit_locked, &me);
 }
 
 static int is_archive(enum stg_class c)
