@@ -78,7 +78,7 @@ int stg__random_hex(size_t n, char *out)
     uint8_t raw[32];
     if (n > sizeof raw || kumo_secret_random_bytes(raw, n) != 0)
         return -1;
-    stg_hex(raw, n, out);
+    kumo_hex_encode(raw, n, out);
     return 0;
 }
 

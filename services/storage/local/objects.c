@@ -39,7 +39,7 @@ static void data_name(const struct loc *l, const char *gen, char out[100])
 static pthread_mutex_t *key_lock(struct stg_store *st, const struct loc *l)
 {
     uint8_t v;
-    stg_unhex(l->hash + 2, 2, &v, 1);
+    kumo_hex_decode(l->hash + 2, 2, &v, 1);
     return &st->key_locks[v % LOCK_STRIPES];
 }
 
@@ -165,23 +165,33 @@ enum stg_err stg_object_put(struct stg_store *st, struct stg_writer *w, struct s
     stg_writer_digests(w, md5, m->sha256);
     m->size = stg_writer_size(w);
     if (m->parts == 0)
-        stg_hex(md5, 16, m->etag);
+        kumo_hex_encode(md5, 16, m->etag);
     m->mtime_ms = stg_now_ms();
     if (m->storage_class == STG_CLASS_UNSPECIFIED)
         m->storage_class = STG_CLASS_STANDARD;
     return commit(st, w, m);
 }
 
+/* Locates `key` and opens its directory: the fd, or -1 with *e set to the
+ * I/O error (left as it is when the directory does not exist: the
+ * caller's outcome for an absent key). */
+static int open_key_dir(struct stg_store *st, const char *key, struct loc *l, enum stg_err *e)
+{
+    locate(key, l);
+    int dirfd = open_dir(st, l, 0);
+    if (dirfd < 0 && dirfd != -ENOENT)
+        *e = stg__io_error("open object directory", dirfd);
+    return dirfd < 0 ? -1 : dirfd;
+}
+
 enum stg_err stg_object_stat(struct stg_store *st, const char *key, struct stg_meta *m)
 {
     struct loc l;
-    locate(key, &l);
-    int dirfd = open_dir(st, &l, 0);
-    if (dirfd == -ENOENT)
-        return STG_E_NO_SUCH_KEY;
+    enum stg_err e = STG_E_NO_SUCH_KEY;
+    int dirfd = open_key_dir(st, key, &l, &e);
     if (dirfd < 0)
-        return stg__io_error("open object directory", dirfd);
-    enum stg_err e = read_meta(dirfd, &l, key, m);
+        return e;
+    e = read_meta(dirfd, &l, key, m);
     close(dirfd);
     return e;
 }
@@ -211,13 +221,10 @@ static enum stg_err open_data(int dirfd, const struct loc *l, struct stg_meta *m
 enum stg_err stg_object_open(struct stg_store *st, const char *key, struct stg_meta *m, int *fd)
 {
     struct loc l;
-    locate(key, &l);
-    int dirfd = open_dir(st, &l, 0);
-    if (dirfd == -ENOENT)
-        return STG_E_NO_SUCH_KEY;
-    if (dirfd < 0)
-        return stg__io_error("open object directory", dirfd);
     enum stg_err e = STG_E_NO_SUCH_KEY;
+    int dirfd = open_key_dir(st, key, &l, &e);
+    if (dirfd < 0)
+        return e;
     for (int i = 0; i < OPEN_RETRIES; i++) {
         e = read_meta(dirfd, &l, key, m);
         if (e != STG_OK)
@@ -247,16 +254,14 @@ static enum stg_err with_sidecar(struct stg_store *st, const char *key, enum stg
                                  locked_fn fn, void *arg)
 {
     struct loc l;
-    locate(key, &l);
-    int dirfd = open_dir(st, &l, 0);
-    if (dirfd == -ENOENT)
-        return absent;
+    enum stg_err e = absent;
+    int dirfd = open_key_dir(st, key, &l, &e);
     if (dirfd < 0)
-        return stg__io_error("open object directory", dirfd);
+        return e;
     pthread_mutex_t *mu = key_lock(st, &l);
     pthread_mutex_lock(mu);
     struct stg_meta m;
-    enum stg_err e = fn(st, dirfd, &l, read_meta(dirfd, &l, key, &m), &m, arg);
+    e = fn(st, dirfd, &l, read_meta(dirfd, &l, key, &m), &m, arg);
     pthread_mutex_unlock(mu);
     close(dirfd);
     return e;
