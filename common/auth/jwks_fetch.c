@@ -18,28 +18,11 @@
 
 static int read_file(const char *path, struct kumo_buf *body, struct kumo_buf *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return kumo_buf_error(err, KUMO_ERR_IO, "jwks: cannot open the file", strerror(errno));
-    char chunk[4096];
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int e = errno;
-            close(fd);
-            return kumo_buf_error(err, KUMO_ERR_IO, "jwks: cannot read the file", strerror(e));
-        }
-        if (n == 0)
-            break;
-        if (body->len + (size_t)n > KUMO_JWT_MAX_JWKS_LEN) {
-            close(fd);
-            return kumo_buf_error(err, KUMO_ERR_TOO_LARGE, "jwks: document too large", NULL);
-        }
-        kumo_buf_append(body, chunk, (size_t)n);
-    }
-    close(fd);
+    int rc = kumo_buf_read_file(body, path, KUMO_JWT_MAX_JWKS_LEN);
+    if (rc == KUMO_ERR_TOO_LARGE)
+        return kumo_buf_error(err, rc, "jwks: document too large", NULL);
+    if (rc != 0)
+        return kumo_buf_error(err, KUMO_ERR_IO, "jwks: cannot read the file", strerror(-rc));
     return 0;
 }
 
