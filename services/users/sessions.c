@@ -307,15 +307,17 @@ static kumo_code rotate(struct users_ctx *ctx, struct kumo_rpc_call *call, struc
     return KUMO_CODE_OK;
 }
 
-/* Hashes a presented refresh token, refusing malformed ones before any
- * lookup. */
-static int presented_hash(struct users_ctx *ctx, const char *tok, char out[65])
+/* Hashes a presented refresh token into out, refusing a malformed one
+ * before any lookup (answers unauthenticated, as for an unknown one). */
+static kumo_code presented_hash(struct users_ctx *ctx, struct kumo_rpc_call *call, const char *tok,
+                                char out[KUMO_SECRET_HASH_HEX_LEN + 1])
 {
     size_t n = strlen(tok);
-    if (kumo_secret_token_check(tok, n, REFRESH_BYTES) != 0)
-        return -1;
-    return kumo_secret_hash_hex(ctx->pepper, ctx->pepper_len, KUMO_SECRET_PURPOSE_REFRESH, tok, n,
-                                out);
+    if (kumo_secret_token_check(tok, n, REFRESH_BYTES) != 0 ||
+        kumo_secret_hash_hex(ctx->pepper, ctx->pepper_len, KUMO_SECRET_PURPOSE_REFRESH, tok, n,
+                             out) != 0)
+        return kumo_rpc_call_error(call, KUMO_CODE_UNAUTHENTICATED, INVALID_REFRESH);
+    return KUMO_CODE_OK;
 }
 
 USERS_HANDLER(refresh_token)
@@ -323,16 +325,16 @@ USERS_HANDLER(refresh_token)
     struct users_ctx *ctx = kumo_rpc_call_service_data(call);
     const Kumo__Users__V1__RefreshTokenRequest *req = (const void *)request;
     char hash[KUMO_SECRET_HASH_HEX_LEN + 1];
-    if (presented_hash(ctx, req->refresh_token, hash) != 0)
-        return kumo_rpc_call_error(call, KUMO_CODE_UNAUTHENTICATED, INVALID_REFRESH);
+    kumo_code rc = presented_hash(ctx, call, req->refresh_token, hash);
+    if (rc != KUMO_CODE_OK)
+        return rc;
     Kumo__Users__V1__RefreshTokenResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__users__v1__refresh_token_response__init(resp);
     resp->refresh_token = new_refresh_token(call);
     if (resp->refresh_token == NULL)
         return kumo_rpc_call_error(call, KUMO_CODE_INTERNAL, "internal error");
     struct kumo_db_conn *c;
-    kumo_code rc = kumo_db_call_acquire(ctx->db, call, &c);
-    if (rc != KUMO_CODE_OK)
+    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
     struct users_refresh_row r = {0};
     int64_t role = 0, rexp = 0, aexp = 0;
@@ -392,9 +394,9 @@ USERS_HANDLER(logout)
     struct users_ctx *ctx = kumo_rpc_call_service_data(call);
     const Kumo__Users__V1__LogoutRequest *req = (const void *)request;
     char hash[KUMO_SECRET_HASH_HEX_LEN + 1];
-    if (presented_hash(ctx, req->refresh_token, hash) != 0)
-        return kumo_rpc_call_error(call, KUMO_CODE_UNAUTHENTICATED, INVALID_REFRESH);
-    kumo_code rc = logout_family(ctx, call, hash);
+    kumo_code rc = presented_hash(ctx, call, req->refresh_token, hash);
+    if (rc == KUMO_CODE_OK)
+        rc = logout_family(ctx, call, hash);
     if (rc != KUMO_CODE_OK)
         return rc;
     Kumo__Users__V1__LogoutResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
