@@ -201,29 +201,8 @@ USERS_HANDLER(list_users)
 
 enum { F_NAME = 1, F_ROLE = 2, F_DISABLED = 4, F_EMAIL = 8 };
 
-static kumo_code parse_mask(struct kumo_rpc_call *call, const Google__Protobuf__FieldMask *m,
-                            unsigned *fields)
-{
-    static const struct {
-        const char *path;
-        unsigned bit;
-    } known[] = {
-        {"display_name", F_NAME}, {"role", F_ROLE}, {"disabled", F_DISABLED}, {"email", F_EMAIL}};
-    *fields = 0;
-    if (m == NULL || m->n_paths == 0)
-        return kumo_rpc_invalid(call, "update_mask", "must name at least one field");
-    for (size_t i = 0; i < m->n_paths; i++) {
-        unsigned bit = 0;
-        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
-            if (strcmp(m->paths[i], known[k].path) == 0)
-                bit = known[k].bit;
-        if (bit == 0)
-            return kumo_rpc_invalid(call, "update_mask",
-                                    "may only name display_name, role, disabled and email");
-        *fields |= bit;
-    }
-    return KUMO_CODE_OK;
-}
+static const struct kumo_rpc_mask_path mask_paths[] = {
+    {"display_name", F_NAME}, {"role", F_ROLE}, {"disabled", F_DISABLED}, {"email", F_EMAIL}};
 
 /* Fields the update does not apply must still be sane: the tenant and
  * etag inside `user` can only repeat what they are, and values outside the
@@ -337,7 +316,8 @@ USERS_HANDLER(update_user)
     char norm[KUMO_EMAIL_MAX + 1] = "";
     kumo_code rc = kumo_rpc_check_id(call, "user", u->id);
     if (rc == KUMO_CODE_OK)
-        rc = parse_mask(call, req->update_mask, &fields);
+        rc = kumo_rpc_update_mask(call, req->update_mask, mask_paths,
+                                  sizeof mask_paths / sizeof mask_paths[0], &fields);
     if (rc == KUMO_CODE_OK)
         rc = check_unmasked(call, p, req, fields);
     const char *etag = req->etag[0] ? req->etag : u->etag;
