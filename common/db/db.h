@@ -131,6 +131,14 @@ struct kumo_config_var;
  * that must outlive the table, e.g. "kumo_users"). */
 size_t kumo_db_config_vars(struct kumo_config_var *out, size_t cap, const char *default_database);
 
+/* A daemon's whole variable table: its own declarations own[0..n_own)
+ * followed by the KUMO_DB_* ones (kumo_db_config_vars), built on the first
+ * call for `own` and kept for the life of the process (`own` and
+ * `default_database` must outlive it). Sets *n; thread-safe. NULL only
+ * when more than 4 distinct tables were asked for. */
+const struct kumo_config_var *kumo_db_daemon_vars(const struct kumo_config_var *own, size_t n_own,
+                                                  const char *default_database, size_t *n);
+
 /* Fills *o from a configuration loaded with those variables (strings are
  * borrowed from `c`: keep it alive until kumo_db_new has copied them).
  * Returns 0, or KUMO_ERR_INVALID (unknown KUMO_DB_AUTH, logged). */
