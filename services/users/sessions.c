@@ -116,6 +116,25 @@ static char *new_refresh_token(struct kumo_rpc_call *call)
     return out;
 }
 
+/* The rest of a session's answer once its refresh token is stored: an
+ * access token for the user with `role`, and both tokens' expiry times
+ * (the refresh token's is rexp_us). */
+static kumo_code session_tokens(struct users_ctx *ctx, struct kumo_rpc_call *call, const char *uid,
+                                const char *tid, int64_t role, int64_t rexp_us, char **access,
+                                Google__Protobuf__Timestamp **access_exp,
+                                Google__Protobuf__Timestamp **refresh_exp)
+{
+    int64_t aexp_s;
+    kumo_code rc =
+        users_issue_access(ctx, call, uid, tid, users_role_bit((Kumo__Users__V1__Role)role),
+                           ctx->s.access_ttl_s, access, &aexp_s);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    *access_exp = kumo_pb_timestamp(kumo_rpc_call_allocator(call), aexp_s * 1000000);
+    *refresh_exp = kumo_pb_timestamp(kumo_rpc_call_allocator(call), rexp_us);
+    return KUMO_CODE_OK;
+}
+
 /* ---- Authenticate ---- */
 
 static kumo_code refuse_login(struct users_ctx *ctx, struct kumo_rpc_call *call, const char *acct,
@@ -225,15 +244,10 @@ USERS_HANDLER(authenticate)
     rc = kumo_db_call_commit(call, c, rc, NULL);
     if (rc != KUMO_CODE_OK)
         return rc;
-    int64_t aexp;
-    rc = users_issue_access(ctx, call, l.u.id, l.u.tenant_id,
-                            users_role_bit((Kumo__Users__V1__Role)l.u.role), ctx->s.access_ttl_s,
-                            &resp->access_token, &aexp);
+    rc = session_tokens(ctx, call, l.u.id, l.u.tenant_id, l.u.role, rexp, &resp->access_token,
+                        &resp->access_token_expire_time, &resp->refresh_token_expire_time);
     if (rc != KUMO_CODE_OK)
         return rc;
-    resp->access_token_expire_time =
-        kumo_pb_timestamp(kumo_rpc_call_allocator(call), aexp * 1000000);
-    resp->refresh_token_expire_time = kumo_pb_timestamp(kumo_rpc_call_allocator(call), rexp);
     resp->user = users_user_message(call, &l.u);
     *response = &resp->base;
     return KUMO_CODE_OK;
@@ -337,21 +351,17 @@ USERS_HANDLER(refresh_token)
     if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
     struct users_refresh_row r = {0};
-    int64_t role = 0, rexp = 0, aexp = 0;
+    int64_t role = 0, rexp = 0;
     rc = kumo_db_begin(c);
     if (rc != KUMO_CODE_OK)
         return users_db_fail(call, c, rc);
     rc = rotate(ctx, call, c, hash, resp->refresh_token, &r, &role, &rexp);
     if (rc != KUMO_CODE_OK)
         return rc;
-    rc = users_issue_access(ctx, call, r.user_id, r.tenant_id,
-                            users_role_bit((Kumo__Users__V1__Role)role), ctx->s.access_ttl_s,
-                            &resp->access_token, &aexp);
+    rc = session_tokens(ctx, call, r.user_id, r.tenant_id, role, rexp, &resp->access_token,
+                        &resp->access_token_expire_time, &resp->refresh_token_expire_time);
     if (rc != KUMO_CODE_OK)
         return rc;
-    resp->access_token_expire_time =
-        kumo_pb_timestamp(kumo_rpc_call_allocator(call), aexp * 1000000);
-    resp->refresh_token_expire_time = kumo_pb_timestamp(kumo_rpc_call_allocator(call), rexp);
     *response = &resp->base;
     return KUMO_CODE_OK;
 }
