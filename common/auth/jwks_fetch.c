@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
@@ -13,33 +12,17 @@
 #include "http/http_get.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
+#include "runtime/worker.h"
 
 #define FIRST_RETRY_MS 500
 
 static int read_file(const char *path, struct kumo_buf *body, struct kumo_buf *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return kumo_buf_error(err, KUMO_ERR_IO, "jwks: cannot open the file", strerror(errno));
-    char chunk[4096];
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int e = errno;
-            close(fd);
-            return kumo_buf_error(err, KUMO_ERR_IO, "jwks: cannot read the file", strerror(e));
-        }
-        if (n == 0)
-            break;
-        if (body->len + (size_t)n > KUMO_JWT_MAX_JWKS_LEN) {
-            close(fd);
-            return kumo_buf_error(err, KUMO_ERR_TOO_LARGE, "jwks: document too large", NULL);
-        }
-        kumo_buf_append(body, chunk, (size_t)n);
-    }
-    close(fd);
+    int rc = kumo_buf_read_file(body, path, KUMO_JWT_MAX_JWKS_LEN);
+    if (rc == KUMO_ERR_TOO_LARGE)
+        return kumo_buf_error(err, rc, "jwks: document too large", NULL);
+    if (rc != 0)
+        return kumo_buf_error(err, KUMO_ERR_IO, "jwks: cannot read the file", strerror(-rc));
     return 0;
 }
 
@@ -74,32 +57,10 @@ struct kumo_jwks_refresher {
     char *source;
     struct kumo_jwks_fetch_opts opts;
     char *ca_file;
-    int64_t interval_ms;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int stop;
+    int64_t interval_ms, retry_ms;
+    struct kumo_worker *worker;
     atomic_ulong loads;
 };
-
-/* Sleeps up to ms, or until stopped. Returns 1 if stopped. */
-static int nap(struct kumo_jwks_refresher *r, int64_t ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += (time_t)(ms / 1000);
-    ts.tv_nsec += (long)(ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    pthread_mutex_lock(&r->mu);
-    while (!r->stop && pthread_cond_timedwait(&r->cv, &r->mu, &ts) != ETIMEDOUT)
-        ;
-    int stopped = r->stop;
-    pthread_mutex_unlock(&r->mu);
-    return stopped;
-}
 
 /* Refresh failures page (KumoJwksRefreshFailing): the kept keys go stale
  * at the next signing-key rotation and every token is then refused. */
@@ -109,34 +70,32 @@ static void count_refresh(const char *outcome)
                               (const char *[]){"outcome", outcome, NULL}, 1);
 }
 
-static void *refresh_loop(void *arg)
+/* One refresh; the next after the interval, or sooner (backing off) after
+ * a failure. */
+static int64_t refresh_step(void *arg)
 {
     struct kumo_jwks_refresher *r = arg;
-    int64_t retry = FIRST_RETRY_MS;
-    for (;;) {
-        struct kumo_jwt_keyset *ks = NULL;
-        struct kumo_buf err = KUMO_BUF_INIT;
-        int64_t wait;
-        if (kumo_jwks_load(r->source, &r->opts, &ks, &err) == 0) {
-            kumo_jwt_verifier_set_keys(r->v, ks);
-            atomic_fetch_add(&r->loads, 1);
-            count_refresh("ok");
-            kumo_metrics_gauge_set("kumo_jwks_last_success_timestamp_seconds",
-                                   "When the JWKS was last fetched successfully (Unix time).",
-                                   (int64_t)time(NULL));
-            retry = FIRST_RETRY_MS;
-            wait = r->interval_ms;
-        } else {
-            kumo_log(KUMO_LOG_WARN, NULL, "jwks: refresh failed; keeping the current keys", "error",
-                     err.data ? (const char *)err.data : "", NULL);
-            count_refresh("error");
-            wait = retry;
-            retry = retry * 2 > r->interval_ms ? r->interval_ms : retry * 2;
-        }
-        kumo_buf_free(&err);
-        if (nap(r, wait))
-            return NULL;
+    struct kumo_jwt_keyset *ks = NULL;
+    struct kumo_buf err = KUMO_BUF_INIT;
+    int64_t wait;
+    if (kumo_jwks_load(r->source, &r->opts, &ks, &err) == 0) {
+        kumo_jwt_verifier_set_keys(r->v, ks);
+        atomic_fetch_add(&r->loads, 1);
+        count_refresh("ok");
+        kumo_metrics_gauge_set("kumo_jwks_last_success_timestamp_seconds",
+                               "When the JWKS was last fetched successfully (Unix time).",
+                               (int64_t)time(NULL));
+        r->retry_ms = FIRST_RETRY_MS;
+        wait = r->interval_ms;
+    } else {
+        kumo_log(KUMO_LOG_WARN, NULL, "jwks: refresh failed; keeping the current keys", "error",
+                 err.data ? (const char *)err.data : "", NULL);
+        count_refresh("error");
+        wait = r->retry_ms;
+        r->retry_ms = r->retry_ms * 2 > r->interval_ms ? r->interval_ms : r->retry_ms * 2;
     }
+    kumo_buf_free(&err);
+    return wait;
 }
 
 int kumo_jwks_refresher_start(struct kumo_jwks_refresher **out, struct kumo_jwt_verifier *v,
@@ -154,21 +113,14 @@ int kumo_jwks_refresher_start(struct kumo_jwks_refresher **out, struct kumo_jwt_
         r->opts.ca_file = r->ca_file;
     }
     r->interval_ms = interval_ms;
+    r->retry_ms = FIRST_RETRY_MS;
     atomic_init(&r->loads, 0);
-    pthread_mutex_init(&r->mu, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->cv, &attr);
-    pthread_condattr_destroy(&attr);
-    int rc = pthread_create(&r->thread, NULL, refresh_loop, r);
-    if (rc != 0) {
-        pthread_cond_destroy(&r->cv);
-        pthread_mutex_destroy(&r->mu);
+    r->worker = kumo_worker_start(refresh_step, r);
+    if (r->worker == NULL) {
         kumo_free(r->source);
         kumo_free(r->ca_file);
         kumo_free(r);
-        return -rc;
+        return -EAGAIN;
     }
     *out = r;
     return 0;
@@ -183,13 +135,7 @@ void kumo_jwks_refresher_stop(struct kumo_jwks_refresher *r)
 {
     if (r == NULL)
         return;
-    pthread_mutex_lock(&r->mu);
-    r->stop = 1;
-    pthread_cond_broadcast(&r->cv);
-    pthread_mutex_unlock(&r->mu);
-    pthread_join(r->thread, NULL);
-    pthread_cond_destroy(&r->cv);
-    pthread_mutex_destroy(&r->mu);
+    kumo_worker_stop(r->worker);
     kumo_free(r->source);
     kumo_free(r->ca_file);
     kumo_free(r);

@@ -41,7 +41,7 @@ struct kumo_jwks_refresher;
  * `v` is borrowed and must outlive the refresher). A failed load keeps the
  * keys already installed, is logged, and is retried after 0.5 s, doubling
  * up to the interval. Strings are copied. Returns 0 and sets *out, or
- * KUMO_ERR_INVALID (bad arguments) / -errno (thread creation). */
+ * KUMO_ERR_INVALID (bad arguments) / -EAGAIN (no thread). */
 int kumo_jwks_refresher_start(struct kumo_jwks_refresher **out, struct kumo_jwt_verifier *v,
                               const char *source, int64_t interval_ms,
                               const struct kumo_jwks_fetch_opts *o);

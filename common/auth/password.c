@@ -1,4 +1,5 @@
 /* argon2id password hashing in PHC string form. */
+#include "base/hex.h"
 #include "auth/password.h"
 
 #include <string.h>
@@ -89,10 +90,7 @@ int kumo_password_hasher_new(struct kumo_password_hasher **out,
     if (rc != 0) {
         return rc;
     }
-    for (size_t i = 0; i < sizeof raw; i++) {
-        dummy_pw[2 * i] = "0123456789abcdef"[raw[i] >> 4];
-        dummy_pw[2 * i + 1] = "0123456789abcdef"[raw[i] & 15];
-    }
+    kumo_hex_encode(raw, sizeof raw, dummy_pw);
     char *dummy = NULL;
     rc = hash_with(p, dummy_pw, 2 * sizeof raw, &dummy);
     kumo_secret_wipe(raw, sizeof raw);

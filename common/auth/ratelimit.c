@@ -1,15 +1,13 @@
 /* Token buckets in a bounded table keyed by HMAC-SHA256 of the key. */
 #include "auth/ratelimit.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
 #include "base/errors.h"
-#include "base/secret.h"
+#include "slots_internal.h"
 
 #define ID_BYTES 16
 #define PROBES   8
@@ -24,29 +22,21 @@ struct slot {
 struct kumo_ratelimit {
     pthread_mutex_t mu;
     double rate, burst;
-    uint32_t mask;
-    uint8_t hash_key[32];
-    struct slot *slots;
+    struct kumo__slots table; /* of struct slot */
 };
 
 int kumo_ratelimit_new(struct kumo_ratelimit **out, const struct kumo_ratelimit_config *cfg)
 {
-    if (!out || !cfg || !(cfg->rate > 0) || !(cfg->burst >= 1) || cfg->capacity > (1u << 24))
+    if (!out || !cfg || !(cfg->rate > 0) || !(cfg->burst >= 1))
         return KUMO_ERR_INVALID;
-    uint32_t cap = cfg->capacity ? cfg->capacity : 16384;
-    uint32_t n = 1;
-    while (n < cap)
-        n <<= 1;
     struct kumo_ratelimit *r = kumo_calloc(1, sizeof *r);
-    if (kumo_secret_random_bytes(r->hash_key, sizeof r->hash_key) != 0) {
+    if (kumo__slots_init(&r->table, cfg->capacity, 16384, 1, 1u << 24, sizeof(struct slot)) != 0) {
         kumo_free(r);
         return KUMO_ERR_INVALID;
     }
     pthread_mutex_init(&r->mu, NULL);
     r->rate = cfg->rate;
     r->burst = cfg->burst;
-    r->mask = n - 1;
-    r->slots = kumo_calloc(n, sizeof *r->slots);
     *out = r;
     return 0;
 }
@@ -56,19 +46,8 @@ void kumo_ratelimit_free(struct kumo_ratelimit *r)
     if (!r)
         return;
     pthread_mutex_destroy(&r->mu);
-    kumo_free(r->slots);
-    kumo_secret_wipe(r->hash_key, sizeof r->hash_key);
+    kumo__slots_free(&r->table);
     kumo_free(r);
-}
-
-static void key_id(const struct kumo_ratelimit *r, const void *key, size_t len,
-                   uint8_t id[ID_BYTES])
-{
-    uint8_t mac[EVP_MAX_MD_SIZE];
-    unsigned mac_len = 0;
-    static const uint8_t empty;
-    HMAC(EVP_sha256(), r->hash_key, sizeof r->hash_key, len ? key : &empty, len, mac, &mac_len);
-    memcpy(id, mac, ID_BYTES);
 }
 
 /* The key's slot, or the least recently used one of its probe run (reset
@@ -79,7 +58,7 @@ static struct slot *find(struct kumo_ratelimit *r, const uint8_t id[ID_BYTES], i
     memcpy(&h, id, sizeof h);
     struct slot *victim = NULL;
     for (uint32_t i = 0; i < PROBES; i++) {
-        struct slot *s = &r->slots[(h + i) & r->mask];
+        struct slot *s = (struct slot *)r->table.slots + ((h + i) & r->table.mask);
         if (s->used && memcmp(s->id, id, ID_BYTES) == 0)
             return s;
         if (!s->used) {
@@ -100,7 +79,7 @@ int kumo_ratelimit_take(struct kumo_ratelimit *r, const void *key, size_t len, i
                         int64_t *retry_after_ms)
 {
     uint8_t id[ID_BYTES];
-    key_id(r, key, len, id);
+    kumo__slots_hash(&r->table, key, len, id, ID_BYTES);
     pthread_mutex_lock(&r->mu);
     struct slot *s = find(r, id, now_ms);
     if (now_ms > s->last_ms) {

@@ -1,18 +1,15 @@
 #include "auth/throttle.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <pthread.h>
 #include <string.h>
 
 #include "base/alloc.h"
 #include "base/errors.h"
-#include "base/secret.h"
+#include "slots_internal.h"
 
-#define PROBE          8
-#define DEFAULT_SLOTS  16384u
-#define MAX_SLOTS      (1u << 24)
-#define HASH_KEY_BYTES 32
+#define PROBE         8
+#define DEFAULT_SLOTS 16384u
+#define MAX_SLOTS     (1u << 24)
 
 struct slot {
     uint64_t fp;    /* key fingerprint; 0 = empty */
@@ -25,31 +22,22 @@ struct kumo_throttle {
     pthread_mutex_t mu;
     uint32_t limit;
     int64_t window_ms;
-    uint32_t mask;
-    struct slot *slots;
-    uint8_t hash_key[HASH_KEY_BYTES];
+    struct kumo__slots table; /* of struct slot */
 };
 
 int kumo_throttle_new(struct kumo_throttle **out, const struct kumo_throttle_config *cfg)
 {
-    if (cfg == NULL || cfg->limit == 0 || cfg->window_ms <= 0 || cfg->capacity > MAX_SLOTS)
+    if (cfg == NULL || cfg->limit == 0 || cfg->window_ms <= 0)
         return KUMO_ERR_INVALID;
-    uint32_t n = 1;
-    uint32_t want = cfg->capacity ? cfg->capacity : DEFAULT_SLOTS;
-    while (n < want)
-        n <<= 1;
-    if (n < PROBE)
-        n = PROBE;
     struct kumo_throttle *t = kumo_calloc(1, sizeof *t);
-    if (kumo_secret_random_bytes(t->hash_key, sizeof t->hash_key) != 0) {
+    if (kumo__slots_init(&t->table, cfg->capacity, DEFAULT_SLOTS, PROBE, MAX_SLOTS,
+                         sizeof(struct slot)) != 0) {
         kumo_free(t);
         return KUMO_ERR_INVALID;
     }
     pthread_mutex_init(&t->mu, NULL);
     t->limit = cfg->limit;
     t->window_ms = cfg->window_ms;
-    t->mask = n - 1;
-    t->slots = kumo_calloc(n, sizeof *t->slots);
     *out = t;
     return 0;
 }
@@ -59,20 +47,17 @@ void kumo_throttle_free(struct kumo_throttle *t)
     if (t == NULL)
         return;
     pthread_mutex_destroy(&t->mu);
-    kumo_free(t->slots);
-    kumo_secret_wipe(t->hash_key, sizeof t->hash_key);
+    kumo__slots_free(&t->table);
     kumo_free(t);
 }
 
 /* Keyed so that clients cannot pick keys that collide in the table. */
 static uint64_t fingerprint(const struct kumo_throttle *t, const void *key, size_t len)
 {
-    uint8_t mac[EVP_MAX_MD_SIZE];
-    unsigned mac_len = 0;
-    static const uint8_t empty = 0;
-    HMAC(EVP_sha256(), t->hash_key, sizeof t->hash_key, len ? key : &empty, len, mac, &mac_len);
+    uint8_t h[8];
+    kumo__slots_hash(&t->table, key, len, h, sizeof h);
     uint64_t fp;
-    memcpy(&fp, mac, sizeof fp);
+    memcpy(&fp, h, sizeof fp);
     return fp | 1; /* never 0, the empty marker */
 }
 
@@ -82,7 +67,7 @@ static struct slot *find(struct kumo_throttle *t, uint64_t fp, int create)
 {
     struct slot *victim = NULL;
     for (uint32_t i = 0; i < PROBE; i++) {
-        struct slot *s = &t->slots[(uint32_t)(fp + i) & t->mask];
+        struct slot *s = (struct slot *)t->table.slots + ((uint32_t)(fp + i) & t->table.mask);
         if (s->fp == fp)
             return s;
         if (!create)
@@ -118,16 +103,24 @@ static double weighted(const struct kumo_throttle *t, const struct slot *s, int6
     return (double)s->prev * (1.0 - into) + (double)s->cur;
 }
 
-double kumo_throttle_count(struct kumo_throttle *t, const void *key, size_t len, int64_t now_ms)
+/* Locks t and returns the slot of `key` rolled to now_ms: NULL when it has
+ * none, unless `create` (then a new or reused slot). The caller unlocks
+ * t->mu. */
+static struct slot *lock_slot(struct kumo_throttle *t, const void *key, size_t len, int64_t now_ms,
+                              int create)
 {
     uint64_t fp = fingerprint(t, key, len);
     pthread_mutex_lock(&t->mu);
-    double c = 0;
-    struct slot *s = find(t, fp, 0);
-    if (s) {
+    struct slot *s = find(t, fp, create);
+    if (s)
         roll(t, s, now_ms);
-        c = weighted(t, s, now_ms);
-    }
+    return s;
+}
+
+double kumo_throttle_count(struct kumo_throttle *t, const void *key, size_t len, int64_t now_ms)
+{
+    struct slot *s = lock_slot(t, key, len, now_ms, 0);
+    double c = s ? weighted(t, s, now_ms) : 0;
     pthread_mutex_unlock(&t->mu);
     return c;
 }
@@ -156,24 +149,15 @@ static int64_t wait_ms(const struct kumo_throttle *t, const struct slot *s, int6
 int64_t kumo_throttle_retry_after_ms(struct kumo_throttle *t, const void *key, size_t len,
                                      int64_t now_ms)
 {
-    uint64_t fp = fingerprint(t, key, len);
-    pthread_mutex_lock(&t->mu);
-    int64_t ms = 0;
-    struct slot *s = find(t, fp, 0);
-    if (s) {
-        roll(t, s, now_ms);
-        ms = wait_ms(t, s, now_ms);
-    }
+    struct slot *s = lock_slot(t, key, len, now_ms, 0);
+    int64_t ms = s ? wait_ms(t, s, now_ms) : 0;
     pthread_mutex_unlock(&t->mu);
     return ms;
 }
 
 void kumo_throttle_hit(struct kumo_throttle *t, const void *key, size_t len, int64_t now_ms)
 {
-    uint64_t fp = fingerprint(t, key, len);
-    pthread_mutex_lock(&t->mu);
-    struct slot *s = find(t, fp, 1);
-    roll(t, s, now_ms);
+    struct slot *s = lock_slot(t, key, len, now_ms, 1);
     if (s->cur < UINT32_MAX)
         s->cur++;
     s->last_ms = now_ms;

@@ -23,6 +23,7 @@
 #include "runtime/log.h"
 #include "runtime/metrics.h"
 #include "aws/sigv4.h"
+#include "sigv4_internal.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 2000
 #define DEFAULT_TIMEOUT_MS         5000
@@ -105,18 +106,6 @@ void kumo_aws_credentials_clear(struct kumo_aws_credentials *c)
 
 /* ---- time ---- */
 
-static int num(const char *s, size_t n, int *out)
-{
-    int v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
 /* Parses the zone suffix ("Z", "+HH:MM", "-HH:MM") into seconds east. */
 static int parse_zone(const char *s, size_t len, long *offset)
 {
@@ -125,8 +114,8 @@ static int parse_zone(const char *s, size_t len, long *offset)
         *offset = 0;
         return 0;
     }
-    if (len != 6 || (s[0] != '+' && s[0] != '-') || s[3] != ':' || num(s + 1, 2, &h) ||
-        num(s + 4, 2, &m) || h > 23 || m > 59)
+    if (len != 6 || (s[0] != '+' && s[0] != '-') || s[3] != ':' ||
+        kumo__sigv4_digits(s + 1, 2, &h) || kumo__sigv4_digits(s + 4, 2, &m) || h > 23 || m > 59)
         return -1;
     *offset = (s[0] == '+' ? 1 : -1) * (h * 3600L + m * 60L);
     return 0;
@@ -136,8 +125,9 @@ int kumo__aws_parse_iso8601(const char *s, size_t len, time_t *out)
 {
     int y, mo, d, h, mi, se;
     if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' ||
-        s[16] != ':' || num(s, 4, &y) || num(s + 5, 2, &mo) || num(s + 8, 2, &d) ||
-        num(s + 11, 2, &h) || num(s + 14, 2, &mi) || num(s + 17, 2, &se))
+        s[16] != ':' || kumo__sigv4_digits(s, 4, &y) || kumo__sigv4_digits(s + 5, 2, &mo) ||
+        kumo__sigv4_digits(s + 8, 2, &d) || kumo__sigv4_digits(s + 11, 2, &h) ||
+        kumo__sigv4_digits(s + 14, 2, &mi) || kumo__sigv4_digits(s + 17, 2, &se))
         return KUMO_ERR_INVALID;
     size_t i = 19;
     if (s[i] == '.') {
@@ -397,26 +387,15 @@ static int http_do(struct kumo_aws_provider *p, const char *post, struct curl_sl
 /* Reads a token file (trailing whitespace trimmed) into *out. */
 static int read_token_file(const char *path, char **out, struct kumo_buf *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
+    struct kumo_buf b = KUMO_BUF_INIT;
+    kumo_buf_reserve(&b, KUMO_AWS_MAX_TOKEN_FILE + 1); /* read in place: no stray copies */
+    int rc = kumo_buf_read_file(&b, path, KUMO_AWS_MAX_TOKEN_FILE);
+    if (rc < 0 && rc != KUMO_ERR_TOO_LARGE) { /* -errno: opening (or reading) failed */
+        OPENSSL_cleanse(b.data, b.cap);
+        kumo_buf_free(&b);
         errf(err, "cannot open the token file");
         return KUMO_ERR_IO;
     }
-    struct kumo_buf b = KUMO_BUF_INIT;
-    char chunk[4096];
-    ssize_t n;
-    int rc = 0;
-    while ((n = read(fd, chunk, sizeof chunk)) > 0) {
-        if (b.len + (size_t)n > KUMO_AWS_MAX_TOKEN_FILE) {
-            rc = KUMO_ERR_TOO_LARGE;
-            break;
-        }
-        kumo_buf_append(&b, chunk, (size_t)n);
-    }
-    OPENSSL_cleanse(chunk, sizeof chunk);
-    close(fd);
-    if (n < 0)
-        rc = KUMO_ERR_IO;
     while (rc == 0 && b.len > 0 && strchr(" \t\r\n", b.data[b.len - 1]) != NULL)
         b.data[--b.len] = '\0';
     if (rc == 0 && (b.len == 0 || memchr(b.data, '\0', b.len) != NULL))

@@ -2,6 +2,7 @@
  * canonical headers and request, the signing key and signature (see
  * sigv4.h). The signer and the verifier both build on these; botocore
  * vectors pin them to AWS's definition. */
+#include "base/hex.h"
 #include "aws/sigv4.h"
 #include "aws/sigv4_internal.h"
 
@@ -25,16 +26,6 @@ static int is_unreserved(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '_' || c == '.' || c == '~';
-}
-
-static void hex_encode(const uint8_t *in, size_t len, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = hex[in[i] >> 4];
-        out[2 * i + 1] = hex[in[i] & 15];
-    }
-    out[2 * len] = '\0';
 }
 
 int kumo__sigv4_is_hex64(const char *s, size_t len)
@@ -74,7 +65,7 @@ void kumo_sigv4_sha256_hex(const void *data, size_t len, char out[KUMO_SIGV4_HEX
 {
     uint8_t md[SHA256_DIGEST_LENGTH];
     SHA256(data, len, md);
-    hex_encode(md, sizeof md, out);
+    kumo_hex_encode(md, sizeof md, out);
 }
 
 int kumo_sigv4_format_date(time_t t, char out[KUMO_SIGV4_DATE_SIZE])
@@ -401,5 +392,5 @@ void kumo__sigv4_sign_canonical(const char *secret, const char *amz_date, const 
     kumo_buf_append_str(sts, hash);
     kumo_sigv4_signing_key(secret, date8, region, service, key);
     hmac_sha256(key, 32, sts->data, sts->len, mac);
-    hex_encode(mac, sizeof mac, sig);
+    kumo_hex_encode(mac, sizeof mac, sig);
 }

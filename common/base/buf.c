@@ -1,9 +1,13 @@
 #include "base/buf.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/errors.h"
 
 void kumo_buf_reserve(struct kumo_buf *b, size_t extra)
 {
@@ -15,6 +19,38 @@ void kumo_buf_reserve(struct kumo_buf *b, size_t extra)
         cap *= 2;
     b->data = kumo_realloc(b->data, cap);
     b->cap = cap;
+}
+
+int kumo_buf_read_fd(struct kumo_buf *b, int fd, size_t max)
+{
+    for (;;) {
+        if (b->len > max)
+            return KUMO_ERR_TOO_LARGE;
+        if (b->cap < b->len + 2)
+            kumo_buf_reserve(b, 4096);
+        size_t want = b->cap - b->len - 1; /* the spare room, NUL kept */
+        if (want > max + 1 - b->len)
+            want = max + 1 - b->len;
+        ssize_t n = read(fd, b->data + b->len, want);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        b->len += (size_t)n;
+        b->data[b->len] = '\0';
+        if (n == 0)
+            return 0;
+    }
+}
+
+int kumo_buf_read_file(struct kumo_buf *b, const char *path, size_t max)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = kumo_buf_read_fd(b, fd, max);
+    close(fd);
+    return rc;
 }
 
 void kumo_buf_append(struct kumo_buf *b, const void *data, size_t len)

@@ -32,6 +32,18 @@ void kumo_buf_appendf(struct kumo_buf *b, const char *fmt, ...)
 void kumo_buf_vappendf(struct kumo_buf *b, const char *fmt, va_list ap);
 /* Empties the buffer, keeping its memory. */
 void kumo_buf_reset(struct kumo_buf *b);
+/* Appends the rest of file `fd` to b, reading straight into b's spare
+ * room: after kumo_buf_reserve(b, max + 1) nothing is reallocated (no
+ * stray copies of a secret in freed memory). Returns 0 at the end of the
+ * file, -errno on a read error, or KUMO_ERR_TOO_LARGE as soon as b would
+ * hold more than `max` bytes (it then holds at most max + 1). b stays
+ * NUL-terminated. */
+int kumo_buf_read_fd(struct kumo_buf *b, int fd, size_t max);
+
+/* kumo_buf_read_fd on the file at `path` (opened close-on-exec, closed
+ * again); -errno when it cannot be opened. */
+int kumo_buf_read_file(struct kumo_buf *b, const char *path, size_t max);
+
 /* Frees the memory; the buffer is empty and reusable afterwards. */
 void kumo_buf_free(struct kumo_buf *b);
 /* Hands the data to the caller (who frees it with kumo_free) and empties the

@@ -1,3 +1,4 @@
+#include "base/hex.h"
 #include "base/pctenc.h"
 
 #include "base/errors.h"
@@ -29,24 +30,13 @@ void kumo_pct_encode(const char *in, size_t len, struct kumo_buf *out)
     out->data[out->len] = '\0';
 }
 
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* Decodes the "%XX" at in[i] (in[i] == '%'); returns the byte or -1. */
 static int escape_at(const char *in, size_t len, size_t i)
 {
     if (len - i < 3)
         return -1;
-    int hi = hex_value((unsigned char)in[i + 1]);
-    int lo = hex_value((unsigned char)in[i + 2]);
+    int hi = kumo_hex_digit((unsigned char)in[i + 1]);
+    int lo = kumo_hex_digit((unsigned char)in[i + 2]);
     if (hi < 0 || lo < 0)
         return -1;
     return hi << 4 | lo;

@@ -1,4 +1,5 @@
 /* Random tokens, keyed hashes, constant-time comparison and API keys. */
+#include "base/hex.h"
 #include "base/secret.h"
 
 #include <limits.h>
@@ -88,17 +89,12 @@ int kumo_secret_hash_hex(const void *pepper, size_t pepper_len, const char *purp
                          const void *secret, size_t secret_len,
                          char out[KUMO_SECRET_HASH_HEX_LEN + 1])
 {
-    static const char hex[] = "0123456789abcdef";
     uint8_t raw[KUMO_SECRET_HASH_LEN];
     int rc = kumo_secret_hash(pepper, pepper_len, purpose, secret, secret_len, raw);
     if (rc != 0) {
         return rc;
     }
-    for (size_t i = 0; i < KUMO_SECRET_HASH_LEN; i++) {
-        out[2 * i] = hex[raw[i] >> 4];
-        out[2 * i + 1] = hex[raw[i] & 15];
-    }
-    out[KUMO_SECRET_HASH_HEX_LEN] = '\0';
+    kumo_hex_encode(raw, KUMO_SECRET_HASH_LEN, out);
     return 0;
 }
 

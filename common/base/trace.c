@@ -1,3 +1,4 @@
+#include "base/hex.h"
 #include "base/trace.h"
 
 #include <openssl/rand.h>
@@ -17,11 +18,6 @@ static int is_lower_hex(const char *s, size_t n)
         nonzero |= c != '0';
     }
     return nonzero; /* all zeros is invalid for both ids */
-}
-
-static int hexval(char c)
-{
-    return c <= '9' ? c - '0' : c - 'a' + 10;
 }
 
 int kumo_trace_parse(const char *tp, const char *tracestate, struct kumo_trace *out)
@@ -49,7 +45,7 @@ int kumo_trace_parse(const char *tp, const char *tracestate, struct kumo_trace *
     memset(out, 0, sizeof *out);
     memcpy(out->trace_id, tp + 3, KUMO_TRACE_ID_LEN);
     memcpy(out->span_id, tp + 36, KUMO_TRACE_SPAN_LEN);
-    out->flags = (uint8_t)(hexval(f0) * 16 + hexval(f1));
+    out->flags = (uint8_t)(kumo_hex_digit(f0) * 16 + kumo_hex_digit(f1));
     if (tracestate) {
         size_t m = strlen(tracestate);
         int ok = m <= KUMO_TRACE_STATE_MAX;
@@ -63,17 +59,12 @@ int kumo_trace_parse(const char *tp, const char *tracestate, struct kumo_trace *
 
 static void random_hex(char *out, size_t n_hex)
 {
-    static const char digits[] = "0123456789abcdef";
     unsigned char raw[KUMO_TRACE_ID_LEN / 2];
     size_t nb = n_hex / 2;
     do {
         if (RAND_bytes(raw, (int)nb) != 1) /* never in practice; ids need not be secret */
             memset(raw, 0x5a, nb);
-        for (size_t i = 0; i < nb; i++) {
-            out[2 * i] = digits[raw[i] >> 4];
-            out[2 * i + 1] = digits[raw[i] & 15];
-        }
-        out[n_hex] = '\0';
+        kumo_hex_encode(raw, nb, out);
     } while (!is_lower_hex(out, n_hex));
 }
 

@@ -131,6 +131,14 @@ struct kumo_config_var;
  * that must outlive the table, e.g. "kumo_users"). */
 size_t kumo_db_config_vars(struct kumo_config_var *out, size_t cap, const char *default_database);
 
+/* A daemon's whole variable table: its own declarations own[0..n_own)
+ * followed by the KUMO_DB_* ones (kumo_db_config_vars), built on the first
+ * call for `own` and kept for the life of the process (`own` and
+ * `default_database` must outlive it). Sets *n; thread-safe. NULL only
+ * when more than 4 distinct tables were asked for. */
+const struct kumo_config_var *kumo_db_daemon_vars(const struct kumo_config_var *own, size_t n_own,
+                                                  const char *default_database, size_t *n);
+
 /* Fills *o from a configuration loaded with those variables (strings are
  * borrowed from `c`: keep it alive until kumo_db_new has copied them).
  * Returns 0, or KUMO_ERR_INVALID (unknown KUMO_DB_AUTH, logged). */
@@ -288,12 +296,21 @@ struct kumo_db_out {
 #define KUMO_DB_OUT_I64(p)    ((struct kumo_db_out){.type = KUMO_DB_T_I64, .i64 = (p)})
 #define KUMO_DB_OUT_DOUBLE(p) ((struct kumo_db_out){.type = KUMO_DB_T_DOUBLE, .d = (p)})
 #define KUMO_DB_OUT_TIME(p)   ((struct kumo_db_out){.type = KUMO_DB_T_TIME, .i64 = (p)})
+/* The same, also reporting SQL NULL into *n (1 NULL, else 0). */
+#define KUMO_DB_OUT_I64_N(p, n)                                                                    \
+    ((struct kumo_db_out){.type = KUMO_DB_T_I64, .i64 = (p), .is_null = (n)})
+#define KUMO_DB_OUT_TIME_N(p, n)                                                                   \
+    ((struct kumo_db_out){.type = KUMO_DB_T_TIME, .i64 = (p), .is_null = (n)})
 /* Into the arena `a`: *s (NUL-terminated) and *n. */
 #define KUMO_DB_OUT_STR(a, s, n)                                                                   \
     ((struct kumo_db_out){.type = KUMO_DB_T_STR, .arena = (a), .str = (s), .len = (n)})
 /* Into caller memory `b` of `c` bytes; *n gets the length. */
 #define KUMO_DB_OUT_BUF(b, c, n)                                                                   \
     ((struct kumo_db_out){.type = KUMO_DB_T_BYTES, .buf = (b), .cap = (c), .len = (n)})
+/* The same, also reporting SQL NULL into *z (1 NULL, else 0). */
+#define KUMO_DB_OUT_BUF_N(b, c, n, z)                                                              \
+    ((struct kumo_db_out){                                                                         \
+        .type = KUMO_DB_T_BYTES, .buf = (b), .cap = (c), .len = (n), .is_null = (z)})
 
 #define KUMO_DB_OUTS(...)                                                                          \
     (const struct kumo_db_out[]){__VA_ARGS__},                                                     \

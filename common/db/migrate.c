@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/hex.h"
 #include "base/alloc.h"
 #include "db/internal.h"
 #include "runtime/log.h"
@@ -131,14 +132,8 @@ static void sha256_hex(const char *s, size_t len, char out[65])
 {
     unsigned char md[32];
     unsigned int md_len = 0;
-    static const char hex[] = "0123456789abcdef";
-
     EVP_Digest(s, len, md, &md_len, EVP_sha256(), NULL);
-    for (unsigned i = 0; i < 32; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[64] = '\0';
+    kumo_hex_encode(md, 32, out);
 }
 
 static void lock_name(const char *database, char *out, size_t cap)

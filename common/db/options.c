@@ -1,7 +1,9 @@
 /* KUMO_DB_* variables -> struct kumo_db_options. */
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 
+#include "base/alloc.h"
 #include "runtime/config.h"
 #include "db/internal.h"
 
@@ -40,6 +42,31 @@ size_t kumo_db_config_vars(struct kumo_config_var *out, size_t cap, const char *
         if (strcmp(out[i].name, "KUMO_DB_NAME") == 0)
             out[i].default_value = default_database;
     return KUMO_DB_N_CONFIG_VARS;
+}
+
+const struct kumo_config_var *kumo_db_daemon_vars(const struct kumo_config_var *own, size_t n_own,
+                                                  const char *default_database, size_t *n)
+{
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static struct {
+        const struct kumo_config_var *own;
+        struct kumo_config_var *all;
+    } tables[4];
+    struct kumo_config_var *all = NULL;
+    pthread_mutex_lock(&mu);
+    for (size_t i = 0; i < 4 && all == NULL; i++) {
+        if (tables[i].own == NULL) {
+            tables[i].own = own;
+            tables[i].all = kumo_malloc((n_own + KUMO_DB_N_CONFIG_VARS) * sizeof *all);
+            memcpy(tables[i].all, own, n_own * sizeof *own);
+            kumo_db_config_vars(tables[i].all + n_own, KUMO_DB_N_CONFIG_VARS, default_database);
+        }
+        if (tables[i].own == own)
+            all = tables[i].all;
+    }
+    pthread_mutex_unlock(&mu);
+    *n = n_own + KUMO_DB_N_CONFIG_VARS;
+    return all;
 }
 
 static const char *opt_string(const struct kumo_config *c, const char *name)

@@ -2,6 +2,8 @@
 #include <string.h>
 
 #include "db/page_rows.h"
+#include "db/call.h"
+#include "rpc/fields.h"
 #include "db/page_token.h"
 
 kumo_code kumo_db_row_query_page(struct kumo_db_conn *c, const char *sql,
@@ -27,19 +29,35 @@ kumo_code kumo_db_row_query_page(struct kumo_db_conn *c, const char *sql,
     return rc;
 }
 
-kumo_code kumo_db_page_token_read(struct kumo_rpc_call *call, const char *token,
-                                  const struct kumo_buf *scope, int64_t *after)
+kumo_code kumo_db_page_open(struct kumo_db_page *pg, struct kumo_rpc_call *call, struct kumo_db *db,
+                            struct kumo_buf *scope, const char *token, int32_t page_size,
+                            int32_t def, int32_t max, struct kumo_db_conn **c)
 {
-    if (kumo_page_token_decode(token, strlen(token), scope->data, scope->len, after) != 0)
+    memset(pg, 0, sizeof *pg);
+    pg->scope_len = scope->len;
+    pg->scope = kumo_rpc_call_alloc(call, scope->len + 1);
+    if (scope->len)
+        memcpy(pg->scope, scope->data, scope->len);
+    pg->scope[scope->len] = '\0';
+    kumo_buf_free(scope);
+    int32_t size;
+    if (kumo_page_size(page_size, def, max, &size) != 0)
+        return kumo_rpc_invalid(call, "page_size", "must not be negative");
+    pg->size = (size_t)size;
+    if (kumo_page_token_decode(token, strlen(token), pg->scope, pg->scope_len, &pg->after) != 0)
         return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT,
                                    "page_token is not a token of this query");
-    return KUMO_CODE_OK;
+    return kumo_db_call_acquire(db, call, c);
 }
 
-char *kumo_db_page_token_write(struct kumo_rpc_call *call, int64_t last,
-                               const struct kumo_buf *scope)
+size_t kumo_db_page_end(const struct kumo_db_page *pg, struct kumo_rpc_call *call, const void *rows,
+                        size_t row_size, size_t key_offset, size_t n, char **next)
 {
-    char *t = kumo_rpc_call_alloc(call, KUMO_PAGE_TOKEN_MAX);
-    kumo_page_token_encode(last, scope->data, scope->len, t);
-    return t;
+    if (n <= pg->size)
+        return n;
+    int64_t last;
+    memcpy(&last, (const char *)rows + (pg->size - 1) * row_size + key_offset, sizeof last);
+    *next = kumo_rpc_call_alloc(call, KUMO_PAGE_TOKEN_MAX);
+    kumo_page_token_encode(last, pg->scope, pg->scope_len, *next);
+    return pg->size;
 }

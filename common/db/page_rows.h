@@ -1,10 +1,12 @@
 /* One keyset page of a listing RPC: its rows (the loop every listing
  * wrote out: next row, stop past the page, scan, append) and its page
- * token in and out (db/page_token.h, bound to the query's scope). */
+ * (db/page_token.h: the token in and out, bound to the query's scope; the
+ * size; a connection). */
 #ifndef KUMO_DB_PAGE_ROWS_H
 #define KUMO_DB_PAGE_ROWS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/buf.h"
 #include "db/db.h"
@@ -22,15 +24,38 @@ kumo_code kumo_db_row_query_page(struct kumo_db_conn *c, const char *sql,
                                  kumo_db_row_scan_fn scan, struct kumo_rpc_call *call,
                                  size_t row_size, size_t max, void **out, size_t *n);
 
-/* Decodes the request's page token (bound to `scope`) into *after (-1 for
- * the first page). Returns OK, or answers invalid_argument ("page_token is
- * not a token of this query") and returns that code. */
-kumo_code kumo_db_page_token_read(struct kumo_rpc_call *call, const char *token,
-                                  const struct kumo_buf *scope, int64_t *after);
+/* A listing's page: the text its tokens are bound to (the query and its
+ * filters, in the call's arena), the key after which it starts (-1: the
+ * first page) and its size. */
+struct kumo_db_page {
+    char *scope;
+    size_t scope_len;
+    int64_t after;
+    size_t size;
+};
 
-/* The token of the page after the row whose key is `last` (>= 0), bound
- * to `scope`, in the call's arena. */
-char *kumo_db_page_token_write(struct kumo_rpc_call *call, int64_t last,
-                               const struct kumo_buf *scope);
+/* Starts a page: resolves the requested size (0: def; above max: max),
+ * takes `scope` (copied into the call's arena; the buffer is freed here
+ * whatever the outcome), decodes the request's page token bound to it into
+ * pg->after, and leases a connection of `db` into *c. Returns OK (release
+ * *c), or answers the call (invalid_argument for a negative page_size or a
+ * page_token of another query; the pool's failure) and returns the code. */
+kumo_code kumo_db_page_open(struct kumo_db_page *pg, struct kumo_rpc_call *call, struct kumo_db *db,
+                            struct kumo_buf *scope, const char *token, int32_t page_size,
+                            int32_t def, int32_t max, struct kumo_db_conn **c);
+
+/* Ends a page of the n rows read (the query asked for pg->size + 1):
+ * returns how many belong to the page; when a row beyond it was read,
+ * sets *next to the token of the page after the page's last row, whose
+ * key is the int64_t at key_offset in element pg->size - 1 of `rows`
+ * (row_size bytes each), and leaves *next alone otherwise. */
+size_t kumo_db_page_end(const struct kumo_db_page *pg, struct kumo_rpc_call *call, const void *rows,
+                        size_t row_size, size_t key_offset, size_t n, char **next);
+
+/* kumo_db_page_end for an array `rows` whose key is the int64_t member
+ * `key`. */
+#define KUMO_DB_PAGE_END(pg, call, rows, n, key, next)                                             \
+    kumo_db_page_end((pg), (call), (rows), sizeof *(rows), offsetof(__typeof__(*(rows)), key),     \
+                     (n), (next))
 
 #endif

@@ -32,6 +32,21 @@ kumo_code kumo_db_row_query_one(struct kumo_db_conn *c, const char *sql,
     return rc;
 }
 
+kumo_code kumo_db_query_text(struct kumo_db_conn *c, const char *sql,
+                             const struct kumo_db_param *params, size_t n, char *out, size_t cap)
+{
+    size_t len = 0;
+    int is_null = 0;
+    if (cap == 0)
+        return KUMO_CODE_INTERNAL;
+    kumo_code rc = kumo_db_query_row(c, sql, params, n,
+                                     KUMO_DB_OUTS(KUMO_DB_OUT_BUF_N(out, cap - 1, &len, &is_null)));
+    if (rc == KUMO_CODE_OK && is_null)
+        rc = KUMO_CODE_INTERNAL;
+    out[rc == KUMO_CODE_OK ? len : 0] = '\0';
+    return rc;
+}
+
 Google__Protobuf__Timestamp *kumo_pb_timestamp(ProtobufCAllocator *a, int64_t us)
 {
     Google__Protobuf__Timestamp *t = a->alloc(a->allocator_data, sizeof *t);

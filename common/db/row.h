@@ -29,6 +29,13 @@ kumo_code kumo_db_row_query_one(struct kumo_db_conn *c, const char *sql,
                                 const struct kumo_db_param *params, size_t n,
                                 kumo_db_row_scan_fn scan, struct kumo_rpc_call *call, void *out);
 
+/* Runs a query whose first row's only column is text (an id, a hash) and
+ * copies it into out[cap], NUL-terminated. Returns OK, NOT_FOUND without a
+ * row, INTERNAL for NULL, OUT_OF_RANGE when it does not fit, or the
+ * query's error. */
+kumo_code kumo_db_query_text(struct kumo_db_conn *c, const char *sql,
+                             const struct kumo_db_param *params, size_t n, char *out, size_t cap);
+
 /* A Timestamp for `us` microseconds since the epoch (negative allowed:
  * nanos stay in 0..999999999), allocated with `a`. */
 Google__Protobuf__Timestamp *kumo_pb_timestamp(ProtobufCAllocator *a, int64_t us);

@@ -161,31 +161,11 @@ static void add_error(struct kumo_buf *errs, const char *fmt, ...)
  * an -errno / KUMO_ERR_* with nothing allocated. */
 static int read_secret_file(const char *path, char **out)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
     struct kumo_buf b = KUMO_BUF_INIT;
-    int rc = 0;
     /* One buffer, never reallocated: a realloc would leave copies of the
      * secret in freed memory. */
     kumo_buf_reserve(&b, MAX_SECRET_FILE + 1);
-    for (;;) {
-        ssize_t n = read(fd, b.data + b.len, MAX_SECRET_FILE + 1 - b.len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = -errno;
-            break;
-        }
-        if (n == 0)
-            break;
-        b.len += (size_t)n;
-        if (b.len > MAX_SECRET_FILE) {
-            rc = KUMO_ERR_TOO_LARGE;
-            break;
-        }
-    }
-    close(fd);
+    int rc = kumo_buf_read_file(&b, path, MAX_SECRET_FILE);
     if (rc == 0 && b.len && memchr(b.data, '\0', b.len))
         rc = KUMO_ERR_INVALID;
     if (rc != 0) {

@@ -104,22 +104,9 @@ static const struct kumo_config_var own_vars[] = {
      "longest side of PDF and image thumbnails, in pixels (0: none)", 0, 0, 2048},
 };
 
-#define N_OWN (sizeof own_vars / sizeof own_vars[0])
-
-static struct kumo_config_var all_vars[N_OWN + KUMO_DB_N_CONFIG_VARS];
-static pthread_once_t vars_once = PTHREAD_ONCE_INIT;
-
-static void build_vars(void)
-{
-    memcpy(all_vars, own_vars, sizeof own_vars);
-    kumo_db_config_vars(all_vars + N_OWN, KUMO_DB_N_CONFIG_VARS, "kumo_documents");
-}
-
 const struct kumo_config_var *docs_config_vars(size_t *n)
 {
-    pthread_once(&vars_once, build_vars);
-    *n = N_OWN + KUMO_DB_N_CONFIG_VARS;
-    return all_vars;
+    return kumo_db_daemon_vars(own_vars, sizeof own_vars / sizeof own_vars[0], "kumo_documents", n);
 }
 
 static int bad(const char *why)

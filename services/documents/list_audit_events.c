@@ -59,38 +59,27 @@ DOCS_HANDLER(list_audit_events)
             return kumo_rpc_invalid(call, names[i], "is out of range");
         bound[i] = docs_ts_us(ts[i]);
     }
-    int32_t size;
-    if (kumo_page_size(req->page_size, DOCS_PAGE_DEFAULT, DOCS_PAGE_MAX, &size) != 0)
-        return kumo_rpc_invalid(call, "page_size", "must not be negative");
     struct kumo_buf scope = KUMO_BUF_INIT;
     kumo_buf_appendf(&scope, "audit|%s|%s|%s|%s|%lld|%lld", p->tid, req->document_id, req->actor_id,
                      req->action, (long long)bound[0], (long long)bound[1]);
-    int64_t after;
-    if ((rc = kumo_db_page_token_read(call, req->page_token, &scope, &after)) != KUMO_CODE_OK) {
-        kumo_buf_free(&scope);
-        return rc;
-    }
+    struct kumo_db_page pg;
     struct kumo_db_conn *c;
-    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK) {
-        kumo_buf_free(&scope);
+    if ((rc = kumo_db_page_open(&pg, call, ctx->db, &scope, req->page_token, req->page_size,
+                                DOCS_PAGE_DEFAULT, DOCS_PAGE_MAX, &c)) != KUMO_CODE_OK)
         return rc;
-    }
     struct docs_audit_filter f = {req->document_id, req->actor_id, req->action, bound[0], bound[1]};
     struct docs_audit_row *rows;
     size_t n = 0;
-    if ((rc = docs_audit_list(c, call, p->tid, &f, after, size + 1, &rows, &n)) != KUMO_CODE_OK) {
-        kumo_buf_free(&scope);
+    if ((rc = docs_audit_list(c, call, p->tid, &f, pg.after, (int32_t)pg.size + 1, &rows, &n)) !=
+        KUMO_CODE_OK)
         return docs_db_fail(call, c, rc);
-    }
     kumo_db_release(c);
     Kumo__Documents__V1__ListAuditEventsResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__documents__v1__list_audit_events_response__init(resp);
-    resp->events = kumo_rpc_call_alloc(call, (size_t)size * sizeof *resp->events);
-    for (size_t i = 0; i < n && i < (size_t)size; i++)
-        resp->events[resp->n_events++] = event_message(call, &rows[i]);
-    if (n > (size_t)size)
-        resp->next_page_token = kumo_db_page_token_write(call, rows[size - 1].seq, &scope);
-    kumo_buf_free(&scope);
+    n = KUMO_DB_PAGE_END(&pg, call, rows, n, seq, &resp->next_page_token);
+    resp->events = kumo_rpc_call_alloc(call, n * sizeof *resp->events);
+    for (resp->n_events = 0; resp->n_events < n; resp->n_events++)
+        resp->events[resp->n_events] = event_message(call, &rows[resp->n_events]);
     *response = &resp->base;
     return KUMO_CODE_OK;
 }

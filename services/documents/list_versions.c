@@ -16,40 +16,29 @@ DOCS_HANDLER(list_versions)
     kumo_code rc = docs_caller_id(call, DOCS_VIEWER, "document_id", req->document_id, &p);
     if (rc != KUMO_CODE_OK)
         return rc;
-    int32_t size;
-    if (kumo_page_size(req->page_size, DOCS_PAGE_DEFAULT, DOCS_PAGE_MAX, &size) != 0)
-        return kumo_rpc_invalid(call, "page_size", "must not be negative");
     struct kumo_buf scope = KUMO_BUF_INIT;
     kumo_buf_appendf(&scope, "versions|%s|%s", p->tid, req->document_id);
-    int64_t after;
-    if ((rc = kumo_db_page_token_read(call, req->page_token, &scope, &after)) != KUMO_CODE_OK) {
-        kumo_buf_free(&scope);
-        return rc;
-    }
+    struct kumo_db_page pg;
     struct kumo_db_conn *c;
-    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK) {
-        kumo_buf_free(&scope);
+    if ((rc = kumo_db_page_open(&pg, call, ctx->db, &scope, req->page_token, req->page_size,
+                                DOCS_PAGE_DEFAULT, DOCS_PAGE_MAX, &c)) != KUMO_CODE_OK)
         return rc;
-    }
     struct docs_doc_row d;
     struct docs_version_row *rows = NULL;
     size_t n = 0;
     rc = docs_doc_load(c, call, p->tid, req->document_id, 0, &d);
     if (rc == KUMO_CODE_OK)
-        rc = docs_version_list(c, call, p->tid, req->document_id, after, size + 1, &rows, &n);
-    if (rc != KUMO_CODE_OK) {
-        kumo_buf_free(&scope);
+        rc = docs_version_list(c, call, p->tid, req->document_id, pg.after, (int32_t)pg.size + 1,
+                               &rows, &n);
+    if (rc != KUMO_CODE_OK)
         return docs_db_fail(call, c, rc);
-    }
     kumo_db_release(c);
     Kumo__Documents__V1__ListVersionsResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__documents__v1__list_versions_response__init(resp);
-    resp->versions = kumo_rpc_call_alloc(call, (size_t)size * sizeof *resp->versions);
-    for (size_t i = 0; i < n && i < (size_t)size; i++)
-        resp->versions[resp->n_versions++] = docs_version_message(call, &rows[i]);
-    if (n > (size_t)size)
-        resp->next_page_token = kumo_db_page_token_write(call, rows[size - 1].version, &scope);
-    kumo_buf_free(&scope);
+    n = KUMO_DB_PAGE_END(&pg, call, rows, n, version, &resp->next_page_token);
+    resp->versions = kumo_rpc_call_alloc(call, n * sizeof *resp->versions);
+    for (resp->n_versions = 0; resp->n_versions < n; resp->n_versions++)
+        resp->versions[resp->n_versions] = docs_version_message(call, &rows[resp->n_versions]);
     *response = &resp->base;
     return KUMO_CODE_OK;
 }

@@ -11,34 +11,11 @@
 
 #define ST_DELETED KUMO__DOCUMENTS__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_DELETED
 
-static const struct {
-    const char *path;
-    unsigned bit;
-} mask_paths[] = {{"title", DOCS_DOC_F_TITLE},
-                  {"description", DOCS_DOC_F_DESCRIPTION},
-                  {"tags", DOCS_DOC_F_TAGS},
-                  {"metadata", DOCS_DOC_F_METADATA},
-                  {"file_name", DOCS_DOC_F_FILE_NAME}};
-
-static kumo_code parse_mask(struct kumo_rpc_call *call, const Google__Protobuf__FieldMask *m,
-                            unsigned *fields)
-{
-    *fields = 0;
-    if (m == NULL || m->n_paths == 0)
-        return kumo_rpc_invalid(call, "update_mask", "must name at least one field");
-    for (size_t i = 0; i < m->n_paths; i++) {
-        unsigned bit = 0;
-        for (size_t k = 0; k < sizeof mask_paths / sizeof mask_paths[0]; k++)
-            if (strcmp(m->paths[i], mask_paths[k].path) == 0)
-                bit = mask_paths[k].bit;
-        if (bit == 0)
-            return kumo_rpc_invalid(
-                call, "update_mask",
-                "may only name title, description, tags, metadata and file_name");
-        *fields |= bit;
-    }
-    return KUMO_CODE_OK;
-}
+static const struct kumo_rpc_mask_path mask_paths[] = {{"title", DOCS_DOC_F_TITLE},
+                                                       {"description", DOCS_DOC_F_DESCRIPTION},
+                                                       {"tags", DOCS_DOC_F_TAGS},
+                                                       {"metadata", DOCS_DOC_F_METADATA},
+                                                       {"file_name", DOCS_DOC_F_FILE_NAME}};
 
 static kumo_code check_update(struct kumo_rpc_call *call, const Kumo__Documents__V1__Document *d,
                               unsigned f, struct docs_doc_edit *u, struct kumo_buf *tags,
@@ -98,7 +75,8 @@ DOCS_HANDLER(update_document)
     unsigned f;
     int64_t version;
     if ((rc = kumo_rpc_check_id(call, "document.id", id)) != KUMO_CODE_OK ||
-        (rc = parse_mask(call, req->update_mask, &f)) != KUMO_CODE_OK)
+        (rc = kumo_rpc_update_mask(call, req->update_mask, mask_paths,
+                                   sizeof mask_paths / sizeof mask_paths[0], &f)) != KUMO_CODE_OK)
         return rc;
     if (req->etag[0] == '\0')
         return kumo_rpc_invalid(call, "etag", "is required");

@@ -9,25 +9,6 @@
 
 #define MAX_BYTES(chars) ((chars)*4)
 
-/* A quoted-string of RFC 9110 without obs-text; returns its length or 0. */
-static size_t quoted_len(const char *s, size_t len)
-{
-    if (len < 2 || s[0] != '"')
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"')
-            return i + 1;
-        if (c == '\\') {
-            if (++i >= len || (unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
-                return 0;
-        } else if ((c < 0x20 && c != '\t') || c > 0x7e) {
-            return 0;
-        }
-    }
-    return 0;
-}
-
 int docs_content_type_valid(const char *s, size_t len, const char **why)
 {
     *why = "must be type/subtype with optional ;name=value parameters";
@@ -56,7 +37,7 @@ int docs_content_type_valid(const char *s, size_t len, const char **why)
         i += n + 1;
         size_t v = kumo_http_token_len(s + i, len - i);
         if (v == 0)
-            v = quoted_len(s + i, len - i);
+            v = kumo_http_quoted_len(s + i, len - i, 0); /* no obs-text */
         if (v == 0)
             return -1;
         i += v;

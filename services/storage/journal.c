@@ -72,7 +72,7 @@ void stg_event_format(const struct stg_event *ev, struct kumo_buf *out)
     size_t start = out->len;
     char sha[65] = "-";
     if (ev->has_sha256)
-        stg_hex(ev->sha256, 32, sha);
+        kumo_hex_encode(ev->sha256, 32, sha);
     kumo_buf_appendf(out, "%" PRId64 " %d %" PRId64 " %" PRId64 " %" PRId64 " %s %s %s", ev->seq,
                      (int)ev->type, ev->size, ev->time_ms, ev->expire_ms,
                      ev->etag[0] ? ev->etag : "-", sha, ev->key);
@@ -127,7 +127,8 @@ int stg_event_parse(const char *line, size_t len, struct stg_event *ev)
         return -1;
     size_t body = len - CRC_HEX - 1;
     uint8_t crcb[4];
-    if (!lower_hex(line + body + 1, CRC_HEX) || stg_unhex(line + body + 1, CRC_HEX, crcb, 4) != 0)
+    if (!lower_hex(line + body + 1, CRC_HEX) ||
+        kumo_hex_decode(line + body + 1, CRC_HEX, crcb, 4) != 0)
         return -1;
     uint32_t want = (uint32_t)crcb[0] << 24 | (uint32_t)crcb[1] << 16 | (uint32_t)crcb[2] << 8 |
                     (uint32_t)crcb[3];
@@ -159,7 +160,7 @@ int stg_event_parse(const char *line, size_t len, struct stg_event *ev)
         memcpy(ev->etag, f[5], fl[5]);
     }
     if (!(fl[6] == 1 && f[6][0] == '-')) {
-        if (fl[6] != 64 || !lower_hex(f[6], 64) || stg_unhex(f[6], 64, ev->sha256, 32) != 0)
+        if (fl[6] != 64 || !lower_hex(f[6], 64) || kumo_hex_decode(f[6], 64, ev->sha256, 32) != 0)
             return -1;
         ev->has_sha256 = 1;
     }

@@ -8,12 +8,13 @@
  * one that completed while kumo-storage was down is journaled then (a
  * duplicate at worst, which kumo-documents handles as such). */
 #include <pthread.h>
+#include <stdint.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/alloc.h"
 #include "journal.h"
 #include "runtime/log.h"
+#include "runtime/worker.h"
 #include "storage.h"
 
 #define WATCH_MAX 100000 /* restores watched at once (more: found at the next start) */
@@ -25,17 +26,14 @@ struct watch {
 
 struct stg_restore_watch {
     struct stg_ctx *ctx;
-    pthread_t thread;
+    struct kumo_worker *worker; /* set and read under mu */
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int stopping;
-    int started;
+    int scanned; /* the store's restores were added */
     struct watch *w;
     size_t n, cap;
 };
 
-static struct stg_restore_watch W = {.mu = PTHREAD_MUTEX_INITIALIZER,
-                                     .cv = PTHREAD_COND_INITIALIZER};
+static struct stg_restore_watch W = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 /* Under W.mu. */
 static void add_locked(const char *key, int64_t ready_ms)
@@ -63,7 +61,7 @@ void stg_restore_watch_add(struct stg_ctx *ctx, const struct stg_meta *m)
         return;
     pthread_mutex_lock(&W.mu);
     add_locked(m->key, m->restore_ready_ms);
-    pthread_cond_broadcast(&W.cv);
+    kumo_worker_wake(W.worker);
     pthread_mutex_unlock(&W.mu);
 }
 
@@ -119,43 +117,37 @@ static void rescan(struct stg_ctx *ctx)
     stg_list_free(e, n);
 }
 
-static void *watcher(void *arg)
+/* One round: the first completes the restore due soonest if it is due;
+ * asks to sleep until the next is due (a minute at most). */
+static int64_t watcher(void *arg)
 {
     struct stg_ctx *ctx = arg;
-    rescan(ctx);
+    if (!W.scanned) {
+        rescan(ctx);
+        W.scanned = 1;
+    }
     pthread_mutex_lock(&W.mu);
-    while (!W.stopping) {
-        int64_t now = stg_now_ms(), next = INT64_MAX;
-        size_t due = W.n;
-        for (size_t i = 0; i < W.n; i++) {
-            if (W.w[i].ready_ms <= now) {
-                due = i;
-                break;
-            }
-            if (W.w[i].ready_ms < next)
-                next = W.w[i].ready_ms;
+    int64_t now = stg_now_ms(), next = INT64_MAX;
+    size_t due = W.n;
+    for (size_t i = 0; i < W.n; i++) {
+        if (W.w[i].ready_ms <= now) {
+            due = i;
+            break;
         }
-        if (due < W.n) {
-            struct watch w = W.w[due];
-            W.w[due] = W.w[--W.n];
-            pthread_mutex_unlock(&W.mu);
-            complete(ctx, w.key, w.ready_ms);
-            kumo_free(w.key);
-            pthread_mutex_lock(&W.mu);
-            continue;
-        }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t wait_ms = next == INT64_MAX ? 60000 : next - now + 1;
-        if (wait_ms > 60000)
-            wait_ms = 60000;
-        int64_t ns = ts.tv_nsec + (wait_ms % 1000) * 1000000LL;
-        ts.tv_sec += wait_ms / 1000 + ns / 1000000000LL;
-        ts.tv_nsec = ns % 1000000000LL;
-        pthread_cond_timedwait(&W.cv, &W.mu, &ts);
+        if (W.w[i].ready_ms < next)
+            next = W.w[i].ready_ms;
+    }
+    if (due < W.n) {
+        struct watch w = W.w[due];
+        W.w[due] = W.w[--W.n];
+        pthread_mutex_unlock(&W.mu);
+        complete(ctx, w.key, w.ready_ms);
+        kumo_free(w.key);
+        return 0;
     }
     pthread_mutex_unlock(&W.mu);
-    return NULL;
+    int64_t wait_ms = next == INT64_MAX ? 60000 : next - now + 1;
+    return wait_ms > 60000 ? 60000 : wait_ms;
 }
 
 int stg_restore_watch_start(struct stg_ctx *ctx)
@@ -163,25 +155,27 @@ int stg_restore_watch_start(struct stg_ctx *ctx)
     if (!ctx->dataport_events || ctx->store == NULL)
         return 0;
     W.ctx = ctx;
-    W.stopping = 0;
-    if (pthread_create(&W.thread, NULL, watcher, ctx) != 0) {
+    W.scanned = 0;
+    struct kumo_worker *w = kumo_worker_start(watcher, ctx);
+    if (w == NULL) {
         kumo_log(KUMO_LOG_ERROR, NULL, "cannot start the restore watcher", NULL);
         return -1;
     }
-    W.started = 1;
+    pthread_mutex_lock(&W.mu);
+    W.worker = w;
+    pthread_mutex_unlock(&W.mu);
     return 0;
 }
 
 void stg_restore_watch_stop(void)
 {
-    if (!W.started)
-        return;
     pthread_mutex_lock(&W.mu);
-    W.stopping = 1;
-    pthread_cond_broadcast(&W.cv);
+    struct kumo_worker *w = W.worker;
+    W.worker = NULL;
     pthread_mutex_unlock(&W.mu);
-    pthread_join(W.thread, NULL);
-    W.started = 0;
+    if (w == NULL)
+        return;
+    kumo_worker_stop(w);
     for (size_t i = 0; i < W.n; i++)
         kumo_free(W.w[i].key);
     kumo_free(W.w);

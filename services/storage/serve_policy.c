@@ -10,51 +10,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include "http/token.h"
 #include "storage.h"
-
-/* RFC 9110 tchar. */
-static int tchar(unsigned char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return 1;
-    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static size_t token_len(const char *s, size_t len)
-{
-    size_t n = 0;
-    while (n < len && tchar((unsigned char)s[n]))
-        n++;
-    return n;
-}
 
 static size_t skip_ows(const char *s, size_t len, size_t i)
 {
     while (i < len && (s[i] == ' ' || s[i] == '\t'))
         i++;
     return i;
-}
-
-/* Length of a quoted-string at s[0..len) (quotes included), or 0. */
-static size_t quoted_len(const char *s, size_t len)
-{
-    if (len == 0 || s[0] != '"')
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"')
-            return i + 1;
-        if (c == '\\') {
-            if (++i == len)
-                return 0;
-            continue;
-        }
-        if (c < 0x20 && c != '\t')
-            return 0;
-        if (c == 0x7f)
-            return 0;
-    }
-    return 0;
 }
 
 static int name_is(const char *s, size_t n, const char *want)
@@ -77,14 +40,14 @@ static int image_ok(const char *sub, size_t n)
 int stg_inline_safe(const char *ct, size_t len)
 {
     size_t i = skip_ows(ct, len, 0);
-    size_t tn = token_len(ct + i, len - i);
+    size_t tn = kumo_http_token_len(ct + i, len - i);
     const char *type = ct + i;
     i += tn;
     if (tn == 0 || i >= len || ct[i] != '/')
         return 0;
     i++;
     const char *sub = ct + i;
-    size_t sn = token_len(sub, len - i);
+    size_t sn = kumo_http_token_len(sub, len - i);
     i += sn;
     if (sn == 0)
         return 0;
@@ -96,15 +59,15 @@ int stg_inline_safe(const char *ct, size_t len)
         if (ct[i] != ';')
             return 0;
         i = skip_ows(ct, len, i + 1);
-        size_t pn = token_len(ct + i, len - i);
+        size_t pn = kumo_http_token_len(ct + i, len - i);
         if (pn == 0 || i + pn >= len || ct[i + pn] != '=')
             return 0;
         if (name_is(ct + i, pn, "charset"))
             charset = 1;
         i += pn + 1;
-        size_t vn = token_len(ct + i, len - i);
+        size_t vn = kumo_http_token_len(ct + i, len - i);
         if (vn == 0)
-            vn = quoted_len(ct + i, len - i);
+            vn = kumo_http_quoted_len(ct + i, len - i, 1);
         if (vn == 0)
             return 0;
         i += vn;
@@ -127,7 +90,7 @@ void stg_serve_disposition(const char *ct, const char *want, struct kumo_buf *ou
             kumo_buf_append_str(out, "attachment");
         return;
     }
-    size_t tn = token_len(want + i, wlen - i);
+    size_t tn = kumo_http_token_len(want + i, wlen - i);
     if (name_is(want + i, tn, "attachment") || stg_inline_safe(ct, strlen(ct))) {
         kumo_buf_append(out, want + i, wlen - i);
         return;

@@ -11,6 +11,7 @@
 
 #include <openssl/evp.h>
 
+#include "base/hex.h"
 #include "aws/credentials.h"
 #include "base/buf.h"
 #include "runtime/config.h"
@@ -376,10 +377,6 @@ int64_t stg_now_ms(void);
 void stg_http_date(int64_t ms, char out[32]);
 /* Writes an ISO 8601 UTC time with milliseconds ("2026-11-23T08:00:00.000Z"). */
 void stg_iso_date(int64_t ms, char out[32]);
-/* Lowercase hex of n bytes into out (2n + 1 bytes). */
-void stg_hex(const uint8_t *in, size_t n, char *out);
-/* Parses exactly 2n hex digits into out[n]. Returns 0 or -1. */
-int stg_unhex(const char *in, size_t len, uint8_t *out, size_t n);
 
 /* ---- local backend ----------------------------------------------------------- */
 

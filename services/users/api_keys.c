@@ -29,37 +29,8 @@
 #define INVALID_KEY    "invalid API key"
 #define MAX_EXPIRE_S   253402300799LL /* 9999-12-31T23:59:59Z */
 
-struct key_row {
-    int64_t seq, role, create_us, expire_us, revoke_us, used_us;
-    int expire_null, revoke_null, used_null;
-    char *id, *name;
-};
-
-#define KEY_COLUMNS                                                                                \
-    "k.seq, k.role, k.create_time, k.expire_time, k.revoke_time, k.last_used_time, k.id, k.name"
-
-static struct kumo_db_out nullable_time(int64_t *v, int *is_null)
-{
-    return (struct kumo_db_out){.type = KUMO_DB_T_TIME, .i64 = v, .is_null = is_null};
-}
-
-static kumo_code scan_key(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out)
-{
-    struct key_row *k = out;
-    kumo_code rc =
-        kumo_db_rows_scan(rows, KUMO_DB_OUTS(KUMO_DB_OUT_I64(&k->seq), KUMO_DB_OUT_I64(&k->role),
-                                             KUMO_DB_OUT_TIME(&k->create_us),
-                                             nullable_time(&k->expire_us, &k->expire_null),
-                                             nullable_time(&k->revoke_us, &k->revoke_null),
-                                             nullable_time(&k->used_us, &k->used_null)));
-    if (rc != KUMO_CODE_OK)
-        return rc;
-    k->id = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 6);
-    k->name = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 7);
-    return KUMO_CODE_OK;
-}
-
-static Kumo__Users__V1__ApiKey *key_message(struct kumo_rpc_call *call, const struct key_row *k)
+static Kumo__Users__V1__ApiKey *key_message(struct kumo_rpc_call *call,
+                                            const struct users_key_row *k)
 {
     Kumo__Users__V1__ApiKey *m = kumo_rpc_call_alloc(call, sizeof *m);
     kumo__users__v1__api_key__init(m);
@@ -119,25 +90,17 @@ static kumo_code check_expiry(struct kumo_rpc_call *call, const Google__Protobuf
 static kumo_code count_live(struct kumo_db_conn *c, const char *tid, const char *name, int64_t now,
                             int64_t *live)
 {
-    int64_t dummy;
-    kumo_code rc =
-        kumo_db_query_row(c, "SELECT seq FROM tenants WHERE id = ? FOR UPDATE",
-                          KUMO_DB_PARAMS(KUMO_DB_STRZ(tid)), KUMO_DB_OUTS(KUMO_DB_OUT_I64(&dummy)));
+    kumo_code rc = users_store_tenant_exists(c, tid, 1);
     if (rc != KUMO_CODE_OK)
         return rc == KUMO_CODE_NOT_FOUND ? KUMO_CODE_FAILED_PRECONDITION : rc;
-    return kumo_db_query_row(
-        c,
-        "SELECT COUNT(*) FROM api_keys WHERE tenant_id = ? AND name = ?"
-        " AND revoke_time IS NULL AND (expire_time IS NULL OR expire_time > ?)",
-        KUMO_DB_PARAMS(KUMO_DB_STRZ(tid), KUMO_DB_STRZ(name), KUMO_DB_TIME(now)),
-        KUMO_DB_OUTS(KUMO_DB_OUT_I64(live)));
+    return users_store_keys_live(c, tid, name, now, live);
 }
 
 /* Stores the key. Answers the call itself on failure (the transaction is
  * rolled back); `c` stays the caller's to release. */
 static kumo_code insert_key(struct users_ctx *ctx, struct kumo_rpc_call *call,
                             struct kumo_db_conn *c, const struct kumo_principal *p,
-                            const struct kumo_api_key *key, struct key_row *k)
+                            const struct kumo_api_key *key, struct users_key_row *k)
 {
     char hash[KUMO_SECRET_HASH_HEX_LEN + 1];
     if (kumo_secret_hash_hex(ctx->pepper, ctx->pepper_len, KUMO_SECRET_PURPOSE_API_KEY, key->secret,
@@ -153,15 +116,16 @@ static kumo_code insert_key(struct users_ctx *ctx, struct kumo_rpc_call *call,
     else if (rc == KUMO_CODE_FAILED_PRECONDITION)
         rc = kumo_rpc_call_error(call, rc, "the tenant no longer exists");
     else if (rc == KUMO_CODE_OK)
-        rc = kumo_db_exec(
-            c,
-            "INSERT INTO api_keys (id, tenant_id, name, role, secret_hash, created_by,"
-            " create_time, expire_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            KUMO_DB_PARAMS(KUMO_DB_STRZ(key->id), KUMO_DB_STRZ(p->tid), KUMO_DB_STRZ(k->name),
-                           KUMO_DB_I64(k->role), KUMO_DB_STRZ(hash), KUMO_DB_STRZ(p->sub),
-                           KUMO_DB_TIME(k->create_us),
-                           k->expire_null ? KUMO_DB_NULL : KUMO_DB_TIME(k->expire_us)),
-            NULL);
+        rc = users_store_key_insert(c, &(struct users_key_new){
+                                           .id = key->id,
+                                           .tenant_id = p->tid,
+                                           .name = k->name,
+                                           .secret_hash = hash,
+                                           .created_by = p->sub,
+                                           .role = k->role,
+                                           .create_us = k->create_us,
+                                           .expire_us = k->expire_null ? 0 : k->expire_us,
+                                       });
     if (rc == KUMO_CODE_OK)
         rc = kumo_db_commit(c);
     if (rc == KUMO_CODE_OK)
@@ -186,11 +150,11 @@ USERS_HANDLER(create_api_key)
         rc = users_check_name(call, "name", req->name, 0);
     if (rc == KUMO_CODE_OK)
         rc = check_key_role(ctx, call, p, req);
-    struct key_row k = {.role = req->role,
-                        .create_us = kumo_now_us(),
-                        .revoke_null = 1,
-                        .used_null = 1,
-                        .name = req->name};
+    struct users_key_row k = {.role = req->role,
+                              .create_us = kumo_now_us(),
+                              .revoke_null = 1,
+                              .used_null = 1,
+                              .name = req->name};
     if (rc == KUMO_CODE_OK)
         rc = check_expiry(call, req->expire_time, k.create_us, &k.expire_us);
     if (rc != KUMO_CODE_OK)
@@ -229,44 +193,25 @@ USERS_HANDLER(list_api_keys)
     if (rc != KUMO_CODE_OK)
         return rc;
     int admin = users_caller_is_admin(p);
-    int32_t size;
-    if (kumo_page_size(req->page_size, USERS_PAGE_DEFAULT, USERS_PAGE_MAX, &size) != 0)
-        return kumo_rpc_invalid(call, "page_size", "must not be negative");
     struct kumo_buf scope = KUMO_BUF_INIT;
     kumo_buf_appendf(&scope, "keys|%s|%s", p->tid, admin ? "" : p->sub);
-    int64_t after;
-    if ((rc = kumo_db_page_token_read(call, req->page_token, &scope, &after)) != KUMO_CODE_OK) {
-        kumo_buf_free(&scope);
-        return rc;
-    }
+    struct kumo_db_page pg;
     struct kumo_db_conn *c;
-    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK) {
-        kumo_buf_free(&scope);
+    if ((rc = kumo_db_page_open(&pg, call, ctx->db, &scope, req->page_token, req->page_size,
+                                USERS_PAGE_DEFAULT, USERS_PAGE_MAX, &c)) != KUMO_CODE_OK)
         return rc;
-    }
-    void *out;
+    struct users_key_row *rows = NULL;
     size_t n = 0;
-    rc = kumo_db_row_query_page(c,
-                                "SELECT " KEY_COLUMNS " FROM api_keys k WHERE k.tenant_id = ?"
-                                " AND k.seq > ? AND (? OR k.created_by = ?) ORDER BY k.seq LIMIT ?",
-                                KUMO_DB_PARAMS(KUMO_DB_STRZ(p->tid), KUMO_DB_I64(after),
-                                               KUMO_DB_I64(admin), KUMO_DB_STRZ(p->sub),
-                                               KUMO_DB_I64(size + 1)),
-                                scan_key, call, sizeof(struct key_row), (size_t)size + 1, &out, &n);
-    if (rc != KUMO_CODE_OK) {
-        kumo_buf_free(&scope);
+    rc = users_store_key_page(c, call, p->tid, pg.after, admin, p->sub, pg.size + 1, &rows, &n);
+    if (rc != KUMO_CODE_OK)
         return users_db_fail(call, c, rc);
-    }
     kumo_db_release(c);
-    const struct key_row *rows = out;
     Kumo__Users__V1__ListApiKeysResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__users__v1__list_api_keys_response__init(resp);
-    resp->api_keys = kumo_rpc_call_alloc(call, (size_t)size * sizeof *resp->api_keys);
-    for (size_t i = 0; i < n && i < (size_t)size; i++)
-        resp->api_keys[resp->n_api_keys++] = key_message(call, &rows[i]);
-    if (n > (size_t)size)
-        resp->next_page_token = kumo_db_page_token_write(call, rows[size - 1].seq, &scope);
-    kumo_buf_free(&scope);
+    n = KUMO_DB_PAGE_END(&pg, call, rows, n, seq, &resp->next_page_token);
+    resp->api_keys = kumo_rpc_call_alloc(call, n * sizeof *resp->api_keys);
+    for (resp->n_api_keys = 0; resp->n_api_keys < n; resp->n_api_keys++)
+        resp->api_keys[resp->n_api_keys] = key_message(call, &rows[resp->n_api_keys]);
     *response = &resp->base;
     return KUMO_CODE_OK;
 }
@@ -288,13 +233,7 @@ USERS_HANDLER(revoke_api_key)
     uint64_t n = 0;
     rc = kumo_db_begin(c);
     if (rc == KUMO_CODE_OK)
-        rc = kumo_db_exec(c,
-                          "UPDATE api_keys SET revoke_time = ? WHERE tenant_id = ? AND id = ?"
-                          " AND (? OR created_by = ?) AND revoke_time IS NULL",
-                          KUMO_DB_PARAMS(KUMO_DB_TIME(kumo_now_us()), KUMO_DB_STRZ(p->tid),
-                                         KUMO_DB_STRZ(req->id), KUMO_DB_I64(admin),
-                                         KUMO_DB_STRZ(p->sub)),
-                          &n);
+        rc = users_store_key_revoke(c, p->tid, req->id, admin, p->sub, &n);
     if (rc == KUMO_CODE_OK && n > 0) {
         /* Tokens already exchanged for it die everywhere within a second. */
         char subject[sizeof KEY_SUB_PREFIX + USERS_ID_MAX];
@@ -305,20 +244,10 @@ USERS_HANDLER(revoke_api_key)
         rc = kumo_db_commit(c);
     if (rc == KUMO_CODE_OK && n == 0) {
         /* Already revoked (fine: revoking is idempotent) or not visible. */
-        int64_t seq;
-        rc = kumo_db_query_row(c,
-                               "SELECT seq FROM api_keys WHERE tenant_id = ? AND id = ?"
-                               " AND (? OR created_by = ?)",
-                               KUMO_DB_PARAMS(KUMO_DB_STRZ(p->tid), KUMO_DB_STRZ(req->id),
-                                              KUMO_DB_I64(admin), KUMO_DB_STRZ(p->sub)),
-                               KUMO_DB_OUTS(KUMO_DB_OUT_I64(&seq)));
-        if (rc == KUMO_CODE_NOT_FOUND) {
-            kumo_db_release(c);
-            return kumo_rpc_call_error(call, rc, "no such api key");
-        }
+        rc = users_store_key_exists(c, p->tid, req->id, admin, p->sub);
     }
     if (rc != KUMO_CODE_OK)
-        return users_db_fail(call, c, rc);
+        return kumo_db_call_fail(call, c, rc, "no such api key");
     kumo_db_release(c);
     Kumo__Users__V1__RevokeApiKeyResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__users__v1__revoke_api_key_response__init(resp);
@@ -327,36 +256,6 @@ USERS_HANDLER(revoke_api_key)
 }
 
 /* ---- ExchangeApiKey ---- */
-
-struct exchange_row {
-    int64_t role, expire_us, revoke_us, maker_role, maker_disabled;
-    int expire_null, revoke_null, maker_role_null, maker_disabled_null;
-    char *tenant_id, *name, *secret_hash, *created_by;
-};
-
-static kumo_code scan_exchange(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out)
-{
-    struct exchange_row *x = out;
-    kumo_code rc = kumo_db_rows_scan(
-        rows, KUMO_DB_OUTS(KUMO_DB_OUT_I64(&x->role), nullable_time(&x->expire_us, &x->expire_null),
-                           nullable_time(&x->revoke_us, &x->revoke_null),
-                           ((struct kumo_db_out){.type = KUMO_DB_T_I64,
-                                                 .i64 = &x->maker_role,
-                                                 .is_null = &x->maker_role_null}),
-                           ((struct kumo_db_out){.type = KUMO_DB_T_I64,
-                                                 .i64 = &x->maker_disabled,
-                                                 .is_null = &x->maker_disabled_null})));
-    if (rc != KUMO_CODE_OK)
-        return rc;
-    x->tenant_id = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 5);
-    x->name = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 6);
-    x->secret_hash = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 7);
-    size_t len = 0;
-    x->created_by = kumo_db_rows_bytes(rows, 8, &len)
-                        ? kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 8)
-                        : NULL;
-    return KUMO_CODE_OK;
-}
 
 static kumo_code refuse_key(struct users_ctx *ctx, struct kumo_rpc_call *call, const char *addr,
                             const char *why)
@@ -370,7 +269,7 @@ static kumo_code refuse_key(struct users_ctx *ctx, struct kumo_rpc_call *call, c
 
 /* Why a found key does not work, or NULL if it does. */
 static const char *key_problem(struct users_ctx *ctx, const struct kumo_api_key *key,
-                               const struct exchange_row *x)
+                               const struct users_key_exchange_row *x)
 {
     char hash[KUMO_SECRET_HASH_HEX_LEN + 1];
     kumo_secret_hash_hex(ctx->pepper, ctx->pepper_len, KUMO_SECRET_PURPOSE_API_KEY, key->secret,
@@ -391,7 +290,7 @@ static const char *key_problem(struct users_ctx *ctx, const struct kumo_api_key 
 
 /* A working key used for another tenant than its own (service keys name
  * theirs): refused before anything is recorded. */
-static int wrong_tenant(const struct exchange_row *x, const char *tenant_id)
+static int wrong_tenant(const struct users_key_exchange_row *x, const char *tenant_id)
 {
     return x->role != KUMO__USERS__V1__ROLE__ROLE_SERVICE && tenant_id[0] &&
            strcmp(tenant_id, x->tenant_id) != 0;
@@ -401,24 +300,17 @@ static int wrong_tenant(const struct exchange_row *x, const char *tenant_id)
  * answer. */
 static kumo_code check_key(struct users_ctx *ctx, struct kumo_rpc_call *call,
                            const struct kumo_api_key *key, const char *addr, const char *tenant_id,
-                           struct exchange_row *x)
+                           struct users_key_exchange_row *x)
 {
     struct kumo_db_conn *c;
     kumo_code rc = kumo_db_call_acquire(ctx->db, call, &c);
     if (rc != KUMO_CODE_OK)
         return rc;
-    rc = kumo_db_row_query_one(
-        c,
-        "SELECT k.role, k.expire_time, k.revoke_time, u.role, u.disabled,"
-        " k.tenant_id, k.name, k.secret_hash, k.created_by FROM api_keys k"
-        " LEFT JOIN users u ON u.id = k.created_by AND u.tenant_id = k.tenant_id"
-        " WHERE k.id = ?",
-        KUMO_DB_PARAMS(KUMO_DB_STRZ(key->id)), scan_exchange, call, x);
+    rc = users_store_key_exchange_get(c, call, key->id, x);
     const char *why = rc == KUMO_CODE_OK ? key_problem(ctx, key, x) : NULL;
     int foreign = rc == KUMO_CODE_OK && why == NULL && wrong_tenant(x, tenant_id);
     if (rc == KUMO_CODE_OK && why == NULL && !foreign)
-        rc = kumo_db_exec(c, "UPDATE api_keys SET last_used_time = ? WHERE id = ?",
-                          KUMO_DB_PARAMS(KUMO_DB_TIME(kumo_now_us()), KUMO_DB_STRZ(key->id)), NULL);
+        rc = users_store_key_touch(c, key->id);
     if (rc != KUMO_CODE_OK && rc != KUMO_CODE_NOT_FOUND)
         return users_db_fail(call, c, rc);
     kumo_db_release(c);
@@ -441,10 +333,7 @@ static kumo_code service_tenant(struct users_ctx *ctx, struct kumo_rpc_call *cal
     struct kumo_db_conn *c;
     if (rc != KUMO_CODE_OK || (rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
-    int64_t seq;
-    rc = kumo_db_query_row(c, "SELECT seq FROM tenants WHERE id = ?",
-                           KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id)),
-                           KUMO_DB_OUTS(KUMO_DB_OUT_I64(&seq)));
+    rc = users_store_tenant_exists(c, tenant_id, 0);
     kumo_db_release(c);
     if (rc == KUMO_CODE_NOT_FOUND)
         return kumo_rpc_call_error(call, rc, "no such tenant");
@@ -462,7 +351,7 @@ USERS_HANDLER(exchange_api_key)
     struct kumo_api_key key;
     if (kumo_api_key_parse(req->api_key, strlen(req->api_key), &key) != 0)
         return refuse_key(ctx, call, addr, "malformed key");
-    struct exchange_row x = {0};
+    struct users_key_exchange_row x = {0};
     rc = check_key(ctx, call, &key, addr, req->tenant_id, &x);
     kumo_secret_wipe(&key, sizeof key);
     if (rc != KUMO_CODE_OK)

@@ -79,18 +79,6 @@ kumo_code users_deny_service(struct kumo_rpc_call *call, const struct kumo_princ
     return KUMO_CODE_OK;
 }
 
-static kumo_code scan_id(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out)
-{
-    (void)call;
-    size_t len = 0;
-    const void *p = kumo_db_rows_bytes(rows, 0, &len);
-    if (p == NULL || len == 0 || len > USERS_ID_MAX)
-        return KUMO_CODE_INTERNAL;
-    memcpy(out, p, len);
-    ((char *)out)[len] = '\0';
-    return KUMO_CODE_OK;
-}
-
 kumo_code users_system_tenant_id(struct users_ctx *ctx, struct kumo_rpc_call *call,
                                  char out[USERS_ID_MAX + 1])
 {
@@ -106,8 +94,7 @@ kumo_code users_system_tenant_id(struct users_ctx *ctx, struct kumo_rpc_call *ca
     if (rc != KUMO_CODE_OK)
         return rc;
     char id[USERS_ID_MAX + 1];
-    rc = kumo_db_row_query_one(c, "SELECT id FROM tenants WHERE slug = ?",
-                               KUMO_DB_PARAMS(KUMO_DB_STRZ(USERS_SYSTEM_SLUG)), scan_id, call, id);
+    rc = users_store_tenant_id_by_slug(c, USERS_SYSTEM_SLUG, id, sizeof id);
     kumo_db_release(c);
     if (rc != KUMO_CODE_OK)
         return rc;

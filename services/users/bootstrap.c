@@ -55,12 +55,8 @@ static int ensure_tenant(struct boot *b, const char *slug, const char *name,
         0)
         return fail("bootstrap: bad tenant name", why);
     for (int attempt = 0; attempt < 2; attempt++) {
-        size_t len = 0;
-        kumo_code rc = kumo_db_query_row(
-            b->c, "SELECT id FROM tenants WHERE slug = ?", KUMO_DB_PARAMS(KUMO_DB_STRZ(slug)),
-            KUMO_DB_OUTS(KUMO_DB_OUT_BUF(tid, USERS_ID_MAX + 1, &len)));
+        kumo_code rc = users_store_tenant_id_by_slug(b->c, slug, tid, USERS_ID_MAX + 1);
         if (rc == KUMO_CODE_OK) {
-            tid[len] = '\0';
             return attempt == 0 ? say("bootstrap: tenant exists", slug) : 0;
         }
         if (rc != KUMO_CODE_NOT_FOUND)
@@ -68,11 +64,10 @@ static int ensure_tenant(struct boot *b, const char *slug, const char *name,
         char id[USERS_ID_MAX + 1];
         if (kumo_id_new("tn", id, USERS_ID_MAX + 1) != 0)
             return fail("bootstrap: no randomness", "");
-        rc = kumo_db_exec(b->c,
-                          "INSERT INTO tenants (id, slug, name, create_time) VALUES (?, ?, ?, ?)",
-                          KUMO_DB_PARAMS(KUMO_DB_STRZ(id), KUMO_DB_STRZ(slug), KUMO_DB_STRZ(name),
-                                         KUMO_DB_TIME(kumo_now_us())),
-                          NULL);
+        rc = users_store_tenant_insert(b->c, &(struct users_tenant_row){.create_us = kumo_now_us(),
+                                                                        .id = id,
+                                                                        .slug = (char *)slug,
+                                                                        .name = (char *)name});
         if (rc == KUMO_CODE_OK) {
             memcpy(tid, id, sizeof id);
             return say("bootstrap: tenant created", slug);
@@ -92,10 +87,7 @@ static int ensure_admin(struct boot *b, const char *tid, const char *email_var,
     const char *why;
     if (email == NULL || kumo_email_check(email, strlen(email), norm, &why) != 0)
         return fail("bootstrap: bad admin e-mail", email_var);
-    int64_t seq;
-    kumo_code rc = kumo_db_query_row(
-        b->c, "SELECT seq FROM users WHERE tenant_id = ? AND email_norm = ?",
-        KUMO_DB_PARAMS(KUMO_DB_STRZ(tid), KUMO_DB_STRZ(norm)), KUMO_DB_OUTS(KUMO_DB_OUT_I64(&seq)));
+    kumo_code rc = users_store_user_email_exists(b->c, tid, norm);
     if (rc == KUMO_CODE_OK)
         return say("bootstrap: admin exists", norm);
     if (rc != KUMO_CODE_NOT_FOUND)
@@ -111,19 +103,16 @@ static int ensure_admin(struct boot *b, const char *tid, const char *email_var,
         return fail("bootstrap: cannot hash a password", "argon2");
     char id[USERS_ID_MAX + 1];
     int64_t now = kumo_now_us();
+    const struct users_user_row u = {.role = KUMO__USERS__V1__ROLE__ROLE_ADMIN,
+                                     .create_us = now,
+                                     .update_us = now,
+                                     .id = id,
+                                     .tenant_id = (char *)tid,
+                                     .email = (char *)email,
+                                     .display_name = "Administrator"};
     rc = kumo_id_new("us", id, USERS_ID_MAX + 1) != 0
              ? KUMO_CODE_INTERNAL
-             : kumo_db_exec(b->c,
-                            "INSERT INTO users (id, tenant_id, email,"
-                            " email_norm, display_name, role, disabled,"
-                            " password_hash, version, create_time,"
-                            " update_time) VALUES (?, ?, ?, ?, ?, ?, 0, ?,"
-                            " 1, ?, ?)",
-                            KUMO_DB_PARAMS(KUMO_DB_STRZ(id), KUMO_DB_STRZ(tid), KUMO_DB_STRZ(email),
-                                           KUMO_DB_STRZ(norm), KUMO_DB_STRZ("Administrator"),
-                                           KUMO_DB_I64(3), KUMO_DB_STRZ(phc), KUMO_DB_TIME(now),
-                                           KUMO_DB_TIME(now)),
-                            NULL);
+             : users_store_user_insert(b->c, &u, norm, phc);
     kumo_free(phc);
     if (rc == KUMO_CODE_ALREADY_EXISTS)
         return say("bootstrap: admin exists", norm);
@@ -151,17 +140,11 @@ static int key_file_works(struct boot *b, const char *tid, const char *name, con
     if (!ok)
         return 0;
     char stored[KUMO_SECRET_HASH_HEX_LEN + 1], hash[KUMO_SECRET_HASH_HEX_LEN + 1];
-    size_t len = 0;
-    kumo_code rc = kumo_db_query_row(
-        b->c,
-        "SELECT secret_hash FROM api_keys WHERE id = ? AND tenant_id = ? AND name = ? AND role = 4"
-        " AND revoke_time IS NULL AND expire_time IS NULL",
-        KUMO_DB_PARAMS(KUMO_DB_STRZ(key.id), KUMO_DB_STRZ(tid), KUMO_DB_STRZ(name)),
-        KUMO_DB_OUTS(KUMO_DB_OUT_BUF(stored, sizeof stored, &len)));
+    kumo_code rc = users_store_service_key_hash(b->c, tid, key.id, name, stored, sizeof stored);
     kumo_secret_hash_hex(b->ctx->pepper, b->ctx->pepper_len, KUMO_SECRET_PURPOSE_API_KEY,
                          key.secret, strlen(key.secret), hash);
     kumo_secret_wipe(&key, sizeof key);
-    return rc == KUMO_CODE_OK && len == KUMO_SECRET_HASH_HEX_LEN &&
+    return rc == KUMO_CODE_OK && strlen(stored) == KUMO_SECRET_HASH_HEX_LEN &&
            kumo_secret_equal(stored, hash, KUMO_SECRET_HASH_HEX_LEN);
 }
 
@@ -195,13 +178,14 @@ static int new_service_key(struct boot *b, const char *tid, const char *name, co
     kumo_secret_hash_hex(b->ctx->pepper, b->ctx->pepper_len, KUMO_SECRET_PURPOSE_API_KEY,
                          key.secret, strlen(key.secret), hash);
     int64_t now = kumo_now_us();
-    kumo_code rc = kumo_db_exec(
-        b->c,
-        "INSERT INTO api_keys (id, tenant_id, name, role, secret_hash, created_by, create_time)"
-        " VALUES (?, ?, ?, 4, ?, NULL, ?)",
-        KUMO_DB_PARAMS(KUMO_DB_STRZ(key.id), KUMO_DB_STRZ(tid), KUMO_DB_STRZ(name),
-                       KUMO_DB_STRZ(hash), KUMO_DB_TIME(now)),
-        NULL);
+    kumo_code rc = users_store_key_insert(b->c, &(struct users_key_new){
+                                                    .id = key.id,
+                                                    .tenant_id = tid,
+                                                    .name = name,
+                                                    .secret_hash = hash,
+                                                    .role = KUMO__USERS__V1__ROLE__ROLE_SERVICE,
+                                                    .create_us = now,
+                                                });
     int err = rc == KUMO_CODE_OK ? write_secret_file(path, text) : 0;
     kumo_secret_wipe(&key, sizeof key);
     kumo_secret_wipe(text, sizeof text);
@@ -209,19 +193,11 @@ static int new_service_key(struct boot *b, const char *tid, const char *name, co
         return fail_db("bootstrap: cannot create a service key");
     if (err != 0) {
         /* A key nobody holds must not stay live. */
-        kumo_db_exec(b->c, "UPDATE api_keys SET revoke_time = ? WHERE id = ?",
-                     KUMO_DB_PARAMS(KUMO_DB_TIME(now), KUMO_DB_STRZ(key.id)), NULL);
+        users_store_key_revoke_id(b->c, key.id, now);
         return fail("bootstrap: cannot write a service key file", kumo_strerror(err));
     }
     /* Rotation: keep the two newest live keys of the service. */
-    rc = kumo_db_exec(b->c,
-                      "UPDATE api_keys SET revoke_time = ? WHERE tenant_id = ? AND name = ?"
-                      " AND role = 4 AND revoke_time IS NULL AND seq NOT IN (SELECT seq FROM"
-                      " (SELECT seq FROM api_keys WHERE tenant_id = ? AND name = ? AND role = 4"
-                      " AND revoke_time IS NULL ORDER BY seq DESC LIMIT 2) newest)",
-                      KUMO_DB_PARAMS(KUMO_DB_TIME(now), KUMO_DB_STRZ(tid), KUMO_DB_STRZ(name),
-                                     KUMO_DB_STRZ(tid), KUMO_DB_STRZ(name)),
-                      NULL);
+    rc = users_store_service_keys_retire(b->c, tid, name, now);
     if (rc != KUMO_CODE_OK)
         return fail_db("bootstrap: cannot retire old service keys");
     return say("bootstrap: service key created", name);

@@ -89,22 +89,9 @@ static const struct kumo_config_var own_vars[] = {
      "bootstrap: directory receiving <service>.apikey (mode 0600) for each service principal"},
 };
 
-#define N_OWN (sizeof own_vars / sizeof own_vars[0])
-
-static struct kumo_config_var all_vars[N_OWN + KUMO_DB_N_CONFIG_VARS];
-static pthread_once_t vars_once = PTHREAD_ONCE_INIT;
-
-static void build_vars(void)
-{
-    memcpy(all_vars, own_vars, sizeof own_vars);
-    kumo_db_config_vars(all_vars + N_OWN, KUMO_DB_N_CONFIG_VARS, "kumo_users");
-}
-
 const struct kumo_config_var *users_config_vars(size_t *n)
 {
-    pthread_once(&vars_once, build_vars);
-    *n = N_OWN + KUMO_DB_N_CONFIG_VARS;
-    return all_vars;
+    return kumo_db_daemon_vars(own_vars, sizeof own_vars / sizeof own_vars[0], "kumo_users", n);
 }
 
 int users_settings_load(const struct kumo_config *c, struct users_settings *s)

@@ -32,22 +32,8 @@ int users_ctx_open_db(struct users_ctx *ctx, const struct kumo_config *c)
 /* Reads a whole (small) file into `out`. Returns 0 or -errno. */
 static int read_file(const char *path, struct kumo_buf *out)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    char chunk[4096];
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0 || out->len + (size_t)n > MAX_KEY_FILE) {
-            int rc = n < 0 ? -errno : n == 0 ? 0 : KUMO_ERR_TOO_LARGE;
-            close(fd);
-            kumo_secret_wipe(chunk, sizeof chunk);
-            return rc;
-        }
-        kumo_buf_append(out, chunk, (size_t)n);
-    }
+    kumo_buf_reserve(out, MAX_KEY_FILE + 1); /* read in place: no copies of the key */
+    return kumo_buf_read_file(out, path, MAX_KEY_FILE);
 }
 
 /* Adds one PEM key file to the signer, its kid being the key's RFC 7638

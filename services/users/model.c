@@ -31,22 +31,6 @@ int users_role_rank(Kumo__Users__V1__Role r)
     return users_role_valid_for_user(r) ? (int)r : 0;
 }
 
-kumo_code users_scan_user(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out)
-{
-    struct users_user_row *u = out;
-    kumo_code rc = kumo_db_rows_scan(
-        rows, KUMO_DB_OUTS(KUMO_DB_OUT_I64(&u->seq), KUMO_DB_OUT_I64(&u->role),
-                           KUMO_DB_OUT_I64(&u->disabled), KUMO_DB_OUT_TIME(&u->create_us),
-                           KUMO_DB_OUT_TIME(&u->update_us), KUMO_DB_OUT_I64(&u->version)));
-    if (rc != KUMO_CODE_OK)
-        return rc;
-    u->id = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 6);
-    u->tenant_id = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 7);
-    u->email = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 8);
-    u->display_name = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 9);
-    return KUMO_CODE_OK;
-}
-
 Kumo__Users__V1__User *users_user_message(struct kumo_rpc_call *call,
                                           const struct users_user_row *u)
 {

@@ -5,7 +5,6 @@
  * authenticator checks and GET /revocations on the admin port serves.
  * Every replica polls the database itself, so the feed it serves is the
  * database's, whichever replica a follower reaches. */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 
 #include "runtime/admin_http.h"
 #include "runtime/log.h"
+#include "runtime/worker.h"
 #include "users.h"
 
 #define POLL_BATCH    500
@@ -26,35 +26,29 @@ static int64_t wall_s(void)
 kumo_code users_revoke_tokens(struct kumo_db_conn *c, const char *tenant_id, const char *subject,
                               const char *reason)
 {
-    int64_t now = wall_s();
-    return kumo_db_exec(c,
-                        "INSERT INTO revocations (tenant_id, subject, not_before, created, reason)"
-                        " VALUES (?, ?, ?, ?, ?)",
-                        KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(subject),
-                                       KUMO_DB_I64(now), KUMO_DB_I64(now), KUMO_DB_STRZ(reason)),
-                        NULL);
+    return users_store_revocation_insert(c, tenant_id, subject, reason, wall_s());
 }
 
 kumo_code users_revoke_keys_of(struct kumo_db_conn *c, const char *tenant_id, const char *user_id,
                                const char *reason)
 {
-    int64_t now = wall_s();
-    return kumo_db_exec(c,
-                        "INSERT INTO revocations (tenant_id, subject, not_before, created, reason)"
-                        " SELECT tenant_id, CONCAT('" USERS_KEY_SUB_PREFIX "', id), ?, ?, ?"
-                        " FROM api_keys WHERE tenant_id = ? AND created_by = ?",
-                        KUMO_DB_PARAMS(KUMO_DB_I64(now), KUMO_DB_I64(now), KUMO_DB_STRZ(reason),
-                                       KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(user_id)),
-                        NULL);
+    return users_store_revocation_insert_keys_of(c, tenant_id, user_id, USERS_KEY_SUB_PREFIX,
+                                                 reason, wall_s());
 }
 
-static struct {
+static struct kumo_worker *poll_worker;
+
+struct poll_state {
     struct users_ctx *ctx;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int stop, started;
-} P = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    int64_t now;
+};
+
+static void add_row(void *ud, int64_t seq, const char *tid, const char *sub, int64_t nbf,
+                    int64_t created)
+{
+    struct poll_state *ps = ud;
+    kumo_revocations_add(ps->ctx->revocations, seq, tid, sub, nbf, created, ps->now);
+}
 
 /* Copies rows after the set's cursor, and the recent ones whatever their
  * seq (a transaction may commit after a higher seq was read), into the
@@ -64,32 +58,11 @@ static int poll_once(struct users_ctx *ctx)
     struct kumo_db_conn *c;
     if (kumo_db_acquire(ctx->db, kumo_now_ns() + 2000000000LL, &c) != KUMO_CODE_OK)
         return -1;
-    int64_t now = wall_s(), cursor = kumo_revocations_cursor(ctx->revocations);
-    struct kumo_db_rows *rows;
-    kumo_code rc = kumo_db_query(
-        c,
-        "SELECT seq, tenant_id, subject, not_before, created FROM revocations"
-        " WHERE (seq > ? OR created >= ?) AND not_before >= ? ORDER BY seq LIMIT 500",
-        KUMO_DB_PARAMS(KUMO_DB_I64(cursor), KUMO_DB_I64(now - KUMO_REVOCATIONS_WINDOW_S),
-                       KUMO_DB_I64(now - ctx->revocations_keep_s)),
-        &rows);
-    int n = 0, has = 0;
-    while (rc == KUMO_CODE_OK && (rc = kumo_db_rows_next(rows, &has)) == KUMO_CODE_OK && has) {
-        int64_t seq, nbf, created;
-        char tid[KUMO_REVOCATION_ID_MAX + 1], sub[KUMO_REVOCATION_ID_MAX + 1];
-        size_t tl, sl;
-        rc = kumo_db_rows_scan(
-            rows, KUMO_DB_OUTS(KUMO_DB_OUT_I64(&seq), KUMO_DB_OUT_BUF(tid, sizeof tid, &tl),
-                               KUMO_DB_OUT_BUF(sub, sizeof sub, &sl), KUMO_DB_OUT_I64(&nbf),
-                               KUMO_DB_OUT_I64(&created)));
-        if (rc == KUMO_CODE_OK && tl < sizeof tid && sl < sizeof sub) {
-            tid[tl] = sub[sl] = '\0';
-            kumo_revocations_add(ctx->revocations, seq, tid, sub, nbf, created, now);
-            n++;
-        }
-    }
-    if (rows)
-        kumo_db_rows_close(rows);
+    struct poll_state ps = {ctx, wall_s()};
+    int n = 0;
+    kumo_code rc = users_store_revocations_read(
+        c, kumo_revocations_cursor(ctx->revocations), ps.now - KUMO_REVOCATIONS_WINDOW_S,
+        ps.now - ctx->revocations_keep_s, POLL_BATCH, KUMO_REVOCATION_ID_MAX, add_row, &ps, &n);
     kumo_db_release(c);
     return rc == KUMO_CODE_OK ? n : -1;
 }
@@ -100,40 +73,27 @@ static void purge_old(struct users_ctx *ctx)
     struct kumo_db_conn *c;
     if (kumo_db_acquire(ctx->db, kumo_now_ns() + 5000000000LL, &c) != KUMO_CODE_OK)
         return;
-    kumo_db_exec(c, "DELETE FROM revocations WHERE not_before < ? LIMIT 10000",
-                 KUMO_DB_PARAMS(KUMO_DB_I64(wall_s() - ctx->revocations_keep_s - 3600)), NULL);
+    users_store_revocations_purge(c, wall_s() - ctx->revocations_keep_s - 3600);
     kumo_db_release(c);
 }
 
-static void *poller(void *arg)
+/* One round: reads until the table is caught up, purges now and then. */
+static int64_t poller(void *arg)
 {
     struct users_ctx *ctx = arg;
-    int failing = 0;
-    int64_t last_purge = 0;
-    pthread_mutex_lock(&P.mu);
-    while (!P.stop) {
-        pthread_mutex_unlock(&P.mu);
-        int n;
-        while ((n = poll_once(ctx)) == POLL_BATCH)
-            ;
-        if (n < 0 && !failing)
-            kumo_log(KUMO_LOG_WARN, NULL, "revocations: cannot read the table; retrying", NULL);
-        failing = n < 0;
-        if (n >= 0 && wall_s() - last_purge > PURGE_EVERY_S) {
-            purge_old(ctx);
-            last_purge = wall_s();
-        }
-        pthread_mutex_lock(&P.mu);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t ns = ts.tv_nsec + ctx->s.revocations_poll_ms * 1000000LL;
-        ts.tv_sec += (time_t)(ns / 1000000000LL);
-        ts.tv_nsec = (long)(ns % 1000000000LL);
-        while (!P.stop && pthread_cond_timedwait(&P.cv, &P.mu, &ts) == 0)
-            ;
+    static int failing;
+    static int64_t last_purge;
+    int n;
+    while ((n = poll_once(ctx)) == POLL_BATCH)
+        ;
+    if (n < 0 && !failing)
+        kumo_log(KUMO_LOG_WARN, NULL, "revocations: cannot read the table; retrying", NULL);
+    failing = n < 0;
+    if (n >= 0 && wall_s() - last_purge > PURGE_EVERY_S) {
+        purge_old(ctx);
+        last_purge = wall_s();
     }
-    pthread_mutex_unlock(&P.mu);
-    return NULL;
+    return ctx->s.revocations_poll_ms;
 }
 
 /* GET /revocations?after=N&window=S */
@@ -169,24 +129,14 @@ int users_revocations_start(struct users_ctx *ctx, struct kumo_admin *admin)
         kumo_admin_add_query_route(admin, "/revocations", serve_feed, ctx) != 0)
         return -1;
     kumo_rpc_jwt_auth_set_revocations(ctx->auth, ctx->revocations);
-    P.ctx = ctx;
-    P.stop = 0;
-    if (pthread_create(&P.thread, NULL, poller, ctx) != 0)
-        return -1;
-    P.started = 1;
-    return 0;
+    poll_worker = kumo_worker_start(poller, ctx);
+    return poll_worker ? 0 : -1;
 }
 
 void users_revocations_stop(struct users_ctx *ctx)
 {
-    if (P.started) {
-        pthread_mutex_lock(&P.mu);
-        P.stop = 1;
-        pthread_cond_broadcast(&P.cv);
-        pthread_mutex_unlock(&P.mu);
-        pthread_join(P.thread, NULL);
-        P.started = 0;
-    }
+    kumo_worker_stop(poll_worker);
+    poll_worker = NULL;
     kumo_revocations_free(ctx->revocations);
     ctx->revocations = NULL;
 }

@@ -52,12 +52,7 @@ kumo_code users_issue_access(struct users_ctx *ctx, struct kumo_rpc_call *call, 
 kumo_code users_revoke_families(struct kumo_db_conn *c, const char *tenant_id, const char *user_id,
                                 const char *reason)
 {
-    return kumo_db_exec(c,
-                        "UPDATE refresh_families SET revoke_time = ?, revoke_reason = ?"
-                        " WHERE tenant_id = ? AND user_id = ? AND revoke_time IS NULL",
-                        KUMO_DB_PARAMS(KUMO_DB_TIME(kumo_now_us()), KUMO_DB_STRZ(reason),
-                                       KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(user_id)),
-                        NULL);
+    return users_store_families_revoke_user(c, tenant_id, user_id, reason);
 }
 
 const char *users_client_address(struct users_ctx *ctx, struct kumo_rpc_call *call)
@@ -101,20 +96,9 @@ static kumo_code start_family(struct users_ctx *ctx, struct kumo_db_conn *c, con
     int64_t now = kumo_now_us();
     int64_t fam_exp = now + ctx->s.family_ttl_s * 1000000;
     *exp_us = now + ctx->s.refresh_ttl_s * 1000000;
-    kumo_code rc =
-        kumo_db_exec(c,
-                     "INSERT INTO refresh_families (id, tenant_id, user_id, create_time,"
-                     " expire_time) VALUES (?, ?, ?, ?, ?)",
-                     KUMO_DB_PARAMS(KUMO_DB_STRZ(fid), KUMO_DB_STRZ(tid), KUMO_DB_STRZ(uid),
-                                    KUMO_DB_TIME(now), KUMO_DB_TIME(fam_exp)),
-                     NULL);
+    kumo_code rc = users_store_family_insert(c, fid, tid, uid, now, fam_exp);
     if (rc == KUMO_CODE_OK)
-        rc = kumo_db_exec(c,
-                          "INSERT INTO refresh_tokens (token_hash, family_id, create_time,"
-                          " expire_time) VALUES (?, ?, ?, ?)",
-                          KUMO_DB_PARAMS(KUMO_DB_STRZ(hash), KUMO_DB_STRZ(fid), KUMO_DB_TIME(now),
-                                         KUMO_DB_TIME(*exp_us)),
-                          NULL);
+        rc = users_store_token_insert(c, hash, fid, now, *exp_us);
     return rc;
 }
 
@@ -132,21 +116,26 @@ static char *new_refresh_token(struct kumo_rpc_call *call)
     return out;
 }
 
-/* ---- Authenticate ---- */
-
-struct login_row {
-    struct users_user_row u;
-    char *phc;
-};
-
-static kumo_code scan_login(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out)
+/* The rest of a session's answer once its refresh token is stored: an
+ * access token for the user with `role`, and both tokens' expiry times
+ * (the refresh token's is rexp_us). */
+static kumo_code session_tokens(struct users_ctx *ctx, struct kumo_rpc_call *call, const char *uid,
+                                const char *tid, int64_t role, int64_t rexp_us, char **access,
+                                Google__Protobuf__Timestamp **access_exp,
+                                Google__Protobuf__Timestamp **refresh_exp)
 {
-    struct login_row *l = out;
-    kumo_code rc = users_scan_user(call, rows, &l->u);
-    if (rc == KUMO_CODE_OK)
-        l->phc = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 10);
-    return rc;
+    int64_t aexp_s;
+    kumo_code rc =
+        users_issue_access(ctx, call, uid, tid, users_role_bit((Kumo__Users__V1__Role)role),
+                           ctx->s.access_ttl_s, access, &aexp_s);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    *access_exp = kumo_pb_timestamp(kumo_rpc_call_allocator(call), aexp_s * 1000000);
+    *refresh_exp = kumo_pb_timestamp(kumo_rpc_call_allocator(call), rexp_us);
+    return KUMO_CODE_OK;
 }
+
+/* ---- Authenticate ---- */
 
 static kumo_code refuse_login(struct users_ctx *ctx, struct kumo_rpc_call *call, const char *acct,
                               const char *addr, const char *why)
@@ -161,7 +150,7 @@ static kumo_code refuse_login(struct users_ctx *ctx, struct kumo_rpc_call *call,
 /* Replaces a hash made with weaker parameters than today's (best effort:
  * the login succeeds either way). */
 static void maybe_rehash(struct users_ctx *ctx, struct kumo_rpc_call *call, struct kumo_db_conn *c,
-                         const struct login_row *l, const char *pw)
+                         const struct users_login_row *l, const char *pw)
 {
     if (kumo_password_needs_rehash(ctx->hasher, l->phc) != 1)
         return;
@@ -172,12 +161,7 @@ static void maybe_rehash(struct users_ctx *ctx, struct kumo_rpc_call *call, stru
     users_argon2_leave(ctx);
     if (err != 0)
         return;
-    kumo_db_exec(c,
-                 "UPDATE users SET password_hash = ? WHERE tenant_id = ? AND id = ?"
-                 " AND password_hash = ?",
-                 KUMO_DB_PARAMS(KUMO_DB_STRZ(phc), KUMO_DB_STRZ(l->u.tenant_id),
-                                KUMO_DB_STRZ(l->u.id), KUMO_DB_STRZ(l->phc)),
-                 NULL);
+    users_store_password_set(c, l->u.tenant_id, l->u.id, l->phc, phc, NULL);
     kumo_free(phc);
     kumo_log(KUMO_LOG_INFO, kumo_rpc_call_request_id(call), "password rehashed", "user", l->u.id,
              NULL);
@@ -187,18 +171,13 @@ static void maybe_rehash(struct users_ctx *ctx, struct kumo_rpc_call *call, stru
  * account does not exist). Returns OK with *found filled, or an answer. */
 static kumo_code check_login(struct users_ctx *ctx, struct kumo_rpc_call *call, const char *slug,
                              const char *norm, const char *pw, const char *acct, const char *addr,
-                             struct login_row *l)
+                             struct users_login_row *l)
 {
     struct kumo_db_conn *c;
     kumo_code rc = kumo_db_call_acquire(ctx->db, call, &c);
     if (rc != KUMO_CODE_OK)
         return rc;
-    rc = kumo_db_row_query_one(c,
-                               "SELECT " USERS_USER_COLUMNS ", u.password_hash FROM users u"
-                               " JOIN tenants t ON t.id = u.tenant_id"
-                               " WHERE t.slug = ? AND u.email_norm = ?",
-                               KUMO_DB_PARAMS(KUMO_DB_STRZ(slug), KUMO_DB_STRZ(norm)), scan_login,
-                               call, l);
+    rc = users_store_login_get(c, call, slug, norm, l);
     kumo_db_release(c);
     if (rc != KUMO_CODE_OK && rc != KUMO_CODE_NOT_FOUND)
         return users_db_fail(call, NULL, rc);
@@ -240,7 +219,7 @@ USERS_HANDLER(authenticate)
         kumo_buf_free(&acct);
         return rc;
     }
-    struct login_row l;
+    struct users_login_row l;
     rc =
         check_login(ctx, call, req->tenant, norm, req->password, (const char *)acct.data, addr, &l);
     if (rc == KUMO_CODE_OK)
@@ -265,15 +244,10 @@ USERS_HANDLER(authenticate)
     rc = kumo_db_call_commit(call, c, rc, NULL);
     if (rc != KUMO_CODE_OK)
         return rc;
-    int64_t aexp;
-    rc = users_issue_access(ctx, call, l.u.id, l.u.tenant_id,
-                            users_role_bit((Kumo__Users__V1__Role)l.u.role), ctx->s.access_ttl_s,
-                            &resp->access_token, &aexp);
+    rc = session_tokens(ctx, call, l.u.id, l.u.tenant_id, l.u.role, rexp, &resp->access_token,
+                        &resp->access_token_expire_time, &resp->refresh_token_expire_time);
     if (rc != KUMO_CODE_OK)
         return rc;
-    resp->access_token_expire_time =
-        kumo_pb_timestamp(kumo_rpc_call_allocator(call), aexp * 1000000);
-    resp->refresh_token_expire_time = kumo_pb_timestamp(kumo_rpc_call_allocator(call), rexp);
     resp->user = users_user_message(call, &l.u);
     *response = &resp->base;
     return KUMO_CODE_OK;
@@ -281,53 +255,14 @@ USERS_HANDLER(authenticate)
 
 /* ---- RefreshToken ---- */
 
-struct refresh_row {
-    int64_t tok_exp, used, fam_exp, revoked;
-    int used_null, revoked_null;
-    char *family, *tenant_id, *user_id;
-};
-
-static kumo_code scan_refresh(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out)
-{
-    struct refresh_row *r = out;
-    kumo_code rc = kumo_db_rows_scan(
-        rows, KUMO_DB_OUTS(KUMO_DB_OUT_TIME(&r->tok_exp),
-                           ((struct kumo_db_out){
-                               .type = KUMO_DB_T_TIME, .i64 = &r->used, .is_null = &r->used_null}),
-                           KUMO_DB_OUT_TIME(&r->fam_exp),
-                           ((struct kumo_db_out){.type = KUMO_DB_T_TIME,
-                                                 .i64 = &r->revoked,
-                                                 .is_null = &r->revoked_null})));
-    if (rc != KUMO_CODE_OK)
-        return rc;
-    r->family = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 4);
-    r->tenant_id = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 5);
-    r->user_id = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 6);
-    return KUMO_CODE_OK;
-}
-
-#define SELECT_REFRESH                                                                             \
-    "SELECT t.expire_time, t.used_time, f.expire_time, f.revoke_time, f.id, f.tenant_id,"          \
-    " f.user_id FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id"               \
-    " WHERE t.token_hash = ?"
-
-static kumo_code revoke_family(struct kumo_db_conn *c, const char *fid, const char *reason)
-{
-    return kumo_db_exec(
-        c,
-        "UPDATE refresh_families SET revoke_time = ?, revoke_reason = ?"
-        " WHERE id = ? AND revoke_time IS NULL",
-        KUMO_DB_PARAMS(KUMO_DB_TIME(kumo_now_us()), KUMO_DB_STRZ(reason), KUMO_DB_STRZ(fid)), NULL);
-}
-
 /* Ends the transaction with a refusal; `reason` (NULL: none) revokes the
  * family first and is committed, so the revocation sticks. */
 static kumo_code refuse_refresh(struct kumo_rpc_call *call, struct kumo_db_conn *c,
-                                const struct refresh_row *r, const char *reason)
+                                const struct users_refresh_row *r, const char *reason)
 {
     kumo_code rc = KUMO_CODE_OK;
     if (reason) {
-        rc = revoke_family(c, r->family, reason);
+        rc = users_store_family_revoke(c, r->family, reason);
         if (rc == KUMO_CODE_OK)
             rc = kumo_db_commit(c);
         kumo_log(KUMO_LOG_WARN, kumo_rpc_call_request_id(call), "refresh family revoked", "reason",
@@ -341,21 +276,13 @@ static kumo_code refuse_refresh(struct kumo_rpc_call *call, struct kumo_db_conn 
     return kumo_rpc_call_error(call, KUMO_CODE_UNAUTHENTICATED, INVALID_REFRESH);
 }
 
-static kumo_code scan_role(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out)
-{
-    (void)call;
-    int64_t *v = out;
-    return kumo_db_rows_scan(rows, KUMO_DB_OUTS(KUMO_DB_OUT_I64(&v[0]), KUMO_DB_OUT_I64(&v[1])));
-}
-
 /* The rotation itself, inside a transaction holding the token row. On OK
  * *role is the user's current role and *rexp the new token's expiry. */
 static kumo_code rotate(struct users_ctx *ctx, struct kumo_rpc_call *call, struct kumo_db_conn *c,
-                        const char *hash, const char *next, struct refresh_row *r, int64_t *role,
-                        int64_t *rexp)
+                        const char *hash, const char *next, struct users_refresh_row *r,
+                        int64_t *role, int64_t *rexp)
 {
-    kumo_code rc = kumo_db_row_query_one(c, SELECT_REFRESH " FOR UPDATE",
-                                         KUMO_DB_PARAMS(KUMO_DB_STRZ(hash)), scan_refresh, call, r);
+    kumo_code rc = users_store_token_get(c, call, hash, 1, r);
     if (rc == KUMO_CODE_NOT_FOUND)
         return refuse_refresh(call, c, r, NULL);
     if (rc != KUMO_CODE_OK)
@@ -373,9 +300,7 @@ static kumo_code rotate(struct users_ctx *ctx, struct kumo_rpc_call *call, struc
     if (r->tok_exp <= now || r->fam_exp <= now)
         return refuse_refresh(call, c, r, NULL);
     int64_t ud[2];
-    rc = kumo_db_row_query_one(c, "SELECT role, disabled FROM users WHERE tenant_id = ? AND id = ?",
-                               KUMO_DB_PARAMS(KUMO_DB_STRZ(r->tenant_id), KUMO_DB_STRZ(r->user_id)),
-                               scan_role, call, ud);
+    rc = users_store_user_role(c, r->tenant_id, r->user_id, &ud[0], &ud[1]);
     if (rc == KUMO_CODE_NOT_FOUND || (rc == KUMO_CODE_OK && ud[1]))
         return refuse_refresh(call, c, r, "user_gone");
     if (rc != KUMO_CODE_OK)
@@ -386,17 +311,9 @@ static kumo_code rotate(struct users_ctx *ctx, struct kumo_rpc_call *call, struc
     *rexp = now + ctx->s.refresh_ttl_s * 1000000;
     if (*rexp > r->fam_exp)
         *rexp = r->fam_exp;
-    rc = kumo_db_exec(c,
-                      "UPDATE refresh_tokens SET used_time = COALESCE(used_time, ?)"
-                      " WHERE token_hash = ?",
-                      KUMO_DB_PARAMS(KUMO_DB_TIME(now), KUMO_DB_STRZ(hash)), NULL);
+    rc = users_store_token_use(c, hash, now);
     if (rc == KUMO_CODE_OK)
-        rc = kumo_db_exec(c,
-                          "INSERT INTO refresh_tokens (token_hash, family_id, create_time,"
-                          " expire_time) VALUES (?, ?, ?, ?)",
-                          KUMO_DB_PARAMS(KUMO_DB_STRZ(next_hash), KUMO_DB_STRZ(r->family),
-                                         KUMO_DB_TIME(now), KUMO_DB_TIME(*rexp)),
-                          NULL);
+        rc = users_store_token_insert(c, next_hash, r->family, now, *rexp);
     rc = kumo_db_call_commit(call, c, rc, NULL);
     if (rc != KUMO_CODE_OK)
         return rc;
@@ -404,15 +321,17 @@ static kumo_code rotate(struct users_ctx *ctx, struct kumo_rpc_call *call, struc
     return KUMO_CODE_OK;
 }
 
-/* Hashes a presented refresh token, refusing malformed ones before any
- * lookup. */
-static int presented_hash(struct users_ctx *ctx, const char *tok, char out[65])
+/* Hashes a presented refresh token into out, refusing a malformed one
+ * before any lookup (answers unauthenticated, as for an unknown one). */
+static kumo_code presented_hash(struct users_ctx *ctx, struct kumo_rpc_call *call, const char *tok,
+                                char out[KUMO_SECRET_HASH_HEX_LEN + 1])
 {
     size_t n = strlen(tok);
-    if (kumo_secret_token_check(tok, n, REFRESH_BYTES) != 0)
-        return -1;
-    return kumo_secret_hash_hex(ctx->pepper, ctx->pepper_len, KUMO_SECRET_PURPOSE_REFRESH, tok, n,
-                                out);
+    if (kumo_secret_token_check(tok, n, REFRESH_BYTES) != 0 ||
+        kumo_secret_hash_hex(ctx->pepper, ctx->pepper_len, KUMO_SECRET_PURPOSE_REFRESH, tok, n,
+                             out) != 0)
+        return kumo_rpc_call_error(call, KUMO_CODE_UNAUTHENTICATED, INVALID_REFRESH);
+    return KUMO_CODE_OK;
 }
 
 USERS_HANDLER(refresh_token)
@@ -420,33 +339,29 @@ USERS_HANDLER(refresh_token)
     struct users_ctx *ctx = kumo_rpc_call_service_data(call);
     const Kumo__Users__V1__RefreshTokenRequest *req = (const void *)request;
     char hash[KUMO_SECRET_HASH_HEX_LEN + 1];
-    if (presented_hash(ctx, req->refresh_token, hash) != 0)
-        return kumo_rpc_call_error(call, KUMO_CODE_UNAUTHENTICATED, INVALID_REFRESH);
+    kumo_code rc = presented_hash(ctx, call, req->refresh_token, hash);
+    if (rc != KUMO_CODE_OK)
+        return rc;
     Kumo__Users__V1__RefreshTokenResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__users__v1__refresh_token_response__init(resp);
     resp->refresh_token = new_refresh_token(call);
     if (resp->refresh_token == NULL)
         return kumo_rpc_call_error(call, KUMO_CODE_INTERNAL, "internal error");
     struct kumo_db_conn *c;
-    kumo_code rc = kumo_db_call_acquire(ctx->db, call, &c);
-    if (rc != KUMO_CODE_OK)
+    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
-    struct refresh_row r = {0};
-    int64_t role = 0, rexp = 0, aexp = 0;
+    struct users_refresh_row r = {0};
+    int64_t role = 0, rexp = 0;
     rc = kumo_db_begin(c);
     if (rc != KUMO_CODE_OK)
         return users_db_fail(call, c, rc);
     rc = rotate(ctx, call, c, hash, resp->refresh_token, &r, &role, &rexp);
     if (rc != KUMO_CODE_OK)
         return rc;
-    rc = users_issue_access(ctx, call, r.user_id, r.tenant_id,
-                            users_role_bit((Kumo__Users__V1__Role)role), ctx->s.access_ttl_s,
-                            &resp->access_token, &aexp);
+    rc = session_tokens(ctx, call, r.user_id, r.tenant_id, role, rexp, &resp->access_token,
+                        &resp->access_token_expire_time, &resp->refresh_token_expire_time);
     if (rc != KUMO_CODE_OK)
         return rc;
-    resp->access_token_expire_time =
-        kumo_pb_timestamp(kumo_rpc_call_allocator(call), aexp * 1000000);
-    resp->refresh_token_expire_time = kumo_pb_timestamp(kumo_rpc_call_allocator(call), rexp);
     *response = &resp->base;
     return KUMO_CODE_OK;
 }
@@ -470,15 +385,14 @@ static kumo_code logout_family(struct users_ctx *ctx, struct kumo_rpc_call *call
     kumo_code rc = kumo_db_call_acquire(ctx->db, call, &c);
     if (rc != KUMO_CODE_OK)
         return rc;
-    struct refresh_row r = {0};
-    rc = kumo_db_row_query_one(c, SELECT_REFRESH, KUMO_DB_PARAMS(KUMO_DB_STRZ(hash)), scan_refresh,
-                               call, &r);
+    struct users_refresh_row r = {0};
+    rc = users_store_token_get(c, call, hash, 0, &r);
     if (rc == KUMO_CODE_NOT_FOUND) {
         kumo_db_release(c);
         return kumo_rpc_call_error(call, KUMO_CODE_UNAUTHENTICATED, INVALID_REFRESH);
     }
     if (rc == KUMO_CODE_OK && r.revoked_null)
-        rc = revoke_family(c, r.family, "logout");
+        rc = users_store_family_revoke(c, r.family, "logout");
     if (rc != KUMO_CODE_OK)
         return users_db_fail(call, c, rc);
     kumo_db_release(c);
@@ -490,9 +404,9 @@ USERS_HANDLER(logout)
     struct users_ctx *ctx = kumo_rpc_call_service_data(call);
     const Kumo__Users__V1__LogoutRequest *req = (const void *)request;
     char hash[KUMO_SECRET_HASH_HEX_LEN + 1];
-    if (presented_hash(ctx, req->refresh_token, hash) != 0)
-        return kumo_rpc_call_error(call, KUMO_CODE_UNAUTHENTICATED, INVALID_REFRESH);
-    kumo_code rc = logout_family(ctx, call, hash);
+    kumo_code rc = presented_hash(ctx, call, req->refresh_token, hash);
+    if (rc == KUMO_CODE_OK)
+        rc = logout_family(ctx, call, hash);
     if (rc != KUMO_CODE_OK)
         return rc;
     Kumo__Users__V1__LogoutResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
@@ -523,21 +437,14 @@ USERS_HANDLER(sign_out_everywhere)
     struct kumo_db_conn *c;
     if (rc != KUMO_CODE_OK || (rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
-    int64_t seq;
-    rc = kumo_db_query_row(c, "SELECT seq FROM users WHERE tenant_id = ? AND id = ?",
-                           KUMO_DB_PARAMS(KUMO_DB_STRZ(p->tid), KUMO_DB_STRZ(uid)),
-                           KUMO_DB_OUTS(KUMO_DB_OUT_I64(&seq)));
-    if (rc == KUMO_CODE_NOT_FOUND) {
-        kumo_db_release(c);
-        return kumo_rpc_call_error(call, rc, "no such user");
-    }
+    rc = users_store_user_exists(c, p->tid, uid);
     if (rc == KUMO_CODE_OK)
         rc = kumo_db_begin(c);
     if (rc == KUMO_CODE_OK)
         rc = users_revoke_families(c, p->tid, uid, "signed_out_everywhere");
     if (rc == KUMO_CODE_OK)
         rc = users_revoke_tokens(c, p->tid, uid, "signed_out_everywhere");
-    rc = kumo_db_call_commit(call, c, rc, NULL);
+    rc = kumo_db_call_commit(call, c, rc, "no such user");
     if (rc != KUMO_CODE_OK)
         return rc;
     kumo_log(KUMO_LOG_INFO, kumo_rpc_call_request_id(call), "signed out everywhere", "user", uid,

@@ -6,25 +6,8 @@
 #include "users.h"
 #include "base/validate.h"
 
-struct tenant_row {
-    int64_t create_us;
-    char *id, *slug, *name;
-};
-
-static kumo_code scan_tenant(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out)
-{
-    struct tenant_row *t = out;
-    kumo_code rc = kumo_db_rows_scan(rows, KUMO_DB_OUTS(KUMO_DB_OUT_TIME(&t->create_us)));
-    if (rc != KUMO_CODE_OK)
-        return rc;
-    t->id = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 1);
-    t->slug = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 2);
-    t->name = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 3);
-    return KUMO_CODE_OK;
-}
-
 static Kumo__Users__V1__Tenant *tenant_message(struct kumo_rpc_call *call,
-                                               const struct tenant_row *t)
+                                               const struct users_tenant_row *t)
 {
     Kumo__Users__V1__Tenant *m = kumo_rpc_call_alloc(call, sizeof *m);
     kumo__users__v1__tenant__init(m);
@@ -56,27 +39,14 @@ static kumo_code check_create(struct users_ctx *ctx, struct kumo_rpc_call *call,
 }
 
 /* The tenant and its first admin, in one transaction. */
-static kumo_code insert_tenant(struct kumo_db_conn *c, const struct tenant_row *t,
+static kumo_code insert_tenant(struct kumo_db_conn *c, const struct users_tenant_row *t,
                                const struct users_user_row *u, const char *norm, const char *phc)
 {
     kumo_code rc = kumo_db_begin(c);
     if (rc == KUMO_CODE_OK)
-        rc =
-            kumo_db_exec(c, "INSERT INTO tenants (id, slug, name, create_time) VALUES (?, ?, ?, ?)",
-                         KUMO_DB_PARAMS(KUMO_DB_STRZ(t->id), KUMO_DB_STRZ(t->slug),
-                                        KUMO_DB_STRZ(t->name), KUMO_DB_TIME(t->create_us)),
-                         NULL);
+        rc = users_store_tenant_insert(c, t);
     if (rc == KUMO_CODE_OK)
-        rc = kumo_db_exec(c,
-                          "INSERT INTO users (id, tenant_id, email, email_norm, display_name, role,"
-                          " disabled, password_hash, version, create_time, update_time)"
-                          " VALUES (?, ?, ?, ?, ?, ?, 0, ?, 1, ?, ?)",
-                          KUMO_DB_PARAMS(KUMO_DB_STRZ(u->id), KUMO_DB_STRZ(u->tenant_id),
-                                         KUMO_DB_STRZ(u->email), KUMO_DB_STRZ(norm),
-                                         KUMO_DB_STRZ(u->display_name), KUMO_DB_I64(u->role),
-                                         KUMO_DB_STRZ(phc), KUMO_DB_TIME(u->create_us),
-                                         KUMO_DB_TIME(u->update_us)),
-                          NULL);
+        rc = users_store_user_insert(c, u, norm, phc);
     if (rc == KUMO_CODE_OK)
         rc = kumo_db_commit(c);
     return rc;
@@ -93,7 +63,7 @@ USERS_HANDLER(create_tenant)
     if (rc != KUMO_CODE_OK || (rc = users_hash_password(ctx, call, "admin_password",
                                                         req->admin_password, &phc)) != KUMO_CODE_OK)
         return rc;
-    struct tenant_row t = {.create_us = kumo_now_us(), .slug = req->slug, .name = req->name};
+    struct users_tenant_row t = {.create_us = kumo_now_us(), .slug = req->slug, .name = req->name};
     struct users_user_row u = {.role = KUMO__USERS__V1__ROLE__ROLE_ADMIN,
                                .version = 1,
                                .email = req->admin_email,
@@ -145,15 +115,10 @@ USERS_HANDLER(get_tenant)
     kumo_code rc = kumo_db_call_acquire(ctx->db, call, &c);
     if (rc != KUMO_CODE_OK)
         return rc;
-    struct tenant_row t = {0};
-    rc = kumo_db_row_query_one(c, "SELECT create_time, id, slug, name FROM tenants WHERE id = ?",
-                               KUMO_DB_PARAMS(KUMO_DB_STRZ(want)), scan_tenant, call, &t);
-    if (rc == KUMO_CODE_NOT_FOUND) {
-        kumo_db_release(c);
-        return kumo_rpc_call_error(call, rc, "no such tenant");
-    }
+    struct users_tenant_row t = {0};
+    rc = users_store_tenant_get(c, call, want, &t);
     if (rc != KUMO_CODE_OK)
-        return users_db_fail(call, c, rc);
+        return kumo_db_call_fail(call, c, rc, "no such tenant");
     kumo_db_release(c);
     Kumo__Users__V1__GetTenantResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__users__v1__get_tenant_response__init(resp);

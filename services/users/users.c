@@ -18,8 +18,6 @@
 #include "users.h"
 #include "base/validate.h"
 
-#define SELECT_USER "SELECT " USERS_USER_COLUMNS " FROM users u WHERE u.tenant_id = ? AND u.id = ?"
-
 /* Create/Get/UpdateUserResponse are all { base; User *user }: one builder,
  * given the method's response descriptor. */
 _Static_assert(sizeof(Kumo__Users__V1__CreateUserResponse) ==
@@ -41,9 +39,7 @@ static kumo_code respond_user(struct kumo_rpc_call *call, const ProtobufCMessage
 static kumo_code fetch_user(struct kumo_rpc_call *call, struct kumo_db_conn *c, const char *tid,
                             const char *id, struct users_user_row *u)
 {
-    kumo_code rc =
-        kumo_db_row_query_one(c, SELECT_USER, KUMO_DB_PARAMS(KUMO_DB_STRZ(tid), KUMO_DB_STRZ(id)),
-                              users_scan_user, call, u);
+    kumo_code rc = users_store_user_get(c, call, tid, id, u);
     if (rc == KUMO_CODE_NOT_FOUND)
         return kumo_rpc_call_error(call, rc, "no such user");
     return rc;
@@ -114,15 +110,7 @@ USERS_HANDLER(create_user)
     else
         rc = kumo_db_call_acquire(ctx->db, call, &c);
     if (rc == KUMO_CODE_OK)
-        rc = kumo_db_exec(
-            c,
-            "INSERT INTO users (id, tenant_id, email, email_norm, display_name, role,"
-            " disabled, password_hash, version, create_time, update_time)"
-            " VALUES (?, ?, ?, ?, ?, ?, 0, ?, 1, ?, ?)",
-            KUMO_DB_PARAMS(KUMO_DB_STRZ(u.id), KUMO_DB_STRZ(u.tenant_id), KUMO_DB_STRZ(u.email),
-                           KUMO_DB_STRZ(norm), KUMO_DB_STRZ(u.display_name), KUMO_DB_I64(u.role),
-                           KUMO_DB_STRZ(phc), KUMO_DB_TIME(u.create_us), KUMO_DB_TIME(u.update_us)),
-            NULL);
+        rc = users_store_user_insert(c, &u, norm, phc);
     kumo_free(phc);
     if (c == NULL)
         return rc;
@@ -177,9 +165,6 @@ USERS_HANDLER(list_users)
     struct users_ctx *ctx = kumo_rpc_call_service_data(call);
     const Kumo__Users__V1__ListUsersRequest *req = (const void *)request;
     const struct kumo_principal *p = users_caller(call);
-    int32_t size;
-    if (kumo_page_size(req->page_size, USERS_PAGE_DEFAULT, USERS_PAGE_MAX, &size) != 0)
-        return kumo_rpc_invalid(call, "page_size", "must not be negative");
     if (req->role != KUMO__USERS__V1__ROLE__ROLE_UNSPECIFIED &&
         !users_role_valid_for_user(req->role))
         return kumo_rpc_invalid(call, "role", "must be unset, viewer, editor or admin");
@@ -189,42 +174,25 @@ USERS_HANDLER(list_users)
         return kumo_rpc_invalid(call, "query", why);
     struct kumo_buf scope = KUMO_BUF_INIT;
     list_scope(&scope, p->tid, req->role, req->query);
-    int64_t after;
-    kumo_code rc = kumo_db_page_token_read(call, req->page_token, &scope, &after);
-    struct kumo_db_conn *c = NULL;
-    if (rc == KUMO_CODE_OK)
-        rc = kumo_db_call_acquire(ctx->db, call, &c);
-    if (rc != KUMO_CODE_OK) {
-        kumo_buf_free(&scope);
+    struct kumo_db_page pg;
+    struct kumo_db_conn *c;
+    kumo_code rc = kumo_db_page_open(&pg, call, ctx->db, &scope, req->page_token, req->page_size,
+                                     USERS_PAGE_DEFAULT, USERS_PAGE_MAX, &c);
+    if (rc != KUMO_CODE_OK)
         return rc;
-    }
-    void *out;
+    struct users_user_row *rows = NULL;
     size_t n = 0;
-    rc = kumo_db_row_query_page(
-        c,
-        "SELECT " USERS_USER_COLUMNS " FROM users u WHERE u.tenant_id = ? AND u.seq > ?"
-        " AND (? = 0 OR u.role = ?)"
-        " AND (? = '' OR INSTR(CONVERT(u.email_norm USING utf8mb4), LOWER(?)) > 0"
-        "      OR INSTR(LOWER(u.display_name), LOWER(?)) > 0)"
-        " ORDER BY u.seq LIMIT ?",
-        KUMO_DB_PARAMS(KUMO_DB_STRZ(p->tid), KUMO_DB_I64(after), KUMO_DB_I64(req->role),
-                       KUMO_DB_I64(req->role), KUMO_DB_STRZ(req->query), KUMO_DB_STRZ(req->query),
-                       KUMO_DB_STRZ(req->query), KUMO_DB_I64(size + 1)),
-        users_scan_user, call, sizeof(struct users_user_row), (size_t)size + 1, &out, &n);
-    if (rc != KUMO_CODE_OK) {
-        kumo_buf_free(&scope);
+    rc = users_store_user_page(c, call, p->tid, pg.after, req->role, req->query, pg.size + 1, &rows,
+                               &n);
+    if (rc != KUMO_CODE_OK)
         return users_db_fail(call, c, rc);
-    }
     kumo_db_release(c);
-    const struct users_user_row *rows = out;
     Kumo__Users__V1__ListUsersResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__users__v1__list_users_response__init(resp);
-    resp->users = kumo_rpc_call_alloc(call, (size_t)size * sizeof *resp->users);
-    for (size_t i = 0; i < n && i < (size_t)size; i++)
-        resp->users[resp->n_users++] = users_user_message(call, &rows[i]);
-    if (n > (size_t)size)
-        resp->next_page_token = kumo_db_page_token_write(call, rows[size - 1].seq, &scope);
-    kumo_buf_free(&scope);
+    n = KUMO_DB_PAGE_END(&pg, call, rows, n, seq, &resp->next_page_token);
+    resp->users = kumo_rpc_call_alloc(call, n * sizeof *resp->users);
+    for (resp->n_users = 0; resp->n_users < n; resp->n_users++)
+        resp->users[resp->n_users] = users_user_message(call, &rows[resp->n_users]);
     *response = &resp->base;
     return KUMO_CODE_OK;
 }
@@ -233,29 +201,8 @@ USERS_HANDLER(list_users)
 
 enum { F_NAME = 1, F_ROLE = 2, F_DISABLED = 4, F_EMAIL = 8 };
 
-static kumo_code parse_mask(struct kumo_rpc_call *call, const Google__Protobuf__FieldMask *m,
-                            unsigned *fields)
-{
-    static const struct {
-        const char *path;
-        unsigned bit;
-    } known[] = {
-        {"display_name", F_NAME}, {"role", F_ROLE}, {"disabled", F_DISABLED}, {"email", F_EMAIL}};
-    *fields = 0;
-    if (m == NULL || m->n_paths == 0)
-        return kumo_rpc_invalid(call, "update_mask", "must name at least one field");
-    for (size_t i = 0; i < m->n_paths; i++) {
-        unsigned bit = 0;
-        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
-            if (strcmp(m->paths[i], known[k].path) == 0)
-                bit = known[k].bit;
-        if (bit == 0)
-            return kumo_rpc_invalid(call, "update_mask",
-                                    "may only name display_name, role, disabled and email");
-        *fields |= bit;
-    }
-    return KUMO_CODE_OK;
-}
+static const struct kumo_rpc_mask_path mask_paths[] = {
+    {"display_name", F_NAME}, {"role", F_ROLE}, {"disabled", F_DISABLED}, {"email", F_EMAIL}};
 
 /* Fields the update does not apply must still be sane: the tenant and
  * etag inside `user` can only repeat what they are, and values outside the
@@ -304,16 +251,9 @@ static kumo_code update_missed(struct kumo_rpc_call *call, struct kumo_db_conn *
                                const char *id)
 {
     int64_t version;
-    kumo_code rc = kumo_db_query_row(c, "SELECT version FROM users WHERE tenant_id = ? AND id = ?",
-                                     KUMO_DB_PARAMS(KUMO_DB_STRZ(tid), KUMO_DB_STRZ(id)),
-                                     KUMO_DB_OUTS(KUMO_DB_OUT_I64(&version)));
-    if (rc == KUMO_CODE_NOT_FOUND) {
-        kumo_db_rollback(c);
-        kumo_db_release(c);
-        return kumo_rpc_call_error(call, rc, "no such user");
-    }
+    kumo_code rc = users_store_user_version(c, tid, id, &version);
     if (rc != KUMO_CODE_OK)
-        return users_db_fail(call, c, rc);
+        return kumo_db_call_fail(call, c, rc, "no such user");
     kumo_db_rollback(c);
     kumo_db_release(c);
     return kumo_rpc_call_error(call, KUMO_CODE_ABORTED,
@@ -326,24 +266,18 @@ static kumo_code apply_update(struct kumo_rpc_call *call, struct kumo_db_conn *c
                               struct users_user_row *out)
 {
     uint64_t n = 0;
-    int64_t now = kumo_now_us();
+    const struct users_user_change ch = {.set_name = (fields & F_NAME) != 0,
+                                         .set_role = (fields & F_ROLE) != 0,
+                                         .set_disabled = (fields & F_DISABLED) != 0,
+                                         .set_email = (fields & F_EMAIL) != 0,
+                                         .display_name = u->display_name,
+                                         .email = (fields & F_EMAIL) ? u->email : "",
+                                         .email_norm = norm,
+                                         .role = u->role,
+                                         .disabled = u->disabled};
     kumo_code rc = kumo_db_begin(c);
     if (rc == KUMO_CODE_OK)
-        rc = kumo_db_exec(
-            c,
-            "UPDATE users SET display_name = IF(?, ?, display_name), role = IF(?, ?, role),"
-            " disabled = IF(?, ?, disabled), email = IF(?, ?, email),"
-            " email_norm = IF(?, ?, email_norm), version = version + 1, update_time = ?"
-            " WHERE tenant_id = ? AND id = ? AND version = ?",
-            KUMO_DB_PARAMS(KUMO_DB_I64((fields & F_NAME) != 0), KUMO_DB_STRZ(u->display_name),
-                           KUMO_DB_I64((fields & F_ROLE) != 0), KUMO_DB_I64(u->role),
-                           KUMO_DB_I64((fields & F_DISABLED) != 0), KUMO_DB_I64(u->disabled != 0),
-                           KUMO_DB_I64((fields & F_EMAIL) != 0),
-                           KUMO_DB_STRZ((fields & F_EMAIL) ? u->email : ""),
-                           KUMO_DB_I64((fields & F_EMAIL) != 0), KUMO_DB_STRZ(norm),
-                           KUMO_DB_TIME(now), KUMO_DB_STRZ(p->tid), KUMO_DB_STRZ(u->id),
-                           KUMO_DB_I64(version)),
-            &n);
+        rc = users_store_user_update(c, p->tid, u->id, version, &ch, kumo_now_us(), &n);
     if (rc == KUMO_CODE_ALREADY_EXISTS) {
         kumo_db_rollback(c);
         kumo_db_release(c);
@@ -382,7 +316,8 @@ USERS_HANDLER(update_user)
     char norm[KUMO_EMAIL_MAX + 1] = "";
     kumo_code rc = kumo_rpc_check_id(call, "user", u->id);
     if (rc == KUMO_CODE_OK)
-        rc = parse_mask(call, req->update_mask, &fields);
+        rc = kumo_rpc_update_mask(call, req->update_mask, mask_paths,
+                                  sizeof mask_paths / sizeof mask_paths[0], &fields);
     if (rc == KUMO_CODE_OK)
         rc = check_unmasked(call, p, req, fields);
     const char *etag = req->etag[0] ? req->etag : u->etag;
@@ -426,23 +361,14 @@ USERS_HANDLER(delete_user)
     uint64_t n = 0;
     rc = kumo_db_begin(c);
     if (rc == KUMO_CODE_OK)
-        rc = kumo_db_exec(
-            c, "DELETE FROM users WHERE tenant_id = ? AND id = ? AND (? = 0 OR version = ?)",
-            KUMO_DB_PARAMS(KUMO_DB_STRZ(p->tid), KUMO_DB_STRZ(req->id), KUMO_DB_I64(version),
-                           KUMO_DB_I64(version)),
-            &n);
+        rc = users_store_user_delete(c, p->tid, req->id, version, &n);
     if (rc != KUMO_CODE_OK)
         return users_db_fail(call, c, rc);
     if (n == 0)
         return update_missed(call, c, p->tid, req->id);
     /* Refresh families go with the row (ON DELETE CASCADE); keys the user
      * made stop working too. */
-    rc = kumo_db_exec(
-        c,
-        "UPDATE api_keys SET revoke_time = ? WHERE tenant_id = ? AND created_by = ?"
-        " AND revoke_time IS NULL",
-        KUMO_DB_PARAMS(KUMO_DB_TIME(kumo_now_us()), KUMO_DB_STRZ(p->tid), KUMO_DB_STRZ(req->id)),
-        NULL);
+    rc = users_store_keys_revoke_maker(c, p->tid, req->id);
     if (rc == KUMO_CODE_OK)
         rc = users_revoke_tokens(c, p->tid, req->id, "deleted");
     if (rc == KUMO_CODE_OK)
@@ -457,12 +383,6 @@ USERS_HANDLER(delete_user)
 }
 
 /* ---- ChangePassword ---- */
-
-static kumo_code scan_hash(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out)
-{
-    *(char **)out = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, 0);
-    return KUMO_CODE_OK;
-}
 
 /* Checks the caller's current password (throttled like a login). */
 static kumo_code verify_current(struct users_ctx *ctx, struct kumo_rpc_call *call,
@@ -492,12 +412,7 @@ static kumo_code store_password(struct kumo_rpc_call *call, struct kumo_db_conn 
     uint64_t n = 0;
     kumo_code rc = kumo_db_begin(c);
     if (rc == KUMO_CODE_OK)
-        rc = kumo_db_exec(c,
-                          "UPDATE users SET password_hash = ? WHERE tenant_id = ? AND id = ?"
-                          " AND password_hash = ?",
-                          KUMO_DB_PARAMS(KUMO_DB_STRZ(new_phc), KUMO_DB_STRZ(tid), KUMO_DB_STRZ(id),
-                                         KUMO_DB_STRZ(old_phc)),
-                          &n);
+        rc = users_store_password_set(c, tid, id, old_phc, new_phc, &n);
     if (rc == KUMO_CODE_OK && n == 0) {
         kumo_db_rollback(c);
         kumo_db_release(c);
@@ -532,15 +447,11 @@ USERS_HANDLER(change_password)
     if (rc != KUMO_CODE_OK || (rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
     char *old_phc = NULL;
-    rc = kumo_db_row_query_one(c, "SELECT password_hash FROM users WHERE tenant_id = ? AND id = ?",
-                               KUMO_DB_PARAMS(KUMO_DB_STRZ(p->tid), KUMO_DB_STRZ(target)),
-                               scan_hash, call, &old_phc);
+    rc = users_store_password_get(c, call, p->tid, target, &old_phc);
     /* Not holding a connection through argon2. */
     kumo_db_release(c);
-    if (rc == KUMO_CODE_NOT_FOUND)
-        return kumo_rpc_call_error(call, rc, "no such user");
     if (rc != KUMO_CODE_OK)
-        return users_db_fail(call, NULL, rc);
+        return kumo_db_call_fail(call, NULL, rc, "no such user");
     if (self && (rc = verify_current(ctx, call, p, old_phc, req->current_password)) != KUMO_CODE_OK)
         return rc;
     char *phc = NULL;

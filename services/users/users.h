@@ -24,6 +24,11 @@
 #include "rpc/server.h"
 #include "auth/cidr.h"
 #include "auth/login_guard.h"
+#include "store/api_keys.h"
+#include "store/revocations.h"
+#include "store/sessions.h"
+#include "store/tenants.h"
+#include "store/users.h"
 
 /* ---- limits of the data model ---- */
 
@@ -128,15 +133,7 @@ unsigned users_role_bit(Kumo__Users__V1__Role r);
 int users_role_valid_for_user(Kumo__Users__V1__Role r);
 int users_role_rank(Kumo__Users__V1__Role r);
 
-/* Column list and scanner for a user row (tenant-scoped queries only). */
-#define USERS_USER_COLUMNS                                                                         \
-    "u.seq, u.role, u.disabled, u.create_time, u.update_time, u.version, u.id, u.tenant_id,"       \
-    " u.email, u.display_name"
-struct users_user_row {
-    int64_t seq, role, disabled, create_us, update_us, version;
-    char *id, *tenant_id, *email, *display_name;
-};
-kumo_code users_scan_user(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out);
+/* A user row (store/users.h) as its message. */
 Kumo__Users__V1__User *users_user_message(struct kumo_rpc_call *call,
                                           const struct users_user_row *u);
 

@@ -100,10 +100,10 @@ static void check_unhex(const char *in, size_t len)
     uint8_t bin[64];
     if (len % 2 != 0 || len / 2 > sizeof bin)
         return;
-    if (stg_unhex(in, len, bin, len / 2) != 0)
+    if (kumo_hex_decode(in, len, bin, len / 2) != 0)
         return;
     char back[129];
-    stg_hex(bin, len / 2, back);
+    kumo_hex_encode(bin, len / 2, back);
     for (size_t i = 0; i < len; i++) {
         char c = in[i];
         if (c >= 'A' && c <= 'F')

@@ -12,7 +12,6 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/ids.h"
@@ -21,6 +20,7 @@
 #include "kumo/storage/v1/storage.pb-c.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
+#include "runtime/worker.h"
 
 #define PAGE              100
 #define EVENT_ATTEMPTS    5
@@ -37,17 +37,13 @@ static struct {
     struct docs_ctx *ctx;
     struct kumo_rpc_client *client; /* the feed's kumo-storage (ctx->storage or its own) */
     struct kumo_rpc_client *own;
-    pthread_t thread;
-    int started;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int stopping;
+    struct kumo_worker *worker;
     int64_t tenant_skip; /* tenants whose service token could not be had */
     char owner[128];     /* "<host>:<pid>", the lease holder's name */
     int owned;           /* this process holds the feed's lease */
     int64_t failing_seq; /* the event that failed last, and how often */
     int failures;
-} E = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+} E;
 
 static const char *const OUTCOMES[] = {"completed", "duplicate", "rejected", "unknown",
                                        "error",     "skipped",   "restored"};
@@ -62,24 +58,13 @@ static void count(const char *outcome)
 
 static int stopping(void)
 {
-    pthread_mutex_lock(&E.mu);
-    int s = E.stopping;
-    pthread_mutex_unlock(&E.mu);
-    return s;
+    return kumo_worker_stopping(E.worker);
 }
 
 /* Sleeps ms unless told to stop. */
 static void pause_ms(int64_t ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t ns = (int64_t)ts.tv_nsec + ms * 1000000LL;
-    ts.tv_sec += ns / 1000000000LL;
-    ts.tv_nsec = ns % 1000000000LL;
-    pthread_mutex_lock(&E.mu);
-    if (!E.stopping)
-        pthread_cond_timedwait(&E.cv, &E.mu, &ts);
-    pthread_mutex_unlock(&E.mu);
+    kumo_worker_sleep(E.worker, ms);
 }
 
 /* Handles one event. Returns 0 when done with it (whatever the outcome),
@@ -264,51 +249,43 @@ static int round_trip(struct docs_ctx *ctx, const char *tenant, int64_t *cursor,
     return 0;
 }
 
-static void *consumer_main(void *arg)
+/* One round: takes (or keeps) the feed's lease, then one long poll and its
+ * events for the next tenant with a service token. */
+static int64_t consumer_step(void *arg)
 {
     struct docs_ctx *ctx = arg;
-    kumo_log(KUMO_LOG_INFO, NULL, "object event consumer started", "owner", E.owner, NULL);
     int64_t lease_ms = ctx->s.upload_events_wait_ms + LEASE_SLACK_MS;
-    while (!stopping()) {
-        int owned = 0;
-        if (docs__events_lease(ctx, E.owner, lease_ms, &owned) != KUMO_CODE_OK || !owned) {
-            if (E.owned)
-                kumo_log(KUMO_LOG_WARN, NULL, "object event feed lease lost", NULL);
-            E.owned = 0;
-            kumo_metrics_gauge_set("kumo_upload_events_consumer_active",
-                                   "1 when this process consumes the object event feed "
-                                   "(one kumo-documents at a time holds its lease).",
-                                   0);
-            pause_ms(LEASE_RETRY_MS); /* another replica consumes */
-            continue;
-        }
-        if (!E.owned)
-            kumo_log(KUMO_LOG_INFO, NULL, "object event feed lease taken", "owner", E.owner, NULL);
-        E.owned = 1;
+    int owned = 0;
+    if (docs__events_lease(ctx, E.owner, lease_ms, &owned) != KUMO_CODE_OK || !owned) {
+        if (E.owned)
+            kumo_log(KUMO_LOG_WARN, NULL, "object event feed lease lost", NULL);
+        E.owned = 0;
         kumo_metrics_gauge_set("kumo_upload_events_consumer_active",
                                "1 when this process consumes the object event feed "
                                "(one kumo-documents at a time holds its lease).",
-                               1);
-        char tenant[DOCS_ID_MAX], journal[DOCS_JOURNAL_ID_MAX];
-        int64_t cursor = 0;
-        kumo_code trc = docs__events_token_tenant(ctx, E.tenant_skip, tenant);
-        if (trc == KUMO_CODE_NOT_FOUND && E.tenant_skip > 0) {
-            E.tenant_skip = 0; /* every tenant tried: from the newest again */
-            continue;
-        }
-        if (trc != KUMO_CODE_OK ||
-            docs__events_cursor_load(ctx, &cursor, journal) != KUMO_CODE_OK) {
-            pause_ms(PAUSE_MS); /* no documents yet (nothing to complete), or no DB */
-            continue;
-        }
-        /* No service token for that tenant (deleted meanwhile?): try the next. */
-        if (round_trip(ctx, tenant, &cursor, journal) != 0)
-            E.tenant_skip++;
+                               0);
+        return LEASE_RETRY_MS; /* another replica consumes */
     }
-    if (E.owned)
-        docs__events_lease_release(ctx, E.owner);
-    E.owned = 0;
-    return NULL;
+    if (!E.owned)
+        kumo_log(KUMO_LOG_INFO, NULL, "object event feed lease taken", "owner", E.owner, NULL);
+    E.owned = 1;
+    kumo_metrics_gauge_set("kumo_upload_events_consumer_active",
+                           "1 when this process consumes the object event feed "
+                           "(one kumo-documents at a time holds its lease).",
+                           1);
+    char tenant[DOCS_ID_MAX], journal[DOCS_JOURNAL_ID_MAX];
+    int64_t cursor = 0;
+    kumo_code trc = docs__events_token_tenant(ctx, E.tenant_skip, tenant);
+    if (trc == KUMO_CODE_NOT_FOUND && E.tenant_skip > 0) {
+        E.tenant_skip = 0; /* every tenant tried: from the newest again */
+        return 0;
+    }
+    if (trc != KUMO_CODE_OK || docs__events_cursor_load(ctx, &cursor, journal) != KUMO_CODE_OK)
+        return PAUSE_MS; /* no documents yet (nothing to complete), or no DB */
+    /* No service token for that tenant (deleted meanwhile?): try the next. */
+    if (round_trip(ctx, tenant, &cursor, journal) != 0)
+        E.tenant_skip++;
+    return 0;
 }
 
 int docs_events_start(struct docs_ctx *ctx)
@@ -328,7 +305,6 @@ int docs_events_start(struct docs_ctx *ctx)
                                   "no pending version at that key, dropped).",
                                   (const char *[]){"outcome", OUTCOMES[i], NULL}, 0);
     E.ctx = ctx;
-    E.stopping = 0;
     char host[64] = "";
     gethostname(host, sizeof host - 1);
     snprintf(E.owner, sizeof E.owner, "%s:%ld", host[0] ? host : "?", (long)getpid());
@@ -342,25 +318,25 @@ int docs_events_start(struct docs_ctx *ctx)
         }
         E.client = E.own;
     }
-    if (pthread_create(&E.thread, NULL, consumer_main, ctx) != 0) {
+    kumo_log(KUMO_LOG_INFO, NULL, "object event consumer started", "owner", E.owner, NULL);
+    E.worker = kumo_worker_start(consumer_step, ctx);
+    if (E.worker == NULL) {
         kumo_rpc_client_free(E.own);
         E.own = NULL;
         return -1;
     }
-    E.started = 1;
     return 0;
 }
 
 void docs_events_stop(void)
 {
-    if (!E.started)
+    if (E.worker == NULL)
         return;
-    pthread_mutex_lock(&E.mu);
-    E.stopping = 1;
-    pthread_cond_broadcast(&E.cv);
-    pthread_mutex_unlock(&E.mu);
-    pthread_join(E.thread, NULL);
-    E.started = 0;
+    kumo_worker_stop(E.worker);
+    E.worker = NULL;
+    if (E.owned)
+        docs__events_lease_release(E.ctx, E.owner);
+    E.owned = 0;
     kumo_rpc_client_free(E.own);
     E.own = NULL;
 }

@@ -1,5 +1,6 @@
-/* Reading columns back into rows, for the store/ files: nullable numbers
- * and times, text copied into the call's arena, SHA-256 digests. */
+/* Reading columns back into rows, for the store/ files: text copied into
+ * the call's arena, SHA-256 digests (nullable numbers and times:
+ * KUMO_DB_OUT_I64_N / KUMO_DB_OUT_TIME_N in db/db.h). */
 #ifndef KUMO_DOCUMENTS_STORE_COLUMNS_H
 #define KUMO_DOCUMENTS_STORE_COLUMNS_H
 
@@ -8,12 +9,6 @@
 
 #include "db/db.h"
 #include "rpc/rpc.h"
-
-/* Outputs for kumo_db_rows_scan that also report NULL into *n. */
-#define DOCS_OUT_I64_N(p, n)                                                                       \
-    ((struct kumo_db_out){.type = KUMO_DB_T_I64, .i64 = (p), .is_null = (n)})
-#define DOCS_OUT_TIME_N(p, n)                                                                      \
-    ((struct kumo_db_out){.type = KUMO_DB_T_TIME, .i64 = (p), .is_null = (n)})
 
 /* Column i of the current row as text in the call's arena ("" for NULL). */
 char *docs_col_str(struct kumo_rpc_call *call, struct kumo_db_rows *rows, unsigned i);

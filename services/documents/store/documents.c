@@ -36,15 +36,15 @@ static kumo_code docs_doc_scan(struct kumo_rpc_call *call, struct kumo_db_rows *
                            KUMO_DB_OUT_I64(&d->status), KUMO_DB_OUT_I64(&d->current_version),
                            KUMO_DB_OUT_I64(&d->pending_version), KUMO_DB_OUT_I64(&d->version),
                            KUMO_DB_OUT_TIME(&d->create_us), KUMO_DB_OUT_TIME(&d->update_us),
-                           DOCS_OUT_TIME_N(&d->archive_us, &d->archive_null),
-                           DOCS_OUT_TIME_N(&d->delete_us, &d->delete_null),
-                           DOCS_OUT_TIME_N(&d->purge_us, &d->purge_null),
+                           KUMO_DB_OUT_TIME_N(&d->archive_us, &d->archive_null),
+                           KUMO_DB_OUT_TIME_N(&d->delete_us, &d->delete_null),
+                           KUMO_DB_OUT_TIME_N(&d->purge_us, &d->purge_null),
                            KUMO_DB_OUT_I64(&d->restore_state), KUMO_DB_OUT_I64(&d->restore_tier),
                            KUMO_DB_OUT_I64(&d->restore_days),
-                           DOCS_OUT_TIME_N(&d->restore_ready_us, &d->restore_ready_null),
-                           DOCS_OUT_TIME_N(&d->restore_expire_us, &d->restore_expire_null),
+                           KUMO_DB_OUT_TIME_N(&d->restore_ready_us, &d->restore_ready_null),
+                           KUMO_DB_OUT_TIME_N(&d->restore_expire_us, &d->restore_expire_null),
                            KUMO_DB_OUT_I64(&d->extraction_state),
-                           DOCS_OUT_I64_N(&d->status_before_delete, &sbd_null)));
+                           KUMO_DB_OUT_I64_N(&d->status_before_delete, &sbd_null)));
     if (rc != KUMO_CODE_OK)
         return rc;
     unsigned i = DOC_COL_ID;
@@ -347,7 +347,7 @@ kumo_code docs_doc_lock_purge(struct kumo_db_conn *c, const char *tenant_id, con
     return kumo_db_query_row(
         c, "SELECT status, purge_time FROM documents WHERE tenant_id = ? AND id = ? FOR UPDATE",
         KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(id)),
-        KUMO_DB_OUTS(KUMO_DB_OUT_I64(status), DOCS_OUT_TIME_N(purge_us, purge_null)));
+        KUMO_DB_OUTS(KUMO_DB_OUT_I64(status), KUMO_DB_OUT_TIME_N(purge_us, purge_null)));
 }
 
 kumo_code docs_doc_clear_pending(struct kumo_db_conn *c, const char *tenant_id, const char *id,

@@ -280,13 +280,10 @@ kumo_code docs__job_lease_check(struct kumo_db_conn *c, const struct docs_job *j
     char lease[DOCS_JOB_LEASE_LEN + 1] = {0};
     size_t len = 0;
     int is_null = 0;
-    kumo_code rc = kumo_db_query_row(c, "SELECT lease_token FROM jobs WHERE id = ? FOR UPDATE",
-                                     KUMO_DB_PARAMS(KUMO_DB_STRZ(job->id)),
-                                     KUMO_DB_OUTS((struct kumo_db_out){.type = KUMO_DB_T_BYTES,
-                                                                       .buf = lease,
-                                                                       .cap = sizeof lease - 1,
-                                                                       .len = &len,
-                                                                       .is_null = &is_null}));
+    kumo_code rc =
+        kumo_db_query_row(c, "SELECT lease_token FROM jobs WHERE id = ? FOR UPDATE",
+                          KUMO_DB_PARAMS(KUMO_DB_STRZ(job->id)),
+                          KUMO_DB_OUTS(KUMO_DB_OUT_BUF_N(lease, sizeof lease - 1, &len, &is_null)));
     if (rc == KUMO_CODE_NOT_FOUND)
         return KUMO_CODE_ABORTED;
     if (rc != KUMO_CODE_OK)

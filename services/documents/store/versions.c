@@ -26,7 +26,7 @@ static kumo_code scan_version(struct kumo_rpc_call *call, struct kumo_db_rows *r
                            KUMO_DB_OUT_I64(&v->size), KUMO_DB_OUT_I64(&v->upload_method),
                            KUMO_DB_OUT_I64(&v->part_size), KUMO_DB_OUT_I64(&v->part_count),
                            KUMO_DB_OUT_TIME(&v->create_us),
-                           DOCS_OUT_TIME_N(&v->complete_us, &v->complete_null)));
+                           KUMO_DB_OUT_TIME_N(&v->complete_us, &v->complete_null)));
     if (rc != KUMO_CODE_OK)
         return rc;
     unsigned i = VERSION_COL_FILE_NAME;
@@ -185,11 +185,7 @@ kumo_code docs_version_lock(struct kumo_db_conn *c, const char *tenant_id, const
         " WHERE tenant_id = ? AND document_id = ? AND version = ? FOR UPDATE",
         KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(doc_id), KUMO_DB_I64(version)),
         KUMO_DB_OUTS(KUMO_DB_OUT_I64(status), KUMO_DB_OUT_BUF(key, key_cap - 1, &key_len),
-                     (struct kumo_db_out){.type = KUMO_DB_T_BYTES,
-                                          .buf = upload,
-                                          .cap = upload_cap - 1,
-                                          .len = &upload_len,
-                                          .is_null = &upload_null}));
+                     KUMO_DB_OUT_BUF_N(upload, upload_cap - 1, &upload_len, &upload_null)));
     key[rc == KUMO_CODE_OK ? key_len : 0] = '\0';
     upload[rc == KUMO_CODE_OK && !upload_null ? upload_len : 0] = '\0';
     return rc;
@@ -245,11 +241,7 @@ kumo_code docs_version_source(struct kumo_db_conn *c, const char *tenant_id, con
         " WHERE v.tenant_id = ? AND v.document_id = ? AND v.version = ?",
         KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(doc_id), KUMO_DB_I64(version)),
         KUMO_DB_OUTS(KUMO_DB_OUT_BUF(v->key, sizeof v->key - 1, &v->key_len),
-                     (struct kumo_db_out){.type = KUMO_DB_T_BYTES,
-                                          .buf = v->sha,
-                                          .cap = sizeof v->sha,
-                                          .len = &v->sha_len,
-                                          .is_null = &v->sha_null},
+                     KUMO_DB_OUT_BUF_N(v->sha, sizeof v->sha, &v->sha_len, &v->sha_null),
                      KUMO_DB_OUT_I64(&v->size), KUMO_DB_OUT_I64(&v->current),
                      KUMO_DB_OUT_I64(&v->status)));
     v->key[v->key_len] = '\0';

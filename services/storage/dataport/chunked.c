@@ -116,35 +116,14 @@ static enum stg_err fail(struct stg_chunked *c, enum stg_err e, const char *why)
     return e;
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 static int is_hex64(const char *s, size_t len)
 {
     if (len != 64)
         return 0;
     for (size_t i = 0; i < len; i++)
-        if (hexval(s[i]) < 0 || (s[i] >= 'A' && s[i] <= 'F'))
+        if (kumo_hex_digit(s[i]) < 0 || (s[i] >= 'A' && s[i] <= 'F'))
             return 0;
     return 1;
-}
-
-static void hex(const uint8_t *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
 }
 
 /* HMAC-SHA256 of the string to sign, as hex into out[65]. */
@@ -153,7 +132,7 @@ static void sign(const struct stg_chunked *c, const struct kumo_buf *sts, char o
     uint8_t mac[32];
     unsigned len = 0;
     HMAC(EVP_sha256(), c->cfg.key, 32, sts->data, sts->len, mac, &len);
-    hex(mac, 32, out);
+    kumo_hex_encode(mac, 32, out);
 }
 
 static int sig_equal(const char *a, const char *b)
@@ -170,7 +149,7 @@ static enum stg_err end_chunk(struct stg_chunked *c)
     unsigned len = 0;
     char dh[65], sig[65];
     EVP_DigestFinal_ex(c->sha, d, &len);
-    hex(d, 32, dh);
+    kumo_hex_encode(d, 32, dh);
     struct kumo_buf sts = KUMO_BUF_INIT;
     kumo_buf_appendf(&sts, "AWS4-HMAC-SHA256-PAYLOAD\n%s\n%s\n%s\n%s\n%s", c->cfg.date,
                      c->cfg.scope, c->prev_sig, empty_sha256, dh);
@@ -188,10 +167,10 @@ static enum stg_err size_line(struct stg_chunked *c)
     const char *p = c->line, *end = c->line + c->line_len;
     uint64_t v = 0;
     size_t digits = 0;
-    while (p < end && hexval(*p) >= 0) {
+    while (p < end && kumo_hex_digit(*p) >= 0) {
         if (++digits > 16)
             return fail(c, STG_E_INVALID_REQUEST, "A chunk size is too long.");
-        v = v << 4 | (uint64_t)hexval(*p++);
+        v = v << 4 | (uint64_t)kumo_hex_digit(*p++);
     }
     if (digits == 0)
         return fail(c, STG_E_INVALID_REQUEST, "A chunk does not start with its hex size.");

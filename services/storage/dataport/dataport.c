@@ -155,17 +155,6 @@ enum MHD_Result stg__dp_error(struct dp_req *r, enum stg_err e, const char *why,
 
 /* ---- parsing the request target ---- */
 
-static int hexv(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 long stg__dp_decode_path(const char *in, size_t len, char *out, size_t cap)
 {
     size_t o = 0;
@@ -174,7 +163,8 @@ long stg__dp_decode_path(const char *in, size_t len, char *out, size_t cap)
         if (c == '%') {
             if (i + 2 >= len)
                 return -1;
-            int hi = hexv(in[i + 1]), lo = hexv(in[i + 2]);
+            int hi = kumo_hex_digit((unsigned char)in[i + 1]),
+                lo = kumo_hex_digit((unsigned char)in[i + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
             c = (char)(hi << 4 | lo);
@@ -570,7 +560,7 @@ static struct dp_req *new_req(struct stg_dataport *dp, struct MHD_Connection *c,
     stg_meta_init(&r->meta);
     uint8_t raw[8];
     kumo_secret_random_bytes(raw, sizeof raw);
-    stg_hex(raw, sizeof raw, r->rid);
+    kumo_hex_encode(raw, sizeof raw, r->rid);
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     struct dp_conn *dc = ci ? ci->socket_context : NULL;

@@ -619,7 +619,7 @@ int stg__dp_body(struct dp_req *r, const char *data, size_t len)
 static enum MHD_Result sha_mismatch(struct dp_req *r, const uint8_t sha[32])
 {
     char hex[65];
-    stg_hex(sha, 32, hex);
+    kumo_hex_encode(sha, 32, hex);
     struct kumo_buf x = KUMO_BUF_INIT;
     stg__dp_xml_elem(&x, "ClientComputedContentSHA256", r->content_sha256);
     stg__dp_xml_elem(&x, "S3ComputedContentSHA256", hex);
@@ -635,7 +635,7 @@ static int check_digests(struct dp_req *r, const uint8_t md5[16], const uint8_t 
 {
     if (r->has_content_sha256) {
         char hex[65];
-        stg_hex(sha, 32, hex);
+        kumo_hex_encode(sha, 32, hex);
         if (strcmp(hex, r->content_sha256) != 0) {
             *out = sha_mismatch(r, sha);
             return 0;

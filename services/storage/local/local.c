@@ -78,7 +78,7 @@ int stg__random_hex(size_t n, char *out)
     uint8_t raw[32];
     if (n > sizeof raw || kumo_secret_random_bytes(raw, n) != 0)
         return -1;
-    stg_hex(raw, n, out);
+    kumo_hex_encode(raw, n, out);
     return 0;
 }
 
@@ -126,26 +126,9 @@ int stg__read_small(int dirfd, const char *name, size_t max, struct kumo_buf *ou
     int fd = stg__openat(dirfd, name, O_RDONLY, 0);
     if (fd < 0)
         return fd;
-    char chunk[4096];
-    int rc = 0;
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = -errno;
-            break;
-        }
-        if (n == 0)
-            break;
-        if (out->len + (size_t)n > max) {
-            rc = -EFBIG;
-            break;
-        }
-        kumo_buf_append(out, chunk, (size_t)n);
-    }
+    int rc = kumo_buf_read_fd(out, fd, max);
     close(fd);
-    return rc;
+    return rc == KUMO_ERR_TOO_LARGE ? -EFBIG : rc;
 }
 
 static void remove_dir_entries(int dfd, int depth)

@@ -125,41 +125,7 @@ int stg_meta_readable(const struct stg_meta *m, int64_t now_ms)
     return r == STG_RESTORE_NONE || r == STG_RESTORE_RESTORED;
 }
 
-/* ---- hex and time ---- */
-
-void stg_hex(const uint8_t *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-int stg_unhex(const char *in, size_t len, uint8_t *out, size_t n)
-{
-    if (len != 2 * n)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return -1;
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return 0;
-}
+/* ---- time ---- */
 
 int64_t stg_now_ms(void)
 {
@@ -210,7 +176,7 @@ void stg_iso_date(int64_t ms, char out[32])
 void stg_meta_encode(const struct stg_meta *m, struct kumo_buf *out)
 {
     char sha[65];
-    stg_hex(m->sha256, 32, sha);
+    kumo_hex_encode(m->sha256, 32, sha);
     json_t *o = json_object();
     json_object_set_new(o, "v", json_integer(META_VERSION));
     json_object_set_new(o, "key", json_string(m->key));
@@ -332,7 +298,7 @@ static int decode_fields(json_t *o, struct stg_meta *m)
         copy_str(o, "content_type", m->content_type, sizeof m->content_type) ||
         copy_str(o, "class", cls, sizeof cls))
         return -1;
-    if (stg_unhex(sha, strlen(sha), m->sha256, 32) != 0)
+    if (kumo_hex_decode(sha, strlen(sha), m->sha256, 32) != 0)
         return -1;
     m->storage_class = stg_class_parse(cls, strlen(cls));
     if (m->storage_class == STG_CLASS_UNSPECIFIED)

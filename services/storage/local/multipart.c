@@ -126,10 +126,10 @@ static int part_name(const char *name, char etag[33])
         n = n * 10 + (name[i] - '0');
     }
     uint8_t raw[16];
-    if (n < 1 || n > STG_PARTS_MAX || stg_unhex(name + 6, 32, raw, 16) != 0)
+    if (n < 1 || n > STG_PARTS_MAX || kumo_hex_decode(name + 6, 32, raw, 16) != 0)
         return 0;
     if (etag)
-        stg_hex(raw, 16, etag);
+        kumo_hex_encode(raw, 16, etag);
     return n;
 }
 
@@ -184,7 +184,7 @@ enum stg_err stg_mpu_put_part(struct stg_store *st, const char *id, const char *
     uint8_t md5[16];
     stg_writer_digests(w, md5, NULL);
     struct stg_part p = {.number = number};
-    stg_hex(md5, 16, p.etag);
+    kumo_hex_encode(md5, 16, p.etag);
     int rc = stg__writer_seal(w);
     if (rc != 0) {
         stg_writer_discard(w);
@@ -328,7 +328,7 @@ static enum stg_err assemble(struct stg_store *st, int dfd, const struct stg_par
         char name[48];
         uint8_t raw[16];
         part_file(&want[i], name);
-        stg_unhex(want[i].etag, 32, raw, 16);
+        kumo_hex_decode(want[i].etag, 32, raw, 16);
         EVP_DigestUpdate(ctx, raw, 16);
         int fd = stg__openat(dfd, name, O_RDONLY, 0);
         if (fd < 0) {
@@ -407,7 +407,7 @@ static enum stg_err complete_locked(struct stg_store *st, int dfd, const char *i
     if (e != STG_OK)
         return e;
     char hex[33];
-    stg_hex(md5s, 16, hex);
+    kumo_hex_encode(md5s, 16, hex);
     snprintf(m->etag, sizeof m->etag, "%s-%zu", hex, n);
     m->parts = (int)n;
     m->restore_ready_ms = m->restore_expire_ms = 0;

@@ -39,7 +39,7 @@ static void data_name(const struct loc *l, const char *gen, char out[100])
 static pthread_mutex_t *key_lock(struct stg_store *st, const struct loc *l)
 {
     uint8_t v;
-    stg_unhex(l->hash + 2, 2, &v, 1);
+    kumo_hex_decode(l->hash + 2, 2, &v, 1);
     return &st->key_locks[v % LOCK_STRIPES];
 }
 
@@ -165,23 +165,33 @@ enum stg_err stg_object_put(struct stg_store *st, struct stg_writer *w, struct s
     stg_writer_digests(w, md5, m->sha256);
     m->size = stg_writer_size(w);
     if (m->parts == 0)
-        stg_hex(md5, 16, m->etag);
+        kumo_hex_encode(md5, 16, m->etag);
     m->mtime_ms = stg_now_ms();
     if (m->storage_class == STG_CLASS_UNSPECIFIED)
         m->storage_class = STG_CLASS_STANDARD;
     return commit(st, w, m);
 }
 
+/* Locates `key` and opens its directory: the fd, or -1 with *e set to the
+ * I/O error (left as it is when the directory does not exist: the
+ * caller's outcome for an absent key). */
+static int open_key_dir(struct stg_store *st, const char *key, struct loc *l, enum stg_err *e)
+{
+    locate(key, l);
+    int dirfd = open_dir(st, l, 0);
+    if (dirfd < 0 && dirfd != -ENOENT)
+        *e = stg__io_error("open object directory", dirfd);
+    return dirfd < 0 ? -1 : dirfd;
+}
+
 enum stg_err stg_object_stat(struct stg_store *st, const char *key, struct stg_meta *m)
 {
     struct loc l;
-    locate(key, &l);
-    int dirfd = open_dir(st, &l, 0);
-    if (dirfd == -ENOENT)
-        return STG_E_NO_SUCH_KEY;
+    enum stg_err e = STG_E_NO_SUCH_KEY;
+    int dirfd = open_key_dir(st, key, &l, &e);
     if (dirfd < 0)
-        return stg__io_error("open object directory", dirfd);
-    enum stg_err e = read_meta(dirfd, &l, key, m);
+        return e;
+    e = read_meta(dirfd, &l, key, m);
     close(dirfd);
     return e;
 }
@@ -211,13 +221,10 @@ static enum stg_err open_data(int dirfd, const struct loc *l, struct stg_meta *m
 enum stg_err stg_object_open(struct stg_store *st, const char *key, struct stg_meta *m, int *fd)
 {
     struct loc l;
-    locate(key, &l);
-    int dirfd = open_dir(st, &l, 0);
-    if (dirfd == -ENOENT)
-        return STG_E_NO_SUCH_KEY;
-    if (dirfd < 0)
-        return stg__io_error("open object directory", dirfd);
     enum stg_err e = STG_E_NO_SUCH_KEY;
+    int dirfd = open_key_dir(st, key, &l, &e);
+    if (dirfd < 0)
+        return e;
     for (int i = 0; i < OPEN_RETRIES; i++) {
         e = read_meta(dirfd, &l, key, m);
         if (e != STG_OK)
@@ -235,41 +242,56 @@ enum stg_err stg_object_open(struct stg_store *st, const char *key, struct stg_m
     return e;
 }
 
-enum stg_err stg_object_delete(struct stg_store *st, const char *key, int *existed)
+/* What runs on a key's sidecar under its lock: `read` is how reading the
+ * sidecar went (STG_OK: *m holds it, and the function must clear or keep
+ * it). Returns the operation's outcome. */
+typedef enum stg_err (*locked_fn)(struct stg_store *st, int dirfd, const struct loc *l,
+                                  enum stg_err read, struct stg_meta *m, void *arg);
+
+/* Opens the directory of `key`, takes its lock, reads its sidecar and runs
+ * fn; `absent` is the outcome when the directory does not exist. */
+static enum stg_err with_sidecar(struct stg_store *st, const char *key, enum stg_err absent,
+                                 locked_fn fn, void *arg)
 {
     struct loc l;
-    locate(key, &l);
-    if (existed)
-        *existed = 0;
-    int dirfd = open_dir(st, &l, 0);
-    if (dirfd == -ENOENT)
-        return STG_OK;
+    enum stg_err e = absent;
+    int dirfd = open_key_dir(st, key, &l, &e);
     if (dirfd < 0)
-        return stg__io_error("open object directory", dirfd);
+        return e;
     pthread_mutex_t *mu = key_lock(st, &l);
     pthread_mutex_lock(mu);
     struct stg_meta m;
-    enum stg_err e = read_meta(dirfd, &l, key, &m);
-    if (e == STG_OK) {
-        char data[100];
-        data_name(&l, m.gen, data);
-        stg_meta_clear(&m);
-        /* Sidecar first: a crash in between leaves an orphan data file,
-         * which the sweep removes, never a sidecar without data. */
-        if (unlinkat(dirfd, l.meta, 0) != 0) {
-            e = stg__io_error("unlink metadata", errno);
-        } else {
-            stg__fsync(st, dirfd);
-            unlinkat(dirfd, data, 0);
-            if (existed)
-                *existed = 1;
-        }
-    } else if (e == STG_E_NO_SUCH_KEY) {
-        e = STG_OK;
-    }
+    e = fn(st, dirfd, &l, read_meta(dirfd, &l, key, &m), &m, arg);
     pthread_mutex_unlock(mu);
     close(dirfd);
     return e;
+}
+
+static enum stg_err delete_locked(struct stg_store *st, int dirfd, const struct loc *l,
+                                  enum stg_err read, struct stg_meta *m, void *arg)
+{
+    int *existed = arg;
+    if (read != STG_OK)
+        return read == STG_E_NO_SUCH_KEY ? STG_OK : read;
+    char data[100];
+    data_name(l, m->gen, data);
+    stg_meta_clear(m);
+    /* Sidecar first: a crash in between leaves an orphan data file, which
+     * the sweep removes, never a sidecar without data. */
+    if (unlinkat(dirfd, l->meta, 0) != 0)
+        return stg__io_error("unlink metadata", errno);
+    stg__fsync(st, dirfd);
+    unlinkat(dirfd, data, 0);
+    if (existed)
+        *existed = 1;
+    return STG_OK;
+}
+
+enum stg_err stg_object_delete(struct stg_store *st, const char *key, int *existed)
+{
+    if (existed)
+        *existed = 0;
+    return with_sidecar(st, key, STG_OK, delete_locked, existed);
 }
 
 /* Makes the data file of `src` (generation src_gen) the data of m->key
@@ -395,32 +417,33 @@ enum stg_err stg_object_copy(struct stg_store *st, const char *src, const char *
  * back unless edit fails. Fills *out with the result. */
 typedef enum stg_err (*meta_edit_fn)(struct stg_meta *m, void *arg);
 
+struct meta_edit {
+    meta_edit_fn edit;
+    void *arg;
+    struct stg_meta *out;
+};
+
+static enum stg_err edit_locked(struct stg_store *st, int dirfd, const struct loc *l,
+                                enum stg_err read, struct stg_meta *m, void *arg)
+{
+    struct meta_edit *me = arg;
+    if (read != STG_OK)
+        return read;
+    enum stg_err e = me->edit(m, me->arg);
+    if (e == STG_OK)
+        e = write_meta(st, dirfd, l, m);
+    if (e == STG_OK)
+        *me->out = *m;
+    else
+        stg_meta_clear(m);
+    return e;
+}
+
 static enum stg_err edit_meta(struct stg_store *st, const char *key, meta_edit_fn edit, void *arg,
                               struct stg_meta *out)
 {
-    struct loc l;
-    locate(key, &l);
-    int dirfd = open_dir(st, &l, 0);
-    if (dirfd == -ENOENT)
-        return STG_E_NO_SUCH_KEY;
-    if (dirfd < 0)
-        return stg__io_error("open object directory", dirfd);
-    pthread_mutex_t *mu = key_lock(st, &l);
-    pthread_mutex_lock(mu);
-    struct stg_meta m;
-    enum stg_err e = read_meta(dirfd, &l, key, &m);
-    if (e == STG_OK) {
-        e = edit(&m, arg);
-        if (e == STG_OK)
-            e = write_meta(st, dirfd, &l, &m);
-        if (e == STG_OK)
-            *out = m;
-        else
-            stg_meta_clear(&m);
-    }
-    pthread_mutex_unlock(mu);
-    close(dirfd);
-    return e;
+    struct meta_edit me = {edit, arg, out};
+    return with_sidecar(st, key, STG_E_NO_SUCH_KEY, edit_locked, &me);
 }
 
 static int is_archive(enum stg_class c)

@@ -205,29 +205,39 @@ static void head_meta(const char *key, const struct s3_resp *r, struct stg_meta 
 
 /* ---- operations ---- */
 
+/* One S3 request of operation `op`, its answer read by answer_error
+ * (`missing` for a 404). With `keep`, a successful response stays there for
+ * the caller (to free); otherwise, and on any failure, it is freed. */
+static enum stg_err s3_op(struct stg_ctx *c, const char *op, const char *method, const char *key,
+                          const struct kumo_sigv4_kv *q, size_t nq, const char *const *h, size_t nh,
+                          const void *body, size_t len, enum stg_err missing, struct s3_resp *keep)
+{
+    struct s3_resp own, *r = keep ? keep : &own;
+    enum stg_err e = stg__s3_call(c->s3, method, key, q, nq, h, nh, body, len, r);
+    if (e != STG_OK)
+        return e;
+    e = answer_error(op, r, missing);
+    if (e != STG_OK || keep == NULL)
+        stg__s3_resp_free(r);
+    return e;
+}
+
 static enum stg_err stat_(struct stg_ctx *c, const char *key, struct stg_meta *m)
 {
     struct s3_resp r;
     const char *h[] = {"x-amz-checksum-mode: ENABLED"};
-    enum stg_err e = stg__s3_call(c->s3, "HEAD", key, NULL, 0, h, 1, NULL, 0, &r);
+    enum stg_err e =
+        s3_op(c, "HeadObject", "HEAD", key, NULL, 0, h, 1, NULL, 0, STG_E_NO_SUCH_KEY, &r);
     if (e != STG_OK)
         return e;
-    e = answer_error("HeadObject", &r, STG_E_NO_SUCH_KEY);
-    if (e == STG_OK)
-        head_meta(key, &r, m);
+    head_meta(key, &r, m);
     stg__s3_resp_free(&r);
-    return e;
+    return STG_OK;
 }
 
 static enum stg_err remove_(struct stg_ctx *c, const char *key)
 {
-    struct s3_resp r;
-    enum stg_err e = stg__s3_call(c->s3, "DELETE", key, NULL, 0, NULL, 0, NULL, 0, &r);
-    if (e != STG_OK)
-        return e;
-    e = answer_error("DeleteObject", &r, STG_OK);
-    stg__s3_resp_free(&r);
-    return e;
+    return s3_op(c, "DeleteObject", "DELETE", key, NULL, 0, NULL, 0, NULL, 0, STG_OK, NULL);
 }
 
 static enum stg_err copy_call(struct stg_ctx *c, const char *src, const char *dst,
@@ -241,12 +251,8 @@ static enum stg_err copy_call(struct stg_ctx *c, const char *src, const char *ds
                      stg_class_name(cls == STG_CLASS_UNSPECIFIED ? STG_CLASS_STANDARD : cls));
     const char *h[] = {(const char *)hsrc.data, (const char *)hcls.data,
                        "x-amz-metadata-directive: COPY"};
-    struct s3_resp r;
-    enum stg_err e = stg__s3_call(c->s3, "PUT", dst, NULL, 0, h, 3, NULL, 0, &r);
-    if (e == STG_OK) {
-        e = answer_error("CopyObject", &r, STG_E_NO_SUCH_KEY);
-        stg__s3_resp_free(&r);
-    }
+    enum stg_err e =
+        s3_op(c, "CopyObject", "PUT", dst, NULL, 0, h, 3, NULL, 0, STG_E_NO_SUCH_KEY, NULL);
     kumo_buf_free(&source);
     kumo_buf_free(&hsrc);
     kumo_buf_free(&hcls);
@@ -359,13 +365,8 @@ static enum stg_err list_call(struct stg_ctx *c, const char *id, const char *key
     const struct kumo_sigv4_kv q[] = {kumo_sigv4_kv_str("uploadId", id),
                                       kumo_sigv4_kv_str("max-parts", smax),
                                       kumo_sigv4_kv_str("part-number-marker", safter)};
-    enum stg_err e = stg__s3_call(c->s3, "GET", key, q, after > 0 ? 3 : 2, NULL, 0, NULL, 0, r);
-    if (e != STG_OK)
-        return e;
-    e = answer_error("ListParts", r, STG_E_NO_SUCH_UPLOAD);
-    if (e != STG_OK)
-        stg__s3_resp_free(r);
-    return e;
+    return s3_op(c, "ListParts", "GET", key, q, after > 0 ? 3 : 2, NULL, 0, NULL, 0,
+                 STG_E_NO_SUCH_UPLOAD, r);
 }
 
 /* Whether an upload exists, asked with ListParts. A store without
@@ -437,27 +438,18 @@ static enum stg_err mpu_complete(struct stg_ctx *c, const char *id, const char *
     kumo_buf_append_str(&xml, "</CompleteMultipartUpload>");
     const struct kumo_sigv4_kv q[] = {kumo_sigv4_kv_str("uploadId", id)};
     const char *h[] = {"Content-Type: application/xml"};
-    struct s3_resp r;
-    enum stg_err e = stg__s3_call(c->s3, "POST", key, q, 1, h, 1, xml.data, xml.len, &r);
+    enum stg_err e = s3_op(c, "CompleteMultipartUpload", "POST", key, q, 1, h, 1, xml.data, xml.len,
+                           STG_E_NO_SUCH_UPLOAD, NULL);
     kumo_buf_free(&xml);
     *why = NULL;
-    if (e != STG_OK)
-        return e;
-    e = answer_error("CompleteMultipartUpload", &r, STG_E_NO_SUCH_UPLOAD);
-    stg__s3_resp_free(&r);
     return e == STG_OK ? stat_(c, key, out) : e;
 }
 
 static enum stg_err mpu_abort(struct stg_ctx *c, const char *id, const char *key)
 {
     const struct kumo_sigv4_kv q[] = {kumo_sigv4_kv_str("uploadId", id)};
-    struct s3_resp r;
-    enum stg_err e = stg__s3_call(c->s3, "DELETE", key, q, 1, NULL, 0, NULL, 0, &r);
-    if (e != STG_OK)
-        return e;
-    e = answer_error("AbortMultipartUpload", &r, STG_E_NO_SUCH_UPLOAD);
-    stg__s3_resp_free(&r);
-    return e;
+    return s3_op(c, "AbortMultipartUpload", "DELETE", key, q, 1, NULL, 0, NULL, 0,
+                 STG_E_NO_SUCH_UPLOAD, NULL);
 }
 
 static int sign_creds(struct stg_ctx *c, struct kumo_aws_credentials *out)

@@ -168,6 +168,31 @@ static enum stg_err parse_root(xmlNode *root, int max_parts, struct stg_part **p
     return stg_parts_check(*parts, *n, max_parts, why);
 }
 
+/* Parses a request body into *doc (free with xmlFreeDoc): no network, no
+ * document type declarations (no entities to expand). STG_OK, or
+ * STG_E_MALFORMED_XML with *why. */
+static enum stg_err read_body(const char *body, size_t len, const char *name, xmlDocPtr *doc,
+                              const char **why)
+{
+    if (len == 0 || len > (size_t)INT32_MAX) {
+        *why = "the body is empty";
+        return STG_E_MALFORMED_XML;
+    }
+    *doc = xmlReadMemory(body, (int)len, name, NULL,
+                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    if (*doc == NULL) {
+        *why = "the body is not well-formed XML";
+        return STG_E_MALFORMED_XML;
+    }
+    if ((*doc)->intSubset != NULL || (*doc)->extSubset != NULL) {
+        *why = "document type declarations are not allowed";
+        xmlFreeDoc(*doc);
+        *doc = NULL;
+        return STG_E_MALFORMED_XML;
+    }
+    return STG_OK;
+}
+
 enum stg_err stg_xml_parse_complete(const char *body, size_t len, int max_parts,
                                     struct stg_part **parts, size_t *n, const char **why)
 {
@@ -176,23 +201,11 @@ enum stg_err stg_xml_parse_complete(const char *body, size_t len, int max_parts,
         why = &dummy;
     *parts = NULL;
     *n = 0;
-    if (len == 0 || len > (size_t)INT32_MAX) {
-        *why = "the body is empty";
-        return STG_E_MALFORMED_XML;
-    }
-    xmlDocPtr doc = xmlReadMemory(body, (int)len, "complete.xml", NULL,
-                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    if (doc == NULL) {
-        *why = "the body is not well-formed XML";
-        return STG_E_MALFORMED_XML;
-    }
-    enum stg_err e;
-    if (doc->intSubset != NULL || doc->extSubset != NULL) {
-        *why = "document type declarations are not allowed";
-        e = STG_E_MALFORMED_XML;
-    } else {
-        e = parse_root(xmlDocGetRootElement(doc), max_parts, parts, n, why);
-    }
+    xmlDocPtr doc;
+    enum stg_err e = read_body(body, len, "complete.xml", &doc, why);
+    if (e != STG_OK)
+        return e;
+    e = parse_root(xmlDocGetRootElement(doc), max_parts, parts, n, why);
     xmlFreeDoc(doc);
     if (e != STG_OK) {
         kumo_free(*parts);
@@ -288,23 +301,11 @@ enum stg_err stg_xml_parse_restore(const char *body, size_t len, int *days, enum
     const char *dummy;
     if (why == NULL)
         why = &dummy;
-    if (len == 0 || len > (size_t)INT32_MAX) {
-        *why = "the body is empty";
-        return STG_E_MALFORMED_XML;
-    }
-    xmlDocPtr doc = xmlReadMemory(body, (int)len, "restore.xml", NULL,
-                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    if (doc == NULL) {
-        *why = "the body is not well-formed XML";
-        return STG_E_MALFORMED_XML;
-    }
-    enum stg_err e;
-    if (doc->intSubset != NULL || doc->extSubset != NULL) {
-        *why = "document type declarations are not allowed";
-        e = STG_E_MALFORMED_XML;
-    } else {
-        e = parse_restore_root(xmlDocGetRootElement(doc), days, tier, why);
-    }
+    xmlDocPtr doc;
+    enum stg_err e = read_body(body, len, "restore.xml", &doc, why);
+    if (e != STG_OK)
+        return e;
+    e = parse_restore_root(xmlDocGetRootElement(doc), days, tier, why);
     xmlFreeDoc(doc);
     return e;
 }

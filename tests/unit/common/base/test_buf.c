@@ -9,6 +9,12 @@
 
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "base/errors.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 static void test_buf_append_and_terminate(void **state)
 {
@@ -78,6 +84,49 @@ static void test_buf_error(void **state)
     kumo_buf_free(&b);
 }
 
+/* A temporary file holding n bytes of 'x'; its path into path[64]. */
+static void temp_file(char path[64], size_t n)
+{
+    snprintf(path, 64, "/tmp/kumo-test-buf-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    char *data = malloc(n ? n : 1);
+    memset(data, 'x', n);
+    assert_int_equal(write(fd, data, n), (ssize_t)n);
+    free(data);
+    close(fd);
+}
+
+static void test_buf_read_file_bounded(void **state)
+{
+    (void)state;
+    char path[64];
+    temp_file(path, 10000); /* more than one read's worth */
+    struct kumo_buf b = KUMO_BUF_INIT;
+    kumo_buf_append_str(&b, "ab");
+    assert_int_equal(kumo_buf_read_file(&b, path, 10002), 0); /* exactly at the bound */
+    assert_int_equal(b.len, 10002);
+    assert_int_equal(b.data[b.len], '\0');
+    assert_memory_equal(b.data, "abxx", 4);
+    kumo_buf_reset(&b);
+    assert_int_equal(kumo_buf_read_file(&b, path, 9999), KUMO_ERR_TOO_LARGE);
+    assert_true(b.len <= 10000);
+    kumo_buf_free(&b);
+    /* reserved first: read in place, never reallocated */
+    kumo_buf_reserve(&b, 10001);
+    unsigned char *before = b.data;
+    assert_int_equal(kumo_buf_read_file(&b, path, 10000), 0);
+    assert_ptr_equal(b.data, before);
+    kumo_buf_free(&b);
+    unlink(path);
+    assert_int_equal(kumo_buf_read_file(&b, path, 10), -ENOENT);
+    temp_file(path, 0);
+    assert_int_equal(kumo_buf_read_file(&b, path, 10), 0);
+    assert_int_equal(b.len, 0);
+    kumo_buf_free(&b);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -85,6 +134,7 @@ int main(void)
         cmocka_unit_test(test_buf_grows_large),
         cmocka_unit_test(test_buf_steal),
         cmocka_unit_test(test_buf_error),
+        cmocka_unit_test(test_buf_read_file_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

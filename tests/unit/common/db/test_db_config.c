@@ -138,10 +138,36 @@ static void test_db_config_iam_and_password_file(void **state)
     unlink(path);
 }
 
+static void test_db_daemon_vars_join_once(void **state)
+{
+    (void)state;
+    static const struct kumo_config_var own[] = {
+        {"KUMO_TEST_A", KUMO_CONFIG_STRING, "a", "first"},
+        {"KUMO_TEST_B", KUMO_CONFIG_INT, "1", "second", 0, 0, 9},
+    };
+    size_t n = 0;
+    const struct kumo_config_var *v = kumo_db_daemon_vars(own, 2, "kumo_test", &n);
+    assert_non_null(v);
+    assert_int_equal(n, 2 + KUMO_DB_N_CONFIG_VARS);
+    assert_string_equal(v[0].name, "KUMO_TEST_A");
+    assert_string_equal(v[1].name, "KUMO_TEST_B");
+    int named = 0;
+    for (size_t i = 2; i < n; i++)
+        if (strcmp(v[i].name, "KUMO_DB_NAME") == 0) {
+            assert_string_equal(v[i].default_value, "kumo_test");
+            named = 1;
+        }
+    assert_true(named);
+    size_t n2 = 0;
+    assert_ptr_equal(kumo_db_daemon_vars(own, 2, "kumo_test", &n2), v); /* built once */
+    assert_int_equal(n2, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_db_config_vars_table),
+        cmocka_unit_test(test_db_daemon_vars_join_once),
         cmocka_unit_test(test_db_config_defaults),
         cmocka_unit_test(test_db_config_iam_and_password_file),
     };
