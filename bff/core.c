@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "base/fastrand.h"
 #include "base/trace.h"
 #include "base/alloc.h"
 #include "bff.h"
@@ -31,15 +32,9 @@ static void new_request_id(struct bff_ctx *c)
         snprintf(c->request_id, sizeof c->request_id, "%s", in);
         return;
     }
-    unsigned char r[16];
-    if (kumo_secret_random_bytes(r, sizeof r) != 0)
-        memset(r, 0, sizeof r);
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < sizeof r; i++) {
-        c->request_id[2 * i] = hex[r[i] >> 4];
-        c->request_id[2 * i + 1] = hex[r[i] & 15];
-    }
-    c->request_id[2 * sizeof r] = '\0';
+    /* Unique, not secret (the client may choose its own): the per-thread
+     * fast generator, 128 bits as 32 lowercase hex digits. */
+    kumo_fastrand_hex(c->request_id, 16);
 }
 
 static void base_headers(struct bff_ctx *c, int *origin_ok)

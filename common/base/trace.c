@@ -1,7 +1,8 @@
-#include "base/hex.h"
 #include "base/trace.h"
 
-#include <openssl/rand.h>
+#include "base/fastrand.h"
+#include "base/hex.h"
+
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -57,15 +58,13 @@ int kumo_trace_parse(const char *tp, const char *tracestate, struct kumo_trace *
     return 0;
 }
 
+/* Trace and span ids must be unique, not secret (they travel in headers and
+ * log lines): drawn from the per-thread fast generator, not the CSPRNG. */
 static void random_hex(char *out, size_t n_hex)
 {
-    unsigned char raw[KUMO_TRACE_ID_LEN / 2];
-    size_t nb = n_hex / 2;
-    do {
-        if (RAND_bytes(raw, (int)nb) != 1) /* never in practice; ids need not be secret */
-            memset(raw, 0x5a, nb);
-        kumo_hex_encode(raw, nb, out);
-    } while (!is_lower_hex(out, n_hex));
+    do
+        kumo_fastrand_hex(out, n_hex / 2);
+    while (!is_lower_hex(out, n_hex)); /* all zeros is invalid */
 }
 
 void kumo_trace_start(struct kumo_trace *out, const struct kumo_trace *parent)
