@@ -11,6 +11,8 @@ Debian chromium driven by playwright-core:
     the same run, and the tab's peak JS heap during it.
 
 Usage: bench/console/bench.py BUILD_DIR; writes bench/results/console-DATE.md.
+CONSOLE_BENCH_DOCS (10000), CONSOLE_BENCH_UPLOAD_MIB (1024), CONSOLE_BENCH_PART_SIZE (the
+server's default) change the run; bench/console/ceiling measures the browser's raw upload rate.
 """
 import datetime
 import json
@@ -31,6 +33,8 @@ import kumo_stack  # noqa: E402
 
 COUNT = int(os.environ.get("CONSOLE_BENCH_DOCS", "10000"))
 SIZE = int(os.environ.get("CONSOLE_BENCH_UPLOAD_MIB", "1024")) * 1024 * 1024
+# The server decides the part size (KUMO_MULTIPART_PART_SIZE); empty = its default.
+PART_SIZE = os.environ.get("CONSOLE_BENCH_PART_SIZE", "")
 
 
 def say(msg):
@@ -70,7 +74,7 @@ def main():
         st.sql_script(seed.stdout, "kumo_documents")
         st.sql("ANALYZE TABLE documents, document_tags, document_versions", "kumo_documents")
         say("seeded %d documents in %.1fs" % (COUNT, time.time() - t0))
-        st.start("documents", env={"KUMO_JOBS_WORKERS": "0"})
+        st.start("documents", env=dict({"KUMO_JOBS_WORKERS": "0"}, **({"KUMO_MULTIPART_PART_SIZE": PART_SIZE} if PART_SIZE else {})))
         st.start("bff", env={"KUMO_RATE_LIMIT_PER_ADDRESS": "off", "KUMO_RATE_LIMIT_PER_PRINCIPAL": "off"})
         port = st.daemons["bff"].http_port
         data_port = st.daemons["storage"].data_port
