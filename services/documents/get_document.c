@@ -6,16 +6,15 @@
  * an archived document is refreshed from kumo-storage on every Get while a
  * restore is running or a copy exists, so IN_PROGRESS becomes RESTORED
  * (and RESTORED back to ARCHIVED) without a job. */
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/alloc.h"
 #include "documents.h"
 #include "google/protobuf/duration.pb-c.h"
 #include "google/protobuf/timestamp.pb-c.h"
 #include "http/content_disposition.h"
+#include "link_cache.h"
 #include "kumo/storage/v1/storage.pb-c.h"
 #include "store/documents.h"
 #include "store/versions.h"
@@ -105,84 +104,8 @@ static kumo_code check_readable(struct kumo_rpc_call *call, const struct docs_do
  * only while at least 9/10 of that lifetime is left, so no caller gets less
  * than 90% of the life it asked for. The document's state is checked on
  * every request before this (check_readable), as without the reuse. Bounded:
- * LINK_SLOTS entries, one per hash slot, the newer replacing the older. */
-#define LINK_SLOTS 256
-
-struct link_slot {
-    char *key; /* tid, object key, ttl, disposition, content type; NUL-separated */
-    size_t key_len;
-    char *url;
-    int64_t exp_s; /* the link's expire_time */
-    int32_t exp_ns;
-};
-
-static struct link_slot link_cache[LINK_SLOTS];
-static pthread_mutex_t link_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static size_t link_slot_of(const struct kumo_buf *key)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (size_t i = 0; i < key->len; i++)
-        h = (h ^ key->data[i]) * 1099511628211ULL;
-    return (size_t)(h % LINK_SLOTS);
-}
-
-/* A link for `key` with enough life left for `ttl_ms`, into *out (the
- * call's memory). Returns 1 when found. */
-static int link_reuse(struct kumo_rpc_call *call, const struct kumo_buf *key, int64_t ttl_ms,
-                      Kumo__Documents__V1__DownloadTarget **out)
-{
-    struct link_slot *sl = &link_cache[link_slot_of(key)];
-    int64_t now = wall_ms();
-    int found = 0;
-    pthread_mutex_lock(&link_mu);
-    if (sl->key && sl->key_len == key->len && memcmp(sl->key, key->data, key->len) == 0 &&
-        (sl->exp_s * 1000 + sl->exp_ns / 1000000 - now) * 10 >= ttl_ms * 9) {
-        Kumo__Documents__V1__DownloadTarget *t = kumo_rpc_call_alloc(call, sizeof *t);
-        kumo__documents__v1__download_target__init(t);
-        size_t n = strlen(sl->url) + 1;
-        t->url = kumo_rpc_call_alloc(call, n);
-        memcpy(t->url, sl->url, n);
-        Google__Protobuf__Timestamp *e = kumo_rpc_call_alloc(call, sizeof *e);
-        google__protobuf__timestamp__init(e);
-        e->seconds = sl->exp_s;
-        e->nanos = sl->exp_ns;
-        t->expire_time = e;
-        *out = t;
-        found = 1;
-    }
-    pthread_mutex_unlock(&link_mu);
-    return found;
-}
-
-/* Keeps the link storage just signed for `key`. */
-static void link_keep(const struct kumo_buf *key, const char *url,
-                      const Google__Protobuf__Timestamp *exp)
-{
-    if (!url || !*url || !exp)
-        return;
-    char *k = kumo_malloc(key->len);
-    memcpy(k, key->data, key->len);
-    char *u = kumo_strdup(url);
-    struct link_slot *sl = &link_cache[link_slot_of(key)];
-    pthread_mutex_lock(&link_mu);
-    char *old_k = sl->key, *old_u = sl->url;
-    sl->key = k;
-    sl->key_len = key->len;
-    sl->url = u;
-    sl->exp_s = exp->seconds;
-    sl->exp_ns = exp->nanos;
-    pthread_mutex_unlock(&link_mu);
-    kumo_free(old_k);
-    kumo_free(old_u);
-}
+ * 256 entries (link_cache.h). */
+DOCS_LINK_CACHE(download_links, 256);
 
 static kumo_code presign_download(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *tid,
                                   const struct docs_version_row *v, int64_t ttl_ms,
@@ -208,8 +131,15 @@ static kumo_code presign_download(struct docs_ctx *ctx, struct kumo_rpc_call *ca
                            v->content_type ? v->content_type : ""};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
         kumo_buf_append(&key, parts[i], strlen(parts[i]) + 1); /* with its NUL: unambiguous */
-    if (link_reuse(call, &key, ttl_ms, out)) {
+    char *url;
+    Google__Protobuf__Timestamp *expire;
+    if (docs_link_cache_get(&download_links, call, key.data, key.len, &url, &expire)) {
         kumo_buf_free(&key);
+        Kumo__Documents__V1__DownloadTarget *t = kumo_rpc_call_alloc(call, sizeof *t);
+        kumo__documents__v1__download_target__init(t);
+        t->url = url;
+        t->expire_time = expire;
+        *out = t;
         return KUMO_CODE_OK;
     }
     ProtobufCMessage *m;
@@ -217,7 +147,10 @@ static kumo_code presign_download(struct docs_ctx *ctx, struct kumo_rpc_call *ca
                                      &kumo__storage__v1__presign_download_response__descriptor, &m);
     if (rc == KUMO_CODE_OK) {
         const Kumo__Storage__V1__PresignDownloadResponse *r = (const void *)m;
-        link_keep(&key, r->url, r->expire_time);
+        if (r->expire_time) /* reusable while 9/10 of the asked lifetime is left */
+            docs_link_cache_put(&download_links, key.data, key.len, r->url, r->expire_time,
+                                r->expire_time->seconds * 1000 + r->expire_time->nanos / 1000000 -
+                                    ttl_ms * 9 / 10);
     }
     kumo_buf_free(&key);
     if (rc == KUMO_CODE_FAILED_PRECONDITION)
