@@ -61,3 +61,17 @@ size_t kumo_db_page_end(const struct kumo_db_page *pg, struct kumo_rpc_call *cal
     kumo_page_token_encode(last, pg->scope, pg->scope_len, *next);
     return pg->size;
 }
+
+kumo_code kumo_db_page_msgs(const struct kumo_db_page *pg, struct kumo_rpc_call *call,
+                            struct kumo_db_conn *c, const char *sql,
+                            const struct kumo_db_param *params, size_t n_params,
+                            const ProtobufCMessageDescriptor *d, void ***out, size_t *n,
+                            char **next)
+{
+    int64_t *keys = NULL;
+    kumo_code rc = kumo_db_msg_query_all(c, sql, params, n_params, d, kumo_rpc_call_allocator(call),
+                                         pg->size + 1, out, &keys, n);
+    if (rc == KUMO_CODE_OK)
+        *n = kumo_db_page_end(pg, call, keys, sizeof *keys, 0, *n, next);
+    return rc;
+}

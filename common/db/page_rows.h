@@ -10,6 +10,7 @@
 
 #include "base/buf.h"
 #include "db/db.h"
+#include "db/message_scan.h"
 #include "db/row.h"
 #include "rpc/rpc.h"
 
@@ -51,6 +52,18 @@ kumo_code kumo_db_page_open(struct kumo_db_page *pg, struct kumo_rpc_call *call,
  * (row_size bytes each), and leaves *next alone otherwise. */
 size_t kumo_db_page_end(const struct kumo_db_page *pg, struct kumo_rpc_call *call, const void *rows,
                         size_t row_size, size_t key_offset, size_t n, char **next);
+
+/* A page of messages: runs `sql`, which asks for at most pg->size + 1
+ * rows (LIMIT ?) after pg->after and names its key column KUMO_DB_MSG_KEY,
+ * reading rows into messages of type `d` (db/message_scan.h) in the call's
+ * arena. Sets *out and *n to the page's messages and, when a row beyond
+ * the page was read, *next to the token of the page after it (*next is
+ * left alone otherwise). Returns OK or the query's or scan's error. */
+kumo_code kumo_db_page_msgs(const struct kumo_db_page *pg, struct kumo_rpc_call *call,
+                            struct kumo_db_conn *c, const char *sql,
+                            const struct kumo_db_param *params, size_t n_params,
+                            const ProtobufCMessageDescriptor *d, void ***out, size_t *n,
+                            char **next);
 
 /* kumo_db_page_end for an array `rows` whose key is the int64_t member
  * `key`. */
