@@ -29,24 +29,6 @@
 #define INVALID_KEY    "invalid API key"
 #define MAX_EXPIRE_S   253402300799LL /* 9999-12-31T23:59:59Z */
 
-static Kumo__Users__V1__ApiKey *key_message(struct kumo_rpc_call *call,
-                                            const struct users_key_row *k)
-{
-    Kumo__Users__V1__ApiKey *m = kumo_rpc_call_alloc(call, sizeof *m);
-    kumo__users__v1__api_key__init(m);
-    m->id = k->id;
-    m->name = k->name;
-    m->role = (Kumo__Users__V1__Role)k->role;
-    m->create_time = kumo_pb_timestamp(kumo_rpc_call_allocator(call), k->create_us);
-    m->expire_time =
-        k->expire_null ? NULL : kumo_pb_timestamp(kumo_rpc_call_allocator(call), k->expire_us);
-    m->revoke_time =
-        k->revoke_null ? NULL : kumo_pb_timestamp(kumo_rpc_call_allocator(call), k->revoke_us);
-    m->last_used_time =
-        k->used_null ? NULL : kumo_pb_timestamp(kumo_rpc_call_allocator(call), k->used_us);
-    return m;
-}
-
 /* ---- CreateApiKey ---- */
 
 static kumo_code check_key_role(struct users_ctx *ctx, struct kumo_rpc_call *call,
@@ -100,7 +82,7 @@ static kumo_code count_live(struct kumo_db_conn *c, const char *tid, const char 
  * rolled back); `c` stays the caller's to release. */
 static kumo_code insert_key(struct users_ctx *ctx, struct kumo_rpc_call *call,
                             struct kumo_db_conn *c, const struct kumo_principal *p,
-                            const struct kumo_api_key *key, struct users_key_row *k)
+                            const struct kumo_api_key *key, struct users_key_new *k)
 {
     char hash[KUMO_SECRET_HASH_HEX_LEN + 1];
     if (kumo_secret_hash_hex(ctx->pepper, ctx->pepper_len, KUMO_SECRET_PURPOSE_API_KEY, key->secret,
@@ -115,17 +97,13 @@ static kumo_code insert_key(struct users_ctx *ctx, struct kumo_rpc_call *call,
                                  "two keys of this name are live: revoke one first");
     else if (rc == KUMO_CODE_FAILED_PRECONDITION)
         rc = kumo_rpc_call_error(call, rc, "the tenant no longer exists");
-    else if (rc == KUMO_CODE_OK)
-        rc = users_store_key_insert(c, &(struct users_key_new){
-                                           .id = key->id,
-                                           .tenant_id = p->tid,
-                                           .name = k->name,
-                                           .secret_hash = hash,
-                                           .created_by = p->sub,
-                                           .role = k->role,
-                                           .create_us = k->create_us,
-                                           .expire_us = k->expire_null ? 0 : k->expire_us,
-                                       });
+    else if (rc == KUMO_CODE_OK) {
+        k->id = key->id;
+        k->tenant_id = p->tid;
+        k->secret_hash = hash;
+        k->created_by = p->sub;
+        rc = users_store_key_insert(c, k);
+    }
     if (rc == KUMO_CODE_OK)
         rc = kumo_db_commit(c);
     if (rc == KUMO_CODE_OK)
@@ -150,16 +128,11 @@ USERS_HANDLER(create_api_key)
         rc = users_check_name(call, "name", req->name, 0);
     if (rc == KUMO_CODE_OK)
         rc = check_key_role(ctx, call, p, req);
-    struct users_key_row k = {.role = req->role,
-                              .create_us = kumo_now_us(),
-                              .revoke_null = 1,
-                              .used_null = 1,
-                              .name = req->name};
+    struct users_key_new k = {.role = req->role, .create_us = kumo_now_us(), .name = req->name};
     if (rc == KUMO_CODE_OK)
         rc = check_expiry(call, req->expire_time, k.create_us, &k.expire_us);
     if (rc != KUMO_CODE_OK)
         return rc;
-    k.expire_null = k.expire_us == 0;
     struct kumo_api_key key;
     char *text = kumo_rpc_call_alloc(call, KUMO_API_KEY_LEN + 1);
     if (kumo_api_key_generate(&key, text) != 0)
@@ -172,11 +145,19 @@ USERS_HANDLER(create_api_key)
     kumo_db_release(c);
     if (rc != KUMO_CODE_OK)
         return rc;
-    k.id = kumo_rpc_call_alloc(call, KUMO_API_KEY_ID_LEN + 1);
-    memcpy(k.id, key.id, KUMO_API_KEY_ID_LEN + 1);
+    /* The new key as it was stored (never used nor revoked yet). */
+    Kumo__Users__V1__ApiKey *m = kumo_rpc_call_alloc(call, sizeof *m);
+    kumo__users__v1__api_key__init(m);
+    m->id = kumo_rpc_call_alloc(call, KUMO_API_KEY_ID_LEN + 1);
+    memcpy(m->id, key.id, KUMO_API_KEY_ID_LEN + 1);
+    m->name = req->name;
+    m->role = req->role;
+    m->create_time = kumo_pb_timestamp(kumo_rpc_call_allocator(call), k.create_us);
+    if (k.expire_us)
+        m->expire_time = kumo_pb_timestamp(kumo_rpc_call_allocator(call), k.expire_us);
     Kumo__Users__V1__CreateApiKeyResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__users__v1__create_api_key_response__init(resp);
-    resp->api_key = key_message(call, &k);
+    resp->api_key = m;
     resp->secret = text;
     *response = &resp->base;
     return KUMO_CODE_OK;
@@ -200,18 +181,13 @@ USERS_HANDLER(list_api_keys)
     if ((rc = kumo_db_page_open(&pg, call, ctx->db, &scope, req->page_token, req->page_size,
                                 USERS_PAGE_DEFAULT, USERS_PAGE_MAX, &c)) != KUMO_CODE_OK)
         return rc;
-    struct users_key_row *rows = NULL;
-    size_t n = 0;
-    rc = users_store_key_page(c, call, p->tid, pg.after, admin, p->sub, pg.size + 1, &rows, &n);
+    Kumo__Users__V1__ListApiKeysResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__users__v1__list_api_keys_response__init(resp);
+    rc = users_store_key_page(c, call, &pg, p->tid, admin, p->sub, &resp->api_keys,
+                              &resp->n_api_keys, &resp->next_page_token);
     if (rc != KUMO_CODE_OK)
         return users_db_fail(call, c, rc);
     kumo_db_release(c);
-    Kumo__Users__V1__ListApiKeysResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__users__v1__list_api_keys_response__init(resp);
-    n = KUMO_DB_PAGE_END(&pg, call, rows, n, seq, &resp->next_page_token);
-    resp->api_keys = kumo_rpc_call_alloc(call, n * sizeof *resp->api_keys);
-    for (resp->n_api_keys = 0; resp->n_api_keys < n; resp->n_api_keys++)
-        resp->api_keys[resp->n_api_keys] = key_message(call, &rows[resp->n_api_keys]);
     *response = &resp->base;
     return KUMO_CODE_OK;
 }

@@ -64,10 +64,7 @@ static int ensure_tenant(struct boot *b, const char *slug, const char *name,
         char id[USERS_ID_MAX + 1];
         if (kumo_id_new("tn", id, USERS_ID_MAX + 1) != 0)
             return fail("bootstrap: no randomness", "");
-        rc = users_store_tenant_insert(b->c, &(struct users_tenant_row){.create_us = kumo_now_us(),
-                                                                        .id = id,
-                                                                        .slug = (char *)slug,
-                                                                        .name = (char *)name});
+        rc = users_store_tenant_insert(b->c, id, slug, name, kumo_now_us());
         if (rc == KUMO_CODE_OK) {
             memcpy(tid, id, sizeof id);
             return say("bootstrap: tenant created", slug);

@@ -6,18 +6,6 @@
 #include "users.h"
 #include "base/validate.h"
 
-static Kumo__Users__V1__Tenant *tenant_message(struct kumo_rpc_call *call,
-                                               const struct users_tenant_row *t)
-{
-    Kumo__Users__V1__Tenant *m = kumo_rpc_call_alloc(call, sizeof *m);
-    kumo__users__v1__tenant__init(m);
-    m->id = t->id;
-    m->slug = t->slug;
-    m->name = t->name;
-    m->create_time = kumo_pb_timestamp(kumo_rpc_call_allocator(call), t->create_us);
-    return m;
-}
-
 static kumo_code check_create(struct users_ctx *ctx, struct kumo_rpc_call *call,
                               const struct kumo_principal *p,
                               const Kumo__Users__V1__CreateTenantRequest *req, char *norm)
@@ -39,12 +27,12 @@ static kumo_code check_create(struct users_ctx *ctx, struct kumo_rpc_call *call,
 }
 
 /* The tenant and its first admin, in one transaction. */
-static kumo_code insert_tenant(struct kumo_db_conn *c, const struct users_tenant_row *t,
+static kumo_code insert_tenant(struct kumo_db_conn *c, const Kumo__Users__V1__Tenant *t,
                                const struct users_user_row *u, const char *norm, const char *phc)
 {
     kumo_code rc = kumo_db_begin(c);
     if (rc == KUMO_CODE_OK)
-        rc = users_store_tenant_insert(c, t);
+        rc = users_store_tenant_insert(c, t->id, t->slug, t->name, u->create_us);
     if (rc == KUMO_CODE_OK)
         rc = users_store_user_insert(c, u, norm, phc);
     if (rc == KUMO_CODE_OK)
@@ -63,12 +51,15 @@ USERS_HANDLER(create_tenant)
     if (rc != KUMO_CODE_OK || (rc = users_hash_password(ctx, call, "admin_password",
                                                         req->admin_password, &phc)) != KUMO_CODE_OK)
         return rc;
-    struct users_tenant_row t = {.create_us = kumo_now_us(), .slug = req->slug, .name = req->name};
     struct users_user_row u = {.role = KUMO__USERS__V1__ROLE__ROLE_ADMIN,
                                .version = 1,
                                .email = req->admin_email,
                                .display_name = req->admin_display_name};
-    u.create_us = u.update_us = t.create_us;
+    u.create_us = u.update_us = kumo_now_us();
+    Kumo__Users__V1__Tenant t = KUMO__USERS__V1__TENANT__INIT;
+    t.slug = req->slug;
+    t.name = req->name;
+    t.create_time = kumo_pb_timestamp(kumo_rpc_call_allocator(call), u.create_us);
     t.id = u.tenant_id = kumo_rpc_call_alloc(call, USERS_ID_MAX + 1);
     u.id = kumo_rpc_call_alloc(call, USERS_ID_MAX + 1);
     struct kumo_db_conn *c = NULL;
@@ -90,7 +81,8 @@ USERS_HANDLER(create_tenant)
     kumo_db_release(c);
     Kumo__Users__V1__CreateTenantResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__users__v1__create_tenant_response__init(resp);
-    resp->tenant = tenant_message(call, &t);
+    resp->tenant = kumo_rpc_call_alloc(call, sizeof *resp->tenant);
+    *resp->tenant = t;
     resp->admin = users_user_message(call, &u);
     *response = &resp->base;
     return KUMO_CODE_OK;
@@ -115,14 +107,12 @@ USERS_HANDLER(get_tenant)
     kumo_code rc = kumo_db_call_acquire(ctx->db, call, &c);
     if (rc != KUMO_CODE_OK)
         return rc;
-    struct users_tenant_row t = {0};
-    rc = users_store_tenant_get(c, call, want, &t);
+    Kumo__Users__V1__GetTenantResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__users__v1__get_tenant_response__init(resp);
+    rc = users_store_tenant_get(c, call, want, &resp->tenant);
     if (rc != KUMO_CODE_OK)
         return kumo_db_call_fail(call, c, rc, "no such tenant");
     kumo_db_release(c);
-    Kumo__Users__V1__GetTenantResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__users__v1__get_tenant_response__init(resp);
-    resp->tenant = tenant_message(call, &t);
     *response = &resp->base;
     return KUMO_CODE_OK;
 }

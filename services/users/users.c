@@ -26,18 +26,18 @@ _Static_assert(sizeof(Kumo__Users__V1__CreateUserResponse) ==
                        sizeof(Kumo__Users__V1__GetUserResponse),
                "user responses share one layout");
 static kumo_code respond_user(struct kumo_rpc_call *call, const ProtobufCMessageDescriptor *d,
-                              const struct users_user_row *u, ProtobufCMessage **response)
+                              Kumo__Users__V1__User *u, ProtobufCMessage **response)
 {
     Kumo__Users__V1__GetUserResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     protobuf_c_message_init(d, resp);
-    resp->user = users_user_message(call, u);
+    resp->user = u;
     *response = &resp->base;
     return KUMO_CODE_OK;
 }
 
 /* Fetches a user of the tenant; answers not_found itself. */
 static kumo_code fetch_user(struct kumo_rpc_call *call, struct kumo_db_conn *c, const char *tid,
-                            const char *id, struct users_user_row *u)
+                            const char *id, Kumo__Users__V1__User **u)
 {
     kumo_code rc = users_store_user_get(c, call, tid, id, u);
     if (rc == KUMO_CODE_NOT_FOUND)
@@ -127,7 +127,8 @@ USERS_HANDLER(create_user)
     kumo_db_release(c);
     u.tenant_id = kumo_rpc_call_alloc(call, strlen(p->tid) + 1);
     memcpy(u.tenant_id, p->tid, strlen(p->tid) + 1);
-    return respond_user(call, &kumo__users__v1__create_user_response__descriptor, &u, response);
+    return respond_user(call, &kumo__users__v1__create_user_response__descriptor,
+                        users_user_message(call, &u), response);
 }
 
 /* ---- GetUser ---- */
@@ -141,14 +142,14 @@ USERS_HANDLER(get_user)
     struct kumo_db_conn *c;
     if (rc != KUMO_CODE_OK || (rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
-    struct users_user_row u;
+    Kumo__Users__V1__User *u = NULL;
     rc = fetch_user(call, c, p->tid, req->id, &u);
     kumo_db_release(c);
     if (rc == KUMO_CODE_NOT_FOUND)
         return rc;
     if (rc != KUMO_CODE_OK)
         return users_db_fail(call, NULL, rc);
-    return respond_user(call, &kumo__users__v1__get_user_response__descriptor, &u, response);
+    return respond_user(call, &kumo__users__v1__get_user_response__descriptor, u, response);
 }
 
 /* ---- ListUsers ---- */
@@ -180,19 +181,13 @@ USERS_HANDLER(list_users)
                                      USERS_PAGE_DEFAULT, USERS_PAGE_MAX, &c);
     if (rc != KUMO_CODE_OK)
         return rc;
-    struct users_user_row *rows = NULL;
-    size_t n = 0;
-    rc = users_store_user_page(c, call, p->tid, pg.after, req->role, req->query, pg.size + 1, &rows,
-                               &n);
+    Kumo__Users__V1__ListUsersResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__users__v1__list_users_response__init(resp);
+    rc = users_store_user_page(c, call, &pg, p->tid, req->role, req->query, &resp->users,
+                               &resp->n_users, &resp->next_page_token);
     if (rc != KUMO_CODE_OK)
         return users_db_fail(call, c, rc);
     kumo_db_release(c);
-    Kumo__Users__V1__ListUsersResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__users__v1__list_users_response__init(resp);
-    n = KUMO_DB_PAGE_END(&pg, call, rows, n, seq, &resp->next_page_token);
-    resp->users = kumo_rpc_call_alloc(call, n * sizeof *resp->users);
-    for (resp->n_users = 0; resp->n_users < n; resp->n_users++)
-        resp->users[resp->n_users] = users_user_message(call, &rows[resp->n_users]);
     *response = &resp->base;
     return KUMO_CODE_OK;
 }
@@ -263,7 +258,7 @@ static kumo_code update_missed(struct kumo_rpc_call *call, struct kumo_db_conn *
 static kumo_code apply_update(struct kumo_rpc_call *call, struct kumo_db_conn *c,
                               const struct kumo_principal *p, const Kumo__Users__V1__User *u,
                               unsigned fields, const char *norm, int64_t version,
-                              struct users_user_row *out)
+                              Kumo__Users__V1__User **out)
 {
     uint64_t n = 0;
     const struct users_user_change ch = {.set_name = (fields & F_NAME) != 0,
@@ -333,11 +328,11 @@ USERS_HANDLER(update_user)
     struct kumo_db_conn *c;
     if (rc != KUMO_CODE_OK || (rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
-    struct users_user_row out;
+    Kumo__Users__V1__User *out = NULL;
     rc = apply_update(call, c, p, u, fields, norm, version, &out);
     if (rc != KUMO_CODE_OK)
         return rc;
-    return respond_user(call, &kumo__users__v1__update_user_response__descriptor, &out, response);
+    return respond_user(call, &kumo__users__v1__update_user_response__descriptor, out, response);
 }
 
 /* ---- DeleteUser ---- */

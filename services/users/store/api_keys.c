@@ -1,33 +1,17 @@
-/* The api_keys SQL and its row mapping: KEY_COLUMNS and EXCHANGE_COLUMNS
- * below are read back by scan_key and scan_exchange right under them, in
- * the same order. */
+/* The api_keys SQL and its row mappings: KEY_MESSAGE names the ApiKey
+ * message's fields a listed key fills; EXCHANGE_COLUMNS is read back by
+ * scan_exchange right under it, in the same order. */
 #include "api_keys.h"
 
 #include "base/ids.h"
-#include "db/page_rows.h"
+#include "db/message_scan.h"
 #include "db/row.h"
 
 #define SERVICE_ROLE "4" /* kumo.users.v1.Role ROLE_SERVICE */
 
-#define KEY_COLUMNS                                                                                \
-    "k.seq, k.role, k.create_time, k.expire_time, k.revoke_time, k.last_used_time, k.id, k.name"
-enum { KEY_COL_ID = 6 };
-
-static kumo_code scan_key(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out)
-{
-    struct users_key_row *k = out;
-    kumo_code rc =
-        kumo_db_rows_scan(rows, KUMO_DB_OUTS(KUMO_DB_OUT_I64(&k->seq), KUMO_DB_OUT_I64(&k->role),
-                                             KUMO_DB_OUT_TIME(&k->create_us),
-                                             KUMO_DB_OUT_TIME_N(&k->expire_us, &k->expire_null),
-                                             KUMO_DB_OUT_TIME_N(&k->revoke_us, &k->revoke_null),
-                                             KUMO_DB_OUT_TIME_N(&k->used_us, &k->used_null)));
-    if (rc != KUMO_CODE_OK)
-        return rc;
-    k->id = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, KEY_COL_ID);
-    k->name = kumo_db_row_str(kumo_rpc_call_allocator(call), rows, KEY_COL_ID + 1);
-    return KUMO_CODE_OK;
-}
+/* An api_keys row as its ApiKey message (db/message_scan.h). */
+#define KEY_MESSAGE                                                                                \
+    "k.id, k.name, k.role, k.create_time, k.expire_time, k.revoke_time, k.last_used_time"
 
 #define EXCHANGE_COLUMNS                                                                           \
     "k.role, k.expire_time, k.revoke_time, u.role, u.disabled, k.tenant_id, k.name,"               \
@@ -80,20 +64,18 @@ kumo_code users_store_key_insert(struct kumo_db_conn *c, const struct users_key_
                         NULL);
 }
 
-kumo_code users_store_key_page(struct kumo_db_conn *c, struct kumo_rpc_call *call, const char *tid,
-                               int64_t after, int all_makers, const char *maker, size_t limit,
-                               struct users_key_row **out, size_t *n)
+kumo_code users_store_key_page(struct kumo_db_conn *c, struct kumo_rpc_call *call,
+                               const struct kumo_db_page *pg, const char *tid, int all_makers,
+                               const char *maker, Kumo__Users__V1__ApiKey ***out, size_t *n,
+                               char **next)
 {
-    void *rows = NULL;
-    kumo_code rc = kumo_db_row_query_page(
-        c,
-        "SELECT " KEY_COLUMNS " FROM api_keys k WHERE k.tenant_id = ?"
+    return kumo_db_page_msgs(
+        pg, call, c,
+        "SELECT k.seq AS " KUMO_DB_MSG_KEY ", " KEY_MESSAGE " FROM api_keys k WHERE k.tenant_id = ?"
         " AND k.seq > ? AND (? OR k.created_by = ?) ORDER BY k.seq LIMIT ?",
-        KUMO_DB_PARAMS(KUMO_DB_STRZ(tid), KUMO_DB_I64(after), KUMO_DB_I64(all_makers != 0),
-                       KUMO_DB_STRZ(maker), KUMO_DB_I64((int64_t)limit)),
-        scan_key, call, sizeof(struct users_key_row), limit, &rows, n);
-    *out = rows;
-    return rc;
+        KUMO_DB_PARAMS(KUMO_DB_STRZ(tid), KUMO_DB_I64(pg->after), KUMO_DB_I64(all_makers != 0),
+                       KUMO_DB_STRZ(maker), KUMO_DB_I64((int64_t)pg->size + 1)),
+        &kumo__users__v1__api_key__descriptor, (void ***)out, n, next);
 }
 
 kumo_code users_store_key_revoke(struct kumo_db_conn *c, const char *tid, const char *id,

@@ -1,5 +1,5 @@
 /* The api_keys table: every statement on it is in store/api_keys.c, next
- * to the column lists its rows are read back with. A key's secret is
+ * to the columns its rows are read back with. A key's secret is
  * stored as its keyed hash only. */
 #ifndef KUMO_USERS_STORE_API_KEYS_H
 #define KUMO_USERS_STORE_API_KEYS_H
@@ -8,14 +8,9 @@
 #include <stdint.h>
 
 #include "db/db.h"
+#include "db/page_rows.h"
+#include "kumo/users/v1/users.pb-c.h"
 #include "rpc/rpc.h"
-
-/* A key as listed (strings in the call's arena). */
-struct users_key_row {
-    int64_t seq, role, create_us, expire_us, revoke_us, used_us;
-    int expire_null, revoke_null, used_null;
-    char *id, *name;
-};
 
 /* A key as an exchange reads it, with its maker's role and state (NULL
  * when the maker is gone or the key is a service key). */
@@ -39,12 +34,14 @@ kumo_code users_store_keys_live(struct kumo_db_conn *c, const char *tid, const c
 /* Inserts key k. OK or the DB error. */
 kumo_code users_store_key_insert(struct kumo_db_conn *c, const struct users_key_new *k);
 
-/* The keys of `tid` after seq `after` in seq order, at most `limit`; only
- * those made by `maker` unless all_makers. *out (call arena) gets *n rows.
- * OK or the DB error. */
-kumo_code users_store_key_page(struct kumo_db_conn *c, struct kumo_rpc_call *call, const char *tid,
-                               int64_t after, int all_makers, const char *maker, size_t limit,
-                               struct users_key_row **out, size_t *n);
+/* A page `pg` (db/page_rows.h) of the keys of `tid` in seq order; only
+ * those made by `maker` unless all_makers. *out gets *n ApiKey messages
+ * (call arena), *next the next page's token (left alone on the last
+ * page). OK or the DB error. */
+kumo_code users_store_key_page(struct kumo_db_conn *c, struct kumo_rpc_call *call,
+                               const struct kumo_db_page *pg, const char *tid, int all_makers,
+                               const char *maker, Kumo__Users__V1__ApiKey ***out, size_t *n,
+                               char **next);
 
 /* Revokes key `id` of `tid` unless revoked already (and, unless
  * all_makers, only if `maker` made it). *matched = rows revoked. */

@@ -1,39 +1,26 @@
-/* The tenants SQL and its row mapping: TENANT_COLUMNS below is read back by
- * scan_tenant right under it, in the same order. */
+/* The tenants SQL; its rows are read back as Tenant messages by field
+ * name (db/message_scan.h). */
 #include "tenants.h"
 
+#include "db/message_scan.h"
 #include "db/row.h"
 
-#define TENANT_COLUMNS "create_time, id, slug, name"
-enum { TENANT_COL_ID = 1 };
-
-static kumo_code scan_tenant(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out)
-{
-    struct users_tenant_row *t = out;
-    kumo_code rc = kumo_db_rows_scan(rows, KUMO_DB_OUTS(KUMO_DB_OUT_TIME(&t->create_us)));
-    if (rc != KUMO_CODE_OK)
-        return rc;
-    ProtobufCAllocator *a = kumo_rpc_call_allocator(call);
-    unsigned i = TENANT_COL_ID;
-    t->id = kumo_db_row_str(a, rows, i++);
-    t->slug = kumo_db_row_str(a, rows, i++);
-    t->name = kumo_db_row_str(a, rows, i++);
-    return KUMO_CODE_OK;
-}
-
-kumo_code users_store_tenant_insert(struct kumo_db_conn *c, const struct users_tenant_row *t)
+kumo_code users_store_tenant_insert(struct kumo_db_conn *c, const char *id, const char *slug,
+                                    const char *name, int64_t create_us)
 {
     return kumo_db_exec(c, "INSERT INTO tenants (id, slug, name, create_time) VALUES (?, ?, ?, ?)",
-                        KUMO_DB_PARAMS(KUMO_DB_STRZ(t->id), KUMO_DB_STRZ(t->slug),
-                                       KUMO_DB_STRZ(t->name), KUMO_DB_TIME(t->create_us)),
+                        KUMO_DB_PARAMS(KUMO_DB_STRZ(id), KUMO_DB_STRZ(slug), KUMO_DB_STRZ(name),
+                                       KUMO_DB_TIME(create_us)),
                         NULL);
 }
 
 kumo_code users_store_tenant_get(struct kumo_db_conn *c, struct kumo_rpc_call *call, const char *id,
-                                 struct users_tenant_row *t)
+                                 Kumo__Users__V1__Tenant **out)
 {
-    return kumo_db_row_query_one(c, "SELECT " TENANT_COLUMNS " FROM tenants WHERE id = ?",
-                                 KUMO_DB_PARAMS(KUMO_DB_STRZ(id)), scan_tenant, call, t);
+    return kumo_db_msg_query_one(c, "SELECT id, slug, name, create_time FROM tenants WHERE id = ?",
+                                 KUMO_DB_PARAMS(KUMO_DB_STRZ(id)),
+                                 &kumo__users__v1__tenant__descriptor,
+                                 kumo_rpc_call_allocator(call), (void **)out);
 }
 
 kumo_code users_store_tenant_id_by_slug(struct kumo_db_conn *c, const char *slug, char *out,

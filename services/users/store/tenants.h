@@ -1,5 +1,5 @@
 /* The tenants table: every statement on it is in store/tenants.c, next to
- * the column list its rows are read back with. */
+ * the Tenant message's fields its rows are read back into. */
 #ifndef KUMO_USERS_STORE_TENANTS_H
 #define KUMO_USERS_STORE_TENANTS_H
 
@@ -7,21 +7,18 @@
 #include <stdint.h>
 
 #include "db/db.h"
+#include "kumo/users/v1/users.pb-c.h"
 #include "rpc/rpc.h"
 
-/* One tenants row (strings in the call's arena when read). */
-struct users_tenant_row {
-    int64_t create_us;
-    char *id, *slug, *name;
-};
+/* Inserts tenant `id` with its slug, name and creation time. OK,
+ * ALREADY_EXISTS (the slug is taken) or the DB error. */
+kumo_code users_store_tenant_insert(struct kumo_db_conn *c, const char *id, const char *slug,
+                                    const char *name, int64_t create_us);
 
-/* Inserts tenant t. OK, ALREADY_EXISTS (the slug is taken) or the DB
- * error. */
-kumo_code users_store_tenant_insert(struct kumo_db_conn *c, const struct users_tenant_row *t);
-
-/* Reads tenant `id`. OK, NOT_FOUND or the DB error. */
+/* Reads tenant `id` into *out, its Tenant message (call arena). OK,
+ * NOT_FOUND or the DB error. */
 kumo_code users_store_tenant_get(struct kumo_db_conn *c, struct kumo_rpc_call *call, const char *id,
-                                 struct users_tenant_row *t);
+                                 Kumo__Users__V1__Tenant **out);
 
 /* The id of the tenant with that slug into out[cap] (terminated). OK,
  * NOT_FOUND, or the DB error (INTERNAL when it does not fit). */

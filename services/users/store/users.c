@@ -1,9 +1,16 @@
-/* The users SQL and its row mapping: USER_COLUMNS below is read back by
- * scan_user right under it, in the same order. */
+/* The users SQL and its row mappings: USER_MESSAGE names the User
+ * message's fields (db/message_scan.h) for what is answered as is;
+ * USER_COLUMNS is read back by scan_user right under it, in the same
+ * order, for sign-in, which works on the row. */
 #include "users.h"
 
-#include "db/page_rows.h"
+#include "db/message_scan.h"
 #include "db/row.h"
+
+/* A users row as its User message (the etag is the version as text). */
+#define USER_MESSAGE                                                                               \
+    "u.id, u.tenant_id, u.email, u.display_name, u.role, u.disabled, u.create_time,"               \
+    " u.update_time, CAST(u.version AS CHAR) AS etag"
 
 /* The columns of a user row, in the order scan_user reads them: numbers
  * and times first, then text by position (USER_COL_ID on). */
@@ -56,31 +63,31 @@ kumo_code users_store_user_insert(struct kumo_db_conn *c, const struct users_use
 }
 
 kumo_code users_store_user_get(struct kumo_db_conn *c, struct kumo_rpc_call *call, const char *tid,
-                               const char *id, struct users_user_row *u)
+                               const char *id, Kumo__Users__V1__User **out)
 {
-    return kumo_db_row_query_one(
-        c, "SELECT " USER_COLUMNS " FROM users u WHERE u.tenant_id = ? AND u.id = ?",
-        KUMO_DB_PARAMS(KUMO_DB_STRZ(tid), KUMO_DB_STRZ(id)), scan_user, call, u);
+    return kumo_db_msg_query_one(
+        c, "SELECT " USER_MESSAGE " FROM users u WHERE u.tenant_id = ? AND u.id = ?",
+        KUMO_DB_PARAMS(KUMO_DB_STRZ(tid), KUMO_DB_STRZ(id)), &kumo__users__v1__user__descriptor,
+        kumo_rpc_call_allocator(call), (void **)out);
 }
 
-kumo_code users_store_user_page(struct kumo_db_conn *c, struct kumo_rpc_call *call, const char *tid,
-                                int64_t after, int64_t role, const char *query, size_t limit,
-                                struct users_user_row **out, size_t *n)
+kumo_code users_store_user_page(struct kumo_db_conn *c, struct kumo_rpc_call *call,
+                                const struct kumo_db_page *pg, const char *tid, int64_t role,
+                                const char *query, Kumo__Users__V1__User ***out, size_t *n,
+                                char **next)
 {
-    void *rows = NULL;
-    kumo_code rc = kumo_db_row_query_page(
-        c,
-        "SELECT " USER_COLUMNS " FROM users u WHERE u.tenant_id = ? AND u.seq > ?"
+    return kumo_db_page_msgs(
+        pg, call, c,
+        "SELECT u.seq AS " KUMO_DB_MSG_KEY ", " USER_MESSAGE
+        " FROM users u WHERE u.tenant_id = ? AND u.seq > ?"
         " AND (? = 0 OR u.role = ?)"
         " AND (? = '' OR INSTR(CONVERT(u.email_norm USING utf8mb4), LOWER(?)) > 0"
         "      OR INSTR(LOWER(u.display_name), LOWER(?)) > 0)"
         " ORDER BY u.seq LIMIT ?",
-        KUMO_DB_PARAMS(KUMO_DB_STRZ(tid), KUMO_DB_I64(after), KUMO_DB_I64(role), KUMO_DB_I64(role),
-                       KUMO_DB_STRZ(query), KUMO_DB_STRZ(query), KUMO_DB_STRZ(query),
-                       KUMO_DB_I64((int64_t)limit)),
-        scan_user, call, sizeof(struct users_user_row), limit, &rows, n);
-    *out = rows;
-    return rc;
+        KUMO_DB_PARAMS(KUMO_DB_STRZ(tid), KUMO_DB_I64(pg->after), KUMO_DB_I64(role),
+                       KUMO_DB_I64(role), KUMO_DB_STRZ(query), KUMO_DB_STRZ(query),
+                       KUMO_DB_STRZ(query), KUMO_DB_I64((int64_t)pg->size + 1)),
+        &kumo__users__v1__user__descriptor, (void ***)out, n, next);
 }
 
 kumo_code users_store_user_update(struct kumo_db_conn *c, const char *tid, const char *id,

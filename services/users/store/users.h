@@ -9,6 +9,8 @@
 #include <stdint.h>
 
 #include "db/db.h"
+#include "db/page_rows.h"
+#include "kumo/users/v1/users.pb-c.h"
 #include "rpc/rpc.h"
 
 /* One users row (strings in the call's arena). */
@@ -30,17 +32,20 @@ struct users_login_row {
 kumo_code users_store_user_insert(struct kumo_db_conn *c, const struct users_user_row *u,
                                   const char *email_norm, const char *phc);
 
-/* Reads user `id` of tenant `tid`. OK, NOT_FOUND or the DB error. */
+/* Reads user `id` of tenant `tid` into *out, its User message (call
+ * arena). OK, NOT_FOUND or the DB error. */
 kumo_code users_store_user_get(struct kumo_db_conn *c, struct kumo_rpc_call *call, const char *tid,
-                               const char *id, struct users_user_row *u);
+                               const char *id, Kumo__Users__V1__User **out);
 
-/* The users of `tid` after seq `after`, in seq order, at most `limit`:
- * role 0 = any, else that role; a non-empty query matches inside the
- * normalized e-mail or the display name, case-insensitively. *out (call
- * arena) gets *n rows. OK or the DB error. */
-kumo_code users_store_user_page(struct kumo_db_conn *c, struct kumo_rpc_call *call, const char *tid,
-                                int64_t after, int64_t role, const char *query, size_t limit,
-                                struct users_user_row **out, size_t *n);
+/* A page `pg` (db/page_rows.h) of the users of `tid` in seq order: role 0
+ * = any, else that role; a non-empty query matches inside the normalized
+ * e-mail or the display name, case-insensitively. *out gets *n User
+ * messages (call arena), *next the next page's token (left alone on the
+ * last page). OK or the DB error. */
+kumo_code users_store_user_page(struct kumo_db_conn *c, struct kumo_rpc_call *call,
+                                const struct kumo_db_page *pg, const char *tid, int64_t role,
+                                const char *query, Kumo__Users__V1__User ***out, size_t *n,
+                                char **next);
 
 /* The fields an update sets: a set_* flag per column. */
 struct users_user_change {
