@@ -42,22 +42,6 @@ static void scope_of(const char *tenant, char *out, size_t cap)
     snprintf(out, cap, "dead_letters\n%s", tenant);
 }
 
-static Kumo__Documents__V1__DeadLetter *letter_message(struct kumo_rpc_call *call,
-                                                       const struct docs_dead_letter_row *r)
-{
-    Kumo__Documents__V1__DeadLetter *d = kumo_rpc_call_alloc(call, sizeof *d);
-    kumo__documents__v1__dead_letter__init(d);
-    d->id = r->id;
-    d->kind = r->kind;
-    d->document_id = r->document_id;
-    d->version = (int32_t)r->version;
-    d->attempts = (int32_t)r->attempts;
-    d->last_error = r->last_error;
-    d->create_time = docs_ts(call, r->create_us);
-    d->dead_time = docs_ts(call, r->dead_us);
-    return d;
-}
-
 kumo_code docs_list_dead_letters(struct kumo_rpc_call *call, const ProtobufCMessage *request,
                                  ProtobufCMessage **response)
 {
@@ -82,22 +66,13 @@ kumo_code docs_list_dead_letters(struct kumo_rpc_call *call, const ProtobufCMess
     struct kumo_db_conn *c = NULL;
     if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
-    struct docs_dead_letter_row *rows;
-    size_t n = 0;
-    if ((rc = docs_dead_letter_list(c, call, p->tid, last, size + 1, &rows, &n)) != KUMO_CODE_OK)
-        return kumo_db_call_fail(call, c, rc, NULL);
-    kumo_db_release(c);
     Kumo__Documents__V1__ListDeadLettersResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__documents__v1__list_dead_letters_response__init(resp);
-    resp->dead_letters = kumo_rpc_call_alloc(call, sizeof *resp->dead_letters * (size_t)size);
-    for (size_t i = 0; i < n && i < (size_t)size; i++)
-        resp->dead_letters[resp->n_dead_letters++] = letter_message(call, &rows[i]);
-    resp->next_page_token = "";
-    if (n > (size_t)size) {
-        char *t = kumo_rpc_call_alloc(call, KUMO_PAGE_TOKEN_MAX);
-        if (kumo_page_token_encode(rows[size - 1].seq, scope, strlen(scope), t) == 0)
-            resp->next_page_token = t;
-    }
+    const struct kumo_db_page pg = {scope, strlen(scope), last, (size_t)size};
+    if ((rc = docs_dead_letter_list(c, call, &pg, p->tid, &resp->dead_letters,
+                                    &resp->n_dead_letters, &resp->next_page_token)) != KUMO_CODE_OK)
+        return kumo_db_call_fail(call, c, rc, NULL);
+    kumo_db_release(c);
     *response = &resp->base;
     return KUMO_CODE_OK;
 }

@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "db/page_rows.h"
-#include "db/page_token.h"
 #include "documents.h"
 #include "store/audit.h"
 
@@ -17,23 +16,6 @@ static kumo_code check_filter(struct kumo_rpc_call *call, const char *field, con
         if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
             return kumo_rpc_invalid(call, field, "must be printable ASCII without spaces");
     return KUMO_CODE_OK;
-}
-
-static Kumo__Documents__V1__AuditEvent *event_message(struct kumo_rpc_call *call,
-                                                      const struct docs_audit_row *r)
-{
-    Kumo__Documents__V1__AuditEvent *e = kumo_rpc_call_alloc(call, sizeof *e);
-    kumo__documents__v1__audit_event__init(e);
-    e->time = docs_ts(call, r->time_us);
-    e->version = (int32_t)r->version;
-    e->id = r->id;
-    e->actor_id = r->actor_id;
-    e->actor_roles = r->actor_roles;
-    e->action = r->action;
-    e->document_id = r->document_id;
-    e->request_id = r->request_id;
-    e->details = docs_struct_parse(call, r->details);
-    return e;
 }
 
 DOCS_HANDLER(list_audit_events)
@@ -68,18 +50,12 @@ DOCS_HANDLER(list_audit_events)
                                 DOCS_PAGE_DEFAULT, DOCS_PAGE_MAX, &c)) != KUMO_CODE_OK)
         return rc;
     struct docs_audit_filter f = {req->document_id, req->actor_id, req->action, bound[0], bound[1]};
-    struct docs_audit_row *rows;
-    size_t n = 0;
-    if ((rc = docs_audit_list(c, call, p->tid, &f, pg.after, (int32_t)pg.size + 1, &rows, &n)) !=
-        KUMO_CODE_OK)
-        return docs_db_fail(call, c, rc);
-    kumo_db_release(c);
     Kumo__Documents__V1__ListAuditEventsResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__documents__v1__list_audit_events_response__init(resp);
-    n = KUMO_DB_PAGE_END(&pg, call, rows, n, seq, &resp->next_page_token);
-    resp->events = kumo_rpc_call_alloc(call, n * sizeof *resp->events);
-    for (resp->n_events = 0; resp->n_events < n; resp->n_events++)
-        resp->events[resp->n_events] = event_message(call, &rows[resp->n_events]);
+    if ((rc = docs_audit_list(c, call, &pg, p->tid, &f, &resp->events, &resp->n_events,
+                              &resp->next_page_token)) != KUMO_CODE_OK)
+        return docs_db_fail(call, c, rc);
+    kumo_db_release(c);
     *response = &resp->base;
     return KUMO_CODE_OK;
 }

@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "db/page_rows.h"
-#include "db/page_token.h"
 #include "documents.h"
 #include "store/documents.h"
 #include "store/versions.h"
@@ -23,22 +22,16 @@ DOCS_HANDLER(list_versions)
     if ((rc = kumo_db_page_open(&pg, call, ctx->db, &scope, req->page_token, req->page_size,
                                 DOCS_PAGE_DEFAULT, DOCS_PAGE_MAX, &c)) != KUMO_CODE_OK)
         return rc;
+    Kumo__Documents__V1__ListVersionsResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
+    kumo__documents__v1__list_versions_response__init(resp);
     struct docs_doc_row d;
-    struct docs_version_row *rows = NULL;
-    size_t n = 0;
     rc = docs_doc_load(c, call, p->tid, req->document_id, 0, &d);
     if (rc == KUMO_CODE_OK)
-        rc = docs_version_list(c, call, p->tid, req->document_id, pg.after, (int32_t)pg.size + 1,
-                               &rows, &n);
+        rc = docs_version_list(c, call, &pg, p->tid, req->document_id, &resp->versions,
+                               &resp->n_versions, &resp->next_page_token);
     if (rc != KUMO_CODE_OK)
         return docs_db_fail(call, c, rc);
     kumo_db_release(c);
-    Kumo__Documents__V1__ListVersionsResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__documents__v1__list_versions_response__init(resp);
-    n = KUMO_DB_PAGE_END(&pg, call, rows, n, version, &resp->next_page_token);
-    resp->versions = kumo_rpc_call_alloc(call, n * sizeof *resp->versions);
-    for (resp->n_versions = 0; resp->n_versions < n; resp->n_versions++)
-        resp->versions[resp->n_versions] = docs_version_message(call, &rows[resp->n_versions]);
     *response = &resp->base;
     return KUMO_CODE_OK;
 }

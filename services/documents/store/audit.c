@@ -1,12 +1,11 @@
-/* The audit_events SQL and its row mapping (AUDIT_COLUMNS, read back by
- * scan_event right under it). */
+/* The audit_events SQL; listed events are read back as AuditEvent
+ * messages by field name (db/message_scan.h). */
 #include <stdio.h>
 
 #include "audit.h"
 #include "auth/jwt.h"
 #include "base/ids.h"
-#include "columns.h"
-#include "db/page_rows.h"
+#include "db/message_scan.h"
 
 #define ID_MAX 32
 
@@ -29,49 +28,23 @@ kumo_code docs_audit(struct kumo_db_conn *c, const char *tenant_id, const char *
         NULL);
 }
 
-/* In the order scan_event reads them: numbers and times, then text by
- * position (3 on). */
-#define AUDIT_COLUMNS                                                                              \
-    "seq, time, version, id, actor_id, actor_roles, action, document_id, request_id, details"
-enum { AUDIT_COL_ID = 3 };
-
-static kumo_code scan_event(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out)
+kumo_code docs_audit_list(struct kumo_db_conn *c, struct kumo_rpc_call *call,
+                          const struct kumo_db_page *pg, const char *tenant_id,
+                          const struct docs_audit_filter *f, Kumo__Documents__V1__AuditEvent ***out,
+                          size_t *n, char **next)
 {
-    struct docs_audit_row *e = out;
-    kumo_code rc = kumo_db_rows_scan(rows, KUMO_DB_OUTS(KUMO_DB_OUT_I64(&e->seq),
-                                                        KUMO_DB_OUT_TIME(&e->time_us),
-                                                        KUMO_DB_OUT_I64(&e->version)));
-    if (rc != KUMO_CODE_OK)
-        return rc;
-    unsigned i = AUDIT_COL_ID;
-    e->id = docs_col_str(call, rows, i++);
-    e->actor_id = docs_col_str(call, rows, i++);
-    e->actor_roles = docs_col_str(call, rows, i++);
-    e->action = docs_col_str(call, rows, i++);
-    e->document_id = docs_col_str(call, rows, i++);
-    e->request_id = docs_col_str(call, rows, i++);
-    e->details = docs_col_str(call, rows, i++);
-    return KUMO_CODE_OK;
-}
-
-kumo_code docs_audit_list(struct kumo_db_conn *c, struct kumo_rpc_call *call, const char *tenant_id,
-                          const struct docs_audit_filter *f, int64_t before, int32_t limit,
-                          struct docs_audit_row **rows, size_t *n)
-{
-    void *out;
-    kumo_code rc = kumo_db_row_query_page(
-        c,
-        "SELECT " AUDIT_COLUMNS " FROM audit_events WHERE tenant_id = ? AND seq < ?"
+    return kumo_db_page_msgs(
+        pg, call, c,
+        "SELECT seq AS " KUMO_DB_MSG_KEY ", id, time, actor_id, actor_roles, action, document_id,"
+        " version, request_id, details FROM audit_events WHERE tenant_id = ? AND seq < ?"
         " AND (? = '' OR document_id = ?) AND (? = '' OR actor_id = ?) AND (? = '' OR action = ?)"
         " AND time >= ? AND time < ? ORDER BY seq DESC LIMIT ?",
-        KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_I64(before < 0 ? INT64_MAX : before),
+        KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_I64(pg->after < 0 ? INT64_MAX : pg->after),
                        KUMO_DB_STRZ(f->document_id), KUMO_DB_STRZ(f->document_id),
                        KUMO_DB_STRZ(f->actor_id), KUMO_DB_STRZ(f->actor_id),
                        KUMO_DB_STRZ(f->action), KUMO_DB_STRZ(f->action), KUMO_DB_TIME(f->after_us),
-                       KUMO_DB_TIME(f->before_us), KUMO_DB_I64(limit)),
-        scan_event, call, sizeof **rows, (size_t)limit, &out, n);
-    *rows = out;
-    return rc;
+                       KUMO_DB_TIME(f->before_us), KUMO_DB_I64((int64_t)pg->size + 1)),
+        &kumo__documents__v1__audit_event__descriptor, (void ***)out, n, next);
 }
 
 void docs_roles_text(unsigned roles, char out[64])

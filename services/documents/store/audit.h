@@ -8,6 +8,8 @@
 #include <stdint.h>
 
 #include "db/db.h"
+#include "db/page_rows.h"
+#include "kumo/documents/v1/documents.pb-c.h"
 #include "rpc/rpc.h"
 
 /* Writes one audit event inside the caller's open transaction. actor_id,
@@ -29,23 +31,20 @@ kumo_code docs_audit_caller(struct kumo_db_conn *c, struct kumo_rpc_call *call,
                             const struct kumo_principal *p, const char *action,
                             const char *document_id, int32_t version, const char *details_json);
 
-/* One audit_events row (text in the call's arena). */
-struct docs_audit_row {
-    int64_t seq, time_us, version;
-    char *id, *actor_id, *actor_roles, *action, *document_id, *request_id, *details;
-};
-
 /* Which events to list: "" matches any. */
 struct docs_audit_filter {
     const char *document_id, *actor_id, *action;
     int64_t after_us, before_us; /* time >= after_us and < before_us (unix µs) */
 };
 
-/* Up to `limit` events of the tenant matching `f` with seq below `before`
- * (all when before < 0), newest first: rows[0..*n) in the call's arena. OK
- * or the DB error. */
-kumo_code docs_audit_list(struct kumo_db_conn *c, struct kumo_rpc_call *call, const char *tenant_id,
-                          const struct docs_audit_filter *f, int64_t before, int32_t limit,
-                          struct docs_audit_row **rows, size_t *n);
+/* A page `pg` (db/page_rows.h; keyed by seq, pg->after < 0: the first)
+ * of the tenant's events matching `f`, newest first: *out gets *n
+ * AuditEvent messages (call arena; details parsed from their JSON), *next
+ * the next page's token (left alone on the last page). OK or the DB
+ * error. */
+kumo_code docs_audit_list(struct kumo_db_conn *c, struct kumo_rpc_call *call,
+                          const struct kumo_db_page *pg, const char *tenant_id,
+                          const struct docs_audit_filter *f, Kumo__Documents__V1__AuditEvent ***out,
+                          size_t *n, char **next);
 
 #endif

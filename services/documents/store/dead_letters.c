@@ -1,46 +1,22 @@
-/* The dead_letters SQL and its row mapping (store/dead_letters.h). */
+/* The dead_letters SQL; listed rows are read back as DeadLetter messages
+ * by field name (db/message_scan.h). */
 #include "dead_letters.h"
 
 #include "columns.h"
-#include "db/page_rows.h"
-#include "db/row.h"
-
-/* In the order scan_letter reads them: seq, then id, kind and document id
- * by position, the numbers, last_error by position, the times. */
-#define LETTER_COLUMNS                                                                             \
-    "seq, id, kind, document_id, version, attempts, last_error, create_time, dead_time"
-
-static kumo_code scan_letter(struct kumo_rpc_call *call, struct kumo_db_rows *rows, void *out)
-{
-    struct docs_dead_letter_row *d = out;
-    kumo_code rc = kumo_db_rows_scan(
-        rows,
-        KUMO_DB_OUTS(KUMO_DB_OUT_I64(&d->seq), KUMO_DB_OUT_SKIP, KUMO_DB_OUT_SKIP, KUMO_DB_OUT_SKIP,
-                     KUMO_DB_OUT_I64(&d->version), KUMO_DB_OUT_I64(&d->attempts), KUMO_DB_OUT_SKIP,
-                     KUMO_DB_OUT_TIME(&d->create_us), KUMO_DB_OUT_TIME(&d->dead_us)));
-    if (rc != KUMO_CODE_OK)
-        return rc;
-    d->id = docs_col_str(call, rows, 1);
-    d->kind = docs_col_str(call, rows, 2);
-    d->document_id = docs_col_str(call, rows, 3);
-    d->last_error = docs_col_str(call, rows, 6);
-    return KUMO_CODE_OK;
-}
+#include "db/message_scan.h"
 
 kumo_code docs_dead_letter_list(struct kumo_db_conn *c, struct kumo_rpc_call *call,
-                                const char *tenant_id, int64_t before, int32_t limit,
-                                struct docs_dead_letter_row **rows, size_t *n)
+                                const struct kumo_db_page *pg, const char *tenant_id,
+                                Kumo__Documents__V1__DeadLetter ***out, size_t *n, char **next)
 {
-    void *out;
-    kumo_code rc = kumo_db_row_query_page(
-        c,
-        "SELECT " LETTER_COLUMNS " FROM dead_letters"
+    return kumo_db_page_msgs(
+        pg, call, c,
+        "SELECT seq AS " KUMO_DB_MSG_KEY ", id, kind, document_id, version, attempts, last_error,"
+        " create_time, dead_time FROM dead_letters"
         " WHERE tenant_id = ? AND seq < ? AND redrive_time IS NULL ORDER BY seq DESC LIMIT ?",
-        KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_I64(before < 0 ? INT64_MAX : before),
-                       KUMO_DB_I64(limit)),
-        scan_letter, call, sizeof **rows, (size_t)limit, &out, n);
-    *rows = out;
-    return rc;
+        KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_I64(pg->after < 0 ? INT64_MAX : pg->after),
+                       KUMO_DB_I64((int64_t)pg->size + 1)),
+        &kumo__documents__v1__dead_letter__descriptor, (void ***)out, n, next);
 }
 
 kumo_code docs_dead_letter_lock(struct kumo_db_conn *c, struct kumo_rpc_call *call,

@@ -8,20 +8,17 @@
 #include <stdint.h>
 
 #include "db/db.h"
+#include "db/page_rows.h"
+#include "kumo/documents/v1/documents.pb-c.h"
 #include "rpc/rpc.h"
 
-/* One listed dead letter (text in the call's arena). */
-struct docs_dead_letter_row {
-    int64_t seq, version, attempts, create_us, dead_us;
-    char *id, *kind, *document_id, *last_error;
-};
-
-/* Up to `limit` dead letters of the tenant not yet re-driven, with seq
- * below `before` (all when before < 0), newest first: rows[0..*n) in the
- * call's arena. OK or the DB error. */
+/* A page `pg` (db/page_rows.h; keyed by seq, pg->after < 0: the first) of
+ * the tenant's dead letters not yet re-driven, newest first: *out gets *n
+ * DeadLetter messages (call arena), *next the next page's token (left
+ * alone on the last page). OK or the DB error. */
 kumo_code docs_dead_letter_list(struct kumo_db_conn *c, struct kumo_rpc_call *call,
-                                const char *tenant_id, int64_t before, int32_t limit,
-                                struct docs_dead_letter_row **rows, size_t *n);
+                                const struct kumo_db_page *pg, const char *tenant_id,
+                                Kumo__Documents__V1__DeadLetter ***out, size_t *n, char **next);
 
 /* What re-driving a dead letter needs, read under its row lock. */
 struct docs_dead_letter_job {

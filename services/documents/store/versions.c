@@ -1,10 +1,12 @@
-/* The document_versions SQL and its row mapping: VERSION_COLUMNS below is
- * read back by scan_version right under it, in the same order. */
+/* The document_versions SQL and its row mappings: VERSION_COLUMNS below is
+ * read back by scan_version right under it, in the same order (the rows
+ * uploads and downloads work on); a listing reads Version messages by
+ * field name (db/message_scan.h). */
 #include <stdio.h>
 #include <string.h>
 
 #include "columns.h"
-#include "db/page_rows.h"
+#include "db/message_scan.h"
 #include "db/row.h"
 #include "kumo/documents/v1/documents.pb-c.h"
 #include "documents.h"
@@ -157,20 +159,21 @@ kumo_code docs_version_keys(struct kumo_db_conn *c, struct kumo_rpc_call *call,
 }
 
 kumo_code docs_version_list(struct kumo_db_conn *c, struct kumo_rpc_call *call,
-                            const char *tenant_id, const char *doc_id, int64_t before,
-                            int32_t limit, struct docs_version_row **rows, size_t *n)
+                            const struct kumo_db_page *pg, const char *tenant_id,
+                            const char *doc_id, Kumo__Documents__V1__Version ***out, size_t *n,
+                            char **next)
 {
-    void *out;
-    kumo_code rc = kumo_db_row_query_page(
-        c,
-        "SELECT " VERSION_COLUMNS " FROM document_versions v"
+    return kumo_db_page_msgs(
+        pg, call, c,
+        "SELECT v.version AS " KUMO_DB_MSG_KEY ", v.version, v.status, v.file_name,"
+        " v.content_type, v.size, v.sha256, v.detected_content_type, v.creator_id,"
+        " v.create_time, v.complete_time FROM document_versions v"
         " WHERE v.tenant_id = ? AND v.document_id = ? AND v.version < ?"
         " ORDER BY v.version DESC LIMIT ?",
         KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(doc_id),
-                       KUMO_DB_I64(before < 0 ? INT64_MAX : before), KUMO_DB_I64(limit)),
-        scan_version, call, sizeof **rows, (size_t)limit, &out, n);
-    *rows = out;
-    return rc;
+                       KUMO_DB_I64(pg->after < 0 ? INT64_MAX : pg->after),
+                       KUMO_DB_I64((int64_t)pg->size + 1)),
+        &kumo__documents__v1__version__descriptor, (void ***)out, n, next);
 }
 
 kumo_code docs_version_lock(struct kumo_db_conn *c, const char *tenant_id, const char *doc_id,

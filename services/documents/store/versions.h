@@ -11,6 +11,8 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "db/db.h"
+#include "db/page_rows.h"
+#include "kumo/documents/v1/documents.pb-c.h"
 #include "rpc/rpc.h"
 
 /* One document_versions row. */
@@ -74,12 +76,14 @@ kumo_code docs_version_complete(struct kumo_db_conn *c, const char *tenant_id, c
 kumo_code docs_version_keys(struct kumo_db_conn *c, struct kumo_rpc_call *call,
                             const char *tenant_id, const char *doc_id, char ***keys, size_t *n);
 
-/* Up to `limit` versions of a document older than `before` (all when
- * before < 0), newest first: rows[0..*n) in the call's arena. OK or the
- * DB error. */
+/* A page `pg` (db/page_rows.h; keyed by version, pg->after < 0: the
+ * first) of a document's versions, newest first: *out gets *n Version
+ * messages (call arena), *next the next page's token (left alone on the
+ * last page). OK or the DB error. */
 kumo_code docs_version_list(struct kumo_db_conn *c, struct kumo_rpc_call *call,
-                            const char *tenant_id, const char *doc_id, int64_t before,
-                            int32_t limit, struct docs_version_row **rows, size_t *n);
+                            const struct kumo_db_page *pg, const char *tenant_id,
+                            const char *doc_id, Kumo__Documents__V1__Version ***out, size_t *n,
+                            char **next);
 
 /* Inside the caller's transaction: locks a version row and reads its
  * status, object key (into key[key_cap]) and upload id (into
