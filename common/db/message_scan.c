@@ -211,31 +211,36 @@ kumo_code kumo_db_msg_query_one(struct kumo_db_conn *c, const char *sql,
     return rc;
 }
 
+struct msg_rows {
+    const ProtobufCMessageDescriptor *d;
+    ProtobufCAllocator *a;
+    void **out;
+    int64_t *keys;
+};
+
+/* kumo_db_row_fn: the i-th row as a new message. */
+static kumo_code msg_row(void *ud, struct kumo_db_rows *rows, size_t i)
+{
+    struct msg_rows *s = ud;
+    ProtobufCMessage *m = new_message(s->d, s->a);
+    s->out[i] = m;
+    return kumo_db_msg_scan(rows, s->a, m, s->keys ? &s->keys[i] : NULL);
+}
+
 kumo_code kumo_db_msg_query_all(struct kumo_db_conn *c, const char *sql,
                                 const struct kumo_db_param *params, size_t n_params,
                                 const ProtobufCMessageDescriptor *d, ProtobufCAllocator *a,
                                 size_t max, void ***out, int64_t **keys, size_t *n)
 {
     size_t room = max ? max : 1;
-    *n = 0;
-    *out = a->alloc(a->allocator_data, room * sizeof **out);
+    struct msg_rows s = {d, a, a->alloc(a->allocator_data, room * sizeof *s.out), NULL};
     if (keys) {
-        *keys = a->alloc(a->allocator_data, room * sizeof **keys);
-        memset(*keys, 0, room * sizeof **keys);
+        s.keys = *keys = a->alloc(a->allocator_data, room * sizeof **keys);
+        memset(s.keys, 0, room * sizeof **keys);
     }
-    struct kumo_db_rows *rows;
-    kumo_code rc = kumo_db_query(c, sql, params, n_params, &rows);
-    if (rc != KUMO_CODE_OK)
-        return rc;
-    while (*n < max) {
-        int has = 0;
-        if ((rc = kumo_db_rows_next(rows, &has)) != KUMO_CODE_OK || !has)
-            break;
-        ProtobufCMessage *m = new_message(d, a);
-        if ((rc = kumo_db_msg_scan(rows, a, m, keys ? &(*keys)[*n] : NULL)) != KUMO_CODE_OK)
-            break;
-        (*out)[(*n)++] = m;
-    }
-    kumo_db_rows_close(rows);
-    return rc;
+    *out = s.out;
+    *n = 0;
+    if (max == 0) /* not "every row": there is no room */
+        return KUMO_CODE_OK;
+    return kumo_db_query_each(c, sql, params, n_params, max, msg_row, &s, n);
 }

@@ -11,22 +11,8 @@ kumo_code kumo_db_row_query_page(struct kumo_db_conn *c, const char *sql,
                                  kumo_db_row_scan_fn scan, struct kumo_rpc_call *call,
                                  size_t row_size, size_t max, void **out, size_t *n)
 {
-    *n = 0;
     *out = kumo_rpc_call_alloc(call, (max ? max : 1) * row_size);
-    struct kumo_db_rows *rows;
-    kumo_code rc = kumo_db_query(c, sql, params, n_params, &rows);
-    if (rc != KUMO_CODE_OK)
-        return rc;
-    while (*n < max) {
-        int has = 0;
-        if ((rc = kumo_db_rows_next(rows, &has)) != KUMO_CODE_OK || !has)
-            break;
-        if ((rc = scan(call, rows, (char *)*out + *n * row_size)) != KUMO_CODE_OK)
-            break;
-        (*n)++;
-    }
-    kumo_db_rows_close(rows);
-    return rc;
+    return kumo_db_row_query_rows(c, sql, params, n_params, scan, call, *out, row_size, max, n);
 }
 
 kumo_code kumo_db_page_open(struct kumo_db_page *pg, struct kumo_rpc_call *call, struct kumo_db *db,

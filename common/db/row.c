@@ -16,20 +16,59 @@ char *kumo_db_row_str(ProtobufCAllocator *a, struct kumo_db_rows *rows, unsigned
     return s;
 }
 
+kumo_code kumo_db_query_each(struct kumo_db_conn *c, const char *sql,
+                             const struct kumo_db_param *params, size_t n_params, size_t max,
+                             kumo_db_row_fn fn, void *ud, size_t *n)
+{
+    struct kumo_db_rows *rows = NULL;
+    size_t got = 0;
+    kumo_code rc = kumo_db_query(c, sql, params, n_params, &rows);
+    while (rc == KUMO_CODE_OK && (max == 0 || got < max)) {
+        int has = 0;
+        if ((rc = kumo_db_rows_next(rows, &has)) != KUMO_CODE_OK || !has)
+            break;
+        if ((rc = fn(ud, rows, got)) == KUMO_CODE_OK)
+            got++;
+    }
+    kumo_db_rows_close(rows);
+    if (n)
+        *n = got;
+    return rc;
+}
+
+struct scan_into {
+    kumo_db_row_scan_fn scan;
+    struct kumo_rpc_call *call;
+    char *out;
+    size_t row_size;
+};
+
+/* kumo_db_row_fn: the i-th row into element i of an array of rows. */
+static kumo_code scan_into(void *ud, struct kumo_db_rows *rows, size_t i)
+{
+    struct scan_into *s = ud;
+    return s->scan(s->call, rows, s->out + i * s->row_size);
+}
+
 kumo_code kumo_db_row_query_one(struct kumo_db_conn *c, const char *sql,
                                 const struct kumo_db_param *params, size_t n,
                                 kumo_db_row_scan_fn scan, struct kumo_rpc_call *call, void *out)
 {
-    struct kumo_db_rows *rows;
-    kumo_code rc = kumo_db_query(c, sql, params, n, &rows);
-    if (rc != KUMO_CODE_OK)
-        return rc;
-    int has = 0;
-    rc = kumo_db_rows_next(rows, &has);
-    if (rc == KUMO_CODE_OK)
-        rc = has ? scan(call, rows, out) : KUMO_CODE_NOT_FOUND;
-    kumo_db_rows_close(rows);
-    return rc;
+    size_t got = 0;
+    kumo_code rc = kumo_db_row_query_rows(c, sql, params, n, scan, call, out, 0, 1, &got);
+    return rc == KUMO_CODE_OK && got == 0 ? KUMO_CODE_NOT_FOUND : rc;
+}
+
+kumo_code kumo_db_row_query_rows(struct kumo_db_conn *c, const char *sql,
+                                 const struct kumo_db_param *params, size_t n_params,
+                                 kumo_db_row_scan_fn scan, struct kumo_rpc_call *call, void *out,
+                                 size_t row_size, size_t max, size_t *n)
+{
+    struct scan_into s = {scan, call, out, row_size};
+    *n = 0;
+    if (max == 0) /* not "every row": there is no room */
+        return KUMO_CODE_OK;
+    return kumo_db_query_each(c, sql, params, n_params, max, scan_into, &s, n);
 }
 
 kumo_code kumo_db_query_text(struct kumo_db_conn *c, const char *sql,

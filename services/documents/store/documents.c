@@ -654,8 +654,9 @@ size_t docs_list_sql(const char *tid, const struct docs_list_query *q,
     return n;
 }
 
-/* Runs one statement of the list, filling rows[0..*n) (room for `size`);
- * *more when a row beyond `size` came back. OK or the DB error. */
+/* Runs one statement of the list, filling rows[0..*n) (room for
+ * `size` + 1); *more when a row beyond `size` came back (it is not part of
+ * the page). OK or the DB error. */
 static kumo_code fetch_page(struct kumo_db_conn *c, struct kumo_rpc_call *call, const char *tid,
                             const struct docs_list_query *q, const struct kumo_page_cursor *cur,
                             int32_t size, int walk, struct docs_doc_row *rows, size_t *n, int *more)
@@ -663,26 +664,12 @@ static kumo_code fetch_page(struct kumo_db_conn *c, struct kumo_rpc_call *call, 
     struct kumo_db_param params[DOCS_LIST_PARAMS_MAX];
     struct kumo_buf sql = KUMO_BUF_INIT;
     size_t np = docs_list_sql(tid, q, cur, size + 1, walk, &sql, params);
-    struct kumo_db_rows *res;
-    kumo_code rc = kumo_db_query(c, (const char *)sql.data, params, np, &res);
+    kumo_code rc = kumo_db_row_query_rows(c, (const char *)sql.data, params, np, docs_doc_scan,
+                                          call, rows, sizeof *rows, (size_t)size + 1, n);
     kumo_buf_free(&sql);
-    if (rc != KUMO_CODE_OK)
-        return rc;
-    *n = 0;
-    *more = 0;
-    for (;;) {
-        int has = 0;
-        if ((rc = kumo_db_rows_next(res, &has)) != KUMO_CODE_OK || !has)
-            break;
-        if (*n == (size_t)size) {
-            *more = 1;
-            break;
-        }
-        if ((rc = docs_doc_scan(call, res, &rows[*n])) != KUMO_CODE_OK)
-            break;
-        (*n)++;
-    }
-    kumo_db_rows_close(res);
+    *more = *n > (size_t)size;
+    if (*more)
+        *n = (size_t)size;
     return rc;
 }
 
@@ -691,7 +678,7 @@ kumo_code docs_doc_list(struct kumo_db_conn *c, struct kumo_rpc_call *call, cons
                         const struct kumo_page_cursor *cur, int32_t size,
                         struct docs_doc_row **rows, size_t *n, int *more)
 {
-    *rows = kumo_rpc_call_alloc(call, (size_t)size * sizeof **rows);
+    *rows = kumo_rpc_call_alloc(call, ((size_t)size + 1) * sizeof **rows);
     uint64_t key = q->query[0] ? scope_hash(scope) : 0;
     int walk = q->query[0] && !sparse_known(key);
     kumo_code rc = fetch_page(c, call, tid, q, cur, size, walk, *rows, n, more);

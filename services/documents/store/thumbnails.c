@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/ids.h"
+#include "db/row.h"
 
 const char docs_thumbnails_migration_sql[] =
     "CREATE TABLE IF NOT EXISTS document_thumbnails ("
@@ -47,6 +48,38 @@ static void build_batch_sql(void)
     snprintf(batch_sql + off, sizeof batch_sql - off, ")");
 }
 
+struct thumb_batch {
+    const char *const *ids;
+    const int64_t *versions;
+    size_t n;
+    docs_thumb_key *keys;
+};
+
+/* kumo_db_row_fn: a (document_id, version, object_key) row into the key
+ * of the asked version it belongs to. */
+static kumo_code thumb_row(void *ud, struct kumo_db_rows *rows, size_t row)
+{
+    struct thumb_batch *b = ud;
+    char id[33], key[DOCS_THUMB_KEY_MAX + 1];
+    size_t id_len = 0, key_len = 0;
+    int64_t version = 0;
+    (void)row;
+    kumo_code rc = kumo_db_rows_scan(
+        rows, KUMO_DB_OUTS(KUMO_DB_OUT_BUF(id, sizeof id, &id_len), KUMO_DB_OUT_I64(&version),
+                           KUMO_DB_OUT_BUF(key, sizeof key, &key_len)));
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    id[id_len < sizeof id ? id_len : sizeof id - 1] = '\0';
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->versions[i] == version && strcmp(b->ids[i], id) == 0 &&
+            key_len <= DOCS_THUMB_KEY_MAX) {
+            memcpy(b->keys[i], key, key_len);
+            b->keys[i][key_len] = '\0';
+        }
+    }
+    return KUMO_CODE_OK;
+}
+
 kumo_code docs_thumb_keys(struct kumo_db_conn *c, const char *tenant_id, const char *const *ids,
                           const int64_t *versions, size_t n, docs_thumb_key *keys)
 {
@@ -61,33 +94,8 @@ kumo_code docs_thumb_keys(struct kumo_db_conn *c, const char *tenant_id, const c
     p[0] = KUMO_DB_STRZ(tenant_id);
     for (size_t i = 0; i < DOCS_THUMB_BATCH; i++)
         p[1 + i] = i < n ? KUMO_DB_STRZ(ids[i]) : KUMO_DB_NULL;
-    struct kumo_db_rows *rows;
-    kumo_code rc = kumo_db_query(c, batch_sql, p, 1 + DOCS_THUMB_BATCH, &rows);
-    if (rc != KUMO_CODE_OK)
-        return rc;
-    for (;;) {
-        int has = 0;
-        if ((rc = kumo_db_rows_next(rows, &has)) != KUMO_CODE_OK || !has)
-            break;
-        char id[33], key[DOCS_THUMB_KEY_MAX + 1];
-        size_t id_len = 0, key_len = 0;
-        int64_t version = 0;
-        rc = kumo_db_rows_scan(rows, KUMO_DB_OUTS(KUMO_DB_OUT_BUF(id, sizeof id, &id_len),
-                                                  KUMO_DB_OUT_I64(&version),
-                                                  KUMO_DB_OUT_BUF(key, sizeof key, &key_len)));
-        if (rc != KUMO_CODE_OK)
-            break;
-        id[id_len < sizeof id ? id_len : sizeof id - 1] = '\0';
-        for (size_t i = 0; i < n; i++) {
-            if (versions[i] == version && strcmp(ids[i], id) == 0 &&
-                key_len <= DOCS_THUMB_KEY_MAX) {
-                memcpy(keys[i], key, key_len);
-                keys[i][key_len] = '\0';
-            }
-        }
-    }
-    kumo_db_rows_close(rows);
-    return rc;
+    struct thumb_batch b = {ids, versions, n, keys};
+    return kumo_db_query_each(c, batch_sql, p, 1 + DOCS_THUMB_BATCH, 0, thumb_row, &b, NULL);
 }
 
 kumo_code docs_thumb_forget(struct kumo_db_conn *c, const char *tenant_id, const char *key)

@@ -126,35 +126,38 @@ kumo_code docs_version_complete(struct kumo_db_conn *c, const char *tenant_id, c
                         NULL);
 }
 
+struct key_list {
+    struct kumo_rpc_call *call;
+    char **keys;
+    size_t cap;
+};
+
+/* kumo_db_row_fn: an object key appended to the list (usually a handful:
+ * grown as needed rather than sized for the limit). */
+static kumo_code key_row(void *ud, struct kumo_db_rows *rows, size_t i)
+{
+    struct key_list *l = ud;
+    if (i == l->cap) {
+        char **bigger = kumo_rpc_call_alloc(l->call, 2 * l->cap * sizeof *bigger);
+        memcpy(bigger, l->keys, l->cap * sizeof *bigger);
+        l->keys = bigger;
+        l->cap *= 2;
+    }
+    l->keys[i] = docs_col_str(l->call, rows, 0);
+    return KUMO_CODE_OK;
+}
+
 kumo_code docs_version_keys(struct kumo_db_conn *c, struct kumo_rpc_call *call,
                             const char *tenant_id, const char *doc_id, char ***keys, size_t *n)
 {
-    struct kumo_db_rows *rows;
-    kumo_code rc =
-        kumo_db_query(c,
-                      "SELECT object_key FROM document_versions WHERE tenant_id = ?"
-                      " AND document_id = ? AND status = 2 ORDER BY version DESC"
-                      " LIMIT 10000",
-                      KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(doc_id)), &rows);
-    if (rc != KUMO_CODE_OK)
-        return rc;
-    /* Usually a handful: grown as needed rather than sized for the limit. */
-    size_t cap = 8;
-    *keys = kumo_rpc_call_alloc(call, cap * sizeof **keys);
-    *n = 0;
-    for (;;) {
-        int has = 0;
-        if ((rc = kumo_db_rows_next(rows, &has)) != KUMO_CODE_OK || !has)
-            break;
-        if (*n == cap) {
-            char **bigger = kumo_rpc_call_alloc(call, 2 * cap * sizeof *bigger);
-            memcpy(bigger, *keys, cap * sizeof *bigger);
-            *keys = bigger;
-            cap *= 2;
-        }
-        (*keys)[(*n)++] = docs_col_str(call, rows, 0);
-    }
-    kumo_db_rows_close(rows);
+    struct key_list l = {call, kumo_rpc_call_alloc(call, 8 * sizeof(char *)), 8};
+    kumo_code rc = kumo_db_query_each(c,
+                                      "SELECT object_key FROM document_versions WHERE tenant_id = ?"
+                                      " AND document_id = ? AND status = 2 ORDER BY version DESC"
+                                      " LIMIT 10000",
+                                      KUMO_DB_PARAMS(KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(doc_id)),
+                                      0, key_row, &l, n);
+    *keys = l.keys;
     return rc;
 }
 
