@@ -3,7 +3,8 @@
  * bool, enum, text, bytes, Timestamp, a JSON Struct, a oneof member);
  * NULL leaves a field unset; values that do not fit, unknown columns,
  * repeated fields and columns of the wrong kind are errors, not crashes;
- * the page key column; listing pages of messages (db/page_rows.h). */
+ * the page key column; listing pages of messages (db/page_rows.h); the
+ * shared loop over a result (kumo_db_query_each, db/row.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include "db/message_scan.h"
 #include "db/page_rows.h"
 #include "db/page_token.h"
+#include "db/row.h"
 #include "db_test_server.h"
 #include "kumo/test/v1/types.pb-c.h"
 #include "rpc/rpc.h"
@@ -225,6 +227,56 @@ static void test_query_all_reads_at_most_max_rows_with_keys(void **state)
     assert_int_equal(n, 2);
 }
 
+/* kumo_db_row_fn: records seq; refuses seq 40 (ud: the sum so far). */
+static kumo_code sum_row(void *ud, struct kumo_db_rows *rows, size_t i)
+{
+    int64_t seq = 0;
+    kumo_code rc = kumo_db_rows_scan(rows, KUMO_DB_OUTS(KUMO_DB_OUT_I64(&seq)));
+    if (rc == KUMO_CODE_OK && seq == 40)
+        return KUMO_CODE_ABORTED;
+    *(int64_t *)ud += seq * 100 + (int64_t)i;
+    return rc;
+}
+
+static void test_query_each_visits_rows_in_order_and_stops_on_error(void **state)
+{
+    (void)state;
+    int64_t sum = 0;
+    size_t n = 99;
+    const char *sql = "SELECT seq FROM items WHERE seq < ? ORDER BY seq";
+    /* max 0: every row */
+    assert_int_equal(
+        kumo_db_query_each(conn, sql, KUMO_DB_PARAMS(KUMO_DB_I64(40)), 0, sum_row, &sum, &n),
+        KUMO_CODE_OK);
+    assert_int_equal(n, 3);
+    assert_true(sum == 1000 + 0 + 2000 + 1 + 3000 + 2);
+    /* max 2: the rest is not read */
+    sum = 0;
+    assert_int_equal(
+        kumo_db_query_each(conn, sql, KUMO_DB_PARAMS(KUMO_DB_I64(40)), 2, sum_row, &sum, &n),
+        KUMO_CODE_OK);
+    assert_int_equal(n, 2);
+    assert_true(sum == 1000 + 2000 + 1);
+    /* the visitor's error stops the query and is returned */
+    sum = 0;
+    assert_int_equal(
+        kumo_db_query_each(conn, sql, KUMO_DB_PARAMS(KUMO_DB_I64(99)), 0, sum_row, &sum, &n),
+        KUMO_CODE_ABORTED);
+    assert_int_equal(n, 3);
+    /* the query's error */
+    assert_int_not_equal(
+        kumo_db_query_each(conn, "SELECT nope FROM items", NULL, 0, 0, sum_row, &sum, &n),
+        KUMO_CODE_OK);
+    assert_int_equal(n, 0);
+    /* the connection is still good; max 0 of messages reads nothing */
+    void **msgs = NULL;
+    assert_int_equal(kumo_db_msg_query_all(conn, "SELECT name AS string_value FROM items", NULL, 0,
+                                           ALL_TYPES, kumo_rpc_call_allocator(call), 0, &msgs, NULL,
+                                           &n),
+                     KUMO_CODE_OK);
+    assert_int_equal(n, 0);
+}
+
 static void test_page_msgs_ends_the_page_with_a_token(void **state)
 {
     (void)state;
@@ -268,6 +320,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_row_is_not_found, each_setup, each_teardown),
         cmocka_unit_test_setup_teardown(test_query_all_reads_at_most_max_rows_with_keys, each_setup,
                                         each_teardown),
+        cmocka_unit_test_setup_teardown(test_query_each_visits_rows_in_order_and_stops_on_error,
+                                        each_setup, each_teardown),
         cmocka_unit_test_setup_teardown(test_page_msgs_ends_the_page_with_a_token, each_setup,
                                         each_teardown),
     };
