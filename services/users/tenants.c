@@ -56,18 +56,20 @@ USERS_HANDLER(create_tenant)
                                .email = req->admin_email,
                                .display_name = req->admin_display_name};
     u.create_us = u.update_us = kumo_now_us();
-    Kumo__Users__V1__Tenant t = KUMO__USERS__V1__TENANT__INIT;
-    t.slug = req->slug;
-    t.name = req->name;
-    t.create_time = kumo_pb_timestamp(kumo_rpc_call_allocator(call), u.create_us);
-    t.id = u.tenant_id = kumo_rpc_call_alloc(call, USERS_ID_MAX + 1);
+    /* The answer's Tenant is the row to insert. */
+    Kumo__Users__V1__Tenant *t = kumo_rpc_call_alloc(call, sizeof *t);
+    kumo__users__v1__tenant__init(t);
+    t->slug = req->slug;
+    t->name = req->name;
+    t->create_time = kumo_pb_timestamp(kumo_rpc_call_allocator(call), u.create_us);
+    t->id = u.tenant_id = kumo_rpc_call_alloc(call, USERS_ID_MAX + 1);
     u.id = kumo_rpc_call_alloc(call, USERS_ID_MAX + 1);
     struct kumo_db_conn *c = NULL;
-    if (kumo_id_new("tn", t.id, USERS_ID_MAX + 1) != 0 ||
+    if (kumo_id_new("tn", t->id, USERS_ID_MAX + 1) != 0 ||
         kumo_id_new("us", u.id, USERS_ID_MAX + 1) != 0)
         rc = kumo_rpc_call_error(call, KUMO_CODE_INTERNAL, "internal error");
     else if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) == KUMO_CODE_OK)
-        rc = insert_tenant(c, &t, &u, norm, phc);
+        rc = insert_tenant(c, t, &u, norm, phc);
     kumo_free(phc);
     if (c == NULL)
         return rc;
@@ -81,8 +83,7 @@ USERS_HANDLER(create_tenant)
     kumo_db_release(c);
     Kumo__Users__V1__CreateTenantResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__users__v1__create_tenant_response__init(resp);
-    resp->tenant = kumo_rpc_call_alloc(call, sizeof *resp->tenant);
-    *resp->tenant = t;
+    resp->tenant = t;
     resp->admin = users_user_message(call, &u);
     *response = &resp->base;
     return KUMO_CODE_OK;
