@@ -724,8 +724,5 @@ static const struct kumo_rpc_method methods[] = {
 
 void stg_service_init(struct kumo_rpc_service *svc, struct stg_ctx *ctx)
 {
-    svc->descriptor = &kumo__storage__v1__storage_service__descriptor;
-    svc->methods = methods;
-    svc->n_methods = sizeof methods / sizeof methods[0];
-    svc->user_data = ctx;
+    *svc = KUMO_RPC_SERVICE(&kumo__storage__v1__storage_service__descriptor, methods, ctx);
 }
