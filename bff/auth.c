@@ -83,7 +83,8 @@ static int cookie_mode_requested(struct bff_ctx *c, json_t *mode)
  * on success *rs is the response (in the arena). */
 static kumo_code users_public_call(struct bff_ctx *c, const char *method,
                                    const ProtobufCMessage *rq,
-                                   const ProtobufCMessageDescriptor *resp_desc, void *rs)
+                                   const ProtobufCMessageDescriptor *resp_desc,
+                                   ProtobufCMessage **rs)
 {
     struct kumo_rpc_status st = {0};
     kumo_code code = bff_call(c, c->app->users, method, rq, resp_desc, 0, rs, &st);
@@ -110,7 +111,8 @@ void bff_h_login(struct bff_ctx *c)
         return;
     Kumo__Users__V1__AuthenticateResponse *rs = NULL;
     kumo_code code = users_public_call(c, USERS "Authenticate", &rq->base,
-                                       &kumo__users__v1__authenticate_response__descriptor, &rs);
+                                       &kumo__users__v1__authenticate_response__descriptor,
+                                       (ProtobufCMessage **)&rs);
     if (rq->password)
         kumo_secret_wipe(rq->password, strlen(rq->password));
     if (code != KUMO_CODE_OK)
@@ -167,7 +169,8 @@ void bff_h_kumocms_auth(struct bff_ctx *c)
     rq.password = kumo_arena_strdup(c->arena, json_string_value(pw));
     Kumo__Users__V1__AuthenticateResponse *rs = NULL;
     kumo_code code = users_public_call(c, USERS "Authenticate", &rq.base,
-                                       &kumo__users__v1__authenticate_response__descriptor, &rs);
+                                       &kumo__users__v1__authenticate_response__descriptor,
+                                       (ProtobufCMessage **)&rs);
     kumo_secret_wipe(rq.password, strlen(rq.password));
     if (code != KUMO_CODE_OK)
         return;
@@ -240,7 +243,7 @@ void bff_h_refresh(struct bff_ctx *c)
     Kumo__Users__V1__RefreshTokenResponse *rs = NULL;
     if (users_public_call(c, USERS "RefreshToken", &rq.base,
                           &kumo__users__v1__refresh_token_response__descriptor,
-                          &rs) != KUMO_CODE_OK)
+                          (ProtobufCMessage **)&rs) != KUMO_CODE_OK)
         return;
     json_t *j = bff_rest_to_json(&rs->base);
     json_t *out = token_json(j, rs->access_token_expire_time);
