@@ -77,6 +77,23 @@ static int cookie_mode_requested(struct bff_ctx *c, json_t *mode)
     return h && strcmp(h, "cookie") == 0;
 }
 
+/* Calls `method` of kumo-users, one of its public methods (Authenticate,
+ * RefreshToken, Logout: the credential travels in the request, no access
+ * token is forwarded). On failure answers the error and returns its code;
+ * on success *rs is the response (in the arena). */
+static kumo_code users_public_call(struct bff_ctx *c, const char *method,
+                                   const ProtobufCMessage *rq,
+                                   const ProtobufCMessageDescriptor *resp_desc,
+                                   ProtobufCMessage **rs)
+{
+    struct kumo_rpc_status st = {0};
+    kumo_code code = bff_call(c, c->app->users, method, rq, resp_desc, 0, rs, &st);
+    if (code != KUMO_CODE_OK)
+        bff_rpc_error(c, code, &st);
+    kumo_rpc_status_clear(&st);
+    return code;
+}
+
 void bff_h_login(struct bff_ctx *c)
 {
     static const char *const allowed[] = {"tenant", "email", "password", "mode", NULL};
@@ -93,17 +110,13 @@ void bff_h_login(struct bff_ctx *c)
     if (!rq)
         return;
     Kumo__Users__V1__AuthenticateResponse *rs = NULL;
-    struct kumo_rpc_status st = {0};
-    kumo_code code = bff_call(c, c->app->users, USERS "Authenticate", &rq->base,
-                              &kumo__users__v1__authenticate_response__descriptor, 0,
-                              (ProtobufCMessage **)&rs, &st);
+    kumo_code code = users_public_call(c, USERS "Authenticate", &rq->base,
+                                       &kumo__users__v1__authenticate_response__descriptor,
+                                       (ProtobufCMessage **)&rs);
     if (rq->password)
         kumo_secret_wipe(rq->password, strlen(rq->password));
-    if (code != KUMO_CODE_OK) {
-        bff_rpc_error(c, code, &st);
-        kumo_rpc_status_clear(&st);
+    if (code != KUMO_CODE_OK)
         return;
-    }
     json_t *j = bff_rest_to_json(&rs->base);
     json_t *out = token_json(j, rs->access_token_expire_time);
     json_object_set(out, "user", json_object_get(j, "user"));
@@ -155,16 +168,12 @@ void bff_h_kumocms_auth(struct bff_ctx *c)
     rq.email = kumo_arena_strdup(c->arena, json_string_value(un));
     rq.password = kumo_arena_strdup(c->arena, json_string_value(pw));
     Kumo__Users__V1__AuthenticateResponse *rs = NULL;
-    struct kumo_rpc_status st = {0};
-    kumo_code code = bff_call(c, c->app->users, USERS "Authenticate", &rq.base,
-                              &kumo__users__v1__authenticate_response__descriptor, 0,
-                              (ProtobufCMessage **)&rs, &st);
+    kumo_code code = users_public_call(c, USERS "Authenticate", &rq.base,
+                                       &kumo__users__v1__authenticate_response__descriptor,
+                                       (ProtobufCMessage **)&rs);
     kumo_secret_wipe(rq.password, strlen(rq.password));
-    if (code != KUMO_CODE_OK) {
-        bff_rpc_error(c, code, &st);
-        kumo_rpc_status_clear(&st);
+    if (code != KUMO_CODE_OK)
         return;
-    }
     json_t *j = bff_rest_to_json(&rs->base);
     json_t *u = json_object_get(j, "user");
     json_t *role = u ? json_object_get(u, "role") : NULL;
@@ -232,15 +241,10 @@ void bff_h_refresh(struct bff_ctx *c)
     Kumo__Users__V1__RefreshTokenRequest rq = KUMO__USERS__V1__REFRESH_TOKEN_REQUEST__INIT;
     rq.refresh_token = (char *)tok;
     Kumo__Users__V1__RefreshTokenResponse *rs = NULL;
-    struct kumo_rpc_status st = {0};
-    kumo_code code = bff_call(c, c->app->users, USERS "RefreshToken", &rq.base,
-                              &kumo__users__v1__refresh_token_response__descriptor, 0,
-                              (ProtobufCMessage **)&rs, &st);
-    if (code != KUMO_CODE_OK) {
-        bff_rpc_error(c, code, &st);
-        kumo_rpc_status_clear(&st);
+    if (users_public_call(c, USERS "RefreshToken", &rq.base,
+                          &kumo__users__v1__refresh_token_response__descriptor,
+                          (ProtobufCMessage **)&rs) != KUMO_CODE_OK)
         return;
-    }
     json_t *j = bff_rest_to_json(&rs->base);
     json_t *out = token_json(j, rs->access_token_expire_time);
     if (cookie) {
@@ -276,18 +280,12 @@ void bff_h_logout(struct bff_ctx *c)
     Kumo__Users__V1__LogoutRequest rq = KUMO__USERS__V1__LOGOUT_REQUEST__INIT;
     rq.refresh_token = (char *)tok;
     ProtobufCMessage *rs = NULL;
-    struct kumo_rpc_status st = {0};
-    kumo_code code = bff_call(c, c->app->users, USERS "Logout", &rq.base,
-                              &kumo__users__v1__logout_response__descriptor, 0, &rs, &st);
+    kumo_code code = users_public_call(c, USERS "Logout", &rq.base,
+                                       &kumo__users__v1__logout_response__descriptor, &rs);
     if (cookie && (code == KUMO_CODE_OK || code == KUMO_CODE_UNAUTHENTICATED))
         clear_session_cookies(c);
-    if (code != KUMO_CODE_OK) {
-        bff_rpc_error(c, code, &st);
-        kumo_rpc_status_clear(&st);
-        return;
-    }
-    kumo_rpc_status_clear(&st);
-    bff_json(c, 204, NULL);
+    if (code == KUMO_CODE_OK)
+        bff_json(c, 204, NULL);
 }
 
 /* Every session of the caller (or, for an admin, of "user_id" in the body)

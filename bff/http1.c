@@ -718,28 +718,19 @@ int bff_http_start(struct bff *app, struct bff_http **out)
     }
     struct bff_http *h = kumo_calloc(1, sizeof *h);
     h->app = app;
+    h->lfd = h->wake[0] = h->wake[1] = -1;
     pthread_mutex_init(&h->conns_mu, NULL);
     if (bff_pool_new(&h->pool, s->http_handlers, s->http_queue) != 0 ||
         bff_pool_new(&h->cheap, CHEAP_THREADS, CHEAP_QUEUE) != 0 ||
-        kumo_connlimit_new(&h->limit, s->http_max_connections, s->http_max_per_address) != 0) {
-        bff_pool_free(h->pool);
-        bff_pool_free(h->cheap);
-        pthread_mutex_destroy(&h->conns_mu);
-        kumo_free(h);
-        return -1;
-    }
+        kumo_connlimit_new(&h->limit, s->http_max_connections, s->http_max_per_address) != 0)
+        goto fail;
     h->lfd = listen_on(&ss, sl, &h->port);
     if (h->lfd < 0) {
         char port[16];
         snprintf(port, sizeof port, "%d", s->http_port);
         kumo_log(KUMO_LOG_ERROR, NULL, "cannot listen on the HTTP port", "port", port, "error",
                  strerror(-h->lfd), NULL);
-        pthread_mutex_destroy(&h->conns_mu);
-        bff_pool_free(h->pool);
-        bff_pool_free(h->cheap);
-        kumo_connlimit_free(h->limit);
-        kumo_free(h);
-        return -1;
+        goto fail;
     }
     unsigned timeout_s = (unsigned)((s->client_timeout_ms + 999) / 1000);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
@@ -755,15 +746,7 @@ int bff_http_start(struct bff *app, struct bff_http **out)
     if (h->d == NULL || pipe2(h->wake, O_CLOEXEC) != 0) {
         kumo_log(KUMO_LOG_ERROR, NULL, "cannot start the HTTP server", "error", strerror(errno),
                  NULL);
-        if (h->d)
-            MHD_stop_daemon(h->d);
-        close(h->lfd);
-        pthread_mutex_destroy(&h->conns_mu);
-        bff_pool_free(h->pool);
-        bff_pool_free(h->cheap);
-        kumo_connlimit_free(h->limit);
-        kumo_free(h);
-        return -1;
+        goto fail;
     }
     int rc = pthread_create(&h->watchdog, NULL, watchdog_main, h);
     if (rc == 0) {
@@ -772,21 +755,27 @@ int bff_http_start(struct bff *app, struct bff_http **out)
     }
     if (rc != 0) {
         kumo_log(KUMO_LOG_ERROR, NULL, "cannot start the HTTP threads", NULL);
-        stop_watchdog(h);
-        MHD_stop_daemon(h->d);
-        close(h->lfd);
-        close(h->wake[0]);
-        close(h->wake[1]);
-        pthread_mutex_destroy(&h->conns_mu);
-        bff_pool_free(h->pool);
-        bff_pool_free(h->cheap);
-        kumo_connlimit_free(h->limit);
-        kumo_free(h);
-        return -1;
+        goto fail;
     }
     h->acceptor_started = 1;
     *out = h;
     return 0;
+
+fail: /* undoes whatever was done, in reverse */
+    stop_watchdog(h);
+    if (h->d)
+        MHD_stop_daemon(h->d);
+    for (int i = 0; i < 2; i++)
+        if (h->wake[i] >= 0)
+            close(h->wake[i]);
+    if (h->lfd >= 0)
+        close(h->lfd);
+    pthread_mutex_destroy(&h->conns_mu);
+    bff_pool_free(h->pool);
+    bff_pool_free(h->cheap);
+    kumo_connlimit_free(h->limit);
+    kumo_free(h);
+    return -1;
 }
 
 int bff_http_port(const struct bff_http *h)

@@ -76,6 +76,12 @@ struct kumo_rpc_service {
     void *user_data; /* returned by kumo_rpc_call_service_data */
 };
 
+/* The service of `descriptor` whose handler table is the array `methods`
+ * (its length taken with sizeof), with `user_data`. */
+#define KUMO_RPC_SERVICE(descriptor, methods, user_data)                                           \
+    ((struct kumo_rpc_service){(descriptor), (methods), sizeof(methods) / sizeof((methods)[0]),    \
+                               (user_data)})
+
 /* Authenticates a call before its body is read (every method but those
  * flagged KUMO_RPC_PUBLIC). `authorization` is the request's authorization
  * header or NULL. On success it returns KUMO_CODE_OK and may set *principal

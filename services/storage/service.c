@@ -8,6 +8,7 @@
  * service names the tenant it acts for in tenant_id, which must be the
  * tenant its token was issued for, and every key must lie under
  * "t/<that tenant>/". */
+#include <stddef.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -19,9 +20,22 @@
 #include "storage.h"
 #include "base/validate.h"
 
-#define HANDLER(name)                                                                              \
+/* Defines the handler `name` of the method Method. Its body sees the
+ * request as `rq` (a Kumo__Storage__V1__<Method>Request), the service's
+ * context as `ctx`, and `call` and `response` as every handler does. */
+#define HANDLER(name, Method)                                                                      \
+    static kumo_code name##_body(struct kumo_rpc_call *call, struct stg_ctx *ctx,                  \
+                                 const Kumo__Storage__V1__##Method##Request *rq,                   \
+                                 ProtobufCMessage **response);                                     \
     static kumo_code name(struct kumo_rpc_call *call, const ProtobufCMessage *request,             \
-                          ProtobufCMessage **response)
+                          ProtobufCMessage **response)                                             \
+    {                                                                                              \
+        return name##_body(call, kumo_rpc_call_service_data(call), (const void *)request,          \
+                           response);                                                              \
+    }                                                                                              \
+    static kumo_code name##_body(struct kumo_rpc_call *call, struct stg_ctx *ctx,                  \
+                                 const Kumo__Storage__V1__##Method##Request *rq,                   \
+                                 ProtobufCMessage **response)
 
 #define DISPOSITION_MAX 1024
 
@@ -52,6 +66,12 @@ static kumo_code fail(struct kumo_rpc_call *call, enum stg_err e, const char *wh
     default:
         return kumo_rpc_call_error(call, stg_err_rpc_code(e), "%s", stg_err_message(e));
     }
+}
+
+/* KUMO_CODE_OK for STG_OK, else the RPC error for e (fail). */
+static kumo_code be_result(struct kumo_rpc_call *call, enum stg_err e)
+{
+    return e == STG_OK ? KUMO_CODE_OK : fail(call, e, NULL);
 }
 
 static int tenant_text_ok(const char *t)
@@ -114,11 +134,22 @@ static kumo_code upload_id_arg(struct kumo_rpc_call *call, const char *id)
 }
 
 /* Caller, tenant and key in one step, as nearly every RPC starts. */
-static kumo_code start(struct kumo_rpc_call *call, const char *tenant, const char *key,
-                       const char **tid)
+static kumo_code start(struct kumo_rpc_call *call, const char *tenant, const char *key)
 {
-    kumo_code rc = stg_acting_tenant(call, tenant, tid);
-    return rc != KUMO_CODE_OK ? rc : check_key(call, "key", key, *tid);
+    const char *tid;
+    kumo_code rc = stg_acting_tenant(call, tenant, &tid);
+    return rc != KUMO_CODE_OK ? rc : check_key(call, "key", key, tid);
+}
+
+/* A new response of type `desc`, in the call's arena, which is also
+ * *response (ignored by the server if the handler then fails). */
+static void *new_response(struct kumo_rpc_call *call, const ProtobufCMessageDescriptor *desc,
+                          ProtobufCMessage **response)
+{
+    ProtobufCMessage *r = kumo_rpc_call_alloc(call, desc->sizeof_message);
+    protobuf_c_message_init(desc, r);
+    *response = r;
+    return r;
 }
 
 static kumo_code expiry(struct kumo_rpc_call *call, const struct stg_ctx *ctx,
@@ -244,10 +275,45 @@ static size_t upload_headers(struct kumo_rpc_call *call, const struct upload_arg
     return n;
 }
 
+/* Presigns `method` on `key` for `expires` seconds from now: sets *url and
+ * *exp (in the call). */
+static kumo_code presign_url(struct kumo_rpc_call *call, const struct stg_ctx *ctx,
+                             const char *method, const char *key, const struct kumo_sigv4_kv *q,
+                             size_t nq, const struct kumo_sigv4_kv *h, size_t nh, long expires,
+                             char **url, Google__Protobuf__Timestamp **exp)
+{
+    time_t now = time(NULL);
+    struct kumo_buf b = KUMO_BUF_INIT;
+    int rc = stg_presign(ctx, method, key, q, nq, h, nh, expires, now, &b);
+    if (rc == 0) {
+        *url = call_strdup(call, (char *)b.data);
+        *exp = kumo_pb_timestamp(kumo_rpc_call_allocator(call), ((int64_t)now + expires) * 1000000);
+    }
+    kumo_buf_free(&b);
+    if (rc != 0)
+        return kumo_rpc_call_error(call, KUMO_CODE_INTERNAL, "cannot presign: %s",
+                                   kumo_strerror(rc));
+    return KUMO_CODE_OK;
+}
+
+/* PresignUploadResponse and PresignUploadPartResponse declare the same
+ * fields (storage.proto), so protoc-c gives them one layout: presign_put
+ * fills either through the first's type. */
+#define SAME_PUT_FIELD(f)                                                                          \
+    (offsetof(Kumo__Storage__V1__PresignUploadResponse, f) ==                                      \
+     offsetof(Kumo__Storage__V1__PresignUploadPartResponse, f))
+_Static_assert(sizeof(Kumo__Storage__V1__PresignUploadResponse) ==
+                       sizeof(Kumo__Storage__V1__PresignUploadPartResponse) &&
+                   SAME_PUT_FIELD(url) && SAME_PUT_FIELD(method) && SAME_PUT_FIELD(n_headers) &&
+                   SAME_PUT_FIELD(headers) && SAME_PUT_FIELD(expire_time),
+               "the presigned-PUT responses must share one layout");
+
+/* Answers a presigned PUT (of a whole object, or of a part when
+ * a->upload_id is set) with a response of type `desc`, one of the two
+ * above. */
 static kumo_code presign_put(struct kumo_rpc_call *call, struct stg_ctx *ctx,
-                             const struct upload_args *a, char **url,
-                             Kumo__Storage__V1__Header ***hdrs_out, size_t *n_out,
-                             Google__Protobuf__Timestamp **exp)
+                             const struct upload_args *a, const ProtobufCMessageDescriptor *desc,
+                             ProtobufCMessage **response)
 {
     struct kumo_sigv4_kv h[4];
     size_t nh = upload_headers(call, a, h);
@@ -259,26 +325,20 @@ static kumo_code presign_put(struct kumo_rpc_call *call, struct stg_ctx *ctx,
         q[nq++] = kumo_sigv4_kv_str("partNumber", num);
         q[nq++] = kumo_sigv4_kv_str("uploadId", a->upload_id);
     }
-    time_t now = time(NULL);
-    struct kumo_buf b = KUMO_BUF_INIT;
-    int rc = stg_presign(ctx, "PUT", a->key, q, nq, h, nh, a->expires, now, &b);
-    if (rc != 0) {
-        kumo_buf_free(&b);
-        return kumo_rpc_call_error(call, KUMO_CODE_INTERNAL, "cannot presign: %s",
-                                   kumo_strerror(rc));
-    }
-    *url = call_strdup(call, (char *)b.data);
-    kumo_buf_free(&b);
-    Kumo__Storage__V1__Header **hdrs = kumo_rpc_call_alloc(call, (nh ? nh : 1) * sizeof *hdrs);
+    Kumo__Storage__V1__PresignUploadResponse *resp = new_response(call, desc, response);
+    resp->method = "PUT";
+    kumo_code rc = presign_url(call, ctx, "PUT", a->key, q, nq, h, nh, a->expires, &resp->url,
+                               &resp->expire_time);
+    if (rc != KUMO_CODE_OK)
+        return rc;
+    resp->headers = kumo_rpc_call_alloc(call, (nh ? nh : 1) * sizeof *resp->headers);
     for (size_t i = 0; i < nh; i++) {
-        hdrs[i] = kumo_rpc_call_alloc(call, sizeof **hdrs);
-        kumo__storage__v1__header__init(hdrs[i]);
-        hdrs[i]->name = (char *)h[i].name;
-        hdrs[i]->value = (char *)h[i].value;
+        resp->headers[i] = kumo_rpc_call_alloc(call, sizeof **resp->headers);
+        kumo__storage__v1__header__init(resp->headers[i]);
+        resp->headers[i]->name = (char *)h[i].name;
+        resp->headers[i]->value = (char *)h[i].value;
     }
-    *hdrs_out = hdrs;
-    *n_out = nh;
-    *exp = kumo_pb_timestamp(kumo_rpc_call_allocator(call), ((int64_t)now + a->expires) * 1000000);
+    resp->n_headers = nh;
     return KUMO_CODE_OK;
 }
 
@@ -296,12 +356,9 @@ static kumo_code upload_common(struct kumo_rpc_call *call, struct stg_ctx *ctx,
     return content_type_arg(call, a->content_type);
 }
 
-HANDLER(presign_upload)
+HANDLER(presign_upload, PresignUpload)
 {
-    struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
-    const Kumo__Storage__V1__PresignUploadRequest *rq = (const void *)request;
-    const char *tid;
-    kumo_code rc = start(call, rq->tenant_id, rq->key, &tid);
+    kumo_code rc = start(call, rq->tenant_id, rq->key);
     struct upload_args a = {rq->key, rq->content_type, rq->size, rq->sha256};
     if (rc == KUMO_CODE_OK)
         rc = upload_common(call, ctx, &a, ctx->s.max_object_size);
@@ -311,21 +368,13 @@ HANDLER(presign_upload)
         rc = expiry(call, ctx, rq->expires_in, &a.expires);
     if (rc != KUMO_CODE_OK)
         return rc;
-    Kumo__Storage__V1__PresignUploadResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__storage__v1__presign_upload_response__init(resp);
-    resp->method = "PUT";
-    rc = presign_put(call, ctx, &a, &resp->url, &resp->headers, &resp->n_headers,
-                     &resp->expire_time);
-    *response = &resp->base;
-    return rc;
+    return presign_put(call, ctx, &a, &kumo__storage__v1__presign_upload_response__descriptor,
+                       response);
 }
 
-HANDLER(presign_upload_part)
+HANDLER(presign_upload_part, PresignUploadPart)
 {
-    struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
-    const Kumo__Storage__V1__PresignUploadPartRequest *rq = (const void *)request;
-    const char *tid;
-    kumo_code rc = start(call, rq->tenant_id, rq->key, &tid);
+    kumo_code rc = start(call, rq->tenant_id, rq->key);
     struct upload_args a = {
         rq->key,        "", rq->size, rq->sha256, STG_CLASS_UNSPECIFIED, 0, rq->upload_id,
         rq->part_number};
@@ -338,18 +387,12 @@ HANDLER(presign_upload_part)
         rc = expiry(call, ctx, rq->expires_in, &a.expires);
     if (rc == KUMO_CODE_OK)
         rc = upload_id_arg(call, rq->upload_id);
+    if (rc == KUMO_CODE_OK)
+        rc = be_result(call, ctx->be->mpu_check(ctx, rq->upload_id, rq->key));
     if (rc != KUMO_CODE_OK)
         return rc;
-    enum stg_err e = ctx->be->mpu_check(ctx, rq->upload_id, rq->key);
-    if (e != STG_OK)
-        return fail(call, e, NULL);
-    Kumo__Storage__V1__PresignUploadPartResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__storage__v1__presign_upload_part_response__init(resp);
-    resp->method = "PUT";
-    rc = presign_put(call, ctx, &a, &resp->url, &resp->headers, &resp->n_headers,
-                     &resp->expire_time);
-    *response = &resp->base;
-    return rc;
+    return presign_put(call, ctx, &a, &kumo__storage__v1__presign_upload_part_response__descriptor,
+                       response);
 }
 
 /* ---- downloads and object calls ---- */
@@ -377,25 +420,21 @@ static const char *stored_disposition(const struct stg_meta *m)
     return NULL;
 }
 
-HANDLER(presign_download)
+HANDLER(presign_download, PresignDownload)
 {
-    struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
-    const Kumo__Storage__V1__PresignDownloadRequest *rq = (const void *)request;
-    const char *tid;
     long expires = 0;
-    kumo_code rc = start(call, rq->tenant_id, rq->key, &tid);
+    kumo_code rc = start(call, rq->tenant_id, rq->key);
     if (rc == KUMO_CODE_OK)
         rc = download_expiry(call, ctx, rq->expires_in, &expires);
     if (rc == KUMO_CODE_OK)
         rc = download_args(call, rq);
+    struct stg_meta m;
+    if (rc == KUMO_CODE_OK)
+        rc = be_result(call, ctx->be->stat(ctx, rq->key, &m));
     if (rc != KUMO_CODE_OK)
         return rc;
-    struct stg_meta m;
-    enum stg_err e = ctx->be->stat(ctx, rq->key, &m);
-    if (e != STG_OK)
-        return fail(call, e, NULL);
-    Kumo__Storage__V1__PresignDownloadResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__storage__v1__presign_download_response__init(resp);
+    Kumo__Storage__V1__PresignDownloadResponse *resp =
+        new_response(call, &kumo__storage__v1__presign_download_response__descriptor, response);
     resp->object = object_info(call, &m);
     int readable = stg_meta_readable(&m, stg_now_ms());
     /* The served disposition is decided here too, not only by the data
@@ -422,21 +461,9 @@ HANDLER(presign_download)
         q[nq++] = kumo_sigv4_kv_str("response-content-disposition", disposition);
     if (*rq->response_content_type)
         q[nq++] = kumo_sigv4_kv_str("response-content-type", rq->response_content_type);
-    time_t now = time(NULL);
-    struct kumo_buf b = KUMO_BUF_INIT;
-    int prc = stg_presign(ctx, "GET", rq->key, q, nq, NULL, 0, expires, now, &b);
-    if (prc != 0) {
-        kumo_buf_free(&b);
-        return kumo_rpc_call_error(call, KUMO_CODE_INTERNAL, "cannot presign: %s",
-                                   kumo_strerror(prc));
-    }
-    resp->url = call_strdup(call, (char *)b.data);
-    kumo_buf_free(&b);
     resp->method = "GET";
-    resp->expire_time =
-        kumo_pb_timestamp(kumo_rpc_call_allocator(call), ((int64_t)now + expires) * 1000000);
-    *response = &resp->base;
-    return KUMO_CODE_OK;
+    return presign_url(call, ctx, "GET", rq->key, q, nq, NULL, 0, expires, &resp->url,
+                       &resp->expire_time);
 }
 
 /* Answers with a response whose only field is `ObjectInfo object = 1`
@@ -445,50 +472,36 @@ HANDLER(presign_download)
 static kumo_code answer_object(struct kumo_rpc_call *call, const ProtobufCMessageDescriptor *desc,
                                struct stg_meta *m, ProtobufCMessage **response)
 {
-    ProtobufCMessage *r = kumo_rpc_call_alloc(call, desc->sizeof_message);
-    protobuf_c_message_init(desc, r);
-    *(Kumo__Storage__V1__ObjectInfo **)((char *)r + desc->fields[0].offset) = object_info(call, m);
+    char *r = new_response(call, desc, response);
+    *(Kumo__Storage__V1__ObjectInfo **)(r + desc->fields[0].offset) = object_info(call, m);
     stg_meta_clear(m);
-    *response = r;
     return KUMO_CODE_OK;
 }
 
-HANDLER(stat_object)
+HANDLER(stat_object, StatObject)
 {
-    struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
-    const Kumo__Storage__V1__StatObjectRequest *rq = (const void *)request;
-    const char *tid;
-    kumo_code rc = start(call, rq->tenant_id, rq->key, &tid);
+    kumo_code rc = start(call, rq->tenant_id, rq->key);
+    struct stg_meta m;
+    if (rc == KUMO_CODE_OK)
+        rc = be_result(call, ctx->be->stat(ctx, rq->key, &m));
     if (rc != KUMO_CODE_OK)
         return rc;
-    struct stg_meta m;
-    enum stg_err e = ctx->be->stat(ctx, rq->key, &m);
-    if (e != STG_OK)
-        return fail(call, e, NULL);
     return answer_object(call, &kumo__storage__v1__stat_object_response__descriptor, &m, response);
 }
 
-HANDLER(delete_object)
+HANDLER(delete_object, DeleteObject)
 {
-    struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
-    const Kumo__Storage__V1__DeleteObjectRequest *rq = (const void *)request;
-    const char *tid;
-    kumo_code rc = start(call, rq->tenant_id, rq->key, &tid);
+    kumo_code rc = start(call, rq->tenant_id, rq->key);
+    if (rc == KUMO_CODE_OK)
+        rc = be_result(call, ctx->be->remove(ctx, rq->key));
     if (rc != KUMO_CODE_OK)
         return rc;
-    enum stg_err e = ctx->be->remove(ctx, rq->key);
-    if (e != STG_OK)
-        return fail(call, e, NULL);
-    Kumo__Storage__V1__DeleteObjectResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__storage__v1__delete_object_response__init(resp);
-    *response = &resp->base;
+    new_response(call, &kumo__storage__v1__delete_object_response__descriptor, response);
     return KUMO_CODE_OK;
 }
 
-HANDLER(copy_object)
+HANDLER(copy_object, CopyObject)
 {
-    struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
-    const Kumo__Storage__V1__CopyObjectRequest *rq = (const void *)request;
     const char *tid;
     enum stg_class cls = STG_CLASS_UNSPECIFIED;
     kumo_code rc = stg_acting_tenant(call, rq->tenant_id, &tid);
@@ -498,22 +511,18 @@ HANDLER(copy_object)
         rc = check_key(call, "destination_key", rq->destination_key, tid);
     if (rc == KUMO_CODE_OK)
         rc = class_arg(call, rq->storage_class, 1, &cls);
+    struct stg_meta m;
+    if (rc == KUMO_CODE_OK)
+        rc = be_result(call, ctx->be->copy(ctx, rq->source_key, rq->destination_key, cls, &m));
     if (rc != KUMO_CODE_OK)
         return rc;
-    struct stg_meta m;
-    enum stg_err e = ctx->be->copy(ctx, rq->source_key, rq->destination_key, cls, &m);
-    if (e != STG_OK)
-        return fail(call, e, NULL);
     return answer_object(call, &kumo__storage__v1__copy_object_response__descriptor, &m, response);
 }
 
-HANDLER(set_storage_class)
+HANDLER(set_storage_class, SetStorageClass)
 {
-    struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
-    const Kumo__Storage__V1__SetStorageClassRequest *rq = (const void *)request;
-    const char *tid;
     enum stg_class cls = STG_CLASS_UNSPECIFIED;
-    kumo_code rc = start(call, rq->tenant_id, rq->key, &tid);
+    kumo_code rc = start(call, rq->tenant_id, rq->key);
     if (rc == KUMO_CODE_OK)
         rc = class_arg(call, rq->storage_class, 0, &cls);
     if (rc != KUMO_CODE_OK)
@@ -528,12 +537,9 @@ HANDLER(set_storage_class)
                          response);
 }
 
-HANDLER(restore_object)
+HANDLER(restore_object, RestoreObject)
 {
-    struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
-    const Kumo__Storage__V1__RestoreObjectRequest *rq = (const void *)request;
-    const char *tid;
-    kumo_code rc = start(call, rq->tenant_id, rq->key, &tid);
+    kumo_code rc = start(call, rq->tenant_id, rq->key);
     if (rc == KUMO_CODE_OK && (rq->days < 1 || rq->days > STG_RESTORE_DAYS_MAX))
         rc = kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT, "days must be from 1 to 365");
     if (rc == KUMO_CODE_OK && ((int)rq->tier < 0 || (int)rq->tier > (int)STG_TIER_BULK))
@@ -551,24 +557,20 @@ HANDLER(restore_object)
         return fail(call, e, NULL);
     if (ctx->be == &stg_backend_local && before != STG_RESTORE_RESTORED)
         stg_restore_watch_add(ctx, &m); /* S3 sends its own ObjectRestore:Completed */
-    Kumo__Storage__V1__RestoreObjectResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__storage__v1__restore_object_response__init(resp);
+    Kumo__Storage__V1__RestoreObjectResponse *resp =
+        new_response(call, &kumo__storage__v1__restore_object_response__descriptor, response);
     resp->object = object_info(call, &m);
     resp->already_restored = before == STG_RESTORE_RESTORED;
     stg_meta_clear(&m);
-    *response = &resp->base;
     return KUMO_CODE_OK;
 }
 
 /* ---- multipart ---- */
 
-HANDLER(create_multipart_upload)
+HANDLER(create_multipart_upload, CreateMultipartUpload)
 {
-    struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
-    const Kumo__Storage__V1__CreateMultipartUploadRequest *rq = (const void *)request;
-    const char *tid;
     enum stg_class cls = STG_CLASS_UNSPECIFIED;
-    kumo_code rc = start(call, rq->tenant_id, rq->key, &tid);
+    kumo_code rc = start(call, rq->tenant_id, rq->key);
     if (rc == KUMO_CODE_OK)
         rc = content_type_arg(call, rq->content_type);
     if (rc == KUMO_CODE_OK)
@@ -586,11 +588,9 @@ HANDLER(create_multipart_upload)
     stg_meta_clear(&m);
     if (e != STG_OK)
         return fail(call, e, NULL);
-    Kumo__Storage__V1__CreateMultipartUploadResponse *resp =
-        kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__storage__v1__create_multipart_upload_response__init(resp);
+    Kumo__Storage__V1__CreateMultipartUploadResponse *resp = new_response(
+        call, &kumo__storage__v1__create_multipart_upload_response__descriptor, response);
     resp->upload_id = call_strdup(call, id);
-    *response = &resp->base;
     return KUMO_CODE_OK;
 }
 
@@ -617,13 +617,10 @@ static kumo_code completed_parts(struct kumo_rpc_call *call, struct stg_ctx *ctx
     return KUMO_CODE_OK;
 }
 
-HANDLER(complete_multipart_upload)
+HANDLER(complete_multipart_upload, CompleteMultipartUpload)
 {
-    struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
-    const Kumo__Storage__V1__CompleteMultipartUploadRequest *rq = (const void *)request;
-    const char *tid;
     struct stg_part *parts = NULL;
-    kumo_code rc = start(call, rq->tenant_id, rq->key, &tid);
+    kumo_code rc = start(call, rq->tenant_id, rq->key);
     if (rc == KUMO_CODE_OK)
         rc = upload_id_arg(call, rq->upload_id);
     if (rc == KUMO_CODE_OK)
@@ -644,22 +641,16 @@ HANDLER(complete_multipart_upload)
                          &m, response);
 }
 
-HANDLER(abort_multipart_upload)
+HANDLER(abort_multipart_upload, AbortMultipartUpload)
 {
-    struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
-    const Kumo__Storage__V1__AbortMultipartUploadRequest *rq = (const void *)request;
-    const char *tid;
-    kumo_code rc = start(call, rq->tenant_id, rq->key, &tid);
+    kumo_code rc = start(call, rq->tenant_id, rq->key);
     if (rc == KUMO_CODE_OK)
         rc = upload_id_arg(call, rq->upload_id);
+    if (rc == KUMO_CODE_OK)
+        rc = be_result(call, ctx->be->mpu_abort(ctx, rq->upload_id, rq->key));
     if (rc != KUMO_CODE_OK)
         return rc;
-    enum stg_err e = ctx->be->mpu_abort(ctx, rq->upload_id, rq->key);
-    if (e != STG_OK)
-        return fail(call, e, NULL);
-    Kumo__Storage__V1__AbortMultipartUploadResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__storage__v1__abort_multipart_upload_response__init(resp);
-    *response = &resp->base;
+    new_response(call, &kumo__storage__v1__abort_multipart_upload_response__descriptor, response);
     return KUMO_CODE_OK;
 }
 
@@ -674,14 +665,11 @@ static Kumo__Storage__V1__Part *part_msg(struct kumo_rpc_call *call, const struc
     return m;
 }
 
-HANDLER(list_parts)
+HANDLER(list_parts, ListParts)
 {
-    struct stg_ctx *ctx = kumo_rpc_call_service_data(call);
-    const Kumo__Storage__V1__ListPartsRequest *rq = (const void *)request;
-    const char *tid;
     int32_t size = 0;
     int64_t after = -1;
-    kumo_code rc = start(call, rq->tenant_id, rq->key, &tid);
+    kumo_code rc = start(call, rq->tenant_id, rq->key);
     if (rc == KUMO_CODE_OK)
         rc = upload_id_arg(call, rq->upload_id);
     if (rc == KUMO_CODE_OK &&
@@ -700,8 +688,8 @@ HANDLER(list_parts)
                                        size, &parts, &n, &truncated);
     if (e != STG_OK)
         return fail(call, e, NULL);
-    Kumo__Storage__V1__ListPartsResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__storage__v1__list_parts_response__init(resp);
+    Kumo__Storage__V1__ListPartsResponse *resp =
+        new_response(call, &kumo__storage__v1__list_parts_response__descriptor, response);
     resp->parts = kumo_rpc_call_alloc(call, (n ? n : 1) * sizeof *resp->parts);
     for (size_t i = 0; i < n; i++)
         resp->parts[i] = part_msg(call, &parts[i]);
@@ -712,7 +700,6 @@ HANDLER(list_parts)
         resp->next_page_token = call_strdup(call, tok);
     }
     kumo_free(parts);
-    *response = &resp->base;
     return KUMO_CODE_OK;
 }
 
@@ -737,8 +724,5 @@ static const struct kumo_rpc_method methods[] = {
 
 void stg_service_init(struct kumo_rpc_service *svc, struct stg_ctx *ctx)
 {
-    svc->descriptor = &kumo__storage__v1__storage_service__descriptor;
-    svc->methods = methods;
-    svc->n_methods = sizeof methods / sizeof methods[0];
-    svc->user_data = ctx;
+    *svc = KUMO_RPC_SERVICE(&kumo__storage__v1__storage_service__descriptor, methods, ctx);
 }

@@ -44,38 +44,83 @@ struct kumo_rpc_server;
 /* ---- errors ---------------------------------------------------------------- */
 
 /* What went wrong, in terms both faces understand: each maps to an S3 error
- * (code, HTTP status) for the data port and to a kumo_code for the RPCs. */
-enum stg_err {
-    STG_OK = 0,
-    STG_E_NO_SUCH_KEY,
-    STG_E_NO_SUCH_UPLOAD,
-    STG_E_INVALID_OBJECT_STATE, /* archived and not restored */
-    STG_E_INVALID_PART,         /* missing part or ETag mismatch */
-    STG_E_INVALID_PART_ORDER,
-    STG_E_ENTITY_TOO_SMALL, /* a part (not the last) under the minimum */
-    STG_E_ENTITY_TOO_LARGE,
-    STG_E_BAD_DIGEST,      /* Content-MD5 or x-amz-checksum-sha256 mismatch */
-    STG_E_SHA256_MISMATCH, /* x-amz-content-sha256 mismatch */
-    STG_E_INVALID_DIGEST,  /* a digest header that does not parse */
-    STG_E_INVALID_ARGUMENT,
-    STG_E_KEY_TOO_LONG,
-    STG_E_INVALID_STORAGE_CLASS,
-    STG_E_METADATA_TOO_LARGE,
-    STG_E_MALFORMED_XML,
-    STG_E_INCOMPLETE_BODY,
-    STG_E_MISSING_CONTENT_LENGTH,
-    STG_E_NOT_IMPLEMENTED,
-    STG_E_PRECONDITION_FAILED,
-    STG_E_INVALID_RANGE,
-    STG_E_MAX_MESSAGE_LENGTH,
-    STG_E_RESTORE_IN_PROGRESS,
-    STG_E_INVALID_REQUEST,
-    STG_E_SIGNATURE_MISMATCH, /* an aws-chunked chunk or trailer signature */
-    STG_E_UPSTREAM,           /* the S3 backend could not be reached or failed */
-    STG_E_STORAGE_FULL,       /* no space left on the local backend's volume */
-    STG_E_INTERNAL,
-    STG_E__COUNT
-};
+ * (code, HTTP status) for the data port and to a kumo_code for the RPCs.
+ * Every error, one row each: its name, S3 code and HTTP status (the data
+ * port), RPC code and S3's default message. enum stg_err and the table of
+ * errors.c are both made from these rows. */
+#define STG_ERRORS(X)                                                                              \
+    X(STG_OK, "OK", 200, KUMO_CODE_OK, "OK")                                                       \
+    X(STG_E_NO_SUCH_KEY, "NoSuchKey", 404, KUMO_CODE_NOT_FOUND,                                    \
+      "The specified key does not exist.")                                                         \
+    X(STG_E_NO_SUCH_UPLOAD, "NoSuchUpload", 404, KUMO_CODE_NOT_FOUND,                              \
+      "The specified multipart upload does not exist. The upload ID may be invalid, or the "       \
+      "upload may have been aborted or completed.")                                                \
+    /* archived and not restored */                                                                \
+    X(STG_E_INVALID_OBJECT_STATE, "InvalidObjectState", 403, KUMO_CODE_FAILED_PRECONDITION,        \
+      "The operation is not valid for the object's storage class.")                                \
+    /* missing part or ETag mismatch */                                                            \
+    X(STG_E_INVALID_PART, "InvalidPart", 400, KUMO_CODE_FAILED_PRECONDITION,                       \
+      "One or more of the specified parts could not be found. The part may not have been "         \
+      "uploaded, or the specified entity tag may not match the part's entity tag.")                \
+    X(STG_E_INVALID_PART_ORDER, "InvalidPartOrder", 400, KUMO_CODE_INVALID_ARGUMENT,               \
+      "The list of parts was not in ascending order. Parts must be ordered by part number.")       \
+    /* a part (not the last) under the minimum */                                                  \
+    X(STG_E_ENTITY_TOO_SMALL, "EntityTooSmall", 400, KUMO_CODE_FAILED_PRECONDITION,                \
+      "Your proposed upload is smaller than the minimum allowed object size.")                     \
+    X(STG_E_ENTITY_TOO_LARGE, "EntityTooLarge", 400, KUMO_CODE_INVALID_ARGUMENT,                   \
+      "Your proposed upload exceeds the maximum allowed object size.")                             \
+    /* Content-MD5 or x-amz-checksum-sha256 mismatch */                                            \
+    X(STG_E_BAD_DIGEST, "BadDigest", 400, KUMO_CODE_INVALID_ARGUMENT,                              \
+      "The Content-MD5 or checksum value that you specified did not match what the server "        \
+      "received.")                                                                                 \
+    /* x-amz-content-sha256 mismatch */                                                            \
+    X(STG_E_SHA256_MISMATCH, "XAmzContentSHA256Mismatch", 400, KUMO_CODE_INVALID_ARGUMENT,         \
+      "The provided 'x-amz-content-sha256' header does not match what was computed.")              \
+    /* a digest header that does not parse */                                                      \
+    X(STG_E_INVALID_DIGEST, "InvalidDigest", 400, KUMO_CODE_INVALID_ARGUMENT,                      \
+      "The Content-MD5 or checksum value that you specified is not valid.")                        \
+    X(STG_E_INVALID_ARGUMENT, "InvalidArgument", 400, KUMO_CODE_INVALID_ARGUMENT,                  \
+      "Invalid Argument")                                                                          \
+    X(STG_E_KEY_TOO_LONG, "KeyTooLongError", 400, KUMO_CODE_INVALID_ARGUMENT,                      \
+      "Your key is too long")                                                                      \
+    X(STG_E_INVALID_STORAGE_CLASS, "InvalidStorageClass", 400, KUMO_CODE_INVALID_ARGUMENT,         \
+      "The storage class you specified is not valid")                                              \
+    X(STG_E_METADATA_TOO_LARGE, "MetadataTooLarge", 400, KUMO_CODE_INVALID_ARGUMENT,               \
+      "Your metadata headers exceed the maximum allowed metadata size")                            \
+    X(STG_E_MALFORMED_XML, "MalformedXML", 400, KUMO_CODE_INVALID_ARGUMENT,                        \
+      "The XML you provided was not well-formed or did not validate against our published "        \
+      "schema")                                                                                    \
+    X(STG_E_INCOMPLETE_BODY, "IncompleteBody", 400, KUMO_CODE_INVALID_ARGUMENT,                    \
+      "You did not provide the number of bytes specified by the Content-Length HTTP header")       \
+    X(STG_E_MISSING_CONTENT_LENGTH, "MissingContentLength", 411, KUMO_CODE_INVALID_ARGUMENT,       \
+      "You must provide the Content-Length HTTP header.")                                          \
+    X(STG_E_NOT_IMPLEMENTED, "NotImplemented", 501, KUMO_CODE_UNIMPLEMENTED,                       \
+      "A header or operation you provided implies functionality that is not implemented")          \
+    X(STG_E_PRECONDITION_FAILED, "PreconditionFailed", 412, KUMO_CODE_FAILED_PRECONDITION,         \
+      "At least one of the preconditions you specified did not hold")                              \
+    X(STG_E_INVALID_RANGE, "InvalidRange", 416, KUMO_CODE_OUT_OF_RANGE,                            \
+      "The requested range is not satisfiable")                                                    \
+    X(STG_E_MAX_MESSAGE_LENGTH, "MaxMessageLengthExceeded", 400, KUMO_CODE_INVALID_ARGUMENT,       \
+      "Your request was too big.")                                                                 \
+    X(STG_E_RESTORE_IN_PROGRESS, "RestoreAlreadyInProgress", 409, KUMO_CODE_FAILED_PRECONDITION,   \
+      "Object restore is already in progress")                                                     \
+    X(STG_E_INVALID_REQUEST, "InvalidRequest", 400, KUMO_CODE_INVALID_ARGUMENT, "Invalid Request") \
+    /* an aws-chunked chunk or trailer signature */                                                \
+    X(STG_E_SIGNATURE_MISMATCH, "SignatureDoesNotMatch", 403, KUMO_CODE_PERMISSION_DENIED,         \
+      "The request signature we calculated does not match the signature you provided.")            \
+    /* the S3 backend could not be reached or failed */                                            \
+    X(STG_E_UPSTREAM, "ServiceUnavailable", 503, KUMO_CODE_UNAVAILABLE,                            \
+      "The object store could not be reached or failed.")                                          \
+    /* no space left on the local backend's volume */                                              \
+    X(STG_E_STORAGE_FULL, "InsufficientStorage", 507, KUMO_CODE_RESOURCE_EXHAUSTED,                \
+      "The storage volume is full (no space left on device): nothing was stored. Retry "           \
+      "once space is freed.")                                                                      \
+    X(STG_E_INTERNAL, "InternalError", 500, KUMO_CODE_INTERNAL,                                    \
+      "We encountered an internal error. Please try again.")
+
+#define STG_ERR_NAME(name, s3, http, rpc, msg) name,
+enum stg_err { STG_ERRORS(STG_ERR_NAME) STG_E__COUNT };
+#undef STG_ERR_NAME
 
 /* S3 code ("NoSuchKey"), HTTP status and RPC code of an error. */
 const char *stg_err_s3_code(enum stg_err e);

@@ -30,8 +30,5 @@ static const struct kumo_rpc_method methods[] = {
 
 void users_service_init(struct kumo_rpc_service *svc, struct users_ctx *ctx)
 {
-    svc->descriptor = &kumo__users__v1__user_service__descriptor;
-    svc->methods = methods;
-    svc->n_methods = sizeof methods / sizeof methods[0];
-    svc->user_data = ctx;
+    *svc = KUMO_RPC_SERVICE(&kumo__users__v1__user_service__descriptor, methods, ctx);
 }

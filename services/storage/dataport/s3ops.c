@@ -477,9 +477,14 @@ static enum MHD_Result too_big_xml(struct dp_req *r)
     return stg__dp_error(r, STG_E_MAX_MESSAGE_LENGTH, NULL, NULL);
 }
 
-/* Prepares to buffer an XML body of declared length cl (-1: unknown). */
-static enum MHD_Result xml_body(struct dp_req *r, int64_t cl)
+/* Prepares to buffer an XML body (of the declared Content-Length, if
+ * any). */
+static enum MHD_Result xml_body(struct dp_req *r)
 {
+    int bad;
+    int64_t cl = header_length(r, &bad);
+    if (bad)
+        return stg__dp_error(r, STG_E_INVALID_ARGUMENT, "Content-Length is not a number.", NULL);
     if (r->streaming)
         return stg__dp_error(r, STG_E_NOT_IMPLEMENTED,
                              "aws-chunked bodies are supported for PutObject and UploadPart "
@@ -496,83 +501,22 @@ static enum MHD_Result xml_body(struct dp_req *r, int64_t cl)
 
 static enum MHD_Result begin_complete(struct dp_req *r)
 {
-    int ok, bad;
+    int ok;
     enum MHD_Result out = upload_ref(r, &ok);
     if (ok)
         out = digests(r, &ok);
     if (!ok)
         return out;
-    int64_t cl = header_length(r, &bad);
-    if (bad)
-        return stg__dp_error(r, STG_E_INVALID_ARGUMENT, "Content-Length is not a number.", NULL);
-    return xml_body(r, cl);
+    return xml_body(r);
 }
 
 static enum MHD_Result begin_restore(struct dp_req *r)
 {
-    int ok, bad;
+    int ok;
     enum MHD_Result out = digests(r, &ok);
     if (!ok)
         return out;
-    int64_t cl = header_length(r, &bad);
-    if (bad)
-        return stg__dp_error(r, STG_E_INVALID_ARGUMENT, "Content-Length is not a number.", NULL);
-    return xml_body(r, cl);
-}
-
-static enum MHD_Result delete_object(struct dp_req *r);
-static enum MHD_Result create_mpu(struct dp_req *r);
-static enum MHD_Result abort_mpu(struct dp_req *r);
-
-enum MHD_Result stg__dp_begin_op(struct dp_req *r)
-{
-    const char *why = NULL;
-    if (r->op == DP_OP_LIST_OBJECTS) {
-        if (has_body(r))
-            return stg__dp_error(r, STG_E_INVALID_REQUEST,
-                                 "This operation does not take a request body.", NULL);
-        return stg__dp_list_objects(r);
-    }
-    enum stg_err e = stg_key_check(r->key, strlen(r->key), &why);
-    if (e != STG_OK) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "The object key %s.", why);
-        return stg__dp_error(r, e, msg, NULL);
-    }
-    switch (r->op) {
-    case DP_OP_PUT_OBJECT:
-        return begin_put(r);
-    case DP_OP_UPLOAD_PART:
-        return begin_part(r);
-    case DP_OP_COMPLETE_MPU:
-        return begin_complete(r);
-    case DP_OP_RESTORE_OBJECT:
-        return begin_restore(r);
-    default:
-        break;
-    }
-    if (has_body(r))
-        return stg__dp_error(r, STG_E_INVALID_REQUEST,
-                             "This operation does not take a request body.", NULL);
-    if (r->has_content_sha256 && strcmp(r->content_sha256, KUMO_SIGV4_EMPTY_SHA256) != 0)
-        return stg__dp_error(r, STG_E_SHA256_MISMATCH, NULL, NULL);
-    switch (r->op) {
-    case DP_OP_GET_OBJECT:
-    case DP_OP_HEAD_OBJECT:
-        return stg__dp_get_object(r);
-    case DP_OP_DELETE_OBJECT:
-        return delete_object(r);
-    case DP_OP_CREATE_MPU:
-        return create_mpu(r);
-    case DP_OP_ABORT_MPU:
-        return abort_mpu(r);
-    case DP_OP_LIST_PARTS:
-        return stg__dp_list_parts(r);
-    case DP_OP_COPY_OBJECT:
-        return stg__dp_copy_object(r);
-    default:
-        return stg__dp_error(r, STG_E_NOT_IMPLEMENTED, NULL, NULL);
-    }
+    return xml_body(r);
 }
 
 /* ---- body ---- */
@@ -699,13 +643,21 @@ static int flexible_ok(struct dp_req *r, char b64[STG_CK_B64_MAX], enum MHD_Resu
     return 1;
 }
 
-static enum MHD_Result finish_put(struct dp_req *r)
+/* Checks a body streamed to a file: the end of its aws-chunked framing,
+ * the declared digests and the flexible checksum (into ck). Answers and
+ * returns 0 on a problem. */
+static int file_body_ok(struct dp_req *r, char ck[STG_CK_B64_MAX], enum MHD_Result *out)
 {
     uint8_t md5[16], sha[32];
     stg_writer_digests(r->w, md5, sha);
+    return chunked_done(r, out) && check_digests(r, md5, sha, out) && flexible_ok(r, ck, out);
+}
+
+static enum MHD_Result finish_put(struct dp_req *r)
+{
     enum MHD_Result out;
     char ck[STG_CK_B64_MAX];
-    if (!chunked_done(r, &out) || !check_digests(r, md5, sha, &out) || !flexible_ok(r, ck, &out))
+    if (!file_body_ok(r, ck, &out))
         return out;
     r->meta.ck_alg = r->ck_alg;
     r->meta.ck_type = STG_CK_FULL_OBJECT;
@@ -731,11 +683,9 @@ static enum MHD_Result finish_put(struct dp_req *r)
 
 static enum MHD_Result finish_part(struct dp_req *r)
 {
-    uint8_t md5[16], sha[32];
-    stg_writer_digests(r->w, md5, sha);
     enum MHD_Result out;
     char ck[STG_CK_B64_MAX];
-    if (!chunked_done(r, &out) || !check_digests(r, md5, sha, &out) || !flexible_ok(r, ck, &out))
+    if (!file_body_ok(r, ck, &out))
         return out;
     struct stg_writer *w = r->w;
     r->w = NULL;
@@ -849,28 +799,85 @@ static enum MHD_Result finish_complete(struct dp_req *r)
     return out;
 }
 
+static enum MHD_Result delete_object(struct dp_req *r);
+static enum MHD_Result create_mpu(struct dp_req *r);
+static enum MHD_Result abort_mpu(struct dp_req *r);
+
+/* ---- the operations ---- */
+
+typedef enum MHD_Result (*op_fn)(struct dp_req *r);
+
+/* What each operation (but ListObjectsV2) runs when its headers are in,
+ * and, for one that takes a body, when the body is: one without `finish`
+ * must have no body and answers from `begin`. */
+static const struct {
+    op_fn begin, finish;
+} ops[] = {
+    [DP_OP_PUT_OBJECT] = {begin_put, finish_put},
+    [DP_OP_UPLOAD_PART] = {begin_part, finish_part},
+    [DP_OP_COMPLETE_MPU] = {begin_complete, finish_complete},
+    [DP_OP_RESTORE_OBJECT] = {begin_restore, finish_restore},
+    [DP_OP_GET_OBJECT] = {stg__dp_get_object, NULL},
+    [DP_OP_HEAD_OBJECT] = {stg__dp_get_object, NULL},
+    [DP_OP_DELETE_OBJECT] = {delete_object, NULL},
+    [DP_OP_CREATE_MPU] = {create_mpu, NULL},
+    [DP_OP_ABORT_MPU] = {abort_mpu, NULL},
+    [DP_OP_LIST_PARTS] = {stg__dp_list_parts, NULL},
+    [DP_OP_COPY_OBJECT] = {stg__dp_copy_object, NULL},
+};
+
+static op_fn op_begin(enum dp_op op)
+{
+    return (size_t)op < sizeof ops / sizeof ops[0] ? ops[op].begin : NULL;
+}
+
+static op_fn op_finish(enum dp_op op)
+{
+    return (size_t)op < sizeof ops / sizeof ops[0] ? ops[op].finish : NULL;
+}
+
+enum MHD_Result stg__dp_begin_op(struct dp_req *r)
+{
+    const char *why = NULL;
+    if (r->op == DP_OP_LIST_OBJECTS) {
+        if (has_body(r))
+            return stg__dp_error(r, STG_E_INVALID_REQUEST,
+                                 "This operation does not take a request body.", NULL);
+        return stg__dp_list_objects(r);
+    }
+    enum stg_err e = stg_key_check(r->key, strlen(r->key), &why);
+    if (e != STG_OK) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "The object key %s.", why);
+        return stg__dp_error(r, e, msg, NULL);
+    }
+    if (op_finish(r->op) == NULL) {
+        if (has_body(r))
+            return stg__dp_error(r, STG_E_INVALID_REQUEST,
+                                 "This operation does not take a request body.", NULL);
+        if (r->has_content_sha256 && strcmp(r->content_sha256, KUMO_SIGV4_EMPTY_SHA256) != 0)
+            return stg__dp_error(r, STG_E_SHA256_MISMATCH, NULL, NULL);
+    }
+    op_fn begin = op_begin(r->op);
+    if (begin == NULL)
+        return stg__dp_error(r, STG_E_NOT_IMPLEMENTED, NULL, NULL);
+    return begin(r);
+}
+
 enum MHD_Result stg__dp_finish_op(struct dp_req *r)
 {
     if (r->body_error != STG_OK)
         return stg__dp_error(r, r->body_error, r->body_error_why, NULL);
     if (r->content_length >= 0 && r->received != r->content_length)
         return stg__dp_error(r, STG_E_INCOMPLETE_BODY, NULL, NULL);
-    enum MHD_Result out;
-    switch (r->op) {
-    case DP_OP_PUT_OBJECT:
-    case DP_OP_UPLOAD_PART:
-        out = r->op == DP_OP_PUT_OBJECT ? finish_put(r) : finish_part(r);
-        /* A refused body's temporary file goes before the answer does. */
-        stg_writer_discard(r->w);
-        r->w = NULL;
-        return out;
-    case DP_OP_COMPLETE_MPU:
-        return finish_complete(r);
-    case DP_OP_RESTORE_OBJECT:
-        return finish_restore(r);
-    default:
+    op_fn finish = op_finish(r->op);
+    if (finish == NULL)
         return stg__dp_error(r, STG_E_INTERNAL, NULL, NULL);
-    }
+    enum MHD_Result out = finish(r);
+    /* A refused body's temporary file goes before the answer does. */
+    stg_writer_discard(r->w);
+    r->w = NULL;
+    return out;
 }
 
 void stg__dp_op_cleanup(struct dp_req *r)
