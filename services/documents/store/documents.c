@@ -179,16 +179,50 @@ kumo_code docs_doc_insert(struct kumo_db_conn *c, const struct docs_doc_new *n, 
     return rc;
 }
 
+/* Every change of a documents row bumps its version (the etag clients send
+ * back in If-Match) and its update time, and touches only the tenant's row
+ * of that id: DOC_CHANGE writes that part of the statement once, after the
+ * change's own SET list and before any further condition (`cond`, e.g.
+ * DOC_AT(2): only from the version the caller read, in status 2). */
+#define DOC_CHANGE(set, cond)                                                                      \
+    "UPDATE documents SET " set ", version = version + 1, update_time = ?"                         \
+    " WHERE tenant_id = ? AND id = ?" cond
+#define DOC_AT(status) " AND version = ? AND status = " #status
+
+/* Most parameters of a change's own SET list. */
+#define DOC_CHANGE_MAX_SET 24
+
+/* Runs a DOC_CHANGE statement: the SET list's parameters `set`, then
+ * now_us, tenant_id and id, then `version` when the statement has a DOC_AT
+ * condition (at_version != 0). *matched (may be NULL) gets the rows
+ * changed. */
+static kumo_code doc_change(struct kumo_db_conn *c, const char *sql,
+                            const struct kumo_db_param *set, size_t n_set, int64_t now_us,
+                            const char *tenant_id, const char *id, int at_version, int64_t version,
+                            uint64_t *matched)
+{
+    struct kumo_db_param p[DOC_CHANGE_MAX_SET + 4];
+    if (n_set > DOC_CHANGE_MAX_SET)
+        return KUMO_CODE_INTERNAL;
+    if (n_set)
+        memcpy(p, set, n_set * sizeof *set);
+    size_t n = n_set;
+    p[n++] = KUMO_DB_TIME(now_us);
+    p[n++] = KUMO_DB_STRZ(tenant_id);
+    p[n++] = KUMO_DB_STRZ(id);
+    if (at_version)
+        p[n++] = KUMO_DB_I64(version);
+    return kumo_db_exec(c, sql, p, n, matched);
+}
+
 kumo_code docs_doc_set_pending(struct kumo_db_conn *c, const char *tenant_id, const char *id,
                                int64_t version, int64_t now_us)
 {
-    return kumo_db_exec(c,
-                        "UPDATE documents SET pending_version = ?, update_time = ?,"
-                        " upload_error = NULL, upload_error_time = NULL,"
-                        " version = version + 1 WHERE tenant_id = ? AND id = ?",
-                        KUMO_DB_PARAMS(KUMO_DB_I64(version), KUMO_DB_TIME(now_us),
-                                       KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(id)),
-                        NULL);
+    return doc_change(c,
+                      DOC_CHANGE("pending_version = ?, upload_error = NULL,"
+                                 " upload_error_time = NULL",
+                                 ""),
+                      KUMO_DB_PARAMS(KUMO_DB_I64(version)), now_us, tenant_id, id, 0, 0, NULL);
 }
 
 kumo_code docs_doc_update(struct kumo_db_conn *c, const char *tenant_id, const char *id,
@@ -200,15 +234,15 @@ kumo_code docs_doc_update(struct kumo_db_conn *c, const char *tenant_id, const c
                           (f & DOCS_DOC_F_DESCRIPTION) ? e->description : NULL,
                           (f & DOCS_DOC_F_TAGS) ? e->tags_text : NULL,
                           (f & DOCS_DOC_F_METADATA) ? e->metadata : NULL);
-    kumo_code rc = kumo_db_exec(
+    kumo_code rc = doc_change(
         c,
-        "UPDATE documents SET title = IF(?, ?, title), description = IF(?, ?, description),"
-        " file_name = IF(?, ?, file_name), tags_text = IF(?, ?, tags_text),"
-        " metadata = IF(?, ?, metadata), search_title = IF(?, ?, search_title),"
-        " search_description = IF(?, ?, search_description),"
-        " search_tags = IF(?, ?, search_tags), search_metadata = IF(?, ?, search_metadata),"
-        " version = version + 1, update_time = ?"
-        " WHERE tenant_id = ? AND id = ? AND version = ? AND status <> 4",
+        DOC_CHANGE(
+            "title = IF(?, ?, title), description = IF(?, ?, description),"
+            " file_name = IF(?, ?, file_name), tags_text = IF(?, ?, tags_text),"
+            " metadata = IF(?, ?, metadata), search_title = IF(?, ?, search_title),"
+            " search_description = IF(?, ?, search_description),"
+            " search_tags = IF(?, ?, search_tags), search_metadata = IF(?, ?, search_metadata)",
+            " AND version = ? AND status <> 4"),
         KUMO_DB_PARAMS(KUMO_DB_I64((f & DOCS_DOC_F_TITLE) != 0), KUMO_DB_STRZ(e->title),
                        KUMO_DB_I64((f & DOCS_DOC_F_DESCRIPTION) != 0), KUMO_DB_STRZ(e->description),
                        KUMO_DB_I64((f & DOCS_DOC_F_FILE_NAME) != 0), KUMO_DB_STRZ(e->file_name),
@@ -218,9 +252,8 @@ kumo_code docs_doc_update(struct kumo_db_conn *c, const char *tenant_id, const c
                        KUMO_DB_I64((f & DOCS_DOC_F_DESCRIPTION) != 0),
                        docs_search_param(&sc.description), KUMO_DB_I64((f & DOCS_DOC_F_TAGS) != 0),
                        docs_search_param(&sc.tags), KUMO_DB_I64((f & DOCS_DOC_F_METADATA) != 0),
-                       docs_search_param(&sc.metadata), KUMO_DB_TIME(kumo_now_us()),
-                       KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(id), KUMO_DB_I64(version)),
-        matched);
+                       docs_search_param(&sc.metadata)),
+        kumo_now_us(), tenant_id, id, 1, version, matched);
     docs_search_cols_free(&sc);
     if (rc != KUMO_CODE_OK || *matched == 0 || !(f & DOCS_DOC_F_TAGS))
         return rc;
@@ -234,32 +267,28 @@ kumo_code docs_doc_update(struct kumo_db_conn *c, const char *tenant_id, const c
 kumo_code docs_doc_archive(struct kumo_db_conn *c, const char *tenant_id, const char *id,
                            int64_t version, int64_t now_us, uint64_t *matched)
 {
-    return kumo_db_exec(c,
-                        "UPDATE documents SET status = 3, archive_time = ?, restore_state = 1,"
-                        " restore_tier = 0, restore_days = 0, restore_ready_time = NULL,"
-                        " restore_expire_time = NULL, version = version + 1, update_time = ?"
-                        " WHERE tenant_id = ? AND id = ? AND version = ? AND status = 2",
-                        KUMO_DB_PARAMS(KUMO_DB_TIME(now_us), KUMO_DB_TIME(now_us),
-                                       KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(id),
-                                       KUMO_DB_I64(version)),
-                        matched);
+    return doc_change(c,
+                      DOC_CHANGE("status = 3, archive_time = ?, restore_state = 1,"
+                                 " restore_tier = 0, restore_days = 0, restore_ready_time = NULL,"
+                                 " restore_expire_time = NULL",
+                                 DOC_AT(2)),
+                      KUMO_DB_PARAMS(KUMO_DB_TIME(now_us)), now_us, tenant_id, id, 1, version,
+                      matched);
 }
 
 kumo_code docs_doc_set_restore(struct kumo_db_conn *c, const char *tenant_id, const char *id,
                                int64_t version, const struct docs_doc_restore *r, int64_t now_us,
                                uint64_t *matched)
 {
-    return kumo_db_exec(
-        c,
-        "UPDATE documents SET restore_state = ?, restore_tier = ?, restore_days = ?,"
-        " restore_ready_time = ?, restore_expire_time = ?, version = version + 1,"
-        " update_time = ? WHERE tenant_id = ? AND id = ? AND version = ? AND status = 3",
-        KUMO_DB_PARAMS(KUMO_DB_I64(r->state), KUMO_DB_I64(r->tier), KUMO_DB_I64(r->days),
-                       r->ready_us ? KUMO_DB_TIME(r->ready_us) : KUMO_DB_NULL,
-                       r->expire_us ? KUMO_DB_TIME(r->expire_us) : KUMO_DB_NULL,
-                       KUMO_DB_TIME(now_us), KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(id),
-                       KUMO_DB_I64(version)),
-        matched);
+    return doc_change(c,
+                      DOC_CHANGE("restore_state = ?, restore_tier = ?, restore_days = ?,"
+                                 " restore_ready_time = ?, restore_expire_time = ?",
+                                 DOC_AT(3)),
+                      KUMO_DB_PARAMS(KUMO_DB_I64(r->state), KUMO_DB_I64(r->tier),
+                                     KUMO_DB_I64(r->days),
+                                     r->ready_us ? KUMO_DB_TIME(r->ready_us) : KUMO_DB_NULL,
+                                     r->expire_us ? KUMO_DB_TIME(r->expire_us) : KUMO_DB_NULL),
+                      now_us, tenant_id, id, 1, version, matched);
 }
 
 kumo_code docs_doc_refresh_restore(struct kumo_db_conn *c, const char *tenant_id, const char *id,
@@ -279,45 +308,42 @@ kumo_code docs_doc_refresh_restore(struct kumo_db_conn *c, const char *tenant_id
 kumo_code docs_doc_soft_delete(struct kumo_db_conn *c, const char *tenant_id, const char *id,
                                int64_t now_us, int64_t purge_us)
 {
-    return kumo_db_exec(
-        c,
-        "UPDATE documents SET status_before_delete = status, status = 4, delete_time = ?,"
-        " purge_time = ?, version = version + 1, update_time = ?"
-        " WHERE tenant_id = ? AND id = ?",
-        KUMO_DB_PARAMS(KUMO_DB_TIME(now_us), KUMO_DB_TIME(purge_us), KUMO_DB_TIME(now_us),
-                       KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(id)),
-        NULL);
+    return doc_change(c,
+                      DOC_CHANGE("status_before_delete = status, status = 4, delete_time = ?,"
+                                 " purge_time = ?",
+                                 ""),
+                      KUMO_DB_PARAMS(KUMO_DB_TIME(now_us), KUMO_DB_TIME(purge_us)), now_us,
+                      tenant_id, id, 0, 0, NULL);
 }
 
 kumo_code docs_doc_undelete(struct kumo_db_conn *c, const char *tenant_id, const char *id,
                             int64_t now_us)
 {
-    return kumo_db_exec(
-        c,
-        "UPDATE documents SET status = COALESCE(status_before_delete, 2),"
-        " status_before_delete = NULL, delete_time = NULL, purge_time = NULL,"
-        " version = version + 1, update_time = ? WHERE tenant_id = ? AND id = ?",
-        KUMO_DB_PARAMS(KUMO_DB_TIME(now_us), KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(id)), NULL);
+    return doc_change(c,
+                      DOC_CHANGE("status = COALESCE(status_before_delete, 2),"
+                                 " status_before_delete = NULL, delete_time = NULL,"
+                                 " purge_time = NULL",
+                                 ""),
+                      NULL, 0, now_us, tenant_id, id, 0, 0, NULL);
 }
 
 kumo_code docs_doc_set_current(struct kumo_db_conn *c, const char *tenant_id, const char *id,
                                int64_t version, const char *file_name, const char *content_type,
                                int64_t size, const uint8_t *sha, int64_t now_us)
 {
-    return kumo_db_exec(
-        c,
-        "UPDATE documents SET status = 2, current_version = ?, pending_version ="
-        " IF(pending_version = ?, 0, pending_version), file_name = ?, content_type = ?,"
-        " size = ?, sha256 = ?, detected_content_type = '', extraction_state = 1,"
-        " extracted_text = NULL, search_content = NULL, upload_error = NULL, upload_error_time = "
-        "NULL,"
-        " version = version + 1, update_time = ?"
-        " WHERE tenant_id = ? AND id = ?",
-        KUMO_DB_PARAMS(KUMO_DB_I64(version), KUMO_DB_I64(version), KUMO_DB_STRZ(file_name),
-                       KUMO_DB_STRZ(content_type), KUMO_DB_I64(size),
-                       sha ? KUMO_DB_BYTES(sha, 32) : KUMO_DB_NULL, KUMO_DB_TIME(now_us),
-                       KUMO_DB_STRZ(tenant_id), KUMO_DB_STRZ(id)),
-        NULL);
+    return doc_change(c,
+                      DOC_CHANGE("status = 2, current_version = ?, pending_version ="
+                                 " IF(pending_version = ?, 0, pending_version), file_name = ?,"
+                                 " content_type = ?, size = ?, sha256 = ?,"
+                                 " detected_content_type = '', extraction_state = 1,"
+                                 " extracted_text = NULL, search_content = NULL,"
+                                 " upload_error = NULL, upload_error_time = NULL",
+                                 ""),
+                      KUMO_DB_PARAMS(KUMO_DB_I64(version), KUMO_DB_I64(version),
+                                     KUMO_DB_STRZ(file_name), KUMO_DB_STRZ(content_type),
+                                     KUMO_DB_I64(size),
+                                     sha ? KUMO_DB_BYTES(sha, 32) : KUMO_DB_NULL),
+                      now_us, tenant_id, id, 0, 0, NULL);
 }
 
 kumo_code docs_doc_extraction_retry(struct kumo_db_conn *c, const char *tenant_id, const char *id,
