@@ -4,6 +4,7 @@
 
 #include "auth/jwt_setup.h"
 #include "bff.h"
+#include "runtime/config_fields.h"
 #include "runtime/log.h"
 #include "auth/revocations.h"
 
@@ -103,43 +104,43 @@ static int limit(const struct kumo_config *c, const char *name, double *rate, do
     return 0;
 }
 
+#define F(m, name) KUMO_CONFIG_FIELD(struct bff_settings, m, name)
+static const struct kumo_config_field fields[] = {
+    F(http_addr, "KUMO_HTTP_ADDR"),
+    F(http_port, "KUMO_HTTP_PORT"),
+    F(users_target, "KUMO_USERS_TARGET"),
+    F(documents_target, "KUMO_DOCUMENTS_TARGET"),
+    F(storage_target, "KUMO_STORAGE_TARGET"),
+    F(cors_origins, "KUMO_CORS_ORIGINS"),
+    F(cookie_secure, "KUMO_COOKIE_SECURE"),
+    F(body_max, "KUMO_BODY_MAX"),
+    F(json_max_depth, "KUMO_JSON_MAX_DEPTH"),
+    F(request_timeout_ms, "KUMO_REQUEST_TIMEOUT"),
+    F(client_timeout_ms, "KUMO_CLIENT_TIMEOUT"),
+    F(http_threads, "KUMO_HTTP_THREADS"),
+    F(http_handlers, "KUMO_HTTP_HANDLERS"),
+    F(http_queue, "KUMO_HTTP_QUEUE"),
+    F(http_max_connections, "KUMO_HTTP_MAX_CONNECTIONS"),
+    F(http_max_per_address, "KUMO_HTTP_MAX_CONNECTIONS_PER_ADDRESS"),
+    F(page_size_max, "KUMO_PAGE_SIZE_MAX"),
+    F(web_root, "KUMO_WEB_ROOT"),
+    F(web_connect_src, "KUMO_WEB_CONNECT_SRC"),
+    F(kumocms_tenant, "KUMO_KUMOCMS_TENANT"),
+    F(direct_upload_connect, "KUMO_DIRECT_UPLOAD_CONNECT"),
+};
+
 int bff_settings_load(const struct kumo_config *c, struct bff_settings *s)
 {
     memset(s, 0, sizeof *s);
-    s->http_addr = kumo_config_string(c, "KUMO_HTTP_ADDR");
+    kumo_config_fill(c, s, fields, sizeof fields / sizeof fields[0]);
     if (s->http_addr == NULL || *s->http_addr == '\0')
         s->http_addr = kumo_config_string(c, "KUMO_RPC_ADDR");
     if (s->http_addr == NULL || *s->http_addr == '\0')
         s->http_addr = "0.0.0.0";
-    s->http_port = (int)kumo_config_int(c, "KUMO_HTTP_PORT");
-    s->users_target = kumo_config_string(c, "KUMO_USERS_TARGET");
-    s->documents_target = kumo_config_string(c, "KUMO_DOCUMENTS_TARGET");
-    s->storage_target = kumo_config_string(c, "KUMO_STORAGE_TARGET");
-    s->cors_origins = kumo_config_string(c, "KUMO_CORS_ORIGINS");
-    s->cookie_secure = kumo_config_bool(c, "KUMO_COOKIE_SECURE");
-    s->body_max = kumo_config_int(c, "KUMO_BODY_MAX");
-    s->json_max_depth = (int)kumo_config_int(c, "KUMO_JSON_MAX_DEPTH");
-    s->request_timeout_ms = kumo_config_int(c, "KUMO_REQUEST_TIMEOUT");
-    s->client_timeout_ms = kumo_config_int(c, "KUMO_CLIENT_TIMEOUT");
-    s->http_threads = (int)kumo_config_int(c, "KUMO_HTTP_THREADS");
-    s->http_handlers = (int)kumo_config_int(c, "KUMO_HTTP_HANDLERS");
-    s->http_queue = (int)kumo_config_int(c, "KUMO_HTTP_QUEUE");
-    s->http_max_connections = (int)kumo_config_int(c, "KUMO_HTTP_MAX_CONNECTIONS");
-    s->http_max_per_address = (int)kumo_config_int(c, "KUMO_HTTP_MAX_CONNECTIONS_PER_ADDRESS");
-    char err[160];
-    if (kumo_cidr_list_parse(kumo_config_string(c, "KUMO_TRUSTED_PROXIES"), &s->trusted_proxies,
-                             err, sizeof err) != 0) {
-        kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "variable", "KUMO_TRUSTED_PROXIES",
-                 "error", err, NULL);
+    if (kumo_cidr_list_from_config(c, "KUMO_TRUSTED_PROXIES", &s->trusted_proxies) != 0)
         return -1;
-    }
-    s->page_size_max = (int)kumo_config_int(c, "KUMO_PAGE_SIZE_MAX");
-    s->web_root = kumo_config_string(c, "KUMO_WEB_ROOT");
-    s->web_connect_src = kumo_config_string(c, "KUMO_WEB_CONNECT_SRC");
-    s->kumocms_tenant = kumo_config_string(c, "KUMO_KUMOCMS_TENANT");
     if (s->kumocms_tenant == NULL)
         s->kumocms_tenant = "";
-    s->direct_upload_connect = kumo_config_string(c, "KUMO_DIRECT_UPLOAD_CONNECT");
     if (s->direct_upload_connect == NULL)
         s->direct_upload_connect = "";
     const char *colon = strrchr(s->direct_upload_connect, ':');

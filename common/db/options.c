@@ -4,7 +4,7 @@
 #include <strings.h>
 
 #include "base/alloc.h"
-#include "runtime/config.h"
+#include "runtime/config_fields.h"
 #include "db/internal.h"
 
 static const struct kumo_config_var db_vars[KUMO_DB_N_CONFIG_VARS] = {
@@ -69,11 +69,23 @@ const struct kumo_config_var *kumo_db_daemon_vars(const struct kumo_config_var *
     return all;
 }
 
-static const char *opt_string(const struct kumo_config *c, const char *name)
-{
-    const char *s = kumo_config_string(c, name);
-    return s && *s ? s : NULL;
-}
+#define OPT(m, name) KUMO_CONFIG_FIELD_OPT(struct kumo_db_options, m, name)
+#define NUM(m, name) KUMO_CONFIG_FIELD(struct kumo_db_options, m, name)
+static const struct kumo_config_field fields[] = {
+    OPT(host, "KUMO_DB_HOST"),
+    NUM(port, "KUMO_DB_PORT"),
+    OPT(unix_socket, "KUMO_DB_SOCKET"),
+    OPT(user, "KUMO_DB_USER"),
+    OPT(database, "KUMO_DB_NAME"),
+    OPT(password, "KUMO_DB_PASSWORD"),
+    OPT(tls_ca_file, "KUMO_DB_TLS_CA_FILE"),
+    NUM(max_conns, "KUMO_DB_POOL_SIZE"),
+    NUM(acquire_timeout_ms, "KUMO_DB_ACQUIRE_TIMEOUT"),
+    NUM(connect_timeout_ms, "KUMO_DB_CONNECT_TIMEOUT"),
+    NUM(io_timeout_ms, "KUMO_DB_IO_TIMEOUT"),
+    NUM(max_lifetime_ms, "KUMO_DB_MAX_LIFETIME"),
+    KUMO_CONFIG_FIELD_S(struct kumo_db_options, lock_wait_timeout_s, "KUMO_DB_LOCK_WAIT_TIMEOUT"),
+};
 
 int kumo_db_options_from_config(const struct kumo_config *c, struct kumo_db_options *o)
 {
@@ -89,18 +101,6 @@ int kumo_db_options_from_config(const struct kumo_config *c, struct kumo_db_opti
                        "KUMO_DB_AUTH must be password or iam");
         return KUMO_ERR_INVALID;
     }
-    o->host = opt_string(c, "KUMO_DB_HOST");
-    o->port = (unsigned)kumo_config_int(c, "KUMO_DB_PORT");
-    o->unix_socket = opt_string(c, "KUMO_DB_SOCKET");
-    o->user = opt_string(c, "KUMO_DB_USER");
-    o->database = opt_string(c, "KUMO_DB_NAME");
-    o->password = opt_string(c, "KUMO_DB_PASSWORD");
-    o->tls_ca_file = opt_string(c, "KUMO_DB_TLS_CA_FILE");
-    o->max_conns = (unsigned)kumo_config_int(c, "KUMO_DB_POOL_SIZE");
-    o->acquire_timeout_ms = kumo_config_int(c, "KUMO_DB_ACQUIRE_TIMEOUT");
-    o->connect_timeout_ms = kumo_config_int(c, "KUMO_DB_CONNECT_TIMEOUT");
-    o->io_timeout_ms = kumo_config_int(c, "KUMO_DB_IO_TIMEOUT");
-    o->max_lifetime_ms = kumo_config_int(c, "KUMO_DB_MAX_LIFETIME");
-    o->lock_wait_timeout_s = kumo_config_int(c, "KUMO_DB_LOCK_WAIT_TIMEOUT") / 1000;
+    kumo_config_fill(c, o, fields, sizeof fields / sizeof fields[0]);
     return 0;
 }

@@ -66,6 +66,9 @@ int kumo_config_load(const struct kumo_config_var *vars, size_t n, struct kumo_c
  * setting only some daemons have). */
 int kumo_config_declared(const struct kumo_config *c, const char *name);
 
+/* The declared type of `name`. */
+enum kumo_config_type kumo_config_type_of(const struct kumo_config *c, const char *name);
+
 /* Returns the text of `name` as set or defaulted (for every type: "5s" for
  * a duration), or NULL if it has neither. The string is owned by `c`. */
 const char *kumo_config_string(const struct kumo_config *c, const char *name);

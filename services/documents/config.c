@@ -4,6 +4,7 @@
 
 #include "auth/jwt_setup.h"
 #include "documents.h"
+#include "runtime/config_fields.h"
 #include "runtime/log.h"
 #include "auth/revocations.h"
 
@@ -115,47 +116,47 @@ static int bad(const char *why)
     return -1;
 }
 
-static void load_numbers(const struct kumo_config *c, struct docs_settings *s)
-{
-    s->max_document_size = kumo_config_int(c, "KUMO_MAX_DOCUMENT_SIZE");
-    s->multipart_threshold = kumo_config_int(c, "KUMO_MULTIPART_THRESHOLD");
-    s->multipart_part_size = kumo_config_int(c, "KUMO_MULTIPART_PART_SIZE");
-    s->upload_url_ttl_ms = kumo_config_int(c, "KUMO_UPLOAD_URL_TTL");
-    s->download_url_ttl_ms = kumo_config_int(c, "KUMO_DOWNLOAD_URL_TTL");
-    s->retention_ms = kumo_config_int(c, "KUMO_DELETE_RETENTION");
-    s->upload_expiry_ms = kumo_config_int(c, "KUMO_UPLOAD_EXPIRY");
-    s->idempotency_ttl_ms = kumo_config_int(c, "KUMO_IDEMPOTENCY_TTL");
-    s->jobs_workers = kumo_config_int(c, "KUMO_JOBS_WORKERS");
-    s->jobs_max_attempts = kumo_config_int(c, "KUMO_JOBS_MAX_ATTEMPTS");
-    s->jobs_backoff_base_ms = kumo_config_int(c, "KUMO_JOBS_BACKOFF_BASE");
-    s->jobs_backoff_max_ms = kumo_config_int(c, "KUMO_JOBS_BACKOFF_MAX");
-    s->jobs_poll_ms = kumo_config_int(c, "KUMO_JOBS_POLL_INTERVAL");
-    s->upload_events = kumo_config_bool(c, "KUMO_UPLOAD_EVENTS");
-    s->upload_events_target = kumo_config_string(c, "KUMO_UPLOAD_EVENTS_TARGET");
-    s->upload_events_workers = kumo_config_int(c, "KUMO_UPLOAD_EVENTS_WORKERS");
-    s->upload_events_wait_ms = kumo_config_int(c, "KUMO_UPLOAD_EVENTS_WAIT");
-    s->jobs_sweep_ms = kumo_config_int(c, "KUMO_JOBS_SWEEP_INTERVAL");
-    s->jobs_lease_ms = kumo_config_int(c, "KUMO_JOBS_LEASE");
-    s->extract_text_max = kumo_config_int(c, "KUMO_EXTRACT_TEXT_MAX");
-    s->extract_timeout_ms = kumo_config_int(c, "KUMO_EXTRACT_TIMEOUT");
-    s->extract_memory = kumo_config_int(c, "KUMO_EXTRACT_MEMORY");
-    s->extract_file_max = kumo_config_int(c, "KUMO_EXTRACT_FILE_MAX");
-    s->extract_max_pages = kumo_config_int(c, "KUMO_EXTRACT_MAX_PAGES");
-    s->extract_ocr_pages = kumo_config_int(c, "KUMO_EXTRACT_OCR_PAGES");
-    s->extract_max_pixels = kumo_config_int(c, "KUMO_EXTRACT_MAX_PIXELS");
-    s->extract_zip_max = kumo_config_int(c, "KUMO_EXTRACT_ZIP_MAX");
-    s->thumbnail_size = kumo_config_int(c, "KUMO_THUMBNAIL_SIZE");
-}
+#define F(m, name) KUMO_CONFIG_FIELD(struct docs_settings, m, name)
+static const struct kumo_config_field fields[] = {
+    F(max_document_size, "KUMO_MAX_DOCUMENT_SIZE"),
+    F(multipart_threshold, "KUMO_MULTIPART_THRESHOLD"),
+    F(multipart_part_size, "KUMO_MULTIPART_PART_SIZE"),
+    F(upload_url_ttl_ms, "KUMO_UPLOAD_URL_TTL"),
+    F(download_url_ttl_ms, "KUMO_DOWNLOAD_URL_TTL"),
+    F(retention_ms, "KUMO_DELETE_RETENTION"),
+    F(upload_expiry_ms, "KUMO_UPLOAD_EXPIRY"),
+    F(idempotency_ttl_ms, "KUMO_IDEMPOTENCY_TTL"),
+    F(jobs_workers, "KUMO_JOBS_WORKERS"),
+    F(jobs_max_attempts, "KUMO_JOBS_MAX_ATTEMPTS"),
+    F(jobs_backoff_base_ms, "KUMO_JOBS_BACKOFF_BASE"),
+    F(jobs_backoff_max_ms, "KUMO_JOBS_BACKOFF_MAX"),
+    F(jobs_poll_ms, "KUMO_JOBS_POLL_INTERVAL"),
+    F(upload_events, "KUMO_UPLOAD_EVENTS"),
+    F(upload_events_target, "KUMO_UPLOAD_EVENTS_TARGET"),
+    F(upload_events_workers, "KUMO_UPLOAD_EVENTS_WORKERS"),
+    F(upload_events_wait_ms, "KUMO_UPLOAD_EVENTS_WAIT"),
+    F(jobs_sweep_ms, "KUMO_JOBS_SWEEP_INTERVAL"),
+    F(jobs_lease_ms, "KUMO_JOBS_LEASE"),
+    F(extract_text_max, "KUMO_EXTRACT_TEXT_MAX"),
+    F(extract_timeout_ms, "KUMO_EXTRACT_TIMEOUT"),
+    F(extract_memory, "KUMO_EXTRACT_MEMORY"),
+    F(extract_file_max, "KUMO_EXTRACT_FILE_MAX"),
+    F(extract_max_pages, "KUMO_EXTRACT_MAX_PAGES"),
+    F(extract_ocr_pages, "KUMO_EXTRACT_OCR_PAGES"),
+    F(extract_max_pixels, "KUMO_EXTRACT_MAX_PIXELS"),
+    F(extract_zip_max, "KUMO_EXTRACT_ZIP_MAX"),
+    F(thumbnail_size, "KUMO_THUMBNAIL_SIZE"),
+    F(storage_target, "KUMO_STORAGE_TARGET"),
+    F(users_target, "KUMO_USERS_TARGET"),
+    F(service_api_key_file, "KUMO_SERVICE_API_KEY_FILE"),
+    F(extract_bin, "KUMO_EXTRACT_BIN"),
+    F(extract_ocr_langs, "KUMO_EXTRACT_OCR_LANGS"),
+};
 
 int docs_settings_load(const struct kumo_config *c, struct docs_settings *s)
 {
     memset(s, 0, sizeof *s);
-    s->storage_target = kumo_config_string(c, "KUMO_STORAGE_TARGET");
-    s->users_target = kumo_config_string(c, "KUMO_USERS_TARGET");
-    s->service_api_key_file = kumo_config_string(c, "KUMO_SERVICE_API_KEY_FILE");
-    s->extract_bin = kumo_config_string(c, "KUMO_EXTRACT_BIN");
-    s->extract_ocr_langs = kumo_config_string(c, "KUMO_EXTRACT_OCR_LANGS");
-    load_numbers(c, s);
+    kumo_config_fill(c, s, fields, sizeof fields / sizeof fields[0]);
     if (strspn(s->extract_ocr_langs, "abcdefghijklmnopqrstuvwxyz_+") !=
         strlen(s->extract_ocr_langs))
         return bad("KUMO_EXTRACT_OCR_LANGS: tesseract language names joined by '+'");

@@ -1,6 +1,7 @@
 /* kumo-storage's KUMO_* variables (listed by --help) and their loading. */
 #include <string.h>
 
+#include "runtime/config_fields.h"
 #include "runtime/log.h"
 #include "auth/jwt_setup.h"
 #include "auth/revocations.h"
@@ -121,30 +122,48 @@ static int bad(const char *why)
     return -1;
 }
 
-static void load_numbers(const struct kumo_config *c, struct stg_settings *s)
-{
-    s->data_port = (int)kumo_config_int(c, "KUMO_STORAGE_DATA_PORT");
-    s->presign_ttl_s = kumo_config_int(c, "KUMO_STORAGE_PRESIGN_TTL") / 1000;
-    s->download_ttl_max_s = kumo_config_int(c, "KUMO_STORAGE_DOWNLOAD_TTL_MAX") / 1000;
-    s->max_object_size = kumo_config_int(c, "KUMO_STORAGE_MAX_OBJECT_SIZE");
-    s->max_part_size = kumo_config_int(c, "KUMO_STORAGE_MAX_PART_SIZE");
-    s->min_part_size = kumo_config_int(c, "KUMO_STORAGE_MIN_PART_SIZE");
-    s->max_parts = (int)kumo_config_int(c, "KUMO_STORAGE_MAX_PARTS");
-    s->max_xml_size = kumo_config_int(c, "KUMO_STORAGE_MAX_XML_SIZE");
-    s->restore_ms[STG_TIER_EXPEDITED] = kumo_config_int(c, "KUMO_STORAGE_RESTORE_EXPEDITED");
-    s->restore_ms[STG_TIER_STANDARD] = kumo_config_int(c, "KUMO_STORAGE_RESTORE_STANDARD");
-    s->restore_ms[STG_TIER_BULK] = kumo_config_int(c, "KUMO_STORAGE_RESTORE_BULK");
-    s->restore_ms[STG_TIER_UNSPECIFIED] = s->restore_ms[STG_TIER_STANDARD];
-    s->restore_day_ms = kumo_config_int(c, "KUMO_STORAGE_RESTORE_DAY");
-    s->cors_max_age_s = kumo_config_int(c, "KUMO_STORAGE_CORS_MAX_AGE") / 1000;
-    s->data_max_connections = (int)kumo_config_int(c, "KUMO_STORAGE_DATA_MAX_CONNECTIONS");
-    s->data_timeout_s = kumo_config_int(c, "KUMO_STORAGE_DATA_TIMEOUT") / 1000;
-    s->data_connection_memory = kumo_config_int(c, "KUMO_STORAGE_DATA_CONNECTION_MEMORY");
-    s->drain_timeout_ms = kumo_config_int(c, "KUMO_DRAIN_TIMEOUT");
-    s->do_fsync = kumo_config_bool(c, "KUMO_STORAGE_FSYNC");
-    s->events_keep = kumo_config_int(c, "KUMO_STORAGE_EVENTS_KEEP");
-    s->min_free = kumo_config_int(c, "KUMO_STORAGE_MIN_FREE");
-}
+#define F(m, name)   KUMO_CONFIG_FIELD(struct stg_settings, m, name)
+#define SEC(m, name) KUMO_CONFIG_FIELD_S(struct stg_settings, m, name)
+static const struct kumo_config_field fields[] = {
+    F(data_port, "KUMO_STORAGE_DATA_PORT"),
+    SEC(presign_ttl_s, "KUMO_STORAGE_PRESIGN_TTL"),
+    SEC(download_ttl_max_s, "KUMO_STORAGE_DOWNLOAD_TTL_MAX"),
+    F(max_object_size, "KUMO_STORAGE_MAX_OBJECT_SIZE"),
+    F(max_part_size, "KUMO_STORAGE_MAX_PART_SIZE"),
+    F(min_part_size, "KUMO_STORAGE_MIN_PART_SIZE"),
+    F(max_parts, "KUMO_STORAGE_MAX_PARTS"),
+    F(max_xml_size, "KUMO_STORAGE_MAX_XML_SIZE"),
+    F(restore_ms[STG_TIER_EXPEDITED], "KUMO_STORAGE_RESTORE_EXPEDITED"),
+    F(restore_ms[STG_TIER_STANDARD], "KUMO_STORAGE_RESTORE_STANDARD"),
+    F(restore_ms[STG_TIER_BULK], "KUMO_STORAGE_RESTORE_BULK"),
+    F(restore_day_ms, "KUMO_STORAGE_RESTORE_DAY"),
+    SEC(cors_max_age_s, "KUMO_STORAGE_CORS_MAX_AGE"),
+    F(data_max_connections, "KUMO_STORAGE_DATA_MAX_CONNECTIONS"),
+    SEC(data_timeout_s, "KUMO_STORAGE_DATA_TIMEOUT"),
+    F(data_connection_memory, "KUMO_STORAGE_DATA_CONNECTION_MEMORY"),
+    F(drain_timeout_ms, "KUMO_DRAIN_TIMEOUT"),
+    F(do_fsync, "KUMO_STORAGE_FSYNC"),
+    F(events_keep, "KUMO_STORAGE_EVENTS_KEEP"),
+    F(min_free, "KUMO_STORAGE_MIN_FREE"),
+    F(backend, "KUMO_STORAGE_BACKEND"),
+    F(root, "KUMO_STORAGE_ROOT"),
+    F(bucket, "KUMO_STORAGE_BUCKET"),
+    F(region, "KUMO_STORAGE_REGION"),
+    F(data_addr, "KUMO_STORAGE_DATA_ADDR"),
+    F(public_url, "KUMO_STORAGE_PUBLIC_URL"),
+    F(access_key_id, "KUMO_STORAGE_ACCESS_KEY_ID"),
+    F(secret_access_key, "KUMO_STORAGE_SECRET_ACCESS_KEY"),
+    F(cors_origins, "KUMO_STORAGE_CORS_ORIGINS"),
+    F(s3_endpoint, "KUMO_STORAGE_S3_ENDPOINT"),
+    F(s3_addressing, "KUMO_STORAGE_S3_ADDRESSING"),
+    F(s3_ca_file, "KUMO_STORAGE_S3_CA_FILE"),
+    F(s3_timeout_ms, "KUMO_STORAGE_S3_TIMEOUT"),
+    F(events_journal, "KUMO_STORAGE_EVENTS_JOURNAL"),
+    F(events_source, "KUMO_STORAGE_EVENTS_SOURCE"),
+    F(sqs_queue_url, "KUMO_STORAGE_SQS_QUEUE_URL"),
+    F(sqs_region, "KUMO_STORAGE_SQS_REGION"),
+    F(sqs_wait_ms, "KUMO_STORAGE_SQS_WAIT"),
+};
 
 /* The local backend's data port key pair (the S3 backend signs with the
  * provider chain's credentials instead). */
@@ -161,27 +180,10 @@ static int check_key_pair(const struct stg_settings *s)
 int stg_settings_load(const struct kumo_config *c, struct stg_settings *s)
 {
     memset(s, 0, sizeof *s);
-    s->backend = kumo_config_string(c, "KUMO_STORAGE_BACKEND");
-    s->root = kumo_config_string(c, "KUMO_STORAGE_ROOT");
-    s->bucket = kumo_config_string(c, "KUMO_STORAGE_BUCKET");
-    s->region = kumo_config_string(c, "KUMO_STORAGE_REGION");
-    s->data_addr = kumo_config_string(c, "KUMO_STORAGE_DATA_ADDR");
+    kumo_config_fill(c, s, fields, sizeof fields / sizeof fields[0]);
     if (s->data_addr == NULL || *s->data_addr == '\0')
         s->data_addr = kumo_config_string(c, "KUMO_RPC_ADDR");
-    s->public_url = kumo_config_string(c, "KUMO_STORAGE_PUBLIC_URL");
-    s->access_key_id = kumo_config_string(c, "KUMO_STORAGE_ACCESS_KEY_ID");
-    s->secret_access_key = kumo_config_string(c, "KUMO_STORAGE_SECRET_ACCESS_KEY");
-    s->cors_origins = kumo_config_string(c, "KUMO_STORAGE_CORS_ORIGINS");
-    s->s3_endpoint = kumo_config_string(c, "KUMO_STORAGE_S3_ENDPOINT");
-    s->s3_addressing = kumo_config_string(c, "KUMO_STORAGE_S3_ADDRESSING");
-    s->s3_ca_file = kumo_config_string(c, "KUMO_STORAGE_S3_CA_FILE");
-    s->s3_timeout_ms = kumo_config_int(c, "KUMO_STORAGE_S3_TIMEOUT");
-    s->events_journal = kumo_config_string(c, "KUMO_STORAGE_EVENTS_JOURNAL");
-    s->events_source = kumo_config_string(c, "KUMO_STORAGE_EVENTS_SOURCE");
-    s->sqs_queue_url = kumo_config_string(c, "KUMO_STORAGE_SQS_QUEUE_URL");
-    s->sqs_region = kumo_config_string(c, "KUMO_STORAGE_SQS_REGION");
-    s->sqs_wait_ms = kumo_config_int(c, "KUMO_STORAGE_SQS_WAIT");
-    load_numbers(c, s);
+    s->restore_ms[STG_TIER_UNSPECIFIED] = s->restore_ms[STG_TIER_STANDARD];
 
     if (strcmp(s->backend, "local") != 0 && strcmp(s->backend, "s3") != 0)
         return bad("KUMO_STORAGE_BACKEND must be local or s3");

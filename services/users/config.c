@@ -1,6 +1,7 @@
 /* kumo-users' KUMO_* variables (listed by --help) and their loading. */
 #include <string.h>
 
+#include "runtime/config_fields.h"
 #include "runtime/log.h"
 #include "users.h"
 
@@ -94,46 +95,45 @@ const struct kumo_config_var *users_config_vars(size_t *n)
     return kumo_db_daemon_vars(own_vars, sizeof own_vars / sizeof own_vars[0], "kumo_users", n);
 }
 
+#define F(m, name)   KUMO_CONFIG_FIELD(struct users_settings, m, name)
+#define SEC(m, name) KUMO_CONFIG_FIELD_S(struct users_settings, m, name)
+static const struct kumo_config_field fields[] = {
+    F(issuer, "KUMO_JWT_ISSUER"),
+    F(audience, "KUMO_JWT_AUDIENCE"),
+    F(signing_key_files, "KUMO_JWT_SIGNING_KEY_FILES"),
+    SEC(leeway_s, "KUMO_JWT_LEEWAY"),
+    SEC(access_ttl_s, "KUMO_ACCESS_TOKEN_TTL"),
+    SEC(api_ttl_s, "KUMO_API_TOKEN_TTL"),
+    SEC(refresh_ttl_s, "KUMO_REFRESH_TOKEN_TTL"),
+    SEC(family_ttl_s, "KUMO_REFRESH_FAMILY_TTL"),
+    KUMO_CONFIG_FIELD_US(struct users_settings, refresh_reuse_grace_us, "KUMO_REFRESH_REUSE_GRACE"),
+    F(argon2.m_kib, "KUMO_PASSWORD_ARGON2_M_KIB"),
+    F(argon2.t_cost, "KUMO_PASSWORD_ARGON2_T"),
+    F(argon2.parallelism, "KUMO_PASSWORD_ARGON2_P"),
+    F(argon2_max_concurrent, "KUMO_PASSWORD_MAX_CONCURRENT"),
+    F(login_window_ms, "KUMO_LOGIN_WINDOW"),
+    F(login_max_per_account, "KUMO_LOGIN_MAX_FAILURES_PER_ACCOUNT"),
+    F(login_max_per_address, "KUMO_LOGIN_MAX_FAILURES_PER_ADDRESS"),
+    F(login_slowdown_after, "KUMO_LOGIN_SLOWDOWN_AFTER"),
+    F(login_slowdown_interval_ms, "KUMO_LOGIN_SLOWDOWN_INTERVAL"),
+    F(revocations_poll_ms, "KUMO_REVOCATIONS_POLL"),
+    F(key_grant_tenants, "KUMO_API_KEYS_GRANT_TENANTS"),
+    F(service_callers, "KUMO_SERVICE_CALLERS"),
+};
+
+static int bad(const char *why)
+{
+    kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "error", why, NULL);
+    return -1;
+}
+
 int users_settings_load(const struct kumo_config *c, struct users_settings *s)
 {
     memset(s, 0, sizeof *s);
-    s->issuer = kumo_config_string(c, "KUMO_JWT_ISSUER");
-    s->audience = kumo_config_string(c, "KUMO_JWT_AUDIENCE");
-    s->signing_key_files = kumo_config_string(c, "KUMO_JWT_SIGNING_KEY_FILES");
-    s->leeway_s = kumo_config_int(c, "KUMO_JWT_LEEWAY") / 1000;
-    s->access_ttl_s = kumo_config_int(c, "KUMO_ACCESS_TOKEN_TTL") / 1000;
-    s->api_ttl_s = kumo_config_int(c, "KUMO_API_TOKEN_TTL") / 1000;
-    s->refresh_ttl_s = kumo_config_int(c, "KUMO_REFRESH_TOKEN_TTL") / 1000;
-    s->family_ttl_s = kumo_config_int(c, "KUMO_REFRESH_FAMILY_TTL") / 1000;
-    s->refresh_reuse_grace_us = kumo_config_int(c, "KUMO_REFRESH_REUSE_GRACE") * 1000;
-    s->argon2.m_kib = (uint32_t)kumo_config_int(c, "KUMO_PASSWORD_ARGON2_M_KIB");
-    s->argon2.t_cost = (uint32_t)kumo_config_int(c, "KUMO_PASSWORD_ARGON2_T");
-    s->argon2.parallelism = (uint32_t)kumo_config_int(c, "KUMO_PASSWORD_ARGON2_P");
-    s->argon2_max_concurrent = kumo_config_int(c, "KUMO_PASSWORD_MAX_CONCURRENT");
-    s->login_window_ms = kumo_config_int(c, "KUMO_LOGIN_WINDOW");
-    s->login_max_per_account = kumo_config_int(c, "KUMO_LOGIN_MAX_FAILURES_PER_ACCOUNT");
-    s->login_max_per_address = kumo_config_int(c, "KUMO_LOGIN_MAX_FAILURES_PER_ADDRESS");
-    s->login_slowdown_after = kumo_config_int(c, "KUMO_LOGIN_SLOWDOWN_AFTER");
-    s->revocations_poll_ms = kumo_config_int(c, "KUMO_REVOCATIONS_POLL");
-    s->key_grant_tenants = kumo_config_string(c, "KUMO_API_KEYS_GRANT_TENANTS");
-    s->login_slowdown_interval_ms = kumo_config_int(c, "KUMO_LOGIN_SLOWDOWN_INTERVAL");
-    s->service_callers = kumo_config_string(c, "KUMO_SERVICE_CALLERS");
-    if (!s->issuer || !*s->issuer || !s->audience || !*s->audience) {
-        kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "error",
-                 "KUMO_JWT_ISSUER and KUMO_JWT_AUDIENCE must not be empty", NULL);
-        return -1;
-    }
-    if (s->refresh_ttl_s > s->family_ttl_s) {
-        kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "error",
-                 "KUMO_REFRESH_TOKEN_TTL must not exceed KUMO_REFRESH_FAMILY_TTL", NULL);
-        return -1;
-    }
-    char err[160];
-    if (kumo_cidr_list_parse(kumo_config_string(c, "KUMO_TRUSTED_PROXIES"), &s->trusted_proxies,
-                             err, sizeof err) != 0) {
-        kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "variable", "KUMO_TRUSTED_PROXIES",
-                 "error", err, NULL);
-        return -1;
-    }
-    return 0;
+    kumo_config_fill(c, s, fields, sizeof fields / sizeof fields[0]);
+    if (!s->issuer || !*s->issuer || !s->audience || !*s->audience)
+        return bad("KUMO_JWT_ISSUER and KUMO_JWT_AUDIENCE must not be empty");
+    if (s->refresh_ttl_s > s->family_ttl_s)
+        return bad("KUMO_REFRESH_TOKEN_TTL must not exceed KUMO_REFRESH_FAMILY_TTL");
+    return kumo_cidr_list_from_config(c, "KUMO_TRUSTED_PROXIES", &s->trusted_proxies);
 }
