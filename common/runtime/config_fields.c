@@ -27,8 +27,8 @@ static void store_number(const struct kumo_config_field *f, char *p, int64_t x)
     }
 }
 
-void kumo_config_fill(const struct kumo_config *c, void *dst, const struct kumo_config_field *fields,
-                      size_t n)
+void kumo_config_fill(const struct kumo_config *c, void *dst,
+                      const struct kumo_config_field *fields, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const struct kumo_config_field *f = &fields[i];
@@ -36,7 +36,8 @@ void kumo_config_fill(const struct kumo_config *c, void *dst, const struct kumo_
         enum kumo_config_type t = kumo_config_type_of(c, f->name);
         if (t == KUMO_CONFIG_STRING) {
             const char *s = kumo_config_string(c, f->name);
-            if (f->size != sizeof s || (f->conv != KUMO_CONFIG_AS_IS && f->conv != KUMO_CONFIG_NONEMPTY))
+            if (f->size != sizeof s ||
+                (f->conv != KUMO_CONFIG_AS_IS && f->conv != KUMO_CONFIG_NONEMPTY))
                 bad_row(f, "a string goes into a const char * member, as is or NONEMPTY");
             if (f->conv == KUMO_CONFIG_NONEMPTY && s && *s == '\0')
                 s = NULL;

@@ -35,7 +35,9 @@ struct kumo_config_field {
 };
 
 #define KUMO_CONFIG_FIELD_CONV(type, member, name, conv)                                           \
-    {(name), offsetof(type, member), sizeof(((type *)0)->member), (conv)}
+    {                                                                                              \
+        (name), offsetof(type, member), sizeof(((type *)0)->member), (conv)                        \
+    }
 #define KUMO_CONFIG_FIELD(type, member, name)                                                      \
     KUMO_CONFIG_FIELD_CONV(type, member, name, KUMO_CONFIG_AS_IS)
 #define KUMO_CONFIG_FIELD_S(type, member, name)                                                    \
@@ -51,7 +53,7 @@ struct kumo_config_field {
  * that does not fit the type) or that names an undeclared variable is a
  * programming error: like the kumo_config accessors, it prints the row and
  * aborts, so the bug shows on the first run. */
-void kumo_config_fill(const struct kumo_config *c, void *dst, const struct kumo_config_field *fields,
-                      size_t n);
+void kumo_config_fill(const struct kumo_config *c, void *dst,
+                      const struct kumo_config_field *fields, size_t n);
 
 #endif

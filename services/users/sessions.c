@@ -105,8 +105,8 @@ static kumo_code start_family(struct users_ctx *ctx, struct kumo_db_conn *c, con
 /* A fresh refresh token in the call's arena (*token), and a database
  * connection (*c) for the transaction that stores it. Returns OK or the
  * call's answer. */
-static kumo_code new_refresh_token(struct users_ctx *ctx, struct kumo_rpc_call *call,
-                                   char **token, struct kumo_db_conn **c)
+static kumo_code new_refresh_token(struct users_ctx *ctx, struct kumo_rpc_call *call, char **token,
+                                   struct kumo_db_conn **c)
 {
     char *t = NULL;
     if (kumo_secret_random(REFRESH_BYTES, &t) != 0)

@@ -106,8 +106,8 @@ static void test_misfit_rows_abort(void **state)
     expect_abort(c, (struct kumo_config_field)F(name, "KUMO_F_TLS"));    /* bool -> pointer */
     expect_abort(c, (struct kumo_config_field)F(tiny, "KUMO_F_PORT"));   /* 2-byte member */
     expect_abort(c, (struct kumo_config_field)F(body32, "KUMO_F_BODY")); /* 5 GiB in 32 bits */
-    expect_abort(c, (struct kumo_config_field)KUMO_CONFIG_FIELD_S(struct settings, body,
-                                                                  "KUMO_F_BODY")); /* not a duration */
+    expect_abort(c, (struct kumo_config_field)KUMO_CONFIG_FIELD_S(
+                        struct settings, body, "KUMO_F_BODY"));        /* not a duration */
     expect_abort(c, (struct kumo_config_field)F(name, "KUMO_F_NOPE")); /* undeclared */
     kumo_config_free(c);
 }
