@@ -37,6 +37,21 @@ enum kumo_config_flags {
     KUMO_CONFIG_REQUIRED = 1u << 1,
 };
 
+/* How a bound value is converted before it is stored (config_fields.h). */
+enum kumo_config_conv {
+    KUMO_CONFIG_AS_IS,
+    KUMO_CONFIG_SECONDS,  /* a DURATION_MS in whole seconds (rounded down) */
+    KUMO_CONFIG_MICROS,   /* a DURATION_MS in microseconds */
+    KUMO_CONFIG_NONEMPTY, /* a STRING, NULL when it is "" */
+};
+
+/* The member of a settings struct a variable fills (kumo_config_fill in
+ * config_fields.h); all zero: none. */
+struct kumo_config_to {
+    size_t offset, size;
+    enum kumo_config_conv conv;
+};
+
 /* One declared variable. The strings must outlive the kumo_config loaded
  * from the table (string literals in practice). */
 struct kumo_config_var {
@@ -47,6 +62,7 @@ struct kumo_config_var {
     unsigned flags;            /* enum kumo_config_flags */
     int64_t min, max;          /* inclusive range for INT (value), DURATION_MS
                                 * (ms) and SIZE (bytes); ignored if both 0 */
+    struct kumo_config_to to;  /* optional: KUMO_CONFIG_TO (config_fields.h) */
 };
 
 struct kumo_config; /* the loaded values; opaque */

@@ -8,64 +8,80 @@
 #define HOUR_MS (3600LL * 1000)
 #define DAY_MS  (24 * HOUR_MS)
 
+/* Each variable fills the member TO names (runtime/config_fields.h). */
+#define TO(m)    KUMO_CONFIG_TO(struct users_settings, m)
+#define TO_S(m)  KUMO_CONFIG_TO_S(struct users_settings, m)
+#define TO_US(m) KUMO_CONFIG_TO_US(struct users_settings, m)
 static const struct kumo_config_var own_vars[] = {
-    {"KUMO_JWT_ISSUER", KUMO_CONFIG_STRING, "kumo-users", "iss of the access tokens issued"},
-    {"KUMO_JWT_AUDIENCE", KUMO_CONFIG_STRING, "kumo", "aud of the access tokens issued"},
+    {"KUMO_JWT_ISSUER", KUMO_CONFIG_STRING, "kumo-users", "iss of the access tokens issued",
+     TO(issuer)},
+    {"KUMO_JWT_AUDIENCE", KUMO_CONFIG_STRING, "kumo", "aud of the access tokens issued",
+     TO(audience)},
     {"KUMO_JWT_SIGNING_KEY_FILES", KUMO_CONFIG_STRING, NULL,
      "comma-separated P-256 private key PEM files (openssl genpkey -algorithm EC -pkeyopt "
      "ec_paramgen_curve:P-256); the first signs, the second stays published for rotation "
-     "(required to serve)"},
+     "(required to serve)",
+     TO(signing_key_files)},
     {"KUMO_JWT_LEEWAY", KUMO_CONFIG_DURATION_MS, "30s", "clock skew allowed verifying tokens", 0, 0,
-     300000},
+     300000, TO_S(leeway_s)},
     {"KUMO_ACCESS_TOKEN_TTL", KUMO_CONFIG_DURATION_MS, "15m", "lifetime of access tokens", 0, 60000,
-     24 * HOUR_MS},
+     24 * HOUR_MS, TO_S(access_ttl_s)},
     {"KUMO_API_TOKEN_TTL", KUMO_CONFIG_DURATION_MS, "5m",
-     "lifetime of access tokens exchanged for API keys", 0, 60000, HOUR_MS},
+     "lifetime of access tokens exchanged for API keys", 0, 60000, HOUR_MS, TO_S(api_ttl_s)},
     {"KUMO_REFRESH_TOKEN_TTL", KUMO_CONFIG_DURATION_MS, "168h",
-     "lifetime of one refresh token (each use rotates it)", 0, 60000, 90 * DAY_MS},
+     "lifetime of one refresh token (each use rotates it)", 0, 60000, 90 * DAY_MS,
+     TO_S(refresh_ttl_s)},
     {"KUMO_REFRESH_REUSE_GRACE", KUMO_CONFIG_DURATION_MS, "10s",
      "a spent refresh token presented again this soon after its rotation rotates again instead of "
      "revoking its login (a reload that lost the answer); 0: never",
-     0, 0, 60000},
+     0, 0, 60000, TO_US(refresh_reuse_grace_us)},
     {"KUMO_REFRESH_FAMILY_TTL", KUMO_CONFIG_DURATION_MS, "720h",
-     "longest a login lasts through refreshes, from Authenticate", 0, 60000, 365 * DAY_MS},
+     "longest a login lasts through refreshes, from Authenticate", 0, 60000, 365 * DAY_MS,
+     TO_S(family_ttl_s)},
     {"KUMO_SECRET_PEPPER", KUMO_CONFIG_STRING, NULL,
      "server secret (>= 32 bytes) keying the stored hashes of refresh tokens and API keys "
      "(required to serve and bootstrap)",
      KUMO_CONFIG_SECRET},
     {"KUMO_PASSWORD_ARGON2_M_KIB", KUMO_CONFIG_INT, "19456",
-     "argon2id memory (KiB) for new password hashes; OWASP minimum 19456", 0, 19456, 1024 * 1024},
-    {"KUMO_PASSWORD_ARGON2_T", KUMO_CONFIG_INT, "2", "argon2id passes; minimum 2", 0, 2, 64},
-    {"KUMO_PASSWORD_ARGON2_P", KUMO_CONFIG_INT, "1", "argon2id lanes; minimum 1", 0, 1, 16},
+     "argon2id memory (KiB) for new password hashes; OWASP minimum 19456", 0, 19456, 1024 * 1024,
+     TO(argon2.m_kib)},
+    {"KUMO_PASSWORD_ARGON2_T", KUMO_CONFIG_INT, "2", "argon2id passes; minimum 2", 0, 2, 64,
+     TO(argon2.t_cost)},
+    {"KUMO_PASSWORD_ARGON2_P", KUMO_CONFIG_INT, "1", "argon2id lanes; minimum 1", 0, 1, 16,
+     TO(argon2.parallelism)},
     {"KUMO_PASSWORD_MAX_CONCURRENT", KUMO_CONFIG_INT, "2",
      "argon2 runs at once (each takes M KiB); more wait up to 2 s, then resource_exhausted", 0, 1,
-     64},
+     64, TO(argon2_max_concurrent)},
     {"KUMO_LOGIN_WINDOW", KUMO_CONFIG_DURATION_MS, "15m",
-     "sliding window of the login failure counters", 0, 1000, DAY_MS},
+     "sliding window of the login failure counters", 0, 1000, DAY_MS, TO(login_window_ms)},
     {"KUMO_LOGIN_MAX_FAILURES_PER_ACCOUNT", KUMO_CONFIG_INT, "5",
      "failed logins of one account from one client address within the window before that "
      "address gets resource_exhausted for that account (other addresses are not affected)",
-     0, 1, 100000},
+     0, 1, 100000, TO(login_max_per_account)},
     {"KUMO_LOGIN_MAX_FAILURES_PER_ADDRESS", KUMO_CONFIG_INT, "20",
      "failed logins and API key exchanges from one client address within the window before "
      "that address gets resource_exhausted for every credential",
-     0, 1, 1000000},
+     0, 1, 1000000, TO(login_max_per_address)},
     {"KUMO_LOGIN_SLOWDOWN_AFTER", KUMO_CONFIG_INT, "20",
      "failed logins of one account from all addresses within the window after which attempts "
      "on it are slowed down (never locked out)",
-     0, 1, 1000000},
+     0, 1, 1000000, TO(login_slowdown_after)},
     {"KUMO_LOGIN_SLOWDOWN_INTERVAL", KUMO_CONFIG_DURATION_MS, "2s",
-     "a slowed-down account admits one attempt per this interval", 0, 100, 600000},
+     "a slowed-down account admits one attempt per this interval", 0, 100, 600000,
+     TO(login_slowdown_interval_ms)},
     {"KUMO_REVOCATIONS_POLL", KUMO_CONFIG_DURATION_MS, "250ms",
-     "how often the revocations table is read into memory (served at /revocations)", 0, 50, 10000},
+     "how often the revocations table is read into memory (served at /revocations)", 0, 50, 10000,
+     TO(revocations_poll_ms)},
     {"KUMO_API_KEYS_GRANT_TENANTS", KUMO_CONFIG_STRING, "",
      "comma-separated tenant ids whose admin API keys may create and promote users to admin "
-     "(elsewhere an API key grants only roles below its own)"},
+     "(elsewhere an API key grants only roles below its own)",
+     TO(key_grant_tenants)},
     {"KUMO_TRUSTED_PROXIES", KUMO_CONFIG_STRING, "",
      "comma-separated address ranges (CIDR, or single addresses) of callers (the BFF) whose "
      "x-forwarded-for names the client; anyone else's is ignored"},
     {"KUMO_SERVICE_CALLERS", KUMO_CONFIG_STRING, "documents,bff",
-     "service principals (API keys of role service) allowed the read-only RPCs"},
+     "service principals (API keys of role service) allowed the read-only RPCs",
+     TO(service_callers)},
     {"KUMO_MIGRATE_LOCK_TIMEOUT", KUMO_CONFIG_DURATION_MS, "60s",
      "migrate: longest wait for another migrator's lock", 0, 0, HOUR_MS},
     {"KUMO_AWS_REGION", KUMO_CONFIG_STRING, NULL,
@@ -95,32 +111,6 @@ const struct kumo_config_var *users_config_vars(size_t *n)
     return kumo_db_daemon_vars(own_vars, sizeof own_vars / sizeof own_vars[0], "kumo_users", n);
 }
 
-#define F(m, name)   KUMO_CONFIG_FIELD(struct users_settings, m, name)
-#define SEC(m, name) KUMO_CONFIG_FIELD_S(struct users_settings, m, name)
-static const struct kumo_config_field fields[] = {
-    F(issuer, "KUMO_JWT_ISSUER"),
-    F(audience, "KUMO_JWT_AUDIENCE"),
-    F(signing_key_files, "KUMO_JWT_SIGNING_KEY_FILES"),
-    SEC(leeway_s, "KUMO_JWT_LEEWAY"),
-    SEC(access_ttl_s, "KUMO_ACCESS_TOKEN_TTL"),
-    SEC(api_ttl_s, "KUMO_API_TOKEN_TTL"),
-    SEC(refresh_ttl_s, "KUMO_REFRESH_TOKEN_TTL"),
-    SEC(family_ttl_s, "KUMO_REFRESH_FAMILY_TTL"),
-    KUMO_CONFIG_FIELD_US(struct users_settings, refresh_reuse_grace_us, "KUMO_REFRESH_REUSE_GRACE"),
-    F(argon2.m_kib, "KUMO_PASSWORD_ARGON2_M_KIB"),
-    F(argon2.t_cost, "KUMO_PASSWORD_ARGON2_T"),
-    F(argon2.parallelism, "KUMO_PASSWORD_ARGON2_P"),
-    F(argon2_max_concurrent, "KUMO_PASSWORD_MAX_CONCURRENT"),
-    F(login_window_ms, "KUMO_LOGIN_WINDOW"),
-    F(login_max_per_account, "KUMO_LOGIN_MAX_FAILURES_PER_ACCOUNT"),
-    F(login_max_per_address, "KUMO_LOGIN_MAX_FAILURES_PER_ADDRESS"),
-    F(login_slowdown_after, "KUMO_LOGIN_SLOWDOWN_AFTER"),
-    F(login_slowdown_interval_ms, "KUMO_LOGIN_SLOWDOWN_INTERVAL"),
-    F(revocations_poll_ms, "KUMO_REVOCATIONS_POLL"),
-    F(key_grant_tenants, "KUMO_API_KEYS_GRANT_TENANTS"),
-    F(service_callers, "KUMO_SERVICE_CALLERS"),
-};
-
 static int bad(const char *why)
 {
     kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "error", why, NULL);
@@ -130,7 +120,7 @@ static int bad(const char *why)
 int users_settings_load(const struct kumo_config *c, struct users_settings *s)
 {
     memset(s, 0, sizeof *s);
-    kumo_config_fill(c, s, fields, sizeof fields / sizeof fields[0]);
+    kumo_config_fill(c, s, own_vars, sizeof own_vars / sizeof own_vars[0]);
     if (!s->issuer || !*s->issuer || !s->audience || !*s->audience)
         return bad("KUMO_JWT_ISSUER and KUMO_JWT_AUDIENCE must not be empty");
     if (s->refresh_ttl_s > s->family_ttl_s)

@@ -1,6 +1,7 @@
-/* kumo_config_fill: a table of rows fills a settings struct by each
- * variable's type, with the ms -> s / us and "" -> NULL conversions, and a
- * row its member cannot hold aborts. */
+/* kumo_config_fill: the rows of a variable table fill the members they
+ * name by each variable's type, with the ms -> s / us and "" -> NULL
+ * conversions; rows naming no member are skipped; a row its member cannot
+ * hold aborts. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -17,16 +18,6 @@
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-static const struct kumo_config_var vars[] = {
-    {"KUMO_F_NAME", KUMO_CONFIG_STRING, "kumo", "a string"},
-    {"KUMO_F_EMPTY", KUMO_CONFIG_STRING, "", "an empty string"},
-    {"KUMO_F_PORT", KUMO_CONFIG_INT, "7101", "an int", 0, -1, 65535},
-    {"KUMO_F_OFF", KUMO_CONFIG_INT, "-1", "a negative int", 0, -1, 65535},
-    {"KUMO_F_TLS", KUMO_CONFIG_BOOL, "true", "a bool"},
-    {"KUMO_F_TTL", KUMO_CONFIG_DURATION_MS, "90500ms", "a duration"},
-    {"KUMO_F_BODY", KUMO_CONFIG_SIZE, "5GiB", "a size"},
-};
-
 struct settings {
     const char *name, *empty, *empty_null;
     int port, off;
@@ -38,19 +29,25 @@ struct settings {
     short tiny;
 };
 
-#define F(m, name) KUMO_CONFIG_FIELD(struct settings, m, name)
-static const struct kumo_config_field fields[] = {
-    F(name, "KUMO_F_NAME"),
-    F(empty, "KUMO_F_EMPTY"),
-    KUMO_CONFIG_FIELD_OPT(struct settings, empty_null, "KUMO_F_EMPTY"),
-    F(port, "KUMO_F_PORT"),
-    F(off, "KUMO_F_OFF"),
-    F(uport, "KUMO_F_PORT"),
-    F(tls, "KUMO_F_TLS"),
-    F(ttl_ms, "KUMO_F_TTL"),
-    KUMO_CONFIG_FIELD_S(struct settings, ttl_s, "KUMO_F_TTL"),
-    KUMO_CONFIG_FIELD_US(struct settings, ttl_us, "KUMO_F_TTL"),
-    F(body, "KUMO_F_BODY"),
+#define TO(m) KUMO_CONFIG_TO(struct settings, m)
+static const struct kumo_config_var vars[] = {
+    {"KUMO_F_NAME", KUMO_CONFIG_STRING, "kumo", "a string", TO(name)},
+    {"KUMO_F_EMPTY", KUMO_CONFIG_STRING, "", "an empty string", TO(empty)},
+    {"KUMO_F_PORT", KUMO_CONFIG_INT, "7101", "an int", 0, -1, 65535, TO(port)},
+    {"KUMO_F_OFF", KUMO_CONFIG_INT, "-1", "a negative int", 0, -1, 65535, TO(off)},
+    {"KUMO_F_TLS", KUMO_CONFIG_BOOL, "true", "a bool", TO(tls)},
+    {"KUMO_F_TTL", KUMO_CONFIG_DURATION_MS, "90500ms", "a duration", TO(ttl_ms)},
+    {"KUMO_F_BODY", KUMO_CONFIG_SIZE, "5GiB", "a size", TO(body)},
+    {"KUMO_F_UNBOUND", KUMO_CONFIG_STRING, "x", "read by name elsewhere"},
+};
+
+/* More members filled from the same variables (a second table over the
+ * same loaded config): conversions and 4-byte members. */
+static const struct kumo_config_var more[] = {
+    {"KUMO_F_EMPTY", KUMO_CONFIG_STRING, "", "", KUMO_CONFIG_TO_OPT(struct settings, empty_null)},
+    {"KUMO_F_PORT", KUMO_CONFIG_INT, "", "", TO(uport)},
+    {"KUMO_F_TTL", KUMO_CONFIG_DURATION_MS, "", "", KUMO_CONFIG_TO_S(struct settings, ttl_s)},
+    {"KUMO_F_TTL", KUMO_CONFIG_DURATION_MS, "", "", KUMO_CONFIG_TO_US(struct settings, ttl_us)},
 };
 
 static struct kumo_config *load(void)
@@ -65,7 +62,8 @@ static void test_fill(void **state)
     (void)state;
     struct kumo_config *c = load();
     struct settings s = {0};
-    kumo_config_fill(c, &s, fields, N(fields));
+    kumo_config_fill(c, &s, vars, N(vars));
+    kumo_config_fill(c, &s, more, N(more));
     assert_string_equal(s.name, "kumo");
     assert_string_equal(s.empty, "");
     assert_null(s.empty_null);
@@ -81,7 +79,7 @@ static void test_fill(void **state)
 }
 
 /* Fills `row` in a child and checks it dies of SIGABRT. */
-static void expect_abort(struct kumo_config *c, struct kumo_config_field row)
+static void expect_abort(struct kumo_config *c, struct kumo_config_var row)
 {
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -98,17 +96,18 @@ static void expect_abort(struct kumo_config *c, struct kumo_config_field row)
     assert_int_equal(WTERMSIG(status), SIGABRT);
 }
 
+#define ROW(name, to) ((struct kumo_config_var){name, KUMO_CONFIG_STRING, NULL, "", to})
+
 static void test_misfit_rows_abort(void **state)
 {
     (void)state;
     struct kumo_config *c = load();
-    expect_abort(c, (struct kumo_config_field)F(port, "KUMO_F_NAME"));   /* string -> int */
-    expect_abort(c, (struct kumo_config_field)F(name, "KUMO_F_TLS"));    /* bool -> pointer */
-    expect_abort(c, (struct kumo_config_field)F(tiny, "KUMO_F_PORT"));   /* 2-byte member */
-    expect_abort(c, (struct kumo_config_field)F(body32, "KUMO_F_BODY")); /* 5 GiB in 32 bits */
-    expect_abort(c, (struct kumo_config_field)KUMO_CONFIG_FIELD_S(
-                        struct settings, body, "KUMO_F_BODY"));        /* not a duration */
-    expect_abort(c, (struct kumo_config_field)F(name, "KUMO_F_NOPE")); /* undeclared */
+    expect_abort(c, ROW("KUMO_F_NAME", TO(port)));   /* string -> int */
+    expect_abort(c, ROW("KUMO_F_TLS", TO(name)));    /* bool -> pointer */
+    expect_abort(c, ROW("KUMO_F_PORT", TO(tiny)));   /* 2-byte member */
+    expect_abort(c, ROW("KUMO_F_BODY", TO(body32))); /* 5 GiB in 32 bits */
+    expect_abort(c, ROW("KUMO_F_BODY", KUMO_CONFIG_TO_S(struct settings, body))); /* no duration */
+    expect_abort(c, ROW("KUMO_F_NOPE", TO(name)));                                /* undeclared */
     kumo_config_free(c);
 }
 
