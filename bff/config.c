@@ -8,11 +8,6 @@
 #include "runtime/log.h"
 #include "auth/revocations.h"
 
-#define SEC_MS  1000LL
-#define HOUR_MS (3600 * SEC_MS)
-#define DAY_MS  (24 * HOUR_MS)
-#define MIB     (1024LL * 1024)
-
 /* Each variable fills the member TO names (runtime/config_fields.h). */
 #define TO(m) KUMO_CONFIG_TO(struct bff_settings, m)
 static const struct kumo_config_var vars[] = {
@@ -35,15 +30,16 @@ static const struct kumo_config_var vars[] = {
      "session cookies are Secure and __Host- prefixed (false only for local http)",
      TO(cookie_secure)},
     {"KUMO_BODY_MAX", KUMO_CONFIG_SIZE, "1MiB", "largest request body (413 above)", 0, 1024,
-     64 * MIB, TO(body_max)},
+     64 * KUMO_MIB, TO(body_max)},
     {"KUMO_JSON_MAX_DEPTH", KUMO_CONFIG_INT, "32", "deepest JSON nesting accepted (400 above)", 0,
      2, 1000, TO(json_max_depth)},
     {"KUMO_REQUEST_TIMEOUT", KUMO_CONFIG_DURATION_MS, "30s",
-     "deadline budget of a request, passed to every RPC", 0, 100, HOUR_MS, TO(request_timeout_ms)},
+     "deadline budget of a request, passed to every RPC", 0, 100, KUMO_HOUR_MS,
+     TO(request_timeout_ms)},
     {"KUMO_CLIENT_TIMEOUT", KUMO_CONFIG_DURATION_MS, "10s",
      "close HTTP connections silent this long, and answer 408 to a request not received whole "
      "(first byte to end of body) within it (slow clients)",
-     0, SEC_MS, HOUR_MS, TO(client_timeout_ms)},
+     0, KUMO_SEC_MS, KUMO_HOUR_MS, TO(client_timeout_ms)},
     {"KUMO_HTTP_THREADS", KUMO_CONFIG_INT, "4",
      "HTTP/1.1 event-loop threads (they never block: handlers run on KUMO_HTTP_HANDLERS)", 0, 1, 64,
      TO(http_threads)},

@@ -37,6 +37,15 @@ enum kumo_config_flags {
     KUMO_CONFIG_REQUIRED = 1u << 1,
 };
 
+/* Units for the ranges of variable tables: milliseconds and bytes. */
+#define KUMO_SEC_MS  1000LL
+#define KUMO_MIN_MS  (60 * KUMO_SEC_MS)
+#define KUMO_HOUR_MS (60 * KUMO_MIN_MS)
+#define KUMO_DAY_MS  (24 * KUMO_HOUR_MS)
+#define KUMO_MIB     (1024LL * 1024)
+#define KUMO_GIB     (1024 * KUMO_MIB)
+#define KUMO_TIB     (1024 * KUMO_GIB)
+
 /* How a bound value is converted before it is stored (config_fields.h). */
 enum kumo_config_conv {
     KUMO_CONFIG_AS_IS,

@@ -8,14 +8,6 @@
 #include "runtime/log.h"
 #include "auth/revocations.h"
 
-#define SEC_MS  1000LL
-#define MIN_MS  (60 * SEC_MS)
-#define HOUR_MS (60 * MIN_MS)
-#define DAY_MS  (24 * HOUR_MS)
-#define MIB     (1024LL * 1024)
-#define GIB     (1024 * MIB)
-#define TIB     (1024 * GIB)
-
 /* Each variable fills the member TO names (runtime/config_fields.h). */
 #define TO(m) KUMO_CONFIG_TO(struct docs_settings, m)
 static const struct kumo_config_var own_vars[] = {
@@ -26,7 +18,7 @@ static const struct kumo_config_var own_vars[] = {
     {"KUMO_AWS_REGION", KUMO_CONFIG_STRING, NULL,
      "region of the RDS IAM token (KUMO_DB_AUTH=iam); default: AWS_REGION"},
     {"KUMO_MIGRATE_LOCK_TIMEOUT", KUMO_CONFIG_DURATION_MS, "60s",
-     "migrate: longest wait for another migrator's lock", 0, 0, HOUR_MS},
+     "migrate: longest wait for another migrator's lock", 0, 0, KUMO_HOUR_MS},
     {"KUMO_STORAGE_TARGET", KUMO_CONFIG_STRING, "127.0.0.1:7103",
      "kumo-storage's RPC address (host:port)", TO(storage_target)},
     {"KUMO_USERS_TARGET", KUMO_CONFIG_STRING, "127.0.0.1:7101",
@@ -36,36 +28,37 @@ static const struct kumo_config_var own_vars[] = {
      "exchanged for the service token every kumo-storage call and background job uses "
      "(required to serve)",
      TO(service_api_key_file)},
-    {"KUMO_MAX_DOCUMENT_SIZE", KUMO_CONFIG_SIZE, "5TiB", "largest document content", 0, 0, 5 * TIB,
-     TO(max_document_size)},
+    {"KUMO_MAX_DOCUMENT_SIZE", KUMO_CONFIG_SIZE, "5TiB", "largest document content", 0, 0,
+     5 * KUMO_TIB, TO(max_document_size)},
     {"KUMO_MULTIPART_THRESHOLD", KUMO_CONFIG_SIZE, "100MiB",
-     "content above this size is uploaded in parts", 0, 5 * MIB, 5 * GIB, TO(multipart_threshold)},
+     "content above this size is uploaded in parts", 0, 5 * KUMO_MIB, 5 * KUMO_GIB,
+     TO(multipart_threshold)},
     {"KUMO_MULTIPART_PART_SIZE", KUMO_CONFIG_SIZE, "16MiB",
-     "part size of multipart uploads (grown so that at most 10000 parts are needed)", 0, 5 * MIB,
-     5 * GIB, TO(multipart_part_size)},
-    {"KUMO_UPLOAD_URL_TTL", KUMO_CONFIG_DURATION_MS, "15m", "validity of upload URLs", 0, SEC_MS,
-     7 * DAY_MS, TO(upload_url_ttl_ms)},
+     "part size of multipart uploads (grown so that at most 10000 parts are needed)", 0,
+     5 * KUMO_MIB, 5 * KUMO_GIB, TO(multipart_part_size)},
+    {"KUMO_UPLOAD_URL_TTL", KUMO_CONFIG_DURATION_MS, "15m", "validity of upload URLs", 0,
+     KUMO_SEC_MS, 7 * KUMO_DAY_MS, TO(upload_url_ttl_ms)},
     {"KUMO_DOWNLOAD_URL_TTL", KUMO_CONFIG_DURATION_MS, "5m",
-     "validity of download URLs when the request names none (at most 1h)", 0, SEC_MS, HOUR_MS,
-     TO(download_url_ttl_ms)},
+     "validity of download URLs when the request names none (at most 1h)", 0, KUMO_SEC_MS,
+     KUMO_HOUR_MS, TO(download_url_ttl_ms)},
     {"KUMO_DELETE_RETENTION", KUMO_CONFIG_DURATION_MS, "720h",
-     "how long a soft-deleted document can be undeleted before it is purged", 0, 0, 3650 * DAY_MS,
-     TO(retention_ms)},
+     "how long a soft-deleted document can be undeleted before it is purged", 0, 0,
+     3650 * KUMO_DAY_MS, TO(retention_ms)},
     {"KUMO_UPLOAD_EXPIRY", KUMO_CONFIG_DURATION_MS, "24h",
-     "pending uploads not completed within this are cleaned up", 0, MIN_MS, 30 * DAY_MS,
+     "pending uploads not completed within this are cleaned up", 0, KUMO_MIN_MS, 30 * KUMO_DAY_MS,
      TO(upload_expiry_ms)},
     {"KUMO_IDEMPOTENCY_TTL", KUMO_CONFIG_DURATION_MS, "24h",
-     "how long a CreateDocument idempotency_key is remembered", 0, MIN_MS, 30 * DAY_MS,
+     "how long a CreateDocument idempotency_key is remembered", 0, KUMO_MIN_MS, 30 * KUMO_DAY_MS,
      TO(idempotency_ttl_ms)},
     {"KUMO_JOBS_WORKERS", KUMO_CONFIG_INT, "2", "background job workers (0: none here)", 0, 0, 64,
      TO(jobs_workers)},
     {"KUMO_JOBS_MAX_ATTEMPTS", KUMO_CONFIG_INT, "5",
      "attempts of a job before it becomes a dead letter", 0, 1, 100, TO(jobs_max_attempts)},
     {"KUMO_JOBS_BACKOFF_BASE", KUMO_CONFIG_DURATION_MS, "1s",
-     "delay before the first retry (doubling, with jitter)", 0, 10, HOUR_MS,
+     "delay before the first retry (doubling, with jitter)", 0, 10, KUMO_HOUR_MS,
      TO(jobs_backoff_base_ms)},
     {"KUMO_JOBS_BACKOFF_MAX", KUMO_CONFIG_DURATION_MS, "5m", "longest delay between retries", 0, 10,
-     DAY_MS, TO(jobs_backoff_max_ms)},
+     KUMO_DAY_MS, TO(jobs_backoff_max_ms)},
     {"KUMO_UPLOAD_EVENTS", KUMO_CONFIG_BOOL, "true",
      "complete uploads from kumo-storage's object-created events (ListObjectEvents), without "
      "the client calling CompleteUpload; needs KUMO_SERVICE_API_KEY_FILE",
@@ -82,29 +75,29 @@ static const struct kumo_config_var own_vars[] = {
      "soon as it is recorded whatever this is; shorter means quicker shutdowns)",
      0, 100, 25000, TO(upload_events_wait_ms)},
     {"KUMO_JOBS_POLL_INTERVAL", KUMO_CONFIG_DURATION_MS, "1s",
-     "how often an idle worker looks for due jobs", 0, 10, 10 * MIN_MS, TO(jobs_poll_ms)},
+     "how often an idle worker looks for due jobs", 0, 10, 10 * KUMO_MIN_MS, TO(jobs_poll_ms)},
     {"KUMO_JOBS_SWEEP_INTERVAL", KUMO_CONFIG_DURATION_MS, "1m",
-     "how often expired uploads and soft-deleted documents past retention are swept", 0, SEC_MS,
-     DAY_MS, TO(jobs_sweep_ms)},
+     "how often expired uploads and soft-deleted documents past retention are swept", 0,
+     KUMO_SEC_MS, KUMO_DAY_MS, TO(jobs_sweep_ms)},
     {"KUMO_JOBS_LEASE", KUMO_CONFIG_DURATION_MS, "30s",
      "how long a worker owns a job before another may take it over; extended every third of it "
      "while the job runs, so a killed worker's job runs again within about this long",
-     0, SEC_MS, DAY_MS, TO(jobs_lease_ms)},
+     0, KUMO_SEC_MS, KUMO_DAY_MS, TO(jobs_lease_ms)},
     {"KUMO_EXTRACT_TEXT_MAX", KUMO_CONFIG_SIZE, "1MiB",
-     "most text extracted from a document for full-text search", 0, 0, 16 * MIB,
+     "most text extracted from a document for full-text search", 0, 0, 16 * KUMO_MIB,
      TO(extract_text_max)},
     {"KUMO_EXTRACT_BIN", KUMO_CONFIG_STRING, "",
      "the sandboxed extractor for PDFs, Office files and images (default: kumo-extract beside "
      "this binary; \"off\": only text-like content is extracted)",
      TO(extract_bin)},
     {"KUMO_EXTRACT_TIMEOUT", KUMO_CONFIG_DURATION_MS, "60s",
-     "wall-clock limit of one extractor run (killed after; its CPU limit is the same)", 0, SEC_MS,
-     HOUR_MS, TO(extract_timeout_ms)},
+     "wall-clock limit of one extractor run (killed after; its CPU limit is the same)", 0,
+     KUMO_SEC_MS, KUMO_HOUR_MS, TO(extract_timeout_ms)},
     {"KUMO_EXTRACT_MEMORY", KUMO_CONFIG_SIZE, "1GiB", "address-space limit of one extractor run", 0,
-     64 * MIB, 64 * GIB, TO(extract_memory)},
+     64 * KUMO_MIB, 64 * KUMO_GIB, TO(extract_memory)},
     {"KUMO_EXTRACT_FILE_MAX", KUMO_CONFIG_SIZE, "256MiB",
      "larger PDFs, Office files and images are not given to the extractor (no text)", 0, 0,
-     16 * GIB, TO(extract_file_max)},
+     16 * KUMO_GIB, TO(extract_file_max)},
     {"KUMO_EXTRACT_MAX_PAGES", KUMO_CONFIG_INT, "500", "PDF pages whose text is read", 0, 1, 100000,
      TO(extract_max_pages)},
     {"KUMO_EXTRACT_OCR_PAGES", KUMO_CONFIG_INT, "10",
@@ -116,8 +109,8 @@ static const struct kumo_config_var own_vars[] = {
      "largest image decoded or page rendered, in pixels (bigger images are refused)", 0, 10000,
      1000000000, TO(extract_max_pixels)},
     {"KUMO_EXTRACT_ZIP_MAX", KUMO_CONFIG_SIZE, "64MiB",
-     "uncompressed bytes read from an Office file's zip (zip bombs stop there)", 0, MIB, 4 * GIB,
-     TO(extract_zip_max)},
+     "uncompressed bytes read from an Office file's zip (zip bombs stop there)", 0, KUMO_MIB,
+     4 * KUMO_GIB, TO(extract_zip_max)},
     {"KUMO_THUMBNAIL_SIZE", KUMO_CONFIG_INT, "256",
      "longest side of PDF and image thumbnails, in pixels (0: none)", 0, 0, 2048,
      TO(thumbnail_size)},
@@ -157,7 +150,7 @@ int64_t docs_part_size(const struct docs_settings *s, int64_t size, int32_t *cou
     if ((size + ps - 1) / ps > DOCS_PARTS_MAX) {
         /* Smallest whole number of MiB that fits in DOCS_PARTS_MAX parts. */
         int64_t need = (size + DOCS_PARTS_MAX - 1) / DOCS_PARTS_MAX;
-        ps = (need + MIB - 1) / MIB * MIB;
+        ps = (need + KUMO_MIB - 1) / KUMO_MIB * KUMO_MIB;
     }
     *count = size == 0 ? 1 : (int32_t)((size + ps - 1) / ps);
     return ps;

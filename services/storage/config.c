@@ -7,13 +7,6 @@
 #include "auth/revocations.h"
 #include "storage.h"
 
-#define SEC_MS  1000LL
-#define MIN_MS  (60 * SEC_MS)
-#define HOUR_MS (60 * MIN_MS)
-#define DAY_MS  (24 * HOUR_MS)
-#define MIB     (1024LL * 1024)
-#define GIB     (1024 * MIB)
-
 /* Each variable fills the member TO names (runtime/config_fields.h). */
 #define TO(m)   KUMO_CONFIG_TO(struct stg_settings, m)
 #define TO_S(m) KUMO_CONFIG_TO_S(struct stg_settings, m)
@@ -27,8 +20,8 @@ static const struct kumo_config_var vars[] = {
      "a custom endpoint)",
      TO(s3_addressing)},
     {"KUMO_STORAGE_S3_TIMEOUT", KUMO_CONFIG_DURATION_MS, "120s",
-     "s3 backend: longest S3 call (assembling a large multipart object takes a while)", 0, SEC_MS,
-     HOUR_MS, TO(s3_timeout_ms)},
+     "s3 backend: longest S3 call (assembling a large multipart object takes a while)", 0,
+     KUMO_SEC_MS, KUMO_HOUR_MS, TO(s3_timeout_ms)},
     {"KUMO_STORAGE_S3_CA_FILE", KUMO_CONFIG_STRING, NULL,
      "s3 backend: PEM CA bundle for https (default: the system's)", TO(s3_ca_file)},
     {"KUMO_STORAGE_ROOT", KUMO_CONFIG_STRING, "/var/lib/kumo/storage",
@@ -53,46 +46,48 @@ static const struct kumo_config_var vars[] = {
      "local backend: secret access key of KUMO_STORAGE_ACCESS_KEY_ID (required)",
      KUMO_CONFIG_SECRET, TO(secret_access_key)},
     {"KUMO_STORAGE_PRESIGN_TTL", KUMO_CONFIG_DURATION_MS, "15m",
-     "validity of presigned URLs when the request names none", 0, SEC_MS, 7 * DAY_MS,
+     "validity of presigned URLs when the request names none", 0, KUMO_SEC_MS, 7 * KUMO_DAY_MS,
      TO_S(presign_ttl_s)},
     {"KUMO_STORAGE_DOWNLOAD_TTL_MAX", KUMO_CONFIG_DURATION_MS, "1h",
      "longest validity of a download URL: PresignDownload refuses more, the data port refuses "
      "presigned GET/HEAD signed for longer",
-     0, SEC_MS, 7 * DAY_MS, TO_S(download_ttl_max_s)},
+     0, KUMO_SEC_MS, 7 * KUMO_DAY_MS, TO_S(download_ttl_max_s)},
     {"KUMO_STORAGE_MAX_OBJECT_SIZE", KUMO_CONFIG_SIZE, "5GiB",
-     "largest single PUT (larger objects go multipart)", 0, 0, 5 * 1024 * GIB, TO(max_object_size)},
+     "largest single PUT (larger objects go multipart)", 0, 0, 5 * 1024 * KUMO_GIB,
+     TO(max_object_size)},
     {"KUMO_STORAGE_MAX_PART_SIZE", KUMO_CONFIG_SIZE, "5GiB", "largest multipart part", 0, 1,
-     5 * GIB, TO(max_part_size)},
+     5 * KUMO_GIB, TO(max_part_size)},
     {"KUMO_STORAGE_MIN_PART_SIZE", KUMO_CONFIG_SIZE, "5MiB",
-     "smallest multipart part but the last (S3: 5 MiB)", 0, 0, 5 * GIB, TO(min_part_size)},
+     "smallest multipart part but the last (S3: 5 MiB)", 0, 0, 5 * KUMO_GIB, TO(min_part_size)},
     {"KUMO_STORAGE_MAX_PARTS", KUMO_CONFIG_INT, "10000", "most parts in an upload", 0, 1,
      STG_PARTS_MAX, TO(max_parts)},
     {"KUMO_STORAGE_MAX_XML_SIZE", KUMO_CONFIG_SIZE, "2MiB", "largest CompleteMultipartUpload body",
-     0, 1024, 64 * MIB, TO(max_xml_size)},
+     0, 1024, 64 * KUMO_MIB, TO(max_xml_size)},
     {"KUMO_STORAGE_RESTORE_EXPEDITED", KUMO_CONFIG_DURATION_MS, "5s",
-     "archive emulation: delay of an Expedited restore", 0, 0, 30 * DAY_MS,
+     "archive emulation: delay of an Expedited restore", 0, 0, 30 * KUMO_DAY_MS,
      TO(restore_ms[STG_TIER_EXPEDITED])},
     {"KUMO_STORAGE_RESTORE_STANDARD", KUMO_CONFIG_DURATION_MS, "1m",
-     "archive emulation: delay of a Standard restore", 0, 0, 30 * DAY_MS,
+     "archive emulation: delay of a Standard restore", 0, 0, 30 * KUMO_DAY_MS,
      TO(restore_ms[STG_TIER_STANDARD])},
     {"KUMO_STORAGE_RESTORE_BULK", KUMO_CONFIG_DURATION_MS, "5m",
-     "archive emulation: delay of a Bulk restore", 0, 0, 30 * DAY_MS,
+     "archive emulation: delay of a Bulk restore", 0, 0, 30 * KUMO_DAY_MS,
      TO(restore_ms[STG_TIER_BULK])},
     {"KUMO_STORAGE_RESTORE_DAY", KUMO_CONFIG_DURATION_MS, "24h",
-     "archive emulation: length of one of a restore's days (shorten for tests)", 0, 1, DAY_MS,
+     "archive emulation: length of one of a restore's days (shorten for tests)", 0, 1, KUMO_DAY_MS,
      TO(restore_day_ms)},
     {"KUMO_STORAGE_CORS_ORIGINS", KUMO_CONFIG_STRING, "",
      "comma-separated browser origins allowed on the data port (\"*\" = any; empty = none)",
      TO(cors_origins)},
     {"KUMO_STORAGE_CORS_MAX_AGE", KUMO_CONFIG_DURATION_MS, "10m",
-     "how long browsers may cache a CORS preflight", 0, 0, DAY_MS, TO_S(cors_max_age_s)},
+     "how long browsers may cache a CORS preflight", 0, 0, KUMO_DAY_MS, TO_S(cors_max_age_s)},
     {"KUMO_STORAGE_DATA_MAX_CONNECTIONS", KUMO_CONFIG_INT, "256",
      "data port: most connections at once (one thread each)", 0, 1, 10000,
      TO(data_max_connections)},
     {"KUMO_STORAGE_DATA_TIMEOUT", KUMO_CONFIG_DURATION_MS, "60s",
-     "data port: close a connection silent this long", 0, SEC_MS, HOUR_MS, TO_S(data_timeout_s)},
+     "data port: close a connection silent this long", 0, KUMO_SEC_MS, KUMO_HOUR_MS,
+     TO_S(data_timeout_s)},
     {"KUMO_STORAGE_DATA_CONNECTION_MEMORY", KUMO_CONFIG_SIZE, "128KiB",
-     "data port: memory per connection, which bounds request headers", 0, 16 * 1024, 4 * MIB,
+     "data port: memory per connection, which bounds request headers", 0, 16 * 1024, 4 * KUMO_MIB,
      TO(data_connection_memory)},
     {"KUMO_STORAGE_MIN_FREE", KUMO_CONFIG_SIZE, "64MiB",
      "local backend: /readyz answers 503 while the storage volume has less free space (writes "
@@ -117,8 +112,8 @@ static const struct kumo_config_var vars[] = {
     {"KUMO_STORAGE_SQS_REGION", KUMO_CONFIG_STRING, "",
      "SigV4 region of the queue (default: KUMO_STORAGE_REGION)", TO(sqs_region)},
     {"KUMO_STORAGE_SQS_WAIT", KUMO_CONFIG_DURATION_MS, "20s",
-     "SQS ReceiveMessage long poll (WaitTimeSeconds, whole seconds)", 0, SEC_MS, 20 * SEC_MS,
-     TO(sqs_wait_ms)},
+     "SQS ReceiveMessage long poll (WaitTimeSeconds, whole seconds)", 0, KUMO_SEC_MS,
+     20 * KUMO_SEC_MS, TO(sqs_wait_ms)},
     {"KUMO_STORAGE_EVENTS_KEEP", KUMO_CONFIG_INT, "50000",
      "object events the journal keeps (older ones are compacted away)", 0, 100, 10000000,
      TO(events_keep)},

@@ -5,9 +5,6 @@
 #include "runtime/log.h"
 #include "users.h"
 
-#define HOUR_MS (3600LL * 1000)
-#define DAY_MS  (24 * HOUR_MS)
-
 /* Each variable fills the member TO names (runtime/config_fields.h). */
 #define TO(m)    KUMO_CONFIG_TO(struct users_settings, m)
 #define TO_S(m)  KUMO_CONFIG_TO_S(struct users_settings, m)
@@ -25,18 +22,18 @@ static const struct kumo_config_var own_vars[] = {
     {"KUMO_JWT_LEEWAY", KUMO_CONFIG_DURATION_MS, "30s", "clock skew allowed verifying tokens", 0, 0,
      300000, TO_S(leeway_s)},
     {"KUMO_ACCESS_TOKEN_TTL", KUMO_CONFIG_DURATION_MS, "15m", "lifetime of access tokens", 0, 60000,
-     24 * HOUR_MS, TO_S(access_ttl_s)},
+     24 * KUMO_HOUR_MS, TO_S(access_ttl_s)},
     {"KUMO_API_TOKEN_TTL", KUMO_CONFIG_DURATION_MS, "5m",
-     "lifetime of access tokens exchanged for API keys", 0, 60000, HOUR_MS, TO_S(api_ttl_s)},
+     "lifetime of access tokens exchanged for API keys", 0, 60000, KUMO_HOUR_MS, TO_S(api_ttl_s)},
     {"KUMO_REFRESH_TOKEN_TTL", KUMO_CONFIG_DURATION_MS, "168h",
-     "lifetime of one refresh token (each use rotates it)", 0, 60000, 90 * DAY_MS,
+     "lifetime of one refresh token (each use rotates it)", 0, 60000, 90 * KUMO_DAY_MS,
      TO_S(refresh_ttl_s)},
     {"KUMO_REFRESH_REUSE_GRACE", KUMO_CONFIG_DURATION_MS, "10s",
      "a spent refresh token presented again this soon after its rotation rotates again instead of "
      "revoking its login (a reload that lost the answer); 0: never",
      0, 0, 60000, TO_US(refresh_reuse_grace_us)},
     {"KUMO_REFRESH_FAMILY_TTL", KUMO_CONFIG_DURATION_MS, "720h",
-     "longest a login lasts through refreshes, from Authenticate", 0, 60000, 365 * DAY_MS,
+     "longest a login lasts through refreshes, from Authenticate", 0, 60000, 365 * KUMO_DAY_MS,
      TO_S(family_ttl_s)},
     {"KUMO_SECRET_PEPPER", KUMO_CONFIG_STRING, NULL,
      "server secret (>= 32 bytes) keying the stored hashes of refresh tokens and API keys "
@@ -53,7 +50,7 @@ static const struct kumo_config_var own_vars[] = {
      "argon2 runs at once (each takes M KiB); more wait up to 2 s, then resource_exhausted", 0, 1,
      64, TO(argon2_max_concurrent)},
     {"KUMO_LOGIN_WINDOW", KUMO_CONFIG_DURATION_MS, "15m",
-     "sliding window of the login failure counters", 0, 1000, DAY_MS, TO(login_window_ms)},
+     "sliding window of the login failure counters", 0, 1000, KUMO_DAY_MS, TO(login_window_ms)},
     {"KUMO_LOGIN_MAX_FAILURES_PER_ACCOUNT", KUMO_CONFIG_INT, "5",
      "failed logins of one account from one client address within the window before that "
      "address gets resource_exhausted for that account (other addresses are not affected)",
@@ -83,7 +80,7 @@ static const struct kumo_config_var own_vars[] = {
      "service principals (API keys of role service) allowed the read-only RPCs",
      TO(service_callers)},
     {"KUMO_MIGRATE_LOCK_TIMEOUT", KUMO_CONFIG_DURATION_MS, "60s",
-     "migrate: longest wait for another migrator's lock", 0, 0, HOUR_MS},
+     "migrate: longest wait for another migrator's lock", 0, 0, KUMO_HOUR_MS},
     {"KUMO_AWS_REGION", KUMO_CONFIG_STRING, NULL,
      "region of the RDS IAM token (KUMO_DB_AUTH=iam); default: AWS_REGION"},
     {"KUMO_BOOTSTRAP_ADMIN_EMAIL", KUMO_CONFIG_STRING, "admin@kumo.local",
