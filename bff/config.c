@@ -94,12 +94,6 @@ const struct kumo_config_var *bff_config_vars(size_t *n)
     return vars;
 }
 
-static int bad(const char *why)
-{
-    kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "error", why, NULL);
-    return -1;
-}
-
 static int limit(const struct kumo_config *c, const char *name, double *rate, double *burst)
 {
     if (kumo_ratelimit_parse(kumo_config_string(c, name), rate, burst) != 0) {
@@ -112,8 +106,7 @@ static int limit(const struct kumo_config *c, const char *name, double *rate, do
 
 int bff_settings_load(const struct kumo_config *c, struct bff_settings *s)
 {
-    memset(s, 0, sizeof *s);
-    kumo_config_fill(c, s, vars, sizeof vars / sizeof vars[0]);
+    KUMO_CONFIG_FILL(c, s, vars);
     if (s->http_addr == NULL || *s->http_addr == '\0')
         s->http_addr = kumo_config_string(c, "KUMO_RPC_ADDR");
     if (s->http_addr == NULL || *s->http_addr == '\0')
@@ -129,7 +122,7 @@ int bff_settings_load(const struct kumo_config *c, struct bff_settings *s)
         (!colon || colon == s->direct_upload_connect || colon[1] == '\0' ||
          strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
          strlen(s->direct_upload_connect) > 255 || strpbrk(s->direct_upload_connect, " /@?#")))
-        return bad("KUMO_DIRECT_UPLOAD_CONNECT must be host:port");
+        return kumo_config_bad("KUMO_DIRECT_UPLOAD_CONNECT must be host:port");
     if (limit(c, "KUMO_RATE_LIMIT_PER_ADDRESS", &s->rl_addr_rate, &s->rl_addr_burst) != 0 ||
         limit(c, "KUMO_RATE_LIMIT_PER_PRINCIPAL", &s->rl_principal_rate, &s->rl_principal_burst) !=
             0 ||

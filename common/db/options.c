@@ -79,7 +79,7 @@ int kumo_db_options_from_config(const struct kumo_config *c, struct kumo_db_opti
 {
     const char *auth = kumo_config_string(c, "KUMO_DB_AUTH");
 
-    memset(o, 0, sizeof *o);
+    KUMO_CONFIG_FILL(c, o, db_vars);
     if (auth && strcasecmp(auth, "iam") == 0) {
         o->auth = KUMO_DB_AUTH_IAM;
     } else if (!auth || strcasecmp(auth, "password") == 0) {
@@ -89,6 +89,5 @@ int kumo_db_options_from_config(const struct kumo_config *c, struct kumo_db_opti
                        "KUMO_DB_AUTH must be password or iam");
         return KUMO_ERR_INVALID;
     }
-    kumo_config_fill(c, o, db_vars, sizeof db_vars / sizeof db_vars[0]);
     return 0;
 }

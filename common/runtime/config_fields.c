@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/log.h"
+
 static void bad_row(const struct kumo_config_var *f, const char *why)
 {
     fprintf(stderr, "kumo_config_fill: %s: %s\n", f->name, why);
@@ -62,4 +64,10 @@ void kumo_config_fill(const struct kumo_config *c, void *dst, const struct kumo_
             store_number(f, p, x);
         }
     }
+}
+
+int kumo_config_bad(const char *why)
+{
+    kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "error", why, NULL);
+    return -1;
 }

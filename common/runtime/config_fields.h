@@ -19,6 +19,7 @@
 #define KUMO_CONFIG_FIELDS_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include "runtime/config.h"
 
@@ -40,5 +41,16 @@
  * the first run. */
 void kumo_config_fill(const struct kumo_config *c, void *dst, const struct kumo_config_var *vars,
                       size_t n);
+
+/* A settings loader's start: zeroes the struct *dst, then kumo_config_fill
+ * from the static table `vars`. */
+#define KUMO_CONFIG_FILL(c, dst, vars)                                                             \
+    (memset((dst), 0, sizeof *(dst)),                                                              \
+     kumo_config_fill((c), (dst), (vars), sizeof(vars) / sizeof((vars)[0])))
+
+/* For a loader's checks beyond what the table says (one value against
+ * another, a syntax): logs "bad configuration" with `why` (it names the
+ * variables) and returns -1. */
+int kumo_config_bad(const char *why);
 
 #endif

@@ -5,7 +5,6 @@
 #include "auth/jwt_setup.h"
 #include "documents.h"
 #include "runtime/config_fields.h"
-#include "runtime/log.h"
 #include "auth/revocations.h"
 
 /* Each variable fills the member TO names (runtime/config_fields.h). */
@@ -121,25 +120,18 @@ const struct kumo_config_var *docs_config_vars(size_t *n)
     return kumo_db_daemon_vars(own_vars, sizeof own_vars / sizeof own_vars[0], "kumo_documents", n);
 }
 
-static int bad(const char *why)
-{
-    kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "error", why, NULL);
-    return -1;
-}
-
 int docs_settings_load(const struct kumo_config *c, struct docs_settings *s)
 {
-    memset(s, 0, sizeof *s);
-    kumo_config_fill(c, s, own_vars, sizeof own_vars / sizeof own_vars[0]);
+    KUMO_CONFIG_FILL(c, s, own_vars);
     if (strspn(s->extract_ocr_langs, "abcdefghijklmnopqrstuvwxyz_+") !=
         strlen(s->extract_ocr_langs))
-        return bad("KUMO_EXTRACT_OCR_LANGS: tesseract language names joined by '+'");
+        return kumo_config_bad("KUMO_EXTRACT_OCR_LANGS: tesseract language names joined by '+'");
     if (kumo_jwt_settings_load(c, &s->jwt) != 0)
         return -1;
     if (s->storage_target[0] == '\0' || s->users_target[0] == '\0')
-        return bad("KUMO_STORAGE_TARGET and KUMO_USERS_TARGET must not be empty");
+        return kumo_config_bad("KUMO_STORAGE_TARGET and KUMO_USERS_TARGET must not be empty");
     if (s->jobs_backoff_base_ms > s->jobs_backoff_max_ms)
-        return bad("KUMO_JOBS_BACKOFF_BASE must not exceed KUMO_JOBS_BACKOFF_MAX");
+        return kumo_config_bad("KUMO_JOBS_BACKOFF_BASE must not exceed KUMO_JOBS_BACKOFF_MAX");
     return 0;
 }
 

@@ -2,7 +2,6 @@
 #include <string.h>
 
 #include "runtime/config_fields.h"
-#include "runtime/log.h"
 #include "auth/jwt_setup.h"
 #include "auth/revocations.h"
 #include "storage.h"
@@ -131,55 +130,50 @@ const struct kumo_config_var *stg_config_vars(size_t *n)
     return vars;
 }
 
-static int bad(const char *why)
-{
-    kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "error", why, NULL);
-    return -1;
-}
-
 /* The local backend's data port key pair (the S3 backend signs with the
  * provider chain's credentials instead). */
 static int check_key_pair(const struct stg_settings *s)
 {
     if (s->access_key_id == NULL || s->access_key_id[0] == '\0' ||
         strchr(s->access_key_id, '/') != NULL || strlen(s->access_key_id) > 128)
-        return bad("KUMO_STORAGE_ACCESS_KEY_ID must be 1..128 characters without '/'");
+        return kumo_config_bad("KUMO_STORAGE_ACCESS_KEY_ID must be 1..128 characters without '/'");
     if (s->secret_access_key == NULL || strlen(s->secret_access_key) < 16)
-        return bad("KUMO_STORAGE_SECRET_ACCESS_KEY must be at least 16 characters");
+        return kumo_config_bad("KUMO_STORAGE_SECRET_ACCESS_KEY must be at least 16 characters");
     return 0;
 }
 
 int stg_settings_load(const struct kumo_config *c, struct stg_settings *s)
 {
-    memset(s, 0, sizeof *s);
-    kumo_config_fill(c, s, vars, sizeof vars / sizeof vars[0]);
+    KUMO_CONFIG_FILL(c, s, vars);
     if (s->data_addr == NULL || *s->data_addr == '\0')
         s->data_addr = kumo_config_string(c, "KUMO_RPC_ADDR");
     s->drain_timeout_ms = kumo_config_int(c, "KUMO_DRAIN_TIMEOUT"); /* the daemon's */
     s->restore_ms[STG_TIER_UNSPECIFIED] = s->restore_ms[STG_TIER_STANDARD];
 
     if (strcmp(s->backend, "local") != 0 && strcmp(s->backend, "s3") != 0)
-        return bad("KUMO_STORAGE_BACKEND must be local or s3");
+        return kumo_config_bad("KUMO_STORAGE_BACKEND must be local or s3");
     if (strcmp(s->s3_addressing, "auto") != 0 && strcmp(s->s3_addressing, "path") != 0 &&
         strcmp(s->s3_addressing, "virtual") != 0)
-        return bad("KUMO_STORAGE_S3_ADDRESSING must be auto, path or virtual");
+        return kumo_config_bad("KUMO_STORAGE_S3_ADDRESSING must be auto, path or virtual");
     if (s->root == NULL || s->root[0] != '/')
-        return bad("KUMO_STORAGE_ROOT must be an absolute path");
+        return kumo_config_bad("KUMO_STORAGE_ROOT must be an absolute path");
     if (!stg_bucket_name_valid(s->bucket))
-        return bad("KUMO_STORAGE_BUCKET is not a valid S3 bucket name");
+        return kumo_config_bad("KUMO_STORAGE_BUCKET is not a valid S3 bucket name");
     if (s->region[0] == '\0' || strchr(s->region, '/') != NULL)
-        return bad("KUMO_STORAGE_REGION must be a region name such as us-east-1");
+        return kumo_config_bad("KUMO_STORAGE_REGION must be a region name such as us-east-1");
     if (strcmp(s->backend, "local") == 0 && check_key_pair(s) != 0)
         return -1;
     if (strcmp(s->events_source, "auto") != 0 && strcmp(s->events_source, "dataport") != 0 &&
         strcmp(s->events_source, "sqs") != 0)
-        return bad("KUMO_STORAGE_EVENTS_SOURCE must be auto, dataport or sqs");
+        return kumo_config_bad("KUMO_STORAGE_EVENTS_SOURCE must be auto, dataport or sqs");
     if (strcmp(s->events_source, "sqs") == 0 && (!s->sqs_queue_url || !s->sqs_queue_url[0]))
-        return bad("KUMO_STORAGE_EVENTS_SOURCE=sqs needs KUMO_STORAGE_SQS_QUEUE_URL");
+        return kumo_config_bad("KUMO_STORAGE_EVENTS_SOURCE=sqs needs KUMO_STORAGE_SQS_QUEUE_URL");
     if (s->min_part_size > s->max_part_size)
-        return bad("KUMO_STORAGE_MIN_PART_SIZE must not exceed KUMO_STORAGE_MAX_PART_SIZE");
+        return kumo_config_bad(
+            "KUMO_STORAGE_MIN_PART_SIZE must not exceed KUMO_STORAGE_MAX_PART_SIZE");
     if (s->data_port < 0 && strcmp(s->backend, "local") == 0)
-        return bad("KUMO_STORAGE_DATA_PORT=-1 is only for the S3 backend: the local backend "
-                   "serves its objects there");
+        return kumo_config_bad(
+            "KUMO_STORAGE_DATA_PORT=-1 is only for the S3 backend: the local backend "
+            "serves its objects there");
     return kumo_jwt_settings_load(c, &s->jwt);
 }

@@ -2,7 +2,6 @@
 #include <string.h>
 
 #include "runtime/config_fields.h"
-#include "runtime/log.h"
 #include "users.h"
 
 /* Each variable fills the member TO names (runtime/config_fields.h). */
@@ -108,19 +107,12 @@ const struct kumo_config_var *users_config_vars(size_t *n)
     return kumo_db_daemon_vars(own_vars, sizeof own_vars / sizeof own_vars[0], "kumo_users", n);
 }
 
-static int bad(const char *why)
-{
-    kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "error", why, NULL);
-    return -1;
-}
-
 int users_settings_load(const struct kumo_config *c, struct users_settings *s)
 {
-    memset(s, 0, sizeof *s);
-    kumo_config_fill(c, s, own_vars, sizeof own_vars / sizeof own_vars[0]);
+    KUMO_CONFIG_FILL(c, s, own_vars);
     if (!s->issuer || !*s->issuer || !s->audience || !*s->audience)
-        return bad("KUMO_JWT_ISSUER and KUMO_JWT_AUDIENCE must not be empty");
+        return kumo_config_bad("KUMO_JWT_ISSUER and KUMO_JWT_AUDIENCE must not be empty");
     if (s->refresh_ttl_s > s->family_ttl_s)
-        return bad("KUMO_REFRESH_TOKEN_TTL must not exceed KUMO_REFRESH_FAMILY_TTL");
+        return kumo_config_bad("KUMO_REFRESH_TOKEN_TTL must not exceed KUMO_REFRESH_FAMILY_TTL");
     return kumo_cidr_list_from_config(c, "KUMO_TRUSTED_PROXIES", &s->trusted_proxies);
 }
