@@ -85,7 +85,7 @@ $(GEN)/desc/test.binpb: $(addprefix tests/proto/,$(TEST_PROTOS))
 	@mkdir -p $(dir $@)
 	$(PROTOC) $(PROTO_PATHS) --include_imports --descriptor_set_out=$@ $(TEST_PROTOS)
 
-$(GEN)/desc/test_desc.S: $(GEN)/desc/test.binpb
+$(GEN)/desc/test_desc.S: $(GEN)/desc/test.binpb scripts/embed-blob
 	scripts/embed-blob kumo_test_descriptor_set $< > $@
 
 # One descriptor set per service package (proto/kumo/<svc>/v1), embedded as
@@ -96,7 +96,7 @@ $(GEN)/desc/svc_%.binpb: $(wildcard proto/kumo/*/v1/*.proto)
 	$(PROTOC) $(PROTO_PATHS) --include_imports --descriptor_set_out=$@ \
 	  $(patsubst proto/%,%,$(wildcard proto/kumo/$*/v1/*.proto))
 
-$(GEN)/desc/svc_%_desc.S: $(GEN)/desc/svc_%.binpb
+$(GEN)/desc/svc_%_desc.S: $(GEN)/desc/svc_%.binpb scripts/embed-blob
 	scripts/embed-blob kumo_$*_descriptor_set $< > $@
 
 # Health and reflection, served by every daemon: embedded in libkumo.
@@ -106,7 +106,7 @@ $(GEN)/desc/builtin.binpb:
 	  grpc/health/v1/health.proto grpc/reflection/v1/reflection.proto \
 	  grpc/reflection/v1alpha/reflection.proto
 
-$(GEN)/desc/builtin_desc.S: $(GEN)/desc/builtin.binpb
+$(GEN)/desc/builtin_desc.S: $(GEN)/desc/builtin.binpb scripts/embed-blob
 	scripts/embed-blob kumo_builtin_descriptor_set $< > $@
 
 .PRECIOUS: $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h $(GEN)/desc/%.binpb $(GEN)/desc/%.S
@@ -130,6 +130,11 @@ $(BUILD)/obj/%.o: %.c | $(ALL_GEN_H)
 $(BUILD)/obj/gen/%.o: $(GEN)/%.c | $(ALL_GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(filter-out -Werror -Wshadow,$(CFLAGS_ALL)) -w $(DEPFLAGS) -c $< -o $@
+
+# The version every daemon's --version prints: the VERSION file.
+KUMO_VERSION := $(shell cat VERSION)
+$(BUILD)/obj/common/runtime/daemon.o: VERSION
+$(BUILD)/obj/common/runtime/daemon.o: CPPFLAGS_ALL += -DKUMO_VERSION='"$(KUMO_VERSION)"'
 
 $(BUILD)/obj/gen/desc/%.o: $(GEN)/desc/%.S
 	@mkdir -p $(dir $@)

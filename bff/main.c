@@ -153,18 +153,12 @@ int main(int argc, char **argv)
      * arena of its own (up to 8 per core), each keeping what it freed. Two
      * arenas keep the RSS near the live data at no measurable cost here. */
     mallopt(M_ARENA_MAX, 2);
-    size_t n_vars;
-    const struct kumo_config_var *vars = bff_config_vars(&n_vars);
-    struct kumo_daemon_spec spec = {
-        .program = "kumo-bff",
+    static const struct kumo_daemon_spec spec = {
         .svc = "bff",
         .summary = "kumo BFF: the browser's JSON API (/api/v1 over HTTP/1.1 and h2c) in front of "
                    "kumo-users and kumo-documents",
-        .version = "0.1.0",
-        .default_rpc_port = 7100,
-        .default_admin_port = 9100,
-        .vars = vars,
-        .n_vars = n_vars,
+        .default_port = 7100,
+        .config_vars = bff_config_vars,
         .setup = setup,
         .teardown = teardown,
         .ud = &app,

@@ -9,6 +9,8 @@
 
 #include "base/alloc.h"
 #include "base/errors.h"
+#include "runtime/config.h"
+#include "runtime/log.h"
 
 struct range {
     uint8_t addr[16]; /* IPv4 stored as ::ffff:a.b.c.d */
@@ -132,4 +134,14 @@ size_t kumo_cidr_list_count(const struct kumo_cidr_list *l)
 void kumo_cidr_list_free(struct kumo_cidr_list *l)
 {
     kumo_free(l);
+}
+
+int kumo_cidr_list_from_config(const struct kumo_config *c, const char *name,
+                               struct kumo_cidr_list **out)
+{
+    char err[160];
+    if (kumo_cidr_list_parse(kumo_config_string(c, name), out, err, sizeof err) == 0)
+        return 0;
+    kumo_log(KUMO_LOG_ERROR, NULL, "bad configuration", "variable", name, "error", err, NULL);
+    return -1;
 }

@@ -25,6 +25,14 @@ struct kumo_cidr_list;
  * err[0..errlen) names the offending entry. */
 int kumo_cidr_list_parse(const char *text, struct kumo_cidr_list **out, char *err, size_t errlen);
 
+struct kumo_config;
+
+/* kumo_cidr_list_parse of the configuration variable `name` (e.g.
+ * KUMO_TRUSTED_PROXIES). Returns 0, or -1 after logging "bad
+ * configuration" with the variable and what is wrong. */
+int kumo_cidr_list_from_config(const struct kumo_config *c, const char *name,
+                               struct kumo_cidr_list **out);
+
 /* Returns 1 if the numeric address s[0..n) (IPv4 dotted or IPv6 text, not
  * NUL-terminated) is inside one of the list's ranges, else 0 (also for
  * text that is not an address, or a NULL list). */

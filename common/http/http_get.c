@@ -1,21 +1,13 @@
 /* A bounded HTTP GET over libcurl; see http_get.h. */
 #include "http/http_get.h"
 
-#include <curl/curl.h>
-#include <pthread.h>
 #include <stdio.h>
 
 #include "base/errors.h"
+#include "http/easy.h"
 
 #define DEFAULT_TIMEOUT_MS 5000
 #define DEFAULT_MAX_LEN    (1024 * 1024)
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_init(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 struct sink {
     struct kumo_buf *b;
@@ -40,27 +32,19 @@ int kumo_http_get(const char *url, const struct kumo_http_get_opts *o, struct ku
 {
     char msg[96];
     snprintf(msg, sizeof msg, "%s: fetch failed", what ? what : "http");
-    pthread_once(&curl_once, curl_init);
-    CURL *h = curl_easy_init();
+    char errbuf[CURL_ERROR_SIZE];
+    CURL *h = kumo_http_easy(url, errbuf);
     if (h == NULL)
         return kumo_buf_error(err, KUMO_ERR_IO, msg, "cannot create a curl handle");
     struct sink s = {body, o && o->max_len ? o->max_len : DEFAULT_MAX_LEN, 0};
-    char errbuf[CURL_ERROR_SIZE] = "";
     long timeout = o && o->timeout_ms > 0 ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     if (o && o->ca_file)
         curl_easy_setopt(h, CURLOPT_CAINFO, o->ca_file);
-    CURLcode cc = curl_easy_perform(h);
-    long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(h);
+    long status;
+    CURLcode cc = kumo_http_easy_run(h, &status);
     if (s.too_large) {
         snprintf(msg, sizeof msg, "%s: document too large", what ? what : "http");
         return kumo_buf_error(err, KUMO_ERR_TOO_LARGE, msg, NULL);

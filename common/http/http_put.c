@@ -1,22 +1,14 @@
 /* A bounded HTTP PUT over libcurl; see http_put.h. */
 #include "http/http_put.h"
 
-#include <curl/curl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "base/errors.h"
+#include "http/easy.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_init(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT); /* reference counted: http_get.c calls it too */
-}
 
 struct source {
     const char *p;
@@ -87,8 +79,8 @@ int kumo_http_put(const struct kumo_http_put_req *rq, struct kumo_http_put_answe
         if ((size_t)snprintf(via, sizeof via, "::%s", rq->connect_to) >= sizeof via)
             return fail(err, what, "connect_to too long");
     }
-    pthread_once(&curl_once, curl_init);
-    CURL *h = curl_easy_init();
+    char errbuf[CURL_ERROR_SIZE];
+    CURL *h = kumo_http_easy(rq->url, errbuf);
     if (h == NULL)
         return fail(err, what, "cannot create a curl handle");
     struct curl_slist *hl = curl_slist_append(NULL, "Expect:");
@@ -116,13 +108,8 @@ int kumo_http_put(const struct kumo_http_put_req *rq, struct kumo_http_put_answe
     }
     struct source src = {rq->body, rq->len};
     long timeout_ms = rq->timeout_ms;
-    char errbuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(h, CURLOPT_URL, rq->url);
     if (vl)
         curl_easy_setopt(h, CURLOPT_CONNECT_TO, vl);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS);
     curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->len);
@@ -132,13 +119,10 @@ int kumo_http_put(const struct kumo_http_put_req *rq, struct kumo_http_put_answe
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, ans);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    CURLcode cc = curl_easy_perform(h);
-    long code = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    long code;
+    CURLcode cc = kumo_http_easy_run(h, &code);
     curl_slist_free_all(hl);
     curl_slist_free_all(vl);
-    curl_easy_cleanup(h);
     ans->status = code;
     if (cc != CURLE_OK)
         return fail(err, what, errbuf[0] ? errbuf : curl_easy_strerror(cc));

@@ -38,22 +38,26 @@ static const struct kumo_rpc_method methods_v1alpha[] = {
     {"ServerReflectionInfo", info_v1alpha, KUMO_RPC_STREAM_EACH | KUMO_RPC_PUBLIC},
 };
 
-const struct kumo_rpc_service *kumo_reflection_service_v1(struct kumo_reflection *r)
+/* Fills the v1 (alpha 0) or v1alpha (alpha 1) service of `r`. */
+static const struct kumo_rpc_service *service(struct kumo_reflection *r, int alpha,
+                                              const ProtobufCServiceDescriptor *descriptor,
+                                              const struct kumo_rpc_method *method)
 {
-    struct kumo_rpc_service *s = kumo__reflection_service_slot(r, 0);
-    s->descriptor = &grpc__reflection__v1__server_reflection__descriptor;
-    s->methods = methods_v1;
+    struct kumo_rpc_service *s = kumo__reflection_service_slot(r, alpha);
+    s->descriptor = descriptor;
+    s->methods = method;
     s->n_methods = 1;
     s->user_data = r;
     return s;
 }
 
+const struct kumo_rpc_service *kumo_reflection_service_v1(struct kumo_reflection *r)
+{
+    return service(r, 0, &grpc__reflection__v1__server_reflection__descriptor, methods_v1);
+}
+
 const struct kumo_rpc_service *kumo_reflection_service_v1alpha(struct kumo_reflection *r)
 {
-    struct kumo_rpc_service *s = kumo__reflection_service_slot(r, 1);
-    s->descriptor = &grpc__reflection__v1alpha__server_reflection__descriptor;
-    s->methods = methods_v1alpha;
-    s->n_methods = 1;
-    s->user_data = r;
-    return s;
+    return service(r, 1, &grpc__reflection__v1alpha__server_reflection__descriptor,
+                   methods_v1alpha);
 }

@@ -449,17 +449,25 @@ static void *io_main(void *arg)
     return NULL;
 }
 
-static int make_listener(struct kumo_rpc_server *srv, int port, int *fd_out, int *bound_port)
+/* The bind address (numeric) and `port`, resolved for a listener. Returns
+ * 0 (free *res with freeaddrinfo) or -EINVAL. */
+static int resolve(const struct kumo_rpc_server *srv, int port, struct addrinfo **res)
 {
-    struct addrinfo hints = {0}, *res = NULL;
+    struct addrinfo hints = {0};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
     char portstr[16];
     snprintf(portstr, sizeof(portstr), "%d", port);
-    int rc = getaddrinfo(srv->bind_addr, portstr, &hints, &res);
+    return getaddrinfo(srv->bind_addr, portstr, &hints, res) == 0 ? 0 : -EINVAL;
+}
+
+static int make_listener(struct kumo_rpc_server *srv, int port, int *fd_out, int *bound_port)
+{
+    struct addrinfo *res = NULL;
+    int rc = resolve(srv, port, &res);
     if (rc != 0)
-        return -EINVAL;
+        return rc;
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         rc = -errno;
@@ -489,13 +497,8 @@ static int make_listener(struct kumo_rpc_server *srv, int port, int *fd_out, int
  * another: probe the port without it first, so "in use" is an error. */
 static int probe_port_free(struct kumo_rpc_server *srv, int port)
 {
-    struct addrinfo hints = {0}, *res = NULL;
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
-    char portstr[16];
-    snprintf(portstr, sizeof(portstr), "%d", port);
-    if (getaddrinfo(srv->bind_addr, portstr, &hints, &res) != 0)
+    struct addrinfo *res = NULL;
+    if (resolve(srv, port, &res) != 0)
         return -EINVAL;
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int rc = 0;

@@ -386,6 +386,11 @@ int kumo_config_declared(const struct kumo_config *c, const char *name)
     return 0;
 }
 
+enum kumo_config_type kumo_config_type_of(const struct kumo_config *c, const char *name)
+{
+    return find(c, name)->type;
+}
+
 const char *kumo_config_string(const struct kumo_config *c, const char *name)
 {
     const struct entry *e = find(c, name);

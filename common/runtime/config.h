@@ -37,6 +37,30 @@ enum kumo_config_flags {
     KUMO_CONFIG_REQUIRED = 1u << 1,
 };
 
+/* Units for the ranges of variable tables: milliseconds and bytes. */
+#define KUMO_SEC_MS  1000LL
+#define KUMO_MIN_MS  (60 * KUMO_SEC_MS)
+#define KUMO_HOUR_MS (60 * KUMO_MIN_MS)
+#define KUMO_DAY_MS  (24 * KUMO_HOUR_MS)
+#define KUMO_MIB     (1024LL * 1024)
+#define KUMO_GIB     (1024 * KUMO_MIB)
+#define KUMO_TIB     (1024 * KUMO_GIB)
+
+/* How a bound value is converted before it is stored (config_fields.h). */
+enum kumo_config_conv {
+    KUMO_CONFIG_AS_IS,
+    KUMO_CONFIG_SECONDS,  /* a DURATION_MS in whole seconds (rounded down) */
+    KUMO_CONFIG_MICROS,   /* a DURATION_MS in microseconds */
+    KUMO_CONFIG_NONEMPTY, /* a STRING, NULL when it is "" */
+};
+
+/* The member of a settings struct a variable fills (kumo_config_fill in
+ * config_fields.h); all zero: none. */
+struct kumo_config_to {
+    size_t offset, size;
+    enum kumo_config_conv conv;
+};
+
 /* One declared variable. The strings must outlive the kumo_config loaded
  * from the table (string literals in practice). */
 struct kumo_config_var {
@@ -47,6 +71,7 @@ struct kumo_config_var {
     unsigned flags;            /* enum kumo_config_flags */
     int64_t min, max;          /* inclusive range for INT (value), DURATION_MS
                                 * (ms) and SIZE (bytes); ignored if both 0 */
+    struct kumo_config_to to;  /* optional: KUMO_CONFIG_TO (config_fields.h) */
 };
 
 struct kumo_config; /* the loaded values; opaque */
@@ -65,6 +90,9 @@ int kumo_config_load(const struct kumo_config_var *vars, size_t n, struct kumo_c
  * below abort on an undeclared name: this lets shared set-up code read a
  * setting only some daemons have). */
 int kumo_config_declared(const struct kumo_config *c, const char *name);
+
+/* The declared type of `name`. */
+enum kumo_config_type kumo_config_type_of(const struct kumo_config *c, const char *name);
 
 /* Returns the text of `name` as set or defaulted (for every type: "5s" for
  * a duration), or NULL if it has neither. The string is owned by `c`. */

@@ -11,6 +11,7 @@
 #include <malloc.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -43,7 +44,8 @@ struct kumo_connlimit {
     int max_total, max_per_address;
     int open;            /* counted slots */
     int slots, slots_hw; /* slots alive (evicted ones until released), and their high-water mark */
-    long evicted, refused, trims;
+    /* Counters: bumped under mu, read without it. */
+    atomic_long evicted, refused, trims;
     struct kumo_connlimit_slot *all;
 };
 
@@ -204,10 +206,7 @@ void kumo_connlimit_release(struct kumo_connlimit *l, struct kumo_connlimit_slot
 
 long kumo_connlimit_trims(struct kumo_connlimit *l)
 {
-    pthread_mutex_lock(&l->mu);
-    long n = l->trims;
-    pthread_mutex_unlock(&l->mu);
-    return n;
+    return atomic_load(&l->trims);
 }
 
 int kumo_connlimit_count(struct kumo_connlimit *l, const char *peer)
@@ -220,16 +219,10 @@ int kumo_connlimit_count(struct kumo_connlimit *l, const char *peer)
 
 long kumo_connlimit_evicted(struct kumo_connlimit *l)
 {
-    pthread_mutex_lock(&l->mu);
-    long n = l->evicted;
-    pthread_mutex_unlock(&l->mu);
-    return n;
+    return atomic_load(&l->evicted);
 }
 
 long kumo_connlimit_refused(struct kumo_connlimit *l)
 {
-    pthread_mutex_lock(&l->mu);
-    long n = l->refused;
-    pthread_mutex_unlock(&l->mu);
-    return n;
+    return atomic_load(&l->refused);
 }

@@ -17,8 +17,15 @@
 #include "rpc/rpc.h"
 #include "runtime/log.h"
 
-extern const unsigned char kumo_builtin_descriptor_set[];
-extern const size_t kumo_builtin_descriptor_set_size;
+/* The version of every daemon: the VERSION file, given by the Makefile. */
+#ifndef KUMO_VERSION
+#error "KUMO_VERSION (the VERSION file) is set by the Makefile"
+#endif
+
+/* The admin port's default is the RPC port's + this (7101: 9101). */
+#define ADMIN_PORT_OFFSET 2000
+
+extern const struct kumo_blob kumo_builtin_descriptor_set_blob;
 
 struct kumo_daemon {
     const struct kumo_daemon_spec *spec;
@@ -38,8 +45,8 @@ struct kumo_daemon {
 static void common_vars(const struct kumo_daemon_spec *spec, struct kumo_config_var *v,
                         char *rpc_port, char *admin_port, size_t portlen)
 {
-    snprintf(rpc_port, portlen, "%d", spec->default_rpc_port);
-    snprintf(admin_port, portlen, "%d", spec->default_admin_port);
+    snprintf(rpc_port, portlen, "%d", spec->default_port);
+    snprintf(admin_port, portlen, "%d", spec->default_port + ADMIN_PORT_OFFSET);
     struct kumo_config_var vars[N_COMMON_VARS] = {
         {"KUMO_RPC_ADDR", KUMO_CONFIG_STRING, "127.0.0.1", "address the RPC and admin ports bind"},
         {"KUMO_RPC_PORT", KUMO_CONFIG_INT, rpc_port, "RPC port (Connect, gRPC, gRPC-Web); 0 = any",
@@ -158,14 +165,11 @@ static int register_builtin(struct kumo_daemon *d)
     }
     names[n] = "grpc.reflection.v1.ServerReflection";
     names[n + 1] = "grpc.reflection.v1alpha.ServerReflection";
-    size_t n_sets = d->spec->n_descriptor_sets + 1;
-    struct kumo_blob *sets = kumo_calloc(n_sets, sizeof(*sets));
-    sets[0].data = kumo_builtin_descriptor_set;
-    sets[0].len = kumo_builtin_descriptor_set_size;
-    for (size_t i = 0; i < d->spec->n_descriptor_sets; i++)
-        sets[i + 1] = d->spec->descriptor_sets[i];
+    struct kumo_blob sets[2] = {kumo_builtin_descriptor_set_blob};
+    if (d->spec->descriptor_set)
+        sets[1] = *d->spec->descriptor_set;
+    size_t n_sets = d->spec->descriptor_set ? 2 : 1;
     rc = rc ? rc : kumo_reflection_new(&d->reflection, sets, n_sets, names, n + 2);
-    kumo_free(sets);
     kumo_free(names);
     if (rc != 0)
         return rc;
@@ -270,9 +274,9 @@ static void cleanup(struct kumo_daemon *d)
 
 /* The command line, the same for every daemon: one usage line listing the
  * subcommands, then what each does. */
-static void print_usage(FILE *f, const struct kumo_daemon_spec *spec)
+static void print_usage(FILE *f, const char *program, const struct kumo_daemon_spec *spec)
 {
-    fprintf(f, "Usage: %s [serve", spec->program);
+    fprintf(f, "Usage: %s [serve", program);
     for (size_t i = 0; i < spec->n_commands; i++)
         fprintf(f, "|%s", spec->commands[i].name);
     fprintf(f, "|help|version]\n\nCommands:\n  %-10s run the daemon (the default)\n", "serve");
@@ -284,12 +288,16 @@ static void print_usage(FILE *f, const struct kumo_daemon_spec *spec)
 
 int kumo_daemon_main(int argc, char **argv, const struct kumo_daemon_spec *spec)
 {
-    size_t n = N_COMMON_VARS + spec->n_vars;
+    size_t n_own = 0;
+    const struct kumo_config_var *own = spec->config_vars ? spec->config_vars(&n_own) : NULL;
+    size_t n = N_COMMON_VARS + n_own;
     struct kumo_config_var *vars = kumo_calloc(n, sizeof(*vars));
     char rpc_port[16], admin_port[16];
     common_vars(spec, vars, rpc_port, admin_port, sizeof(rpc_port));
-    if (spec->n_vars)
-        memcpy(vars + N_COMMON_VARS, spec->vars, spec->n_vars * sizeof(*vars));
+    if (n_own)
+        memcpy(vars + N_COMMON_VARS, own, n_own * sizeof(*vars));
+    char program[64];
+    snprintf(program, sizeof program, "kumo-%s", spec->svc);
 
     const char *cmd = argc > 1 ? argv[1] : "serve";
     const struct kumo_daemon_command *command = NULL;
@@ -297,19 +305,19 @@ int kumo_daemon_main(int argc, char **argv, const struct kumo_daemon_spec *spec)
         if (strcmp(cmd, spec->commands[i].name) == 0)
             command = &spec->commands[i];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        print_usage(stdout, spec);
-        kumo_config_print_help(stdout, spec->program, spec->summary, vars, n);
+        print_usage(stdout, program, spec);
+        kumo_config_print_help(stdout, program, spec->summary, vars, n);
         kumo_free(vars);
         return 0;
     }
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0 || strcmp(cmd, "version") == 0) {
-        printf("%s %s\n", spec->program, spec->version);
+        printf("%s %s\n", program, KUMO_VERSION);
         kumo_free(vars);
         return 0;
     }
     if (strcmp(cmd, "serve") != 0 && command == NULL) {
-        fprintf(stderr, "%s: unknown command \"%s\"\n", spec->program, cmd);
-        print_usage(stderr, spec);
+        fprintf(stderr, "%s: unknown command \"%s\"\n", program, cmd);
+        print_usage(stderr, program, spec);
         kumo_free(vars);
         return 2;
     }

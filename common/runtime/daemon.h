@@ -1,7 +1,7 @@
 /* The common main() of every kumo daemon: configuration from KUMO_*
  * variables (--help, --version), the RPC server with health and reflection,
  * the admin port, signals and graceful shutdown. A daemon supplies its
- * variables, descriptor sets and a setup function registering its services. */
+ * variables, descriptor set and a setup function registering its services. */
 #ifndef KUMO_DAEMON_H
 #define KUMO_DAEMON_H
 
@@ -23,21 +23,25 @@ struct kumo_daemon_command {
     int (*run)(const struct kumo_config *config, int argc, char **argv, void *ud);
 };
 
+/* What a daemon says about itself: only what is particular to it. The rest
+ * is the same for every daemon: the program is named kumo-<svc>, --version
+ * prints the build's version (the VERSION file), the admin port's default
+ * is the RPC port's + 2000, and health and reflection are served beside the
+ * daemon's services. A spec holds only constants, so it can be static. */
 struct kumo_daemon_spec {
-    const char *program; /* "kumo-users" */
-    const char *svc;     /* "users": the "svc" of every log line */
+    const char *svc;     /* "users": the program is kumo-users; the "svc" of every log line */
     const char *summary; /* one line for --help */
-    const char *version; /* for --version */
-    int default_rpc_port;
-    int default_admin_port;
-    const struct kumo_config_var *vars; /* the daemon's own variables */
-    size_t n_vars;
-    const struct kumo_blob *descriptor_sets; /* for reflection */
-    size_t n_descriptor_sets;
+    int default_port;    /* KUMO_RPC_PORT's default; KUMO_ADMIN_PORT's is this + 2000 */
+    /* Optional: the daemon's own variables (listed after the common ones). */
+    const struct kumo_config_var *(*config_vars)(size_t *n);
+    /* Optional: the descriptor set of the services it serves, for
+     * reflection (the build embeds proto/kumo/<svc>/v1 as
+     * kumo_<svc>_descriptor_set_blob). */
+    const struct kumo_blob *descriptor_set;
     /* Registers services with kumo_daemon_server(d). Returns 0, or nonzero
      * to abort start-up (after logging why). */
     int (*setup)(struct kumo_daemon *d, void *ud);
-    /* Subcommands besides "serve". */
+    /* Subcommands besides "serve": KUMO_DAEMON_COMMANDS(array). */
     const struct kumo_daemon_command *commands;
     size_t n_commands;
     /* Optional: runs after the server stopped, before exit. */
@@ -61,6 +65,10 @@ struct kumo_daemon_spec {
      * keeps answering (/readyz 503). */
     int (*drained)(struct kumo_daemon *d, void *ud);
 };
+
+/* Sets .commands and .n_commands of a spec to a static array of commands. */
+#define KUMO_DAEMON_COMMANDS(array)                                                                \
+    .commands = (array), .n_commands = sizeof(array) / sizeof((array)[0])
 
 /* Runs the daemon: parses argv (--help, --version, "serve" or one of the
  * spec's subcommands),

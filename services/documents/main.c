@@ -10,8 +10,7 @@
 #include "events/events.h"
 #include "jobs/jobs.h"
 
-extern const unsigned char kumo_documents_descriptor_set[];
-extern const size_t kumo_documents_descriptor_set_size;
+extern const struct kumo_blob kumo_documents_descriptor_set_blob;
 
 static struct docs_ctx ctx;
 static struct kumo_rpc_service service;
@@ -59,27 +58,19 @@ static const struct kumo_daemon_command commands[] = {
      docs_cmd_migrate},
 };
 
+static const struct kumo_daemon_spec spec = {
+    .svc = "documents",
+    .summary = "kumo documents service: documents, versions, archive, search, audit, jobs "
+               "(kumo.documents.v1)",
+    .default_port = 7102,
+    .config_vars = docs_config_vars,
+    .descriptor_set = &kumo_documents_descriptor_set_blob,
+    .setup = setup,
+    .teardown = teardown,
+    KUMO_DAEMON_COMMANDS(commands),
+};
+
 int main(int argc, char **argv)
 {
-    size_t n_vars;
-    const struct kumo_config_var *vars = docs_config_vars(&n_vars);
-    struct kumo_blob sets[] = {{kumo_documents_descriptor_set, kumo_documents_descriptor_set_size}};
-    struct kumo_daemon_spec spec = {
-        .program = "kumo-documents",
-        .svc = "documents",
-        .summary = "kumo documents service: documents, versions, archive, search, audit, jobs "
-                   "(kumo.documents.v1)",
-        .version = "0.1.0",
-        .default_rpc_port = 7102,
-        .default_admin_port = 9102,
-        .vars = vars,
-        .n_vars = n_vars,
-        .descriptor_sets = sets,
-        .n_descriptor_sets = 1,
-        .setup = setup,
-        .commands = commands,
-        .n_commands = sizeof commands / sizeof commands[0],
-        .teardown = teardown,
-    };
     return kumo_daemon_main(argc, argv, &spec);
 }

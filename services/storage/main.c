@@ -16,8 +16,7 @@
 #include "s3/sqs.h"
 #include "storage.h"
 
-extern const unsigned char kumo_storage_descriptor_set[];
-extern const size_t kumo_storage_descriptor_set_size;
+extern const struct kumo_blob kumo_storage_descriptor_set_blob;
 
 static struct stg_ctx ctx;
 static struct kumo_rpc_service service;
@@ -181,27 +180,20 @@ static void teardown(struct kumo_daemon *d, void *ud)
     xmlCleanupParser();
 }
 
+static const struct kumo_daemon_spec spec = {
+    .svc = "storage",
+    .summary = "kumo storage service: presigned uploads/downloads, archive, multipart "
+               "(kumo.storage.v1) and an S3-compatible data port",
+    .default_port = 7103,
+    .config_vars = stg_config_vars,
+    .descriptor_set = &kumo_storage_descriptor_set_blob,
+    .setup = setup,
+    .teardown = teardown,
+    .drain = drain,
+    .drained = drained,
+};
+
 int main(int argc, char **argv)
 {
-    size_t n_vars;
-    const struct kumo_config_var *vars = stg_config_vars(&n_vars);
-    struct kumo_blob sets[] = {{kumo_storage_descriptor_set, kumo_storage_descriptor_set_size}};
-    struct kumo_daemon_spec spec = {
-        .program = "kumo-storage",
-        .svc = "storage",
-        .summary = "kumo storage service: presigned uploads/downloads, archive, multipart "
-                   "(kumo.storage.v1) and an S3-compatible data port",
-        .version = "0.1.0",
-        .default_rpc_port = 7103,
-        .default_admin_port = 9103,
-        .vars = vars,
-        .n_vars = n_vars,
-        .descriptor_sets = sets,
-        .n_descriptor_sets = 1,
-        .setup = setup,
-        .teardown = teardown,
-        .drain = drain,
-        .drained = drained,
-    };
     return kumo_daemon_main(argc, argv, &spec);
 }

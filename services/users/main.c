@@ -8,8 +8,7 @@
 #include "runtime/log.h"
 #include "users.h"
 
-extern const unsigned char kumo_users_descriptor_set[];
-extern const size_t kumo_users_descriptor_set_size;
+extern const struct kumo_blob kumo_users_descriptor_set_blob;
 
 static struct users_ctx ctx;
 static struct kumo_rpc_service service;
@@ -52,26 +51,18 @@ static const struct kumo_daemon_command commands[] = {
      users_cmd_bootstrap},
 };
 
+static const struct kumo_daemon_spec spec = {
+    .svc = "users",
+    .summary = "kumo users service: tenants, users, sessions, API keys (kumo.users.v1)",
+    .default_port = 7101,
+    .config_vars = users_config_vars,
+    .descriptor_set = &kumo_users_descriptor_set_blob,
+    .setup = setup,
+    .teardown = teardown,
+    KUMO_DAEMON_COMMANDS(commands),
+};
+
 int main(int argc, char **argv)
 {
-    size_t n_vars;
-    const struct kumo_config_var *vars = users_config_vars(&n_vars);
-    struct kumo_blob sets[] = {{kumo_users_descriptor_set, kumo_users_descriptor_set_size}};
-    struct kumo_daemon_spec spec = {
-        .program = "kumo-users",
-        .svc = "users",
-        .summary = "kumo users service: tenants, users, sessions, API keys (kumo.users.v1)",
-        .version = "0.1.0",
-        .default_rpc_port = 7101,
-        .default_admin_port = 9101,
-        .vars = vars,
-        .n_vars = n_vars,
-        .descriptor_sets = sets,
-        .n_descriptor_sets = 1,
-        .setup = setup,
-        .commands = commands,
-        .n_commands = sizeof commands / sizeof commands[0],
-        .teardown = teardown,
-    };
     return kumo_daemon_main(argc, argv, &spec);
 }

@@ -102,18 +102,21 @@ static kumo_code start_family(struct users_ctx *ctx, struct kumo_db_conn *c, con
     return rc;
 }
 
-/* A fresh refresh token in the call's arena. */
-static char *new_refresh_token(struct kumo_rpc_call *call)
+/* A fresh refresh token in the call's arena (*token), and a database
+ * connection (*c) for the transaction that stores it. Returns OK or the
+ * call's answer. */
+static kumo_code new_refresh_token(struct users_ctx *ctx, struct kumo_rpc_call *call, char **token,
+                                   struct kumo_db_conn **c)
 {
     char *t = NULL;
     if (kumo_secret_random(REFRESH_BYTES, &t) != 0)
-        return NULL;
+        return kumo_rpc_call_error(call, KUMO_CODE_INTERNAL, "internal error");
     size_t n = strlen(t);
-    char *out = kumo_rpc_call_alloc(call, n + 1);
-    memcpy(out, t, n + 1);
+    *token = kumo_rpc_call_alloc(call, n + 1);
+    memcpy(*token, t, n + 1);
     kumo_secret_wipe(t, n);
     kumo_free(t);
-    return out;
+    return kumo_db_call_acquire(ctx->db, call, c);
 }
 
 /* The rest of a session's answer once its refresh token is stored: an
@@ -230,11 +233,8 @@ USERS_HANDLER(authenticate)
 
     Kumo__Users__V1__AuthenticateResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__users__v1__authenticate_response__init(resp);
-    resp->refresh_token = new_refresh_token(call);
-    if (resp->refresh_token == NULL)
-        return kumo_rpc_call_error(call, KUMO_CODE_INTERNAL, "internal error");
     struct kumo_db_conn *c;
-    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
+    if ((rc = new_refresh_token(ctx, call, &resp->refresh_token, &c)) != KUMO_CODE_OK)
         return rc;
     maybe_rehash(ctx, call, c, &l, req->password);
     int64_t rexp = 0;
@@ -344,11 +344,8 @@ USERS_HANDLER(refresh_token)
         return rc;
     Kumo__Users__V1__RefreshTokenResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__users__v1__refresh_token_response__init(resp);
-    resp->refresh_token = new_refresh_token(call);
-    if (resp->refresh_token == NULL)
-        return kumo_rpc_call_error(call, KUMO_CODE_INTERNAL, "internal error");
     struct kumo_db_conn *c;
-    if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
+    if ((rc = new_refresh_token(ctx, call, &resp->refresh_token, &c)) != KUMO_CODE_OK)
         return rc;
     struct users_refresh_row r = {0};
     int64_t role = 0, rexp = 0;

@@ -3,8 +3,7 @@
 #include "runtime/daemon.h"
 #include "echo_service.h"
 
-extern const unsigned char kumo_test_descriptor_set[];
-extern const size_t kumo_test_descriptor_set_size;
+extern const struct kumo_blob kumo_test_descriptor_set_blob;
 
 static int setup(struct kumo_daemon *d, void *ud)
 {
@@ -12,19 +11,15 @@ static int setup(struct kumo_daemon *d, void *ud)
     return kumo_rpc_server_add_service(kumo_daemon_server(d), &kumo_test_echo_service);
 }
 
+static const struct kumo_daemon_spec spec = {
+    .svc = "echo",
+    .summary = "test EchoService daemon (not shipped)",
+    .default_port = 7199,
+    .descriptor_set = &kumo_test_descriptor_set_blob,
+    .setup = setup,
+};
+
 int main(int argc, char **argv)
 {
-    struct kumo_blob sets[] = {{kumo_test_descriptor_set, kumo_test_descriptor_set_size}};
-    struct kumo_daemon_spec spec = {
-        .program = "kumo-echo",
-        .svc = "echo",
-        .summary = "test EchoService daemon (not shipped)",
-        .version = "0.1.0",
-        .default_rpc_port = 7199,
-        .default_admin_port = 9199,
-        .descriptor_sets = sets,
-        .n_descriptor_sets = 1,
-        .setup = setup,
-    };
     return kumo_daemon_main(argc, argv, &spec);
 }

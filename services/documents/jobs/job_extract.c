@@ -11,7 +11,6 @@
  * (retried, then a dead letter with extraction_state FAILED). The results are written in one
  * transaction that first checks the job's lease, and only while the version is still the document's
  * current one. A document or version purged meanwhile is success with nothing to do. */
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <magic.h>
@@ -23,6 +22,7 @@
 
 #include "base/alloc.h"
 #include "base/validate.h"
+#include "http/easy.h"
 #include "google/protobuf/duration.pb-c.h"
 #include "jobs.h"
 #include "extract_child.h"
@@ -211,15 +211,11 @@ static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, cu
 /* GETs `url` into the sink. */
 static kumo_code fetch(const char *url, struct sink *k, struct kumo_buf *err)
 {
-    CURL *h = curl_easy_init();
+    CURL *h = kumo_http_easy(url, NULL);
     if (!h) {
         kumo_buf_appendf(err, "curl init failed");
         return KUMO_CODE_INTERNAL;
     }
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT_S);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)STALL_TIMEOUT_S);
@@ -228,10 +224,8 @@ static kumo_code fetch(const char *url, struct sink *k, struct kumo_buf *err)
     curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, k);
-    CURLcode cc = curl_easy_perform(h);
-    long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(h);
+    long status;
+    CURLcode cc = kumo_http_easy_run(h, &status);
     if (k->lease_lost) {
         kumo_buf_appendf(err, "lease lost");
         return KUMO_CODE_ABORTED;
