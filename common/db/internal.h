@@ -82,13 +82,12 @@ struct kumo_db {
     pthread_mutex_t mu;
     pthread_cond_t cv; /* a conn was released or a slot freed */
     struct kumo_db_conn *idle;
-    unsigned n_open, n_idle, n_waiting;
+    struct kumo_db_stats stats; /* what kumo_db_stats reports, kept as it is reported */
     /* Bumped on every connection-level failure: idle conns of an older epoch
      * are closed instead of lent (after a failover they all point at the
      * wrong server, and a ping would not notice a read-only one). */
     uint64_t epoch;
     int64_t down_until_ns; /* reconnect backoff: fail fast until then */
-    uint64_t connects, connect_fails, discarded;
     /* watchdog.c */
     pthread_mutex_t guard_mu;
     pthread_cond_t guard_cv;

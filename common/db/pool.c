@@ -197,14 +197,14 @@ static void close_conn(struct kumo_db_conn *c)
     kumo_free(c);
 }
 
-/* Closes a connection that counted in n_open and wakes a waiter, who may
+/* Closes a connection that counted in stats.open and wakes a waiter, who may
  * now open a new one. */
 static void discard_conn(struct kumo_db *db, struct kumo_db_conn *c)
 {
     close_conn(c);
     pthread_mutex_lock(&db->mu);
-    db->n_open--;
-    db->discarded++;
+    db->stats.open--;
+    db->stats.discarded++;
     pthread_cond_signal(&db->cv);
     pthread_mutex_unlock(&db->mu);
 }
@@ -416,7 +416,7 @@ static kumo_code wait_failed(struct kumo_db *db, int by_deadline)
                           "database busy: no free connection in time", detail);
 }
 
-/* Opens a connection for a slot already counted in n_open. */
+/* Opens a connection for a slot already counted in stats.open. */
 static kumo_code open_in_slot(struct kumo_db *db, uint64_t epoch, int64_t until,
                               struct kumo_db_conn **out)
 {
@@ -429,11 +429,11 @@ static kumo_code open_in_slot(struct kumo_db *db, uint64_t epoch, int64_t until,
     pthread_mutex_lock(&db->mu);
     count_connect(db, rc == KUMO_CODE_OK ? "ok" : "error");
     if (rc == KUMO_CODE_OK) {
-        db->connects++;
+        db->stats.connects++;
         db->down_until_ns = 0;
     } else {
-        db->n_open--;
-        db->connect_fails++;
+        db->stats.open--;
+        db->stats.connect_fails++;
         if (db->o.reconnect_backoff_ms > 0)
             db->down_until_ns = now_ns() + db->o.reconnect_backoff_ms * NS_PER_MS;
         pthread_cond_signal(&db->cv);
@@ -463,7 +463,7 @@ kumo_code kumo_db_acquire(struct kumo_db *db, int64_t deadline_ns, struct kumo_d
             struct kumo_db_conn *c = db->idle;
             uint64_t epoch = db->epoch;
             db->idle = c->next;
-            db->n_idle--;
+            db->stats.idle--;
             pthread_mutex_unlock(&db->mu);
             c->next = NULL;
             c->deadline_ns = deadline_ns;
@@ -479,24 +479,24 @@ kumo_code kumo_db_acquire(struct kumo_db *db, int64_t deadline_ns, struct kumo_d
             pthread_mutex_lock(&db->mu);
             continue;
         }
-        if (db->n_open < db->o.max_conns) {
+        if (db->stats.open < db->o.max_conns) {
             if (db->down_until_ns && now_ns() < db->down_until_ns) {
                 pthread_mutex_unlock(&db->mu);
                 return kumo__db_error(NULL, KUMO_CODE_UNAVAILABLE, "database unavailable",
                                       "recent connect failed; backing off");
             }
             uint64_t epoch = db->epoch;
-            db->n_open++;
+            db->stats.open++;
             pthread_mutex_unlock(&db->mu);
             kumo_code orc = open_in_slot(db, epoch, until, out);
             if (orc == KUMO_CODE_OK)
                 (*out)->deadline_ns = deadline_ns;
             return orc;
         }
-        db->n_waiting++;
+        db->stats.waiting++;
         int r = pthread_cond_timedwait(&db->cv, &db->mu, &ts);
-        db->n_waiting--;
-        if (r == ETIMEDOUT && !db->idle && db->n_open >= db->o.max_conns) {
+        db->stats.waiting--;
+        if (r == ETIMEDOUT && !db->idle && db->stats.open >= db->o.max_conns) {
             pthread_mutex_unlock(&db->mu);
             return wait_failed(db, by_deadline);
         }
@@ -547,7 +547,7 @@ void kumo_db_release(struct kumo_db_conn *c)
     c->last_used_ns = now;
     c->next = db->idle;
     db->idle = c;
-    db->n_idle++;
+    db->stats.idle++;
     pthread_cond_signal(&db->cv);
     pthread_mutex_unlock(&db->mu);
 }
@@ -577,12 +577,7 @@ kumo_code kumo_db_ping(struct kumo_db *db, int64_t deadline_ns)
 void kumo_db_stats(struct kumo_db *db, struct kumo_db_stats *out)
 {
     pthread_mutex_lock(&db->mu);
-    out->open = db->n_open;
-    out->idle = db->n_idle;
-    out->waiting = db->n_waiting;
-    out->connects = db->connects;
-    out->connect_fails = db->connect_fails;
-    out->discarded = db->discarded;
+    *out = db->stats;
     pthread_mutex_unlock(&db->mu);
 }
 
@@ -603,11 +598,11 @@ void kumo_db_free(struct kumo_db *db)
     while (db->idle) {
         struct kumo_db_conn *c = db->idle;
         db->idle = c->next;
-        db->n_idle--;
-        db->n_open--;
+        db->stats.idle--;
+        db->stats.open--;
         close_conn(c);
     }
-    if (db->n_open)
+    if (db->stats.open)
         kumo_log(KUMO_LOG_ERROR, NULL, "db: pool freed with connections still leased", NULL);
     pthread_cond_destroy(&db->cv);
     pthread_mutex_destroy(&db->mu);
