@@ -1,6 +1,7 @@
 #include "base/arena.h"
 
 #include <stdalign.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -183,4 +184,17 @@ size_t kumo_arena_used(const struct kumo_arena *a)
 ProtobufCAllocator *kumo_arena_allocator(struct kumo_arena *a)
 {
     return &a->allocator;
+}
+
+char *kumo_arena_vsprintf(struct kumo_arena *a, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0)
+        return kumo_arena_strndup(a, "", 0);
+    char *s = kumo_arena_alloc(a, (size_t)n + 1);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    return s;
 }

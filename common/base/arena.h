@@ -6,6 +6,7 @@
 #define KUMO_ARENA_H
 
 #include <protobuf-c/protobuf-c.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,10 @@ void *kumo_arena_calloc(struct kumo_arena *a, size_t size);
 /* Copies `len` bytes plus a NUL terminator into the arena. */
 char *kumo_arena_strndup(struct kumo_arena *a, const char *s, size_t len);
 char *kumo_arena_strdup(struct kumo_arena *a, const char *s);
+/* printf-formatted text in arena memory (NUL-terminated; "" when the format
+ * fails). */
+char *kumo_arena_vsprintf(struct kumo_arena *a, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 /* Grows an arena-backed array: returns an array of twice *cap elements (or
  * `first` when *cap is 0) holding the `used` elements of `old`, and updates
  * *cap. The old array is simply abandoned to the arena. */

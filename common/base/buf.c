@@ -85,6 +85,13 @@ void kumo_buf_vappendf(struct kumo_buf *b, const char *fmt, va_list ap)
     b->len += (size_t)n;
 }
 
+char *kumo_vstrdupf(const char *fmt, va_list ap)
+{
+    struct kumo_buf b = KUMO_BUF_INIT;
+    kumo_buf_vappendf(&b, fmt, ap);
+    return kumo_buf_steal(&b, NULL);
+}
+
 void kumo_buf_appendf(struct kumo_buf *b, const char *fmt, ...)
 {
     va_list ap;

@@ -30,6 +30,8 @@ void kumo_buf_append_byte(struct kumo_buf *b, uint8_t c);
 void kumo_buf_appendf(struct kumo_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void kumo_buf_vappendf(struct kumo_buf *b, const char *fmt, va_list ap);
+/* printf-formatted text in a new malloc'd string (kumo_free it). */
+char *kumo_vstrdupf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 /* Empties the buffer, keeping its memory. */
 void kumo_buf_reset(struct kumo_buf *b);
 /* Appends the rest of file `fd` to b, reading straight into b's spare

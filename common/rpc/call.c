@@ -23,13 +23,10 @@ ProtobufCAllocator *kumo_rpc_call_allocator(struct kumo_rpc_call *call)
 
 kumo_code kumo_rpc_call_error(struct kumo_rpc_call *call, kumo_code code, const char *fmt, ...)
 {
-    struct kumo_buf b = KUMO_BUF_INIT;
     va_list ap;
     va_start(ap, fmt);
-    kumo_buf_vappendf(&b, fmt, ap);
+    call->error_message = kumo_arena_vsprintf(call->arena, fmt, ap);
     va_end(ap);
-    call->error_message = kumo_arena_strndup(call->arena, b.data ? (char *)b.data : "", b.len);
-    kumo_buf_free(&b);
     if (code == KUMO_CODE_OK || (unsigned)code > KUMO_CODE_MAX)
         code = KUMO_CODE_UNKNOWN;
     call->code = code;

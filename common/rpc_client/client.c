@@ -128,12 +128,11 @@ void kumo__rpc_call_complete(struct kumo__rpc_call *call, kumo_code code, char *
 
 void kumo__rpc_call_completef(struct kumo__rpc_call *call, kumo_code code, const char *fmt, ...)
 {
-    struct kumo_buf b = KUMO_BUF_INIT;
     va_list ap;
     va_start(ap, fmt);
-    kumo_buf_vappendf(&b, fmt, ap);
+    char *message = kumo_vstrdupf(fmt, ap);
     va_end(ap);
-    kumo__rpc_call_complete(call, code, kumo_buf_steal(&b, NULL));
+    kumo__rpc_call_complete(call, code, message);
 }
 
 void kumo__rpc_call_io_release(struct kumo__rpc_call *call)

@@ -110,10 +110,37 @@ static void test_arena_grow_keeps_elements(void **state)
     kumo_arena_free(a);
 }
 
+static char *arena_fmt(struct kumo_arena *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = kumo_arena_vsprintf(a, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+/* Formatted text of any length lands whole in the arena. */
+static void test_arena_vsprintf(void **state)
+{
+    (void)state;
+    struct kumo_arena *a = kumo_arena_new();
+    assert_string_equal(arena_fmt(a, "%s=%d", "x", 42), "x=42");
+    assert_string_equal(arena_fmt(a, "%s", ""), "");
+    char big[5000];
+    memset(big, 'q', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    char *s = arena_fmt(a, "<%s>", big);
+    assert_int_equal(strlen(s), sizeof big + 1);
+    assert_int_equal(s[0], '<');
+    assert_int_equal(s[sizeof big], '>');
+    kumo_arena_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arena_alignment_and_isolation),
+        cmocka_unit_test(test_arena_vsprintf),
         cmocka_unit_test(test_arena_big_allocations),
         cmocka_unit_test(test_arena_calloc_strdup),
         cmocka_unit_test(test_arena_reset_reuses),

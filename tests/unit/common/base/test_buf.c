@@ -127,12 +127,35 @@ static void test_buf_read_file_bounded(void **state)
     unlink(path);
 }
 
+static char *dupf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = kumo_vstrdupf(fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+/* A formatted string of its own, "" for an empty result. */
+static void test_vstrdupf(void **state)
+{
+    (void)state;
+    char *s = dupf("%s %d%%", "code", 7);
+    assert_string_equal(s, "code 7%");
+    kumo_free(s);
+    s = dupf("%s", "");
+    assert_non_null(s);
+    assert_string_equal(s, "");
+    kumo_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_buf_append_and_terminate),
         cmocka_unit_test(test_buf_grows_large),
         cmocka_unit_test(test_buf_steal),
+        cmocka_unit_test(test_vstrdupf),
         cmocka_unit_test(test_buf_error),
         cmocka_unit_test(test_buf_read_file_bounded),
     };
