@@ -4,7 +4,6 @@
  * failed_precondition ("already archived"). */
 #include "base/ids.h"
 #include "documents.h"
-#include "store/audit.h"
 #include "kumo/storage/v1/storage.pb-c.h"
 #include "store/documents.h"
 
@@ -57,12 +56,7 @@ DOCS_HANDLER(archive_document)
         rc = docs_doc_archive(c, p->tid, d.id, d.version, now, &matched);
     if (rc == KUMO_CODE_OK && matched == 0)
         return docs_lost_race(call, c, p->tid, d.id);
-    if (rc == KUMO_CODE_OK)
-        rc = docs_audit_caller(c, call, p, "document.archive", d.id, 0,
-                               "{\"storage_class\":\"GLACIER\"}");
-    if (rc != KUMO_CODE_OK)
-        return docs_db_fail(call, c, rc);
-    return docs_finish_change(call, c, p->tid, d.id,
-                              &kumo__documents__v1__archive_document_response__descriptor,
-                              response);
+    return docs_finish_audited(
+        call, c, p, rc, "document.archive", d.id, "{\"storage_class\":\"GLACIER\"}",
+        &kumo__documents__v1__archive_document_response__descriptor, response);
 }

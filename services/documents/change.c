@@ -9,6 +9,7 @@
  * follows. */
 #include "base/ids.h"
 #include "documents.h"
+#include "store/audit.h"
 #include "store/documents.h"
 #include "store/versions.h"
 
@@ -48,6 +49,18 @@ kumo_code docs_finish_change(struct kumo_rpc_call *call, struct kumo_db_conn *c,
     *slot = docs_doc_message(call, &d);
     *response = m;
     return KUMO_CODE_OK;
+}
+
+kumo_code docs_finish_audited(struct kumo_rpc_call *call, struct kumo_db_conn *c,
+                              const struct kumo_principal *p, kumo_code rc, const char *action,
+                              const char *id, const char *details,
+                              const ProtobufCMessageDescriptor *desc, ProtobufCMessage **response)
+{
+    if (rc == KUMO_CODE_OK)
+        rc = docs_audit_caller(c, call, p, action, id, 0, details);
+    if (rc != KUMO_CODE_OK)
+        return docs_db_fail(call, c, rc);
+    return docs_finish_change(call, c, p->tid, id, desc, response);
 }
 
 /* Loads the document (checking the optional etag) and its content keys. */

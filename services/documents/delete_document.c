@@ -59,10 +59,7 @@ DOCS_HANDLER(delete_document)
                                   response);
     int64_t now = kumo_now_us();
     rc = docs_doc_soft_delete(c, p->tid, d.id, now, now + ctx->s.retention_ms * 1000);
-    if (rc == KUMO_CODE_OK)
-        rc = docs_audit_caller(c, call, p, "document.delete", d.id, 0, NULL);
-    if (rc != KUMO_CODE_OK)
-        return docs_db_fail(call, c, rc);
-    return docs_finish_change(call, c, p->tid, d.id,
-                              &kumo__documents__v1__delete_document_response__descriptor, response);
+    return docs_finish_audited(call, c, p, rc, "document.delete", d.id, NULL,
+                               &kumo__documents__v1__delete_document_response__descriptor,
+                               response);
 }

@@ -350,6 +350,14 @@ kumo_code docs_lost_race(struct kumo_rpc_call *call, struct kumo_db_conn *c, con
 kumo_code docs_finish_change(struct kumo_rpc_call *call, struct kumo_db_conn *c, const char *tid,
                              const char *id, const ProtobufCMessageDescriptor *desc,
                              ProtobufCMessage **response);
+/* Ends a change made in c's transaction: with rc OK, records the caller's
+ * audit event `action` on document `id` (details: JSON or NULL) and goes
+ * on as docs_finish_change; otherwise (or when the audit fails) rolls back
+ * and fails the call with rc. Releases c. */
+kumo_code docs_finish_audited(struct kumo_rpc_call *call, struct kumo_db_conn *c,
+                              const struct kumo_principal *p, kumo_code rc, const char *action,
+                              const char *id, const char *details,
+                              const ProtobufCMessageDescriptor *desc, ProtobufCMessage **response);
 
 /* ---- the handlers ---- */
 

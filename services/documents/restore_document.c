@@ -6,7 +6,6 @@
 
 #include "base/ids.h"
 #include "documents.h"
-#include "store/audit.h"
 #include "kumo/storage/v1/storage.pb-c.h"
 #include "store/documents.h"
 
@@ -76,14 +75,9 @@ DOCS_HANDLER(restore_document)
         rc = docs_doc_set_restore(c, p->tid, d.id, d.version, &r, kumo_now_us(), &matched);
     if (rc == KUMO_CODE_OK && matched == 0)
         return docs_lost_race(call, c, p->tid, d.id);
-    if (rc == KUMO_CODE_OK) {
-        char details[64];
-        snprintf(details, sizeof details, "{\"days\":%d,\"tier\":%d}", req->days, tier);
-        rc = docs_audit_caller(c, call, p, "document.restore", d.id, 0, details);
-    }
-    if (rc != KUMO_CODE_OK)
-        return docs_db_fail(call, c, rc);
-    return docs_finish_change(call, c, p->tid, d.id,
-                              &kumo__documents__v1__restore_document_response__descriptor,
-                              response);
+    char details[64];
+    snprintf(details, sizeof details, "{\"days\":%d,\"tier\":%d}", req->days, tier);
+    return docs_finish_audited(call, c, p, rc, "document.restore", d.id, details,
+                               &kumo__documents__v1__restore_document_response__descriptor,
+                               response);
 }

@@ -2,7 +2,6 @@
  * unless its retention period is over (the purge is then under way). */
 #include "base/ids.h"
 #include "documents.h"
-#include "store/audit.h"
 #include "store/documents.h"
 
 #define ST_DELETED KUMO__DOCUMENTS__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_DELETED
@@ -30,11 +29,7 @@ DOCS_HANDLER(undelete_document)
         return kumo_rpc_call_error(call, KUMO_CODE_FAILED_PRECONDITION, "%s", why);
     }
     rc = docs_doc_undelete(c, p->tid, d.id, kumo_now_us());
-    if (rc == KUMO_CODE_OK)
-        rc = docs_audit_caller(c, call, p, "document.undelete", d.id, 0, NULL);
-    if (rc != KUMO_CODE_OK)
-        return docs_db_fail(call, c, rc);
-    return docs_finish_change(call, c, p->tid, d.id,
-                              &kumo__documents__v1__undelete_document_response__descriptor,
-                              response);
+    return docs_finish_audited(call, c, p, rc, "document.undelete", d.id, NULL,
+                               &kumo__documents__v1__undelete_document_response__descriptor,
+                               response);
 }

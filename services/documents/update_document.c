@@ -6,7 +6,6 @@
 
 #include "base/ids.h"
 #include "documents.h"
-#include "store/audit.h"
 #include "store/documents.h"
 
 #define ST_DELETED KUMO__DOCUMENTS__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_DELETED
@@ -105,14 +104,8 @@ DOCS_HANDLER(update_document)
         }
         goto out;
     }
-    if (rc == KUMO_CODE_OK)
-        rc = docs_audit_caller(c, call, p, "document.update", id, 0, (const char *)details.data);
-    if (rc != KUMO_CODE_OK) {
-        rc = docs_db_fail(call, c, rc);
-        goto out;
-    }
-    rc = docs_finish_change(call, c, p->tid, id,
-                            &kumo__documents__v1__update_document_response__descriptor, response);
+    rc = docs_finish_audited(call, c, p, rc, "document.update", id, (const char *)details.data,
+                             &kumo__documents__v1__update_document_response__descriptor, response);
 out:
     kumo_buf_free(&tags);
     kumo_buf_free(&meta);
