@@ -181,28 +181,26 @@ kumo_code docs_doc_insert(struct kumo_db_conn *c, const struct docs_doc_new *n, 
 
 /* Every change of a documents row bumps its version (the etag clients send
  * back in If-Match) and its update time, and touches only the tenant's row
- * of that id: DOC_CHANGE writes that part of the statement once, after the
- * change's own SET list and before any further condition (`cond`, e.g.
- * DOC_AT(2): only from the version the caller read, in status 2). */
-#define DOC_CHANGE(set, cond)                                                                      \
+ * of that id: DOC_SET writes that part of the statement once, after the
+ * change's own SET list. DOC_SET_AT also asks for the version the caller
+ * read (one more parameter) and a status rule ("= 2", "<> 4"). */
+#define DOC_SET(set)                                                                               \
     "UPDATE documents SET " set ", version = version + 1, update_time = ?"                         \
-    " WHERE tenant_id = ? AND id = ?" cond
-#define DOC_AT(status) " AND version = ? AND status = " #status
+    " WHERE tenant_id = ? AND id = ?"
+#define DOC_SET_AT(set, status_rule) DOC_SET(set) " AND version = ? AND status " status_rule
 
 /* Most parameters of a change's own SET list. */
-#define DOC_CHANGE_MAX_SET 24
+#define DOC_SET_MAX_PARAMS 24
 
-/* Runs a DOC_CHANGE statement: the SET list's parameters `set`, then
- * now_us, tenant_id and id, then `version` when the statement has a DOC_AT
- * condition (at_version != 0). *matched (may be NULL) gets the rows
- * changed. */
-static kumo_code doc_change(struct kumo_db_conn *c, const char *sql,
-                            const struct kumo_db_param *set, size_t n_set, int64_t now_us,
-                            const char *tenant_id, const char *id, int at_version, int64_t version,
-                            uint64_t *matched)
+/* Runs a DOC_SET or (version not NULL) DOC_SET_AT statement: the SET
+ * list's parameters, then now_us, tenant_id, id and *version. *matched
+ * (may be NULL) gets the rows changed. */
+static kumo_code doc_exec(struct kumo_db_conn *c, const char *sql, const struct kumo_db_param *set,
+                          size_t n_set, int64_t now_us, const char *tenant_id, const char *id,
+                          const int64_t *version, uint64_t *matched)
 {
-    struct kumo_db_param p[DOC_CHANGE_MAX_SET + 4];
-    if (n_set > DOC_CHANGE_MAX_SET)
+    struct kumo_db_param p[DOC_SET_MAX_PARAMS + 4];
+    if (n_set > DOC_SET_MAX_PARAMS)
         return KUMO_CODE_INTERNAL;
     if (n_set)
         memcpy(p, set, n_set * sizeof *set);
@@ -210,19 +208,32 @@ static kumo_code doc_change(struct kumo_db_conn *c, const char *sql,
     p[n++] = KUMO_DB_TIME(now_us);
     p[n++] = KUMO_DB_STRZ(tenant_id);
     p[n++] = KUMO_DB_STRZ(id);
-    if (at_version)
-        p[n++] = KUMO_DB_I64(version);
+    if (version)
+        p[n++] = KUMO_DB_I64(*version);
     return kumo_db_exec(c, sql, p, n, matched);
+}
+
+/* A DOC_SET change. */
+static kumo_code doc_set(struct kumo_db_conn *c, const char *sql, const struct kumo_db_param *set,
+                         size_t n_set, int64_t now_us, const char *tenant_id, const char *id)
+{
+    return doc_exec(c, sql, set, n_set, now_us, tenant_id, id, NULL, NULL);
+}
+
+/* A DOC_SET_AT change, from `version`; *matched: 0 when the row moved on. */
+static kumo_code doc_set_at(struct kumo_db_conn *c, const char *sql,
+                            const struct kumo_db_param *set, size_t n_set, int64_t now_us,
+                            const char *tenant_id, const char *id, int64_t version,
+                            uint64_t *matched)
+{
+    return doc_exec(c, sql, set, n_set, now_us, tenant_id, id, &version, matched);
 }
 
 kumo_code docs_doc_set_pending(struct kumo_db_conn *c, const char *tenant_id, const char *id,
                                int64_t version, int64_t now_us)
 {
-    return doc_change(c,
-                      DOC_CHANGE("pending_version = ?, upload_error = NULL,"
-                                 " upload_error_time = NULL",
-                                 ""),
-                      KUMO_DB_PARAMS(KUMO_DB_I64(version)), now_us, tenant_id, id, 0, 0, NULL);
+    return doc_set(c, DOC_SET("pending_version = ?, upload_error = NULL, upload_error_time = NULL"),
+                   KUMO_DB_PARAMS(KUMO_DB_I64(version)), now_us, tenant_id, id);
 }
 
 kumo_code docs_doc_update(struct kumo_db_conn *c, const char *tenant_id, const char *id,
@@ -234,15 +245,15 @@ kumo_code docs_doc_update(struct kumo_db_conn *c, const char *tenant_id, const c
                           (f & DOCS_DOC_F_DESCRIPTION) ? e->description : NULL,
                           (f & DOCS_DOC_F_TAGS) ? e->tags_text : NULL,
                           (f & DOCS_DOC_F_METADATA) ? e->metadata : NULL);
-    kumo_code rc = doc_change(
+    kumo_code rc = doc_set_at(
         c,
-        DOC_CHANGE(
+        DOC_SET_AT(
             "title = IF(?, ?, title), description = IF(?, ?, description),"
             " file_name = IF(?, ?, file_name), tags_text = IF(?, ?, tags_text),"
             " metadata = IF(?, ?, metadata), search_title = IF(?, ?, search_title),"
             " search_description = IF(?, ?, search_description),"
             " search_tags = IF(?, ?, search_tags), search_metadata = IF(?, ?, search_metadata)",
-            " AND version = ? AND status <> 4"),
+            "<> 4"),
         KUMO_DB_PARAMS(KUMO_DB_I64((f & DOCS_DOC_F_TITLE) != 0), KUMO_DB_STRZ(e->title),
                        KUMO_DB_I64((f & DOCS_DOC_F_DESCRIPTION) != 0), KUMO_DB_STRZ(e->description),
                        KUMO_DB_I64((f & DOCS_DOC_F_FILE_NAME) != 0), KUMO_DB_STRZ(e->file_name),
@@ -253,7 +264,7 @@ kumo_code docs_doc_update(struct kumo_db_conn *c, const char *tenant_id, const c
                        docs_search_param(&sc.description), KUMO_DB_I64((f & DOCS_DOC_F_TAGS) != 0),
                        docs_search_param(&sc.tags), KUMO_DB_I64((f & DOCS_DOC_F_METADATA) != 0),
                        docs_search_param(&sc.metadata)),
-        kumo_now_us(), tenant_id, id, 1, version, matched);
+        kumo_now_us(), tenant_id, id, version, matched);
     docs_search_cols_free(&sc);
     if (rc != KUMO_CODE_OK || *matched == 0 || !(f & DOCS_DOC_F_TAGS))
         return rc;
@@ -267,12 +278,12 @@ kumo_code docs_doc_update(struct kumo_db_conn *c, const char *tenant_id, const c
 kumo_code docs_doc_archive(struct kumo_db_conn *c, const char *tenant_id, const char *id,
                            int64_t version, int64_t now_us, uint64_t *matched)
 {
-    return doc_change(c,
-                      DOC_CHANGE("status = 3, archive_time = ?, restore_state = 1,"
+    return doc_set_at(c,
+                      DOC_SET_AT("status = 3, archive_time = ?, restore_state = 1,"
                                  " restore_tier = 0, restore_days = 0, restore_ready_time = NULL,"
                                  " restore_expire_time = NULL",
-                                 DOC_AT(2)),
-                      KUMO_DB_PARAMS(KUMO_DB_TIME(now_us)), now_us, tenant_id, id, 1, version,
+                                 "= 2"),
+                      KUMO_DB_PARAMS(KUMO_DB_TIME(now_us)), now_us, tenant_id, id, version,
                       matched);
 }
 
@@ -280,15 +291,15 @@ kumo_code docs_doc_set_restore(struct kumo_db_conn *c, const char *tenant_id, co
                                int64_t version, const struct docs_doc_restore *r, int64_t now_us,
                                uint64_t *matched)
 {
-    return doc_change(c,
-                      DOC_CHANGE("restore_state = ?, restore_tier = ?, restore_days = ?,"
+    return doc_set_at(c,
+                      DOC_SET_AT("restore_state = ?, restore_tier = ?, restore_days = ?,"
                                  " restore_ready_time = ?, restore_expire_time = ?",
-                                 DOC_AT(3)),
+                                 "= 3"),
                       KUMO_DB_PARAMS(KUMO_DB_I64(r->state), KUMO_DB_I64(r->tier),
                                      KUMO_DB_I64(r->days),
                                      r->ready_us ? KUMO_DB_TIME(r->ready_us) : KUMO_DB_NULL,
                                      r->expire_us ? KUMO_DB_TIME(r->expire_us) : KUMO_DB_NULL),
-                      now_us, tenant_id, id, 1, version, matched);
+                      now_us, tenant_id, id, version, matched);
 }
 
 kumo_code docs_doc_refresh_restore(struct kumo_db_conn *c, const char *tenant_id, const char *id,
@@ -308,42 +319,36 @@ kumo_code docs_doc_refresh_restore(struct kumo_db_conn *c, const char *tenant_id
 kumo_code docs_doc_soft_delete(struct kumo_db_conn *c, const char *tenant_id, const char *id,
                                int64_t now_us, int64_t purge_us)
 {
-    return doc_change(c,
-                      DOC_CHANGE("status_before_delete = status, status = 4, delete_time = ?,"
-                                 " purge_time = ?",
-                                 ""),
-                      KUMO_DB_PARAMS(KUMO_DB_TIME(now_us), KUMO_DB_TIME(purge_us)), now_us,
-                      tenant_id, id, 0, 0, NULL);
+    return doc_set(
+        c, DOC_SET("status_before_delete = status, status = 4, delete_time = ?, purge_time = ?"),
+        KUMO_DB_PARAMS(KUMO_DB_TIME(now_us), KUMO_DB_TIME(purge_us)), now_us, tenant_id, id);
 }
 
 kumo_code docs_doc_undelete(struct kumo_db_conn *c, const char *tenant_id, const char *id,
                             int64_t now_us)
 {
-    return doc_change(c,
-                      DOC_CHANGE("status = COALESCE(status_before_delete, 2),"
-                                 " status_before_delete = NULL, delete_time = NULL,"
-                                 " purge_time = NULL",
-                                 ""),
-                      NULL, 0, now_us, tenant_id, id, 0, 0, NULL);
+    return doc_set(
+        c,
+        DOC_SET("status = COALESCE(status_before_delete, 2), status_before_delete = NULL,"
+                " delete_time = NULL, purge_time = NULL"),
+        NULL, 0, now_us, tenant_id, id);
 }
 
 kumo_code docs_doc_set_current(struct kumo_db_conn *c, const char *tenant_id, const char *id,
                                int64_t version, const char *file_name, const char *content_type,
                                int64_t size, const uint8_t *sha, int64_t now_us)
 {
-    return doc_change(c,
-                      DOC_CHANGE("status = 2, current_version = ?, pending_version ="
-                                 " IF(pending_version = ?, 0, pending_version), file_name = ?,"
-                                 " content_type = ?, size = ?, sha256 = ?,"
-                                 " detected_content_type = '', extraction_state = 1,"
-                                 " extracted_text = NULL, search_content = NULL,"
-                                 " upload_error = NULL, upload_error_time = NULL",
-                                 ""),
-                      KUMO_DB_PARAMS(KUMO_DB_I64(version), KUMO_DB_I64(version),
-                                     KUMO_DB_STRZ(file_name), KUMO_DB_STRZ(content_type),
-                                     KUMO_DB_I64(size),
-                                     sha ? KUMO_DB_BYTES(sha, 32) : KUMO_DB_NULL),
-                      now_us, tenant_id, id, 0, 0, NULL);
+    return doc_set(c,
+                   DOC_SET("status = 2, current_version = ?, pending_version ="
+                           " IF(pending_version = ?, 0, pending_version), file_name = ?,"
+                           " content_type = ?, size = ?, sha256 = ?,"
+                           " detected_content_type = '', extraction_state = 1,"
+                           " extracted_text = NULL, search_content = NULL,"
+                           " upload_error = NULL, upload_error_time = NULL"),
+                   KUMO_DB_PARAMS(KUMO_DB_I64(version), KUMO_DB_I64(version),
+                                  KUMO_DB_STRZ(file_name), KUMO_DB_STRZ(content_type),
+                                  KUMO_DB_I64(size), sha ? KUMO_DB_BYTES(sha, 32) : KUMO_DB_NULL),
+                   now_us, tenant_id, id);
 }
 
 kumo_code docs_doc_extraction_retry(struct kumo_db_conn *c, const char *tenant_id, const char *id,
