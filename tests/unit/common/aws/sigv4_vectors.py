@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """SigV4 test vectors from botocore (Debian python3-botocore), the authority
-tests/unit/common/aws/test_sigv4.c and test_rds_token.c compare kumo against.
+tests/unit/common/aws/test_sigv4_sign.c and test_rds_token.c compare kumo against.
 
     /usr/bin/python3 tests/unit/common/aws/sigv4_vectors.py > tests/unit/common/aws/sigv4_vectors.json
 
-The output is deterministic (fixed clocks, fixed inputs): test_sigv4 re-runs
+The output is deterministic (fixed clocks, fixed inputs): test_sigv4_sign re-runs
 this script and checks the committed JSON is what botocore produces today.
 
 Two botocore signers are used:
