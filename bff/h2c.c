@@ -7,9 +7,17 @@
  * (pool.h), so the streams of one connection are served side by side; the
  * pool thread hands the answer back through an eventfd. A GET of a
  * BFF_ASYNC route needs no pool thread: it is started on the connection's
- * thread (bff_handle_start), its RPC answered through the same eventfd and
- * finished there (bff_handle_resume). Only the
- * connection's thread touches the nghttp2 session. Limits: the body limit while reading DATA
+ * thread (bff_handle_start), and finished (bff_handle_resume) and
+ * answered by the RPC client's I/O thread that received the RPC's answer,
+ * when it can take the connection's lock at once (no hand-off back to the
+ * connection's thread); the I/O thread sends the answers it finished once
+ * it has delivered every RPC answer of its read (kumo_rpc_client_defer:
+ * one send for them all), only what the socket takes without blocking,
+ * leaving the rest to the connection's thread, so a slow reader never
+ * holds it up. Otherwise the answer goes back through
+ * the same eventfd and is finished on the connection's thread. The
+ * nghttp2 session is used only under the connection's lock, which its
+ * thread holds except while it waits in poll(2). Limits: the body limit while reading DATA
  * (413), BFF_MAX_HEADERS headers, 64 KiB of header list, and
  * KUMO_CLIENT_TIMEOUT twice: a connection without an open stream that long
  * is closed (PINGs or a trickled preface do not keep it), and a request
@@ -92,6 +100,18 @@ struct h2_conn {
     int n_refuse;
     pthread_mutex_t done_mu;
     struct h2_stream *done; /* served, waiting to be answered */
+    /* The session's lock: held by the connection's thread except in
+     * poll(2); taken by an I/O thread only with trylock (never waits). */
+    pthread_mutex_t mu;
+    struct kumo_buf pend; /* output an I/O thread could not send at once */
+    int ending;           /* the thread left its loop: no more inline answers */
+    /* An I/O thread sends the answers it finished once it has delivered
+     * every RPC answer of its read (kumo_rpc_client_defer): one send for
+     * them all. `later_queued`: that send is pending on some I/O thread;
+     * `io_refs`: such sends not run yet (the connection outlives them). */
+    struct kumo_rpc_deferred later;
+    atomic_int later_queued;
+    atomic_int io_refs;
 };
 
 static void unlink_all(struct h2_conn *c, struct h2_stream *st)
@@ -133,13 +153,43 @@ static int send_all(struct h2_conn *c, const uint8_t *data, size_t len)
     return 0;
 }
 
+/* Sends data[0..len): blocking on the connection's thread; with `nowait`
+ * (an I/O thread) only what the socket takes now, the rest kept in c->pend
+ * for the connection's thread (and everything once c->pend holds bytes,
+ * which must go first). Returns 0, or -1 with the connection failed. */
+static int out_send(struct h2_conn *c, const uint8_t *data, size_t len, int nowait)
+{
+    if (!nowait)
+        return send_all(c, data, len);
+    if (c->pend.len == 0) {
+        ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            c->failed = 1;
+            return -1;
+        }
+        if (n > 0) {
+            data += n;
+            len -= (size_t)n;
+        }
+    }
+    if (len)
+        kumo_buf_append(&c->pend, data, len);
+    return 0;
+}
+
 /* Sends what nghttp2 has queued, gathered into as few send(2) calls as
  * it fits (the answers finished in one loop iteration go out together,
- * not a syscall per frame). Returns 0 or -1. */
-static int flush(struct h2_conn *c)
+ * not a syscall per frame), after what an I/O thread left in c->pend;
+ * `nowait` as in out_send. Returns 0 or -1. Under c->mu. */
+static int flush(struct h2_conn *c, int nowait)
 {
     uint8_t out[32 * 1024];
     size_t n = 0;
+    if (!nowait && c->pend.len) {
+        if (send_all(c, c->pend.data, c->pend.len) != 0)
+            return -1;
+        kumo_buf_reset(&c->pend);
+    }
     for (;;) {
         const uint8_t *data;
         ssize_t len = nghttp2_session_mem_send(c->sess, &data);
@@ -150,19 +200,19 @@ static int flush(struct h2_conn *c)
         if (len == 0)
             break;
         if (n + (size_t)len > sizeof out) {
-            if (send_all(c, out, n) != 0)
+            if (out_send(c, out, n, nowait) != 0)
                 return -1;
             n = 0;
         }
         if ((size_t)len > sizeof out) {
-            if (send_all(c, data, (size_t)len) != 0)
+            if (out_send(c, data, (size_t)len, nowait) != 0)
                 return -1;
             continue;
         }
         memcpy(out + n, data, (size_t)len);
         n += (size_t)len;
     }
-    return n ? send_all(c, out, n) : 0;
+    return n ? out_send(c, out, n, nowait) : 0;
 }
 
 /* After our GOAWAY, nghttp2 silently ignores a stream the client opens
@@ -426,11 +476,77 @@ static void serve_job(void *arg)
     serve_job_done(st);
 }
 
-/* An asynchronous stream's RPC is answered (on the RPC client's thread):
- * back to its connection's thread, like a pool job. */
+/* A stream is served: back to its pool place, then answered (or freed
+ * when its client reset it meanwhile). Under c->mu. */
+static void stream_served(struct h2_conn *c, struct h2_stream *st)
+{
+    st->busy = 0;
+    c->outstanding--;
+    if (st->orphan)
+        stream_free(c, st);
+    else
+        submit_response(c, st);
+}
+
+/* An asynchronous stream's RPC is answered (on the RPC client's I/O
+ * thread). When the connection's lock is free at once (its thread waits
+ * in poll), the request is finished and answered here, with what the
+ * socket does not take at once left to the connection's thread; else, or
+ * once that thread is leaving, it goes back to it like a pool job. The
+ * start (bff_handle_start) ran under the lock, so it is over by now. */
 static void resume_stream(void *arg)
 {
-    serve_job_done(arg);
+    struct h2_stream *st = arg;
+    struct h2_conn *c = st->conn;
+    if (pthread_mutex_trylock(&c->mu) != 0) {
+        serve_job_done(st);
+        return;
+    }
+    if (c->ending) {
+        pthread_mutex_unlock(&c->mu);
+        serve_job_done(st);
+        return;
+    }
+    if (bff_handle_resume(st->async) != 0) {
+        pthread_mutex_unlock(&c->mu); /* another RPC is out */
+        return;
+    }
+    st->async = NULL;
+    bff_pool_unreserve(c->pool);
+    stream_served(c, st);
+    if (!atomic_exchange(&c->later_queued, 1)) {
+        atomic_fetch_add(&c->io_refs, 1);
+        kumo_rpc_client_defer(&c->later);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void wake(struct h2_conn *c)
+{
+    uint64_t one = 1;
+    (void)!write(c->efd, &one, sizeof one);
+}
+
+/* The I/O thread's send of what it answered on the connection (deferred by
+ * resume_stream): what the socket takes now, the rest left to the
+ * connection's thread, woken for it, for a failure or for a drain that may
+ * be over. When the lock is taken, its holder sends: the connection's
+ * thread, or woken for it. */
+static void send_later(void *arg)
+{
+    struct h2_conn *c = arg;
+    if (pthread_mutex_trylock(&c->mu) != 0) {
+        atomic_store(&c->later_queued, 0);
+        wake(c);
+    } else {
+        atomic_store(&c->later_queued, 0);
+        if (!c->failed && !c->ending)
+            flush(c, 1);
+        if (c->pend.len || c->failed || c->goaway)
+            wake(c);
+        pthread_mutex_unlock(&c->mu);
+    }
+    atomic_fetch_sub(&c->io_refs, 1); /* past it, c may be gone */
 }
 
 /* Serves a GET of a BFF_ASYNC route on the connection's thread: its checks
@@ -510,12 +626,7 @@ static void take_done(struct h2_conn *c)
             st->async = NULL;
             bff_pool_unreserve(c->pool);
         }
-        st->busy = 0;
-        c->outstanding--;
-        if (st->orphan)
-            stream_free(c, st);
-        else
-            submit_response(c, st);
+        stream_served(c, st);
         st = next;
     }
 }
@@ -608,6 +719,10 @@ void bff_h2c_serve(struct bff *app, struct bff_pool *pool, struct bff_pool *chea
     if (c.efd < 0)
         return;
     pthread_mutex_init(&c.done_mu, NULL);
+    pthread_mutex_init(&c.mu, NULL);
+    pthread_mutex_lock(&c.mu);
+    c.later.fn = send_later;
+    c.later.arg = &c;
     nghttp2_session_callbacks *cb;
     nghttp2_session_callbacks_new(&cb);
     nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
@@ -653,12 +768,14 @@ void bff_h2c_serve(struct bff *app, struct bff_pool *pool, struct bff_pool *chea
             break; /* past the drain deadline */
         if (!c.goaway && atomic_load(draining))
             start_drain(&c);
-        if (flush(&c) != 0 || c.failed)
+        if (flush(&c, 0) != 0 || c.failed)
             break;
         if (!nghttp2_session_want_read(c.sess) && !nghttp2_session_want_write(c.sess))
             break;
         struct pollfd p[2] = {{fd, POLLIN, 0}, {c.efd, POLLIN, 0}};
-        int r = poll(p, 2, 100); /* also how soon a drain is seen */
+        pthread_mutex_unlock(&c.mu); /* I/O threads may answer streams meanwhile */
+        int r = poll(p, 2, 100);     /* also how soon a drain is seen */
+        pthread_mutex_lock(&c.mu);
         if (r < 0 && errno != EINTR)
             break;
         if (r > 0 && p[1].revents)
@@ -672,6 +789,7 @@ void bff_h2c_serve(struct bff *app, struct bff_pool *pool, struct bff_pool *chea
             break;
         refuse_noted(&c);
     }
+    c.ending = 1; /* the lock stays held: every answer comes back through c.efd */
     /* A lingering close after GOAWAY: bytes the client sent before it read
      * our GOAWAY would make the kernel answer the close with a reset, and
      * a reset can destroy responses not yet read on the client's side. So
@@ -686,16 +804,20 @@ void bff_h2c_serve(struct bff *app, struct bff_pool *pool, struct bff_pool *chea
                 break;
         }
     }
-    /* Streams still with a pool thread come back before anything is freed. */
-    while (c.outstanding > 0) {
+    /* Streams still with a pool thread come back, and the I/O threads'
+     * sends are over, before anything is freed. */
+    while (c.outstanding > 0 || atomic_load(&c.io_refs) > 0) {
         struct pollfd p = {c.efd, POLLIN, 0};
-        if (poll(&p, 1, 1000) > 0)
+        if (poll(&p, 1, c.outstanding > 0 ? 1000 : 10) > 0)
             take_done(&c);
     }
     nghttp2_session_del(c.sess);
     while (c.all)
         stream_free(&c, c.all);
     close(c.efd);
+    kumo_buf_free(&c.pend);
+    pthread_mutex_unlock(&c.mu);
+    pthread_mutex_destroy(&c.mu);
     pthread_mutex_destroy(&c.done_mu);
     kumo_metrics_connection_closed();
 }

@@ -142,6 +142,38 @@ def run_h2load(args, url, tmp, pin):
     return rps, pct(0.50), pct(0.99), non2xx, done, p.stdout
 
 
+def ctxsw_start(pid):
+    """perf stat counting the context switches of every thread of pid (threads
+    started later inherit the counter) until ctxsw_end; None without perf."""
+    if not shutil.which("perf"):
+        return None
+    try:
+        return subprocess.Popen(["perf", "stat", "-x,", "-e", "context-switches", "-p", str(pid)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    except OSError:
+        return None
+
+
+def ctxsw_end(p):
+    """The count of the perf stat started by ctxsw_start, or -1."""
+    if p is None:
+        return -1
+    # A thread's count joins its parent's when it exits: let the h2c
+    # connection threads of the run end first.
+    time.sleep(0.5)
+    p.send_signal(2)
+    try:
+        err = p.communicate(timeout=10)[1]
+    except subprocess.TimeoutExpired:
+        p.kill()
+        return -1
+    for line in err.splitlines():
+        f = line.split(",")
+        if len(f) > 2 and f[2] == "context-switches" and f[0].isdigit():
+            return int(f[0])
+    return -1
+
+
 def rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -304,8 +336,10 @@ def main():
                 # The front's CPU: kumo-bff's, or the gateway's in its scenario.
                 front = gw.pid if label.startswith("grpc-gateway") else bff.pid
                 c0 = (cpu_ticks(front), cpu_ticks(docs.pid))
+                cs = ctxsw_start(front)
                 rps, p50, p99, non2xx, done, out = run_h2load(args, url, tmp, pin)
                 c1 = (cpu_ticks(front), cpu_ticks(docs.pid))
+                nsw = ctxsw_end(cs)
                 ok1, bad1 = settle(docs.admin_port)
                 nonok = int(bad1 - bad0)
                 bad[label] += max(non2xx, 0) + nonok
@@ -317,15 +351,16 @@ def main():
                 n = max(ok1 - ok0, 1)
                 cpu_bff = (c1[0] - c0[0]) / hz / n * 1e6
                 cpu_docs = (c1[1] - c0[1]) / hz / n * 1e6
-                res[label].append((rps, p50, p99, cpu_bff, cpu_docs))
+                sw = nsw / n if nsw >= 0 else float("nan")
+                res[label].append((rps, p50, p99, cpu_bff, cpu_docs, sw))
                 if label.startswith("kumo-bff"):
                     rss["kumo-bff after 10x10"] = max(rss.get("kumo-bff after 10x10", 0),
                                                       rss_kb(bff.pid))
                 elif label.startswith("grpc-gateway"):
                     rss["grpc-gateway after 10x10"] = rss_kb(gw.pid)
                 say("run %d %s: %.0f req/s p50 %.2f ms p99 %.2f ms, non-2xx %d, non-OK %d, "
-                    "CPU/req bff %.0f us docs %.0f us" % (r + 1, label, rps, p50, p99, non2xx,
-                                                        nonok, cpu_bff, cpu_docs))
+                    "CPU/req bff %.0f us docs %.0f us, context switches/req %.2f" % (
+                        r + 1, label, rps, p50, p99, non2xx, nonok, cpu_bff, cpu_docs, sw))
         multi = []
         if has_h2c:
             for _ in range(5):
@@ -345,24 +380,25 @@ def main():
                  "kumo-documents, kumo-users, kumo-storage and MariaDB unpinned, all on the "
                  "same %d-CPU machine. Scenarios interleaved run by run." % (ncpu - 1, ncpu), "",
                  "| path | req/s | p50 ms | p99 ms | CPU/req kumo-bff (or the gateway) us | CPU/req "
-                 "kumo-documents us | non-2xx / non-OK |",
-                 "|---|---|---|---|---|---|---|"]
+                 "kumo-documents us | context switches/req of the front (perf stat) | non-2xx / non-OK |",
+                 "|---|---|---|---|---|---|---|---|"]
         for label, _, _ in scen:
             rows = res[label]
-            lines.append("| %s | %.1f | %.2f | %.2f | %.0f | %.0f | %d |" % (
+            lines.append("| %s | %.1f | %.2f | %.2f | %.0f | %.0f | %.2f | %d |" % (
                 label, statistics.median(x[0] for x in rows),
                 statistics.median(x[1] for x in rows), statistics.median(x[2] for x in rows),
                 statistics.median(x[3] for x in rows), statistics.median(x[4] for x in rows),
-                bad[label]))
+                statistics.median(x[5] for x in rows), bad[label]))
         lines += ["", "RSS (VmRSS, MiB): " + ", ".join(
             "%s %.1f" % (k, v / 1024.0) for k, v in rss.items())]
         if multi:
             lines += ["", "50 GETs sent at once on one h2c connection (5 tries): total ms / "
                       "slowest request ms: " + ", ".join("%.1f / %.1f" % m for m in multi)]
-        lines += ["", "Raw runs (req/s p50 p99):"]
+        lines += ["", "Raw runs (req/s p50 p99, CPU/req us front docs, context switches/req):"]
         for label, _, _ in scen:
             for x in res[label]:
-                lines.append("  %s: %.1f %.2f %.2f" % (label, x[0], x[1], x[2]))
+                lines.append("  %s: %.1f %.2f %.2f, %.0f %.0f, %.2f" % (label, x[0], x[1], x[2],
+                                                                      x[3], x[4], x[5]))
         text = "\n".join(lines) + "\n"
         print(text)
         os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)

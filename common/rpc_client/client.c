@@ -585,6 +585,39 @@ static void caller_leave(struct kumo_rpc_client *c)
     pthread_mutex_unlock(&c->mu);
 }
 
+/* ---- deferred work of the callbacks (kumo_rpc_client_defer) ---- */
+
+/* Per I/O thread: the nodes deferred, and how deep in batches it is. */
+static __thread struct kumo_rpc_deferred *deferred;
+static __thread int batch_depth;
+
+void kumo_rpc_client_defer(struct kumo_rpc_deferred *d)
+{
+    d->next = deferred;
+    deferred = d;
+}
+
+static void run_deferred(void)
+{
+    while (deferred) {
+        struct kumo_rpc_deferred *d = deferred;
+        deferred = d->next;
+        d->next = NULL;
+        d->fn(d->arg);
+    }
+}
+
+void kumo__rpc_batch_begin(void)
+{
+    batch_depth++;
+}
+
+void kumo__rpc_batch_end(void)
+{
+    if (--batch_depth == 0)
+        run_deferred();
+}
+
 /* An asynchronous call is settled (on the I/O thread): its outcome to the
  * callback, then the caller's part of the call goes as in
  * kumo_rpc_client_call's return. */
@@ -598,6 +631,8 @@ static void finish_async(struct kumo__rpc_call *call)
     call->done_fn(call->done_arg, code, response, &st);
     call_unref(call);
     caller_leave(c);
+    if (batch_depth == 0)
+        run_deferred(); /* answered alone (deadline, failure): at once */
 }
 
 /* The checks shared by both kinds of call. Returns KUMO_CODE_OK with the

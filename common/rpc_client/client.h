@@ -124,6 +124,23 @@ kumo_code kumo_rpc_client_call_async(struct kumo_rpc_client *c, const char *path
                                      kumo_rpc_done_fn done, void *arg,
                                      struct kumo_rpc_status *status);
 
+/* Work an asynchronous call's callback leaves for later on its I/O thread:
+ * see kumo_rpc_client_defer. The caller owns the node (e.g. one per
+ * destination, so that many answers share one run). */
+struct kumo_rpc_deferred {
+    void (*fn)(void *arg);
+    void *arg;
+    struct kumo_rpc_deferred *next; /* the client's */
+};
+
+/* From inside a kumo_rpc_done_fn only: runs d->fn(d->arg) on the same I/O
+ * thread once every answer that thread is delivering now has had its
+ * callback (after the calls answered by one read from a connection; at
+ * once after the callback when it was the only one, e.g. a deadline), so
+ * the callbacks can gather their work (e.g. one send(2) for many answers).
+ * `d` must stay valid and not be deferred again until fn has started. */
+void kumo_rpc_client_defer(struct kumo_rpc_deferred *d);
+
 /* Frees s->message and resets *s to OK. NULL is ignored. */
 void kumo_rpc_status_clear(struct kumo_rpc_status *s);
 

@@ -197,7 +197,10 @@ static void on_read(struct bufferevent *bev, void *arg)
     /* Bytes read before the transport is reported up wait for conn_ready. */
     if (conn->session == NULL)
         return;
-    if (conn_recv(conn) != 0) {
+    kumo__rpc_batch_begin();
+    int rc = conn_recv(conn);
+    kumo__rpc_batch_end();
+    if (rc != 0) {
         dispatch(c);
         return;
     }

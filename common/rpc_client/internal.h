@@ -155,6 +155,10 @@ void kumo__rpc_call_completef(struct kumo__rpc_call *call, kumo_code code, const
 void kumo__rpc_call_io_release(struct kumo__rpc_call *call);
 /* Bumps a counter of client->stats under the lock. */
 void kumo__rpc_stat_inc(struct kumo_rpc_client *c, uint64_t *counter);
+/* Around the I/O thread's delivery of the answers of one read: the work the
+ * callbacks deferred (kumo_rpc_client_defer) runs at the outermost end. */
+void kumo__rpc_batch_begin(void);
+void kumo__rpc_batch_end(void);
 
 /* ---- rpc_client_conn.c: the I/O thread ---- */
 

@@ -72,6 +72,7 @@ sys.path.insert(0, os.path.join(ROOT, "scripts"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import kumo_stack  # noqa: E402
 import openapi_validate  # noqa: E402
+from h2c_raw import h2c_collect, h2c_get, h2c_open, send_q  # noqa: E402
 
 API = "/api/v1"
 ALLOWED_ORIGIN = "https://app.kumo.test"
@@ -1747,6 +1748,75 @@ def c_h2c(w):
     expect(j.get("document_id"), j)
 
 
+def c_h2c_reset_async(w):
+    """Streams reset by the client while their RPC is out (at once, in the
+    HEADERS' own write, and a moment later) are dropped; the others of the
+    connection are answered 200 with the document, and the connection goes
+    on serving."""
+    import h2.errors
+    path = API + "/documents/" + w.mp_id
+    s, conn = h2c_open(w.bff.d.http_port)
+    try:
+        keep = []
+        for i in range(40):
+            sid = h2c_get(conn, path, w.admin_tok)
+            if i % 2:
+                conn.reset_stream(sid, h2.errors.ErrorCodes.CANCEL)
+            else:
+                keep.append(sid)
+        s.sendall(conn.data_to_send())
+        later = [h2c_get(conn, path, w.admin_tok) for _ in range(20)]
+        s.sendall(conn.data_to_send())
+        time.sleep(0.002)
+        for sid in later[::2]:
+            conn.reset_stream(sid, h2.errors.ErrorCodes.CANCEL)
+        keep += later[1::2]
+        s.sendall(conn.data_to_send())
+        got = h2c_collect(s, conn, set(keep))
+        bad = {k: v[0] for k, v in got.items() if v[0] != 200 or
+               w.mp_id not in v[1].decode("utf-8", "replace")}
+        expect(len(got) == len(keep) and not bad,
+               "%d of %d kept streams answered, not 200 with a document: %r" % (
+                   len(got), len(keep), bad))
+        sid = h2c_get(conn, path, w.admin_tok)
+        s.sendall(conn.data_to_send())
+        got = h2c_collect(s, conn, {sid})
+        expect(got.get(sid, (0,))[0] == 200, "GET after the resets: %r" % (got,))
+    finally:
+        s.close()
+    expect_status(w.bff.req("GET", API + "/healthcheck", use=False), 200, "after the resets")
+
+
+def c_h2c_slow_reader(w):
+    """An h2c client that asks for a hundred list pages and reads none of it
+    (tiny receive buffer, flow-control windows wide open: the server's
+    socket fills) delays no other connection's GETs."""
+    port = w.bff.d.http_port
+    s, conn = h2c_open(port, rcvbuf=4096, big_window=True)
+    try:
+        # Batches of 100 (the streams a connection may have open): each is
+        # answered into the server's socket buffer until it is full (MiBs).
+        for _ in range(8):
+            for _ in range(100):
+                h2c_get(conn, API + "/documents?page_size=100", w.admin_tok)
+            s.sendall(conn.data_to_send())
+            time.sleep(0.25)
+        q = send_q(port, s.getsockname()[1])
+        expect(q > 1000000, "the slow reader's answers do not fill the server's socket (Send-Q %d)"
+               % q)
+        worst = 0.0
+        for h2 in (True, False):
+            for _ in range(5):
+                t0 = time.time()
+                r = w.bff.req("GET", API + "/documents/" + w.mp_id, w.admin_tok, h2=h2, use=False)
+                worst = max(worst, time.time() - t0)
+                expect_status(r, 200, "GET beside the slow reader (h2c=%s)" % h2)
+        note("slow reader: server Send-Q %d bytes, slowest GET beside it %.3f s" % (q, worst))
+        expect(worst < 2.0, "a GET beside the slow reader took %.2f s" % worst)
+    finally:
+        s.close()
+
+
 def c_logs(w):
     bad = []
     for name in list(w.st.order):
@@ -1871,6 +1941,10 @@ def main():
              c_openapi_check, w)
         case("h2c (prior knowledge): same JSON as HTTP/1.1, headers, POST, 404, 413; the direct "
              "replace (file_content, 1.5 MB) over h2c and HTTP/1.1", c_h2c, w)
+        case("h2c: streams reset while their RPC is out are dropped, the others of the "
+             "connection answered 200", c_h2c_reset_async, w)
+        case("h2c: a client reading none of its answers delays no other connection's GETs",
+             c_h2c_slow_reader, w)
         case("headers: nosniff, CSP and X-Request-Id on every response; no-store on "
              "authenticated ones; JSON bodies", c_headers, w)
         case("kumo-documents frozen: request budget -> 504 in bounded time; /me unaffected; "

@@ -1121,6 +1121,85 @@ static void test_rpc_client_async_deadline_and_free(void **state)
     peer_stop(&p);
 }
 
+/* kumo_rpc_client_defer: callbacks share one deferred node; it runs on the
+ * I/O thread after them, never inside one, and once per deferral. */
+struct defer_state {
+    pthread_mutex_t mu;
+    struct kumo_rpc_deferred node;
+    int done, queued, runs, in_cb, bad;
+    pthread_t cb_thread, run_thread;
+};
+
+static void defer_run(void *arg)
+{
+    struct defer_state *d = arg;
+    pthread_mutex_lock(&d->mu);
+    if (d->in_cb || !d->queued)
+        d->bad++;
+    d->queued = 0;
+    d->runs++;
+    d->run_thread = pthread_self();
+    pthread_mutex_unlock(&d->mu);
+}
+
+static void defer_done(void *arg, kumo_code code, ProtobufCMessage *resp,
+                       struct kumo_rpc_status *st)
+{
+    (void)resp;
+    struct defer_state *d = arg;
+    pthread_mutex_lock(&d->mu);
+    d->in_cb = 1;
+    if (code != KUMO_CODE_OK)
+        d->bad++;
+    d->done++;
+    d->cb_thread = pthread_self();
+    if (!d->queued) {
+        d->queued = 1;
+        kumo_rpc_client_defer(&d->node);
+    }
+    d->in_cb = 0;
+    pthread_mutex_unlock(&d->mu);
+    kumo_rpc_status_clear(st);
+}
+
+static void test_rpc_client_async_defer(void **state)
+{
+    (void)state;
+    struct kumo_rpc_client *c = client_for(grpc_target, 0);
+    struct kumo_arena *arena = kumo_arena_new();
+    Kumo__Test__V1__EchoRequest req = KUMO__TEST__V1__ECHO_REQUEST__INIT;
+    req.message = "deferred";
+    struct defer_state d;
+    memset(&d, 0, sizeof d);
+    pthread_mutex_init(&d.mu, NULL);
+    d.node.fn = defer_run;
+    d.node.arg = &d;
+    enum { N = 50 };
+    for (int i = 0; i < N; i++)
+        assert_int_equal(kumo_rpc_client_call_async(
+                             c, ECHO_PATH, &req.base, &kumo__test__v1__echo_response__descriptor,
+                             kumo_arena_allocator(arena), NULL, defer_done, &d, NULL),
+                         KUMO_CODE_OK);
+    int done = 0, queued = 1;
+    for (int i = 0; i < 500 && (done < N || queued); i++) {
+        usleep(10000);
+        pthread_mutex_lock(&d.mu);
+        done = d.done;
+        queued = d.queued;
+        pthread_mutex_unlock(&d.mu);
+    }
+    assert_int_equal(done, N);
+    assert_int_equal(queued, 0); /* the last deferral ran */
+    assert_int_equal(d.bad, 0);
+    assert_true(d.runs >= 1 && d.runs <= N);
+    assert_true(pthread_equal(d.run_thread, d.cb_thread)); /* the I/O thread */
+    assert_false(pthread_equal(d.run_thread, pthread_self()));
+    print_message("%d answers, %d deferred runs\n", N, d.runs);
+    kumo_rpc_client_free(c);
+    kumo_arena_free(arena);
+    pthread_mutex_destroy(&d.mu);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1145,6 +1224,7 @@ int main(void)
         cmocka_unit_test(test_rpc_client_free_fails_pending_calls),
         cmocka_unit_test(test_rpc_client_async),
         cmocka_unit_test(test_rpc_client_async_deadline_and_free),
+        cmocka_unit_test(test_rpc_client_async_defer),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
