@@ -106,16 +106,30 @@ void kumo_fastrand_bytes(void *out, size_t len)
     }
 }
 
+/* 16 lowercase hex digits from the 64 random bits of v, 8 at a time: each
+ * byte of n holds one nibble, and n + '0' + 39 * (n > 9) is its digit
+ * ('a' - '0' - 10 = 39). The digits are not v's hex spelling (the nibbles
+ * come out in an order of their own), which random ids do not need. */
+static void hex16(uint64_t v, char out[16])
+{
+    const uint64_t nibbles = 0x0F0F0F0F0F0F0F0FULL, ones = 0x0101010101010101ULL;
+    uint64_t n[2] = {v & nibbles, (v >> 4) & nibbles};
+    for (int i = 0; i < 2; i++) {
+        uint64_t over9 = ((n[i] + 6 * ones) >> 4) & ones;
+        n[i] += 0x30 * ones + 39 * over9;
+    }
+    memcpy(out, n, 16);
+}
+
 void kumo_fastrand_hex(char *out, size_t nbytes)
 {
-    static const char digits[] = "0123456789abcdef";
+    char digits[16];
     size_t i = 0;
-    while (i < nbytes) {
-        uint64_t v = kumo_fastrand_u64();
-        for (int k = 0; k < 8 && i < nbytes; k++, i++, v >>= 8) {
-            out[2 * i] = digits[(v >> 4) & 15];
-            out[2 * i + 1] = digits[v & 15];
-        }
+    for (; i + 8 <= nbytes; i += 8)
+        hex16(kumo_fastrand_u64(), out + 2 * i);
+    if (i < nbytes) {
+        hex16(kumo_fastrand_u64(), digits);
+        memcpy(out + 2 * i, digits, 2 * (nbytes - i));
     }
     out[2 * nbytes] = '\0';
 }

@@ -59,29 +59,36 @@ int kumo_trace_parse(const char *tp, const char *tracestate, struct kumo_trace *
 }
 
 /* Trace and span ids must be unique, not secret (they travel in headers and
- * log lines): drawn from the per-thread fast generator, not the CSPRNG. */
-static void random_hex(char *out, size_t n_hex)
+ * log lines): drawn from the per-thread fast generator, not the CSPRNG;
+ * n_hex (16 or 32) random hex digits, never all zero (invalid for both). */
+static void random_id(char *out, size_t n_hex)
 {
+    static const char zeros[KUMO_TRACE_ID_LEN + 1] = "00000000000000000000000000000000";
     do
         kumo_fastrand_hex(out, n_hex / 2);
-    while (!is_lower_hex(out, n_hex)); /* all zeros is invalid */
+    while (memcmp(out, zeros, n_hex) == 0);
 }
 
 void kumo_trace_start(struct kumo_trace *out, const struct kumo_trace *parent)
 {
-    struct kumo_trace t;
-    memset(&t, 0, sizeof t);
+    /* Only the fields are written, not the whole struct: its tracestate
+     * buffer is most of its size and a new span has none. */
     if (parent) {
-        memcpy(t.trace_id, parent->trace_id, sizeof t.trace_id);
-        memcpy(t.parent_span_id, parent->span_id, sizeof t.parent_span_id);
-        t.flags = parent->flags;
-        memcpy(t.tracestate, parent->tracestate, sizeof t.tracestate);
+        memmove(out->parent_span_id, parent->span_id, sizeof out->parent_span_id);
+        if (parent != out) {
+            memcpy(out->trace_id, parent->trace_id, sizeof out->trace_id);
+            out->flags = parent->flags;
+            size_t m = strnlen(parent->tracestate, KUMO_TRACE_STATE_MAX);
+            memcpy(out->tracestate, parent->tracestate, m);
+            out->tracestate[m] = '\0';
+        }
     } else {
-        random_hex(t.trace_id, KUMO_TRACE_ID_LEN);
-        t.flags = 1;
+        random_id(out->trace_id, KUMO_TRACE_ID_LEN);
+        out->parent_span_id[0] = '\0';
+        out->flags = 1;
+        out->tracestate[0] = '\0';
     }
-    random_hex(t.span_id, KUMO_TRACE_SPAN_LEN);
-    *out = t;
+    random_id(out->span_id, KUMO_TRACE_SPAN_LEN);
 }
 
 void kumo_trace_start_from_headers(struct kumo_trace *out, const char *traceparent,

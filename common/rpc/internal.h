@@ -68,6 +68,8 @@ enum kumo__known_header {
     KUMO_KH_CONNECT_CONTENT_ENCODING,
     KUMO_KH_CONNECT_ACCEPT_ENCODING,
     KUMO_KH_AUTHORIZATION,
+    KUMO_KH_TRACEPARENT,
+    KUMO_KH_TRACESTATE,
     KUMO_KH_COUNT
 };
 
@@ -344,8 +346,9 @@ int kumo__tls_server_ctx(const char *cert_file, const char *key_file, SSL_CTX **
 /* Returns the index of a header the server reads, or -1. */
 int kumo__req_known_header(const uint8_t *name, size_t len);
 
-/* The media type without parameters, lowercased, in the arena. */
-char *kumo__req_media_type(struct kumo_rpc_call *call, const char *ct);
+/* The media type without parameters, lowercased: ct itself when it is one
+ * already, else a copy in the call's arena. */
+const char *kumo__req_media_type(struct kumo_rpc_call *call, const char *ct);
 
 /* Returns 0 and sets protocol/json, or -1 for an unsupported type. */
 int kumo__req_classify_content_type(struct kumo_rpc_call *call, const char *mt);

@@ -15,36 +15,63 @@
 #include "runtime/metrics.h"
 #include "wire/compress.h"
 #include "wire/timeout.h"
+#include "base/fastrand.h"
 
-/* Returns the index of a header the server reads, or -1. */
+/* Returns the index of a header the server reads, or -1 (called for
+ * every request header: the length picks the candidates). */
 int kumo__req_known_header(const uint8_t *name, size_t len)
 {
-    static const struct {
-        const char *name;
-        size_t len;
-        int index;
-    } table[] = {
-        {"content-type", 12, KUMO_KH_CONTENT_TYPE},
-        {"x-request-id", 12, KUMO_KH_REQUEST_ID},
-        {"grpc-timeout", 12, KUMO_KH_GRPC_TIMEOUT},
-        {"connect-timeout-ms", 18, KUMO_KH_CONNECT_TIMEOUT},
-        {"grpc-encoding", 13, KUMO_KH_GRPC_ENCODING},
-        {"grpc-accept-encoding", 20, KUMO_KH_GRPC_ACCEPT_ENCODING},
-        {"content-encoding", 16, KUMO_KH_CONTENT_ENCODING},
-        {"accept-encoding", 15, KUMO_KH_ACCEPT_ENCODING},
-        {"connect-content-encoding", 24, KUMO_KH_CONNECT_CONTENT_ENCODING},
-        {"connect-accept-encoding", 23, KUMO_KH_CONNECT_ACCEPT_ENCODING},
-        {"authorization", 13, KUMO_KH_AUTHORIZATION},
-    };
-    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
-        if (table[i].len == len && memcmp(table[i].name, name, len) == 0)
-            return table[i].index;
+#define KH(lit, index)                                                                             \
+    if (len == sizeof lit - 1 && memcmp(name, lit, sizeof lit - 1) == 0)                           \
+    return index
+    switch (len) {
+    case 10:
+        KH("tracestate", KUMO_KH_TRACESTATE);
+        break;
+    case 11:
+        KH("traceparent", KUMO_KH_TRACEPARENT);
+        break;
+    case 12:
+        KH("content-type", KUMO_KH_CONTENT_TYPE);
+        KH("x-request-id", KUMO_KH_REQUEST_ID);
+        KH("grpc-timeout", KUMO_KH_GRPC_TIMEOUT);
+        break;
+    case 13:
+        KH("grpc-encoding", KUMO_KH_GRPC_ENCODING);
+        KH("authorization", KUMO_KH_AUTHORIZATION);
+        break;
+    case 15:
+        KH("accept-encoding", KUMO_KH_ACCEPT_ENCODING);
+        break;
+    case 16:
+        KH("content-encoding", KUMO_KH_CONTENT_ENCODING);
+        break;
+    case 18:
+        KH("connect-timeout-ms", KUMO_KH_CONNECT_TIMEOUT);
+        break;
+    case 20:
+        KH("grpc-accept-encoding", KUMO_KH_GRPC_ACCEPT_ENCODING);
+        break;
+    case 23:
+        KH("connect-accept-encoding", KUMO_KH_CONNECT_ACCEPT_ENCODING);
+        break;
+    case 24:
+        KH("connect-content-encoding", KUMO_KH_CONNECT_CONTENT_ENCODING);
+        break;
+    }
+#undef KH
     return -1;
 }
 
-/* The media type without parameters, lowercased, in the arena. */
-char *kumo__req_media_type(struct kumo_rpc_call *call, const char *ct)
+/* The media type without parameters, lowercased (internal.h). */
+const char *kumo__req_media_type(struct kumo_rpc_call *call, const char *ct)
 {
+    /* What clients send: already lowercase, no parameters. */
+    const char *end = ct;
+    while ((*end >= 'a' && *end <= 'z') || *end == '/' || *end == '+' || *end == '-')
+        end++;
+    if (*end == '\0')
+        return ct;
     size_t n = strcspn(ct, ";");
     while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
         n--;
@@ -118,26 +145,9 @@ int kumo__req_request_id_ok(const char *s)
 
 void kumo__req_make_request_id(char *out, size_t outlen)
 {
-    static _Thread_local uint64_t state;
-    if (state == 0)
-        state = (uint64_t)kumo_now_ns() ^ ((uint64_t)(uintptr_t)&state << 16) ^ 0x9e3779b97f4a7c15u;
-    /* xorshift64*: unique enough for correlation, not a secret. */
-    uint64_t parts[2];
-    for (int i = 0; i < 2; i++) {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        parts[i] = state * 0x2545F4914F6CDD1Du;
-    }
-    static const char hex[] = "0123456789abcdef";
-    if (outlen < 33)
-        return;
-    for (int i = 0; i < 16; i++) {
-        unsigned b = (unsigned)(parts[i / 8] >> (8 * (i % 8))) & 0xff;
-        out[2 * i] = hex[b >> 4];
-        out[2 * i + 1] = hex[b & 0xf];
-    }
-    out[32] = '\0';
+    /* Unique enough for correlation, not a secret. */
+    if (outlen >= 33)
+        kumo_fastrand_hex(out, 16);
 }
 
 int kumo__req_parse_deadline(struct kumo_rpc_call *call)

@@ -506,16 +506,21 @@ static void headers_done_traced(struct kumo_rpc_call *call);
 /* All request headers are in: decide protocol and method, or answer. */
 static void headers_done(struct kumo_rpc_call *call)
 {
+    /* The server span starts with the headers: the child of the caller's
+     * traceparent, or a new trace for a caller that sent none. */
+    kumo_trace_start_from_headers(&call->trace, call->known[KUMO_KH_TRACEPARENT],
+                                  call->known[KUMO_KH_TRACESTATE]);
     const char *rid = call->known[KUMO_KH_REQUEST_ID];
     if (rid && kumo__req_request_id_ok(rid)) {
         snprintf(call->request_id, sizeof(call->request_id), "%s", rid);
         call->request_id_from_client = 1;
-    } else
+    } else if (call->trace.parent_span_id[0] == '\0') {
+        /* A new trace's random id is this request's alone: it serves as
+         * the request id too (same 32 hex digits). */
+        memcpy(call->request_id, call->trace.trace_id, KUMO_TRACE_ID_LEN + 1);
+    } else {
         kumo__req_make_request_id(call->request_id, sizeof(call->request_id));
-    /* The server span starts with the headers: the child of the caller's
-     * traceparent, or a new trace for a caller that sent none. */
-    kumo_trace_start_from_headers(&call->trace, kumo_rpc_call_header(call, "traceparent"),
-                                  kumo_rpc_call_header(call, "tracestate"));
+    }
     /* Current while the headers are judged (authentication logs). The call
      * may be answered and freed inside: only the pointer is restored. */
     const struct kumo_trace *prev = kumo_trace_set_current(&call->trace);

@@ -33,6 +33,15 @@ static void test_fastrand_hex_format(void **state)
     char odd[12];
     kumo_fastrand_hex(odd, 5); /* not a multiple of 8 bytes */
     assert_int_equal(strlen(odd), 10);
+    /* Every digit turns up, about equally often (16000 digits: ~1000 each). */
+    int count[16] = {0};
+    for (int k = 0; k < 500; k++) {
+        kumo_fastrand_hex(out, 16);
+        for (int i = 0; i < 32; i++)
+            count[strchr("0123456789abcdef", out[i]) - "0123456789abcdef"]++;
+    }
+    for (int d = 0; d < 16; d++)
+        assert_true(count[d] > 800 && count[d] < 1200);
 }
 
 static void test_fastrand_values_differ_and_spread(void **state)
