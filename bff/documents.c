@@ -341,11 +341,13 @@ const struct bff_op bff_op_docs_delete = {.service = BFF_DOCUMENTS,
                                           .answer = BFF_ANS_HOOK,
                                           .answer_fn = delete_answer};
 
-static const char *const parts_body[] = {"part_numbers", "version", NULL};
+static const char *const parts_body[] = {"part_numbers", "version", "sha256s", NULL};
 static const struct bff_field parts_fields[] = {
     {BFF_PATH, "id", "document_id", BFF_COPY, NULL, 0},
     {BFF_BODY, "part_numbers", "part_numbers", BFF_COPY, NULL, 0},
     {BFF_BODY, "version", "version", BFF_COPY, NULL, 0},
+    /* base64, one per part number: signed into each URL */
+    {BFF_BODY, "sha256s", "sha256s", BFF_COPY, NULL, 0},
     END,
 };
 const struct bff_op bff_op_docs_upload_parts = {.service = BFF_DOCUMENTS,

@@ -289,9 +289,12 @@ kumo_code docs_upload_target(struct docs_ctx *ctx, struct kumo_rpc_call *call,
                              int presign_parts, Kumo__Documents__V1__UploadTarget **out);
 
 /* Presigns part `part_number` (1..v->part_count) of a pending multipart
- * version into *out; sets *expire to the URL's expiry. OK or answers. */
+ * version into *out; sets *expire to the URL's expiry. sha256 (NULL or 32
+ * bytes) is signed into the URL as x-amz-checksum-sha256 (then a header
+ * of *out). OK or answers. */
 kumo_code docs_presign_part(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *tenant_id,
                             const struct docs_version_row *v, int32_t part_number,
+                            const ProtobufCBinaryData *sha256,
                             Kumo__Documents__V1__PartTarget **out,
                             Google__Protobuf__Timestamp **expire);
 

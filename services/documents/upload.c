@@ -59,6 +59,7 @@ static kumo_code presign_single(struct docs_ctx *ctx, struct kumo_rpc_call *call
 
 kumo_code docs_presign_part(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *tenant_id,
                             const struct docs_version_row *v, int32_t part_number,
+                            const ProtobufCBinaryData *sha256,
                             Kumo__Documents__V1__PartTarget **out,
                             Google__Protobuf__Timestamp **expire)
 {
@@ -72,6 +73,8 @@ kumo_code docs_presign_part(struct docs_ctx *ctx, struct kumo_rpc_call *call, co
     req.key = v->object_key;
     req.upload_id = v->upload_id;
     req.part_number = part_number;
+    if (sha256)
+        req.sha256 = *sha256;
     size.value = psize;
     req.size = &size;
     ttl.seconds = ctx->s.upload_url_ttl_ms / 1000;
@@ -105,6 +108,7 @@ static kumo_code start_multipart(struct docs_ctx *ctx, struct kumo_rpc_call *cal
         KUMO__STORAGE__V1__CREATE_MULTIPART_UPLOAD_REQUEST__INIT;
     req.key = v->object_key;
     req.content_type = v->content_type;
+    req.part_sha256 = 1; /* parts may carry their SHA-256, checked at completion */
     ProtobufCMessage *m;
     kumo_code rc =
         docs_storage_call(ctx, call, tenant_id, "CreateMultipartUpload", &req.base,
@@ -162,7 +166,7 @@ kumo_code docs_upload_target(struct docs_ctx *ctx, struct kumo_rpc_call *call,
             v->part_count < DOCS_PRESIGN_PARTS_MAX ? (size_t)v->part_count : DOCS_PRESIGN_PARTS_MAX;
         t->parts = kumo_rpc_call_alloc(call, n * sizeof *t->parts);
         for (size_t i = 0; i < n; i++) {
-            rc = docs_presign_part(ctx, call, tenant_id, v, (int32_t)(i + 1), &t->parts[i],
+            rc = docs_presign_part(ctx, call, tenant_id, v, (int32_t)(i + 1), NULL, &t->parts[i],
                                    &t->expire_time);
             if (rc != KUMO_CODE_OK)
                 return rc;

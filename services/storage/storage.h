@@ -511,11 +511,16 @@ enum stg_err stg_mpu_list(struct stg_store *st, const char *id, const char *key,
                           struct stg_part **parts, size_t *n, int *truncated);
 
 /* Assembles the listed parts (ascending numbers, ETags without quotes) into
- * the object; every part but the last must be >= min_part_size. Fills *out
- * (ETag "<md5 of md5s>-<n>"). Removes the upload. */
+ * the object; every part but the last must be >= min_part_size. A part's
+ * listed checksum (ck, ck_alg) is compared with one computed over the
+ * stored part, whatever algorithm the upload asked for: a mismatch is
+ * STG_E_INVALID_PART with *why == stg_why_part_checksum, nothing
+ * assembled. Fills *out (ETag "<md5 of md5s>-<n>"). Removes the upload. */
 enum stg_err stg_mpu_complete(struct stg_store *st, const char *id, const char *key,
                               const struct stg_part *want, size_t n, int64_t min_part_size,
                               struct stg_meta *out, const char **why);
+/* The *why of a completion refused for a part's checksum. */
+extern const char stg_why_part_checksum[];
 
 /* Discards the upload and its parts. */
 enum stg_err stg_mpu_abort(struct stg_store *st, const char *id, const char *key);

@@ -276,6 +276,8 @@ static enum stg_err match_parts(const struct stg_part *want, size_t n, const str
     return STG_OK;
 }
 
+const char stg_why_part_checksum[] = "a part's checksum does not match";
+
 #define COPY_PIECE (256 * 1024)
 
 /* Copies the part file fd into the writer, feeding the part's checksum and
@@ -335,20 +337,23 @@ static enum stg_err assemble(struct stg_store *st, int dfd, const struct stg_par
             e = stg__io_error("open part", fd);
             break;
         }
+        /* A listed checksum is checked even if the upload asked for none. */
         struct stg_cksum part;
-        stg_ck_init(&part, m->ck_alg);
+        stg_ck_init(&part, m->ck_alg != STG_CK_NONE ? m->ck_alg : want[i].ck_alg);
         e = copy_part(w, fd, &part, &whole);
         close(fd);
         uint8_t pck[STG_CK_MAX_LEN];
         size_t plen = stg_ck_final(&part, pck);
         char b64[STG_CK_B64_MAX];
         stg_ck_b64(pck, plen, b64);
-        if (e == STG_OK && m->ck_alg != STG_CK_NONE && want[i].ck_alg == m->ck_alg &&
-            strcmp(want[i].ck, b64) != 0) {
-            *why = "a part's checksum does not match";
+        if (e == STG_OK && want[i].ck_alg != STG_CK_NONE &&
+            (want[i].ck_alg != (m->ck_alg != STG_CK_NONE ? m->ck_alg : want[i].ck_alg) ||
+             strcmp(want[i].ck, b64) != 0)) {
+            *why = stg_why_part_checksum;
             e = STG_E_INVALID_PART;
         }
-        stg_ck_update(&of_parts, pck, plen);
+        if (m->ck_type == STG_CK_COMPOSITE)
+            stg_ck_update(&of_parts, pck, plen);
     }
     unsigned len;
     EVP_DigestFinal_ex(ctx, md5s, &len);

@@ -23,6 +23,7 @@ Prints TAP lines "ok - documents: CASE" / "not ok - documents: CASE" (with
 "#" diagnostics); exits 1 if any case failed. DOCS_TEST_KEEP=1 keeps the
 work directory.
 """
+import base64
 import datetime
 import hashlib
 import json
@@ -709,6 +710,109 @@ def c_multipart(w):
     expect(hashlib.sha256(body).digest() == hashlib.sha256(data).digest(), "multipart bytes differ")
     w.big = c.resp.document
 
+
+
+def c_multipart_part_sha(w):
+    """Per-part SHA-256 (S3's SHA256 COMPOSITE): signed into the part URLs,
+    sent on the part PUTs, declared at completion and checked there."""
+    data = os.urandom(7 * MIB + 321)
+    shas = [hashlib.sha256(data[i:i + 5 * MIB]).digest() for i in (0, 5 * MIB)]
+
+    def start(title):
+        r = create_doc(w, w.E, data, title, "p.bin", content_type="application/octet-stream",
+                       sha=False)
+        expect(r.code == C.OK and r.resp.upload.part_count == 2, r)
+        return r.resp.document.id
+
+    def presign(did, sums=None):
+        req = w.msg("PresignUploadPartsRequest", document_id=did, part_numbers=[1, 2])
+        if sums:
+            req.sha256s.extend(sums)
+        r = w.call("PresignUploadParts", req, w.E)
+        expect(r.code == C.OK and len(r.resp.parts) == 2, "presign %r" % r)
+        return r.resp.parts
+
+    def put_all(parts, body=data):
+        etags = []
+        for p in parts:
+            st, h, b = put_part(p, body[(p.part_number - 1) * 5 * MIB: p.part_number * 5 * MIB])
+            expect(st == 200 and h.get("etag"), "part %d: %d %r" % (p.part_number, st, b[:300]))
+            etags.append(h["etag"])
+        return etags
+
+    def complete(did, etags, sums):
+        req = w.msg("CompleteUploadRequest", document_id=did)
+        for i, e in enumerate(etags):
+            p = req.parts.add(part_number=i + 1, etag=e)
+            if sums[i] is not None:
+                p.sha256 = sums[i]
+        return w.call("CompleteUpload", req, w.E)
+
+    def pending(did):
+        g = w.ok("GetDocument", token=w.E, id=did).document
+        expect(g.status == PENDING and g.current_version == 0, "after a refusal: %r" % g)
+
+    # Right checksums, signed into the URLs and sent: ACTIVE, bytes intact.
+    did = start("part-sha-right")
+    parts = presign(did, shas)
+    for p in parts:
+        hs = {h.name.lower(): h.value for h in p.headers}
+        expect(hs.get("x-amz-checksum-sha256") == base64.b64encode(shas[p.part_number - 1]).decode(),
+               "part %d headers %r" % (p.part_number, hs))
+    # A signed checksum binds the bytes: other bytes (their own right
+    # checksum header) -> refused; the header left out -> refused.
+    st, _, b = http_req(parts[0].url, "PUT",
+                        {h.name: h.value for h in parts[0].headers}, b"x" * (5 * MIB))
+    expect(st in (400, 403), "other bytes on a checksum-signed URL: %d %r" % (st, b[:200]))
+    st, _, b = http_req(parts[0].url, "PUT", {h.name: h.value for h in parts[0].headers
+                                              if h.name.lower() != "x-amz-checksum-sha256"},
+                        data[:5 * MIB])
+    expect(st == 403, "checksum header left out: %d %r" % (st, b[:200]))
+    etags = put_all(parts)
+    c = complete(did, etags, shas)
+    expect(c.code == C.OK and c.resp.document.status == ACTIVE and
+           c.resp.document.size == len(data), "complete with part sha256s: %r" % c)
+    _, body, _ = download(w, did, w.E)
+    expect(body == data, "bytes differ")
+    g = wait_extracted(w, w.E, did)
+    expect(g and g.document.sha256 == hashlib.sha256(data).digest(),
+           "whole-content sha256 after extraction: %r" % (g and g.document.sha256))
+
+    # A wrong checksum for one part: INVALID_ARGUMENT, nothing visible; the
+    # upload survives and the right checksums then complete it.
+    did = start("part-sha-wrong")
+    etags = put_all(presign(did))  # parts sent without a checksum
+    bad = [shas[0], hashlib.sha256(b"not part 2").digest()]
+    c = complete(did, etags, bad)
+    expect(c.code == C.INVALID_ARGUMENT and "sha256" in c.details, "wrong part sha256: %r" % c)
+    pending(did)
+    # Malformed declarations: one part only; 31 bytes.
+    c = complete(did, etags, [shas[0], None])
+    expect(c.code == C.INVALID_ARGUMENT and "every part" in c.details, "one sha256 of two: %r" % c)
+    c = complete(did, etags, [shas[0], shas[1][:31]])
+    expect(c.code == C.INVALID_ARGUMENT and "32 bytes" in c.details, "31-byte sha256: %r" % c)
+    r = w.call("PresignUploadParts", token=w.E, document_id=did, part_numbers=[1, 2],
+               sha256s=[shas[0]])
+    expect(r.code == C.INVALID_ARGUMENT and "sha256s" in r.details, "one sha256 for 2 parts: %r" % r)
+    pending(did)
+    c = complete(did, etags, shas)
+    expect(c.code == C.OK and c.resp.document.status == ACTIVE, "then right ones: %r" % c)
+
+    # A tampered part: part 1 replaced after its checksum was taken (the
+    # replacement's ETag listed with the original's checksum) -> refused.
+    did = start("part-sha-tampered")
+    etags = put_all(presign(did, shas))
+    other = bytearray(data)
+    other[100] ^= 0xFF
+    etags2 = put_all(presign(did)[:1], bytes(other))
+    c = complete(did, [etags2[0], etags[1]], shas)
+    expect(c.code == C.INVALID_ARGUMENT, "tampered part 1: %r" % c)
+    pending(did)
+    # The old client (no checksums at all, the same parts): completes.
+    c = complete(did, [etags2[0], etags[1]], [None, None])
+    expect(c.code == C.OK and c.resp.document.size == len(data), "without checksums: %r" % c)
+    _, body, _ = download(w, did, w.E)
+    expect(body == bytes(other), "tampered bytes served differ from the last upload")
 
 def c_audit(w):
     rid = "docs-test-" + os.urandom(8).hex()
@@ -1409,6 +1513,10 @@ def main():
             ("lifecycle: soft delete (not listed), undelete", c_delete_undelete),
             ("lifecycle: purge: not_found, rows gone, blobs gone (asynchronous)", c_purge),
             ("lifecycle: multipart above the threshold (2 parts, ETags)", c_multipart),
+            ("multipart with part SHA-256s: signed into the part URLs (other bytes or no header "
+             "refused), declared at completion (right -> ACTIVE; wrong, partial, malformed, "
+             "tampered part -> invalid_argument, still PENDING); without them still completes",
+             c_multipart_part_sha),
             ("audit: every mutation recorded (who, what, request id), newest first, filters "
              "(document, actor, action, time bounds), admin only", c_audit),
             ("completion: size mismatch -> failed_precondition, object removed, still "
