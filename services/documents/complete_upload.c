@@ -119,12 +119,14 @@ static kumo_code complete_multipart(struct docs_ctx *ctx, struct kumo_rpc_call *
     if (rc == KUMO_CODE_NOT_FOUND &&
         stat_object(ctx, call, tid, v->object_key, obj) == KUMO_CODE_OK)
         return KUMO_CODE_OK;
-    /* kumo-storage checks the declared part checksums against the stored
-     * parts and refuses a mismatch with INVALID_ARGUMENT (a part that does
-     * not exist or has another ETag: FAILED_PRECONDITION). */
+    /* kumo-storage checks the declared part checksums against those the
+     * part PUTs carried and refuses a mismatch, or a part PUT without one,
+     * with INVALID_ARGUMENT (a part that does not exist or has another
+     * ETag: FAILED_PRECONDITION). */
     if (rc == KUMO_CODE_INVALID_ARGUMENT && declared)
         return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT,
-                                   "a part's sha256 does not match the part uploaded");
+                                   "a part's sha256 does not match the x-amz-checksum-sha256 its "
+                                   "upload carried, or its upload carried none");
     if (rc == KUMO_CODE_INVALID_ARGUMENT || rc == KUMO_CODE_FAILED_PRECONDITION)
         return kumo_rpc_call_error(call, KUMO_CODE_FAILED_PRECONDITION,
                                    "the parts do not match the uploaded parts");

@@ -653,7 +653,8 @@ HANDLER(complete_multipart_upload)
         stg_meta_clear(&m); /* S3 records its own: S3 Event Notifications */
         return fail(call, STG_E_INTERNAL, NULL);
     }
-    if (e == STG_E_INVALID_PART && why == stg_why_part_checksum)
+    if (e == STG_E_INVALID_PART &&
+        (why == stg_why_part_checksum || why == stg_why_part_no_checksum))
         return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT, "%s", why);
     if (e != STG_OK)
         return fail(call, e, why);

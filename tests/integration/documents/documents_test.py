@@ -778,10 +778,16 @@ def c_multipart_part_sha(w):
     expect(g and g.document.sha256 == hashlib.sha256(data).digest(),
            "whole-content sha256 after extraction: %r" % (g and g.document.sha256))
 
+    # Parts sent without a checksum, then declared (even rightly): refused.
+    did = start("part-sha-wrong")
+    etags = put_all(presign(did))
+    c = complete(did, etags, shas)
+    expect(c.code == C.INVALID_ARGUMENT and "carried none" in c.details,
+           "declared on parts sent without: %r" % c)
+    pending(did)
     # A wrong checksum for one part: INVALID_ARGUMENT, nothing visible; the
     # upload survives and the right checksums then complete it.
-    did = start("part-sha-wrong")
-    etags = put_all(presign(did))  # parts sent without a checksum
+    etags = put_all(presign(did, shas))
     bad = [shas[0], hashlib.sha256(b"not part 2").digest()]
     c = complete(did, etags, bad)
     expect(c.code == C.INVALID_ARGUMENT and "sha256" in c.details, "wrong part sha256: %r" % c)
@@ -798,13 +804,14 @@ def c_multipart_part_sha(w):
     c = complete(did, etags, shas)
     expect(c.code == C.OK and c.resp.document.status == ACTIVE, "then right ones: %r" % c)
 
-    # A tampered part: part 1 replaced after its checksum was taken (the
-    # replacement's ETag listed with the original's checksum) -> refused.
+    # A tampered part: part 1 replaced (with its own right checksum) after
+    # the client took its checksum -> the client's declaration refuses it.
     did = start("part-sha-tampered")
     etags = put_all(presign(did, shas))
     other = bytearray(data)
     other[100] ^= 0xFF
-    etags2 = put_all(presign(did)[:1], bytes(other))
+    etags2 = put_all(presign(did, [hashlib.sha256(other[:5 * MIB]).digest(), shas[1]])[:1],
+                     bytes(other))
     c = complete(did, [etags2[0], etags[1]], shas)
     expect(c.code == C.INVALID_ARGUMENT, "tampered part 1: %r" % c)
     pending(did)
@@ -1515,7 +1522,8 @@ def main():
             ("lifecycle: multipart above the threshold (2 parts, ETags)", c_multipart),
             ("multipart with part SHA-256s: signed into the part URLs (other bytes or no header "
              "refused), declared at completion (right -> ACTIVE; wrong, partial, malformed, "
-             "tampered part -> invalid_argument, still PENDING); without them still completes",
+             "tampered part, parts sent without one -> invalid_argument, still PENDING); "
+             "without them still completes",
              c_multipart_part_sha),
             ("audit: every mutation recorded (who, what, request id), newest first, filters "
              "(document, actor, action, time bounds), admin only", c_audit),

@@ -769,7 +769,8 @@ class Suite:
         expect(code == "NOT_FOUND", "upload still listed after completion")
 
     @case("multipart with part SHA-256s (part_sha256): signed into part URLs, declared at "
-          "Complete: wrong, partial, malformed -> INVALID_ARGUMENT and nothing assembled; "
+          "Complete: wrong, partial, malformed, part PUT without one -> INVALID_ARGUMENT and "
+          "nothing assembled; "
           "right -> the object; declared on an upload without part_sha256 -> still checked")
     def t_rpc_multipart_sha256(self):
         cp = self.msgs["CompletedPart"]
@@ -798,6 +799,19 @@ class Suite:
                 expect(code == "INVALID_ARGUMENT" and want in msg, (ask, want, code, msg))
             code, _ = self.rpc.error("StatObject", self.tok, key=key)
             expect(code == "NOT_FOUND", "an object after a refused completion: %s" % code)
+            if ask:  # part 2 again, without a checksum: declaring one now is refused
+                r = self.rpc.call("PresignUploadPart", self.tok, key=key, upload_id=up,
+                                  part_number=2)
+                st, h, _ = self.put_presigned(r, parts[1])
+                expect(st == 200 and h["etag"] == etags[1], (st, h))
+                code, msg = self.rpc.error(
+                    "CompleteMultipartUpload", self.tok, key=key, upload_id=up,
+                    parts=[cp(part_number=i + 1, etag=e, sha256=sums[i])
+                           for i, e in enumerate(etags)])
+                expect(code == "INVALID_ARGUMENT" and "without one" in msg, (code, msg))
+                r = self.rpc.call("PresignUploadPart", self.tok, key=key, upload_id=up,
+                                  part_number=2, sha256=sums[1])
+                expect(self.put_presigned(r, parts[1])[0] == 200, "part 2 with its checksum")
             c = self.rpc.call("CompleteMultipartUpload", self.tok, key=key, upload_id=up,
                               parts=[cp(part_number=i + 1, etag=e, sha256=sums[i])
                                      for i, e in enumerate(etags)])
