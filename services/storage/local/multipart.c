@@ -192,7 +192,8 @@ static int part_ck(int dfd, const char part[48], enum stg_ck_alg *alg, char b64[
     ck_file(part, name);
     struct kumo_buf b = KUMO_BUF_INIT;
     int rc = stg__read_small(dfd, name, 128, &b);
-    const char *s = (const char *)b.data, *sp = rc == 0 ? memchr(s, ' ', b.len) : NULL;
+    const char *s = (const char *)b.data;
+    const char *sp = rc == 0 && b.len > 0 ? memchr(s, ' ', b.len) : NULL;
     int out = -1;
     if (sp) {
         size_t vlen = b.len - (size_t)(sp + 1 - s);

@@ -52,11 +52,22 @@ function partHasher() {
     hash(part, signal) {
       return new Promise((resolve, reject) => {
         const id = next++;
-        waiting.set(id, { resolve, reject });
-        signal.addEventListener("abort", () => {
+        const stop = () => {
           waiting.delete(id);
           reject(new AbortedError());
-        }, { once: true });
+        };
+        const done = () => signal.removeEventListener("abort", stop);
+        waiting.set(id, {
+          resolve: (b64) => {
+            done();
+            resolve(b64);
+          },
+          reject: (e) => {
+            done();
+            reject(e);
+          },
+        });
+        signal.addEventListener("abort", stop, { once: true });
         w.postMessage({ id, part });
       });
     },
