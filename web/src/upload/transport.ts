@@ -110,7 +110,9 @@ export const browserTransport: UploadTransport = {
       file_name: file.name,
       file_size: file.size,
       ...(sha256 ? { sha256 } : {}),
-      presign_parts: true,
+      // No part URLs at create: each part's URL is presigned with its
+      // checksum once it is hashed (queue.ts).
+      presign_parts: false,
       ...(file.type ? { content_type: file.type } : {}),
     };
     if (target.kind === "version") {
