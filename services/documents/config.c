@@ -35,9 +35,11 @@ static const struct kumo_config_var own_vars[] = {
     {"KUMO_MAX_DOCUMENT_SIZE", KUMO_CONFIG_SIZE, "5TiB", "largest document content", 0, 0, 5 * TIB},
     {"KUMO_MULTIPART_THRESHOLD", KUMO_CONFIG_SIZE, "100MiB",
      "content above this size is uploaded in parts", 0, 5 * MIB, 5 * GIB},
-    {"KUMO_MULTIPART_PART_SIZE", KUMO_CONFIG_SIZE, "16MiB",
-     "part size of multipart uploads (grown so that at most 10000 parts are needed)", 0, 5 * MIB,
-     5 * GIB},
+    {"KUMO_MULTIPART_PART_SIZE", KUMO_CONFIG_SIZE, "64MiB",
+     "part size of multipart uploads (shrunk, not below 5 MiB, so that a file has at least 6 "
+     "parts; "
+     "grown so that at most 10000 parts are needed)",
+     0, 5 * MIB, 5 * GIB},
     {"KUMO_UPLOAD_URL_TTL", KUMO_CONFIG_DURATION_MS, "15m", "validity of upload URLs", 0, SEC_MS,
      7 * DAY_MS},
     {"KUMO_DOWNLOAD_URL_TTL", KUMO_CONFIG_DURATION_MS, "5m",
@@ -172,6 +174,14 @@ int64_t docs_part_size(const struct docs_settings *s, int64_t size, int32_t *cou
 {
     int64_t ps =
         s->multipart_part_size < DOCS_MIN_PART_SIZE ? DOCS_MIN_PART_SIZE : s->multipart_part_size;
+    /* Large parts upload fastest (bench/results/console-upload-percpart-*),
+     * as long as there are enough of them to send DOCS_PARTS_PARALLEL at
+     * once: a 100 MiB file gets 6 parts of 17 MiB, not 2 of 64 MiB. */
+    if (size > 0 && (size + ps - 1) / ps < DOCS_PARTS_PARALLEL) {
+        int64_t want = (size + DOCS_PARTS_PARALLEL - 1) / DOCS_PARTS_PARALLEL;
+        want = (want + MIB - 1) / MIB * MIB;
+        ps = want < DOCS_MIN_PART_SIZE ? DOCS_MIN_PART_SIZE : want < ps ? want : ps;
+    }
     if ((size + ps - 1) / ps > DOCS_PARTS_MAX) {
         /* Smallest whole number of MiB that fits in DOCS_PARTS_MAX parts. */
         int64_t need = (size + DOCS_PARTS_MAX - 1) / DOCS_PARTS_MAX;

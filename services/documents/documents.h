@@ -100,6 +100,7 @@ struct docs_ctx {
 #define DOCS_PRESIGN_PARTS_MAX     1000  /* part URLs in one response */
 #define DOCS_PARTS_MAX             10000 /* parts of one multipart upload */
 #define DOCS_MIN_PART_SIZE         (5LL * 1024 * 1024)
+#define DOCS_PARTS_PARALLEL        6 /* parts a client sends at once (the console) */
 #define DOCS_DOWNLOAD_TTL_MAX_MS   (3600LL * 1000)
 
 /* Roles on the documents ladder (kumo_principal.roles -> rank). */
@@ -114,8 +115,10 @@ const struct kumo_config_var *docs_config_vars(size_t *n);
  * Returns 0, or -1 after logging what is wrong. */
 int docs_settings_load(const struct kumo_config *c, struct docs_settings *s);
 
-/* Part size for `size` bytes: the configured size, grown (to whole MiB) so
- * that no more than DOCS_PARTS_MAX parts are needed; sets *count. */
+/* Part size for `size` bytes: the configured size, shrunk (to whole MiB,
+ * not below DOCS_MIN_PART_SIZE) so that there are at least
+ * DOCS_PARTS_PARALLEL parts, or grown (to whole MiB) so that no more than
+ * DOCS_PARTS_MAX are needed; sets *count. */
 int64_t docs_part_size(const struct docs_settings *s, int64_t size, int32_t *count);
 
 /* ---- context.c ---- */
