@@ -246,10 +246,12 @@ struct docs_new_content {
     const char *file_name, *content_type;
     int64_t size;
     ProtobufCBinaryData sha256;
+    int presign_parts, part_sha256; /* the request's flags (multipart only) */
 };
 
-/* Checks new content ("" content_type becomes application/octet-stream).
- * OK, or answers invalid_argument naming the field. */
+/* Checks new content ("" content_type becomes application/octet-stream;
+ * presign_parts and part_sha256 not both). OK, or answers
+ * invalid_argument naming the field. */
 kumo_code docs_check_content(struct kumo_rpc_call *call, const struct docs_settings *s,
                              struct docs_new_content *n);
 
@@ -286,10 +288,14 @@ int docs_tag_valid(const char *s, size_t len, const char **why);
 /* ---- upload.c: upload targets ---- */
 
 /* Builds the upload target of a pending version (creating the multipart
- * upload and recording its id if it has none yet). Returns OK or answers. */
+ * upload and recording its id if it has none yet: with SHA-256 part
+ * checksums asked of storage iff part_sha256, S3's SHA256 COMPOSITE, whose
+ * part PUTs and completion must then all carry them). presign_parts: every
+ * part's URL too (without checksums). Returns OK or answers. */
 kumo_code docs_upload_target(struct docs_ctx *ctx, struct kumo_rpc_call *call,
                              const char *tenant_id, const char *doc_id, struct docs_version_row *v,
-                             int presign_parts, Kumo__Documents__V1__UploadTarget **out);
+                             int presign_parts, int part_sha256,
+                             Kumo__Documents__V1__UploadTarget **out);
 
 /* Presigns part `part_number` (1..v->part_count) of a pending multipart
  * version into *out; sets *expire to the URL's expiry. sha256 (NULL or 32

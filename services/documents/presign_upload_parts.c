@@ -63,9 +63,10 @@ DOCS_HANDLER(presign_upload_parts)
         if (req->sha256s[i].len != 32)
             return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT,
                                        "sha256s[%zu] must be 32 bytes", i);
-    if (v.upload_id[0] == '\0') {
+    if (v.upload_id[0] == '\0') { /* part checksums asked for iff this call sends them */
         Kumo__Documents__V1__UploadTarget *t;
-        if ((rc = docs_upload_target(ctx, call, p->tid, d.id, &v, 0, &t)) != KUMO_CODE_OK)
+        if ((rc = docs_upload_target(ctx, call, p->tid, d.id, &v, 0, req->n_sha256s != 0, &t)) !=
+            KUMO_CODE_OK)
             return rc;
     }
     Kumo__Documents__V1__PresignUploadPartsResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);

@@ -98,17 +98,20 @@ kumo_code docs_presign_part(struct docs_ctx *ctx, struct kumo_rpc_call *call, co
     return KUMO_CODE_OK;
 }
 
-/* Starts the multipart upload of `v` at kumo-storage and records its id;
- * if another request recorded one first, ours is aborted and theirs used. */
+/* Starts the multipart upload of `v` at kumo-storage (asking for SHA-256
+ * part checksums iff part_sha256) and records its id; if another request
+ * recorded one first, ours is aborted and theirs used. */
 static kumo_code start_multipart(struct docs_ctx *ctx, struct kumo_rpc_call *call,
                                  const char *tenant_id, const char *doc_id,
-                                 struct docs_version_row *v)
+                                 struct docs_version_row *v, int part_sha256)
 {
     Kumo__Storage__V1__CreateMultipartUploadRequest req =
         KUMO__STORAGE__V1__CREATE_MULTIPART_UPLOAD_REQUEST__INIT;
     req.key = v->object_key;
     req.content_type = v->content_type;
-    req.part_sha256 = 1; /* parts may carry their SHA-256, checked at completion */
+    /* Opt-in: on S3 an upload asking for them refuses part PUTs and a
+     * completion without them, which clients that never hash would send. */
+    req.part_sha256 = part_sha256 != 0;
     ProtobufCMessage *m;
     kumo_code rc =
         docs_storage_call(ctx, call, tenant_id, "CreateMultipartUpload", &req.base,
@@ -143,7 +146,8 @@ static kumo_code start_multipart(struct docs_ctx *ctx, struct kumo_rpc_call *cal
 
 kumo_code docs_upload_target(struct docs_ctx *ctx, struct kumo_rpc_call *call,
                              const char *tenant_id, const char *doc_id, struct docs_version_row *v,
-                             int presign_parts, Kumo__Documents__V1__UploadTarget **out)
+                             int presign_parts, int part_sha256,
+                             Kumo__Documents__V1__UploadTarget **out)
 {
     Kumo__Documents__V1__UploadTarget *t = kumo_rpc_call_alloc(call, sizeof *t);
     kumo__documents__v1__upload_target__init(t);
@@ -155,7 +159,7 @@ kumo_code docs_upload_target(struct docs_ctx *ctx, struct kumo_rpc_call *call,
         return KUMO_CODE_OK;
     }
     if (v->upload_id[0] == '\0' &&
-        (rc = start_multipart(ctx, call, tenant_id, doc_id, v)) != KUMO_CODE_OK)
+        (rc = start_multipart(ctx, call, tenant_id, doc_id, v, part_sha256)) != KUMO_CODE_OK)
         return rc;
     t->method = KUMO__DOCUMENTS__V1__UPLOAD_METHOD__UPLOAD_METHOD_MULTIPART;
     t->part_size = v->part_size;

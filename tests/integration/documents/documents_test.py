@@ -279,6 +279,15 @@ def object_files(w, key):
         return []
 
 
+def object_checksum(w, key):
+    """The flexible checksum kumo-storage's local backend recorded for the
+    object ({"alg", "type", "value"}), None if none: a multipart upload
+    opened with part_sha256 yields SHA256 COMPOSITE "<b64>-<parts>"."""
+    h = hashlib.sha256(key.encode()).hexdigest()
+    with open(os.path.join(w.st.storage_root, "obj", h[:2], h + ".meta")) as f:
+        return json.load(f).get("checksum")
+
+
 def object_key(w, doc_id, version):
     rows = w.st.sql("SELECT object_key FROM document_versions WHERE document_id = '%s' AND "
                     "version = %d" % (doc_id, version), "kumo_documents")
@@ -708,6 +717,10 @@ def c_multipart(w):
            c.resp.document.size == len(data), "complete multipart: %r" % c)
     _, body, _ = download(w, r.resp.document.id, w.E)
     expect(hashlib.sha256(body).digest() == hashlib.sha256(data).digest(), "multipart bytes differ")
+    # Without part_sha256 storage was asked for no part checksums (S3 would
+    # otherwise refuse these part PUTs and this completion): none recorded.
+    ck = object_checksum(w, object_key(w, r.resp.document.id, 1))
+    expect(ck is None, "multipart without part_sha256: object checksum %r" % ck)
     w.big = c.resp.document
 
 
@@ -718,11 +731,18 @@ def c_multipart_part_sha(w):
     data = os.urandom(7 * MIB + 321)
     shas = [hashlib.sha256(data[i:i + 5 * MIB]).digest() for i in (0, 5 * MIB)]
 
-    def start(title):
+    def start(title, part_sha256=True):
         r = create_doc(w, w.E, data, title, "p.bin", content_type="application/octet-stream",
-                       sha=False)
+                       sha=False, part_sha256=part_sha256)
         expect(r.code == C.OK and r.resp.upload.part_count == 2, r)
         return r.resp.document.id
+
+    def composite(did, version=1):
+        """The object's checksum is SHA256 COMPOSITE of these parts."""
+        ck = object_checksum(w, object_key(w, did, version))
+        want = base64.b64encode(hashlib.sha256(b"".join(shas)).digest()).decode() + "-2"
+        expect(ck == {"alg": "SHA256", "type": "COMPOSITE", "value": want},
+               "object checksum %r, want COMPOSITE %s" % (ck, want))
 
     def presign(did, sums=None):
         req = w.msg("PresignUploadPartsRequest", document_id=did, part_numbers=[1, 2])
@@ -777,8 +797,10 @@ def c_multipart_part_sha(w):
     g = wait_extracted(w, w.E, did)
     expect(g and g.document.sha256 == hashlib.sha256(data).digest(),
            "whole-content sha256 after extraction: %r" % (g and g.document.sha256))
+    composite(did)
 
-    # Parts sent without a checksum, then declared (even rightly): refused.
+    # Parts sent without a checksum, then declared (even rightly): refused
+    # (the local data plane takes such part PUTs; S3 refuses them already).
     did = start("part-sha-wrong")
     etags = put_all(presign(did))
     c = complete(did, etags, shas)
@@ -815,11 +837,63 @@ def c_multipart_part_sha(w):
     c = complete(did, [etags2[0], etags[1]], shas)
     expect(c.code == C.INVALID_ARGUMENT, "tampered part 1: %r" % c)
     pending(did)
-    # The old client (no checksums at all, the same parts): completes.
-    c = complete(did, [etags2[0], etags[1]], [None, None])
-    expect(c.code == C.OK and c.resp.document.size == len(data), "without checksums: %r" % c)
+    # The checksums of the parts last sent: completes with those bytes.
+    c = complete(did, [etags2[0], etags[1]], [hashlib.sha256(other[:5 * MIB]).digest(), shas[1]])
+    expect(c.code == C.OK and c.resp.document.size == len(data), "the new part's sha256: %r" % c)
     _, body, _ = download(w, did, w.E)
     expect(body == bytes(other), "tampered bytes served differ from the last upload")
+
+    # Opt-in: presign_parts' URLs carry no checksum, so not with part_sha256.
+    r = create_doc(w, w.E, data, "part-sha-presign", "p.bin", sha=False, part_sha256=True,
+                   presign_parts=True)
+    expect(r.code == C.INVALID_ARGUMENT and "presign_parts" in r.details and
+           "part_sha256" in r.details, "presign_parts with part_sha256: %r" % r)
+    r = w.call("CreateVersion", token=w.E, document_id=did, size=len(data), part_sha256=True,
+               presign_parts=True)
+    expect(r.code == C.INVALID_ARGUMENT and "presign_parts" in r.details,
+           "CreateVersion presign_parts with part_sha256: %r" % r)
+    # A new version with part_sha256: its upload asks for them too.
+    r = w.call("CreateVersion", token=w.E, document_id=did, size=len(data), part_sha256=True)
+    expect(r.code == C.OK and r.resp.upload.part_count == 2 and not r.resp.upload.parts,
+           "CreateVersion with part_sha256: %r" % r)
+    etags = put_all(presign(did, shas))
+    c = complete(did, etags, shas)
+    expect(c.code == C.OK and c.resp.document.current_version == 2, "version 2: %r" % c)
+    composite(did, 2)
+
+    # Without part_sha256 (KumoCMS, awscli): no part checksum asked of
+    # storage; parts sent and completed without any -> ACTIVE, no checksum.
+    did = start("part-sha-none", part_sha256=False)
+    etags = put_all(presign(did))
+    c = complete(did, etags, [None, None])
+    expect(c.code == C.OK and c.resp.document.status == ACTIVE, "no part checksums: %r" % c)
+    ck = object_checksum(w, object_key(w, did, 1))
+    expect(ck is None, "upload without part_sha256: object checksum %r" % ck)
+    # sha256s used anyway on such an upload: kumo-documents cannot tell
+    # (it keeps no record of the flag) and presigns them; S3 would refuse
+    # these part PUTs ("Checksum Type mismatch"), the local backend takes
+    # them, checks the declared sums and completes, with no object checksum.
+    did = start("part-sha-unasked", part_sha256=False)
+    etags = put_all(presign(did, shas))
+    c = complete(did, etags, shas)
+    expect(c.code == C.OK and c.resp.document.status == ACTIVE, "local, unasked sums: %r" % c)
+    ck = object_checksum(w, object_key(w, did, 1))
+    expect(ck is None, "unasked part sums: object checksum %r" % ck)
+
+    # A multipart upload not yet opened (its creation at storage failed):
+    # PresignUploadParts opens it, with part checksums iff sha256s are given.
+    for sums, want in ((shas, True), (None, False)):
+        did = start("part-sha-lazy", part_sha256=not want)
+        w.st.sql("UPDATE document_versions SET upload_id = NULL WHERE document_id = '%s'" % did,
+                 "kumo_documents")
+        etags = put_all(presign(did, sums))
+        c = complete(did, etags, sums or [None, None])
+        expect(c.code == C.OK, "lazily opened (sums %s): %r" % (want, c))
+        if want:
+            composite(did)
+        else:
+            ck = object_checksum(w, object_key(w, did, 1))
+            expect(ck is None, "lazily opened without sums: object checksum %r" % ck)
 
 def c_audit(w):
     rid = "docs-test-" + os.urandom(8).hex()
@@ -1520,10 +1594,12 @@ def main():
             ("lifecycle: soft delete (not listed), undelete", c_delete_undelete),
             ("lifecycle: purge: not_found, rows gone, blobs gone (asynchronous)", c_purge),
             ("lifecycle: multipart above the threshold (2 parts, ETags)", c_multipart),
-            ("multipart with part SHA-256s: signed into the part URLs (other bytes or no header "
-             "refused), declared at completion (right -> ACTIVE; wrong, partial, malformed, "
-             "tampered part, parts sent without one -> invalid_argument, still PENDING); "
-             "without them still completes",
+            ("multipart with part SHA-256s (part_sha256, opt-in): signed into the part URLs "
+             "(other bytes or no header refused), declared at completion (right -> ACTIVE, "
+             "SHA256 COMPOSITE; wrong, partial, malformed, tampered part, parts sent without one "
+             "-> invalid_argument, still PENDING); not with presign_parts; CreateVersion too; "
+             "without part_sha256 no part checksums asked of storage (sums used anyway: local "
+             "backend completes); lazily opened upload follows sha256s",
              c_multipart_part_sha),
             ("audit: every mutation recorded (who, what, request id), newest first, filters "
              "(document, actor, action, time bounds), admin only", c_audit),
