@@ -113,6 +113,10 @@ export const browserTransport: UploadTransport = {
       // No part URLs at create: each part's URL is presigned with its
       // checksum once it is hashed (queue.ts).
       presign_parts: false,
+      // Every multipart upload's parts are hashed and declared (queue.ts),
+      // so storage may ask for them; sent always, as the server ignores it
+      // for a single PUT (whose method only the server decides).
+      part_sha256: true,
       ...(file.type ? { content_type: file.type } : {}),
     };
     if (target.kind === "version") {
