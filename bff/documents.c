@@ -243,9 +243,9 @@ const struct bff_op bff_op_docs_list = {.service = BFF_DOCUMENTS,
                                         .answer_fn = list_answer};
 
 static const char *const create_body[] = {
-    "file_name", "file_size",   "content_type", "meta_json", "meta_content",    "metadata",
-    "title",     "description", "tags",         "sha256",    "idempotency_key", "presign_parts",
-    NULL};
+    "file_name",       "file_size",     "content_type", "meta_json", "meta_content",
+    "metadata",        "title",         "description",  "tags",      "sha256",
+    "idempotency_key", "presign_parts", "part_sha256",  NULL};
 static const struct bff_field create_fields[] = {
     {BFF_BODY, "title", "title", BFF_COPY, NULL, 0},
     {BFF_BODY, "description", "description", BFF_COPY, NULL, 0},
@@ -256,6 +256,8 @@ static const struct bff_field create_fields[] = {
     {BFF_BODY, "content_type", "content_type", BFF_COPY, NULL, 0},
     {BFF_BODY, "file_size", "size", BFF_COPY, NULL, 0},
     {BFF_BODY, "presign_parts", "presign_parts", BFF_COPY, NULL, 0},
+    /* multipart: the client sends each part's SHA-256 (opt-in) */
+    {BFF_BODY, "part_sha256", "part_sha256", BFF_COPY, NULL, 0},
     {BFF_BODY, "sha256", "sha256", BFF_HEX256, NULL, 0},
     {BFF_BODY, NULL, "metadata", BFF_METADATA, NULL, 0},
     END,
@@ -273,14 +275,15 @@ const struct bff_op bff_op_docs_create = {.service = BFF_DOCUMENTS,
                                           .answer = BFF_ANS_HOOK,
                                           .answer_fn = created_answer};
 
-static const char *const put_body[] = {"file_name", "file_size",     "content_type",
-                                       "sha256",    "presign_parts", NULL};
+static const char *const put_body[] = {
+    "file_name", "file_size", "content_type", "sha256", "presign_parts", "part_sha256", NULL};
 static const struct bff_field put_fields[] = {
     {BFF_PATH, "id", "document_id", BFF_COPY, NULL, 0},
     {BFF_BODY, "file_name", "file_name", BFF_COPY, NULL, 0},
     {BFF_BODY, "content_type", "content_type", BFF_COPY, NULL, 0},
     {BFF_BODY, "file_size", "size", BFF_COPY, NULL, 0},
     {BFF_BODY, "presign_parts", "presign_parts", BFF_COPY, NULL, 0},
+    {BFF_BODY, "part_sha256", "part_sha256", BFF_COPY, NULL, 0},
     {BFF_BODY, "sha256", "sha256", BFF_HEX256, NULL, 0},
     END,
 };
@@ -341,11 +344,13 @@ const struct bff_op bff_op_docs_delete = {.service = BFF_DOCUMENTS,
                                           .answer = BFF_ANS_HOOK,
                                           .answer_fn = delete_answer};
 
-static const char *const parts_body[] = {"part_numbers", "version", NULL};
+static const char *const parts_body[] = {"part_numbers", "version", "sha256s", NULL};
 static const struct bff_field parts_fields[] = {
     {BFF_PATH, "id", "document_id", BFF_COPY, NULL, 0},
     {BFF_BODY, "part_numbers", "part_numbers", BFF_COPY, NULL, 0},
     {BFF_BODY, "version", "version", BFF_COPY, NULL, 0},
+    /* base64, one per part number: signed into each URL */
+    {BFF_BODY, "sha256s", "sha256s", BFF_COPY, NULL, 0},
     END,
 };
 const struct bff_op bff_op_docs_upload_parts = {.service = BFF_DOCUMENTS,

@@ -84,6 +84,16 @@ static kumo_code complete_multipart(struct docs_ctx *ctx, struct kumo_rpc_call *
 {
     if (req->n_parts == 0)
         return kumo_rpc_invalid(call, "parts", "must list every uploaded part");
+    size_t declared = 0; /* parts declaring their SHA-256 */
+    for (size_t i = 0; i < req->n_parts; i++) {
+        size_t len = req->parts[i]->sha256.len;
+        if (len != 0 && len != 32)
+            return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT,
+                                       "parts[%zu].sha256 must be 32 bytes (base64 in JSON)", i);
+        declared += len == 32;
+    }
+    if (declared != 0 && declared != req->n_parts)
+        return kumo_rpc_invalid(call, "parts", "declare the sha256 of every part or of none");
     Kumo__Storage__V1__CompleteMultipartUploadRequest r =
         KUMO__STORAGE__V1__COMPLETE_MULTIPART_UPLOAD_REQUEST__INIT;
     r.key = v->object_key;
@@ -95,6 +105,7 @@ static kumo_code complete_multipart(struct docs_ctx *ctx, struct kumo_rpc_call *
         kumo__storage__v1__completed_part__init(r.parts[i]);
         r.parts[i]->part_number = req->parts[i]->part_number;
         r.parts[i]->etag = req->parts[i]->etag;
+        r.parts[i]->sha256 = req->parts[i]->sha256;
     }
     ProtobufCMessage *m;
     kumo_code rc =
@@ -108,6 +119,14 @@ static kumo_code complete_multipart(struct docs_ctx *ctx, struct kumo_rpc_call *
     if (rc == KUMO_CODE_NOT_FOUND &&
         stat_object(ctx, call, tid, v->object_key, obj) == KUMO_CODE_OK)
         return KUMO_CODE_OK;
+    /* kumo-storage checks the declared part checksums against those the
+     * part PUTs carried and refuses a mismatch, or a part PUT without one,
+     * with INVALID_ARGUMENT (a part that does not exist or has another
+     * ETag: FAILED_PRECONDITION). */
+    if (rc == KUMO_CODE_INVALID_ARGUMENT && declared)
+        return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT,
+                                   "a part's sha256 does not match the x-amz-checksum-sha256 its "
+                                   "upload carried, or its upload carried none");
     if (rc == KUMO_CODE_INVALID_ARGUMENT || rc == KUMO_CODE_FAILED_PRECONDITION)
         return kumo_rpc_call_error(call, KUMO_CODE_FAILED_PRECONDITION,
                                    "the parts do not match the uploaded parts");

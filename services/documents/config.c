@@ -32,9 +32,10 @@ static const struct kumo_config_var own_vars[] = {
     {"KUMO_MULTIPART_THRESHOLD", KUMO_CONFIG_SIZE, "100MiB",
      "content above this size is uploaded in parts", 0, 5 * KUMO_MIB, 5 * KUMO_GIB,
      TO(multipart_threshold)},
-    {"KUMO_MULTIPART_PART_SIZE", KUMO_CONFIG_SIZE, "16MiB",
-     "part size of multipart uploads (grown so that at most 10000 parts are needed)", 0,
-     5 * KUMO_MIB, 5 * KUMO_GIB, TO(multipart_part_size)},
+    {"KUMO_MULTIPART_PART_SIZE", KUMO_CONFIG_SIZE, "64MiB",
+     "part size of multipart uploads (shrunk, not below 5 MiB, so that a file has at least 6 "
+     "parts; grown so that at most 10000 parts are needed)",
+     0, 5 * KUMO_MIB, 5 * KUMO_GIB, TO(multipart_part_size)},
     {"KUMO_UPLOAD_URL_TTL", KUMO_CONFIG_DURATION_MS, "15m", "validity of upload URLs", 0,
      KUMO_SEC_MS, 7 * KUMO_DAY_MS, TO(upload_url_ttl_ms)},
     {"KUMO_DOWNLOAD_URL_TTL", KUMO_CONFIG_DURATION_MS, "5m",
@@ -139,6 +140,14 @@ int64_t docs_part_size(const struct docs_settings *s, int64_t size, int32_t *cou
 {
     int64_t ps =
         s->multipart_part_size < DOCS_MIN_PART_SIZE ? DOCS_MIN_PART_SIZE : s->multipart_part_size;
+    /* Large parts upload fastest (bench/results/console-upload-percpart-*),
+     * as long as there are enough of them to send DOCS_PARTS_PARALLEL at
+     * once: a 100 MiB file gets 6 parts of 17 MiB, not 2 of 64 MiB. */
+    if (size > 0 && (size + ps - 1) / ps < DOCS_PARTS_PARALLEL) {
+        int64_t want = (size + DOCS_PARTS_PARALLEL - 1) / DOCS_PARTS_PARALLEL;
+        want = (want + KUMO_MIB - 1) / KUMO_MIB * KUMO_MIB;
+        ps = want < DOCS_MIN_PART_SIZE ? DOCS_MIN_PART_SIZE : want < ps ? want : ps;
+    }
     if ((size + ps - 1) / ps > DOCS_PARTS_MAX) {
         /* Smallest whole number of MiB that fits in DOCS_PARTS_MAX parts. */
         int64_t need = (size + DOCS_PARTS_MAX - 1) / DOCS_PARTS_MAX;

@@ -17,6 +17,12 @@ kumo_code docs_check_content(struct kumo_rpc_call *call, const struct docs_setti
         (rc = docs_check_size(call, s, "size", n->size)) != KUMO_CODE_OK ||
         (rc = docs_check_sha256(call, "sha256", n->sha256)) != KUMO_CODE_OK)
         return rc;
+    /* presign_parts' URLs carry no checksum, which every part PUT of an
+     * upload asking for part checksums must (S3 refuses it otherwise). */
+    if (n->presign_parts && n->part_sha256)
+        return kumo_rpc_invalid(call, "presign_parts",
+                                "not with part_sha256: presign each part with its SHA-256 "
+                                "(PresignUploadParts sha256s)");
     return KUMO_CODE_OK;
 }
 

@@ -33,7 +33,7 @@ static kumo_code check_idempotency_key(struct kumo_rpc_call *call, const char *k
  * c. */
 static kumo_code answer_document(struct docs_ctx *ctx, struct kumo_rpc_call *call,
                                  struct kumo_db_conn *c, const char *tid, struct docs_doc_row *d,
-                                 int presign_parts, ProtobufCMessage **response)
+                                 const struct docs_new_content *n, ProtobufCMessage **response)
 {
     Kumo__Documents__V1__CreateDocumentResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__documents__v1__create_document_response__init(resp);
@@ -47,7 +47,8 @@ static kumo_code answer_document(struct docs_ctx *ctx, struct kumo_rpc_call *cal
     }
     kumo_db_release(c);
     if (pending) {
-        kumo_code rc = docs_upload_target(ctx, call, tid, d->id, &v, presign_parts, &resp->upload);
+        kumo_code rc = docs_upload_target(ctx, call, tid, d->id, &v, n->presign_parts,
+                                          n->part_sha256, &resp->upload);
         if (rc != KUMO_CODE_OK)
             return rc;
     }
@@ -67,6 +68,8 @@ static kumo_code validate_create(struct docs_ctx *ctx, struct kumo_rpc_call *cal
     n->content_type = req->content_type;
     n->size = req->size;
     n->sha256 = req->sha256;
+    n->presign_parts = req->presign_parts;
+    n->part_sha256 = req->part_sha256;
     kumo_code rc = docs_check_content(call, &ctx->s, n);
     if (rc != KUMO_CODE_OK)
         return rc;
@@ -119,8 +122,7 @@ static kumo_code insert_all(struct docs_ctx *ctx, struct kumo_db_conn *c,
 
 static kumo_code create_in_db(struct docs_ctx *ctx, struct kumo_rpc_call *call,
                               const struct kumo_principal *p, struct docs_doc_new *doc,
-                              const struct docs_new_content *n, int presign_parts,
-                              ProtobufCMessage **response)
+                              const struct docs_new_content *n, ProtobufCMessage **response)
 {
     struct kumo_db_conn *c;
     kumo_code rc = kumo_db_call_acquire(ctx->db, call, &c);
@@ -130,7 +132,7 @@ static kumo_code create_in_db(struct docs_ctx *ctx, struct kumo_rpc_call *call,
     if (doc->idem_key[0]) {
         rc = docs_doc_find_by_key(c, call, p->tid, p->sub, doc->idem_key, &d);
         if (rc == KUMO_CODE_OK)
-            return answer_document(ctx, call, c, p->tid, &d, presign_parts, response);
+            return answer_document(ctx, call, c, p->tid, &d, n, response);
         if (rc != KUMO_CODE_NOT_FOUND ||
             (rc = docs_doc_release_key(c, p->tid, p->sub, doc->idem_key)) != 0)
             return docs_db_fail(call, c, rc);
@@ -155,13 +157,13 @@ static kumo_code create_in_db(struct docs_ctx *ctx, struct kumo_rpc_call *call,
         rc = docs_doc_find_by_key(c, call, p->tid, p->sub, doc->idem_key, &d);
         if (rc != KUMO_CODE_OK)
             return docs_db_fail(call, c, rc == KUMO_CODE_NOT_FOUND ? KUMO_CODE_ABORTED : rc);
-        return answer_document(ctx, call, c, p->tid, &d, presign_parts, response);
+        return answer_document(ctx, call, c, p->tid, &d, n, response);
     }
     if (rc == KUMO_CODE_OK)
         rc = docs_doc_load(c, call, p->tid, doc_id, 0, &d);
     if (rc != KUMO_CODE_OK)
         return docs_db_fail(call, c, rc);
-    return answer_document(ctx, call, c, p->tid, &d, presign_parts, response);
+    return answer_document(ctx, call, c, p->tid, &d, n, response);
 }
 
 DOCS_HANDLER(create_document)
@@ -177,7 +179,7 @@ DOCS_HANDLER(create_document)
     struct kumo_buf tags = KUMO_BUF_INIT, meta = KUMO_BUF_INIT;
     rc = validate_create(ctx, call, req, &doc, &n, &tags, &meta);
     if (rc == KUMO_CODE_OK)
-        rc = create_in_db(ctx, call, p, &doc, &n, req->presign_parts, response);
+        rc = create_in_db(ctx, call, p, &doc, &n, response);
     kumo_buf_free(&tags);
     kumo_buf_free(&meta);
     return rc;

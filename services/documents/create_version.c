@@ -31,7 +31,11 @@ DOCS_HANDLER(create_version)
                                    "document is not active: new versions need an active document");
     }
     struct docs_new_content n = {req->file_name[0] ? req->file_name : d.file_name,
-                                 req->content_type, req->size, req->sha256};
+                                 req->content_type,
+                                 req->size,
+                                 req->sha256,
+                                 req->presign_parts,
+                                 req->part_sha256};
     if ((rc = docs_check_content(call, &ctx->s, &n)) != KUMO_CODE_OK) {
         kumo_db_rollback(c);
         kumo_db_release(c);
@@ -69,7 +73,8 @@ DOCS_HANDLER(create_version)
     kumo_db_release(c);
     Kumo__Documents__V1__CreateVersionResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__documents__v1__create_version_response__init(resp);
-    rc = docs_upload_target(ctx, call, p->tid, d.id, &v, req->presign_parts, &resp->upload);
+    rc = docs_upload_target(ctx, call, p->tid, d.id, &v, req->presign_parts, req->part_sha256,
+                            &resp->upload);
     if (rc != KUMO_CODE_OK)
         return rc;
     resp->document = docs_doc_message(call, &d);

@@ -100,6 +100,7 @@ struct docs_ctx {
 #define DOCS_PRESIGN_PARTS_MAX     1000  /* part URLs in one response */
 #define DOCS_PARTS_MAX             10000 /* parts of one multipart upload */
 #define DOCS_MIN_PART_SIZE         (5LL * 1024 * 1024)
+#define DOCS_PARTS_PARALLEL        6 /* parts a client sends at once (the console) */
 #define DOCS_DOWNLOAD_TTL_MAX_MS   (3600LL * 1000)
 
 /* Roles on the documents ladder (kumo_principal.roles -> rank). */
@@ -114,8 +115,10 @@ const struct kumo_config_var *docs_config_vars(size_t *n);
  * Returns 0, or -1 after logging what is wrong. */
 int docs_settings_load(const struct kumo_config *c, struct docs_settings *s);
 
-/* Part size for `size` bytes: the configured size, grown (to whole MiB) so
- * that no more than DOCS_PARTS_MAX parts are needed; sets *count. */
+/* Part size for `size` bytes: the configured size, shrunk (to whole MiB,
+ * not below DOCS_MIN_PART_SIZE) so that there are at least
+ * DOCS_PARTS_PARALLEL parts, or grown (to whole MiB) so that no more than
+ * DOCS_PARTS_MAX are needed; sets *count. */
 int64_t docs_part_size(const struct docs_settings *s, int64_t size, int32_t *count);
 
 /* ---- context.c ---- */
@@ -243,10 +246,12 @@ struct docs_new_content {
     const char *file_name, *content_type;
     int64_t size;
     ProtobufCBinaryData sha256;
+    int presign_parts, part_sha256; /* the request's flags (multipart only) */
 };
 
-/* Checks new content ("" content_type becomes application/octet-stream).
- * OK, or answers invalid_argument naming the field. */
+/* Checks new content ("" content_type becomes application/octet-stream;
+ * presign_parts and part_sha256 not both). OK, or answers
+ * invalid_argument naming the field. */
 kumo_code docs_check_content(struct kumo_rpc_call *call, const struct docs_settings *s,
                              struct docs_new_content *n);
 
@@ -283,15 +288,22 @@ int docs_tag_valid(const char *s, size_t len, const char **why);
 /* ---- upload.c: upload targets ---- */
 
 /* Builds the upload target of a pending version (creating the multipart
- * upload and recording its id if it has none yet). Returns OK or answers. */
+ * upload and recording its id if it has none yet: with SHA-256 part
+ * checksums asked of storage iff part_sha256, S3's SHA256 COMPOSITE, whose
+ * part PUTs and completion must then all carry them). presign_parts: every
+ * part's URL too (without checksums). Returns OK or answers. */
 kumo_code docs_upload_target(struct docs_ctx *ctx, struct kumo_rpc_call *call,
                              const char *tenant_id, const char *doc_id, struct docs_version_row *v,
-                             int presign_parts, Kumo__Documents__V1__UploadTarget **out);
+                             int presign_parts, int part_sha256,
+                             Kumo__Documents__V1__UploadTarget **out);
 
 /* Presigns part `part_number` (1..v->part_count) of a pending multipart
- * version into *out; sets *expire to the URL's expiry. OK or answers. */
+ * version into *out; sets *expire to the URL's expiry. sha256 (NULL or 32
+ * bytes) is signed into the URL as x-amz-checksum-sha256 (then a header
+ * of *out). OK or answers. */
 kumo_code docs_presign_part(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *tenant_id,
                             const struct docs_version_row *v, int32_t part_number,
+                            const ProtobufCBinaryData *sha256,
                             Kumo__Documents__V1__PartTarget **out,
                             Google__Protobuf__Timestamp **expire);
 

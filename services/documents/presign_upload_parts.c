@@ -57,16 +57,24 @@ DOCS_HANDLER(presign_upload_parts)
             return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT,
                                        "part_numbers[%zu] must be 1..%lld", i,
                                        (long long)v.part_count);
-    if (v.upload_id[0] == '\0') {
+    if (req->n_sha256s != 0 && req->n_sha256s != req->n_part_numbers)
+        return kumo_rpc_invalid(call, "sha256s", "must be empty or one per part number");
+    for (size_t i = 0; i < req->n_sha256s; i++)
+        if (req->sha256s[i].len != 32)
+            return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT,
+                                       "sha256s[%zu] must be 32 bytes", i);
+    if (v.upload_id[0] == '\0') { /* part checksums asked for iff this call sends them */
         Kumo__Documents__V1__UploadTarget *t;
-        if ((rc = docs_upload_target(ctx, call, p->tid, d.id, &v, 0, &t)) != KUMO_CODE_OK)
+        if ((rc = docs_upload_target(ctx, call, p->tid, d.id, &v, 0, req->n_sha256s != 0, &t)) !=
+            KUMO_CODE_OK)
             return rc;
     }
     Kumo__Documents__V1__PresignUploadPartsResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
     kumo__documents__v1__presign_upload_parts_response__init(resp);
     resp->parts = kumo_rpc_call_alloc(call, req->n_part_numbers * sizeof *resp->parts);
     for (size_t i = 0; i < req->n_part_numbers; i++) {
-        rc = docs_presign_part(ctx, call, p->tid, &v, req->part_numbers[i], &resp->parts[i],
+        rc = docs_presign_part(ctx, call, p->tid, &v, req->part_numbers[i],
+                               req->n_sha256s ? &req->sha256s[i] : NULL, &resp->parts[i],
                                &resp->expire_time);
         if (rc != KUMO_CODE_OK)
             return rc;

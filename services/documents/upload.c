@@ -59,6 +59,7 @@ static kumo_code presign_single(struct docs_ctx *ctx, struct kumo_rpc_call *call
 
 kumo_code docs_presign_part(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *tenant_id,
                             const struct docs_version_row *v, int32_t part_number,
+                            const ProtobufCBinaryData *sha256,
                             Kumo__Documents__V1__PartTarget **out,
                             Google__Protobuf__Timestamp **expire)
 {
@@ -72,6 +73,8 @@ kumo_code docs_presign_part(struct docs_ctx *ctx, struct kumo_rpc_call *call, co
     req.key = v->object_key;
     req.upload_id = v->upload_id;
     req.part_number = part_number;
+    if (sha256)
+        req.sha256 = *sha256;
     size.value = psize;
     req.size = &size;
     ttl.seconds = ctx->s.upload_url_ttl_ms / 1000;
@@ -95,16 +98,20 @@ kumo_code docs_presign_part(struct docs_ctx *ctx, struct kumo_rpc_call *call, co
     return KUMO_CODE_OK;
 }
 
-/* Starts the multipart upload of `v` at kumo-storage and records its id;
- * if another request recorded one first, ours is aborted and theirs used. */
+/* Starts the multipart upload of `v` at kumo-storage (asking for SHA-256
+ * part checksums iff part_sha256) and records its id; if another request
+ * recorded one first, ours is aborted and theirs used. */
 static kumo_code start_multipart(struct docs_ctx *ctx, struct kumo_rpc_call *call,
                                  const char *tenant_id, const char *doc_id,
-                                 struct docs_version_row *v)
+                                 struct docs_version_row *v, int part_sha256)
 {
     Kumo__Storage__V1__CreateMultipartUploadRequest req =
         KUMO__STORAGE__V1__CREATE_MULTIPART_UPLOAD_REQUEST__INIT;
     req.key = v->object_key;
     req.content_type = v->content_type;
+    /* Opt-in: on S3 an upload asking for them refuses part PUTs and a
+     * completion without them, which clients that never hash would send. */
+    req.part_sha256 = part_sha256 != 0;
     ProtobufCMessage *m;
     kumo_code rc =
         docs_storage_call(ctx, call, tenant_id, "CreateMultipartUpload", &req.base,
@@ -139,7 +146,8 @@ static kumo_code start_multipart(struct docs_ctx *ctx, struct kumo_rpc_call *cal
 
 kumo_code docs_upload_target(struct docs_ctx *ctx, struct kumo_rpc_call *call,
                              const char *tenant_id, const char *doc_id, struct docs_version_row *v,
-                             int presign_parts, Kumo__Documents__V1__UploadTarget **out)
+                             int presign_parts, int part_sha256,
+                             Kumo__Documents__V1__UploadTarget **out)
 {
     Kumo__Documents__V1__UploadTarget *t = kumo_rpc_call_alloc(call, sizeof *t);
     kumo__documents__v1__upload_target__init(t);
@@ -151,7 +159,7 @@ kumo_code docs_upload_target(struct docs_ctx *ctx, struct kumo_rpc_call *call,
         return KUMO_CODE_OK;
     }
     if (v->upload_id[0] == '\0' &&
-        (rc = start_multipart(ctx, call, tenant_id, doc_id, v)) != KUMO_CODE_OK)
+        (rc = start_multipart(ctx, call, tenant_id, doc_id, v, part_sha256)) != KUMO_CODE_OK)
         return rc;
     t->method = KUMO__DOCUMENTS__V1__UPLOAD_METHOD__UPLOAD_METHOD_MULTIPART;
     t->part_size = v->part_size;
@@ -162,7 +170,7 @@ kumo_code docs_upload_target(struct docs_ctx *ctx, struct kumo_rpc_call *call,
             v->part_count < DOCS_PRESIGN_PARTS_MAX ? (size_t)v->part_count : DOCS_PRESIGN_PARTS_MAX;
         t->parts = kumo_rpc_call_alloc(call, n * sizeof *t->parts);
         for (size_t i = 0; i < n; i++) {
-            rc = docs_presign_part(ctx, call, tenant_id, v, (int32_t)(i + 1), &t->parts[i],
+            rc = docs_presign_part(ctx, call, tenant_id, v, (int32_t)(i + 1), NULL, &t->parts[i],
                                    &t->expire_time);
             if (rc != KUMO_CODE_OK)
                 return rc;

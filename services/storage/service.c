@@ -583,6 +583,10 @@ HANDLER(create_multipart_upload, CreateMultipartUpload)
     const char *ct = *rq->content_type ? rq->content_type : "application/octet-stream";
     memcpy(m.content_type, ct, strlen(ct) + 1);
     m.storage_class = cls == STG_CLASS_UNSPECIFIED ? STG_CLASS_STANDARD : cls;
+    if (rq->part_sha256) { /* S3's ChecksumAlgorithm SHA256, ChecksumType COMPOSITE */
+        m.ck_alg = STG_CK_SHA256;
+        m.ck_type = STG_CK_COMPOSITE;
+    }
     char id[STG_UPLOAD_ID_MAX + 1];
     enum stg_err e = ctx->be->mpu_create(ctx, &m, id);
     stg_meta_clear(&m);
@@ -608,6 +612,17 @@ static kumo_code completed_parts(struct kumo_rpc_call *call, struct stg_ctx *ctx
         if (stg_etag_parse(rq->parts[i]->etag, parts[i].etag) != 0)
             return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT,
                                        "parts[%zu].etag must be 32 hex digits", i);
+        const ProtobufCBinaryData *sha = &rq->parts[i]->sha256;
+        if (sha->len != 0 && sha->len != 32)
+            return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT,
+                                       "parts[%zu].sha256 must be 32 bytes", i);
+        if ((sha->len == 32) != (rq->parts[0]->sha256.len == 32))
+            return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT,
+                                       "parts: declare the sha256 of every part or of none");
+        if (sha->len == 32) {
+            stg_ck_b64(sha->data, 32, parts[i].ck);
+            parts[i].ck_alg = STG_CK_SHA256;
+        }
     }
     const char *why = NULL;
     enum stg_err e = stg_parts_check(parts, rq->n_parts, ctx->s.max_parts, &why);
@@ -635,6 +650,9 @@ HANDLER(complete_multipart_upload, CompleteMultipartUpload)
         stg_meta_clear(&m); /* S3 records its own: S3 Event Notifications */
         return fail(call, STG_E_INTERNAL, NULL);
     }
+    if (e == STG_E_INVALID_PART &&
+        (why == stg_why_part_checksum || why == stg_why_part_no_checksum))
+        return kumo_rpc_call_error(call, KUMO_CODE_INVALID_ARGUMENT, "%s", why);
     if (e != STG_OK)
         return fail(call, e, why);
     return answer_object(call, &kumo__storage__v1__complete_multipart_upload_response__descriptor,

@@ -546,9 +546,12 @@ enum stg_err stg_mpu_create(struct stg_store *st, const struct stg_meta *init,
 enum stg_err stg_mpu_get(struct stg_store *st, const char *id, const char *key, struct stg_meta *m);
 
 /* Stores the written bytes as part `number` of the upload (replacing an
- * earlier one) and writes its ETag (MD5 hex) to etag_out. Consumes w. */
+ * earlier one) and writes its ETag (MD5 hex) to etag_out. ck_alg / ck
+ * (base64): the flexible checksum the data port verified on the PUT
+ * (STG_CK_NONE: none), kept with the part for completion. Consumes w. */
 enum stg_err stg_mpu_put_part(struct stg_store *st, const char *id, const char *key, int number,
-                              struct stg_writer *w, char etag_out[33]);
+                              struct stg_writer *w, enum stg_ck_alg ck_alg, const char *ck,
+                              char etag_out[33]);
 
 /* Lists the parts in ascending order from part number > `after`, at most
  * `max` (*truncated = 1 if more follow). *parts is the caller's (kumo_free). */
@@ -556,11 +559,18 @@ enum stg_err stg_mpu_list(struct stg_store *st, const char *id, const char *key,
                           struct stg_part **parts, size_t *n, int *truncated);
 
 /* Assembles the listed parts (ascending numbers, ETags without quotes) into
- * the object; every part but the last must be >= min_part_size. Fills *out
- * (ETag "<md5 of md5s>-<n>"). Removes the upload. */
+ * the object; every part but the last must be >= min_part_size. A part's
+ * listed checksum (ck, ck_alg) is compared, as S3 does, with the one its
+ * PUT carried and the data port verified, whatever algorithm the upload
+ * asked for: a mismatch, or a part PUT without one, is STG_E_INVALID_PART
+ * with *why == stg_why_part_checksum or stg_why_part_no_checksum, nothing
+ * assembled. Fills *out (ETag "<md5 of md5s>-<n>"). Removes the upload. */
 enum stg_err stg_mpu_complete(struct stg_store *st, const char *id, const char *key,
                               const struct stg_part *want, size_t n, int64_t min_part_size,
                               struct stg_meta *out, const char **why);
+/* The *why of a completion refused for a part's checksum. */
+extern const char stg_why_part_checksum[];
+extern const char stg_why_part_no_checksum[];
 
 /* Discards the upload and its parts. */
 enum stg_err stg_mpu_abort(struct stg_store *st, const char *id, const char *key);

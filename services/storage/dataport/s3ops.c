@@ -690,7 +690,8 @@ static enum MHD_Result finish_part(struct dp_req *r)
     struct stg_writer *w = r->w;
     r->w = NULL;
     char etag[33], quoted[36];
-    enum stg_err e = stg_mpu_put_part(r->ctx->store, r->upload_id, r->key, r->part_number, w, etag);
+    enum stg_err e = stg_mpu_put_part(r->ctx->store, r->upload_id, r->key, r->part_number, w,
+                                      r->ck_alg, ck, etag);
     if (e != STG_OK)
         return stg__dp_error(r, e, NULL, NULL);
     snprintf(quoted, sizeof quoted, "\"%s\"", etag);

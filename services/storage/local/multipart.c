@@ -174,8 +174,43 @@ static void part_file(const struct stg_part *p, char out[48])
     snprintf(out, 48, "%05d.%s", p->number, p->etag);
 }
 
+/* The checksum a part's PUT carried (verified by the data port) is kept
+ * beside it in "<part file>.ck" as "<ALG> <base64>": completion compares
+ * the listed ones with it, as S3 does, without reading the parts again.
+ * scan_parts ignores these names (not PART_NAME_LEN long). */
+#define CK_SUFFIX ".ck"
+
+static void ck_file(const char part[48], char out[52])
+{
+    snprintf(out, 52, "%s" CK_SUFFIX, part);
+}
+
+/* Reads the kept checksum of part file `part`: 0 (filled), or -1 if none. */
+static int part_ck(int dfd, const char part[48], enum stg_ck_alg *alg, char b64[STG_CK_B64_MAX])
+{
+    char name[52];
+    ck_file(part, name);
+    struct kumo_buf b = KUMO_BUF_INIT;
+    int rc = stg__read_small(dfd, name, 128, &b);
+    const char *s = (const char *)b.data;
+    const char *sp = rc == 0 && b.len > 0 ? memchr(s, ' ', b.len) : NULL;
+    int out = -1;
+    if (sp) {
+        size_t vlen = b.len - (size_t)(sp + 1 - s);
+        *alg = stg_ck_parse(s, (size_t)(sp - s));
+        if (*alg != STG_CK_NONE && vlen > 0 && vlen < STG_CK_B64_MAX) {
+            memcpy(b64, sp + 1, vlen);
+            b64[vlen] = '\0';
+            out = 0;
+        }
+    }
+    kumo_buf_free(&b);
+    return out;
+}
+
 enum stg_err stg_mpu_put_part(struct stg_store *st, const char *id, const char *key, int number,
-                              struct stg_writer *w, char etag_out[33])
+                              struct stg_writer *w, enum stg_ck_alg ck_alg, const char *ck,
+                              char etag_out[33])
 {
     if (!stg_upload_id_valid(id, strlen(id))) {
         stg_writer_discard(w);
@@ -198,7 +233,7 @@ enum stg_err stg_mpu_put_part(struct stg_store *st, const char *id, const char *
         struct stg_part *parts;
         size_t n;
         e = scan_parts(dfd, &parts, &n);
-        char name[48];
+        char name[48], ckname[52];
         /* One file per number: the old one goes before the new one comes,
          * so a listing never sees two. */
         for (size_t i = 0; e == STG_OK && i < n; i++) {
@@ -206,9 +241,19 @@ enum stg_err stg_mpu_put_part(struct stg_store *st, const char *id, const char *
                 continue;
             part_file(&parts[i], name);
             unlinkat(dfd, name, 0);
+            ck_file(name, ckname);
+            unlinkat(dfd, ckname, 0);
         }
         kumo_free(parts);
         part_file(&p, name);
+        ck_file(name, ckname);
+        unlinkat(dfd, ckname, 0); /* left by an interrupted PUT of the same bytes */
+        if (e == STG_OK && ck_alg != STG_CK_NONE && ck && *ck) {
+            char line[STG_CK_B64_MAX + 24];
+            int len = snprintf(line, sizeof line, "%s %s", stg_ck_name(ck_alg), ck);
+            if ((rc = stg__write_atomic(st, dfd, ckname, line, (size_t)len)) != 0)
+                e = stg__io_error("write part checksum", rc);
+        }
         if (e == STG_OK && renameat(st->tmpfd, w->name, dfd, name) != 0)
             e = stg__io_error("rename part", errno);
         if (e == STG_OK && (rc = stg__fsync(st, dfd)) != 0)
@@ -276,6 +321,10 @@ static enum stg_err match_parts(const struct stg_part *want, size_t n, const str
     return STG_OK;
 }
 
+const char stg_why_part_checksum[] = "a part's checksum does not match";
+const char stg_why_part_no_checksum[] =
+    "a part listed with a checksum was uploaded without one (x-amz-checksum-<algorithm>)";
+
 #define COPY_PIECE (256 * 1024)
 
 /* Copies the part file fd into the writer, feeding the part's checksum and
@@ -330,24 +379,42 @@ static enum stg_err assemble(struct stg_store *st, int dfd, const struct stg_par
         part_file(&want[i], name);
         kumo_hex_decode(want[i].etag, 32, raw, 16);
         EVP_DigestUpdate(ctx, raw, 16);
+        /* The part's checksum: the one its PUT carried (verified by the
+         * data port), which a listed one must equal; in the upload's
+         * algorithm it is also the part's share of the COMPOSITE value,
+         * else that is computed while copying. */
+        enum stg_ck_alg kept_alg = STG_CK_NONE;
+        char kept[STG_CK_B64_MAX];
+        int has_kept = part_ck(dfd, name, &kept_alg, kept) == 0;
+        if (want[i].ck_alg != STG_CK_NONE && !has_kept) {
+            *why = stg_why_part_no_checksum;
+            e = STG_E_INVALID_PART;
+            break;
+        }
+        if (want[i].ck_alg != STG_CK_NONE &&
+            (want[i].ck_alg != kept_alg || strcmp(want[i].ck, kept) != 0)) {
+            *why = stg_why_part_checksum;
+            e = STG_E_INVALID_PART;
+            break;
+        }
+        uint8_t pck[STG_CK_MAX_LEN];
+        size_t plen = 0;
+        int use_kept = has_kept && kept_alg == m->ck_alg && stg_ck_unb64(kept, kept_alg, pck) == 0;
+        if (use_kept)
+            plen = stg_ck_len(kept_alg);
         int fd = stg__openat(dfd, name, O_RDONLY, 0);
         if (fd < 0) {
             e = stg__io_error("open part", fd);
             break;
         }
         struct stg_cksum part;
-        stg_ck_init(&part, m->ck_alg);
+        stg_ck_init(&part, use_kept ? STG_CK_NONE : m->ck_alg);
         e = copy_part(w, fd, &part, &whole);
         close(fd);
-        uint8_t pck[STG_CK_MAX_LEN];
-        size_t plen = stg_ck_final(&part, pck);
-        char b64[STG_CK_B64_MAX];
-        stg_ck_b64(pck, plen, b64);
-        if (e == STG_OK && m->ck_alg != STG_CK_NONE && want[i].ck_alg == m->ck_alg &&
-            strcmp(want[i].ck, b64) != 0) {
-            *why = "a part's checksum does not match";
-            e = STG_E_INVALID_PART;
-        }
+        if (use_kept)
+            stg_ck_free(&part);
+        else
+            plen = stg_ck_final(&part, pck);
         stg_ck_update(&of_parts, pck, plen);
     }
     unsigned len;

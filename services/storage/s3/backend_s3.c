@@ -327,10 +327,13 @@ static enum stg_err mpu_create(struct stg_ctx *c, const struct stg_meta *init,
     struct kumo_buf ct = KUMO_BUF_INIT, cls = KUMO_BUF_INIT;
     kumo_buf_appendf(&ct, "Content-Type: %s", init->content_type);
     kumo_buf_appendf(&cls, "x-amz-storage-class: %s", stg_class_name(init->storage_class));
-    const char *h[] = {(const char *)ct.data, (const char *)cls.data};
+    /* Part checksums asked for (only SHA256, COMPOSITE, is ever asked). */
+    const char *h[] = {(const char *)ct.data, (const char *)cls.data,
+                       "x-amz-checksum-algorithm: SHA256"};
+    size_t nh = init->ck_alg == STG_CK_SHA256 ? 3 : 2;
     const struct kumo_sigv4_kv q[] = {kumo_sigv4_kv_str("uploads", "")};
     struct s3_resp r;
-    enum stg_err e = stg__s3_call(c->s3, "POST", init->key, q, 1, h, 2, NULL, 0, &r);
+    enum stg_err e = stg__s3_call(c->s3, "POST", init->key, q, 1, h, nh, NULL, 0, &r);
     kumo_buf_free(&ct);
     kumo_buf_free(&cls);
     if (e != STG_OK)
@@ -432,9 +435,14 @@ static enum stg_err mpu_complete(struct stg_ctx *c, const char *id, const char *
 {
     struct kumo_buf xml = KUMO_BUF_INIT;
     kumo_buf_append_str(&xml, "<CompleteMultipartUpload>");
-    for (size_t i = 0; i < n; i++)
-        kumo_buf_appendf(&xml, "<Part><PartNumber>%d</PartNumber><ETag>\"%s\"</ETag></Part>",
+    for (size_t i = 0; i < n; i++) {
+        kumo_buf_appendf(&xml, "<Part><PartNumber>%d</PartNumber><ETag>\"%s\"</ETag>",
                          want[i].number, want[i].etag);
+        if (want[i].ck_alg != STG_CK_NONE) /* base64: nothing to escape */
+            kumo_buf_appendf(&xml, "<%s>%s</%s>", stg_ck_xml(want[i].ck_alg), want[i].ck,
+                             stg_ck_xml(want[i].ck_alg));
+        kumo_buf_append_str(&xml, "</Part>");
+    }
     kumo_buf_append_str(&xml, "</CompleteMultipartUpload>");
     const struct kumo_sigv4_kv q[] = {kumo_sigv4_kv_str("uploadId", id)};
     const char *h[] = {"Content-Type: application/xml"};

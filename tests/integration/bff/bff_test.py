@@ -703,6 +703,47 @@ def c_multipart(w):
     w.mp_id = did
 
 
+def c_multipart_part_sha(w):
+    """part_sha256 (opt-in) on POST /documents and PUT /documents/{id}:
+    sha256s at upload-parts signed into the part URLs, parts' sha256 at
+    complete; not with presign_parts; a boolean only."""
+    import base64
+    data = os.urandom(6 * MIB + 77)
+    shas = [base64.b64encode(hashlib.sha256(data[i:i + 5 * MIB]).digest()).decode()
+            for i in (0, 5 * MIB)]
+    body = {"file_name": "sums.bin", "file_size": len(data),
+            "content_type": "application/octet-stream", "part_sha256": True}
+    r = w.bff.req("POST", API + "/documents", w.admin_tok, body=dict(body, presign_parts=True))
+    expect_error(r, 400, "invalid_argument", "part_sha256 with presign_parts")
+    r = w.bff.req("POST", API + "/documents", w.admin_tok, body=dict(body, part_sha256="yes"))
+    expect_error(r, 400, "invalid_argument", "part_sha256 not a boolean")
+    did = None
+    for method, path in (("POST", "/documents"), ("PUT", None)):
+        if path is None:
+            path = "/documents/" + did
+        j = expect_status(w.bff.req(method, API + path, w.admin_tok, body=body), 201,
+                          "%s %s with part_sha256" % (method, path))
+        did = did or j.get("document_id")
+        expect(j.get("method") == "multipart" and j.get("part_count") == 2 and not j.get("parts"),
+               "plan: %r" % j)
+        pj = expect_status(w.bff.req("POST", API + "/documents/%s/upload-parts" % did,
+                                     w.admin_tok, body={"part_numbers": [1, 2], "sha256s": shas}),
+                           200, "upload-parts with sha256s")
+        parts = []
+        for p in pj.get("parts") or []:
+            n = p.get("part_number")
+            hs = {k.lower(): v for k, v in (p.get("headers") or {}).items()}
+            expect(hs.get("x-amz-checksum-sha256") == shas[n - 1], "part %d headers %r" % (n, hs))
+            u = upload({"upload_url": p["url"], "upload_headers": p.get("headers") or {}},
+                       data[(n - 1) * 5 * MIB: n * 5 * MIB])
+            expect(u.status == 200 and u.h("etag"), "part %d: %r" % (n, u))
+            parts.append({"part_number": n, "etag": u.h("etag"), "sha256": shas[n - 1]})
+        expect(len(parts) == 2, "parts %r" % pj)
+        cj = expect_status(w.bff.req("POST", API + "/documents/%s/complete" % did, w.admin_tok,
+                                     body={"parts": parts}), 200, "complete with part sha256s")
+        expect((cj.get("document") or {}).get("size") == len(data), cj)
+
+
 def c_request_id(w):
     rid = "bff-test-" + os.urandom(8).hex()
     r = w.bff.req("POST", API + "/documents", w.admin_tok, headers={"X-Request-Id": rid},
@@ -1888,6 +1929,9 @@ def main():
              "SameSite=Strict; Path=/", c_cookie_secure, w)
         case("multipart through the BFF: plan, parts PUT, upload-parts, complete with ETags, "
              "bytes equal; tenant B -> 404 (ids in path and body)", c_multipart, w)
+        case("multipart with part_sha256 through the BFF (POST /documents and PUT /documents/"
+             "{id}): sha256s signed into part URLs, parts' sha256 at complete; not with "
+             "presign_parts, boolean only -> 400", c_multipart_part_sha, w)
         case("request id: X-Request-Id kept and reaches kumo-documents (audit event)",
              c_request_id, w)
         case("Idempotency-Key: two POST /documents -> one document", c_idempotency, w)

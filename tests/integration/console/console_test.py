@@ -12,6 +12,7 @@ The stack runs with a 16 MiB multipart threshold (8 MiB parts), so the
 Usage: console_test.py BUILD_DIR. Prints TAP lines "ok - console: ..." /
 "not ok - console: ...". CONSOLE_TEST_KEEP=1 keeps the work directory.
 """
+import hashlib
 import http.client
 import json
 import os
@@ -169,6 +170,7 @@ def main():
         p.wait()
         if not seen_end:
             tap(False, "the browser flow ran to its end", "exit %s" % p.returncode)
+        part_checksums(st)
         print("# browser flow: %.1fs; screenshots in %s" % (time.time() - t0, shots), flush=True)
     finally:
         codes = st.down()
@@ -179,6 +181,26 @@ def main():
         else:
             print("# kept %s" % work)
         print("# run time %.1fs" % (time.time() - t_all), flush=True)
+
+
+def part_checksums(st):
+    """The console's multipart upload (archive-64mib.bin: 8 parts of 8 MiB)
+    asked for part checksums (part_sha256) and declared them: storage
+    recorded the object's SHA256 COMPOSITE checksum (none without)."""
+    rows = st.sql("SELECT object_key FROM document_versions WHERE file_name = "
+                  "'archive-64mib.bin' AND status = 2", "kumo_documents")
+    ck = None
+    if len(rows) == 1:
+        h = hashlib.sha256(rows[0][0].encode()).hexdigest()
+        try:
+            with open(os.path.join(st.storage_root, "obj", h[:2], h + ".meta")) as f:
+                ck = json.load(f).get("checksum")
+        except OSError as e:
+            ck = e
+    ok = isinstance(ck, dict) and ck.get("alg") == "SHA256" and ck.get("type") == "COMPOSITE" \
+        and str(ck.get("value", "")).endswith("-8")
+    tap(ok, "the console's multipart upload asked for part SHA-256s (part_sha256) and declared "
+        "them: object checksum SHA256 COMPOSITE of 8 parts", "rows %r, checksum %r" % (rows, ck))
 
 
 if __name__ == "__main__":

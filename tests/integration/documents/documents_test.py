@@ -23,6 +23,7 @@ Prints TAP lines "ok - documents: CASE" / "not ok - documents: CASE" (with
 "#" diagnostics); exits 1 if any case failed. DOCS_TEST_KEEP=1 keeps the
 work directory.
 """
+import base64
 import datetime
 import hashlib
 import json
@@ -276,6 +277,15 @@ def object_files(w, key):
         return [f for f in os.listdir(d) if f.startswith(h + ".")]
     except FileNotFoundError:
         return []
+
+
+def object_checksum(w, key):
+    """The flexible checksum kumo-storage's local backend recorded for the
+    object ({"alg", "type", "value"}), None if none: a multipart upload
+    opened with part_sha256 yields SHA256 COMPOSITE "<b64>-<parts>"."""
+    h = hashlib.sha256(key.encode()).hexdigest()
+    with open(os.path.join(w.st.storage_root, "obj", h[:2], h + ".meta")) as f:
+        return json.load(f).get("checksum")
 
 
 def object_key(w, doc_id, version):
@@ -707,8 +717,183 @@ def c_multipart(w):
            c.resp.document.size == len(data), "complete multipart: %r" % c)
     _, body, _ = download(w, r.resp.document.id, w.E)
     expect(hashlib.sha256(body).digest() == hashlib.sha256(data).digest(), "multipart bytes differ")
+    # Without part_sha256 storage was asked for no part checksums (S3 would
+    # otherwise refuse these part PUTs and this completion): none recorded.
+    ck = object_checksum(w, object_key(w, r.resp.document.id, 1))
+    expect(ck is None, "multipart without part_sha256: object checksum %r" % ck)
     w.big = c.resp.document
 
+
+
+def c_multipart_part_sha(w):
+    """Per-part SHA-256 (S3's SHA256 COMPOSITE): signed into the part URLs,
+    sent on the part PUTs, declared at completion and checked there."""
+    data = os.urandom(7 * MIB + 321)
+    shas = [hashlib.sha256(data[i:i + 5 * MIB]).digest() for i in (0, 5 * MIB)]
+
+    def start(title, part_sha256=True):
+        r = create_doc(w, w.E, data, title, "p.bin", content_type="application/octet-stream",
+                       sha=False, part_sha256=part_sha256)
+        expect(r.code == C.OK and r.resp.upload.part_count == 2, r)
+        return r.resp.document.id
+
+    def composite(did, version=1):
+        """The object's checksum is SHA256 COMPOSITE of these parts."""
+        ck = object_checksum(w, object_key(w, did, version))
+        want = base64.b64encode(hashlib.sha256(b"".join(shas)).digest()).decode() + "-2"
+        expect(ck == {"alg": "SHA256", "type": "COMPOSITE", "value": want},
+               "object checksum %r, want COMPOSITE %s" % (ck, want))
+
+    def presign(did, sums=None):
+        req = w.msg("PresignUploadPartsRequest", document_id=did, part_numbers=[1, 2])
+        if sums:
+            req.sha256s.extend(sums)
+        r = w.call("PresignUploadParts", req, w.E)
+        expect(r.code == C.OK and len(r.resp.parts) == 2, "presign %r" % r)
+        return r.resp.parts
+
+    def put_all(parts, body=data):
+        etags = []
+        for p in parts:
+            st, h, b = put_part(p, body[(p.part_number - 1) * 5 * MIB: p.part_number * 5 * MIB])
+            expect(st == 200 and h.get("etag"), "part %d: %d %r" % (p.part_number, st, b[:300]))
+            etags.append(h["etag"])
+        return etags
+
+    def complete(did, etags, sums):
+        req = w.msg("CompleteUploadRequest", document_id=did)
+        for i, e in enumerate(etags):
+            p = req.parts.add(part_number=i + 1, etag=e)
+            if sums[i] is not None:
+                p.sha256 = sums[i]
+        return w.call("CompleteUpload", req, w.E)
+
+    def pending(did):
+        g = w.ok("GetDocument", token=w.E, id=did).document
+        expect(g.status == PENDING and g.current_version == 0, "after a refusal: %r" % g)
+
+    # Right checksums, signed into the URLs and sent: ACTIVE, bytes intact.
+    did = start("part-sha-right")
+    parts = presign(did, shas)
+    for p in parts:
+        hs = {h.name.lower(): h.value for h in p.headers}
+        expect(hs.get("x-amz-checksum-sha256") == base64.b64encode(shas[p.part_number - 1]).decode(),
+               "part %d headers %r" % (p.part_number, hs))
+    # A signed checksum binds the bytes: other bytes (their own right
+    # checksum header) -> refused; the header left out -> refused.
+    st, _, b = http_req(parts[0].url, "PUT",
+                        {h.name: h.value for h in parts[0].headers}, b"x" * (5 * MIB))
+    expect(st in (400, 403), "other bytes on a checksum-signed URL: %d %r" % (st, b[:200]))
+    st, _, b = http_req(parts[0].url, "PUT", {h.name: h.value for h in parts[0].headers
+                                              if h.name.lower() != "x-amz-checksum-sha256"},
+                        data[:5 * MIB])
+    expect(st == 403, "checksum header left out: %d %r" % (st, b[:200]))
+    etags = put_all(parts)
+    c = complete(did, etags, shas)
+    expect(c.code == C.OK and c.resp.document.status == ACTIVE and
+           c.resp.document.size == len(data), "complete with part sha256s: %r" % c)
+    _, body, _ = download(w, did, w.E)
+    expect(body == data, "bytes differ")
+    g = wait_extracted(w, w.E, did)
+    expect(g and g.document.sha256 == hashlib.sha256(data).digest(),
+           "whole-content sha256 after extraction: %r" % (g and g.document.sha256))
+    composite(did)
+
+    # Parts sent without a checksum, then declared (even rightly): refused
+    # (the local data plane takes such part PUTs; S3 refuses them already).
+    did = start("part-sha-wrong")
+    etags = put_all(presign(did))
+    c = complete(did, etags, shas)
+    expect(c.code == C.INVALID_ARGUMENT and "carried none" in c.details,
+           "declared on parts sent without: %r" % c)
+    pending(did)
+    # A wrong checksum for one part: INVALID_ARGUMENT, nothing visible; the
+    # upload survives and the right checksums then complete it.
+    etags = put_all(presign(did, shas))
+    bad = [shas[0], hashlib.sha256(b"not part 2").digest()]
+    c = complete(did, etags, bad)
+    expect(c.code == C.INVALID_ARGUMENT and "sha256" in c.details, "wrong part sha256: %r" % c)
+    pending(did)
+    # Malformed declarations: one part only; 31 bytes.
+    c = complete(did, etags, [shas[0], None])
+    expect(c.code == C.INVALID_ARGUMENT and "every part" in c.details, "one sha256 of two: %r" % c)
+    c = complete(did, etags, [shas[0], shas[1][:31]])
+    expect(c.code == C.INVALID_ARGUMENT and "32 bytes" in c.details, "31-byte sha256: %r" % c)
+    r = w.call("PresignUploadParts", token=w.E, document_id=did, part_numbers=[1, 2],
+               sha256s=[shas[0]])
+    expect(r.code == C.INVALID_ARGUMENT and "sha256s" in r.details, "one sha256 for 2 parts: %r" % r)
+    pending(did)
+    c = complete(did, etags, shas)
+    expect(c.code == C.OK and c.resp.document.status == ACTIVE, "then right ones: %r" % c)
+
+    # A tampered part: part 1 replaced (with its own right checksum) after
+    # the client took its checksum -> the client's declaration refuses it.
+    did = start("part-sha-tampered")
+    etags = put_all(presign(did, shas))
+    other = bytearray(data)
+    other[100] ^= 0xFF
+    etags2 = put_all(presign(did, [hashlib.sha256(other[:5 * MIB]).digest(), shas[1]])[:1],
+                     bytes(other))
+    c = complete(did, [etags2[0], etags[1]], shas)
+    expect(c.code == C.INVALID_ARGUMENT, "tampered part 1: %r" % c)
+    pending(did)
+    # The checksums of the parts last sent: completes with those bytes.
+    c = complete(did, [etags2[0], etags[1]], [hashlib.sha256(other[:5 * MIB]).digest(), shas[1]])
+    expect(c.code == C.OK and c.resp.document.size == len(data), "the new part's sha256: %r" % c)
+    _, body, _ = download(w, did, w.E)
+    expect(body == bytes(other), "tampered bytes served differ from the last upload")
+
+    # Opt-in: presign_parts' URLs carry no checksum, so not with part_sha256.
+    r = create_doc(w, w.E, data, "part-sha-presign", "p.bin", sha=False, part_sha256=True,
+                   presign_parts=True)
+    expect(r.code == C.INVALID_ARGUMENT and "presign_parts" in r.details and
+           "part_sha256" in r.details, "presign_parts with part_sha256: %r" % r)
+    r = w.call("CreateVersion", token=w.E, document_id=did, size=len(data), part_sha256=True,
+               presign_parts=True)
+    expect(r.code == C.INVALID_ARGUMENT and "presign_parts" in r.details,
+           "CreateVersion presign_parts with part_sha256: %r" % r)
+    # A new version with part_sha256: its upload asks for them too.
+    r = w.call("CreateVersion", token=w.E, document_id=did, size=len(data), part_sha256=True)
+    expect(r.code == C.OK and r.resp.upload.part_count == 2 and not r.resp.upload.parts,
+           "CreateVersion with part_sha256: %r" % r)
+    etags = put_all(presign(did, shas))
+    c = complete(did, etags, shas)
+    expect(c.code == C.OK and c.resp.document.current_version == 2, "version 2: %r" % c)
+    composite(did, 2)
+
+    # Without part_sha256 (KumoCMS, awscli): no part checksum asked of
+    # storage; parts sent and completed without any -> ACTIVE, no checksum.
+    did = start("part-sha-none", part_sha256=False)
+    etags = put_all(presign(did))
+    c = complete(did, etags, [None, None])
+    expect(c.code == C.OK and c.resp.document.status == ACTIVE, "no part checksums: %r" % c)
+    ck = object_checksum(w, object_key(w, did, 1))
+    expect(ck is None, "upload without part_sha256: object checksum %r" % ck)
+    # sha256s used anyway on such an upload: kumo-documents cannot tell
+    # (it keeps no record of the flag) and presigns them; S3 would refuse
+    # these part PUTs ("Checksum Type mismatch"), the local backend takes
+    # them, checks the declared sums and completes, with no object checksum.
+    did = start("part-sha-unasked", part_sha256=False)
+    etags = put_all(presign(did, shas))
+    c = complete(did, etags, shas)
+    expect(c.code == C.OK and c.resp.document.status == ACTIVE, "local, unasked sums: %r" % c)
+    ck = object_checksum(w, object_key(w, did, 1))
+    expect(ck is None, "unasked part sums: object checksum %r" % ck)
+
+    # A multipart upload not yet opened (its creation at storage failed):
+    # PresignUploadParts opens it, with part checksums iff sha256s are given.
+    for sums, want in ((shas, True), (None, False)):
+        did = start("part-sha-lazy", part_sha256=not want)
+        w.st.sql("UPDATE document_versions SET upload_id = NULL WHERE document_id = '%s'" % did,
+                 "kumo_documents")
+        etags = put_all(presign(did, sums))
+        c = complete(did, etags, sums or [None, None])
+        expect(c.code == C.OK, "lazily opened (sums %s): %r" % (want, c))
+        if want:
+            composite(did)
+        else:
+            ck = object_checksum(w, object_key(w, did, 1))
+            expect(ck is None, "lazily opened without sums: object checksum %r" % ck)
 
 def c_audit(w):
     rid = "docs-test-" + os.urandom(8).hex()
@@ -1409,6 +1594,13 @@ def main():
             ("lifecycle: soft delete (not listed), undelete", c_delete_undelete),
             ("lifecycle: purge: not_found, rows gone, blobs gone (asynchronous)", c_purge),
             ("lifecycle: multipart above the threshold (2 parts, ETags)", c_multipart),
+            ("multipart with part SHA-256s (part_sha256, opt-in): signed into the part URLs "
+             "(other bytes or no header refused), declared at completion (right -> ACTIVE, "
+             "SHA256 COMPOSITE; wrong, partial, malformed, tampered part, parts sent without one "
+             "-> invalid_argument, still PENDING); not with presign_parts; CreateVersion too; "
+             "without part_sha256 no part checksums asked of storage (sums used anyway: local "
+             "backend completes); lazily opened upload follows sha256s",
+             c_multipart_part_sha),
             ("audit: every mutation recorded (who, what, request id), newest first, filters "
              "(document, actor, action, time bounds), admin only", c_audit),
             ("completion: size mismatch -> failed_precondition, object removed, still "

@@ -768,6 +768,56 @@ class Suite:
         code, _ = self.rpc.error("ListParts", self.tok, key=key, upload_id=up)
         expect(code == "NOT_FOUND", "upload still listed after completion")
 
+    @case("multipart with part SHA-256s (part_sha256): signed into part URLs, declared at "
+          "Complete: wrong, partial, malformed, part PUT without one -> INVALID_ARGUMENT and "
+          "nothing assembled; "
+          "right -> the object; declared on an upload without part_sha256 -> still checked")
+    def t_rpc_multipart_sha256(self):
+        cp = self.msgs["CompletedPart"]
+        for ask in (True, False):
+            key = self.key("kumo/mp-sha-%d.bin" % ask)
+            up = self.rpc.call("CreateMultipartUpload", self.tok, key=key,
+                               part_sha256=ask).upload_id
+            parts = [os.urandom(5 * MIB), os.urandom(77)]
+            sums = [sha256(p) for p in parts]
+            etags = []
+            for i, p in enumerate(parts, 1):
+                r = self.rpc.call("PresignUploadPart", self.tok, key=key, upload_id=up,
+                                  part_number=i, sha256=sums[i - 1])
+                expect("x-amz-checksum-sha256" in [h.name.lower() for h in r.headers], r.headers)
+                st, h, b = self.put_presigned(r, p)
+                expect(st == 200 and h.get("x-amz-checksum-sha256") ==
+                       base64.b64encode(sums[i - 1]).decode(), (st, h, b[:200]))
+                etags.append(h["etag"])
+            bad = [sums[0], sha256(b"other")]
+            for got, want in (([sums[0], b""], "every part"), ([sums[0], sums[1][:31]], "32 bytes"),
+                              (bad, "checksum")):
+                code, msg = self.rpc.error(
+                    "CompleteMultipartUpload", self.tok, key=key, upload_id=up,
+                    parts=[cp(part_number=i + 1, etag=e, sha256=got[i])
+                           for i, e in enumerate(etags)])
+                expect(code == "INVALID_ARGUMENT" and want in msg, (ask, want, code, msg))
+            code, _ = self.rpc.error("StatObject", self.tok, key=key)
+            expect(code == "NOT_FOUND", "an object after a refused completion: %s" % code)
+            if ask:  # part 2 again, without a checksum: declaring one now is refused
+                r = self.rpc.call("PresignUploadPart", self.tok, key=key, upload_id=up,
+                                  part_number=2)
+                st, h, _ = self.put_presigned(r, parts[1])
+                expect(st == 200 and h["etag"] == etags[1], (st, h))
+                code, msg = self.rpc.error(
+                    "CompleteMultipartUpload", self.tok, key=key, upload_id=up,
+                    parts=[cp(part_number=i + 1, etag=e, sha256=sums[i])
+                           for i, e in enumerate(etags)])
+                expect(code == "INVALID_ARGUMENT" and "without one" in msg, (code, msg))
+                r = self.rpc.call("PresignUploadPart", self.tok, key=key, upload_id=up,
+                                  part_number=2, sha256=sums[1])
+                expect(self.put_presigned(r, parts[1])[0] == 200, "part 2 with its checksum")
+            c = self.rpc.call("CompleteMultipartUpload", self.tok, key=key, upload_id=up,
+                              parts=[cp(part_number=i + 1, etag=e, sha256=sums[i])
+                                     for i, e in enumerate(etags)])
+            expect(c.object.sha256 == sha256(b"".join(parts)) and c.object.parts_count == 2,
+                   c.object)
+
     @case("CompleteMultipartUpload refuses a wrong ETag, a bad order, a small middle part")
     def t_rpc_multipart_errors(self):
         key = self.key("kumo/mp-bad.bin")
@@ -1915,7 +1965,8 @@ def main():
         suite.start()
         for name in ("t_startup", "t_awscli_basic", "t_awscli_wrong_secret", "t_awscli_multipart",
                      "t_awscli_abort", "t_awscli_cp", "t_awscli_copy_restore", "t_sdk_presigner", "t_presign_upload",
-                     "t_presign_download", "t_rpc_multipart", "t_rpc_multipart_errors",
+                     "t_presign_download", "t_rpc_multipart", "t_rpc_multipart_sha256",
+                     "t_rpc_multipart_errors",
                      "t_tamper", "t_expired", "t_wrong_content_type", "t_bound_sha",
                      "t_signed_payload", "t_bad_keys_rpc", "t_bad_keys_data", "t_rpc_auth",
                      "t_archive", "t_copy_delete", "t_limits", "t_cors", "t_atomic_overwrite",

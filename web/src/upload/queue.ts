@@ -1,11 +1,16 @@
 // The upload queue: framework-free so it can be tested without a browser.
 // Each file: register the document (or a new version) declaring its size
-// -> either one PUT to the presigned URL or, above the server's multipart
-// threshold, parts PUT straight to presigned part URLs (several at once,
-// each retried) -> complete, declaring the SHA-256 computed meanwhile (in a
-// worker, constant memory, alongside the upload rather than before it: the
-// server checks it as if declared at create). A retry of a file whose hash
-// is known declares it at create. Progress, cancel and retry per file.
+// -> either one PUT to the presigned URL, then complete declaring the
+// whole file's SHA-256 computed meanwhile (in a worker, constant memory,
+// alongside the upload: the server checks it as if declared at create; a
+// retry of a file whose hash is known declares it at create); or, above
+// the server's multipart threshold, parts PUT straight to presigned part
+// URLs (several at once, each retried): each part is hashed first (SHA-256
+// in a worker, WebCrypto, one part's bytes at a time), its URL presigned
+// with that checksum and the PUT sends it as x-amz-checksum-sha256 (the
+// data port checks the bytes); complete declares every part's checksum
+// (checked again against the stored parts, as S3's SHA256 COMPOSITE), so
+// nothing waits for a whole-file hash. Progress, cancel and retry per file.
 
 export interface PartTargetLike {
   part_number?: number;
@@ -25,14 +30,24 @@ export interface Plan {
   parts?: PartTargetLike[];
 }
 
+/** A part as declared at completion; sha256 is base64. */
+export interface DonePart {
+  part_number: number;
+  etag: string;
+  sha256?: string;
+}
+
 export type Target = { kind: "new" } | { kind: "version"; documentId: string };
 
 export interface UploadTransport {
   hash(file: Blob, onProgress: (bytes: number) => void, signal: AbortSignal): Promise<string>;
+  /** SHA-256 of one part (a Blob slice), base64. */
+  hashPart(part: Blob, signal: AbortSignal): Promise<string>;
   create(file: File, sha256: string | undefined, target: Target, idempotencyKey: string, signal: AbortSignal): Promise<Plan>;
-  presignParts(documentId: string, version: number | undefined, partNumbers: number[], signal: AbortSignal): Promise<PartTargetLike[]>;
+  /** sha256s (base64), when given, one per part number: signed into each URL. */
+  presignParts(documentId: string, version: number | undefined, partNumbers: number[], signal: AbortSignal, sha256s?: string[]): Promise<PartTargetLike[]>;
   put(url: string, headers: Record<string, string>, body: Blob, onProgress: (loaded: number) => void, signal: AbortSignal): Promise<{ etag: string | null }>;
-  complete(documentId: string, version: number | undefined, parts: { part_number: number; etag: string }[] | undefined, sha256: string, signal: AbortSignal): Promise<void>;
+  complete(documentId: string, version: number | undefined, parts: DonePart[] | undefined, sha256: string | undefined, signal: AbortSignal): Promise<void>;
   discard?(documentId: string): Promise<void>;
   sleep?(ms: number, signal: AbortSignal): Promise<void>;
 }
@@ -89,7 +104,9 @@ export class UploadQueue {
   constructor(private readonly t: UploadTransport, opts: QueueOptions = {}) {
     this.o = {
       fileConcurrency: opts.fileConcurrency ?? 2,
-      partConcurrency: opts.partConcurrency ?? 4,
+      // 6 parts in flight (of 64 MiB by default at the server) measured best
+      // in chromium: bench/results/console-upload-percpart-2026-12-07.md.
+      partConcurrency: opts.partConcurrency ?? 6,
       partAttempts: opts.partAttempts ?? 4,
       retryDelayMs: opts.retryDelayMs ?? 500,
       onDone: opts.onDone,
@@ -182,27 +199,31 @@ export class UploadQueue {
     try {
       this.patch(item.id, { state: "uploading" }); // taken: no longer "queued" for pump()
       const known = item.sha256;
-      // The hash runs beside the upload; it is needed only at completion.
-      const hashing = known ? Promise.resolve(known) : this.t.hash(item.file, (b) => this.patch(item.id, { hashed: b }), signal);
-      hashing.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
       const plan = await this.t.create(item.file, known, item.target, `console-${item.id}`, signal);
       this.check(signal);
       this.patch(item.id, { documentId: plan.documentId, state: "uploading" });
-      let parts: { part_number: number; etag: string }[] | undefined;
+      let parts: DonePart[] | undefined;
+      let sha256: string | undefined;
       if (plan.method === "multipart") {
+        // Each part's checksum is declared: no whole-file hash to wait for.
         parts = await this.uploadParts(item, plan, signal);
+        this.check(signal);
+        this.patch(item.id, { state: "completing", uploaded: item.file.size, hashed: item.file.size });
       } else {
         if (!plan.uploadUrl) throw new Error("no upload URL");
+        // The hash runs beside the PUT; it is needed only at completion.
+        const hashing = known ? Promise.resolve(known) : this.t.hash(item.file, (b) => this.patch(item.id, { hashed: b }), signal);
+        hashing.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
         const url = plan.uploadUrl;
         await this.withRetry(signal, () =>
           this.t.put(url, plan.uploadHeaders ?? {}, item.file, (n) => this.patch(item.id, { uploaded: n }), signal),
         );
+        this.check(signal);
+        this.patch(item.id, { state: "completing", uploaded: item.file.size });
+        sha256 = await hashing;
+        this.check(signal);
+        this.patch(item.id, { sha256, hashed: item.file.size });
       }
-      this.check(signal);
-      this.patch(item.id, { state: "completing", uploaded: item.file.size });
-      const sha256 = await hashing;
-      this.check(signal);
-      this.patch(item.id, { sha256, hashed: item.file.size });
       await this.withRetry(signal, () => this.t.complete(plan.documentId, plan.version, parts, sha256, signal));
       this.patch(item.id, { state: "done" });
       this.o.onDone?.({ ...item });
@@ -241,23 +262,18 @@ export class UploadQueue {
     const size = item.file.size;
     const partSize = plan.partSize ?? 16 * 1024 * 1024;
     const count = plan.partCount ?? Math.max(1, Math.ceil(size / partSize));
-    const urls = new Map<number, PartTargetLike>();
-    for (const p of plan.parts ?? []) if (p.part_number && p.url) urls.set(p.part_number, p);
     const loaded = new Array<number>(count + 1).fill(0);
-    const etags: { part_number: number; etag: string }[] = [];
+    const etags: DonePart[] = [];
     let done = 0;
+    let hashed = 0;
     this.patch(item.id, { partsTotal: count, partsDone: 0 });
     const report = () => this.patch(item.id, { uploaded: loaded.reduce((a, b) => a + b, 0) });
 
-    const targetOf = async (n: number, fresh: boolean): Promise<PartTargetLike> => {
-      const have = urls.get(n);
-      if (have && !fresh) return have;
-      // Ask for this part and the next few missing ones in one call.
-      const want = [n];
-      for (let k = n + 1; k <= count && want.length < 8; k++) if (!urls.has(k)) want.push(k);
-      const got = await this.t.presignParts(plan.documentId, plan.version, fresh ? [n] : want, signal);
-      for (const p of got) if (p.part_number && p.url) urls.set(p.part_number, p);
-      const t = urls.get(n);
+    // Each URL is presigned for its part's checksum (the URLs of the plan,
+    // signed without one, are not used): one call per part and attempt.
+    const targetOf = async (n: number, sha256: string): Promise<PartTargetLike> => {
+      const got = await this.t.presignParts(plan.documentId, plan.version, [n], signal, [sha256]);
+      const t = got.find((p) => p.part_number === n && p.url);
       if (!t) throw new Error(`no URL for part ${n}`);
       return t;
     };
@@ -268,9 +284,11 @@ export class UploadQueue {
         const n = nextPart++;
         const start = (n - 1) * partSize;
         const blob = item.file.slice(start, Math.min(start + partSize, size));
-        let attempt = 0;
+        const sha256 = await this.withRetry(signal, () => this.t.hashPart(blob, signal));
+        hashed += blob.size;
+        this.patch(item.id, { hashed });
         const r = await this.withRetry(signal, async () => {
-          const target = await targetOf(n, attempt++ > 0);
+          const target = await targetOf(n, sha256);
           loaded[n] = 0;
           return this.t.put(target.url ?? "", target.headers ?? {}, blob, (b) => {
             loaded[n] = b;
@@ -279,7 +297,7 @@ export class UploadQueue {
         });
         if (!r.etag) throw Object.assign(new Error(`part ${n}: no ETag (CORS must expose it)`), { permanent: true });
         loaded[n] = blob.size;
-        etags.push({ part_number: n, etag: r.etag });
+        etags.push({ part_number: n, etag: r.etag, sha256 });
         done++;
         this.patch(item.id, { partsDone: done });
         report();

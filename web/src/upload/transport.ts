@@ -26,6 +26,55 @@ function planOf(d: {
   };
 }
 
+// One worker, kept for the page's life, hashes the parts of every upload
+// (one part at a time: see hash.worker.ts); answers matched by id.
+let hasher: { hash(part: Blob, signal: AbortSignal): Promise<string> } | null = null;
+
+function partHasher() {
+  if (hasher) return hasher;
+  const w = new Worker(new URL("./hash.worker.ts", import.meta.url), { type: "module" });
+  const waiting = new Map<number, { resolve: (b64: string) => void; reject: (e: Error) => void }>();
+  let next = 1;
+  w.onmessage = (e: MessageEvent<{ id: number; b64?: string; error?: string }>) => {
+    const p = waiting.get(e.data.id);
+    waiting.delete(e.data.id);
+    if (!p) return; // canceled meanwhile
+    if (e.data.b64) p.resolve(e.data.b64);
+    else p.reject(new Error(e.data.error ?? "hash failed"));
+  };
+  w.onerror = (e) => {
+    for (const p of waiting.values()) p.reject(new Error(e.message || "hash worker failed"));
+    waiting.clear();
+    w.terminate();
+    hasher = null;
+  };
+  hasher = {
+    hash(part, signal) {
+      return new Promise((resolve, reject) => {
+        const id = next++;
+        const stop = () => {
+          waiting.delete(id);
+          reject(new AbortedError());
+        };
+        const done = () => signal.removeEventListener("abort", stop);
+        waiting.set(id, {
+          resolve: (b64) => {
+            done();
+            resolve(b64);
+          },
+          reject: (e) => {
+            done();
+            reject(e);
+          },
+        });
+        signal.addEventListener("abort", stop, { once: true });
+        w.postMessage({ id, part });
+      });
+    },
+  };
+  return hasher;
+}
+
 function permanent(e: Error, status: number): Error {
   // 4xx answers (but 408/429) will not change on a retry.
   if (status >= 400 && status < 500 && status !== 408 && status !== 429) Object.assign(e, { permanent: true });
@@ -61,7 +110,13 @@ export const browserTransport: UploadTransport = {
       file_name: file.name,
       file_size: file.size,
       ...(sha256 ? { sha256 } : {}),
-      presign_parts: true,
+      // No part URLs at create: each part's URL is presigned with its
+      // checksum once it is hashed (queue.ts).
+      presign_parts: false,
+      // Every multipart upload's parts are hashed and declared (queue.ts),
+      // so storage may ask for them; sent always, as the server ignores it
+      // for a single PUT (whose method only the server decides).
+      part_sha256: true,
       ...(file.type ? { content_type: file.type } : {}),
     };
     if (target.kind === "version") {
@@ -84,10 +139,14 @@ export const browserTransport: UploadTransport = {
     return planOf(res.data);
   },
 
-  async presignParts(id, version, partNumbers, signal) {
+  hashPart(part, signal) {
+    return partHasher().hash(part, signal);
+  },
+
+  async presignParts(id, version, partNumbers, signal, sha256s) {
     const res = await api.POST("/api/v1/documents/{id}/upload-parts", {
       params: { path: { id } },
-      body: { part_numbers: partNumbers, ...(version !== undefined ? { version } : {}) },
+      body: { part_numbers: partNumbers, ...(version !== undefined ? { version } : {}), ...(sha256s ? { sha256s } : {}) },
       signal,
     });
     if (!res.data) throw permanent(toError(res), res.response.status);
@@ -117,7 +176,7 @@ export const browserTransport: UploadTransport = {
   async complete(id, version, parts, sha256, signal) {
     const res = await api.POST("/api/v1/documents/{id}/complete", {
       params: { path: { id } },
-      body: { ...(version !== undefined ? { version } : {}), ...(parts ? { parts } : {}), sha256 },
+      body: { ...(version !== undefined ? { version } : {}), ...(parts ? { parts } : {}), ...(sha256 ? { sha256 } : {}) },
       signal,
     });
     if (!res.response.ok) throw permanent(toError(res), res.response.status);

@@ -27,14 +27,22 @@ function waitFor(q: UploadQueue, pred: (items: readonly UploadItem[]) => boolean
 }
 
 function transport(plan: Partial<Plan>, over: Partial<UploadTransport> = {}) {
-  const calls = { puts: [] as string[], complete: [] as unknown[], maxInFlight: 0, inFlight: 0, discard: [] as string[], sha: [] as string[] };
+  const calls = { puts: [] as string[], complete: [] as unknown[], maxInFlight: 0, inFlight: 0, discard: [] as string[], sha: [] as (string | undefined)[], hashed: 0, partHashes: [] as number[], presignSums: [] as (string[] | undefined)[] };
   const t: UploadTransport = {
     hash: async (f, p) => {
+      calls.hashed++;
       p(f.size);
       return "ab".repeat(32);
     },
+    hashPart: async (part) => {
+      calls.partHashes.push(part.size);
+      return `sum-${part.size}`;
+    },
     create: async () => ({ documentId: "doc_1", method: "presigned_url", uploadUrl: "http://data/put", ...plan }),
-    presignParts: async (_id, _v, nums) => nums.map((n) => ({ part_number: n, url: `http://data/part/${n}` })),
+    presignParts: async (_id, _v, nums, _s, sums) => {
+      calls.presignSums.push(sums);
+      return nums.map((n) => ({ part_number: n, url: `http://data/part/${n}`, headers: (sums ? { "x-amz-checksum-sha256": sums[0]! } : {}) as Record<string, string> }));
+    },
     put: async (url, _h, body, onProgress) => {
       calls.inFlight++;
       calls.maxInFlight = Math.max(calls.maxInFlight, calls.inFlight);
@@ -105,17 +113,52 @@ describe("upload queue", () => {
     expect(UploadQueue.progress(items)).toBe(1);
   });
 
-  it("uploads parts in parallel (bounded), fetches missing part URLs, completes with sorted ETags", async () => {
-    const { t, calls } = transport({ method: "multipart", partSize: 5 * MiB, partCount: 5, parts: [{ part_number: 1, url: "http://data/part/1" }] });
-    const presign = vi.spyOn(t, "presignParts");
+  it("uploads parts in parallel (bounded), each hashed and presigned with its checksum, completes with sorted ETags and checksums", async () => {
+    const headers: Record<string, string>[] = [];
+    const { t, calls } = transport({ method: "multipart", partSize: 5 * MiB, partCount: 5, parts: [{ part_number: 1, url: "http://data/part/1-unsigned" }] });
+    const put = t.put;
+    t.put = (url, h, body, p, s) => {
+      headers.push(h);
+      return put(url, h, body, p, s);
+    };
     const q = new UploadQueue(t, { partConcurrency: 3 });
     q.add([file(5 * MiB * 4 + 100)]);
-    await waitFor(q, (s) => s[0]?.state === "done");
+    const items = await waitFor(q, (s) => s[0]?.state === "done");
+    // The plan's URL (signed without a checksum) is not used.
     expect(calls.puts.sort()).toEqual([1, 2, 3, 4, 5].map((n) => `http://data/part/${n}`));
     expect(calls.maxInFlight).toBeLessThanOrEqual(3);
     expect(calls.maxInFlight).toBeGreaterThan(1);
-    expect(presign).toHaveBeenCalled();
-    expect(calls.complete[0]).toEqual([1, 2, 3, 4, 5].map((n) => ({ part_number: n, etag: `"etag-${n}"` })));
+    // Every part hashed from its own slice (memory bounded by the part), once.
+    expect(calls.partHashes.sort()).toEqual([100, 5 * MiB, 5 * MiB, 5 * MiB, 5 * MiB]);
+    // Each URL presigned for one part with its checksum, sent as the header.
+    expect(calls.presignSums.every((s) => s !== undefined && s.length === 1)).toBe(true);
+    expect(headers.every((h) => /^sum-\d+$/.test(h["x-amz-checksum-sha256"] ?? ""))).toBe(true);
+    const size = (n: number) => (n === 5 ? 100 : 5 * MiB);
+    expect(calls.complete[0]).toEqual([1, 2, 3, 4, 5].map((n) => ({ part_number: n, etag: `"etag-${n}"`, sha256: `sum-${size(n)}` })));
+    // No whole-file hash: nothing to wait for after the last part.
+    expect(calls.hashed).toBe(0);
+    expect(calls.sha).toEqual([undefined]);
+    expect(UploadQueue.progress(items)).toBe(1);
+  });
+
+  it("runs 6 parts at once by default", async () => {
+    const { t, calls } = transport({ method: "multipart", partSize: 5 * MiB, partCount: 8 });
+    const q = new UploadQueue(t);
+    q.add([file(5 * MiB * 8)]);
+    await waitFor(q, (s) => s[0]?.state === "done");
+    expect(calls.maxInFlight).toBe(6);
+  });
+
+  it("a failing part hash fails the upload before completing", async () => {
+    const { t, calls } = transport({ method: "multipart", partSize: 5 * MiB, partCount: 2 }, {
+      hashPart: async () => { throw Object.assign(new Error("unreadable part"), { permanent: true }); },
+    });
+    const q = new UploadQueue(t);
+    q.add([file(6 * MiB)]);
+    const items = await waitFor(q, (s) => s[0]?.state === "error");
+    expect(items[0]!.error).toContain("unreadable part");
+    expect(calls.puts).toEqual([]);
+    expect(calls.complete).toEqual([]);
   });
 
   it("retries a failing part with a fresh URL, then succeeds", async () => {
@@ -136,6 +179,8 @@ describe("upload queue", () => {
     expect(failures).toBe(2);
     // The first attempt asked for part 2's URL, and each retry again.
     expect(presign.mock.calls.filter((c) => c[2].length === 1 && c[2][0] === 2).length).toBe(3);
+    // The part is hashed once, whatever the attempts.
+    expect(base.calls.partHashes.length).toBe(2);
     expect((base.calls.complete[0] as unknown[]).length).toBe(2);
   });
 

@@ -29,6 +29,7 @@ static void test_docs_config_defaults_load(void **state)
     assert_string_equal(s.jwt.service_callers, "");
     assert_int_equal(s.jwt.leeway_s, 30);
     assert_int_equal(s.multipart_threshold, 100 * MIB);
+    assert_int_equal(s.multipart_part_size, 64 * MIB);
     assert_int_equal(s.jobs_workers, 2);
     kumo_config_free(c);
     setenv("KUMO_JOBS_BACKOFF_BASE", "10m", 1); /* above the 5m maximum */
@@ -58,6 +59,21 @@ static void test_docs_config_part_size(void **state)
     assert_true((int64_t)count * ps >= size);
     s.multipart_part_size = 1; /* never below S3's 5 MiB */
     assert_int_equal(docs_part_size(&s, 100 * MIB, &count), DOCS_MIN_PART_SIZE);
+    /* The default 64 MiB: 1 GiB in 16 parts; a file under 6 parts of it
+     * gets 6 smaller ones (whole MiB), never below 5 MiB. */
+    s.multipart_part_size = 64 * MIB;
+    assert_int_equal(docs_part_size(&s, 1024 * MIB, &count), 64 * MIB);
+    assert_int_equal(count, 16);
+    assert_int_equal(docs_part_size(&s, 384 * MIB, &count), 64 * MIB);
+    assert_int_equal(count, 6);
+    assert_int_equal(docs_part_size(&s, 100 * MIB, &count), 17 * MIB);
+    assert_int_equal(count, 6);
+    assert_int_equal(docs_part_size(&s, 200 * MIB + 1, &count), 34 * MIB);
+    assert_int_equal(count, 6);
+    assert_int_equal(docs_part_size(&s, 7 * MIB, &count), DOCS_MIN_PART_SIZE);
+    assert_int_equal(count, 2);
+    assert_int_equal(docs_part_size(&s, 0, &count), 64 * MIB);
+    assert_int_equal(count, 1);
 }
 
 int main(void)
