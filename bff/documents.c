@@ -23,12 +23,12 @@
 #define DOCS(m) "/kumo.documents.v1.DocumentService/" m
 #define RQ(m)   &kumo__documents__v1__##m##_request__descriptor
 #define RS(m)   &kumo__documents__v1__##m##_response__descriptor
+/* The service, method and message types of a route's RPC. */
+#define DOCS_RPC(Method, method)                                                                   \
+    .service = BFF_DOCUMENTS, .rpc = DOCS(#Method), .req = RQ(method), .resp = RS(method)
 
 #define WRITERS (KUMO_ROLE_ADMIN | KUMO_ROLE_EDITOR)
-#define END                                                                                        \
-    {                                                                                              \
-        0, NULL, NULL, 0, NULL, 0                                                                  \
-    }
+#define END     BFF_FIELDS_END
 
 static const struct bff_enum status_enum = {"DOCUMENT_STATUS_", NULL, NULL, 0};
 static const char *const order_names[] = {"create_time_desc", "create_time_asc", "update_time_desc",
@@ -219,8 +219,7 @@ static const struct bff_field list_fields[] = {
     /* KumoCMS lists up to 100 without asking; a page_size given wins (the
      * rows are applied in order). Clamped to KUMO_PAGE_SIZE_MAX. */
     {BFF_CONST, "100", "page_size", BFF_PAGE_SIZE, NULL, 0},
-    {BFF_QUERY, "page_size", "page_size", BFF_PAGE_SIZE, NULL, 0},
-    {BFF_QUERY, "page_token", "page_token", BFF_COPY, NULL, 0},
+    BFF_PAGE_FIELDS,
     {BFF_QUERY, "tag", "tag", BFF_COPY, NULL, 0},
     {BFF_QUERY, "content_type", "content_type", BFF_COPY, NULL, 0},
     {BFF_QUERY, "owner_id", "owner_id", BFF_COPY, NULL, 0},
@@ -233,14 +232,9 @@ static const struct bff_field list_fields[] = {
     {BFF_QUERY, "order", "order_by", BFF_ENUM, &order_enum, 0},
     END,
 };
-const struct bff_op bff_op_docs_list = {.service = BFF_DOCUMENTS,
-                                        .rpc = DOCS("ListDocuments"),
-                                        .req = RQ(list_documents),
-                                        .resp = RS(list_documents),
-                                        .fields = list_fields,
-                                        .status = 200,
-                                        .answer = BFF_ANS_HOOK,
-                                        .answer_fn = list_answer};
+const struct bff_op bff_op_docs_list = {DOCS_RPC(ListDocuments, list_documents),
+                                        .fields = list_fields, .status = 200,
+                                        .answer = BFF_ANS_HOOK, .answer_fn = list_answer};
 
 static const char *const create_body[] = {
     "file_name",       "file_size",     "content_type", "meta_json", "meta_content",
@@ -262,10 +256,7 @@ static const struct bff_field create_fields[] = {
     {BFF_BODY, NULL, "metadata", BFF_METADATA, NULL, 0},
     END,
 };
-const struct bff_op bff_op_docs_create = {.service = BFF_DOCUMENTS,
-                                          .rpc = DOCS("CreateDocument"),
-                                          .req = RQ(create_document),
-                                          .resp = RS(create_document),
+const struct bff_op bff_op_docs_create = {DOCS_RPC(CreateDocument, create_document),
                                           .roles = WRITERS,
                                           .body = create_body,
                                           .fields = create_fields,
@@ -287,11 +278,8 @@ static const struct bff_field put_fields[] = {
     {BFF_BODY, "sha256", "sha256", BFF_HEX256, NULL, 0},
     END,
 };
-const struct bff_op bff_op_docs_put = {.service = BFF_DOCUMENTS,
+const struct bff_op bff_op_docs_put = {DOCS_RPC(CreateVersion, create_version),
                                        .doc_id = "id",
-                                       .rpc = DOCS("CreateVersion"),
-                                       .req = RQ(create_version),
-                                       .resp = RS(create_version),
                                        .roles = WRITERS,
                                        .body = put_body,
                                        .fields = put_fields,
@@ -312,11 +300,8 @@ static const struct bff_field patch_fields[] = {
     END,
 };
 const struct bff_op bff_op_docs_patch = {
-    .service = BFF_DOCUMENTS,
+    DOCS_RPC(UpdateDocument, update_document),
     .doc_id = "id",
-    .rpc = DOCS("UpdateDocument"),
-    .req = RQ(update_document),
-    .resp = RS(update_document),
     .roles = WRITERS,
     .body = patch_body,
     .fields = patch_fields,
@@ -333,11 +318,8 @@ static const struct bff_field delete_fields[] = {
     {BFF_IF_MATCH, NULL, "etag", BFF_COPY, NULL, 0},
     END,
 };
-const struct bff_op bff_op_docs_delete = {.service = BFF_DOCUMENTS,
+const struct bff_op bff_op_docs_delete = {DOCS_RPC(DeleteDocument, delete_document),
                                           .doc_id = "id",
-                                          .rpc = DOCS("DeleteDocument"),
-                                          .req = RQ(delete_document),
-                                          .resp = RS(delete_document),
                                           .roles = WRITERS,
                                           .fields = delete_fields,
                                           .status = 200,
@@ -353,11 +335,8 @@ static const struct bff_field parts_fields[] = {
     {BFF_BODY, "sha256s", "sha256s", BFF_COPY, NULL, 0},
     END,
 };
-const struct bff_op bff_op_docs_upload_parts = {.service = BFF_DOCUMENTS,
+const struct bff_op bff_op_docs_upload_parts = {DOCS_RPC(PresignUploadParts, presign_upload_parts),
                                                 .doc_id = "id",
-                                                .rpc = DOCS("PresignUploadParts"),
-                                                .req = RQ(presign_upload_parts),
-                                                .resp = RS(presign_upload_parts),
                                                 .roles = WRITERS,
                                                 .body = parts_body,
                                                 .fields = parts_fields,
@@ -374,11 +353,8 @@ static const struct bff_field complete_fields[] = {
     {BFF_BODY, "sha256", "sha256", BFF_HEX256, NULL, 0},
     END,
 };
-const struct bff_op bff_op_docs_complete = {.service = BFF_DOCUMENTS,
+const struct bff_op bff_op_docs_complete = {DOCS_RPC(CompleteUpload, complete_upload),
                                             .doc_id = "id",
-                                            .rpc = DOCS("CompleteUpload"),
-                                            .req = RQ(complete_upload),
-                                            .resp = RS(complete_upload),
                                             .roles = WRITERS,
                                             .body = complete_body,
                                             .fields = complete_fields,
@@ -394,11 +370,8 @@ static const struct bff_field archive_fields[] = {
     {BFF_IF_MATCH, NULL, "etag", BFF_COPY, NULL, 0}, /* wins over the body's */
     END,
 };
-const struct bff_op bff_op_docs_archive = {.service = BFF_DOCUMENTS,
+const struct bff_op bff_op_docs_archive = {DOCS_RPC(ArchiveDocument, archive_document),
                                            .doc_id = "id",
-                                           .rpc = DOCS("ArchiveDocument"),
-                                           .req = RQ(archive_document),
-                                           .resp = RS(archive_document),
                                            .roles = WRITERS,
                                            .body = archive_body,
                                            .fields = archive_fields,
@@ -422,11 +395,8 @@ static const struct bff_field restore_fields[] = {
     {BFF_BODY, "tier", "tier", BFF_ENUM, &tier_enum, 0},
     END,
 };
-const struct bff_op bff_op_docs_restore = {.service = BFF_DOCUMENTS,
+const struct bff_op bff_op_docs_restore = {DOCS_RPC(RestoreDocument, restore_document),
                                            .doc_id = "id",
-                                           .rpc = DOCS("RestoreDocument"),
-                                           .req = RQ(restore_document),
-                                           .resp = RS(restore_document),
                                            .roles = WRITERS,
                                            .body = restore_body,
                                            .fields = restore_fields,
@@ -439,11 +409,8 @@ static const struct bff_field id_fields[] = {
     {BFF_PATH, "id", "id", BFF_COPY, NULL, 0},
     END,
 };
-const struct bff_op bff_op_docs_undelete = {.service = BFF_DOCUMENTS,
+const struct bff_op bff_op_docs_undelete = {DOCS_RPC(UndeleteDocument, undelete_document),
                                             .doc_id = "id",
-                                            .rpc = DOCS("UndeleteDocument"),
-                                            .req = RQ(undelete_document),
-                                            .resp = RS(undelete_document),
                                             .roles = WRITERS,
                                             .fields = id_fields,
                                             .status = 200,
@@ -453,23 +420,18 @@ const struct bff_op bff_op_docs_undelete = {.service = BFF_DOCUMENTS,
 
 static const struct bff_field versions_fields[] = {
     {BFF_PATH, "id", "document_id", BFF_COPY, NULL, 0},
-    {BFF_QUERY, "page_size", "page_size", BFF_PAGE_SIZE, NULL, 0},
-    {BFF_QUERY, "page_token", "page_token", BFF_COPY, NULL, 0},
+    BFF_PAGE_FIELDS,
     END,
 };
-const struct bff_op bff_op_docs_versions = {.service = BFF_DOCUMENTS,
+const struct bff_op bff_op_docs_versions = {DOCS_RPC(ListVersions, list_versions),
                                             .doc_id = "id",
-                                            .rpc = DOCS("ListVersions"),
-                                            .req = RQ(list_versions),
-                                            .resp = RS(list_versions),
                                             .fields = versions_fields,
                                             .status = 200,
                                             .answer = BFF_ANS_PAGE,
                                             .key = "versions"};
 
 static const struct bff_field audit_fields[] = {
-    {BFF_QUERY, "page_size", "page_size", BFF_PAGE_SIZE, NULL, 0},
-    {BFF_QUERY, "page_token", "page_token", BFF_COPY, NULL, 0},
+    BFF_PAGE_FIELDS,
     {BFF_QUERY, "document_id", "document_id", BFF_COPY, NULL, 0},
     {BFF_QUERY, "actor_id", "actor_id", BFF_COPY, NULL, 0},
     {BFF_QUERY, "action", "action", BFF_COPY, NULL, 0},
@@ -477,10 +439,7 @@ static const struct bff_field audit_fields[] = {
     {BFF_QUERY, "time_before", "time_before", BFF_COPY, NULL, 0},
     END,
 };
-const struct bff_op bff_op_audit = {.service = BFF_DOCUMENTS,
-                                    .rpc = DOCS("ListAuditEvents"),
-                                    .req = RQ(list_audit_events),
-                                    .resp = RS(list_audit_events),
+const struct bff_op bff_op_audit = {DOCS_RPC(ListAuditEvents, list_audit_events),
                                     .roles = KUMO_ROLE_ADMIN,
                                     .fields = audit_fields,
                                     .status = 200,
@@ -488,27 +447,18 @@ const struct bff_op bff_op_audit = {.service = BFF_DOCUMENTS,
                                     .key = "events"};
 
 static const struct bff_field page_fields[] = {
-    {BFF_QUERY, "page_size", "page_size", BFF_PAGE_SIZE, NULL, 0},
-    {BFF_QUERY, "page_token", "page_token", BFF_COPY, NULL, 0},
+    BFF_PAGE_FIELDS,
     END,
 };
-const struct bff_op bff_op_dead_letters = {.service = BFF_DOCUMENTS,
-                                           .rpc = DOCS("ListDeadLetters"),
-                                           .req = RQ(list_dead_letters),
-                                           .resp = RS(list_dead_letters),
+const struct bff_op bff_op_dead_letters = {DOCS_RPC(ListDeadLetters, list_dead_letters),
                                            .roles = KUMO_ROLE_ADMIN,
                                            .fields = page_fields,
                                            .status = 200,
                                            .answer = BFF_ANS_PAGE,
                                            .key = "dead_letters"};
 
-const struct bff_op bff_op_redrive = {.service = BFF_DOCUMENTS,
-                                      .rpc = DOCS("RedriveDeadLetter"),
-                                      .req = RQ(redrive_dead_letter),
-                                      .resp = RS(redrive_dead_letter),
-                                      .roles = KUMO_ROLE_ADMIN,
-                                      .fields = id_fields,
-                                      .status = 202,
+const struct bff_op bff_op_redrive = {DOCS_RPC(RedriveDeadLetter, redrive_dead_letter),
+                                      .roles = KUMO_ROLE_ADMIN, .fields = id_fields, .status = 202,
                                       .answer = BFF_ANS_MESSAGE};
 
 /* ---- GET /documents/{id} ---------------------------------------------------- */
@@ -519,13 +469,8 @@ static const struct bff_field get_fields[] = {
     {BFF_CONST, "true", "include_download_url", BFF_BOOL, NULL, 0},
     END,
 };
-const struct bff_op bff_op_docs_get = {.service = BFF_DOCUMENTS,
-                                       .rpc = DOCS("GetDocument"),
-                                       .req = RQ(get_document),
-                                       .resp = RS(get_document),
-                                       .fields = get_fields,
-                                       .status = 200,
-                                       .etag_of = "document",
+const struct bff_op bff_op_docs_get = {DOCS_RPC(GetDocument, get_document), .fields = get_fields,
+                                       .status = 200, .etag_of = "document",
                                        .answer = BFF_ANS_HOOK};
 
 /* The document's fields at the top level (KumoCMS), plus document_id,
@@ -670,12 +615,8 @@ static const struct bff_field direct_meta_fields[] = {
     {BFF_BODY, NULL, "document.metadata", BFF_METADATA, NULL, BFF_MASKED},
     END,
 };
-static const struct bff_op direct_meta_op = {.service = BFF_DOCUMENTS,
-                                             .rpc = DOCS("UpdateDocument"),
-                                             .req = RQ(update_document),
-                                             .resp = RS(update_document),
-                                             .fields = direct_meta_fields,
-                                             .mask = "update_mask"};
+static const struct bff_op direct_meta_op = {DOCS_RPC(UpdateDocument, update_document),
+                                             .fields = direct_meta_fields, .mask = "update_mask"};
 
 static int direct_bad(struct bff_ctx *c, int status, const char *message)
 {

@@ -51,6 +51,15 @@ struct bff_field {
     unsigned flags;
 };
 
+/* The end of a route's field table, and a listing page's query
+ * (?page_size=&page_token=) as rows of one. */
+// clang-format off
+#define BFF_FIELDS_END {0, NULL, NULL, 0, NULL, 0}
+#define BFF_PAGE_FIELDS                                                 \
+    {BFF_QUERY, "page_size", "page_size", BFF_PAGE_SIZE, NULL, 0},      \
+    {BFF_QUERY, "page_token", "page_token", BFF_COPY, NULL, 0}
+// clang-format on
+
 /* The REST answer. */
 enum bff_answer {
     BFF_ANS_MESSAGE, /* the response message */

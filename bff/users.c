@@ -14,11 +14,11 @@
 #define USERS(m) "/kumo.users.v1.UserService/" m
 #define RQ(m)    &kumo__users__v1__##m##_request__descriptor
 #define RS(m)    &kumo__users__v1__##m##_response__descriptor
-#define ADMIN    KUMO_ROLE_ADMIN
-#define END                                                                                        \
-    {                                                                                              \
-        0, NULL, NULL, 0, NULL, 0                                                                  \
-    }
+/* The service, method and message types of a route's RPC. */
+#define USERS_RPC(Method, method)                                                                  \
+    .service = BFF_USERS, .rpc = USERS(#Method), .req = RQ(method), .resp = RS(method)
+#define ADMIN KUMO_ROLE_ADMIN
+#define END   BFF_FIELDS_END
 
 static const char *const role_names[] = {"admin", "editor", "viewer", NULL};
 static const struct bff_enum role_enum = {"ROLE_", role_names,
@@ -195,21 +195,14 @@ void bff_h_users_put(struct bff_ctx *c)
 }
 
 static const struct bff_field list_fields[] = {
-    {BFF_QUERY, "page_size", "page_size", BFF_PAGE_SIZE, NULL, 0},
-    {BFF_QUERY, "page_token", "page_token", BFF_COPY, NULL, 0},
+    BFF_PAGE_FIELDS,
     {BFF_QUERY, "q", "query", BFF_COPY, NULL, 0},
     {BFF_QUERY, "role", "role", BFF_ENUM, &role_enum, 0},
     END,
 };
-const struct bff_op bff_op_users_list = {.service = BFF_USERS,
-                                         .rpc = USERS("ListUsers"),
-                                         .req = RQ(list_users),
-                                         .resp = RS(list_users),
-                                         .roles = ADMIN,
-                                         .fields = list_fields,
-                                         .status = 200,
-                                         .answer = BFF_ANS_HOOK,
-                                         .answer_fn = list_answer};
+const struct bff_op bff_op_users_list = {
+    USERS_RPC(ListUsers, list_users), .roles = ADMIN,          .fields = list_fields, .status = 200,
+    .answer = BFF_ANS_HOOK,           .answer_fn = list_answer};
 
 static const char *const create_body[] = {"username", "email",    "display_name",
                                           "role",     "password", NULL};
@@ -220,10 +213,7 @@ static const struct bff_field create_fields[] = {
     {BFF_BODY, "password", "password", BFF_COPY, NULL, 0},
     END,
 };
-const struct bff_op bff_op_users_create = {.service = BFF_USERS,
-                                           .rpc = USERS("CreateUser"),
-                                           .req = RQ(create_user),
-                                           .resp = RS(create_user),
+const struct bff_op bff_op_users_create = {USERS_RPC(CreateUser, create_user),
                                            .roles = ADMIN,
                                            .body = create_body,
                                            .fields = create_fields,
@@ -238,10 +228,7 @@ static const struct bff_field id_fields[] = {
     {BFF_PATH, "id", "id", BFF_COPY, NULL, 0},
     END,
 };
-const struct bff_op bff_op_users_get = {.service = BFF_USERS,
-                                        .rpc = USERS("GetUser"),
-                                        .req = RQ(get_user),
-                                        .resp = RS(get_user),
+const struct bff_op bff_op_users_get = {USERS_RPC(GetUser, get_user),
                                         .roles = ADMIN,
                                         .fields = id_fields,
                                         .status = 200,
@@ -273,10 +260,7 @@ static const struct bff_field update_fields[] = {
     {BFF_IF_MATCH, NULL, "etag", BFF_COPY, NULL, 0},
     END,
 };
-const struct bff_op bff_op_users_update = {.service = BFF_USERS,
-                                           .rpc = USERS("UpdateUser"),
-                                           .req = RQ(update_user),
-                                           .resp = RS(update_user),
+const struct bff_op bff_op_users_update = {USERS_RPC(UpdateUser, update_user),
                                            .roles = ADMIN,
                                            .body = update_body,
                                            .fields = update_fields,
@@ -293,24 +277,15 @@ static const struct bff_field delete_fields[] = {
     {BFF_IF_MATCH, NULL, "etag", BFF_COPY, NULL, 0},
     END,
 };
-const struct bff_op bff_op_users_delete = {.service = BFF_USERS,
-                                           .rpc = USERS("DeleteUser"),
-                                           .req = RQ(delete_user),
-                                           .resp = RS(delete_user),
-                                           .roles = ADMIN,
-                                           .fields = delete_fields,
-                                           .status = 204,
+const struct bff_op bff_op_users_delete = {USERS_RPC(DeleteUser, delete_user), .roles = ADMIN,
+                                           .fields = delete_fields, .status = 204,
                                            .answer = BFF_ANS_NONE};
 
 static const struct bff_field keys_list_fields[] = {
-    {BFF_QUERY, "page_size", "page_size", BFF_PAGE_SIZE, NULL, 0},
-    {BFF_QUERY, "page_token", "page_token", BFF_COPY, NULL, 0},
+    BFF_PAGE_FIELDS,
     END,
 };
-const struct bff_op bff_op_keys_list = {.service = BFF_USERS,
-                                        .rpc = USERS("ListApiKeys"),
-                                        .req = RQ(list_api_keys),
-                                        .resp = RS(list_api_keys),
+const struct bff_op bff_op_keys_list = {USERS_RPC(ListApiKeys, list_api_keys),
                                         .roles = ADMIN,
                                         .fields = keys_list_fields,
                                         .status = 200,
@@ -325,10 +300,7 @@ static const struct bff_field key_fields[] = {
     {BFF_BODY, "expires_at", "expire_time", BFF_COPY, NULL, 0}, /* the KumoCMS name wins */
     END,
 };
-const struct bff_op bff_op_keys_create = {.service = BFF_USERS,
-                                          .rpc = USERS("CreateApiKey"),
-                                          .req = RQ(create_api_key),
-                                          .resp = RS(create_api_key),
+const struct bff_op bff_op_keys_create = {USERS_RPC(CreateApiKey, create_api_key),
                                           .roles = ADMIN,
                                           .body = key_body,
                                           .fields = key_fields,
@@ -344,10 +316,7 @@ static void key_revoked(struct bff_ctx *c, const ProtobufCMessage *rq, const Pro
     bff_json(c, 204, NULL);
 }
 
-const struct bff_op bff_op_keys_delete = {.service = BFF_USERS,
-                                          .rpc = USERS("RevokeApiKey"),
-                                          .req = RQ(revoke_api_key),
-                                          .resp = RS(revoke_api_key),
+const struct bff_op bff_op_keys_delete = {USERS_RPC(RevokeApiKey, revoke_api_key),
                                           .roles = ADMIN,
                                           .fields = id_fields,
                                           .status = 204,
@@ -363,11 +332,6 @@ static const struct bff_field password_fields[] = {
     {BFF_BODY, "new_password", "new_password", BFF_COPY, NULL, BFF_REQUIRED},
     END,
 };
-const struct bff_op bff_op_password = {.service = BFF_USERS,
-                                       .rpc = USERS("ChangePassword"),
-                                       .req = RQ(change_password),
-                                       .resp = RS(change_password),
-                                       .body = password_body,
-                                       .fields = password_fields,
-                                       .status = 204,
-                                       .answer = BFF_ANS_NONE};
+const struct bff_op bff_op_password = {USERS_RPC(ChangePassword, change_password),
+                                       .body = password_body, .fields = password_fields,
+                                       .status = 204, .answer = BFF_ANS_NONE};

@@ -64,12 +64,7 @@ static kumo_code validate_create(struct docs_ctx *ctx, struct kumo_rpc_call *cal
                                  struct docs_doc_new *doc, struct docs_new_content *n,
                                  struct kumo_buf *tags, struct kumo_buf *meta)
 {
-    n->file_name = req->file_name;
-    n->content_type = req->content_type;
-    n->size = req->size;
-    n->sha256 = req->sha256;
-    n->presign_parts = req->presign_parts;
-    n->part_sha256 = req->part_sha256;
+    *n = DOCS_NEW_CONTENT_OF(req);
     kumo_code rc = docs_check_content(call, &ctx->s, n);
     if (rc != KUMO_CODE_OK)
         return rc;

@@ -30,12 +30,9 @@ DOCS_HANDLER(create_version)
         return kumo_rpc_call_error(call, KUMO_CODE_FAILED_PRECONDITION,
                                    "document is not active: new versions need an active document");
     }
-    struct docs_new_content n = {req->file_name[0] ? req->file_name : d.file_name,
-                                 req->content_type,
-                                 req->size,
-                                 req->sha256,
-                                 req->presign_parts,
-                                 req->part_sha256};
+    struct docs_new_content n = DOCS_NEW_CONTENT_OF(req);
+    if (req->file_name[0] == '\0')
+        n.file_name = d.file_name;
     if ((rc = docs_check_content(call, &ctx->s, &n)) != KUMO_CODE_OK) {
         kumo_db_rollback(c);
         kumo_db_release(c);

@@ -249,6 +249,12 @@ struct docs_new_content {
     int presign_parts, part_sha256; /* the request's flags (multipart only) */
 };
 
+/* The new content a CreateDocumentRequest or CreateVersionRequest names
+ * (the two spell these fields alike). */
+#define DOCS_NEW_CONTENT_OF(req)                                                                   \
+    ((struct docs_new_content){(req)->file_name, (req)->content_type, (req)->size, (req)->sha256,  \
+                               (req)->presign_parts, (req)->part_sha256})
+
 /* Checks new content ("" content_type becomes application/octet-stream;
  * presign_parts and part_sha256 not both). OK, or answers
  * invalid_argument naming the field. */
