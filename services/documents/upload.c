@@ -12,6 +12,23 @@
 #include "kumo/storage/v1/storage.pb-c.h"
 #include "runtime/log.h"
 
+/* Asks kumo-storage's `method` for an upload URL: sets *expires_in (a
+ * field of req) to the upload URLs' lifetime, and answers a failure as
+ * one to `what`. OK with *resp, or the answered failure. */
+static kumo_code presign(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *tenant_id,
+                         const char *method, ProtobufCMessage *req,
+                         Google__Protobuf__Duration **expires_in,
+                         const ProtobufCMessageDescriptor *resp_desc, const char *what,
+                         ProtobufCMessage **resp)
+{
+    Google__Protobuf__Duration *ttl = kumo_rpc_call_alloc(call, sizeof *ttl);
+    google__protobuf__duration__init(ttl);
+    ttl->seconds = ctx->s.upload_url_ttl_ms / 1000;
+    *expires_in = ttl;
+    kumo_code rc = docs_storage_call(ctx, call, tenant_id, method, req, resp_desc, resp);
+    return rc == KUMO_CODE_OK ? rc : docs_storage_fail(call, rc, what);
+}
+
 static Kumo__Documents__V1__Header **copy_headers(struct kumo_rpc_call *call,
                                                   Kumo__Storage__V1__Header **h, size_t n)
 {
@@ -31,7 +48,6 @@ static kumo_code presign_single(struct docs_ctx *ctx, struct kumo_rpc_call *call
 {
     Kumo__Storage__V1__PresignUploadRequest req = KUMO__STORAGE__V1__PRESIGN_UPLOAD_REQUEST__INIT;
     Google__Protobuf__Int64Value size = GOOGLE__PROTOBUF__INT64_VALUE__INIT;
-    Google__Protobuf__Duration ttl = GOOGLE__PROTOBUF__DURATION__INIT;
     req.key = v->object_key;
     req.content_type = v->content_type;
     size.value = v->size;
@@ -40,13 +56,12 @@ static kumo_code presign_single(struct docs_ctx *ctx, struct kumo_rpc_call *call
         req.sha256.data = (uint8_t *)v->sha256;
         req.sha256.len = 32;
     }
-    ttl.seconds = ctx->s.upload_url_ttl_ms / 1000;
-    req.expires_in = &ttl;
     ProtobufCMessage *m;
-    kumo_code rc = docs_storage_call(ctx, call, tenant_id, "PresignUpload", &req.base,
-                                     &kumo__storage__v1__presign_upload_response__descriptor, &m);
+    kumo_code rc = presign(ctx, call, tenant_id, "PresignUpload", &req.base, &req.expires_in,
+                           &kumo__storage__v1__presign_upload_response__descriptor,
+                           "cannot presign the upload", &m);
     if (rc != KUMO_CODE_OK)
-        return docs_storage_fail(call, rc, "cannot presign the upload");
+        return rc;
     const Kumo__Storage__V1__PresignUploadResponse *r = (const void *)m;
     t->method = KUMO__DOCUMENTS__V1__UPLOAD_METHOD__UPLOAD_METHOD_SINGLE_PUT;
     t->url = r->url;
@@ -69,7 +84,6 @@ kumo_code docs_presign_part(struct docs_ctx *ctx, struct kumo_rpc_call *call, co
     Kumo__Storage__V1__PresignUploadPartRequest req =
         KUMO__STORAGE__V1__PRESIGN_UPLOAD_PART_REQUEST__INIT;
     Google__Protobuf__Int64Value size = GOOGLE__PROTOBUF__INT64_VALUE__INIT;
-    Google__Protobuf__Duration ttl = GOOGLE__PROTOBUF__DURATION__INIT;
     req.key = v->object_key;
     req.upload_id = v->upload_id;
     req.part_number = part_number;
@@ -77,14 +91,12 @@ kumo_code docs_presign_part(struct docs_ctx *ctx, struct kumo_rpc_call *call, co
         req.sha256 = *sha256;
     size.value = psize;
     req.size = &size;
-    ttl.seconds = ctx->s.upload_url_ttl_ms / 1000;
-    req.expires_in = &ttl;
     ProtobufCMessage *m;
-    kumo_code rc =
-        docs_storage_call(ctx, call, tenant_id, "PresignUploadPart", &req.base,
-                          &kumo__storage__v1__presign_upload_part_response__descriptor, &m);
+    kumo_code rc = presign(ctx, call, tenant_id, "PresignUploadPart", &req.base, &req.expires_in,
+                           &kumo__storage__v1__presign_upload_part_response__descriptor,
+                           "cannot presign the upload part", &m);
     if (rc != KUMO_CODE_OK)
-        return docs_storage_fail(call, rc, "cannot presign the upload part");
+        return rc;
     const Kumo__Storage__V1__PresignUploadPartResponse *r = (const void *)m;
     Kumo__Documents__V1__PartTarget *p = kumo_rpc_call_alloc(call, sizeof *p);
     kumo__documents__v1__part_target__init(p);
