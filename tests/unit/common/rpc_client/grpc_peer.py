@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Test peer for tests/unit/common/rpc_client/test_rpc_client.c: servers nobody in kumo wrote.
+"""Test peer for tests/unit/common/rpc_client/test_rpc_client_*.c: servers nobody in kumo wrote.
 
 Default mode: a grpcio server for kumo.test.v1.EchoService with raw-bytes
 (de)serializers:
