@@ -233,8 +233,8 @@ static const struct bff_field list_fields[] = {
     END,
 };
 const struct bff_op bff_op_docs_list = {DOCS_RPC(ListDocuments, list_documents),
-                                        .fields = list_fields, .status = 200,
-                                        .answer = BFF_ANS_HOOK, .answer_fn = list_answer};
+                                        .fields = list_fields, .answer = BFF_ANS_HOOK,
+                                        .answer_fn = list_answer};
 
 static const char *const create_body[] = {
     "file_name",       "file_size",     "content_type", "meta_json", "meta_content",
@@ -307,7 +307,6 @@ const struct bff_op bff_op_docs_patch = {
     .fields = patch_fields,
     .mask = "update_mask",
     .aborted = "the document changed since it was read (etag mismatch)",
-    .status = 200,
     .etag_of = "document",
     .answer = BFF_ANS_DOC,
     .key = "updated"};
@@ -322,7 +321,6 @@ const struct bff_op bff_op_docs_delete = {DOCS_RPC(DeleteDocument, delete_docume
                                           .doc_id = "id",
                                           .roles = WRITERS,
                                           .fields = delete_fields,
-                                          .status = 200,
                                           .answer = BFF_ANS_HOOK,
                                           .answer_fn = delete_answer};
 
@@ -340,7 +338,6 @@ const struct bff_op bff_op_docs_upload_parts = {DOCS_RPC(PresignUploadParts, pre
                                                 .roles = WRITERS,
                                                 .body = parts_body,
                                                 .fields = parts_fields,
-                                                .status = 200,
                                                 .answer = BFF_ANS_HOOK,
                                                 .answer_fn = parts_answer};
 
@@ -358,7 +355,6 @@ const struct bff_op bff_op_docs_complete = {DOCS_RPC(CompleteUpload, complete_up
                                             .roles = WRITERS,
                                             .body = complete_body,
                                             .fields = complete_fields,
-                                            .status = 200,
                                             .etag_of = "document",
                                             .answer = BFF_ANS_DOC,
                                             .key = "upload complete"};
@@ -375,7 +371,6 @@ const struct bff_op bff_op_docs_archive = {DOCS_RPC(ArchiveDocument, archive_doc
                                            .roles = WRITERS,
                                            .body = archive_body,
                                            .fields = archive_fields,
-                                           .status = 200,
                                            .etag_of = "document",
                                            .answer = BFF_ANS_HOOK,
                                            .answer_fn = archive_answer};
@@ -413,7 +408,6 @@ const struct bff_op bff_op_docs_undelete = {DOCS_RPC(UndeleteDocument, undelete_
                                             .doc_id = "id",
                                             .roles = WRITERS,
                                             .fields = id_fields,
-                                            .status = 200,
                                             .etag_of = "document",
                                             .answer = BFF_ANS_DOC,
                                             .key = "undeleted"};
@@ -423,11 +417,8 @@ static const struct bff_field versions_fields[] = {
     BFF_PAGE_FIELDS,
     END,
 };
-const struct bff_op bff_op_docs_versions = {DOCS_RPC(ListVersions, list_versions),
-                                            .doc_id = "id",
-                                            .fields = versions_fields,
-                                            .status = 200,
-                                            .answer = BFF_ANS_PAGE,
+const struct bff_op bff_op_docs_versions = {DOCS_RPC(ListVersions, list_versions), .doc_id = "id",
+                                            .fields = versions_fields, .answer = BFF_ANS_PAGE,
                                             .key = "versions"};
 
 static const struct bff_field audit_fields[] = {
@@ -440,22 +431,16 @@ static const struct bff_field audit_fields[] = {
     END,
 };
 const struct bff_op bff_op_audit = {DOCS_RPC(ListAuditEvents, list_audit_events),
-                                    .roles = KUMO_ROLE_ADMIN,
-                                    .fields = audit_fields,
-                                    .status = 200,
-                                    .answer = BFF_ANS_PAGE,
-                                    .key = "events"};
+                                    .roles = KUMO_ROLE_ADMIN, .fields = audit_fields,
+                                    .answer = BFF_ANS_PAGE, .key = "events"};
 
 static const struct bff_field page_fields[] = {
     BFF_PAGE_FIELDS,
     END,
 };
 const struct bff_op bff_op_dead_letters = {DOCS_RPC(ListDeadLetters, list_dead_letters),
-                                           .roles = KUMO_ROLE_ADMIN,
-                                           .fields = page_fields,
-                                           .status = 200,
-                                           .answer = BFF_ANS_PAGE,
-                                           .key = "dead_letters"};
+                                           .roles = KUMO_ROLE_ADMIN, .fields = page_fields,
+                                           .answer = BFF_ANS_PAGE, .key = "dead_letters"};
 
 const struct bff_op bff_op_redrive = {DOCS_RPC(RedriveDeadLetter, redrive_dead_letter),
                                       .roles = KUMO_ROLE_ADMIN, .fields = id_fields, .status = 202,
@@ -470,8 +455,7 @@ static const struct bff_field get_fields[] = {
     END,
 };
 const struct bff_op bff_op_docs_get = {DOCS_RPC(GetDocument, get_document), .fields = get_fields,
-                                       .status = 200, .etag_of = "document",
-                                       .answer = BFF_ANS_HOOK};
+                                       .etag_of = "document", .answer = BFF_ANS_HOOK};
 
 /* The document's fields at the top level (KumoCMS), plus document_id,
  * version and the download link: written straight from the message. */

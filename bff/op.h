@@ -83,7 +83,7 @@ struct bff_op {
      * fetches the current etag); returns 0, or answers and returns -1. */
     int (*prepare)(struct bff_ctx *c);
     const char *aborted;  /* aborted (etag mismatch) answers 412 with this message */
-    int status;           /* on success */
+    int status;           /* on success; 0 = 200 */
     const char *etag_of;  /* response field (a message with an etag) for ETag */
     const char *location; /* Location: this prefix + etag_of's id */
     /* A path parameter that must name a document ("doc_" id): anything
@@ -93,6 +93,12 @@ struct bff_op {
     const char *key; /* BFF_ANS_PAGE: the list; BFF_ANS_DOC: the message */
     void (*answer_fn)(struct bff_ctx *c, const ProtobufCMessage *rq, const ProtobufCMessage *rs);
 };
+
+/* The status a route answers on success (its row's, or 200). */
+static inline int bff_op_status(const struct bff_op *op)
+{
+    return op->status ? op->status : 200;
+}
 
 /* Builds the request message of `op` from the request (into the arena):
  * returns it, or answers (400, 428) and returns NULL. The body must be

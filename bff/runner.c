@@ -477,7 +477,7 @@ static void page_answer(struct bff_ctx *c, const struct bff_op *op, const Protob
     if (bff_rest_field(&b, rs, "next_page_token") != 0)
         kumo_buf_append_str(&b, "\"\"");
     kumo_buf_append_byte(&b, '}');
-    bff_json_text(c, op->status, &b);
+    bff_json_text(c, bff_op_status(op), &b);
 }
 
 /* The request of a mapped RPC, kept for its answer. */
@@ -505,17 +505,17 @@ static void run_answer(struct bff_ctx *c, void *state, kumo_code code, ProtobufC
     case BFF_ANS_MESSAGE: {
         struct kumo_buf b = KUMO_BUF_INIT;
         bff_rest_encode(&b, rs);
-        bff_json_text(c, op->status, &b);
+        bff_json_text(c, bff_op_status(op), &b);
         break;
     }
     case BFF_ANS_PAGE:
         page_answer(c, op, rs);
         break;
     case BFF_ANS_DOC:
-        bff_doc_answer(c, op->status, op->key, rs, NULL);
+        bff_doc_answer(c, bff_op_status(op), op->key, rs, NULL);
         break;
     case BFF_ANS_NONE:
-        bff_json(c, op->status, NULL);
+        bff_json(c, bff_op_status(op), NULL);
         break;
     case BFF_ANS_HOOK:
         op->answer_fn(c, s->rq, rs);

@@ -200,9 +200,9 @@ static const struct bff_field list_fields[] = {
     {BFF_QUERY, "role", "role", BFF_ENUM, &role_enum, 0},
     END,
 };
-const struct bff_op bff_op_users_list = {
-    USERS_RPC(ListUsers, list_users), .roles = ADMIN,          .fields = list_fields, .status = 200,
-    .answer = BFF_ANS_HOOK,           .answer_fn = list_answer};
+const struct bff_op bff_op_users_list = {USERS_RPC(ListUsers, list_users), .roles = ADMIN,
+                                         .fields = list_fields, .answer = BFF_ANS_HOOK,
+                                         .answer_fn = list_answer};
 
 static const char *const create_body[] = {"username", "email",    "display_name",
                                           "role",     "password", NULL};
@@ -228,11 +228,8 @@ static const struct bff_field id_fields[] = {
     {BFF_PATH, "id", "id", BFF_COPY, NULL, 0},
     END,
 };
-const struct bff_op bff_op_users_get = {USERS_RPC(GetUser, get_user),
-                                        .roles = ADMIN,
-                                        .fields = id_fields,
-                                        .status = 200,
-                                        .etag_of = "user",
+const struct bff_op bff_op_users_get = {USERS_RPC(GetUser, get_user), .roles = ADMIN,
+                                        .fields = id_fields, .etag_of = "user",
                                         .answer = BFF_ANS_MESSAGE};
 
 /* Without If-Match the last writer wins: the update uses the current etag. */
@@ -268,7 +265,6 @@ const struct bff_op bff_op_users_update = {USERS_RPC(UpdateUser, update_user),
                                            .prepare = current_etag,
                                            .aborted =
                                                "the user changed since it was read (etag mismatch)",
-                                           .status = 200,
                                            .etag_of = "user",
                                            .answer = BFF_ANS_MESSAGE};
 
@@ -285,11 +281,8 @@ static const struct bff_field keys_list_fields[] = {
     BFF_PAGE_FIELDS,
     END,
 };
-const struct bff_op bff_op_keys_list = {USERS_RPC(ListApiKeys, list_api_keys),
-                                        .roles = ADMIN,
-                                        .fields = keys_list_fields,
-                                        .status = 200,
-                                        .answer = BFF_ANS_PAGE,
+const struct bff_op bff_op_keys_list = {USERS_RPC(ListApiKeys, list_api_keys), .roles = ADMIN,
+                                        .fields = keys_list_fields, .answer = BFF_ANS_PAGE,
                                         .key = "api_keys"};
 
 static const char *const key_body[] = {"name", "role", "expire_time", "expires_at", NULL};
