@@ -252,8 +252,12 @@ struct docs_new_content {
 /* The new content a CreateDocumentRequest or CreateVersionRequest names
  * (the two spell these fields alike). */
 #define DOCS_NEW_CONTENT_OF(req)                                                                   \
-    ((struct docs_new_content){(req)->file_name, (req)->content_type, (req)->size, (req)->sha256,  \
-                               (req)->presign_parts, (req)->part_sha256})
+    ((struct docs_new_content){.file_name = (req)->file_name,                                      \
+                               .content_type = (req)->content_type,                                \
+                               .size = (req)->size,                                                \
+                               .sha256 = (req)->sha256,                                            \
+                               .presign_parts = (req)->presign_parts,                              \
+                               .part_sha256 = (req)->part_sha256})
 
 /* Checks new content ("" content_type becomes application/octet-stream;
  * presign_parts and part_sha256 not both). OK, or answers
