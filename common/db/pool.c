@@ -285,13 +285,15 @@ static kumo_code get_password(const struct kumo_db *db, struct kumo_buf *pw)
     return KUMO_CODE_OK;
 }
 
+/* Every session: UTC, strict SQL modes, and the configured lock wait. */
+#define SESSION_SETUP_SQL                                                                          \
+    "SET time_zone='+00:00', sql_mode='STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"            \
+    "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION', innodb_lock_wait_timeout="
+
 static kumo_code session_setup(struct kumo_db_conn *c)
 {
-    char sql[256];
-    int n = snprintf(sql, sizeof sql,
-                     "SET time_zone='+00:00', sql_mode='STRICT_ALL_TABLES,NO_ZERO_IN_DATE,"
-                     "NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION',"
-                     " innodb_lock_wait_timeout=%lld",
+    char sql[sizeof SESSION_SETUP_SQL + 24]; /* + the digits of a long long */
+    int n = snprintf(sql, sizeof sql, SESSION_SETUP_SQL "%lld",
                      (long long)c->db->o.lock_wait_timeout_s);
     return kumo__db_text(c, sql, (size_t)n);
 }

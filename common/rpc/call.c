@@ -16,6 +16,13 @@ void *kumo_rpc_call_alloc(struct kumo_rpc_call *call, size_t size)
     return kumo_arena_calloc(call->arena, size);
 }
 
+void *kumo_rpc_call_new(struct kumo_rpc_call *call, const ProtobufCMessageDescriptor *desc)
+{
+    ProtobufCMessage *m = kumo_arena_calloc(call->arena, desc->sizeof_message);
+    protobuf_c_message_init(desc, m);
+    return m;
+}
+
 ProtobufCAllocator *kumo_rpc_call_allocator(struct kumo_rpc_call *call)
 {
     return kumo_arena_allocator(call->arena);

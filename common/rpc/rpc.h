@@ -104,6 +104,10 @@ void *kumo_rpc_call_principal(const struct kumo_rpc_call *call);
 /* Allocates `size` bytes that live until the call ends (the call's arena). */
 void *kumo_rpc_call_alloc(struct kumo_rpc_call *call, size_t size);
 
+/* A new message of type `desc` with its defaults set (protobuf-c's
+ * init), living until the call ends. */
+void *kumo_rpc_call_new(struct kumo_rpc_call *call, const ProtobufCMessageDescriptor *desc);
+
 /* A protobuf-c allocator drawing from the call's arena; for
  * protobuf_c_message_unpack and friends. Owned by the call. */
 ProtobufCAllocator *kumo_rpc_call_allocator(struct kumo_rpc_call *call);

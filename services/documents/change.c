@@ -41,8 +41,7 @@ kumo_code docs_finish_change(struct kumo_rpc_call *call, struct kumo_db_conn *c,
     if (rc != KUMO_CODE_OK)
         return docs_db_fail(call, c, rc);
     kumo_db_release(c);
-    ProtobufCMessage *m = kumo_rpc_call_alloc(call, desc->sizeof_message);
-    protobuf_c_message_init(desc, m);
+    ProtobufCMessage *m = kumo_rpc_call_new(call, desc);
     /* Every one of these responses is { Document document = 1; }. */
     Kumo__Documents__V1__Document **slot =
         (Kumo__Documents__V1__Document **)((char *)m + desc->fields[0].offset);

@@ -496,8 +496,8 @@ DOCS_HANDLER(complete_upload)
     if (rc != KUMO_CODE_OK)
         return docs_db_fail(call, c, rc);
     kumo_db_release(c);
-    Kumo__Documents__V1__CompleteUploadResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__documents__v1__complete_upload_response__init(resp);
+    Kumo__Documents__V1__CompleteUploadResponse *resp =
+        kumo_rpc_call_new(call, &kumo__documents__v1__complete_upload_response__descriptor);
     resp->document = docs_doc_message(call, &d);
     *response = &resp->base;
     return KUMO_CODE_OK;

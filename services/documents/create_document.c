@@ -35,8 +35,8 @@ static kumo_code answer_document(struct docs_ctx *ctx, struct kumo_rpc_call *cal
                                  struct kumo_db_conn *c, const char *tid, struct docs_doc_row *d,
                                  const struct docs_new_content *n, ProtobufCMessage **response)
 {
-    Kumo__Documents__V1__CreateDocumentResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__documents__v1__create_document_response__init(resp);
+    Kumo__Documents__V1__CreateDocumentResponse *resp =
+        kumo_rpc_call_new(call, &kumo__documents__v1__create_document_response__descriptor);
     struct docs_version_row v;
     int pending = 0;
     if (d->pending_version > 0) {

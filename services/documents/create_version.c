@@ -68,8 +68,8 @@ DOCS_HANDLER(create_version)
     if (rc != KUMO_CODE_OK)
         return docs_db_fail(call, c, rc);
     kumo_db_release(c);
-    Kumo__Documents__V1__CreateVersionResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__documents__v1__create_version_response__init(resp);
+    Kumo__Documents__V1__CreateVersionResponse *resp =
+        kumo_rpc_call_new(call, &kumo__documents__v1__create_version_response__descriptor);
     rc = docs_upload_target(ctx, call, p->tid, d.id, &v, req->presign_parts, req->part_sha256,
                             &resp->upload);
     if (rc != KUMO_CODE_OK)

@@ -66,8 +66,8 @@ kumo_code docs_list_dead_letters(struct kumo_rpc_call *call, const ProtobufCMess
     struct kumo_db_conn *c = NULL;
     if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         return rc;
-    Kumo__Documents__V1__ListDeadLettersResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__documents__v1__list_dead_letters_response__init(resp);
+    Kumo__Documents__V1__ListDeadLettersResponse *resp =
+        kumo_rpc_call_new(call, &kumo__documents__v1__list_dead_letters_response__descriptor);
     const struct kumo_db_page pg = {scope, strlen(scope), last, (size_t)size};
     if ((rc = docs_dead_letter_list(c, call, &pg, p->tid, &resp->dead_letters,
                                     &resp->n_dead_letters, &resp->next_page_token)) != KUMO_CODE_OK)
@@ -152,8 +152,8 @@ kumo_code docs_redrive_dead_letter(struct kumo_rpc_call *call, const ProtobufCMe
     if (r.answer == KUMO_CODE_FAILED_PRECONDITION)
         return kumo_rpc_call_error(call, KUMO_CODE_FAILED_PRECONDITION,
                                    "the dead letter was already re-driven");
-    Kumo__Documents__V1__RedriveDeadLetterResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__documents__v1__redrive_dead_letter_response__init(resp);
+    Kumo__Documents__V1__RedriveDeadLetterResponse *resp =
+        kumo_rpc_call_new(call, &kumo__documents__v1__redrive_dead_letter_response__descriptor);
     size_t n = strlen(r.job_id);
     resp->job_id = kumo_rpc_call_alloc(call, n + 1);
     memcpy(resp->job_id, r.job_id, n + 1);

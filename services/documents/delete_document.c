@@ -28,8 +28,8 @@ static kumo_code purge(struct docs_ctx *ctx, struct kumo_rpc_call *call,
     if (rc != KUMO_CODE_OK)
         return docs_db_fail(call, c, rc);
     kumo_db_release(c);
-    Kumo__Documents__V1__DeleteDocumentResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__documents__v1__delete_document_response__init(resp);
+    Kumo__Documents__V1__DeleteDocumentResponse *resp =
+        kumo_rpc_call_new(call, &kumo__documents__v1__delete_document_response__descriptor);
     *response = &resp->base;
     return KUMO_CODE_OK;
 }

@@ -135,8 +135,8 @@ static kumo_code presign_download(struct docs_ctx *ctx, struct kumo_rpc_call *ca
     Google__Protobuf__Timestamp *expire;
     if (docs_link_cache_get(&download_links, call, key.data, key.len, &url, &expire)) {
         kumo_buf_free(&key);
-        Kumo__Documents__V1__DownloadTarget *t = kumo_rpc_call_alloc(call, sizeof *t);
-        kumo__documents__v1__download_target__init(t);
+        Kumo__Documents__V1__DownloadTarget *t =
+            kumo_rpc_call_new(call, &kumo__documents__v1__download_target__descriptor);
         t->url = url;
         t->expire_time = expire;
         *out = t;
@@ -158,8 +158,8 @@ static kumo_code presign_download(struct docs_ctx *ctx, struct kumo_rpc_call *ca
     if (rc != KUMO_CODE_OK)
         return docs_storage_fail(call, rc, "cannot presign the download");
     const Kumo__Storage__V1__PresignDownloadResponse *r = (const void *)m;
-    Kumo__Documents__V1__DownloadTarget *t = kumo_rpc_call_alloc(call, sizeof *t);
-    kumo__documents__v1__download_target__init(t);
+    Kumo__Documents__V1__DownloadTarget *t =
+        kumo_rpc_call_new(call, &kumo__documents__v1__download_target__descriptor);
     t->url = r->url;
     t->expire_time = r->expire_time;
     *out = t;
@@ -210,8 +210,8 @@ DOCS_HANDLER(get_document)
     if (has_version && d.status == ST_ARCHIVED &&
         (d.restore_state == RS_RUNNING || d.restore_state == RS_RESTORED))
         refresh_restore(ctx, call, p->tid, &d, v.object_key);
-    Kumo__Documents__V1__GetDocumentResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__documents__v1__get_document_response__init(resp);
+    Kumo__Documents__V1__GetDocumentResponse *resp =
+        kumo_rpc_call_new(call, &kumo__documents__v1__get_document_response__descriptor);
     if (req->include_download_url) {
         /* The current version is saved under the document's (editable)
          * file name; older ones under the name they were uploaded with. */

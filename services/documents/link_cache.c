@@ -33,8 +33,8 @@ int docs_link_cache_get(struct docs_link_cache *lc, struct kumo_rpc_call *call, 
         size_t n = strlen(s->url) + 1;
         *url = kumo_rpc_call_alloc(call, n);
         memcpy(*url, s->url, n);
-        Google__Protobuf__Timestamp *t = kumo_rpc_call_alloc(call, sizeof *t);
-        google__protobuf__timestamp__init(t);
+        Google__Protobuf__Timestamp *t =
+            kumo_rpc_call_new(call, &google__protobuf__timestamp__descriptor);
         t->seconds = s->expire_s;
         t->nanos = s->expire_ns;
         *expire = t;

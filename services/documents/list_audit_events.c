@@ -50,8 +50,8 @@ DOCS_HANDLER(list_audit_events)
                                 DOCS_PAGE_DEFAULT, DOCS_PAGE_MAX, &c)) != KUMO_CODE_OK)
         return rc;
     struct docs_audit_filter f = {req->document_id, req->actor_id, req->action, bound[0], bound[1]};
-    Kumo__Documents__V1__ListAuditEventsResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__documents__v1__list_audit_events_response__init(resp);
+    Kumo__Documents__V1__ListAuditEventsResponse *resp =
+        kumo_rpc_call_new(call, &kumo__documents__v1__list_audit_events_response__descriptor);
     if ((rc = docs_audit_list(c, call, &pg, p->tid, &f, &resp->events, &resp->n_events,
                               &resp->next_page_token)) != KUMO_CODE_OK)
         return docs_db_fail(call, c, rc);

@@ -99,16 +99,16 @@ static Kumo__Documents__V1__SearchSnippet *snippet(struct kumo_rpc_call *call, c
     size_t nm = 0;
     if (!text || !kumo_text_snippet(text, len, tq, SNIPPET_CHARS, &out, marks, SNIPPET_MARKS, &nm))
         return NULL;
-    Kumo__Documents__V1__SearchSnippet *sn = kumo_rpc_call_alloc(call, sizeof *sn);
-    kumo__documents__v1__search_snippet__init(sn);
+    Kumo__Documents__V1__SearchSnippet *sn =
+        kumo_rpc_call_new(call, &kumo__documents__v1__search_snippet__descriptor);
     sn->field = (char *)field;
     sn->text = kumo_rpc_call_alloc(call, out.len + 1);
     memcpy(sn->text, out.data, out.len + 1);
     kumo_buf_free(&out);
     sn->highlights = kumo_rpc_call_alloc(call, nm * sizeof *sn->highlights + 1);
     for (size_t i = 0; i < nm; i++) {
-        Kumo__Documents__V1__TextRange *r = kumo_rpc_call_alloc(call, sizeof *r);
-        kumo__documents__v1__text_range__init(r);
+        Kumo__Documents__V1__TextRange *r =
+            kumo_rpc_call_new(call, &kumo__documents__v1__text_range__descriptor);
         r->start = (int32_t)marks[i].start;
         r->end = (int32_t)marks[i].end;
         sn->highlights[sn->n_highlights++] = r;
@@ -181,8 +181,8 @@ DOCS_HANDLER(list_documents)
         rc = kumo_rpc_invalid(call, "page_token", "is not a token of this query");
         goto out;
     }
-    Kumo__Documents__V1__ListDocumentsResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__documents__v1__list_documents_response__init(resp);
+    Kumo__Documents__V1__ListDocumentsResponse *resp =
+        kumo_rpc_call_new(call, &kumo__documents__v1__list_documents_response__descriptor);
     struct kumo_db_conn *c;
     if ((rc = kumo_db_call_acquire(ctx->db, call, &c)) != KUMO_CODE_OK)
         goto out;

@@ -22,8 +22,8 @@ DOCS_HANDLER(list_versions)
     if ((rc = kumo_db_page_open(&pg, call, ctx->db, &scope, req->page_token, req->page_size,
                                 DOCS_PAGE_DEFAULT, DOCS_PAGE_MAX, &c)) != KUMO_CODE_OK)
         return rc;
-    Kumo__Documents__V1__ListVersionsResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__documents__v1__list_versions_response__init(resp);
+    Kumo__Documents__V1__ListVersionsResponse *resp =
+        kumo_rpc_call_new(call, &kumo__documents__v1__list_versions_response__descriptor);
     struct docs_doc_row d;
     rc = docs_doc_load(c, call, p->tid, req->document_id, 0, &d);
     if (rc == KUMO_CODE_OK)

@@ -59,8 +59,8 @@ static void split_tags(struct kumo_rpc_call *call, char *text, char ***tags, siz
 static Kumo__Documents__V1__Restore *restore_message(struct kumo_rpc_call *call,
                                                      const struct docs_doc_row *d)
 {
-    Kumo__Documents__V1__Restore *r = kumo_rpc_call_alloc(call, sizeof *r);
-    kumo__documents__v1__restore__init(r);
+    Kumo__Documents__V1__Restore *r =
+        kumo_rpc_call_new(call, &kumo__documents__v1__restore__descriptor);
     r->state = (Kumo__Documents__V1__RestoreState)d->restore_state;
     r->tier = (Kumo__Documents__V1__RestoreTier)d->restore_tier;
     r->days = (int32_t)d->restore_days;
@@ -74,8 +74,8 @@ static Kumo__Documents__V1__Restore *restore_message(struct kumo_rpc_call *call,
 Kumo__Documents__V1__Document *docs_doc_message(struct kumo_rpc_call *call,
                                                 const struct docs_doc_row *d)
 {
-    Kumo__Documents__V1__Document *m = kumo_rpc_call_alloc(call, sizeof *m);
-    kumo__documents__v1__document__init(m);
+    Kumo__Documents__V1__Document *m =
+        kumo_rpc_call_new(call, &kumo__documents__v1__document__descriptor);
     m->id = d->id;
     m->number = d->number;
     m->title = d->title;
@@ -123,8 +123,8 @@ Kumo__Documents__V1__Document *docs_doc_message(struct kumo_rpc_call *call,
 Kumo__Documents__V1__Version *docs_version_message(struct kumo_rpc_call *call,
                                                    const struct docs_version_row *v)
 {
-    Kumo__Documents__V1__Version *m = kumo_rpc_call_alloc(call, sizeof *m);
-    kumo__documents__v1__version__init(m);
+    Kumo__Documents__V1__Version *m =
+        kumo_rpc_call_new(call, &kumo__documents__v1__version__descriptor);
     m->version = (int32_t)v->version;
     m->status = (Kumo__Documents__V1__VersionStatus)v->status;
     m->file_name = v->file_name;

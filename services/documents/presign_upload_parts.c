@@ -69,8 +69,8 @@ DOCS_HANDLER(presign_upload_parts)
             KUMO_CODE_OK)
             return rc;
     }
-    Kumo__Documents__V1__PresignUploadPartsResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__documents__v1__presign_upload_parts_response__init(resp);
+    Kumo__Documents__V1__PresignUploadPartsResponse *resp =
+        kumo_rpc_call_new(call, &kumo__documents__v1__presign_upload_parts_response__descriptor);
     resp->parts = kumo_rpc_call_alloc(call, req->n_part_numbers * sizeof *resp->parts);
     for (size_t i = 0; i < req->n_part_numbers; i++) {
         rc = docs_presign_part(ctx, call, p->tid, &v, req->part_numbers[i],

@@ -12,21 +12,34 @@
 #include "kumo/storage/v1/storage.pb-c.h"
 #include "runtime/log.h"
 
-/* Asks kumo-storage's `method` for an upload URL: sets *expires_in (a
- * field of req) to the upload URLs' lifetime, and answers a failure as
- * one to `what`. OK with *resp, or the answered failure. */
+/* One of kumo-storage's presigners: its method, its answer's type, and
+ * what its failure is answered as. */
+struct presigner {
+    const char *method;
+    const ProtobufCMessageDescriptor *answer;
+    const char *failure;
+};
+
+static const struct presigner SINGLE_PUT = {"PresignUpload",
+                                            &kumo__storage__v1__presign_upload_response__descriptor,
+                                            "cannot presign the upload"};
+static const struct presigner PART_PUT = {
+    "PresignUploadPart", &kumo__storage__v1__presign_upload_part_response__descriptor,
+    "cannot presign the upload part"};
+
+/* Asks kumo-storage's presigner `p` for an upload URL: sets *expires_in
+ * (a field of req) to the upload URLs' lifetime. OK with *answer, or the
+ * answered failure. */
 static kumo_code presign(struct docs_ctx *ctx, struct kumo_rpc_call *call, const char *tenant_id,
-                         const char *method, ProtobufCMessage *req,
-                         Google__Protobuf__Duration **expires_in,
-                         const ProtobufCMessageDescriptor *resp_desc, const char *what,
-                         ProtobufCMessage **resp)
+                         const struct presigner *p, ProtobufCMessage *req,
+                         Google__Protobuf__Duration **expires_in, ProtobufCMessage **answer)
 {
-    Google__Protobuf__Duration *ttl = kumo_rpc_call_alloc(call, sizeof *ttl);
-    google__protobuf__duration__init(ttl);
+    Google__Protobuf__Duration *ttl =
+        kumo_rpc_call_new(call, &google__protobuf__duration__descriptor);
     ttl->seconds = ctx->s.upload_url_ttl_ms / 1000;
     *expires_in = ttl;
-    kumo_code rc = docs_storage_call(ctx, call, tenant_id, method, req, resp_desc, resp);
-    return rc == KUMO_CODE_OK ? rc : docs_storage_fail(call, rc, what);
+    kumo_code rc = docs_storage_call(ctx, call, tenant_id, p->method, req, p->answer, answer);
+    return rc == KUMO_CODE_OK ? rc : docs_storage_fail(call, rc, p->failure);
 }
 
 static Kumo__Documents__V1__Header **copy_headers(struct kumo_rpc_call *call,
@@ -57,9 +70,7 @@ static kumo_code presign_single(struct docs_ctx *ctx, struct kumo_rpc_call *call
         req.sha256.len = 32;
     }
     ProtobufCMessage *m;
-    kumo_code rc = presign(ctx, call, tenant_id, "PresignUpload", &req.base, &req.expires_in,
-                           &kumo__storage__v1__presign_upload_response__descriptor,
-                           "cannot presign the upload", &m);
+    kumo_code rc = presign(ctx, call, tenant_id, &SINGLE_PUT, &req.base, &req.expires_in, &m);
     if (rc != KUMO_CODE_OK)
         return rc;
     const Kumo__Storage__V1__PresignUploadResponse *r = (const void *)m;
@@ -92,14 +103,12 @@ kumo_code docs_presign_part(struct docs_ctx *ctx, struct kumo_rpc_call *call, co
     size.value = psize;
     req.size = &size;
     ProtobufCMessage *m;
-    kumo_code rc = presign(ctx, call, tenant_id, "PresignUploadPart", &req.base, &req.expires_in,
-                           &kumo__storage__v1__presign_upload_part_response__descriptor,
-                           "cannot presign the upload part", &m);
+    kumo_code rc = presign(ctx, call, tenant_id, &PART_PUT, &req.base, &req.expires_in, &m);
     if (rc != KUMO_CODE_OK)
         return rc;
     const Kumo__Storage__V1__PresignUploadPartResponse *r = (const void *)m;
-    Kumo__Documents__V1__PartTarget *p = kumo_rpc_call_alloc(call, sizeof *p);
-    kumo__documents__v1__part_target__init(p);
+    Kumo__Documents__V1__PartTarget *p =
+        kumo_rpc_call_new(call, &kumo__documents__v1__part_target__descriptor);
     p->part_number = part_number;
     p->size = psize;
     p->url = r->url;
@@ -161,8 +170,8 @@ kumo_code docs_upload_target(struct docs_ctx *ctx, struct kumo_rpc_call *call,
                              int presign_parts, int part_sha256,
                              Kumo__Documents__V1__UploadTarget **out)
 {
-    Kumo__Documents__V1__UploadTarget *t = kumo_rpc_call_alloc(call, sizeof *t);
-    kumo__documents__v1__upload_target__init(t);
+    Kumo__Documents__V1__UploadTarget *t =
+        kumo_rpc_call_new(call, &kumo__documents__v1__upload_target__descriptor);
     kumo_code rc;
     if (v->upload_method == KUMO__DOCUMENTS__V1__UPLOAD_METHOD__UPLOAD_METHOD_SINGLE_PUT) {
         if ((rc = presign_single(ctx, call, tenant_id, v, t)) != KUMO_CODE_OK)

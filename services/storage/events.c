@@ -57,8 +57,8 @@ static int call_cancelled(void *arg)
 static Kumo__Storage__V1__ObjectEvent *event_msg(struct kumo_rpc_call *call,
                                                  const struct stg_event *ev)
 {
-    Kumo__Storage__V1__ObjectEvent *e = kumo_rpc_call_alloc(call, sizeof *e);
-    kumo__storage__v1__object_event__init(e);
+    Kumo__Storage__V1__ObjectEvent *e =
+        kumo_rpc_call_new(call, &kumo__storage__v1__object_event__descriptor);
     e->seq = ev->seq;
     e->type = (Kumo__Storage__V1__ObjectEventType)ev->type;
     size_t kl = strlen(ev->key);
@@ -113,8 +113,8 @@ kumo_code stg_list_object_events(struct kumo_rpc_call *call, const ProtobufCMess
     int64_t first, last;
     stg_journal_read(ctx->journal, rq->after_seq, max, wait_ms, call_cancelled, call, &evs, &n,
                      &first, &last);
-    Kumo__Storage__V1__ListObjectEventsResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__storage__v1__list_object_events_response__init(resp);
+    Kumo__Storage__V1__ListObjectEventsResponse *resp =
+        kumo_rpc_call_new(call, &kumo__storage__v1__list_object_events_response__descriptor);
     resp->events = kumo_rpc_call_alloc(call, (n ? n : 1) * sizeof *resp->events);
     for (size_t i = 0; i < n; i++)
         resp->events[i] = event_msg(call, &evs[i]);

@@ -146,8 +146,7 @@ static kumo_code start(struct kumo_rpc_call *call, const char *tenant, const cha
 static void *new_response(struct kumo_rpc_call *call, const ProtobufCMessageDescriptor *desc,
                           ProtobufCMessage **response)
 {
-    ProtobufCMessage *r = kumo_rpc_call_alloc(call, desc->sizeof_message);
-    protobuf_c_message_init(desc, r);
+    ProtobufCMessage *r = kumo_rpc_call_new(call, desc);
     *response = r;
     return r;
 }
@@ -207,8 +206,8 @@ static Kumo__Storage__V1__ObjectInfo *object_info(struct kumo_rpc_call *call,
                                                   const struct stg_meta *m)
 {
     int64_t now = stg_now_ms();
-    Kumo__Storage__V1__ObjectInfo *o = kumo_rpc_call_alloc(call, sizeof *o);
-    kumo__storage__v1__object_info__init(o);
+    Kumo__Storage__V1__ObjectInfo *o =
+        kumo_rpc_call_new(call, &kumo__storage__v1__object_info__descriptor);
     o->key = call_strdup(call, m->key);
     o->size = m->size;
     o->etag = call_strdup(call, m->etag);
@@ -224,8 +223,8 @@ static Kumo__Storage__V1__ObjectInfo *object_info(struct kumo_rpc_call *call,
     o->parts_count = m->parts;
     enum stg_restore_state rs = stg_meta_restore_state(m, now);
     if (rs != STG_RESTORE_NONE) {
-        Kumo__Storage__V1__Restore *r = kumo_rpc_call_alloc(call, sizeof *r);
-        kumo__storage__v1__restore__init(r);
+        Kumo__Storage__V1__Restore *r =
+            kumo_rpc_call_new(call, &kumo__storage__v1__restore__descriptor);
         r->state = (Kumo__Storage__V1__RestoreState)rs;
         r->tier = (Kumo__Storage__V1__RestoreTier)m->restore_tier;
         if (m->restore_ready_ms && m->restore_ready_ms != STG_TIME_UNKNOWN)
@@ -674,8 +673,7 @@ HANDLER(abort_multipart_upload, AbortMultipartUpload)
 
 static Kumo__Storage__V1__Part *part_msg(struct kumo_rpc_call *call, const struct stg_part *p)
 {
-    Kumo__Storage__V1__Part *m = kumo_rpc_call_alloc(call, sizeof *m);
-    kumo__storage__v1__part__init(m);
+    Kumo__Storage__V1__Part *m = kumo_rpc_call_new(call, &kumo__storage__v1__part__descriptor);
     m->part_number = p->number;
     m->etag = call_strdup(call, p->etag);
     m->size = p->size;

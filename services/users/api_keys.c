@@ -146,8 +146,7 @@ USERS_HANDLER(create_api_key)
     if (rc != KUMO_CODE_OK)
         return rc;
     /* The new key as it was stored (never used nor revoked yet). */
-    Kumo__Users__V1__ApiKey *m = kumo_rpc_call_alloc(call, sizeof *m);
-    kumo__users__v1__api_key__init(m);
+    Kumo__Users__V1__ApiKey *m = kumo_rpc_call_new(call, &kumo__users__v1__api_key__descriptor);
     m->id = kumo_rpc_call_alloc(call, KUMO_API_KEY_ID_LEN + 1);
     memcpy(m->id, key.id, KUMO_API_KEY_ID_LEN + 1);
     m->name = req->name;
@@ -155,8 +154,8 @@ USERS_HANDLER(create_api_key)
     m->create_time = kumo_pb_timestamp(kumo_rpc_call_allocator(call), k.create_us);
     if (k.expire_us)
         m->expire_time = kumo_pb_timestamp(kumo_rpc_call_allocator(call), k.expire_us);
-    Kumo__Users__V1__CreateApiKeyResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__users__v1__create_api_key_response__init(resp);
+    Kumo__Users__V1__CreateApiKeyResponse *resp =
+        kumo_rpc_call_new(call, &kumo__users__v1__create_api_key_response__descriptor);
     resp->api_key = m;
     resp->secret = text;
     *response = &resp->base;
@@ -181,8 +180,8 @@ USERS_HANDLER(list_api_keys)
     if ((rc = kumo_db_page_open(&pg, call, ctx->db, &scope, req->page_token, req->page_size,
                                 USERS_PAGE_DEFAULT, USERS_PAGE_MAX, &c)) != KUMO_CODE_OK)
         return rc;
-    Kumo__Users__V1__ListApiKeysResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__users__v1__list_api_keys_response__init(resp);
+    Kumo__Users__V1__ListApiKeysResponse *resp =
+        kumo_rpc_call_new(call, &kumo__users__v1__list_api_keys_response__descriptor);
     rc = users_store_key_page(c, call, &pg, p->tid, admin, p->sub, &resp->api_keys,
                               &resp->n_api_keys, &resp->next_page_token);
     if (rc != KUMO_CODE_OK)
@@ -225,8 +224,8 @@ USERS_HANDLER(revoke_api_key)
     if (rc != KUMO_CODE_OK)
         return kumo_db_call_fail(call, c, rc, "no such api key");
     kumo_db_release(c);
-    Kumo__Users__V1__RevokeApiKeyResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__users__v1__revoke_api_key_response__init(resp);
+    Kumo__Users__V1__RevokeApiKeyResponse *resp =
+        kumo_rpc_call_new(call, &kumo__users__v1__revoke_api_key_response__descriptor);
     *response = &resp->base;
     return KUMO_CODE_OK;
 }
@@ -353,8 +352,8 @@ USERS_HANDLER(exchange_api_key)
         tid = x.tenant_id;
         roles = users_role_bit((Kumo__Users__V1__Role)role);
     }
-    Kumo__Users__V1__ExchangeApiKeyResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__users__v1__exchange_api_key_response__init(resp);
+    Kumo__Users__V1__ExchangeApiKeyResponse *resp =
+        kumo_rpc_call_new(call, &kumo__users__v1__exchange_api_key_response__descriptor);
     int64_t exp;
     rc =
         users_issue_access(ctx, call, sub, tid, roles, ctx->s.api_ttl_s, &resp->access_token, &exp);

@@ -10,8 +10,8 @@ USERS_HANDLER(get_jwks)
 {
     (void)request;
     struct users_ctx *ctx = kumo_rpc_call_service_data(call);
-    Kumo__Users__V1__GetJwksResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__users__v1__get_jwks_response__init(resp);
+    Kumo__Users__V1__GetJwksResponse *resp =
+        kumo_rpc_call_new(call, &kumo__users__v1__get_jwks_response__descriptor);
     resp->jwks_json = ctx->jwks; /* immutable after start-up */
     *response = &resp->base;
     return KUMO_CODE_OK;

@@ -34,8 +34,7 @@ int users_role_rank(Kumo__Users__V1__Role r)
 Kumo__Users__V1__User *users_user_message(struct kumo_rpc_call *call,
                                           const struct users_user_row *u)
 {
-    Kumo__Users__V1__User *m = kumo_rpc_call_alloc(call, sizeof *m);
-    kumo__users__v1__user__init(m);
+    Kumo__Users__V1__User *m = kumo_rpc_call_new(call, &kumo__users__v1__user__descriptor);
     m->id = u->id;
     m->tenant_id = u->tenant_id;
     m->email = u->email;

@@ -231,8 +231,8 @@ USERS_HANDLER(authenticate)
     if (rc != KUMO_CODE_OK)
         return rc;
 
-    Kumo__Users__V1__AuthenticateResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__users__v1__authenticate_response__init(resp);
+    Kumo__Users__V1__AuthenticateResponse *resp =
+        kumo_rpc_call_new(call, &kumo__users__v1__authenticate_response__descriptor);
     struct kumo_db_conn *c;
     if ((rc = new_refresh_token(ctx, call, &resp->refresh_token, &c)) != KUMO_CODE_OK)
         return rc;
@@ -342,8 +342,8 @@ USERS_HANDLER(refresh_token)
     kumo_code rc = presented_hash(ctx, call, req->refresh_token, hash);
     if (rc != KUMO_CODE_OK)
         return rc;
-    Kumo__Users__V1__RefreshTokenResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__users__v1__refresh_token_response__init(resp);
+    Kumo__Users__V1__RefreshTokenResponse *resp =
+        kumo_rpc_call_new(call, &kumo__users__v1__refresh_token_response__descriptor);
     struct kumo_db_conn *c;
     if ((rc = new_refresh_token(ctx, call, &resp->refresh_token, &c)) != KUMO_CODE_OK)
         return rc;
@@ -406,8 +406,8 @@ USERS_HANDLER(logout)
         rc = logout_family(ctx, call, hash);
     if (rc != KUMO_CODE_OK)
         return rc;
-    Kumo__Users__V1__LogoutResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__users__v1__logout_response__init(resp);
+    Kumo__Users__V1__LogoutResponse *resp =
+        kumo_rpc_call_new(call, &kumo__users__v1__logout_response__descriptor);
     *response = &resp->base;
     return KUMO_CODE_OK;
 }
@@ -446,8 +446,8 @@ USERS_HANDLER(sign_out_everywhere)
         return rc;
     kumo_log(KUMO_LOG_INFO, kumo_rpc_call_request_id(call), "signed out everywhere", "user", uid,
              "by", p->sub, NULL);
-    Kumo__Users__V1__SignOutEverywhereResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__users__v1__sign_out_everywhere_response__init(resp);
+    Kumo__Users__V1__SignOutEverywhereResponse *resp =
+        kumo_rpc_call_new(call, &kumo__users__v1__sign_out_everywhere_response__descriptor);
     *response = &resp->base;
     return KUMO_CODE_OK;
 }

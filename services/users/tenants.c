@@ -57,8 +57,7 @@ USERS_HANDLER(create_tenant)
                                .display_name = req->admin_display_name};
     u.create_us = u.update_us = kumo_now_us();
     /* The answer's Tenant is the row to insert. */
-    Kumo__Users__V1__Tenant *t = kumo_rpc_call_alloc(call, sizeof *t);
-    kumo__users__v1__tenant__init(t);
+    Kumo__Users__V1__Tenant *t = kumo_rpc_call_new(call, &kumo__users__v1__tenant__descriptor);
     t->slug = req->slug;
     t->name = req->name;
     t->create_time = kumo_pb_timestamp(kumo_rpc_call_allocator(call), u.create_us);
@@ -81,8 +80,8 @@ USERS_HANDLER(create_tenant)
     if (rc != KUMO_CODE_OK)
         return users_db_fail(call, c, rc);
     kumo_db_release(c);
-    Kumo__Users__V1__CreateTenantResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__users__v1__create_tenant_response__init(resp);
+    Kumo__Users__V1__CreateTenantResponse *resp =
+        kumo_rpc_call_new(call, &kumo__users__v1__create_tenant_response__descriptor);
     resp->tenant = t;
     resp->admin = users_user_message(call, &u);
     *response = &resp->base;
@@ -108,8 +107,8 @@ USERS_HANDLER(get_tenant)
     kumo_code rc = kumo_db_call_acquire(ctx->db, call, &c);
     if (rc != KUMO_CODE_OK)
         return rc;
-    Kumo__Users__V1__GetTenantResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__users__v1__get_tenant_response__init(resp);
+    Kumo__Users__V1__GetTenantResponse *resp =
+        kumo_rpc_call_new(call, &kumo__users__v1__get_tenant_response__descriptor);
     rc = users_store_tenant_get(c, call, want, &resp->tenant);
     if (rc != KUMO_CODE_OK)
         return kumo_db_call_fail(call, c, rc, "no such tenant");

@@ -28,8 +28,7 @@ _Static_assert(sizeof(Kumo__Users__V1__CreateUserResponse) ==
 static kumo_code respond_user(struct kumo_rpc_call *call, const ProtobufCMessageDescriptor *d,
                               Kumo__Users__V1__User *u, ProtobufCMessage **response)
 {
-    Kumo__Users__V1__GetUserResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    protobuf_c_message_init(d, resp);
+    Kumo__Users__V1__GetUserResponse *resp = kumo_rpc_call_new(call, d);
     resp->user = u;
     *response = &resp->base;
     return KUMO_CODE_OK;
@@ -181,8 +180,8 @@ USERS_HANDLER(list_users)
                                      USERS_PAGE_DEFAULT, USERS_PAGE_MAX, &c);
     if (rc != KUMO_CODE_OK)
         return rc;
-    Kumo__Users__V1__ListUsersResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__users__v1__list_users_response__init(resp);
+    Kumo__Users__V1__ListUsersResponse *resp =
+        kumo_rpc_call_new(call, &kumo__users__v1__list_users_response__descriptor);
     rc = users_store_user_page(c, call, &pg, p->tid, req->role, req->query, &resp->users,
                                &resp->n_users, &resp->next_page_token);
     if (rc != KUMO_CODE_OK)
@@ -371,8 +370,8 @@ USERS_HANDLER(delete_user)
     rc = kumo_db_call_commit(call, c, rc, NULL);
     if (rc != KUMO_CODE_OK)
         return rc;
-    Kumo__Users__V1__DeleteUserResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__users__v1__delete_user_response__init(resp);
+    Kumo__Users__V1__DeleteUserResponse *resp =
+        kumo_rpc_call_new(call, &kumo__users__v1__delete_user_response__descriptor);
     *response = &resp->base;
     return KUMO_CODE_OK;
 }
@@ -459,8 +458,8 @@ USERS_HANDLER(change_password)
     kumo_free(phc);
     if (rc != KUMO_CODE_OK)
         return rc;
-    Kumo__Users__V1__ChangePasswordResponse *resp = kumo_rpc_call_alloc(call, sizeof *resp);
-    kumo__users__v1__change_password_response__init(resp);
+    Kumo__Users__V1__ChangePasswordResponse *resp =
+        kumo_rpc_call_new(call, &kumo__users__v1__change_password_response__descriptor);
     *response = &resp->base;
     return KUMO_CODE_OK;
 }
