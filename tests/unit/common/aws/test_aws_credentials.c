@@ -242,6 +242,11 @@ static int group_teardown(void **state)
 
 static char ca_file[128], other_ca[128];
 
+/* The transfer timeout of cases that are not about timeouts: a first TLS
+ * handshake (loading the CA bundle) takes seconds under valgrind on a
+ * loaded machine. */
+#define SLOW_OK_MS 30000
+
 static struct kumo_aws_provider_config config(long timeout_ms)
 {
     path_in_dir(ca_file, sizeof ca_file, "ca.pem");
@@ -281,7 +286,7 @@ static void container_env(void)
 static struct kumo_aws_provider *container_provider(void)
 {
     container_env();
-    struct kumo_aws_provider_config c = config(3000);
+    struct kumo_aws_provider_config c = config(SLOW_OK_MS);
     struct kumo_aws_provider *p = NULL;
     assert_int_equal(kumo_aws_provider_new(&p, &c), 0);
     assert_int_equal(kumo_aws_provider_source(p), KUMO_AWS_SOURCE_CONTAINER);
@@ -356,7 +361,7 @@ static void test_aws_credentials_env_partial_or_missing(void **state)
 static void test_aws_credentials_web_identity_fetch_and_cache(void **state)
 {
     (void)state;
-    struct kumo_aws_provider *p = web_identity_provider(3000);
+    struct kumo_aws_provider *p = web_identity_provider(SLOW_OK_MS);
     struct kumo_aws_credentials c = {0}, c2 = {0};
     time_t before = time(NULL);
     assert_int_equal(kumo_aws_credentials_get(p, &c), 0);
@@ -388,7 +393,7 @@ static void test_aws_credentials_web_identity_fetch_and_cache(void **state)
 static void test_aws_credentials_web_identity_rereads_token_file(void **state)
 {
     (void)state;
-    struct kumo_aws_provider *p = web_identity_provider(3000);
+    struct kumo_aws_provider *p = web_identity_provider(SLOW_OK_MS);
     struct kumo_aws_credentials c = {0};
     assert_int_equal(kumo_aws_credentials_get(p, &c), 0);
     kumo_aws_credentials_clear(&c);
@@ -408,7 +413,7 @@ static void test_aws_credentials_web_identity_rereads_token_file(void **state)
 static void test_aws_credentials_refresh_margin_and_expiry(void **state)
 {
     (void)state;
-    struct kumo_aws_provider *p = web_identity_provider(3000);
+    struct kumo_aws_provider *p = web_identity_provider(SLOW_OK_MS);
     struct kumo_aws_credentials c = {0};
     cmd("sts ok 60"); /* expires inside the margin: every get refreshes */
     assert_int_equal(kumo_aws_credentials_get(p, &c), 0);
@@ -441,7 +446,7 @@ static void test_aws_credentials_refresh_margin_and_expiry(void **state)
 static void test_aws_credentials_sts_error_surfaced(void **state)
 {
     (void)state;
-    struct kumo_aws_provider *p = web_identity_provider(3000);
+    struct kumo_aws_provider *p = web_identity_provider(SLOW_OK_MS);
     struct kumo_aws_credentials c = {(char *)"untouched", NULL, NULL, 7};
     cmd("expect-token someone-elses-token");
     assert_int_equal(kumo_aws_credentials_get(p, &c), -EACCES);
@@ -495,7 +500,7 @@ static void test_aws_credentials_sts_bad_responses(void **state)
 static void test_aws_credentials_token_file_problems(void **state)
 {
     (void)state;
-    struct kumo_aws_provider *p = web_identity_provider(3000);
+    struct kumo_aws_provider *p = web_identity_provider(SLOW_OK_MS);
     struct kumo_aws_credentials c = {0};
     char path[128];
     path_in_dir(path, sizeof path, "token");
@@ -517,7 +522,7 @@ static void test_aws_credentials_token_file_problems(void **state)
 static void test_aws_credentials_stale_cache_used_when_refresh_fails(void **state)
 {
     (void)state;
-    struct kumo_aws_provider *p = web_identity_provider(3000);
+    struct kumo_aws_provider *p = web_identity_provider(SLOW_OK_MS);
     struct kumo_aws_credentials c = {0};
     assert_int_equal(kumo_aws_credentials_get(p, &c), 0);
     kumo_aws_credentials_clear(&c);
@@ -781,7 +786,7 @@ static void test_aws_credentials_secrets_never_logged(void **state)
     int fd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0600);
     assert_true(fd >= 0);
     kumo_log_set_fd(fd);
-    struct kumo_aws_provider *p = web_identity_provider(3000);
+    struct kumo_aws_provider *p = web_identity_provider(SLOW_OK_MS);
     struct kumo_aws_credentials c = {0};
     assert_int_equal(kumo_aws_credentials_get(p, &c), 0);
     kumo_aws_credentials_clear(&c);
