@@ -68,6 +68,8 @@ static void call_detach(struct kumo_rpc_call *call)
     if (call->next)
         call->next->prev = call->prev;
     call->prev = call->next = NULL;
+    if (conn->last_call == call)
+        conn->last_call = NULL;
     if (--conn->n_calls == 0)
         kumo__rpc_conn_idle(conn->io->srv, conn->slot, 1);
     if (!call->request_done)
@@ -604,6 +606,23 @@ static void headers_done_traced(struct kumo_rpc_call *call)
 
 /* ---- nghttp2 callbacks ---- */
 
+/* The call of `stream_id` (its stream user data), or NULL. The last one
+ * found is kept on the connection: every header field of a request and its
+ * DATA would otherwise each cost a lookup in nghttp2's stream map. Stream
+ * ids are never reused within a session, and a call leaves last_call when
+ * it leaves its connection (call_detach), so a kept call is the live one. */
+static struct kumo_rpc_call *stream_call(nghttp2_session *session, struct kumo__conn *conn,
+                                         int32_t stream_id)
+{
+    struct kumo_rpc_call *call = conn->last_call;
+    if (call && call->stream_id == stream_id)
+        return call;
+    call = nghttp2_session_get_stream_user_data(session, stream_id);
+    if (call)
+        conn->last_call = call;
+    return call;
+}
+
 static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
 {
     struct kumo__conn *conn = user_data;
@@ -611,6 +630,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
         return 0;
     struct kumo_rpc_call *call = call_new(conn, frame->hd.stream_id);
     nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, call);
+    conn->last_call = call;
     return 0;
 }
 
@@ -620,7 +640,7 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
 {
     (void)flags;
     struct kumo__conn *conn = user_data;
-    struct kumo_rpc_call *call = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+    struct kumo_rpc_call *call = stream_call(session, conn, frame->hd.stream_id);
     if (call == NULL || frame->hd.type != NGHTTP2_HEADERS)
         return 0;
     if (frame->headers.cat != NGHTTP2_HCAT_REQUEST)
@@ -672,8 +692,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
         return 0;
     case NGHTTP2_HEADERS:
     case NGHTTP2_DATA: {
-        struct kumo_rpc_call *call =
-            nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+        struct kumo_rpc_call *call = stream_call(session, conn, frame->hd.stream_id);
         if (call == NULL)
             return 0;
         if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST)
@@ -731,8 +750,7 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
                          const uint8_t *data, size_t len, void *user_data)
 {
     (void)flags;
-    (void)user_data;
-    struct kumo_rpc_call *call = nghttp2_session_get_stream_user_data(session, stream_id);
+    struct kumo_rpc_call *call = stream_call(session, user_data, stream_id);
     if (call == NULL)
         return 0;
     if (call->answered || call->method == NULL) {
@@ -767,8 +785,7 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
                            void *user_data)
 {
     (void)error_code;
-    (void)user_data;
-    struct kumo_rpc_call *call = nghttp2_session_get_stream_user_data(session, stream_id);
+    struct kumo_rpc_call *call = stream_call(session, user_data, stream_id);
     if (call == NULL)
         return 0;
     nghttp2_session_set_stream_user_data(session, stream_id, NULL);
