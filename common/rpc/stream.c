@@ -548,10 +548,13 @@ static void headers_done_traced(struct kumo_rpc_call *call)
     if (is_get) {
         call->protocol = KUMO_PROTO_CONNECT_GET;
     } else {
-        call->content_type = call->known[KUMO_KH_CONTENT_TYPE];
-        if (call->content_type == NULL ||
-            kumo__req_classify_content_type(call, kumo__req_media_type(call, call->content_type)) !=
-                0) {
+        /* What clients send is a plain media type: classified as it is,
+         * normalized (parameters dropped, lowercased) only when not known. */
+        const char *ct = call->known[KUMO_KH_CONTENT_TYPE];
+        call->content_type = ct;
+        if (ct == NULL || (kumo__req_classify_content_type(call, ct) != 0 &&
+                           kumo__req_classify_content_type(call, kumo__req_media_type(call, ct)) !=
+                               0)) {
             kumo__respond_http(call, 415, "accept-post",
                                "application/proto, application/json, application/grpc, "
                                "application/grpc+proto, application/grpc+json, "
