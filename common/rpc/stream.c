@@ -537,8 +537,9 @@ static void headers_done_traced(struct kumo_rpc_call *call)
         kumo__respond_http(call, 400, NULL, NULL, NULL);
         return;
     }
-    int is_get = strcmp(call->method_name, "GET") == 0;
-    int is_post = strcmp(call->method_name, "POST") == 0;
+    const char *hm = call->method_name;
+    int is_get = hm[0] == 'G' && hm[1] == 'E' && hm[2] == 'T' && hm[3] == '\0';
+    int is_post = hm[0] == 'P' && hm[1] == 'O' && hm[2] == 'S' && hm[3] == 'T' && hm[4] == '\0';
     const struct kumo__rpc_method *m = kumo__rpc_find_method(call->io->srv, call->path);
     if (!is_get && !is_post) {
         int get_ok = m && m->entry && (m->entry->flags & KUMO_RPC_NO_SIDE_EFFECTS);
