@@ -553,9 +553,9 @@ static void headers_done_traced(struct kumo_rpc_call *call)
          * normalized (parameters dropped, lowercased) only when not known. */
         const char *ct = call->known[KUMO_KH_CONTENT_TYPE];
         call->content_type = ct;
-        if (ct == NULL || (kumo__req_classify_content_type(call, ct) != 0 &&
-                           kumo__req_classify_content_type(call, kumo__req_media_type(call, ct)) !=
-                               0)) {
+        if (ct == NULL ||
+            (kumo__req_classify_content_type(call, ct) != 0 &&
+             kumo__req_classify_content_type(call, kumo__req_media_type(call, ct)) != 0)) {
             kumo__respond_http(call, 415, "accept-post",
                                "application/proto, application/json, application/grpc, "
                                "application/grpc+proto, application/grpc+json, "
