@@ -76,13 +76,19 @@ static inline uint64_t rotl(uint64_t x, int k)
     return (x << k) | (x >> (64 - k));
 }
 
-uint64_t kumo_fastrand_u64(void)
+/* The calling thread's generator, seeded for this process. */
+static inline uint64_t *state(void)
 {
     struct fastrand *r = &tls;
     unsigned gen = atomic_load_explicit(&generation, memory_order_relaxed);
     if (r->generation != gen)
         seed(r, gen);
-    uint64_t *s = r->s;
+    return r->s;
+}
+
+/* One xoshiro256** step. */
+static inline uint64_t next(uint64_t *s)
+{
     uint64_t out = rotl(s[1] * 5, 7) * 9;
     uint64_t t = s[1] << 17;
     s[2] ^= s[0];
@@ -92,6 +98,11 @@ uint64_t kumo_fastrand_u64(void)
     s[2] ^= t;
     s[3] = rotl(s[3], 45);
     return out;
+}
+
+uint64_t kumo_fastrand_u64(void)
+{
+    return next(state());
 }
 
 void kumo_fastrand_bytes(void *out, size_t len)
@@ -110,7 +121,7 @@ void kumo_fastrand_bytes(void *out, size_t len)
  * byte of n holds one nibble, and n + '0' + 39 * (n > 9) is its digit
  * ('a' - '0' - 10 = 39). The digits are not v's hex spelling (the nibbles
  * come out in an order of their own), which random ids do not need. */
-static void hex16(uint64_t v, char out[16])
+static inline void hex16(uint64_t v, char out[16])
 {
     const uint64_t nibbles = 0x0F0F0F0F0F0F0F0FULL, ones = 0x0101010101010101ULL;
     uint64_t n[2] = {v & nibbles, (v >> 4) & nibbles};
@@ -121,15 +132,43 @@ static void hex16(uint64_t v, char out[16])
     memcpy(out, n, 16);
 }
 
+/* kumo_fastrand_hex and kumo_fastrand_hex_nonzero: the generator is looked
+ * up once for all the words, and all zeros is caught on the words drawn
+ * (the digits spell their nibbles), not by a scan of the text; only a part
+ * word at the end has its few digits looked at. */
+static inline void fill_hex(char *out, size_t nbytes, int nonzero)
+{
+    /* A local copy, kept in registers: `out` might alias the state. */
+    uint64_t *tls_s = state(), s[4];
+    memcpy(s, tls_s, sizeof s);
+    for (;;) {
+        char digits[16];
+        uint64_t any = 0;
+        size_t i = 0;
+        for (; i + 8 <= nbytes; i += 8) {
+            uint64_t v = next(s);
+            any |= v;
+            hex16(v, out + 2 * i);
+        }
+        if (i < nbytes) {
+            hex16(next(s), digits);
+            memcpy(out + 2 * i, digits, 2 * (nbytes - i));
+            for (size_t k = 0; k < 2 * (nbytes - i); k++)
+                any |= (uint64_t)(digits[k] != '0');
+        }
+        out[2 * nbytes] = '\0';
+        if (!nonzero || any || nbytes == 0)
+            break;
+    }
+    memcpy(tls_s, s, sizeof s);
+}
+
 void kumo_fastrand_hex(char *out, size_t nbytes)
 {
-    char digits[16];
-    size_t i = 0;
-    for (; i + 8 <= nbytes; i += 8)
-        hex16(kumo_fastrand_u64(), out + 2 * i);
-    if (i < nbytes) {
-        hex16(kumo_fastrand_u64(), digits);
-        memcpy(out + 2 * i, digits, 2 * (nbytes - i));
-    }
-    out[2 * nbytes] = '\0';
+    fill_hex(out, nbytes, 0);
+}
+
+void kumo_fastrand_hex_nonzero(char *out, size_t nbytes)
+{
+    fill_hex(out, nbytes, 1);
 }

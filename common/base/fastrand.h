@@ -24,4 +24,9 @@ void kumo_fastrand_bytes(void *out, size_t len);
  * (at least 2*nbytes + 1 bytes). */
 void kumo_fastrand_hex(char *out, size_t nbytes);
 
+/* Like kumo_fastrand_hex, but the digits are never all '0' (drawn again
+ * then): trace and span ids, for which all zeros is invalid. nbytes 0
+ * writes "". */
+void kumo_fastrand_hex_nonzero(char *out, size_t nbytes);
+
 #endif

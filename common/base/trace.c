@@ -63,10 +63,7 @@ int kumo_trace_parse(const char *tp, const char *tracestate, struct kumo_trace *
  * n_hex (16 or 32) random hex digits, never all zero (invalid for both). */
 static void random_id(char *out, size_t n_hex)
 {
-    static const char zeros[KUMO_TRACE_ID_LEN + 1] = "00000000000000000000000000000000";
-    do
-        kumo_fastrand_hex(out, n_hex / 2);
-    while (memcmp(out, zeros, n_hex) == 0);
+    kumo_fastrand_hex_nonzero(out, n_hex / 2);
 }
 
 void kumo_trace_start(struct kumo_trace *out, const struct kumo_trace *parent)

@@ -193,6 +193,11 @@ struct kumo__conn {
     struct kumo_buf *memory_out; /* in-memory connection: output goes here */
     /* Complete requests not yet run because too much output is pending. */
     struct kumo_rpc_call *deferred_head, *deferred_tail;
+    /* The call of the stream the last callback was about (stream.c): a
+     * request's HEADERS, its header fields and its DATA come one after
+     * another, so the nghttp2 stream lookup is skipped while the stream
+     * stays the same. Cleared when that call leaves the connection. */
+    struct kumo_rpc_call *last_call;
     char peer[64];
 };
 

@@ -25,6 +25,12 @@ struct nvlist {
     struct kumo_arena *arena;
 };
 
+/* Entries of a response's header list kept on the stack before it grows
+ * into the arena: nghttp2_submit_response copies the array (not the names
+ * and values: NO_COPY below). Lists kept for later (final_trailers) start
+ * in the arena instead. */
+#define NV_LOCAL 8
+
 static void nv_addn(struct nvlist *l, const char *name, size_t name_len, const char *value,
                     size_t value_len)
 {
@@ -70,14 +76,16 @@ static const char *status_str(struct kumo_rpc_call *call, int status)
 
 static void record_finish(struct kumo_rpc_call *call, kumo_code code)
 {
+    /* One clock reading ends both the metric's duration and the span. */
+    int64_t now = kumo_now_ns();
     if (call->dispatched) {
-        double secs = (double)(kumo_now_ns() - call->started_ns) / 1e9;
+        double secs = (double)(now - call->started_ns) / 1e9;
         kumo_metrics_rpc_finished_at(call->method->metric, code, secs);
     }
     /* The call's span ends here (base/trace.h). */
     struct kumo_span_end span_end = {
         &call->trace,         "server",         call->path ? call->path : "",
-        kumo_code_name(code), call->started_ns, kumo_now_ns()};
+        kumo_code_name(code), call->started_ns, now};
     kumo_trace_end(&span_end);
     const struct kumo_trace *prev = kumo_trace_set_current(&call->trace);
     if (code == KUMO_CODE_INTERNAL || code == KUMO_CODE_UNKNOWN || code == KUMO_CODE_DATA_LOSS) {
@@ -126,20 +134,21 @@ static void out_append(struct kumo_rpc_call *call, const void *data, size_t len)
     out_grew(call, len);
 }
 
+/* Adds the handler's headers (or trailers) nv[0..n), each name behind
+ * `prefix` (NULL: none). */
 static void add_custom(struct nvlist *h, nghttp2_nv *nv, size_t n, const char *prefix,
                        struct kumo_arena *arena)
 {
+    size_t pl = prefix ? strlen(prefix) : 0;
     for (size_t i = 0; i < n; i++) {
         const char *name = (const char *)nv[i].name;
         if (prefix) {
-            size_t pl = strlen(prefix);
             char *full = kumo_arena_alloc(arena, pl + nv[i].namelen + 1);
             memcpy(full, prefix, pl);
             memcpy(full + pl, nv[i].name, nv[i].namelen + 1);
             name = full;
         }
-        nv_addn(h, name, prefix ? strlen(prefix) + nv[i].namelen : nv[i].namelen,
-                (const char *)nv[i].value, nv[i].valuelen);
+        nv_addn(h, name, pl + nv[i].namelen, (const char *)nv[i].value, nv[i].valuelen);
     }
 }
 
@@ -307,7 +316,8 @@ void kumo__respond_error(struct kumo_rpc_call *call, kumo_code code, const char 
     if (msg && call->error_message != msg)
         call->error_message = kumo_arena_strdup(call->arena, msg);
     record_finish(call, code);
-    struct nvlist h = {.arena = call->arena};
+    nghttp2_nv hv[NV_LOCAL];
+    struct nvlist h = {.nv = hv, .cap = NV_LOCAL, .arena = call->arena};
     if (call->protocol == KUMO_PROTO_CONNECT || call->protocol == KUMO_PROTO_CONNECT_GET ||
         call->protocol == 0) {
         NV_LIT(&h, ":status", status_str(call, kumo_code_http_status(code)));
@@ -379,7 +389,8 @@ void kumo__respond_http(struct kumo_rpc_call *call, int status, const char *extr
     call->answered = 1;
     kumo_logf(KUMO_LOG_DEBUG, call->request_id, "http %d for %s %s", status,
               call->method_name ? call->method_name : "?", call->path ? call->path : "?");
-    struct nvlist h = {.arena = call->arena};
+    nghttp2_nv hv[NV_LOCAL];
+    struct nvlist h = {.nv = hv, .cap = NV_LOCAL, .arena = call->arena};
     NV_LIT(&h, ":status", status_str(call, status));
     if (extra_name)
         nv_adds(&h, extra_name, extra_value);
@@ -479,7 +490,8 @@ void kumo__respond_stream_message(struct kumo_rpc_call *call, const ProtobufCMes
     if (first) {
         /* The encoding header names the algorithm; each message says by
          * its flag whether it used it. */
-        struct nvlist h = {.arena = call->arena};
+        nghttp2_nv hv[NV_LOCAL];
+        struct nvlist h = {.nv = hv, .cap = NV_LOCAL, .arena = call->arena};
         grpc_headers(call, &h, call->gzip_out);
         submit(call, &h, 1);
     }
@@ -501,7 +513,8 @@ void kumo__respond(struct kumo_rpc_call *call)
         if (!call->headers_sent && call->protocol != KUMO_PROTO_CONNECT_STREAM) {
             call->answered = 1;
             record_finish(call, KUMO_CODE_OK);
-            struct nvlist h = {.arena = call->arena};
+            nghttp2_nv hv[NV_LOCAL];
+            struct nvlist h = {.nv = hv, .cap = NV_LOCAL, .arena = call->arena};
             grpc_headers(call, &h, 0);
             grpc_trailers(call, &h, KUMO_CODE_OK, NULL);
             submit(call, &h, 0);
@@ -516,7 +529,8 @@ void kumo__respond(struct kumo_rpc_call *call)
         return;
     call->answered = 1;
     record_finish(call, KUMO_CODE_OK);
-    struct nvlist h = {.arena = call->arena};
+    nghttp2_nv hv[NV_LOCAL];
+    struct nvlist h = {.nv = hv, .cap = NV_LOCAL, .arena = call->arena};
     if (connect) {
         NV_LIT(&h, ":status", "200");
         NV_LIT(&h, "content-type", content_type_out(call));

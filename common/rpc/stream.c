@@ -68,6 +68,8 @@ static void call_detach(struct kumo_rpc_call *call)
     if (call->next)
         call->next->prev = call->prev;
     call->prev = call->next = NULL;
+    if (conn->last_call == call)
+        conn->last_call = NULL;
     if (--conn->n_calls == 0)
         kumo__rpc_conn_idle(conn->io->srv, conn->slot, 1);
     if (!call->request_done)
@@ -535,8 +537,9 @@ static void headers_done_traced(struct kumo_rpc_call *call)
         kumo__respond_http(call, 400, NULL, NULL, NULL);
         return;
     }
-    int is_get = strcmp(call->method_name, "GET") == 0;
-    int is_post = strcmp(call->method_name, "POST") == 0;
+    const char *hm = call->method_name;
+    int is_get = hm[0] == 'G' && hm[1] == 'E' && hm[2] == 'T' && hm[3] == '\0';
+    int is_post = hm[0] == 'P' && hm[1] == 'O' && hm[2] == 'S' && hm[3] == 'T' && hm[4] == '\0';
     const struct kumo__rpc_method *m = kumo__rpc_find_method(call->io->srv, call->path);
     if (!is_get && !is_post) {
         int get_ok = m && m->entry && (m->entry->flags & KUMO_RPC_NO_SIDE_EFFECTS);
@@ -546,10 +549,13 @@ static void headers_done_traced(struct kumo_rpc_call *call)
     if (is_get) {
         call->protocol = KUMO_PROTO_CONNECT_GET;
     } else {
-        call->content_type = call->known[KUMO_KH_CONTENT_TYPE];
-        if (call->content_type == NULL ||
-            kumo__req_classify_content_type(call, kumo__req_media_type(call, call->content_type)) !=
-                0) {
+        /* What clients send is a plain media type: classified as it is,
+         * normalized (parameters dropped, lowercased) only when not known. */
+        const char *ct = call->known[KUMO_KH_CONTENT_TYPE];
+        call->content_type = ct;
+        if (ct == NULL ||
+            (kumo__req_classify_content_type(call, ct) != 0 &&
+             kumo__req_classify_content_type(call, kumo__req_media_type(call, ct)) != 0)) {
             kumo__respond_http(call, 415, "accept-post",
                                "application/proto, application/json, application/grpc, "
                                "application/grpc+proto, application/grpc+json, "
@@ -604,6 +610,23 @@ static void headers_done_traced(struct kumo_rpc_call *call)
 
 /* ---- nghttp2 callbacks ---- */
 
+/* The call of `stream_id` (its stream user data), or NULL. The last one
+ * found is kept on the connection: every header field of a request and its
+ * DATA would otherwise each cost a lookup in nghttp2's stream map. Stream
+ * ids are never reused within a session, and a call leaves last_call when
+ * it leaves its connection (call_detach), so a kept call is the live one. */
+static struct kumo_rpc_call *stream_call(nghttp2_session *session, struct kumo__conn *conn,
+                                         int32_t stream_id)
+{
+    struct kumo_rpc_call *call = conn->last_call;
+    if (call && call->stream_id == stream_id)
+        return call;
+    call = nghttp2_session_get_stream_user_data(session, stream_id);
+    if (call)
+        conn->last_call = call;
+    return call;
+}
+
 static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
 {
     struct kumo__conn *conn = user_data;
@@ -611,6 +634,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
         return 0;
     struct kumo_rpc_call *call = call_new(conn, frame->hd.stream_id);
     nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, call);
+    conn->last_call = call;
     return 0;
 }
 
@@ -620,7 +644,7 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
 {
     (void)flags;
     struct kumo__conn *conn = user_data;
-    struct kumo_rpc_call *call = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+    struct kumo_rpc_call *call = stream_call(session, conn, frame->hd.stream_id);
     if (call == NULL || frame->hd.type != NGHTTP2_HEADERS)
         return 0;
     if (frame->headers.cat != NGHTTP2_HCAT_REQUEST)
@@ -672,8 +696,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
         return 0;
     case NGHTTP2_HEADERS:
     case NGHTTP2_DATA: {
-        struct kumo_rpc_call *call =
-            nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+        struct kumo_rpc_call *call = stream_call(session, conn, frame->hd.stream_id);
         if (call == NULL)
             return 0;
         if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST)
@@ -731,8 +754,7 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
                          const uint8_t *data, size_t len, void *user_data)
 {
     (void)flags;
-    (void)user_data;
-    struct kumo_rpc_call *call = nghttp2_session_get_stream_user_data(session, stream_id);
+    struct kumo_rpc_call *call = stream_call(session, user_data, stream_id);
     if (call == NULL)
         return 0;
     if (call->answered || call->method == NULL) {
@@ -767,8 +789,7 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
                            void *user_data)
 {
     (void)error_code;
-    (void)user_data;
-    struct kumo_rpc_call *call = nghttp2_session_get_stream_user_data(session, stream_id);
+    struct kumo_rpc_call *call = stream_call(session, user_data, stream_id);
     if (call == NULL)
         return 0;
     nghttp2_session_set_stream_user_data(session, stream_id, NULL);

@@ -44,6 +44,37 @@ static void test_fastrand_hex_format(void **state)
         assert_true(count[d] > 800 && count[d] < 1200);
 }
 
+static void test_fastrand_hex_nonzero(void **state)
+{
+    (void)state;
+    char out[34], prev[34] = "";
+    for (int k = 0; k < 200; k++) {
+        memset(out, 'X', sizeof out);
+        kumo_fastrand_hex_nonzero(out, 16);
+        assert_int_equal(strlen(out), 32);
+        assert_int_equal(out[33], 'X');
+        assert_int_not_equal(strspn(out, "0"), 32);
+        assert_int_equal(strspn(out, "0123456789abcdef"), 32);
+        assert_string_not_equal(out, prev);
+        memcpy(prev, out, sizeof out);
+    }
+    /* A part word: one byte, so all zeros turns up ~1 in 256 draws of
+     * kumo_fastrand_hex; never here. */
+    int zeros = 0;
+    for (int k = 0; k < 4096; k++) {
+        char one[3];
+        kumo_fastrand_hex(one, 1);
+        zeros += strcmp(one, "00") == 0;
+        kumo_fastrand_hex_nonzero(one, 1);
+        assert_int_equal(strlen(one), 2);
+        assert_string_not_equal(one, "00");
+    }
+    assert_true(zeros > 0);
+    char none[1] = {'X'};
+    kumo_fastrand_hex_nonzero(none, 0);
+    assert_int_equal(none[0], '\0');
+}
+
 static void test_fastrand_values_differ_and_spread(void **state)
 {
     (void)state;
@@ -115,6 +146,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fastrand_hex_format),
+        cmocka_unit_test(test_fastrand_hex_nonzero),
         cmocka_unit_test(test_fastrand_values_differ_and_spread),
         cmocka_unit_test(test_fastrand_threads_get_their_own_stream),
         cmocka_unit_test(test_fastrand_fork_child_reseeds),

@@ -54,6 +54,14 @@ static void test_rpc_server_connect_json_echo(void **state)
     assert_non_null(strstr((char *)r->body.data, "\"message\":\"hi\""));
     assert_non_null(strstr((char *)r->body.data, "\"payload\":\"AAE=\""));
     harness_free(h);
+    /* Media types are case-insensitive, parameters after blanks ignored. */
+    h = harness_new(0);
+    r = request(h, "POST", "/kumo.test.v1.EchoService/Echo", "Application/JSON \t; charset=utf-8",
+                (const uint8_t *)body, strlen(body), NULL);
+    assert_int_equal(r->status, 200);
+    assert_true(has_line(&r->headers, "content-type: application/json\n"));
+    assert_non_null(strstr((char *)r->body.data, "\"message\":\"hi\""));
+    harness_free(h);
 }
 
 static void test_rpc_server_connect_error_status_mapping(void **state)
