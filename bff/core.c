@@ -174,6 +174,12 @@ static int authenticate(struct bff_ctx *c)
 /* Finds the route; answers 404/405 itself when there is none. */
 static const struct bff_route *find_route(struct bff_ctx *c)
 {
+    /* bff_async_ok found it for this method and path already: only the
+     * path's parameters are left to take. */
+    const struct bff_route *hint = c->rq->route;
+    if (hint && kumo_web_route_match(hint->pattern, c->rq->path, &c->params) &&
+        strcmp(hint->method, c->rq->method) == 0)
+        return hint;
     int path_known = 0;
     struct kumo_buf allow = KUMO_BUF_INIT;
     const struct bff_route *r =
@@ -375,7 +381,7 @@ void bff_handle(struct bff *app, const struct bff_request *rq, struct bff_respon
         end(&a);
 }
 
-int bff_async_ok(const struct bff_request *rq)
+int bff_async_ok(struct bff_request *rq)
 {
     if (strcmp(rq->method, "GET") != 0 || rq->body_too_large || rq->too_many_headers ||
         rq->too_many_query || strncmp(rq->path, "/api/", 5) != 0)
@@ -385,6 +391,7 @@ int bff_async_ok(const struct bff_request *rq)
     const struct bff_route *r = bff_route_find(rq->method, rq->path, &params, &known, NULL);
     if (!r || !(r->flags & BFF_ASYNC))
         return 0;
+    rq->route = r;
     /* An API key is exchanged for a token by a blocking RPC (or its cache):
      * that request goes to a handler thread. */
     const char *h = bff_header(rq, "Authorization");
