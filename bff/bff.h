@@ -88,6 +88,8 @@ struct bff_kv {
 #define BFF_MAX_HEADERS 64
 #define BFF_MAX_QUERY   32
 
+struct bff_route;
+
 struct bff_request {
     const char *method; /* "GET" */
     const char *path;   /* decoded path, no query */
@@ -99,11 +101,13 @@ struct bff_request {
     int too_many_headers; /* more than BFF_MAX_HEADERS headers (431) */
     const char *body;
     size_t body_len;
-    int body_too_large;  /* the front-end stopped reading at the limit */
-    const char *peer;    /* socket peer address, numeric */
-    int64_t received_ns; /* kumo_now_ns when it was read whole (0: now):
-                            the request's budget runs from here, so time
-                            spent waiting for a handler counts */
+    int body_too_large;            /* the front-end stopped reading at the limit */
+    const char *peer;              /* socket peer address, numeric */
+    int64_t received_ns;           /* kumo_now_ns when it was read whole (0: now):
+                                      the request's budget runs from here, so time
+                                      spent waiting for a handler counts */
+    const struct bff_route *route; /* set by bff_async_ok: its route for this
+                                      method and path, found once */
 };
 
 #define BFF_MAX_RESP_HEADERS 24
@@ -131,9 +135,9 @@ void bff_handle(struct bff *app, const struct bff_request *rq, struct bff_respon
  * bff_handle_resume on its own thread to finish the answer. */
 struct bff_async;
 
-/* 1 if bff_handle_start can serve `rq` (a pure function of the request:
- * nothing is done). */
-int bff_async_ok(const struct bff_request *rq);
+/* 1 if bff_handle_start can serve `rq` (a function of the request: nothing
+ * is done; the route it found is kept in rq->route for the start). */
+int bff_async_ok(struct bff_request *rq);
 
 /* Starts serving `rq` (bff_async_ok must hold; rq and rs must stay until
  * the request is finished). Returns 0 when the answer is in *rs already,

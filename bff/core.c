@@ -174,6 +174,12 @@ static int authenticate(struct bff_ctx *c)
 /* Finds the route; answers 404/405 itself when there is none. */
 static const struct bff_route *find_route(struct bff_ctx *c)
 {
+    /* bff_async_ok found it for this method and path already: only the
+     * path's parameters are left to take. */
+    const struct bff_route *hint = c->rq->route;
+    if (hint && kumo_web_route_match(hint->pattern, c->rq->path, &c->params) &&
+        strcmp(hint->method, c->rq->method) == 0)
+        return hint;
     int path_known = 0;
     struct kumo_buf allow = KUMO_BUF_INIT;
     const struct bff_route *r =
@@ -192,13 +198,19 @@ static void record(struct bff_ctx *c, const struct bff_route *route, int64_t t0)
 {
     double secs = (double)(kumo_now_ns() - t0) / 1e9;
     int st = c->rs->status;
-    char label[160];
+    char label[160] = "unmatched";
     /* Unmatched requests share one series: clients choose methods and
      * paths, and must not grow the metrics. */
-    if (route)
-        snprintf(label, sizeof label, "%s %s", route->method, route->pattern);
-    else
-        snprintf(label, sizeof label, "unmatched");
+    if (route) {
+        size_t ml = strlen(route->method), pl = strlen(route->pattern);
+        if (ml + 1 + pl < sizeof label) {
+            memcpy(label, route->method, ml);
+            label[ml] = ' ';
+            memcpy(label + ml + 1, route->pattern, pl + 1);
+        } else {
+            snprintf(label, sizeof label, "%s %s", route->method, route->pattern);
+        }
+    }
     kumo_code code = st < 400                 ? KUMO_CODE_OK
                      : st == 401              ? KUMO_CODE_UNAUTHENTICATED
                      : st == 403              ? KUMO_CODE_PERMISSION_DENIED
@@ -231,7 +243,14 @@ static void record(struct bff_ctx *c, const struct bff_route *route, int64_t t0)
                                      kumo_now_ns()};
     kumo_trace_end(&span_end);
     char status[8], ms[32];
-    snprintf(status, sizeof status, "%d", st);
+    if (st >= 100 && st <= 999) { /* every HTTP status: three digits */
+        status[0] = (char)('0' + st / 100);
+        status[1] = (char)('0' + st / 10 % 10);
+        status[2] = (char)('0' + st % 10);
+        status[3] = '\0';
+    } else {
+        snprintf(status, sizeof status, "%d", st);
+    }
     snprintf(ms, sizeof ms, "%.3f", secs * 1000.0);
     kumo_log(st >= 500 ? KUMO_LOG_WARN : KUMO_LOG_INFO, c->request_id, "request", "method",
              c->rq->method, "path", c->rq->path, "route", route ? route->pattern : "", "status",
@@ -319,7 +338,7 @@ static int begin(struct bff_async *a, struct bff *app, const struct bff_request 
             ok = !rate_limited(c, app->rl_login, c->client, "login");
         if (ok && (route->flags & BFF_TOKEN)) {
             ok = authenticate(c) == 0;
-            if (ok) {
+            if (ok && app->rl_principal) {
                 struct kumo_buf key = KUMO_BUF_INIT;
                 kumo_buf_appendf(&key, "%s/%s", c->principal.tid, c->principal.sub);
                 ok = !rate_limited(c, app->rl_principal, (const char *)key.data, "principal");
@@ -362,7 +381,7 @@ void bff_handle(struct bff *app, const struct bff_request *rq, struct bff_respon
         end(&a);
 }
 
-int bff_async_ok(const struct bff_request *rq)
+int bff_async_ok(struct bff_request *rq)
 {
     if (strcmp(rq->method, "GET") != 0 || rq->body_too_large || rq->too_many_headers ||
         rq->too_many_query || strncmp(rq->path, "/api/", 5) != 0)
@@ -372,13 +391,18 @@ int bff_async_ok(const struct bff_request *rq)
     const struct bff_route *r = bff_route_find(rq->method, rq->path, &params, &known, NULL);
     if (!r || !(r->flags & BFF_ASYNC))
         return 0;
+    rq->route = r;
     /* An API key is exchanged for a token by a blocking RPC (or its cache):
      * that request goes to a handler thread. */
     const char *h = bff_header(rq, "Authorization");
     const char *tok;
-    size_t len;
+    size_t len, hlen = h ? strlen(h) : 0;
     struct kumo_api_key key;
-    if (h && kumo_jwt_bearer(h, strlen(h), &tok, &len) == 0 && len == KUMO_API_KEY_LEN &&
+    /* An API key's token is KUMO_API_KEY_LEN bytes after a space: any other
+     * header (a JWT) is told apart without checking its every byte here
+     * (authenticate does that). */
+    if (hlen > KUMO_API_KEY_LEN && h[hlen - KUMO_API_KEY_LEN - 1] == ' ' &&
+        kumo_jwt_bearer(h, hlen, &tok, &len) == 0 && len == KUMO_API_KEY_LEN &&
         kumo_api_key_parse(tok, len, &key) == 0) {
         kumo_secret_wipe(&key, sizeof key);
         return 0;

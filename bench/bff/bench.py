@@ -219,6 +219,50 @@ def start_gateway(build, docs_port, tmp):
     return proc, "http://" + m.group(1)
 
 
+def start_stack(st):
+    """MariaDB, migrations, the demo tenant, then users, storage, documents
+    (one jobs worker) and kumo-bff (rate limits off). Returns (documents, bff)."""
+    st.start_mariadb()
+    st.secrets()
+    st.migrate("users")
+    st.migrate("documents")
+    st.bootstrap()
+    st.start("users")
+    st.start("storage")
+    docs = st.start("documents", env={"KUMO_JOBS_WORKERS": "1"})
+    return docs, st.start("bff", env=BFF_ENV)
+
+
+def seed_document(st, base_url, tmp):
+    """Logs in as the demo admin and creates, uploads (100 kB) and completes one
+    document through the BFF at base_url. Returns (token, document id, its URL)."""
+    # One document, created, uploaded and completed through the BFF.
+    code, j = curl_json("POST", base_url + "/api/v1/auth/login", body={
+        "tenant": "demo", "email": st.demo_email, "password": st.demo_password})
+    assert code == 200, (code, j)
+    token = j["access_token"]
+    data = os.urandom(100000)
+    code, j = curl_json("POST", base_url + "/api/v1/documents", token, body={
+        "file_name": "bench.pdf", "file_size": len(data), "content_type": "application/pdf",
+        "meta_json": {"bench": True}, "title": "Bench document"})
+    assert code == 201, (code, j)
+    did = j["document_id"]
+    path = os.path.join(tmp, "bench.bin")
+    with open(path, "wb") as f:
+        f.write(data)
+    hdrs = {k: v for k, v in (j.get("upload_headers") or {}).items()
+            if k.lower() not in ("content-length", "host")}
+    code, _ = curl_json("PUT", j["upload_url"], data_file=path, headers=hdrs)
+    assert code in (200, 201, 204), code
+    code, j = curl_json("POST", base_url + "/api/v1/documents/%s/complete" % did, token,
+                        body={})
+    assert code == 200, (code, j)
+    doc_url = base_url + "/api/v1/documents/" + did
+    code, j = curl_json("GET", doc_url, token)
+    assert code == 200 and j.get("presigned_url"), (code, j)
+    return token, did, doc_url
+
+
 def machine():
     cpu = "?"
     try:
@@ -250,40 +294,9 @@ def main():
     pin = ["taskset", "-c", str(ncpu - 1)] if ncpu >= 2 else []
     hz = os.sysconf("SC_CLK_TCK")
     try:
-        st.start_mariadb()
-        st.secrets()
-        st.migrate("users")
-        st.migrate("documents")
-        st.bootstrap()
-        st.start("users")
-        st.start("storage")
-        docs = st.start("documents", env={"KUMO_JOBS_WORKERS": "1"})
-        bff = st.start("bff", env=BFF_ENV)
+        docs, bff = start_stack(st)
         base_url = "http://127.0.0.1:%d" % bff.http_port
-        # One document, created, uploaded and completed through the BFF.
-        code, j = curl_json("POST", base_url + "/api/v1/auth/login", body={
-            "tenant": "demo", "email": st.demo_email, "password": st.demo_password})
-        assert code == 200, (code, j)
-        token = j["access_token"]
-        data = os.urandom(100000)
-        code, j = curl_json("POST", base_url + "/api/v1/documents", token, body={
-            "file_name": "bench.pdf", "file_size": len(data), "content_type": "application/pdf",
-            "meta_json": {"bench": True}, "title": "Bench document"})
-        assert code == 201, (code, j)
-        did = j["document_id"]
-        path = os.path.join(tmp, "bench.bin")
-        with open(path, "wb") as f:
-            f.write(data)
-        hdrs = {k: v for k, v in (j.get("upload_headers") or {}).items()
-                if k.lower() not in ("content-length", "host")}
-        code, _ = curl_json("PUT", j["upload_url"], data_file=path, headers=hdrs)
-        assert code in (200, 201, 204), code
-        code, j = curl_json("POST", base_url + "/api/v1/documents/%s/complete" % did, token,
-                            body={})
-        assert code == 200, (code, j)
-        doc_url = base_url + "/api/v1/documents/" + did
-        code, j = curl_json("GET", doc_url, token)
-        assert code == 200 and j.get("presigned_url"), (code, j)
+        token, did, doc_url = seed_document(st, base_url, tmp)
         h2c = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w",
                               "%{http_code} %{http_version}", "--http2-prior-knowledge", "-H", "Authorization: Bearer " + token,
                               doc_url], capture_output=True, text=True).stdout.split()

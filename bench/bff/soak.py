@@ -38,15 +38,7 @@ def main():
     ncpu = os.cpu_count() or 1
     pin = ["taskset", "-c", str(ncpu - 1)] if ncpu >= 2 else []
     try:
-        st.start_mariadb()
-        st.secrets()
-        st.migrate("users")
-        st.migrate("documents")
-        st.bootstrap()
-        st.start("users")
-        st.start("storage")
-        st.start("documents", env={"KUMO_JOBS_WORKERS": "1"})
-        bff = st.start("bff", env=bench.BFF_ENV)
+        _, bff = bench.start_stack(st)
         base = "http://127.0.0.1:%d" % bff.http_port
         code, j = bench.curl_json("POST", base + "/api/v1/auth/login", body={
             "tenant": "demo", "email": st.demo_email, "password": st.demo_password})

@@ -1,6 +1,7 @@
 #include "auth/verify_cache.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <pthread.h>
 #include <string.h>
@@ -37,6 +38,23 @@ int kumo_verify_cache_new(struct kumo_verify_cache **out, size_t slots)
     return 0;
 }
 
+/* SHA-256 fetched once: SHA256() looks the algorithm up again (a fetch
+ * under OpenSSL's locks) on every call, i.e. on every request. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static void token_hash(const char *token, size_t len, uint8_t hash[SHA256_DIGEST_LENGTH])
+{
+    pthread_once(&sha256_once, sha256_fetch);
+    if (!sha256_md || !EVP_Digest(token, len, hash, NULL, sha256_md, NULL))
+        SHA256((const unsigned char *)token, len, hash);
+}
+
 static size_t slot_of(const struct kumo_verify_cache *c, const uint8_t *hash)
 {
     uint64_t h;
@@ -49,7 +67,7 @@ int kumo_verify_cache_verify(struct kumo_verify_cache *c, struct kumo_jwt_verifi
                              int *hit)
 {
     uint8_t hash[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)token, len, hash);
+    token_hash(token, len, hash);
     size_t slot = slot_of(c, hash);
     pthread_mutex_t *mu = &c->stripes[slot % STRIPES];
     struct entry *e = &c->slots[slot];

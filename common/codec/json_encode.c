@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,21 @@ static size_t utf8_seq(const unsigned char *p, size_t rem)
 /* Appends s[0..len) as a JSON string. protobuf-c does not check UTF-8 when
  * unpacking binary, so invalid sequences become U+FFFD: the output stays
  * valid JSON whatever the message holds. */
+/* 1 if the 8 bytes at p are all printable ASCII other than '"' and '\\'
+ * (copied verbatim): a word at a time, as most of what the BFF and the
+ * codec write (ids, URLs, names) is. Each test is the classic "has a byte
+ * below n" (x - n*ones) & ~x & highs, exact as to whether any byte is. */
+static int plain_word(const unsigned char *p)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t x, q, bs;
+    memcpy(&x, p, sizeof x);
+    q = x ^ (ones * '"');
+    bs = x ^ (ones * '\\');
+    uint64_t flag = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs) | x;
+    return (flag & highs) == 0;
+}
+
 void kumo_json_append_string(struct kumo_buf *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
@@ -68,6 +84,10 @@ void kumo_json_append_string(struct kumo_buf *b, const char *s, size_t len)
     size_t run = 0; /* start of bytes copied verbatim */
     size_t i = 0;
     while (i < len) {
+        if (len - i >= 8 && plain_word(p + i)) {
+            i += 8;
+            continue;
+        }
         unsigned char c = p[i];
         if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
             i++;

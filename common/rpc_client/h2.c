@@ -68,6 +68,17 @@ static nghttp2_nv make_nv(const char *name, const char *value)
     return nv;
 }
 
+/* A field whose value is new on every call (request id, trace context,
+ * time left): kept out of the HPACK dynamic table, where it would only
+ * push out the fields that do repeat (the caller's authorization, a
+ * route's metadata) and make both ends encode them again. */
+static nghttp2_nv make_nv_once(const char *name, const char *value)
+{
+    nghttp2_nv nv = make_nv(name, value);
+    nv.flags = NGHTTP2_NV_FLAG_NO_INDEX;
+    return nv;
+}
+
 int32_t kumo__rpc_h2_submit(struct kumo__rpc_conn *conn, struct kumo__rpc_call *call)
 {
     struct kumo_rpc_client *c = conn->client;
@@ -88,14 +99,14 @@ int32_t kumo__rpc_h2_submit(struct kumo__rpc_conn *conn, struct kumo__rpc_call *
         /* The budget left now, after any wait for a stream slot. */
         int64_t left = call->deadline - kumo_now_ns();
         kumo_grpc_timeout_format(left > 0 ? left : 1, timeout);
-        nva[n++] = make_nv("grpc-timeout", timeout);
+        nva[n++] = make_nv_once("grpc-timeout", timeout);
     }
     if (call->request_id)
-        nva[n++] = make_nv("x-request-id", call->request_id);
+        nva[n++] = make_nv_once("x-request-id", call->request_id);
     if (call->authorization)
         nva[n++] = make_nv("authorization", call->authorization);
     if (call->traceparent)
-        nva[n++] = make_nv("traceparent", call->traceparent);
+        nva[n++] = make_nv_once("traceparent", call->traceparent);
     if (call->tracestate)
         nva[n++] = make_nv("tracestate", call->tracestate);
     for (size_t i = 0; i < call->n_md; i++)

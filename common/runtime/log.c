@@ -219,6 +219,22 @@ static int ci_contains(const char *hay, const char *needle)
 
 static int is_secret_key(const char *key)
 {
+    /* Every line checks every key: a short key is lowercased once and
+     * searched with strstr (the markers are lowercase), instead of a
+     * strncasecmp at each of its positions for each marker. */
+    char low[64];
+    size_t n = strlen(key);
+    if (n < sizeof low) {
+        for (size_t i = 0; i <= n; i++) {
+            unsigned char c = (unsigned char)key[i];
+            low[i] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+        }
+        for (size_t i = 0; i < sizeof secret_markers / sizeof secret_markers[0]; i++) {
+            if (strstr(low, secret_markers[i]))
+                return 1;
+        }
+        return 0;
+    }
     for (size_t i = 0; i < sizeof secret_markers / sizeof secret_markers[0]; i++) {
         if (ci_contains(key, secret_markers[i]))
             return 1;
@@ -283,7 +299,11 @@ static void append_header(struct kumo_buf *b, enum kumo_log_level lvl, const cha
      * call site passing it. Ids are lowercase hex: no escaping needed. */
     const struct kumo_trace *t = kumo_trace_current();
     if (t && t->trace_id[0]) {
-        kumo_buf_appendf(b, ",\"trace_id\":\"%s\",\"span_id\":\"%s\"", t->trace_id, t->span_id);
+        kumo_buf_append_str(b, ",\"trace_id\":\"");
+        kumo_buf_append_str(b, t->trace_id);
+        kumo_buf_append_str(b, "\",\"span_id\":\"");
+        kumo_buf_append_str(b, t->span_id);
+        kumo_buf_append_byte(b, '"');
     }
 }
 

@@ -300,7 +300,8 @@ static int render_labels(struct kumo_buf *out, const char *const *labels)
             return -1;
         if (i > 0)
             kumo_buf_append_byte(out, ',');
-        kumo_buf_appendf(out, "%s=\"", labels[i]);
+        kumo_buf_append_str(out, labels[i]);
+        kumo_buf_append(out, "=\"", 2);
         append_escaped_label(out, labels[i + 1]);
         kumo_buf_append_byte(out, '"');
     }

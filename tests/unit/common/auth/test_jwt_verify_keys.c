@@ -241,6 +241,13 @@ static void test_jwt_bearer_parsing(void **state)
         assert_int_equal(kumo_jwt_bearer(bad[i], strlen(bad[i]), &tok, &len), KUMO_ERR_INVALID);
     }
     assert_int_equal(kumo_jwt_bearer(NULL, 0, &tok, &len), KUMO_ERR_INVALID);
+    /* Every byte value: exactly the token68 characters are accepted. */
+    for (int c = 1; c < 256; c++) {
+        char one[] = {'B', 'e', 'a', 'r', 'e', 'r', ' ', 'a', (char)c, 'z', '\0'};
+        int want = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                   strchr("-._~+/=", c) != NULL;
+        assert_int_equal(kumo_jwt_bearer(one, 10, &tok, &len), want ? 0 : KUMO_ERR_INVALID);
+    }
 }
 
 static void test_jwt_strerror_names_every_code(void **state)
