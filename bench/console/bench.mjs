@@ -1,7 +1,7 @@
 // Browser side of the console bench (bench/console/bench.py drives it):
 // Debian chromium + playwright-core against a stack seeded with documents.
 // Prints one JSON line of figures.
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 
@@ -73,6 +73,14 @@ const sampler = (async () => {
 await page.goto(cfg.base + "/documents");
 await page.locator("[data-testid=upload-button]").waitFor();
 const [chooser] = await Promise.all([page.waitForEvent("filechooser"), page.click("[data-testid=upload-button]")]);
+// CONSOLE_BENCH_CPUPROFILE=FILE: the tab's main-thread JavaScript profile
+// during the upload (a .cpuprofile for DevTools), to see where it goes.
+const profileTo = process.env.CONSOLE_BENCH_CPUPROFILE;
+if (profileTo) {
+  await cdp.send("Profiler.enable");
+  await cdp.send("Profiler.setSamplingInterval", { interval: 1000 });
+  await cdp.send("Profiler.start");
+}
 const u0 = Date.now();
 await chooser.setFiles(cfg.bigFile);
 let uploadStart = 0;
@@ -92,6 +100,7 @@ for (;;) {
   await page.waitForTimeout(50);
 }
 const u1 = Date.now();
+if (profileTo) writeFileSync(profileTo, JSON.stringify((await cdp.send("Profiler.stop")).profile));
 sampling = false;
 await sampler;
 out.upload.totalSeconds = (u1 - u0) / 1000;
@@ -99,6 +108,8 @@ out.upload.transferSeconds = uploadStart ? (u1 - uploadStart) / 1000 : null;
 // From the last part sent to the answer of /complete: the multipart upload
 // assembled by kumo-storage, checked, and the version made current.
 out.upload.completeSeconds = completeStart ? (u1 - completeStart) / 1000 : null;
+// Wall-clock marks (epoch ms) to line up with a CPU profile of the run.
+out.upload.marks = { chosen: u0, uploading: uploadStart || null, completing: completeStart || null, done: u1 };
 out.upload.heapBaseMiB = base / 1048576;
 out.upload.heapPeakMiB = peak / 1048576;
 await browser.close();

@@ -42,9 +42,9 @@ def say(msg):
     print("bench/console: " + msg, file=sys.stderr, flush=True)
 
 
-def presign_put(st, port, key):
+def presign_put(st, port, key, host="127.0.0.1"):
     c = botocore.session.get_session().create_client(
-        "s3", region_name="us-east-1", endpoint_url="http://127.0.0.1:%d" % port,
+        "s3", region_name="us-east-1", endpoint_url="http://%s:%d" % (host, port),
         aws_access_key_id=st.storage_access_key_id, aws_secret_access_key=st.storage_secret,
         config=botocore.config.Config(signature_version="s3v4", s3={"addressing_style": "path"}))
     return c.generate_presigned_url("put_object", Params={"Bucket": "kumo", "Key": key}, ExpiresIn=3600)
