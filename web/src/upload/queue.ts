@@ -294,12 +294,24 @@ export class UploadQueue {
     const report = () => this.progress(item.id, { uploaded: loaded.reduce((a, b) => a + b, 0) });
     const slice = (n: number) => item.file.slice((n - 1) * partSize, Math.min(n * partSize, size));
 
+    // Each URL is presigned for its part's checksum (the URLs of the plan,
+    // signed without one, are not used): one call per part and attempt.
+    const targetOf = async (n: number, sha256: string): Promise<PartTargetLike> => {
+      const got = await this.t.presignParts(plan.documentId, plan.version, [n], signal, [sha256]);
+      const t = got.find((p) => p.part_number === n && p.url);
+      if (!t) throw new Error(`no URL for part ${n}`);
+      return t;
+    };
+
     // Checksums, asked for in part order (the worker hashes one part at a
     // time, in the order asked) up to `ahead` parts past the last one taken
-    // by a sender: part k+1.. are hashed while part k is sent. Each part is
-    // hashed once, whatever its PUT attempts.
+    // by a sender: part k+1.. are hashed while part k is sent, and the URL
+    // of a part's first attempt is presigned as soon as its checksum is
+    // known (a retry presigns again). Each part is hashed once, whatever
+    // its PUT attempts.
     const ahead = this.o.partConcurrency;
     const sums: Promise<string>[] = [];
+    const firstTargets: Promise<PartTargetLike>[] = [];
     let asked = 0;
     const askUpTo = (last: number) => {
       for (; asked < Math.min(last, count); ) {
@@ -310,18 +322,13 @@ export class UploadQueue {
           this.progress(item.id, { hashed });
           return sha;
         });
-        p.catch(() => undefined); // awaited by the part's sender; no unhandled rejection meanwhile
+        const t = p.then((sha) => targetOf(n, sha));
+        // Awaited by the part's sender; no unhandled rejection meanwhile.
+        p.catch(() => undefined);
+        t.catch(() => undefined);
         sums[n] = p;
+        firstTargets[n] = t;
       }
-    };
-
-    // Each URL is presigned for its part's checksum (the URLs of the plan,
-    // signed without one, are not used): one call per part and attempt.
-    const targetOf = async (n: number, sha256: string): Promise<PartTargetLike> => {
-      const got = await this.t.presignParts(plan.documentId, plan.version, [n], signal, [sha256]);
-      const t = got.find((p) => p.part_number === n && p.url);
-      if (!t) throw new Error(`no URL for part ${n}`);
-      return t;
     };
 
     let nextPart = 1;
@@ -332,8 +339,9 @@ export class UploadQueue {
         const blob = slice(n);
         const sha256 = await sums[n]!;
         this.check(signal);
+        let attempt = 0;
         const r = await this.withRetry(signal, async () => {
-          const target = await targetOf(n, sha256);
+          const target = await (attempt++ === 0 ? firstTargets[n]! : targetOf(n, sha256));
           loaded[n] = 0;
           return this.t.put(target.url ?? "", target.headers ?? {}, blob, (b) => {
             loaded[n] = b;

@@ -149,7 +149,7 @@ describe("upload queue", () => {
     expect(calls.maxInFlight).toBe(6);
   });
 
-  it("hashes ahead: the next part is hashed while the part before it is sent, each once", async () => {
+  it("hashes ahead: the next part is hashed and its URL presigned while the part before it is sent, each once", async () => {
     const events: string[] = [];
     const { t, calls } = transport({ method: "multipart", partSize: 5 * MiB, partCount: 3 }, {
       hashPart: async (part) => {
@@ -165,9 +165,17 @@ describe("upload queue", () => {
         return { etag: `"e${n}"` };
       },
     });
+    const presign = t.presignParts;
+    t.presignParts = (id, v, nums, s, sums) => {
+      events.push(`presign ${nums.join()}`);
+      return presign(id, v, nums, s, sums);
+    };
     const q = new UploadQueue(t, { partConcurrency: 1 });
     q.add([file(5 * MiB * 2 + 7)]);
     await waitFor(q, (s) => s[0]?.state === "done");
+    // Part 2's URL presigned (with its checksum) before part 1 is sent, once.
+    expect(events.indexOf("presign 2")).toBeLessThan(events.indexOf("sent 1"));
+    expect(events.filter((e) => e.startsWith("presign")).sort()).toEqual(["presign 1", "presign 2", "presign 3"]);
     // One sender: part 2 (and 3) hashed before part 1 is sent, not after.
     expect(events.indexOf(`hash ${5 * MiB}`, events.indexOf(`hash ${5 * MiB}`) + 1)).toBeLessThan(events.indexOf("sent 1"));
     expect(events.indexOf("hash 7")).toBeLessThan(events.indexOf("sent 2"));
