@@ -39,6 +39,19 @@ def cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu(pid):
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                s = f.read()
+        except OSError:
+            continue
+        fields = s[s.rfind(")") + 2:].split()
+        out[tid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
 def run(build):
     base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
     tmp = tempfile.mkdtemp(prefix="kumo-storage-parts.", dir=base)
@@ -72,11 +85,17 @@ def run(build):
                 done.append({"PartNumber": i, "ETag": got["ETag"], "ChecksumSHA256": ck})
             t1 = time.time()
             c1 = cpu_s(pid)
+            th1 = thread_cpu(pid)
             s3.complete_multipart_upload(Bucket="kumo", Key=key, UploadId=up, MultipartUpload={"Parts": done})
             t2 = time.time()
             c2 = cpu_s(pid)
-            print("%-24s parts: %5.2f s wall, %5.2f CPU-s   complete: %5.2f s wall, %5.2f CPU-s   load %s" % (
-                os.path.basename(os.path.abspath(build)), t1 - t0, c1 - c0, t2 - t1, c2 - c1,
+            th2 = thread_cpu(pid)
+            # The busiest thread that lived through the completion: the one
+            # answering it (the rest: threads it started and ended).
+            busiest = max([th2[t] - th1.get(t, 0) for t in th2] or [0])
+            print("%-8s parts: %5.2f s wall, %5.2f CPU-s   complete: %5.2f s wall, %5.2f CPU-s "
+                  "(%.2f on its thread)   load %s" % (
+                os.path.basename(os.path.abspath(build)), t1 - t0, c1 - c0, t2 - t1, c2 - c1, busiest,
                 open("/proc/loadavg").read().split()[0]), flush=True)
             s3.delete_object(Bucket="kumo", Key=key)
     finally:

@@ -307,8 +307,9 @@ export class UploadQueue {
     // time, in the order asked) up to `ahead` parts past the last one taken
     // by a sender: part k+1.. are hashed while part k is sent, and the URL
     // of a part's first attempt is presigned as soon as its checksum is
-    // known (a retry presigns again). Each part is hashed once, whatever
-    // its PUT attempts.
+    // known (a retry presigns again: also what happens should a URL expire,
+    // 403, before a very slow link reaches its part). Each part is hashed
+    // once, whatever its PUT attempts.
     const ahead = this.o.partConcurrency;
     const sums: Promise<string>[] = [];
     const firstTargets: Promise<PartTargetLike>[] = [];
