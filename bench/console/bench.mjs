@@ -1,7 +1,7 @@
 // Browser side of the console bench (bench/console/bench.py drives it):
 // Debian chromium + playwright-core against a stack seeded with documents.
 // Prints one JSON line of figures.
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 
@@ -73,25 +73,40 @@ const sampler = (async () => {
 await page.goto(cfg.base + "/documents");
 await page.locator("[data-testid=upload-button]").waitFor();
 const [chooser] = await Promise.all([page.waitForEvent("filechooser"), page.click("[data-testid=upload-button]")]);
+// CONSOLE_BENCH_CPUPROFILE=FILE: the tab's main-thread JavaScript profile
+// during the upload (a .cpuprofile for DevTools), to see where it goes.
+const profileTo = process.env.CONSOLE_BENCH_CPUPROFILE;
+if (profileTo) {
+  await cdp.send("Profiler.enable");
+  await cdp.send("Profiler.setSamplingInterval", { interval: 1000 });
+  await cdp.send("Profiler.start");
+}
+// The upload item's states, timed in the page as they appear (a
+// MutationObserver): the bench does not poll the tab's main thread, which
+// the upload needs.
+await page.evaluate(() => {
+  const marks = {};
+  window.__uploadMarks = marks;
+  const seen = () => {
+    const st = document.querySelector("[data-testid=upload-item]")?.getAttribute("data-state");
+    if (st && !marks[st]) marks[st] = Date.now();
+  };
+  new MutationObserver(seen).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-state"] });
+});
 const u0 = Date.now();
 await chooser.setFiles(cfg.bigFile);
-let uploadStart = 0;
-let completeStart = 0;
-for (;;) {
-  const st = await page.locator("[data-testid=upload-item]").first().getAttribute("data-state").catch(() => null);
-  if (st === "uploading" && !uploadStart) uploadStart = Date.now();
-  if (st === "completing" && !completeStart) completeStart = Date.now();
-  if (st === "done" || st === "error" || st === "canceled") {
-    out.upload = { state: st };
-    break;
-  }
-  if (Date.now() - u0 > 600000) {
-    out.upload = { state: "timeout" };
-    break;
-  }
-  await page.waitForTimeout(50);
-}
-const u1 = Date.now();
+const ended = await page
+  .waitForFunction(() => {
+    const m = window.__uploadMarks;
+    return m.done || m.error || m.canceled ? m : null;
+  }, null, { polling: 250, timeout: 600000 })
+  .then((h) => h.jsonValue())
+  .catch(() => null);
+out.upload = { state: ended ? ["done", "error", "canceled"].find((k) => ended[k]) : "timeout" };
+const uploadStart = ended?.uploading ?? 0;
+const completeStart = ended?.completing ?? 0;
+const u1 = ended ? ended[out.upload.state] : Date.now();
+if (profileTo) writeFileSync(profileTo, JSON.stringify((await cdp.send("Profiler.stop")).profile));
 sampling = false;
 await sampler;
 out.upload.totalSeconds = (u1 - u0) / 1000;
@@ -99,7 +114,42 @@ out.upload.transferSeconds = uploadStart ? (u1 - uploadStart) / 1000 : null;
 // From the last part sent to the answer of /complete: the multipart upload
 // assembled by kumo-storage, checked, and the version made current.
 out.upload.completeSeconds = completeStart ? (u1 - completeStart) / 1000 : null;
+// Wall-clock marks (epoch ms) to line up with a CPU profile of the run.
+out.upload.marks = { chosen: u0, uploading: uploadStart || null, completing: completeStart || null, done: u1 };
 out.upload.heapBaseMiB = base / 1048576;
 out.upload.heapPeakMiB = peak / 1048576;
+
+// 4. The browser's own rate in the same run (cfg.rawUrls: presigned
+// single-PUT URLs): the same file PUT in parts of cfg.rawPartBytes, 6 XHRs
+// in flight, nothing hashed, no UI, from a blank page of the same origin.
+if (cfg.rawUrls?.length) {
+  await page.goto(cfg.base + "/signin");
+  await page.evaluate(() => {
+    const i = document.createElement("input");
+    i.type = "file";
+    i.id = "raw-file";
+    document.body.appendChild(i);
+  });
+  await page.setInputFiles("#raw-file", cfg.bigFile);
+  out.raw = await page.evaluate(async ({ urls, partBytes }) => {
+    const file = document.getElementById("raw-file").files[0];
+    const n = Math.ceil(file.size / partBytes);
+    let next = 0;
+    const put = (url, blob) =>
+      new Promise((resolve, reject) => {
+        const x = new XMLHttpRequest();
+        x.open("PUT", url);
+        x.onload = () => (x.status < 300 ? resolve() : reject(new Error("PUT answered " + x.status)));
+        x.onerror = () => reject(new Error("network error"));
+        x.send(blob);
+      });
+    const t0 = performance.now();
+    const sender = async () => {
+      for (let i = next++; i < n; i = next++) await put(urls[i], file.slice(i * partBytes, Math.min((i + 1) * partBytes, file.size)));
+    };
+    await Promise.all(Array.from({ length: 6 }, sender));
+    return { seconds: (performance.now() - t0) / 1000, parts: n };
+  }, { urls: cfg.rawUrls, partBytes: cfg.rawPartBytes });
+}
 await browser.close();
 console.log(JSON.stringify(out));

@@ -22,9 +22,9 @@ await page.evaluate(() => {
 await page.setInputFiles("#ceiling-file", cfg.big);
 let used = 0;
 for (const c of cfg.cases.split(",")) {
-  const [mode, partMiB, inFlight, hash] = c.split(":");
+  const [mode, partMiB, inFlight, flags = ""] = c.split(":");
   const r = await page.evaluate(
-    async ({ urls, partMiB, inFlight, mode, hash }) => {
+    async ({ urls, urls2, partMiB, inFlight, mode, hash, twoHosts }) => {
       const file = document.getElementById("ceiling-file").files[0];
       const ps = partMiB * 1048576;
       const n = Math.ceil(file.size / ps);
@@ -50,13 +50,21 @@ for (const c of cfg.cases.split(",")) {
               x.send(blob);
             });
       const worker = async () => {
-        for (let i = next++; i < n; i = next++) await put(urls[i], part(i));
+        for (let i = next++; i < n; i = next++) await put(twoHosts && i % 2 ? urls2[i] : urls[i], part(i));
       };
       await Promise.all(Array.from({ length: inFlight }, worker));
       await hashing;
       return { seconds: (performance.now() - t0) / 1000, parts: n };
     },
-    { urls: cfg.urls.slice(used), partMiB: +partMiB, inFlight: +inFlight, mode, hash: !!hash },
+    {
+      urls: cfg.urls.slice(used),
+      urls2: cfg.urls2.slice(used),
+      partMiB: +partMiB,
+      inFlight: +inFlight,
+      mode,
+      hash: flags.includes("h"),
+      twoHosts: flags.includes("2"),
+    },
   );
   used += r.parts;
   console.log(`${c}: ${r.seconds.toFixed(2)} s, ${(cfg.size / 1048576 / r.seconds).toFixed(0)} MiB/s`);

@@ -8,8 +8,11 @@ bff) from scripts/kumo_stack.py; a file of CEILING_MIB (512) MiB in /dev/shm;
 `curl -T` of it to a presigned URL twice; then chromium, on a page of the
 BFF's origin (allowed by the data port's CORS), PUTs the same file cut in parts
 to presigned single-PUT URLs (ceiling.mjs), for each case of CEILING_CASES:
-"xhr|fetch:PART_MIB:IN_FLIGHT[:h]" (h = a WebCrypto SHA-256 of each part
-alongside). Prints one line per case; writes nothing in the repository.
+"xhr|fetch:PART_MIB:IN_FLIGHT[:FLAGS]", FLAGS letters: h = a WebCrypto
+SHA-256 of each part alongside, 2 = every other part to the host name
+"localhost" instead of 127.0.0.1 (chromium keeps 6 HTTP/1.1 connections per
+host, so twice as many in flight). CEILING_ROUNDS (1) repeats the cases, in
+the same order. Prints one line per case; writes nothing in the repository.
 
 Usage: bench/console/ceiling.py BUILD_DIR
 """
@@ -30,6 +33,7 @@ from bench import presign_put  # noqa: E402
 
 SIZE = int(os.environ.get("CEILING_MIB", "512")) << 20
 CASES = os.environ.get("CEILING_CASES", "xhr:%d:1,xhr:16:4,xhr:64:4,fetch:64:4,xhr:64:6,xhr:16:4:h" % (SIZE >> 20))
+ROUNDS = int(os.environ.get("CEILING_ROUNDS", "1"))
 
 
 def main():
@@ -59,14 +63,16 @@ def main():
             subprocess.run(["curl", "-sS", "-o", "/dev/null", "-T", big, url], check=True)
             s = time.time() - t0
             print("curl -T: %.2f s, %.0f MiB/s" % (s, (SIZE >> 20) / s), flush=True)
+        cases = ",".join([CASES] * ROUNDS)
         parts = 0
-        for c in CASES.split(","):
+        for c in cases.split(","):
             parts += -(-SIZE // (int(c.split(":")[1]) << 20))
         urls = [presign_put(st, data_port, "t/bench/part-%d.bin" % i) for i in range(parts)]
+        urls2 = [presign_put(st, data_port, "t/bench/part-%d.bin" % i, "localhost") for i in range(parts)]
         cfg = os.path.join(tmp, "cfg.json")
         with open(cfg, "w") as f:
-            json.dump({"bff": "http://127.0.0.1:%d" % st.daemons["bff"].http_port, "urls": urls, "big": big,
-                       "size": SIZE, "cases": CASES, "web": os.path.join(ROOT, "web")}, f)
+            json.dump({"bff": "http://127.0.0.1:%d" % st.daemons["bff"].http_port, "urls": urls, "urls2": urls2,
+                       "big": big, "size": SIZE, "cases": cases, "web": os.path.join(ROOT, "web")}, f)
         return subprocess.run(["node", os.path.join(HERE, "ceiling.mjs"), cfg], cwd=os.path.join(ROOT, "web")).returncode
     finally:
         st.down()

@@ -454,8 +454,10 @@ void stg_store_set_min_free(struct stg_store *st, int64_t bytes);
 /* A temporary file being written, with running MD5 and SHA-256. */
 struct stg_writer;
 
-/* Opens a temporary file computing MD5 and, if want_sha256, SHA-256. */
-enum stg_err stg_writer_open(struct stg_store *st, int want_sha256, struct stg_writer **out);
+/* Opens a temporary file computing MD5 if want_md5 and SHA-256 if
+ * want_sha256 (a digest not computed reads as zeros). */
+enum stg_err stg_writer_open(struct stg_store *st, int want_md5, int want_sha256,
+                             struct stg_writer **out);
 /* Appends n bytes. STG_E_INTERNAL on an I/O error (logged). */
 enum stg_err stg_writer_write(struct stg_writer *w, const void *p, size_t n);
 int64_t stg_writer_size(const struct stg_writer *w);
@@ -546,7 +548,9 @@ enum stg_err stg_mpu_create(struct stg_store *st, const struct stg_meta *init,
 enum stg_err stg_mpu_get(struct stg_store *st, const char *id, const char *key, struct stg_meta *m);
 
 /* Stores the written bytes as part `number` of the upload (replacing an
- * earlier one) and writes its ETag (MD5 hex) to etag_out. ck_alg / ck
+ * earlier one) and writes its ETag to etag_out: the MD5 hex of the bytes,
+ * or, for a writer opened without MD5, the first 16 bytes of the SHA-256
+ * `ck` (then required: STG_E_INTERNAL otherwise) in hex. ck_alg / ck
  * (base64): the flexible checksum the data port verified on the PUT
  * (STG_CK_NONE: none), kept with the part for completion. Consumes w. */
 enum stg_err stg_mpu_put_part(struct stg_store *st, const char *id, const char *key, int number,

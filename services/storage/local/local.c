@@ -23,6 +23,7 @@
 #define MARKER_TEXT    "kumo-storage layout 1\n"
 #define COPY_CHUNK     (1024 * 1024)
 #define WRITEBACK_STEP (8 * 1024 * 1024)
+#define APPEND_STEP    (8 * 1024 * 1024)
 /* Bodies larger than this hash their MD5 on a second thread (digest.c). */
 #define OFFLOAD_MIN (4 * 1024 * 1024)
 
@@ -205,9 +206,10 @@ enum stg_err stg__writer_open(struct stg_store *st, unsigned flags, struct stg_w
     return STG_OK;
 }
 
-enum stg_err stg_writer_open(struct stg_store *st, int want_sha256, struct stg_writer **out)
+enum stg_err stg_writer_open(struct stg_store *st, int want_md5, int want_sha256,
+                             struct stg_writer **out)
 {
-    return stg__writer_open(st, W_MD5 | (want_sha256 ? W_SHA256 : 0), out);
+    return stg__writer_open(st, (want_md5 ? W_MD5 : 0) | (want_sha256 ? W_SHA256 : 0), out);
 }
 
 /* Starts writing back each WRITEBACK_STEP of the file as soon as it is
@@ -297,6 +299,55 @@ void stg_writer_discard(struct stg_writer *w)
         return;
     unlinkat(w->st->tmpfd, w->name, 0);
     stg__writer_free(w);
+}
+
+void stg__writer_set_sha256(struct stg_writer *w, const uint8_t sha256[32])
+{
+    memcpy(w->shav, sha256, 32);
+}
+
+enum stg_err stg__writer_append_file(struct stg_writer *w, int in, int64_t len)
+{
+    if (w->flags != 0 || w->finished)
+        return stg__io_error("append to a hashing writer", EINVAL);
+    loff_t off = 0;
+    int in_kernel = 1;
+    uint8_t *buf = NULL;
+    enum stg_err e = STG_OK;
+    while (off < len) {
+        size_t want = len - off > APPEND_STEP ? APPEND_STEP : (size_t)(len - off);
+        ssize_t k;
+        if (in_kernel) {
+            /* Writes at (and advances) the writer's file position. */
+            k = copy_file_range(in, &off, w->fd, NULL, want, 0);
+            if (k < 0 &&
+                (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+                in_kernel = 0; /* not between these files: through a buffer */
+                continue;
+            }
+        } else {
+            if (buf == NULL)
+                buf = kumo_malloc(COPY_CHUNK);
+            k = pread(in, buf, want < COPY_CHUNK ? want : COPY_CHUNK, off);
+            int rc = k > 0 ? write_all(w->fd, buf, (size_t)k) : 0;
+            if (rc != 0) {
+                e = stg__io_error("write", rc);
+                break;
+            }
+            if (k > 0)
+                off += k;
+        }
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            e = stg__io_error("append file", k < 0 ? errno : EIO); /* EIO: shorter than len */
+            break;
+        }
+        w->size += (int64_t)k;
+        start_writeback(w);
+    }
+    kumo_free(buf);
+    return e;
 }
 
 enum stg_err stg__copy_fd(struct stg_writer *w, int in)

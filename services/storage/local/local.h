@@ -105,6 +105,41 @@ void stg__remove_tree(int dirfd, const char *name);
  * STG_E_INTERNAL (logged). */
 enum stg_err stg__copy_fd(struct stg_writer *w, int in);
 
+/* Appends the first `len` bytes of fd `in` (from its offset 0, which it
+ * leaves alone) to writer w, which must compute no digest (opened with
+ * flags 0): copy_file_range where the kernel can (no copy through this
+ * process), else through a buffer. For a caller that hashes the same
+ * bytes itself, on another thread if it likes, and then gives the
+ * writer their SHA-256 (stg__writer_set_sha256). Returns STG_OK, or an
+ * error (logged) also when `in` is shorter than len. */
+enum stg_err stg__writer_append_file(struct stg_writer *w, int in, int64_t len);
+
+/* The SHA-256 that stg_writer_digests reports for a writer computing
+ * none: the caller's, of exactly the bytes it had the writer take. */
+void stg__writer_set_sha256(struct stg_writer *w, const uint8_t sha256[32]);
+
+/* ---- multipart.c, assemble.c ---- */
+
+/* The file name of a part in its upload's directory, "<NNNNN>.<ETag>". */
+void stg__part_file(const struct stg_part *p, char out[48]);
+
+/* Reads the checksum kept beside part file `part` (the one its PUT
+ * carried, verified by the data port): 0 (filled), or -1 if none. */
+int stg__part_ck(int dfd, const char part[48], enum stg_ck_alg *alg, char b64[STG_CK_B64_MAX]);
+
+/* Assembles the listed parts (checked against the stored ones by the
+ * caller) of the upload directory dfd into a new writer *out, ready for
+ * stg_object_put with its SHA-256; md5s receives MD5(concatenated binary
+ * part ETags). With the upload's checksum algorithm (m->ck_alg) it checks
+ * every listed part checksum against the kept one and sets m->ck_value:
+ * for COMPOSITE, as S3 does, the checksum of the concatenated binary part
+ * checksums, base64, then "-<parts>"; for FULL_OBJECT the checksum of the
+ * whole object. On a checksum problem: STG_E_INVALID_PART with *why set
+ * (stg_why_part_checksum, stg_why_part_no_checksum), nothing kept. */
+enum stg_err stg__mpu_assemble(struct stg_store *st, int dfd, const struct stg_part *want, size_t n,
+                               struct stg_meta *m, struct stg_writer **out, uint8_t md5s[16],
+                               const char **why);
+
 /* Logs an I/O failure and returns STG_E_INTERNAL. */
 enum stg_err stg__io_error(const char *what, int err);
 

@@ -1,8 +1,8 @@
 /* Multipart uploads in the local backend. An upload is a directory
  * mpu/<id>/ holding upload.json (the final object's settings) and one file
- * per part named <NNNNN>.<md5 hex>, so a part's number, ETag and bytes
- * appear together in one rename. Completion streams the parts into a new
- * object file (computing its SHA-256) and commits it like a PUT. */
+ * per part named <NNNNN>.<ETag hex>, so a part's number, ETag and bytes
+ * appear together in one rename. Completion has the parts assembled into a
+ * new object file (assemble.c) and commits it like a PUT. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -169,7 +169,7 @@ static enum stg_err scan_parts(int dfd, struct stg_part **out, size_t *n)
     return STG_OK;
 }
 
-static void part_file(const struct stg_part *p, char out[48])
+void stg__part_file(const struct stg_part *p, char out[48])
 {
     snprintf(out, 48, "%05d.%s", p->number, p->etag);
 }
@@ -185,8 +185,7 @@ static void ck_file(const char part[48], char out[52])
     snprintf(out, 52, "%s" CK_SUFFIX, part);
 }
 
-/* Reads the kept checksum of part file `part`: 0 (filled), or -1 if none. */
-static int part_ck(int dfd, const char part[48], enum stg_ck_alg *alg, char b64[STG_CK_B64_MAX])
+int stg__part_ck(int dfd, const char part[48], enum stg_ck_alg *alg, char b64[STG_CK_B64_MAX])
 {
     char name[52];
     ck_file(part, name);
@@ -216,10 +215,19 @@ enum stg_err stg_mpu_put_part(struct stg_store *st, const char *id, const char *
         stg_writer_discard(w);
         return STG_E_NO_SUCH_UPLOAD;
     }
-    uint8_t md5[16];
-    stg_writer_digests(w, md5, NULL);
+    /* The ETag: the part's MD5, or without one the part's verified
+     * SHA-256 cut to an MD5's length (an opaque quoted value either way,
+     * as S3's own part ETags are for SSE-KMS; the file name keeps its
+     * shape). */
+    uint8_t tag[STG_CK_MAX_LEN];
+    int md5 = (w->flags & W_MD5) != 0;
+    stg_writer_digests(w, md5 ? tag : NULL, NULL);
+    if (!md5 && (ck_alg != STG_CK_SHA256 || ck == NULL || stg_ck_unb64(ck, ck_alg, tag) != 0)) {
+        stg_writer_discard(w);
+        return stg__io_error("part without MD5 or SHA-256", EINVAL);
+    }
     struct stg_part p = {.number = number};
-    kumo_hex_encode(md5, 16, p.etag);
+    kumo_hex_encode(tag, 16, p.etag);
     int rc = stg__writer_seal(w);
     if (rc != 0) {
         stg_writer_discard(w);
@@ -239,13 +247,13 @@ enum stg_err stg_mpu_put_part(struct stg_store *st, const char *id, const char *
         for (size_t i = 0; e == STG_OK && i < n; i++) {
             if (parts[i].number != number)
                 continue;
-            part_file(&parts[i], name);
+            stg__part_file(&parts[i], name);
             unlinkat(dfd, name, 0);
             ck_file(name, ckname);
             unlinkat(dfd, ckname, 0);
         }
         kumo_free(parts);
-        part_file(&p, name);
+        stg__part_file(&p, name);
         ck_file(name, ckname);
         unlinkat(dfd, ckname, 0); /* left by an interrupted PUT of the same bytes */
         if (e == STG_OK && ck_alg != STG_CK_NONE && ck && *ck) {
@@ -325,125 +333,6 @@ const char stg_why_part_checksum[] = "a part's checksum does not match";
 const char stg_why_part_no_checksum[] =
     "a part listed with a checksum was uploaded without one (x-amz-checksum-<algorithm>)";
 
-#define COPY_PIECE (256 * 1024)
-
-/* Copies the part file fd into the writer, feeding the part's checksum and
- * the whole object's (either may be of STG_CK_NONE). */
-static enum stg_err copy_part(struct stg_writer *w, int fd, struct stg_cksum *part,
-                              struct stg_cksum *whole)
-{
-    uint8_t *buf = kumo_malloc(COPY_PIECE);
-    enum stg_err e = STG_OK;
-    for (;;) {
-        ssize_t n = read(fd, buf, COPY_PIECE);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            e = stg__io_error("read part", errno);
-            break;
-        }
-        if (n == 0)
-            break;
-        stg_ck_update(part, buf, (size_t)n);
-        stg_ck_update(whole, buf, (size_t)n);
-        e = stg_writer_write(w, buf, (size_t)n);
-        if (e != STG_OK)
-            break;
-    }
-    kumo_free(buf);
-    return e;
-}
-
-/* Streams the parts into a writer; md5s receives MD5(concatenated part
- * MD5s). With the upload's checksum algorithm (m->ck_alg) it computes each
- * part's checksum, checks it against the one the client listed, and sets
- * m->ck_value: for COMPOSITE, as S3 does, the checksum of the concatenated
- * binary part checksums, base64, then "-<parts>"; for FULL_OBJECT the
- * checksum of the whole object. */
-static enum stg_err assemble(struct stg_store *st, int dfd, const struct stg_part *want, size_t n,
-                             struct stg_meta *m, struct stg_writer **out, uint8_t md5s[16],
-                             const char **why)
-{
-    struct stg_writer *w;
-    enum stg_err e = stg__writer_open(st, W_SHA256, &w);
-    if (e != STG_OK)
-        return e;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(ctx, EVP_md5(), NULL);
-    struct stg_cksum whole, of_parts;
-    stg_ck_init(&whole, m->ck_type == STG_CK_FULL_OBJECT ? m->ck_alg : STG_CK_NONE);
-    stg_ck_init(&of_parts, m->ck_type == STG_CK_COMPOSITE ? m->ck_alg : STG_CK_NONE);
-    for (size_t i = 0; e == STG_OK && i < n; i++) {
-        char name[48];
-        uint8_t raw[16];
-        part_file(&want[i], name);
-        kumo_hex_decode(want[i].etag, 32, raw, 16);
-        EVP_DigestUpdate(ctx, raw, 16);
-        /* The part's checksum: the one its PUT carried (verified by the
-         * data port), which a listed one must equal; in the upload's
-         * algorithm it is also the part's share of the COMPOSITE value,
-         * else that is computed while copying. */
-        enum stg_ck_alg kept_alg = STG_CK_NONE;
-        char kept[STG_CK_B64_MAX];
-        int has_kept = part_ck(dfd, name, &kept_alg, kept) == 0;
-        if (want[i].ck_alg != STG_CK_NONE && !has_kept) {
-            *why = stg_why_part_no_checksum;
-            e = STG_E_INVALID_PART;
-            break;
-        }
-        if (want[i].ck_alg != STG_CK_NONE &&
-            (want[i].ck_alg != kept_alg || strcmp(want[i].ck, kept) != 0)) {
-            *why = stg_why_part_checksum;
-            e = STG_E_INVALID_PART;
-            break;
-        }
-        uint8_t pck[STG_CK_MAX_LEN];
-        size_t plen = 0;
-        int use_kept = has_kept && kept_alg == m->ck_alg && stg_ck_unb64(kept, kept_alg, pck) == 0;
-        if (use_kept)
-            plen = stg_ck_len(kept_alg);
-        int fd = stg__openat(dfd, name, O_RDONLY, 0);
-        if (fd < 0) {
-            e = stg__io_error("open part", fd);
-            break;
-        }
-        struct stg_cksum part;
-        stg_ck_init(&part, use_kept ? STG_CK_NONE : m->ck_alg);
-        e = copy_part(w, fd, &part, &whole);
-        close(fd);
-        if (use_kept)
-            stg_ck_free(&part);
-        else
-            plen = stg_ck_final(&part, pck);
-        stg_ck_update(&of_parts, pck, plen);
-    }
-    unsigned len;
-    EVP_DigestFinal_ex(ctx, md5s, &len);
-    EVP_MD_CTX_free(ctx);
-    uint8_t ck[STG_CK_MAX_LEN];
-    size_t cklen = stg_ck_final(m->ck_type == STG_CK_COMPOSITE ? &of_parts : &whole, ck);
-    stg_ck_free(&of_parts);
-    stg_ck_free(&whole);
-    if (e != STG_OK) {
-        stg_writer_discard(w);
-        return e;
-    }
-    m->ck_value[0] = '\0';
-    if (m->ck_alg != STG_CK_NONE) {
-        char b64[STG_CK_B64_MAX];
-        stg_ck_b64(ck, cklen, b64);
-        /* base64 of at most 32 bytes (44) and "-10000" fit STG_CK_B64_MAX. */
-        char v[STG_CK_B64_MAX + 24];
-        if (m->ck_type == STG_CK_COMPOSITE)
-            snprintf(v, sizeof v, "%s-%zu", b64, n);
-        else
-            snprintf(v, sizeof v, "%s", b64);
-        snprintf(m->ck_value, sizeof m->ck_value, "%.*s", STG_CK_B64_MAX - 1, v);
-    }
-    *out = w;
-    return STG_OK;
-}
-
 /* Moves the upload out of sight, then deletes it. */
 static void drop_upload(struct stg_store *st, const char *id)
 {
@@ -470,7 +359,7 @@ static enum stg_err complete_locked(struct stg_store *st, int dfd, const char *i
     struct stg_writer *w = NULL;
     uint8_t md5s[16];
     if (e == STG_OK)
-        e = assemble(st, dfd, want, n, m, &w, md5s, why);
+        e = stg__mpu_assemble(st, dfd, want, n, m, &w, md5s, why);
     if (e != STG_OK)
         return e;
     char hex[33];

@@ -786,8 +786,10 @@ class Suite:
                                   part_number=i, sha256=sums[i - 1])
                 expect("x-amz-checksum-sha256" in [h.name.lower() for h in r.headers], r.headers)
                 st, h, b = self.put_presigned(r, p)
+                # Its ETag: the SHA-256 it carried, cut to 16 bytes (no MD5 computed).
                 expect(st == 200 and h.get("x-amz-checksum-sha256") ==
-                       base64.b64encode(sums[i - 1]).decode(), (st, h, b[:200]))
+                       base64.b64encode(sums[i - 1]).decode() and
+                       h.get("etag") == '"%s"' % sums[i - 1][:16].hex(), (st, h, b[:200]))
                 etags.append(h["etag"])
             bad = [sums[0], sha256(b"other")]
             for got, want in (([sums[0], b""], "every part"), ([sums[0], sums[1][:31]], "32 bytes"),
@@ -803,11 +805,12 @@ class Suite:
                 r = self.rpc.call("PresignUploadPart", self.tok, key=key, upload_id=up,
                                   part_number=2)
                 st, h, _ = self.put_presigned(r, parts[1])
-                expect(st == 200 and h["etag"] == etags[1], (st, h))
+                # Without its SHA-256 the part's ETag is its MD5 again.
+                expect(st == 200 and h["etag"] == '"%s"' % md5_hex(parts[1]), (st, h))
                 code, msg = self.rpc.error(
                     "CompleteMultipartUpload", self.tok, key=key, upload_id=up,
                     parts=[cp(part_number=i + 1, etag=e, sha256=sums[i])
-                           for i, e in enumerate(etags)])
+                           for i, e in enumerate([etags[0], h["etag"]])])
                 expect(code == "INVALID_ARGUMENT" and "without one" in msg, (code, msg))
                 r = self.rpc.call("PresignUploadPart", self.tok, key=key, upload_id=up,
                                   part_number=2, sha256=sums[1])
@@ -1593,6 +1596,60 @@ class Suite:
         expect(st == 400 and s3_code(b) == "InvalidPart", (st, b))
         expect(self.stat_code(key) == "NOT_FOUND", "completed with a wrong part checksum")
 
+    @case("part ETags: a part PUT declaring its SHA-256 (header or aws-chunked trailer) "
+          "without Content-MD5 gets that SHA-256's first 16 bytes (hex) as its ETag, any other "
+          "its MD5; a wrong SHA-256 stores nothing; the object's ETag is MD5(part ETags)-N")
+    def t_part_etags(self):
+        d = self.d
+        parts = [os.urandom(5 * MIB), os.urandom(5 * MIB), os.urandom(5 * MIB), os.urandom(77)]
+        key = self.key("mpu-etag/x.bin")
+        t = "/%s/%s" % (BUCKET, key)
+        hdr = {"x-amz-checksum-algorithm": "SHA256"}
+        st, _, b = http_req(d.data, "POST", t + "?uploads",
+                            signed_headers(d.data, "POST", t + "?uploads", b"", hdr))
+        expect(st == 200, (st, b))
+        up = re.search(rb"<UploadId>([^<]*)<", b).group(1).decode()
+        b64 = [base64.b64encode(sha256(p)).decode() for p in parts]
+        md5_b64 = base64.b64encode(hashlib.md5(parts[1]).digest()).decode()
+        # 1: SHA-256 header; 2: SHA-256 and Content-MD5; 3: SHA-256 trailer; 4: SHA-256 header.
+        want = [sha256(parts[0])[:16].hex(), md5_hex(parts[1]), sha256(parts[2])[:16].hex(),
+                sha256(parts[3])[:16].hex()]
+        etags = []
+        for i, p in enumerate(parts, 1):
+            tp = "%s?partNumber=%d&uploadId=%s" % (t, i, up)
+            if i == 3:
+                tp, h, body = chunked_request(d.data, key, p, "unsigned-trailer",
+                                              trailer=("x-amz-checksum-sha256", b64[2]), target=tp)
+            else:
+                extra = {"x-amz-checksum-sha256": b64[i - 1]}
+                if i == 2:
+                    extra["Content-MD5"] = md5_b64
+                h, body = signed_headers(d.data, "PUT", tp, p, extra), p
+            st, rh, b = http_req(d.data, "PUT", tp, h, body)
+            expect(st == 200 and rh.get("etag") == '"%s"' % want[i - 1], (i, st, rh, b))
+            etags.append(rh["etag"])
+        # A wrong declared SHA-256: BadDigest, the part stays as it was.
+        tp = "%s?partNumber=1&uploadId=%s" % (t, up)
+        st, _, b = http_req(d.data, "PUT", tp, signed_headers(
+            d.data, "PUT", tp, parts[0] + b"!", {"x-amz-checksum-sha256": b64[0]}), parts[0] + b"!")
+        expect(st == 400 and s3_code(b) == "BadDigest", (st, b))
+        tl = "%s?uploadId=%s" % (t, up)
+        st, _, b = http_req(d.data, "GET", tl, signed_headers(d.data, "GET", tl))
+        expect(st == 200 and all(w.encode() in b for w in want), (st, b))
+        xml = "<CompleteMultipartUpload>" + "".join(
+            "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag><ChecksumSHA256>%s</ChecksumSHA256>"
+            "</Part>" % (i, e, c) for i, (e, c) in enumerate(zip(etags, b64), 1)) + \
+            "</CompleteMultipartUpload>"
+        st, _, b = http_req(d.data, "POST", tl, signed_headers(d.data, "POST", tl, xml.encode()),
+                            xml.encode())
+        whole = hashlib.md5(b"".join(bytes.fromhex(w) for w in want)).hexdigest() + "-4"
+        expect(st == 200 and whole.encode() in b, (st, b))
+        st, h, got = http_req(d.data, "GET", t, signed_headers(d.data, "GET", t))
+        expect(st == 200 and got == b"".join(parts) and h.get("etag") == '"%s"' % whole,
+               (st, h.get("etag"), whole))
+        o = self.stat(key)
+        expect(o.sha256 == sha256(b"".join(parts)), o)
+
     @case("ListObjectsV2: prefix, delimiter, max-keys pages, start-after, encoding-type=url; "
           "bad tokens refused; unsigned, other buckets and ListObjects v1 not served")
     def t_list_objects(self):
@@ -1972,7 +2029,7 @@ def main():
                      "t_archive", "t_copy_delete", "t_limits", "t_cors", "t_atomic_overwrite",
                      "t_sdk_default_checksums", "t_awscli_checksums", "t_awscli_ls",
                      "t_chunked_signed", "t_chunked_unsigned_trailer", "t_chunked_errors",
-                     "t_checksum_errors", "t_mpu_checksums", "t_list_objects",
+                     "t_checksum_errors", "t_mpu_checksums", "t_part_etags", "t_list_objects",
                      "t_big", "t_disconnect", "t_crash",
                      "t_shutdown"):
             if only and name not in only:

@@ -7,7 +7,8 @@
 //    with WebCrypto (native, sha_ni where the CPU has it). Parts are hashed
 //    one at a time, so the worker holds at most one part's bytes whatever
 //    the number of parts in flight. Answers { id, b64 } (base64, as
-//    x-amz-checksum-sha256 carries it) or { id, error }.
+//    x-amz-checksum-sha256 carries it) or { id, error }; { id, cancel }
+//    drops a part not yet hashed (no answer).
 import { createSHA256 } from "hash-wasm";
 
 const CHUNK = 4 * 1024 * 1024;
@@ -38,9 +39,14 @@ function base64(bytes: Uint8Array): string {
 }
 
 let parts: Promise<void> = Promise.resolve();
+// Parts asked for and not yet hashed, so that a canceled upload's parts
+// (asked ahead of their sending) are dropped unread: { cancel: id }.
+const pending = new Set<number>();
 
 function hashPart(id: number, part: Blob) {
+  pending.add(id);
   parts = parts.then(async () => {
+    if (!pending.delete(id)) return; // canceled meanwhile
     try {
       const digest = await crypto.subtle.digest("SHA-256", await part.arrayBuffer());
       self.postMessage({ id, b64: base64(new Uint8Array(digest)) });
@@ -50,7 +56,8 @@ function hashPart(id: number, part: Blob) {
   });
 }
 
-self.onmessage = async (e: MessageEvent<{ file?: Blob; id?: number; part?: Blob }>) => {
+self.onmessage = async (e: MessageEvent<{ file?: Blob; id?: number; part?: Blob; cancel?: boolean }>) => {
+  if (e.data.cancel && e.data.id !== undefined) return void pending.delete(e.data.id);
   if (e.data.part && e.data.id !== undefined) return hashPart(e.data.id, e.data.part);
   try {
     await hashFile(e.data.file as Blob);

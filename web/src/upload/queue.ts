@@ -10,7 +10,12 @@
 // with that checksum and the PUT sends it as x-amz-checksum-sha256 (the
 // data port checks the bytes); complete declares every part's checksum
 // (checked again against the stored parts, as S3's SHA256 COMPOSITE), so
-// nothing waits for a whole-file hash. Progress, cancel and retry per file.
+// nothing waits for a whole-file hash. Hashing runs ahead of the sending, a
+// few parts in front (only their checksums are kept, never their bytes), so
+// a sender finding its next part hashed starts it at once. Progress, cancel
+// and retry per file; byte progress is published at most every
+// PROGRESS_EMIT_MS (state changes at once): a re-render per progress event
+// of each part in flight costs the tab more CPU than it is worth.
 
 export interface PartTargetLike {
   part_number?: number;
@@ -93,12 +98,16 @@ const defaultSleep = (ms: number, signal: AbortSignal) =>
 
 let seq = 0;
 
+/** Byte progress (uploaded, hashed) reaches subscribers at most this often. */
+export const PROGRESS_EMIT_MS = 200;
+
 export class UploadQueue {
   private items: UploadItem[] = [];
   private controllers = new Map<string, AbortController>();
   private listeners = new Set<() => void>();
   private running = 0;
   private snapshot: readonly UploadItem[] = [];
+  private emitTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly o: Required<Omit<QueueOptions, "onDone">> & Pick<QueueOptions, "onDone">;
 
   constructor(private readonly t: UploadTransport, opts: QueueOptions = {}) {
@@ -121,6 +130,10 @@ export class UploadQueue {
   getSnapshot = (): readonly UploadItem[] => this.snapshot;
 
   private emit() {
+    if (this.emitTimer !== null) {
+      clearTimeout(this.emitTimer);
+      this.emitTimer = null;
+    }
     this.snapshot = this.items.map((i) => ({ ...i }));
     for (const l of this.listeners) l();
   }
@@ -129,6 +142,17 @@ export class UploadQueue {
     const it = this.items.find((i) => i.id === id);
     if (it) Object.assign(it, p);
     this.emit();
+  }
+
+  /** Byte counts only: published with the next emit, at the latest after
+   * PROGRESS_EMIT_MS. */
+  private progress(id: string, p: Pick<Partial<UploadItem>, "uploaded" | "hashed">) {
+    const it = this.items.find((i) => i.id === id);
+    if (it) Object.assign(it, p);
+    this.emitTimer ??= setTimeout(() => {
+      this.emitTimer = null;
+      this.emit();
+    }, PROGRESS_EMIT_MS);
   }
 
   add(files: Iterable<File>, target: Target = { kind: "new" }): string[] {
@@ -212,11 +236,11 @@ export class UploadQueue {
       } else {
         if (!plan.uploadUrl) throw new Error("no upload URL");
         // The hash runs beside the PUT; it is needed only at completion.
-        const hashing = known ? Promise.resolve(known) : this.t.hash(item.file, (b) => this.patch(item.id, { hashed: b }), signal);
+        const hashing = known ? Promise.resolve(known) : this.t.hash(item.file, (b) => this.progress(item.id, { hashed: b }), signal);
         hashing.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
         const url = plan.uploadUrl;
         await this.withRetry(signal, () =>
-          this.t.put(url, plan.uploadHeaders ?? {}, item.file, (n) => this.patch(item.id, { uploaded: n }), signal),
+          this.t.put(url, plan.uploadHeaders ?? {}, item.file, (n) => this.progress(item.id, { uploaded: n }), signal),
         );
         this.check(signal);
         this.patch(item.id, { state: "completing", uploaded: item.file.size });
@@ -267,7 +291,8 @@ export class UploadQueue {
     let done = 0;
     let hashed = 0;
     this.patch(item.id, { partsTotal: count, partsDone: 0 });
-    const report = () => this.patch(item.id, { uploaded: loaded.reduce((a, b) => a + b, 0) });
+    const report = () => this.progress(item.id, { uploaded: loaded.reduce((a, b) => a + b, 0) });
+    const slice = (n: number) => item.file.slice((n - 1) * partSize, Math.min(n * partSize, size));
 
     // Each URL is presigned for its part's checksum (the URLs of the plan,
     // signed without one, are not used): one call per part and attempt.
@@ -278,17 +303,46 @@ export class UploadQueue {
       return t;
     };
 
+    // Checksums, asked for in part order (the worker hashes one part at a
+    // time, in the order asked) up to `ahead` parts past the last one taken
+    // by a sender: part k+1.. are hashed while part k is sent, and the URL
+    // of a part's first attempt is presigned as soon as its checksum is
+    // known (a retry presigns again: also what happens should a URL expire,
+    // 403, before a very slow link reaches its part). Each part is hashed
+    // once, whatever its PUT attempts.
+    const ahead = this.o.partConcurrency;
+    const sums: Promise<string>[] = [];
+    const firstTargets: Promise<PartTargetLike>[] = [];
+    let asked = 0;
+    const askUpTo = (last: number) => {
+      for (; asked < Math.min(last, count); ) {
+        const n = ++asked;
+        const blob = slice(n);
+        const p = this.withRetry(signal, () => this.t.hashPart(blob, signal)).then((sha) => {
+          hashed += blob.size;
+          this.progress(item.id, { hashed });
+          return sha;
+        });
+        const t = p.then((sha) => targetOf(n, sha));
+        // Awaited by the part's sender; no unhandled rejection meanwhile.
+        p.catch(() => undefined);
+        t.catch(() => undefined);
+        sums[n] = p;
+        firstTargets[n] = t;
+      }
+    };
+
     let nextPart = 1;
     const worker = async () => {
       while (nextPart <= count) {
         const n = nextPart++;
-        const start = (n - 1) * partSize;
-        const blob = item.file.slice(start, Math.min(start + partSize, size));
-        const sha256 = await this.withRetry(signal, () => this.t.hashPart(blob, signal));
-        hashed += blob.size;
-        this.patch(item.id, { hashed });
+        askUpTo(n + ahead);
+        const blob = slice(n);
+        const sha256 = await sums[n]!;
+        this.check(signal);
+        let attempt = 0;
         const r = await this.withRetry(signal, async () => {
-          const target = await targetOf(n, sha256);
+          const target = await (attempt++ === 0 ? firstTargets[n]! : targetOf(n, sha256));
           loaded[n] = 0;
           return this.t.put(target.url ?? "", target.headers ?? {}, blob, (b) => {
             loaded[n] = b;
@@ -299,8 +353,7 @@ export class UploadQueue {
         loaded[n] = blob.size;
         etags.push({ part_number: n, etag: r.etag, sha256 });
         done++;
-        this.patch(item.id, { partsDone: done });
-        report();
+        this.patch(item.id, { partsDone: done, uploaded: loaded.reduce((a, b) => a + b, 0) });
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.o.partConcurrency, count) }, worker));

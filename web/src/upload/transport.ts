@@ -54,6 +54,7 @@ function partHasher() {
         const id = next++;
         const stop = () => {
           waiting.delete(id);
+          w.postMessage({ id, cancel: true });
           reject(new AbortedError());
         };
         const done = () => signal.removeEventListener("abort", stop);

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { UploadQueue, type Plan, type UploadItem, type UploadTransport } from "../../src/upload/queue";
+import { PROGRESS_EMIT_MS, UploadQueue, type Plan, type UploadItem, type UploadTransport } from "../../src/upload/queue";
 
 const MiB = 1024 * 1024;
 
@@ -147,6 +147,65 @@ describe("upload queue", () => {
     q.add([file(5 * MiB * 8)]);
     await waitFor(q, (s) => s[0]?.state === "done");
     expect(calls.maxInFlight).toBe(6);
+  });
+
+  it("hashes ahead: the next part is hashed and its URL presigned while the part before it is sent, each once", async () => {
+    const events: string[] = [];
+    const { t, calls } = transport({ method: "multipart", partSize: 5 * MiB, partCount: 3 }, {
+      hashPart: async (part) => {
+        events.push(`hash ${part.size}`);
+        return `sum-${part.size}`;
+      },
+      put: async (url, _h, body, onProgress) => {
+        const n = url.split("/").pop();
+        events.push(`put ${n}`);
+        await new Promise((r) => setTimeout(r, 20));
+        onProgress(body.size);
+        events.push(`sent ${n}`);
+        return { etag: `"e${n}"` };
+      },
+    });
+    const presign = t.presignParts;
+    t.presignParts = (id, v, nums, s, sums) => {
+      events.push(`presign ${nums.join()}`);
+      return presign(id, v, nums, s, sums);
+    };
+    const q = new UploadQueue(t, { partConcurrency: 1 });
+    q.add([file(5 * MiB * 2 + 7)]);
+    await waitFor(q, (s) => s[0]?.state === "done");
+    // Part 2's URL presigned (with its checksum) before part 1 is sent, once.
+    expect(events.indexOf("presign 2")).toBeLessThan(events.indexOf("sent 1"));
+    expect(events.filter((e) => e.startsWith("presign")).sort()).toEqual(["presign 1", "presign 2", "presign 3"]);
+    // One sender: part 2 (and 3) hashed before part 1 is sent, not after.
+    expect(events.indexOf(`hash ${5 * MiB}`, events.indexOf(`hash ${5 * MiB}`) + 1)).toBeLessThan(events.indexOf("sent 1"));
+    expect(events.indexOf("hash 7")).toBeLessThan(events.indexOf("sent 2"));
+    expect(events.filter((e) => e.startsWith("hash")).length).toBe(3);
+    expect(calls.complete[0]).toEqual([1, 2, 3].map((n) => ({ part_number: n, etag: `"e${n}"`, sha256: `sum-${n === 3 ? 7 : 5 * MiB}` })));
+  });
+
+  it("publishes byte progress at most every PROGRESS_EMIT_MS, state changes at once", async () => {
+    const { t } = transport({}, {
+      put: async (_u, _h, body, onProgress) => {
+        for (let i = 1; i <= 500; i++) onProgress(i);
+        await new Promise((r) => setTimeout(r, PROGRESS_EMIT_MS * 1.5));
+        onProgress(body.size);
+        return { etag: '"x"' };
+      },
+    });
+    const q = new UploadQueue(t);
+    const seen: [string, number][] = [];
+    q.subscribe(() => {
+      const i = q.getSnapshot()[0]!;
+      seen.push([i.state, i.uploaded]);
+    });
+    q.add([file(1000)]);
+    await waitFor(q, (s) => s[0]?.state === "done");
+    const uploading = seen.filter(([s]) => s === "uploading");
+    // 501 progress events, a handful of snapshots: the one after the burst carries its last count.
+    expect(uploading.length).toBeLessThan(6);
+    expect(uploading.some(([, n]) => n === 500)).toBe(true);
+    expect(seen.map(([s]) => s)).toContain("completing");
+    expect(seen[seen.length - 1]).toEqual(["done", 1000]);
   });
 
   it("a failing part hash fails the upload before completing", async () => {
