@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/clock.h" /* kumo_now_ns, which handlers time with */
 #include "base/errors.h"
 
 struct kumo_rpc_call; /* one RPC in progress; owned by the server */
@@ -178,9 +179,6 @@ void *kumo_rpc_call_service_data(const struct kumo_rpc_call *call);
  * the call. */
 void kumo_rpc_call_set_state(struct kumo_rpc_call *call, void *state);
 void *kumo_rpc_call_state(const struct kumo_rpc_call *call);
-
-/* CLOCK_MONOTONIC now, in nanoseconds. */
-int64_t kumo_now_ns(void);
 
 /* A call no client made, for background work that reuses a handler's
  * helpers (an arena, errors, a deadline, a request id, a principal): e.g.

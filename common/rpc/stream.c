@@ -23,13 +23,6 @@
  * this the stream is reset. */
 #define DISCARD_MAX (64u * 1024)
 
-int64_t kumo_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* ---- call lifetime ---- */
 
 static struct kumo_rpc_call *call_new(struct kumo__conn *conn, int32_t stream_id)

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
-#include "rpc/rpc.h"
+#include "base/clock.h"
 
 #define PEER_MAX 64
 
