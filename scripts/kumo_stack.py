@@ -602,9 +602,10 @@ class Stack:
     def has_binary(self, svc):
         return os.access(self.bin(svc), os.X_OK)
 
-    def up(self, services=SERVICES):
+    def up(self, services=SERVICES, env=None):
         """start_mariadb, secrets, migrate, bootstrap, then the daemons in
-        order users, storage, documents, bff (skipping missing binaries).
+        order users, storage, documents, bff (skipping missing binaries);
+        env maps a service to extra environment for its daemon.
         Returns the list of started daemon names."""
         if not self.has_binary("users"):
             raise StackError("%s is missing (make all)" % self.bin("users"))
@@ -618,7 +619,7 @@ class Stack:
         for svc in SERVICES:
             if svc not in services or not self.has_binary(svc):
                 continue
-            self.start(svc)
+            self.start(svc, env=(env or {}).get(svc))
             started.append(svc)
         return started
 

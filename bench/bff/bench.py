@@ -222,15 +222,8 @@ def start_gateway(build, docs_port, tmp):
 def start_stack(st):
     """MariaDB, migrations, the demo tenant, then users, storage, documents
     (one jobs worker) and kumo-bff (rate limits off). Returns (documents, bff)."""
-    st.start_mariadb()
-    st.secrets()
-    st.migrate("users")
-    st.migrate("documents")
-    st.bootstrap()
-    st.start("users")
-    st.start("storage")
-    docs = st.start("documents", env={"KUMO_JOBS_WORKERS": "1"})
-    return docs, st.start("bff", env=BFF_ENV)
+    st.up(env={"documents": {"KUMO_JOBS_WORKERS": "1"}, "bff": BFF_ENV})
+    return st.daemons["documents"], st.daemons["bff"]
 
 
 def seed_document(st, base_url, tmp):
