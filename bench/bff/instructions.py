@@ -55,8 +55,9 @@ def h2load(args, url, n):
         raise RuntimeError("h2load: not every GET succeeded:\n" + p.stdout[-600:])
 
 
-def count(pid, tmp, args, url):
-    """Instructions per GET of kumo-bff (pid) over N GETs."""
+def count(pid, tmp, args, url, label):
+    """Instructions per GET of kumo-bff (pid) over N GETs; with BENCH_KEEP_DUMPS=DIR the
+    callgrind dump is kept there as callgrind.LABEL."""
     h2load(args, url, 500)
     subprocess.run(["callgrind_control", "-z", str(pid)], capture_output=True, check=True)
     h2load(args, url, N)
@@ -72,6 +73,10 @@ def count(pid, tmp, args, url):
         with open(dump) as f:
             for line in f:
                 if line.startswith("totals:") or line.startswith("summary:"):
+                    keep = os.environ.get("BENCH_KEEP_DUMPS")
+                    if keep:  # for callgrind_annotate: where the instructions go
+                        os.makedirs(keep, exist_ok=True)
+                        shutil.copy(dump, os.path.join(keep, "callgrind." + label.replace("/", "")))
                     return int(line.split()[1]) / N
         time.sleep(0.1)
     raise RuntimeError("no totals in " + dump)
@@ -98,7 +103,7 @@ def main():
               "per GET (callgrind) |" % (build, N))
         print("|---|---:|")
         for label, args in (("h2c", auth), ("HTTP/1.1", ["--h1"] + auth)):
-            print("| %s | %.0f |" % (label, count(bff.pid, tmp, args, doc_url)), flush=True)
+            print("| %s | %.0f |" % (label, count(bff.pid, tmp, args, doc_url, label)), flush=True)
         return 0
     finally:
         st.down()
