@@ -1,29 +1,32 @@
 /* The h2c front-end (HTTP/2 over cleartext with prior knowledge, as
  * `curl --http2-prior-knowledge` speaks it) on the same port as HTTP/1.1:
  * the listener hands a connection whose first bytes are the HTTP/2 preface
- * to bff_h2c_serve, which runs an nghttp2 server session on it in the
- * connection's own thread. Each complete request (END_STREAM) goes through
- * the same core as HTTP/1.1 (bff_handle) on a thread of the handler pool
- * (pool.h), so the streams of one connection are served side by side; the
- * pool thread hands the answer back through an eventfd. A GET of a
- * BFF_ASYNC route needs no pool thread: it is started on the connection's
- * thread (bff_handle_start), and finished (bff_handle_resume) and
- * answered by the RPC client's I/O thread that received the RPC's answer,
- * when it can take the connection's lock at once (no hand-off back to the
- * connection's thread); the I/O thread sends the answers it finished once
- * it has delivered every RPC answer of its read (kumo_rpc_client_defer:
- * one send for them all), only what the socket takes without blocking,
- * leaving the rest to the connection's thread, so a slow reader never
- * holds it up. Otherwise the answer goes back through
- * the same eventfd and is finished on the connection's thread. The
- * nghttp2 session is used only under the connection's lock, which its
- * thread holds except while it waits in poll(2). Limits: the body limit while reading DATA
- * (413), BFF_MAX_HEADERS headers, 64 KiB of header list, and
- * KUMO_CLIENT_TIMEOUT twice: a connection without an open stream that long
- * is closed (PINGs or a trickled preface do not keep it), and a request
- * still being received that long after its HEADERS began is answered 408
- * and reset: trickling bytes must not hold a connection thread forever. */
+ * to bff_h2c_serve. The connection is served by an event loop, the I/O
+ * thread of the RPC client to kumo-documents (kumo_rpc_client_event_base):
+ * its bytes are read there, its nghttp2 server session runs there, and a
+ * GET of a BFF_ASYNC route is started there (bff_handle_start: its RPC
+ * goes out from the thread that sends it, no wake-up across threads),
+ * answered there when the RPC's answer arrives (bff_handle_resume) and
+ * written there: once every RPC answer of one read is delivered
+ * (kumo_rpc_client_defer), the answers ready on a connection go out in
+ * one send. Any other request (bff_handle) runs on a thread of the handler
+ * pool (pool.h), so the streams of one connection are served side by side;
+ * the pool thread hands the stream back through the connection's `done`
+ * list and a libevent event. An asynchronous request whose RPC was made
+ * on another client (kumo-users) comes back the same way. The socket is
+ * non-blocking: what it does not take waits for EV_WRITE, and nghttp2 is
+ * asked for more only once that is out. The thread that called
+ * bff_h2c_serve only waits for the loop to be done with the connection
+ * (a condition variable; it takes no part in serving), then lingers after
+ * a GOAWAY and frees. Limits: the body limit while reading DATA (413),
+ * BFF_MAX_HEADERS headers, 64 KiB of header list, and KUMO_CLIENT_TIMEOUT
+ * three times: a connection without an open stream that long is closed
+ * (PINGs or a trickled preface do not keep it), a request still being
+ * received that long after its HEADERS began is answered 408 and reset
+ * (trickling bytes must not hold a stream forever), and a client that
+ * takes none of our bytes for that long is disconnected. */
 #include <errno.h>
+#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <nghttp2/nghttp2.h>
@@ -32,15 +35,16 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/eventfd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
 #include "bff.h"
 #include "pool.h"
+#include "rpc_client/client.h"
 #include "runtime/connlimit.h"
 #include "runtime/log.h"
 #include "base/pctenc.h"
@@ -82,6 +86,10 @@ struct h2_stream {
 /* How long a stream answered 408 may go on sending before it is reset. */
 #define CUT_GRACE_NS (1000LL * 1000000)
 
+/* How often the loop looks at a connection's clocks (idle, slow
+ * requests, a stalled reader) and at the drain flags. */
+#define TICK_MS 100
+
 struct h2_conn {
     struct bff *app;
     int fd;
@@ -92,26 +100,39 @@ struct h2_conn {
                               call on_stream_close */
     int failed;
     struct bff_pool *pool, *cheap; /* the lanes (http1.c) */
-    int efd;                       /* eventfd: a pool thread finished a stream */
-    int outstanding;               /* streams with a pool thread */
+    int outstanding;               /* streams with a pool thread or an RPC out */
     int goaway;                    /* GOAWAY sent (drain): later streams are refused */
     int32_t last_id;               /* the GOAWAY's last stream id */
     int32_t refuse[8];             /* streams past it, to be refused after mem_recv */
     int n_refuse;
+    atomic_int *draining, *stopping;
+    struct kumo_connlimit *limit;
+    struct kumo_connlimit_slot *slot;
+    int idle;            /* as told to `limit`: no stream open */
+    int64_t idle_since;  /* no stream open since (kumo_now_ns) */
+    /* The loop's events: readable, writable (only while `out` holds bytes),
+     * the clock, the first send (SETTINGS), streams handed back. */
+    struct event *rd, *wr, *tick, *kick, *back;
+    pthread_t loop; /* the loop's thread (set by its first callback, before
+                       any stream exists) */
+    int loop_known;
+    struct kumo_buf out; /* bytes the socket did not take yet */
+    size_t out_off;      /* sent of them */
+    int64_t out_since;   /* when the socket last took nothing of `out` */
+    int wr_on;
+    int ending; /* the loop is done reading and writing: streams still out
+                   come back through `back`, then `finished` */
+    /* Handed back by pool threads (and by another client's I/O thread). */
     pthread_mutex_t done_mu;
-    struct h2_stream *done; /* served, waiting to be answered */
-    /* The session's lock: held by the connection's thread except in
-     * poll(2); taken by an I/O thread only with trylock (never waits). */
-    pthread_mutex_t mu;
-    struct kumo_buf pend; /* output an I/O thread could not send at once */
-    int ending;           /* the thread left its loop: no more inline answers */
-    /* An I/O thread sends the answers it finished once it has delivered
-     * every RPC answer of its read (kumo_rpc_client_defer): one send for
-     * them all. `later_queued`: that send is pending on some I/O thread;
-     * `io_refs`: such sends not run yet (the connection outlives them). */
+    struct h2_stream *done;
+    /* The answers finished while an RPC client delivered one read's answers
+     * go out once it is done (kumo_rpc_client_defer): one send for all. */
     struct kumo_rpc_deferred later;
-    atomic_int later_queued;
-    atomic_int io_refs;
+    int later_queued;
+    /* The loop's end of the connection, told to bff_h2c_serve's thread. */
+    pthread_mutex_t fin_mu;
+    pthread_cond_t fin_cv;
+    int finished;
 };
 
 static void unlink_all(struct h2_conn *c, struct h2_stream *st)
@@ -135,84 +156,112 @@ static void stream_free(struct h2_conn *c, struct h2_stream *st)
     kumo_free(st);
 }
 
-/* Sends all of data[0..len) (the socket blocks, up to SO_SNDTIMEO).
- * Returns 0, or -1 with the connection marked failed. */
-static int send_all(struct h2_conn *c, const uint8_t *data, size_t len)
+static void know_loop(struct h2_conn *c)
 {
-    while (len > 0) {
-        ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
+    if (!c->loop_known) {
+        c->loop = pthread_self();
+        c->loop_known = 1;
+    }
+}
+
+static int on_loop(const struct h2_conn *c)
+{
+    return pthread_equal(pthread_self(), c->loop);
+}
+
+/* The loop is done with the connection: tells bff_h2c_serve's thread,
+ * which frees it. Nothing may touch `c` after this. */
+static void finish(struct h2_conn *c)
+{
+    pthread_mutex_lock(&c->fin_mu);
+    c->finished = 1;
+    pthread_cond_signal(&c->fin_cv);
+    pthread_mutex_unlock(&c->fin_mu);
+}
+
+/* Stops reading and writing (closing, failed, or the drain deadline);
+ * finished at once when no stream is out, else when the last comes back
+ * (take_done). Returns 1 when finished: the caller must not touch `c`. */
+static int end_conn(struct h2_conn *c)
+{
+    if (!c->ending) {
+        c->ending = 1;
+        event_del(c->rd);
+        event_del(c->wr);
+        event_del(c->tick);
+        event_del(c->kick);
+    }
+    if (c->outstanding > 0)
+        return 0;
+    finish(c);
+    return 1;
+}
+
+/* Sends out[out_off..) without blocking. Returns 0 (some may be left, with
+ * EV_WRITE armed), or -1 with the connection failed. */
+static int send_out(struct h2_conn *c)
+{
+    while (c->out_off < c->out.len) {
+        ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
         if (n <= 0) {
             c->failed = 1;
             return -1;
         }
-        data += n;
-        len -= (size_t)n;
+        c->out_off += (size_t)n;
+        c->out_since = kumo_now_ns();
     }
-    return 0;
-}
-
-/* Sends data[0..len): blocking on the connection's thread; with `nowait`
- * (an I/O thread) only what the socket takes now, the rest kept in c->pend
- * for the connection's thread (and everything once c->pend holds bytes,
- * which must go first). Returns 0, or -1 with the connection failed. */
-static int out_send(struct h2_conn *c, const uint8_t *data, size_t len, int nowait)
-{
-    if (!nowait)
-        return send_all(c, data, len);
-    if (c->pend.len == 0) {
-        ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-            c->failed = 1;
-            return -1;
+    if (c->out_off == c->out.len) {
+        kumo_buf_reset(&c->out);
+        c->out_off = 0;
+        if (c->wr_on) {
+            event_del(c->wr);
+            c->wr_on = 0;
         }
-        if (n > 0) {
-            data += n;
-            len -= (size_t)n;
-        }
+    } else if (!c->wr_on) {
+        event_add(c->wr, NULL);
+        c->wr_on = 1;
     }
-    if (len)
-        kumo_buf_append(&c->pend, data, len);
     return 0;
 }
 
 /* Sends what nghttp2 has queued, gathered into as few send(2) calls as
  * it fits (the answers finished in one loop iteration go out together,
- * not a syscall per frame), after what an I/O thread left in c->pend;
- * `nowait` as in out_send. Returns 0 or -1. Under c->mu. */
-static int flush(struct h2_conn *c, int nowait)
+ * not a syscall per frame); nothing more is taken from nghttp2 while the
+ * socket still holds back earlier bytes. Then closes the connection if it
+ * failed or nghttp2 has nothing left to do. Returns 1 when the connection
+ * is finished (the caller must not touch `c`), else 0. Loop only. */
+static int flush(struct h2_conn *c)
 {
-    uint8_t out[32 * 1024];
-    size_t n = 0;
-    if (!nowait && c->pend.len) {
-        if (send_all(c, c->pend.data, c->pend.len) != 0)
-            return -1;
-        kumo_buf_reset(&c->pend);
-    }
-    for (;;) {
-        const uint8_t *data;
-        ssize_t len = nghttp2_session_mem_send(c->sess, &data);
-        if (len < 0) {
-            c->failed = 1;
-            return -1;
+    if (c->ending)
+        return 0;
+    while (!c->failed && c->out.len == 0) {
+        for (;;) {
+            const uint8_t *data;
+            ssize_t len = nghttp2_session_mem_send(c->sess, &data);
+            if (len < 0) {
+                c->failed = 1;
+                break;
+            }
+            if (len == 0)
+                break;
+            kumo_buf_append(&c->out, data, (size_t)len);
+            if (c->out.len >= 64 * 1024)
+                break;
         }
-        if (len == 0)
+        if (c->out.len == 0 || send_out(c) != 0)
             break;
-        if (n + (size_t)len > sizeof out) {
-            if (out_send(c, out, n, nowait) != 0)
-                return -1;
-            n = 0;
-        }
-        if ((size_t)len > sizeof out) {
-            if (out_send(c, data, (size_t)len, nowait) != 0)
-                return -1;
-            continue;
-        }
-        memcpy(out + n, data, (size_t)len);
-        n += (size_t)len;
     }
-    return n ? out_send(c, out, n, nowait) : 0;
+    if (c->failed)
+        return end_conn(c);
+    if (c->out.len == 0 && !nghttp2_session_want_read(c->sess) &&
+        !nghttp2_session_want_write(c->sess))
+        return end_conn(c);
+    return 0;
 }
 
 /* After our GOAWAY, nghttp2 silently ignores a stream the client opens
@@ -448,9 +497,11 @@ static void parse_query(struct h2_stream *st, const char *q)
 
 static void submit_response(struct h2_conn *c, struct h2_stream *st);
 
-/* Runs on a pool thread: the request through the core, then the stream
- * back to its connection's thread. */
-static void serve_job_done(struct h2_stream *st)
+/* Hands a stream back to its connection's loop (from a pool thread, from
+ * another client's I/O thread, or once the loop is ending). One activation
+ * per batch: a stream pushed onto a non-empty list is taken with the one
+ * whose push found it empty, and that push's activation is still to come. */
+static void hand_back(struct h2_stream *st)
 {
     struct h2_conn *c = st->conn;
     pthread_mutex_lock(&c->done_mu);
@@ -458,26 +509,21 @@ static void serve_job_done(struct h2_stream *st)
     st->next_done = c->done;
     c->done = st;
     pthread_mutex_unlock(&c->done_mu);
-    /* One wake-up per batch: take_done reads the eventfd before it takes
-     * the list, so a stream pushed onto a non-empty list is in a batch
-     * whose wake-up is still to be read, or is taken with it. */
-    if (was_empty) {
-        uint64_t one = 1;
-        (void)!write(c->efd, &one, sizeof one);
-    }
+    if (was_empty)
+        event_active(c->back, EV_READ, 0);
 }
 
 /* Runs on a pool thread: the request through the core, then the
- * stream back to its connection's thread. */
+ * stream back to its connection's loop. */
 static void serve_job(void *arg)
 {
     struct h2_stream *st = arg;
     bff_handle(st->conn->app, &st->rq, &st->rs);
-    serve_job_done(st);
+    hand_back(st);
 }
 
 /* A stream is served: back to its pool place, then answered (or freed
- * when its client reset it meanwhile). Under c->mu. */
+ * when its client reset it meanwhile). Loop only. */
 static void stream_served(struct h2_conn *c, struct h2_stream *st)
 {
     st->busy = 0;
@@ -488,68 +534,40 @@ static void stream_served(struct h2_conn *c, struct h2_stream *st)
         submit_response(c, st);
 }
 
-/* An asynchronous stream's RPC is answered (on the RPC client's I/O
- * thread). When the connection's lock is free at once (its thread waits
- * in poll), the request is finished and answered here, with what the
- * socket does not take at once left to the connection's thread; else, or
- * once that thread is leaving, it goes back to it like a pool job. The
- * start (bff_handle_start) ran under the lock, so it is over by now. */
+/* The send of what was answered while an RPC client delivered one read's
+ * answers (deferred by resume_stream). */
+static void send_later(void *arg)
+{
+    struct h2_conn *c = arg;
+    c->later_queued = 0;
+    (void)flush(c);
+}
+
+/* An asynchronous stream's RPC is answered. On the connection's loop (the
+ * kumo-documents client's I/O thread) the request is finished and answered
+ * here, its bytes sent with the other answers of the same read; from
+ * another client's thread, or once the connection is ending, it is handed
+ * back. The start (bff_handle_start) ran on the loop, so it is over. */
 static void resume_stream(void *arg)
 {
     struct h2_stream *st = arg;
     struct h2_conn *c = st->conn;
-    if (pthread_mutex_trylock(&c->mu) != 0) {
-        serve_job_done(st);
+    if (!on_loop(c) || c->ending) {
+        hand_back(st);
         return;
     }
-    if (c->ending) {
-        pthread_mutex_unlock(&c->mu);
-        serve_job_done(st);
-        return;
-    }
-    if (bff_handle_resume(st->async) != 0) {
-        pthread_mutex_unlock(&c->mu); /* another RPC is out */
-        return;
-    }
+    if (bff_handle_resume(st->async) != 0)
+        return; /* another RPC is out */
     st->async = NULL;
     bff_pool_unreserve(c->pool);
     stream_served(c, st);
-    if (!atomic_exchange(&c->later_queued, 1)) {
-        atomic_fetch_add(&c->io_refs, 1);
+    if (!c->later_queued) {
+        c->later_queued = 1;
         kumo_rpc_client_defer(&c->later);
     }
-    pthread_mutex_unlock(&c->mu);
 }
 
-static void wake(struct h2_conn *c)
-{
-    uint64_t one = 1;
-    (void)!write(c->efd, &one, sizeof one);
-}
-
-/* The I/O thread's send of what it answered on the connection (deferred by
- * resume_stream): what the socket takes now, the rest left to the
- * connection's thread, woken for it, for a failure or for a drain that may
- * be over. When the lock is taken, its holder sends: the connection's
- * thread, or woken for it. */
-static void send_later(void *arg)
-{
-    struct h2_conn *c = arg;
-    if (pthread_mutex_trylock(&c->mu) != 0) {
-        atomic_store(&c->later_queued, 0);
-        wake(c);
-    } else {
-        atomic_store(&c->later_queued, 0);
-        if (!c->failed && !c->ending)
-            flush(c, 1);
-        if (c->pend.len || c->failed || c->goaway)
-            wake(c);
-        pthread_mutex_unlock(&c->mu);
-    }
-    atomic_fetch_sub(&c->io_refs, 1); /* past it, c may be gone */
-}
-
-/* Serves a GET of a BFF_ASYNC route on the connection's thread: its checks
+/* Serves a GET of a BFF_ASYNC route on the connection's loop: its checks
  * here, its RPC asynchronously (no pool thread; a place in the pool's
  * bound all the same). Returns 0 when taken care of (answered, or
  * pending), -1 to leave it to the pool. */
@@ -598,19 +616,18 @@ static void serve_stream(struct h2_conn *c, struct h2_stream *st)
     if (rc != 0) {
         st->busy = 0;
         c->outstanding--;
-        if (rc == BFF_POOL_FULL)
-            bff_busy(&st->rs); /* 503 + Retry-After: answered, never dropped */
-        else                   /* no thread to be had (shutting down): serve it here */
-            bff_handle(c->app, &st->rq, &st->rs);
+        /* Full, or no thread to be had (shutting down): 503 + Retry-After,
+         * answered, never dropped. Never served here: the loop is an RPC
+         * client's I/O thread, and bff_handle may make a blocking call. */
+        bff_busy(&st->rs);
         submit_response(c, st);
     }
 }
 
-/* Answers the streams the pool has finished (on the connection's thread). */
-static void take_done(struct h2_conn *c)
+/* Answers the streams handed back (on the loop). Returns 1 when the
+ * connection is finished (the last stream out came back while ending). */
+static int take_done(struct h2_conn *c)
 {
-    uint64_t n;
-    (void)!read(c->efd, &n, sizeof n);
     pthread_mutex_lock(&c->done_mu);
     struct h2_stream *st = c->done;
     c->done = NULL;
@@ -629,6 +646,9 @@ static void take_done(struct h2_conn *c)
         stream_served(c, st);
         st = next;
     }
+    if (c->ending)
+        return c->outstanding == 0 ? end_conn(c) : 0;
+    return 0;
 }
 
 /* Answers a stream still being received past the client timeout with 408
@@ -651,7 +671,7 @@ static void cut_stream(struct h2_conn *c, struct h2_stream *st)
 }
 
 /* Cuts every stream whose request has been arriving for longer than the
- * client timeout (the connection's thread never serves a request itself,
+ * client timeout (the loop never serves a blocking request itself,
  * so the time is the client's). */
 static void cut_slow_streams(struct h2_conn *c)
 {
@@ -708,21 +728,120 @@ static void start_drain(struct h2_conn *c)
     nghttp2_submit_goaway(c->sess, NGHTTP2_FLAG_NONE, c->last_id, NGHTTP2_NO_ERROR, NULL, 0);
 }
 
+/* ---- the loop's callbacks ---- */
+
+static void serve_ready(struct h2_conn *c)
+{
+    while (c->ready) {
+        struct h2_stream *st = c->ready;
+        c->ready = st->next_ready;
+        if (!c->ready)
+            c->ready_tail = &c->ready;
+        serve_stream(c, st);
+    }
+}
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct h2_conn *c = arg;
+    know_loop(c);
+    uint8_t buf[16384];
+    ssize_t got = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (got <= 0 || nghttp2_session_mem_recv(c->sess, buf, (size_t)got) < 0) {
+        (void)end_conn(c);
+        return;
+    }
+    refuse_noted(c);
+    serve_ready(c);
+    (void)flush(c);
+}
+
+static void on_writable(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct h2_conn *c = arg;
+    if (send_out(c) != 0) {
+        (void)end_conn(c);
+        return;
+    }
+    (void)flush(c);
+}
+
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct h2_conn *c = arg;
+    know_loop(c);
+    (void)flush(c);
+}
+
+static void on_back(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct h2_conn *c = arg;
+    know_loop(c);
+    if (take_done(c))
+        return;
+    (void)flush(c);
+}
+
+/* The clock: slow requests, idleness, a reader that takes nothing, the
+ * drain. */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct h2_conn *c = arg;
+    int64_t now = kumo_now_ns(), budget = c->app->s.client_timeout_ms * 1000000;
+    cut_slow_streams(c);
+    /* Only open streams count as activity: a connection that sends
+     * nothing but PINGs or a trickled preface is idle. */
+    if (c->all)
+        c->idle_since = now;
+    if ((!c->all && now - c->idle_since > budget) || atomic_load(c->stopping) ||
+        (c->out.len && now - c->out_since > budget)) {
+        (void)end_conn(c); /* idle, past the drain deadline, or not reading */
+        return;
+    }
+    if (c->idle != !c->all) { /* an idle connection may be closed for a new one */
+        c->idle = !c->all;
+        kumo_connlimit_set_idle(c->limit, c->slot, c->idle);
+    }
+    if (!c->goaway && atomic_load(c->draining))
+        start_drain(c);
+    (void)flush(c);
+}
+
 void bff_h2c_serve(struct bff *app, struct bff_pool *pool, struct bff_pool *cheap, int fd,
                    const char *peer, atomic_int *draining, atomic_int *stopping,
                    struct kumo_connlimit *limit, struct kumo_connlimit_slot *slot)
 {
-    int idle = 0; /* as told to `limit`: no stream open */
-    struct h2_conn c = {.app = app, .fd = fd, .peer = peer, .pool = pool, .cheap = cheap};
+    struct event_base *base = kumo_rpc_client_event_base(app->documents);
+    struct h2_conn c = {.app = app,
+                        .fd = fd,
+                        .peer = peer,
+                        .pool = pool,
+                        .cheap = cheap,
+                        .draining = draining,
+                        .stopping = stopping,
+                        .limit = limit,
+                        .slot = slot};
     c.ready_tail = &c.ready;
-    c.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (c.efd < 0)
-        return;
-    pthread_mutex_init(&c.done_mu, NULL);
-    pthread_mutex_init(&c.mu, NULL);
-    pthread_mutex_lock(&c.mu);
     c.later.fn = send_later;
     c.later.arg = &c;
+    c.idle_since = c.out_since = kumo_now_ns();
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+        return;
+    pthread_mutex_init(&c.done_mu, NULL);
+    pthread_mutex_init(&c.fin_mu, NULL);
+    pthread_cond_init(&c.fin_cv, NULL);
     nghttp2_session_callbacks *cb;
     nghttp2_session_callbacks_new(&cb);
     nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
@@ -736,66 +855,35 @@ void bff_h2c_serve(struct bff *app, struct bff_pool *pool, struct bff_pool *chea
     nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, MAX_STREAMS},
                                    {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, 64 * 1024}};
     nghttp2_submit_settings(c.sess, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]);
-    struct timeval tv = {(time_t)(app->s.client_timeout_ms / 1000), 0};
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     /* Answers go out as soon as they are ready (flush gathers what is
      * ready together): no Nagle delay behind the client's delayed ACK. */
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    int64_t idle_since = kumo_now_ns();
-    uint8_t buf[16384];
+    c.rd = event_new(base, fd, EV_READ | EV_PERSIST, on_readable, &c);
+    c.wr = event_new(base, fd, EV_WRITE | EV_PERSIST, on_writable, &c);
+    c.tick = event_new(base, -1, EV_PERSIST, on_tick, &c);
+    c.kick = event_new(base, -1, 0, on_kick, &c);
+    c.back = event_new(base, -1, 0, on_back, &c);
     kumo_metrics_connection_opened();
-    for (;;) {
-        while (c.ready) {
-            struct h2_stream *st = c.ready;
-            c.ready = st->next_ready;
-            if (!c.ready)
-                c.ready_tail = &c.ready;
-            serve_stream(&c, st);
-        }
-        cut_slow_streams(&c);
-        /* Only open streams count as activity: a connection that sends
-         * nothing but PINGs or a trickled preface is idle. */
-        if (c.all)
-            idle_since = kumo_now_ns();
-        else if (kumo_now_ns() - idle_since > app->s.client_timeout_ms * 1000000)
-            break;
-        if (idle != !c.all) { /* an idle connection may be closed for a new one */
-            idle = !c.all;
-            kumo_connlimit_set_idle(limit, slot, idle);
-        }
-        if (atomic_load(stopping))
-            break; /* past the drain deadline */
-        if (!c.goaway && atomic_load(draining))
-            start_drain(&c);
-        if (flush(&c, 0) != 0 || c.failed)
-            break;
-        if (!nghttp2_session_want_read(c.sess) && !nghttp2_session_want_write(c.sess))
-            break;
-        struct pollfd p[2] = {{fd, POLLIN, 0}, {c.efd, POLLIN, 0}};
-        pthread_mutex_unlock(&c.mu); /* I/O threads may answer streams meanwhile */
-        int r = poll(p, 2, 100);     /* also how soon a drain is seen */
-        pthread_mutex_lock(&c.mu);
-        if (r < 0 && errno != EINTR)
-            break;
-        if (r > 0 && p[1].revents)
-            take_done(&c);
-        if (r <= 0 || !p[0].revents)
-            continue; /* the checks at the top of the loop close or cut */
-        ssize_t got = recv(fd, buf, sizeof buf, 0);
-        if (got <= 0)
-            break;
-        if (nghttp2_session_mem_recv(c.sess, buf, (size_t)got) < 0)
-            break;
-        refuse_noted(&c);
+    if (c.rd && c.wr && c.tick && c.kick && c.back) {
+        struct timeval tv = {0, TICK_MS * 1000};
+        event_add(c.tick, &tv);
+        event_add(c.rd, NULL);
+        event_active(c.kick, EV_WRITE, 0); /* our SETTINGS */
+        pthread_mutex_lock(&c.fin_mu);
+        while (!c.finished)
+            pthread_cond_wait(&c.fin_cv, &c.fin_mu);
+        pthread_mutex_unlock(&c.fin_mu);
     }
-    c.ending = 1; /* the lock stays held: every answer comes back through c.efd */
-    /* A lingering close after GOAWAY: bytes the client sent before it read
-     * our GOAWAY would make the kernel answer the close with a reset, and
-     * a reset can destroy responses not yet read on the client's side. So
-     * our side is shut first and what still arrives is read and dropped
-     * until the client closes (bounded; not once the drain deadline hit). */
+    /* The loop is done with the connection (its events are deleted, no
+     * stream is out): the rest is this thread's. A lingering close after
+     * GOAWAY: bytes the client sent before it read our GOAWAY would make
+     * the kernel answer the close with a reset, and a reset can destroy
+     * responses not yet read on the client's side. So our side is shut
+     * first and what still arrives is read and dropped until the client
+     * closes (bounded; not once the drain deadline hit). */
     if (c.goaway && !c.failed && !atomic_load(stopping)) {
+        uint8_t buf[4096];
         shutdown(fd, SHUT_WR);
         int64_t until = kumo_now_ns() + LINGER_NS;
         for (int64_t left; (left = (until - kumo_now_ns()) / 1000000) > 0;) {
@@ -804,20 +892,16 @@ void bff_h2c_serve(struct bff *app, struct bff_pool *pool, struct bff_pool *chea
                 break;
         }
     }
-    /* Streams still with a pool thread come back, and the I/O threads'
-     * sends are over, before anything is freed. */
-    while (c.outstanding > 0 || atomic_load(&c.io_refs) > 0) {
-        struct pollfd p = {c.efd, POLLIN, 0};
-        if (poll(&p, 1, c.outstanding > 0 ? 1000 : 10) > 0)
-            take_done(&c);
-    }
+    struct event *evs[] = {c.rd, c.wr, c.tick, c.kick, c.back};
+    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
+        if (evs[i])
+            event_free(evs[i]);
     nghttp2_session_del(c.sess);
     while (c.all)
         stream_free(&c, c.all);
-    close(c.efd);
-    kumo_buf_free(&c.pend);
-    pthread_mutex_unlock(&c.mu);
-    pthread_mutex_destroy(&c.mu);
+    kumo_buf_free(&c.out);
+    pthread_cond_destroy(&c.fin_cv);
+    pthread_mutex_destroy(&c.fin_mu);
     pthread_mutex_destroy(&c.done_mu);
     kumo_metrics_connection_closed();
 }

@@ -725,3 +725,8 @@ kumo_code kumo_rpc_client_call(struct kumo_rpc_client *c, const char *path,
     caller_leave(c);
     return code;
 }
+
+struct event_base *kumo_rpc_client_event_base(struct kumo_rpc_client *c)
+{
+    return c->base;
+}

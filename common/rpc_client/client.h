@@ -19,6 +19,7 @@
 #include "base/errors.h"
 
 struct kumo_trace; /* base/trace.h */
+struct event_base; /* libevent */
 
 struct kumo_rpc_client_config {
     const char *target;      /* "host:port", "[v6addr]:port" or "name:port" */
@@ -140,6 +141,16 @@ struct kumo_rpc_deferred {
  * the callbacks can gather their work (e.g. one send(2) for many answers).
  * `d` must stay valid and not be deferred again until fn has started. */
 void kumo_rpc_client_defer(struct kumo_rpc_deferred *d);
+
+/* The event_base of the client's I/O thread (libevent, thread-safe), for a
+ * caller whose own events should run on that thread: a front-end whose
+ * requests become this client's asynchronous calls serves its connections
+ * there, so a request is read, sent upstream, answered and written on one
+ * thread (the calls it makes from that thread are taken without a wake-up
+ * across threads). Callbacks there must not block, like a kumo_rpc_done_fn.
+ * Every event added to it must be deleted and freed before
+ * kumo_rpc_client_free. */
+struct event_base *kumo_rpc_client_event_base(struct kumo_rpc_client *c);
 
 /* Frees s->message and resets *s to OK. NULL is ignored. */
 void kumo_rpc_status_clear(struct kumo_rpc_status *s);
