@@ -108,8 +108,8 @@ struct h2_conn {
     atomic_int *draining, *stopping;
     struct kumo_connlimit *limit;
     struct kumo_connlimit_slot *slot;
-    int idle;            /* as told to `limit`: no stream open */
-    int64_t idle_since;  /* no stream open since (kumo_now_ns) */
+    int idle;           /* as told to `limit`: no stream open */
+    int64_t idle_since; /* no stream open since (kumo_now_ns) */
     /* The loop's events: readable, writable (only while `out` holds bytes),
      * the clock, the first send (SETTINGS), streams handed back. */
     struct event *rd, *wr, *tick, *kick, *back;
