@@ -40,7 +40,6 @@ struct bff_settings {
     int json_max_depth;
     int64_t request_timeout_ms;
     int64_t client_timeout_ms;
-    int http_threads;  /* HTTP/1.1 event-loop threads (MHD) */
     int http_handlers; /* requests served at once (handler threads) */
     int http_queue;    /* requests waiting for a handler; more get 503 */
     int http_max_connections, http_max_per_address; /* runtime/connlimit.h */

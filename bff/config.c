@@ -40,9 +40,6 @@ static const struct kumo_config_var vars[] = {
      "close HTTP connections silent this long, and answer 408 to a request not received whole "
      "(first byte to end of body) within it (slow clients)",
      0, KUMO_SEC_MS, KUMO_HOUR_MS, TO(client_timeout_ms)},
-    {"KUMO_HTTP_THREADS", KUMO_CONFIG_INT, "4",
-     "HTTP/1.1 event-loop threads (they never block: handlers run on KUMO_HTTP_HANDLERS)", 0, 1, 64,
-     TO(http_threads)},
     {"KUMO_HTTP_HANDLERS", KUMO_CONFIG_INT, "64",
      "requests served at once on the HTTP port (each holds a thread while its RPCs run)", 0, 1,
      1024, TO(http_handlers)},

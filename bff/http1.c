@@ -1,13 +1,16 @@
 /* The HTTP port: our own listener peeks at each connection's first bytes;
  * the HTTP/2 preface ("PRI ") goes to the h2c front-end (h2c.c), anything
- * else to libmicrohttpd (MHD_add_connection; MHD_USE_NO_LISTEN_SOCKET) with
- * a few event-loop threads that never block. MHD parses HTTP/1.1; each
+ * else to libmicrohttpd (MHD_add_connection; MHD_USE_NO_LISTEN_SOCKET),
+ * which runs without threads of its own on the event loop that also serves
+ * h2c (the kumo-documents RPC client's I/O thread; see "MHD on the loop"
+ * below), and never blocks there. MHD parses HTTP/1.1; each
  * request becomes a struct bff_request for the core, run on a handler
  * pool while its connection is suspended (MHD_suspend_connection), and
  * its struct bff_response goes back into MHD's when the pool resumes it.
- * A GET of a BFF_ASYNC route takes no pool thread: started on the MHD
- * thread (bff_handle_start), the connection suspended while its RPC is out,
- * resumed by the RPC's answer and finished there (bff_handle_resume).
+ * A GET of a BFF_ASYNC route takes no pool thread: started on the loop
+ * (bff_handle_start), the connection suspended while its RPC is out,
+ * resumed by the RPC's answer (on the same loop) and finished there
+ * (bff_handle_resume).
  * Two pools (lanes): cheap requests (bff_is_cheap: health, OpenAPI,
  * console files) never wait behind requests blocked on a dependency, and
  * a request finding the other pool's queue full is answered 503 with
@@ -23,6 +26,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <errno.h>
+#include <event2/event.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -41,6 +45,7 @@
 #include "runtime/connthread.h"
 #include "runtime/log.h"
 #include "rpc/rpc.h"
+#include "rpc_client/client.h"
 
 struct bff_http {
     struct bff *app;
@@ -56,8 +61,15 @@ struct bff_http {
     atomic_int inflight; /* HTTP/1.1 requests being served */
     atomic_int threads;  /* connection threads (classifying or h2c) */
     pthread_mutex_t conns_mu;
-    struct h1_conn *conns;        /* every MHD connection (read budget) */
-    struct transit *transit;      /* handed to MHD, not started yet */
+    struct h1_conn *conns;   /* every MHD connection (read budget) */
+    struct transit *transit; /* handed to MHD, not started yet */
+    struct pending *adopt;   /* classified HTTP/1.1, for the loop to hand to MHD */
+    /* MHD runs on the loop (the kumo-documents RPC client's I/O thread,
+     * as h2c.c): its epoll descriptor, its next timeout, a run at once
+     * (requests already buffered, a resumed connection: not the timer,
+     * whose re-arming would cancel a pending activation), connections to
+     * adopt. */
+    struct event *mhd_ev, *mhd_timer, *mhd_now, *adopt_ev;
     struct kumo_connlimit *limit; /* KUMO_HTTP_MAX_CONNECTIONS[_PER_ADDRESS] */
     struct bff_pool *pool;        /* handlers (HTTP/1.1 requests and h2c streams) */
     struct bff_pool *cheap;       /* the lane of bff_is_cheap requests */
@@ -67,7 +79,8 @@ struct bff_http {
 };
 
 /* Most connections waiting for their first bytes or speaking h2c at once
- * (one thread each). */
+ * (one thread each; an h2c connection's only waits while the loop serves
+ * it). */
 #define MAX_CONN_THREADS 512
 
 /* The end of the drain left to handlers still running: after it they are
@@ -305,7 +318,7 @@ static void cut_conn(struct h1_conn *hc)
 /* Every ~quarter of a second (50 ms while draining), cuts the connections
  * whose request has been arriving for longer than the client timeout. One
  * whose bytes are waiting unread in the socket is spared this round: the
- * delay is ours (its MHD thread is busy in a handler), not the client's.
+ * delay is ours (the loop is busy), not the client's.
  * While draining it also closes the idle keep-alive connections (shut down:
  * MHD sees the client leave and frees them). */
 static void *watchdog_main(void *arg)
@@ -365,6 +378,16 @@ static int authorized(struct MHD_Connection *conn)
     return a && *a;
 }
 
+/* Resumes a suspended connection and has MHD run on the loop to serve
+ * it: MHD without a listening socket does not watch its own wake-up
+ * (ITC) in its epoll set, so the loop is told through libevent (from any
+ * thread; resumes on the loop in one iteration share one run). */
+static void resume_conn(struct bff_http *h, struct MHD_Connection *conn)
+{
+    MHD_resume_connection(conn);
+    event_active(h->mhd_now, EV_READ, 0);
+}
+
 /* Runs on a pool thread: the request through the core, then the
  * connection back to MHD, which calls on_request again to send it. */
 static void serve_job(void *arg)
@@ -372,7 +395,7 @@ static void serve_job(void *arg)
     struct h1_req *r = arg;
     bff_handle(r->h->app, &r->rq, &r->rs);
     r->served = 1;
-    MHD_resume_connection(r->conn);
+    resume_conn(r->h, r->conn);
 }
 
 /* An asynchronous request's RPC is answered (on the RPC client's
@@ -380,10 +403,10 @@ static void serve_job(void *arg)
 static void resume_req(void *arg)
 {
     struct h1_req *r = arg;
-    MHD_resume_connection(r->conn);
+    resume_conn(r->h, r->conn);
 }
 
-/* Serves a GET of a BFF_ASYNC route on the MHD thread: its checks here,
+/* Serves a GET of a BFF_ASYNC route on the loop: its checks here,
  * its RPC asynchronously with the connection suspended (no pool thread; a
  * place in the pool's bound all the same). Returns 0 when taken care of,
  * -1 to leave it to the pool. */
@@ -397,14 +420,14 @@ static int serve_async(struct bff_http *h, struct h1_req *r)
     if (rc == BFF_POOL_FULL) {
         bff_busy(&r->rs);
         r->served = 1;
-        MHD_resume_connection(r->conn);
+        resume_conn(h, r->conn);
         return 0;
     }
     if (bff_handle_start(h->app, &r->rq, &r->rs, resume_req, r, &r->async) == 0) {
         r->async = NULL;
         bff_pool_unreserve(h->pool);
         r->served = 1;
-        MHD_resume_connection(r->conn);
+        resume_conn(h, r->conn);
     }
     return 0;
 }
@@ -453,12 +476,11 @@ static enum MHD_Result dispatch(struct bff_http *h, struct MHD_Connection *conn,
         return MHD_YES;
     int rc = bff_pool_run(bff_is_cheap(rq) ? h->cheap : h->pool, serve_job, r);
     if (rc != 0) {
-        if (rc == BFF_POOL_FULL)
-            bff_busy(&r->rs);
-        else /* stopping: no thread to be had */
-            bff_handle(h->app, rq, &r->rs);
+        /* Full, or stopping (no thread to be had): 503 + Retry-After. Never
+         * served here: this is the loop, and bff_handle may block on an RPC. */
+        bff_busy(&r->rs);
         r->served = 1;
-        MHD_resume_connection(conn);
+        resume_conn(h, conn);
     }
     return MHD_YES;
 }
@@ -552,6 +574,7 @@ static int listen_on(const struct sockaddr_storage *ss, socklen_t len, int *port
 
 struct pending {
     struct bff_http *h;
+    struct pending *next; /* in h->adopt */
     int fd;
     struct kumo_connlimit_slot *slot;
     struct sockaddr_storage ss;
@@ -617,9 +640,15 @@ static void *conn_main(void *arg)
         pthread_mutex_lock(&h->conns_mu);
         t->next = h->transit;
         h->transit = t;
+        /* MHD runs on the loop and takes connections only there. */
+        int was_empty = h->adopt == NULL;
+        pc->next = h->adopt;
+        h->adopt = pc;
         pthread_mutex_unlock(&h->conns_mu);
-        if (MHD_add_connection(h->d, pc->fd, (const struct sockaddr *)&pc->ss, pc->sl) != MHD_YES)
-            kumo_connlimit_release(h->limit, take_transit(h, pc->fd)); /* MHD closed it */
+        if (was_empty)
+            event_active(h->adopt_ev, EV_READ, 0);
+        atomic_fetch_sub(&h->threads, 1);
+        return NULL; /* pc is the loop's */
     } else {
         if (kind == 2) {
             char peer[64];
@@ -633,6 +662,100 @@ static void *conn_main(void *arg)
     kumo_free(pc);
     atomic_fetch_sub(&h->threads, 1);
     return NULL;
+}
+
+/* ---- MHD on the loop ---------------------------------------------------
+ * MHD runs without threads of its own (external polling, epoll) on the
+ * loop that also serves h2c and receives the RPC answers: an asynchronous
+ * GET is read, started, answered and written there with no hand-off
+ * between threads. Its epoll descriptor is one libevent event; after each
+ * MHD_run its timeout is armed (0 = requests already buffered: run again
+ * at once). A resumed connection (resume_conn) activates the same
+ * event. */
+
+/* The longest wait between runs (MHD's connection timeout is in seconds). */
+#define MHD_MAX_WAIT_MS 1000
+
+static void run_mhd(struct bff_http *h)
+{
+    MHD_run(h->d);
+    MHD_UNSIGNED_LONG_LONG ms = MHD_MAX_WAIT_MS;
+    if (MHD_get_timeout(h->d, &ms) != MHD_YES || ms > MHD_MAX_WAIT_MS)
+        ms = MHD_MAX_WAIT_MS;
+    if (ms == 0) {
+        event_active(h->mhd_now, EV_READ, 0);
+        return;
+    }
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+    evtimer_add(h->mhd_timer, &tv);
+}
+
+static void on_mhd(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    run_mhd(arg);
+}
+
+/* Hands the connections the classifiers queued to MHD (on the loop: MHD
+ * without threads takes them only on the thread that runs it). */
+static void on_adopt(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct bff_http *h = arg;
+    pthread_mutex_lock(&h->conns_mu);
+    struct pending *pc = h->adopt;
+    h->adopt = NULL;
+    pthread_mutex_unlock(&h->conns_mu);
+    while (pc) {
+        struct pending *next = pc->next;
+        /* MHD owns (and closes) the socket from here on; its start
+         * notification takes the slot over. */
+        if (MHD_add_connection(h->d, pc->fd, (const struct sockaddr *)&pc->ss, pc->sl) != MHD_YES)
+            kumo_connlimit_release(h->limit, take_transit(h, pc->fd)); /* MHD closed it */
+        kumo_free(pc);
+        pc = next;
+    }
+    run_mhd(h);
+}
+
+/* Connects MHD to the loop. Returns 0 or -1. */
+static int loop_start(struct bff_http *h)
+{
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
+    struct event_base *loop = kumo_rpc_client_event_base(h->app->documents);
+    if (!di || !loop)
+        return -1;
+    h->mhd_ev = event_new(loop, di->epoll_fd, EV_READ | EV_PERSIST, on_mhd, h);
+    h->mhd_timer = evtimer_new(loop, on_mhd, h);
+    h->mhd_now = event_new(loop, -1, 0, on_mhd, h);
+    h->adopt_ev = event_new(loop, -1, 0, on_adopt, h);
+    if (!h->mhd_ev || !h->mhd_timer || !h->mhd_now || !h->adopt_ev ||
+        event_add(h->mhd_ev, NULL) != 0)
+        return -1;
+    event_active(h->mhd_now, EV_READ, 0);
+    return 0;
+}
+
+/* Disconnects MHD from the loop (waits for a run in progress) and closes
+ * the connections it never adopted. */
+static void loop_stop(struct bff_http *h)
+{
+    struct event *evs[] = {h->mhd_ev, h->mhd_timer, h->mhd_now, h->adopt_ev};
+    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
+        if (evs[i]) {
+            event_del(evs[i]);
+            event_free(evs[i]);
+        }
+    h->mhd_ev = h->mhd_timer = h->mhd_now = h->adopt_ev = NULL;
+    while (h->adopt) {
+        struct pending *pc = h->adopt;
+        h->adopt = pc->next;
+        kumo_connlimit_release(h->limit, take_transit(h, pc->fd));
+        close(pc->fd);
+        kumo_free(pc);
+    }
 }
 
 /* Accepts one connection from the listening socket and gives it a
@@ -733,17 +856,16 @@ int bff_http_start(struct bff *app, struct bff_http **out)
         goto fail;
     }
     unsigned timeout_s = (unsigned)((s->client_timeout_ms + 999) / 1000);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME;
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET |
+                     MHD_ALLOW_SUSPEND_RESUME;
     h->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, kumo_mhd_log,
-        (void *)(intptr_t)KUMO_LOG_DEBUG, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->http_threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->http_max_connections + 64,
-        MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
-        MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
-    if (h->d == NULL || pipe2(h->wake, O_CLOEXEC) != 0) {
+        (void *)(intptr_t)KUMO_LOG_DEBUG, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)s->http_max_connections + 64, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
+    if (h->d == NULL || pipe2(h->wake, O_CLOEXEC) != 0 || loop_start(h) != 0) {
         kumo_log(KUMO_LOG_ERROR, NULL, "cannot start the HTTP server", "error", strerror(errno),
                  NULL);
         goto fail;
@@ -763,6 +885,7 @@ int bff_http_start(struct bff *app, struct bff_http **out)
 
 fail: /* undoes whatever was done, in reverse */
     stop_watchdog(h);
+    loop_stop(h);
     if (h->d)
         MHD_stop_daemon(h->d);
     for (int i = 0; i < 2; i++)
@@ -841,6 +964,7 @@ int bff_http_stop(struct bff_http *h, int64_t deadline)
      * connection (MHD must not stop with one). */
     bff_pool_free(h->pool);
     bff_pool_free(h->cheap);
+    loop_stop(h);
     MHD_stop_daemon(h->d);
     close(h->wake[0]);
     close(h->wake[1]);
