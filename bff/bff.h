@@ -385,7 +385,8 @@ int bff_http_port(const struct bff_http *h);
     "{\"error\":{\"code\":\"deadline_exceeded\",\"message\":\"the request was not received in "    \
     "time\"}}"
 
-/* Serves one h2c connection (h2c.c) until it closes, has no open stream
+/* Serves one h2c connection (h2c.c) on the event loop of app->documents'
+ * RPC client (the calling thread only waits) until it closes, has no open stream
  * for KUMO_CLIENT_TIMEOUT, or *stopping is set (the drain deadline: cut
  * at once). Once *draining is set it sends GOAWAY (NO_ERROR, the last
  * stream the client opened), answers every stream up to it, refuses later
