@@ -176,6 +176,14 @@ const struct bff_route *bff_route_find(const char *method, const char *path,
     return NULL;
 }
 
+size_t bff_route_index(const struct bff_route *r)
+{
+    uintptr_t at = (uintptr_t)r, first = (uintptr_t)bff_routes;
+    if (r == NULL || at < first || at >= (uintptr_t)(bff_routes + N_ROUTES))
+        return N_ROUTES;
+    return (at - first) / sizeof *bff_routes;
+}
+
 int64_t bff_body_limit(const struct bff *app, const char *method, const char *path, int authorized)
 {
     if (!authorized || !method || !path || strcmp(method, "PUT") != 0 ||

@@ -69,6 +69,7 @@ static void test_routes_table(void **state)
         int known;
         assert_ptr_equal(bff_route_find(r->method, (char *)path.data, &p, &known, NULL), r);
         kumo_buf_free(&path);
+        assert_int_equal(bff_route_index(r), i);
         /* POST /auth is KumoCMS's sign-in. */
         int login = strcmp(r->pattern, "/api/v1/auth/login") == 0 ||
                     strcmp(r->pattern, "/api/v1/auth") == 0;
@@ -79,6 +80,16 @@ static void test_routes_table(void **state)
                         strcmp(r->pattern, "/api/v1/healthcheck") == 0 ||
                         strcmp(r->pattern, "/api/v1/openapi.json") == 0);
     }
+}
+
+/* bff_route_index: a row's own number, bff_n_routes for anything else. */
+static void test_routes_index_of_other_routes(void **state)
+{
+    (void)state;
+    struct bff_route copy = bff_routes[0];
+    assert_int_equal(bff_route_index(NULL), bff_n_routes);
+    assert_int_equal(bff_route_index(&copy), bff_n_routes);
+    assert_int_equal(bff_route_index(&bff_routes[bff_n_routes - 1]), bff_n_routes - 1);
 }
 
 /* The full scan of the table that bff_route_find's index stands for: the
@@ -267,6 +278,7 @@ int main(void)
         cmocka_unit_test(test_routes_find),
         cmocka_unit_test(test_routes_table),
         cmocka_unit_test(test_routes_index_agrees_with_scan),
+        cmocka_unit_test(test_routes_index_of_other_routes),
         cmocka_unit_test(test_routes_mappings_name_real_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
