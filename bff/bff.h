@@ -336,6 +336,10 @@ const struct bff_route *bff_route_find(const char *method, const char *path,
                                        struct kumo_web_params *params, int *path_known,
                                        struct kumo_buf *allow);
 
+/* The row of bff_routes that r is, or bff_n_routes for NULL or any route
+ * not in the table. */
+size_t bff_route_index(const struct bff_route *r);
+
 /* Runs a mapped RPC for the request (runner.c). */
 void bff_run(struct bff_ctx *c, const struct bff_op *op);
 

@@ -2,6 +2,9 @@
  * which applies the protections (request id, security headers, CORS, body
  * limit, rate limits, authentication) in one place before the route
  * handler, then records metrics and the access log line. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,6 +197,23 @@ static const struct bff_route *find_route(struct bff_ctx *c)
     return r;
 }
 
+/* The metrics series a route's requests are recorded in, per row of
+ * bff_routes (and one more for the unmatched requests), each looked up on
+ * the first request that records it (a series is rendered from then on)
+ * and kept: labels never change for a row. */
+struct route_series {
+    _Atomic(struct kumo_metrics_method *) rpc;
+    _Atomic(struct kumo_metrics_series *) total[5]; /* by status class */
+    _Atomic(struct kumo_metrics_series *) duration;
+};
+static struct route_series *route_series;
+static pthread_once_t route_series_once = PTHREAD_ONCE_INIT;
+
+static void route_series_alloc(void)
+{
+    route_series = kumo_calloc(bff_n_routes + 1, sizeof *route_series);
+}
+
 static void record(struct bff_ctx *c, const struct bff_route *route, int64_t t0)
 {
     double secs = (double)(kumo_now_ns() - t0) / 1e9;
@@ -221,11 +241,20 @@ static void record(struct bff_ctx *c, const struct bff_route *route, int64_t t0)
                      : st == 503              ? KUMO_CODE_UNAVAILABLE
                      : st == 504              ? KUMO_CODE_DEADLINE_EXCEEDED
                                               : KUMO_CODE_INTERNAL;
-    kumo_metrics_rpc_finished(label, code, secs);
+    pthread_once(&route_series_once, route_series_alloc);
+    struct route_series *rs = &route_series[bff_route_index(route)];
+    struct kumo_metrics_method *rpc = atomic_load_explicit(&rs->rpc, memory_order_acquire);
+    if (rpc == NULL) {
+        rpc = kumo_metrics_method(label);
+        atomic_store_explicit(&rs->rpc, rpc, memory_order_release);
+    }
+    kumo_metrics_rpc_finished_at(rpc, code, secs);
     /* Route template and status class: bounded labels (never the path). */
     static const char *const classes[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
     int cls = st / 100 - 1;
-    const char *klass = cls >= 0 && cls < 5 ? classes[cls] : "5xx";
+    if (cls < 0 || cls >= 5)
+        cls = 4;
+    const char *klass = classes[cls];
     const char *rlabels[] = {"route",
                              route ? route->pattern : "unmatched",
                              "method",
@@ -233,12 +262,24 @@ static void record(struct bff_ctx *c, const struct bff_route *route, int64_t t0)
                              "status_class",
                              klass,
                              NULL};
-    kumo_metrics_counter_addl("kumo_bff_requests_total",
-                              "BFF HTTP requests, by route template, method and status class.",
-                              rlabels, 1);
-    rlabels[4] = NULL;
-    kumo_metrics_observe("kumo_bff_request_duration_seconds",
-                         "BFF HTTP request duration, by route template and method.", rlabels, secs);
+    struct kumo_metrics_series *total = atomic_load_explicit(&rs->total[cls], memory_order_acquire);
+    if (total == NULL) {
+        total = kumo_metrics_counter_series(
+            "kumo_bff_requests_total",
+            "BFF HTTP requests, by route template, method and status class.", rlabels);
+        atomic_store_explicit(&rs->total[cls], total, memory_order_release);
+    }
+    kumo_metrics_series_add(total, 1);
+    struct kumo_metrics_series *duration =
+        atomic_load_explicit(&rs->duration, memory_order_acquire);
+    if (duration == NULL) {
+        rlabels[4] = NULL;
+        duration = kumo_metrics_histogram_series(
+            "kumo_bff_request_duration_seconds",
+            "BFF HTTP request duration, by route template and method.", rlabels);
+        atomic_store_explicit(&rs->duration, duration, memory_order_release);
+    }
+    kumo_metrics_series_observe(duration, secs);
     struct kumo_span_end span_end = {kumo_trace_current(), "server", label, klass, t0,
                                      kumo_now_ns()};
     kumo_trace_end(&span_end);

@@ -69,7 +69,12 @@ int bff_spec_body_errors(const struct bff_spec_op *op, json_t *body, char *msg, 
 int bff_spec_query_error(const struct bff_spec_op *op, const char *name, const char *value,
                          char *msg, size_t cap);
 
-/* The request's operation (by its route), or NULL. */
+/* The operation of route `r` (a row of bff_routes: found once per row;
+ * any other route is looked up), or NULL (also for r NULL). */
+const struct bff_spec_op *bff_spec_of_route(const struct bff_route *r);
+
+/* The request's operation (by its route: the one the core found for it,
+ * else found from its method and path), or NULL. */
 const struct bff_spec_op *bff_spec_of(struct bff_ctx *c);
 /* Checks c->body (parsed) against the request's operation; answers 400
  * and returns -1 on a mismatch, else 0. */

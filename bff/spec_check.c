@@ -4,11 +4,14 @@
  * (members and parameters with a type, an enum and bounds) and the answer
  * must be the BFF's error shape naming the field, which none gives. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "base/alloc.h"
 #include "base/validate.h"
 #include "spec.h"
 
@@ -229,12 +232,38 @@ int bff_spec_query_error(const struct bff_spec_op *op, const char *name, const c
     }
 }
 
+/* The operation of each row of bff_routes, found once. */
+static const struct bff_spec_op **op_of_route;
+static pthread_once_t op_of_route_once = PTHREAD_ONCE_INIT;
+
+static void op_of_route_build(void)
+{
+    op_of_route = kumo_calloc(bff_n_routes ? bff_n_routes : 1, sizeof *op_of_route);
+    for (size_t i = 0; i < bff_n_routes; i++)
+        op_of_route[i] = bff_spec_find(bff_routes[i].method, bff_routes[i].pattern);
+}
+
+const struct bff_spec_op *bff_spec_of_route(const struct bff_route *r)
+{
+    if (r == NULL)
+        return NULL;
+    uintptr_t at = (uintptr_t)r, first = (uintptr_t)bff_routes;
+    if (at < first || at >= (uintptr_t)(bff_routes + bff_n_routes))
+        return bff_spec_find(r->method, r->pattern); /* not a row of the table */
+    pthread_once(&op_of_route_once, op_of_route_build);
+    return op_of_route[(at - first) / sizeof *bff_routes];
+}
+
 const struct bff_spec_op *bff_spec_of(struct bff_ctx *c)
 {
-    struct kumo_web_params params;
-    int known = 0;
-    const struct bff_route *r = bff_route_find(c->rq->method, c->rq->path, &params, &known, NULL);
-    return r ? bff_spec_find(r->method, r->pattern) : NULL;
+    /* The core found the request's route before its handler ran. */
+    const struct bff_route *r = c->async ? c->async->route : NULL;
+    if (r == NULL) {
+        struct kumo_web_params params;
+        int known = 0;
+        r = bff_route_find(c->rq->method, c->rq->path, &params, &known, NULL);
+    }
+    return bff_spec_of_route(r);
 }
 
 int bff_spec_check_body(struct bff_ctx *c)

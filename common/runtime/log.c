@@ -152,6 +152,30 @@ static void append_escaped_ascii(struct kumo_buf *b, unsigned char c)
     }
 }
 
+#define ONES  0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Whether some byte of w is zero (exact: a borrow only reaches bytes above
+ * a zero one). */
+static uint64_t has_zero_byte(uint64_t w)
+{
+    return (w - ONES) & ~w & HIGHS;
+}
+
+/* Whether all 8 bytes at s are printable ASCII other than '"' and '\\'
+ * (0x20..0x7E): what append_escaped copies as it is. */
+static int word_is_plain(const unsigned char *s)
+{
+    uint64_t w;
+    memcpy(&w, s, sizeof w);
+    uint64_t bad = w & HIGHS;                /* >= 0x80 */
+    bad |= (w - ONES * 0x20) & ~w & HIGHS;   /* < 0x20 */
+    bad |= has_zero_byte(w ^ (ONES * 0x7F)); /* DEL */
+    bad |= has_zero_byte(w ^ (ONES * '"'));
+    bad |= has_zero_byte(w ^ (ONES * '\\'));
+    return bad == 0;
+}
+
 /* Appends the escaped body of a JSON string (no quotes). */
 static void append_escaped(struct kumo_buf *b, const char *str, size_t len)
 {
@@ -160,6 +184,8 @@ static void append_escaped(struct kumo_buf *b, const char *str, size_t len)
     kumo_buf_reserve(b, len + 2);
     while (i < len) {
         size_t run = i;
+        while (run + 8 <= len && word_is_plain(s + run))
+            run += 8;
         while (run < len && s[run] >= 0x20 && s[run] < 0x7F && s[run] != '"' && s[run] != '\\')
             run++;
         if (run > i) { /* the common case: plain printable ASCII, copied in one go */
@@ -307,10 +333,66 @@ static void append_header(struct kumo_buf *b, enum kumo_log_level lvl, const cha
     }
 }
 
+/* What a line must know of a field's key: whether it names a secret
+ * (redacted) and whether it is one of the fixed keys (prefixed). Daemons
+ * log the same few keys on every line, so each thread remembers the answer
+ * for short keys, found by the key's text (never by its address: a key
+ * may be a reused buffer). */
+#define KEY_SECRET     1u
+#define KEY_FIXED      2u
+#define KEY_CACHE_LEN  32  /* keys shorter than this are remembered */
+#define KEY_CACHE_SLOT 128 /* a power of two */
+#define KEY_PROBES     4   /* slots a key may take from its own on */
+
+struct key_class {
+    uint8_t known; /* the slot holds text[0..len) */
+    uint8_t len;
+    uint8_t flags; /* KEY_SECRET | KEY_FIXED */
+    char text[KEY_CACHE_LEN];
+};
+
+static _Thread_local struct key_class key_cache[KEY_CACHE_SLOT];
+
+static unsigned classify_key(const char *key)
+{
+    return (is_secret_key(key) ? KEY_SECRET : 0) | (is_fixed_key(key) ? KEY_FIXED : 0);
+}
+
+static unsigned key_flags(const char *key)
+{
+    uint32_t h = 2166136261u; /* FNV-1a of the text, to pick the slot */
+    size_t len = 0;
+    for (; key[len] && len < KEY_CACHE_LEN; len++)
+        h = (h ^ (unsigned char)key[len]) * 16777619u;
+    if (len == KEY_CACHE_LEN)
+        return classify_key(key);
+    /* A line's keys must not evict each other: a key takes the first free
+     * of KEY_PROBES slots, or its own slot when all are taken. */
+    struct key_class *k = NULL;
+    for (size_t i = 0; i < KEY_PROBES; i++) {
+        struct key_class *at = &key_cache[(h + i) & (KEY_CACHE_SLOT - 1)];
+        if (!at->known) {
+            k = at;
+            break;
+        }
+        if (at->len == len && memcmp(at->text, key, len) == 0)
+            return at->flags;
+    }
+    if (k == NULL)
+        k = &key_cache[h & (KEY_CACHE_SLOT - 1)];
+    unsigned flags = classify_key(key);
+    k->known = 1;
+    k->len = (uint8_t)len;
+    k->flags = (uint8_t)flags;
+    memcpy(k->text, key, len);
+    return flags;
+}
+
 static void append_field(struct kumo_buf *b, const char *key, const char *value)
 {
+    unsigned flags = key_flags(key);
     kumo_buf_append_byte(b, ',');
-    if (is_fixed_key(key)) {
+    if (flags & KEY_FIXED) {
         kumo_buf_append_str(b, "\"field_");
         append_escaped(b, key, strlen(key));
         kumo_buf_append_byte(b, '"');
@@ -318,7 +400,7 @@ static void append_field(struct kumo_buf *b, const char *key, const char *value)
         append_value(b, key);
     }
     kumo_buf_append_byte(b, ':');
-    if (is_secret_key(key))
+    if (flags & KEY_SECRET)
         kumo_buf_append_str(b, "\"[redacted]\"");
     else if (value == NULL)
         kumo_buf_append_str(b, "null");

@@ -449,18 +449,48 @@ void kumo_metrics_gauge_addl(const char *name, const char *help, const char *con
         atomic_fetch_add_explicit(&s->value, (uint64_t)delta, memory_order_relaxed);
 }
 
-void kumo_metrics_observe(const char *name, const char *help, const char *const *labels,
-                          double seconds)
+static void observe_series(struct named_series *s, double seconds)
 {
-    struct named_series *s = find_or_add_series(name, help, labels, NAMED_HISTOGRAM);
-    if (s == NULL)
-        return;
     if (!(seconds > 0))
         seconds = 0;
     if (seconds > 1e7)
         seconds = 1e7;
     atomic_fetch_add_explicit(&s->buckets[bucket_index(seconds)], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->sum_ns, (uint64_t)(seconds * 1e9 + 0.5), memory_order_relaxed);
+}
+
+void kumo_metrics_observe(const char *name, const char *help, const char *const *labels,
+                          double seconds)
+{
+    struct named_series *s = find_or_add_series(name, help, labels, NAMED_HISTOGRAM);
+    if (s)
+        observe_series(s, seconds);
+}
+
+struct kumo_metrics_series *kumo_metrics_counter_series(const char *name, const char *help,
+                                                        const char *const *labels)
+{
+    return (struct kumo_metrics_series *)find_or_add_series(name, help, labels, NAMED_COUNTER);
+}
+
+struct kumo_metrics_series *kumo_metrics_histogram_series(const char *name, const char *help,
+                                                          const char *const *labels)
+{
+    return (struct kumo_metrics_series *)find_or_add_series(name, help, labels, NAMED_HISTOGRAM);
+}
+
+void kumo_metrics_series_add(struct kumo_metrics_series *handle, uint64_t v)
+{
+    struct named_series *s = (struct named_series *)handle;
+    if (s && s->fam->kind == NAMED_COUNTER)
+        atomic_fetch_add_explicit(&s->value, v, memory_order_relaxed);
+}
+
+void kumo_metrics_series_observe(struct kumo_metrics_series *handle, double seconds)
+{
+    struct named_series *s = (struct named_series *)handle;
+    if (s && s->fam->kind == NAMED_HISTOGRAM)
+        observe_series(s, seconds);
 }
 
 void kumo_metrics_counter_add(const char *name, const char *help, uint64_t v)

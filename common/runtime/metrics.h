@@ -103,6 +103,23 @@ void kumo_metrics_gauge_addl(const char *name, const char *help, const char *con
 void kumo_metrics_observe(const char *name, const char *help, const char *const *labels,
                           double seconds);
 
+/* A labelled series looked up once, for hot paths that record the same
+ * series again and again (a route's request counter): found or created by
+ * the rules of kumo_metrics_counter_addl / kumo_metrics_observe, NULL where
+ * those would ignore the sample. A series is rendered from its creation
+ * on, so look it up when about to record, as those calls do. Valid for the
+ * life of the process (until kumo_metrics_reset, which is for tests). */
+struct kumo_metrics_series;
+struct kumo_metrics_series *kumo_metrics_counter_series(const char *name, const char *help,
+                                                        const char *const *labels);
+struct kumo_metrics_series *kumo_metrics_histogram_series(const char *name, const char *help,
+                                                          const char *const *labels);
+
+/* kumo_metrics_counter_addl and kumo_metrics_observe through a handle of
+ * the matching kind; NULL is ignored. */
+void kumo_metrics_series_add(struct kumo_metrics_series *s, uint64_t v);
+void kumo_metrics_series_observe(struct kumo_metrics_series *s, double seconds);
+
 /* A collector samples state that lives elsewhere (a DB pool's counts, a
  * filesystem's free space) just before each render, typically with
  * kumo_metrics_gauge_setl. It runs on the rendering thread, so it must not

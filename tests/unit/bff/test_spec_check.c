@@ -40,6 +40,43 @@ static void test_spec_every_route_has_an_operation(void **state)
     assert_null(bff_spec_find("GET", "/api/v1/no-such-route"));
 }
 
+/* The operation kept per route is the one bff_spec_find gives; a request's
+ * is its kept route's when the core found one, else found by its path. */
+static void test_spec_of_route_and_request(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < bff_n_routes; i++)
+        for (int again = 0; again < 2; again++)
+            assert_ptr_equal(bff_spec_of_route(&bff_routes[i]),
+                             bff_spec_find(bff_routes[i].method, bff_routes[i].pattern));
+    assert_null(bff_spec_of_route(NULL));
+    struct bff_route other = {"GET", "/api/v1/documents", 0, NULL, NULL};
+    assert_ptr_equal(bff_spec_of_route(&other), bff_spec_find("GET", "/api/v1/documents"));
+    other.pattern = "/api/v1/no-such-route";
+    assert_null(bff_spec_of_route(&other));
+
+    struct bff_request rq;
+    memset(&rq, 0, sizeof rq);
+    rq.method = "POST";
+    rq.path = "/api/v1/documents/d_1/archive";
+    struct bff_ctx c;
+    memset(&c, 0, sizeof c);
+    c.rq = &rq;
+    assert_ptr_equal(bff_spec_of(&c), bff_spec_find("POST", "/api/v1/documents/{id}/archive"));
+    rq.path = "/api/v1/nothing";
+    assert_null(bff_spec_of(&c));
+    struct bff_async a;
+    memset(&a, 0, sizeof a);
+    c.async = &a;
+    assert_null(bff_spec_of(&c)); /* no kept route: found by path (none) */
+    int known;
+    struct kumo_web_params params;
+    a.route = bff_route_find("GET", "/api/v1/documents", &params, &known, NULL);
+    assert_non_null(a.route);
+    /* The kept route answers, without looking at the path again. */
+    assert_ptr_equal(bff_spec_of(&c), bff_spec_find("GET", "/api/v1/documents"));
+}
+
 static void test_spec_create_document(void **state)
 {
     (void)state;
@@ -124,6 +161,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spec_every_route_has_an_operation),
+        cmocka_unit_test(test_spec_of_route_and_request),
         cmocka_unit_test(test_spec_create_document),
         cmocka_unit_test(test_spec_enums_and_bounds),
         cmocka_unit_test(test_spec_query),

@@ -433,6 +433,96 @@ static void test_json_append_string_escapes(void **state)
     kumo_buf_free(&b);
 }
 
+/* Every byte value at every position of a 24-byte run of plain text (the
+ * 8-byte fast path and the byte loop at each alignment) is escaped as the
+ * byte-by-byte rule says; a byte >= 0x80 alone is invalid UTF-8. */
+static void test_json_append_string_escapes_each_byte_anywhere(void **state)
+{
+    (void)state;
+    for (int c = 0; c < 256; c++) {
+        char esc[8];
+        switch (c) {
+        case '"':
+            snprintf(esc, sizeof esc, "\\\"");
+            break;
+        case '\\':
+            snprintf(esc, sizeof esc, "\\\\");
+            break;
+        case '\n':
+            snprintf(esc, sizeof esc, "\\n");
+            break;
+        case '\r':
+            snprintf(esc, sizeof esc, "\\r");
+            break;
+        case '\t':
+            snprintf(esc, sizeof esc, "\\t");
+            break;
+        case '\b':
+            snprintf(esc, sizeof esc, "\\b");
+            break;
+        case '\f':
+            snprintf(esc, sizeof esc, "\\f");
+            break;
+        default:
+            if (c >= 0x80)
+                snprintf(esc, sizeof esc, "\\ufffd");
+            else if (c < 0x20 || c == 0x7F)
+                snprintf(esc, sizeof esc, "\\u%04x", c);
+            else
+                snprintf(esc, sizeof esc, "%c", c);
+        }
+        for (size_t at = 0; at < 24; at++) {
+            char in[24], want[64];
+            memset(in, 'a', sizeof in);
+            in[at] = (char)c;
+            snprintf(want, sizeof want, "\"%.*s%s%.*s\"", (int)at, in, esc, (int)(23 - at),
+                     in + at + 1);
+            struct kumo_buf b = KUMO_BUF_INIT;
+            kumo__json_append_string(&b, in, sizeof in);
+            kumo_buf_append_byte(&b, 0);
+            if (strcmp((char *)b.data, want) != 0)
+                fail_msg("byte 0x%02x at %zu: %s, want %s", c, at, (char *)b.data, want);
+            kumo_buf_free(&b);
+        }
+    }
+}
+
+/* Keys are classified once per thread by their text: a reused key buffer
+ * with other text is classified again, and more distinct keys than the
+ * cache holds (slots shared) keep their own answers. */
+static void test_log_key_classes_follow_the_text(void **state)
+{
+    (void)state;
+    char key[16];
+    for (int round = 0; round < 3; round++) {
+        snprintf(key, sizeof key, "my_token");
+        kumo_log(KUMO_LOG_INFO, NULL, "m", key, "v1", NULL);
+        json_t *j = one_line();
+        assert_string_equal(str_field(j, "my_token"), "[redacted]");
+        json_decref(j);
+        snprintf(key, sizeof key, "my_tokex"); /* same address, same length */
+        kumo_log(KUMO_LOG_INFO, NULL, "m", key, "v2", NULL);
+        j = one_line();
+        assert_string_equal(str_field(j, "my_tokex"), "v2");
+        json_decref(j);
+        snprintf(key, sizeof key, "msg"); /* a fixed key now */
+        kumo_log(KUMO_LOG_INFO, NULL, "m", key, "v3", NULL);
+        j = one_line();
+        assert_string_equal(str_field(j, "field_msg"), "v3");
+        json_decref(j);
+    }
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 300; i++) {
+            char k[32];
+            snprintf(k, sizeof k, i % 2 ? "k%d_secret" : "k%d_public", i);
+            kumo_log(KUMO_LOG_INFO, NULL, "m", k, "v", NULL);
+            json_t *j = one_line();
+            assert_string_equal(str_field(j, k), i % 2 ? "[redacted]" : "v");
+            json_decref(j);
+        }
+    }
+}
+
 static void test_log_carries_the_current_span(void **state)
 {
     (void)state;
@@ -478,6 +568,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_log_concurrent_lines_do_not_interleave, setup,
                                         teardown),
         cmocka_unit_test(test_json_append_string_escapes),
+        cmocka_unit_test(test_json_append_string_escapes_each_byte_anywhere),
+        cmocka_unit_test_setup_teardown(test_log_key_classes_follow_the_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_carries_the_current_span, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

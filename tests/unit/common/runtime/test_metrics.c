@@ -568,6 +568,102 @@ static void test_metrics_watch_filesystem(void **state)
     kumo_free(t);
 }
 
+/* The lines of `text` that mention "kumo_h_" (caller frees). */
+static char *handle_lines(const char *text)
+{
+    struct kumo_buf b = KUMO_BUF_INIT;
+    for (const char *p = text; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p + 1) : strlen(p);
+        char line[512];
+        snprintf(line, sizeof line, "%.*s", (int)n, p);
+        if (strstr(line, "kumo_h_"))
+            kumo_buf_append(&b, p, n);
+        p += n;
+    }
+    kumo_buf_append_byte(&b, 0);
+    return kumo_buf_steal(&b, NULL);
+}
+
+static const char *const h_ok[] = {"route",        "/r/{id}", "method", "GET",
+                                   "status_class", "2xx",     NULL};
+static const char *const h_bad[] = {"route",        "/r/{id}", "method", "GET",
+                                    "status_class", "4xx",     NULL};
+static const char *const h_route[] = {"route", "/r/{id}", "method", "GET", NULL};
+
+/* The samples both ways record, in the same order. */
+static const struct {
+    int bad;
+    double secs;
+} h_samples[] = {{0, 0.003}, {0, 0.2}, {1, 0.0001}, {0, 20}, {1, -1}};
+
+/* Records h_samples by name and labels; returns the kumo_h_ lines. */
+static char *record_by_name(void)
+{
+    kumo_metrics_reset();
+    for (size_t i = 0; i < sizeof h_samples / sizeof h_samples[0]; i++) {
+        kumo_metrics_counter_addl("kumo_h_total", "Requests.", h_samples[i].bad ? h_bad : h_ok, 1);
+        kumo_metrics_observe("kumo_h_seconds", "Latency.", h_route, h_samples[i].secs);
+    }
+    char *t = render();
+    char *lines = handle_lines(t);
+    kumo_free(t);
+    return lines;
+}
+
+/* The same through handles, each looked up on its first sample. */
+static char *record_by_handle(void)
+{
+    kumo_metrics_reset();
+    struct kumo_metrics_series *total[2] = {NULL, NULL}, *seconds = NULL;
+    for (size_t i = 0; i < sizeof h_samples / sizeof h_samples[0]; i++) {
+        int bad = h_samples[i].bad;
+        if (!total[bad])
+            total[bad] =
+                kumo_metrics_counter_series("kumo_h_total", "Requests.", bad ? h_bad : h_ok);
+        assert_non_null(total[bad]);
+        kumo_metrics_series_add(total[bad], 1);
+        if (!seconds)
+            seconds = kumo_metrics_histogram_series("kumo_h_seconds", "Latency.", h_route);
+        assert_non_null(seconds);
+        kumo_metrics_series_observe(seconds, h_samples[i].secs);
+    }
+    /* A handle of the other kind, or none, records nothing. */
+    kumo_metrics_series_observe(total[0], 1);
+    kumo_metrics_series_add(seconds, 1);
+    kumo_metrics_series_add(NULL, 1);
+    kumo_metrics_series_observe(NULL, 1);
+    char *t = render();
+    char *lines = handle_lines(t);
+    kumo_free(t);
+    return lines;
+}
+
+/* Recording through handles renders exactly what recording by name does;
+ * a handle is NULL where the named call would ignore the sample. */
+static void test_metrics_series_handles_render_the_same(void **state)
+{
+    (void)state;
+    char *by_name = record_by_name();
+    char *by_handle = record_by_handle();
+    assert_non_null(strstr(by_name, "kumo_h_total{route=\"/r/{id}\",method=\"GET\","
+                                    "status_class=\"2xx\"} 3\n"));
+    assert_non_null(strstr(by_name, "kumo_h_seconds_count{route=\"/r/{id}\",method=\"GET\"} 5\n"));
+    assert_string_equal(by_handle, by_name);
+    kumo_free(by_name);
+    kumo_free(by_handle);
+
+    kumo_metrics_gauge_set("kumo_h_gauge", "A gauge.", 1);
+    assert_null(kumo_metrics_counter_series("kumo_h_gauge", "Not a counter.", NULL));
+    assert_null(kumo_metrics_histogram_series("kumo_h_total", "Not a histogram.", h_ok));
+    assert_null(kumo_metrics_counter_series("bad name", "x", NULL));
+    assert_null(
+        kumo_metrics_counter_series("kumo_h_total", "x", (const char *[]){"le", "1", NULL}));
+    /* Looking up again gives the same series. */
+    assert_ptr_equal(kumo_metrics_counter_series("kumo_h_total", "Requests.", h_ok),
+                     kumo_metrics_counter_series("kumo_h_total", "Requests.", h_ok));
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, reset, reset)
 
 int main(void)
@@ -593,6 +689,7 @@ int main(void)
         T(test_metrics_series_per_family_are_bounded),
         T(test_metrics_collectors_run_at_render),
         T(test_metrics_watch_filesystem),
+        T(test_metrics_series_handles_render_the_same),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
