@@ -93,6 +93,10 @@ struct kumo_db {
     pthread_cond_t guard_cv;
     pthread_t guard_thread;
     int guard_started, guard_stop;
+    /* When the watchdog wakes next (0 = not before it is signalled): a
+     * guarded call whose deadline is no earlier needs no wake-up, so calls
+     * with the usual budget cost no context switch (guard_mu). */
+    int64_t guard_wakes_at;
     struct kumo_db_conn *guarded; /* connections inside a guarded call */
 };
 

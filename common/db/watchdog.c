@@ -39,6 +39,7 @@ static void *watchdog(void *arg)
                 next = c->deadline_ns;
             }
         }
+        db->guard_wakes_at = next;
         if (next == 0) {
             pthread_cond_wait(&db->guard_cv, &db->guard_mu);
         } else {
@@ -91,7 +92,13 @@ void kumo__db_guard_begin(struct kumo_db_conn *c)
     c->guarded = 1;
     c->guard_next = db->guarded;
     db->guarded = c;
-    pthread_cond_signal(&db->guard_cv);
+    /* The watchdog must wake by the earliest deadline: told only when this
+     * one comes before its next wake-up (which may be for a call that has
+     * ended since; it then looks again). */
+    if (db->guard_wakes_at == 0 || c->deadline_ns < db->guard_wakes_at) {
+        db->guard_wakes_at = c->deadline_ns;
+        pthread_cond_signal(&db->guard_cv);
+    }
     pthread_mutex_unlock(&db->guard_mu);
 }
 

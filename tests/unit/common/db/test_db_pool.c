@@ -277,6 +277,57 @@ static void test_db_deadline_bounds_a_slow_statement(void **state)
     kumo_db_free(db);
 }
 
+struct slow_call {
+    struct kumo_db *db;
+    int64_t budget_ns;
+    kumo_code rc;
+    double took;
+};
+
+static void *slow_call_main(void *arg)
+{
+    struct slow_call *s = arg;
+    struct kumo_db_conn *c = NULL;
+    double t0 = tm_now();
+    s->rc = kumo_db_acquire(s->db, kumo_now_ns() + s->budget_ns, &c);
+    if (s->rc == KUMO_CODE_OK) {
+        s->rc = kumo_db_exec(c, "DO SLEEP(5)", NULL, 0, NULL);
+        kumo_db_release(c);
+    }
+    s->took = since(t0);
+    return NULL;
+}
+
+/* The watchdog is woken only for a deadline earlier than its next wake-up:
+ * a call with a later deadline than one already guarded is still cut on
+ * time (when the watchdog wakes for the earlier one it looks again), and
+ * one with an earlier deadline than the watchdog's next wake-up (a long
+ * budget already guarded) is cut at its own. */
+static void test_db_deadline_watchdog_wakes_for_each_deadline(void **state)
+{
+    (void)state;
+    struct kumo_db_options o = base_opts();
+    struct kumo_db *db = new_pool(&o);
+    struct slow_call calls[3] = {
+        {db, 20000000000LL, 0, 0}, /* guarded first: the watchdog sleeps 20 s */
+        {db, 300000000LL, 0, 0},   /* earlier: must wake it */
+        {db, 600000000LL, 0, 0},   /* later than 0.3 s: no wake-up of its own */
+    };
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(pthread_create(&th[i], NULL, slow_call_main, &calls[i]), 0);
+        usleep(100 * 1000); /* in this order */
+    }
+    for (int i = 1; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(calls[i].rc, KUMO_CODE_DEADLINE_EXCEEDED);
+        assert_true(calls[i].took < 3.0); /* SLEEP(5), cut at 0.3 / 0.6 s; slack for valgrind */
+    }
+    pthread_join(th[0], NULL); /* SLEEP(5) within its 20 s */
+    assert_int_equal(calls[0].rc, KUMO_CODE_OK);
+    kumo_db_free(db);
+}
+
 /* A hung server (SIGSTOP) holds no request past its deadline: the query
  * and the idle-connection ping are both cut; after SIGCONT the pool
  * recovers without a restart. */
@@ -556,6 +607,7 @@ int main(void)
         cmocka_unit_test(test_db_new_rejects_bad_options),
         cmocka_unit_test(test_db_deadline_bounds_a_slow_statement),
         cmocka_unit_test(test_db_deadline_bounds_a_hung_server),
+        cmocka_unit_test(test_db_deadline_watchdog_wakes_for_each_deadline),
         cmocka_unit_test(test_db_pool_exhaustion),
         cmocka_unit_test(test_db_pool_threads),
         cmocka_unit_test(test_db_max_lifetime_recycles),
