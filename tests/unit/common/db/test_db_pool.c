@@ -7,8 +7,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -232,6 +234,45 @@ static void test_db_idle_validation_recovers_killed(void **state)
     kumo_db_free(db);
 }
 
+/* Sends SIGSTOP to `pid` and waits (up to 2 s) until every thread of it is
+ * stopped: the stop is asynchronous, and a query sent at once could still
+ * be answered by a thread not stopped yet. Returns 0 or -1. */
+static int stop_server(pid_t pid)
+{
+    if (kill(pid, SIGSTOP) != 0)
+        return -1;
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
+    for (int tries = 0; tries < 200; tries++) {
+        DIR *d = opendir(dir);
+        if (!d)
+            return -1;
+        int running = 0;
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.')
+                continue;
+            char path[384], buf[512];
+            snprintf(path, sizeof path, "%s/%s/stat", dir, e->d_name);
+            FILE *f = fopen(path, "r");
+            if (!f)
+                continue;
+            size_t n = fread(buf, 1, sizeof buf - 1, f);
+            fclose(f);
+            buf[n] = '\0';
+            const char *close_paren = strrchr(buf, ')'); /* "pid (comm) S ..." */
+            if (close_paren && close_paren[1] == ' ' && close_paren[2] != 'T' &&
+                close_paren[2] != 't')
+                running = 1;
+        }
+        closedir(d);
+        if (!running)
+            return 0;
+        usleep(10 * 1000);
+    }
+    return -1;
+}
+
 /* The server's pid, from the private instance's pid file. */
 static pid_t server_pid(void)
 {
@@ -341,7 +382,7 @@ static void test_db_deadline_bounds_a_hung_server(void **state)
     exec_ok(c, "SELECT 1");
     kumo_db_release(c);
     pid_t pid = server_pid();
-    assert_int_equal(kill(pid, SIGSTOP), 0);
+    assert_int_equal(stop_server(pid), 0);
     double t0 = tm_now();
     kumo_code rc = kumo_db_acquire(db, kumo_now_ns() + 400000000LL, &c);
     if (rc == KUMO_CODE_OK) {

@@ -36,8 +36,10 @@ export default function AuditPage() {
   });
   const who = useMemo(() => new Map((users.data ?? []).map((u) => [u.id ?? "", u.email ?? ""])), [users.data]);
   const events = useMemo(() => (q.data?.pages.flatMap((p) => p.events ?? []) ?? []) as Ev[], [q.data]);
+  // From the URL as it is now, not this render's `sp`: two fields changed
+  // before the next render (typing fast, autofill) must both be kept.
   const set = (k: string, v: string) => {
-    const n = new URLSearchParams(sp);
+    const n = new URLSearchParams(window.location.search);
     if (v) n.set(k, v);
     else n.delete(k);
     setSp(n, { replace: true });
