@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "base/alloc.h"
 #include "rpc/rpc.h"
@@ -54,6 +55,8 @@ static void conn_destroy(struct kumo__rpc_conn *conn)
         kumo__rpc_call_completef(call, KUMO_CODE_UNAVAILABLE, "connection to %s closed", c->target);
         kumo__rpc_call_io_release(call);
     }
+    if (conn->rd)
+        event_free(conn->rd); /* before the bufferevent closes its socket */
     bufferevent_free(conn->bev);
     event_free(conn->connect_timer);
     event_free(conn->kick);
@@ -97,18 +100,51 @@ static void conn_fail(struct kumo__rpc_conn *conn, const char *why)
 
 /* Lets nghttp2 write what it has queued. Returns 0, or -1 when the
  * connection failed and was destroyed. */
+/* Plaintext connections, once up, are read and written here rather than by
+ * their bufferevent. The bufferevent asks the kernel how many bytes are
+ * readable (ioctl) before every read, and writes only on the loop's next
+ * pass after switching its write event on, then off (two epoll_ctl per
+ * batch of requests, and a pass). Here a read goes into a stack buffer and
+ * straight to nghttp2, and what nghttp2 queued is written at once; the
+ * bufferevent's write event is on only while the socket holds bytes back,
+ * and its write errors still reach on_event. TLS stays on the bufferevent. */
+#define DIRECT_READ_SIZE   (32 * 1024)
+#define DIRECT_READ_ROUNDS 4 /* per readable event, so one peer cannot hog the loop */
+
+/* Writes what the bufferevent's output holds; what the socket does not
+ * take now goes when it is writable (the write event is switched on). */
+static void direct_write(struct kumo__rpc_conn *conn)
+{
+    struct evbuffer *out = bufferevent_get_output(conn->bev);
+    if (evbuffer_get_length(out) == 0)
+        return;
+    (void)evbuffer_write(out, bufferevent_getfd(conn->bev));
+    if (evbuffer_get_length(out) > 0)
+        bufferevent_enable(conn->bev, EV_WRITE); /* also after an error: on_event reports it */
+}
+
 static int conn_send(struct kumo__rpc_conn *conn)
 {
     if (conn->session == NULL)
         return 0;
-    int rv = nghttp2_session_send(conn->session);
-    if (conn->check_unsent)
-        kumo__rpc_h2_reap_unsent(conn);
-    if (rv != 0) {
-        conn_fail(conn, nghttp2_strerror(rv));
-        return -1;
+    for (;;) {
+        int rv = nghttp2_session_send(conn->session);
+        if (conn->check_unsent)
+            kumo__rpc_h2_reap_unsent(conn);
+        if (rv != 0) {
+            conn_fail(conn, nghttp2_strerror(rv));
+            return -1;
+        }
+        if (conn->rd == NULL)
+            return 0; /* the bufferevent writes, and calls on_write when drained */
+        struct evbuffer *out = bufferevent_get_output(conn->bev);
+        size_t queued = evbuffer_get_length(out);
+        direct_write(conn);
+        /* nghttp2 stops at the output's high water mark (h2.c): when the
+         * socket took it all, nothing else would call us again. */
+        if (queued < KUMO__RPC_OUTPUT_HIGH_WATER || evbuffer_get_length(out) > 0)
+            return 0;
     }
-    return 0;
 }
 
 /* Closes a connection that has nothing left to do. Returns -1 if it did. */
@@ -207,10 +243,59 @@ static void on_read(struct bufferevent *bev, void *arg)
     conn_flush(conn);
 }
 
+/* A plaintext connection's socket is readable (see direct_write). */
+static void on_direct_read(evutil_socket_t fd, short what, void *arg)
+{
+    struct kumo__rpc_conn *conn = arg;
+    struct kumo_rpc_client *c = conn->client;
+    uint8_t buf[DIRECT_READ_SIZE];
+    (void)what;
+
+    for (int round = 0; round < DIRECT_READ_ROUNDS; round++) {
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n <= 0) {
+            conn_fail(conn, n == 0 ? "connection closed by peer" : strerror(errno));
+            dispatch(c);
+            return;
+        }
+        if (conn->closing)
+            continue; /* shutting down: what arrives is dropped */
+        kumo__rpc_batch_begin();
+        ssize_t rv = nghttp2_session_mem_recv(conn->session, buf, (size_t)n);
+        kumo__rpc_batch_end();
+        if (rv < 0) {
+            conn_fail(conn, nghttp2_strerror((int)rv));
+            dispatch(c);
+            return;
+        }
+        if ((size_t)n < sizeof buf)
+            break;
+    }
+    conn_flush(conn);
+}
+
 static void on_write(struct bufferevent *bev, void *arg)
 {
-    (void)bev;
-    conn_flush(arg);
+    struct kumo__rpc_conn *conn = arg;
+    /* Output drained: a plaintext connection's write event goes off again
+     * (it is not pending now, so this costs no syscall). */
+    if (conn->rd)
+        bufferevent_disable(bev, EV_WRITE);
+    conn_flush(conn);
+}
+
+/* Moves an established plaintext connection to direct reads and writes. */
+static void direct_start(struct kumo__rpc_conn *conn, evutil_socket_t fd)
+{
+    conn->rd = event_new(conn->client->base, fd, EV_READ | EV_PERSIST, on_direct_read, conn);
+    if (conn->rd == NULL)
+        return; /* stays on the bufferevent */
+    bufferevent_disable(conn->bev, EV_READ | EV_WRITE);
+    event_add(conn->rd, NULL);
 }
 
 static void tls_error(struct kumo__rpc_conn *conn, char *out, size_t out_len)
@@ -268,6 +353,8 @@ static void conn_ready(struct kumo__rpc_conn *conn)
      * it speaks HTTP/2 and tells how many streams it takes. Until then the
      * connect timer runs. */
     conn->ready = 1;
+    if (!conn->client->tls && fd >= 0)
+        direct_start(conn, fd);
     if (conn_recv(conn) == 0)
         conn_flush(conn);
 }

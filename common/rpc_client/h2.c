@@ -17,10 +17,9 @@
 
 #define USER_AGENT "kumo-rpc-client/0.1"
 /* Beyond this much unsent output nghttp2 waits for the socket (on_write). */
-#define OUTPUT_HIGH_WATER (256 * 1024)
-#define STREAM_WINDOW     (1 << 20)
-#define CONN_WINDOW       (16 << 20)
-#define MAX_GRPC_MESSAGE  (16 * 1024)
+#define STREAM_WINDOW    (1 << 20)
+#define CONN_WINDOW      (16 << 20)
+#define MAX_GRPC_MESSAGE (16 * 1024)
 
 #define NAME_IS(n, nlen, lit) ((nlen) == sizeof(lit) - 1 && memcmp((n), (lit), (nlen)) == 0)
 
@@ -36,7 +35,7 @@ static ssize_t on_send(nghttp2_session *s, const uint8_t *data, size_t len, int 
     struct kumo__rpc_conn *conn = arg;
     (void)s;
     (void)flags;
-    if (evbuffer_get_length(bufferevent_get_output(conn->bev)) >= OUTPUT_HIGH_WATER)
+    if (evbuffer_get_length(bufferevent_get_output(conn->bev)) >= KUMO__RPC_OUTPUT_HIGH_WATER)
         return NGHTTP2_ERR_WOULDBLOCK;
     if (bufferevent_write(conn->bev, data, len) != 0)
         return NGHTTP2_ERR_CALLBACK_FAILURE;

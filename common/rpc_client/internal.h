@@ -84,6 +84,10 @@ struct kumo__rpc_call {
     pthread_cond_t cond;
 };
 
+/* nghttp2's send callback stops (WOULDBLOCK) while a connection's output
+ * holds this much: memory per connection stays bounded. */
+#define KUMO__RPC_OUTPUT_HIGH_WATER (256 * 1024)
+
 /* An HTTP/2 connection; I/O thread only. */
 struct kumo__rpc_conn {
     struct kumo_rpc_client *client;
@@ -92,6 +96,7 @@ struct kumo__rpc_conn {
     nghttp2_session *session; /* created once the transport is up */
     struct event *connect_timer;
     struct event *kick; /* deferred "send what nghttp2 has queued" */
+    struct event *rd;   /* plaintext once up: read here, not by bev (conn.c) */
     struct kumo__rpc_call_list streams;
     int ready;        /* transport up, session created */
     int usable;       /* the server's SETTINGS arrived: streams may start */

@@ -425,10 +425,44 @@ static void write_line(const struct kumo_buf *b)
     }
 }
 
+/* Lines held by this thread (kumo_log_hold): whole lines only, written
+ * before they would pass HELD_MAX bytes and at the outermost release.
+ * HELD_MAX is PIPE_BUF, so one write of held lines to a pipe is never
+ * split among another writer's bytes. */
+#define HELD_MAX 4096
+static _Thread_local struct kumo_buf held;
+static _Thread_local int hold_depth;
+
+static void write_held(void)
+{
+    if (held.len)
+        write_line(&held);
+    kumo_buf_free(&held);
+}
+
+void kumo_log_hold(void)
+{
+    hold_depth++;
+}
+
+void kumo_log_release(void)
+{
+    if (hold_depth > 0 && --hold_depth == 0)
+        write_held();
+}
+
 static void finish_and_write(struct kumo_buf *b)
 {
     kumo_buf_append(b, "}\n", 2);
-    write_line(b);
+    if (hold_depth > 0 && b->len <= HELD_MAX) {
+        if (held.len + b->len > HELD_MAX)
+            write_held();
+        kumo_buf_append(&held, b->data, b->len);
+    } else {
+        if (held.len)
+            write_held(); /* keep this thread's lines in order */
+        write_line(b);
+    }
     kumo_buf_free(b);
 }
 

@@ -4,8 +4,9 @@
  * "msg":"...","request_id":"...","trace_id":"...","span_id":"..."} followed by
  * the caller's extra string fields; trace_id and span_id are those of the
  * calling thread's current span (base/trace.h), omitted when there is none.
- * A line is built in memory and handed to a single write(2), so lines from
- * concurrent threads never interleave. All strings are JSON-escaped; bytes that
+ * A line is built in memory and handed to a single write(2) (or held with
+ * others of its thread and written with them, see kumo_log_hold), so lines
+ * from concurrent threads never interleave. All strings are JSON-escaped; bytes that
  * are not valid UTF-8 become U+FFFD, so every line is valid JSON whatever the
  * input (request ids and paths come from clients).
  *
@@ -55,6 +56,18 @@ void kumo_logv(enum kumo_log_level lvl, const char *request_id, const char *msg,
 /* Logs a printf-formatted message, without extra fields. */
 void kumo_logf(enum kumo_log_level lvl, const char *request_id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Holds the calling thread's lines in memory until the matching
+ * kumo_log_release, so that the lines of several requests finished in one
+ * pass of an event loop leave in one write(2) instead of one each. Held
+ * lines are whole lines in order; they are written before the held bytes
+ * would pass 4096 (PIPE_BUF: such a write to a pipe is never interleaved
+ * with another writer's) and at the outermost release. Calls nest. Hold
+ * only around work that ends soon: a held line is not on disk yet. */
+void kumo_log_hold(void);
+/* Ends one kumo_log_hold; the outermost one writes what is held. A release
+ * without a hold does nothing. */
+void kumo_log_release(void);
 
 /* Sends every later line to `fd` instead of 2 (for tests). The fd stays the
  * caller's: it is never closed. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -77,6 +78,104 @@ static const char *str_field(json_t *j, const char *key)
 }
 
 /* ---- tests ---- */
+
+/* Counts the lines of `text` and checks each parses as JSON. */
+static int count_json_lines(const char *text)
+{
+    int n = 0;
+    for (const char *p = text; *p;) {
+        const char *nl = strchr(p, '\n');
+        assert_non_null(nl);
+        json_t *j = json_loadb(p, (size_t)(nl - p), 0, NULL);
+        assert_non_null(j);
+        json_decref(j);
+        n++;
+        p = nl + 1;
+    }
+    return n;
+}
+
+/* Held lines are written at the outermost release, whole and in order. */
+static void test_log_hold_writes_at_outermost_release(void **state)
+{
+    (void)state;
+    kumo_log_hold();
+    kumo_log(KUMO_LOG_INFO, NULL, "one", NULL);
+    kumo_log_hold(); /* nested */
+    kumo_log(KUMO_LOG_INFO, NULL, "two", NULL);
+    kumo_log_release();
+    char *text = drain();
+    assert_string_equal(text, ""); /* still held */
+    kumo_free(text);
+    kumo_log(KUMO_LOG_INFO, NULL, "three", NULL);
+    kumo_log_release();
+    text = drain();
+    assert_int_equal(count_json_lines(text), 3);
+    const char *one = strstr(text, "\"msg\":\"one\"");
+    const char *two = strstr(text, "\"msg\":\"two\"");
+    const char *three = strstr(text, "\"msg\":\"three\"");
+    assert_true(one && two && three && one < two && two < three);
+    kumo_free(text);
+    /* Not holding: a line goes at once; a stray release does nothing. */
+    kumo_log_release();
+    kumo_log(KUMO_LOG_INFO, NULL, "four", NULL);
+    text = drain();
+    assert_int_equal(count_json_lines(text), 1);
+    kumo_free(text);
+}
+
+/* Held bytes never pass 4096 (PIPE_BUF) in one write, and every write is
+ * whole lines; a line longer than that is written alone, after the lines
+ * held before it. A SOCK_SEQPACKET pair keeps each write(2) one message. */
+static void test_log_hold_writes_whole_lines_in_pipe_sized_writes(void **state)
+{
+    (void)state;
+    int sp[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp), 0);
+    int size = 1 << 20;
+    setsockopt(sp[1], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    fcntl(sp[0], F_SETFL, O_NONBLOCK);
+    kumo_log_set_fd(sp[1]);
+    char value[300];
+    memset(value, 'v', sizeof value - 1);
+    value[sizeof value - 1] = '\0';
+    char big[6000];
+    memset(big, 'b', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    kumo_log_hold();
+    for (int i = 0; i < 40; i++)
+        kumo_log(KUMO_LOG_INFO, NULL, "held", "v", value, NULL);
+    kumo_log(KUMO_LOG_INFO, NULL, "big", "v", big, NULL);
+    kumo_log(KUMO_LOG_INFO, NULL, "last", NULL);
+    kumo_log_release();
+    kumo_log_set_fd(pipe_fds[1]);
+
+    struct kumo_buf all = KUMO_BUF_INIT;
+    static char msg[16384];
+    ssize_t n;
+    int writes = 0, big_writes = 0;
+    while ((n = recv(sp[0], msg, sizeof msg, 0)) > 0) {
+        writes++;
+        assert_int_equal(msg[n - 1], '\n');
+        if (n > 4096) {
+            big_writes++;
+            assert_non_null(memmem(msg, (size_t)n, "\"msg\":\"big\"", 11));
+            assert_null(memchr(msg, '\n', (size_t)n - 1)); /* alone */
+        }
+        kumo_buf_append(&all, msg, (size_t)n);
+    }
+    close(sp[0]);
+    close(sp[1]);
+    kumo_buf_append_byte(&all, '\0');
+    assert_int_equal(count_json_lines((const char *)all.data), 42);
+    assert_int_equal(big_writes, 1);
+    assert_true(writes >= 5 && writes < 42); /* batched, within the cap */
+    const char *b = strstr((const char *)all.data, "\"msg\":\"big\"");
+    const char *l = strstr((const char *)all.data, "\"msg\":\"last\"");
+    const char *h = strstr((const char *)all.data, "\"msg\":\"held\"");
+    assert_true(h && b && l && h < b && b < l);
+    kumo_buf_free(&all);
+}
 
 static void test_log_defaults_before_init(void **state)
 {
@@ -571,6 +670,9 @@ int main(void)
         cmocka_unit_test(test_json_append_string_escapes_each_byte_anywhere),
         cmocka_unit_test_setup_teardown(test_log_key_classes_follow_the_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_carries_the_current_span, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_hold_writes_at_outermost_release, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_hold_writes_whole_lines_in_pipe_sized_writes,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
