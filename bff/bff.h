@@ -110,6 +110,7 @@ struct bff_request {
 };
 
 #define BFF_MAX_RESP_HEADERS 24
+#define BFF_RESP_HEADER_TEXT 768
 
 struct bff_response {
     int status;
@@ -118,6 +119,10 @@ struct bff_response {
     char *header_names[BFF_MAX_RESP_HEADERS];
     char *header_values[BFF_MAX_RESP_HEADERS];
     size_t n_headers;
+    /* Where bff_resp_header copies names and values while they fit (a
+     * GET's ten headers take ~300 bytes); the rest are malloc'd. */
+    char header_text[BFF_RESP_HEADER_TEXT];
+    size_t header_text_used;
 };
 
 /* Serves one request: fills *rs (status, headers, body). Thread-safe;

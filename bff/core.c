@@ -292,7 +292,7 @@ static void record(struct bff_ctx *c, const struct bff_route *route, int64_t t0)
     } else {
         snprintf(status, sizeof status, "%d", st);
     }
-    snprintf(ms, sizeof ms, "%.3f", secs * 1000.0);
+    kumo_format_ms(ms, sizeof ms, kumo_now_ns() - t0);
     kumo_log(st >= 500 ? KUMO_LOG_WARN : KUMO_LOG_INFO, c->request_id, "request", "method",
              c->rq->method, "path", c->rq->path, "route", route ? route->pattern : "", "status",
              status, "ms", ms, "client", c->client, "tenant_id",

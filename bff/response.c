@@ -9,22 +9,44 @@
 #include "runtime/log.h"
 #include "rpc/rpc.h"
 
+static int in_header_text(const struct bff_response *rs, const char *p)
+{
+    return p >= rs->header_text && p < rs->header_text + sizeof rs->header_text;
+}
+
+/* A writable copy of `s` (h2c lowercases names in place): in the
+ * response's own text while it fits, else malloc'd. */
+static char *header_copy(struct bff_response *rs, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    if (n <= sizeof rs->header_text - rs->header_text_used) {
+        char *p = rs->header_text + rs->header_text_used;
+        memcpy(p, s, n);
+        rs->header_text_used += n;
+        return p;
+    }
+    return kumo_strdup(s);
+}
+
 void bff_resp_header(struct bff_response *rs, const char *name, const char *value)
 {
     if (rs->n_headers >= BFF_MAX_RESP_HEADERS)
         return;
-    rs->header_names[rs->n_headers] = kumo_strdup(name);
-    rs->header_values[rs->n_headers] = kumo_strdup(value);
+    rs->header_names[rs->n_headers] = header_copy(rs, name);
+    rs->header_values[rs->n_headers] = header_copy(rs, value);
     rs->n_headers++;
 }
 
 void bff_response_clear(struct bff_response *rs)
 {
     for (size_t i = 0; i < rs->n_headers; i++) {
-        kumo_free(rs->header_names[i]);
-        kumo_free(rs->header_values[i]);
+        if (!in_header_text(rs, rs->header_names[i]))
+            kumo_free(rs->header_names[i]);
+        if (!in_header_text(rs, rs->header_values[i]))
+            kumo_free(rs->header_values[i]);
     }
     rs->n_headers = 0;
+    rs->header_text_used = 0;
     kumo_buf_free(&rs->body);
 }
 
@@ -103,6 +125,10 @@ void bff_etag_header(struct bff_ctx *c, const char *etag)
     if (!etag || !*etag)
         return;
     char q[80];
-    snprintf(q, sizeof q, "\"%s\"", etag);
+    size_t n = strnlen(etag, sizeof q - 3);
+    q[0] = '"';
+    memcpy(q + 1, etag, n);
+    q[n + 1] = '"';
+    q[n + 2] = '\0';
     bff_resp_header(c->rs, "ETag", q);
 }

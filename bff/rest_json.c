@@ -193,6 +193,25 @@ static void field_value(struct kumo_buf *b, const ProtobufCMessage *m,
     kumo_buf_append_byte(b, ']');
 }
 
+/* A field's name as a JSON key, after a comma unless it is the first:
+ * protobuf field names are identifiers ([A-Za-z_][A-Za-z0-9_]*, protoc's
+ * grammar), so there is nothing to escape; one append instead of four. */
+static void append_key(struct kumo_buf *b, const char *name, int first)
+{
+    size_t n = strlen(name);
+    kumo_buf_reserve(b, n + 4);
+    uint8_t *p = b->data + b->len;
+    if (!first)
+        *p++ = ',';
+    *p++ = '"';
+    memcpy(p, name, n);
+    p += n;
+    *p++ = '"';
+    *p++ = ':';
+    *p = '\0';
+    b->len = (size_t)(p - b->data);
+}
+
 void bff_rest_members(struct kumo_buf *b, const ProtobufCMessage *m, int *first)
 {
     if (!m)
@@ -203,11 +222,8 @@ void bff_rest_members(struct kumo_buf *b, const ProtobufCMessage *m, int *first)
         const ProtobufCFieldDescriptor *f = &d->fields[i];
         if (!kumo_pb_field_is_set(m, f))
             continue;
-        if (!*first)
-            kumo_buf_append_byte(b, ',');
+        append_key(b, f->name, *first);
         *first = 0;
-        bff_rest_string(b, f->name);
-        kumo_buf_append_byte(b, ':');
         field_value(b, m, f);
     }
 }

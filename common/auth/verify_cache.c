@@ -1,6 +1,5 @@
 #include "auth/verify_cache.h"
 
-#include <openssl/crypto.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -58,7 +57,7 @@ void kumo__verify_cache_collide_all(struct kumo_verify_cache *c)
 static int entry_holds(const struct entry *e, uint64_t hash, const char *token, size_t len)
 {
     return e->token != NULL && e->hash == hash && e->token_len == len &&
-           CRYPTO_memcmp(e->token, token, len) == 0;
+           kumo_secret_equal(e->token, token, len);
 }
 
 static void entry_store(struct entry *e, uint64_t hash, const char *token, size_t len)

@@ -115,7 +115,25 @@ int kumo_secret_verify(const void *pepper, size_t pepper_len, const char *purpos
 
 int kumo_secret_equal(const void *a, const void *b, size_t len)
 {
-    return CRYPTO_memcmp(a, b, len) == 0;
+    /* Eight bytes per step (CRYPTO_memcmp goes byte by byte: ~3,000
+     * instructions for a bearer token checked on every request). Every
+     * byte is always read and the differences only OR-ed together; the
+     * empty asm keeps the compiler from turning that into an early exit. */
+    const unsigned char *pa = a, *pb = b;
+    uint64_t diff = 0;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, pa + i, 8);
+        memcpy(&y, pb + i, 8);
+        diff |= x ^ y;
+        __asm__ volatile("" : "+r"(diff));
+    }
+    for (; i < len; i++) {
+        diff |= (uint64_t)(pa[i] ^ pb[i]);
+        __asm__ volatile("" : "+r"(diff));
+    }
+    return (int)(1 & ((diff | (0 - diff)) >> 63 ^ 1));
 }
 
 void kumo_secret_wipe(void *p, size_t len)

@@ -91,7 +91,7 @@ int kumo_secret_verify(const void *pepper, size_t pepper_len, const char *purpos
                        const uint8_t stored[KUMO_SECRET_HASH_LEN]);
 
 /* Compares `len` bytes of a and b in time independent of their contents
- * (CRYPTO_memcmp). Returns 1 if equal, 0 if not. */
+ * (it depends on `len` only). Returns 1 if equal, 0 if not. */
 int kumo_secret_equal(const void *a, const void *b, size_t len);
 
 /* Overwrites `len` bytes at p with zeros in a way the compiler keeps

@@ -100,7 +100,28 @@ void kumo_trace_start_from_headers(struct kumo_trace *out, const char *tracepare
 
 void kumo_trace_format(const struct kumo_trace *t, char *out, size_t outlen)
 {
-    snprintf(out, outlen, "00-%s-%s-%02x", t->trace_id, t->span_id, (unsigned)t->flags);
+    /* What snprintf("00-%s-%s-%02x") writes, without its format parser
+     * (on every outgoing call). */
+    static const char hex[] = "0123456789abcdef";
+    char text[3 + sizeof t->trace_id + sizeof t->span_id + 3];
+    size_t n = 0, tl = strnlen(t->trace_id, sizeof t->trace_id - 1),
+           sl = strnlen(t->span_id, sizeof t->span_id - 1);
+    memcpy(text, "00-", 3);
+    n = 3;
+    memcpy(text + n, t->trace_id, tl);
+    n += tl;
+    text[n++] = '-';
+    memcpy(text + n, t->span_id, sl);
+    n += sl;
+    text[n++] = '-';
+    text[n++] = hex[t->flags >> 4];
+    text[n++] = hex[t->flags & 15];
+    if (outlen == 0)
+        return;
+    if (n > outlen - 1)
+        n = outlen - 1;
+    memcpy(out, text, n);
+    out[n] = '\0';
 }
 
 static _Atomic(kumo_trace_exporter_fn) exporter;

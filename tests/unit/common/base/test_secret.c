@@ -144,6 +144,34 @@ static void test_secret_equal_compares_all_bytes(void **state)
     assert_int_equal(kumo_secret_equal(a, b, 1), 0);
 }
 
+/* Word-at-a-time comparison: a one-bit difference at every position of
+ * every length up to 40 (the word part, the tail, unaligned starts) is
+ * found, and equal spans compare equal. */
+static void test_secret_equal_each_position_each_length(void **state)
+{
+    (void)state;
+    uint8_t a[48], b[48];
+    for (size_t i = 0; i < sizeof a; i++)
+        a[i] = (uint8_t)(i * 37 + 11);
+    for (size_t off = 0; off < 3; off++) {
+        for (size_t len = 0; len <= 40; len++) {
+            memcpy(b, a, sizeof a);
+            assert_int_equal(kumo_secret_equal(a + off, b + off, len), 1);
+            for (size_t pos = 0; pos < len; pos++) {
+                for (int bit = 0; bit < 8; bit += 7) {
+                    memcpy(b, a, sizeof a);
+                    b[off + pos] ^= (uint8_t)(1u << bit);
+                    assert_int_equal(kumo_secret_equal(a + off, b + off, len), 0);
+                }
+            }
+            /* A difference just past the span is not looked at. */
+            memcpy(b, a, sizeof a);
+            b[off + len] ^= 1;
+            assert_int_equal(kumo_secret_equal(a + off, b + off, len), 1);
+        }
+    }
+}
+
 static void test_secret_wipe_zeroes(void **state)
 {
     (void)state;
@@ -300,6 +328,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_secret_random_is_base64url_of_requested_size),
+        cmocka_unit_test(test_secret_equal_each_position_each_length),
         cmocka_unit_test(test_secret_random_rejects_short_and_huge),
         cmocka_unit_test(test_secret_random_bytes_differ),
         cmocka_unit_test(test_secret_hash_matches_hmac_sha256),

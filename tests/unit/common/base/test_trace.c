@@ -125,9 +125,31 @@ static void test_trace_end_reaches_the_exporter(void **state)
     assert_int_equal(exported, 1);
 }
 
+/* The exact traceparent text, flags as two hex digits, and truncation
+ * to the room given as snprintf would. */
+static void test_trace_format_text(void **state)
+{
+    (void)state;
+    struct kumo_trace t;
+    memset(&t, 0, sizeof t);
+    memcpy(t.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736", 33);
+    memcpy(t.span_id, "00f067aa0ba902b7", 17);
+    t.flags = 0x01;
+    char tp[KUMO_TRACE_PARENT_LEN + 1];
+    kumo_trace_format(&t, tp, sizeof tp);
+    assert_string_equal(tp, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    t.flags = 0xa0;
+    kumo_trace_format(&t, tp, sizeof tp);
+    assert_string_equal(tp, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-a0");
+    char small[10];
+    kumo_trace_format(&t, small, sizeof small);
+    assert_string_equal(small, "00-4bf92f");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_trace_format_text),
         cmocka_unit_test(test_trace_parse_valid),
         cmocka_unit_test(test_trace_parse_rejects_malformed),
         cmocka_unit_test(test_trace_drops_bad_tracestate),
