@@ -52,6 +52,7 @@ static void pb_free(void *allocator_data, void *pointer)
 #define BLOCK_CACHE_MAX 8
 #endif
 
+#if BLOCK_CACHE_MAX > 0
 struct block_cache {
     struct arena_block *head;
     unsigned n;
@@ -76,9 +77,11 @@ static void block_cache_key_new(void)
 {
     (void)pthread_key_create(&block_cache_key, block_cache_drop);
 }
+#endif
 
 static struct arena_block *block_new(size_t size)
 {
+#if BLOCK_CACHE_MAX > 0
     if (size == ARENA_BLOCK_SIZE && block_cache.head) {
         struct arena_block *b = block_cache.head;
         block_cache.head = b->next;
@@ -87,6 +90,7 @@ static struct arena_block *block_new(size_t size)
         b->used = 0;
         return b;
     }
+#endif
     struct arena_block *b = kumo_malloc(sizeof(*b) + size);
     b->next = NULL;
     b->size = size;
@@ -190,7 +194,8 @@ void kumo_arena_buf_append(struct kumo_arena *a, struct kumo_arena_buf *b, const
  * block and the cache has room, else to the allocator. */
 static void block_free(struct arena_block *b)
 {
-    if (BLOCK_CACHE_MAX > 0 && b->size == ARENA_BLOCK_SIZE && block_cache.n < BLOCK_CACHE_MAX) {
+#if BLOCK_CACHE_MAX > 0
+    if (b->size == ARENA_BLOCK_SIZE && block_cache.n < BLOCK_CACHE_MAX) {
         if (block_cache.n == 0) {
             /* The key's destructor frees the cache at thread exit; it is
              * set again after each time the cache empties, which is cheap. */
@@ -202,6 +207,7 @@ static void block_free(struct arena_block *b)
         block_cache.n++;
         return;
     }
+#endif
     kumo_free(b);
 }
 
