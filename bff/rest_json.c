@@ -51,31 +51,6 @@ void bff_rest_string(struct kumo_buf *b, const char *s)
     kumo_json_append_string(b, s ? s : "", s ? strlen(s) : 0);
 }
 
-/* Appends a decimal integer (printf costs a parse of its format per call,
- * and a page of documents has hundreds of numbers). */
-static void append_u64(struct kumo_buf *b, uint64_t v, int neg, int quoted)
-{
-    char tmp[24];
-    size_t n = sizeof tmp;
-    if (quoted)
-        tmp[--n] = '"';
-    do {
-        tmp[--n] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    if (neg)
-        tmp[--n] = '-';
-    if (quoted)
-        tmp[--n] = '"';
-    kumo_buf_append(b, tmp + n, sizeof tmp - n);
-}
-
-static void append_i64(struct kumo_buf *b, int64_t v, int quoted)
-{
-    uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    append_u64(b, mag, v < 0, quoted);
-}
-
 static int is_wkt(const ProtobufCMessageDescriptor *d)
 {
     return strncmp(d->name, "google.protobuf.", 16) == 0;
@@ -91,7 +66,7 @@ static void enum_value(struct kumo_buf *b, const ProtobufCEnumDescriptor *ed, in
 {
     const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(ed, v);
     if (!ev) {
-        append_i64(b, v, 0); /* open enum: unknown numbers stay numbers */
+        kumo_buf_append_i64(b, v, 0); /* open enum: unknown numbers stay numbers */
         return;
     }
     char low[64];
@@ -132,22 +107,22 @@ static void single_value(struct kumo_buf *b, const ProtobufCFieldDescriptor *f, 
     case PROTOBUF_C_TYPE_INT32:
     case PROTOBUF_C_TYPE_SINT32:
     case PROTOBUF_C_TYPE_SFIXED32:
-        append_i64(b, *(const int32_t *)p, 0);
+        kumo_buf_append_i64(b, *(const int32_t *)p, 0);
         break;
     case PROTOBUF_C_TYPE_UINT32:
     case PROTOBUF_C_TYPE_FIXED32:
-        append_u64(b, *(const uint32_t *)p, 0, 0);
+        kumo_buf_append_decimal(b, *(const uint32_t *)p, 0, 0);
         break;
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
     case PROTOBUF_C_TYPE_SFIXED64: {
         int64_t v = *(const int64_t *)p;
-        append_i64(b, v, !(number_field(f) && v >= 0));
+        kumo_buf_append_i64(b, v, !(number_field(f) && v >= 0));
         break;
     }
     case PROTOBUF_C_TYPE_UINT64:
     case PROTOBUF_C_TYPE_FIXED64:
-        append_u64(b, *(const uint64_t *)p, 0, !number_field(f));
+        kumo_buf_append_decimal(b, *(const uint64_t *)p, 0, !number_field(f));
         break;
     case PROTOBUF_C_TYPE_FLOAT:
         kumo_buf_appendf(b, "%.9g", (double)*(const float *)p);

@@ -72,6 +72,29 @@ void kumo_buf_append_byte(struct kumo_buf *b, uint8_t c)
     kumo_buf_append(b, &c, 1);
 }
 
+void kumo_buf_append_decimal(struct kumo_buf *b, uint64_t magnitude, int negative, int quoted)
+{
+    char tmp[24];
+    size_t n = sizeof tmp;
+    if (quoted)
+        tmp[--n] = '"';
+    do {
+        tmp[--n] = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude);
+    if (negative)
+        tmp[--n] = '-';
+    if (quoted)
+        tmp[--n] = '"';
+    kumo_buf_append(b, tmp + n, sizeof tmp - n);
+}
+
+void kumo_buf_append_i64(struct kumo_buf *b, int64_t v, int quoted)
+{
+    uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    kumo_buf_append_decimal(b, mag, v < 0, quoted);
+}
+
 void kumo_buf_vappendf(struct kumo_buf *b, const char *fmt, va_list ap)
 {
     va_list ap2;

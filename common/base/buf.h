@@ -26,6 +26,12 @@ void kumo_buf_append(struct kumo_buf *b, const void *data, size_t len);
 void kumo_buf_append_str(struct kumo_buf *b, const char *s);
 /* Appends one byte. */
 void kumo_buf_append_byte(struct kumo_buf *b, uint8_t c);
+/* Appends `magnitude` in decimal, after a '-' when `negative`, inside
+ * double quotes when `quoted` (JSON's 64-bit integers): what printf's
+ * "%" PRIu64 writes, without parsing a format on every number. */
+void kumo_buf_append_decimal(struct kumo_buf *b, uint64_t magnitude, int negative, int quoted);
+/* kumo_buf_append_decimal of a signed value. */
+void kumo_buf_append_i64(struct kumo_buf *b, int64_t v, int quoted);
 /* Appends printf-formatted text. */
 void kumo_buf_appendf(struct kumo_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -7,6 +7,8 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,7 +93,7 @@ static int is_wrapper_name(const char *n)
 
 /* Which well-known type `desc` is, checking the shape too so that a look-alike
  * with other fields is treated as an ordinary message. */
-enum wkt kumo__json_wkt_of(const ProtobufCMessageDescriptor *desc)
+static enum wkt wkt_classify(const ProtobufCMessageDescriptor *desc)
 {
     if (desc->package_name == NULL || strcmp(desc->package_name, "google.protobuf") != 0)
         return WKT_NONE;
@@ -127,6 +129,28 @@ enum wkt kumo__json_wkt_of(const ProtobufCMessageDescriptor *desc)
     if (strcmp(n, "Any") == 0)
         return WKT_ANY;
     return WKT_NONE;
+}
+
+/* kumo__json_wkt_of runs for every message a JSON text holds (a list page:
+ * hundreds), and classifying takes a few string compares: the answer is
+ * kept per descriptor (they are static and few) in a small table of
+ * atomics, each slot the descriptor's address with the answer in its top
+ * byte (user-space addresses leave it zero), 0 when empty. A collision
+ * only overwrites a slot. */
+#define WKT_CACHE_SLOTS 128
+static _Atomic uint64_t wkt_cache[WKT_CACHE_SLOTS];
+
+enum wkt kumo__json_wkt_of(const ProtobufCMessageDescriptor *desc)
+{
+    uint64_t addr = (uint64_t)(uintptr_t)desc;
+    _Atomic uint64_t *slot = &wkt_cache[(addr >> 4) % WKT_CACHE_SLOTS];
+    uint64_t v = atomic_load_explicit(slot, memory_order_relaxed);
+    if (v != 0 && (v & ((1ull << 56) - 1)) == addr)
+        return (enum wkt)(v >> 56);
+    enum wkt w = wkt_classify(desc);
+    if ((addr >> 56) == 0)
+        atomic_store_explicit(slot, addr | ((uint64_t)w << 56), memory_order_relaxed);
+    return w;
 }
 
 int kumo__json_is_null_value_enum(const ProtobufCEnumDescriptor *ed)

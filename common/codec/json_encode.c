@@ -159,6 +159,13 @@ static void append_double(struct kumo_buf *b, double v)
     char tmp[40];
     if (append_nonfinite(b, v))
         return;
+    /* A whole number below 1e15 (counts, sizes: most numbers in metadata)
+     * is its digits, exactly what "%.15g" prints, without printf and
+     * strtod. -0 keeps its sign through the general path. */
+    if (fabs(v) < 1e15 && v == (double)(int64_t)v && !(v == 0 && signbit(v))) {
+        kumo_buf_append_i64(b, (int64_t)v, 0);
+        return;
+    }
     for (int prec = 15; prec <= 17; prec++) {
         snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
         if (strtod(tmp, NULL) == v)
@@ -205,20 +212,20 @@ static int encode_single(struct kumo_buf *b, ProtobufCType t, const void *typede
     case PROTOBUF_C_TYPE_INT32:
     case PROTOBUF_C_TYPE_SINT32:
     case PROTOBUF_C_TYPE_SFIXED32:
-        kumo_buf_appendf(b, "%" PRId32, *(const int32_t *)p);
+        kumo_buf_append_i64(b, *(const int32_t *)p, 0);
         break;
     case PROTOBUF_C_TYPE_UINT32:
     case PROTOBUF_C_TYPE_FIXED32:
-        kumo_buf_appendf(b, "%" PRIu32, *(const uint32_t *)p);
+        kumo_buf_append_decimal(b, *(const uint32_t *)p, 0, 0);
         break;
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
     case PROTOBUF_C_TYPE_SFIXED64:
-        kumo_buf_appendf(b, "\"%" PRId64 "\"", *(const int64_t *)p);
+        kumo_buf_append_i64(b, *(const int64_t *)p, 1);
         break;
     case PROTOBUF_C_TYPE_UINT64:
     case PROTOBUF_C_TYPE_FIXED64:
-        kumo_buf_appendf(b, "\"%" PRIu64 "\"", *(const uint64_t *)p);
+        kumo_buf_append_decimal(b, *(const uint64_t *)p, 0, 1);
         break;
     case PROTOBUF_C_TYPE_FLOAT:
         append_float(b, *(const float *)p);

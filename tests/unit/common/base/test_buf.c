@@ -1,4 +1,5 @@
 /* Tests of common/base/buf.c. */
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -149,9 +150,33 @@ static void test_vstrdupf(void **state)
     kumo_free(s);
 }
 
+/* Decimal appends write what printf writes, quoted or not. */
+static void test_buf_append_decimal_as_printf(void **state)
+{
+    (void)state;
+    static const int64_t values[] = {0,         1,         -1,        9,         10,       -10,
+                                     123456789, INT32_MIN, INT32_MAX, INT64_MAX, INT64_MIN};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        char want[48];
+        struct kumo_buf b = KUMO_BUF_INIT;
+        kumo_buf_append_str(&b, "x");
+        kumo_buf_append_i64(&b, values[i], 0);
+        kumo_buf_append_i64(&b, values[i], 1);
+        snprintf(want, sizeof want, "x%" PRId64 "\"%" PRId64 "\"", values[i], values[i]);
+        assert_string_equal((const char *)b.data, want);
+        kumo_buf_free(&b);
+    }
+    struct kumo_buf b = KUMO_BUF_INIT;
+    kumo_buf_append_decimal(&b, UINT64_MAX, 0, 1);
+    kumo_buf_append_decimal(&b, 5, 1, 0);
+    assert_string_equal((const char *)b.data, "\"18446744073709551615\"-5");
+    kumo_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_buf_append_decimal_as_printf),
         cmocka_unit_test(test_buf_append_and_terminate),
         cmocka_unit_test(test_buf_grows_large),
         cmocka_unit_test(test_buf_steal),

@@ -256,6 +256,59 @@ static void test_json_codec_encode_numbers(void **state)
     assert_encodes(&m.base, "{\"doubleValue\":123456789}");
 }
 
+/* Whole numbers take a fast path: the text must stay what the shortest
+ * round-trip "%.*g" gives, on both sides of every edge of that path. */
+static void test_json_codec_encode_whole_doubles_as_printf(void **state)
+{
+    (void)state;
+    static const double values[] = {1,
+                                    -1,
+                                    7,
+                                    42,
+                                    -42,
+                                    1000,
+                                    123456,
+                                    -987654,
+                                    1e14,
+                                    999999999999999.0,
+                                    1e15,
+                                    -1e15,
+                                    1e15 + 2,
+                                    9007199254740992.0,
+                                    1e16,
+                                    4503599627370497.0,
+                                    0.5,
+                                    -2.5,
+                                    1e-7,
+                                    3.0e20,
+                                    -123456789012345.0};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        AllTypes m = KUMO__TEST__V1__ALL_TYPES__INIT;
+        m.double_value = values[i];
+        char want[64], num[40];
+        for (int prec = 15; prec <= 17; prec++) {
+            snprintf(num, sizeof num, "%.*g", prec, values[i]);
+            if (strtod(num, NULL) == values[i])
+                break;
+        }
+        snprintf(want, sizeof want, "{\"doubleValue\":%s}", num);
+        assert_encodes(&m.base, want);
+    }
+    /* -0 in a Value (no default to omit) keeps its sign (as "-0.0": see
+     * append_nonfinite). */
+    Google__Protobuf__Value v = GOOGLE__PROTOBUF__VALUE__INIT;
+    v.kind_case = GOOGLE__PROTOBUF__VALUE__KIND_NUMBER_VALUE;
+    v.number_value = -0.0;
+    struct kumo_buf b = KUMO_BUF_INIT;
+    assert_int_equal(kumo_json_encode(&v.base, &b), 0);
+    assert_string_equal((const char *)b.data, "-0.0");
+    kumo_buf_reset(&b);
+    v.number_value = -17;
+    assert_int_equal(kumo_json_encode(&v.base, &b), 0);
+    assert_string_equal((const char *)b.data, "-17");
+    kumo_buf_free(&b);
+}
+
 static void test_json_codec_encode_string_escapes(void **state)
 {
     (void)state;
@@ -616,6 +669,7 @@ int main(void)
         cmocka_unit_test(test_json_codec_encode_every_field_kind),
         cmocka_unit_test(test_json_codec_encode_appends),
         cmocka_unit_test(test_json_codec_encode_numbers),
+        cmocka_unit_test(test_json_codec_encode_whole_doubles_as_printf),
         cmocka_unit_test(test_json_codec_encode_string_escapes),
         cmocka_unit_test(test_json_codec_encode_timestamps),
         cmocka_unit_test(test_json_codec_encode_durations),
