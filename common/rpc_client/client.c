@@ -19,7 +19,6 @@
 #include "wire/envelope.h"
 #include "rpc/rpc.h"
 #include "rpc_client/internal.h"
-#include "runtime/log.h"
 
 #define DEFAULT_MAX_MESSAGE   (4u * 1024 * 1024)
 #define DEFAULT_CONNECT_MS    5000
@@ -611,14 +610,12 @@ static void run_deferred(void)
 void kumo__rpc_batch_begin(void)
 {
     batch_depth++;
-    kumo_log_hold(); /* the access lines of the answers of one read: one write */
 }
 
 void kumo__rpc_batch_end(void)
 {
     if (--batch_depth == 0)
         run_deferred();
-    kumo_log_release();
 }
 
 /* An asynchronous call is settled (on the I/O thread): its outcome to the

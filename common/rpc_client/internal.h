@@ -124,6 +124,7 @@ struct kumo_rpc_client {
     struct evdns_base *dns; /* only for a name target */
     struct event *wake;
     struct event *shutdown_timer;
+    struct event *log_flush; /* writes the I/O thread's held log lines (conn.c) */
     pthread_t thread;
 
     pthread_mutex_t mu;

@@ -435,6 +435,8 @@ static void write_line(const struct kumo_buf *b)
 #define LINE_RESERVE 767
 static _Thread_local struct kumo_buf held;
 static _Thread_local int hold_depth;
+static _Thread_local void (*first_held_fn)(void *arg); /* kumo_log_on_first_held */
+static _Thread_local void *first_held_arg;
 
 static void write_held(void)
 {
@@ -454,6 +456,17 @@ void kumo_log_release(void)
         write_held();
 }
 
+void kumo_log_flush(void)
+{
+    write_held();
+}
+
+void kumo_log_on_first_held(void (*fn)(void *arg), void *arg)
+{
+    first_held_fn = fn;
+    first_held_arg = arg;
+}
+
 static void finish_and_write(struct kumo_buf *b)
 {
     kumo_buf_append(b, "}\n", 2);
@@ -462,7 +475,10 @@ static void finish_and_write(struct kumo_buf *b)
             write_held();
         if (held.cap == 0)
             kumo_buf_reserve(&held, HELD_MAX);
+        int first = held.len == 0;
         kumo_buf_append(&held, b->data, b->len);
+        if (first && first_held_fn)
+            first_held_fn(first_held_arg);
     } else {
         if (held.len)
             write_held(); /* keep this thread's lines in order */

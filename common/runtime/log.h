@@ -68,6 +68,14 @@ void kumo_log_hold(void);
 /* Ends one kumo_log_hold; the outermost one writes what is held. A release
  * without a hold does nothing. */
 void kumo_log_release(void);
+/* Writes what the calling thread holds now; its holds go on. */
+void kumo_log_flush(void);
+/* Calls fn(arg) on the calling thread each time a line is held while
+ * nothing else is (held lines went from none to one): an event loop that
+ * holds for its whole life arms a short timer there that calls
+ * kumo_log_flush, so that a held line waits at most that long. NULL stops
+ * it. Per thread. */
+void kumo_log_on_first_held(void (*fn)(void *arg), void *arg);
 
 /* Sends every later line to `fd` instead of 2 (for tests). The fd stays the
  * caller's: it is never closed. */

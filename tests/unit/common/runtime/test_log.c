@@ -124,6 +124,46 @@ static void test_log_hold_writes_at_outermost_release(void **state)
     kumo_free(text);
 }
 
+static int first_held_calls;
+static void count_first_held(void *arg)
+{
+    (void)arg;
+    first_held_calls++;
+}
+
+/* A loop that holds for its life: the hook fires when the first line is
+ * held (not for the lines after it), kumo_log_flush writes while the hold
+ * goes on, and the next line fires the hook again. */
+static void test_log_flush_and_first_held_hook(void **state)
+{
+    (void)state;
+    first_held_calls = 0;
+    kumo_log_hold();
+    kumo_log_on_first_held(count_first_held, NULL);
+    kumo_log(KUMO_LOG_INFO, NULL, "a", NULL);
+    kumo_log(KUMO_LOG_INFO, NULL, "b", NULL);
+    assert_int_equal(first_held_calls, 1);
+    char *text = drain();
+    assert_string_equal(text, "");
+    kumo_free(text);
+    kumo_log_flush();
+    text = drain();
+    assert_int_equal(count_json_lines(text), 2);
+    kumo_free(text);
+    kumo_log(KUMO_LOG_INFO, NULL, "c", NULL);
+    assert_int_equal(first_held_calls, 2);
+    kumo_log_on_first_held(NULL, NULL);
+    kumo_log_release();
+    text = drain();
+    assert_int_equal(count_json_lines(text), 1);
+    assert_non_null(strstr(text, "\"msg\":\"c\""));
+    kumo_free(text);
+    kumo_log_flush(); /* nothing held: nothing written */
+    text = drain();
+    assert_string_equal(text, "");
+    kumo_free(text);
+}
+
 /* Held bytes never pass 4096 (PIPE_BUF) in one write, and every write is
  * whole lines; a line longer than that is written alone, after the lines
  * held before it. A SOCK_SEQPACKET pair keeps each write(2) one message. */
@@ -671,6 +711,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_log_key_classes_follow_the_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_carries_the_current_span, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_hold_writes_at_outermost_release, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_flush_and_first_held_hook, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_hold_writes_whole_lines_in_pipe_sized_writes,
                                         setup, teardown),
     };
