@@ -104,10 +104,10 @@ void kumo_trace_format(const struct kumo_trace *t, char *out, size_t outlen)
      * (on every outgoing call). */
     static const char hex[] = "0123456789abcdef";
     char text[3 + sizeof t->trace_id + sizeof t->span_id + 3];
-    size_t n = 0, tl = strnlen(t->trace_id, sizeof t->trace_id - 1),
+    size_t tl = strnlen(t->trace_id, sizeof t->trace_id - 1),
            sl = strnlen(t->span_id, sizeof t->span_id - 1);
     memcpy(text, "00-", 3);
-    n = 3;
+    size_t n = 3;
     memcpy(text + n, t->trace_id, tl);
     n += tl;
     text[n++] = '-';

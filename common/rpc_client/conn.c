@@ -99,8 +99,6 @@ static void conn_fail(struct kumo__rpc_conn *conn, const char *why)
 
 /* ---- sending ---- */
 
-/* Lets nghttp2 write what it has queued. Returns 0, or -1 when the
- * connection failed and was destroyed. */
 /* Plaintext connections, once up, are read and written here rather than by
  * their bufferevent. The bufferevent asks the kernel how many bytes are
  * readable (ioctl) before every read, and writes only on the loop's next
@@ -124,6 +122,8 @@ static void direct_write(struct kumo__rpc_conn *conn)
         bufferevent_enable(conn->bev, EV_WRITE); /* also after an error: on_event reports it */
 }
 
+/* Lets nghttp2 write what it has queued. Returns 0, or -1 when the
+ * connection failed and was destroyed. */
 static int conn_send(struct kumo__rpc_conn *conn)
 {
     if (conn->session == NULL)

@@ -15,8 +15,7 @@
 #include "rpc_client/internal.h"
 #include "wire/timeout.h"
 
-#define USER_AGENT "kumo-rpc-client/0.1"
-/* Beyond this much unsent output nghttp2 waits for the socket (on_write). */
+#define USER_AGENT       "kumo-rpc-client/0.1"
 #define STREAM_WINDOW    (1 << 20)
 #define CONN_WINDOW      (16 << 20)
 #define MAX_GRPC_MESSAGE (16 * 1024)

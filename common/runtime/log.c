@@ -438,11 +438,14 @@ static _Thread_local int hold_depth;
 static _Thread_local void (*first_held_fn)(void *arg); /* kumo_log_on_first_held */
 static _Thread_local void *first_held_arg;
 
+/* Writes the held lines; the buffer is kept for the next ones (a thread
+ * that holds for its life, flushing every few ms, would otherwise malloc
+ * 8 KiB per flush) and freed at the outermost release. */
 static void write_held(void)
 {
     if (held.len)
         write_line(&held);
-    kumo_buf_free(&held);
+    kumo_buf_reset(&held);
 }
 
 void kumo_log_hold(void)
@@ -452,8 +455,10 @@ void kumo_log_hold(void)
 
 void kumo_log_release(void)
 {
-    if (hold_depth > 0 && --hold_depth == 0)
+    if (hold_depth > 0 && --hold_depth == 0) {
         write_held();
+        kumo_buf_free(&held);
+    }
 }
 
 void kumo_log_flush(void)
